@@ -1,0 +1,146 @@
+"""Round-trip time of one SCPI query through pyvisa-py vs a bare socket echo, on loopback.
+
+Run from the repo root: ``.venv/bin/python bench/scpi_rtt.py [N]``. Starts the emulated load's
+SCPI server and a bare TCP echo server, then times ``MEAS:POW?`` through pyvisa (pyvisa-py,
+``TCPIP0::127.0.0.1::PORT::SOCKET``) and a bare echo of the same command bytes, interleaved so
+both see the same machine state. Prints a table and, last, one JSON line for CI to parse.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+import pyvisa
+from pyvisa import constants
+
+from rig.sim.emulated_load import EmulatedLoad, Supply
+from rig.sim.scpi_server import ScpiServer
+
+COMMAND = "MEAS:POW?"
+WARMUP = 50
+
+
+class EchoServer:
+    """Line echo server with the same socket options as the SCPI server (the baseline)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        conn, _ = self.listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        buffer = b""
+        with conn:
+            while chunk := conn.recv(4096):
+                if quickack is not None:
+                    conn.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    conn.sendall(line + b"\n")
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(timeout=2)
+
+
+def _summary(samples_ns: list[int]) -> dict[str, float]:
+    ms = sorted(s / 1e6 for s in samples_ns)
+    return {
+        "median": statistics.median(ms),
+        "p10": ms[len(ms) // 10],
+        "p90": ms[len(ms) * 9 // 10],
+        "min": ms[0],
+        "max": ms[-1],
+    }
+
+
+def main(n: int = 500) -> dict[str, float]:
+    load = EmulatedLoad(lambda: Supply(Decimal(230), True), seed=1)
+    load.set_power(Decimal("1500.5"))
+    load.set_input(True)
+    server = ScpiServer(load).start()
+    echo = EchoServer()
+    rm = pyvisa.ResourceManager("@py")
+    inst = rm.open_resource(
+        server.resource, read_termination="\n", write_termination="\n", timeout=2000
+    )
+    try:
+        inst.set_visa_attribute(constants.VI_ATTR_TCPIP_NODELAY, constants.VI_TRUE)
+        client_nodelay = "on"
+    except Exception as exc:  # pyvisa-py 0.8.1 registers no setter for SOCKET sessions
+        client_nodelay = f"not settable ({type(exc).__name__})"
+    # Same client socket options as pyvisa-py's (defaults), so only the stack above differs.
+    bare = socket.create_connection(("127.0.0.1", echo.port))
+    request = (COMMAND + "\n").encode()
+    reader = bare.makefile("rb")
+
+    def visa_once() -> int:
+        t0 = time.perf_counter_ns()
+        inst.query(COMMAND)
+        return time.perf_counter_ns() - t0
+
+    def bare_once() -> int:
+        t0 = time.perf_counter_ns()
+        bare.sendall(request)
+        reader.readline()
+        return time.perf_counter_ns() - t0
+
+    try:
+        for _ in range(WARMUP):
+            visa_once()
+            bare_once()
+        visa_ns: list[int] = []
+        bare_ns: list[int] = []
+        for i in range(n):  # interleaved, alternating who goes first
+            if i % 2:
+                visa_ns.append(visa_once())
+                bare_ns.append(bare_once())
+            else:
+                bare_ns.append(bare_once())
+                visa_ns.append(visa_once())
+        reply = inst.query(COMMAND)
+    finally:
+        reader.close()
+        bare.close()
+        inst.close()
+        rm.close()
+        server.stop()
+        echo.close()
+
+    v, b = _summary(visa_ns), _summary(bare_ns)
+    print(f"SCPI round trip on loopback, N={n} each, interleaved ({WARMUP} warm-up)")
+    print(f"query {COMMAND!r} -> reply {reply!r}; echo of {len(request)} bytes")
+    print("server sockets: TCP_NODELAY + TCP_QUICKACK; "
+          f"pyvisa client TCP_NODELAY: {client_nodelay}")
+    print(f"{'path':<28}{'median':>10}{'p10':>10}{'p90':>10}{'min':>10}{'max':>10}  (ms)")
+    for name, s in (("pyvisa-py query (sim load)", v), ("bare socket echo", b)):
+        print(f"{name:<28}" + "".join(f"{s[k]:>10.4f}" for k in ("median", "p10", "p90", "min",
+                                                                    "max")))
+    result = {
+        "pyvisa_query_median_ms": round(v["median"], 4),
+        "bare_echo_median_ms": round(b["median"], 4),
+        "ratio": round(v["median"] / b["median"], 2),
+    }
+    print(f"ratio pyvisa/bare (median): {result['ratio']}")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 500)

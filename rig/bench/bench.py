@@ -1,0 +1,148 @@
+"""A Bench: a config turned into open instruments, with one safe state for every exit path.
+
+Whatever ends a run — a failed assertion, an instrument error, Ctrl-C, SIGTERM — closing the
+bench switches the load input off, powers the card down, closes the serial port and stops an
+emulated bench it started. Nothing here knows whether the parts are real or emulated beyond
+where their addresses come from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from rig.bench.config import BenchConfig
+from rig.bench.control import ControlClient
+from rig.bench.courier import CardCourier, CommandCourier, EmulatedCourier, PromptCourier
+from rig.card.keys import MasterKey
+from rig.card.pcsc import PcscConnection, PcscReader
+from rig.card.trace import ApduTrace
+from rig.clock import BenchClock
+from rig.errors import ConfigError
+from rig.load.driver import ElectronicLoad
+from rig.meter.dlt645.client import Dlt645Client
+from rig.meter.transcript import Transcript
+from rig.profile import MeterProfile, load_profile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bench:
+    """Open instruments of one bench and the identity stamped on every record."""
+
+    config: BenchConfig
+    profile: MeterProfile
+    clock: BenchClock
+    meter: Dlt645Client
+    load: ElectronicLoad
+    reader: PcscReader
+    courier: CardCourier
+    master_key: MasterKey
+    meter_transcript: Transcript
+    apdu_trace: ApduTrace
+    parts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """DUT and station identity, as every record and report carries it."""
+        p = self.profile
+        return {
+            "station_id": self.config.station_id,
+            "bench_kind": self.config.kind,
+            "dut_serial": self.config.dut.serial,
+            "dut_firmware": self.config.dut.firmware or p.identity.firmware,
+            "meter_model": f"{p.identity.maker} {p.identity.model}",
+            "meter_profile": p.name,
+            "meter_address": p.protocol.address,
+            "time_scale": f"{self.clock.scale:g}",
+            "rig_version": _rig_version(),
+        }
+
+    @contextlib.contextmanager
+    def card_at_writer(self) -> Iterator[PcscConnection]:
+        """The card in the writer, powered for one session, powered down on any exit."""
+        with self.reader.wait_for_card(self.config.card.insert_timeout_s) as conn:
+            yield conn
+
+    def safe_state(self) -> None:
+        """Load input off (the card is powered only inside card_at_writer)."""
+        self.load.safe_state()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def _rig_version() -> str:
+    from rig import __version__
+
+    return __version__
+
+
+def _default_master_key(config: BenchConfig) -> MasterKey:
+    if config.billing.master_key_file:
+        return MasterKey.from_file(config.billing.master_key_file)
+    from rig.sim.emulated_bench import lab_master_key
+
+    return lab_master_key()
+
+
+@contextlib.contextmanager
+def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> Iterator[Bench]:
+    """Open every instrument of `config` (starting an emulated bench when asked)."""
+    profile = profile or load_profile(config.profile)
+    with contextlib.ExitStack() as stack:
+        parts: dict[str, str] = {}
+        if config.kind == "emulated":
+            if config.sim_control:
+                control_url = config.sim_control
+            else:
+                from rig.sim.emulated_bench import EmulatedBench
+
+                sim = EmulatedBench(profile, time_scale=config.time_scale)
+                control_url = sim.start().control
+                stack.callback(sim.stop)
+            control = ControlClient(control_url)
+            stack.callback(control.close)
+            hello = control.call("hello")
+            parts = {k: str(v) for k, v in hello["parts"].items()}
+            if parts["profile"] != profile.name:
+                raise ConfigError(f"the emulated bench at {control_url} runs profile "
+                                  f"{parts['profile']!r}, not {profile.name!r}")
+            clock = BenchClock.from_dict(hello["clock"])
+            courier: CardCourier = EmulatedCourier(control)
+            meter_port, resource, reader_name = (
+                parts["meter_port"], parts["load_resource"], parts["card_reader"])
+        else:
+            clock = BenchClock.real()
+            meter_port = config.meter.port or ""
+            resource = config.load.resource or ""
+            reader_name = config.card.reader or ""
+            if config.card.courier == "command":
+                courier = CommandCourier(config.card.courier_command or "")
+            else:
+                courier = PromptCourier()
+        transcript = Transcript()
+        serial = profile.protocol.serial
+        # A pseudo-terminal carries no parity bit (Linux ptys refuse PARENB): 8N1 there.
+        parity = "N" if config.kind == "emulated" else serial.parity
+        meter = stack.enter_context(Dlt645Client.open(
+            meter_port, baudrate=serial.baudrate, bytesize=serial.bytesize,
+            parity=parity, stopbits=serial.stopbits, address=profile.protocol.address,
+            timeout=serial.timeout_s, retries=serial.retries, transcript=transcript))
+        load = stack.enter_context(ElectronicLoad.open(
+            resource, dialect=config.load.dialect, backend=config.load.backend))
+        bench = Bench(
+            config=config, profile=profile, clock=clock, meter=meter, load=load,
+            reader=PcscReader(reader_name), courier=courier,
+            master_key=_default_master_key(config), meter_transcript=transcript,
+            apdu_trace=ApduTrace(), parts=parts,
+        )
+        log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
+        try:
+            yield bench
+        finally:
+            bench.safe_state()

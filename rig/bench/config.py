@@ -1,0 +1,94 @@
+"""Bench configuration (TOML): which instruments, where, and who the DUT and station are.
+
+An emulated bench needs nothing but a profile; a real bench names its reader, serial port,
+VISA resource and how the card gets from writer to meter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rig.profile import DEFAULT_PROFILE
+from rig.tomlconfig import load_toml_model
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DutIdentity(_Strict):
+    serial: str = "EMULATED"
+    firmware: str = ""
+
+
+class MeterPort(_Strict):
+    port: str | None = Field(default=None, description="device path or pyserial URL")
+
+
+class CardReader(_Strict):
+    reader: str | None = Field(default=None, description="PC/SC reader name or regex")
+    courier: Literal["emulated", "prompt", "command"] = "emulated"
+    courier_command: str | None = Field(
+        default=None, description="card actuator command; gets 'meter' or 'writer' as argument"
+    )
+    insert_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+
+
+class LoadResource(_Strict):
+    resource: str | None = Field(default=None, description="VISA resource string")
+    dialect: str | None = None
+    backend: str = "@py"
+    power_w: Annotated[int, Field(gt=0, le=100_000)] = 2000
+
+
+class BillingSettings(_Strict):
+    url: str | None = Field(default=None, description="SQLAlchemy URL; default: run folder")
+    master_key_file: Path | None = None
+
+
+class BenchConfig(_Strict):
+    """A whole bench. `kind = "emulated"` starts the emulated bench in-process."""
+
+    kind: Literal["emulated", "real"] = "emulated"
+    station_id: str = "emulated-bench"
+    profile: str = DEFAULT_PROFILE
+    time_scale: Annotated[float, Field(gt=0, le=1_000_000)] = 3600.0
+    sim_control: str | None = Field(
+        default=None, description="attach to a running `rig sim` (its control URL) "
+        "instead of starting an emulated bench in-process")
+    dut: DutIdentity = DutIdentity()
+    meter: MeterPort = MeterPort()
+    card: CardReader = CardReader()
+    load: LoadResource = LoadResource()
+    billing: BillingSettings = BillingSettings()
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _real_needs_parts(self) -> BenchConfig:
+        if self.kind == "real":
+            missing = [
+                name
+                for name, value in (
+                    ("meter.port", self.meter.port),
+                    ("card.reader", self.card.reader),
+                    ("load.resource", self.load.resource),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"a real bench needs {', '.join(missing)}")
+            if self.time_scale != 1:
+                raise ValueError("a real bench runs in real time: time_scale must be 1")
+            if self.card.courier == "emulated":
+                raise ValueError("a real bench moves cards by 'prompt' or 'command'")
+        if self.card.courier == "command" and not self.card.courier_command:
+            raise ValueError("card.courier = 'command' needs card.courier_command")
+        return self
+
+
+def load_bench_config(path: Path) -> BenchConfig:
+    """Read and validate a bench file; errors name the file, the field and the problem."""
+    return load_toml_model(path, BenchConfig, "bench config")

@@ -1,0 +1,93 @@
+"""Card couriers: whoever carries the card between the card writer and the meter.
+
+On the emulated bench that is the bench's control channel; on a real bench it is an operator
+(prompted, with a timeout) or a card actuator driven by a command.
+"""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from rig.bench.control import ControlClient
+from rig.errors import RigError
+
+CardPlace = Literal["writer", "meter", "hand"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the card went and, for a meter insertion, what the meter reported."""
+
+    place: CardPlace
+    meter_message: str = ""
+    accepted: bool = True
+    applied_sequence: int | None = None
+
+
+class CardCourier(Protocol):
+    def move(self, to: CardPlace) -> Delivery: ...
+
+
+class EmulatedCourier:
+    """Moves the virtual card through the emulated bench's control channel."""
+
+    def __init__(self, control: ControlClient) -> None:
+        self._control = control
+
+    def move(self, to: CardPlace) -> Delivery:
+        reply = self._control.call("move_card", to=to)
+        meter = reply.get("meter") or {}
+        return Delivery(
+            place=to,
+            meter_message=str(meter.get("message", "")),
+            accepted=bool(meter.get("accepted", True)),
+            applied_sequence=meter.get("applied_sequence"),
+        )
+
+
+class PromptCourier:
+    """Asks the operator to move the card and waits for Enter (with a timeout)."""
+
+    def __init__(self, timeout_s: float = 120.0) -> None:
+        self._timeout = timeout_s
+
+    def move(self, to: CardPlace) -> Delivery:
+        where = {"writer": "into the card writer", "meter": "into the meter",
+                 "hand": "out of the reader"}[to]
+        if not sys.stdin.isatty():
+            raise RigError(f"operator prompt 'move the card {where}' needs a terminal; "
+                           "none is attached (CI?): use an emulated bench or a card actuator")
+        print(f">>> Move the card {where}, then press Enter ({self._timeout:.0f} s)", flush=True)
+        ready, _, _ = select.select([sys.stdin], [], [], self._timeout)
+        if not ready:
+            raise RigError(f"operator did not confirm 'move the card {where}' "
+                           f"within {self._timeout:.0f} s")
+        sys.stdin.readline()
+        message = ""
+        if to == "meter":
+            print(">>> What does the meter display? ", end="", flush=True)
+            message = sys.stdin.readline().strip()
+        return Delivery(place=to, meter_message=message)
+
+
+class CommandCourier:
+    """Drives a card actuator: runs `command PLACE` and fails on a non-zero exit."""
+
+    def __init__(self, command: str, timeout_s: float = 60.0) -> None:
+        self._command = command
+        self._timeout = timeout_s
+
+    def move(self, to: CardPlace) -> Delivery:
+        try:
+            done = subprocess.run([self._command, to], capture_output=True, text=True,
+                                  timeout=self._timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise RigError(f"card actuator {self._command!r} {to}: {e}") from e
+        if done.returncode != 0:
+            raise RigError(f"card actuator {self._command!r} {to} exited {done.returncode}: "
+                           f"{done.stderr.strip()}")
+        return Delivery(place=to, meter_message=done.stdout.strip())

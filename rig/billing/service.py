@@ -1,0 +1,723 @@
+"""Billing centre services: every public method is one database transaction.
+
+Methods take and return plain values (:mod:`rig.billing.types`); ORM rows never escape a
+session, so callers cannot accidentally lazy-load or mutate the ledger outside a transaction.
+Refusals raise :class:`VendRefused` / :class:`BillingError` with a message for the operator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from rig.billing import models as m
+from rig.billing.models import to_utc
+from rig.billing.reconcile import LedgerView, reconcile
+from rig.billing.tariffs import CENT, price_vend
+from rig.billing.types import (
+    CardInfo,
+    CardStatus,
+    Check,
+    CreditUnit,
+    CustomerInfo,
+    DailySales,
+    MeterInfo,
+    MeterStatus,
+    OperatorInfo,
+    OperatorRole,
+    ReadbackData,
+    ReceiptLine,
+    ReconciliationResult,
+    StationInfo,
+    TariffInfo,
+    VendLimits,
+    VendResult,
+    VendStatus,
+    Verdict,
+)
+from rig.errors import BillingError
+
+METER_NO = re.compile(r"^\d{12}$")
+UNAPPLIED = (VendStatus.CREATED.value, VendStatus.WRITTEN.value)
+
+
+class VendRefused(BillingError):
+    """A vend was refused; ``reason`` is a stable code, the message is for the operator."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NotFound(BillingError):
+    """A referenced customer, meter, card, tariff, operator, station or vend does not exist."""
+
+
+class Conflict(BillingError):
+    """The operation would duplicate or contradict an existing record."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BillingCentre:
+    """The billing centre over one database. Build with :func:`rig.billing.open_billing`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        limits: VendLimits | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.limits = limits or VendLimits()
+        self._clock = clock or _utcnow
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> BillingCentre:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def now(self) -> datetime:
+        return to_utc(self._clock())
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- master data -------------------------------------------------------------------------
+
+    def register_customer(self, name: str, account_no: str, address: str = "") -> CustomerInfo:
+        if not name.strip() or not account_no.strip():
+            raise BillingError("customer name and account number are required")
+        try:
+            with self._tx() as s:
+                row = m.Customer(
+                    name=name, account_no=account_no, address=address, created_at=self.now()
+                )
+                s.add(row)
+                s.flush()
+                return _customer_info(row)
+        except IntegrityError:
+            raise Conflict(f"customer account {account_no!r} already exists") from None
+
+    def register_operator(self, name: str, role: OperatorRole | str) -> OperatorInfo:
+        role = _enum(OperatorRole, role, "operator role")
+        try:
+            with self._tx() as s:
+                row = m.Operator(name=name, role=role.value)
+                s.add(row)
+                s.flush()
+                return OperatorInfo(row.id, row.name, OperatorRole(row.role))
+        except IntegrityError:
+            raise Conflict(f"operator {name!r} already exists") from None
+
+    def register_station(self, code: str) -> StationInfo:
+        try:
+            with self._tx() as s:
+                row = m.Station(code=code)
+                s.add(row)
+                s.flush()
+                return StationInfo(row.id, row.code)
+        except IntegrityError:
+            raise Conflict(f"station {code!r} already exists") from None
+
+    def create_tariff(
+        self,
+        code: str,
+        price_per_kwh: Decimal,
+        effective_from: datetime,
+        version: int | None = None,
+    ) -> TariffInfo:
+        """Add a version of tariff ``code`` (next version number unless given).
+
+        Versions are append-only: a price change is a new version with a later
+        ``effective_from``, so past vends keep pointing at the price they were sold at.
+        """
+        price = _decimal(price_per_kwh, "price_per_kwh")
+        if price <= 0 or price != price.quantize(Decimal("0.0001")):
+            raise BillingError(f"tariff price {price} must be positive with at most 4 decimals")
+        try:
+            with self._tx() as s:
+                if version is None:
+                    latest = s.scalar(
+                        select(m.Tariff.version)
+                        .where(m.Tariff.code == code)
+                        .order_by(m.Tariff.version.desc())
+                        .limit(1)
+                    )
+                    version = (latest or 0) + 1
+                row = m.Tariff(
+                    code=code,
+                    version=version,
+                    price_per_kwh=price,
+                    effective_from=to_utc(effective_from),
+                    created_at=self.now(),
+                )
+                s.add(row)
+                s.flush()
+                return _tariff_info(row)
+        except IntegrityError:
+            raise Conflict(f"tariff {code} version {version} already exists") from None
+
+    def register_meter(
+        self,
+        meter_no: str,
+        *,
+        customer_account: str,
+        profile: str,
+        credit_unit: CreditUnit | str,
+        tariff_code: str,
+        key_revision: int,
+        commissioning_energy_wh: int,
+        commissioned_at: datetime,
+    ) -> MeterInfo:
+        if not METER_NO.match(meter_no):
+            raise BillingError(f"meter number {meter_no!r} must be exactly 12 digits")
+        unit = _enum(CreditUnit, credit_unit, "credit unit")
+        if key_revision < 0 or commissioning_energy_wh < 0:
+            raise BillingError("key revision and commissioning energy must not be negative")
+        try:
+            with self._tx() as s:
+                customer = s.scalar(
+                    select(m.Customer).where(m.Customer.account_no == customer_account)
+                )
+                if customer is None:
+                    raise NotFound(f"no customer with account {customer_account!r}")
+                tariff = _tariff_in_effect(s, tariff_code, self.now()) or s.scalar(
+                    select(m.Tariff)
+                    .where(m.Tariff.code == tariff_code)
+                    .order_by(m.Tariff.version)
+                    .limit(1)
+                )
+                if tariff is None:
+                    raise NotFound(f"no tariff with code {tariff_code!r}")
+                row = m.Meter(
+                    meter_no=meter_no,
+                    customer=customer,
+                    profile=profile,
+                    credit_unit=unit.value,
+                    tariff=tariff,
+                    key_revision=key_revision,
+                    commissioning_energy_wh=int(commissioning_energy_wh),
+                    commissioned_at=to_utc(commissioned_at),
+                    last_sequence=0,
+                    status=MeterStatus.ACTIVE.value,
+                    created_at=self.now(),
+                )
+                s.add(row)
+                s.flush()
+                return _meter_info(row)
+        except IntegrityError:
+            raise Conflict(f"meter {meter_no} is already registered") from None
+
+    def set_meter_status(self, meter_no: str, status: MeterStatus | str) -> MeterInfo:
+        """Block or unblock a meter (a blocked meter cannot be vended to)."""
+        status = _enum(MeterStatus, status, "meter status")
+        with self._tx() as s:
+            meter = _meter(s, meter_no)
+            meter.status = status.value
+            return _meter_info(meter)
+
+    def issue_card(self, meter_no: str, card_serial: str, card_type: str = "customer") -> CardInfo:
+        """Bind a new card to a meter. One active card per meter (replacement comes later)."""
+        try:
+            with self._tx() as s:
+                meter = _meter(s, meter_no)
+                if _active_card(s, meter) is not None:
+                    raise Conflict(f"meter {meter_no} already has an active card")
+                row = m.Card(
+                    card_serial=card_serial,
+                    meter=meter,
+                    card_type=card_type,
+                    status=CardStatus.ACTIVE.value,
+                    issued_at=self.now(),
+                )
+                s.add(row)
+                s.flush()
+                return _card_info(row)
+        except IntegrityError:
+            raise Conflict(f"card {card_serial} is already issued") from None
+
+    def set_card_status(self, card_serial: str, status: CardStatus | str) -> CardInfo:
+        status = _enum(CardStatus, status, "card status")
+        with self._tx() as s:
+            card = s.scalar(select(m.Card).where(m.Card.card_serial == card_serial))
+            if card is None:
+                raise NotFound(f"no card {card_serial}")
+            card.status = status.value
+            return _card_info(card)
+
+    # -- vending -----------------------------------------------------------------------------
+
+    def vend(
+        self,
+        meter_no: str,
+        amount: Decimal,
+        *,
+        request_id: str,
+        station: str,
+        operator: str,
+    ) -> VendResult:
+        """Sell credit for ``amount`` to ``meter_no`` and allocate its next purchase sequence.
+
+        Idempotent by ``request_id``: a retry (lost reply, crashed writer) returns the original
+        vend; the same id with different parameters is refused rather than guessed at.
+        """
+        if not isinstance(amount, Decimal | int) or isinstance(amount, bool):
+            raise VendRefused(
+                "amount_invalid", f"amount must be a Decimal, got {type(amount).__name__}"
+            )
+        amount = Decimal(amount)
+        if not request_id:
+            raise VendRefused("request_id_missing", "a vend needs a client request id")
+        try:
+            with self._tx() as s:
+                existing = s.scalar(select(m.Vend).where(m.Vend.request_id == request_id))
+                if existing is not None:
+                    return self._replay(existing, meter_no, amount, station, operator)
+                return self._new_vend(s, meter_no, amount, request_id, station, operator)
+        except IntegrityError:
+            # A concurrent writer used this request id (or sequence) first: replay its result.
+            with self._tx() as s:
+                existing = s.scalar(select(m.Vend).where(m.Vend.request_id == request_id))
+                if existing is None:
+                    raise Conflict(
+                        f"another station vended to meter {meter_no} at the same moment; "
+                        "retry the purchase"
+                    ) from None
+                return self._replay(existing, meter_no, amount, station, operator)
+
+    def _replay(
+        self, vend: m.Vend, meter_no: str, amount: Decimal, station: str, operator: str
+    ) -> VendResult:
+        same = (
+            vend.meter.meter_no == meter_no
+            and vend.amount == amount
+            and vend.station.code == station
+            and vend.operator.name == operator
+        )
+        if not same:
+            raise VendRefused(
+                "request_id_conflict",
+                f"request id {vend.request_id!r} was already used for a different vend "
+                f"(meter {vend.meter.meter_no}, amount {vend.amount})",
+            )
+        return _vend_result(vend)
+
+    def _new_vend(
+        self,
+        s: Session,
+        meter_no: str,
+        amount: Decimal,
+        request_id: str,
+        station_code: str,
+        operator_name: str,
+    ) -> VendResult:
+        limits = self.limits
+        if amount <= 0:
+            raise VendRefused("amount_not_positive", f"amount {amount} must be greater than 0")
+        if amount != amount.quantize(CENT):
+            raise VendRefused("amount_invalid", f"amount {amount} has fractions of a cent")
+        if amount < limits.minimum:
+            raise VendRefused(
+                "amount_below_minimum", f"amount {amount} is below the minimum {limits.minimum}"
+            )
+        if amount > limits.maximum:
+            raise VendRefused(
+                "amount_above_maximum", f"amount {amount} is above the maximum {limits.maximum}"
+            )
+        # Lock the meter row (PostgreSQL) so two stations cannot take the same sequence.
+        meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
+        if meter is None:
+            raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
+        if meter.status != MeterStatus.ACTIVE.value:
+            raise VendRefused("meter_blocked", f"meter {meter_no} is blocked")
+        card = _active_card(s, meter)
+        if card is None:
+            raise VendRefused("no_active_card", f"meter {meter_no} has no active card")
+        pending = s.scalar(
+            select(m.Vend)
+            .where(m.Vend.meter_id == meter.id, m.Vend.status.in_(UNAPPLIED))
+            .order_by(m.Vend.sequence)
+            .limit(1)
+        )
+        if pending is not None:
+            raise VendRefused(
+                "unapplied_purchase",
+                f"card {card.card_serial} still carries purchase #{pending.sequence} "
+                f"({pending.status}, request {pending.request_id}); insert it in meter "
+                f"{meter_no} and read it back before selling again",
+            )
+        station = s.scalar(select(m.Station).where(m.Station.code == station_code))
+        if station is None:
+            raise VendRefused("unknown_station", f"station {station_code!r} is not registered")
+        operator = s.scalar(select(m.Operator).where(m.Operator.name == operator_name))
+        if operator is None:
+            raise VendRefused("unknown_operator", f"operator {operator_name!r} is not registered")
+        now = self.now()
+        tariff = _tariff_in_effect(s, meter.tariff.code, now)
+        if tariff is None:
+            raise VendRefused(
+                "no_tariff_in_effect", f"tariff {meter.tariff.code} has no version in effect"
+            )
+        pricing = price_vend(amount, _tariff_info(tariff), meter.credit_unit)
+        if pricing.credit <= 0:
+            raise VendRefused("credit_zero", f"amount {amount} buys less than one credit unit")
+        meter.last_sequence += 1
+        vend = m.Vend(
+            request_id=request_id,
+            meter=meter,
+            card=card,
+            station=station,
+            operator=operator,
+            tariff=tariff,
+            amount=amount,
+            credit=pricing.credit,
+            credit_unit=meter.credit_unit,
+            sequence=meter.last_sequence,
+            tariff_version=tariff.version,
+            price_per_kwh=tariff.price_per_kwh,
+            key_revision=meter.key_revision,
+            receipt=[
+                {"label": c.label, "amount": str(c.amount), "detail": c.detail}
+                for c in pricing.components
+            ],
+            status=VendStatus.CREATED.value,
+            created_at=now,
+        )
+        s.add(vend)
+        s.flush()
+        return _vend_result(vend)
+
+    def mark_written(self, vend_id: int) -> None:
+        """Record that the card writer reported success. Repeating it is harmless."""
+        with self._tx() as s:
+            vend = s.get(m.Vend, vend_id)
+            if vend is None:
+                raise NotFound(f"no vend {vend_id}")
+            if vend.status == VendStatus.REVERSED.value:
+                raise BillingError(f"vend {vend_id} was reversed; it cannot be marked written")
+            if vend.status == VendStatus.CREATED.value:
+                vend.status = VendStatus.WRITTEN.value
+                vend.written_at = self.now()
+
+    # -- readback & reconciliation -----------------------------------------------------------
+
+    def ingest_readback(
+        self,
+        data: ReadbackData,
+        *,
+        card_serial: str | None = None,
+        raw: bytes | None = None,
+    ) -> ReconciliationResult:
+        """Store a readback, confirm the vends it shows applied, and reconcile the meter.
+
+        The readback and its reconciliation are stored even when they disagree with the
+        ledger: a mismatch is an exception for a supervisor, never something to drop.
+        ``card_serial``, when given, must be a card of the meter the readback names.
+        """
+        with self._tx() as s:
+            meter = s.scalar(
+                select(m.Meter).where(m.Meter.meter_no == data.meter_no).with_for_update()
+            )
+            if meter is None:
+                raise NotFound(f"readback names meter {data.meter_no}, which is not registered")
+            now = self.now()
+            previous = s.scalar(
+                select(m.Readback)
+                .where(m.Readback.meter_id == meter.id)
+                .order_by(m.Readback.id.desc())
+                .limit(1)
+            )
+            readback = _readback_row(meter, data, card_serial, raw, now)
+            s.add(readback)
+            s.flush()
+
+            vends = s.scalars(
+                select(m.Vend).where(m.Vend.meter_id == meter.id).order_by(m.Vend.sequence)
+            ).all()
+            confirmed: list[int] = []
+            for v in vends:
+                if v.sequence <= data.last_sequence and v.status in UNAPPLIED:
+                    v.status = VendStatus.CONFIRMED.value
+                    v.confirmed_at = now
+                    v.confirmed_by_readback_id = readback.id
+                    confirmed.append(v.id)
+            applied = tuple(
+                (v.sequence, v.credit)
+                for v in vends
+                if v.sequence <= data.last_sequence and v.status != VendStatus.REVERSED.value
+            )
+            price_tariff = (
+                s.scalar(
+                    select(m.Tariff).where(
+                        m.Tariff.code == meter.tariff.code,
+                        m.Tariff.version == data.tariff_version,
+                    )
+                )
+                or _tariff_in_effect(s, meter.tariff.code, now)
+                or meter.tariff
+            )
+            card_meter_no = None
+            if card_serial is not None:
+                card = s.scalar(select(m.Card).where(m.Card.card_serial == card_serial))
+                card_meter_no = card.meter.meter_no if card is not None else "(unknown card)"
+            ledger = LedgerView(
+                meter_no=meter.meter_no,
+                credit_unit=CreditUnit(meter.credit_unit),
+                commissioning_energy_wh=meter.commissioning_energy_wh,
+                last_issued_sequence=meter.last_sequence,
+                price_per_kwh=price_tariff.price_per_kwh,
+                price_tariff_version=price_tariff.version,
+                previous_energy_wh=previous.energy_wh if previous is not None else None,
+                applied=applied,
+                card_meter_no=card_meter_no,
+            )
+            outcome = reconcile(ledger, data)
+            evidence = {**outcome.evidence, "confirmed_vend_ids": confirmed}
+            rec = m.Reconciliation(
+                meter_id=meter.id,
+                readback_id=readback.id,
+                verdict=outcome.verdict.value,
+                expected_purchase=outcome.expected_purchase,
+                actual_purchase=outcome.actual_purchase,
+                expected_consumed=outcome.expected_consumed,
+                actual_consumed=outcome.actual_consumed,
+                evidence=evidence,
+                created_at=now,
+            )
+            s.add(rec)
+            s.flush()
+            return ReconciliationResult(
+                reconciliation_id=rec.id,
+                readback_id=readback.id,
+                meter_no=meter.meter_no,
+                verdict=outcome.verdict,
+                checks=outcome.checks,
+                evidence=evidence,
+                confirmed_vend_ids=tuple(confirmed),
+                created_at=now,
+            )
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def meter(self, meter_no: str) -> MeterInfo:
+        with self._tx() as s:
+            return _meter_info(_meter(s, meter_no))
+
+    def vend_by_id(self, vend_id: int) -> VendResult:
+        with self._tx() as s:
+            vend = s.get(m.Vend, vend_id)
+            if vend is None:
+                raise NotFound(f"no vend {vend_id}")
+            return _vend_result(vend)
+
+    def vends_for_meter(self, meter_no: str) -> list[VendResult]:
+        with self._tx() as s:
+            meter = _meter(s, meter_no)
+            rows = s.scalars(
+                select(m.Vend).where(m.Vend.meter_id == meter.id).order_by(m.Vend.sequence)
+            ).all()
+            return [_vend_result(v) for v in rows]
+
+    def latest_reconciliation(self, meter_no: str) -> ReconciliationResult | None:
+        with self._tx() as s:
+            meter = _meter(s, meter_no)
+            rec = s.scalar(
+                select(m.Reconciliation)
+                .where(m.Reconciliation.meter_id == meter.id)
+                .order_by(m.Reconciliation.id.desc())
+                .limit(1)
+            )
+            return None if rec is None else _reconciliation_result(rec, meter.meter_no)
+
+    def reconciliation_exceptions(self) -> list[ReconciliationResult]:
+        """Every stored mismatch, oldest first — the supervisor's work queue."""
+        with self._tx() as s:
+            rows = s.execute(
+                select(m.Reconciliation, m.Meter.meter_no)
+                .join(m.Meter, m.Meter.id == m.Reconciliation.meter_id)
+                .where(m.Reconciliation.verdict == Verdict.MISMATCH.value)
+                .order_by(m.Reconciliation.id)
+            ).all()
+            return [_reconciliation_result(rec, no) for rec, no in rows]
+
+    def daily_sales(self, day: date) -> DailySales:
+        """Vends created on ``day`` (UTC), excluding reversed ones; sums in exact Decimal."""
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        with self._tx() as s:
+            rows = s.execute(
+                select(m.Vend.amount, m.Vend.credit, m.Vend.credit_unit, m.Station.code)
+                .join(m.Station, m.Station.id == m.Vend.station_id)
+                .where(
+                    m.Vend.created_at >= start,
+                    m.Vend.created_at < start + timedelta(days=1),
+                    m.Vend.status != VendStatus.REVERSED.value,
+                )
+            ).all()
+        total = Decimal("0.00")
+        by_unit: dict[str, int] = {}
+        by_station: dict[str, Decimal] = {}
+        for amount, credit, unit, station in rows:
+            total += amount
+            by_unit[unit] = by_unit.get(unit, 0) + credit
+            by_station[station] = by_station.get(station, Decimal("0.00")) + amount
+        return DailySales(day, len(rows), total, by_unit, by_station)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _enum(kind: Any, value: Any, what: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(k.value for k in kind)
+        raise BillingError(f"{what} {value!r} is not one of: {allowed}") from None
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
+        raise BillingError(f"{what} must be a Decimal (never float), got {value!r}")
+    return Decimal(value)
+
+
+def _meter(s: Session, meter_no: str) -> m.Meter:
+    meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no))
+    if meter is None:
+        raise NotFound(f"meter {meter_no} is not registered")
+    return meter
+
+
+def _active_card(s: Session, meter: m.Meter) -> m.Card | None:
+    return s.scalar(
+        select(m.Card)
+        .where(m.Card.meter_id == meter.id, m.Card.status == CardStatus.ACTIVE.value)
+        .order_by(m.Card.id.desc())
+        .limit(1)
+    )
+
+
+def _tariff_in_effect(s: Session, code: str, at: datetime) -> m.Tariff | None:
+    return s.scalar(
+        select(m.Tariff)
+        .where(m.Tariff.code == code, m.Tariff.effective_from <= at)
+        .order_by(m.Tariff.effective_from.desc(), m.Tariff.version.desc())
+        .limit(1)
+    )
+
+
+def _readback_row(
+    meter: m.Meter, d: ReadbackData, card_serial: str | None, raw: bytes | None, now: datetime
+) -> m.Readback:
+    return m.Readback(
+        meter_id=meter.id,
+        card_serial=card_serial,
+        energy_wh=d.energy_wh,
+        remaining=d.remaining,
+        overdraft=d.overdraft,
+        purchase_count=d.purchase_count,
+        last_sequence=d.last_sequence,
+        cumulative_purchase=d.cumulative_purchase,
+        credit_unit=str(d.credit_unit),
+        relay_open=d.relay_open,
+        alarm_active=d.alarm_active,
+        alarm_count=d.alarm_count,
+        cutoff_count=d.cutoff_count,
+        tamper_count=d.tamper_count,
+        power_down_count=d.power_down_count,
+        meter_timestamp=to_utc(d.timestamp),
+        tariff_version=d.tariff_version,
+        mac_verified=d.mac_verified,
+        raw_hex=raw.hex() if raw is not None else None,
+        received_at=now,
+    )
+
+
+def _customer_info(c: m.Customer) -> CustomerInfo:
+    return CustomerInfo(c.id, c.name, c.account_no, c.address)
+
+
+def _tariff_info(t: m.Tariff) -> TariffInfo:
+    return TariffInfo(t.id, t.code, t.version, t.price_per_kwh, t.effective_from)
+
+
+def _meter_info(x: m.Meter) -> MeterInfo:
+    return MeterInfo(
+        meter_id=x.id,
+        meter_no=x.meter_no,
+        customer_account=x.customer.account_no,
+        profile=x.profile,
+        credit_unit=CreditUnit(x.credit_unit),
+        tariff_code=x.tariff.code,
+        key_revision=x.key_revision,
+        commissioning_energy_wh=x.commissioning_energy_wh,
+        commissioned_at=x.commissioned_at,
+        last_sequence=x.last_sequence,
+        status=MeterStatus(x.status),
+    )
+
+
+def _card_info(c: m.Card) -> CardInfo:
+    return CardInfo(c.id, c.card_serial, c.meter.meter_no, c.card_type, CardStatus(c.status))
+
+
+def _vend_result(v: m.Vend) -> VendResult:
+    return VendResult(
+        vend_id=v.id,
+        request_id=v.request_id,
+        meter_no=v.meter.meter_no,
+        card_serial=v.card.card_serial,
+        sequence=v.sequence,
+        credit=v.credit,
+        credit_unit=CreditUnit(v.credit_unit),
+        amount=v.amount,
+        tariff_code=v.tariff.code,
+        tariff_version=v.tariff_version,
+        price_per_kwh=v.price_per_kwh,
+        key_revision=v.key_revision,
+        receipt=tuple(
+            ReceiptLine(r["label"], Decimal(r["amount"]), r.get("detail", "")) for r in v.receipt
+        ),
+        status=VendStatus(v.status),
+        station=v.station.code,
+        operator=v.operator.name,
+        created_at=v.created_at,
+    )
+
+
+def _reconciliation_result(rec: m.Reconciliation, meter_no: str) -> ReconciliationResult:
+    ev = rec.evidence
+    checks = tuple(
+        Check(c["name"], c["expected"], c["actual"], c["tolerance"], c["passed"])
+        for c in ev.get("checks", [])
+    )
+    return ReconciliationResult(
+        reconciliation_id=rec.id,
+        readback_id=rec.readback_id,
+        meter_no=meter_no,
+        verdict=Verdict(rec.verdict),
+        checks=checks,
+        evidence=ev,
+        confirmed_vend_ids=tuple(ev.get("confirmed_vend_ids", [])),
+        created_at=rec.created_at,
+    )

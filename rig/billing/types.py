@@ -1,0 +1,219 @@
+"""Plain input/output types of the billing centre.
+
+These are the only objects that cross the billing boundary: ORM rows never leave a session, so
+callers (scenarios, the card layer, reports) depend on these frozen dataclasses and not on the
+database schema. Money is ``Decimal``; credit, energy and counters are ``int`` (credit units / Wh).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class CreditUnit(StrEnum):
+    """What one unit of credit on a card or meter register means."""
+
+    MONEY_CENTS = "money_cents"
+    ENERGY_WH = "energy_wh"
+
+
+class VendStatus(StrEnum):
+    """Vend lifecycle: created → written (on card) → confirmed (by a readback); or reversed."""
+
+    CREATED = "created"
+    WRITTEN = "written"
+    CONFIRMED = "confirmed"
+    REVERSED = "reversed"
+
+
+class CardStatus(StrEnum):
+    ACTIVE = "active"
+    LOST = "lost"
+    REPLACED = "replaced"
+    BLOCKED = "blocked"
+
+
+class MeterStatus(StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+
+
+class OperatorRole(StrEnum):
+    CASHIER = "cashier"
+    SUPERVISOR = "supervisor"
+    ADMINISTRATOR = "administrator"
+
+
+class Verdict(StrEnum):
+    BALANCED = "balanced"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True)
+class VendLimits:
+    """Per-vend amount limits enforced by the centre (currency, inclusive)."""
+
+    minimum: Decimal = Decimal("1.00")
+    maximum: Decimal = Decimal("10000.00")
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One priced component of a vend; the lines of a vend sum to the amount paid."""
+
+    label: str
+    amount: Decimal
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Result of pricing a payment: credit to put on the card and the receipt breakdown."""
+
+    credit: int
+    components: tuple[ReceiptLine, ...]
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    customer_id: int
+    name: str
+    account_no: str
+    address: str
+
+
+@dataclass(frozen=True)
+class TariffInfo:
+    tariff_id: int
+    code: str
+    version: int
+    price_per_kwh: Decimal
+    effective_from: datetime
+
+
+@dataclass(frozen=True)
+class MeterInfo:
+    meter_id: int
+    meter_no: str
+    customer_account: str
+    profile: str
+    credit_unit: CreditUnit
+    tariff_code: str
+    key_revision: int
+    commissioning_energy_wh: int
+    commissioned_at: datetime
+    last_sequence: int
+    status: MeterStatus
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    card_id: int
+    card_serial: str
+    meter_no: str
+    card_type: str
+    status: CardStatus
+
+
+@dataclass(frozen=True)
+class OperatorInfo:
+    operator_id: int
+    name: str
+    role: OperatorRole
+
+
+@dataclass(frozen=True)
+class StationInfo:
+    station_id: int
+    code: str
+
+
+@dataclass(frozen=True)
+class VendResult:
+    """Everything the card writer and the receipt printer need for one purchase."""
+
+    vend_id: int
+    request_id: str
+    meter_no: str
+    card_serial: str
+    sequence: int
+    credit: int
+    credit_unit: CreditUnit
+    amount: Decimal
+    tariff_code: str
+    tariff_version: int
+    price_per_kwh: Decimal
+    key_revision: int
+    receipt: tuple[ReceiptLine, ...]
+    status: VendStatus
+    station: str
+    operator: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReadbackData:
+    """What a card brought back from the meter, in the billing centre's own terms.
+
+    The card layer decodes its record (and verifies its MAC) and converts into this type, so the
+    billing centre never depends on a card format. ``remaining``, ``overdraft`` and
+    ``cumulative_purchase`` are in the meter's credit units (cents or Wh).
+    """
+
+    meter_no: str
+    energy_wh: int
+    remaining: int
+    overdraft: int
+    purchase_count: int
+    last_sequence: int
+    cumulative_purchase: int
+    credit_unit: CreditUnit | str
+    relay_open: bool
+    alarm_active: bool
+    alarm_count: int
+    cutoff_count: int
+    tamper_count: int
+    power_down_count: int
+    timestamp: datetime
+    tariff_version: int
+    mac_verified: bool
+
+
+@dataclass(frozen=True)
+class Check:
+    """One reconciliation check; ``expected``/``actual``/``tolerance`` are exact values."""
+
+    name: str
+    expected: Decimal | int | bool | str
+    actual: Decimal | int | bool | str
+    tolerance: Decimal | int
+    passed: bool
+
+
+@dataclass(frozen=True)
+class ReconciliationResult:
+    reconciliation_id: int
+    readback_id: int
+    meter_no: str
+    verdict: Verdict
+    checks: tuple[Check, ...]
+    evidence: dict[str, Any]
+    confirmed_vend_ids: tuple[int, ...] = ()
+    created_at: datetime | None = None
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+
+@dataclass(frozen=True)
+class DailySales:
+    day: date
+    vend_count: int
+    total_amount: Decimal
+    credit_by_unit: dict[str, int] = field(default_factory=dict)
+    amount_by_station: dict[str, Decimal] = field(default_factory=dict)

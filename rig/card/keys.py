@@ -1,0 +1,144 @@
+"""Card keys: the lab master key and per-meter key derivation (AES-128, `cryptography` only).
+
+Design rule: key bytes never reach a log, trace, report or exception message. `MasterKey`
+therefore only ever prints a short non-reversible id (first 4 bytes of SHA-256 of the key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import cmac
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, CounterLocation, Mode
+
+from rig.errors import CardError, ConfigError
+
+KEY_LEN = 16
+MAC_LEN = 8
+KDF_LABEL = b"RIG-METER"
+DEFAULT_KEY_ENV = "RIG_MASTER_KEY"
+
+
+class KeyLoadError(ConfigError, CardError):
+    """A key file or variable has bad content (the message names the source, never the bytes)."""
+
+
+def key_id(key: bytes) -> str:
+    """Short, non-reversible key fingerprint: hex of the first 4 bytes of SHA-256(key)."""
+    return hashlib.sha256(key).digest()[:4].hex()
+
+
+class MasterKey:
+    """The issuer master key (AES-128) from which every meter key is derived."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes | bytearray) or len(key) != KEY_LEN:
+            raise KeyLoadError(f"master key must be {KEY_LEN} bytes")
+        self._key = bytes(key)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self._key)
+
+    def secret_bytes(self) -> bytes:
+        """The raw key, named so that every use site is easy to audit."""
+        return self._key
+
+    def __repr__(self) -> str:
+        return f"MasterKey(<redacted>, id={self.key_id})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MasterKey) and hmac.compare_digest(self._key, other._key)
+
+    def __hash__(self) -> int:
+        return hash(("MasterKey", self.key_id))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("MasterKey is not picklable (keys stay in memory of one process)")
+
+    @classmethod
+    def from_hex(cls, text: str, source: str = "hex text") -> MasterKey:
+        """Parse hex; whitespace anywhere, and lines starting with '#', are ignored."""
+        lines = [ln.split("#", 1)[0] for ln in text.splitlines()]
+        compact = "".join("".join(lines).split())
+        try:
+            raw = bytes.fromhex(compact)
+        except ValueError:
+            raise KeyLoadError(f"{source}: master key is not valid hex") from None
+        if len(raw) != KEY_LEN:
+            raise KeyLoadError(
+                f"{source}: master key must be {KEY_LEN} bytes ({2 * KEY_LEN} hex digits), "
+                f"got {len(raw)} bytes"
+            )
+        return cls(raw)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> MasterKey:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyLoadError(f"key file {p}: cannot read ({type(exc).__name__})") from None
+        return cls.from_hex(text, source=f"key file {p}")
+
+    @classmethod
+    def from_env(cls, var: str = DEFAULT_KEY_ENV) -> MasterKey:
+        text = os.environ.get(var)
+        if text is None or not text.strip():
+            raise KeyLoadError(f"environment variable {var} is not set")
+        return cls.from_hex(text, source=f"environment variable {var}")
+
+
+def bcd_meter_no(meter_no: str) -> bytes:
+    """12-digit meter number → 6 bytes packed BCD (first digit in the high nibble)."""
+    if len(meter_no) != 12 or not meter_no.isascii() or not meter_no.isdigit():
+        raise ValueError(f"meter number must be 12 decimal digits, got {meter_no!r}")
+    return bytes.fromhex(meter_no)
+
+
+def derive_meter_key(master: MasterKey, meter_no: str, key_revision: int) -> bytes:
+    """Per-meter AES-128 key: NIST SP 800-108 KDF in counter mode, PRF = AES-CMAC.
+
+    Fixed input = [i]_32 || "RIG-METER" || 0x00 || BCD(meter_no) || key_revision || [L]_32
+    with i = 1 and L = 128. Binding to the meter number means one cracked meter reveals nothing
+    about its neighbours; the revision lets the utility roll keys with a KEY_CHANGE card.
+    """
+    if not 0 <= key_revision <= 0xFF:
+        raise ValueError(f"key revision {key_revision} outside 0..255")
+    kdf = KBKDFCMAC(
+        algorithm=algorithms.AES,
+        mode=Mode.CounterMode,
+        length=KEY_LEN,
+        rlen=4,
+        llen=4,
+        location=CounterLocation.BeforeFixed,
+        label=KDF_LABEL,
+        context=bcd_meter_no(meter_no) + bytes([key_revision]),
+        fixed=None,
+    )
+    return kdf.derive(master.secret_bytes())
+
+
+def cmac_aes(key: bytes, data: bytes) -> bytes:
+    """Full 16-byte AES-CMAC (RFC 4493)."""
+    c = cmac.CMAC(algorithms.AES(key))
+    c.update(data)
+    return c.finalize()
+
+
+def mac(key: bytes, data: bytes) -> bytes:
+    """Record MAC: AES-CMAC truncated to its first 8 bytes (SP 800-38B allows ≥ 64 bits)."""
+    return cmac_aes(key, data)[:MAC_LEN]
+
+
+def mac_matches(key: bytes, data: bytes, tag: bytes) -> bool:
+    """Constant-time comparison so a MAC check leaks nothing through timing."""
+    return hmac.compare_digest(mac(key, data), tag)

@@ -1,0 +1,364 @@
+"""Binary records stored in the card's transparent EFs (layouts: docs/card-spec.md).
+
+Every record starts with a format version byte and is big-endian. Records with a MAC end with
+an 8-byte truncated AES-CMAC under the meter key over all bytes before the MAC. An EF that was
+never written reads as all zeros; `parse_optional()` maps that to ``None`` ("empty") so callers
+can tell "nothing written yet" from "garbage on the card" (which raises `RecordError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import IntEnum
+from typing import Any, ClassVar, Self
+
+from rig.card.apdu import MacError, RecordError
+from rig.card.keys import MAC_LEN, mac, mac_matches
+
+FORMAT_VERSION = 1
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+PRICE_SCALE = Decimal("0.0001")
+NO_MAC = bytes(MAC_LEN)
+
+U8, U16, U32 = 0xFF, 0xFFFF, 0xFFFF_FFFF
+
+
+class CardType(IntEnum):
+    USER = 1
+    PARAMETER = 2
+    CHECK = 3
+    CLEAR = 4
+    KEY_CHANGE = 5
+
+
+class CreditUnit(IntEnum):
+    MONEY_CENTS = 0  # credit counts 0.01 of the currency
+    ENERGY_WH = 1  # credit counts Wh
+
+
+# --- field helpers (all raise RecordError naming record and field) --------------------------
+
+
+def _uint(rec: str, name: str, value: Any, limit: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(rec, name, f"must be an int, got {type(value).__name__}")
+    if not 0 <= value <= limit:
+        raise RecordError(rec, name, f"{value} outside 0..{limit}")
+
+
+def _enum(rec: str, name: str, value: Any, enum: type[IntEnum]) -> IntEnum:
+    try:
+        return enum(value)
+    except ValueError:
+        raise RecordError(rec, name, f"{value!r} is not a valid {enum.__name__}") from None
+
+
+def _meter_no(rec: str, value: Any) -> None:
+    if not isinstance(value, str) or len(value) != 12 or not value.isascii() \
+            or not value.isdigit():
+        raise RecordError(rec, "meter_no", f"must be 12 decimal digits, got {value!r}")
+
+
+def _bcd_decode(rec: str, name: str, raw: bytes) -> str:
+    text = raw.hex()
+    if not text.isdigit():
+        raise RecordError(rec, name, f"BCD {raw.hex().upper()} has a nibble above 9")
+    return text
+
+
+def _mac_field(rec: str, value: Any) -> None:
+    if not isinstance(value, bytes) or len(value) != MAC_LEN:
+        raise RecordError(rec, "mac", f"must be {MAC_LEN} bytes")
+
+
+def _check_header(rec: str, data: Any, size: int) -> bytes:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise RecordError(rec, "data", f"must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) != size:
+        raise RecordError(rec, "length", f"expected {size} bytes, got {len(data)}")
+    if data[0] != FORMAT_VERSION:
+        raise RecordError(rec, "format_version", f"unsupported version {data[0]}")
+    return data
+
+
+class _Record:
+    """Shared behaviour: fixed SIZE, to/from bytes, empty detection, MAC sign/verify."""
+
+    NAME: ClassVar[str]
+    SIZE: ClassVar[int]
+    HAS_MAC: ClassVar[bool] = True
+
+    def to_bytes(self) -> bytes:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @classmethod
+    def parse_optional(cls, data: bytes) -> Self | None:
+        """Decode the first SIZE bytes of an EF; an erased (all-zero) record is ``None``."""
+        head = bytes(data[: cls.SIZE])
+        if len(head) == cls.SIZE and not any(head):
+            return None
+        return cls.from_bytes(head)
+
+    def signed_part(self) -> bytes:
+        """The bytes the MAC covers: everything before the MAC field."""
+        return self.to_bytes()[:-MAC_LEN]
+
+    def sign(self, key: bytes) -> Self:
+        """Copy of this record carrying the MAC under ``key`` (the meter key)."""
+        return dataclasses.replace(self, mac=mac(key, self.signed_part()))  # type: ignore[type-var]
+
+    def verify(self, key: bytes) -> Self:
+        """Return self if the MAC verifies under ``key``, else raise MacError."""
+        tag: bytes = self.mac  # type: ignore[attr-defined]
+        if not mac_matches(key, self.signed_part(), tag):
+            meter = getattr(self, "meter_no", "?")
+            raise MacError(f"{self.NAME} for meter {meter}: MAC does not verify")
+        return self
+
+
+# --- CARD_INFO ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardInfo(_Record):
+    """Card personalisation: what the card is, which meter it is bound to, which key."""
+
+    card_type: CardType
+    card_serial: str  # 16 hex chars (8 bytes), normalised to upper case
+    meter_no: str
+    key_revision: int
+    issuer_id: int
+
+    NAME: ClassVar[str] = "CardInfo"
+    SIZE: ClassVar[int] = 21
+    HAS_MAC: ClassVar[bool] = False
+    _FMT: ClassVar[struct.Struct] = struct.Struct(">BB8s6sBI")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "card_type", _enum(self.NAME, "card_type", self.card_type,
+                                                    CardType))
+        s = self.card_serial
+        if not isinstance(s, str) or len(s) != 16 or not s.isascii():
+            raise RecordError(self.NAME, "card_serial", f"must be 16 hex chars, got {s!r}")
+        try:
+            bytes.fromhex(s)
+        except ValueError:
+            raise RecordError(self.NAME, "card_serial", f"not hex: {s!r}") from None
+        object.__setattr__(self, "card_serial", s.upper())
+        _meter_no(self.NAME, self.meter_no)
+        _uint(self.NAME, "key_revision", self.key_revision, U8)
+        _uint(self.NAME, "issuer_id", self.issuer_id, U32)
+
+    def to_bytes(self) -> bytes:
+        return self._FMT.pack(FORMAT_VERSION, self.card_type, bytes.fromhex(self.card_serial),
+                              bytes.fromhex(self.meter_no), self.key_revision, self.issuer_id)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CardInfo:
+        data = _check_header(cls.NAME, data, cls.SIZE)
+        _, ctype, serial, meter, rev, issuer = cls._FMT.unpack(data)
+        return cls(card_type=_enum(cls.NAME, "card_type", ctype, CardType),  # type: ignore[arg-type]
+                   card_serial=serial.hex().upper(),
+                   meter_no=_bcd_decode(cls.NAME, "meter_no", meter),
+                   key_revision=rev, issuer_id=issuer)
+
+    def sign(self, key: bytes) -> CardInfo:
+        raise RecordError(self.NAME, "mac", "CardInfo carries no MAC")
+
+    def verify(self, key: bytes) -> CardInfo:
+        raise RecordError(self.NAME, "mac", "CardInfo carries no MAC")
+
+
+# --- PURCHASE -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurchaseRecord(_Record):
+    """Credit vended for one meter; the meter applies it once (sequence must increase)."""
+
+    meter_no: str
+    sequence: int
+    credit: int
+    credit_unit: CreditUnit
+    tariff_version: int
+    key_revision: int
+    mac: bytes = field(default=NO_MAC, repr=False)
+
+    NAME: ClassVar[str] = "PurchaseRecord"
+    SIZE: ClassVar[int] = 27
+    _FMT: ClassVar[struct.Struct] = struct.Struct(">B6sIIBHB8s")
+
+    def __post_init__(self) -> None:
+        _meter_no(self.NAME, self.meter_no)
+        _uint(self.NAME, "sequence", self.sequence, U32)
+        _uint(self.NAME, "credit", self.credit, U32)
+        object.__setattr__(self, "credit_unit",
+                           _enum(self.NAME, "credit_unit", self.credit_unit, CreditUnit))
+        _uint(self.NAME, "tariff_version", self.tariff_version, U16)
+        _uint(self.NAME, "key_revision", self.key_revision, U8)
+        _mac_field(self.NAME, self.mac)
+
+    def to_bytes(self) -> bytes:
+        return self._FMT.pack(FORMAT_VERSION, bytes.fromhex(self.meter_no), self.sequence,
+                              self.credit, self.credit_unit, self.tariff_version,
+                              self.key_revision, self.mac)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PurchaseRecord:
+        data = _check_header(cls.NAME, data, cls.SIZE)
+        _, meter, seq, credit, unit, tver, rev, tag = cls._FMT.unpack(data)
+        return cls(meter_no=_bcd_decode(cls.NAME, "meter_no", meter), sequence=seq,
+                   credit=credit, credit_unit=unit, tariff_version=tver, key_revision=rev,
+                   mac=tag)
+
+
+# --- TARIFF ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TariffRecord(_Record):
+    """Tariff/parameter set for one meter: price and the two low-credit alarm thresholds."""
+
+    meter_no: str
+    version: int
+    price_per_kwh: Decimal  # currency per kWh, 4 decimals, stored as u32 count of 0.0001
+    alarm1: int  # credit units
+    alarm2: int  # credit units
+    mac: bytes = field(default=NO_MAC, repr=False)
+
+    NAME: ClassVar[str] = "TariffRecord"
+    SIZE: ClassVar[int] = 29
+    _FMT: ClassVar[struct.Struct] = struct.Struct(">B6sHIII8s")
+
+    def __post_init__(self) -> None:
+        _meter_no(self.NAME, self.meter_no)
+        _uint(self.NAME, "version", self.version, U16)
+        price = self.price_per_kwh
+        if isinstance(price, bool) or not isinstance(price, Decimal | int):
+            raise RecordError(self.NAME, "price_per_kwh",
+                              f"must be Decimal (never float), got {type(price).__name__}")
+        try:
+            price = Decimal(price)
+            units = price / PRICE_SCALE
+            if not price.is_finite() or units != units.to_integral_value():
+                raise RecordError(self.NAME, "price_per_kwh",
+                                  f"{price} has more than 4 decimals")
+        except InvalidOperation:
+            raise RecordError(self.NAME, "price_per_kwh", f"{price} is not a number") from None
+        if not 0 <= units <= U32:
+            raise RecordError(self.NAME, "price_per_kwh",
+                              f"{price} outside 0..{Decimal(U32) * PRICE_SCALE}")
+        object.__setattr__(self, "price_per_kwh", price.quantize(PRICE_SCALE))
+        _uint(self.NAME, "alarm1", self.alarm1, U32)
+        _uint(self.NAME, "alarm2", self.alarm2, U32)
+        _mac_field(self.NAME, self.mac)
+
+    @property
+    def price_units(self) -> int:
+        """Price as the stored integer count of 0.0001 currency per kWh."""
+        return int(self.price_per_kwh / PRICE_SCALE)
+
+    def to_bytes(self) -> bytes:
+        return self._FMT.pack(FORMAT_VERSION, bytes.fromhex(self.meter_no), self.version,
+                              self.price_units, self.alarm1, self.alarm2, self.mac)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TariffRecord:
+        data = _check_header(cls.NAME, data, cls.SIZE)
+        _, meter, ver, price, a1, a2, tag = cls._FMT.unpack(data)
+        return cls(meter_no=_bcd_decode(cls.NAME, "meter_no", meter), version=ver,
+                   price_per_kwh=Decimal(price) * PRICE_SCALE, alarm1=a1, alarm2=a2, mac=tag)
+
+
+# --- READBACK -------------------------------------------------------------------------------
+
+FLAG_RELAY_OPEN = 0x01
+FLAG_ALARM_ACTIVE = 0x02
+
+
+@dataclass(frozen=True)
+class ReadbackRecord(_Record):
+    """The meter's state as written onto the card, brought back to the billing centre."""
+
+    meter_no: str
+    energy_wh: int
+    remaining: int
+    overdraft: int
+    purchase_count: int
+    last_sequence: int
+    cumulative_purchase: int
+    credit_unit: CreditUnit
+    relay_open: bool
+    alarm_active: bool
+    alarm_count: int
+    cutoff_count: int
+    tamper_count: int
+    power_down_count: int
+    timestamp: datetime  # UTC, whole seconds
+    tariff_version: int
+    mac: bytes = field(default=NO_MAC, repr=False)
+
+    NAME: ClassVar[str] = "ReadbackRecord"
+    SIZE: ClassVar[int] = 53
+    _FMT: ClassVar[struct.Struct] = struct.Struct(">B6sIIIHIIBBHHHHIH8s")
+
+    def __post_init__(self) -> None:
+        n = self.NAME
+        _meter_no(n, self.meter_no)
+        for name in ("energy_wh", "remaining", "overdraft", "last_sequence",
+                     "cumulative_purchase"):
+            _uint(n, name, getattr(self, name), U32)
+        for name in ("purchase_count", "alarm_count", "cutoff_count", "tamper_count",
+                     "power_down_count", "tariff_version"):
+            _uint(n, name, getattr(self, name), U16)
+        object.__setattr__(self, "credit_unit",
+                           _enum(n, "credit_unit", self.credit_unit, CreditUnit))
+        for name in ("relay_open", "alarm_active"):
+            if not isinstance(getattr(self, name), bool):
+                raise RecordError(n, name, "must be a bool")
+        ts = self.timestamp
+        if not isinstance(ts, datetime) or ts.tzinfo is None:
+            raise RecordError(n, "timestamp", "must be a timezone-aware datetime (UTC)")
+        ts = ts.astimezone(UTC).replace(microsecond=0)
+        if not EPOCH <= ts <= EPOCH + timedelta(seconds=U32):
+            raise RecordError(n, "timestamp", f"{ts.isoformat()} outside the u32 range from 2000")
+        object.__setattr__(self, "timestamp", ts)
+        _mac_field(n, self.mac)
+
+    def to_bytes(self) -> bytes:
+        flags = (FLAG_RELAY_OPEN if self.relay_open else 0) | \
+                (FLAG_ALARM_ACTIVE if self.alarm_active else 0)
+        seconds = int((self.timestamp - EPOCH).total_seconds())
+        return self._FMT.pack(
+            FORMAT_VERSION, bytes.fromhex(self.meter_no), self.energy_wh, self.remaining,
+            self.overdraft, self.purchase_count, self.last_sequence, self.cumulative_purchase,
+            self.credit_unit, flags, self.alarm_count, self.cutoff_count, self.tamper_count,
+            self.power_down_count, seconds, self.tariff_version, self.mac)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ReadbackRecord:
+        data = _check_header(cls.NAME, data, cls.SIZE)
+        (_, meter, energy, remaining, overdraft, pcount, last_seq, cum, unit, flags,
+         alarms, cutoffs, tampers, power_downs, seconds, tver, tag) = cls._FMT.unpack(data)
+        if flags & ~(FLAG_RELAY_OPEN | FLAG_ALARM_ACTIVE):
+            raise RecordError(cls.NAME, "flags", f"reserved bits set in {flags:02X}")
+        return cls(meter_no=_bcd_decode(cls.NAME, "meter_no", meter), energy_wh=energy,
+                   remaining=remaining, overdraft=overdraft, purchase_count=pcount,
+                   last_sequence=last_seq, cumulative_purchase=cum, credit_unit=unit,
+                   relay_open=bool(flags & FLAG_RELAY_OPEN),
+                   alarm_active=bool(flags & FLAG_ALARM_ACTIVE), alarm_count=alarms,
+                   cutoff_count=cutoffs, tamper_count=tampers, power_down_count=power_downs,
+                   timestamp=EPOCH + timedelta(seconds=seconds), tariff_version=tver, mac=tag)
+
+
+for _cls in (CardInfo, PurchaseRecord, TariffRecord, ReadbackRecord):
+    assert _cls._FMT.size == _cls.SIZE, _cls  # layout and documented size must agree

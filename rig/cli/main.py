@@ -1,0 +1,160 @@
+"""The `rig` command: run the prepaid cycle, start an emulated bench, inspect profiles."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from rig.bench.config import BenchConfig, load_bench_config
+from rig.errors import RigError
+from rig.profile import DEFAULT_PROFILE, available_profiles, load_profile
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Hardware-in-the-loop test rig for IC-card prepaid energy meters.",
+)
+console = Console(stderr=True)
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every `finally` puts the bench in its safe state."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+@app.command()
+def run(
+    bench: Annotated[
+        Path | None, typer.Option(help="bench config TOML (default: emulated)")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="meter profile name or path")] = None,
+    time_scale: Annotated[float | None, typer.Option(help="bench seconds per real second")] = None,
+    amount: Annotated[str, typer.Option(help="money paid at the vending station")] = "20.00",
+    power: Annotated[int, typer.Option(help="load power set point, W")] = 2000,
+    out: Annotated[Path, typer.Option(help="folder for run folders")] = Path("runs"),
+    db: Annotated[
+        str | None, typer.Option(help="billing DB URL (default: in the run folder)")
+    ] = None,
+) -> None:
+    """Run one full prepaid cycle (default: on an emulated bench) and write its report."""
+    from rig.cli.progress import CycleProgress
+    from rig.scenarios.prepaid_cycle import PHASES, CycleParams
+    from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
+
+    _sigterm_as_interrupt()
+    try:
+        config = load_bench_config(bench) if bench else BenchConfig()
+        updates: dict[str, object] = {}
+        if profile:
+            updates["profile"] = profile
+        if time_scale:
+            updates["time_scale"] = time_scale
+        config = BenchConfig.model_validate(
+            config.model_dump() | updates | {"source": config.source}
+        )
+        load_profile(config.profile)
+        params = CycleParams(amount=Decimal(amount), power_w=Decimal(power))
+    except (RigError, InvalidOperation, ValueError) as e:
+        raise _fail(str(e)) from None
+    run_dir = new_run_dir(out)
+    console.print(
+        f"[bold]rig[/] prepaid cycle on a [bold]{config.kind}[/] bench, profile "
+        f"[bold]{config.profile}[/], time scale {config.time_scale:g}×"
+    )
+    with CycleProgress(console, PHASES) as progress:
+        outcome = run_prepaid_cycle(
+            config, params=params, run_dir=run_dir, db_url=db, observer=progress
+        )
+    progress.print_summary(outcome.record.summary, outcome.report)
+    if outcome.error is not None and not isinstance(outcome.error, AssertionError):
+        if isinstance(outcome.error, KeyboardInterrupt):
+            raise typer.Exit(130)
+        raise typer.Exit(2)
+    raise typer.Exit(0 if str(outcome.record.outcome) == "pass" else 1)
+
+
+@app.command()
+def sim(
+    profile: Annotated[str, typer.Option(help="meter profile name or path")] = DEFAULT_PROFILE,
+    json_: Annotated[bool, typer.Option("--json", help="first stdout line: parts as JSON")] = False,
+    time_scale: Annotated[float, typer.Option(help="bench seconds per real second")] = 3600.0,
+    reader: Annotated[
+        int | None, typer.Option(help="vpcd reader index (default: first free)")
+    ] = None,
+) -> None:
+    """Start an emulated bench and serve it until SIGINT/SIGTERM."""
+    from rig.sim.emulated_bench import EmulatedBench
+    from rig.sim.vpcd import VpcdSlot
+
+    try:
+        meter_profile = load_profile(profile)
+        bench = EmulatedBench(
+            meter_profile,
+            time_scale=time_scale,
+            slot=VpcdSlot(reader) if reader is not None else None,
+        )
+        parts = bench.start()
+    except RigError as e:
+        raise _fail(str(e)) from None
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        if json_:
+            sys.stdout.write(json.dumps(parts.to_dict()) + "\n")
+            sys.stdout.flush()
+        else:
+            console.print(
+                f"[bold]emulated bench[/] ({meter_profile.name}, {time_scale:g}× time) is up:"
+            )
+            for key, value in parts.to_dict().items():
+                console.print(f"  {key:14} {value}")
+            console.print("Ctrl-C stops it.")
+        while not stop.wait(0.5):
+            pass
+    finally:
+        bench.stop()
+    console.print("emulated bench stopped")
+
+
+@app.command()
+def profiles() -> None:
+    """List the meter profiles and check that each one is valid."""
+    failed = False
+    for name in available_profiles():
+        try:
+            p = load_profile(name)
+            console.print(
+                f"[green]ok[/]  {name:24} {p.identity.maker} {p.identity.model} "
+                f"({p.protocol.kind}, credit in {p.credit.unit})"
+            )
+        except RigError as e:
+            failed = True
+            console.print(f"[red]bad[/] {name:24} {e}")
+    raise typer.Exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,305 @@
+"""Generic electronic-load driver over VISA (pyvisa / pyvisa-py).
+
+One API for every load model; the differences live in `rig.load.dialects`. Every setting command
+is followed by an error-queue query so that an instrument error is raised *at the command that
+caused it* (a bench log then says which set point the load refused), and leaving the driver by
+any path switches the input off first (house rule: a bench always ends in its safe state).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any, Self
+
+import pyvisa
+from pyvisa import constants
+
+from rig.errors import InstrumentError
+from rig.load.dialects import Dialect, LoadMode, get_dialect, match_dialect
+
+log = logging.getLogger(__name__)
+
+#: Upper bound on error-queue entries read in one drain (a broken instrument may never say 0).
+MAX_ERROR_DRAIN = 32
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The four fields of an IEEE 488.2 ``*IDN?`` reply."""
+
+    maker: str
+    model: str
+    serial: str
+    firmware: str
+
+    @classmethod
+    def parse(cls, idn: str) -> Identity:
+        parts = [p.strip() for p in idn.strip().split(",")]
+        parts += [""] * (4 - len(parts))
+        return cls(parts[0], parts[1], parts[2], ",".join(parts[3:]))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One reading of the load: RMS volts, amps and watts at its input."""
+
+    voltage: Decimal
+    current: Decimal
+    power: Decimal
+
+
+def format_number(value: Decimal | int | str) -> str:
+    """Plain positional decimal text for SCPI: no float repr noise, no exponent."""
+    if isinstance(value, float):
+        raise TypeError("pass a Decimal (or int/str), not float: floats carry repr noise")
+    number = value if isinstance(value, Decimal) else Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return format(number, "f")
+
+
+def parse_error(reply: str) -> tuple[int, str]:
+    """``-222,"Data out of range"`` → ``(-222, "Data out of range")``."""
+    code_text, _, message = reply.strip().partition(",")
+    code = int(code_text)
+    message = message.strip()
+    if len(message) >= 2 and message[0] == message[-1] == '"':
+        message = message[1:-1].replace('""', '"')
+    return code, message
+
+
+class ElectronicLoad:
+    """A programmable load on a VISA session, spoken to in one `Dialect`.
+
+    Use `ElectronicLoad.open` as a context manager; ``close()`` switches the input off before the
+    session is closed, even after errors.
+    """
+
+    def __init__(
+        self,
+        instrument: Any,
+        dialect: Dialect,
+        *,
+        resource: str,
+        resource_manager: Any | None = None,
+        idn: str = "",
+    ) -> None:
+        self._inst = instrument
+        self._rm = resource_manager
+        self.dialect = dialect
+        self.resource = resource
+        self._idn = idn
+        self._closed = False
+
+    # ------------------------------------------------------------------ opening / closing
+    @classmethod
+    def open(
+        cls,
+        resource: str,
+        *,
+        dialect: str | None = None,
+        backend: str = "@py",
+        timeout_ms: int = 2000,
+    ) -> ElectronicLoad:
+        """Open ``resource``, identify it, pick the dialect and clear its status.
+
+        Sends ``*IDN?`` (dialect from its match pattern unless ``dialect`` names one), then
+        ``*CLS`` + ``SYST:ERR?`` so that stale errors are not blamed on our first command.
+        """
+        chosen = get_dialect(dialect) if dialect is not None else None
+        termination = chosen.termination if chosen else "\n"
+        rm = pyvisa.ResourceManager(backend)
+        try:
+            inst = rm.open_resource(
+                resource,
+                read_termination=termination,
+                write_termination=termination,
+                timeout=timeout_ms,
+            )
+        except Exception as exc:
+            rm.close()
+            raise InstrumentError(f"{resource}: cannot open VISA session: {exc}") from exc
+        if resource.upper().endswith("::SOCKET"):
+            try:  # request/response traffic: never wait for Nagle to coalesce a command
+                inst.set_visa_attribute(constants.VI_ATTR_TCPIP_NODELAY, constants.VI_TRUE)
+            except Exception:  # pragma: no cover - backend without the attribute
+                log.debug("%s: TCP_NODELAY not settable", resource)
+        load = cls(inst, chosen or get_dialect("generic-scpi"), resource=resource,
+                   resource_manager=rm)
+        try:
+            idn = load._query(load.dialect.command("identify"))
+            load._idn = idn
+            if chosen is None:
+                load.dialect = match_dialect(idn, resource=resource)
+                inst.read_termination = load.dialect.termination
+                inst.write_termination = load.dialect.termination
+            if "clear_status" in load.dialect.commands:
+                load._set(load.dialect.command("clear_status"))
+        except BaseException:
+            load._close_session()
+            raise
+        return load
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Switch the input off (best effort), then close the VISA session. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self.safe_state()
+        finally:
+            self._close_session()
+
+    def _close_session(self) -> None:
+        self._closed = True
+        for closer in (self._inst.close, self._rm.close if self._rm is not None else None):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception as exc:  # closing must never mask the original error
+                log.warning("%s: error while closing: %s", self.resource, exc)
+
+    # ------------------------------------------------------------------ low-level I/O
+    def _write(self, command: str) -> None:
+        if self._closed:
+            raise InstrumentError(f"{self.resource}: {command!r} sent on a closed session")
+        try:
+            self._inst.write(command)
+        except Exception as exc:
+            raise InstrumentError(f"{self.resource}: writing {command!r} failed: {exc}") from exc
+
+    def _query(self, command: str) -> str:
+        self._write(command)
+        try:
+            return str(self._inst.read()).strip()
+        except Exception as exc:
+            raise InstrumentError(
+                f"{self.resource}: no reply to {command!r}: {exc}"
+            ) from exc
+
+    def _query_number(self, command: str) -> Decimal:
+        reply = self._query(command)
+        try:
+            return Decimal(reply)
+        except InvalidOperation:
+            raise InstrumentError(
+                f"{self.resource}: reply {reply!r} to {command!r} is not a number"
+            ) from None
+
+    def _set(self, command: str) -> None:
+        """Send a setting command and raise at once if the instrument queued an error."""
+        self._write(command)
+        found = self._drain_errors(after=command)
+        if found:
+            detail = "; ".join(f"{code},\"{message}\"" for code, message in found)
+            raise InstrumentError(f"{self.resource}: command {command!r} failed: {detail}")
+
+    def _drain_errors(self, *, after: str | None = None) -> list[tuple[int, str]]:
+        query = self.dialect.command("error_query")
+        found: list[tuple[int, str]] = []
+        for _ in range(MAX_ERROR_DRAIN):
+            reply = self._query(query)
+            try:
+                code, message = parse_error(reply)
+            except ValueError:
+                context = f" after {after!r}" if after else ""
+                raise InstrumentError(
+                    f"{self.resource}: malformed {query!r} reply {reply!r}{context}"
+                ) from None
+            if code == self.dialect.no_error_code:
+                break
+            found.append((code, message))
+        return found
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def idn(self) -> str:
+        """The raw ``*IDN?`` reply read at open."""
+        return self._idn
+
+    def identify(self) -> Identity:
+        """Ask ``*IDN?`` again (proves the session is alive) and split it into its fields."""
+        self._idn = self._query(self.dialect.command("identify"))
+        return Identity.parse(self._idn)
+
+    def reset(self) -> None:
+        """Instrument reset (``*RST``): input off, factory set points."""
+        self._set(self.dialect.command("reset"))
+
+    def set_mode(self, mode: LoadMode) -> None:
+        """Select the regulation mode; InstrumentError if this model does not offer it."""
+        try:
+            token = self.dialect.modes[LoadMode(mode)]
+        except (KeyError, ValueError):
+            offered = ", ".join(m.value for m in self.dialect.modes)
+            raise InstrumentError(
+                f"{self.resource}: mode {mode!s} not offered by dialect {self.dialect.name!r} "
+                f"(offers {offered})"
+            ) from None
+        self._set(self.dialect.command("set_mode", mode=token))
+
+    def set_power(self, watts: Decimal) -> None:
+        """Constant-power set point in W."""
+        self._set(self.dialect.command("set_power", value=format_number(watts)))
+
+    def set_current(self, amps: Decimal) -> None:
+        """Constant-current set point in A (RMS on AC loads)."""
+        self._set(self.dialect.command("set_current", value=format_number(amps)))
+
+    def set_resistance(self, ohms: Decimal) -> None:
+        """Constant-resistance set point in Ω."""
+        self._set(self.dialect.command("set_resistance", value=format_number(ohms)))
+
+    def input_on(self) -> None:
+        """Start drawing current."""
+        self._set(self.dialect.command("input_on"))
+
+    def input_off(self) -> None:
+        """Stop drawing current."""
+        self._set(self.dialect.command("input_off"))
+
+    def input_state(self) -> bool:
+        """True if the input is on."""
+        reply = self._query(self.dialect.command("input_query"))
+        return reply.strip().upper() in self.dialect.on_replies
+
+    def measure(self) -> Measurement:
+        """Read voltage (V), current (A) and power (W) as Decimals."""
+        return Measurement(
+            voltage=self._query_number(self.dialect.command("measure_voltage")),
+            current=self._query_number(self.dialect.command("measure_current")),
+            power=self._query_number(self.dialect.command("measure_power")),
+        )
+
+    def errors(self) -> list[tuple[int, str]]:
+        """Drain the instrument's error queue: ``[(code, message), ...]``, empty if none."""
+        return self._drain_errors()
+
+    def safe_state(self) -> bool:
+        """Switch the input off, tolerating failures (used on every exit path).
+
+        Returns True if the load confirmed the command; failures are logged, not raised, so a
+        broken link cannot mask the error that brought us here.
+        """
+        if self._closed:
+            return False
+        try:
+            self.input_off()
+        except Exception as exc:
+            log.warning("%s: could not switch the load input off: %s", self.resource, exc)
+            return False
+        return True

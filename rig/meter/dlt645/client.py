@@ -1,0 +1,337 @@
+"""DL/T 645-2007 master (client) side: the rig talking to a real or emulated meter.
+
+pyserial is imported only inside ``Dlt645Client.open`` so the emulated meter can import this
+package without it; the client itself needs only an object with ``write``, ``read``,
+``reset_input_buffer`` and a writable ``timeout`` (a pyserial port, or a scripted fake).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import time
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Protocol
+
+from rig.errors import ProtocolError
+from rig.meter.dlt645 import data_ids
+from rig.meter.dlt645.frame import (
+    BROADCAST_ADDRESS,
+    CONTROL_BROADCAST_TIME,
+    CONTROL_READ_ADDRESS,
+    CONTROL_READ_DATA,
+    CONTROL_READ_FOLLOWUP,
+    CONTROL_RELAY_CONTROL,
+    CONTROL_WRITE_DATA,
+    WILDCARD_ADDRESS,
+    Frame,
+    FrameError,
+    FrameParser,
+    address_from_bytes,
+    address_matches,
+    decode_error_word,
+    encode_frame,
+    function_code,
+)
+from rig.meter.transcript import Transcript
+
+DEFAULT_PASSWORD = b"\x02\x00\x00\x00"  # PA (level 02) + P0 P1 P2
+DEFAULT_OPERATOR = b"\x00\x00\x00\x00"  # C0..C3
+_POLL_INTERVAL = 0.05  # upper bound of one blocking read, so deadlines are honoured
+
+
+class SerialPort(Protocol):
+    """The part of pyserial's SerialBase the client uses."""
+
+    timeout: float | None
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def read(self, size: int = 1, /) -> bytes: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RelayCommand(enum.IntEnum):
+    """N1 of the 0x1C relay-control command."""
+
+    TRIP = 0x1A  # open the relay (cut supply)
+    CLOSE_ALLOWED = 0x1B  # allow the customer to close (e.g. by key press / card)
+    CLOSE_DIRECT = 0x1C  # close at once (State Grid extension)
+    ALARM = 0x2A
+    ALARM_RELEASE = 0x2B
+    KEEP_POWER = 0x3A  # protect supply: ignore trips
+    KEEP_POWER_RELEASE = 0x3B
+
+
+class MeterTimeout(ProtocolError):
+    """The meter did not answer a request within the timeout, after all retries."""
+
+
+class MeterAbnormalReply(ProtocolError):
+    """The meter answered with an abnormal reply (D6 set); carries the decoded error word."""
+
+    def __init__(
+        self, message: str, *, error_word: int, control: int, di: int | None, address: str
+    ) -> None:
+        super().__init__(message)
+        self.error_word = error_word
+        self.reasons = decode_error_word(error_word)
+        self.control = control
+        self.di = di
+        self.address = address
+
+
+def _di_text(di: int | None) -> str:
+    return "none" if di is None else f"{di:08X}"
+
+
+def _check_4(name: str, value: bytes) -> bytes:
+    if len(value) != 4:
+        raise ValueError(f"{name} must be 4 bytes, got {len(value)} ({value.hex(' ').upper()})")
+    return bytes(value)
+
+
+class Dlt645Client:
+    """One DL/T 645-2007 master on an open serial port."""
+
+    def __init__(
+        self,
+        port: SerialPort,
+        address: str | None = None,
+        *,
+        timeout: float = 1.0,
+        retries: int = 2,
+        transcript: Transcript | None = None,
+        preamble: int = 4,
+    ) -> None:
+        self._port = port
+        self.address = Frame(address, 0).address if address is not None else None
+        self.timeout = timeout
+        self.retries = retries
+        self.transcript = transcript if transcript is not None else Transcript()
+        self.preamble = preamble
+
+    @classmethod
+    def open(
+        cls,
+        path_or_url: str,
+        *,
+        baudrate: int = 2400,
+        bytesize: int = 8,
+        parity: str = "E",
+        stopbits: float = 1,
+        **kw: Any,
+    ) -> Dlt645Client:
+        """Open a device path or pyserial URL (``loop://``, ``socket://``...) at 2400 8E1."""
+        import serial  # deferred: the emulated meter imports this package without pyserial
+
+        client_keys = {"address", "timeout", "retries", "transcript", "preamble"}
+        client_kw = {k: kw.pop(k) for k in list(kw) if k in client_keys}
+        try:
+            port = serial.serial_for_url(
+                path_or_url,
+                baudrate=baudrate,
+                bytesize=bytesize,
+                parity=parity,
+                stopbits=stopbits,
+                timeout=_POLL_INTERVAL,
+                **kw,
+            )
+        except Exception as exc:  # SerialException, ValueError, termios.error...
+            hint = ""
+            if parity != "N":
+                hint = " (some pseudo-terminals reject parity bits: try parity='N' for a pty)"
+            raise ProtocolError(
+                f"cannot open DL/T 645 port {path_or_url!r} at {baudrate} "
+                f"{bytesize}{parity}{stopbits:g}: {exc}{hint}"
+            ) from exc
+        return cls(port, **client_kw)
+
+    def close(self) -> None:
+        self._port.close()
+
+    def __enter__(self) -> Dlt645Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- public operations ----------------------------------------------------------------
+
+    def read_address(self) -> str:
+        """Ask whoever is on the line for its address (0x13 to AAAAAAAAAAAA)."""
+        reply = self._transact(WILDCARD_ADDRESS, CONTROL_READ_ADDRESS, b"", di=None)
+        try:
+            address = address_from_bytes(reply.data)
+        except FrameError as exc:
+            raise ProtocolError(f"read-address reply carries no valid address: {exc}") from exc
+        if address != reply.address:
+            raise ProtocolError(
+                f"read-address reply: frame address {reply.address} differs from data {address}"
+            )
+        if self.address is None:
+            self.address = address
+        return address
+
+    def read_raw(self, di: int) -> bytes:
+        """Plain value bytes of ``di``, following 0x12 follow-up frames as the meter asks."""
+        di_raw = data_ids.di_to_bytes(di)
+        address = self._target()
+        reply = self._transact(address, CONTROL_READ_DATA, di_raw, di=di)
+        value = bytearray(self._strip_di(reply, di, di_raw))
+        seq = 0
+        while reply.has_followup:
+            seq = (seq + 1) & 0xFF
+            reply = self._transact(address, CONTROL_READ_FOLLOWUP, di_raw + bytes([seq]), di=di)
+            body = self._strip_di(reply, di, di_raw)
+            if not body or body[-1] != seq:
+                raise ProtocolError(
+                    f"follow-up reply for DI {di:08X} from {address} has sequence "
+                    f"{body[-1] if body else 'none'}, expected {seq}"
+                )
+            value += body[:-1]
+        return bytes(value)
+
+    def read(self, di: int) -> Decimal | int | str:
+        """Read and decode ``di`` via the data-identifier registry."""
+        data_ids.lookup(di)  # fail before touching the line for an unknown DI
+        return data_ids.decode_value(di, self.read_raw(di))
+
+    def write(
+        self,
+        di: int,
+        data_or_value: object,
+        *,
+        password: bytes = DEFAULT_PASSWORD,
+        operator: bytes = DEFAULT_OPERATOR,
+    ) -> None:
+        """Write ``di``: raw ``bytes`` as given, anything else encoded via the registry."""
+        if isinstance(data_or_value, bytes | bytearray):
+            value = bytes(data_or_value)
+        else:
+            value = data_ids.encode_value(di, data_or_value)
+        payload = (
+            data_ids.di_to_bytes(di)
+            + _check_4("password", password)
+            + _check_4("operator", operator)
+            + value
+        )
+        self._transact(self._target(), CONTROL_WRITE_DATA, payload, di=di)
+
+    def relay_control(
+        self,
+        command: RelayCommand | int,
+        *,
+        password: bytes = DEFAULT_PASSWORD,
+        operator: bytes = DEFAULT_OPERATOR,
+        valid_until: dt.datetime,
+    ) -> None:
+        """0x1C: PA P0-P2, C0-C3, N1 command, N2 reserved, N3-N8 deadline ssmmhhDDMMYY."""
+        payload = (
+            _check_4("password", password)
+            + _check_4("operator", operator)
+            + bytes([int(command), 0x00])
+            + data_ids.datetime_to_wire(valid_until)
+        )
+        self._transact(self._target(), CONTROL_RELAY_CONTROL, payload, di=None)
+
+    def broadcast_time(self, moment: dt.datetime) -> None:
+        """0x08 to 999999999999 with ssmmhhDDMMYY; meters do not reply to broadcasts."""
+        frame = Frame(BROADCAST_ADDRESS, CONTROL_BROADCAST_TIME, data_ids.datetime_to_wire(moment))
+        raw = encode_frame(frame, self.preamble)
+        self._port.write(raw)
+        self.transcript.add("tx", raw, "broadcast time " + moment.isoformat(sep=" "))
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _target(self) -> str:
+        if self.address is None:
+            self.read_address()
+        assert self.address is not None
+        return self.address
+
+    @staticmethod
+    def _strip_di(reply: Frame, di: int, di_raw: bytes) -> bytes:
+        if reply.data[:4] != di_raw:
+            echoed = reply.data[:4][::-1].hex().upper() or "nothing"
+            raise ProtocolError(
+                f"read reply from {reply.address} echoes DI {echoed}, expected {di:08X}"
+            )
+        return reply.data[4:]
+
+    def _describe(self, control: int, di: int | None, address: str) -> str:
+        return f"request C={control:02X} DI={_di_text(di)} to meter {address}"
+
+    def _transact(self, address: str, control: int, data: bytes, *, di: int | None) -> Frame:
+        request = Frame(address, control, data)
+        raw = encode_frame(request, self.preamble)
+        what = self._describe(control, di, address)
+        fault: ProtocolError | None = None
+        attempts = self.retries + 1
+        for attempt in range(1, attempts + 1):
+            self._port.reset_input_buffer()
+            self._port.write(raw)
+            self.transcript.add("tx", raw, f"C={control:02X} DI={_di_text(di)} try {attempt}")
+            try:
+                reply = self._receive()
+            except MeterTimeout:
+                fault = MeterTimeout(
+                    f"{what}: no reply within {self.timeout} s after {attempt} attempt(s)"
+                )
+                continue
+            except FrameError as exc:
+                fault = FrameError(f"{what}: {exc} (after {attempt} attempt(s))", exc.raw)
+                continue
+            self._check_reply(request, reply, di, what)
+            return reply
+        assert fault is not None
+        raise fault
+
+    def _receive(self) -> Frame:
+        parser = FrameParser()
+        deadline = time.monotonic() + self.timeout
+        self._port.timeout = min(self.timeout, _POLL_INTERVAL)
+        while True:
+            if time.monotonic() >= deadline:
+                raise MeterTimeout("timeout")
+            chunk = self._port.read(1)
+            if not chunk:
+                continue
+            waiting = getattr(self._port, "in_waiting", 0)
+            if waiting:
+                chunk += self._port.read(waiting)
+            self.transcript.add("rx", chunk)
+            frames = parser.feed(chunk)
+            if parser.faults:
+                raise parser.faults[0]
+            for frame in frames:
+                if frame.is_reply:  # skip an RS-485 echo of our own request
+                    return frame
+
+    def _check_reply(self, request: Frame, reply: Frame, di: int | None, what: str) -> None:
+        if function_code(reply.control) != function_code(request.control):
+            raise ProtocolError(f"{what}: reply has control code {reply.control:02X}")
+        if "A" in request.address:
+            if not address_matches(request.address, reply.address) or "A" in reply.address:
+                raise ProtocolError(f"{what}: reply from non-matching address {reply.address}")
+        elif reply.address != request.address:
+            raise ProtocolError(f"{what}: reply from another meter {reply.address}")
+        if reply.is_abnormal:
+            word = reply.data[0] if reply.data else 0
+            reasons = ", ".join(decode_error_word(word))
+            raise MeterAbnormalReply(
+                f"{what}: abnormal reply C={reply.control:02X} error word {word:02X} ({reasons})",
+                error_word=word,
+                control=reply.control,
+                di=di,
+                address=request.address,
+            )

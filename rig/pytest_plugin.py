@@ -1,0 +1,82 @@
+"""rig's pytest plugin: bench options, bench fixtures, profile-capability markers.
+
+`pytest --bench lab.toml` runs the same tests against a real bench that run by default
+against an emulated one. DUT and station identity go into every report (JUnit properties,
+Allure environment) so a result can never be separated from what it was measured on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rig.bench.config import BenchConfig, load_bench_config
+from rig.profile import DEFAULT_PROFILE, MeterProfile, load_profile
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rig", "rig bench")
+    group.addoption("--bench", metavar="PATH", default=None,
+                    help="bench config (TOML); default: an emulated bench")
+    group.addoption("--meter-profile", metavar="NAME", default=None,
+                    help=f"meter profile name or path (default: {DEFAULT_PROFILE})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires_capability(name, ...): skip unless the meter profile has them")
+    config.addinivalue_line("markers", "bench: needs a bench (emulated by default)")
+
+
+@pytest.fixture(scope="session")
+def bench_config(request: pytest.FixtureRequest) -> BenchConfig:
+    """The bench config: --bench PATH, else an emulated bench; --meter-profile overrides."""
+    path = request.config.getoption("--bench")
+    config = load_bench_config(Path(path)) if path else BenchConfig(time_scale=36000.0)
+    profile = request.config.getoption("--meter-profile")
+    if profile:
+        config = config.model_copy(update={"profile": profile})
+    return config
+
+
+@pytest.fixture(scope="session")
+def meter_profile(bench_config: BenchConfig) -> MeterProfile:
+    return load_profile(bench_config.profile)
+
+
+@pytest.fixture(autouse=True)
+def _require_capabilities(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("requires_capability")
+    if marker is None:
+        return
+    profile: MeterProfile = request.getfixturevalue("meter_profile")
+    missing = [c for c in marker.args if c not in profile.capabilities]
+    if missing:
+        pytest.skip(f"meter profile {profile.name!r} lacks {', '.join(missing)}")
+
+
+@pytest.fixture
+def bench(bench_config: BenchConfig, meter_profile: MeterProfile,
+          record_property: pytest.RecordProperty) -> Iterator[object]:
+    """An open bench; closed into its safe state whatever the test does."""
+    from rig.bench.bench import open_bench
+
+    with open_bench(bench_config, profile=meter_profile) as b:
+        for key, value in b.identity.items():
+            record_property(key, value)
+        _allure_environment(b.identity)
+        yield b
+
+
+def _allure_environment(identity: dict[str, str]) -> None:
+    """Write identity into allure-results/environment.properties when Allure is on."""
+    import allure_commons
+
+    for plugin in allure_commons.plugin_manager.get_plugins():
+        directory = getattr(plugin, "_report_dir", None)
+        if directory:
+            path = Path(directory) / "environment.properties"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(f"{k}={v}\n" for k, v in identity.items()), "utf-8")

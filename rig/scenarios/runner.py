@@ -1,0 +1,91 @@
+"""Run the prepaid cycle end to end: open a bench and a billing centre, run, report.
+
+Shared by `rig run` (with a live display) and the test suite (with Allure steps), so the
+main job and the test are the same code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rig.bench.bench import open_bench
+from rig.bench.config import BenchConfig
+from rig.billing.db import open_billing
+from rig.profile import load_profile
+from rig.report.writer import write_report
+from rig.scenarios.prepaid_cycle import PHASES, CycleParams, CycleResult, PrepaidCycle
+from rig.scenarios.record import Observer, RunRecord
+
+
+@dataclass
+class CycleRun:
+    record: RunRecord
+    result: CycleResult
+    report: Path
+    run_dir: Path
+    error: BaseException | None = None
+
+
+def new_run_dir(root: Path = Path("runs")) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    path = root / f"prepaid-cycle-{stamp}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def run_prepaid_cycle(
+    config: BenchConfig,
+    *,
+    params: CycleParams | None = None,
+    run_dir: Path | None = None,
+    db_url: str | None = None,
+    observer: Observer | None = None,
+    use_allure: bool = False,
+) -> CycleRun:
+    """Run one cycle; the report is written whatever happens (the error is returned)."""
+    run_dir = run_dir or new_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    profile = load_profile(config.profile)
+    url = db_url or config.billing.url or f"sqlite:///{(run_dir / 'billing.sqlite').resolve()}"
+    record = RunRecord("prepaid cycle", identity={}, phases=PHASES, observer=observer,
+                       use_allure=use_allure)
+    cycle: PrepaidCycle | None = None
+    error: BaseException | None = None
+    try:
+        with open_bench(config, profile=profile) as bench:
+            record.identity = bench.identity | {"billing_db": url.split("://")[0]}
+            with open_billing(url, clock=bench.clock.now) as billing:
+                cycle = PrepaidCycle(bench, billing, record, params)
+                cycle.run()
+    except BaseException as e:  # reported, then re-raised by the caller if it wants
+        error = e
+    finally:
+        record.close()
+        result = cycle.result if cycle else CycleResult()
+        record.summary = summary(result, record, error)
+        report = write_report(record, run_dir)
+    return CycleRun(record, result, report, run_dir, error)
+
+
+def summary(result: CycleResult, record: RunRecord,
+            error: BaseException | None) -> dict[str, object]:
+    def at(t: datetime | None) -> str:
+        if t is None or result.load_on_at is None:
+            return "—"
+        hours = (t - result.load_on_at).total_seconds() / 3600
+        return f"{t:%Y-%m-%d %H:%M:%S} (load on + {hours:.2f} h)"
+
+    out: dict[str, object] = {
+        "outcome": str(record.outcome),
+        "credit bought": f"{result.credit_bought} {result.credit_unit}".strip(),
+        "energy consumed": f"{result.energy_consumed_kwh} kWh",
+        "alarm 1 at": at(result.alarm1_at),
+        "alarm 2 (pre-trip) at": at(result.alarm2_at),
+        "cut-off at": at(result.cutoff_at),
+        "reconciliation": result.verdict or "—",
+    }
+    if error is not None:
+        out["error"] = f"{type(error).__name__}: {error}"
+    return out

@@ -1,0 +1,168 @@
+"""The emulated bench: a prepaid meter on a pty, a SCPI load on TCP, a card on a PC/SC reader.
+
+Each part is reachable only through the OS interface a real part would use, so the rig and
+any other program (minicom, pyvisa-shell, pcsc_scan) see an ordinary bench. The two sim-only
+channels — the card courier and the clock — are served on the control channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from rig.card.application import CardApplication
+from rig.card.keys import MasterKey
+from rig.card.session import DirectTransport
+from rig.clock import BenchClock
+from rig.profile import MeterProfile
+from rig.sim.control import ControlServer
+from rig.sim.meter_firmware import EmulatedMeter, InsertionOutcome
+from rig.sim.pty_port import PtySerialEndpoint
+from rig.sim.scpi_server import ScpiServer
+from rig.sim.virtual_card import VirtualCard, VpcdLink
+from rig.sim.vpcd import VpcdSlot, claim_free_slot
+from rig.sim.world import BenchWorld
+
+CardPlace = Literal["writer", "meter", "hand"]
+LAB_MASTER_KEY = Path(__file__).resolve().parents[2] / "fixtures" / "keys" / "lab-master.key"
+
+
+@dataclass(frozen=True)
+class BenchParts:
+    """Where the parts of a running emulated bench are (printed by `rig sim --json`)."""
+
+    meter_port: str
+    load_resource: str
+    card_reader: str
+    control: str
+    profile: str
+    meter_address: str
+    time_scale: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lab_master_key() -> MasterKey:
+    """The key the emulated meters are 'manufactured' with: $RIG_MASTER_KEY or the lab file."""
+    try:
+        return MasterKey.from_env()
+    except Exception:
+        return MasterKey.from_file(LAB_MASTER_KEY)
+
+
+class EmulatedBench:
+    """Start, serve and stop every part of one emulated bench."""
+
+    def __init__(
+        self,
+        profile: MeterProfile,
+        *,
+        time_scale: float = 3600.0,
+        master_key: MasterKey | None = None,
+        slot: VpcdSlot | None = None,
+        noise: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        self.profile = profile
+        self.clock = BenchClock.start(scale=time_scale)
+        self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
+        self.meter = EmulatedMeter(self.world, master_key or lab_master_key())
+        self.card = VirtualCard(CardApplication())
+        self._slot = slot
+        self._link: VpcdLink | None = None
+        self._pty = PtySerialEndpoint(self.meter.on_serial_bytes)
+        self._scpi = ScpiServer(self.world.load)
+        self._control = ControlServer(self._on_control)
+        self._card_place: CardPlace = "hand"
+        self._card_lock = threading.Lock()
+        self.last_insertion: InsertionOutcome | None = None
+        self.parts: BenchParts | None = None
+
+    # -- life cycle ------------------------------------------------------------------
+    def start(self) -> BenchParts:
+        try:
+            slot = self._slot or claim_free_slot()
+            if self._slot is not None:
+                slot.claim()
+            self._slot = slot
+            self._link = VpcdLink(self.card, slot)
+            meter_port = self._pty.start()
+            self._scpi.start()
+            self.world.start()
+            self._control.start()
+            self.move_card("writer")
+        except BaseException:
+            self.stop()
+            raise
+        self.parts = BenchParts(
+            meter_port=meter_port,
+            load_resource=self._scpi.resource,
+            card_reader=slot.reader_name,
+            control=self._control.url,
+            profile=self.profile.name,
+            meter_address=self.meter.meter_no,
+            time_scale=self.clock.scale,
+        )
+        return self.parts
+
+    def stop(self) -> None:
+        """Stop every part that started; safe to call twice and after a failed start."""
+        for stop in (
+            self._control.stop,
+            self._unplug_card,
+            self.world.stop,
+            self._scpi.stop,
+            self._pty.stop,
+        ):
+            with contextlib.suppress(Exception):
+                stop()
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
+
+    def __enter__(self) -> EmulatedBench:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the card courier --------------------------------------------------------------
+    def _unplug_card(self) -> None:
+        if self._link is not None and self._link.inserted:
+            self._link.remove()
+
+    def move_card(self, to: CardPlace) -> InsertionOutcome | None:
+        """Move the card; an insertion into the meter runs the meter's card session."""
+        with self._card_lock:
+            if to not in ("writer", "meter", "hand"):
+                raise ValueError(f"unknown card place {to!r} (writer, meter or hand)")
+            self._unplug_card()
+            self._card_place = to
+            if to == "writer":
+                assert self._link is not None
+                self._link.insert()
+                return None
+            if to == "meter":
+                self.card.power()
+                self.last_insertion = self.meter.insert_card(DirectTransport(self.card.app))
+                return self.last_insertion
+            return None
+
+    # -- the control channel -------------------------------------------------------------
+    def _on_control(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "hello":
+            return {"ok": True, "parts": self.parts.to_dict() if self.parts else None,
+                    "clock": self.clock.to_dict()}
+        if op == "clock":
+            return {"ok": True, "clock": self.clock.to_dict()}
+        if op == "move_card":
+            outcome = self.move_card(request.get("to", ""))
+            return {"ok": True, "place": self._card_place,
+                    "meter": outcome.to_dict() if outcome else None}
+        return {"ok": False, "error": f"unknown op {op!r}"}

@@ -1,0 +1,150 @@
+"""The virtual IC card: a `CardApplication` served to pcscd through vsmartcard's vpcd driver.
+
+The rig then reaches the card only through pyscard, exactly like a real card in a real writer.
+Wire format (vpcd): each message is a 2-byte big-endian length + payload; a 1-byte payload is a
+control code (00 power off, 01 power on, 02 reset, 04 get ATR), anything else is a C-APDU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+
+from rig.card.application import CardApplication
+from rig.errors import CardError
+from rig.sim.vpcd import VpcdSlot
+
+VPCD_POWER_OFF = 0x00
+VPCD_POWER_ON = 0x01
+VPCD_RESET = 0x02
+VPCD_GET_ATR = 0x04
+
+
+def make_atr(historical: bytes) -> bytes:
+    """ATR offering T=1 only: TS=3B, T0=8K, TD1=01, historical bytes, TCK (XOR T0..last)."""
+    if len(historical) > 15:
+        raise ValueError("at most 15 historical bytes")
+    body = bytes([0x80 | len(historical), 0x01]) + historical
+    tck = 0
+    for b in body:
+        tck ^= b
+    return b"\x3b" + body + bytes([tck])
+
+
+DEFAULT_ATR = make_atr(b"RIGPP")
+
+
+class VirtualCard:
+    """A card = its application + its ATR. The lock serialises every terminal using it."""
+
+    def __init__(self, app: CardApplication, atr: bytes = DEFAULT_ATR) -> None:
+        self.app = app
+        self.atr = bytes(atr)
+        self.lock = threading.Lock()
+
+    def power(self) -> None:
+        with self.lock:
+            self.app.reset()
+
+    def process(self, apdu: bytes) -> bytes:
+        with self.lock:
+            return self.app.process(apdu)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        # Linux clears QUICKACK after use; without it every APDU waits ~40 ms for delayed ACK.
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+class VpcdLink:
+    """Inserting the virtual card = connecting to vpcd's port; removing it = closing the socket."""
+
+    def __init__(self, card: VirtualCard, slot: VpcdSlot, host: str = "127.0.0.1") -> None:
+        self.card = card
+        self.slot = slot
+        self.host = host
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._state_lock = threading.Lock()
+        self.error: BaseException | None = None  # last unexpected failure of the serve thread
+
+    @property
+    def inserted(self) -> bool:
+        t = self._thread
+        return t is not None and t.is_alive()
+
+    def insert(self, timeout: float = 5.0) -> None:
+        """Connect to vpcd and serve the card in a daemon thread; returns once connected."""
+        with self._state_lock:
+            if self.inserted:
+                return
+            try:
+                sock = socket.create_connection((self.host, self.slot.port), timeout=timeout)
+            except OSError as exc:
+                raise CardError(f"cannot insert virtual card into {self.slot.reader_name!r}: "
+                                f"vpcd {self.host}:{self.slot.port} unreachable ({exc})") from None
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sock = sock
+            self.error = None
+            self._thread = threading.Thread(
+                target=self._serve, args=(sock,), daemon=True,
+                name=f"vicc-{self.slot.reader_name}")
+            self._thread.start()
+
+    def remove(self) -> None:
+        """Pull the card: close the socket (the reader then reports no card) and join."""
+        with self._state_lock:
+            sock, self._sock = self._sock, None
+            thread, self._thread = self._thread, None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            if thread is not None:
+                thread.join(timeout=5)
+
+    def __enter__(self) -> VpcdLink:
+        self.insert()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.remove()
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            while True:
+                header = _recv_exact(sock, 2)
+                if header is None:
+                    return
+                payload = _recv_exact(sock, int.from_bytes(header, "big"))
+                if payload is None:
+                    return
+                reply = self._handle(payload)
+                if reply is not None:
+                    sock.sendall(len(reply).to_bytes(2, "big") + reply)
+        except OSError:
+            return  # socket closed by remove() or by pcscd: the card is out
+        except BaseException as exc:
+            self.error = exc
+
+    def _handle(self, payload: bytes) -> bytes | None:
+        if len(payload) == 1:
+            code = payload[0]
+            if code == VPCD_GET_ATR:
+                return self.card.atr
+            if code in (VPCD_POWER_OFF, VPCD_POWER_ON, VPCD_RESET):
+                self.card.power()
+            return None
+        return self.card.process(payload)

@@ -1,0 +1,83 @@
+"""vsmartcard vpcd slots: which TCP port feeds which PC/SC reader, and who owns it.
+
+pcscd's vpcd driver exposes reader "Virtual PCD 00 NN" and listens on 35963 + NN for a virtual
+card. Two benches on one machine must never share a reader, so a slot is claimed with an
+exclusive `flock` on a per-port lock file (released automatically if the process dies).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from types import TracebackType
+
+from rig.errors import CardError
+
+VPCD_BASE_PORT = 35963
+LOCK_DIR = "/tmp"
+
+
+class SlotBusyError(CardError):
+    """The vpcd slot is already claimed by another bench/process."""
+
+
+class VpcdSlot:
+    """One vpcd reader slot: its TCP port, its PC/SC reader name and its ownership lock."""
+
+    def __init__(self, index: int) -> None:
+        if not 0 <= index <= 99:
+            raise ValueError(f"vpcd slot index {index} outside 0..99")
+        self.index = index
+        self.port = VPCD_BASE_PORT + index
+        self.reader_name = f"Virtual PCD 00 {index:02d}"
+        self.lock_path = os.path.join(LOCK_DIR, f"rig-vpcd-{self.port}.lock")
+        self._fd: int | None = None
+
+    def __repr__(self) -> str:
+        state = "claimed" if self.claimed else "free"
+        return f"VpcdSlot({self.index}, port={self.port}, {state})"
+
+    @property
+    def claimed(self) -> bool:
+        return self._fd is not None
+
+    def claim(self) -> VpcdSlot:
+        """Take the slot exclusively (non-blocking); SlotBusyError if someone else has it."""
+        if self._fd is not None:
+            return self
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SlotBusyError(f"vpcd slot {self.index} ({self.reader_name!r}, port "
+                                f"{self.port}) is in use by another bench "
+                                f"(lock {self.lock_path})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __enter__(self) -> VpcdSlot:
+        return self.claim()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+def claim_free_slot(count: int = 2) -> VpcdSlot:
+    """Claim the first free slot among 0..count-1; SlotBusyError if all are taken."""
+    for index in range(count):
+        slot = VpcdSlot(index)
+        try:
+            return slot.claim()
+        except SlotBusyError:
+            continue
+    raise SlotBusyError(f"all {count} vpcd slots are in use (locks /tmp/rig-vpcd-*.lock)")

@@ -1,0 +1,173 @@
+"""The virtual card on vsmartcard's vpcd, reached only through pyscard like real hardware.
+
+Uses slot 1 ("Virtual PCD 00 01", TCP 35964) by default; override with RIG_TEST_VPCD_SLOT.
+"""
+
+import os
+import statistics
+import time
+
+import pytest
+
+from rig.card import CardApplication, CardInfo, CardSession, CardType, CreditUnit, PurchaseRecord
+from rig.card.apdu import CardRemovedError, NoCardError, NoReaderError, read_binary, select_aid
+from rig.errors import CardError
+from rig.sim.virtual_card import DEFAULT_ATR, VirtualCard, VpcdLink, make_atr
+from rig.sim.vpcd import SlotBusyError, VpcdSlot, claim_free_slot
+
+SLOT_INDEX = int(os.environ.get("RIG_TEST_VPCD_SLOT", "1"))
+KEY = bytes(range(16))
+
+
+def _vpcd_reachable(port: int) -> bool:
+    """Is something LISTENing on the port? Read /proc/net/tcp instead of connecting, because a
+    probe connection would itself look like a card insertion to vpcd."""
+    hexport = f"{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[1].rsplit(":", 1)[1] == hexport and cols[3] == "0A":
+                return True
+    return False
+
+
+def test_atr_is_valid_t1_with_historical_bytes() -> None:
+    from smartcard.ATR import ATR
+
+    atr = ATR(list(DEFAULT_ATR))
+    assert atr.checksumOK
+    assert atr.getSupportedProtocols() == {"T=1": True}
+    assert bytes(atr.getHistoricalBytes()) == b"RIGPP"
+    assert DEFAULT_ATR == make_atr(b"RIGPP") == bytes.fromhex("3B85015249475050D8")
+
+
+def test_slot_lock_is_exclusive(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("rig.sim.vpcd.LOCK_DIR", str(tmp_path))
+    a = VpcdSlot(0)
+    assert (a.port, a.reader_name) == (35963, "Virtual PCD 00 00")
+    assert (VpcdSlot(1).port, VpcdSlot(1).reader_name) == (35964, "Virtual PCD 00 01")
+    with a:
+        with pytest.raises(SlotBusyError, match="Virtual PCD 00 00"):
+            VpcdSlot(0).claim()
+        b = claim_free_slot(2)
+        assert b.index == 1
+        with pytest.raises(SlotBusyError, match="all 2 vpcd slots"):
+            claim_free_slot(2)
+        b.release()
+    VpcdSlot(0).claim().release()
+
+
+@pytest.fixture
+def slot():
+    s = VpcdSlot(SLOT_INDEX)
+    if not _vpcd_reachable(s.port):
+        pytest.skip(f"vpcd not listening on 127.0.0.1:{s.port} (start pcscd with vsmartcard)")
+    from rig.card.pcsc import list_readers
+
+    try:
+        if s.reader_name not in list_readers():
+            pytest.skip(f"PC/SC reader {s.reader_name!r} not present")
+    except NoReaderError as exc:
+        pytest.skip(f"pcscd not reachable: {exc}")
+    # a previous link may still be draining; wait briefly for a test run in parallel to finish
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            s.claim()
+            break
+        except SlotBusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    yield s
+    s.release()
+
+
+def test_reader_lookup(slot: VpcdSlot) -> None:
+    from rig.card.pcsc import PcscReader, list_readers
+
+    assert slot.reader_name in list_readers()
+    assert PcscReader(slot.reader_name).name == slot.reader_name
+    assert PcscReader(rf"PCD 00 {slot.index:02d}$").name == slot.reader_name
+    with pytest.raises(NoReaderError, match="readers present") as ei:
+        PcscReader("No Such Reader 42")
+    assert slot.reader_name in str(ei.value)
+    with pytest.raises(NoReaderError, match="ambiguous"):
+        PcscReader("Virtual PCD")
+
+
+def test_no_card_times_out(slot: VpcdSlot) -> None:
+    from rig.card.pcsc import PcscReader
+
+    reader = PcscReader(slot.reader_name)
+    with pytest.raises(NoCardError, match=rf"{slot.reader_name}.*0.3 s"):
+        reader.wait_for_card(0.3)
+
+
+def test_virtual_card_full_cycle(slot: VpcdSlot) -> None:
+    from rig.card.pcsc import PcscReader
+
+    app = CardApplication()
+    link = VpcdLink(VirtualCard(app), slot)
+    reader = PcscReader(slot.reader_name)
+    info = CardInfo(CardType.USER, "00000000000000A1", "123456789012", 1, 7)
+    purchase = PurchaseRecord("123456789012", 1, 12_345, CreditUnit.MONEY_CENTS, 1, 1).sign(KEY)
+    try:
+        link.insert()
+        assert link.inserted
+        with reader.wait_for_card(5) as conn:
+            assert conn.atr == DEFAULT_ATR
+            s = CardSession(conn)
+            s.select_application()
+            s.write_info(info)
+            s.write_purchase(purchase)
+            assert s.read_info() == info
+            assert s.read_purchase().verify(KEY) == purchase
+
+            # per-APDU round trip through pyscard → pcscd → vpcd → our vicc thread
+            raw = read_binary(0, 27).to_bytes()
+            conn.transmit(bytes.fromhex("00A4020C020102"))
+            times = []
+            for _ in range(200):
+                t = time.perf_counter()
+                assert conn.transmit(raw)[-2:] == b"\x90\x00"
+                times.append(time.perf_counter() - t)
+            median_ms = statistics.median(times) * 1000
+            print(f"\nper-APDU time over vpcd: median {median_ms:.3f} ms, "
+                  f"max {max(times) * 1000:.3f} ms (n={len(times)})")
+            assert median_ms < 5
+
+            link.remove()
+            assert not link.inserted
+            with pytest.raises(CardRemovedError) as ei:
+                conn.transmit(select_aid().to_bytes())
+            assert slot.reader_name in str(ei.value)
+            assert "SELECT AID" in str(ei.value)
+        reader.wait_for_removal(5)
+        assert not reader.card_present()
+        with pytest.raises(NoCardError):
+            reader.wait_for_card(0.2)
+
+        link.insert()
+        with reader.wait_for_card(5) as conn:
+            s = CardSession(conn)
+            assert s.read_info() == info
+            assert s.read_purchase() == purchase
+        assert link.error is None
+    finally:
+        link.remove()
+
+
+def test_insert_unreachable_port_is_clear() -> None:
+    class Dead(VpcdSlot):
+        pass
+
+    dead = Dead(0)
+    dead.port = 1  # nothing listens on port 1
+    with pytest.raises(CardError, match="unreachable"):
+        VpcdLink(VirtualCard(CardApplication()), dead).insert(timeout=0.5)

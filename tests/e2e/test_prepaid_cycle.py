@@ -1,0 +1,57 @@
+"""The walking skeleton end to end: one full prepaid cycle on the bench under test.
+
+By default that is an emulated bench reached through a pty, a VISA socket and a PC/SC
+reader; with `--bench lab.toml` the same test certifies a real meter.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from rig.bench.config import BenchConfig
+from rig.scenarios.prepaid_cycle import PHASES, CycleParams
+from rig.scenarios.runner import run_prepaid_cycle
+
+
+@pytest.mark.bench
+def test_full_prepaid_cycle(bench_config: BenchConfig, tmp_path: Path) -> None:
+    params = CycleParams(amount=Decimal("20.00"), power_w=Decimal(2000))
+    run = run_prepaid_cycle(bench_config, params=params, run_dir=tmp_path, use_allure=True)
+    if run.error is not None:
+        raise run.error
+
+    result = run.result
+    assert [s.name for s in run.record.steps] == PHASES
+    assert all(str(s.outcome) == "pass" for s in run.record.steps)
+    assert result.credit_bought == Decimal("20.00")
+    # Everything bought was consumed: 20.00 CNY at 0.5283 CNY/kWh, to the Wh.
+    expected_kwh = (Decimal("20.00") / params.price_per_kwh).quantize(Decimal("0.001"))
+    assert abs(result.energy_consumed_kwh - expected_kwh) <= Decimal("0.001")
+    assert result.load_on_at < result.alarm1_at <= result.alarm2_at <= result.cutoff_at
+    assert result.verdict == "balanced"
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["outcome"] == "pass"
+    assert report["identity"]["meter_profile"] == bench_config.profile
+    assert (tmp_path / "report.html").is_file()
+    assert list((tmp_path / "allure-results").glob("*-result.json"))
+
+
+@pytest.mark.bench
+def test_cycle_failure_leaves_bench_safe_and_reports(bench_config: BenchConfig,
+                                                     tmp_path: Path) -> None:
+    """A purchase the billing centre refuses ends the run with an error and a report."""
+    params = CycleParams(amount=Decimal("0.10"))  # below the vend minimum
+    run = run_prepaid_cycle(bench_config, params=params, run_dir=tmp_path)
+    assert run.error is not None
+    assert "minimum" in str(run.error)
+    steps = {s.name: str(s.outcome) for s in run.record.steps}
+    assert steps["buy credit"] == "error"
+    assert steps["load on: consume to alarm"] == "pending"
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["outcome"] == "error"
+    assert "minimum" in report["summary"]["error"]
