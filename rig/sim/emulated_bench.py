@@ -18,8 +18,9 @@ from rig.card.keys import MasterKey
 from rig.card.session import DirectTransport
 from rig.clock import BenchClock
 from rig.profile import MeterProfile
+from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.control import ControlServer
-from rig.sim.meter_firmware import EmulatedMeter, InsertionOutcome
+from rig.sim.meter_firmware import EmulatedMeter
 from rig.sim.pty_port import PtySerialEndpoint
 from rig.sim.scpi_server import ScpiServer
 from rig.sim.virtual_card import VirtualCard, VpcdLink
@@ -85,7 +86,7 @@ class EmulatedBench:
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> BenchParts:
         try:
-            slot = self._slot or claim_free_slot()
+            slot = self._slot or claim_free_slot(wait_s=60.0)
             if self._slot is not None:
                 slot.claim()
             self._slot = slot

@@ -1,7 +1,7 @@
 """Firmware of the emulated prepaid meter: DL/T 645 register bank and IC-card terminal.
 
 It wraps the prepaid engine with the meter's two interfaces: the serial protocol (a register
-bank the DL/T 645 responder reads) and the card slot (a card terminal that verifies and
+bank the DL/T 645 responder reads) and the card slot (rig.sim.card_terminal, which verifies and
 applies a purchase and writes the readback). The same profile that a real meter model is
 certified against drives it, and it uses the same codecs as the rig, never its drivers.
 """
@@ -9,37 +9,18 @@ certified against drives it, and it uses the same codecs as the rig, never its d
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from rig.card.apdu import MacError
 from rig.card.keys import MasterKey, derive_meter_key
-from rig.card.records import CardType, CreditUnit, ReadbackRecord
-from rig.card.session import ApduTransport, CardSession
-from rig.errors import CardError
+from rig.card.session import ApduTransport
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.frame import FrameParser, encode_frame
 from rig.meter.dlt645.server import Dlt645Responder
 from rig.profile import CreditKind, MeterProfile
+from rig.sim.card_terminal import InsertionOutcome, MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.world import BenchWorld
-
-
-@dataclass(frozen=True)
-class InsertionOutcome:
-    """What the meter's display says after a card insertion."""
-
-    accepted: bool
-    applied_sequence: int | None
-    message: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "accepted": self.accepted,
-            "applied_sequence": self.applied_sequence,
-            "message": self.message,
-        }
 
 
 class EmulatedMeter:
@@ -52,6 +33,7 @@ class EmulatedMeter:
         self._key = derive_meter_key(master_key, self.meter_no, self.profile.card.key_revision)
         self._parser = FrameParser()
         self._responder = Dlt645Responder(self.meter_no, _Registers(self))
+        self.terminal = MeterCardTerminal(self.engine, self.meter_no, self._key)
         self._serial_lock = threading.Lock()
 
     @property
@@ -73,85 +55,11 @@ class EmulatedMeter:
             return bytes(out)
 
     # -- card slot -------------------------------------------------------------------
-    @property
-    def _credit_unit(self) -> CreditUnit:
-        return (CreditUnit.MONEY_CENTS if self.profile.credit.unit is CreditKind.MONEY
-                else CreditUnit.ENERGY_WH)
-
     def insert_card(self, transport: ApduTransport) -> InsertionOutcome:
-        """Run one insertion: check the card, apply tariff and purchase, write the readback.
-
-        Refusals change no register: every check runs before the first change.
-        """
-        try:
-            return self._insertion(transport)
-        except CardError as e:  # unreadable, unissued or pulled card: registers untouched
-            return InsertionOutcome(False, None, f"card error: {e}")
-
-    def _insertion(self, transport: ApduTransport) -> InsertionOutcome:
+        """A card was inserted: run the card terminal with the world held still."""
         with self.world.lock:
             self.world.advance()
-            now = self.world.clock.now()
-            session = CardSession(transport)
-            session.select_application()
-            info = session.read_info()
-            if info.card_type is not CardType.USER:
-                return InsertionOutcome(False, None, f"not a user card ({info.card_type.name})")
-            if info.meter_no != self.meter_no:
-                return InsertionOutcome(False, None, f"card is for meter {info.meter_no}")
-            message = "readback written"
-            applied: int | None = None
-            tariff = session.read_tariff()
-            purchase = session.read_purchase()
-            try:
-                if tariff is not None:
-                    tariff.verify(self._key)
-                if purchase is not None:
-                    purchase.verify(self._key)
-            except MacError:
-                return InsertionOutcome(False, None, "card data MAC invalid: refused")
-            engine = self.engine
-            if purchase is not None:
-                if purchase.meter_no != self.meter_no:
-                    return InsertionOutcome(False, None, f"purchase is for {purchase.meter_no}")
-                if purchase.credit_unit is not self._credit_unit:
-                    return InsertionOutcome(False, None, "purchase credit unit mismatch")
-                if purchase.sequence <= engine.last_sequence:
-                    message = f"purchase {purchase.sequence} already applied"
-                elif engine.would_hoard(purchase.credit):
-                    return InsertionOutcome(False, None, "hoarding limit exceeded: refused")
-                else:
-                    if tariff is not None and tariff.meter_no == self.meter_no:
-                        engine.apply_tariff(tariff.version, tariff.price_per_kwh)
-                    engine.apply_purchase(purchase.sequence, purchase.credit, now)
-                    applied = purchase.sequence
-                    message = f"credit applied (purchase {purchase.sequence})"
-            if applied is None and tariff is not None and tariff.meter_no == self.meter_no:
-                engine.apply_tariff(tariff.version, tariff.price_per_kwh)
-            session.write_readback(self.readback(now))
-            return InsertionOutcome(True, applied, message)
-
-    def readback(self, at: datetime) -> ReadbackRecord:
-        e = self.engine
-        ev = e.events
-        return ReadbackRecord(
-            meter_no=self.meter_no,
-            energy_wh=e.energy_wh,
-            remaining=e.units(e.remaining),
-            overdraft=e.units(e.overdraft),
-            purchase_count=e.purchase_count,
-            last_sequence=e.last_sequence,
-            cumulative_purchase=e.units(e.cumulative_purchase),
-            credit_unit=self._credit_unit,
-            relay_open=not e.relay_closed,
-            alarm_active=e.alarm1_active or e.alarm2_active,
-            alarm_count=ev.alarm_count,
-            cutoff_count=ev.cutoff_count,
-            tamper_count=ev.tamper_count,
-            power_down_count=ev.power_down_count,
-            timestamp=at.replace(microsecond=0),
-            tariff_version=e.tariff_version,
-        ).sign(self._key)
+            return self.terminal.insert(transport, self.world.clock.now())
 
     def status_word_3(self) -> int:
         e = self.engine

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from types import TracebackType
 
 from rig.errors import CardError
@@ -72,12 +73,21 @@ class VpcdSlot:
         self.release()
 
 
-def claim_free_slot(count: int = 2) -> VpcdSlot:
-    """Claim the first free slot among 0..count-1; SlotBusyError if all are taken."""
-    for index in range(count):
-        slot = VpcdSlot(index)
-        try:
-            return slot.claim()
-        except SlotBusyError:
-            continue
-    raise SlotBusyError(f"all {count} vpcd slots are in use (locks /tmp/rig-vpcd-*.lock)")
+def claim_free_slot(count: int = 2, wait_s: float = 0.0) -> VpcdSlot:
+    """Claim the first free slot among 0..count-1, waiting up to `wait_s` for one to free up.
+
+    Benches on one machine queue for readers instead of failing at once; SlotBusyError names
+    the lock files when none frees up in time.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        for index in range(count):
+            slot = VpcdSlot(index)
+            try:
+                return slot.claim()
+            except SlotBusyError:
+                continue
+        if time.monotonic() >= deadline:
+            raise SlotBusyError(f"all {count} vpcd slots are in use "
+                                "(locks /tmp/rig-vpcd-*.lock)")
+        time.sleep(0.1)
