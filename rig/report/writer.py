@@ -7,6 +7,7 @@ they are captured (the APDU trace and the transcript never hold key material).
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import uuid
@@ -28,7 +29,7 @@ from allure_commons.model2 import (
     TestStepResult,
 )
 
-from rig.scenarios.record import Outcome, RunRecord
+from rig.scenarios.record import Attachment, Outcome, RunRecord
 
 _STATUS = {Outcome.PASS: Status.PASSED, Outcome.FAIL: Status.FAILED,
            Outcome.ERROR: Status.BROKEN, Outcome.SKIPPED: Status.SKIPPED,
@@ -77,11 +78,11 @@ def write_allure(run: RunRecord, directory: Path) -> None:
     def ms(t: float) -> int:
         return int(t * 1000)
 
-    def attach(att_name: str, text: str, mime: str) -> AllureAttachment:
-        ext = "json" if mime == "application/json" else "txt"
+    def attach(a: Attachment) -> AllureAttachment:
+        ext = {"application/json": "json", "image/png": "png"}.get(a.mime, "txt")
         source = f"{uuid.uuid4()}-attachment.{ext}"
-        logger.report_attached_data(text.encode(), source)
-        return AllureAttachment(name=att_name, source=source, type=mime)
+        logger.report_attached_data(a.data if a.data is not None else a.text.encode(), source)
+        return AllureAttachment(name=a.name, source=source, type=a.mime)
 
     steps = []
     for s in run.steps:
@@ -91,7 +92,7 @@ def write_allure(run: RunRecord, directory: Path) -> None:
             statusDetails=StatusDetails(message=s.error) if s.error else None,
             parameters=[Parameter(name=m.name, value=f"{m.value} {m.unit}".strip())
                         for m in s.measurements],
-            attachments=[attach(a.name, a.text, a.mime) for a in s.attachments],
+            attachments=[attach(a) for a in s.attachments],
         ))
     result = TestResult(
         uuid=str(uuid.uuid4()), name=run.name, fullName=f"rig run: {run.name}",
@@ -99,7 +100,7 @@ def write_allure(run: RunRecord, directory: Path) -> None:
         stop=ms(run.finished or run.started), steps=steps,
         labels=[Label(name="suite", value="rig run"),
                 *(Label(name=k, value=v) for k, v in run.identity.items())],
-        attachments=[attach(a.name, a.text, a.mime) for a in run.attachments],
+        attachments=[attach(a) for a in run.attachments],
     )
     logger.report_result(result)
     env = "".join(f"{k}={v}\n" for k, v in run.identity.items())
@@ -110,7 +111,16 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#17692c;font-weight:600}
 .fail,.error{color:#a11;font-weight:600}.pending,.skipped{color:#777}pre{background:#f7f7f7;
-padding:.6em;overflow:auto;max-height:30em;font-size:.85em}"""
+padding:.6em;overflow:auto;max-height:30em;font-size:.85em}img{max-width:100%}"""
+
+
+def _evidence(a: Attachment) -> str:
+    name = html.escape(a.name)
+    if a.data is not None and a.mime == "image/png":
+        b64 = base64.b64encode(a.data).decode()
+        return f"<figure><img alt='{name}' src='data:image/png;base64,{b64}'>" \
+               f"<figcaption>{name}</figcaption></figure>"
+    return f"<details><summary>{name}</summary><pre>{html.escape(a.text)}</pre></details>"
 
 
 def write_html(run: RunRecord, path: Path) -> None:
@@ -130,10 +140,8 @@ def write_html(run: RunRecord, path: Path) -> None:
         err = f"<p class='error'>{e(s.error)}</p>" if s.error else ""
         phases.append(f"<h3>{e(s.name)} — <span class='{s.outcome}'>{s.outcome}</span> "
                       f"<small>({s.duration_s:.2f} s)</small></h3>{err}{table}")
-        phases.extend(f"<details><summary>{e(a.name)}</summary><pre>{e(a.text)}</pre></details>"
-                      for a in s.attachments)
-    evidence = "".join(f"<details><summary>{e(a.name)}</summary><pre>{e(a.text)}</pre></details>"
-                       for a in run.attachments)
+        phases.extend(_evidence(a) for a in s.attachments)
+    evidence = "".join(_evidence(a) for a in run.attachments)
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>rig — {e(run.name)}</title><style>{_CSS}</style></head><body>
 <h1>{e(run.name)}: <span class="{run.outcome}">{str(run.outcome).upper()}</span></h1>

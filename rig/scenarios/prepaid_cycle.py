@@ -7,21 +7,17 @@ certifies a real meter on a real bench.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from rig.bench.bench import Bench
-from rig.bench.vending_station import VendingStation
-from rig.billing.service import BillingCentre, Conflict
-from rig.errors import RigError
-from rig.meter.dlt645 import data_ids as di
-from rig.profile import CreditKind
+from rig.billing.service import BillingCentre
+from rig.billing.types import VendResult
+from rig.report.plot import plot_run
 from rig.scenarios.record import RunRecord
+from rig.scenarios.steps import BenchSteps
 
 PHASES = [
     "register customer and meter",
@@ -39,7 +35,6 @@ PHASES = [
 ]
 
 CUTOFF_CURRENT_LIMIT_A = Decimal("0.05")
-OPERATOR = "rig-cashier"
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,6 @@ class CycleParams:
     price_per_kwh: Decimal = Decimal("0.5283")
     poll_s: float = 0.02  # real seconds between meter polls
     max_bench_hours: float = 200.0
-    customer_name: str = "Bench Customer"
 
 
 @dataclass
@@ -79,26 +73,19 @@ class PrepaidCycle:
     def __init__(self, bench: Bench, billing: BillingCentre, record: RunRecord,
                  params: CycleParams | None = None) -> None:
         self.bench = bench
-        self.billing = billing
         self.record = record
         self.params = params or CycleParams()
-        self.result = CycleResult()
-        self.station = VendingStation(billing, bench.master_key, trace=bench.apdu_trace)
-        p = bench.profile
-        self._money = p.credit.unit is CreditKind.MONEY
-        self._remaining_di = di.REMAINING_AMOUNT if self._money else di.REMAINING_ENERGY
-        self._meter_no = p.protocol.address
-        self._card_serial = uuid.uuid4().hex[:16].upper()
-        self._run_tag = uuid.uuid4().hex[:8]
+        self.steps = BenchSteps(bench, billing, record)
+        self.result = CycleResult(credit_unit=self.steps.unit)
+        self._commissioning_wh = 0
 
-    # -- the phases ------------------------------------------------------------------
     def run(self) -> CycleResult:
         try:
             self.register()
             self.issue_card()
             vend = self.buy()
             self.write_purchase(vend)
-            self.apply_credit(vend.sequence)
+            self.apply_credit()
             self.consume_to_alarm()
             self.consume_to_cutoff()
             self.verify_cutoff()
@@ -107,174 +94,132 @@ class PrepaidCycle:
             self.reconcile()
         finally:
             self.bench.safe_state()
-            self.record.attach("meter serial transcript", self.bench.meter_transcript.to_text())
-            self.record.attach("card APDU trace", self.bench.apdu_trace.to_text())
+            self._attach_evidence()
         return self.result
 
+    def _attach_evidence(self) -> None:
+        s = self.steps
+        if s.series.samples:
+            for label, at in (("alarm 1", self.result.alarm1_at),
+                              ("alarm 2", self.result.alarm2_at),
+                              ("cut-off", self.result.cutoff_at)):
+                if at is not None:
+                    s.series.events[label] = s.hours_since_load_on(at)
+            self.record.attach_png("power, credit and relay over time", plot_run(s.series))
+        self.record.attach("meter serial transcript", self.bench.meter_transcript.to_text())
+        self.record.attach("card APDU trace (secrets redacted)", self.bench.apdu_trace.to_text())
+
+    # -- the phases ------------------------------------------------------------------
     def register(self) -> None:
-        b, p, prm = self.bench, self.bench.profile, self.params
         with self.record.step(PHASES[0]):
-            address = b.meter.read_address()
-            self.record.measure("meter communication address", address, equals=self._meter_no)
-            energy = b.meter.read(di.COMBINED_ACTIVE_TOTAL)
-            with contextlib.suppress(Conflict):  # a lab database knows them already
-                self.billing.register_station(b.config.station_id)
-            with contextlib.suppress(Conflict):
-                self.billing.register_operator(OPERATOR, "cashier")
-            account = f"ACC-{self._run_tag}"
-            self.billing.register_customer(prm.customer_name, account)
-            tariff_code = f"FLAT-{self._run_tag}"
-            self.billing.create_tariff(tariff_code, prm.price_per_kwh, b.now())
-            self.billing.register_meter(
-                self._meter_no, customer_account=account, profile=p.name,
-                credit_unit="money_cents" if self._money else "energy_wh",
-                tariff_code=tariff_code, key_revision=p.card.key_revision,
-                commissioning_energy_wh=int(Decimal(str(energy)) * 1000),
-                commissioned_at=b.now())
-            self.record.measure("commissioning energy", energy, "kWh")
+            self.record.measure("meter communication address", self.steps.meter.address(),
+                                equals=self.steps.meter_no)
+            self._commissioning_wh = self.steps.register(self.params.price_per_kwh)
+            self.record.measure("commissioning energy",
+                                Decimal(self._commissioning_wh) / 1000, "kWh")
 
     def issue_card(self) -> None:
-        with self.record.step(PHASES[1]), self.bench.card_at_writer() as conn:
-            self.billing.issue_card(self._meter_no, self._card_serial)
-            info = self.station.personalise(
-                conn, card_serial=self._card_serial, meter_no=self._meter_no,
-                key_revision=self.bench.profile.card.key_revision)
-            self.record.measure("card bound to meter", info.meter_no, equals=self._meter_no)
+        with self.record.step(PHASES[1]):
+            bound = self.steps.issue_card()
+            self.record.measure("card bound to meter", bound, equals=self.steps.meter_no)
 
-    def buy(self):
+    def buy(self) -> VendResult:
         with self.record.step(PHASES[2]):
-            vend = self.billing.vend(self._meter_no, self.params.amount,
-                                     request_id=f"run-{self._run_tag}-1",
-                                     station=self.bench.config.station_id, operator=OPERATOR)
-            self.result.credit_bought = self.bench.profile.from_credit_units(vend.credit)
-            self.result.credit_unit = (self.bench.profile.credit.currency if self._money
-                                       else "kWh")
+            vend = self.steps.vend(self.params.amount)
+            self.result.credit_bought = self.steps.credit_of(vend)
             self.result.vend_sequence = vend.sequence
             self.record.measure("amount paid", vend.amount, self.bench.profile.credit.currency)
-            self.record.measure("credit bought", self.result.credit_bought,
-                                self.result.credit_unit)
+            self.record.measure("credit bought", self.result.credit_bought, self.steps.unit)
             self.record.measure("purchase sequence", vend.sequence, low=Decimal(1))
             return vend
 
-    def write_purchase(self, vend) -> None:
-        with self.record.step(PHASES[3]), self.bench.card_at_writer() as conn:
-            purchase = self.station.write_vend(conn, vend)
-            self.record.measure("purchase on card", purchase.sequence, equals=vend.sequence)
+    def write_purchase(self, vend: VendResult) -> None:
+        with self.record.step(PHASES[3]):
+            written = self.steps.write_vend(vend)
+            self.record.measure("purchase on card", written, equals=vend.sequence)
 
-    def apply_credit(self, sequence: int) -> None:
-        b = self.bench
+    def apply_credit(self) -> None:
         with self.record.step(PHASES[4]):
-            delivery = b.courier.move("meter")
+            delivery = self.steps.insert_into_meter()
             self.record.measure("meter display", delivery.meter_message)
-            if not delivery.accepted:
-                raise RigError(f"meter refused the card: {delivery.meter_message}")
-            remaining = Decimal(str(b.meter.read(self._remaining_di)))
-            self.record.measure("remaining credit after insertion", remaining,
-                                self.result.credit_unit, equals=self.result.credit_bought)
-            status = int(b.meter.read(di.STATUS_WORD_3))
-            self.record.measure("relay closed after purchase", not status & di.SW3_RELAY_OPEN,
+            state = self.steps.meter.state()
+            self.record.measure("remaining credit after insertion", state.remaining,
+                                self.steps.unit, equals=self.result.credit_bought)
+            self.record.measure("relay closed after purchase", not state.relay_open,
                                 equals=True)
-            b.courier.move("hand")
-
-    def _poll(self) -> tuple[Decimal, int]:
-        remaining = Decimal(str(self.bench.meter.read(self._remaining_di)))
-        status = int(self.bench.meter.read(di.STATUS_WORD_3))
-        self.record.reading(remaining=f"{remaining} {self.result.credit_unit}",
-                            relay="open" if status & di.SW3_RELAY_OPEN else "closed",
-                            bench_time=self.bench.now().strftime("%Y-%m-%d %H:%M"))
-        return remaining, status
-
-    def _wait_until(self, done, what: str) -> tuple[Decimal, int]:
-        limit = time.monotonic() + self.params.max_bench_hours * 3600 / self.bench.clock.scale
-        while True:
-            remaining, status = self._poll()
-            if done(remaining, status):
-                return remaining, status
-            if time.monotonic() > limit:
-                raise RigError(f"{what} not reached within {self.params.max_bench_hours} "
-                               "bench hours")
-            time.sleep(self.params.poll_s)
 
     def _predicted_hours(self, credit_left: Decimal) -> Decimal:
         """Bench hours from load-on until credit falls to `credit_left` at constant power."""
         spent = self.result.credit_bought - credit_left
-        kwh = spent / self.params.price_per_kwh if self._money else spent
+        kwh = spent / self.params.price_per_kwh if self.steps.money else spent
         return (kwh * 1000 / self.params.power_w).quantize(Decimal("0.001"))
 
     def consume_to_alarm(self) -> None:
-        b, t = self.bench, self.bench.profile.thresholds
+        s, t, prm = self.steps, self.bench.profile.thresholds, self.params
         with self.record.step(PHASES[5]):
-            b.load.set_power(self.params.power_w)
-            before = b.now()
-            b.load.input_on()
-            self.result.load_on_at = before
-            v = b.load.measure()
-            self.record.measure("load power drawn", v.power, "W",
-                                low=self.params.power_w * Decimal("0.98"),
-                                high=self.params.power_w * Decimal("1.02"))
-            self._wait_until(lambda r, s: r <= t.alarm1, "alarm 1")
-            self.result.alarm1_at = b.now()
-            self._wait_until(lambda r, s: bool(s & di.SW3_PRE_TRIP_ALARM), "alarm 2 (pre-trip)")
-            self.result.alarm2_at = b.now()
-            self.record.measure("alarm 1 observed after", _hours(before, self.result.alarm1_at),
-                                "h", description="predicted "
-                                f"{self._predicted_hours(t.alarm1)} h from load power and tariff")
-            self.record.measure("alarm 2 observed after", _hours(before, self.result.alarm2_at),
-                                "h", description="predicted "
-                                f"{self._predicted_hours(t.alarm2)} h from load power and tariff")
+            self.result.load_on_at = s.load_on(prm.power_w)
+            power = self.bench.load.measure().power
+            self.record.measure("load power drawn", power, "W", low=prm.power_w * Decimal("0.98"),
+                                high=prm.power_w * Decimal("1.02"))
+            s.wait_for(lambda m: m.remaining <= t.alarm1, "alarm 1", poll_s=prm.poll_s,
+                       max_bench_hours=prm.max_bench_hours)
+            self.result.alarm1_at = self.bench.now()
+            s.wait_for(lambda m: m.pre_trip_alarm, "alarm 2 (pre-trip)", poll_s=prm.poll_s,
+                       max_bench_hours=prm.max_bench_hours)
+            self.result.alarm2_at = self.bench.now()
+            for name, at, level in (("alarm 1", self.result.alarm1_at, t.alarm1),
+                                    ("alarm 2", self.result.alarm2_at, t.alarm2)):
+                self.record.measure(
+                    f"{name} observed after", _hours(self.result.load_on_at, at), "h",
+                    description=f"predicted {self._predicted_hours(level)} h from load power "
+                    "and tariff; observed by polling")
 
     def consume_to_cutoff(self) -> None:
+        prm = self.params
         with self.record.step(PHASES[6]):
-            _, status = self._wait_until(lambda r, s: bool(s & di.SW3_RELAY_OPEN), "cut-off")
-            self.record.measure("relay open (status word 3)", bool(status & di.SW3_RELAY_OPEN),
-                                equals=True)
+            state = self.steps.wait_for(lambda m: m.relay_open, "cut-off", poll_s=prm.poll_s,
+                                        max_bench_hours=prm.max_bench_hours)
+            self.record.measure("relay open (status word 3)", state.relay_open, equals=True)
 
     def verify_cutoff(self) -> None:
         b = self.bench
         with self.record.step(PHASES[7]):
-            trip = di.to_datetime(str(b.meter.read(di.LAST_TRIP_RECORD)))
-            self.result.cutoff_at = trip.replace(tzinfo=b.clock.epoch.tzinfo)
+            self.result.cutoff_at = self.steps.meter.last_cutoff()
             predicted = self._predicted_hours(-b.profile.thresholds.overdraft_limit)
             actual = _hours(self.result.load_on_at, self.result.cutoff_at)
-            # The meter's trip time is exact to its clock (1 s); the load-on instant is known
-            # to the polling window of the command that switched it on.
+            # The meter's trip record is exact to its clock (1 s); the load-on instant is
+            # known to within the round trip of the command that switched it on.
             slack = Decimal(str(round(0.5 * b.clock.scale / 3600, 3))) + Decimal("0.01")
             self.record.measure("cut-off after load on (meter trip record)", actual, "h",
                                 low=predicted - slack, high=predicted + slack,
                                 description=f"predicted {predicted} h")
-            m = b.load.measure()
-            self.record.measure("load current after cut-off", abs(m.current), "A",
+            current = abs(b.load.measure().current)
+            self.record.measure("load current after cut-off", current, "A",
                                 high=CUTOFF_CURRENT_LIMIT_A)
-            remaining = Decimal(str(b.meter.read(self._remaining_di)))
-            self.record.measure("remaining credit at cut-off", remaining,
-                                self.result.credit_unit, equals=Decimal("0.00"))
+            self.record.measure("remaining credit at cut-off", self.steps.meter.remaining(),
+                                self.steps.unit, equals=Decimal("0.00"))
 
     def load_off(self) -> None:
         with self.record.step(PHASES[8]):
-            self.bench.load.input_off()
+            self.steps.load_off()
             self.record.measure("load input", self.bench.load.input_state(), equals=False)
 
     def collect_readback(self) -> None:
-        b = self.bench
         with self.record.step(PHASES[9]):
-            delivery = b.courier.move("meter")
+            delivery = self.steps.insert_into_meter()
             self.record.measure("meter display", delivery.meter_message)
-            if not delivery.accepted:
-                raise RigError(f"meter refused the card: {delivery.meter_message}")
-            b.courier.move("writer")
+            self.steps.card_to_writer()
 
     def reconcile(self) -> None:
-        b = self.bench
-        with self.record.step(PHASES[10]), b.card_at_writer() as conn:
-            record = self.station.read_readback(conn, b.profile.card.key_revision)
-            self.record.measure("readback last sequence", record.last_sequence,
+        with self.record.step(PHASES[10]):
+            readback = self.steps.read_readback()
+            self.record.measure("readback last sequence", readback.last_sequence,
                                 equals=self.result.vend_sequence)
-            self.record.measure("readback relay open", record.relay_open, equals=True)
-            uploaded = self.station.upload_readback(conn, b.profile.card.key_revision)
+            self.record.measure("readback relay open", readback.relay_open, equals=True)
         with self.record.step(PHASES[11]):
+            uploaded = self.steps.upload_readback()
             result = uploaded.reconciliation
-            meter = self.billing.meter(self._meter_no)
-            consumed_wh = record.energy_wh - meter.commissioning_energy_wh
+            consumed_wh = uploaded.record.energy_wh - self._commissioning_wh
             self.result.energy_consumed_kwh = Decimal(consumed_wh) / 1000
             self.result.verdict = str(result.verdict)
             self.record.measure("energy consumed (meter readback)",

@@ -77,9 +77,12 @@ class Measurement:
 
 @dataclass
 class Attachment:
+    """Evidence: text (transcripts, traces, JSON) or binary (a PNG plot) in `data`."""
+
     name: str
     text: str
     mime: str = "text/plain"
+    data: bytes | None = None
 
 
 @dataclass
@@ -185,6 +188,12 @@ class RunRecord:
             kind = allure.attachment_type.JSON if mime == "application/json" else \
                 allure.attachment_type.TEXT
             allure.attach(text, name=name, attachment_type=kind)
+
+    def attach_png(self, name: str, png: bytes) -> None:
+        att = Attachment(name, "", "image/png", png)
+        (self._current.attachments if self._current else self.attachments).append(att)
+        if self.use_allure:
+            allure.attach(png, name=name, attachment_type=allure.attachment_type.PNG)
 
     def reading(self, **values: object) -> None:
         if self.observer:
