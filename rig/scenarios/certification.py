@@ -1,0 +1,130 @@
+"""Certification scenarios: the requirements a prepaid meter model is certified against.
+
+Each scenario is one requirement, runs alone on a fresh bench, records its measurements with
+limits and raises AssertionError (through the record) when the meter falls short. The test
+suite in tests/certification runs every scenario for every meter profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rig.scenarios.steps import BenchSteps
+
+PRICE = Decimal("0.5283")
+
+
+@dataclass(frozen=True)
+class Registers:
+    """The registers a refusal must leave untouched."""
+
+    remaining: Decimal
+    energy_kwh: Decimal
+    relay_open: bool
+
+
+def snapshot(s: BenchSteps) -> Registers:
+    state = s.meter.state()
+    return Registers(state.remaining, s.meter.energy_kwh(), state.relay_open)
+
+
+def commission(s: BenchSteps) -> None:
+    with s.record.step("commission meter and issue card"):
+        s.register(PRICE)
+        s.record.measure("card bound to meter", s.issue_card(), equals=s.meter_no)
+
+
+def buy_and_insert(s: BenchSteps, amount: Decimal = Decimal("30.00")) -> int:
+    """Credit is applied exactly, and the receipt and the readback agree."""
+    commission(s)
+    with s.record.step("buy and write card"):
+        vend = s.vend(amount)
+        s.write_vend(vend)
+        credit = s.credit_of(vend)
+        s.record.measure("receipt components sum to amount paid",
+                         sum((line.amount for line in vend.receipt), Decimal(0)),
+                         s.bench.profile.credit.currency, equals=vend.amount)
+    with s.record.step("insert card into meter"):
+        delivery = s.insert_into_meter()
+        s.record.measure("meter display", delivery.meter_message)
+        s.record.measure("remaining credit", s.meter.remaining(), s.unit, equals=credit)
+        s.record.measure("relay closed", not s.meter.state().relay_open, equals=True)
+    with s.record.step("readback agrees with receipt"):
+        s.card_to_writer()
+        readback = s.read_readback()
+        s.record.measure("readback last sequence", readback.last_sequence, equals=vend.sequence)
+        s.record.measure("readback cumulative purchase", readback.cumulative_purchase,
+                         equals=vend.credit)
+        s.record.measure("readback remaining", readback.remaining, equals=vend.credit)
+        result = s.upload_readback().reconciliation
+        s.record.measure("reconciliation verdict", str(result.verdict), equals="balanced")
+    return vend.sequence
+
+
+def replayed_card_is_not_applied_twice(s: BenchSteps) -> None:
+    """A card whose purchase the meter has applied adds nothing when inserted again."""
+    buy_and_insert(s)
+    with s.record.step("insert the same card again"):
+        before = snapshot(s)
+        delivery = s.insert_into_meter()
+        s.record.measure("meter display", delivery.meter_message)
+        s.record.measure("applied sequence on replay", delivery.applied_sequence, equals=None)
+        s.record.measure("remaining credit unchanged", snapshot(s).remaining, s.unit,
+                         equals=before.remaining)
+
+
+def card_for_another_meter_is_refused(s: BenchSteps) -> None:
+    """A card bound to another meter is refused and changes no register."""
+    commission(s)
+    with s.record.step("credit the card, then bind it to another meter"):
+        vend = s.vend(Decimal("25.00"))
+        s.write_vend(vend)
+        other = "99" + s.meter_no[2:] if not s.meter_no.startswith("99") else "11" + \
+            s.meter_no[2:]
+        with s.bench.card_at_writer() as conn:
+            s.station.personalise(conn, card_serial=s.card_serial, meter_no=other,
+                                  key_revision=s.bench.profile.card.key_revision)
+    with s.record.step("insert into the meter under test"):
+        before = snapshot(s)
+        delivery = s.insert_into_meter(expect_accepted=False)
+        s.record.measure("card refused", delivery.accepted, equals=False)
+        s.record.measure("meter display", delivery.meter_message)
+        s.record.measure("registers unchanged", snapshot(s) == before, equals=True)
+
+
+def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
+                               power_w: Decimal = Decimal(3000)) -> None:
+    """Several buy → consume → readback cycles stay balanced, energy included."""
+    commission(s)
+    for n in range(1, cycles + 1):
+        amount = Decimal(5 * n) + Decimal("0.37")
+        with s.record.step(f"cycle {n}: buy {amount}, consume part of it"):
+            vend = s.vend(amount)
+            s.write_vend(vend)
+            s.insert_into_meter()
+            credit = s.credit_of(vend)
+            target = (s.meter.remaining() - credit / 2).quantize(Decimal("0.01"))
+            s.load_on(power_w)
+            s.wait_for(lambda m, t=target: m.remaining <= t, f"cycle {n} consumption")
+            s.load_off()
+        with s.record.step(f"cycle {n}: readback and reconcile"):
+            s.insert_into_meter()
+            s.card_to_writer()
+            uploaded = s.upload_readback()
+            result = uploaded.reconciliation
+            s.record.measure(f"cycle {n} purchase count", uploaded.record.purchase_count,
+                             equals=n)
+            for check in result.checks:
+                if not check.passed:
+                    s.record.measure(f"cycle {n} {check.name}", check.actual,
+                                     equals=check.expected)
+            s.record.measure(f"cycle {n} verdict", str(result.verdict), equals="balanced")
+
+
+SCENARIOS = {
+    "buy and insert": buy_and_insert,
+    "replayed card is not applied twice": replayed_card_is_not_applied_twice,
+    "card for another meter is refused": card_for_another_meter_is_refused,
+    "reconciliation over several cycles": reconciliation_over_cycles,
+}

@@ -1,0 +1,41 @@
+"""Certification suite wiring: every scenario × every meter profile, each on a fresh bench."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rig.bench.bench import open_bench
+from rig.bench.config import BenchConfig
+from rig.billing.db import open_billing
+from rig.profile import available_profiles, load_profile
+from rig.scenarios.record import RunRecord
+from rig.scenarios.steps import BenchSteps
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cert_profile" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--meter-profile")
+        names = [chosen] if chosen else available_profiles()
+        metafunc.parametrize("cert_profile", names, scope="function")
+
+
+@pytest.fixture
+def steps(bench_config: BenchConfig, cert_profile: str, tmp_path: Path,
+          record_property: pytest.RecordProperty) -> Iterator[BenchSteps]:
+    profile = load_profile(cert_profile)
+    config = bench_config.model_copy(update={"profile": profile.name})
+    with open_bench(config, profile=profile) as bench:
+        for key, value in bench.identity.items():
+            record_property(key, value)
+        record = RunRecord("certification", identity=bench.identity, use_allure=True)
+        with open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}",
+                          clock=bench.clock.now) as billing:
+            s = BenchSteps(bench, billing, record)
+            try:
+                yield s
+            finally:
+                record.attach("meter serial transcript", bench.meter_transcript.to_text())
+                record.attach("card APDU trace (secrets redacted)", bench.apdu_trace.to_text())

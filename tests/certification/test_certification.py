@@ -1,0 +1,35 @@
+"""The certification suite: one test per requirement, for every meter profile.
+
+Run one requirement for one model with e.g.
+`pytest tests/certification -k "replayed and dlt645-1p-money"`, or against a real bench with
+`--bench lab.toml --meter-profile NAME`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rig.scenarios import certification as cert
+from rig.scenarios.steps import BenchSteps
+
+pytestmark = pytest.mark.bench
+
+
+def test_buy_and_insert(steps: BenchSteps) -> None:
+    cert.buy_and_insert(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_replayed_card_is_not_applied_twice(steps: BenchSteps) -> None:
+    cert.replayed_card_is_not_applied_twice(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_card_for_another_meter_is_refused(steps: BenchSteps) -> None:
+    cert.card_for_another_meter_is_refused(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_reconciliation_over_several_cycles(steps: BenchSteps) -> None:
+    cert.reconciliation_over_cycles(steps)
+    assert str(steps.record.outcome) == "pass"
