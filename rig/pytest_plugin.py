@@ -22,12 +22,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="bench config (TOML); default: an emulated bench")
     group.addoption("--meter-profile", metavar="NAME", default=None,
                     help=f"meter profile name or path (default: {DEFAULT_PROFILE})")
+    group.addoption("--cert-dir", metavar="DIR", default=None,
+                    help="write per-requirement results and certification.html here")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_capability(name, ...): skip unless the meter profile has them")
     config.addinivalue_line("markers", "bench: needs a bench (emulated by default)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Keep each phase's report on the item, so fixtures can see how the test ended."""
+    report = yield
+    setattr(item, f"rig_report_{report.when}", report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    directory = session.config.getoption("--cert-dir", default=None)
+    if directory and Path(directory).is_dir():
+        from rig.report.certification import load_results, write_summary
+
+        write_summary(load_results(Path(directory)), Path(directory) / "certification.html")
 
 
 @pytest.fixture(scope="session")

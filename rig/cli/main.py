@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import FrameType
@@ -53,8 +56,17 @@ def run(
     db: Annotated[
         str | None, typer.Option(help="billing DB URL (default: in the run folder)")
     ] = None,
+    suite: Annotated[
+        str | None, typer.Option(help="run a test suite instead: certification")
+    ] = None,
 ) -> None:
-    """Run one full prepaid cycle (default: on an emulated bench) and write its report."""
+    """Run one full prepaid cycle (default: on an emulated bench) and write its report.
+
+    With --suite certification, run the certification suite for every profile (or the one
+    given) and write JUnit XML, allure-results and certification.html.
+    """
+    if suite:
+        _run_suite(suite, bench, profile, out)
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
@@ -89,6 +101,45 @@ def run(
             raise typer.Exit(130)
         raise typer.Exit(2)
     raise typer.Exit(0 if str(outcome.record.outcome) == "pass" else 1)
+
+
+def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path) -> None:
+    from rig.cli.suite import run_suite, suite_path
+
+    try:
+        suite_path(suite)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    run_dir = out / f"{suite}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]rig[/] {suite} suite → {run_dir}")
+    code = run_suite(suite, run_dir.resolve(), console, bench=bench, profile=profile)
+    console.print(f"JUnit XML: {run_dir / 'junit.xml'}")
+    console.print(f"Allure results: {run_dir / 'allure-results'}  (render: rig report {run_dir})")
+    console.print(f"certification summary: [bold]{run_dir / 'certification.html'}[/]")
+    raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder (holding allure-results)")],
+) -> None:
+    """Render a run's Allure HTML report with Allure 3 (npm package `allure`)."""
+    results = run_dir / "allure-results" if (run_dir / "allure-results").is_dir() else run_dir
+    if not any(results.glob("*-result.json")):
+        raise _fail(f"no Allure results in {results}")
+    repo = Path(__file__).resolve().parents[2]
+    candidates = [shutil.which("allure"), str(repo / "node_modules/.bin/allure")]
+    tool = next((c for c in candidates if c and Path(c).is_file()), None)
+    if tool is None:
+        raise _fail("Allure 3 is not installed. Install it with `npm install allure@3` in "
+                    f"{repo} (or `npm install -g allure`), then run `rig report {run_dir}` again. "
+                    f"Meanwhile: {run_dir / 'report.html'} needs no tool.")
+    out = run_dir / "allure-report"
+    done = subprocess.run([tool, "generate", str(results), "-o", str(out)], check=False)
+    if done.returncode != 0:
+        raise _fail(f"allure generate failed with exit code {done.returncode}")
+    console.print(f"Allure report: [bold]{out / 'index.html'}[/]")
 
 
 @app.command()

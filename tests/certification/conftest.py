@@ -11,6 +11,7 @@ from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
 from rig.billing.db import open_billing
 from rig.profile import available_profiles, load_profile
+from rig.report.certification import result_from_record, save_result
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -22,9 +23,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("cert_profile", names, scope="function")
 
 
+def _outcome(node: pytest.Item) -> tuple[str, str]:
+    call = getattr(node, "rig_report_call", None)
+    if call is None:
+        return "error", "the test did not run to its end"
+    if call.passed:
+        return "pass", ""
+    if call.skipped:
+        return "skipped", str(call.longrepr)
+    crash = getattr(call.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else str(call.longrepr)
+    return ("fail" if "AssertionError" in message else "error"), message
+
+
 @pytest.fixture
-def steps(bench_config: BenchConfig, cert_profile: str, tmp_path: Path,
-          record_property: pytest.RecordProperty) -> Iterator[BenchSteps]:
+def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, cert_profile: str,
+          tmp_path: Path, record_property: pytest.RecordProperty) -> Iterator[BenchSteps]:
     profile = load_profile(cert_profile)
     config = bench_config.model_copy(update={"profile": profile.name})
     with open_bench(config, profile=profile) as bench:
@@ -39,3 +53,10 @@ def steps(bench_config: BenchConfig, cert_profile: str, tmp_path: Path,
             finally:
                 record.attach("meter serial transcript", bench.meter_transcript.to_text())
                 record.attach("card APDU trace (secrets redacted)", bench.apdu_trace.to_text())
+                record.close()
+    cert_dir = request.config.getoption("--cert-dir")
+    if cert_dir:
+        outcome, message = _outcome(request.node)
+        requirement = request.node.originalname.removeprefix("test_").replace("_", " ")
+        save_result(result_from_record(profile.name, requirement, outcome, record, message),
+                    Path(cert_dir))

@@ -1,0 +1,76 @@
+"""`rig run --suite NAME`: run a test suite shipped with rig, with a live display.
+
+The suite is pytest underneath (so a lab can also run it with plain pytest); this only adds
+the progress display and puts JUnit XML, allure-results and the certification summary into
+one run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+import rig
+
+SUITES = {"certification": "tests/certification"}
+
+
+def suite_path(name: str) -> Path:
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r} (known: {', '.join(SUITES)})")
+    path = Path(rig.__file__).resolve().parents[1] / SUITES[name]
+    if not path.is_dir():
+        raise ValueError(f"suite {name!r} ships with the rig repository ({SUITES[name]}); "
+                         "run from a checkout")
+    return path
+
+
+class _LiveSuite:
+    """A pytest plugin object that shows each test's outcome as it happens."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.rows: list[tuple[str, str]] = []
+        self.live = Live(self._render(), console=console, refresh_per_second=4)
+
+    def _render(self) -> Table:
+        table = Table(show_header=False, box=None)
+        style = {"passed": "green", "failed": "bold red", "skipped": "dim", "error": "bold red"}
+        for name, outcome in self.rows[-25:]:
+            table.add_row(Text(outcome, style=style.get(outcome, "")), name)
+        counts = {o: sum(1 for _, x in self.rows if x == o) for o in style}
+        table.add_row("", Text("  ".join(f"{k}: {v}" for k, v in counts.items() if v),
+                               style="bold"))
+        return table
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.live.start()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = report.outcome if report.when == "call" else (
+                "skipped" if report.skipped else "error")
+            self.rows.append((report.nodeid.split("::", 1)[-1], outcome))
+            self.live.update(self._render())
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.live.update(self._render())
+        self.live.stop()
+
+
+def run_suite(name: str, run_dir: Path, console: Console, *, bench: Path | None,
+              profile: str | None) -> int:
+    args = [str(suite_path(name)), "-q", "-p", "no:cacheprovider", "--no-header",
+            "--tb=line", f"--junitxml={run_dir / 'junit.xml'}",
+            f"--alluredir={run_dir / 'allure-results'}", f"--cert-dir={run_dir}",
+            "-o", "addopts=", "-o", "junit_family=xunit1"]
+    if bench:
+        args += ["--bench", str(bench)]
+    if profile:
+        args += ["--meter-profile", profile]
+    return int(pytest.main(args, plugins=[_LiveSuite(console)]))
