@@ -82,10 +82,15 @@ def bench(bench_config: BenchConfig, meter_profile: MeterProfile,
     from rig.bench.bench import open_bench
 
     with open_bench(bench_config, profile=meter_profile) as b:
-        for key, value in b.identity.items():
-            record_property(key, value)
-        _allure_environment(b.identity)
+        stamp_identity(b.identity, record_property)
         yield b
+
+
+def stamp_identity(identity: dict[str, str], record_property: pytest.RecordProperty) -> None:
+    """Put DUT and station identity into the JUnit properties and the Allure environment."""
+    for key, value in identity.items():
+        record_property(key, value)
+    _allure_environment(identity)
 
 
 def _allure_environment(identity: dict[str, str]) -> None:

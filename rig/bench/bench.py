@@ -22,6 +22,7 @@ from rig.card.pcsc import PcscConnection, PcscReader
 from rig.card.trace import ApduTrace
 from rig.clock import BenchClock
 from rig.errors import ConfigError
+from rig.faults.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.load.driver import ElectronicLoad
 from rig.meter.dlt645.client import Dlt645Client
 from rig.meter.transcript import Transcript
@@ -45,6 +46,7 @@ class Bench:
     meter_transcript: Transcript
     apdu_trace: ApduTrace
     parts: dict[str, str] = field(default_factory=dict)
+    serial_faults: SerialFaultProxy | None = None
 
     @property
     def identity(self) -> dict[str, str]:
@@ -129,17 +131,26 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
         serial = profile.protocol.serial
         # A pseudo-terminal carries no parity bit (Linux ptys refuse PARENB): 8N1 there.
         parity = "N" if config.kind == "emulated" else serial.parity
+        line = {"baudrate": serial.baudrate, "bytesize": serial.bytesize, "parity": parity,
+                "stopbits": serial.stopbits}
+        proxy: SerialFaultProxy | None = None
+        if config.meter.faults is not None:
+            proxy = SerialFaultProxy(meter_port, SerialFaults(**config.meter.faults.model_dump()),
+                                     **line)
+            meter_port = proxy.start()
+            stack.callback(proxy.stop)
         meter = stack.enter_context(Dlt645Client.open(
-            meter_port, baudrate=serial.baudrate, bytesize=serial.bytesize,
-            parity=parity, stopbits=serial.stopbits, address=profile.protocol.address,
-            timeout=serial.timeout_s, retries=serial.retries, transcript=transcript))
+            meter_port, **line, address=profile.protocol.address,
+            timeout=config.meter.timeout_s or serial.timeout_s,
+            retries=serial.retries if config.meter.retries is None else config.meter.retries,
+            transcript=transcript))
         load = stack.enter_context(ElectronicLoad.open(
             resource, dialect=config.load.dialect, backend=config.load.backend))
         bench = Bench(
             config=config, profile=profile, clock=clock, meter=meter, load=load,
             reader=PcscReader(reader_name), courier=courier,
             master_key=_default_master_key(config), meter_transcript=transcript,
-            apdu_trace=ApduTrace(), parts=parts,
+            apdu_trace=ApduTrace(), parts=parts, serial_faults=proxy,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
         try:

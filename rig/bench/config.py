@@ -24,8 +24,24 @@ class DutIdentity(_Strict):
     firmware: str = ""
 
 
+class SerialFaultRates(_Strict):
+    """Faults injected on the serial line between rig and meter (reliability testing)."""
+
+    corrupt: Annotated[float, Field(ge=0, le=1)] = 0.0
+    drop: Annotated[float, Field(ge=0, le=1)] = 0.0
+    duplicate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    delay_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    delay_ms: Annotated[float, Field(ge=0, le=10_000)] = 0.0
+    seed: int = 1
+
+
 class MeterPort(_Strict):
     port: str | None = Field(default=None, description="device path or pyserial URL")
+    retries: Annotated[int, Field(ge=0, le=50)] | None = Field(
+        default=None, description="override the profile's retry budget")
+    timeout_s: Annotated[float, Field(gt=0, le=30)] | None = Field(
+        default=None, description="override the profile's reply timeout")
+    faults: SerialFaultRates | None = None
 
 
 class CardReader(_Strict):

@@ -11,6 +11,7 @@ from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
 from rig.billing.db import open_billing
 from rig.profile import available_profiles, load_profile
+from rig.pytest_plugin import stamp_identity
 from rig.report.certification import result_from_record, save_result
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
@@ -42,8 +43,7 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, cert_profil
     profile = load_profile(cert_profile)
     config = bench_config.model_copy(update={"profile": profile.name})
     with open_bench(config, profile=profile) as bench:
-        for key, value in bench.identity.items():
-            record_property(key, value)
+        stamp_identity(bench.identity, record_property)
         record = RunRecord("certification", identity=bench.identity, use_allure=True)
         with open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}",
                           clock=bench.clock.now) as billing:

@@ -1,0 +1,1 @@
+"""Fault injection for reliability testing: serial line faults between rig and meter."""
