@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import pyvisa
 from pyvisa import constants
 
+from rig.load.dialects import DIALECTS
 from rig.sim.emulated_load import EmulatedLoad, Supply
 from rig.sim.scpi_server import ScpiServer
 
@@ -70,7 +71,31 @@ def _summary(samples_ns: list[int]) -> dict[str, float]:
     }
 
 
-def main(n: int = 500) -> dict[str, float]:
+def dialect_medians(n: int) -> dict[str, float]:
+    """Median ``measure_power`` query through pyvisa-py per emulated dialect (ms)."""
+    medians: dict[str, float] = {}
+    rm = pyvisa.ResourceManager("@py")
+    try:
+        for name, dialect in DIALECTS.items():
+            load = EmulatedLoad(lambda: Supply(Decimal(230), True), dialect=name, seed=1)
+            with ScpiServer(load) as server:
+                inst = rm.open_resource(server.resource, read_termination="\n",
+                                        write_termination="\n", timeout=2000)
+                query = dialect.commands["measure_power"]
+                samples = []
+                for i in range(WARMUP + n):
+                    t0 = time.perf_counter_ns()
+                    inst.query(query)
+                    if i >= WARMUP:
+                        samples.append(time.perf_counter_ns() - t0)
+                inst.close()
+            medians[name] = round(statistics.median(samples) / 1e6, 4)
+    finally:
+        rm.close()
+    return medians
+
+
+def main(n: int = 500) -> dict[str, object]:
     load = EmulatedLoad(lambda: Supply(Decimal(230), True), seed=1)
     load.set_power(Decimal("1500.5"))
     load.set_input(True)
@@ -132,12 +157,18 @@ def main(n: int = 500) -> dict[str, float]:
     for name, s in (("pyvisa-py query (sim load)", v), ("bare socket echo", b)):
         print(f"{name:<28}" + "".join(f"{s[k]:>10.4f}" for k in ("median", "p10", "p90", "min",
                                                                     "max")))
-    result = {
+    per_dialect = dialect_medians(max(50, n // 5))
+    ratio = round(v["median"] / b["median"], 2)
+    print(f"ratio pyvisa/bare (median): {ratio}")
+    for name, median in per_dialect.items():
+        print(f"  dialect {name:<16} measure_power median {median:.4f} ms "
+              f"({median / b['median']:.2f}x the bare echo)")
+    result: dict[str, object] = {
         "pyvisa_query_median_ms": round(v["median"], 4),
         "bare_echo_median_ms": round(b["median"], 4),
-        "ratio": round(v["median"] / b["median"], 2),
+        "ratio": ratio,
+        "dialect_query_median_ms": per_dialect,
     }
-    print(f"ratio pyvisa/bare (median): {result['ratio']}")
     print(json.dumps(result))
     return result
 

@@ -42,6 +42,8 @@ OPERATIONS: tuple[str, ...] = (
     "measure_voltage",  # query
     "measure_current",  # query
     "measure_power",  # query
+    "measure_pf",  # query, power factor (AC loads)
+    "measure_energy",  # query, accumulated energy in Wh
 )
 
 
@@ -67,6 +69,10 @@ class Dialect:
     on_replies: frozenset[str] = frozenset({"1", "ON"})
     #: error code meaning "queue empty"
     no_error_code: int = 0
+    #: VISA I/O timeout the model needs (ms); ``ElectronicLoad.open(timeout_ms=None)`` uses it
+    timeout_ms: int = 2000
+    #: a ``*IDN?`` reply as the model gives it (documentation, tests, the emulated load)
+    idn_example: str = ""
     description: str = ""
     _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
 
@@ -97,11 +103,15 @@ class Dialect:
         return template.format(**fields)
 
 
-_GENERIC_COMMANDS: Mapping[str, str] = {
+_COMMON: Mapping[str, str] = {  # IEEE 488.2 common commands + SCPI error queue
     "identify": "*IDN?",
     "reset": "*RST",
     "clear_status": "*CLS",
     "error_query": "SYST:ERR?",
+}
+
+_GENERIC_COMMANDS: Mapping[str, str] = {
+    **_COMMON,
     "input_on": "INP ON",
     "input_off": "INP OFF",
     "input_query": "INP?",
@@ -124,19 +134,89 @@ GENERIC_SCPI = Dialect(
     idn_pattern=None,
     commands=_GENERIC_COMMANDS,
     modes=_GENERIC_MODES,
+    idn_example="ACME,L1,42,1.0",
     description="SCPI-1999 style load (INPut / FUNCtion / POWer / CURRent / MEASure)",
 )
 
 RIG_SIM = Dialect(
     name="rig-sim",
     idn_pattern=r"^rig,SimLoad-AC,",
-    commands=_GENERIC_COMMANDS,
+    commands={
+        **_GENERIC_COMMANDS,
+        "measure_pf": "MEAS:POW:PFAC?",
+        "measure_energy": "MEAS:ENER?",  # rig's own query: Wh drawn since power-on
+    },
     modes=_GENERIC_MODES,
-    description="rig's emulated AC load (rig.sim.scpi_server); generic-scpi command set",
+    idn_example="rig,SimLoad-AC,SIM0001,0.1.0",
+    description="rig's emulated AC load: generic-scpi plus power factor and energy (Wh)",
+)
+
+# Chroma 63800 Operation & Programming Manual, ch. 8: "[LOAD:]MODE" with CURR|POW|VOLT|RES|RLC...,
+# "[LOAD:]STATe" (LOAD ON|OFF), set points under the optional LOAD node, "*IDN?" replies like
+# "Chroma, 63804, 0, 1.00"; MEAS:POW:REAL? / MEAS:POW:PFAC? as used by public 63800 drivers.
+CHROMA_63800 = Dialect(
+    name="chroma-63800",
+    idn_pattern=r"(?i)^\s*chroma\s*,\s*638\d\d",
+    commands={
+        **_COMMON,
+        "input_on": "LOAD ON",
+        "input_off": "LOAD OFF",
+        "input_query": "LOAD?",
+        "set_mode": "MODE {mode}",
+        "set_power": "POW {value}",
+        "set_current": "CURR {value}",
+        "set_resistance": "RES {value}",
+        "measure_voltage": "MEAS:VOLT?",
+        "measure_current": "MEAS:CURR?",
+        "measure_power": "MEAS:POW:REAL?",
+        "measure_pf": "MEAS:POW:PFAC?",
+    },
+    modes={LoadMode.CC: "CURR", LoadMode.CP: "POW", LoadMode.CR: "RES"},
+    idn_example="Chroma, 63804, 0, 1.00",
+    description="Chroma 63802/63803/63804 AC/DC load (AC mode; CC is RMS current)",
+)
+
+# ITECH IT8600 Programming Guide: [SOURce:]FUNCtion CURR|RES|VOLT|POW, [SOURce:]POWer|CURRent|
+# RESistance[:LEVel][:IMMediate][:AMPLitude], INPut[:STATe], MEASure:...:PFACtor?, SYST:ERR?.
+ITECH_IT8600 = Dialect(
+    name="itech-it8600",
+    idn_pattern=r"(?i)^\s*itech[^,]*,\s*IT86\d\d",
+    commands={
+        **_GENERIC_COMMANDS,
+        "measure_pf": "MEAS:POW:PFAC?",
+    },
+    modes=_GENERIC_MODES,
+    idn_example="ITECH Ltd., IT8615, 800001010727510011, 1.09-1.04",
+    description="ITECH IT8615/IT8616/IT8617/IT862x AC/DC load",
+)
+
+# Agilent/Keysight N3300A family (and the 6050A/6060B it succeeds): MODE CURR|RES|VOLT (FUNCtion
+# is an alias), INPut[:STATe], CURRent/RESistance levels, MEASure:CURR|VOLT|POW? — no CP mode.
+KEYSIGHT_N3300 = Dialect(
+    name="keysight-n3300",
+    idn_pattern=(r"(?i)^\s*(agilent technologies|keysight technologies|hewlett-packard)\s*,"
+                 r"\s*(N33\d\dA|60[56]\d[AB])"),
+    commands={
+        **_COMMON,
+        "input_on": "INP ON",
+        "input_off": "INP OFF",
+        "input_query": "INP?",
+        "set_mode": "MODE {mode}",
+        "set_current": "CURR {value}",
+        "set_resistance": "RES {value}",
+        "measure_voltage": "MEAS:VOLT?",
+        "measure_current": "MEAS:CURR?",
+        "measure_power": "MEAS:POW?",
+    },
+    modes={LoadMode.CC: "CURR", LoadMode.CR: "RES"},
+    idn_example="Agilent Technologies,N3301A,MY12345678,A.01.02",
+    description="Agilent/Keysight N3300A-family DC load (CC/CR/CV; no constant power)",
 )
 
 #: Known dialects by name. Auto-selection tries them in this order.
-DIALECTS: Mapping[str, Dialect] = MappingProxyType({d.name: d for d in (RIG_SIM, GENERIC_SCPI)})
+DIALECTS: Mapping[str, Dialect] = MappingProxyType({
+    d.name: d for d in (RIG_SIM, CHROMA_63800, ITECH_IT8600, KEYSIGHT_N3300, GENERIC_SCPI)
+})
 
 
 def get_dialect(name: str) -> Dialect:

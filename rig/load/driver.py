@@ -26,6 +26,14 @@ log = logging.getLogger(__name__)
 MAX_ERROR_DRAIN = 32
 
 
+class LinkError(InstrumentError):
+    """The VISA link failed (write refused, no reply, connection lost), not the instrument.
+
+    Distinct from an instrument-reported error because only a link failure is worth a fresh
+    session: `ElectronicLoad.safe_state` then reopens the resource once to switch the input off.
+    """
+
+
 @dataclass(frozen=True)
 class Identity:
     """The four fields of an IEEE 488.2 ``*IDN?`` reply."""
@@ -86,9 +94,11 @@ class ElectronicLoad:
         resource: str,
         resource_manager: Any | None = None,
         idn: str = "",
+        timeout_ms: int | None = None,
     ) -> None:
         self._inst = instrument
         self._rm = resource_manager
+        self._timeout_ms = timeout_ms if timeout_ms is not None else dialect.timeout_ms
         self.dialect = dialect
         self.resource = resource
         self._idn = idn
@@ -102,15 +112,19 @@ class ElectronicLoad:
         *,
         dialect: str | None = None,
         backend: str = "@py",
-        timeout_ms: int = 2000,
+        timeout_ms: int | None = None,
     ) -> ElectronicLoad:
         """Open ``resource``, identify it, pick the dialect and clear its status.
 
         Sends ``*IDN?`` (dialect from its match pattern unless ``dialect`` names one), then
         ``*CLS`` + ``SYST:ERR?`` so that stale errors are not blamed on our first command.
+        ``timeout_ms=None`` takes the dialect's timeout.
         """
         chosen = get_dialect(dialect) if dialect is not None else None
         termination = chosen.termination if chosen else "\n"
+        timeout_from_dialect = timeout_ms is None
+        if timeout_ms is None:
+            timeout_ms = chosen.timeout_ms if chosen else get_dialect("generic-scpi").timeout_ms
         rm = pyvisa.ResourceManager(backend)
         try:
             inst = rm.open_resource(
@@ -122,13 +136,9 @@ class ElectronicLoad:
         except Exception as exc:
             rm.close()
             raise InstrumentError(f"{resource}: cannot open VISA session: {exc}") from exc
-        if resource.upper().endswith("::SOCKET"):
-            try:  # request/response traffic: never wait for Nagle to coalesce a command
-                inst.set_visa_attribute(constants.VI_ATTR_TCPIP_NODELAY, constants.VI_TRUE)
-            except Exception:  # pragma: no cover - backend without the attribute
-                log.debug("%s: TCP_NODELAY not settable", resource)
+        _set_nodelay(inst, resource)
         load = cls(inst, chosen or get_dialect("generic-scpi"), resource=resource,
-                   resource_manager=rm)
+                   resource_manager=rm, timeout_ms=timeout_ms)
         try:
             idn = load._query(load.dialect.command("identify"))
             load._idn = idn
@@ -136,6 +146,8 @@ class ElectronicLoad:
                 load.dialect = match_dialect(idn, resource=resource)
                 inst.read_termination = load.dialect.termination
                 inst.write_termination = load.dialect.termination
+                if timeout_from_dialect:
+                    inst.timeout = load._timeout_ms = load.dialect.timeout_ms
             if "clear_status" in load.dialect.commands:
                 load._set(load.dialect.command("clear_status"))
         except BaseException:
@@ -180,16 +192,26 @@ class ElectronicLoad:
         try:
             self._inst.write(command)
         except Exception as exc:
-            raise InstrumentError(f"{self.resource}: writing {command!r} failed: {exc}") from exc
+            raise LinkError(f"{self.resource}: writing {command!r} failed: {exc}") from exc
 
     def _query(self, command: str) -> str:
         self._write(command)
         try:
-            return str(self._inst.read()).strip()
+            reply = str(self._inst.read()).strip()
         except Exception as exc:
+            raise LinkError(f"{self.resource}: no reply to {command!r}: {exc}") from exc
+        if not reply:  # an empty line is not an answer to any query we send
+            raise LinkError(f"{self.resource}: empty reply to {command!r}")
+        return reply
+
+    def _command(self, operation: str, **fields: str) -> str:
+        """The dialect's string for ``operation``; InstrumentError naming resource and dialect."""
+        if operation not in self.dialect.commands:
             raise InstrumentError(
-                f"{self.resource}: no reply to {command!r}: {exc}"
-            ) from exc
+                f"{self.resource}: dialect {self.dialect.name!r} has no command for "
+                f"{operation!r} (the instrument does not offer it)"
+            )
+        return self.dialect.command(operation, **fields)
 
     def _query_number(self, command: str) -> Decimal:
         reply = self._query(command)
@@ -233,12 +255,12 @@ class ElectronicLoad:
 
     def identify(self) -> Identity:
         """Ask ``*IDN?`` again (proves the session is alive) and split it into its fields."""
-        self._idn = self._query(self.dialect.command("identify"))
+        self._idn = self._query(self._command("identify"))
         return Identity.parse(self._idn)
 
     def reset(self) -> None:
         """Instrument reset (``*RST``): input off, factory set points."""
-        self._set(self.dialect.command("reset"))
+        self._set(self._command("reset"))
 
     def set_mode(self, mode: LoadMode) -> None:
         """Select the regulation mode; InstrumentError if this model does not offer it."""
@@ -250,40 +272,60 @@ class ElectronicLoad:
                 f"{self.resource}: mode {mode!s} not offered by dialect {self.dialect.name!r} "
                 f"(offers {offered})"
             ) from None
-        self._set(self.dialect.command("set_mode", mode=token))
+        self._set(self._command("set_mode", mode=token))
 
     def set_power(self, watts: Decimal) -> None:
         """Constant-power set point in W."""
-        self._set(self.dialect.command("set_power", value=format_number(watts)))
+        self._set(self._command("set_power", value=format_number(watts)))
 
     def set_current(self, amps: Decimal) -> None:
         """Constant-current set point in A (RMS on AC loads)."""
-        self._set(self.dialect.command("set_current", value=format_number(amps)))
+        self._set(self._command("set_current", value=format_number(amps)))
 
     def set_resistance(self, ohms: Decimal) -> None:
         """Constant-resistance set point in Ω."""
-        self._set(self.dialect.command("set_resistance", value=format_number(ohms)))
+        self._set(self._command("set_resistance", value=format_number(ohms)))
 
     def input_on(self) -> None:
         """Start drawing current."""
-        self._set(self.dialect.command("input_on"))
+        self._set(self._command("input_on"))
 
     def input_off(self) -> None:
         """Stop drawing current."""
-        self._set(self.dialect.command("input_off"))
+        self._set(self._command("input_off"))
 
     def input_state(self) -> bool:
         """True if the input is on."""
-        reply = self._query(self.dialect.command("input_query"))
+        reply = self._query(self._command("input_query"))
         return reply.strip().upper() in self.dialect.on_replies
 
     def measure(self) -> Measurement:
         """Read voltage (V), current (A) and power (W) as Decimals."""
         return Measurement(
-            voltage=self._query_number(self.dialect.command("measure_voltage")),
-            current=self._query_number(self.dialect.command("measure_current")),
-            power=self._query_number(self.dialect.command("measure_power")),
+            voltage=self._query_number(self._command("measure_voltage")),
+            current=self._query_number(self._command("measure_current")),
+            power=self._query_number(self._command("measure_power")),
         )
+
+    def measure_power_factor(self) -> Decimal:
+        """Power factor at the input (AC loads); InstrumentError if the dialect lacks it."""
+        return self._query_number(self._command("measure_pf"))
+
+    def energy_wh(self) -> Decimal:
+        """Energy the load has drawn (Wh, as the instrument accumulates it).
+
+        InstrumentError naming the dialect if the model keeps no energy register.
+        """
+        return self._query_number(self._command("measure_energy"))
+
+    def next_error(self) -> tuple[int, str]:
+        """One entry of the error queue (``(0, "No error")`` when empty)."""
+        query = self._command("error_query")
+        reply = self._query(query)
+        try:
+            return parse_error(reply)
+        except ValueError:
+            raise InstrumentError(f"{self.resource}: malformed {query!r} reply {reply!r}") from None
 
     def errors(self) -> list[tuple[int, str]]:
         """Drain the instrument's error queue: ``[(code, message), ...]``, empty if none."""
@@ -299,7 +341,54 @@ class ElectronicLoad:
             return False
         try:
             self.input_off()
+        except LinkError as exc:
+            log.warning("%s: could not switch the load input off: %s", self.resource, exc)
+            return self._input_off_on_fresh_session()
         except Exception as exc:
             log.warning("%s: could not switch the load input off: %s", self.resource, exc)
             return False
         return True
+
+    def _input_off_on_fresh_session(self) -> bool:
+        """After a link failure, reopen the resource once and send the input-off command.
+
+        A LAN instrument that dropped our socket usually accepts a new one; a hung one does not,
+        and then we log and give up (bounded by one timeout).
+        """
+        if self._rm is None:
+            return False
+        command = self._command("input_off")
+        term = self.dialect.termination
+        try:
+            fresh = self._rm.open_resource(self.resource, read_termination=term,
+                                           write_termination=term, timeout=self._timeout_ms)
+        except Exception as exc:
+            log.warning("%s: cannot reopen to switch the input off: %s", self.resource, exc)
+            return False
+        try:
+            fresh.write(command)
+            reply = str(fresh.query(self._command("error_query"))).strip()
+            code, message = parse_error(reply)
+        except Exception as exc:
+            log.warning("%s: %r on a fresh session failed: %s", self.resource, command, exc)
+            return False
+        finally:
+            try:
+                fresh.close()
+            except Exception as exc:  # pragma: no cover - closing a dead socket
+                log.debug("%s: closing the fresh session: %s", self.resource, exc)
+        if code != self.dialect.no_error_code:
+            log.warning("%s: %r on a fresh session answered %s,%r", self.resource, command,
+                        code, message)
+            return False
+        log.info("%s: input switched off on a fresh session", self.resource)
+        return True
+
+
+def _set_nodelay(inst: Any, resource: str) -> None:
+    """Request/response traffic: never let Nagle hold a command back (if the backend allows)."""
+    if resource.upper().endswith("::SOCKET"):
+        try:
+            inst.set_visa_attribute(constants.VI_ATTR_TCPIP_NODELAY, constants.VI_TRUE)
+        except Exception:  # pyvisa-py 0.8 has no setter for SOCKET sessions
+            log.debug("%s: TCP_NODELAY not settable", resource)

@@ -2,7 +2,9 @@
 
 The rig reaches it exactly like real hardware: pyvisa-py with ``TCPIP0::host::port::SOCKET``.
 Newline-terminated program messages, several commands per line separated by ``;``, short and
-long header forms, case-insensitive, and one instrument-wide SCPI error queue.
+long header forms, case-insensitive, and one instrument-wide SCPI error queue. The command tree
+is the one of the load's dialect (a Chroma answers ``LOAD ON``, a generic SCPI load ``INP ON``;
+each refuses the other's with -113), and a test can inject instrument faults (`Fault`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 
 from rig.load.dialects import LoadMode
 from rig.sim.emulated_load import EmulatedLoad, ScpiError
@@ -58,13 +61,39 @@ _MODE_TOKENS = {
     "RES": LoadMode.CR, "RESISTANCE": LoadMode.CR, "CR": LoadMode.CR,
 }
 _MODE_REPLY = {LoadMode.CP: "POW", LoadMode.CC: "CURR", LoadMode.CR: "RES"}
+_CHROMA_MODE_NUMBERS = {"0": "CURR", "1": "POW", "3": "RES"}  # 2 VOLT / 4.. RLC: not emulated
+
+
+class Fault(StrEnum):
+    """Instrument faults a test can inject (`ScpiServer.inject_fault`)."""
+
+    DROP = "drop"  #: close the client's connection on its next program message
+    SILENT = "silent"  #: hung firmware: read and ignore everything, never answer
+    ERROR = "error"  #: refuse the next setting commands with an error instead of executing them
 
 
 class ScpiServer:
-    """TCP SCPI front end of an `EmulatedLoad`; one thread per client connection."""
+    """TCP SCPI front end of an `EmulatedLoad`; one thread per client connection.
 
-    def __init__(self, load: EmulatedLoad, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``dialect`` (default: the load's) selects the command tree the instrument understands.
+    """
+
+    def __init__(
+        self,
+        load: EmulatedLoad,
+        *,
+        dialect: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.load = load
+        self.dialect = dialect or load.dialect
+        if self.dialect not in _TABLES:
+            raise ValueError(f"no SCPI command tree for dialect {self.dialect!r}; "
+                             f"known: {', '.join(_TABLES)}")
+        self._fault: Fault | None = None
+        self._fault_count = 0
+        self._fault_error = (-300, "Device-specific error")
         self.host = host
         self._requested_port = port
         self.port = 0
@@ -153,6 +182,11 @@ class ScpiServer:
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
+                    fault = self._take_fault(line)
+                    if fault is Fault.DROP:
+                        return
+                    if fault is Fault.SILENT:
+                        continue
                     reply = self.execute(line.decode("ascii", "replace"))
                     if reply is not None:
                         conn.sendall(reply.encode("ascii") + b"\n")
@@ -162,6 +196,48 @@ class ScpiServer:
             with self._lock:
                 self._clients.discard(conn)
             conn.close()
+
+    # ------------------------------------------------------------------ faults
+    def inject_fault(
+        self,
+        fault: Fault,
+        *,
+        count: int = 1,
+        code: int = -300,
+        message: str = "Device-specific error",
+    ) -> None:
+        """Arm a fault for the next ``count`` program messages (DROP / ERROR) or until cleared.
+
+        SILENT lasts until `clear_fault`; ERROR refuses the next ``count`` setting commands with
+        ``code,"message"`` in the error queue (queries are still answered).
+        """
+        with self._lock:
+            self._fault = Fault(fault)
+            self._fault_count = count
+            self._fault_error = (code, message)
+
+    def clear_fault(self) -> None:
+        with self._lock:
+            self._fault = None
+
+    def _take_fault(self, line: bytes) -> Fault | None:
+        """The transport-level fault for this message (DROP, SILENT), consuming one DROP."""
+        with self._lock:
+            fault = self._fault
+            if fault is Fault.DROP:
+                self._fault_count -= 1
+                if self._fault_count <= 0:
+                    self._fault = None
+            return fault if fault in (Fault.DROP, Fault.SILENT) else None
+
+    def _take_error_fault(self) -> tuple[int, str] | None:
+        with self._lock:
+            if self._fault is not Fault.ERROR:
+                return None
+            self._fault_count -= 1
+            if self._fault_count <= 0:
+                self._fault = None
+            return self._fault_error
 
     # ------------------------------------------------------------------ error queue
     def push_error(self, code: int, message: str) -> None:
@@ -206,6 +282,10 @@ class ScpiServer:
             header = header[:-1]
         argument = arg.strip() or None
         key = (header.upper(), query)
+        if not query and not header.startswith("*"):
+            refused = self._take_error_fault()
+            if refused is not None:
+                raise ScpiError(*refused)
         handler = self._resolved.get(key)
         if handler is None:
             for pattern, is_query, candidate in self._commands:
@@ -217,63 +297,119 @@ class ScpiServer:
         return handler(argument)
 
     def _build_table(self) -> None:
-        load = self.load
-
         def add(spec: str, handler: _Handler, *, query: bool) -> None:
             self._commands.append((_compile_header(spec), query, handler))
 
-        def number(arg: str | None, maximum: Decimal) -> Decimal:
-            if arg is None:
-                raise ScpiError(-109, "Missing parameter")
-            token = arg.upper()
-            if token in ("MIN", "MINIMUM"):
-                return Decimal(0)
-            if token in ("MAX", "MAXIMUM"):
-                return maximum
-            try:
-                return Decimal(arg)
-            except InvalidOperation:
-                raise ScpiError(-104, "Data type error") from None
-
-        def needs(arg: str | None) -> str:
-            if arg is None:
-                raise ScpiError(-109, "Missing parameter")
-            return arg
-
-        def no_arg(action: Callable[[], object]) -> _Handler:
-            def handler(arg: str | None) -> None:
-                if arg is not None:
-                    raise ScpiError(-108, "Parameter not allowed")
-                action()
-            return handler
-
-        def set_mode(arg: str | None) -> None:
-            mode = _MODE_TOKENS.get(needs(arg).upper())
-            if mode is None:
-                raise ScpiError(-224, "Illegal parameter value")
-            load.set_mode(mode)
-
-        lim = load.limits
-        add("*IDN", lambda _: load.idn, query=True)
-        add("*RST", no_arg(load.reset), query=False)
-        add("*CLS", no_arg(self._clear_errors), query=False)
+        add("*IDN", lambda _: self.load.idn, query=True)
+        add("*RST", _no_arg(self.load.reset), query=False)
+        add("*CLS", _no_arg(self._clear_errors), query=False)
         add("*OPC", lambda _: "1", query=True)
         add("SYSTem:ERRor[:NEXT]", lambda _: self._pop_error(), query=True)
-        add("INPut[:STATe]", lambda a: load.set_input(_parse_bool(needs(a))), query=False)
-        add("INPut[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
-        for spec in ("[SOURce:]FUNCtion[:MODE]", "[SOURce:]MODE"):
-            add(spec, set_mode, query=False)
-            add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
-        level = "[:LEVel][:IMMediate][:AMPLitude]"
-        add(f"[SOURce:]POWer{level}",
-            lambda a: load.set_power(number(a, lim.max_power)), query=False)
-        add(f"[SOURce:]POWer{level}", lambda _: str(load.power_setpoint), query=True)
-        add(f"[SOURce:]CURRent{level}",
-            lambda a: load.set_current(number(a, lim.max_current)), query=False)
-        add(f"[SOURce:]CURRent{level}", lambda _: str(load.current_setpoint), query=True)
-        add(f"[SOURce:]RESistance{level}",
-            lambda a: load.set_resistance(number(a, lim.max_resistance)), query=False)
-        add(f"[SOURce:]RESistance{level}", lambda _: str(load.resistance_setpoint), query=True)
-        add("MEASure[:SCALar]:VOLTage[:AC]", lambda _: str(load.measure()[0]), query=True)
-        add("MEASure[:SCALar]:CURRent[:AC]", lambda _: str(load.measure()[1]), query=True)
-        add("MEASure[:SCALar]:POWer[:AC]", lambda _: str(load.measure()[2]), query=True)
+        _TABLES[self.dialect](self.load, add)
+
+
+_Add = Callable[..., None]
+
+
+def _number(arg: str | None, maximum: Decimal) -> Decimal:
+    if arg is None:
+        raise ScpiError(-109, "Missing parameter")
+    token = arg.upper()
+    if token in ("MIN", "MINIMUM"):
+        return Decimal(0)
+    if token in ("MAX", "MAXIMUM"):
+        return maximum
+    try:
+        return Decimal(arg)
+    except InvalidOperation:
+        raise ScpiError(-104, "Data type error") from None
+
+
+def _needs(arg: str | None) -> str:
+    if arg is None:
+        raise ScpiError(-109, "Missing parameter")
+    return arg
+
+
+def _no_arg(action: Callable[[], object]) -> _Handler:
+    def handler(arg: str | None) -> None:
+        if arg is not None:
+            raise ScpiError(-108, "Parameter not allowed")
+        action()
+    return handler
+
+
+def _mode_setter(load: EmulatedLoad, aliases: dict[str, str] | None = None) -> _Handler:
+    def set_mode(arg: str | None) -> None:
+        token = _needs(arg).upper()
+        mode = _MODE_TOKENS.get((aliases or {}).get(token, token))
+        if mode is None or mode not in load.modes:
+            raise ScpiError(-224, "Illegal parameter value")
+        load.set_mode(mode)
+    return set_mode
+
+
+def _levels(load: EmulatedLoad, add: _Add, prefix: str, level: str) -> None:
+    """Set-point headers (``prefix`` + node + ``level``) for the modes this load offers."""
+    lim = load.limits
+    if LoadMode.CP in load.modes:
+        add(f"{prefix}POWer{level}", lambda a: load.set_power(_number(a, lim.max_power)),
+            query=False)
+        add(f"{prefix}POWer{level}", lambda _: str(load.power_setpoint), query=True)
+    add(f"{prefix}CURRent{level}", lambda a: load.set_current(_number(a, lim.max_current)),
+        query=False)
+    add(f"{prefix}CURRent{level}", lambda _: str(load.current_setpoint), query=True)
+    add(f"{prefix}RESistance{level}",
+        lambda a: load.set_resistance(_number(a, lim.max_resistance)), query=False)
+    add(f"{prefix}RESistance{level}", lambda _: str(load.resistance_setpoint), query=True)
+
+
+def _measurements(load: EmulatedLoad, add: _Add, *, power: str) -> None:
+    add("MEASure[:SCALar]:VOLTage[:AC]", lambda _: str(load.measure()[0]), query=True)
+    add("MEASure[:SCALar]:CURRent[:AC]", lambda _: str(load.measure()[1]), query=True)
+    add(power, lambda _: str(load.measure()[2]), query=True)
+    if load.model.pf_spec is not None:
+        add("MEASure[:SCALar]:POWer:PFACtor", lambda _: str(load.measure_pf()), query=True)
+    if load.model.energy:
+        add("MEASure[:SCALar]:ENERgy", lambda _: str(load.energy_reading()), query=True)
+
+
+def _scpi_tree(load: EmulatedLoad, add: _Add) -> None:
+    """generic-scpi, rig-sim, ITECH IT8600: INPut, [SOURce:]FUNCtion, SCPI levels."""
+    add("INPut[:STATe]", lambda a: load.set_input(_parse_bool(_needs(a))), query=False)
+    add("INPut[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
+    for spec in ("[SOURce:]FUNCtion[:MODE]", "[SOURce:]MODE"):
+        add(spec, _mode_setter(load), query=False)
+        add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
+    _levels(load, add, "[SOURce:]", "[:LEVel][:IMMediate][:AMPLitude]")
+    _measurements(load, add, power="MEASure[:SCALar]:POWer[:AC]")
+
+
+def _keysight_tree(load: EmulatedLoad, add: _Add) -> None:
+    """Agilent/Keysight N3300A: MODE (FUNCtion alias), no POWer level, MEAS:...[:DC]?."""
+    add("INPut[:STATe]", lambda a: load.set_input(_parse_bool(_needs(a))), query=False)
+    add("INPut[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
+    for spec in ("MODE", "FUNCtion"):
+        add(spec, _mode_setter(load), query=False)
+        add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
+    _levels(load, add, "", "[:LEVel][:IMMediate]")
+    _measurements(load, add, power="MEASure[:SCALar]:POWer[:DC]")
+
+
+def _chroma_tree(load: EmulatedLoad, add: _Add) -> None:
+    """Chroma 63800: [LOAD:]STATe, [LOAD:]MODE (names or numbers), set points under LOAD."""
+    add("LOAD[:STATe]", lambda a: load.set_input(_parse_bool(_needs(a))), query=False)
+    add("LOAD[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
+    add("[LOAD:]MODE", _mode_setter(load, _CHROMA_MODE_NUMBERS), query=False)
+    add("[LOAD:]MODE", lambda _: _MODE_REPLY[load.mode], query=True)
+    _levels(load, add, "[LOAD:]", "")
+    _measurements(load, add, power="MEASure[:SCALar]:POWer:REAL")
+
+
+_TABLES: dict[str, Callable[[EmulatedLoad, _Add], None]] = {
+    "rig-sim": _scpi_tree,
+    "generic-scpi": _scpi_tree,
+    "itech-it8600": _scpi_tree,
+    "keysight-n3300": _keysight_tree,
+    "chroma-63800": _chroma_tree,
+}
