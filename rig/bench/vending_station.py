@@ -12,12 +12,22 @@ from dataclasses import dataclass
 
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import ReadbackData, ReconciliationResult, VendResult
-from rig.card.apdu import MacError
-from rig.card.keys import MasterKey, derive_meter_key
+from rig.card.apdu import SW_REF_DATA_NOT_FOUND, MacError, RecordError, StatusWordError
+from rig.card.application import KEY_STATION
+from rig.card.keys import (
+    MasterKey,
+    derive_card_key,
+    derive_meter_key,
+    derive_readback_key,
+    wrap_key,
+)
 from rig.card.records import (
     CardInfo,
     CardType,
+    ClearRecord,
     CreditUnit,
+    KeyChangeRecord,
+    ParameterRecord,
     PurchaseRecord,
     ReadbackRecord,
     TariffRecord,
@@ -33,6 +43,14 @@ def card_credit_unit(unit: BillingCreditUnit | str) -> CreditUnit:
         if str(unit) == BillingCreditUnit.MONEY_CENTS
         else CreditUnit.ENERGY_WH
     )
+
+
+CommandRecord = ParameterRecord | ClearRecord | KeyChangeRecord
+_COMMAND_TYPES: dict[type, CardType] = {
+    ParameterRecord: CardType.PARAMETER,
+    ClearRecord: CardType.CLEAR,
+    KeyChangeRecord: CardType.KEY_CHANGE,
+}
 
 
 @dataclass(frozen=True)
@@ -65,31 +83,74 @@ class VendingStation:
         session.select_application()
         return session
 
+    def _authenticate(self, session: CardSession, info: CardInfo) -> None:
+        """EXTERNAL AUTHENTICATE with the card key: opens CARD_INFO, KEYS, PURCHASE, TARIFF and
+        COMMAND for update until the card leaves the writer."""
+        key = derive_card_key(self._master, info.card_serial, info.key_revision)
+        session.authenticate(KEY_STATION, key, info.card_serial)
+
     def personalise(
-        self, transport: ApduTransport, *, card_serial: str, meter_no: str, key_revision: int
+        self,
+        transport: ApduTransport,
+        *,
+        card_serial: str,
+        meter_no: str,
+        key_revision: int,
+        card_type: CardType = CardType.USER,
     ) -> CardInfo:
-        """Write the card's identity: a user card bound to one meter."""
+        """Issue the card: identity bound to one meter, both card keys, then ACTIVATE.
+
+        A card still in personalisation (or torn during it) is simply personalised again; an
+        operational card is re-issued after authenticating with its current card key.
+        """
         info = CardInfo(
-            card_type=CardType.USER,
+            card_type=card_type,
             card_serial=card_serial,
             meter_no=meter_no,
             key_revision=key_revision,
             issuer_id=self._issuer,
         )
         session = self._session(transport)
+        current = session.read_info_optional()
+        if current is not None:
+            try:
+                self._authenticate(session, current)
+            except StatusWordError as e:
+                if e.sw != SW_REF_DATA_NOT_FOUND:  # 6A88: no keys yet, still personalising
+                    raise
+        meter_key = self._key(meter_no, key_revision)
         session.write_info(info)
+        session.load_keys(derive_card_key(self._master, card_serial, key_revision),
+                          derive_readback_key(meter_key, card_serial))
+        session.activate()
         return session.read_info()
 
-    def write_vend(self, transport: ApduTransport, vend: VendResult) -> PurchaseRecord:
-        """Write tariff and purchase records for `vend`, then read the purchase back to verify."""
-        session = self._session(transport)
+    def _open_for(self, session: CardSession, meter_no: str, what: str,
+                  card_type: CardType) -> CardInfo:
         info = session.read_info()
-        if info.meter_no != vend.meter_no or info.card_serial != vend.card_serial.upper():
-            raise CardError(
-                f"card {info.card_serial} is bound to meter {info.meter_no}, "
-                f"not to vend {vend.vend_id} for meter {vend.meter_no}"
-            )
+        if info.meter_no != meter_no:
+            raise CardError(f"card {info.card_serial} is bound to meter {info.meter_no}, "
+                            f"not to {what} for meter {meter_no}")
+        if info.card_type is not card_type:
+            raise CardError(f"card {info.card_serial} is a {info.card_type.name} card, "
+                            f"{what} needs a {card_type.name} card")
+        self._authenticate(session, info)
+        return info
+
+    def write_vend(self, transport: ApduTransport, vend: VendResult) -> PurchaseRecord:
+        """Write tariff and purchase records for `vend`, then read the purchase back to verify.
+
+        Safe to repeat after a torn write (same vend = same bytes). Refuses to overwrite a
+        purchase the meter has not applied yet, or to write a vend the meter has moved past:
+        either would lose credit. The readback on the card says what the meter applied.
+        """
+        session = self._session(transport)
+        info = self._open_for(session, vend.meter_no, f"vend {vend.vend_id}", CardType.USER)
+        if info.card_serial != vend.card_serial.upper():
+            raise CardError(f"card {info.card_serial} is not card {vend.card_serial} "
+                            f"of vend {vend.vend_id}")
         key = self._key(vend.meter_no, vend.key_revision)
+        self._check_pending(session, key, vend)
         tariff = TariffRecord(
             meter_no=vend.meter_no,
             version=vend.tariff_version,
@@ -115,10 +176,55 @@ class VendingStation:
         self.billing.mark_written(vend.vend_id)  # type: ignore[attr-defined]
         return purchase
 
+    @staticmethod
+    def _check_pending(session: CardSession, key: bytes, vend: VendResult) -> None:
+        readback = session.read_readback(key)
+        applied = readback.last_sequence if readback is not None else 0
+        try:
+            on_card = session.read_purchase()
+            if on_card is not None:
+                on_card.verify(key)
+        except (RecordError, MacError):
+            on_card = None  # a torn or foreign write: nothing the meter could apply
+        if on_card is not None and on_card.sequence == vend.sequence:
+            return  # rewriting the same vend (a retry after a tear)
+        if vend.sequence <= applied:
+            raise CardError(f"vend {vend.vend_id} has sequence {vend.sequence} but the meter "
+                            f"already applied sequence {applied}: it would be ignored")
+        if on_card is not None and on_card.sequence > applied:
+            raise CardError(f"card holds purchase {on_card.sequence} that the meter has not "
+                            f"applied yet (readback: last sequence {applied}): insert the card "
+                            "into the meter first")
+
+    def write_command(self, transport: ApduTransport, record: CommandRecord) -> CommandRecord:
+        """Sign ``record`` under its meter's key and write it to a PARAMETER / CLEAR /
+        KEY_CHANGE card bound to that meter (the card type must match the record)."""
+        card_type = _COMMAND_TYPES[type(record)]
+        rev = record.old_revision if isinstance(record, KeyChangeRecord) else record.key_revision
+        signed = record.sign(self._key(record.meter_no, rev))
+        session = self._session(transport)
+        self._open_for(session, record.meter_no, type(record).NAME, card_type)
+        session.write_command(signed)
+        if session.read_command(type(signed)) != signed:
+            raise CardError(f"{type(record).NAME} read back from the card differs")
+        return signed
+
+    def key_change(self, meter_no: str, old_revision: int, new_revision: int) -> KeyChangeRecord:
+        """The unsigned KEY_CHANGE record moving ``meter_no`` from one key revision to the next
+        (the new meter key wrapped under the old one)."""
+        return KeyChangeRecord(
+            meter_no=meter_no, old_revision=old_revision, new_revision=new_revision,
+            wrapped_key=wrap_key(self._key(meter_no, old_revision),
+                                 self._key(meter_no, new_revision)))
+
     def read_readback(self, transport: ApduTransport, key_revision: int) -> ReadbackRecord:
+        """The newest readback whose MAC verifies; if none does, the newest decodable one
+        (upload then reports it unverified); CardError if the card carries none."""
         session = self._session(transport)
         info = session.read_info()
-        record = session.read_readback()
+        record = session.read_readback(self._key(info.meter_no, key_revision))
+        if record is None:
+            record = session.read_readback()
         if record is None:
             raise CardError(
                 f"card {info.card_serial} carries no readback yet: insert it into the meter first"

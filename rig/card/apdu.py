@@ -21,6 +21,7 @@ INS_UPDATE_BINARY = 0xD6
 INS_GET_CHALLENGE = 0x84
 INS_EXTERNAL_AUTHENTICATE = 0x82
 INS_INTERNAL_AUTHENTICATE = 0x88
+INS_ACTIVATE_FILE = 0x44
 
 # Instructions whose data fields are secrets (cryptograms): never written to a trace.
 SECRET_INS = frozenset({INS_EXTERNAL_AUTHENTICATE, INS_INTERNAL_AUTHENTICATE})
@@ -30,10 +31,13 @@ SECRET_INS = frozenset({INS_EXTERNAL_AUTHENTICATE, INS_INTERNAL_AUTHENTICATE})
 SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
 SW_SECURITY_NOT_SATISFIED = 0x6982
+SW_AUTH_METHOD_BLOCKED = 0x6983
+SW_WRONG_CRYPTOGRAM = 0x6300  # 63Cx when x tries remain
 SW_CONDITIONS_NOT_SATISFIED = 0x6985
 SW_NO_EF_SELECTED = 0x6986
 SW_WRONG_DATA = 0x6A80
 SW_FILE_NOT_FOUND = 0x6A82
+SW_REF_DATA_NOT_FOUND = 0x6A88
 SW_WRONG_P1P2 = 0x6A86
 SW_WRONG_OFFSET = 0x6B00
 SW_INS_NOT_SUPPORTED = 0x6D00
@@ -44,10 +48,13 @@ SW_MEANINGS: dict[int, str] = {
     SW_OK: "success",
     SW_WRONG_LENGTH: "wrong length",
     SW_SECURITY_NOT_SATISFIED: "security status not satisfied",
+    SW_AUTH_METHOD_BLOCKED: "authentication method blocked",
+    SW_WRONG_CRYPTOGRAM: "verification failed (wrong cryptogram)",
     SW_CONDITIONS_NOT_SATISFIED: "conditions of use not satisfied",
     SW_NO_EF_SELECTED: "command not allowed (no EF selected)",
     SW_WRONG_DATA: "incorrect data field",
     SW_FILE_NOT_FOUND: "file not found",
+    SW_REF_DATA_NOT_FOUND: "referenced data (key) not found",
     SW_WRONG_P1P2: "incorrect P1-P2",
     SW_WRONG_OFFSET: "wrong parameters (offset outside the EF)",
     SW_INS_NOT_SUPPORTED: "instruction not supported",
@@ -60,6 +67,8 @@ def sw_meaning(sw: int) -> str:
     """Human words for a status word (6Cxx carries the exact Le the card wants)."""
     if sw >> 8 == 0x6C:
         return f"wrong Le, exact length is {sw & 0xFF}"
+    if sw & 0xFFF0 == 0x63C0:
+        return f"wrong cryptogram, {sw & 0x0F} tries left"
     if sw >> 8 == 0x61:
         return f"{sw & 0xFF} response bytes still available"
     return SW_MEANINGS.get(sw, "unknown status")
@@ -170,21 +179,39 @@ def read_binary(offset: int, le: int, fid: int | None = None) -> CommandApdu:
     )
 
 
-def update_binary(offset: int, data: bytes, fid: int | None = None) -> CommandApdu:
-    """UPDATE BINARY (00 D6 P1P2=offset Lc data) into the currently selected EF."""
+def update_binary(offset: int, data: bytes, fid: int | None = None,
+                  secret: bool = False) -> CommandApdu:
+    """UPDATE BINARY (00 D6 P1P2=offset Lc data) into the currently selected EF.
+
+    ``secret`` (key loading) keeps the data field out of every trace.
+    """
     _check_offset(offset)
     if not data:
         raise ValueError("UPDATE BINARY needs at least one data byte")
     where = f" EF {fid:04X}" if fid is not None else ""
     return CommandApdu(
         CLA, INS_UPDATE_BINARY, offset >> 8, offset & 0xFF, bytes(data),
-        name=f"UPDATE BINARY{where} offset {offset}",
+        name=f"UPDATE BINARY{where} offset {offset}", secret=secret,
     )
 
 
 def get_challenge(le: int = 8) -> CommandApdu:
     """GET CHALLENGE (00 84 00 00 08): 8 random bytes for a later authentication."""
     return CommandApdu(CLA, INS_GET_CHALLENGE, 0x00, 0x00, le=le, name="GET CHALLENGE")
+
+
+def external_authenticate(key_ref: int, cryptogram: bytes) -> CommandApdu:
+    """EXTERNAL AUTHENTICATE (00 82 00 keyref 08 cryptogram): the terminal proves it holds the
+    key ``key_ref`` by MACing the card's last challenge. Always redacted in traces."""
+    if not 0 < key_ref <= 0xFF:
+        raise ValueError(f"key reference {key_ref} outside 1..255")
+    return CommandApdu(CLA, INS_EXTERNAL_AUTHENTICATE, 0x00, key_ref, bytes(cryptogram),
+                       name=f"EXTERNAL AUTHENTICATE key {key_ref:02X}", secret=True)
+
+
+def activate_application() -> CommandApdu:
+    """ACTIVATE FILE (00 44 00 00) on the selected application: personalisation → operational."""
+    return CommandApdu(CLA, INS_ACTIVATE_FILE, 0x00, 0x00, name="ACTIVATE FILE application")
 
 
 _INS_NAMES = {
@@ -194,6 +221,7 @@ _INS_NAMES = {
     INS_GET_CHALLENGE: "GET CHALLENGE",
     INS_EXTERNAL_AUTHENTICATE: "EXTERNAL AUTHENTICATE",
     INS_INTERNAL_AUTHENTICATE: "INTERNAL AUTHENTICATE",
+    INS_ACTIVATE_FILE: "ACTIVATE FILE",
 }
 
 

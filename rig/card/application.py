@@ -7,41 +7,79 @@ firmware reads. Behaviour and status words are specified in docs/card-spec.md.
 
 from __future__ import annotations
 
+import hmac
 import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from rig.card import apdu as A
-from rig.card.records import CardInfo, PurchaseRecord, ReadbackRecord, TariffRecord
+from rig.card.keys import KEY_LEN, auth_cryptogram
+from rig.card.records import (
+    CardInfo,
+    ClearRecord,
+    KeyChangeRecord,
+    ParameterRecord,
+    PurchaseRecord,
+    ReadbackRecord,
+    TariffRecord,
+)
 
 # EF file identifiers (transparent EFs under the application DF) and their fixed sizes.
+FID_KEYS = 0x0100
 FID_CARD_INFO = 0x0101
 FID_PURCHASE = 0x0102
 FID_TARIFF = 0x0103
 FID_READBACK = 0x0104
+FID_COMMAND = 0x0105
 
 EF_NAMES: dict[int, str] = {
+    FID_KEYS: "KEYS",
     FID_CARD_INFO: "CARD_INFO",
     FID_PURCHASE: "PURCHASE",
     FID_TARIFF: "TARIFF",
     FID_READBACK: "READBACK",
+    FID_COMMAND: "COMMAND",
 }
 # Each EF is the record size rounded up with spare room for a later format version.
+READBACK_SLOT = 64  # READBACK holds two slots (double buffer), each one ReadbackRecord
 EF_SIZES: dict[int, int] = {
+    FID_KEYS: 2 * KEY_LEN,
     FID_CARD_INFO: 32,
     FID_PURCHASE: 48,
     FID_TARIFF: 48,
-    FID_READBACK: 96,
+    FID_READBACK: 2 * READBACK_SLOT,
+    FID_COMMAND: 96,
 }
 EF_RECORDS = {
     FID_CARD_INFO: CardInfo,
     FID_PURCHASE: PurchaseRecord,
     FID_TARIFF: TariffRecord,
-    FID_READBACK: ReadbackRecord,
 }
 for _fid, _rec in EF_RECORDS.items():
     assert EF_SIZES[_fid] >= _rec.SIZE
+assert READBACK_SLOT >= ReadbackRecord.SIZE
+assert EF_SIZES[FID_COMMAND] >= max(r.SIZE for r in (ParameterRecord, ClearRecord,
+                                                     KeyChangeRecord))
+
+# Key references for EXTERNAL AUTHENTICATE (P2) and the EFs each one opens for UPDATE BINARY
+# once the card is operational. READ BINARY is free on every EF except KEYS (never readable).
+KEY_STATION = 0x01  # card key: derived from the master key and the card serial
+KEY_METER = 0x02  # readback key: derived from the bound meter's key and the card serial
+MAX_TRIES = 3
+UPDATE_KEY: dict[int, int] = {
+    FID_KEYS: KEY_STATION,
+    FID_CARD_INFO: KEY_STATION,
+    FID_PURCHASE: KEY_STATION,
+    FID_TARIFF: KEY_STATION,
+    FID_COMMAND: KEY_STATION,
+    FID_READBACK: KEY_METER,
+}
+
+# Life cycle status (ISO 7816-4 LCS values): in INITIALISATION every EF except KEYS is freely
+# readable and writable (the issuer personalises); ACTIVATE FILE makes it OPERATIONAL.
+LCS_INITIALISATION = 0x03
+LCS_OPERATIONAL = 0x05
 
 
 def _sw(sw: int, data: bytes = b"") -> bytes:
@@ -70,7 +108,7 @@ class _Parsed:
 
 
 class CardApplication:
-    """ISO 7816-4 application 'RIGPP' with four transparent EFs.
+    """ISO 7816-4 application 'RIGPP': six transparent EFs, two keys, a life cycle.
 
     State after `reset()` (power-on): application not selected, no current EF. The lock makes
     `process` atomic, so two terminals (e.g. a PC/SC reader and the meter slot) can never
@@ -88,6 +126,9 @@ class CardApplication:
         self._app_selected = False
         self._current_ef: int | None = None
         self.last_challenge: bytes | None = None
+        self.lifecycle = LCS_INITIALISATION
+        self.tries = {KEY_STATION: MAX_TRIES, KEY_METER: MAX_TRIES}
+        self.authenticated: int | None = None  # key reference, volatile
 
     # --- direct file access (personalisation, persistence, tests) -------------------------
 
@@ -106,15 +147,38 @@ class CardApplication:
                                  f"size {len(ef)}")
             ef[offset:offset + len(content)] = content
 
+    @property
+    def operational(self) -> bool:
+        return self.lifecycle == LCS_OPERATIONAL
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly snapshot of the card memory (selection state is volatile, not kept)."""
+        """JSON-friendly snapshot of the card's non-volatile memory, keys included (the card's
+        secure memory: whoever stores it must protect it like the card itself). Selection and
+        security state are volatile and not kept."""
         with self._lock:
-            return {"efs": {f"{fid:04X}": bytes(ef).hex() for fid, ef in self._files.items()}}
+            return {
+                "efs": {f"{fid:04X}": bytes(ef).hex() for fid, ef in self._files.items()},
+                "lifecycle": self.lifecycle,
+                "tries": {str(ref): n for ref, n in self.tries.items()},
+            }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CardApplication:
         files = {int(fid, 16): bytes.fromhex(content) for fid, content in data["efs"].items()}
-        return cls(files)
+        app = cls(files)
+        lcs = data.get("lifecycle", LCS_INITIALISATION)
+        if lcs not in (LCS_INITIALISATION, LCS_OPERATIONAL):
+            raise ValueError(f"card lifecycle {lcs!r} is neither 3 nor 5")
+        app.lifecycle = lcs
+        for ref, n in data.get("tries", {}).items():
+            if int(ref) not in app.tries or not 0 <= int(n) <= MAX_TRIES:
+                raise ValueError(f"card tries entry {ref}: {n} invalid")
+            app.tries[int(ref)] = int(n)
+        return app
+
+    def _key(self, ref: int) -> bytes:
+        keys = self._files[FID_KEYS]
+        return bytes(keys[(ref - 1) * KEY_LEN:ref * KEY_LEN])
 
     # --- APDU processing --------------------------------------------------------------------
 
@@ -124,6 +188,7 @@ class CardApplication:
             self._app_selected = False
             self._current_ef = None
             self.last_challenge = None
+            self.authenticated = None
 
     def process(self, apdu: bytes) -> bytes:
         """Execute one C-APDU and return the R-APDU (data + SW1 SW2). Never raises."""
@@ -155,6 +220,7 @@ class CardApplication:
                 return _sw(A.SW_FILE_NOT_FOUND)
             self._app_selected = True
             self._current_ef = None
+            self.authenticated = None
             return _sw(A.SW_OK)
         if cmd.p1 == 0x02 and cmd.p2 == 0x0C:
             if len(cmd.data) != 2 or cmd.le is not None:
@@ -185,6 +251,8 @@ class CardApplication:
         target = self._binary_target(cmd)
         if isinstance(target, bytes):
             return target
+        if self._current_ef == FID_KEYS:
+            return _sw(A.SW_SECURITY_NOT_SATISFIED)  # keys never leave the card
         ef, offset = target
         available = len(ef) - offset
         if cmd.le > available:
@@ -200,6 +268,14 @@ class CardApplication:
         ef, offset = target
         if offset + len(cmd.data) > len(ef):
             return _sw(A.SW_WRONG_LENGTH)
+        fid = self._current_ef
+        if self.operational and self.authenticated != UPDATE_KEY[fid]:
+            return _sw(A.SW_SECURITY_NOT_SATISFIED)
+        if fid == FID_KEYS:  # a key (re)loaded gets its full try counter back
+            for ref in self.tries:
+                lo, hi = (ref - 1) * KEY_LEN, ref * KEY_LEN
+                if offset < hi and offset + len(cmd.data) > lo:
+                    self.tries[ref] = MAX_TRIES
         ef[offset:offset + len(cmd.data)] = cmd.data
         return _sw(A.SW_OK)
 
@@ -211,9 +287,50 @@ class CardApplication:
         self.last_challenge = self._rng(8)
         return _sw(A.SW_OK, self.last_challenge)
 
+    def _external_authenticate(self, cmd: _Parsed) -> bytes:
+        if cmd.p1:
+            return _sw(A.SW_WRONG_P1P2)
+        if len(cmd.data) != 8 or cmd.le is not None:
+            return _sw(A.SW_WRONG_LENGTH)
+        ref = cmd.p2
+        if ref not in self.tries or not any(self._key(ref)):
+            return _sw(A.SW_REF_DATA_NOT_FOUND)
+        if self.tries[ref] == 0:
+            return _sw(A.SW_AUTH_METHOD_BLOCKED)
+        challenge, self.last_challenge = self.last_challenge, None  # one attempt per challenge
+        if not self._app_selected or challenge is None:
+            return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
+        serial = bytes(self._files[FID_CARD_INFO][2:10])
+        expected = auth_cryptogram(self._key(ref), challenge, serial, ref)
+        if hmac.compare_digest(expected, cmd.data):
+            self.tries[ref] = MAX_TRIES
+            self.authenticated = ref
+            return _sw(A.SW_OK)
+        self.tries[ref] -= 1
+        self.authenticated = None
+        return _sw(0x63C0 | self.tries[ref])
+
+    def _activate(self, cmd: _Parsed) -> bytes:
+        if cmd.p1 or cmd.p2:
+            return _sw(A.SW_WRONG_P1P2)
+        if cmd.data or cmd.le is not None:
+            return _sw(A.SW_WRONG_LENGTH)
+        if not self._app_selected:
+            return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
+        if self.operational:
+            return _sw(A.SW_OK)
+        issued = any(self._files[FID_CARD_INFO])
+        if not issued or not all(any(self._key(ref)) for ref in self.tries):
+            return _sw(A.SW_CONDITIONS_NOT_SATISFIED)  # personalise CARD_INFO and keys first
+        self.lifecycle = LCS_OPERATIONAL
+        self.authenticated = None
+        return _sw(A.SW_OK)
+
     _HANDLERS: ClassVar[dict[int, Callable[[CardApplication, _Parsed], bytes]]] = {
         A.INS_SELECT: _select,
         A.INS_READ_BINARY: _read_binary,
         A.INS_UPDATE_BINARY: _update_binary,
         A.INS_GET_CHALLENGE: _get_challenge,
+        A.INS_EXTERNAL_AUTHENTICATE: _external_authenticate,
+        A.INS_ACTIVATE_FILE: _activate,
     }

@@ -14,12 +14,16 @@ from pathlib import Path
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, CounterLocation, Mode
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from rig.errors import CardError, ConfigError
 
 KEY_LEN = 16
 MAC_LEN = 8
 KDF_LABEL = b"RIG-METER"
+CARD_KDF_LABEL = b"RIG-CARD"
+READBACK_KDF_LABEL = b"RIG-READBACK"
+AUTH_LABEL = b"RIG-EXT-AUTH"
 DEFAULT_KEY_ENV = "RIG_MASTER_KEY"
 
 
@@ -104,15 +108,9 @@ def bcd_meter_no(meter_no: str) -> bytes:
     return bytes.fromhex(meter_no)
 
 
-def derive_meter_key(master: MasterKey, meter_no: str, key_revision: int) -> bytes:
-    """Per-meter AES-128 key: NIST SP 800-108 KDF in counter mode, PRF = AES-CMAC.
-
-    Fixed input = [i]_32 || "RIG-METER" || 0x00 || BCD(meter_no) || key_revision || [L]_32
-    with i = 1 and L = 128. Binding to the meter number means one cracked meter reveals nothing
-    about its neighbours; the revision lets the utility roll keys with a KEY_CHANGE card.
-    """
-    if not 0 <= key_revision <= 0xFF:
-        raise ValueError(f"key revision {key_revision} outside 0..255")
+def _kbkdf(key: bytes, label: bytes, context: bytes) -> bytes:
+    """NIST SP 800-108 KDF in counter mode, PRF = AES-CMAC, one 128-bit block:
+    CMAC(key, [1]_32 || label || 0x00 || context || [128]_32)."""
     kdf = KBKDFCMAC(
         algorithm=algorithms.AES,
         mode=Mode.CounterMode,
@@ -120,11 +118,72 @@ def derive_meter_key(master: MasterKey, meter_no: str, key_revision: int) -> byt
         rlen=4,
         llen=4,
         location=CounterLocation.BeforeFixed,
-        label=KDF_LABEL,
-        context=bcd_meter_no(meter_no) + bytes([key_revision]),
+        label=label,
+        context=context,
         fixed=None,
     )
-    return kdf.derive(master.secret_bytes())
+    return kdf.derive(key)
+
+
+def _check_revision(key_revision: int) -> None:
+    if not 0 <= key_revision <= 0xFF:
+        raise ValueError(f"key revision {key_revision} outside 0..255")
+
+
+def _serial_bytes(card_serial: str) -> bytes:
+    try:
+        raw = bytes.fromhex(card_serial)
+    except ValueError:
+        raw = b""
+    if len(raw) != 8:
+        raise ValueError(f"card serial must be 16 hex digits, got {card_serial!r}")
+    return raw
+
+
+def derive_meter_key(master: MasterKey, meter_no: str, key_revision: int) -> bytes:
+    """Per-meter AES-128 key: KBKDF(master, "RIG-METER", BCD(meter_no) || key_revision).
+
+    Binding to the meter number means one cracked meter reveals nothing about its neighbours;
+    the revision lets the utility roll keys with a KEY_CHANGE card.
+    """
+    _check_revision(key_revision)
+    return _kbkdf(master.secret_bytes(), KDF_LABEL,
+                  bcd_meter_no(meter_no) + bytes([key_revision]))
+
+
+def derive_card_key(master: MasterKey, card_serial: str, key_revision: int) -> bytes:
+    """Card key 01 (write access for the vending station): KBKDF(master, "RIG-CARD",
+    serial || key_revision). Only the billing centre, which holds the master key, has it."""
+    _check_revision(key_revision)
+    return _kbkdf(master.secret_bytes(), CARD_KDF_LABEL,
+                  _serial_bytes(card_serial) + bytes([key_revision]))
+
+
+def derive_readback_key(meter_key: bytes, card_serial: str) -> bytes:
+    """Card key 02 (the meter's right to write READBACK): KBKDF(K_meter, "RIG-READBACK",
+    serial). The bound meter derives it from its own key; no meter ever holds the master key."""
+    if len(meter_key) != KEY_LEN:
+        raise ValueError(f"meter key must be {KEY_LEN} bytes")
+    return _kbkdf(meter_key, READBACK_KDF_LABEL, _serial_bytes(card_serial))
+
+
+def auth_cryptogram(key: bytes, challenge: bytes, card_serial: bytes, key_ref: int) -> bytes:
+    """EXTERNAL AUTHENTICATE data: CMAC(K, "RIG-EXT-AUTH" || RND.ICC || serial || ref)[:8]."""
+    return mac(key, AUTH_LABEL + challenge + card_serial + bytes([key_ref]))
+
+
+def wrap_key(kek: bytes, key: bytes) -> bytes:
+    """RFC 3394 AES key wrap (24 bytes for a 16-byte key): how a KEY_CHANGE card carries the
+    meter's new key under its current one."""
+    return aes_key_wrap(kek, key)
+
+
+def unwrap_key(kek: bytes, wrapped: bytes) -> bytes | None:
+    """Inverse of `wrap_key`; None if the integrity check fails (wrong key or tampering)."""
+    try:
+        return aes_key_unwrap(kek, wrapped)
+    except (InvalidUnwrap, ValueError):
+        return None
 
 
 def cmac_aes(key: bytes, data: bytes) -> bytes:

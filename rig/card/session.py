@@ -1,4 +1,4 @@
-"""Terminal side of the card application: typed reads/writes of the four EFs.
+"""Terminal side of the card application: typed reads/writes of the EFs, authentication.
 
 Used by the vending station (over a PC/SC `PcscConnection`) and by the emulated meter firmware
 (over `DirectTransport`), so both ends speak exactly the same APDUs.
@@ -6,17 +6,22 @@ Used by the vending station (over a PC/SC `PcscConnection`) and by the emulated 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Protocol, TypeVar, runtime_checkable
 
 from rig.card import apdu as A
 from rig.card.application import (
     FID_CARD_INFO,
+    FID_COMMAND,
+    FID_KEYS,
     FID_PURCHASE,
     FID_READBACK,
     FID_TARIFF,
+    READBACK_SLOT,
     CardApplication,
 )
+from rig.card.keys import KEY_LEN, auth_cryptogram
 from rig.card.records import CardInfo, PurchaseRecord, ReadbackRecord, TariffRecord, _Record
 from rig.card.trace import ApduTrace
 
@@ -88,20 +93,51 @@ class CardSession:
             out += self.send(A.read_binary(offset + len(out), chunk, fid))
         return out
 
-    def write_ef(self, fid: int, data: bytes, offset: int = 0) -> None:
+    def write_ef(self, fid: int, data: bytes, offset: int = 0, secret: bool = False) -> None:
         self.select_ef(fid)
         for i in range(0, len(data), 255):
-            self.send(A.update_binary(offset + i, data[i:i + 255], fid))
+            self.send(A.update_binary(offset + i, data[i:i + 255], fid, secret=secret))
 
     def get_challenge(self) -> bytes:
         if not self._selected:
             self.select_application()
         return self.send(A.get_challenge())
 
+    def authenticate(self, key_ref: int, key: bytes, card_serial: str) -> None:
+        """GET CHALLENGE + EXTERNAL AUTHENTICATE with ``key``: opens the EFs that key guards
+        until the next reset or SELECT of the application. A wrong key costs one try (63Cx);
+        a blocked key answers 6983."""
+        challenge = self.get_challenge()
+        cryptogram = auth_cryptogram(key, challenge, bytes.fromhex(card_serial), key_ref)
+        self.send(A.external_authenticate(key_ref, cryptogram))
+
+    def load_keys(self, card_key: bytes, readback_key: bytes) -> None:
+        """Write both keys into EF KEYS (write-only on the card; redacted in every trace)."""
+        if len(card_key) != KEY_LEN or len(readback_key) != KEY_LEN:
+            raise ValueError(f"card keys must be {KEY_LEN} bytes each")
+        self.write_ef(FID_KEYS, card_key + readback_key, secret=True)
+
+    def activate(self) -> None:
+        """ACTIVATE FILE: end personalisation; from now on updates need authentication."""
+        if not self._selected:
+            self.select_application()
+        self.send(A.activate_application())
+
     def _read(self, fid: int, cls: type[R]) -> R | None:
         return cls.parse_optional(self.read_ef(fid, cls.SIZE))
 
+    def read_command(self, cls: type[R]) -> R | None:
+        """The COMMAND EF as the record its card type carries (Parameter/Clear/KeyChange)."""
+        return self._read(FID_COMMAND, cls)
+
+    def write_command(self, rec: _Record) -> None:
+        self.write_ef(FID_COMMAND, rec.to_bytes())
+
     # --- records ----------------------------------------------------------------------------
+
+    def read_info_optional(self) -> CardInfo | None:
+        """CARD_INFO, or None on a card that was never personalised."""
+        return self._read(FID_CARD_INFO, CardInfo)
 
     def read_info(self) -> CardInfo:
         info = self._read(FID_CARD_INFO, CardInfo)
@@ -119,7 +155,7 @@ class CardSession:
         self.write_ef(FID_PURCHASE, rec.to_bytes())
 
     def clear_purchase(self) -> None:
-        """Erase the purchase (the meter does this after applying it, so it applies once)."""
+        """Erase the purchase (issuer, key 01); the meter needs no erase: sequence numbers."""
         self.write_ef(FID_PURCHASE, bytes(PurchaseRecord.SIZE))
 
     def read_tariff(self) -> TariffRecord | None:
@@ -128,8 +164,36 @@ class CardSession:
     def write_tariff(self, rec: TariffRecord) -> None:
         self.write_ef(FID_TARIFF, rec.to_bytes())
 
-    def read_readback(self) -> ReadbackRecord | None:
-        return self._read(FID_READBACK, ReadbackRecord)
+    # READBACK is a double buffer: two slots, each a whole MAC'd ReadbackRecord. A writer always
+    # overwrites the slot that does NOT hold the newest valid copy, so a write torn at any byte
+    # leaves the previous readback intact; readers take the valid slot with the highest
+    # readback_no (a torn slot fails its MAC or does not decode, and is skipped).
 
-    def write_readback(self, rec: ReadbackRecord) -> None:
-        self.write_ef(FID_READBACK, rec.to_bytes())
+    def readback_slots(self, key: bytes | None = None) -> list[ReadbackRecord | None]:
+        """Both slots decoded; a slot that is erased, undecodable or (with ``key``) fails its
+        MAC is None."""
+        raw = self.read_ef(FID_READBACK, 2 * READBACK_SLOT)
+        slots: list[ReadbackRecord | None] = []
+        for i in range(2):
+            try:
+                rec = ReadbackRecord.parse_optional(raw[i * READBACK_SLOT:(i + 1) * READBACK_SLOT])
+                if rec is not None and key is not None:
+                    rec.verify(key)
+            except (A.RecordError, A.MacError):
+                rec = None
+            slots.append(rec)
+        return slots
+
+    def read_readback(self, key: bytes | None = None) -> ReadbackRecord | None:
+        """The newest readback (verified under ``key`` if given), or None if there is none."""
+        valid = [r for r in self.readback_slots(key) if r is not None]
+        return max(valid, key=lambda r: r.readback_no) if valid else None
+
+    def write_readback(self, rec: ReadbackRecord, key: bytes) -> ReadbackRecord:
+        """Sign ``rec`` as the next generation and write it over the older slot; returns it."""
+        slots = self.readback_slots(key)
+        valid = [(r.readback_no, i) for i, r in enumerate(slots) if r is not None]
+        newest_no, newest_slot = max(valid) if valid else (0, 1)
+        signed = dataclasses.replace(rec, readback_no=newest_no + 1).sign(key)
+        self.write_ef(FID_READBACK, signed.to_bytes(), offset=(1 - newest_slot) * READBACK_SLOT)
+        return signed

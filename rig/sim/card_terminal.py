@@ -1,22 +1,41 @@
 """The emulated meter's card terminal: what a prepaid meter does with an inserted card.
 
-Check the card (type, meter binding, MACs), apply a new tariff and a new purchase, then write
-the readback. Every check runs before the first register changes, so a refused card leaves
-the meter exactly as it was; a purchase whose sequence number the meter has seen is ignored,
-so a card can be inserted any number of times without applying its credit twice.
+One insertion runs in three phases (docs/card-spec.md, "Meter session"):
+
+1. **check** — read CARD_INFO and the records the card type carries, verify binding, key
+   revision and MACs, and authenticate to the card with the readback key (key 02). Nothing in the
+   meter changes here, so a refused or pulled card leaves every register as it was.
+2. **apply** — a new tariff, a purchase whose sequence number is new (a replayed one is ignored),
+   a parameter set, a clear command or a key change.
+3. **readback** — written into the older of the card's two READBACK slots, so a card pulled
+   mid-write still carries the previous readback and the meter writes a fresh one next time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from rig.card.apdu import MacError
-from rig.card.records import CardType, CreditUnit, PurchaseRecord, ReadbackRecord
+from rig.card.apdu import MacError, RecordError, StatusWordError
+from rig.card.application import KEY_METER
+from rig.card.keys import derive_readback_key, unwrap_key
+from rig.card.records import (
+    CardInfo,
+    CardType,
+    ClearAction,
+    ClearRecord,
+    CreditUnit,
+    KeyChangeRecord,
+    ParameterRecord,
+    PurchaseRecord,
+    ReadbackRecord,
+    TariffRecord,
+)
 from rig.card.session import ApduTransport, CardSession
 from rig.errors import CardError
 from rig.profile import CreditKind
-from rig.sim.prepaid import PrepaidEngine
+from rig.sim.prepaid import EventLog, PrepaidEngine
 
 
 @dataclass(frozen=True)
@@ -26,26 +45,75 @@ class InsertionOutcome:
     accepted: bool
     applied_sequence: int | None
     message: str
+    card_type: str = ""
+    parameters: dict[str, Any] | None = None  # a parameter card's set, as the meter recorded it
 
     def to_dict(self) -> dict[str, object]:
         return {
             "accepted": self.accepted,
             "applied_sequence": self.applied_sequence,
             "message": self.message,
+            "card_type": self.card_type,
+            "parameters": self.parameters,
         }
 
 
-def _refuse(message: str) -> InsertionOutcome:
-    return InsertionOutcome(False, None, message)
+def _refuse(message: str, card_type: str = "") -> InsertionOutcome:
+    return InsertionOutcome(False, None, message, card_type)
+
+
+class _Refused(Exception):
+    """A check failed before any register changed; the message is the meter's reason."""
+
+
+@dataclass
+class _Plan:
+    """Everything verified in the check phase, waiting to be applied."""
+
+    info: CardInfo
+    tariff: TariffRecord | None = None
+    purchase: PurchaseRecord | None = None
+    parameters: ParameterRecord | None = None
+    clear: ClearRecord | None = None
+    new_key: tuple[int, bytes] | None = None
+    messages: list[str] = field(default_factory=list)
+    applied: int | None = None
+    changed: bool = False
+
+
+def parameters_summary(p: ParameterRecord) -> dict[str, Any]:
+    """A parameter set as plain JSON-friendly values (for the outcome and reports)."""
+    return {
+        "version": p.version,
+        "alarm1": p.alarm1,
+        "alarm2": p.alarm2,
+        "overdraft_limit": p.overdraft_limit,
+        "hoarding_limit": p.hoarding_limit,
+        "power_limit_w": p.power_limit_w,
+        "friendly_periods": [[f.start_hour, f.end_hour, f.weekdays] for f in p.friendly_periods],
+        "tariff_version": p.tariff_version,
+        "tariff_rates": [[r.start_minute, str(r.price_per_kwh)] for r in p.tariff_rates],
+    }
 
 
 class MeterCardTerminal:
-    """Card slot logic of one prepaid meter (the caller holds the world still)."""
+    """Card slot logic of one prepaid meter (the caller holds the world still).
 
-    def __init__(self, engine: PrepaidEngine, meter_no: str, meter_key: bytes) -> None:
+    ``key_revision`` is the revision of ``meter_key`` (default: the profile's); a KEY_CHANGE
+    card moves both on. ``parameters`` is the last parameter set a PARAMETER card delivered:
+    the engine applies its flat tariff today; alarm thresholds, limits, friendly periods and the
+    power limit are recorded here until the engine grows a hook for them.
+    """
+
+    def __init__(self, engine: PrepaidEngine, meter_no: str, meter_key: bytes, *,
+                 key_revision: int | None = None) -> None:
         self.engine = engine
         self.meter_no = meter_no
         self._key = meter_key
+        self.key_revision = (engine.profile.card.key_revision if key_revision is None
+                             else key_revision)
+        self.parameters: ParameterRecord | None = None
+        self.last_clear_no = 0
 
     @property
     def credit_unit(self) -> CreditUnit:
@@ -54,58 +122,171 @@ class MeterCardTerminal:
 
     def insert(self, transport: ApduTransport, now: datetime) -> InsertionOutcome:
         """Run one insertion session at bench time `now`."""
+        session = CardSession(transport)
         try:
-            return self._session(CardSession(transport), now)
+            plan = self._check(session)
+        except _Refused as e:
+            return _refuse(str(e))
         except CardError as e:  # unreadable, unissued or pulled card: registers untouched
             return _refuse(f"card error: {e}")
+        card_type = plan.info.card_type.name
+        self._apply(plan, now)
+        try:
+            session.write_readback(self.readback(now), self._key)
+        except CardError as e:
+            if not plan.changed:
+                return _refuse(f"card error: {e}", card_type)
+            plan.messages.append(f"card removed before the readback was written ({e})")
+        else:
+            plan.messages.append("readback written")
+        params = parameters_summary(plan.parameters) if plan.parameters else None
+        return InsertionOutcome(True, plan.applied, "; ".join(plan.messages), card_type, params)
 
-    def _session(self, session: CardSession, now: datetime) -> InsertionOutcome:
+    # -- phase 1: check (no register changes) ------------------------------------------
+    def _check(self, session: CardSession) -> _Plan:
         session.select_application()
-        info = session.read_info()
-        if info.card_type is not CardType.USER:
-            return _refuse(f"not a user card ({info.card_type.name})")
+        try:
+            info = session.read_info()
+        except RecordError as e:
+            raise _Refused(f"card not readable as a RIGPP card ({e})") from None
         if info.meter_no != self.meter_no:
-            return _refuse(f"card is for meter {info.meter_no}")
+            raise _Refused(f"card is for meter {info.meter_no}")
+        if info.key_revision != self.key_revision:
+            raise _Refused(f"card keyed for key revision {info.key_revision}, meter at "
+                           f"{self.key_revision}: re-key it at the vending station")
+        plan = _Plan(info)
+        try:
+            {
+                CardType.USER: self._check_user,
+                CardType.PARAMETER: self._check_parameters,
+                CardType.CHECK: lambda s, p: None,
+                CardType.CLEAR: self._check_clear,
+                CardType.KEY_CHANGE: self._check_key_change,
+            }[info.card_type](session, plan)
+        except MacError:
+            raise _Refused("card data MAC invalid: refused") from None
+        try:
+            session.authenticate(KEY_METER, derive_readback_key(self._key, info.card_serial),
+                                 info.card_serial)
+        except StatusWordError as e:
+            raise _Refused(f"card authentication failed: {e}") from None
+        return plan
+
+    def _record(self, session: CardSession, cls: type[Any], what: str) -> Any:
+        try:
+            rec = session.read_command(cls)
+        except RecordError as e:
+            raise _Refused(f"{what} card carries no valid {cls.NAME} ({e})") from None
+        if rec is None:
+            raise _Refused(f"{what} card carries no {cls.NAME}")
+        rec.verify(self._key)
+        if rec.meter_no != self.meter_no:
+            raise _Refused(f"{cls.NAME} is for meter {rec.meter_no}")
+        return rec
+
+    def _check_user(self, session: CardSession, plan: _Plan) -> None:
         tariff = session.read_tariff()
         purchase = session.read_purchase()
-        try:
-            if tariff is not None:
-                tariff.verify(self._key)
-            if purchase is not None:
-                purchase.verify(self._key)
-        except MacError:
-            return _refuse("card data MAC invalid: refused")
-        refusal = self._check_purchase(purchase)
-        if refusal:
-            return _refuse(refusal)
-        if tariff is not None and tariff.meter_no == self.meter_no:
-            self.engine.apply_tariff(tariff.version, tariff.price_per_kwh)
-        applied: int | None = None
-        message = "readback written"
+        if tariff is not None:
+            tariff.verify(self._key)
+            if tariff.meter_no != self.meter_no:
+                raise _Refused(f"tariff is for meter {tariff.meter_no}")
         if purchase is not None:
-            if purchase.sequence <= self.engine.last_sequence:
-                message = f"purchase {purchase.sequence} already applied"
+            purchase.verify(self._key)
+            if purchase.meter_no != self.meter_no:
+                raise _Refused(f"purchase is for meter {purchase.meter_no}")
+            if purchase.key_revision != self.key_revision:
+                raise _Refused(f"purchase made for key revision {purchase.key_revision}")
+            if purchase.credit_unit is not self.credit_unit:
+                raise _Refused("purchase credit unit does not match the meter")
+            new = purchase.sequence > self.engine.last_sequence
+            if new and self.engine.would_hoard(purchase.credit):
+                raise _Refused("hoarding limit exceeded: refused")
+        plan.tariff, plan.purchase = tariff, purchase
+
+    def _check_parameters(self, session: CardSession, plan: _Plan) -> None:
+        rec: ParameterRecord = self._record(session, ParameterRecord, "parameter")
+        if rec.key_revision != self.key_revision:
+            raise _Refused(f"parameters made for key revision {rec.key_revision}")
+        plan.parameters = rec
+
+    def _check_clear(self, session: CardSession, plan: _Plan) -> None:
+        rec: ClearRecord = self._record(session, ClearRecord, "clear/test")
+        if rec.key_revision != self.key_revision:
+            raise _Refused(f"clear command made for key revision {rec.key_revision}")
+        plan.clear = rec
+
+    def _check_key_change(self, session: CardSession, plan: _Plan) -> None:
+        rec: KeyChangeRecord = self._record(session, KeyChangeRecord, "key-change")
+        if rec.old_revision != self.key_revision:
+            raise _Refused(f"key change from revision {rec.old_revision}, meter at "
+                           f"{self.key_revision}")
+        new_key = unwrap_key(self._key, rec.wrapped_key)
+        if new_key is None or len(new_key) != len(self._key):
+            raise _Refused("key change: the new key does not unwrap under the meter key")
+        plan.new_key = (rec.new_revision, new_key)
+
+    # -- phase 2: apply ----------------------------------------------------------------
+    def _apply(self, plan: _Plan, now: datetime) -> None:
+        e = self.engine
+        msgs = plan.messages
+        if plan.tariff is not None and e.apply_tariff(plan.tariff.version,
+                                                      plan.tariff.price_per_kwh):
+            plan.changed = True
+            msgs.append(f"tariff {plan.tariff.version} applied")
+        if plan.purchase is not None:
+            seq = plan.purchase.sequence
+            if seq <= e.last_sequence:
+                msgs.append(f"purchase {seq} already applied")
             else:
-                self.engine.apply_purchase(purchase.sequence, purchase.credit, now)
-                applied = purchase.sequence
-                message = f"credit applied (purchase {purchase.sequence})"
-        session.write_readback(self.readback(now))
-        return InsertionOutcome(True, applied, message)
+                e.apply_purchase(seq, plan.purchase.credit, now)
+                plan.applied, plan.changed = seq, True
+                msgs.append(f"credit applied (purchase {seq})")
+        if plan.parameters is not None:
+            self._apply_parameters(plan)
+        if plan.clear is not None:
+            self._apply_clear(plan)
+        if plan.new_key is not None:
+            self.key_revision, self._key = plan.new_key
+            plan.changed = True
+            msgs.append(f"meter key changed to revision {self.key_revision}")
+        if plan.info.card_type is CardType.CHECK:
+            msgs.append("check card: usage data collected")
 
-    def _check_purchase(self, purchase: PurchaseRecord | None) -> str:
-        if purchase is None:
-            return ""
-        if purchase.meter_no != self.meter_no:
-            return f"purchase is for meter {purchase.meter_no}"
-        if purchase.credit_unit is not self.credit_unit:
-            return "purchase credit unit does not match the meter"
-        new = purchase.sequence > self.engine.last_sequence
-        if new and self.engine.would_hoard(purchase.credit):
-            return "hoarding limit exceeded: refused"
-        return ""
+    def _apply_parameters(self, plan: _Plan) -> None:
+        p = plan.parameters
+        assert p is not None
+        current = self.parameters.version if self.parameters else 0
+        if p.version <= current:
+            plan.messages.append(f"parameters {p.version} already applied")
+            return
+        self.parameters = p
+        plan.changed = True
+        plan.messages.append(f"parameters {p.version} recorded")
+        if len(p.tariff_rates) == 1:
+            if self.engine.apply_tariff(p.tariff_version, p.tariff_rates[0].price_per_kwh):
+                plan.messages.append(f"tariff {p.tariff_version} applied")
+        else:
+            plan.messages.append("time-of-use table recorded, not applied (flat tariff engine)")
 
+    def _apply_clear(self, plan: _Plan) -> None:
+        c = plan.clear
+        assert c is not None
+        if c.action is ClearAction.TEST:
+            plan.messages.append("test card: meter state shown, nothing changed")
+            return
+        if c.clear_no <= self.last_clear_no:
+            plan.messages.append(f"clear command {c.clear_no} already applied")
+            return
+        self.last_clear_no = c.clear_no
+        self.engine.events = EventLog()
+        plan.changed = True
+        plan.messages.append(f"event counters cleared (clear command {c.clear_no})")
+
+    # -- phase 3: readback -------------------------------------------------------------
     def readback(self, at: datetime) -> ReadbackRecord:
-        """The meter's usage data as the readback record, MAC'd with the meter key."""
+        """The meter's usage data as an (unsigned) readback record; the session signs it
+        under the meter key as the card's next readback generation."""
         e = self.engine
         ev = e.events
         return ReadbackRecord(
@@ -125,7 +306,7 @@ class MeterCardTerminal:
             power_down_count=ev.power_down_count,
             timestamp=at.replace(microsecond=0),
             tariff_version=e.tariff_version,
-        ).sign(self._key)
+        )
 
 
-__all__ = ["InsertionOutcome", "MeterCardTerminal"]
+__all__ = ["InsertionOutcome", "MeterCardTerminal", "parameters_summary"]

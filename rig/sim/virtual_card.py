@@ -8,8 +8,12 @@ control code (00 power off, 01 power on, 02 reset, 04 get ATR), anything else is
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
+import tempfile
 import threading
+from pathlib import Path
 from types import TracebackType
 
 from rig.card.application import CardApplication
@@ -51,6 +55,40 @@ class VirtualCard:
     def process(self, apdu: bytes) -> bytes:
         with self.lock:
             return self.app.process(apdu)
+
+    # --- persistence: the card survives a `rig sim` restart --------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the card memory as JSON, atomically (temp file + rename) and readable by the
+        owner only: the file holds the card's keys, like the card itself."""
+        target = Path(path)
+        with self.lock:
+            data = {"format": 1, "atr": self.atr.hex(), "card": self.app.to_dict()}
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> VirtualCard:
+        """Read a card saved by `save`; CardError naming the file and the problem."""
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+            if data.get("format") != 1:
+                raise ValueError(f"unknown format {data.get('format')!r}")
+            return cls(CardApplication.from_dict(data["card"]), bytes.fromhex(data["atr"]))
+        except OSError as exc:
+            raise CardError(f"virtual card file {p}: cannot read ({exc.strerror})") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CardError(f"virtual card file {p}: not a saved card ({exc})") from None
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:

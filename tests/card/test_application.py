@@ -67,7 +67,7 @@ def test_get_challenge(selected: CardApplication) -> None:
 def test_class_and_instruction(app: CardApplication) -> None:
     assert run(app, "80A4040007F0524947505001") == "6E00"
     assert run(app, "00CA000000") == "6D00"
-    assert run(app, "00820000") == "6D00"  # EXTERNAL AUTHENTICATE: not yet implemented
+    assert run(app, "00880000") == "6D00"  # INTERNAL AUTHENTICATE: not implemented
     assert run(app, "00A4") == "6700"
     assert run(app, "") == "6700"
     assert run(app, "00B000000000") == "6700"  # extended length not supported
@@ -85,7 +85,7 @@ def test_persistence_round_trip(selected: CardApplication) -> None:
     selected.write_ef(FID_PURCHASE, b"\x01\x02", offset=3)
     copy = CardApplication.from_dict(selected.to_dict())
     assert copy.to_dict() == selected.to_dict()
-    assert set(selected.to_dict()["efs"]) == {"0101", "0102", "0103", "0104"}
+    assert set(selected.to_dict()["efs"]) == {"0100", "0101", "0102", "0103", "0104", "0105"}
     with pytest.raises(ValueError):
         selected.write_ef(FID_PURCHASE, bytes(49))
 
@@ -93,7 +93,7 @@ def test_persistence_round_trip(selected: CardApplication) -> None:
 @settings(max_examples=300)
 @given(st.one_of(
     st.binary(max_size=300),
-    st.tuples(st.sampled_from([0xA4, 0xB0, 0xD6, 0x84, 0x82]), st.binary(max_size=3),
+    st.tuples(st.sampled_from([0xA4, 0xB0, 0xD6, 0x84, 0x82, 0x44]), st.binary(max_size=3),
               st.binary(max_size=260)).map(lambda t: bytes([0, t[0]]) + t[1] + t[2])))
 def test_process_never_raises(apdu: bytes) -> None:
     app = CardApplication()

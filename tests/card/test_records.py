@@ -66,14 +66,14 @@ def test_tariff_layout() -> None:
 
 
 def test_readback_layout() -> None:
-    rec = readback(relay_open=True)
+    rec = readback(relay_open=True, readback_no=9)
     expected = bytes.fromhex(
         "01" "000012345678" "0001E240" "00001388" "00000000" "0003" "00000007" "00007530"
         "00" "03" "0002" "0001" "0000" "0004") + TS_SECONDS.to_bytes(4, "big") + \
-        bytes.fromhex("0002") + bytes(8)
+        bytes.fromhex("0002") + bytes.fromhex("00000009") + bytes(8)
     assert rec.to_bytes() == expected
     assert ReadbackRecord.from_bytes(expected) == rec
-    assert ReadbackRecord.SIZE == 53
+    assert ReadbackRecord.SIZE == 57
 
 
 def test_readback_timestamp_normalised_to_utc_seconds() -> None:
@@ -173,7 +173,7 @@ records = st.one_of(
     st.builds(PurchaseRecord, meter, u32, u32, units, u16, u8, macs),
     st.builds(TariffRecord, meter, u16, u32.map(lambda n: Decimal(n).scaleb(-4)), u32, u32, macs),
     st.builds(ReadbackRecord, meter, u32, u32, u32, u16, u32, u32, units, st.booleans(),
-              st.booleans(), u16, u16, u16, u16, stamps, u16, macs),
+              st.booleans(), u16, u16, u16, u16, stamps, u16, u32, macs),
 )
 
 
@@ -187,7 +187,7 @@ def test_round_trip(rec) -> None:
 
 @given(st.sampled_from([CardInfo, PurchaseRecord, TariffRecord, ReadbackRecord]),
        st.one_of(st.binary(max_size=80),
-                 st.integers(21, 53).flatmap(lambda n: st.binary(min_size=n, max_size=n)
+                 st.integers(21, 57).flatmap(lambda n: st.binary(min_size=n, max_size=n)
                                              .map(lambda b: b"\x01" + b[1:]))))
 def test_from_bytes_fuzz_raises_only_record_error(cls, data) -> None:
     try:

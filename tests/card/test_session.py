@@ -45,11 +45,12 @@ def test_full_session_round_trip() -> None:
     s.write_info(INFO)
     s.write_purchase(purchase)
     s.write_tariff(tariff)
-    s.write_readback(rb)
+    written = s.write_readback(rb, KEY)
+    assert written.readback_no == 1 and written.verify(KEY)
     assert s.read_info() == INFO
     assert s.read_purchase().verify(KEY) == purchase
     assert s.read_tariff() == tariff
-    assert s.read_readback() == rb
+    assert s.read_readback(KEY) == written
     s.clear_purchase()
     assert s.read_purchase() is None
     # a fresh terminal (power cycle) sees the same memory

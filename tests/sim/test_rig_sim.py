@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +21,7 @@ from rig.card.pcsc import PcscReader
 from rig.meter.dlt645 import Dlt645Client
 from rig.meter.dlt645 import data_ids as di
 from rig.profile import load_profile
+from rig.sim.vpcd import VpcdSlot
 
 RIG = [sys.executable, "-m", "rig.cli.main"]
 
@@ -71,18 +72,16 @@ def test_parts_are_usable_by_other_programs(rig_sim: tuple[subprocess.Popen[str]
 def test_sigterm_shuts_down_cleanly(rig_sim: tuple[subprocess.Popen[str], dict]) -> None:
     proc, parts = rig_sim
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0
-    assert not Path(parts["meter_port"]).exists() or not os.access(parts["meter_port"], os.R_OK) \
-        or _pty_closed(parts["meter_port"])
-
-
-def _pty_closed(path: str) -> bool:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
-        return True
-    os.close(fd)
-    return False
+    assert proc.wait(timeout=20) == 0
+    assert proc.stderr is not None
+    assert "emulated bench stopped" in proc.stderr.read()
+    # The load's socket is closed and the PC/SC reader is free for the next bench.
+    port = int(parts["load_resource"].split("::")[2])
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    reader_index = int(parts["card_reader"].rsplit(" ", 1)[1])
+    with VpcdSlot(reader_index):
+        pass
 
 
 def test_interrupted_run_leaves_load_off(rig_sim: tuple[subprocess.Popen[str], dict]) -> None:

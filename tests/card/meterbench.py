@@ -1,0 +1,91 @@
+"""In-process card world for terminal/station tests: a real CardApplication, the real vending
+station and the real meter card terminal around a PrepaidEngine from the default profile.
+
+Only the billing centre is replaced, by `Ledger`, which records what the station reports
+(`mark_written`); the billing centre has its own tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from rig.bench.vending_station import VendingStation
+from rig.billing.types import CreditUnit as BillingCreditUnit
+from rig.billing.types import VendResult, VendStatus
+from rig.card.application import CardApplication
+from rig.card.keys import MasterKey, derive_meter_key
+from rig.card.session import DirectTransport
+from rig.profile import load_profile
+from rig.sim.card_terminal import MeterCardTerminal
+from rig.sim.prepaid import PrepaidEngine
+
+MASTER = MasterKey.from_file(Path(__file__).parents[2] / "fixtures/keys/lab-master.key")
+OTHER_MASTER = MasterKey(bytes(range(16)))
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+SERIAL = "C0FFEE0000000001"
+
+
+class Ledger:
+    """Stands in for the billing centre: remembers which vends the station wrote."""
+
+    def __init__(self) -> None:
+        self.written: list[int] = []
+
+    def mark_written(self, vend_id: int) -> None:
+        self.written.append(vend_id)
+
+
+@dataclasses.dataclass
+class World:
+    engine: PrepaidEngine
+    terminal: MeterCardTerminal
+    station: VendingStation
+    card: CardApplication
+    ledger: Ledger
+
+    @property
+    def meter_no(self) -> str:
+        return self.terminal.meter_no
+
+    def slot(self) -> DirectTransport:
+        """A fresh insertion (power-on reset: nothing selected, no security state)."""
+        self.card.reset()
+        return DirectTransport(self.card)
+
+    def vend(self, sequence: int, credit: int, tariff_version: int = 1,
+             price: Decimal = Decimal("0.5283")) -> VendResult:
+        return VendResult(
+            vend_id=sequence, request_id=f"r{sequence}", meter_no=self.meter_no,
+            card_serial=SERIAL, sequence=sequence, credit=credit,
+            credit_unit=BillingCreditUnit.MONEY_CENTS, amount=Decimal(credit) / 100,
+            tariff_code="T", tariff_version=tariff_version, price_per_kwh=price,
+            key_revision=self.terminal.key_revision, receipt=(), status=VendStatus.CREATED,
+            station="s1", operator="op", created_at=NOW)
+
+    def meter_key(self) -> bytes:
+        return derive_meter_key(MASTER, self.meter_no, self.terminal.key_revision)
+
+
+def make_world(*, personalise: bool = True, master: MasterKey = MASTER) -> World:
+    profile = load_profile()
+    engine = PrepaidEngine(profile=profile)
+    meter_no = profile.protocol.address
+    key = derive_meter_key(master, meter_no, profile.card.key_revision)
+    world = World(engine, MeterCardTerminal(engine, meter_no, key),
+                  VendingStation(Ledger(), MASTER), CardApplication(), Ledger())
+    world.station.billing = world.ledger
+    if personalise:
+        world.station.personalise(world.slot(), card_serial=SERIAL, meter_no=meter_no,
+                                  key_revision=profile.card.key_revision)
+    return world
+
+
+def registers(engine: PrepaidEngine) -> tuple[object, ...]:
+    """Every register of the engine a card session could touch."""
+    return (engine.energy_wh, engine.credit, engine.price_per_kwh, engine.tariff_version,
+            engine.purchase_count, engine.last_sequence, engine.cumulative_purchase,
+            engine.relay_closed, engine.relay_reason, engine.alarm1_active,
+            engine.alarm2_active, dataclasses.replace(engine.events))

@@ -1,0 +1,175 @@
+"""Card tearing: the card is pulled before, in the middle of, or just after any APDU of the
+station's purchase write and of the meter's apply-and-readback session. After every tear a
+normal insertion must recover with no credit lost, none applied twice and a readback that
+matches the meter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from rig.card.apdu import INS_UPDATE_BINARY, CardRemovedError
+from rig.card.application import CardApplication
+from rig.card.session import CardSession
+from rig.errors import CardError
+from tests.card.meterbench import NOW, World, make_world, registers
+
+C1, C2, C3 = 3000, 2500, 1200  # credit units (0.01 CNY)
+
+
+class TearingTransport:
+    """Pulls the card at exchange ``cut`` (0-based). ``mode``: "before" (the card never sees
+    the APDU), "after" (the card executes it, the response is lost) or an int n (an UPDATE
+    BINARY whose first n data bytes reach the EEPROM)."""
+
+    def __init__(self, app: CardApplication, cut: int, mode: str | int) -> None:
+        self.app, self.cut, self.mode = app, cut, mode
+        self.count = 0
+        self.torn = False
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if self.torn:
+            raise CardRemovedError("card already removed")
+        index, self.count = self.count, self.count + 1
+        if index < self.cut:
+            return self.app.process(apdu)
+        self.torn = True
+        if self.mode == "after":
+            self.app.process(apdu)
+        elif isinstance(self.mode, int):
+            n = self.mode
+            self.app.process(apdu[:4] + bytes([n]) + apdu[5:5 + n])
+        self.app.reset()  # power lost: selection and security state gone
+        raise CardRemovedError(f"card pulled at APDU {index}")
+
+
+class CountingTransport:
+    def __init__(self, app: CardApplication) -> None:
+        self.app = app
+        self.apdus: list[bytes] = []
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.apdus.append(apdu)
+        return self.app.process(apdu)
+
+
+def tear_points(apdus: list[bytes]) -> Iterator[tuple[int, str | int]]:
+    """Every exchange before/after, and every proper prefix of every UPDATE BINARY."""
+    for k, apdu in enumerate(apdus):
+        yield k, "before"
+        yield k, "after"
+        if apdu[1] == INS_UPDATE_BINARY:
+            for n in range(1, apdu[4]):
+                yield k, n
+
+
+def prepared() -> World:
+    """Vend 1 applied and read back; vend 2 bought (not yet written)."""
+    w = make_world()
+    w.station.write_vend(w.slot(), w.vend(1, C1))
+    assert w.terminal.insert(w.slot(), NOW).applied_sequence == 1
+    return w
+
+
+def station_write_apdus() -> list[bytes]:
+    w = prepared()
+    counter = CountingTransport(w.card)
+    w.card.reset()
+    w.station.write_vend(counter, w.vend(2, C2, tariff_version=2))
+    return counter.apdus
+
+
+def meter_session_apdus() -> list[bytes]:
+    w = prepared()
+    w.station.write_vend(w.slot(), w.vend(2, C2))
+    counter = CountingTransport(w.card)
+    w.card.reset()
+    w.terminal.insert(counter, NOW)
+    return counter.apdus
+
+
+STATION_TEARS = list(tear_points(station_write_apdus()))
+METER_TEARS = list(tear_points(meter_session_apdus()))
+
+
+def assert_settled(w: World, credits: int, last: int) -> None:
+    """The meter applied exactly ``credits`` over sequences 1..``last`` and the card's newest
+    verified readback says the same."""
+    e = w.engine
+    assert e.cumulative_purchase == Decimal(credits) / 100
+    assert e.purchase_count == last and e.last_sequence == last
+    rb = w.station.read_readback(w.slot(), w.terminal.key_revision)
+    rb.verify(w.meter_key())
+    assert (rb.last_sequence, rb.purchase_count, rb.cumulative_purchase) == (last, last, credits)
+    assert rb.remaining == e.units(e.remaining)
+
+
+def test_tear_lists_cover_whole_sessions() -> None:
+    # the station authenticates, checks the card and writes tariff + purchase; the meter
+    # reads, authenticates with its readback key and writes one readback slot
+    assert sum(1 for _, m in STATION_TEARS if m == "before") >= 12
+    assert sum(1 for _, m in METER_TEARS if m == "before") >= 10
+    assert sum(1 for _, m in METER_TEARS if isinstance(m, int)) == 56  # a 57-byte readback
+
+
+@pytest.mark.parametrize("meter_first", [False, True], ids=["retry", "meter-first"])
+def test_station_write_torn_anywhere(meter_first: bool) -> None:
+    for cut, mode in STATION_TEARS:
+        w = prepared()
+        w.card.reset()
+        with pytest.raises(CardError):
+            w.station.write_vend(TearingTransport(w.card, cut, mode), w.vend(2, C2, 2))
+        assert w.ledger.written == [1], (cut, mode)  # a torn write is never reported written
+        if meter_first:  # the customer takes the torn card to the meter anyway
+            before = registers(w.engine)
+            outcome = w.terminal.insert(w.slot(), NOW)
+            if outcome.applied_sequence is None:
+                assert w.engine.cumulative_purchase == Decimal(C1) / 100, (cut, mode)
+                if not outcome.accepted:
+                    assert registers(w.engine) == before, (cut, mode, outcome.message)
+        w.station.write_vend(w.slot(), w.vend(2, C2, 2))  # the billing centre retries
+        assert w.ledger.written == [1, 2]
+        w.terminal.insert(w.slot(), NOW)
+        assert_settled(w, C1 + C2, 2)
+        assert w.engine.tariff_version == 2
+
+
+def test_meter_session_torn_anywhere() -> None:
+    for cut, mode in METER_TEARS:
+        w = prepared()
+        w.station.write_vend(w.slot(), w.vend(2, C2))
+        w.card.reset()
+        outcome = w.terminal.insert(TearingTransport(w.card, cut, mode), NOW)
+        applied = w.engine.last_sequence == 2
+        assert outcome.applied_sequence == (2 if applied else None), (cut, mode)
+        assert w.engine.cumulative_purchase == Decimal(C1 + (C2 if applied else 0)) / 100
+        # the previous readback (or the new one) is always there and verifies
+        rb = w.station.read_readback(w.slot(), w.terminal.key_revision).verify(w.meter_key())
+        assert rb.last_sequence in (1, 2), (cut, mode)
+        if rb.last_sequence == 2:
+            assert applied
+        # a new purchase must wait while the card's readback does not show purchase 2 applied
+        if rb.last_sequence == 1:
+            with pytest.raises(CardError, match="not applied yet"):
+                w.station.write_vend(w.slot(), w.vend(3, C3))
+        # the next complete insertion recovers: purchase 2 applied exactly once
+        again = w.terminal.insert(w.slot(), NOW)
+        assert again.accepted, (cut, mode, again.message)
+        assert again.applied_sequence == (None if applied else 2), (cut, mode)
+        assert_settled(w, C1 + C2, 2)
+        w.station.write_vend(w.slot(), w.vend(3, C3))
+        w.terminal.insert(w.slot(), NOW)
+        assert_settled(w, C1 + C2 + C3, 3)
+
+
+def test_readback_slots_alternate_and_torn_slot_is_skipped() -> None:
+    w = prepared()
+    for _ in range(3):
+        w.terminal.insert(w.slot(), NOW)
+    s = CardSession(w.slot())
+    slots = s.readback_slots(w.meter_key())
+    assert sorted(r.readback_no for r in slots if r) == [3, 4]
+    newest = s.read_readback(w.meter_key())
+    assert newest is not None and newest.readback_no == 4
