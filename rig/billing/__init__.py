@@ -8,16 +8,26 @@ Entry point::
     centre = open_billing("sqlite:///billing.sqlite")
 """
 
+from rig.billing.audit import ChainReport
 from rig.billing.db import create_billing_engine, open_billing, upgrade
-from rig.billing.service import BillingCentre, Conflict, NotFound, VendRefused
-from rig.billing.tariffs import price_vend
+from rig.billing.service import (
+    BillingCentre,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    VendRefused,
+)
+from rig.billing.tariffs import TariffError, price_vend
 from rig.billing.types import (
+    Band,
+    Block,
     CardInfo,
     CardStatus,
     Check,
     CreditUnit,
     CustomerInfo,
     DailySales,
+    DebtInfo,
     MeterInfo,
     MeterStatus,
     OperatorInfo,
@@ -28,6 +38,7 @@ from rig.billing.types import (
     ReconciliationResult,
     StationInfo,
     TariffInfo,
+    Tax,
     VendLimits,
     VendResult,
     VendStatus,
@@ -35,25 +46,32 @@ from rig.billing.types import (
 )
 
 __all__ = [
+    "Band",
     "BillingCentre",
+    "Block",
     "CardInfo",
     "CardStatus",
+    "ChainReport",
     "Check",
     "Conflict",
     "CreditUnit",
     "CustomerInfo",
     "DailySales",
+    "DebtInfo",
     "MeterInfo",
     "MeterStatus",
     "NotFound",
     "OperatorInfo",
     "OperatorRole",
+    "PermissionDenied",
     "Pricing",
     "ReadbackData",
     "ReceiptLine",
     "ReconciliationResult",
     "StationInfo",
+    "TariffError",
     "TariffInfo",
+    "Tax",
     "VendLimits",
     "VendRefused",
     "VendResult",

@@ -6,6 +6,7 @@ a bench database created today can be upgraded by any later release of rig.
 
 from __future__ import annotations
 
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from rig.billing.types import VendLimits
 
 DEFAULT_URL = "sqlite:///billing.sqlite"
+# Alembic keeps its running context in module globals: two threads upgrading at once corrupt it.
+_UPGRADE_LOCK = threading.Lock()
 
 
 def _package_dir() -> Path:
@@ -73,7 +76,8 @@ def create_billing_engine(url: str = DEFAULT_URL, **engine_kwargs: Any) -> Engin
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the packaged migrations up to ``revision`` on ``engine``."""
-    command.upgrade(alembic_config(engine), revision)
+    with _UPGRADE_LOCK:
+        command.upgrade(alembic_config(engine), revision)
 
 
 def open_billing(

@@ -2,11 +2,9 @@
 
 Rules that keep the ledger honest on every backend:
 
-* money is ``Numeric`` → ``Decimal`` (amounts ``Numeric(14, 2)``, prices ``Numeric(12, 4)``);
-  credit, energy and counters are integers (cents / Wh). No float column exists.
-  On SQLite a NUMERIC value is stored as a double; with at most 14 significant digits it
-  round-trips exactly, and the centre never lets SQL do arithmetic on money (sums are Decimal
-  in Python).
+* money is ``Decimal`` stored as a scaled ``BIGINT`` (:mod:`rig.billing.money`: amounts in
+  cents, prices and rates in 1/10 000, derived figures in 1/10 000 000), exact on SQLite and
+  PostgreSQL alike; credit, energy and counters are integers (cents / Wh). No float column.
 * datetimes are stored as UTC and returned timezone-aware (:class:`UTCDateTime`).
 * constraint names follow a fixed convention so later Alembic (batch) migrations can name them.
 
@@ -27,7 +25,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     MetaData,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -35,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from rig.billing.money import Exact, Money, Price
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,8 +43,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-MONEY = Numeric(14, 2)
-PRICE = Numeric(12, 4)
+MONEY = Money
+PRICE = Price
 
 
 def to_utc(value: datetime) -> datetime:
@@ -82,6 +81,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 CREDIT_UNITS = ("money_cents", "energy_wh")
 VEND_STATUSES = ("created", "written", "confirmed", "reversed")
+VEND_KINDS = ("sale", "free")
+TARIFF_KINDS = ("flat", "block", "tou")
+PARAMETER_STATUSES = ("queued", "written", "cancelled")
 CARD_STATUSES = ("active", "lost", "replaced", "blocked")
 METER_STATUSES = ("active", "blocked")
 OPERATOR_ROLES = ("cashier", "supervisor", "administrator")
@@ -113,7 +115,10 @@ class Tariff(Base):
     """One version of a tariff. Versions of a code never change once vended against."""
 
     __tablename__ = "tariffs"
-    __table_args__ = (UniqueConstraint("code", "version"),)
+    __table_args__ = (
+        UniqueConstraint("code", "version"),
+        CheckConstraint(_in("kind", TARIFF_KINDS), name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), index=True)
@@ -121,6 +126,11 @@ class Tariff(Base):
     price_per_kwh: Mapped[Decimal] = mapped_column(PRICE)
     effective_from: Mapped[datetime]
     created_at: Mapped[datetime]
+    # flat | block | tou; ``structure`` holds blocks or bands with prices as exact strings.
+    kind: Mapped[str] = mapped_column(String(8), default="flat", server_default="flat")
+    structure: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fixed_monthly: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    taxes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
 
 class Meter(Base):
@@ -144,6 +154,8 @@ class Meter(Base):
     last_sequence: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime]
+    # Change below one credit unit kept from the last purchase and spent on the next one.
+    change_balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
 
     customer: Mapped[Customer] = relationship(back_populates="meters")
     tariff: Mapped[Tariff] = relationship()
@@ -185,7 +197,8 @@ class Vend(Base):
     __table_args__ = (
         UniqueConstraint("meter_id", "sequence"),
         CheckConstraint(_in("status", VEND_STATUSES), name="status"),
-        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint(_in("kind", VEND_KINDS), name="kind"),
         CheckConstraint("credit >= 0", name="credit"),
         CheckConstraint("sequence >= 1", name="sequence"),
     )
@@ -210,12 +223,90 @@ class Vend(Base):
     written_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     confirmed_by_readback_id: Mapped[int | None] = mapped_column(ForeignKey("readbacks.id"))
+    # sale: money in; free: credit given by a supervisor (amount 0, reason required).
+    kind: Mapped[str] = mapped_column(String(8), default="sale", server_default="sale")
+    reason: Mapped[str | None] = mapped_column(Text)
+    energy_charge: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    tax_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    fixed_charge: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    debt_recovered: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    change_in: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    change_out: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    reversed_at: Mapped[datetime | None]
+    reversed_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    reprint_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     meter: Mapped[Meter] = relationship()
     card: Mapped[Card] = relationship()
     station: Mapped[Station] = relationship()
-    operator: Mapped[Operator] = relationship()
+    operator: Mapped[Operator] = relationship(foreign_keys=[operator_id])
     tariff: Mapped[Tariff] = relationship()
+
+
+class Debt(Base):
+    """Arrears recovered from purchases: a percentage of each payment and/or a fixed amount."""
+
+    __tablename__ = "debts"
+    __table_args__ = (
+        CheckConstraint("outstanding >= 0", name="outstanding"),
+        CheckConstraint("outstanding <= principal", name="not_above_principal"),
+        CheckConstraint("recovery_percent >= 0 AND recovery_percent <= 1000000", name="percent"),
+        CheckConstraint("recovery_fixed >= 0", name="fixed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), index=True)
+    description: Mapped[str] = mapped_column(String(200))
+    principal: Mapped[Decimal]
+    outstanding: Mapped[Decimal]
+    recovery_percent: Mapped[Decimal] = mapped_column(PRICE)
+    recovery_fixed: Mapped[Decimal]
+    created_at: Mapped[datetime]
+
+
+class DebtRecovery(Base):
+    """The part of one vend that went to one debt (undone if the vend is reversed)."""
+
+    __tablename__ = "debt_recoveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vend_id: Mapped[int] = mapped_column(ForeignKey("vends.id"), index=True)
+    debt_id: Mapped[int] = mapped_column(ForeignKey("debts.id"), index=True)
+    amount: Mapped[Decimal]
+
+
+class ParameterChange(Base):
+    """Meter parameters (alarm thresholds …) waiting for the next card write of the meter."""
+
+    __tablename__ = "parameter_changes"
+    __table_args__ = (CheckConstraint(_in("status", PARAMETER_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), index=True)
+    params: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    vend_id: Mapped[int | None] = mapped_column(ForeignKey("vends.id"))
+    written_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of one state change (see rig.billing.audit)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(unique=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class Readback(Base):
@@ -259,7 +350,7 @@ class Reconciliation(Base):
     verdict: Mapped[str] = mapped_column(String(16), index=True)
     expected_purchase: Mapped[int] = mapped_column(BigInteger)
     actual_purchase: Mapped[int] = mapped_column(BigInteger)
-    expected_consumed: Mapped[Decimal] = mapped_column(PRICE)
-    actual_consumed: Mapped[Decimal] = mapped_column(PRICE)
+    expected_consumed: Mapped[Decimal] = mapped_column(Exact)
+    actual_consumed: Mapped[Decimal] = mapped_column(Exact)
     evidence: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]

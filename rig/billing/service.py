@@ -18,17 +18,21 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rig.billing import audit
 from rig.billing import models as m
 from rig.billing.models import to_utc
 from rig.billing.reconcile import LedgerView, reconcile
-from rig.billing.tariffs import CENT, price_vend
+from rig.billing.tariffs import CENT, TariffError, price_vend, validate_structure
 from rig.billing.types import (
+    Band,
+    Block,
     CardInfo,
     CardStatus,
     Check,
     CreditUnit,
     CustomerInfo,
     DailySales,
+    DebtInfo,
     MeterInfo,
     MeterStatus,
     OperatorInfo,
@@ -38,6 +42,7 @@ from rig.billing.types import (
     ReconciliationResult,
     StationInfo,
     TariffInfo,
+    Tax,
     VendLimits,
     VendResult,
     VendStatus,
@@ -63,6 +68,10 @@ class NotFound(BillingError):
 
 class Conflict(BillingError):
     """The operation would duplicate or contradict an existing record."""
+
+
+class PermissionDenied(BillingError):
+    """The operator's role does not allow the operation."""
 
 
 def _utcnow() -> datetime:
@@ -115,7 +124,9 @@ class BillingCentre:
                 )
                 s.add(row)
                 s.flush()
-                return _customer_info(row)
+                info = _customer_info(row)
+                self._audit(s, "system", "customer.register", "customer", row.id, None, info)
+                return info
         except IntegrityError:
             raise Conflict(f"customer account {account_no!r} already exists") from None
 
@@ -126,7 +137,9 @@ class BillingCentre:
                 row = m.Operator(name=name, role=role.value)
                 s.add(row)
                 s.flush()
-                return OperatorInfo(row.id, row.name, OperatorRole(row.role))
+                info = OperatorInfo(row.id, row.name, OperatorRole(row.role))
+                self._audit(s, "system", "operator.register", "operator", row.id, None, info)
+                return info
         except IntegrityError:
             raise Conflict(f"operator {name!r} already exists") from None
 
@@ -136,6 +149,8 @@ class BillingCentre:
                 row = m.Station(code=code)
                 s.add(row)
                 s.flush()
+                self._audit(s, "system", "station.register", "station", row.id, None,
+                            {"code": code})
                 return StationInfo(row.id, row.code)
         except IntegrityError:
             raise Conflict(f"station {code!r} already exists") from None
@@ -146,15 +161,48 @@ class BillingCentre:
         price_per_kwh: Decimal,
         effective_from: datetime,
         version: int | None = None,
+        *,
+        kind: str = "flat",
+        blocks: tuple[Block, ...] = (),
+        bands: tuple[Band, ...] = (),
+        utc_offset_minutes: int = 0,
+        fixed_monthly: Decimal = Decimal("0.00"),
+        taxes: tuple[Tax, ...] = (),
+        actor: str = "system",
     ) -> TariffInfo:
         """Add a version of tariff ``code`` (next version number unless given).
 
         Versions are append-only: a price change is a new version with a later
         ``effective_from``, so past vends keep pointing at the price they were sold at.
+        ``price_per_kwh`` is the flat rate, or for block/TOU the rate a money meter would
+        apply (shown on the card). ``actor``, if an operator, must not be a cashier.
         """
         price = _decimal(price_per_kwh, "price_per_kwh")
         if price <= 0 or price != price.quantize(Decimal("0.0001")):
             raise BillingError(f"tariff price {price} must be positive with at most 4 decimals")
+        fixed = _decimal(fixed_monthly, "fixed_monthly")
+        if fixed < 0 or fixed != fixed.quantize(CENT):
+            raise BillingError(f"fixed monthly charge {fixed} must be ≥ 0 in whole cents")
+        for t in taxes:
+            if not (0 <= t.rate_percent <= 100) or t.rate_percent != t.rate_percent.quantize(
+                Decimal("0.0001")
+            ):
+                raise BillingError(f"tax {t.name}: rate {t.rate_percent}% must be 0…100, 4 dp")
+        try:
+            validate_structure(kind, blocks, bands)
+        except TariffError as e:
+            raise BillingError(f"tariff {code}: {e}") from None
+        structure: dict[str, Any] = {}
+        if kind == "block":
+            structure["blocks"] = [
+                {"up_to_wh": b.up_to_wh, "price_per_kwh": str(b.price_per_kwh)} for b in blocks
+            ]
+        if kind == "tou":
+            structure["bands"] = [
+                {"name": b.name, "start_minute": b.start_minute, "end_minute": b.end_minute,
+                 "price_per_kwh": str(b.price_per_kwh)} for b in bands
+            ]
+            structure["utc_offset_minutes"] = utc_offset_minutes
         try:
             with self._tx() as s:
                 if version is None:
@@ -165,16 +213,23 @@ class BillingCentre:
                         .limit(1)
                     )
                     version = (latest or 0) + 1
+                self._require_role(s, actor, "change tariffs", allow_system=True)
                 row = m.Tariff(
                     code=code,
                     version=version,
                     price_per_kwh=price,
                     effective_from=to_utc(effective_from),
                     created_at=self.now(),
+                    kind=kind,
+                    structure=structure,
+                    fixed_monthly=fixed,
+                    taxes=[{"name": t.name, "rate_percent": str(t.rate_percent)} for t in taxes],
                 )
                 s.add(row)
                 s.flush()
-                return _tariff_info(row)
+                info = _tariff_info(row)
+                self._audit(s, actor, "tariff.create", "tariff", row.id, None, info)
+                return info
         except IntegrityError:
             raise Conflict(f"tariff {code} version {version} already exists") from None
 
@@ -225,7 +280,9 @@ class BillingCentre:
                 )
                 s.add(row)
                 s.flush()
-                return _meter_info(row)
+                info = _meter_info(row)
+                self._audit(s, "system", "meter.register", "meter", row.id, None, info)
+                return info
         except IntegrityError:
             raise Conflict(f"meter {meter_no} is already registered") from None
 
@@ -234,8 +291,11 @@ class BillingCentre:
         status = _enum(MeterStatus, status, "meter status")
         with self._tx() as s:
             meter = _meter(s, meter_no)
+            before = _meter_info(meter)
             meter.status = status.value
-            return _meter_info(meter)
+            after = _meter_info(meter)
+            self._audit(s, "system", "meter.status", "meter", meter.id, before, after)
+            return after
 
     def issue_card(self, meter_no: str, card_serial: str, card_type: str = "customer") -> CardInfo:
         """Bind a new card to a meter. One active card per meter (replacement comes later)."""
@@ -253,7 +313,9 @@ class BillingCentre:
                 )
                 s.add(row)
                 s.flush()
-                return _card_info(row)
+                info = _card_info(row)
+                self._audit(s, "system", "card.issue", "card", row.id, None, info)
+                return info
         except IntegrityError:
             raise Conflict(f"card {card_serial} is already issued") from None
 
@@ -263,8 +325,11 @@ class BillingCentre:
             card = s.scalar(select(m.Card).where(m.Card.card_serial == card_serial))
             if card is None:
                 raise NotFound(f"no card {card_serial}")
+            before = _card_info(card)
             card.status = status.value
-            return _card_info(card)
+            after = _card_info(card)
+            self._audit(s, "system", "card.status", "card", card.id, before, after)
+            return after
 
     # -- vending -----------------------------------------------------------------------------
 
@@ -379,10 +444,42 @@ class BillingCentre:
             raise VendRefused(
                 "no_tariff_in_effect", f"tariff {meter.tariff.code} has no version in effect"
             )
-        pricing = price_vend(amount, _tariff_info(tariff), meter.credit_unit)
+        month_start = datetime(now.year, now.month, 1, tzinfo=UTC)
+        month_vends = s.scalars(
+            select(m.Vend).where(
+                m.Vend.meter_id == meter.id,
+                m.Vend.created_at >= month_start,
+                m.Vend.status != VendStatus.REVERSED.value,
+                m.Vend.kind == "sale",
+            )
+        ).all()
+        debts = s.scalars(
+            select(m.Debt).where(m.Debt.meter_id == meter.id, m.Debt.outstanding > 0)
+            .order_by(m.Debt.id)
+        ).all()
+        info = _tariff_info(tariff)
+        try:
+            pricing = price_vend(
+                amount,
+                info,
+                meter.credit_unit,
+                change_in=meter.change_balance,
+                month_energy_wh=sum(v.credit for v in month_vends)
+                if meter.credit_unit == CreditUnit.ENERGY_WH.value else 0,
+                fixed_due=max(info.fixed_monthly - sum(
+                    (v.fixed_charge for v in month_vends), Decimal(0)), Decimal(0)),
+                debts=[_debt_info(d, meter_no) for d in debts],
+                at=now,
+            )
+        except TariffError as e:
+            raise VendRefused("tariff_unusable", str(e)) from None
         if pricing.credit <= 0:
-            raise VendRefused("credit_zero", f"amount {amount} buys less than one credit unit")
+            raise VendRefused(
+                "credit_zero",
+                f"amount {amount} buys less than one credit unit after charges and debt",
+            )
         meter.last_sequence += 1
+        meter.change_balance = pricing.change_out
         vend = m.Vend(
             request_id=request_id,
             meter=meter,
@@ -403,10 +500,23 @@ class BillingCentre:
             ],
             status=VendStatus.CREATED.value,
             created_at=now,
+            kind="sale",
+            energy_charge=pricing.energy_charge,
+            tax_total=pricing.tax_total,
+            fixed_charge=pricing.fixed_charge,
+            debt_recovered=sum((a for _, a in pricing.debt_recovered), Decimal(0)),
+            change_in=pricing.change_in,
+            change_out=pricing.change_out,
         )
         s.add(vend)
         s.flush()
-        return _vend_result(vend)
+        by_id = {d.id: d for d in debts}
+        for debt_id, taken in pricing.debt_recovered:
+            by_id[debt_id].outstanding -= taken
+            s.add(m.DebtRecovery(vend_id=vend.id, debt_id=debt_id, amount=taken))
+        result = _vend_result(vend, _pending_parameters(s, meter.id))
+        self._audit(s, operator_name, "vend.create", "vend", vend.id, None, result)
+        return result
 
     def mark_written(self, vend_id: int) -> None:
         """Record that the card writer reported success. Repeating it is harmless."""
@@ -417,8 +527,272 @@ class BillingCentre:
             if vend.status == VendStatus.REVERSED.value:
                 raise BillingError(f"vend {vend_id} was reversed; it cannot be marked written")
             if vend.status == VendStatus.CREATED.value:
+                before = {"status": vend.status}
                 vend.status = VendStatus.WRITTEN.value
                 vend.written_at = self.now()
+                for change in s.scalars(select(m.ParameterChange).where(
+                    m.ParameterChange.meter_id == vend.meter_id,
+                    m.ParameterChange.status == "queued",
+                )):
+                    change.status = "written"
+                    change.vend_id = vend.id
+                    change.written_at = vend.written_at
+                self._audit(s, "station", "vend.written", "vend", vend.id, before,
+                            {"status": vend.status})
+
+    # -- vend life -------------------------------------------------------------------------
+
+    def free_issue(
+        self, meter_no: str, credit: int, *, request_id: str, station: str, operator: str,
+        reason: str,
+    ) -> VendResult:
+        """Give ``credit`` units without payment (emergency, compensation); supervisor only.
+
+        It is a vend of amount 0 with the meter's next sequence, so it travels on the card and
+        is confirmed by a readback like any other; it is excluded from sales and block usage.
+        """
+        if isinstance(credit, bool) or not isinstance(credit, int) or credit <= 0:
+            raise VendRefused("credit_invalid",
+                              f"free issue credit {credit!r} must be a positive int")
+        if not reason.strip():
+            raise VendRefused("reason_missing", "a free issue needs a reason")
+        with self._tx() as s:
+            existing = s.scalar(select(m.Vend).where(m.Vend.request_id == request_id))
+            if existing is not None:
+                if existing.kind != "free" or existing.credit != credit:
+                    raise VendRefused("request_id_conflict",
+                                      f"request id {request_id!r} was used for another vend")
+                return _vend_result(existing)
+            self._require_role(s, operator, "give a free issue")
+            meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
+            if meter is None:
+                raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
+            card, st, op_row = self._vend_parties(s, meter, station, operator)
+            tariff = _tariff_in_effect(s, meter.tariff.code, self.now()) or meter.tariff
+            meter.last_sequence += 1
+            vend = m.Vend(
+                request_id=request_id, meter=meter, card=card, station=st, operator=op_row,
+                tariff=tariff, amount=Decimal("0.00"), credit=credit,
+                credit_unit=meter.credit_unit, sequence=meter.last_sequence,
+                tariff_version=tariff.version, price_per_kwh=tariff.price_per_kwh,
+                key_revision=meter.key_revision,
+                receipt=[{"label": "free", "amount": "0.00",
+                          "detail": f"free issue of {credit} {meter.credit_unit}: {reason}"}],
+                status=VendStatus.CREATED.value, created_at=self.now(), kind="free",
+                reason=reason,
+            )
+            s.add(vend)
+            s.flush()
+            result = _vend_result(vend, _pending_parameters(s, meter.id))
+            self._audit(s, operator, "vend.free_issue", "vend", vend.id, None, result)
+            return result
+
+    def reverse_vend(self, vend_id: int, *, operator: str, reason: str) -> VendResult:
+        """Cancel a vend no readback has confirmed (supervisor or administrator).
+
+        The sequence number stays used (never reissued: a card that already carries it must
+        not apply a different purchase). Debt recovered by it is owed again and the meter's
+        change goes back to what it was before. If the card did reach the meter after all, the
+        next readback shows the sequence applied and reconciliation flags it.
+        """
+        if not reason.strip():
+            raise BillingError("a reversal needs a reason")
+        with self._tx() as s:
+            supervisor = self._require_role(s, operator, "reverse a vend")
+            vend = s.get(m.Vend, vend_id)
+            if vend is None:
+                raise NotFound(f"no vend {vend_id}")
+            if vend.status not in UNAPPLIED:
+                raise Conflict(f"vend {vend_id} is {vend.status}; only an unconfirmed vend "
+                               "can be reversed")
+            before = _vend_result(vend)
+            meter = s.scalar(select(m.Meter).where(m.Meter.id == vend.meter_id).with_for_update())
+            assert meter is not None
+            for rec in s.scalars(select(m.DebtRecovery).where(m.DebtRecovery.vend_id == vend.id)):
+                debt = s.get(m.Debt, rec.debt_id)
+                assert debt is not None
+                debt.outstanding += rec.amount
+            if vend.kind == "sale":
+                meter.change_balance = vend.change_in
+            vend.status = VendStatus.REVERSED.value
+            vend.reversed_at = self.now()
+            vend.reversed_by_id = supervisor.id
+            vend.reason = reason
+            after = _vend_result(vend)
+            self._audit(s, operator, "vend.reverse", "vend", vend.id, before,
+                        {**_plain(after), "reason": reason})
+            return after
+
+    def reprint(self, vend_id: int, *, operator: str) -> str:
+        """The vend's receipt again, marked as the n-th reprint (counted and audited)."""
+        from rig.billing.receipts import receipt_text
+
+        with self._tx() as s:
+            self._operator(s, operator)
+            vend = s.get(m.Vend, vend_id)
+            if vend is None:
+                raise NotFound(f"no vend {vend_id}")
+            vend.reprint_count += 1
+            self._audit(s, operator, "vend.reprint", "vend", vend.id, None,
+                        {"reprint": vend.reprint_count})
+            return receipt_text(_vend_result(vend))
+
+    def replace_card(
+        self, meter_no: str, new_card_serial: str, *, operator: str, reason: str = "lost",
+    ) -> tuple[CardInfo, tuple[VendResult, ...]]:
+        """Issue a new card for a meter whose card is lost or damaged.
+
+        The old card becomes ``lost`` (reason "lost") or ``replaced``; unconfirmed vends move to
+        the new card with their **same sequence numbers** and back to ``created``, so the
+        station writes them again. Should the old card turn up, the meter ignores its copy
+        (the sequence is no longer new): the credit can be applied once only.
+        """
+        with self._tx() as s:
+            self._operator(s, operator)
+            meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
+            if meter is None:
+                raise NotFound(f"meter {meter_no} is not registered")
+            old = _active_card(s, meter)
+            if old is not None:
+                before = _card_info(old)
+                old.status = (CardStatus.LOST if reason == "lost" else CardStatus.REPLACED).value
+                self._audit(s, operator, "card.retire", "card", old.id, before,
+                            {**_plain(_card_info(old)), "reason": reason})
+            new = m.Card(card_serial=new_card_serial, meter=meter, card_type="customer",
+                         status=CardStatus.ACTIVE.value, issued_at=self.now())
+            s.add(new)
+            try:
+                s.flush()
+            except IntegrityError:
+                raise Conflict(f"card {new_card_serial} is already issued") from None
+            moved = []
+            for v in s.scalars(select(m.Vend).where(
+                m.Vend.meter_id == meter.id, m.Vend.status.in_(UNAPPLIED)
+            ).order_by(m.Vend.sequence)):
+                before_v = {"card": v.card.card_serial, "status": v.status}
+                v.card = new
+                v.status = VendStatus.CREATED.value
+                v.written_at = None
+                self._audit(s, operator, "vend.move_card", "vend", v.id, before_v,
+                            {"card": new_card_serial, "status": v.status})
+                moved.append(v)
+            s.flush()
+            info = _card_info(new)
+            self._audit(s, operator, "card.issue", "card", new.id, None, info)
+            pending = _pending_parameters(s, meter.id)
+            return info, tuple(_vend_result(v, pending) for v in moved)
+
+    def queue_parameters(self, meter_no: str, *, operator: str, **params: int) -> dict[str, Any]:
+        """Queue meter parameters (``alarm1``, ``alarm2`` in credit units) for the next card
+        write. They appear on ``VendResult.parameters`` of every vend until one is marked
+        written, and in :meth:`pending_parameters`; returns the merged pending set."""
+        allowed = {"alarm1", "alarm2"}
+        unknown = set(params) - allowed
+        if unknown or not params:
+            raise BillingError(
+                f"parameters must be some of {sorted(allowed)}, got {sorted(params)}")
+        for k, v in params.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise BillingError(f"parameter {k}={v!r} must be a non-negative int")
+        with self._tx() as s:
+            self._require_role(s, operator, "change meter parameters")
+            meter = _meter(s, meter_no)
+            row = m.ParameterChange(meter_id=meter.id, params=dict(params), status="queued",
+                                    actor=operator, created_at=self.now())
+            s.add(row)
+            s.flush()
+            self._audit(s, operator, "parameters.queue", "meter", meter.id, None, dict(params))
+            return _pending_parameters(s, meter.id) or {}
+
+    def pending_parameters(self, meter_no: str) -> dict[str, Any] | None:
+        """Parameters waiting for the meter's next card write (None if nothing is queued)."""
+        with self._tx() as s:
+            return _pending_parameters(s, _meter(s, meter_no).id)
+
+    def add_debt(
+        self, meter_no: str, principal: Decimal, description: str, *,
+        recovery_percent: Decimal = Decimal(0), recovery_fixed: Decimal = Decimal("0.00"),
+        operator: str = "system",
+    ) -> DebtInfo:
+        """Record arrears to recover from the meter's purchases (percent and/or fixed per vend)."""
+        principal = _decimal(principal, "principal")
+        pct = _decimal(recovery_percent, "recovery_percent")
+        fixed = _decimal(recovery_fixed, "recovery_fixed")
+        if principal <= 0 or principal != principal.quantize(CENT):
+            raise BillingError(f"debt principal {principal} must be positive whole cents")
+        if not (0 <= pct <= 100) or (pct == 0 and fixed == 0) or fixed < 0:
+            raise BillingError("debt recovery needs a percent in 0…100 and/or a positive fixed "
+                               f"amount (got {pct}% and {fixed})")
+        with self._tx() as s:
+            self._require_role(s, operator, "record a debt", allow_system=True)
+            meter = _meter(s, meter_no)
+            row = m.Debt(meter_id=meter.id, description=description, principal=principal,
+                         outstanding=principal, recovery_percent=pct, recovery_fixed=fixed,
+                         created_at=self.now())
+            s.add(row)
+            s.flush()
+            info = _debt_info(row, meter_no)
+            self._audit(s, operator, "debt.add", "debt", row.id, None, info)
+            return info
+
+    def debts(self, meter_no: str) -> list[DebtInfo]:
+        with self._tx() as s:
+            meter = _meter(s, meter_no)
+            rows = s.scalars(select(m.Debt).where(m.Debt.meter_id == meter.id).order_by(m.Debt.id))
+            return [_debt_info(d, meter_no) for d in rows]
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def verify_audit_chain(self) -> audit.ChainReport:
+        """Recompute the audit hash chain; the report names the first broken event."""
+        with self._tx() as s:
+            return audit.verify_chain(s)
+
+    def audit_log(self, entity: str | None = None) -> list[audit.AuditEntry]:
+        with self._tx() as s:
+            q = select(m.AuditEvent).order_by(m.AuditEvent.seq)
+            if entity is not None:
+                q = q.where(m.AuditEvent.entity == entity)
+            return [audit.entry(r) for r in s.scalars(q)]
+
+    def _audit(self, s: Session, actor: str, action: str, entity: str, entity_id: object,
+               before: Any, after: Any) -> None:
+        audit.append(s, at=self.now(), actor=actor, action=action, entity=entity,
+                     entity_id=entity_id, before=_plain(before), after=_plain(after))
+
+    def _operator(self, s: Session, name: str) -> m.Operator:
+        row = s.scalar(select(m.Operator).where(m.Operator.name == name))
+        if row is None:
+            raise NotFound(f"operator {name!r} is not registered")
+        return row
+
+    def _require_role(self, s: Session, name: str, what: str, *,
+                      allow_system: bool = False) -> m.Operator:
+        """The operator ``name``, who must be a supervisor or an administrator to do ``what``."""
+        if allow_system and name == "system":
+            return None  # type: ignore[return-value]
+        row = self._operator(s, name)
+        if row.role == OperatorRole.CASHIER.value:
+            raise PermissionDenied(f"operator {name!r} is a cashier and may not {what}")
+        return row
+
+    def _vend_parties(
+        self, s: Session, meter: m.Meter, station: str, operator: str
+    ) -> tuple[m.Card, m.Station, m.Operator]:
+        if meter.status != MeterStatus.ACTIVE.value:
+            raise VendRefused("meter_blocked", f"meter {meter.meter_no} is blocked")
+        card = _active_card(s, meter)
+        if card is None:
+            raise VendRefused("no_active_card", f"meter {meter.meter_no} has no active card")
+        pending = s.scalar(select(m.Vend).where(
+            m.Vend.meter_id == meter.id, m.Vend.status.in_(UNAPPLIED)).limit(1))
+        if pending is not None:
+            raise VendRefused("unapplied_purchase",
+                              f"card {card.card_serial} still carries purchase #{pending.sequence}")
+        st = s.scalar(select(m.Station).where(m.Station.code == station))
+        if st is None:
+            raise VendRefused("unknown_station", f"station {station!r} is not registered")
+        return card, st, self._operator(s, operator)
 
     # -- readback & reconciliation -----------------------------------------------------------
 
@@ -462,6 +836,9 @@ class BillingCentre:
                     v.confirmed_at = now
                     v.confirmed_by_readback_id = readback.id
                     confirmed.append(v.id)
+                    self._audit(s, "station", "vend.confirmed", "vend", v.id,
+                                {"status": "unapplied"},
+                                {"status": v.status, "readback_id": readback.id})
             applied = tuple(
                 (v.sequence, v.credit)
                 for v in vends
@@ -507,6 +884,9 @@ class BillingCentre:
             )
             s.add(rec)
             s.flush()
+            self._audit(s, "station", "readback.ingest", "readback", readback.id, None,
+                        {"meter_no": meter.meter_no, "verdict": outcome.verdict.value,
+                         "reconciliation_id": rec.id, "confirmed_vend_ids": confirmed})
             return ReconciliationResult(
                 reconciliation_id=rec.id,
                 readback_id=readback.id,
@@ -587,6 +967,15 @@ class BillingCentre:
 # -- helpers -----------------------------------------------------------------------------------
 
 
+def _plain(value: Any) -> Any:
+    """Dataclass → dict for the audit log (Decimals/datetimes made JSON-safe later)."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 def _enum(kind: Any, value: Any, what: str) -> Any:
     try:
         return kind(value)
@@ -658,7 +1047,33 @@ def _customer_info(c: m.Customer) -> CustomerInfo:
 
 
 def _tariff_info(t: m.Tariff) -> TariffInfo:
-    return TariffInfo(t.id, t.code, t.version, t.price_per_kwh, t.effective_from)
+    st = t.structure or {}
+    return TariffInfo(
+        t.id, t.code, t.version, t.price_per_kwh, t.effective_from,
+        kind=t.kind,
+        blocks=tuple(Block(b["up_to_wh"], Decimal(b["price_per_kwh"]))
+                     for b in st.get("blocks", [])),
+        bands=tuple(Band(b["name"], b["start_minute"], b["end_minute"],
+                         Decimal(b["price_per_kwh"])) for b in st.get("bands", [])),
+        utc_offset_minutes=st.get("utc_offset_minutes", 0),
+        fixed_monthly=t.fixed_monthly,
+        taxes=tuple(Tax(x["name"], Decimal(x["rate_percent"])) for x in t.taxes or []),
+    )
+
+
+def _debt_info(d: m.Debt, meter_no: str) -> DebtInfo:
+    return DebtInfo(d.id, meter_no, d.description, d.principal, d.outstanding,
+                    d.recovery_percent, d.recovery_fixed)
+
+
+def _pending_parameters(s: Session, meter_id: int) -> dict[str, Any] | None:
+    """Queued parameter changes of a meter merged oldest first (later values win)."""
+    merged: dict[str, Any] = {}
+    for change in s.scalars(select(m.ParameterChange).where(
+        m.ParameterChange.meter_id == meter_id, m.ParameterChange.status == "queued",
+    ).order_by(m.ParameterChange.id)):
+        merged.update(change.params)
+    return merged or None
 
 
 def _meter_info(x: m.Meter) -> MeterInfo:
@@ -681,7 +1096,7 @@ def _card_info(c: m.Card) -> CardInfo:
     return CardInfo(c.id, c.card_serial, c.meter.meter_no, c.card_type, CardStatus(c.status))
 
 
-def _vend_result(v: m.Vend) -> VendResult:
+def _vend_result(v: m.Vend, parameters: dict[str, Any] | None = None) -> VendResult:
     return VendResult(
         vend_id=v.id,
         request_id=v.request_id,
@@ -702,6 +1117,9 @@ def _vend_result(v: m.Vend) -> VendResult:
         station=v.station.code,
         operator=v.operator.name,
         created_at=v.created_at,
+        kind=v.kind,
+        parameters=parameters,
+        reprint_count=v.reprint_count,
     )
 
 

@@ -72,10 +72,58 @@ class ReceiptLine:
 
 @dataclass(frozen=True)
 class Pricing:
-    """Result of pricing a payment: credit to put on the card and the receipt breakdown."""
+    """Result of pricing a payment: credit to put on the card and the receipt breakdown.
+
+    ``components`` sum exactly to the amount paid: the change brought from the last purchase
+    is a negative line, the change kept for the next one a positive line.
+    """
 
     credit: int
     components: tuple[ReceiptLine, ...]
+    energy_charge: Decimal = Decimal("0.00")
+    tax_total: Decimal = Decimal("0.00")
+    fixed_charge: Decimal = Decimal("0.00")
+    debt_recovered: tuple[tuple[int, Decimal], ...] = ()  # (debt id, amount)
+    change_in: Decimal = Decimal("0.00")
+    change_out: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One step of a block tariff: energy in the billing month up to ``up_to_wh`` (None: no
+    upper bound) costs ``price_per_kwh``."""
+
+    up_to_wh: int | None
+    price_per_kwh: Decimal
+
+
+@dataclass(frozen=True)
+class Band:
+    """A time-of-use band: local time of day in [start_minute, end_minute) (may wrap midnight)."""
+
+    name: str
+    start_minute: int
+    end_minute: int
+    price_per_kwh: Decimal
+
+
+@dataclass(frozen=True)
+class Tax:
+    """VAT or a levy, a percentage added on top of the energy charge."""
+
+    name: str
+    rate_percent: Decimal
+
+
+@dataclass(frozen=True)
+class DebtInfo:
+    debt_id: int
+    meter_no: str
+    description: str
+    principal: Decimal
+    outstanding: Decimal
+    recovery_percent: Decimal
+    recovery_fixed: Decimal
 
 
 @dataclass(frozen=True)
@@ -88,11 +136,20 @@ class CustomerInfo:
 
 @dataclass(frozen=True)
 class TariffInfo:
+    """One tariff version. ``price_per_kwh`` is the flat rate (block: first block; TOU: the
+    first band) and is what a money meter applies itself."""
+
     tariff_id: int
     code: str
     version: int
     price_per_kwh: Decimal
     effective_from: datetime
+    kind: str = "flat"
+    blocks: tuple[Block, ...] = ()
+    bands: tuple[Band, ...] = ()
+    utc_offset_minutes: int = 0
+    fixed_monthly: Decimal = Decimal("0.00")
+    taxes: tuple[Tax, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +210,9 @@ class VendResult:
     station: str
     operator: str
     created_at: datetime
+    kind: str = "sale"
+    parameters: dict[str, Any] | None = None  # queued meter parameters to write with this vend
+    reprint_count: int = 0
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,6 @@ from rig.billing import (
 from rig.billing import models as m
 from rig.errors import BillingError
 
-pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite.*Decimal objects natively")
-
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METER = "000012345678"
 PRICE = Decimal("0.1500")

@@ -47,8 +47,22 @@ def run_migrations_online() -> None:
         )
         engine = create_billing_engine(url)
     with engine.connect() as connection:
-        _run(connection)
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild tables that others reference; SQLite's documented
+            # procedure is foreign keys off around the rebuild, then a full foreign_key_check.
+            # The pragma is a no-op inside a transaction, so set it before the first BEGIN.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            _run(connection)
+            connection.commit()
+        finally:
+            if sqlite:
+                raw = connection.connection.driver_connection
+                raw.execute("PRAGMA foreign_keys=ON")
+                broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():
