@@ -2,18 +2,28 @@
 
 A profile is the rig's reference model of a meter: the emulated firmware is driven by the
 same file the scenarios read their expectations from, so a profile certifies a model.
+Validation is strict (unknown keys refused, amounts exact decimals) and every error names
+the file, the field and the reason.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rig.errors import ConfigError
 from rig.tomlconfig import load_toml_model
@@ -30,6 +40,36 @@ class CreditKind(StrEnum):
 
 
 NonNegative = Annotated[Decimal, Field(ge=0)]
+Positive = Annotated[Decimal, Field(gt=0)]
+ProtocolKind = Literal["dlt645-2007", "iec62056-21"]
+AlarmAction = Literal["display", "buzzer", "relay_trip"]
+
+# Quantities a scenario reads; the register map says where each lives on the wire.
+Quantity = Literal[
+    "address", "energy_total", "remaining_credit", "overdraft", "emergency_credit",
+    "purchase_count", "cumulative_purchase", "status", "last_cutoff",
+    "voltage", "current", "power", "clock",
+]
+
+_DLT645_DEFAULTS: dict[str, str] = {
+    "address": "04000401", "energy_total": "00000000", "status": "04000503",
+    "last_cutoff": "1D000101", "voltage": "02010100", "current": "02020100",
+    "power": "02030000", "clock": "04000102",
+}
+_DLT645_MONEY = {"remaining_credit": "00900200", "overdraft": "00900201",
+                 "purchase_count": "03330201", "cumulative_purchase": "03330601"}
+_DLT645_ENERGY = {"remaining_credit": "00900100", "overdraft": "00900101",
+                  "purchase_count": "03320201", "cumulative_purchase": "03320601"}
+# IEC 62056-21 readout identifiers (reduced OBIS, C.x.y = 96.x.y; 96.50..96.99 are
+# manufacturer specific, which is where prepayment registers live in mode C readouts).
+_IEC_DEFAULTS: dict[str, str] = {
+    "address": "0.0.0", "energy_total": "1.8.0", "remaining_credit": "C.50.1",
+    "overdraft": "C.50.2", "emergency_credit": "C.50.3", "purchase_count": "C.51.1",
+    "cumulative_purchase": "C.51.2", "status": "C.5.0", "last_cutoff": "C.52.1",
+    "voltage": "32.7.0", "current": "31.7.0", "power": "1.7.0", "clock": "0.9.1",
+}
+_OBIS = re.compile(r"(\d{1,3}-\d{1,3}:)?([0-9]{1,3}|[A-Z])\.[0-9]{1,3}(\.[0-9]{1,3})?(\*\d{1,3})?")
+_CAPABILITY = re.compile(r"[a-z][a-z0-9_.-]*")
 
 
 class _Strict(BaseModel):
@@ -51,17 +91,79 @@ class SerialSettings(_Strict):
     retries: Annotated[int, Field(ge=0, le=10)] = 2
 
 
-class ProtocolSettings(_Strict):
-    kind: Literal["dlt645-2007"]
-    address: str = Field(description="12-digit communication address as on the nameplate")
-    serial: SerialSettings = SerialSettings()
+class Dlt645Settings(_Strict):
+    """Write access of a DL/T 645 meter: password (PA P0 P1 P2) and operator code, as hex."""
 
-    @field_validator("address")
+    password: str = "02000000"
+    operator_code: str = "00000000"
+    remote_relay_control: bool = False
+
+    @field_validator("password", "operator_code")
     @classmethod
-    def _twelve_digits(cls, v: str) -> str:
-        if not re.fullmatch(r"\d{12}", v):
-            raise ValueError("must be exactly 12 decimal digits")
+    def _eight_hex(cls, v: str) -> str:
+        if not re.fullmatch(r"[0-9A-Fa-f]{8}", v):
+            raise ValueError("must be 8 hex digits (4 bytes, first byte first)")
+        return v.upper()
+
+
+class Iec62056Settings(_Strict):
+    """Mode C settings: sign-on runs at serial.baudrate, then switches to max_baudrate."""
+
+    manufacturer: str = Field("RIG", description="3-letter flag ID sent in the identification")
+    identification: str = Field("RIGPP", description="model text after the baud-rate character")
+    max_baudrate: Literal[300, 600, 1200, 2400, 4800, 9600, 19200] = 9600
+    password: str = Field("00000000", description="P1 password for programming mode")
+    reaction_time_ms: Annotated[int, Field(ge=20, le=1500)] = 200
+
+    @field_validator("manufacturer")
+    @classmethod
+    def _flag(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", v):
+            raise ValueError("must be 3 letters (the manufacturer's FLAG ID)")
         return v
+
+    @field_validator("identification")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not re.fullmatch(r"[\x21-\x7e]{1,16}", v) or any(c in v for c in "/!?"):
+            raise ValueError("must be 1-16 printable characters without '/', '!' or '?'")
+        return v
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, v: str) -> str:
+        if not re.fullmatch(r"[0-9A-Za-z]{1,32}", v):
+            raise ValueError("must be 1-32 letters or digits")
+        return v
+
+
+class ProtocolSettings(_Strict):
+    kind: ProtocolKind
+    address: str = Field(description="communication / device address as on the nameplate")
+    serial: SerialSettings = SerialSettings()
+    dlt645: Dlt645Settings | None = None
+    iec62056: Iec62056Settings | None = None
+
+    @model_validator(mode="after")
+    def _per_kind(self) -> ProtocolSettings:
+        if self.kind == "dlt645-2007":
+            if not re.fullmatch(r"\d{12}", self.address):
+                raise ValueError("address: a DL/T 645 address must be exactly 12 decimal digits")
+            if self.iec62056 is not None:
+                raise ValueError("iec62056: settings given for a dlt645-2007 meter")
+            if self.dlt645 is None:
+                object.__setattr__(self, "dlt645", Dlt645Settings())
+        else:
+            if not re.fullmatch(r"\d{12}", self.address):
+                raise ValueError("address: the device address doubles as the 12-digit meter "
+                                 "number cards are bound to: exactly 12 decimal digits")
+            if self.dlt645 is not None:
+                raise ValueError("dlt645: settings given for an iec62056-21 meter")
+            if self.iec62056 is None:
+                object.__setattr__(self, "iec62056", Iec62056Settings())
+            if self.iec62056 and self.iec62056.max_baudrate < self.serial.baudrate:
+                raise ValueError("iec62056.max_baudrate is below the sign-on serial.baudrate")
+        return self
 
 
 class Credit(_Strict):
@@ -81,10 +183,12 @@ class Credit(_Strict):
 
 
 class Thresholds(_Strict):
-    """Credit levels in the profile's credit unit (money or kWh)."""
+    """Credit levels in the profile's credit unit (money or kWh) and what the alarms do."""
 
     alarm1: NonNegative
     alarm2: NonNegative
+    alarm1_actions: frozenset[AlarmAction] = frozenset({"display", "buzzer"})
+    alarm2_actions: frozenset[AlarmAction] = frozenset({"display", "buzzer"})
     overdraft_limit: NonNegative = Decimal(0)
     hoarding_limit: NonNegative
     close_allowed: NonNegative = Decimal(0)
@@ -95,18 +199,115 @@ class Thresholds(_Strict):
             raise ValueError("alarm2 must not exceed alarm1 (alarm 2 is the lower, later one)")
         if self.hoarding_limit <= self.alarm1:
             raise ValueError("hoarding_limit must be above alarm1")
+        if "relay_trip" in self.alarm1_actions:
+            raise ValueError("alarm1_actions: relay_trip is only allowed on alarm 2 "
+                             "(alarm 1 warns, alarm 2 may trip)")
+        if self.close_allowed >= self.hoarding_limit:
+            raise ValueError("close_allowed must be below hoarding_limit, or no purchase "
+                             "could ever close the relay")
+        return self
+
+
+class EmergencyCredit(_Strict):
+    """Credit the meter lends once when it runs out; repaid first from the next purchase."""
+
+    amount: Positive
+    activation: Literal["automatic", "on_request"] = Field(
+        description="automatic: granted instead of the cut-off; on_request: the customer asks "
+                    "(key press) once credit is at or below alarm 2")
+
+
+class TimeWindow(_Strict):
+    """A daily window in meter clock time; end before start wraps past midnight."""
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeWindow:
+        if self.start == self.end:
+            raise ValueError("start and end are equal: an empty window")
+        return self
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class FriendlyPeriods(_Strict):
+    """When the meter must not cut off (nights, weekends, holidays): it cuts off at the end."""
+
+    hours: tuple[TimeWindow, ...] = ()
+    weekdays: frozenset[Weekday] = frozenset()
+    holidays: frozenset[date] = frozenset()
+
+    @model_validator(mode="after")
+    def _something(self) -> FriendlyPeriods:
+        if not (self.hours or self.weekdays or self.holidays):
+            raise ValueError("no hours, weekdays or holidays: remove the section instead")
+        return self
+
+    def contains(self, at: datetime) -> bool:
+        """Is `at` (meter clock time) inside a friendly period?"""
+        d = at.date()
+        if d in self.holidays or _WEEKDAYS[d.weekday()] in self.weekdays:
+            return True
+        t = at.time().replace(tzinfo=None)
+        for w in self.hours:
+            if (w.start <= t < w.end) if w.start < w.end else (t >= w.start or t < w.end):
+                return True
+        return False
+
+    def next_change(self, at: datetime) -> datetime:
+        """The first instant after `at` where contains() changes (at most 8 days ahead)."""
+        inside = self.contains(at)
+        day0 = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        marks = [day0 + timedelta(days=n) for n in range(1, 9)]
+        for n in range(0, 9):
+            base = day0 + timedelta(days=n)
+            for w in self.hours:
+                marks += [datetime.combine(base.date(), w.start, at.tzinfo),
+                          datetime.combine(base.date(), w.end, at.tzinfo)]
+        for m in sorted(x for x in marks if x > at):
+            if self.contains(m) != inside:
+                return m
+        return at + timedelta(days=8)
+
+
+class PowerLimit(_Strict):
+    """Load-limit trip: the relay opens above the limit and recloses after the delay."""
+
+    max_power_w: Positive | None = None
+    max_current_a: Positive | None = None
+    reconnect_delay_s: Annotated[int, Field(ge=1, le=86400)] = 60
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> PowerLimit:
+        if self.max_power_w is None and self.max_current_a is None:
+            raise ValueError("give max_power_w or max_current_a")
         return self
 
 
 class Metering(_Strict):
     phases: Literal[1, 3] = 1
     nominal_voltage: Annotated[Decimal, Field(gt=0)] = Decimal(220)
-    accuracy_class: Literal["0.5S", "1", "2"] = "1"
+    accuracy_class: Literal["0.2S", "0.5S", "1", "2", "A", "B", "C"] = "1"
 
 
 class CardSettings(_Strict):
     application_version: Annotated[int, Field(ge=1, le=255)] = 1
     key_revision: Annotated[int, Field(ge=0, le=255)] = 1
+
+
+# Capabilities whose behaviour the profile must also configure.
+_CAPABILITY_NEEDS = {
+    "emergency_credit": "an [emergency_credit] section",
+    "friendly_periods": "a [friendly_periods] section",
+    "power_limit": "a [power_limit] section",
+    "alarm2_relay_trip": "relay_trip in thresholds.alarm2_actions",
+    "overdraft": "thresholds.overdraft_limit above 0",
+    "remote_relay_control": "protocol.dlt645.remote_relay_control = true",
+}
 
 
 class MeterProfile(_Strict):
@@ -115,12 +316,59 @@ class MeterProfile(_Strict):
     name: str
     identity: Identity
     protocol: ProtocolSettings
+    registers: dict[Quantity, str] = Field(
+        default_factory=dict, description="where each quantity is read: DI or OBIS code")
     credit: Credit
     thresholds: Thresholds
+    emergency_credit: EmergencyCredit | None = None
+    friendly_periods: FriendlyPeriods | None = None
+    power_limit: PowerLimit | None = None
     metering: Metering = Metering()
     card: CardSettings = CardSettings()
     capabilities: frozenset[str] = frozenset()
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("registers")
+    @classmethod
+    def _registers(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        protocol = info.data.get("protocol")
+        if protocol is None:
+            return v  # the protocol error is reported on its own
+        for quantity, code in v.items():
+            _check_register(protocol.kind, quantity, code)
+        return v
+
+    @field_validator("capabilities")
+    @classmethod
+    def _capabilities(cls, v: frozenset[str], info: ValidationInfo) -> frozenset[str]:
+        bad = sorted(c for c in v if not _CAPABILITY.fullmatch(c))
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: a capability is a lower-case word")
+        d = info.data
+        thresholds, protocol = d.get("thresholds"), d.get("protocol")
+        offered = {
+            "emergency_credit": d.get("emergency_credit") is not None,
+            "friendly_periods": d.get("friendly_periods") is not None,
+            "power_limit": d.get("power_limit") is not None,
+            "alarm2_relay_trip": bool(thresholds and "relay_trip" in thresholds.alarm2_actions),
+            "overdraft": bool(thresholds and thresholds.overdraft_limit > 0),
+            "remote_relay_control": bool(protocol and protocol.dlt645
+                                         and protocol.dlt645.remote_relay_control),
+        }
+        for cap, needs in _CAPABILITY_NEEDS.items():
+            if cap in v and not offered[cap]:
+                raise ValueError(f"{cap!r} is declared but the profile lacks {needs}")
+        return v
+
+    # -- derived ---------------------------------------------------------------------
+    @property
+    def register_map(self) -> dict[str, str]:
+        """Every quantity's identifier: the protocol's defaults overlaid with `registers`."""
+        if self.protocol.kind == "dlt645-2007":
+            money = self.credit.unit is CreditKind.MONEY
+            base = {**_DLT645_DEFAULTS, **(_DLT645_MONEY if money else _DLT645_ENERGY)}
+            return {k: v.upper() for k, v in {**base, **self.registers}.items()}
+        return {**_IEC_DEFAULTS, **self.registers}
 
     def to_credit_units(self, amount: Decimal) -> int:
         """Convert a profile amount (money or kWh) to integer card/register units."""
@@ -132,6 +380,21 @@ class MeterProfile(_Strict):
         if self.credit.unit is CreditKind.MONEY:
             return (Decimal(units) / 100).quantize(Decimal("0.01"))
         return (Decimal(units) / 1000).quantize(Decimal("0.001"))
+
+
+def _check_register(kind: str, quantity: str, code: str) -> None:
+    if kind == "dlt645-2007":
+        from rig.meter.dlt645 import data_ids  # local: the codec is only needed here
+
+        if not re.fullmatch(r"[0-9A-Fa-f]{8}", code):
+            raise ValueError(f"{quantity}: {code!r} is not an 8-hex-digit DL/T 645 data "
+                             "identifier")
+        if int(code, 16) not in data_ids.REGISTRY:
+            raise ValueError(f"{quantity}: data identifier {code.upper()} is not one rig can "
+                             "decode (see docs/protocols.md)")
+    elif not _OBIS.fullmatch(code):
+        raise ValueError(f"{quantity}: {code!r} is not an OBIS code "
+                         "(e.g. 1.8.0, C.50.1, 1-0:1.8.0*255)")
 
 
 def profiles_dir() -> Path:

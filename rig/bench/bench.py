@@ -24,7 +24,7 @@ from rig.clock import BenchClock
 from rig.errors import ConfigError
 from rig.faults.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.load.driver import ElectronicLoad
-from rig.meter.dlt645.client import Dlt645Client
+from rig.meter.client import MeterClient, open_meter
 from rig.meter.transcript import Transcript
 from rig.profile import MeterProfile, load_profile
 
@@ -38,7 +38,7 @@ class Bench:
     config: BenchConfig
     profile: MeterProfile
     clock: BenchClock
-    meter: Dlt645Client
+    meter: MeterClient
     load: ElectronicLoad
     reader: PcscReader
     courier: CardCourier
@@ -129,9 +129,11 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 courier = PromptCourier()
         transcript = Transcript()
         serial = profile.protocol.serial
-        # A pseudo-terminal carries no parity bit (Linux ptys refuse PARENB): 8N1 there.
+        # A pseudo-terminal carries no parity bit (Linux ptys refuse PARENB): 8N1 there, and
+        # a 7E1 protocol (IEC 62056-21) puts its parity bit in software.
         parity = "N" if config.kind == "emulated" else serial.parity
-        line = {"baudrate": serial.baudrate, "bytesize": serial.bytesize, "parity": parity,
+        line = {"baudrate": serial.baudrate, "parity": parity,
+                "bytesize": 8 if parity == "N" else serial.bytesize,
                 "stopbits": serial.stopbits}
         proxy: SerialFaultProxy | None = None
         if config.meter.faults is not None:
@@ -139,11 +141,10 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                                      **line)
             meter_port = proxy.start()
             stack.callback(proxy.stop)
-        meter = stack.enter_context(Dlt645Client.open(
-            meter_port, **line, address=profile.protocol.address,
-            timeout=config.meter.timeout_s or serial.timeout_s,
-            retries=serial.retries if config.meter.retries is None else config.meter.retries,
-            transcript=transcript))
+        meter = stack.enter_context(open_meter(
+            profile, meter_port, transcript=transcript, parity=parity,
+            timeout_s=config.meter.timeout_s, retries=config.meter.retries,
+            tz=clock.epoch.tzinfo))
         load = stack.enter_context(ElectronicLoad.open(
             resource, dialect=config.load.dialect, backend=config.load.backend))
         bench = Bench(

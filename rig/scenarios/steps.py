@@ -22,7 +22,6 @@ from rig.billing.service import BillingCentre, Conflict
 from rig.billing.types import VendResult
 from rig.card.records import ReadbackRecord
 from rig.errors import RigError
-from rig.meter.dlt645 import data_ids as di
 from rig.profile import CreditKind
 from rig.report.plot import RunSeries
 from rig.scenarios.record import RunRecord
@@ -40,32 +39,30 @@ class MeterState:
 
 
 class MeterView:
-    """The meter as scenarios need it: semantic reads over the meter's protocol client."""
+    """The meter as scenarios need it: semantic reads over whichever protocol it speaks."""
 
     def __init__(self, bench: Bench) -> None:
         self._client = bench.meter
-        money = bench.profile.credit.unit is CreditKind.MONEY
-        self._remaining = di.REMAINING_AMOUNT if money else di.REMAINING_ENERGY
-        self._tz = bench.clock.epoch.tzinfo
 
     def address(self) -> str:
         return self._client.read_address()
 
     def energy_kwh(self) -> Decimal:
-        return Decimal(str(self._client.read(di.COMBINED_ACTIVE_TOTAL)))
+        return self._client.energy_kwh()
 
     def remaining(self) -> Decimal:
-        return Decimal(str(self._client.read(self._remaining)))
+        return self._client.remaining_credit()
 
     def state(self) -> MeterState:
-        remaining = self.remaining()
-        status = int(self._client.read(di.STATUS_WORD_3))
-        return MeterState(remaining, bool(status & di.SW3_RELAY_OPEN),
-                          bool(status & di.SW3_PRE_TRIP_ALARM))
+        remaining = self._client.remaining_credit()
+        status = self._client.status()
+        return MeterState(remaining, status.relay_open, bool(status.alarm2))
 
     def last_cutoff(self) -> datetime:
-        trip = di.to_datetime(str(self._client.read(di.LAST_TRIP_RECORD)))
-        return trip.replace(tzinfo=self._tz)
+        trip = self._client.last_cutoff_time()
+        if trip is None:
+            raise RigError("the meter has no cut-off record")
+        return trip
 
 
 class BenchSteps:

@@ -1,20 +1,23 @@
-"""Firmware of the emulated prepaid meter: DL/T 645 register bank and IC-card terminal.
+"""Firmware of the emulated prepaid meter: protocol server and IC-card terminal.
 
-It wraps the prepaid engine with the meter's two interfaces: the serial protocol (a register
-bank the DL/T 645 responder reads) and the card slot (rig.sim.card_terminal, which verifies and
-applies a purchase and writes the readback). The same profile that a real meter model is
-certified against drives it, and it uses the same codecs as the rig, never its drivers.
+It wraps the prepaid engine with the meter's two interfaces: the serial protocol the profile
+names (a DL/T 645 register bank here, or the IEC 62056-21 data bank of meter_firmware_iec)
+and the card slot (rig.sim.card_terminal, which verifies and applies a purchase and writes
+the readback). The same profile that a real meter model is certified against drives it, and
+it uses the same codecs as the rig, never its drivers.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from rig.card.keys import MasterKey, derive_meter_key
 from rig.card.session import ApduTransport
 from rig.meter.dlt645 import data_ids as di
+from rig.meter.dlt645.client import RelayCommand
 from rig.meter.dlt645.frame import FrameParser, encode_frame
 from rig.meter.dlt645.server import Dlt645Responder
 from rig.profile import CreditKind, MeterProfile
@@ -26,40 +29,78 @@ from rig.sim.world import BenchWorld
 class EmulatedMeter:
     """One emulated prepaid meter living in a bench world."""
 
-    def __init__(self, world: BenchWorld, master_key: MasterKey) -> None:
+    def __init__(self, world: BenchWorld, master_key: MasterKey, *,
+                 wire_pacing: bool = False) -> None:
         self.world = world
+        self.wire_pacing = wire_pacing
         self.profile: MeterProfile = world.profile
         self.meter_no = self.profile.protocol.address
         self._key = derive_meter_key(master_key, self.meter_no, self.profile.card.key_revision)
-        self._parser = FrameParser()
-        self._responder = Dlt645Responder(self.meter_no, _Registers(self))
         self.terminal = MeterCardTerminal(self.engine, self.meter_no, self._key)
         self._serial_lock = threading.Lock()
+        self._parser = FrameParser()
+        self._responder = Dlt645Responder(self.meter_no, _Registers(self)) if (
+            self.profile.protocol.kind == "dlt645-2007") else None
+        self._iec = None
+        if self.profile.protocol.kind == "iec62056-21":
+            from rig.sim.meter_firmware_iec import iec_responder
+
+            self._iec = iec_responder(self)
 
     @property
     def engine(self) -> PrepaidEngine:
         return self.world.engine
 
     # -- serial side -----------------------------------------------------------------
+    def char_time_s(self) -> float:
+        """Wire time of one character at the current rate: start + data + parity + stop."""
+        s = self.profile.protocol.serial
+        rate = self._iec.baudrate if self._iec is not None else s.baudrate
+        return (1 + s.bytesize + (s.parity != "N") + s.stopbits) / rate
+
     def on_serial_bytes(self, data: bytes) -> bytes:
-        """Feed bytes from the serial line; return the encoded replies."""
+        """Feed bytes from the serial line; return the encoded replies.
+
+        With `wire_pacing` the reply is held back for as long as its characters take on a
+        real line at the profile's rate (the IEC rate after a baud-rate switch), so client
+        timeouts meet the delays real hardware has.
+        """
         with self._serial_lock:
-            frames = self._parser.feed(data)
-            out = bytearray()
-            for frame in frames:
-                with self.world.lock:
-                    self.world.advance()
-                    reply = self._responder.respond(frame)
-                if reply is not None:
-                    out += encode_frame(reply)
-            return bytes(out)
+            reply = self._serve(data)
+            if reply and self.wire_pacing:
+                time.sleep(len(reply) * self.char_time_s())
+            return reply
+
+    def _serve(self, data: bytes) -> bytes:
+        if self._iec is not None:
+            with self.world.lock:
+                self.world.advance()
+                return self._iec.serve_stream(data)
+        assert self._responder is not None
+        out = bytearray()
+        for frame in self._parser.feed(data):
+            with self.world.lock:
+                self.world.advance()
+                reply = self._responder.respond(frame)
+            if reply is not None:
+                out += encode_frame(reply)
+        self._parser.faults.clear()  # a real meter ignores frames it cannot check
+        return bytes(out)
 
     # -- card slot -------------------------------------------------------------------
     def insert_card(self, transport: ApduTransport) -> InsertionOutcome:
-        """A card was inserted: run the card terminal with the world held still."""
+        """A card was inserted: run the card terminal with the world held still.
+
+        An accepted card of this meter also clears an alarm-2 relay trip (the customer has
+        seen the warning); a refused card changes nothing.
+        """
         with self.world.lock:
             self.world.advance()
-            return self.terminal.insert(transport, self.world.clock.now())
+            now = self.world.clock.now()
+            outcome = self.terminal.insert(transport, now)
+            if outcome.accepted:
+                self.engine.card_inserted(now)
+            return outcome
 
     def status_word_3(self) -> int:
         e = self.engine
@@ -77,7 +118,7 @@ def _two_dp(value: Decimal) -> Decimal:
 
 
 class _Registers:
-    """The DL/T 645 register bank of an emulated meter (read-only in the skeleton)."""
+    """The DL/T 645 register bank of an emulated meter."""
 
     def __init__(self, meter: EmulatedMeter) -> None:
         self._m = meter
@@ -92,7 +133,7 @@ class _Registers:
             di.COMBINED_ACTIVE_TOTAL: _two_dp(e.energy_kwh),
             di.FORWARD_ACTIVE_TOTAL: _two_dp(e.energy_kwh),
             di.REVERSE_ACTIVE_TOTAL: Decimal(0),
-            di.PHASE_A_VOLTAGE: m.world.voltage,
+            di.PHASE_A_VOLTAGE: m.world.voltage.quantize(Decimal("0.1"), rounding=ROUND_DOWN),
             di.PHASE_A_CURRENT: amps.quantize(Decimal("0.001"), rounding=ROUND_DOWN),
             di.TOTAL_ACTIVE_POWER: (watts / 1000).quantize(Decimal("0.0001"),
                                                            rounding=ROUND_DOWN),
@@ -136,12 +177,29 @@ class _Registers:
             raise KeyError(data_id)
         return di.encode_value(data_id, values[data_id])
 
+    def _check_password(self, password: bytes) -> None:
+        settings = self._m.profile.protocol.dlt645
+        if settings is None or password != bytes.fromhex(settings.password):
+            raise PermissionError("password does not match")
+
     def write(self, data_id: int, data: bytes, password: bytes, operator: bytes) -> None:
+        self._check_password(password)
         raise PermissionError("parameter writes over the serial line need a parameter card")
 
     def relay_control(self, command: int, password: bytes, operator: bytes) -> None:
-        raise PermissionError("remote relay control is not enabled on this meter")
+        """0x1C with the profile's password, if the profile enables remote relay control."""
+        settings = self._m.profile.protocol.dlt645
+        if settings is None or not settings.remote_relay_control:
+            raise PermissionError("remote relay control is not enabled on this meter")
+        self._check_password(password)
+        e = self._m.engine
+        now = self._m.world.clock.now()
+        if command == RelayCommand.TRIP:
+            e.remote_relay(False, now)
+        elif command in (RelayCommand.CLOSE_ALLOWED, RelayCommand.CLOSE_DIRECT):
+            e.remote_relay(True, now)  # credit rules may still keep it open
+        else:
+            raise ValueError(f"relay command {command:02X} not supported")
 
     def set_time(self, dt: datetime) -> None:
         """Broadcast time sync: the emulated meter follows the bench clock; ignored."""
-

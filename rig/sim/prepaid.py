@@ -4,6 +4,11 @@ Pure logic, no I/O, driven by the bench world. Energy is integrated in whole Wh 
 sub-Wh remainder stays in the metrology front end), credit is an exact Decimal, and every
 threshold crossing is placed at the exact bench instant it happens, not at the next tick:
 alarm and cut-off times are then properties of the meter, not of how often anyone polls it.
+
+Two registers hold credit. `credit` is what the relay logic spends (it includes emergency
+credit on loan); `balance = credit - emergency_outstanding` is the customer's own money, and
+`remaining`/`overdraft` show it. So purchases = consumed + remaining - overdraft holds exactly,
+with or without emergency credit, and a billing centre never needs to know about the loan.
 """
 
 from __future__ import annotations
@@ -14,12 +19,22 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from enum import StrEnum
 
-from rig.profile import CreditKind, MeterProfile
+from pydantic import ValidationError
+
+from rig.profile import CreditKind, MeterProfile, Thresholds
 
 
 class RelayReason(StrEnum):
+    """Why the relay is in its state; each open reason has its own way back."""
+
     CLOSED = "closed"
-    CREDIT_EXHAUSTED = "credit exhausted"
+    CREDIT_EXHAUSTED = "credit exhausted"  # a purchase above close_allowed recloses
+    ALARM2_TRIP = "alarm 2 trip"  # a card insertion recloses
+    POWER_LIMIT = "power limit"  # recloses by itself after the reconnection delay
+    REMOTE = "remote trip"  # a remote close command recloses
+
+
+_CREDIT_REASONS = (RelayReason.CREDIT_EXHAUSTED, RelayReason.ALARM2_TRIP)
 
 
 @dataclass
@@ -31,10 +46,14 @@ class EventLog:
     cutoff_count: int = 0
     tamper_count: int = 0
     power_down_count: int = 0
+    power_trip_count: int = 0
+    emergency_count: int = 0
     last_alarm1: datetime | None = None
     last_alarm2: datetime | None = None
     last_cutoff: datetime | None = None
     last_reconnect: datetime | None = None
+    last_power_trip: datetime | None = None
+    last_emergency: datetime | None = None
 
     @property
     def alarm_count(self) -> int:
@@ -53,10 +72,12 @@ class PrepaidEngine:
     purchase_count: int = 0
     last_sequence: int = 0
     cumulative_purchase: Decimal = Decimal(0)
+    emergency_outstanding: Decimal = Decimal(0)  # lent and not yet repaid by a purchase
     relay_closed: bool = False
     relay_reason: RelayReason = RelayReason.CREDIT_EXHAUSTED
     alarm1_active: bool = False
     alarm2_active: bool = False
+    reconnect_at: datetime | None = None  # end of a power-limit trip
     events: EventLog = field(default_factory=EventLog)
     _residue_j: float = 0.0  # metrology front end: energy below one Wh, in joules
 
@@ -68,6 +89,10 @@ class PrepaidEngine:
     @property
     def _money(self) -> bool:
         return self.profile.credit.unit is CreditKind.MONEY
+
+    @property
+    def _cutoff_level(self) -> Decimal:
+        return -self.profile.thresholds.overdraft_limit
 
     def _cost_of(self, wh: int) -> Decimal:
         """Credit consumed by `wh` watt-hours (exact)."""
@@ -85,15 +110,43 @@ class PrepaidEngine:
             return None
         return int((above / per_wh).to_integral_value(rounding=ROUND_CEILING))
 
-    def _next_event_wh(self) -> int | None:
+    def in_friendly_period(self, at: datetime) -> bool:
+        fp = self.profile.friendly_periods
+        return fp is not None and fp.contains(at)
+
+    def _next_event_wh(self, at: datetime) -> int | None:
         t = self.profile.thresholds
-        levels = [-t.overdraft_limit]
+        levels = []
+        if not self.in_friendly_period(at):
+            levels.append(self._cutoff_level)
         if not self.alarm1_active:
             levels.append(t.alarm1)
         if not self.alarm2_active:
             levels.append(t.alarm2)
         candidates = [w for w in (self._wh_until(lv) for lv in levels) if w is not None]
         return min(candidates) if candidates else None
+
+    def _next_timed(self, at: datetime) -> datetime | None:
+        """The next instant something happens by the clock alone."""
+        marks = []
+        if self.reconnect_at is not None:
+            marks.append(self.reconnect_at)
+        fp = self.profile.friendly_periods
+        if fp is not None and self.relay_closed:
+            marks.append(fp.next_change(at))
+        return min(marks) if marks else None
+
+    def _over_limit(self, power_w: Decimal) -> bool:
+        lim = self.profile.power_limit
+        if lim is None:
+            return False
+        if lim.max_power_w is not None and power_w > lim.max_power_w:
+            return True
+        if lim.max_current_a is not None:
+            m = self.profile.metering
+            amps = power_w / (m.nominal_voltage * m.phases)
+            return amps > lim.max_current_a
+        return False
 
     def _consume(self, wh: int) -> None:
         if wh:
@@ -103,32 +156,48 @@ class PrepaidEngine:
     def advance(self, seconds: float, power_w: Decimal, start: datetime) -> None:
         """Integrate `power_w` through the meter for `seconds` of bench time from `start`.
 
-        The relay gates the power: after a cut-off inside the interval nothing more flows.
+        The relay gates the power: after a trip inside the interval nothing more flows.
+        Clock events (end of a power-limit trip, start or end of a friendly period) are
+        handled at their instant; the power of the interval is what the world measured at
+        its start, so a load reconnected mid-interval draws from the next one on.
         """
         p = float(power_w)
         left = seconds
         t = start
-        while left > 0 and p > 0 and self.relay_closed:
-            nxt = self._next_event_wh()
-            if nxt is not None:
-                need_j = max(0.0, nxt * 3600.0 - self._residue_j)
-                need_s = need_j / p
-                if need_s <= left:
-                    self._consume(nxt)
-                    self._residue_j = 0.0
-                    t += timedelta(seconds=need_s)
-                    left -= need_s
-                    self._check_events(t)
-                    continue
-            joules = self._residue_j + p * left
-            wh = int(joules // 3600.0)
-            self._residue_j = joules - wh * 3600.0
-            self._consume(wh)
-            left = 0.0
-            self._check_events(start + timedelta(seconds=seconds))
+        while left > 0:
+            if self.relay_closed and p > 0 and self._over_limit(power_w):
+                self._power_trip(t)
+            timed = self._next_timed(t)
+            span = left if timed is None else min(left, max(0.0, (timed - t).total_seconds()))
+            if self.relay_closed and p > 0:
+                nxt = self._next_event_wh(t)
+                if nxt is not None:
+                    need_s = max(0.0, nxt * 3600.0 - self._residue_j) / p
+                    if need_s <= span:
+                        self._consume(nxt)
+                        self._residue_j = 0.0
+                        t += timedelta(seconds=need_s)
+                        left -= need_s
+                        self._check_events(t)
+                        continue
+                joules = self._residue_j + p * span
+                wh = int(joules // 3600.0)
+                self._residue_j = joules - wh * 3600.0
+                self._consume(wh)
+            t = timed if timed is not None and span < left else t + timedelta(seconds=span)
+            left -= span
+            self._on_clock(t)
+            self._check_events(t)
+
+    def _on_clock(self, at: datetime) -> None:
+        if self.reconnect_at is not None and at >= self.reconnect_at:
+            self.reconnect_at = None
+            if not self.relay_closed and self.relay_reason is RelayReason.POWER_LIMIT:
+                self._close(at)
 
     def _check_events(self, at: datetime) -> None:
         t = self.profile.thresholds
+        friendly = self.in_friendly_period(at)
         if not self.alarm1_active and self.credit <= t.alarm1:
             self.alarm1_active = True
             self.events.alarm1_count += 1
@@ -137,11 +206,84 @@ class PrepaidEngine:
             self.alarm2_active = True
             self.events.alarm2_count += 1
             self.events.last_alarm2 = at
-        if self.relay_closed and self.credit <= -t.overdraft_limit:
-            self.relay_closed = False
-            self.relay_reason = RelayReason.CREDIT_EXHAUSTED
+            if "relay_trip" in t.alarm2_actions and self.relay_closed and not friendly:
+                self._open(RelayReason.ALARM2_TRIP, at)
+        if self.relay_closed and self.credit <= self._cutoff_level and not friendly:
+            ec = self.profile.emergency_credit
+            if (ec and ec.activation == "automatic" and self.emergency_outstanding == 0
+                    and self.credit + ec.amount > self._cutoff_level):
+                self._lend_emergency(at)  # lent instead of the cut-off
+            else:
+                self._open(RelayReason.CREDIT_EXHAUSTED, at)
+
+    def _open(self, reason: RelayReason, at: datetime) -> None:
+        if reason is RelayReason.CREDIT_EXHAUSTED:
             self.events.cutoff_count += 1
             self.events.last_cutoff = at
+        self.relay_closed = False
+        self.relay_reason = reason
+
+    def _close(self, at: datetime) -> None:
+        self.relay_closed = True
+        self.relay_reason = RelayReason.CLOSED
+        self.events.last_reconnect = at
+
+    def _power_trip(self, at: datetime) -> None:
+        lim = self.profile.power_limit
+        assert lim is not None
+        self._open(RelayReason.POWER_LIMIT, at)
+        self.reconnect_at = at + timedelta(seconds=lim.reconnect_delay_s)
+        self.events.power_trip_count += 1
+        self.events.last_power_trip = at
+
+    def _lend_emergency(self, at: datetime) -> None:
+        ec = self.profile.emergency_credit
+        assert ec is not None
+        self.credit += ec.amount
+        self.emergency_outstanding += ec.amount
+        self.events.emergency_count += 1
+        self.events.last_emergency = at
+        t = self.profile.thresholds
+        if self.credit > t.alarm1:
+            self.alarm1_active = False
+        if self.credit > t.alarm2:
+            self.alarm2_active = False
+
+    # -- customer actions --------------------------------------------------------------
+    def request_emergency_credit(self, at: datetime) -> bool:
+        """The customer asks for emergency credit (key press); True if it was granted.
+
+        Granted once until a purchase repays it, and only when credit is low (at or below
+        alarm 2). It recloses a relay opened for lack of credit.
+        """
+        ec = self.profile.emergency_credit
+        if ec is None or ec.activation != "on_request" or self.emergency_outstanding > 0:
+            return False
+        if self.credit > self.profile.thresholds.alarm2:
+            return False
+        self._lend_emergency(at)
+        if (not self.relay_closed and self.relay_reason in _CREDIT_REASONS
+                and self.credit > self._cutoff_level):
+            self._close(at)
+        return True
+
+    def card_inserted(self, at: datetime) -> bool:
+        """A valid card of this meter was inserted: clears an alarm-2 trip. True if reclosed."""
+        if (not self.relay_closed and self.relay_reason is RelayReason.ALARM2_TRIP
+                and self.credit > self._cutoff_level):
+            self._close(at)
+            return True
+        return False
+
+    def remote_relay(self, close: bool, at: datetime) -> None:
+        """A remote trip holds the relay open until a remote close (credit rules still apply)."""
+        if not close:
+            self._open(RelayReason.REMOTE, at)
+        elif not self.relay_closed and self.relay_reason is RelayReason.REMOTE:
+            if self.credit > self._cutoff_level:
+                self._close(at)
+            else:
+                self.relay_reason = RelayReason.CREDIT_EXHAUSTED
 
     # -- purchases -------------------------------------------------------------------
     def credit_from_units(self, units: int) -> Decimal:
@@ -153,12 +295,17 @@ class PrepaidEngine:
         return int(scaled.to_integral_value(rounding=ROUND_DOWN))
 
     def would_hoard(self, units: int) -> bool:
-        return self.credit + self.credit_from_units(units) > self.profile.thresholds.hoarding_limit
+        return self.balance + self.credit_from_units(units) > self.profile.thresholds.hoarding_limit
 
     def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
-        """Add purchased credit; the caller has checked sequence, MAC and hoarding."""
+        """Add purchased credit, repaying emergency credit first.
+
+        The caller has checked sequence, MAC and hoarding.
+        """
         amount = self.credit_from_units(units)
-        self.credit += amount
+        repay = min(amount, self.emergency_outstanding)
+        self.emergency_outstanding -= repay
+        self.credit += amount - repay
         self.cumulative_purchase += amount
         self.purchase_count += 1
         self.last_sequence = sequence
@@ -167,10 +314,18 @@ class PrepaidEngine:
             self.alarm1_active = False
         if self.credit > t.alarm2:
             self.alarm2_active = False
-        if not self.relay_closed and self.credit > t.close_allowed:
-            self.relay_closed = True
-            self.relay_reason = RelayReason.CLOSED
-            self.events.last_reconnect = at
+        if (not self.relay_closed and self.relay_reason in _CREDIT_REASONS
+                and self.credit > t.close_allowed and self.credit > self._cutoff_level):
+            self._close(at)
+
+    def set_thresholds(self, **levels: Decimal) -> None:
+        """New alarm/limit levels from a parameter card (alarm1, alarm2, overdraft_limit,
+        hoarding_limit, close_allowed), validated as a profile's are; ValueError if not."""
+        try:
+            t = Thresholds.model_validate({**self.profile.thresholds.model_dump(), **levels})
+        except ValidationError as e:
+            raise ValueError(f"parameter levels refused: {e.errors()[0]['msg']}") from None
+        self.profile = self.profile.model_copy(update={"thresholds": t})
 
     def apply_tariff(self, version: int, price_per_kwh: Decimal) -> bool:
         if version <= self.tariff_version:
@@ -181,12 +336,21 @@ class PrepaidEngine:
 
     # -- registers as displayed / read back --------------------------------------------
     @property
+    def balance(self) -> Decimal:
+        """The customer's own credit: spendable credit less emergency credit on loan."""
+        return self.credit - self.emergency_outstanding
+
+    @property
     def remaining(self) -> Decimal:
-        return max(self.credit, Decimal(0))
+        return max(self.balance, Decimal(0))
 
     @property
     def overdraft(self) -> Decimal:
-        return max(-self.credit, Decimal(0))
+        return max(-self.balance, Decimal(0))
+
+    @property
+    def emergency_active(self) -> bool:
+        return self.emergency_outstanding > 0
 
     @property
     def energy_kwh(self) -> Decimal:
@@ -194,7 +358,7 @@ class PrepaidEngine:
 
     def seconds_to_exhaustion(self, power_w: Decimal) -> float:
         """Bench seconds until cut-off at a constant power (for progress displays)."""
-        wh = self._wh_until(-self.profile.thresholds.overdraft_limit)
+        wh = self._wh_until(self._cutoff_level)
         if wh is None or power_w <= 0:
             return math.inf
         return max(0.0, (wh * 3600.0 - self._residue_j) / float(power_w))

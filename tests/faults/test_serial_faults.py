@@ -8,7 +8,6 @@ from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig, SerialFaultRates
 from rig.errors import ConfigError, ProtocolError
 from rig.faults.serial_proxy import SerialFaults
-from rig.meter.dlt645 import data_ids as di
 
 
 def faulty(config: BenchConfig, **rates: float) -> BenchConfig:
@@ -21,7 +20,7 @@ def faulty(config: BenchConfig, **rates: float) -> BenchConfig:
 def test_dead_line_fails_with_a_clear_error(bench_config: BenchConfig) -> None:
     config = faulty(bench_config, drop=1.0)
     with open_bench(config) as bench, pytest.raises(ProtocolError) as err:
-        bench.meter.read(di.REMAINING_AMOUNT)
+        bench.meter.remaining_credit()
     message = str(err.value)
     assert "00900200" in message
     assert bench.profile.protocol.address in message

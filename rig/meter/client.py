@@ -1,0 +1,234 @@
+"""A protocol-neutral meter client: the semantic reads scenarios need, for any profile.
+
+`open_meter(profile, port)` opens the profile's protocol (DL/T 645-2007 or IEC 62056-21 mode
+C) with its serial settings and register map, and answers in the profile's credit unit with
+exact Decimals. Scenarios never name a data identifier or an OBIS code; the protocol client
+stays reachable as `.protocol` for protocol-specific tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+
+from rig.errors import ProtocolError
+from rig.meter.dlt645 import data_ids as di
+from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
+from rig.meter.dlt645.frame import ERR_NO_DATA
+from rig.meter.iec62056 import Iec62056Client
+from rig.meter.iec62056.frames import DataSet
+from rig.meter.transcript import Transcript
+from rig.profile import MeterProfile
+
+# Status word bits of the IEC reference model (rig.sim.meter_firmware_iec documents them).
+IEC_RELAY_OPEN, IEC_ALARM1, IEC_ALARM2, IEC_EMERGENCY = 1, 2, 4, 8
+IEC_FRIENDLY, IEC_POWER_TRIP = 16, 32
+
+
+@dataclass(frozen=True)
+class MeterStatus:
+    """What the meter says about itself; None where its protocol cannot tell."""
+
+    relay_open: bool
+    alarm1: bool | None
+    alarm2: bool | None  # pre-trip alarm
+    emergency_active: bool | None
+    friendly_period: bool | None
+    power_trip: bool | None
+    word: int  # the raw status word, for the report
+
+
+class MeterClient(ABC):
+    """Semantic reads of one meter; a context manager that closes the port."""
+
+    def __init__(self, profile: MeterProfile, transcript: Transcript, tz: tzinfo | None) -> None:
+        self.profile = profile
+        self.transcript = transcript
+        self.tz = tz
+        self.registers = profile.register_map
+
+    @abstractmethod
+    def read_address(self) -> str: ...
+
+    @abstractmethod
+    def remaining_credit(self) -> Decimal:
+        """Remaining credit in the profile's unit (money, or kWh)."""
+
+    @abstractmethod
+    def overdraft(self) -> Decimal: ...
+
+    @abstractmethod
+    def energy_kwh(self) -> Decimal: ...
+
+    @abstractmethod
+    def status(self) -> MeterStatus: ...
+
+    @abstractmethod
+    def last_cutoff_time(self) -> datetime | None:
+        """When the relay last opened for lack of credit (meter clock, `tz` attached)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> MeterClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _stamp(self, moment: datetime) -> datetime:
+        return moment.replace(tzinfo=self.tz) if self.tz is not None else moment
+
+
+class Dlt645MeterClient(MeterClient):
+    def __init__(self, profile: MeterProfile, protocol: Dlt645Client, transcript: Transcript,
+                 tz: tzinfo | None) -> None:
+        super().__init__(profile, transcript, tz)
+        self.protocol = protocol
+
+    def _di(self, quantity: str) -> int:
+        return int(self.registers[quantity], 16)
+
+    def _decimal(self, quantity: str) -> Decimal:
+        return Decimal(self.protocol.read(self._di(quantity)))
+
+    def read_address(self) -> str:
+        return self.protocol.read_address()
+
+    def remaining_credit(self) -> Decimal:
+        return self._decimal("remaining_credit")
+
+    def overdraft(self) -> Decimal:
+        return self._decimal("overdraft")
+
+    def energy_kwh(self) -> Decimal:
+        return self._decimal("energy_total")
+
+    def status(self) -> MeterStatus:
+        word = int(self.protocol.read(self._di("status")))
+        return MeterStatus(  # status word 3 has no alarm-1 bit: compare remaining credit
+            relay_open=bool(word & di.SW3_RELAY_OPEN), alarm1=None,
+            alarm2=bool(word & di.SW3_PRE_TRIP_ALARM), emergency_active=None,
+            friendly_period=None, power_trip=None, word=word)
+
+    def last_cutoff_time(self) -> datetime | None:
+        try:
+            raw = self.protocol.read(self._di("last_cutoff"))
+        except MeterAbnormalReply as e:
+            if e.error_word & ERR_NO_DATA:
+                return None  # the meter has no trip record yet
+            raise
+        text = str(raw)
+        if set(text) <= {"0"}:
+            return None
+        return self._stamp(di.to_datetime(text))
+
+    def close(self) -> None:
+        self.protocol.close()
+
+
+class IecMeterClient(MeterClient):
+    """Each read takes a fresh mode C readout: the meter's registers at that instant."""
+
+    def __init__(self, profile: MeterProfile, protocol: Iec62056Client, transcript: Transcript,
+                 tz: tzinfo | None) -> None:
+        super().__init__(profile, transcript, tz)
+        self.protocol = protocol
+
+    def readout(self) -> dict[str, DataSet]:
+        return self.protocol.readout()
+
+    def _get(self, quantity: str, data: dict[str, DataSet] | None = None) -> DataSet:
+        data = data if data is not None else self.readout()
+        code = self.registers[quantity]
+        if code not in data:
+            raise ProtocolError(f"readout of meter {self.profile.protocol.address} has no "
+                                f"{quantity} ({code})")
+        return data[code]
+
+    def _decimal(self, quantity: str) -> Decimal:
+        ds = self._get(quantity)
+        try:
+            return Decimal(ds.value)
+        except InvalidOperation:
+            raise ProtocolError(f"meter {self.profile.protocol.address}: {quantity} "
+                                f"{ds} is not a number") from None
+
+    def read_address(self) -> str:
+        return self._get("address").value
+
+    def remaining_credit(self) -> Decimal:
+        return self._decimal("remaining_credit")
+
+    def overdraft(self) -> Decimal:
+        return self._decimal("overdraft")
+
+    def energy_kwh(self) -> Decimal:
+        return self._decimal("energy_total")
+
+    def status(self) -> MeterStatus:
+        ds = self._get("status")
+        try:
+            word = int(ds.value, 16)
+        except ValueError:
+            raise ProtocolError(f"meter {self.profile.protocol.address}: status {ds} is not "
+                                "a hex word") from None
+        return MeterStatus(
+            relay_open=bool(word & IEC_RELAY_OPEN), alarm1=bool(word & IEC_ALARM1),
+            alarm2=bool(word & IEC_ALARM2), emergency_active=bool(word & IEC_EMERGENCY),
+            friendly_period=bool(word & IEC_FRIENDLY), power_trip=bool(word & IEC_POWER_TRIP),
+            word=word)
+
+    def last_cutoff_time(self) -> datetime | None:
+        value = self._get("last_cutoff").value
+        if not value.strip("0"):
+            return None
+        try:
+            return self._stamp(datetime.strptime(value, "%y%m%d%H%M%S"))
+        except ValueError:
+            raise ProtocolError(f"meter {self.profile.protocol.address}: last cut-off "
+                                f"{value!r} is not YYMMDDhhmmss") from None
+
+    def close(self) -> None:
+        self.protocol.close()
+
+
+def open_meter(
+    profile: MeterProfile,
+    port: str,
+    *,
+    transcript: Transcript | None = None,
+    parity: str | None = None,
+    timeout_s: float | None = None,
+    retries: int | None = None,
+    tz: tzinfo | None = None,
+) -> MeterClient:
+    """Open `port` (device path or pyserial URL) as the profile's meter.
+
+    `parity` overrides the profile's (give "N" for a pty: an IEC client then puts the 7E1
+    parity bit in software); `timeout_s` and `retries` override the profile's for a bench
+    whose line is slower or noisier. `tz` is attached to the meter's clock times.
+    """
+    transcript = transcript if transcript is not None else Transcript()
+    s = profile.protocol.serial
+    parity = parity or s.parity
+    timeout = s.timeout_s if timeout_s is None else timeout_s
+    retries = s.retries if retries is None else retries
+    if profile.protocol.kind == "dlt645-2007":
+        dlt = Dlt645Client.open(
+            port, baudrate=s.baudrate, bytesize=8 if parity == "N" else s.bytesize,
+            parity=parity, stopbits=s.stopbits, address=profile.protocol.address,
+            timeout=timeout, retries=retries, transcript=transcript)
+        return Dlt645MeterClient(profile, dlt, transcript, tz)
+    iec = profile.protocol.iec62056
+    assert iec is not None
+    client = Iec62056Client.open(
+        port, baudrate=s.baudrate, bytesize=s.bytesize, parity=parity, stopbits=s.stopbits,
+        address=profile.protocol.address, password=iec.password,
+        max_baudrate=iec.max_baudrate, timeout=timeout, retries=retries,
+        transcript=transcript)
+    return IecMeterClient(profile, client, transcript, tz)
