@@ -24,18 +24,38 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# 2. pcscd with the vpcd driver: the virtual readers listen on TCP 35963/35964.
-vpcd_up() { (exec 3<>/dev/tcp/127.0.0.1/35963) 2>/dev/null; }
-if ! vpcd_up; then
+# 2. pcscd with the vpcd driver: the Debian reader's two slots listen on TCP 35963/35964, and
+#    three more readers (a copy of the driver each: it keeps its slots in globals) give parallel
+#    benches slots 2..7 on 35965..35970 ("rig vpcd K 00 0S").
+DRIVERS=/usr/lib/pcsc/drivers/serial
+RIG_READERS=/etc/reader.conf.d/rig-vpcd
+readers_conf() {
+    echo "# rig: extra vsmartcard virtual readers for parallel benches (written by setup.sh)"
+    for k in 1 2 3; do
+        port=$((35963 + 2 * k))
+        printf 'FRIENDLYNAME "rig vpcd %s"\nDEVICENAME   /dev/null:%s\n' "$k" "$port"
+        printf 'LIBPATH      %s/librig-vpcd-%s.so\nCHANNELID    %s\n\n' "$DRIVERS" "$k" "$port"
+    done
+}
+restart=0
+if [ "$(readers_conf)" != "$(cat "$RIG_READERS" 2>/dev/null)" ]; then
+    say "configuring the extra virtual readers in $RIG_READERS"
+    for k in 1 2 3; do as_root cp "$DRIVERS/libifdvpcd.so" "$DRIVERS/librig-vpcd-$k.so"; done
+    readers_conf | as_root tee "$RIG_READERS" >/dev/null
+    restart=1
+fi
+listening() { grep -qi ":$(printf %04X "$1") 00000000:0000 0A" /proc/net/tcp; }
+vpcd_up() { listening 35963 && listening 35970; }
+if [ "$restart" = 1 ] || ! vpcd_up; then
     if pgrep -x pcscd >/dev/null; then
-        say "pcscd runs without the vpcd readers: restarting it"
+        say "restarting pcscd to load the virtual readers"
         as_root pkill -x pcscd || true
-        sleep 0.5
+        for _ in $(seq 30); do pgrep -x pcscd >/dev/null || break; sleep 0.1; done
     fi
     say "starting pcscd"
     as_root pcscd
     for _ in $(seq 50); do vpcd_up && break; sleep 0.1; done
-    vpcd_up || { echo "[setup] pcscd started but the vpcd reader port 35963 is not listening" >&2; exit 1; }
+    vpcd_up || { echo "[setup] pcscd started but the vpcd reader ports 35963..35970 are not listening" >&2; exit 1; }
 fi
 
 # 3. The virtual environment, reinstalled only when pyproject.toml changed.

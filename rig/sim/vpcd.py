@@ -1,8 +1,11 @@
 """vsmartcard vpcd slots: which TCP port feeds which PC/SC reader, and who owns it.
 
-pcscd's vpcd driver exposes reader "Virtual PCD 00 NN" and listens on 35963 + NN for a virtual
-card. Two benches on one machine must never share a reader, so a slot is claimed with an
-exclusive `flock` on a per-port lock file (released automatically if the process dies).
+Debian's vpcd driver is one reader with two slots, "Virtual PCD 00 00" and "00 01", whose
+virtual cards connect to TCP 35963 and 35964. setup.sh adds three more readers for parallel
+benches ("rig vpcd K 00 0S" on 35963 + 2K + S, each from its own copy of the driver because
+the driver keeps its slots in globals). Slot i is port 35963 + i. Two benches on one machine
+must never share a reader, so a slot is claimed with an exclusive `flock` on a per-port lock
+file (released automatically if the process dies).
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from types import TracebackType
 from rig.errors import CardError
 
 VPCD_BASE_PORT = 35963
+MAX_SLOTS = 8  # the Debian reader's two slots and setup.sh's three extra readers
 LOCK_DIR = "/tmp"
+
+
+def reader_name(index: int) -> str:
+    """PC/SC name of slot `index`: the Debian vpcd reader first, then setup.sh's readers."""
+    reader, slot = divmod(index, 2)
+    return f"Virtual PCD 00 {slot:02d}" if reader == 0 else f"rig vpcd {reader} 00 {slot:02d}"
 
 
 class SlotBusyError(CardError):
@@ -30,7 +40,7 @@ class VpcdSlot:
             raise ValueError(f"vpcd slot index {index} outside 0..99")
         self.index = index
         self.port = VPCD_BASE_PORT + index
-        self.reader_name = f"Virtual PCD 00 {index:02d}"
+        self.reader_name = reader_name(index)
         self.lock_path = os.path.join(LOCK_DIR, f"rig-vpcd-{self.port}.lock")
         self._fd: int | None = None
 
@@ -73,12 +83,28 @@ class VpcdSlot:
         self.release()
 
 
-def claim_free_slot(count: int = 2, wait_s: float = 0.0) -> VpcdSlot:
+def available_slots() -> int:
+    """How many slots pcscd offers: the leading run of vpcd reader names it lists."""
+    try:
+        from smartcard.System import readers
+
+        names = {str(r) for r in readers()}
+    except Exception:
+        return 2  # no PC/SC service to ask: the Debian driver's two slots
+    count = 0
+    while count < MAX_SLOTS and reader_name(count) in names:
+        count += 1
+    return count
+
+
+def claim_free_slot(count: int | None = None, wait_s: float = 0.0) -> VpcdSlot:
     """Claim the first free slot among 0..count-1, waiting up to `wait_s` for one to free up.
 
-    Benches on one machine queue for readers instead of failing at once; SlotBusyError names
-    the lock files when none frees up in time.
+    `count` defaults to the slots pcscd offers. Benches on one machine queue for readers
+    instead of failing at once; SlotBusyError names the lock files when none frees up in time.
     """
+    if count is None:
+        count = max(available_slots(), 1)
     deadline = time.monotonic() + wait_s
     while True:
         for index in range(count):

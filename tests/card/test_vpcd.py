@@ -62,6 +62,24 @@ def test_slot_lock_is_exclusive(tmp_path, monkeypatch) -> None:
     VpcdSlot(0).claim().release()
 
 
+def test_slots_map_to_ports_and_reader_names() -> None:
+    """Slot i is port 35963 + i; the Debian reader's two slots first, then setup.sh's readers."""
+    names = [(VpcdSlot(i).port, VpcdSlot(i).reader_name) for i in (0, 1, 2, 5, 7)]
+    assert names == [(35963, "Virtual PCD 00 00"), (35964, "Virtual PCD 00 01"),
+                     (35965, "rig vpcd 1 00 00"), (35968, "rig vpcd 2 00 01"),
+                     (35970, "rig vpcd 3 00 01")]
+
+
+def test_setup_offers_parallel_benches_a_reader_each() -> None:
+    """After setup.sh, pcscd lists every slot, and each one's card port is listening."""
+    from rig.sim.vpcd import MAX_SLOTS, available_slots
+
+    if not _vpcd_reachable(VpcdSlot(0).port):
+        pytest.skip("vpcd not running (run ./setup.sh)")
+    assert available_slots() == MAX_SLOTS
+    assert all(_vpcd_reachable(VpcdSlot(i).port) for i in range(MAX_SLOTS))
+
+
 @pytest.fixture
 def slot():
     s = VpcdSlot(SLOT_INDEX)

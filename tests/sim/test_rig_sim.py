@@ -21,7 +21,7 @@ from rig.card.pcsc import PcscReader
 from rig.meter.dlt645 import Dlt645Client
 from rig.meter.dlt645 import data_ids as di
 from rig.profile import load_profile
-from rig.sim.vpcd import VpcdSlot
+from rig.sim.vpcd import MAX_SLOTS, VpcdSlot, reader_name
 
 RIG = [sys.executable, "-m", "rig.cli.main"]
 
@@ -79,7 +79,7 @@ def test_sigterm_shuts_down_cleanly(rig_sim: tuple[subprocess.Popen[str], dict])
     port = int(parts["load_resource"].split("::")[2])
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    reader_index = int(parts["card_reader"].rsplit(" ", 1)[1])
+    reader_index = next(i for i in range(MAX_SLOTS) if reader_name(i) == parts["card_reader"])
     with VpcdSlot(reader_index):
         pass
 
