@@ -4,6 +4,7 @@ Uses slot 1 ("Virtual PCD 00 01", TCP 35964) by default; override with RIG_TEST_
 """
 
 import os
+import re
 import statistics
 import time
 
@@ -111,7 +112,7 @@ def test_reader_lookup(slot: VpcdSlot) -> None:
 
     assert slot.reader_name in list_readers()
     assert PcscReader(slot.reader_name).name == slot.reader_name
-    assert PcscReader(rf"PCD 00 {slot.index:02d}$").name == slot.reader_name
+    assert PcscReader(re.escape(slot.reader_name[-9:]) + "$").name == slot.reader_name
     with pytest.raises(NoReaderError, match="readers present") as ei:
         PcscReader("No Such Reader 42")
     assert slot.reader_name in str(ei.value)
