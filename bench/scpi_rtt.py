@@ -3,7 +3,8 @@
 Run from the repo root: ``.venv/bin/python bench/scpi_rtt.py [N]``. Starts the emulated load's
 SCPI server and a bare TCP echo server, then times ``MEAS:POW?`` through pyvisa (pyvisa-py,
 ``TCPIP0::127.0.0.1::PORT::SOCKET``) and a bare echo of the same command bytes, interleaved so
-both see the same machine state. Prints a table and, last, one JSON line for CI to parse.
+both see the same machine state. Prints a table and, last, one line of flat JSON (name ->
+number) for CI to parse.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def dialect_medians(n: int) -> dict[str, float]:
     return medians
 
 
-def main(n: int = 500) -> dict[str, object]:
+def main(n: int = 500) -> dict[str, float]:
     load = EmulatedLoad(lambda: Supply(Decimal(230), True), seed=1)
     load.set_power(Decimal("1500.5"))
     load.set_input(True)
@@ -163,11 +164,13 @@ def main(n: int = 500) -> dict[str, object]:
     for name, median in per_dialect.items():
         print(f"  dialect {name:<16} measure_power median {median:.4f} ms "
               f"({median / b['median']:.2f}x the bare echo)")
-    result: dict[str, object] = {
+    result: dict[str, float] = {
         "pyvisa_query_median_ms": round(v["median"], 4),
         "bare_echo_median_ms": round(b["median"], 4),
+        "pyvisa_query_p90_ms": round(v["p90"], 4),
+        "bare_echo_p90_ms": round(b["p90"], 4),
         "ratio": ratio,
-        "dialect_query_median_ms": per_dialect,
+        **{f"dialect_{name}_query_median_ms": median for name, median in per_dialect.items()},
     }
     print(json.dumps(result))
     return result

@@ -62,6 +62,7 @@ class BenchWorld:
         self.engine = PrepaidEngine(profile)
         self.nominal_voltage: Decimal = profile.metering.nominal_voltage
         self._events: list[GridEvent] = []
+        self.outage = False
         self._load_energy_j = Decimal(0)
         self.load = EmulatedLoad(self.supply, dialect=dialect, before_change=self.advance,
                                  energy_source=self.load_energy_wh, noise=noise, seed=seed)
@@ -71,7 +72,10 @@ class BenchWorld:
 
     # -- the grid ---------------------------------------------------------------------
     def voltage_at(self, t: float) -> Decimal:
-        """Grid RMS voltage at bench second ``t``: nominal times every active sag/swell."""
+        """Grid RMS voltage at bench second ``t``: nominal times every active sag/swell
+        (0 during an outage, which is a state: the caller has integrated up to its start)."""
+        if self.outage:
+            return Decimal(0)
         volts = self.nominal_voltage
         for event in self._events:
             if event.start <= t < event.end:
@@ -92,6 +96,12 @@ class BenchWorld:
         with self.lock:
             self.advance()
             self.nominal_voltage = volts
+
+    def set_outage(self, out: bool) -> None:
+        """Grid lost (True) or back (False) from now: the meter loses its supply with it."""
+        with self.lock:
+            self.advance()
+            self.outage = out
 
     def sag(self, depth: Decimal, duration_s: float) -> GridEvent:
         """From now, lower the grid voltage by ``depth`` (0.3 = to 70 %) for ``duration_s``."""
