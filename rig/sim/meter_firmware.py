@@ -70,6 +70,7 @@ class EmulatedMeter:
         self.clock_offset = timedelta(0)  # meter clock - bench clock (broadcast time, writes)
         self.log = MeterLog()
         self._nvm = b""  # the EEPROM image, written at each power-down
+        self._cover_latch: tuple[datetime, datetime | None] | None = None  # while unpowered
         self._responder: _PowerGate | None = None
         self._iec: _PowerGate | None = None
         self._new_serial_side()
@@ -117,6 +118,7 @@ class EmulatedMeter:
             self.restore_nvm(self._nvm)
             self.engine.events.power_down_count += 1
             self.log.last_power_up = self.world.clock.now()
+            self._record_latched_cover()
             self._new_serial_side()
             self.world.set_outage(False)
             self.powered = True
@@ -150,23 +152,42 @@ class EmulatedMeter:
         t.parameters = ParameterRecord.from_bytes(bytes.fromhex(params)) if params else None
 
     def open_cover(self) -> None:
-        """The terminal cover is lifted: a tamper event, counted and time-stamped (also while
-        unpowered: the meter sees it at power-up from its cover switch latch)."""
+        """The terminal cover is lifted: a tamper event, counted and time-stamped. Without
+        supply the cover switch latches it and the meter records it at power-up."""
         with self.world.lock:
+            now = self.world.clock.now()
+            if not self.powered:
+                if self._cover_latch is None:
+                    self._cover_latch = (now, None)
+                return
             if self.log.cover_open_since is not None:
                 return
             self.world.advance()
-            now = self.world.clock.now()
             self.log.cover_open_since = self.log.last_cover_open = now
             self.log.last_cover_close = None
             self.engine.events.tamper_count += 1
 
     def close_cover(self) -> None:
         with self.world.lock:
+            now = self.world.clock.now()
+            if not self.powered:
+                if self._cover_latch is not None:
+                    self._cover_latch = (self._cover_latch[0], now)
+                return
             if self.log.cover_open_since is None:
                 return
             self.log.cover_open_since = None
-            self.log.last_cover_close = self.world.clock.now()
+            self.log.last_cover_close = now
+
+    def _record_latched_cover(self) -> None:
+        if self._cover_latch is None or self.log.cover_open_since is not None:
+            self._cover_latch = None
+            return
+        opened, closed = self._cover_latch
+        self._cover_latch = None
+        self.engine.events.tamper_count += 1
+        self.log.last_cover_open, self.log.last_cover_close = opened, closed
+        self.log.cover_open_since = opened if closed is None else None
 
     def set_meter_clock(self, moment: datetime, *, broadcast: bool) -> None:
         """Set the meter clock. A broadcast (unauthenticated) may only nudge it by 5 minutes,
