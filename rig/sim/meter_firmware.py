@@ -51,6 +51,8 @@ class MeterLog:
     remaining_before_purchase: Decimal = Decimal(0)
     remaining_after_purchase: Decimal = Decimal(0)
     last_broadcast_day: str = ""  # meter-clock date of the last accepted broadcast time
+    card_refusals: int = 0  # insertions refused (wrong meter, MAC, hoarding, unreadable...)
+    last_card_refusal: datetime | None = None
 
 
 class EmulatedMeter:
@@ -268,6 +270,9 @@ class EmulatedMeter:
                                                      f"({e})")
             if outcome.accepted:
                 self.engine.card_inserted(now)
+            else:
+                self.log.card_refusals += 1
+                self.log.last_card_refusal = now
             if outcome.applied_sequence is not None:
                 self.log.last_purchase_at = now
                 self.log.last_purchase_amount = self.engine.cumulative_purchase - before[1]

@@ -35,6 +35,8 @@ POWER_FAILURES = "C.7.0"  # number of power failures (OBIS 0.0.96.7.0)
 COVER_OPENINGS = "C.54.1"  # manufacturer specific: terminal cover openings
 LAST_COVER_OPEN = "C.54.2"  # YYMMDDhhmmss, empty if never
 LAST_POWER_DOWN = "C.54.3"  # YYMMDDhhmmss, empty if never
+CARD_REFUSALS = "C.55.1"  # manufacturer specific: card insertions refused
+LAST_CARD_REFUSAL = "C.55.2"  # YYMMDDhhmmss, empty if never
 
 
 def _fixed(value: Decimal, decimals: int, width: int) -> str:
@@ -101,6 +103,8 @@ class IecDataBank:
             DataSet(COVER_OPENINGS, f"{e.events.tamper_count:04d}"),
             DataSet(LAST_COVER_OPEN, stamp(m.log.last_cover_open)),
             DataSet(LAST_POWER_DOWN, stamp(m.log.last_power_down)),
+            DataSet(CARD_REFUSALS, f"{m.log.card_refusals:04d}"),
+            DataSet(LAST_CARD_REFUSAL, stamp(m.log.last_card_refusal)),
         ]
 
     def read(self, address: str) -> DataSet:

@@ -252,3 +252,27 @@ def test_bench_control_channel_powers_the_meter_and_opens_its_cover() -> None:
     cover = bench._on_control({"op": "meter_cover", "open": True})
     assert cover == {"ok": True, "cover_open": True, "tamper_count": 1}
     assert EmulatedBench(bench.profile, wire_pacing=True).meter.wire_pacing
+
+
+def test_refused_card_changes_no_register_and_shows_in_the_readout() -> None:
+    b = Bench("iec62056-1p-energy")
+    try:
+        client = b.client.protocol
+        assert isinstance(client, Iec62056Client)
+        before = client.readout()
+        card = CardApplication()
+        station = VendingStation(_Ledger(), lab_master_key())  # type: ignore[arg-type]
+        station.personalise(DirectTransport(card), card_serial=SERIAL,
+                            meter_no="000099990001", key_revision=1)
+        b.hours(1)
+        card.reset()
+        outcome = b.meter.insert_card(DirectTransport(card))
+        assert not outcome.accepted and "card is for meter 000099990001" in outcome.message
+        after = client.readout()
+        assert after.pop("C.55.1").value == "0001" and before.pop("C.55.1").value == "0000"
+        assert after.pop("C.55.2").value == "260304090000"
+        assert before.pop("C.55.2").value == ""
+        before.pop("0.9.1"), after.pop("0.9.1")  # the clock moved; nothing else did
+        assert after == before
+    finally:
+        b.close()
