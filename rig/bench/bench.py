@@ -46,6 +46,7 @@ class Bench:
     meter_transcript: Transcript
     apdu_trace: ApduTrace
     parts: dict[str, str] = field(default_factory=dict)
+    sim: ControlClient | None = None  # the emulated bench's control channel; None on a real one
     serial_faults: SerialFaultProxy | None = None
 
     @property
@@ -104,7 +105,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             else:
                 from rig.sim.emulated_bench import EmulatedBench
 
-                sim = EmulatedBench(profile, time_scale=config.time_scale)
+                sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch)
                 control_url = sim.start().control
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
@@ -116,10 +117,12 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                                   f"{parts['profile']!r}, not {profile.name!r}")
             clock = BenchClock.from_dict(hello["clock"])
             courier: CardCourier = EmulatedCourier(control)
+            sim_link: ControlClient | None = control
             meter_port, resource, reader_name = (
                 parts["meter_port"], parts["load_resource"], parts["card_reader"])
         else:
             clock = BenchClock.real()
+            sim_link = None
             meter_port = config.meter.port or ""
             resource = config.load.resource or ""
             reader_name = config.card.reader or ""
@@ -151,7 +154,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             config=config, profile=profile, clock=clock, meter=meter, load=load,
             reader=PcscReader(reader_name), courier=courier,
             master_key=_default_master_key(config), meter_transcript=transcript,
-            apdu_trace=ApduTrace(), parts=parts, serial_faults=proxy,
+            apdu_trace=ApduTrace(), parts=parts, sim=sim_link, serial_faults=proxy,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,9 +68,10 @@ class EmulatedBench:
         slot: VpcdSlot | None = None,
         noise: bool = True,
         seed: int | None = None,
+        epoch: datetime | None = None,
     ) -> None:
         self.profile = profile
-        self.clock = BenchClock.start(scale=time_scale)
+        self.clock = BenchClock.start(scale=time_scale, epoch=epoch)
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key())
         self.card = VirtualCard(CardApplication())
@@ -166,4 +168,15 @@ class EmulatedBench:
             outcome = self.move_card(request.get("to", ""))
             return {"ok": True, "place": self._card_place,
                     "meter": outcome.to_dict() if outcome else None}
+        if op == "meter_key":
+            return {"ok": True, "granted": self.press_key(str(request.get("key", "")))}
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    # -- the meter's keypad (the customer at the meter) -------------------------------------
+    def press_key(self, key: str) -> bool:
+        """A key press on the meter; True if the meter granted what it asks for."""
+        if key != "emergency_credit":
+            raise ValueError(f"unknown meter key {key!r} (emergency_credit)")
+        with self.world.lock:
+            self.world.advance()
+            return self.world.engine.request_emergency_credit(self.clock.now())

@@ -13,13 +13,13 @@ meter's whole-Wh resolution (and, read through SCPI, the load's stated accuracy)
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from rig.profile import MeterProfile
-from rig.sim.emulated_load import EmulatedLoad, Supply
+from rig.sim.emulated_load import EmulatedLoad, Limits, Supply, sim_model
 from rig.sim.prepaid import PrepaidEngine
 
 ONE = Decimal(1)
@@ -44,6 +44,24 @@ class GridEvent:
     factor: Decimal
 
 
+def load_limits_for(profile: MeterProfile, dialect: str) -> Limits:
+    """The emulated load sized for the meter under test: able to exceed its power limit.
+
+    A bench for a meter with a load-limit trip needs a load that can draw above that limit
+    (half as much again); otherwise the dialect's own ranges apply.
+    """
+    limits = sim_model(dialect).limits
+    lim, m = profile.power_limit, profile.metering
+    if lim is None:
+        return limits
+    limit_w = lim.max_power_w or (lim.max_current_a or ONE) * m.nominal_voltage * m.phases
+    need_w = limit_w * Decimal("1.5")
+    if need_w <= limits.max_power:
+        return limits
+    return replace(limits, max_power=need_w,
+                   max_current=max(limits.max_current, need_w / (m.nominal_voltage / 2)))
+
+
 class BenchWorld:
     """Couples grid voltage, load and meter on one bench clock."""
 
@@ -64,7 +82,8 @@ class BenchWorld:
         self._events: list[GridEvent] = []
         self._load_energy_j = Decimal(0)
         self.load = EmulatedLoad(self.supply, dialect=dialect, before_change=self.advance,
-                                 energy_source=self.load_energy_wh, noise=noise, seed=seed)
+                                 energy_source=self.load_energy_wh, noise=noise, seed=seed,
+                                 limits=load_limits_for(profile, dialect))
         self._last = clock.elapsed()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -147,9 +166,10 @@ class BenchWorld:
         """One stretch of constant grid voltage: meter and load energy over the same seconds."""
         closed = self.engine.relay_closed
         power = self.load.drawn_power(Supply(self.voltage_at(start), closed))
-        if power <= 0:
-            return
         begin = self.clock.at(start)
+        if power <= 0:  # the meter's clock still runs: reconnection delays, friendly periods
+            self.engine.advance(end - start, Decimal(0), begin)
+            return
         self.engine.advance(end - start, power, begin)
         on_s = end - start
         if not self.engine.relay_closed:  # the relay opened inside: current stopped there
