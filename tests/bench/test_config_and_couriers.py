@@ -142,8 +142,7 @@ def test_operator_prompt_with_stdin_closed_fails_clearly() -> None:
             "try:\n    OperatorConsole(5).confirm('press the emergency credit key')\n"
             "except Exception as e:\n    print('ERR', e, file=sys.stderr); sys.exit(3)\n")
     done = subprocess.run([sys.executable, "-c", code], preexec_fn=lambda: os.close(0),
-                          capture_output=False, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 3
     assert "'press the emergency credit key' needs a terminal" in done.stderr
 
