@@ -7,32 +7,13 @@ suite in tests/certification runs every scenario for every meter profile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
+from rig.scenarios import certification_credit as credit
+from rig.scenarios.cert_base import PRICE, Registers, commission, snapshot
 from rig.scenarios.steps import BenchSteps
 
-PRICE = Decimal("0.5283")
-
-
-@dataclass(frozen=True)
-class Registers:
-    """The registers a refusal must leave untouched."""
-
-    remaining: Decimal
-    energy_kwh: Decimal
-    relay_open: bool
-
-
-def snapshot(s: BenchSteps) -> Registers:
-    state = s.meter.state()
-    return Registers(state.remaining, s.meter.energy_kwh(), state.relay_open)
-
-
-def commission(s: BenchSteps) -> None:
-    with s.record.step("commission meter and issue card"):
-        s.register(PRICE)
-        s.record.measure("card bound to meter", s.issue_card(), equals=s.meter_no)
+__all__ = ["PRICE", "SCENARIOS", "Registers", "commission", "snapshot"]
 
 
 def buy_and_insert(s: BenchSteps, amount: Decimal = Decimal("30.00")) -> int:
@@ -127,4 +108,6 @@ SCENARIOS = {
     "replayed card is not applied twice": replayed_card_is_not_applied_twice,
     "card for another meter is refused": card_for_another_meter_is_refused,
     "reconciliation over several cycles": reconciliation_over_cycles,
+    "alarms at predicted times": credit.alarms_at_predicted_times,
+    "cut-off and reconnection": credit.cutoff_and_reconnection,
 }

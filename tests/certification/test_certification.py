@@ -33,3 +33,13 @@ def test_card_for_another_meter_is_refused(steps: BenchSteps) -> None:
 def test_reconciliation_over_several_cycles(steps: BenchSteps) -> None:
     cert.reconciliation_over_cycles(steps)
     assert str(steps.record.outcome) == "pass"
+
+
+def test_alarms_at_predicted_times(steps: BenchSteps) -> None:
+    cert.SCENARIOS["alarms at predicted times"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_cutoff_and_reconnection(steps: BenchSteps) -> None:
+    cert.SCENARIOS["cut-off and reconnection"](steps)
+    assert str(steps.record.outcome) == "pass"
