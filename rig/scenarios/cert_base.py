@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from rig.scenarios import expect
@@ -98,3 +98,24 @@ def clear_alarm2_trip(s: BenchSteps) -> None:
         delivery = s.insert_into_meter()
         s.record.measure("alarm-2 trip cleared by the card", delivery.accepted and
                          not s.meter.state().relay_open, equals=True)
+
+
+def outside_friendly_periods(s: BenchSteps, hours: Decimal) -> None:
+    """Let the meter's clock pass any friendly period in the next `hours` (plus two hours of
+    slack), so credit rules act without its exemption; a no-op for a meter without them."""
+    fp = s.bench.profile.friendly_periods
+    if fp is None:
+        return
+    span = timedelta(hours=float(hours) + 2)
+    while True:
+        now = s.bench.now()
+        if fp.contains(now):
+            end = fp.next_change(now)
+        else:
+            start = fp.next_change(now)
+            if start > now + span:
+                return
+            end = fp.next_change(start)
+        with s.record.step("wait for the meter's friendly period to pass"):
+            s.record.measure("friendly period ends at (meter clock)", end.isoformat())
+            s.wait_until(end)

@@ -110,4 +110,6 @@ SCENARIOS = {
     "reconciliation over several cycles": reconciliation_over_cycles,
     "alarms at predicted times": credit.alarms_at_predicted_times,
     "cut-off and reconnection": credit.cutoff_and_reconnection,
+    "emergency credit": credit.emergency_credit,
+    "friendly period": credit.friendly_period,
 }

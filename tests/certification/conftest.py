@@ -56,6 +56,27 @@ def _cert_config(request: pytest.FixtureRequest, config: BenchConfig,
     return config.model_copy(update=update)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A requirement skipped for a missing capability still gets its row in the summary."""
+    report = yield
+    cert_dir = item.config.getoption("--cert-dir")
+    callspec = getattr(item, "callspec", None)
+    if cert_dir and report.when == "setup" and report.skipped and callspec is not None:
+        profile = callspec.params.get("cert_profile")
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(
+            report.longrepr)
+        record = RunRecord("certification", identity={"meter_profile": str(profile)})
+        record.close()
+        save_result(result_from_record(str(profile), _requirement(item), "skipped", record,
+                                       reason.removeprefix("Skipped: ")), Path(cert_dir))
+    return report
+
+
+def _requirement(item: pytest.Item) -> str:
+    return getattr(item, "originalname", item.name).removeprefix("test_").replace("_", " ")
+
+
 def _outcome(node: pytest.Item) -> tuple[str, str]:
     call = getattr(node, "rig_report_call", None)
     if call is None:
@@ -89,6 +110,6 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profi
     cert_dir = request.config.getoption("--cert-dir")
     if cert_dir:
         outcome, message = _outcome(request.node)
-        requirement = request.node.originalname.removeprefix("test_").replace("_", " ")
-        save_result(result_from_record(profile.name, requirement, outcome, record, message),
+        save_result(result_from_record(profile.name, _requirement(request.node), outcome,
+                                       record, message),
                     Path(cert_dir))

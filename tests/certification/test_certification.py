@@ -43,3 +43,15 @@ def test_alarms_at_predicted_times(steps: BenchSteps) -> None:
 def test_cutoff_and_reconnection(steps: BenchSteps) -> None:
     cert.SCENARIOS["cut-off and reconnection"](steps)
     assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("emergency_credit")
+def test_emergency_credit(steps: BenchSteps) -> None:
+    cert.SCENARIOS["emergency credit"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("friendly_periods")
+def test_friendly_period(steps: BenchSteps) -> None:
+    cert.SCENARIOS["friendly period"](steps)
+    assert str(steps.record.outcome) == "pass"
