@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rig.scenarios import certification_credit as credit
+from rig.scenarios import certification_meter as meter
+from rig.scenarios import certification_security as security
 from rig.scenarios.cert_base import PRICE, Registers, commission, snapshot
 from rig.scenarios.steps import BenchSteps
 
@@ -112,4 +114,8 @@ SCENARIOS = {
     "cut-off and reconnection": credit.cutoff_and_reconnection,
     "emergency credit": credit.emergency_credit,
     "friendly period": credit.friendly_period,
+    "forged MAC is refused": security.forged_mac_is_refused,
+    "hoarding limit refusal": security.hoarding_limit_refusal,
+    "parameter card changes thresholds": meter.parameter_card_changes_thresholds,
+    "power-limit trip and recovery": meter.power_limit_trip_and_recovery,
 }

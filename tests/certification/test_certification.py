@@ -55,3 +55,25 @@ def test_emergency_credit(steps: BenchSteps) -> None:
 def test_friendly_period(steps: BenchSteps) -> None:
     cert.SCENARIOS["friendly period"](steps)
     assert str(steps.record.outcome) == "pass"
+
+
+def test_forged_mac_is_refused(steps: BenchSteps) -> None:
+    cert.SCENARIOS["forged MAC is refused"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_hoarding_limit_refusal(steps: BenchSteps) -> None:
+    cert.SCENARIOS["hoarding limit refusal"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_parameter_card_changes_thresholds(steps: BenchSteps) -> None:
+    cert.SCENARIOS["parameter card changes thresholds"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("power_limit")
+@pytest.mark.emulated_time_scale(60)  # the 60 s reconnection delay is a second of wall time
+def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
+    cert.SCENARIOS["power-limit trip and recovery"](steps)
+    assert str(steps.record.outcome) == "pass"
