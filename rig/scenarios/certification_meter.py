@@ -36,7 +36,8 @@ def parameter_card_changes_thresholds(s: BenchSteps) -> None:
             for name, value in levels.items():
                 s.record.measure(f"{name} register", value, s.unit, equals=getattr(t, name))
     with s.record.step("buy credit above the new alarm 1"):
-        vend, delivery = s.buy(expect.amount_for(p, new["alarm1"] + t.alarm1, PRICE))
+        margin = (new["alarm1"] - new["alarm2"]) / 4
+        vend, delivery = s.buy(expect.amount_for(p, new["alarm1"] + margin, PRICE))
         s.record.measure("card accepted", delivery.accepted, equals=True)
         s.settle()
         credit = s.meter.remaining()

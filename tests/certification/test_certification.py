@@ -77,3 +77,8 @@ def test_parameter_card_changes_thresholds(steps: BenchSteps) -> None:
 def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
     cert.SCENARIOS["power-limit trip and recovery"](steps)
     assert str(steps.record.outcome) == "pass"
+
+
+def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
+    cert.SCENARIOS["tariff change at its effective date"](steps)
+    assert str(steps.record.outcome) == "pass"
