@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from rig.bench.config import BenchConfig
 from rig.bench.control import ControlClient
 from rig.bench.courier import CardCourier, CommandCourier, EmulatedCourier, PromptCourier
+from rig.bench.scpi_log import ScpiLog, record_scpi
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
 from rig.card.trace import ApduTrace
@@ -47,6 +48,7 @@ class Bench:
     apdu_trace: ApduTrace
     parts: dict[str, str] = field(default_factory=dict)
     sim: ControlClient | None = None  # the emulated bench's control channel; None on a real one
+    scpi_log: ScpiLog | None = None  # every command to the load and its reply
     serial_faults: SerialFaultProxy | None = None
 
     @property
@@ -150,11 +152,14 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             tz=clock.epoch.tzinfo))
         load = stack.enter_context(ElectronicLoad.open(
             resource, dialect=config.load.dialect, backend=config.load.backend))
+        scpi_log = ScpiLog(clock.now)
+        record_scpi(load, scpi_log)
         bench = Bench(
             config=config, profile=profile, clock=clock, meter=meter, load=load,
             reader=PcscReader(reader_name), courier=courier,
             master_key=_default_master_key(config), meter_transcript=transcript,
-            apdu_trace=ApduTrace(), parts=parts, sim=sim_link, serial_faults=proxy,
+            apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
+            serial_faults=proxy,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
         try:

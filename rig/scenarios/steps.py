@@ -170,6 +170,7 @@ class BenchSteps:
         self.series = RunSeries(self.unit)
         self.load_on_at: datetime | None = None
         self.load_on_window: tuple[datetime, datetime] | None = None
+        self._plot_t0: datetime | None = None
         self._vends = 0
 
     # -- billing-centre side ---------------------------------------------------------
@@ -342,8 +343,13 @@ class BenchSteps:
             time.sleep(poll_s)
 
     def _sample(self, state: MeterState) -> None:
+        """One point of the run's plot (hours since the first point, so the axis never
+        jumps back when the load is switched on again)."""
         power = self.bench.load.measure().power
-        self.series.add(self.hours_since_load_on(), state.remaining, power, state.relay_open)
+        now = self.bench.now()
+        self._plot_t0 = self._plot_t0 or now
+        self.series.add((now - self._plot_t0).total_seconds() / 3600, state.remaining, power,
+                        state.relay_open)
 
     def wait_for(self, done: Callable[[MeterState], bool], what: str, *,
                  poll_s: float = 0.02, max_bench_hours: float = 200.0) -> MeterState:

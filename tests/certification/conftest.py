@@ -19,6 +19,7 @@ from rig.billing.db import open_billing
 from rig.profile import MeterProfile, available_profiles, load_profile
 from rig.pytest_plugin import stamp_identity
 from rig.report.certification import result_from_record, save_result
+from rig.report.plot import plot_run
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -106,6 +107,10 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profi
             finally:
                 record.attach("meter serial transcript", bench.meter_transcript.to_text())
                 record.attach("card APDU trace (secrets redacted)", bench.apdu_trace.to_text())
+                if bench.scpi_log is not None:
+                    record.attach("load SCPI log", bench.scpi_log.to_text())
+                if s.series.samples:
+                    record.attach_png("power, credit and relay over time", plot_run(s.series))
                 record.close()
     cert_dir = request.config.getoption("--cert-dir")
     if cert_dir:
