@@ -185,7 +185,9 @@ class BenchWorld:
             power = self.load.drawn_power(Supply(volts, closed))
             begin = self.clock.at(t)
             if power <= 0 and self.engine.reconnect_at is None:
-                return  # nothing flows and nothing happens by the clock: skip the stretch
+                # Nothing flows, but the meter's clock still runs (friendly periods, close rules).
+                self.engine.advance(end - t, Decimal(0), begin)
+                return
             self.engine.advance(end - t, power, begin)
             on_s = end - t
             if closed and not self.engine.relay_closed:  # opened inside: current stopped there
