@@ -277,3 +277,17 @@ class DailySales:
     total_amount: Decimal
     credit_by_unit: dict[str, int] = field(default_factory=dict)
     amount_by_station: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CashierSessionInfo:
+    """A cashier's shift at a station; ``counted_cash`` is declared when it is closed."""
+
+    session_id: int
+    operator: str
+    station: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    opening_float: Decimal
+    counted_cash: Decimal | None
