@@ -1220,6 +1220,7 @@ def _vend_result(v: m.Vend, parameters: dict[str, Any] | None = None) -> VendRes
         kind=v.kind,
         parameters=parameters,
         reprint_count=v.reprint_count,
+        tender=v.tender,
     )
 
 

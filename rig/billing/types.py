@@ -213,6 +213,7 @@ class VendResult:
     kind: str = "sale"
     parameters: dict[str, Any] | None = None  # queued meter parameters to write with this vend
     reprint_count: int = 0
+    tender: str = "cash"  # cash at the desk | bank: paid by the customer's bank payments
 
 
 @dataclass(frozen=True)
