@@ -34,8 +34,8 @@ PAIN = "{urn:iso:std:iso:20022:tech:xsd:pain.008.001.02}"
 
 
 @pytest.fixture
-def centre(tmp_path):
-    c = open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}",
+def centre(billing_url):
+    c = open_billing(billing_url,
                      clock=Clock(datetime(2024, 3, 6, 9, tzinfo=UTC)))
     c.create_tariff("RES", Decimal("0.20"), T0)
     c.register_station("DESK-1")

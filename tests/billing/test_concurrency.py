@@ -34,8 +34,8 @@ def importer(url: str, files: list[Path]) -> int:
         centre.close()
 
 
-def test_threads_and_processes_share_meters_and_bank_payments(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'billing.sqlite'}"
+def test_threads_and_processes_share_meters_and_bank_payments(billing_url, tmp_path) -> None:
+    url = billing_url
     meters = loadgen.meter_numbers(3)
     with open_billing(url) as centre:
         loadgen.prepare(centre, meters=meters, stations=STATIONS)

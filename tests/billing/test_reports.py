@@ -24,8 +24,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def centre(tmp_path, clock):
-    c = open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}", clock=clock)
+def centre(billing_url, clock):
+    c = open_billing(billing_url, clock=clock)
     c.create_tariff("RES", Decimal("0.20"), T0)
     for st in ("DESK-1", "DESK-2"):
         c.register_station(st)
