@@ -88,6 +88,9 @@ CARD_STATUSES = ("active", "lost", "replaced", "blocked")
 METER_STATUSES = ("active", "blocked")
 OPERATOR_ROLES = ("cashier", "supervisor", "administrator")
 VERDICTS = ("balanced", "mismatch")
+TENDERS = ("cash", "bank")
+SESSION_STATUSES = ("open", "closed")
+PAYMENT_STATUSES = ("pending", "vended", "unmatched")
 
 
 class Base(DeclarativeBase):
@@ -201,6 +204,7 @@ class Vend(Base):
         CheckConstraint(_in("kind", VEND_KINDS), name="kind"),
         CheckConstraint("credit >= 0", name="credit"),
         CheckConstraint("sequence >= 1", name="sequence"),
+        CheckConstraint(_in("tender", TENDERS), name="tender"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -235,6 +239,10 @@ class Vend(Base):
     reversed_at: Mapped[datetime | None]
     reversed_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     reprint_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # cash: paid at the desk; bank: paid by the customer's pending bank payments.
+    tender: Mapped[str] = mapped_column(String(8), default="cash", server_default="cash")
+    # The cashier session open for the operator when the vend was sold (None: no session).
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("cashier_sessions.id"), index=True)
 
     meter: Mapped[Meter] = relationship()
     card: Mapped[Card] = relationship()
@@ -353,4 +361,98 @@ class Reconciliation(Base):
     expected_consumed: Mapped[Decimal] = mapped_column(Exact)
     actual_consumed: Mapped[Decimal] = mapped_column(Exact)
     evidence: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class CashierSession(Base):
+    """A cashier's shift at one station: vends sold while it is open belong to it (cash-up)."""
+
+    __tablename__ = "cashier_sessions"
+    __table_args__ = (CheckConstraint(_in("status", SESSION_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    opening_float: Mapped[Decimal]
+    counted_cash: Mapped[Decimal | None] = mapped_column(MONEY)
+
+    operator: Mapped[Operator] = relationship()
+    station: Mapped[Station] = relationship()
+
+
+class BankStatement(Base):
+    """One imported statement file; ``sha256`` of its bytes makes a re-import a no-op."""
+
+    __tablename__ = "bank_statements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(16))
+    statement_id: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[datetime]
+
+
+class BankPayment(Base):
+    """A customer payment from a statement, keyed by the bank's own entry reference.
+
+    ``pending`` payments are vended (tender ``bank``) at the meter's next card presentation;
+    ``unmatched`` ones keep the statement data and the reason, for a supervisor.
+    """
+
+    __tablename__ = "bank_payments"
+    __table_args__ = (
+        CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_ref: Mapped[str] = mapped_column(String(140), unique=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statements.id"), index=True)
+    source: Mapped[str] = mapped_column(String(600))  # file:line of the entry
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    booked_on: Mapped[datetime]
+    reference: Mapped[str] = mapped_column(String(500))
+    debtor: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"), index=True)
+    vend_id: Mapped[int | None] = mapped_column(ForeignKey("vends.id"), index=True)
+
+
+class DebitMandate(Base):
+    """A SEPA direct-debit mandate: the customer is on auto-payment of ``amount`` per run."""
+
+    __tablename__ = "debit_mandates"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    mandate_ref: Mapped[str] = mapped_column(String(35), unique=True)
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    debtor_name: Mapped[str] = mapped_column(String(140))
+    signed_on: Mapped[datetime]
+    amount: Mapped[Decimal]
+    active: Mapped[bool] = mapped_column(default=True)
+
+    customer: Mapped[Customer] = relationship()
+
+
+class DirectDebit(Base):
+    """One collection requested in an exported pain.008 file (FRST for a mandate's first)."""
+
+    __tablename__ = "direct_debits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    end_to_end_id: Mapped[str] = mapped_column(String(35), unique=True)
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("debit_mandates.id"), index=True)
+    collection_date: Mapped[datetime]
+    amount: Mapped[Decimal]
+    sequence_type: Mapped[str] = mapped_column(String(4))
     created_at: Mapped[datetime]

@@ -28,6 +28,7 @@ from rig.billing.types import (
     Block,
     CardInfo,
     CardStatus,
+    CashierSessionInfo,
     Check,
     CreditUnit,
     CustomerInfo,
@@ -396,6 +397,7 @@ class BillingCentre:
         request_id: str,
         station_code: str,
         operator_name: str,
+        tender: str = "cash",
     ) -> VendResult:
         limits = self.limits
         if amount <= 0:
@@ -508,6 +510,8 @@ class BillingCentre:
             change_in=pricing.change_in,
             change_out=pricing.change_out,
         )
+        vend.tender = tender
+        vend.session_id = _open_session_id(s, operator.id, station.id)
         s.add(vend)
         s.flush()
         by_id = {d.id: d for d in debts}
@@ -614,6 +618,8 @@ class BillingCentre:
                 debt.outstanding += rec.amount
             if vend.kind == "sale":
                 meter.change_balance = vend.change_in
+            for payment in s.scalars(select(m.BankPayment).where(m.BankPayment.vend_id == vend.id)):
+                payment.status, payment.vend_id = "pending", None  # paid money is owed as credit
             vend.status = VendStatus.REVERSED.value
             vend.reversed_at = self.now()
             vend.reversed_by_id = supervisor.id
@@ -740,6 +746,89 @@ class BillingCentre:
             meter = _meter(s, meter_no)
             rows = s.scalars(select(m.Debt).where(m.Debt.meter_id == meter.id).order_by(m.Debt.id))
             return [_debt_info(d, meter_no) for d in rows]
+
+    # -- cashier sessions and bank-paid vends -------------------------------------------------
+
+    def open_session(
+        self, operator: str, station: str, opening_float: Decimal = Decimal("0.00")
+    ) -> CashierSessionInfo:
+        """Open a cashier's shift: the operator's vends at ``station`` belong to it until closed."""
+        float_ = _decimal(opening_float, "opening float")
+        if float_ < 0 or float_ != float_.quantize(CENT):
+            raise BillingError(f"opening float {float_} must be ≥ 0 in whole cents")
+        with self._tx() as s:
+            op_row = self._operator(s, operator)
+            st = s.scalar(select(m.Station).where(m.Station.code == station))
+            if st is None:
+                raise NotFound(f"station {station!r} is not registered")
+            already = s.scalar(select(m.CashierSession).where(
+                m.CashierSession.operator_id == op_row.id, m.CashierSession.status == "open"))
+            if already is not None:
+                raise Conflict(f"operator {operator!r} already has session {already.id} open "
+                               f"at {already.station.code}; close it first")
+            row = m.CashierSession(operator=op_row, station=st, status="open",
+                                   opened_at=self.now(), opening_float=float_)
+            s.add(row)
+            s.flush()
+            info = _session_info(row)
+            self._audit(s, operator, "session.open", "cashier_session", row.id, None, info)
+            return info
+
+    def close_session(self, session_id: int, *, operator: str,
+                      counted_cash: Decimal) -> CashierSessionInfo:
+        """Close a shift with the cash counted in the drawer (the cash-up report compares it)."""
+        counted = _decimal(counted_cash, "counted cash")
+        if counted < 0 or counted != counted.quantize(CENT):
+            raise BillingError(f"counted cash {counted} must be ≥ 0 in whole cents")
+        with self._tx() as s:
+            op_row = self._operator(s, operator)
+            row = s.get(m.CashierSession, session_id)
+            if row is None:
+                raise NotFound(f"no cashier session {session_id}")
+            if row.status != "open":
+                raise Conflict(f"cashier session {session_id} is already closed")
+            if row.operator_id != op_row.id and op_row.role == OperatorRole.CASHIER.value:
+                raise PermissionDenied(f"session {session_id} belongs to {row.operator.name}; "
+                                       f"cashier {operator!r} may not close it")
+            before = _session_info(row)
+            row.status, row.closed_at, row.counted_cash = "closed", self.now(), counted
+            after = _session_info(row)
+            self._audit(s, operator, "session.close", "cashier_session", row.id, before, after)
+            return after
+
+    def vend_pending_payments(
+        self, meter_no: str, *, request_id: str, station: str, operator: str
+    ) -> VendResult | None:
+        """Vend every pending bank payment of the meter as one purchase (tender ``bank``).
+
+        A station calls this whenever the meter's card is presented. The meter row is locked
+        before the payments are read, so two stations cannot both vend the same payment;
+        a retry with the same ``request_id`` returns the original vend. None if nothing is due.
+        """
+        if not request_id:
+            raise VendRefused("request_id_missing", "a vend needs a client request id")
+        with self._tx() as s:
+            existing = s.scalar(select(m.Vend).where(m.Vend.request_id == request_id))
+            if existing is not None:
+                if existing.tender != "bank" or existing.meter.meter_no != meter_no:
+                    raise VendRefused("request_id_conflict",
+                                      f"request id {request_id!r} was used for another vend")
+                return _vend_result(existing)
+            meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
+            if meter is None:
+                raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
+            payments = s.scalars(select(m.BankPayment).where(
+                m.BankPayment.meter_id == meter.id, m.BankPayment.status == "pending",
+            ).order_by(m.BankPayment.id)).all()
+            if not payments:
+                return None
+            amount = sum((p.amount for p in payments), Decimal("0.00"))
+            result = self._new_vend(s, meter_no, amount, request_id, station, operator, "bank")
+            for p in payments:
+                p.status, p.vend_id = "vended", result.vend_id
+            self._audit(s, operator, "bank.vend", "vend", result.vend_id, None,
+                        {"payments": [p.entry_ref for p in payments], "amount": amount})
+            return result
 
     # -- audit ------------------------------------------------------------------------------
 
@@ -1042,6 +1131,17 @@ def _readback_row(
     )
 
 
+def _open_session_id(s: Session, operator_id: int, station_id: int) -> int | None:
+    return s.scalar(select(m.CashierSession.id).where(
+        m.CashierSession.operator_id == operator_id, m.CashierSession.station_id == station_id,
+        m.CashierSession.status == "open"))
+
+
+def _session_info(x: m.CashierSession) -> CashierSessionInfo:
+    return CashierSessionInfo(x.id, x.operator.name, x.station.code, x.status, x.opened_at,
+                              x.closed_at, x.opening_float, x.counted_cash)
+
+
 def _customer_info(c: m.Customer) -> CustomerInfo:
     return CustomerInfo(c.id, c.name, c.account_no, c.address)
 
@@ -1120,6 +1220,7 @@ def _vend_result(v: m.Vend, parameters: dict[str, Any] | None = None) -> VendRes
         kind=v.kind,
         parameters=parameters,
         reprint_count=v.reprint_count,
+        tender=v.tender,
     )
 
 

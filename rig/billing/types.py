@@ -213,6 +213,7 @@ class VendResult:
     kind: str = "sale"
     parameters: dict[str, Any] | None = None  # queued meter parameters to write with this vend
     reprint_count: int = 0
+    tender: str = "cash"  # cash at the desk | bank: paid by the customer's bank payments
 
 
 @dataclass(frozen=True)
@@ -277,3 +278,17 @@ class DailySales:
     total_amount: Decimal
     credit_by_unit: dict[str, int] = field(default_factory=dict)
     amount_by_station: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CashierSessionInfo:
+    """A cashier's shift at a station; ``counted_cash`` is declared when it is closed."""
+
+    session_id: int
+    operator: str
+    station: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    opening_float: Decimal
+    counted_cash: Decimal | None

@@ -1,0 +1,117 @@
+"""Vends per second on a SQLite file (1 station, 4 station processes) vs bare SQLite commits.
+
+Run from the repo root: ``.venv/bin/python bench/billing_vend.py [--vends N] [--dir DIR]``.
+Every figure is measured on the same disk (a fresh temporary folder under ``DIR``, default
+``bench/``) with the pragmas the billing engine uses (WAL, same ``synchronous``). Each vend goes
+to a meter with no unapplied purchase (one meter per vend), so nothing is refused and the
+figure is the cost of a complete vend: checks, pricing, sequence allocation, audit append and
+one commit. The ratio ``commits_per_vend`` is bare-commit rate / vend rate (goal: ≤ 3).
+Prints a table and, last, one flat JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+from rig.billing import loadgen, open_billing
+
+warnings.filterwarnings("ignore", message="Dialect sqlite.*Decimal objects natively")
+
+
+def bare_commits(db: Path, n: int, synchronous: int) -> float:
+    """Commits per second of a one-row insert with the billing engine's journal settings."""
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute(f"PRAGMA synchronous={synchronous}")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    t0 = time.perf_counter()
+    for i in range(n):
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))
+        con.execute("COMMIT")
+    rate = n / (time.perf_counter() - t0)
+    con.close()
+    return rate
+
+
+def _station(url: str, station: str, meters: list[str], barrier: object, out: object) -> None:
+    centre = open_billing(url)
+    centre.meter(meters[0])  # connect and warm up before the clock starts
+    barrier.wait()  # type: ignore[attr-defined]
+    t0 = time.perf_counter()
+    for i, no in enumerate(meters):
+        centre.vend(no, loadgen.amount_for(i, 1), request_id=f"{station}-{i}", station=station,
+                    operator=loadgen.OPERATOR)
+    out.put((len(meters), t0, time.perf_counter()))  # type: ignore[attr-defined]
+    centre.close()
+
+
+def vend_rate(folder: Path, stations: int, vends: int) -> float:
+    """Vends per second with ``stations`` station processes sharing one database file."""
+    url = f"sqlite:///{folder / f'vend{stations}.sqlite'}"
+    meters = loadgen.meter_numbers(vends)
+    names = [f"ST-{k}" for k in range(stations)]
+    with open_billing(url) as centre:
+        loadgen.prepare(centre, meters=meters, stations=names)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(stations), ctx.Queue()
+    procs = [ctx.Process(target=_station, args=(url, name, meters[k::stations], barrier, out))
+             for k, name in enumerate(names)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"station process failed with exit code {p.exitcode}")
+    total = sum(n for n, _, _ in results)
+    return total / (max(t1 for *_, t1 in results) - min(t0 for _, t0, _ in results))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vends", type=int, default=400, help="vends per configuration")
+    ap.add_argument("--commits", type=int, default=2000, help="bare commits to time")
+    ap.add_argument("--dir", type=Path, default=Path(__file__).resolve().parent)
+    args = ap.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="billing-vend-", dir=args.dir))
+    try:
+        with open_billing(f"sqlite:///{folder / 'probe.sqlite'}") as probe, \
+                probe.engine.connect() as conn:
+            synchronous = int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+        commits = bare_commits(folder / "bare.sqlite", args.commits, synchronous)
+        one = vend_rate(folder, 1, args.vends)
+        four = vend_rate(folder, 4, args.vends)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    figures = {
+        "bare_commits_per_s": round(commits, 1),
+        "vends_per_s_1_station": round(one, 1),
+        "vends_per_s_4_stations": round(four, 1),
+        "commits_per_vend_1_station": round(commits / one, 2),
+        "commits_per_vend_4_stations": round(commits / four, 2),
+        "sqlite_synchronous": synchronous,
+        "vends": args.vends,
+    }
+    print(f"disk: {args.dir} (SQLite WAL, synchronous={synchronous})")
+    print(f"{'bare SQLite commits/s':<28}{commits:>10.1f}")
+    for label, rate in (("vends/s, 1 station", one), ("vends/s, 4 stations", four)):
+        print(f"{label:<28}{rate:>10.1f}   = {commits / rate:.2f} bare commits per vend "
+              f"(goal ≤ 3: {'met' if commits / rate <= 3 else 'NOT met'})")
+    print("PostgreSQL: not measured (SQLite file only)")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

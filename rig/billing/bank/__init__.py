@@ -1,0 +1,32 @@
+"""Bank link: import customer payments from statements (camt.053, CSV) as credit vended at
+the next card presentation, and export direct-debit requests (pain.008) for auto-payment."""
+
+from rig.billing.bank.debits import (
+    Creditor,
+    DebitExport,
+    MandateInfo,
+    check_iban,
+    export_debits,
+    register_mandate,
+    set_mandate_active,
+)
+from rig.billing.bank.ledger import ImportResult, PaymentInfo, import_statement, payments
+from rig.billing.bank.statement import Entry, Statement, StatementError, read_statement
+
+__all__ = [
+    "Creditor",
+    "DebitExport",
+    "Entry",
+    "ImportResult",
+    "MandateInfo",
+    "PaymentInfo",
+    "Statement",
+    "StatementError",
+    "check_iban",
+    "export_debits",
+    "import_statement",
+    "payments",
+    "read_statement",
+    "register_mandate",
+    "set_mandate_active",
+]

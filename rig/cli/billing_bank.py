@@ -1,0 +1,112 @@
+"""`rig billing bank …`: import bank statements, list payments, manage auto-payment mandates,
+export the direct-debit request file.
+
+Mounted by ``rig/cli/billing.py`` as ``bank``; ``--db``/``$RIG_BILLING_DB`` as there. A
+malformed statement prints file:line and the element and exits 2 with nothing imported.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rig.billing.bank import (
+    Creditor,
+    export_debits,
+    import_statement,
+    payments,
+    register_mandate,
+)
+from rig.billing.db import DEFAULT_URL
+from rig.cli.billing_report import Db, fail, open_centre, parse_day
+
+bank_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                       help="Bank link: statements in (camt.053, CSV), direct debits out "
+                            "(pain.008).")
+out = Console(soft_wrap=True)
+
+
+@bank_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="camt.053 XML or CSV statement")],
+    currency: Annotated[str, typer.Option(help="currency the centre bills in")] = "EUR",
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Import a statement: matched payments become pending credit for the meter's next card
+    presentation; unmatched ones are listed with the reason. Re-importing changes nothing."""
+    with open_centre(db) as c:
+        r = import_statement(c, file, currency=currency)
+    if r.already_imported:
+        out.print(f"{file}: already imported; nothing changed")
+        return
+    out.print(f"{file} ({r.format}): {len(r.matched)} pending, {len(r.unmatched)} unmatched, "
+              f"{len(r.duplicates)} already known")
+    table = Table("entry", "amount", "account", "meter", "status / reason")
+    for p in (*r.matched, *r.unmatched):
+        table.add_row(p.entry_ref, f"{p.amount} {p.currency}", p.account_no or "",
+                      p.meter_no or "", p.reason or p.status)
+    out.print(table)
+
+
+@bank_app.command("payments")
+def list_payments(
+    status: Annotated[str | None, typer.Option(help="pending | vended | unmatched")] = None,
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Bank payments in import order."""
+    if status not in (None, "pending", "vended", "unmatched"):
+        raise fail(f"--status {status!r} is not pending, vended or unmatched")
+    with open_centre(db) as c:
+        rows = payments(c, status)
+    table = Table("entry", "booked", "amount", "account", "meter", "status", "vend", "reason")
+    for p in rows:
+        table.add_row(p.entry_ref, f"{p.booked_on:%Y-%m-%d}", f"{p.amount} {p.currency}",
+                      p.account_no or "", p.meter_no or "", p.status,
+                      str(p.vend_id or ""), p.reason or "")
+    out.print(table)
+
+
+@bank_app.command("mandate")
+def mandate(
+    account_no: str,
+    ref: Annotated[str, typer.Option("--ref", help="mandate reference (max 35)")],
+    iban: Annotated[str, typer.Option("--iban")],
+    amount: Annotated[str, typer.Option("--amount", help="collected per run, e.g. 25.00")],
+    signed_on: Annotated[str, typer.Option("--signed-on", help="YYYY-MM-DD")],
+    bic: Annotated[str | None, typer.Option("--bic")] = None,
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Put a customer on auto-payment (SEPA core direct-debit mandate)."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise fail(f"--amount {amount!r} is not a number") from None
+    with open_centre(db) as c:
+        m = register_mandate(c, account_no, mandate_ref=ref, iban=iban, bic=bic, amount=value,
+                             signed_on=parse_day(signed_on, "--signed-on"))
+    out.print(f"mandate {m.mandate_ref}: {m.account_no} pays {m.amount} from {m.iban}")
+
+
+@bank_app.command("export-debits")
+def export(
+    out_file: Annotated[Path, typer.Argument(metavar="OUT", help="pain.008 file to write")],
+    collection_date: Annotated[str, typer.Option("--collection-date", help="YYYY-MM-DD")],
+    creditor_name: Annotated[str, typer.Option("--creditor-name")],
+    creditor_iban: Annotated[str, typer.Option("--creditor-iban")],
+    creditor_bic: Annotated[str, typer.Option("--creditor-bic")],
+    creditor_id: Annotated[str, typer.Option("--creditor-id", help="SEPA creditor identifier")],
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Write the pain.008.001.02 direct-debit request for every customer on auto-payment."""
+    day: date = parse_day(collection_date, "--collection-date")
+    creditor = Creditor(creditor_name, creditor_iban, creditor_bic, creditor_id)
+    with open_centre(db) as c:
+        result = export_debits(c, out_file, creditor=creditor, collection_date=day)
+    out.print(f"wrote {result.path}: {len(result.collections)} collection(s), control sum "
+              f"{result.control_sum} EUR, message {result.msg_id}")

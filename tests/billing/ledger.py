@@ -1,0 +1,49 @@
+"""A small billing ledger for the reports, bank and concurrency tests: a settable clock, one
+station and cashier, meters with cards, and readbacks that confirm purchases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from rig.billing import BillingCentre, CreditUnit, ReadbackData, VendResult
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0 + timedelta(days=1, hours=9)) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def add_meter(c: BillingCentre, meter_no: str, *, account: str | None = None,
+              name: str = "Ada", tariff: str = "RES",
+              unit: CreditUnit = CreditUnit.MONEY_CENTS, commissioned: datetime = T0,
+              energy_wh: int = 0) -> None:
+    account = account or f"ACC-{meter_no}"
+    c.register_customer(name, account)
+    c.register_meter(meter_no, customer_account=account, profile="p", credit_unit=unit,
+                     tariff_code=tariff, key_revision=1, commissioning_energy_wh=energy_wh,
+                     commissioned_at=commissioned)
+    c.issue_card(meter_no, f"CARD-{meter_no}")
+
+
+def buy(c: BillingCentre, meter_no: str, amount: str, rid: str, *, station: str = "DESK-1",
+        operator: str = "carol") -> VendResult:
+    return c.vend(meter_no, Decimal(amount), request_id=rid, station=station, operator=operator)
+
+
+def readback(c: BillingCentre, meter_no: str, *, seq: int | None = None, energy_wh: int = 0,
+             at: datetime = T0, cumulative: int = 0, remaining: int = 0) -> None:
+    """A readback showing purchases up to ``seq`` (default: all issued) applied."""
+    seq = c.meter(meter_no).last_sequence if seq is None else seq
+    c.ingest_readback(ReadbackData(
+        meter_no=meter_no, energy_wh=energy_wh, remaining=remaining, overdraft=0,
+        purchase_count=seq,
+        last_sequence=seq, cumulative_purchase=cumulative,
+        credit_unit=c.meter(meter_no).credit_unit,
+        relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0, tamper_count=0,
+        power_down_count=0, timestamp=at, tariff_version=1, mac_verified=True))
