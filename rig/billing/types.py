@@ -277,3 +277,24 @@ class DailySales:
     total_amount: Decimal
     credit_by_unit: dict[str, int] = field(default_factory=dict)
     amount_by_station: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiTokenInfo:
+    """A REST API token as listed (never its secret or hash)."""
+
+    token_id: int
+    operator: str
+    role: OperatorRole
+    label: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token: ``secret`` is shown once and exists nowhere else."""
+
+    info: ApiTokenInfo
+    secret: str = field(repr=False)
