@@ -14,10 +14,13 @@ The audit log then names the real actor of every change.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -45,6 +48,9 @@ from rig.billing.types import (
     Verdict,
 )
 from rig.errors import BillingError
+
+if TYPE_CHECKING:
+    from rig.billing.service import BillingCentre
 
 
 def _money(value: Any) -> Any:
@@ -279,3 +285,36 @@ def _reconciliation(b: dict[str, Any]) -> ReconciliationResult:
         meter_no=b["meter_no"], verdict=Verdict(b["verdict"]), checks=checks,
         evidence=b["evidence"], confirmed_vend_ids=tuple(b["confirmed_vend_ids"]),
         created_at=_at(b["created_at"]) if b["created_at"] else None)
+
+
+TOKEN_ENV = "RIG_BILLING_TOKEN"
+
+
+def connect_billing(
+    url: str,
+    *,
+    token: str | None = None,
+    token_file: Path | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> BillingCentre | RemoteBillingCentre:
+    """A billing centre by URL: ``http(s)://…`` is a served one, anything else a database.
+
+    A served centre needs a token: ``token``, else the first line of ``token_file``, else
+    ``$RIG_BILLING_TOKEN`` (so a secret need not sit in a bench TOML). It keeps its own clock;
+    ``clock`` only drives a local database.
+    """
+    if not url.startswith(("http://", "https://")):
+        from rig.billing.db import open_billing
+
+        return open_billing(url, clock=clock)
+    if token is None and token_file is not None:
+        try:
+            token = token_file.read_text().strip().splitlines()[0]
+        except (OSError, IndexError) as e:
+            raise BillingError(f"billing token file {token_file}: cannot read a token ({e})") \
+                from None
+    token = token or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise BillingError(f"billing centre {url} needs an API token: set billing.token_file "
+                           f"in the bench config or ${TOKEN_ENV}")
+    return RemoteBillingCentre(url, token)

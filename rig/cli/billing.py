@@ -31,7 +31,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Billing centre: customers, meters, tariffs, vends, readbacks, audit, API.")
 customers_app = typer.Typer(no_args_is_help=True, help="Customers: add, list/search.")
 meters_app = typer.Typer(no_args_is_help=True, help="Meters: add, list, block/unblock.")
-cards_app = typer.Typer(no_args_is_help=True, help="Cards: issue a card for a meter.")
+cards_app = typer.Typer(no_args_is_help=True, help="Cards: issue, status, replace.")
 tariffs_app = typer.Typer(no_args_is_help=True, help="Tariffs: add a version, list.")
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and stations.")
 readback_app = typer.Typer(no_args_is_help=True, help="Readbacks: import from JSON.")
@@ -180,6 +180,28 @@ def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
     with centre(db) as c:
         info = c.issue_card(meter_no, card_serial, card_type)
     out.print(f"card {info.card_serial} issued for meter {info.meter_no}")
+
+
+@cards_app.command("status")
+def cards_status(card_serial: str, status: Annotated[str, typer.Argument(
+        help="active | lost | replaced | blocked")], db: Db = DEFAULT_URL) -> None:
+    """Set a card's status (a lost or blocked card cannot be sold to)."""
+    with centre(db) as c:
+        info = c.set_card_status(card_serial, status)
+    out.print(f"card {info.card_serial} is {info.status.value}")
+
+
+@cards_app.command("replace")
+def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
+                  reason: Annotated[str, typer.Option(help="lost | damaged | …")] = "lost",
+                  db: Db = DEFAULT_URL) -> None:
+    """Issue a new card for a meter; its unconfirmed vends move to it with the same
+    sequence numbers, to be written again."""
+    with centre(db) as c:
+        card, moved = c.replace_card(meter_no, new_card_serial, operator=operator,
+                                     reason=reason)
+    out.print(f"card {card.card_serial} issued for meter {card.meter_no}; "
+              f"vends to write again: {[v.vend_id for v in moved] or 'none'}")
 
 
 @operators_app.command("add")

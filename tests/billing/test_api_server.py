@@ -68,7 +68,7 @@ def test_rig_billing_serve_is_a_real_server(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "rig.cli.main", "billing", "serve", "--db", db,
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", "info"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "COLUMNS": "200"})
     try:
@@ -95,9 +95,11 @@ def test_rig_billing_serve_is_a_real_server(tmp_path: Path) -> None:
             assert spec["info"]["title"] == "rig billing centre"
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
+    assert '"POST /vends HTTP/1.1" 201' in stdout  # the access log is on ...
     for secret in env.tokens.values():
-        assert secret not in stderr
+        assert secret not in stdout + stderr  # ... and names no token
+    assert "billing centre API stopped" in stderr
     with open_billing(db) as c:
         assert [v.request_id for v in c.vends_for_meter(METER)] == ["tcp-1"]

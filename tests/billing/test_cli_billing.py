@@ -192,3 +192,19 @@ def test_rig_billing_as_a_subprocess_uses_the_env_database(ready: str, tmp_path:
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "still carries purchase #1" in done.stderr
     assert not (cwd / "billing.sqlite").exists()  # the env var, not the default, was used
+
+
+def test_lost_card_is_replaced_and_the_vend_moves_to_it(ready: str) -> None:
+    assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
+               "--db", ready).exit_code == 0
+    done = rig("cards", "replace", METER, "CARD-2", "-o", "sam", "--db", ready)
+    assert done.exit_code == 0, done.output
+    assert "card CARD-2 issued" in done.stdout and "vends to write again: [1]" in done.stdout
+    with open_billing(ready) as c:
+        assert [(x.card_serial, x.status.value) for x in c.cards(METER)] == [
+            ("CARD-1", "lost"), ("CARD-2", "active")]
+        assert c.vend_by_id(1).card_serial == "CARD-2"
+    done = rig("cards", "status", "CARD-2", "stolen", "--db", ready)
+    assert done.exit_code == 2 and "card status 'stolen' is not one of" in done.stderr
+    done = rig("cards", "status", "CARD-2", "blocked", "--db", ready)
+    assert done.exit_code == 0 and "CARD-2 is blocked" in done.stdout

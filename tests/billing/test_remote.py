@@ -104,3 +104,25 @@ def test_an_administrator_client_acts_as_each_operator_with_its_own_token(
     assert all(t.revoked_at is not None for t in minted)
     actors = {(e.actor, e.action) for e in centre.audit_log()}
     assert ("carol", "vend.create") in actors and ("sam", "vend.reverse") in actors
+
+
+def test_connect_billing_picks_local_or_served_and_finds_the_token(
+        served, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rig.billing.remote import TOKEN_ENV, connect_billing
+
+    url, env = served
+    local = connect_billing(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    assert isinstance(local, BillingCentre)
+    local.close()
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    with pytest.raises(BillingError, match="needs an API token"):
+        connect_billing(url)
+    token_file = tmp_path / "token"
+    token_file.write_text(env.tokens["supervisor"] + "\n")
+    with connect_billing(url, token_file=token_file) as remote:
+        assert isinstance(remote, RemoteBillingCentre) and remote.operator.name == "sam"
+    with pytest.raises(BillingError, match="cannot read a token"):
+        connect_billing(url, token_file=tmp_path / "missing")
+    monkeypatch.setenv(TOKEN_ENV, env.tokens["cashier"])
+    with connect_billing(url) as remote:
+        assert remote.operator.name == "carol"

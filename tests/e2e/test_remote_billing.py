@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from rig.bench.config import BillingSettings
 from rig.billing import VendStatus, open_billing
-from rig.billing.remote import RemoteBillingCentre
+from rig.billing.remote import RemoteBillingCentre, connect_billing
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, PrepaidCycle
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import OPERATOR
@@ -25,13 +26,20 @@ def test_prepaid_cycle_against_a_served_billing_centre(bench, tmp_path: Path) ->
         token = centre.create_api_token("bench-admin", actor="bench-admin", label="bench").secret
         record = RunRecord("prepaid cycle, remote billing", identity=bench.identity,
                            phases=PHASES)
-        with serving(centre) as url, RemoteBillingCentre(url, token) as remote:
+        token_file = tmp_path / "billing.token"
+        token_file.write_text(token)
+        with serving(centre) as url:
+            # The bench names the served centre by URL and a token file, as a lab TOML would.
+            settings = BillingSettings(url=url, token_file=token_file)
+            remote = connect_billing(settings.url or "", token_file=settings.token_file)
+            assert isinstance(remote, RemoteBillingCentre)
             cycle = PrepaidCycle(bench, remote, record,
                                  CycleParams(amount=Decimal("20.00"), power_w=Decimal(2000)))
             try:
                 result = cycle.run()
             finally:
                 record.close()
+                remote.close()
         assert all(str(s.outcome) == "pass" for s in record.steps), [
             (s.name, str(s.outcome)) for s in record.steps]
         assert result.verdict == "balanced"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from rig.billing.api.auth import Cashier, Centre, role
 from rig.billing.api.schemas import CustomerIn, CustomerOut, MeterOut
@@ -14,7 +16,7 @@ Admin = role(OperatorRole.ADMINISTRATOR, "registering a customer")
 
 @router.get("", response_model=list[CustomerOut])
 def search_customers(centre: Centre, _op: Cashier, q: str | None = None,
-                     limit: int = 100) -> list[CustomerOut]:
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CustomerOut]:
     """Customers whose name, account or address contains ``q``, or whose meter starts with it."""
     return [CustomerOut.model_validate(c) for c in centre.customers(q, limit=limit)]
 
