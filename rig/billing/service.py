@@ -763,13 +763,13 @@ class BillingCentre:
         with self._tx() as s:
             q = select(m.Customer).order_by(m.Customer.account_no).limit(limit)
             if query:
-                like = f"%{query.lower()}%"
+                text = query.lower()  # % and _ are matched literally (autoescape)
                 q = q.where(
-                    func.lower(m.Customer.name).like(like)
-                    | func.lower(m.Customer.account_no).like(like)
-                    | func.lower(m.Customer.address).like(like)
-                    | m.Customer.id.in_(
-                        select(m.Meter.customer_id).where(m.Meter.meter_no.like(f"{query}%")))
+                    func.lower(m.Customer.name).contains(text, autoescape=True)
+                    | func.lower(m.Customer.account_no).contains(text, autoescape=True)
+                    | func.lower(m.Customer.address).contains(text, autoescape=True)
+                    | m.Customer.id.in_(select(m.Meter.customer_id).where(
+                        m.Meter.meter_no.startswith(query, autoescape=True)))
                 )
             return [_customer_info(c) for c in s.scalars(q)]
 
@@ -792,6 +792,14 @@ class BillingCentre:
             meter = _meter(s, meter_no)
             rows = s.scalars(select(m.Card).where(m.Card.meter_id == meter.id).order_by(m.Card.id))
             return [_card_info(c) for c in rows]
+
+    def card(self, card_serial: str) -> CardInfo:
+        """The card with this serial (the customer presents a card at the counter)."""
+        with self._tx() as s:
+            row = s.scalar(select(m.Card).where(m.Card.card_serial == card_serial))
+            if row is None:
+                raise NotFound(f"no card {card_serial}")
+            return _card_info(row)
 
     def tariffs(self, code: str | None = None) -> list[TariffInfo]:
         """Every tariff version (of ``code``), by code then version."""

@@ -131,6 +131,10 @@ def test_role_matrix_of_supervisor_actions(client: TestClient, env: Seed) -> Non
                            json=params).status_code == expected
         assert client.post(f"/meters/{METER}/card-replacement", headers=h,
                            json=replace).status_code == expected
+    presented = client.get("/cards/CARD-2", headers=env.auth("cashier")).json()
+    assert (presented["meter_no"], presented["status"]) == (METER, "active")
+    r = client.get("/cards/CARD-404", headers=env.auth("cashier"))
+    assert r.status_code == 404 and r.json()["detail"] == "no card CARD-404"
     cards = client.get(f"/meters/{METER}/cards", headers=env.auth("cashier")).json()
     assert [(c["card_serial"], c["status"]) for c in cards] == [
         (CARD, "lost"), ("CARD-2", "active")]
@@ -176,6 +180,8 @@ def test_administrator_builds_a_meter_and_a_cashier_sells(client: TestClient, en
     by_meter = client.get("/customers", params={"q": "00009999"},
                           headers=env.auth("cashier")).json()
     assert [c["account_no"] for c in by_meter] == ["ACC-2"]
+    wildcard = client.get("/customers", params={"q": "%"}, headers=env.auth("cashier")).json()
+    assert wildcard == []  # a literal %, not "everything"
 
 
 def test_duplicates_and_unknowns_are_named(client: TestClient, env: Seed) -> None:
@@ -295,3 +301,29 @@ def test_openapi_schema_describes_auth_and_string_money(client: TestClient) -> N
     vend_out = schema["components"]["schemas"]["VendOut"]["properties"]["amount"]
     assert vend_out["type"] == "string"
     assert "/vends/{vend_id}/reversal" in schema["paths"]
+
+
+def test_every_route_but_health_and_docs_needs_a_token(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    operations = [(method, path) for path, ops in paths.items() for method in ops]
+    assert len(operations) > 25
+    for method, path in operations:
+        concrete = path.replace("{", "").replace("}", "")  # any value for path parameters
+        r = client.request(method.upper(), concrete, json={})
+        expected = 200 if path == "/health" else 401
+        assert r.status_code == expected, (method, path, r.status_code)
+        security = paths[path][method].get("security")
+        assert (security is None) == (path == "/health"), (method, path)
+
+
+def test_an_unexpected_failure_is_a_500_without_internals(centre: BillingCentre,
+                                                          env: Seed) -> None:
+    def broken(_vend_id: int) -> None:
+        raise RuntimeError("database exploded at /secret/path")
+
+    centre.vend_by_id = broken  # type: ignore[method-assign]
+    with TestClient(create_app(centre), raise_server_exceptions=False) as c:
+        r = c.get("/vends/1", headers=env.auth("cashier"))
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal", "reason": None,
+                        "detail": "internal error (RuntimeError); the server log has the details"}

@@ -61,7 +61,14 @@ def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return _reply(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", "; ".join(problems))
 
 
+def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the server log (uvicorn); the client learns only that it failed.
+    return _reply(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal",
+                  f"internal error ({type(exc).__name__}); the server log has the details")
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(BillingError, billing_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -92,6 +92,12 @@ def replace_card(meter_no: str, body: ReplaceCardIn, centre: Centre,
                           moved_vends=[VendOut.model_validate(v) for v in moved])
 
 
+@router.get("/cards/{card_serial}", response_model=CardOut, tags=["cards"])
+def get_card(card_serial: str, centre: Centre, _op: Cashier) -> CardOut:
+    """Which meter a presented card belongs to, and its status."""
+    return CardOut.model_validate(centre.card(card_serial))
+
+
 @router.put("/cards/{card_serial}/status", response_model=CardOut, tags=["cards"])
 def set_card_status(card_serial: str, body: CardStatusIn, centre: Centre,
                     op: AdminCards) -> CardOut:
