@@ -62,7 +62,10 @@ class LoadResource(_Strict):
 
 
 class BillingSettings(_Strict):
-    url: str | None = Field(default=None, description="SQLAlchemy URL; default: run folder")
+    url: str | None = Field(default=None, description="SQLAlchemy URL, or http(s):// of a "
+                            "served billing centre (`rig billing serve`); default: run folder")
+    token_file: Path | None = Field(default=None, description="API token of a served billing "
+                                    "centre (else $RIG_BILLING_TOKEN)")
     master_key_file: Path | None = None
 
 

@@ -456,3 +456,20 @@ class DirectDebit(Base):
     amount: Mapped[Decimal]
     sequence_type: Mapped[str] = mapped_column(String(4))
     created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token of the REST API, bound to one operator; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+    operator: Mapped[Operator] = relationship()

@@ -14,16 +14,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rig.billing import audit
+from rig.billing import audit, tokens
 from rig.billing import models as m
 from rig.billing.models import to_utc
 from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.tariffs import CENT, TariffError, price_vend, validate_structure
 from rig.billing.types import (
+    ApiTokenInfo,
     Band,
     Block,
     CardInfo,
@@ -34,6 +35,7 @@ from rig.billing.types import (
     CustomerInfo,
     DailySales,
     DebtInfo,
+    IssuedToken,
     MeterInfo,
     MeterStatus,
     OperatorInfo,
@@ -115,7 +117,9 @@ class BillingCentre:
 
     # -- master data -------------------------------------------------------------------------
 
-    def register_customer(self, name: str, account_no: str, address: str = "") -> CustomerInfo:
+    def register_customer(
+        self, name: str, account_no: str, address: str = "", *, actor: str = "system"
+    ) -> CustomerInfo:
         if not name.strip() or not account_no.strip():
             raise BillingError("customer name and account number are required")
         try:
@@ -126,12 +130,14 @@ class BillingCentre:
                 s.add(row)
                 s.flush()
                 info = _customer_info(row)
-                self._audit(s, "system", "customer.register", "customer", row.id, None, info)
+                self._audit(s, actor, "customer.register", "customer", row.id, None, info)
                 return info
         except IntegrityError:
             raise Conflict(f"customer account {account_no!r} already exists") from None
 
-    def register_operator(self, name: str, role: OperatorRole | str) -> OperatorInfo:
+    def register_operator(
+        self, name: str, role: OperatorRole | str, *, actor: str = "system"
+    ) -> OperatorInfo:
         role = _enum(OperatorRole, role, "operator role")
         try:
             with self._tx() as s:
@@ -139,18 +145,18 @@ class BillingCentre:
                 s.add(row)
                 s.flush()
                 info = OperatorInfo(row.id, row.name, OperatorRole(row.role))
-                self._audit(s, "system", "operator.register", "operator", row.id, None, info)
+                self._audit(s, actor, "operator.register", "operator", row.id, None, info)
                 return info
         except IntegrityError:
             raise Conflict(f"operator {name!r} already exists") from None
 
-    def register_station(self, code: str) -> StationInfo:
+    def register_station(self, code: str, *, actor: str = "system") -> StationInfo:
         try:
             with self._tx() as s:
                 row = m.Station(code=code)
                 s.add(row)
                 s.flush()
-                self._audit(s, "system", "station.register", "station", row.id, None,
+                self._audit(s, actor, "station.register", "station", row.id, None,
                             {"code": code})
                 return StationInfo(row.id, row.code)
         except IntegrityError:
@@ -245,6 +251,7 @@ class BillingCentre:
         key_revision: int,
         commissioning_energy_wh: int,
         commissioned_at: datetime,
+        actor: str = "system",
     ) -> MeterInfo:
         if not METER_NO.match(meter_no):
             raise BillingError(f"meter number {meter_no!r} must be exactly 12 digits")
@@ -282,12 +289,14 @@ class BillingCentre:
                 s.add(row)
                 s.flush()
                 info = _meter_info(row)
-                self._audit(s, "system", "meter.register", "meter", row.id, None, info)
+                self._audit(s, actor, "meter.register", "meter", row.id, None, info)
                 return info
         except IntegrityError:
             raise Conflict(f"meter {meter_no} is already registered") from None
 
-    def set_meter_status(self, meter_no: str, status: MeterStatus | str) -> MeterInfo:
+    def set_meter_status(
+        self, meter_no: str, status: MeterStatus | str, *, actor: str = "system"
+    ) -> MeterInfo:
         """Block or unblock a meter (a blocked meter cannot be vended to)."""
         status = _enum(MeterStatus, status, "meter status")
         with self._tx() as s:
@@ -295,10 +304,13 @@ class BillingCentre:
             before = _meter_info(meter)
             meter.status = status.value
             after = _meter_info(meter)
-            self._audit(s, "system", "meter.status", "meter", meter.id, before, after)
+            self._audit(s, actor, "meter.status", "meter", meter.id, before, after)
             return after
 
-    def issue_card(self, meter_no: str, card_serial: str, card_type: str = "customer") -> CardInfo:
+    def issue_card(
+        self, meter_no: str, card_serial: str, card_type: str = "customer", *,
+        actor: str = "system",
+    ) -> CardInfo:
         """Bind a new card to a meter. One active card per meter (replacement comes later)."""
         try:
             with self._tx() as s:
@@ -315,12 +327,14 @@ class BillingCentre:
                 s.add(row)
                 s.flush()
                 info = _card_info(row)
-                self._audit(s, "system", "card.issue", "card", row.id, None, info)
+                self._audit(s, actor, "card.issue", "card", row.id, None, info)
                 return info
         except IntegrityError:
             raise Conflict(f"card {card_serial} is already issued") from None
 
-    def set_card_status(self, card_serial: str, status: CardStatus | str) -> CardInfo:
+    def set_card_status(
+        self, card_serial: str, status: CardStatus | str, *, actor: str = "system"
+    ) -> CardInfo:
         status = _enum(CardStatus, status, "card status")
         with self._tx() as s:
             card = s.scalar(select(m.Card).where(m.Card.card_serial == card_serial))
@@ -329,7 +343,7 @@ class BillingCentre:
             before = _card_info(card)
             card.status = status.value
             after = _card_info(card)
-            self._audit(s, "system", "card.status", "card", card.id, before, after)
+            self._audit(s, actor, "card.status", "card", card.id, before, after)
             return after
 
     # -- vending -----------------------------------------------------------------------------
@@ -830,6 +844,114 @@ class BillingCentre:
                         {"payments": [p.entry_ref for p in payments], "amount": amount})
             return result
 
+
+    # -- lookups (operators' search screens, the REST API) -----------------------------------
+
+    def customers(self, query: str | None = None, *, limit: int = 100) -> list[CustomerInfo]:
+        """Customers whose name, account number or address contains ``query`` (any case),
+        or whose meter number starts with it; all customers without a query."""
+        with self._tx() as s:
+            q = select(m.Customer).order_by(m.Customer.account_no).limit(limit)
+            if query:
+                text = query.lower()  # % and _ are matched literally (autoescape)
+                q = q.where(
+                    func.lower(m.Customer.name).contains(text, autoescape=True)
+                    | func.lower(m.Customer.account_no).contains(text, autoescape=True)
+                    | func.lower(m.Customer.address).contains(text, autoescape=True)
+                    | m.Customer.id.in_(select(m.Meter.customer_id).where(
+                        m.Meter.meter_no.startswith(query, autoescape=True)))
+                )
+            return [_customer_info(c) for c in s.scalars(q)]
+
+    def customer(self, account_no: str) -> CustomerInfo:
+        with self._tx() as s:
+            row = s.scalar(select(m.Customer).where(m.Customer.account_no == account_no))
+            if row is None:
+                raise NotFound(f"no customer with account {account_no!r}")
+            return _customer_info(row)
+
+    def meters(self, customer_account: str | None = None) -> list[MeterInfo]:
+        with self._tx() as s:
+            q = select(m.Meter).order_by(m.Meter.meter_no)
+            if customer_account is not None:
+                q = q.join(m.Customer).where(m.Customer.account_no == customer_account)
+            return [_meter_info(x) for x in s.scalars(q)]
+
+    def cards(self, meter_no: str) -> list[CardInfo]:
+        with self._tx() as s:
+            meter = _meter(s, meter_no)
+            rows = s.scalars(select(m.Card).where(m.Card.meter_id == meter.id).order_by(m.Card.id))
+            return [_card_info(c) for c in rows]
+
+    def card(self, card_serial: str) -> CardInfo:
+        """The card with this serial (the customer presents a card at the counter)."""
+        with self._tx() as s:
+            row = s.scalar(select(m.Card).where(m.Card.card_serial == card_serial))
+            if row is None:
+                raise NotFound(f"no card {card_serial}")
+            return _card_info(row)
+
+    def tariffs(self, code: str | None = None) -> list[TariffInfo]:
+        """Every tariff version (of ``code``), by code then version."""
+        with self._tx() as s:
+            q = select(m.Tariff).order_by(m.Tariff.code, m.Tariff.version)
+            if code is not None:
+                q = q.where(m.Tariff.code == code)
+            return [_tariff_info(t) for t in s.scalars(q)]
+
+    def operators(self) -> list[OperatorInfo]:
+        with self._tx() as s:
+            rows = s.scalars(select(m.Operator).order_by(m.Operator.name))
+            return [OperatorInfo(o.id, o.name, OperatorRole(o.role)) for o in rows]
+
+    def stations(self) -> list[StationInfo]:
+        with self._tx() as s:
+            return [StationInfo(x.id, x.code)
+                    for x in s.scalars(select(m.Station).order_by(m.Station.code))]
+
+    # -- API tokens -------------------------------------------------------------------------
+
+    def create_api_token(self, operator: str, *, actor: str, label: str = "") -> IssuedToken:
+        """Mint a bearer token for ``operator``; ``actor`` must be an administrator.
+
+        The secret is in the returned :class:`IssuedToken` only; the audit log records the
+        token id, operator and label.
+        """
+        with self._tx() as s:
+            self._require_administrator(s, actor, "create API tokens")
+            row, secret = tokens.mint(s, self._operator(s, operator), label=label, actor=actor,
+                                      at=self.now())
+            info = tokens.info(row)
+            self._audit(s, actor, "token.create", "api_token", row.id, None, info)
+            return IssuedToken(info, secret)
+
+    def revoke_api_token(self, token_id: int, *, actor: str) -> ApiTokenInfo:
+        with self._tx() as s:
+            self._require_administrator(s, actor, "revoke API tokens")
+            row = s.get(m.ApiToken, token_id)
+            if row is None:
+                raise NotFound(f"no API token {token_id}")
+            if row.revoked_at is not None:
+                raise Conflict(f"API token {token_id} was already revoked at {row.revoked_at}")
+            before = tokens.info(row)
+            row.revoked_at, row.revoked_by = self.now(), actor
+            after = tokens.info(row)
+            self._audit(s, actor, "token.revoke", "api_token", row.id, before, after)
+            return after
+
+    def api_tokens(self) -> list[ApiTokenInfo]:
+        with self._tx() as s:
+            return [tokens.info(t) for t in s.scalars(select(m.ApiToken).order_by(m.ApiToken.id))]
+
+    def operator_for_token(self, secret: str) -> OperatorInfo | None:
+        """The operator a live (unrevoked) token belongs to, or None."""
+        with self._tx() as s:
+            row = tokens.live_token(s, secret)
+            if row is None:
+                return None
+            return OperatorInfo(row.operator.id, row.operator.name,
+                                OperatorRole(row.operator.role))
+
     # -- audit ------------------------------------------------------------------------------
 
     def verify_audit_chain(self) -> audit.ChainReport:
@@ -863,6 +985,13 @@ class BillingCentre:
         row = self._operator(s, name)
         if row.role == OperatorRole.CASHIER.value:
             raise PermissionDenied(f"operator {name!r} is a cashier and may not {what}")
+        return row
+
+    def _require_administrator(self, s: Session, name: str, what: str) -> m.Operator:
+        row = self._operator(s, name)
+        if row.role != OperatorRole.ADMINISTRATOR.value:
+            raise PermissionDenied(f"operator {name!r} is a {row.role}; only an administrator "
+                                   f"may {what}")
         return row
 
     def _vend_parties(

@@ -292,3 +292,24 @@ class CashierSessionInfo:
     closed_at: datetime | None
     opening_float: Decimal
     counted_cash: Decimal | None
+
+
+@dataclass(frozen=True)
+class ApiTokenInfo:
+    """A REST API token as listed (never its secret or hash)."""
+
+    token_id: int
+    operator: str
+    role: OperatorRole
+    label: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token: ``secret`` is shown once and exists nowhere else."""
+
+    info: ApiTokenInfo
+    secret: str = field(repr=False)

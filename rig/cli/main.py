@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from rig.bench.config import BenchConfig, load_bench_config
+from rig.cli.billing import app as billing_app
 from rig.errors import RigError
 from rig.profile import DEFAULT_PROFILE, available_profiles, load_profile
 
@@ -27,6 +28,7 @@ app = typer.Typer(
     help="Hardware-in-the-loop test rig for IC-card prepaid energy meters.",
 )
 console = Console(stderr=True)
+app.add_typer(billing_app, name="billing")
 
 
 def _sigterm_as_interrupt() -> None:

@@ -1,0 +1,49 @@
+"""The REST API application: one FastAPI app over one :class:`BillingCentre`.
+
+Routes are thin: each validates the wire format, checks the caller's role and calls exactly
+one service method, so every business rule stays in :mod:`rig.billing.service`. Handlers are
+plain ``def``: FastAPI runs them in its thread pool and each service call is one transaction.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from rig.billing.api import errors
+from rig.billing.api.routers import admin, customers, meters, readbacks, tariffs, vends
+from rig.billing.api.schemas import ErrorOut
+from rig.billing.service import BillingCentre
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "invalid input the service refused (names the field and the rule)"),
+        (401, "missing, unknown or revoked bearer token"),
+        (403, "the operator's role does not allow this"),
+        (404, "a named customer, meter, card, vend, operator or station does not exist"),
+        (409, "conflicts with existing records (duplicate, unapplied purchase, reused id)"),
+        (422, "malformed request or a refused vend (``reason`` gives the code)"),
+    )
+}
+
+
+def create_app(centre: BillingCentre) -> FastAPI:
+    app = FastAPI(
+        title="rig billing centre",
+        version="1",
+        summary="Prepaid energy vending: customers, meters, tariffs, vends, readbacks, audit.",
+        description="Bearer-token API. Money is a decimal string (\"20.00\"), never a number. "
+                    "Roles: cashier < supervisor < administrator.",
+        responses=ERRORS,
+    )
+    app.state.centre = centre
+    errors.install(app)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Liveness without authentication (says nothing about the data)."""
+        return {"status": "ok"}
+
+    for module in (customers, meters, tariffs, vends, readbacks, admin):
+        app.include_router(module.router)
+    return app

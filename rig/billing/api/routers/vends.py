@@ -1,0 +1,54 @@
+"""Vends: sell (cashier), confirm the card write, reprint (cashier); reverse and free issue
+(supervisor). The vending operator is always the token's operator, never a body field."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from rig.billing.api.auth import Cashier, Centre, role
+from rig.billing.api.schemas import FreeIssueIn, ReceiptOut, ReverseIn, VendIn, VendOut
+from rig.billing.types import OperatorRole
+
+router = APIRouter(tags=["vends"])
+Reverser = role(OperatorRole.SUPERVISOR, "reversing a vend")
+FreeIssuer = role(OperatorRole.SUPERVISOR, "a free issue")
+
+
+@router.post("/vends", response_model=VendOut, status_code=status.HTTP_201_CREATED)
+def vend(body: VendIn, centre: Centre, op: Cashier) -> VendOut:
+    """Sell credit. Idempotent by ``request_id``: a retry returns the original vend."""
+    result = centre.vend(body.meter_no, body.amount, request_id=body.request_id,
+                         station=body.station, operator=op.name)
+    return VendOut.model_validate(result)
+
+
+@router.get("/vends/{vend_id}", response_model=VendOut)
+def get_vend(vend_id: int, centre: Centre, _op: Cashier) -> VendOut:
+    return VendOut.model_validate(centre.vend_by_id(vend_id))
+
+
+@router.post("/vends/{vend_id}/written", status_code=status.HTTP_204_NO_CONTENT)
+def mark_written(vend_id: int, centre: Centre, _op: Cashier) -> Response:
+    """The card writer wrote and verified the vend's purchase record (repeat-safe)."""
+    centre.mark_written(vend_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/vends/{vend_id}/reprint", response_model=ReceiptOut)
+def reprint(vend_id: int, centre: Centre, op: Cashier) -> ReceiptOut:
+    """The receipt again, marked as the n-th reprint (counted and audited)."""
+    return ReceiptOut(vend_id=vend_id, text=centre.reprint(vend_id, operator=op.name))
+
+
+@router.post("/vends/{vend_id}/reversal", response_model=VendOut)
+def reverse(vend_id: int, body: ReverseIn, centre: Centre, op: Reverser) -> VendOut:
+    """Cancel a vend no readback has confirmed; its sequence number stays used."""
+    return VendOut.model_validate(centre.reverse_vend(vend_id, operator=op.name,
+                                                      reason=body.reason))
+
+
+@router.post("/free-issues", response_model=VendOut, status_code=status.HTTP_201_CREATED)
+def free_issue(body: FreeIssueIn, centre: Centre, op: FreeIssuer) -> VendOut:
+    result = centre.free_issue(body.meter_no, body.credit, request_id=body.request_id,
+                               station=body.station, operator=op.name, reason=body.reason)
+    return VendOut.model_validate(result)

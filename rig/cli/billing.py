@@ -1,0 +1,472 @@
+"""`rig billing …`: the billing centre for operators at a terminal, and its REST server.
+
+Every command opens the database named by ``--db`` (or ``$RIG_BILLING_DB``; default the same
+``sqlite:///billing.sqlite`` that :func:`rig.billing.open_billing` uses), calls one service
+method and prints the outcome. A refusal or bad input prints the service's reason on stderr
+and exits 2; ``audit verify`` exits 1 when the chain is broken. Nothing here re-implements a
+billing rule.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rig.billing.db import DEFAULT_URL
+from rig.billing.service import BillingCentre
+from rig.billing.types import Band, Block, Tax
+from rig.cli.billing_bank import bank_app
+from rig.cli.billing_report import report_app
+from rig.errors import RigError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Billing centre: customers, meters, tariffs, vends, readbacks, audit, API.")
+customers_app = typer.Typer(no_args_is_help=True, help="Customers: add, list/search.")
+meters_app = typer.Typer(no_args_is_help=True, help="Meters: add, list, block/unblock.")
+cards_app = typer.Typer(no_args_is_help=True, help="Cards: issue, status, replace.")
+tariffs_app = typer.Typer(no_args_is_help=True, help="Tariffs: add a version, list.")
+operators_app = typer.Typer(no_args_is_help=True, help="Operators and stations.")
+readback_app = typer.Typer(no_args_is_help=True, help="Readbacks: import from JSON.")
+audit_app = typer.Typer(no_args_is_help=True, help="Audit log: verify the hash chain.")
+token_app = typer.Typer(no_args_is_help=True, help="REST API tokens: create, list, revoke.")
+for sub, name in ((customers_app, "customers"), (meters_app, "meters"), (cards_app, "cards"),
+                  (tariffs_app, "tariffs"), (operators_app, "operators"),
+                  (readback_app, "readback"), (audit_app, "audit"), (token_app, "token"),
+                  (report_app, "report"), (bank_app, "bank")):
+    app.add_typer(sub, name=name)
+
+out = Console()
+err = Console(stderr=True)
+
+Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
+                                 help="billing database URL (SQLAlchemy)")]
+OperatorOpt = Annotated[str, typer.Option("--operator", "-o", help="operator name")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def centre(db: str) -> Iterator[BillingCentre]:
+    """Open the database; any billing refusal inside becomes a clear error and exit 2."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from rig.billing import open_billing
+
+    try:
+        shown = make_url(db).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
+            from None
+    try:
+        c = open_billing(db)
+    except (ArgumentError, OperationalError, ValueError) as e:
+        raise fail(f"cannot open billing database {shown}: {e}") from None
+    try:
+        yield c
+    except RigError as e:
+        raise fail(str(e)) from None
+    finally:
+        c.close()
+
+
+def money(text: str, what: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise fail(f"{what} {text!r} is not a decimal number (e.g. 20.00)") from None
+    if not value.is_finite():
+        raise fail(f"{what} {text!r} is not a finite amount")
+    return value
+
+
+def when(text: str | None, what: str) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{what} {text!r} is not an ISO 8601 date/time (e.g. 2024-01-01T00:00)") \
+            from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def table(title: str, columns: list[str], rows: list[list[object]]) -> None:
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*(str(v) for v in row))
+    out.print(t)
+
+
+# -- customers, meters, cards, operators ---------------------------------------------------------
+
+
+@customers_app.command("add")
+def customers_add(name: str, account_no: str, db: Db = DEFAULT_URL,
+                  address: Annotated[str, typer.Option(help="postal address")] = "") -> None:
+    """Register a customer account."""
+    with centre(db) as c:
+        info = c.register_customer(name, account_no, address)
+    out.print(f"customer {info.account_no} ({info.name}) registered")
+
+
+@customers_app.command("list")
+def customers_list(db: Db = DEFAULT_URL, search: Annotated[
+        str | None, typer.Option("--search", "-s", help="name/account/address/meter no")] = None,
+) -> None:
+    """List customers, or search them."""
+    with centre(db) as c:
+        rows = [[x.account_no, x.name, x.address] for x in c.customers(search)]
+    table("customers", ["account", "name", "address"], rows)
+
+
+@meters_app.command("add")
+def meters_add(
+    meter_no: str,
+    customer: Annotated[str, typer.Option(help="customer account number")],
+    tariff: Annotated[str, typer.Option(help="tariff code")],
+    profile: Annotated[str, typer.Option(help="meter profile name")],
+    unit: Annotated[str, typer.Option(help="credit unit: money_cents | energy_wh")],
+    key_revision: Annotated[int, typer.Option(help="meter key revision")] = 0,
+    commissioning_wh: Annotated[int, typer.Option(help="energy register at commissioning")] = 0,
+    commissioned_at: Annotated[str | None, typer.Option(help="ISO time (default now)")] = None,
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Register a meter for a customer."""
+    at = when(commissioned_at, "--commissioned-at")
+    with centre(db) as c:
+        info = c.register_meter(meter_no, customer_account=customer, profile=profile,
+                                credit_unit=unit, tariff_code=tariff, key_revision=key_revision,
+                                commissioning_energy_wh=commissioning_wh, commissioned_at=at)
+    out.print(f"meter {info.meter_no} registered for {info.customer_account} "
+              f"(tariff {info.tariff_code}, credit in {info.credit_unit.value})")
+
+
+@meters_app.command("list")
+def meters_list(db: Db = DEFAULT_URL, customer: Annotated[
+        str | None, typer.Option(help="only this customer's meters")] = None) -> None:
+    """List meters with their last issued purchase sequence and status."""
+    with centre(db) as c:
+        rows = [[x.meter_no, x.customer_account, x.profile, x.credit_unit.value, x.tariff_code,
+                 x.last_sequence, x.status.value] for x in c.meters(customer)]
+    table("meters", ["meter", "customer", "profile", "unit", "tariff", "last seq", "status"], rows)
+
+
+@meters_app.command("status")
+def meters_status(meter_no: str, status: Annotated[str, typer.Argument(
+        help="active | blocked")], db: Db = DEFAULT_URL) -> None:
+    """Block or unblock a meter."""
+    with centre(db) as c:
+        info = c.set_meter_status(meter_no, status)
+    out.print(f"meter {info.meter_no} is {info.status.value}")
+
+
+@cards_app.command("issue")
+def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
+                card_type: Annotated[str, typer.Option("--type")] = "customer") -> None:
+    """Bind a new card to a meter (one active card per meter)."""
+    with centre(db) as c:
+        info = c.issue_card(meter_no, card_serial, card_type)
+    out.print(f"card {info.card_serial} issued for meter {info.meter_no}")
+
+
+@cards_app.command("status")
+def cards_status(card_serial: str, status: Annotated[str, typer.Argument(
+        help="active | lost | replaced | blocked")], db: Db = DEFAULT_URL) -> None:
+    """Set a card's status (a lost or blocked card cannot be sold to)."""
+    with centre(db) as c:
+        info = c.set_card_status(card_serial, status)
+    out.print(f"card {info.card_serial} is {info.status.value}")
+
+
+@cards_app.command("replace")
+def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
+                  reason: Annotated[str, typer.Option(help="lost | damaged | …")] = "lost",
+                  db: Db = DEFAULT_URL) -> None:
+    """Issue a new card for a meter; its unconfirmed vends move to it with the same
+    sequence numbers, to be written again."""
+    with centre(db) as c:
+        card, moved = c.replace_card(meter_no, new_card_serial, operator=operator,
+                                     reason=reason)
+    out.print(f"card {card.card_serial} issued for meter {card.meter_no}; "
+              f"vends to write again: {[v.vend_id for v in moved] or 'none'}")
+
+
+@operators_app.command("add")
+def operators_add(name: str, role: Annotated[str, typer.Argument(
+        help="cashier | supervisor | administrator")], db: Db = DEFAULT_URL) -> None:
+    """Register an operator with a role."""
+    with centre(db) as c:
+        info = c.register_operator(name, role)
+    out.print(f"operator {info.name} registered as {info.role.value}")
+
+
+@operators_app.command("list")
+def operators_list(db: Db = DEFAULT_URL) -> None:
+    with centre(db) as c:
+        rows = [[o.name, o.role.value] for o in c.operators()]
+    table("operators", ["name", "role"], rows)
+
+
+@operators_app.command("station")
+def operators_station(code: str, db: Db = DEFAULT_URL) -> None:
+    """Register a vending station."""
+    with centre(db) as c:
+        info = c.register_station(code)
+    out.print(f"station {info.code} registered")
+
+
+# -- tariffs ------------------------------------------------------------------------------------
+
+
+def _parts(spec: str, n: int, option: str, shape: str) -> list[str]:
+    parts = spec.split(":")
+    if len(parts) != n or not all(parts[1:]):
+        raise fail(f"{option} {spec!r} must look like {shape}")
+    return parts
+
+
+def _block(spec: str) -> Block:
+    up_to, price = _parts(spec, 2, "--block", "UP_TO_WH:PRICE (UP_TO_WH empty = no limit)")
+    try:
+        limit = int(up_to) if up_to else None
+    except ValueError:
+        raise fail(f"--block {spec!r}: {up_to!r} is not a whole number of Wh") from None
+    return Block(limit, money(price, f"--block {spec!r} price"))
+
+
+def _band(spec: str) -> Band:
+    name, span, price = _parts(spec, 3, "--band", "NAME:START-END:PRICE (minutes of the day)")
+    try:
+        start, end = (int(x) for x in span.split("-"))
+    except ValueError:
+        raise fail(f"--band {spec!r}: {span!r} must be START-END in minutes, e.g. 420-1320") \
+            from None
+    return Band(name, start, end, money(price, f"--band {spec!r} price"))
+
+
+def _tax(spec: str) -> Tax:
+    name, rate = _parts(spec, 2, "--tax", "NAME:RATE_PERCENT")
+    return Tax(name, money(rate, f"--tax {spec!r} rate"))
+
+
+@tariffs_app.command("add")
+def tariffs_add(
+    code: str,
+    price: Annotated[str, typer.Option(help="price per kWh (flat; the card's rate otherwise)")],
+    effective_from: Annotated[str | None, typer.Option(help="ISO time (default now)")] = None,
+    version: Annotated[int | None, typer.Option(help="version (default: next)")] = None,
+    kind: Annotated[str, typer.Option(help="flat | block | tou")] = "flat",
+    block: Annotated[list[str] | None, typer.Option(help="UP_TO_WH:PRICE, repeatable")] = None,
+    band: Annotated[list[str] | None, typer.Option(help="NAME:START-END:PRICE, repeatable")
+                    ] = None,
+    tax: Annotated[list[str] | None, typer.Option(help="NAME:RATE_PERCENT, repeatable")] = None,
+    fixed_monthly: Annotated[str, typer.Option(help="fixed charge per month")] = "0.00",
+    utc_offset_minutes: Annotated[int, typer.Option(help="local time offset for TOU")] = 0,
+    operator: Annotated[str, typer.Option("--operator", "-o",
+                                          help="supervisor/administrator making the change")
+                        ] = "system",
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Add a tariff version (append-only: a price change is a new version)."""
+    price_d = money(price, "--price")
+    fixed = money(fixed_monthly, "--fixed-monthly")
+    at = when(effective_from, "--effective-from")
+    blocks = tuple(_block(b) for b in block or [])
+    bands = tuple(_band(b) for b in band or [])
+    taxes = tuple(_tax(t) for t in tax or [])
+    with centre(db) as c:
+        info = c.create_tariff(code, price_d, at, version, kind=kind, blocks=blocks, bands=bands,
+                               utc_offset_minutes=utc_offset_minutes, fixed_monthly=fixed,
+                               taxes=taxes, actor=operator)
+    out.print(f"tariff {info.code} version {info.version} ({info.kind}, {info.price_per_kwh}/kWh)"
+              f" effective from {info.effective_from:%Y-%m-%d %H:%M} UTC")
+
+
+@tariffs_app.command("list")
+def tariffs_list(db: Db = DEFAULT_URL,
+                 code: Annotated[str | None, typer.Option(help="only this code")] = None) -> None:
+    with centre(db) as c:
+        rows = [[t.code, t.version, t.kind, t.price_per_kwh,
+                 f"{t.effective_from:%Y-%m-%d %H:%M}", t.fixed_monthly,
+                 ", ".join(f"{x.name} {x.rate_percent}%" for x in t.taxes)]
+                for t in c.tariffs(code)]
+    table("tariffs", ["code", "version", "kind", "price/kWh", "effective (UTC)", "fixed/month",
+                      "taxes"], rows)
+
+
+# -- vending -----------------------------------------------------------------------------------
+
+
+@app.command()
+def vend(
+    meter_no: str,
+    amount: Annotated[str, typer.Argument(help="money paid, e.g. 20.00")],
+    station: Annotated[str, typer.Option(help="vending station code")],
+    operator: OperatorOpt,
+    request_id: Annotated[str | None, typer.Option(
+        help="client request id (a retry with the same id returns the same vend)")] = None,
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Sell credit to a meter and print the receipt."""
+    import uuid
+
+    from rig.billing.receipts import receipt_text
+
+    paid = money(amount, "amount")
+    rid = request_id or f"cli-{uuid.uuid4().hex}"
+    with centre(db) as c:
+        result = c.vend(meter_no, paid, request_id=rid, station=station, operator=operator)
+    out.print(receipt_text(result), highlight=False, markup=False, end="")
+    err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
+              f"{result.card_serial}", highlight=False)
+
+
+@app.command()
+def reverse(vend_id: int, operator: OperatorOpt,
+            reason: Annotated[str, typer.Option(help="why the vend is cancelled")],
+            db: Db = DEFAULT_URL) -> None:
+    """Reverse a vend no readback has confirmed (supervisor or administrator)."""
+    with centre(db) as c:
+        result = c.reverse_vend(vend_id, operator=operator, reason=reason)
+    out.print(f"vend {result.vend_id} reversed (sequence {result.sequence} of meter "
+              f"{result.meter_no} stays used)")
+
+
+@app.command()
+def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL) -> None:
+    """Print a vend's receipt again (marked and counted as a reprint)."""
+    with centre(db) as c:
+        text = c.reprint(vend_id, operator=operator)
+    out.print(text, highlight=False, markup=False, end="")
+
+
+# -- readbacks and audit ---------------------------------------------------------------------
+
+
+@readback_app.command("import")
+def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readback or a list")],
+                    db: Db = DEFAULT_URL) -> None:
+    """Import readbacks (fields as in POST /readbacks). All are validated before any is stored;
+    each is stored and reconciled in order, and a refusal stops the import naming the item."""
+    from pydantic import ValidationError
+
+    from rig.billing.api.schemas import ReadbackIn
+    from rig.billing.types import ReadbackData
+
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise fail(f"{file}: cannot read JSON: {e}") from None
+    items = doc if isinstance(doc, list) else [doc]
+    parsed: list[ReadbackIn] = []
+    for i, item in enumerate(items):
+        try:
+            parsed.append(ReadbackIn.model_validate(item))
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'item'}: {x['msg']}"
+                                 for x in e.errors())
+            raise fail(f"{file}: readback {i}: {problems} (nothing imported)") from None
+    with centre(db) as c:
+        for i, rb in enumerate(parsed):
+            raw = bytes.fromhex(rb.raw_hex) if rb.raw_hex is not None else None
+            try:
+                result = c.ingest_readback(
+                    ReadbackData(**rb.model_dump(exclude={"card_serial", "raw_hex"})),
+                    card_serial=rb.card_serial, raw=raw)
+            except RigError as e:
+                stored = f"readbacks 0..{i - 1} were stored" if i else "nothing was stored"
+                raise fail(f"{file}: readback {i} (meter {rb.meter_no}) refused: {e}; "
+                           f"{stored}") from None
+            failed = ", ".join(ch.name for ch in result.failed)
+            colour = "green" if not failed else "red"
+            out.print(f"readback {i}: meter {result.meter_no} [{colour}]{result.verdict.value}"
+                      f"[/]{f' (failed: {failed})' if failed else ''}; confirmed vends "
+                      f"{list(result.confirmed_vend_ids)}")
+
+
+@audit_app.command("verify")
+def audit_verify(db: Db = DEFAULT_URL) -> None:
+    """Recompute the audit hash chain; names the first broken link (exit 1 if broken)."""
+    with centre(db) as c:
+        report = c.verify_audit_chain()
+    if report.ok:
+        out.print(f"audit chain intact: {report.events} events")
+        return
+    raise fail(f"audit chain broken at event {report.broken_seq}: {report.problem} "
+               f"({report.events} events before it verify)", code=1)
+
+
+# -- tokens and the server ---------------------------------------------------------------------
+
+
+@token_app.command("create")
+def token_create(
+    operator: Annotated[str, typer.Argument(help="operator the token acts as")],
+    by: Annotated[str, typer.Option("--by", help="administrator creating it")],
+    label: Annotated[str, typer.Option(help="what the token is for")] = "",
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Create an API token; the secret is printed once, alone on stdout."""
+    with centre(db) as c:
+        issued = c.create_api_token(operator, actor=by, label=label)
+    err.print(f"token {issued.info.token_id} for {issued.info.operator} "
+              f"({issued.info.role.value}); it is shown once and stored only as a hash",
+              highlight=False)
+    print(issued.secret)
+
+
+@token_app.command("list")
+def token_list(db: Db = DEFAULT_URL) -> None:
+    with centre(db) as c:
+        rows = [[t.token_id, t.operator, t.role.value, t.label, f"{t.created_at:%Y-%m-%d %H:%M}",
+                 t.created_by, "revoked" if t.revoked_at else "live"] for t in c.api_tokens()]
+    table("API tokens", ["id", "operator", "role", "label", "created", "by", "state"], rows)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int, by: Annotated[str, typer.Option("--by")],
+                 db: Db = DEFAULT_URL) -> None:
+    with centre(db) as c:
+        c.revoke_api_token(token_id, actor=by)
+    out.print(f"token {token_id} revoked")
+
+
+@app.command()
+def serve(
+    db: Db = DEFAULT_URL,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the REST API (OpenAPI at /docs and /openapi.json) until Ctrl-C / SIGTERM."""
+    import uvicorn
+
+    from rig.billing.api import create_app
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; turning it
+    # into KeyboardInterrupt lets the database close and the command exit 0.
+    signal.signal(signal.SIGTERM, stop)
+    with centre(db) as c:
+        err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
+        with suppress(KeyboardInterrupt):
+            uvicorn.run(create_app(c), host=host, port=port, log_level=log_level)
+    err.print("billing centre API stopped")

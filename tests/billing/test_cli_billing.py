@@ -1,0 +1,210 @@
+"""`rig billing …` as an operator runs it (typer's CliRunner, and one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rig.billing import open_billing
+from rig.cli.main import app
+
+runner = CliRunner()
+METER = "000012345678"
+
+
+def rig(*args: str):
+    return runner.invoke(app, ["billing", *args], env={"COLUMNS": "200"})
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'billing.sqlite'}"
+
+
+@pytest.fixture
+def ready(db: str) -> str:
+    """A database with an operator of each role, a station, a customer, a tariff, a meter
+    and a card — all made through the CLI."""
+    for args in (
+        ("operators", "add", "ann", "administrator"),
+        ("operators", "add", "sam", "supervisor"),
+        ("operators", "add", "carol", "cashier"),
+        ("operators", "station", "DESK-1"),
+        ("customers", "add", "Ada Lovelace", "ACC-1", "--address", "1 Bench Road"),
+        ("tariffs", "add", "RES", "--price", "0.1500", "--effective-from", "2024-01-01"),
+        ("meters", "add", METER, "--customer", "ACC-1", "--tariff", "RES", "--profile",
+         "emulated-1ph", "--unit", "money_cents", "--key-revision", "3",
+         "--commissioning-wh", "1000", "--commissioned-at", "2024-01-01T00:00"),
+        ("cards", "issue", METER, "CARD-1"),
+    ):
+        done = rig(*args, "--db", db)
+        assert done.exit_code == 0, (args, done.output)
+    return db
+
+
+def test_vend_prints_the_receipt_and_reprint_marks_it(ready: str) -> None:
+    done = rig("vend", METER, "20.00", "--station", "DESK-1", "--operator", "carol",
+               "--request-id", "cli-1", "--db", ready)
+    assert done.exit_code == 0, done.output
+    assert "PREPAID ENERGY RECEIPT" in done.stdout and "credit    2000 cents" in done.stdout
+    assert "PAID" in done.stdout and "20.00" in done.stdout
+    assert "request id cli-1" in done.stderr
+    again = rig("reprint", "1", "--operator", "carol", "--db", ready)
+    assert again.exit_code == 0 and "*** REPRINT 1 ***" in again.stdout
+    with open_billing(ready) as c:
+        (v,) = c.vends_for_meter(METER)
+    assert (v.request_id, v.amount, v.operator, v.reprint_count) == ("cli-1", 20, "carol", 1)
+
+
+def test_bad_input_is_named_and_changes_nothing(ready: str) -> None:
+    cases = [
+        (("vend", METER, "twenty", "--station", "DESK-1", "-o", "carol"), "'twenty' is not a"),
+        (("vend", METER, "0.001", "--station", "DESK-1", "-o", "carol"), "fractions of a cent"),
+        (("vend", "000000000404", "5", "--station", "DESK-1", "-o", "carol"),
+         "000000000404 is not registered"),
+        (("tariffs", "add", "RES", "--price", "0.2", "--block", "abc"), "--block 'abc' must"),
+        (("tariffs", "add", "RES", "--price", "0.2", "--effective-from", "soon"),
+         "'soon' is not an ISO 8601"),
+        (("tariffs", "add", "RES", "--price", "0.2", "-o", "carol"),
+         "'carol' is a cashier and may not change tariffs"),
+        (("customers", "add", "Ada", "ACC-1"), "customer account 'ACC-1' already exists"),
+        (("meters", "add", "123", "--customer", "ACC-1", "--tariff", "RES", "--profile", "p",
+          "--unit", "money_cents"), "must be exactly 12 digits"),
+    ]
+    for args, message in cases:
+        done = rig(*args, "--db", ready)
+        assert done.exit_code == 2, (args, done.output)
+        assert "error:" in done.stderr and message in done.stderr, (args, done.stderr)
+    with open_billing(ready) as c:
+        assert c.vends_for_meter(METER) == []
+        assert [t.version for t in c.tariffs("RES")] == [1]
+    done = rig("customers", "list", "--db", "nonsense://")
+    assert done.exit_code == 2 and "cannot open billing database" in done.stderr
+
+
+def test_reverse_needs_a_supervisor(ready: str) -> None:
+    assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
+               "--db", ready).exit_code == 0
+    done = rig("reverse", "1", "-o", "carol", "--reason", "oops", "--db", ready)
+    assert done.exit_code == 2 and "'carol' is a cashier and may not reverse" in done.stderr
+    done = rig("reverse", "1", "-o", "sam", "--reason", "card writer jammed", "--db", ready)
+    assert done.exit_code == 0 and "vend 1 reversed" in done.stdout
+    with open_billing(ready) as c:
+        assert c.vend_by_id(1).status.value == "reversed"
+
+
+def test_lists_and_tariff_structures(ready: str) -> None:
+    done = rig("tariffs", "add", "BLK", "--price", "0.1000", "--kind", "block",
+               "--block", "50000:0.1000", "--block", ":0.2500", "--tax", "VAT:15",
+               "--fixed-monthly", "5.00", "-o", "ann", "--db", ready)
+    assert done.exit_code == 0, done.output
+    with open_billing(ready) as c:
+        (blk,) = c.tariffs("BLK")
+    assert [(b.up_to_wh, str(b.price_per_kwh)) for b in blk.blocks] == [
+        (50000, "0.1000"), (None, "0.2500")]
+    assert [(t.name, str(t.rate_percent)) for t in blk.taxes] == [("VAT", "15")]
+    listing = rig("tariffs", "list", "--db", ready).stdout
+    assert "BLK" in listing and "VAT 15%" in listing and "RES" in listing
+    assert "ACC-1" in rig("customers", "list", "-s", "lovelace", "--db", ready).stdout
+    assert "ACC-1" not in rig("customers", "list", "-s", "hopper", "--db", ready).stdout
+    assert METER in rig("meters", "list", "--db", ready).stdout
+    blocked = rig("meters", "status", METER, "blocked", "--db", ready)
+    assert blocked.exit_code == 0 and "is blocked" in blocked.stdout
+
+
+def test_readback_import_validates_first_and_reconciles(ready: str, tmp_path: Path) -> None:
+    assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
+               "--db", ready).exit_code == 0
+    good = dict(meter_no=METER, energy_wh=3000, remaining=970, overdraft=0, purchase_count=1,
+                last_sequence=1, cumulative_purchase=1000, credit_unit="money_cents",
+                relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0,
+                tamper_count=0, power_down_count=0, timestamp="2024-01-11T00:00:00+00:00",
+                tariff_version=1, mac_verified=True, card_serial="CARD-1")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([good, {**good, "energy_wh": "lots"}]))
+    done = rig("readback", "import", str(bad), "--db", ready)
+    assert done.exit_code == 2
+    assert "bad.json: readback 1: energy_wh:" in done.stderr and "nothing imported" in done.stderr
+    with open_billing(ready) as c:
+        assert c.latest_reconciliation(METER) is None
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    done = rig("readback", "import", str(broken), "--db", ready)
+    assert done.exit_code == 2 and "cannot read JSON" in done.stderr
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps(good))
+    done = rig("readback", "import", str(ok), "--db", ready)
+    assert done.exit_code == 0, done.output
+    assert f"meter {METER} balanced" in done.stdout and "confirmed vends [1]" in done.stdout
+    with open_billing(ready) as c:
+        assert c.vend_by_id(1).status.value == "confirmed"
+
+
+def test_audit_verify_names_the_first_broken_link(ready: str, tmp_path: Path) -> None:
+    done = rig("audit", "verify", "--db", ready)
+    assert done.exit_code == 0 and "audit chain intact: 8 events" in done.stdout
+    path = ready.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as raw:  # an intruder going round the append-only triggers
+        raw.execute("DROP TRIGGER audit_events_no_update")
+        raw.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq IN (3, 5)")
+    done = rig("audit", "verify", "--db", ready)
+    assert done.exit_code == 1
+    assert "audit chain broken at event 3" in done.stderr and "was altered" in done.stderr
+
+
+def test_token_create_prints_only_the_secret_which_then_authenticates(ready: str) -> None:
+    done = rig("token", "create", "carol", "--by", "sam", "--db", ready)
+    assert done.exit_code == 2 and "only an administrator may create API tokens" in done.stderr
+    done = rig("token", "create", "carol", "--by", "ann", "--label", "till", "--db", ready)
+    assert done.exit_code == 0, done.output
+    secret = done.stdout.strip()
+    assert secret.startswith("rig_") and "\n" not in secret
+    assert "shown once" in done.stderr and secret not in done.stderr
+    with open_billing(ready) as c:
+        assert c.operator_for_token(secret).name == "carol"
+    listing = rig("token", "list", "--db", ready)
+    assert "carol" in listing.stdout and "live" in listing.stdout and secret not in listing.stdout
+    assert rig("token", "revoke", "1", "--by", "ann", "--db", ready).exit_code == 0
+    with open_billing(ready) as c:
+        assert c.operator_for_token(secret) is None
+
+
+def test_rig_billing_as_a_subprocess_uses_the_env_database(ready: str, tmp_path: Path) -> None:
+    env = {**os.environ, "RIG_BILLING_DB": ready, "COLUMNS": "200"}
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "rig.cli.main", "billing", "vend", METER, "12.50",
+         "--station", "DESK-1", "--operator", "carol"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "12.50" in done.stdout and "credit    1250 cents" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "rig.cli.main", "billing", "vend", METER, "5.00",
+         "--station", "DESK-1", "--operator", "carol"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "still carries purchase #1" in done.stderr
+    assert not (cwd / "billing.sqlite").exists()  # the env var, not the default, was used
+
+
+def test_lost_card_is_replaced_and_the_vend_moves_to_it(ready: str) -> None:
+    assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
+               "--db", ready).exit_code == 0
+    done = rig("cards", "replace", METER, "CARD-2", "-o", "sam", "--db", ready)
+    assert done.exit_code == 0, done.output
+    assert "card CARD-2 issued" in done.stdout and "vends to write again: [1]" in done.stdout
+    with open_billing(ready) as c:
+        assert [(x.card_serial, x.status.value) for x in c.cards(METER)] == [
+            ("CARD-1", "lost"), ("CARD-2", "active")]
+        assert c.vend_by_id(1).card_serial == "CARD-2"
+    done = rig("cards", "status", "CARD-2", "stolen", "--db", ready)
+    assert done.exit_code == 2 and "card status 'stolen' is not one of" in done.stderr
+    done = rig("cards", "status", "CARD-2", "blocked", "--db", ready)
+    assert done.exit_code == 0 and "CARD-2 is blocked" in done.stdout
