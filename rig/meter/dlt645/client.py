@@ -321,8 +321,10 @@ class Dlt645Client:
                 return False
         elif reply.address != request.address:
             return False
+        if reply.is_abnormal:  # an abnormal reply carries exactly its error word
+            return len(reply.data) == 1
         reads = (CONTROL_READ_DATA, CONTROL_READ_FOLLOWUP)
-        if request.function_code in reads and not reply.is_abnormal:
+        if request.function_code in reads:
             return reply.data[:4] == request.data[:4]
         return True
 
