@@ -4,6 +4,7 @@ prepaid cycle still completes with the books balanced."""
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,7 +19,7 @@ from rig.meter.dlt645 import data_ids
 from rig.meter.dlt645.client import Dlt645Client
 from rig.meter.dlt645.frame import Frame, FrameParser, decode_frame, encode_frame
 from rig.profile import load_profile
-from rig.scenarios.steps import agreed
+from rig.scenarios.steps import BenchSteps, MeterState, agreed
 from rig.sim.emulated_bench import lab_master_key
 from rig.sim.meter_firmware import FRAME_GAP_S, EmulatedMeter
 from rig.sim.world import BenchWorld
@@ -166,3 +167,16 @@ def test_prepaid_cycle_completes_under_line_faults(faults: SerialFaults) -> None
     injected = case.counts.corrupted + case.counts.dropped + case.counts.duplicated + \
         case.counts.delayed_chunks
     assert injected > 0, "the line was never faulted: the case proves nothing"
+
+
+def test_a_wait_is_not_ended_by_one_forged_poll() -> None:
+    """A corrupted status that slipped past the checksum says "relay open" once: the wait
+    for the cut-off goes on until two consecutive polls agree."""
+    closed, opened = (MeterState(Decimal("5.00"), relay_open=flag, pre_trip_alarm=False)
+                      for flag in (False, True))
+    polls = iter([closed, opened, closed, closed, opened, opened])
+    steps = BenchSteps.__new__(BenchSteps)  # only wait_for's own needs: a clock and poll()
+    steps.bench = SimpleNamespace(clock=SimpleNamespace(scale=1.0))  # type: ignore[assignment]
+    steps.poll = lambda: next(polls)  # type: ignore[method-assign]
+    assert steps.wait_for(lambda m: m.relay_open, "cut-off", poll_s=0) is opened
+    assert next(polls, None) is None  # it took the sixth poll, not the second

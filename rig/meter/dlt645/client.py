@@ -287,9 +287,11 @@ class Dlt645Client:
             except MeterTimeout:
                 late = ""
                 if ignored:
-                    echo = ignored[-1].data[:4][::-1].hex().upper() or "nothing"
-                    late = (f"; ignored {len(ignored)} reply(ies) to another request (last "
-                            f"C={ignored[-1].control:02X}, echoes DI {echo})")
+                    last = ignored[-1]
+                    echo = last.data[:4][::-1].hex().upper() or "nothing"
+                    late = (f"; ignored {len(ignored)} reply(ies) to another request or from "
+                            f"another meter (last from meter {last.address}, "
+                            f"C={last.control:02X}, echoes DI {echo})")
                 fault = MeterTimeout(
                     f"{what}: no reply within {self.timeout} s after {attempt} attempt(s){late}"
                 )
@@ -304,15 +306,25 @@ class Dlt645Client:
 
     @staticmethod
     def _answers(request: Frame, reply: Frame) -> bool:
-        """False for a late reply to an earlier request (another function or another DI).
+        """False for a reply that is not the answer to `request`: another function or DI (a
+        late reply to an earlier request), or another address.
 
         On a slow or noisy line a retried request's first reply can arrive after the client
-        gave up on it; taking it as the answer to the next request would be a wrong value.
+        gave up on it, and line noise can change a reply's address or DI without the checksum
+        seeing it; taking either as the answer would be a wrong value. Such replies are
+        ignored; if nothing else comes, the timeout error names them.
         """
         if function_code(reply.control) != function_code(request.control):
             return False
+        if "A" in request.address:
+            if not address_matches(request.address, reply.address) or "A" in reply.address:
+                return False
+        elif reply.address != request.address:
+            return False
+        if reply.is_abnormal:  # an abnormal reply carries exactly its error word
+            return len(reply.data) == 1
         reads = (CONTROL_READ_DATA, CONTROL_READ_FOLLOWUP)
-        if request.function_code in reads and not reply.is_abnormal:
+        if request.function_code in reads:
             return reply.data[:4] == request.data[:4]
         return True
 
