@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from rig.bench.bench import Bench
 from rig.billing.service import BillingCentre
 from rig.billing.types import VendResult
+from rig.profile import FriendlyPeriods
 from rig.report.plot import plot_run
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
@@ -61,6 +62,15 @@ class CycleResult:
     vend_sequence: int = 0
 
 
+def friendly_period_end(periods: FriendlyPeriods | None, at: datetime) -> datetime | None:
+    """When the friendly period(s) holding `at` end, or None if `at` is outside them."""
+    if periods is None or not periods.contains(at):
+        return None
+    while periods.contains(at):  # back-to-back periods (a night, then a weekend) chain up
+        at = periods.next_change(at)
+    return at
+
+
 def _hours(a: datetime | None, b: datetime | None) -> Decimal | None:
     if a is None or b is None:
         return None
@@ -78,6 +88,7 @@ class PrepaidCycle:
         self.steps = BenchSteps(bench, billing, record)
         self.result = CycleResult(credit_unit=self.steps.unit)
         self._commissioning_wh = 0
+        self._supply_paused_h = Decimal(0)  # bench hours the relay stood open at an alarm-2 trip
 
     def run(self) -> CycleResult:
         try:
@@ -156,6 +167,11 @@ class PrepaidCycle:
         kwh = spent / self.params.price_per_kwh if self.steps.money else spent
         return (kwh * 1000 / self.params.power_w).quantize(Decimal("0.001"))
 
+    def _hours_to(self, at: datetime) -> Decimal:
+        hours = _hours(self.result.load_on_at, at)
+        assert hours is not None
+        return hours
+
     def consume_to_alarm(self) -> None:
         s, t, prm = self.steps, self.bench.profile.thresholds, self.params
         with self.record.step(PHASES[5]):
@@ -178,23 +194,52 @@ class PrepaidCycle:
 
     def consume_to_cutoff(self) -> None:
         prm = self.params
+        s, t = self.steps, self.bench.profile.thresholds
         with self.record.step(PHASES[6]):
-            state = self.steps.wait_for(lambda m: m.relay_open, "cut-off", poll_s=prm.poll_s,
-                                        max_bench_hours=prm.max_bench_hours)
-            self.record.measure("relay open (status word 3)", state.relay_open, equals=True)
+            state = s.wait_for(lambda m: m.relay_open, "cut-off", poll_s=prm.poll_s,
+                               max_bench_hours=prm.max_bench_hours)
+            if "relay_trip" in t.alarm2_actions and state.remaining > 0:
+                # This meter trips at alarm 2 while credit is left; the customer acknowledges
+                # with the card, supply returns, and consumption goes on to the real cut-off.
+                tripped = self.bench.now()
+                self.record.measure("credit left at the alarm-2 relay trip", state.remaining,
+                                    s.unit, low=Decimal(0), high=t.alarm2)
+                s.insert_into_meter()
+                s.wait_for(lambda m: not m.relay_open, "reconnection after the alarm-2 trip",
+                           poll_s=prm.poll_s, max_bench_hours=prm.max_bench_hours)
+                self._supply_paused_h += self._hours_to(self.bench.now()) - self._hours_to(tripped)
+                state = s.wait_for(lambda m: m.relay_open, "cut-off", poll_s=prm.poll_s,
+                                   max_bench_hours=prm.max_bench_hours)
+            self.record.measure("relay open (meter status)", state.relay_open, equals=True)
 
     def verify_cutoff(self) -> None:
         b = self.bench
         with self.record.step(PHASES[7]):
             self.result.cutoff_at = self.steps.meter.last_cutoff()
-            predicted = self._predicted_hours(-b.profile.thresholds.overdraft_limit)
+            # The meter cuts off at the overdraft limit, after lending its automatic emergency
+            # credit if it has one; nothing is consumed while the relay stood open at an
+            # alarm-2 trip (as observed).
+            ec = b.profile.emergency_credit
+            lent = ec.amount if ec is not None and ec.activation == "automatic" else Decimal(0)
+            predicted = (self._predicted_hours(-b.profile.thresholds.overdraft_limit - lent)
+                         + self._supply_paused_h)
+            how = f"predicted {predicted} h from load power and tariff"
+            if lent:
+                how += f" (with {lent} {self.steps.unit} automatic emergency credit)"
+            assert self.result.load_on_at is not None
+            exhausted = self.result.load_on_at + timedelta(hours=float(predicted))
+            deferred = friendly_period_end(b.profile.friendly_periods, exhausted)
+            if deferred is not None:  # no cut-off inside a friendly period: at its end
+                predicted = self._hours_to(deferred)
+                how = (f"credit runs out at {exhausted:%Y-%m-%d %H:%M}, inside a friendly "
+                       f"period; cut-off predicted at its end, {predicted} h")
             actual = _hours(self.result.load_on_at, self.result.cutoff_at)
             # The meter's trip record is exact to its clock (1 s); the load-on instant is
             # known to within the round trip of the command that switched it on.
             slack = Decimal(str(round(0.5 * b.clock.scale / 3600, 3))) + Decimal("0.01")
             self.record.measure("cut-off after load on (meter trip record)", actual, "h",
                                 low=predicted - slack, high=predicted + slack,
-                                description=f"predicted {predicted} h")
+                                description=how)
             current = abs(b.load.measure().current)
             self.record.measure("load current after cut-off", current, "A",
                                 high=CUTOFF_CURRENT_LIMIT_A)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rig.bench.config import BenchConfig
+from rig.profile import available_profiles
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
 
@@ -55,3 +56,19 @@ def test_cycle_failure_leaves_bench_safe_and_reports(bench_config: BenchConfig,
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["outcome"] == "error"
     assert "minimum" in report["summary"]["error"]
+
+
+@pytest.mark.parametrize("profile", available_profiles())
+def test_prepaid_cycle_on_every_profile(bench_config: BenchConfig, profile: str,
+                                        tmp_path: Path) -> None:
+    """The main job works for every meter model rig ships a profile for: alarm-2 relay trips,
+    automatic emergency credit, overdraft and friendly periods all land where predicted."""
+    if bench_config.kind != "emulated":
+        pytest.skip("a real bench has one meter; its profile runs in test_full_prepaid_cycle")
+    config = bench_config.model_copy(update={"profile": profile, "time_scale": 14400.0})
+    run = run_prepaid_cycle(config, params=CycleParams(amount=Decimal("20.00")),
+                            run_dir=tmp_path)
+    if run.error is not None:
+        raise run.error
+    assert all(str(s.outcome) == "pass" for s in run.record.steps)
+    assert run.result.cutoff_at is not None and run.result.verdict == "balanced"
