@@ -18,7 +18,7 @@ from types import TracebackType
 
 from rig.card.application import CardApplication
 from rig.errors import CardError
-from rig.sim.vpcd import VpcdSlot
+from rig.sim.vpcd import VpcdSlot, wait_until_reader_empty
 
 VPCD_POWER_OFF = 0x00
 VPCD_POWER_ON = 0x01
@@ -126,6 +126,9 @@ class VpcdLink:
         with self._state_lock:
             if self.inserted:
                 return
+            # A card put back before pcscd noticed it was gone would land in a reader still
+            # holding the old, powered session, and its first APDU would fail.
+            wait_until_reader_empty(self.slot.reader_name)
             try:
                 sock = socket.create_connection((self.host, self.slot.port), timeout=timeout)
             except OSError as exc:

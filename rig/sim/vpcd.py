@@ -117,3 +117,36 @@ def claim_free_slot(count: int | None = None, wait_s: float = 0.0) -> VpcdSlot:
             raise SlotBusyError(f"all {count} vpcd slots are in use "
                                 "(locks /tmp/rig-vpcd-*.lock)")
         time.sleep(0.1)
+
+
+def wait_until_reader_empty(reader: str, timeout_s: float = 2.0) -> bool:
+    """Block until pcscd reports `reader` empty (True), or `timeout_s` passes (False).
+
+    pcscd learns of a removed virtual card only at its next presence poll; a card inserted
+    again before then lands in a reader that still holds the old, powered session. Without a
+    PC/SC service to ask this returns False at once (nothing to wait for).
+    """
+    try:
+        from smartcard import scard
+    except ImportError:
+        return False
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if rc != scard.SCARD_S_SUCCESS:
+        return False
+    try:
+        deadline = time.monotonic() + timeout_s
+        known = scard.SCARD_STATE_UNAWARE
+        while True:
+            wait_ms = 0 if known == scard.SCARD_STATE_UNAWARE else max(
+                0, int((deadline - time.monotonic()) * 1000))
+            rc, states = scard.SCardGetStatusChange(ctx, wait_ms, [(reader, known)])
+            if rc not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT) or not states:
+                return False
+            _, event, _ = states[0]
+            if event & scard.SCARD_STATE_EMPTY:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            known = event & ~scard.SCARD_STATE_CHANGED
+    finally:
+        scard.SCardReleaseContext(ctx)
