@@ -47,6 +47,9 @@ def test_real_bench_config_loads(tmp_path: Path) -> None:
     (REAL + "\n[dut]\nserial = 5\n", "dut.serial", "string"),
     (REAL.replace('station_id = "lab-1"', 'station = "lab-1"'), "station", "Extra inputs"),
     ("kind = 'emulated'\ntime_scale = -3\n", "time_scale", "greater than 0"),
+    (REAL.replace("time_scale = 1", "time_scale = 1\nepoch = 2026-03-04T08:00:00Z"), "<root>",
+     "only an emulated bench can start at a chosen instant"),
+    ("kind = 'emulated'\nepoch = 2026-03-04T08:00:00\n", "<root>", "give a timezone"),
 ])
 def test_invalid_config_names_file_field_and_problem(tmp_path: Path, text: str, field: str,
                                                      problem: str) -> None:
@@ -67,6 +70,11 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_default_is_an_emulated_bench() -> None:
     assert BenchConfig().kind == "emulated"
+
+
+def test_emulated_bench_starts_its_clock_at_the_chosen_epoch(tmp_path: Path) -> None:
+    config = load_bench_config(write(tmp_path, "epoch = 2026-03-04T08:00:00+08:00\n"))
+    assert config.epoch is not None and config.epoch.isoformat() == "2026-03-04T08:00:00+08:00"
 
 
 def test_operator_prompt_without_terminal_fails_clearly() -> None:
