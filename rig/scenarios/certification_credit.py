@@ -120,7 +120,7 @@ def cutoff_and_reconnection(s: BenchSteps) -> None:
         s.record.measure("remaining credit at cut-off", cut.state.remaining, s.unit,
                          equals=Decimal(0))
         s.record.measure("overdraft at cut-off", s.meter.overdraft(), s.unit,
-                         low=expected_debt, high=expected_debt + expect.resolution(p),
+                         low=expected_debt, high=expected_debt + expect.REGISTER_DIGIT,
                          description=f"overdraft limit {t.overdraft_limit} + automatic "
                                      f"emergency credit {lent}")
         record = s.meter.last_cutoff()
@@ -163,7 +163,7 @@ def cutoff_and_reconnection(s: BenchSteps) -> None:
         state = s.meter.state()
         s.record.measure("relay closed", state.relay_open, equals=False)
         s.record.measure("remaining credit", state.remaining, s.unit,
-                         low=bought - owed - expect.resolution(p), high=bought - owed)
+                         low=bought - owed - expect.REGISTER_DIGIT, high=bought - owed)
         s.load_on(power)
         measure_load_power(s, "load power drawn again", power)
         s.load_off()
@@ -198,7 +198,7 @@ def emergency_credit(s: BenchSteps) -> None:
             cut = s.watch(lambda m: m.relay_open, "cut-off")
             s.record.measure("overdraft at cut-off", cut.state.overdraft, s.unit,
                              low=t.overdraft_limit,
-                             high=t.overdraft_limit + expect.resolution(p))
+                             high=t.overdraft_limit + expect.REGISTER_DIGIT)
         else:
             lent = s.watch(lambda m: m.overdraft > t.overdraft_limit or m.relay_open,
                            "emergency credit lent at the overdraft limit")
@@ -221,7 +221,7 @@ def emergency_credit(s: BenchSteps) -> None:
         owed = t.overdraft_limit + ec.amount
         s.record.measure("overdraft at cut-off (overdraft limit + emergency credit)",
                          cut.state.overdraft, s.unit, low=owed,
-                         high=owed + expect.resolution(p))
+                         high=owed + expect.REGISTER_DIGIT)
         if on_request:
             s.record.measure("second request before repayment granted",
                              s.press_meter_key("emergency_credit"), equals=False)
@@ -233,7 +233,7 @@ def emergency_credit(s: BenchSteps) -> None:
         s.record.measure("card accepted", delivery.accepted, equals=True)
         state = s.meter.state()
         s.record.measure("remaining credit = purchase − emergency credit − overdraft",
-                         state.remaining, s.unit, low=bought - owed - expect.resolution(p),
+                         state.remaining, s.unit, low=bought - owed - expect.REGISTER_DIGIT,
                          high=bought - owed)
         s.record.measure("relay closed", state.relay_open, equals=False)
         if state.emergency is not None:
@@ -267,7 +267,7 @@ def friendly_period(s: BenchSteps) -> None:
         if last_closed is not None:
             s.record.measure("overdraft reached with the relay closed", last_closed.overdraft,
                              s.unit, low=t.overdraft_limit + expect.automatic_emergency(p)
-                             + expect.resolution(p),
+                             + expect.REGISTER_DIGIT,
                              description="past the cut-off level: only the period kept it on")
             if "relay_trip" in t.alarm2_actions:
                 s.record.measure("alarm 2 raised inside the period without a relay trip",

@@ -122,7 +122,7 @@ def power_limit_trip_and_recovery(s: BenchSteps) -> None:
         s.record.measure("no credit cut-off recorded", s.meter.last_cutoff_or_none(),
                          equals=cutoff_before)
         s.record.measure("credit not exhausted", trip.state.remaining, s.unit,
-                         low=credit - expect.resolution(p) * 100)
+                         low=credit - expect.REGISTER_DIGIT * 100)
     with s.record.step("recovery after the reconnection delay"):
         back = s.watch(lambda st: not st.relay_open, "reconnection", max_bench_hours=1)
         # Reclosing happens at trip + k × delay, k ≥ 1 the first reconnection due after
