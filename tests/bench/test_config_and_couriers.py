@@ -186,3 +186,15 @@ def test_card_actuator_command(tmp_path: Path) -> None:
         CommandCourier(str(tmp_path / "missing")).move("meter")
 
 
+
+
+_ASK = ("import sys\nfrom rig.bench.operator import OperatorConsole\n"
+        "try:\n    print('ANSWER', OperatorConsole(20).yes_no('press the key', 'Granted?'))\n"
+        "except Exception as e:\n    print('ERR', e, file=sys.stderr); sys.exit(3)\n")
+
+
+def test_yes_no_prompt_answered_and_refusing_other_answers() -> None:
+    assert "ANSWER True" in _prompt_on_pty(_ASK, b"y\n").stdout
+    assert "ANSWER False" in _prompt_on_pty(_ASK, b"No\n").stdout
+    done = _prompt_on_pty(_ASK, b"maybe\n")
+    assert done.returncode == 3 and "answer y or n, got 'maybe'" in done.stderr
