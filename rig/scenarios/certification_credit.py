@@ -151,7 +151,7 @@ def cutoff_and_reconnection(s: BenchSteps) -> None:
         s.load_off()  # the customer switches off before buying: registers then stand still
         s.settle()
     small = (expected_debt + t.close_allowed) / 2
-    if expect.amount_for(p, small, PRICE, up=False) >= Decimal("1.00") and small > 0:
+    if expect.amount_for(p, small, PRICE, up=False) >= s.billing.limits.minimum and small > 0:
         with s.record.step("purchase leaving credit at or below close-allowed"):
             owed = s.meter.overdraft()
             vend, delivery = s.buy(expect.amount_for(p, small, PRICE, up=False))
