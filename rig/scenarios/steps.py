@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
@@ -41,6 +42,7 @@ from rig.report.plot import RunSeries
 from rig.scenarios.record import RunRecord
 
 OPERATOR = "rig-cashier"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,21 @@ _DLT645_LEVELS = {
 }
 
 
+def agreed(read: Callable[[], T], what: str, attempts: int = 5) -> T:
+    """A value that two consecutive reads agree on, for values that must not move.
+
+    The frame checksum misses some double corruptions; two independent exchanges that agree
+    are what the rig takes before a serial value goes into the billing centre.
+    """
+    last = read()
+    for _ in range(attempts - 1):
+        again = read()
+        if again == last:
+            return again
+        last = again
+    raise RigError(f"{what}: {attempts} reads never agreed twice in a row (last {last})")
+
+
 class MeterView:
     """The meter as scenarios need it: semantic reads over whichever protocol it speaks."""
 
@@ -101,10 +118,14 @@ class MeterView:
         self._client = bench.meter
 
     def address(self) -> str:
-        return self._client.read_address()
+        return agreed(self._client.read_address, "meter address")
 
     def energy_kwh(self) -> Decimal:
         return self._client.energy_kwh()
+
+    def settled_energy_kwh(self) -> Decimal:
+        """The energy register while nothing draws power, confirmed by a second read."""
+        return agreed(self._client.energy_kwh, "energy register")
 
     def remaining(self) -> Decimal:
         return self._client.remaining_credit()
@@ -185,7 +206,7 @@ class BenchSteps:
         self.billing.register_customer(customer, account)
         tariff_code = self.tariff_code
         self.billing.create_tariff(tariff_code, price_per_kwh, b.now())
-        energy_wh = int(self.meter.energy_kwh() * 1000)
+        energy_wh = int(self.meter.settled_energy_kwh() * 1000)
         self.billing.register_meter(
             self.meter_no, customer_account=account, profile=p.name,
             credit_unit="money_cents" if self.money else "energy_wh", tariff_code=tariff_code,
@@ -353,12 +374,16 @@ class BenchSteps:
 
     def wait_for(self, done: Callable[[MeterState], bool], what: str, *,
                  poll_s: float = 0.02, max_bench_hours: float = 200.0) -> MeterState:
-        """Poll the meter until `done`; a clear error after `max_bench_hours` of bench time."""
+        """Poll the meter until `done`; a clear error after `max_bench_hours` of bench time.
+
+        `done` must hold on two consecutive polls (the conditions waited for stay true once
+        reached): a corrupted reply that slipped past the frame checksum cannot end a wait.
+        """
         limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
         while True:
             state = self.poll()
-            if done(state):
-                return state
+            if done(state) and done(confirmed := self.poll()):
+                return confirmed
             if time.monotonic() > limit:
                 raise RigError(f"{what} not reached within {max_bench_hours} bench hours")
             time.sleep(poll_s)

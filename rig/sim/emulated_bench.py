@@ -68,12 +68,14 @@ class EmulatedBench:
         slot: VpcdSlot | None = None,
         noise: bool = True,
         seed: int | None = None,
+        wire_pacing: bool = False,
         epoch: datetime | None = None,
     ) -> None:
         self.profile = profile
         self.clock = BenchClock.start(scale=time_scale, epoch=epoch)
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
-        self.meter = EmulatedMeter(self.world, master_key or lab_master_key())
+        self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
+                                   wire_pacing=wire_pacing)
         self.card = VirtualCard(CardApplication())
         self._slot = slot
         self._link: VpcdLink | None = None
@@ -171,6 +173,19 @@ class EmulatedBench:
             outcome = self.move_card(request.get("to", ""))
             return {"ok": True, "place": self._card_place,
                     "meter": outcome.to_dict() if outcome else None}
+        if op == "meter_power":  # supply to the meter: a grid outage and its end
+            if request.get("on", True):
+                self.meter.power_up()
+            else:
+                self.meter.power_down()
+            return {"ok": True, "powered": self.meter.powered}
+        if op == "meter_cover":  # the terminal cover: opening it is a tamper event
+            if request.get("open", False):
+                self.meter.open_cover()
+            else:
+                self.meter.close_cover()
+            return {"ok": True, "cover_open": self.meter.log.cover_open_since is not None,
+                    "tamper_count": self.meter.engine.events.tamper_count}
         if op == "meter_key":
             return {"ok": True, "granted": self.press_key(str(request.get("key", "")))}
         return {"ok": False, "error": f"unknown op {op!r}"}

@@ -18,8 +18,8 @@ from rig.card.records import (
 )
 from rig.card.session import CardSession
 from rig.errors import CardError
+from rig.faults.card_world import MASTER, NOW, SERIAL, World, make_world, registers
 from rig.sim.prepaid import EventLog
-from tests.card.meterbench import MASTER, NOW, SERIAL, World, make_world, registers
 
 
 def issue(card_type: CardType, key_revision: int = 1) -> World:
