@@ -50,7 +50,10 @@ def write_summary(results: list[RequirementResult], path: Path) -> Path:
     sections = []
     for profile, rows in sorted(by_profile.items()):
         passed = sum(r.outcome == "pass" for r in rows)
-        identity = rows[0].record.get("identity", {}) if rows else {}
+        skipped = sum(r.outcome == "skipped" for r in rows)  # the model lacks the feature
+        identities = [r.record.get("identity", {}) for r in rows]
+        identity = next((i for i in identities if isinstance(i, dict) and "meter_model" in i),
+                        identities[0] if identities else {})
         model = e(str(identity.get("meter_model", profile))) if isinstance(identity, dict) \
             else e(profile)
         body = []
@@ -63,11 +66,13 @@ def write_summary(results: list[RequirementResult], path: Path) -> Path:
                         f"<li class='{mark}'>{e(m['name'])}: {e(str(m['value']))} "
                         f"{e(m['unit'])} {e(m['limits'])}</li>")
             detail = f"<ul>{''.join(measures)}</ul>" if measures else ""
-            msg = f"<p class='fail'>{e(r.message)}</p>" if r.message else ""
+            kind = "skipped" if r.outcome == "skipped" else "fail"
+            msg = f"<p class='{kind}'>{e(r.message)}</p>" if r.message else ""
             body.append(f"<tr><td>{e(r.requirement)}</td><td class='{e(r.outcome)}'>"
                         f"{e(r.outcome.upper())}</td><td>{msg}{detail}</td></tr>")
         sections.append(
-            f"<h2>{model} <small>({e(profile)})</small>: {passed}/{len(rows)} passed</h2>"
+            f"<h2>{model} <small>({e(profile)})</small>: {passed}/{len(rows) - skipped} passed"
+            f"{f', {skipped} not applicable (skipped)' if skipped else ''}</h2>"
             f"<table><tr><th>requirement</th><th>result</th><th>measurements</th></tr>"
             f"{''.join(body)}</table>")
     page = (

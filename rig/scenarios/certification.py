@@ -10,11 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rig.load.driver import InstrumentError
-from rig.scenarios import certification_billing as billing
-from rig.scenarios import certification_credit as credit
-from rig.scenarios import certification_meter as meter
-from rig.scenarios import certification_security as security
-from rig.scenarios import expect
+from rig.scenarios import (
+    certification_billing,
+    certification_credit,
+    certification_meter,
+    certification_security,
+    expect,
+)
 from rig.scenarios.cert_base import PRICE, Registers, clear_alarm2_trip, commission, snapshot
 from rig.scenarios.steps import BenchSteps
 
@@ -142,13 +144,13 @@ SCENARIOS = {
     "replayed card is not applied twice": replayed_card_is_not_applied_twice,
     "card for another meter is refused": card_for_another_meter_is_refused,
     "reconciliation over several cycles": reconciliation_over_cycles,
-    "alarms at predicted times": credit.alarms_at_predicted_times,
-    "cut-off and reconnection": credit.cutoff_and_reconnection,
-    "emergency credit": credit.emergency_credit,
-    "friendly period": credit.friendly_period,
-    "forged MAC is refused": security.forged_mac_is_refused,
-    "hoarding limit refusal": security.hoarding_limit_refusal,
-    "parameter card changes thresholds": meter.parameter_card_changes_thresholds,
-    "power-limit trip and recovery": meter.power_limit_trip_and_recovery,
-    "tariff change at its effective date": billing.tariff_change_at_effective_date,
+    "alarms at predicted times": certification_credit.alarms_at_predicted_times,
+    "cut-off and reconnection": certification_credit.cutoff_and_reconnection,
+    "emergency credit": certification_credit.emergency_credit,
+    "friendly period": certification_credit.friendly_period,
+    "forged MAC is refused": certification_security.forged_mac_is_refused,
+    "hoarding limit refusal": certification_security.hoarding_limit_refusal,
+    "parameter card changes thresholds": certification_meter.parameter_card_changes_thresholds,
+    "power-limit trip and recovery": certification_meter.power_limit_trip_and_recovery,
+    "tariff change at its effective date": certification_billing.tariff_change_at_effective_date,
 }

@@ -12,6 +12,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from rig.profile import CreditKind, MeterProfile
 
 HOUR = Decimal(3600)
+REGISTER_DIGIT = Decimal("0.01")  # the coarsest last digit of the credit registers rig reads
 
 # Accuracy class → permitted energy error (fraction): IEC 62053 classes and the MID A/B/C.
 CLASS_ERROR = {"0.2S": Decimal("0.002"), "0.5S": Decimal("0.005"), "1": Decimal("0.01"),
@@ -52,11 +53,6 @@ def amount_for(profile: MeterProfile, credit: Decimal, price: Decimal, *,
     raw = credit if money(profile) else credit * price
     cents = raw.quantize(Decimal("0.01"), rounding=ROUND_CEILING if up else ROUND_FLOOR)
     return max(cents, at_least)
-
-
-def resolution(profile: MeterProfile) -> Decimal:
-    """The last digit of the credit registers rig reads (0.01 CNY, 0.01 kWh)."""
-    return Decimal("0.01")
 
 
 def friendly_at(profile: MeterProfile, at: datetime) -> bool:

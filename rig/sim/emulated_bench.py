@@ -155,9 +155,6 @@ class EmulatedBench:
             if to == "meter":
                 self.card.power()
                 self.last_insertion = self.meter.insert_card(DirectTransport(self.card.app))
-                # A parameter card changes the engine's levels; the register bank reads the
-                # meter's profile, so it follows the engine's (same model, new thresholds).
-                self.meter.profile = self.meter.engine.profile
                 return self.last_insertion
             return None
 

@@ -47,6 +47,9 @@ def test_real_bench_config_loads(tmp_path: Path) -> None:
     (REAL + "\n[dut]\nserial = 5\n", "dut.serial", "string"),
     (REAL.replace('station_id = "lab-1"', 'station = "lab-1"'), "station", "Extra inputs"),
     ("kind = 'emulated'\ntime_scale = -3\n", "time_scale", "greater than 0"),
+    (REAL.replace("time_scale = 1", "time_scale = 1\nepoch = 2026-03-04T08:00:00Z"), "<root>",
+     "only an emulated bench can start at a chosen instant"),
+    ("kind = 'emulated'\nepoch = 2026-03-04T08:00:00\n", "<root>", "give a timezone"),
 ])
 def test_invalid_config_names_file_field_and_problem(tmp_path: Path, text: str, field: str,
                                                      problem: str) -> None:
@@ -67,6 +70,11 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_default_is_an_emulated_bench() -> None:
     assert BenchConfig().kind == "emulated"
+
+
+def test_emulated_bench_starts_its_clock_at_the_chosen_epoch(tmp_path: Path) -> None:
+    config = load_bench_config(write(tmp_path, "epoch = 2026-03-04T08:00:00+08:00\n"))
+    assert config.epoch is not None and config.epoch.isoformat() == "2026-03-04T08:00:00+08:00"
 
 
 def test_operator_prompt_without_terminal_fails_clearly() -> None:
@@ -178,3 +186,15 @@ def test_card_actuator_command(tmp_path: Path) -> None:
         CommandCourier(str(tmp_path / "missing")).move("meter")
 
 
+
+
+_ASK = ("import sys\nfrom rig.bench.operator import OperatorConsole\n"
+        "try:\n    print('ANSWER', OperatorConsole(20).yes_no('press the key', 'Granted?'))\n"
+        "except Exception as e:\n    print('ERR', e, file=sys.stderr); sys.exit(3)\n")
+
+
+def test_yes_no_prompt_answered_and_refusing_other_answers() -> None:
+    assert "ANSWER True" in _prompt_on_pty(_ASK, b"y\n").stdout
+    assert "ANSWER False" in _prompt_on_pty(_ASK, b"No\n").stdout
+    done = _prompt_on_pty(_ASK, b"maybe\n")
+    assert done.returncode == 3 and "answer y or n, got 'maybe'" in done.stderr

@@ -110,7 +110,9 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profi
                 if bench.scpi_log is not None:
                     record.attach("load SCPI log", bench.scpi_log.to_text())
                 if s.series.samples:
-                    record.attach_png("power, credit and relay over time", plot_run(s.series))
+                    title = f"{_requirement(request.node)} — {profile.name}"
+                    record.attach_png("power, credit and relay over time",
+                                      plot_run(s.series, title=title))
                 record.close()
     cert_dir = request.config.getoption("--cert-dir")
     if cert_dir:
