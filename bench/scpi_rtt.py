@@ -3,7 +3,8 @@
 Run from the repo root: ``.venv/bin/python bench/scpi_rtt.py [N]``. Starts the emulated load's
 SCPI server and a bare TCP echo server, then times ``MEAS:POW?`` through pyvisa (pyvisa-py,
 ``TCPIP0::127.0.0.1::PORT::SOCKET``) and a bare echo of the same command bytes, interleaved so
-both see the same machine state. Prints a table and, last, one JSON line for CI to parse.
+both see the same machine state. Prints a table and, last, one line of flat JSON (name ->
+number) for CI to parse.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def dialect_medians(n: int) -> dict[str, float]:
     return medians
 
 
-def main(n: int = 500) -> dict[str, object]:
+def main(n: int = 500) -> dict[str, float]:
     load = EmulatedLoad(lambda: Supply(Decimal(230), True), seed=1)
     load.set_power(Decimal("1500.5"))
     load.set_input(True)
@@ -114,6 +115,24 @@ def main(n: int = 500) -> dict[str, object]:
     bare = socket.create_connection(("127.0.0.1", echo.port))
     request = (COMMAND + "\n").encode()
     reader = bare.makefile("rb")
+    # Where the time goes: pyvisa-py against the trivial echo (client cost alone) and a bare
+    # socket against the SCPI server (server cost alone).
+    echo2 = EchoServer()
+    inst_echo = rm.open_resource(f"TCPIP0::127.0.0.1::{echo2.port}::SOCKET",
+                                 read_termination="\n", write_termination="\n", timeout=2000)
+    bare_scpi = socket.create_connection(("127.0.0.1", server.port))
+    scpi_reader = bare_scpi.makefile("rb")
+
+    def visa_echo_once() -> int:
+        t0 = time.perf_counter_ns()
+        inst_echo.query(COMMAND)
+        return time.perf_counter_ns() - t0
+
+    def bare_scpi_once() -> int:
+        t0 = time.perf_counter_ns()
+        bare_scpi.sendall(request)
+        scpi_reader.readline()
+        return time.perf_counter_ns() - t0
 
     def visa_once() -> int:
         t0 = time.perf_counter_ns()
@@ -132,6 +151,11 @@ def main(n: int = 500) -> dict[str, object]:
             bare_once()
         visa_ns: list[int] = []
         bare_ns: list[int] = []
+        visa_echo_ns: list[int] = []
+        bare_scpi_ns: list[int] = []
+        for _ in range(WARMUP):
+            visa_echo_once()
+            bare_scpi_once()
         for i in range(n):  # interleaved, alternating who goes first
             if i % 2:
                 visa_ns.append(visa_once())
@@ -139,22 +163,30 @@ def main(n: int = 500) -> dict[str, object]:
             else:
                 bare_ns.append(bare_once())
                 visa_ns.append(visa_once())
+            visa_echo_ns.append(visa_echo_once())
+            bare_scpi_ns.append(bare_scpi_once())
         reply = inst.query(COMMAND)
     finally:
         reader.close()
         bare.close()
+        scpi_reader.close()
+        bare_scpi.close()
+        inst_echo.close()
+        echo2.close()
         inst.close()
         rm.close()
         server.stop()
         echo.close()
 
     v, b = _summary(visa_ns), _summary(bare_ns)
+    ve, bs = _summary(visa_echo_ns), _summary(bare_scpi_ns)
     print(f"SCPI round trip on loopback, N={n} each, interleaved ({WARMUP} warm-up)")
     print(f"query {COMMAND!r} -> reply {reply!r}; echo of {len(request)} bytes")
     print("server sockets: TCP_NODELAY + TCP_QUICKACK; "
           f"pyvisa client TCP_NODELAY: {client_nodelay}")
     print(f"{'path':<28}{'median':>10}{'p10':>10}{'p90':>10}{'min':>10}{'max':>10}  (ms)")
-    for name, s in (("pyvisa-py query (sim load)", v), ("bare socket echo", b)):
+    for name, s in (("pyvisa-py query (sim load)", v), ("bare socket echo", b),
+                    ("  pyvisa-py -> bare echo", ve), ("  bare socket -> sim load", bs)):
         print(f"{name:<28}" + "".join(f"{s[k]:>10.4f}" for k in ("median", "p10", "p90", "min",
                                                                     "max")))
     per_dialect = dialect_medians(max(50, n // 5))
@@ -163,11 +195,16 @@ def main(n: int = 500) -> dict[str, object]:
     for name, median in per_dialect.items():
         print(f"  dialect {name:<16} measure_power median {median:.4f} ms "
               f"({median / b['median']:.2f}x the bare echo)")
-    result: dict[str, object] = {
+    result: dict[str, float] = {
         "pyvisa_query_median_ms": round(v["median"], 4),
         "bare_echo_median_ms": round(b["median"], 4),
+        "pyvisa_query_p90_ms": round(v["p90"], 4),
+        "bare_echo_p90_ms": round(b["p90"], 4),
         "ratio": ratio,
-        "dialect_query_median_ms": per_dialect,
+        "pyvisa_to_echo_median_ms": round(ve["median"], 4),
+        "bare_to_sim_load_median_ms": round(bs["median"], 4),
+        "client_share_ratio": round(ve["median"] / b["median"], 2),
+        **{f"dialect_{name}_query_median_ms": median for name, median in per_dialect.items()},
     }
     print(json.dumps(result))
     return result

@@ -150,6 +150,9 @@ def sim(
     reader: Annotated[
         int | None, typer.Option(help="vpcd reader index (default: first free)")
     ] = None,
+    wire_pacing: Annotated[
+        bool, typer.Option(help="hold meter replies for their wire time at the profile's baud")
+    ] = False,
 ) -> None:
     """Start an emulated bench and serve it until SIGINT/SIGTERM."""
     from rig.sim.emulated_bench import EmulatedBench
@@ -161,6 +164,7 @@ def sim(
             meter_profile,
             time_scale=time_scale,
             slot=VpcdSlot(reader) if reader is not None else None,
+            wire_pacing=wire_pacing,
         )
         parts = bench.start()
     except RigError as e:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,11 +68,14 @@ class EmulatedBench:
         slot: VpcdSlot | None = None,
         noise: bool = True,
         seed: int | None = None,
+        wire_pacing: bool = False,
+        epoch: datetime | None = None,
     ) -> None:
         self.profile = profile
-        self.clock = BenchClock.start(scale=time_scale)
+        self.clock = BenchClock.start(scale=time_scale, epoch=epoch)
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
-        self.meter = EmulatedMeter(self.world, master_key or lab_master_key())
+        self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
+                                   wire_pacing=wire_pacing)
         self.card = VirtualCard(CardApplication())
         self._slot = slot
         self._link: VpcdLink | None = None
@@ -151,6 +155,9 @@ class EmulatedBench:
             if to == "meter":
                 self.card.power()
                 self.last_insertion = self.meter.insert_card(DirectTransport(self.card.app))
+                # A parameter card changes the engine's levels; the register bank reads the
+                # meter's profile, so it follows the engine's (same model, new thresholds).
+                self.meter.profile = self.meter.engine.profile
                 return self.last_insertion
             return None
 
@@ -166,4 +173,28 @@ class EmulatedBench:
             outcome = self.move_card(request.get("to", ""))
             return {"ok": True, "place": self._card_place,
                     "meter": outcome.to_dict() if outcome else None}
+        if op == "meter_power":  # supply to the meter: a grid outage and its end
+            if request.get("on", True):
+                self.meter.power_up()
+            else:
+                self.meter.power_down()
+            return {"ok": True, "powered": self.meter.powered}
+        if op == "meter_cover":  # the terminal cover: opening it is a tamper event
+            if request.get("open", False):
+                self.meter.open_cover()
+            else:
+                self.meter.close_cover()
+            return {"ok": True, "cover_open": self.meter.log.cover_open_since is not None,
+                    "tamper_count": self.meter.engine.events.tamper_count}
+        if op == "meter_key":
+            return {"ok": True, "granted": self.press_key(str(request.get("key", "")))}
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    # -- the meter's keypad (the customer at the meter) -------------------------------------
+    def press_key(self, key: str) -> bool:
+        """A key press on the meter; True if the meter granted what it asks for."""
+        if key != "emergency_credit":
+            raise ValueError(f"unknown meter key {key!r} (emergency_credit)")
+        with self.world.lock:
+            self.world.advance()
+            return self.world.engine.request_emergency_credit(self.clock.now())

@@ -303,6 +303,15 @@ class EmulatedLoad:
                 self._noisy(watts, m.power_spec, _P_STEP),
             )
 
+    def reading(self, quantity: int) -> Decimal:
+        """One reading of ``measure()`` (0 V, 1 A, 2 W) with only its own noise drawn: a
+        MEAS query answers one quantity, and the server's reply time is part of every RTT."""
+        true = self._true_values()[quantity]
+        spec, step = ((self.model.voltage_spec, _V_STEP), (self.model.current_spec, _I_STEP),
+                      (self.model.power_spec, _P_STEP))[quantity]
+        with self._state:
+            return self._noisy(true, spec, step)
+
     def measure_pf(self) -> Decimal:
         """Power factor reading: the load is resistive (1) while current flows, 0 otherwise."""
         if self.model.pf_spec is None:

@@ -11,41 +11,218 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from rig.card.keys import MasterKey, derive_meter_key
+from rig.card.records import ParameterRecord
 from rig.card.session import ApduTransport
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import RelayCommand
-from rig.meter.dlt645.frame import FrameParser, encode_frame
+from rig.meter.dlt645.frame import Frame, FrameParser, encode_frame
 from rig.meter.dlt645.server import Dlt645Responder
 from rig.profile import CreditKind, MeterProfile
+from rig.sim import nvm
 from rig.sim.card_terminal import InsertionOutcome, MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.world import BenchWorld
+
+# Silence on the line after which a half-received frame is thrown away, as a real meter's UART
+# driver does (DL/T 645 allows at most 500 ms between the bytes of one frame). Wall time, not
+# bench time: bytes cross the pty at wall speed whatever the bench time scale, and an
+# accelerated 500 ms would be microseconds. 100 ms is many character times at any DL/T 645 rate
+# (4.6 ms per character at 2400 Bd) yet shorter than any client's reply timeout, so a retry
+# always meets a clean parser even after line noise corrupted a length byte.
+FRAME_GAP_S = 0.1
+
+
+BROADCAST_TIME_LIMIT = timedelta(minutes=5)  # a broadcast may move the clock this far at most
+
+
+class PowerFailure(Exception):
+    """The meter's supply failed in the middle of an operation (raised by a test's transport
+    or by a power-down during a card session); the firmware saves its registers and stops."""
+
+
+@dataclass
+class MeterLog:
+    """Records the firmware keeps beside the engine's event log (all non-volatile)."""
+
+    cover_open_since: datetime | None = None
+    last_cover_open: datetime | None = None
+    last_cover_close: datetime | None = None
+    last_power_down: datetime | None = None
+    last_power_up: datetime | None = None
+    last_purchase_at: datetime | None = None
+    last_purchase_amount: Decimal = Decimal(0)
+    remaining_before_purchase: Decimal = Decimal(0)
+    remaining_after_purchase: Decimal = Decimal(0)
+    last_broadcast_day: str = ""  # meter-clock date of the last accepted broadcast time
+    card_refusals: int = 0  # insertions refused (wrong meter, MAC, hoarding, unreadable...)
+    last_card_refusal: datetime | None = None
 
 
 class EmulatedMeter:
     """One emulated prepaid meter living in a bench world."""
 
     def __init__(self, world: BenchWorld, master_key: MasterKey, *,
-                 wire_pacing: bool = False) -> None:
+                 wire_pacing: bool = False, frame_gap_s: float = FRAME_GAP_S,
+                 wall_clock: Callable[[], float] = time.monotonic) -> None:
         self.world = world
         self.wire_pacing = wire_pacing
+        self.frame_gap_s = frame_gap_s
+        self._wall_clock = wall_clock
+        self._last_byte_at: float | None = None
+        self.partial_frames_discarded = 0  # for diagnostics and the fault tests
         self.profile: MeterProfile = world.profile
         self.meter_no = self.profile.protocol.address
         self._key = derive_meter_key(master_key, self.meter_no, self.profile.card.key_revision)
         self.terminal = MeterCardTerminal(self.engine, self.meter_no, self._key)
         self._serial_lock = threading.Lock()
         self._parser = FrameParser()
-        self._responder = Dlt645Responder(self.meter_no, _Registers(self)) if (
-            self.profile.protocol.kind == "dlt645-2007") else None
-        self._iec = None
-        if self.profile.protocol.kind == "iec62056-21":
+        self.powered = True
+        self.clock_offset = timedelta(0)  # meter clock - bench clock (broadcast time, writes)
+        self.log = MeterLog()
+        self._nvm = b""  # the EEPROM image, written at each power-down
+        self._cover_latch: tuple[datetime, datetime | None] | None = None  # while unpowered
+        self._responder: _PowerGate | None = None
+        self._iec: _PowerGate | None = None
+        self._new_serial_side()
+
+    def _new_serial_side(self) -> None:
+        """Protocol state lives in RAM: a power-up starts a fresh session at the sign-on rate."""
+        self._parser = FrameParser()
+        if self.profile.protocol.kind == "dlt645-2007":
+            self._responder = _PowerGate(self, Dlt645Responder(self.meter_no, _Registers(self)))
+        else:
             from rig.sim.meter_firmware_iec import iec_responder
 
-            self._iec = iec_responder(self)
+            self._iec = _PowerGate(self, iec_responder(self))
+
+    def meter_now(self) -> datetime:
+        """The meter's own clock: the bench clock plus what broadcasts and writes set."""
+        return self.world.clock.now() + self.clock_offset
+
+    def on_meter_clock(self, at: datetime) -> datetime:
+        """A bench-clock event time as the meter's clock shows it now."""
+        return at + self.clock_offset
+
+    # -- supply, cover and non-volatile memory -----------------------------------------
+    def power_down(self) -> None:
+        """Supply lost: registers saved to NVM, RAM lost, the port and card slot go dead and
+        the load behind the meter sees 0 V. Idempotent."""
+        with self.world.lock:
+            if not self.powered:
+                return
+            self.world.advance()
+            self.log.last_power_down = self.world.clock.now()
+            self._nvm = self.nvm_image()
+            self.powered = False
+            self.world.set_outage(True)
+            nvm.wipe(self.engine, self.profile)
+            self.log = MeterLog()
+            self.clock_offset = timedelta(0)
+
+    def power_up(self) -> None:
+        """Supply back: registers reloaded from NVM, a power-down event counted and logged."""
+        with self.world.lock:
+            if self.powered:
+                return
+            self.world.advance()
+            self.restore_nvm(self._nvm)
+            self.engine.events.power_down_count += 1
+            self.log.last_power_up = self.world.clock.now()
+            self._record_latched_cover()
+            self._new_serial_side()
+            self.world.set_outage(False)
+            self.powered = True
+
+    def nvm_image(self) -> bytes:
+        """Everything that survives a power cycle, as the bytes an EEPROM would hold."""
+        t = self.terminal
+        return nvm.dumps({
+            "engine": nvm.engine_image(self.engine),
+            "log": {k: nvm.encode_value(v, f"log.{k}") for k, v in vars(self.log).items()},
+            "clock_offset_s": nvm.encode_value(self.clock_offset.total_seconds(), "clock"),
+            "terminal": {
+                "key_revision": t.key_revision,
+                "key": t._key.hex(),
+                "last_clear_no": t.last_clear_no,
+                "parameters": t.parameters.to_bytes().hex() if t.parameters else None,
+            },
+        })
+
+    def restore_nvm(self, raw: bytes) -> None:
+        image = nvm.loads(raw)
+        nvm.restore_engine(self.engine, image["engine"], self.profile)
+        self.log = MeterLog(**{k: nvm.decode_value(v) for k, v in image["log"].items()})
+        offset = nvm.decode_value(image["clock_offset_s"])
+        self.clock_offset = timedelta(seconds=float(offset))  # type: ignore[arg-type]
+        term: dict[str, Any] = image["terminal"]
+        t = self.terminal
+        t.key_revision, t._key = term["key_revision"], bytes.fromhex(term["key"])
+        t.last_clear_no = term["last_clear_no"]
+        params = term["parameters"]
+        t.parameters = ParameterRecord.from_bytes(bytes.fromhex(params)) if params else None
+
+    def open_cover(self) -> None:
+        """The terminal cover is lifted: a tamper event, counted and time-stamped. Without
+        supply the cover switch latches it and the meter records it at power-up."""
+        with self.world.lock:
+            now = self.world.clock.now()
+            if not self.powered:
+                if self._cover_latch is None:
+                    self._cover_latch = (now, None)
+                return
+            if self.log.cover_open_since is not None:
+                return
+            self.world.advance()
+            self.log.cover_open_since = self.log.last_cover_open = now
+            self.log.last_cover_close = None
+            self.engine.events.tamper_count += 1
+
+    def close_cover(self) -> None:
+        with self.world.lock:
+            now = self.world.clock.now()
+            if not self.powered:
+                if self._cover_latch is not None:
+                    self._cover_latch = (self._cover_latch[0], now)
+                return
+            if self.log.cover_open_since is None:
+                return
+            self.log.cover_open_since = None
+            self.log.last_cover_close = now
+
+    def _record_latched_cover(self) -> None:
+        if self._cover_latch is None or self.log.cover_open_since is not None:
+            self._cover_latch = None
+            return
+        opened, closed = self._cover_latch
+        self._cover_latch = None
+        self.engine.events.tamper_count += 1
+        self.log.last_cover_open, self.log.last_cover_close = opened, closed
+        self.log.cover_open_since = opened if closed is None else None
+
+    def set_meter_clock(self, moment: datetime, *, broadcast: bool) -> None:
+        """Set the meter clock. A broadcast (unauthenticated) may only nudge it by 5 minutes,
+        once per day and not within 5 minutes of midnight, as State Grid meters enforce."""
+        now = self.meter_now()
+        target = moment.replace(tzinfo=now.tzinfo) if moment.tzinfo is None else moment
+        if broadcast:
+            if abs(target - now) > BROADCAST_TIME_LIMIT:
+                raise ValueError(f"broadcast time {moment:%Y-%m-%d %H:%M:%S} is more than 5 "
+                                 "minutes off the meter clock: ignored")
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            near = min(now - midnight, midnight + timedelta(days=1) - now)
+            if near < BROADCAST_TIME_LIMIT:
+                raise ValueError("broadcast time within 5 minutes of midnight: ignored")
+            if self.log.last_broadcast_day == now.strftime("%Y%m%d"):
+                raise ValueError("broadcast time already accepted today: ignored")
+            self.log.last_broadcast_day = now.strftime("%Y%m%d")
+        self.clock_offset += target - now
 
     @property
     def engine(self) -> PrepaidEngine:
@@ -77,6 +254,12 @@ class EmulatedMeter:
                 self.world.advance()
                 return self._iec.serve_stream(data)
         assert self._responder is not None
+        now = self._wall_clock()
+        if (self._last_byte_at is not None and now - self._last_byte_at > self.frame_gap_s
+                and self._parser.pending):
+            self._parser.reset()  # a gap ends any frame: never wait for bytes that are not coming
+            self.partial_frames_discarded += 1
+        self._last_byte_at = now
         out = bytearray()
         for frame in self._parser.feed(data):
             with self.world.lock:
@@ -95,11 +278,27 @@ class EmulatedMeter:
         seen the warning); a refused card changes nothing.
         """
         with self.world.lock:
+            if not self.powered:
+                return InsertionOutcome(False, None, "meter has no supply: card not read")
             self.world.advance()
             now = self.world.clock.now()
-            outcome = self.terminal.insert(transport, now)
+            before = (self.engine.remaining, self.engine.cumulative_purchase)
+            try:
+                outcome = self.terminal.insert(transport, now)
+            except PowerFailure as e:
+                self.power_down()
+                return InsertionOutcome(False, None, f"power failed during the card session "
+                                                     f"({e})")
             if outcome.accepted:
                 self.engine.card_inserted(now)
+            else:
+                self.log.card_refusals += 1
+                self.log.last_card_refusal = now
+            if outcome.applied_sequence is not None:
+                self.log.last_purchase_at = now
+                self.log.last_purchase_amount = self.engine.cumulative_purchase - before[1]
+                self.log.remaining_before_purchase = before[0]
+                self.log.remaining_after_purchase = self.engine.remaining
             return outcome
 
     def status_word_3(self) -> int:
@@ -126,9 +325,11 @@ class _Registers:
     def _values(self) -> dict[int, object]:
         m = self._m
         e = m.engine
-        t = m.profile.thresholds
-        now = m.world.clock.now()
+        t = e.profile.thresholds  # live levels: parameter cards and writes change them
+        now = m.meter_now()
         _, amps, watts = m.world.load.measure() if e.relay_closed else (Decimal(0),) * 3
+        log = m.log
+        ev = e.events
         values: dict[int, object] = {
             di.COMBINED_ACTIVE_TOTAL: _two_dp(e.energy_kwh),
             di.FORWARD_ACTIVE_TOTAL: _two_dp(e.energy_kwh),
@@ -142,10 +343,35 @@ class _Registers:
             di.COMM_ADDRESS: m.meter_no,
             di.METER_NUMBER: m.meter_no,
             di.STATUS_WORD_3: m.status_word_3(),
+            di.POWER_DOWN_COUNT: ev.power_down_count,
+            di.COVER_OPEN_COUNT: ev.tamper_count,
         }
-        if e.events.last_cutoff is not None:
-            values[di.LAST_TRIP_RECORD] = e.events.last_cutoff
-        if m.profile.credit.unit is CreditKind.MONEY:
+        if ev.last_cutoff is not None:
+            values[di.LAST_TRIP_RECORD] = m.on_meter_clock(ev.last_cutoff)
+        if ev.last_reconnect is not None:
+            values[di.LAST_CLOSE_RECORD] = m.on_meter_clock(ev.last_reconnect)
+        if log.last_power_down is not None and log.last_power_up is not None:
+            values[di.LAST_POWER_DOWN_RECORD] = (m.on_meter_clock(log.last_power_down),
+                                                 m.on_meter_clock(log.last_power_up))
+        if log.last_cover_open is not None:
+            end = log.last_cover_close
+            values[di.LAST_COVER_OPEN_RECORD] = (m.on_meter_clock(log.last_cover_open),
+                                                 m.on_meter_clock(end) if end else None)
+        money = m.profile.credit.unit is CreditKind.MONEY
+        if log.last_purchase_at is not None:
+            values |= {
+                di.LAST_PURCHASE_DATE if money else di.LAST_PURCHASE_DATE_ENERGY:
+                    m.on_meter_clock(log.last_purchase_at),
+                di.LAST_PURCHASE_AMOUNT if money else di.LAST_PURCHASE_ENERGY:
+                    _two_dp(log.last_purchase_amount),
+                di.LAST_REMAINING_BEFORE_PURCHASE if money
+                else di.LAST_REMAINING_ENERGY_BEFORE_PURCHASE:
+                    _two_dp(log.remaining_before_purchase),
+                di.LAST_REMAINING_AFTER_PURCHASE if money
+                else di.LAST_REMAINING_ENERGY_AFTER_PURCHASE:
+                    _two_dp(log.remaining_after_purchase),
+            }
+        if money:
             values |= {
                 di.REMAINING_AMOUNT: _two_dp(e.remaining),
                 di.OVERDRAFT_AMOUNT: _two_dp(e.overdraft),
@@ -183,17 +409,46 @@ class _Registers:
             raise PermissionError("password does not match")
 
     def write(self, data_id: int, data: bytes, password: bytes, operator: bytes) -> None:
-        self._check_password(password)
-        raise PermissionError("parameter writes over the serial line need a parameter card")
+        """0x14 with the profile's password: the clock and the prepayment levels.
 
-    def relay_control(self, command: int, password: bytes, operator: bytes) -> None:
-        """0x1C with the profile's password, if the profile enables remote relay control."""
+        Other registers the meter has are read only (other error); unknown ones are no data.
+        Levels are validated as a profile's are, so a write that would break their order is
+        refused and changes nothing.
+        """
+        self._check_password(password)
+        m = self._m
+        value = di.decode_value(data_id, data)
+        if data_id == di.DATE_WEEK:
+            now = m.meter_now()
+            day = di.to_date(str(value))
+            m.set_meter_clock(now.replace(year=day.year, month=day.month, day=day.day),
+                              broadcast=False)
+            return
+        if data_id == di.TIME:
+            t = di.to_time(str(value))
+            now = m.meter_now()
+            m.set_meter_clock(now.replace(hour=t.hour, minute=t.minute, second=t.second,
+                                          microsecond=0), broadcast=False)
+            return
+        level = _LEVEL_IDS[m.profile.credit.unit].get(data_id)
+        if level is None:
+            if data_id in self._values():
+                raise ValueError(f"{data_id:08X} is read only")
+            raise KeyError(data_id)
+        m.engine.set_thresholds(**{level: value})
+
+    def relay_control(self, command: int, password: bytes, operator: bytes,
+                      valid_until: datetime | None = None) -> None:
+        """0x1C with the profile's password, if the profile enables remote relay control; a
+        command whose validity deadline has passed on the meter clock is refused."""
         settings = self._m.profile.protocol.dlt645
         if settings is None or not settings.remote_relay_control:
             raise PermissionError("remote relay control is not enabled on this meter")
         self._check_password(password)
         e = self._m.engine
         now = self._m.world.clock.now()
+        if valid_until is not None and valid_until < self._m.meter_now().replace(tzinfo=None):
+            raise ValueError(f"relay command expired at {valid_until:%Y-%m-%d %H:%M:%S}")
         if command == RelayCommand.TRIP:
             e.remote_relay(False, now)
         elif command in (RelayCommand.CLOSE_ALLOWED, RelayCommand.CLOSE_DIRECT):
@@ -202,4 +457,36 @@ class _Registers:
             raise ValueError(f"relay command {command:02X} not supported")
 
     def set_time(self, dt: datetime) -> None:
-        """Broadcast time sync: the emulated meter follows the bench clock; ignored."""
+        """Broadcast time sync (limits in EmulatedMeter.set_meter_clock)."""
+        self._m.set_meter_clock(dt, broadcast=True)
+
+
+_LEVEL_IDS: dict[CreditKind, dict[int, str]] = {
+    CreditKind.MONEY: {
+        di.ALARM_AMOUNT_1: "alarm1", di.ALARM_AMOUNT_2: "alarm2",
+        di.OVERDRAFT_AMOUNT_LIMIT: "overdraft_limit", di.HOARDING_AMOUNT_LIMIT: "hoarding_limit",
+        di.CLOSE_ALLOWED_AMOUNT_LIMIT: "close_allowed",
+    },
+    CreditKind.ENERGY: {
+        di.ALARM_ENERGY_1: "alarm1", di.ALARM_ENERGY_2: "alarm2",
+        di.OVERDRAFT_ENERGY_LIMIT: "overdraft_limit", di.HOARDING_ENERGY_LIMIT: "hoarding_limit",
+    },
+}
+
+
+class _PowerGate:
+    """A protocol server that answers only while the meter has supply (RAM state included:
+    a new one is built at each power-up)."""
+
+    def __init__(self, meter: EmulatedMeter, server: Any) -> None:
+        self._meter = meter
+        self._server = server
+
+    def respond(self, frame: Frame) -> Frame | None:
+        return self._server.respond(frame) if self._meter.powered else None
+
+    def serve_stream(self, data: bytes) -> bytes:
+        return self._server.serve_stream(data) if self._meter.powered else b""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)

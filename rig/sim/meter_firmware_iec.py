@@ -7,6 +7,7 @@ The status word (4 hex digits, bits below) is this reference model's own, as eve
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
@@ -27,8 +28,15 @@ ST_FRIENDLY = 1 << 4
 ST_POWER_TRIP = 1 << 5
 ST_ALARM2_TRIP = 1 << 6
 ST_REMOTE_TRIP = 1 << 7
+ST_COVER_OPEN = 1 << 8
 RELAY_CONTROL = "C.53.1"  # W1 0 = trip, 1 = close (after the P1 password)
 DATE = "0.9.2"
+POWER_FAILURES = "C.7.0"  # number of power failures (OBIS 0.0.96.7.0)
+COVER_OPENINGS = "C.54.1"  # manufacturer specific: terminal cover openings
+LAST_COVER_OPEN = "C.54.2"  # YYMMDDhhmmss, empty if never
+LAST_POWER_DOWN = "C.54.3"  # YYMMDDhhmmss, empty if never
+CARD_REFUSALS = "C.55.1"  # manufacturer specific: card insertions refused
+LAST_CARD_REFUSAL = "C.55.2"  # YYMMDDhhmmss, empty if never
 
 
 def _fixed(value: Decimal, decimals: int, width: int) -> str:
@@ -52,6 +60,8 @@ def status_word(meter: EmulatedMeter) -> int:
         word |= ST_EMERGENCY
     if e.in_friendly_period(now):
         word |= ST_FRIENDLY
+    if meter.log.cover_open_since is not None:
+        word |= ST_COVER_OPEN
     return word
 
 
@@ -68,9 +78,11 @@ class IecDataBank:
         money = m.profile.credit.unit is CreditKind.MONEY
         unit = m.profile.credit.currency if money else "kWh"
         dec = 2 if money else 3
-        now = m.world.clock.now()
+        now = m.meter_now()
         _, amps, watts = m.world.load.measure() if e.relay_closed else (Decimal(0),) * 3
-        cutoff = e.events.last_cutoff
+
+        def stamp(at: datetime | None) -> str:
+            return m.on_meter_clock(at).strftime("%y%m%d%H%M%S") if at else ""
         return [
             DataSet(reg["address"], m.meter_no),
             DataSet(reg["energy_total"], _fixed(e.energy_kwh, 3, 10), "kWh"),
@@ -80,13 +92,19 @@ class IecDataBank:
             DataSet(reg["purchase_count"], f"{e.purchase_count:04d}"),
             DataSet(reg["cumulative_purchase"], _fixed(e.cumulative_purchase, dec, 10), unit),
             DataSet(reg["status"], f"{status_word(m):04X}"),
-            DataSet(reg["last_cutoff"], cutoff.strftime("%y%m%d%H%M%S") if cutoff else ""),
+            DataSet(reg["last_cutoff"], stamp(e.events.last_cutoff)),
             DataSet(reg["voltage"], _fixed(m.world.voltage, 1, 5), "V"),
             DataSet(reg["current"], _fixed(amps, 3, 7), "A"),
             DataSet(reg["power"], _fixed(watts / 1000, 4, 7), "kW"),
             DataSet(reg["clock"], now.strftime("%H%M%S")),
             DataSet(DATE, now.strftime("%y%m%d")),
             DataSet(RELAY_CONTROL, "1" if e.relay_closed else "0"),
+            DataSet(POWER_FAILURES, f"{e.events.power_down_count:04d}"),
+            DataSet(COVER_OPENINGS, f"{e.events.tamper_count:04d}"),
+            DataSet(LAST_COVER_OPEN, stamp(m.log.last_cover_open)),
+            DataSet(LAST_POWER_DOWN, stamp(m.log.last_power_down)),
+            DataSet(CARD_REFUSALS, f"{m.log.card_refusals:04d}"),
+            DataSet(LAST_CARD_REFUSAL, stamp(m.log.last_card_refusal)),
         ]
 
     def read(self, address: str) -> DataSet:

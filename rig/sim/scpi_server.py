@@ -365,9 +365,9 @@ def _levels(load: EmulatedLoad, add: _Add, prefix: str, level: str) -> None:
 
 
 def _measurements(load: EmulatedLoad, add: _Add, *, power: str) -> None:
-    add("MEASure[:SCALar]:VOLTage[:AC]", lambda _: str(load.measure()[0]), query=True)
-    add("MEASure[:SCALar]:CURRent[:AC]", lambda _: str(load.measure()[1]), query=True)
-    add(power, lambda _: str(load.measure()[2]), query=True)
+    add("MEASure[:SCALar]:VOLTage[:AC]", lambda _: str(load.reading(0)), query=True)
+    add("MEASure[:SCALar]:CURRent[:AC]", lambda _: str(load.reading(1)), query=True)
+    add(power, lambda _: str(load.reading(2)), query=True)
     if load.model.pf_spec is not None:
         add("MEASure[:SCALar]:POWer:PFACtor", lambda _: str(load.measure_pf()), query=True)
     if load.model.energy:

@@ -19,10 +19,28 @@ from decimal import Decimal
 from typing import Protocol
 
 from rig.profile import MeterProfile
-from rig.sim.emulated_load import EmulatedLoad, Supply
+from rig.sim.emulated_load import EmulatedLoad, Limits, Supply, sim_model
 from rig.sim.prepaid import PrepaidEngine
 
 ONE = Decimal(1)
+HEADROOM = Decimal("1.5")  # a bench load can draw this much more than the meter's power limit
+
+
+def load_limits_for(profile: MeterProfile, model: Limits) -> Limits:
+    """The emulated load's ranges on a bench for ``profile``: the model's, raised to 1.5x the
+    profile's power limit when that is beyond them (a real bench for a 10 kW three-phase meter
+    has load units in parallel), so a test can always exceed the limit and see the trip."""
+    lim = profile.power_limit
+    if lim is None:
+        return model
+    volts = profile.metering.nominal_voltage * profile.metering.phases
+    watts = [w for w in (lim.max_power_w, lim.max_current_a and lim.max_current_a * volts) if w]
+    need_w = max(watts) * HEADROOM
+    need_a = (need_w / profile.metering.nominal_voltage).to_integral_value()
+    if need_w <= model.max_power and need_a <= model.max_current:
+        return model
+    return Limits(max(model.max_power, need_w.to_integral_value()),
+                  max(model.max_current, need_a), model.min_resistance, model.max_resistance)
 
 
 class Clock(Protocol):
@@ -62,16 +80,21 @@ class BenchWorld:
         self.engine = PrepaidEngine(profile)
         self.nominal_voltage: Decimal = profile.metering.nominal_voltage
         self._events: list[GridEvent] = []
+        self.outage = False
         self._load_energy_j = Decimal(0)
         self.load = EmulatedLoad(self.supply, dialect=dialect, before_change=self.advance,
-                                 energy_source=self.load_energy_wh, noise=noise, seed=seed)
+                                 energy_source=self.load_energy_wh, noise=noise, seed=seed,
+                                 limits=load_limits_for(profile, sim_model(dialect).limits))
         self._last = clock.elapsed()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
     # -- the grid ---------------------------------------------------------------------
     def voltage_at(self, t: float) -> Decimal:
-        """Grid RMS voltage at bench second ``t``: nominal times every active sag/swell."""
+        """Grid RMS voltage at bench second ``t``: nominal times every active sag/swell
+        (0 during an outage, which is a state: the caller has integrated up to its start)."""
+        if self.outage:
+            return Decimal(0)
         volts = self.nominal_voltage
         for event in self._events:
             if event.start <= t < event.end:
@@ -92,6 +115,12 @@ class BenchWorld:
         with self.lock:
             self.advance()
             self.nominal_voltage = volts
+
+    def set_outage(self, out: bool) -> None:
+        """Grid lost (True) or back (False) from now: the meter loses its supply with it."""
+        with self.lock:
+            self.advance()
+            self.outage = out
 
     def sag(self, depth: Decimal, duration_s: float) -> GridEvent:
         """From now, lower the grid voltage by ``depth`` (0.3 = to 70 %) for ``duration_s``."""
@@ -144,19 +173,33 @@ class BenchWorld:
             self._events = [e for e in self._events if e.end > now]
 
     def _segment(self, start: float, end: float) -> None:
-        """One stretch of constant grid voltage: meter and load energy over the same seconds."""
-        closed = self.engine.relay_closed
-        power = self.load.drawn_power(Supply(self.voltage_at(start), closed))
-        if power <= 0:
-            return
-        begin = self.clock.at(start)
-        self.engine.advance(end - start, power, begin)
-        on_s = end - start
-        if not self.engine.relay_closed:  # the relay opened inside: current stopped there
-            opened = self._relay_opened_at(begin)
-            if opened is not None:
-                on_s = min(on_s, max(0.0, (opened - begin).total_seconds()))
-        self._load_energy_j += power * Decimal(on_s)
+        """One stretch of constant grid voltage: meter and load energy over the same seconds.
+
+        The meter runs its clock even while no current flows (a power-limit trip recloses by
+        the clock); if the relay closes inside the stretch, the load draws from that instant.
+        """
+        volts = self.voltage_at(start)
+        t = start
+        while t < end:
+            closed = self.engine.relay_closed
+            power = self.load.drawn_power(Supply(volts, closed))
+            begin = self.clock.at(t)
+            if power <= 0 and self.engine.reconnect_at is None:
+                # Nothing flows, but the meter's clock still runs (friendly periods, close rules).
+                self.engine.advance(end - t, Decimal(0), begin)
+                return
+            self.engine.advance(end - t, power, begin)
+            on_s = end - t
+            if closed and not self.engine.relay_closed:  # opened inside: current stopped there
+                opened = self._relay_opened_at(begin)
+                if opened is not None:
+                    on_s = min(on_s, max(0.0, (opened - begin).total_seconds()))
+            if power > 0:
+                self._load_energy_j += power * Decimal(on_s)
+            reclosed = self.engine.events.last_reconnect
+            if closed or not self.engine.relay_closed or reclosed is None or reclosed <= begin:
+                return
+            t += (reclosed - begin).total_seconds()  # closed inside: the load draws from here
 
     def _relay_opened_at(self, since: datetime) -> datetime | None:
         """The instant the engine recorded for the trip that just opened the relay.

@@ -93,7 +93,8 @@ def _connect(server: ScpiServer) -> socket.socket:
 def test_several_clients_share_one_instrument(server: ScpiServer) -> None:
     a, b = _connect(server), _connect(server)
     with a, b:
-        a.sendall(b"POW 42\r\n")
+        a.sendall(b"POW 42;POW?\r\n")  # the query's reply proves POW 42 was executed
+        assert a.makefile("rb").readline() == b"42\n"
         b.sendall(b"*IDN?\nPOW?\n")
         reader = b.makefile("rb")
         assert reader.readline() == b"rig,SimLoad-AC,SIM0001,0.1.0\n"

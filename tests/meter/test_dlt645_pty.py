@@ -36,6 +36,7 @@ class DictBank:
             LONG_DI: bytes(range(256)) + bytes(100),
         }
         self.relay_commands: list[int] = []
+        self.deadlines: list[dt.datetime] = []
         self.times: list[dt.datetime] = []
 
     def read(self, di: int) -> bytes:
@@ -47,10 +48,12 @@ class DictBank:
         data_ids.decode_value(di, data)  # validates format; KeyError if unknown
         self.values[di] = data
 
-    def relay_control(self, command: int, password: bytes, operator: bytes) -> None:
+    def relay_control(self, command: int, password: bytes, operator: bytes,
+                      valid_until: dt.datetime) -> None:
         if password != PASSWORD:
             raise PermissionError("wrong password")
         self.relay_commands.append(command)
+        self.deadlines.append(valid_until)
 
     def set_time(self, moment: dt.datetime) -> None:
         self.times.append(moment)
@@ -130,11 +133,16 @@ def test_open_failure_names_port_and_hint() -> None:
         Dlt645Client.open("/nonexistent/tty")
 
 
-def test_responder_ignores_other_addresses_and_wildcard_reads() -> None:
+def test_responder_ignores_other_addresses_and_answers_matching_wildcards() -> None:
     responder = Dlt645Responder(ADDR, DictBank())
     di = data_ids.di_to_bytes(data_ids.REMAINING_AMOUNT)
     assert responder.respond(Frame("000000000001", 0x11, di)) is None
-    assert responder.respond(Frame("AAAAAAAAAAAA", 0x11, di)) is None
+    # Point to point, a wildcard read is answered under the meter's own address.
+    direct = responder.respond(Frame(ADDR, 0x11, di))
+    assert direct is not None and direct.address == ADDR
+    assert responder.respond(Frame("AAAAAAAAAAAA", 0x11, di)) == direct
+    assert responder.respond(Frame("AAAAAAAA0001", 0x11, di)) == direct  # AA-padded high bytes
+    assert responder.respond(Frame("AAAAAAAA0002", 0x11, di)) is None
     assert responder.respond(Frame("AAAAAAAAAAAA", 0x13)) == Frame(
         ADDR, 0x93, bytes.fromhex("01 00 17 05 24 20")
     )

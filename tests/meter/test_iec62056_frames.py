@@ -87,3 +87,30 @@ def test_reader_splits_lines_blocks_and_checks_bcc() -> None:
     assert client_side.feed(block[3:]) == [block]
     with pytest.raises(f.Iec62056Error, match=r"BCC .* wrong"):
         client_side.feed(block[:-1] + bytes([block[-1] ^ 1]))
+
+
+# Reference messages written out by hand (BCC = XOR from after SOH/STX through ETX):
+# R1 1.8.0(): 52^31=63 ^02=61 ^31=50 ^2E=7E ^38=46 ^2E=68 ^30=58 ^28=70 ^29=59 ^03=5A ('Z')
+R1_ENERGY = bytes.fromhex("01 52 31 02 31 2E 38 2E 30 28 29 03 5A")
+# W1 C.53.1(0): 57^31=66 ^02=64 ^43=27 ^2E=09 ^35=3C ^33=0F ^2E=21 ^31=10 ^28=38 ^30=08
+#   ^29=21 ^03=22 ('"')
+W1_TRIP = bytes.fromhex("01 57 31 02 43 2E 35 33 2E 31 28 30 29 03 22")
+# Readout of one data set: STX 0.0.0(10020001) CR LF ! CR LF ETX BCC; XOR of the characters
+#   after STX: 30 2E 30 2E 30 28 31 30 30 32 30 30 30 31 29 0D 0A 21 0D 0A 03 = 11
+READOUT_ONE = b"\x020.0.0(10020001)\r\n!\r\n\x03\x11"
+
+
+def test_reference_programming_and_readout_messages() -> None:
+    assert f.command("R", "1", "1.8.0()") == R1_ENERGY
+    assert f.command("W", "1", "C.53.1(0)") == W1_TRIP
+    assert f.readout(["0.0.0(10020001)"]) == READOUT_ONE
+
+
+def test_reference_messages_as_7e1_characters() -> None:
+    # Bit 7 set where the 7-bit character has an odd number of ones: SOH 01 -> 81, R 52 -> D2,
+    # 1 31 -> B1, STX 02 -> 82, 8 38 -> B8, ) 29 -> A9; '.', '0', '(', ETX, 'Z' stay.
+    assert f.with_even_parity(R1_ENERGY) == bytes.fromhex(
+        "81 D2 B1 82 B1 2E B8 2E 30 28 A9 03 5A")
+    # ACK 0 5 0 CR LF (9600 Bd, readout): only CR 0D (three ones) gains the bit.
+    assert f.with_even_parity(f.ack_option(9600, f.MODE_READOUT)) == bytes.fromhex(
+        "06 30 35 30 8D 0A")

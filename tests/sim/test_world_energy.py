@@ -119,3 +119,55 @@ def test_grid_events_refuse_nonsense(call: str, bad: str) -> None:
         world.sag(Decimal("0.2"), 0)
     with pytest.raises(ValueError, match="voltage"):
         world.set_voltage(Decimal(-1))
+
+
+def test_power_limit_trips_the_relay_through_the_physics_and_recloses() -> None:
+    """3-phase profile, 10 kW limit, 60 s reconnection: a 12 kW load trips the relay at once,
+    the load then sees 0 V and draws nothing; after 60 s the relay recloses and, the load still
+    over the limit, trips again. Below the limit it stays closed."""
+    clock = HandClock()
+    profile = load_profile("dlt645-3p-power-limit")
+    world = BenchWorld(profile, clock, noise=False)
+    assert world.load.limits.max_power == 15000  # sized 1.5x the limit for this bench
+    world.engine.apply_purchase(1, 100_000, clock.now())  # 1000 CNY
+    world.load.set_mode(LoadMode.CP)
+    world.load.set_power(Decimal(12000))
+    world.load.set_input(True)
+    clock.t += 1
+    world.advance()
+    e = world.engine
+    assert not e.relay_closed and e.relay_reason == "power limit"
+    assert e.events.power_trip_count == 1 and e.events.last_power_trip == EPOCH
+    assert world.load.measure() == (Decimal("0.000"), Decimal("0.0000"), Decimal("0.000"))
+    assert e.energy_wh == 0 and world.load_energy_wh() == 0
+    clock.t = 61
+    world.advance()
+    assert e.events.power_trip_count == 2 and not e.relay_closed  # reclosed at 60 s, re-tripped
+    world.load.set_power(Decimal(9000))
+    clock.t = 120 + 3600
+    world.advance()
+    assert e.relay_closed and e.events.power_trip_count == 2
+    assert world.load_energy_wh() == 9000  # the load counted the same seconds
+    assert e.energy_wh == 9000  # one hour at 9 kW from the reconnection at 120 s (60 + 60)
+
+
+def test_power_limit_trip_recloses_after_the_delay_with_no_current_flowing() -> None:
+    """The meter's clock runs while its relay is open: a power-limit trip recloses by itself
+    (the world used to integrate nothing at zero current, so it never did)."""
+    clock = HandClock()
+    profile = load_profile("dlt645-3p-power-limit")
+    world = BenchWorld(profile, clock, noise=False)
+    world.engine.apply_purchase(1, 100_000, clock.now())
+    load = world.load
+    assert load.limits.max_power >= Decimal(15000)  # sized to exceed the meter's 10 kW limit
+    load.set_power(Decimal(12000))
+    load.set_input(True)
+    clock.run(world, 10, step=1)
+    assert not world.engine.relay_closed and world.engine.events.power_trip_count == 1
+    load.set_power(Decimal(5000))  # below the limit while the relay is open
+    clock.run(world, 40, step=1)
+    assert not world.engine.relay_closed  # 50 s after the trip: still inside the delay
+    clock.run(world, 15, step=1)
+    assert world.engine.relay_closed
+    assert world.engine.events.last_reconnect == clock.at(60)
+    assert world.power_through_meter() == Decimal(5000)

@@ -42,6 +42,8 @@ class Kind(enum.Enum):
     DIGITS = "NNNNNNNNNNNN"  # address / meter number: 12 BCD digits
     WORD = "status word"  # 16-bit little-endian bit field, not BCD
     TRIP_RECORD = "trip record"  # event record whose first 6 bytes are YYMMDDhhmmss
+    DATETIME_MIN = "YYMMDDhhmm"  # purchase dates
+    SPAN_RECORD = "start/end record"  # YYMMDDhhmmss start, YYMMDDhhmmss end (0s: not ended)
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,14 @@ REMAINING_ENERGY = 0x00900100
 OVERDRAFT_ENERGY = 0x00900101
 REMAINING_AMOUNT = 0x00900200
 OVERDRAFT_AMOUNT = 0x00900201
-LAST_PURCHASE_COUNT_ENERGY = 0x03320201  # energy-prepaid meters
+LAST_PURCHASE_DATE_ENERGY = 0x03320101  # energy-prepaid meters
+LAST_PURCHASE_COUNT_ENERGY = 0x03320201
+LAST_PURCHASE_ENERGY = 0x03320301
+LAST_REMAINING_ENERGY_BEFORE_PURCHASE = 0x03320401
+LAST_REMAINING_ENERGY_AFTER_PURCHASE = 0x03320501
 LAST_CUMULATIVE_PURCHASED_ENERGY = 0x03320601
-LAST_PURCHASE_COUNT = 0x03330201  # money-prepaid meters
+LAST_PURCHASE_DATE = 0x03330101  # money-prepaid meters
+LAST_PURCHASE_COUNT = 0x03330201
 LAST_PURCHASE_AMOUNT = 0x03330301
 LAST_REMAINING_BEFORE_PURCHASE = 0x03330401
 LAST_REMAINING_AFTER_PURCHASE = 0x03330501
@@ -112,6 +119,11 @@ STATUS_WORD_5 = 0x04000505
 STATUS_WORD_6 = 0x04000506
 STATUS_WORD_7 = 0x04000507
 LAST_TRIP_RECORD = 0x1D000101
+LAST_CLOSE_RECORD = 0x1E000101  # (last 1) close record; same layout as the trip record
+POWER_DOWN_COUNT = 0x03110000
+LAST_POWER_DOWN_RECORD = 0x03110001  # start + end, 12 bytes
+COVER_OPEN_COUNT = 0x03300D00
+LAST_COVER_OPEN_RECORD = 0x03300D01  # start + end + 12 energies (4 bytes each), 60 bytes
 
 # Meter run status word 3 (0x04000503, "operation" class) bits.
 SW3_TIME_SLOT_SET_2 = 1 << 0  # current daily time-slot table: 0 first set, 1 second set
@@ -155,7 +167,13 @@ REGISTRY: dict[int, DataId] = {
         _num(OVERDRAFT_ENERGY, "overdraft energy", 4, 2, _KWH),
         _num(REMAINING_AMOUNT, "remaining amount", 4, 2, _YUAN),
         _num(OVERDRAFT_AMOUNT, "overdraft amount", 4, 2, _YUAN),
+        DataId(LAST_PURCHASE_DATE_ENERGY, "last purchase date (energy)", Kind.DATETIME_MIN, 5),
         _num(LAST_PURCHASE_COUNT_ENERGY, "purchase count after last purchase (energy)", 2, 0, ""),
+        _num(LAST_PURCHASE_ENERGY, "last purchased energy", 4, 2, _KWH),
+        _num(LAST_REMAINING_ENERGY_BEFORE_PURCHASE, "remaining energy before last purchase", 4,
+             2, _KWH),
+        _num(LAST_REMAINING_ENERGY_AFTER_PURCHASE, "remaining energy after last purchase", 4, 2,
+             _KWH),
         _num(
             LAST_CUMULATIVE_PURCHASED_ENERGY,
             "cumulative purchased energy after last purchase",
@@ -163,6 +181,7 @@ REGISTRY: dict[int, DataId] = {
             2,
             _KWH,
         ),
+        DataId(LAST_PURCHASE_DATE, "last purchase date", Kind.DATETIME_MIN, 5),
         _num(LAST_PURCHASE_COUNT, "purchase count after last purchase", 2, 0, ""),
         _num(LAST_PURCHASE_AMOUNT, "last purchase amount", 4, 2, _YUAN),
         _num(LAST_REMAINING_BEFORE_PURCHASE, "remaining amount before last purchase", 4, 2, _YUAN),
@@ -192,6 +211,11 @@ REGISTRY: dict[int, DataId] = {
             for i in range(7)
         ),
         DataId(LAST_TRIP_RECORD, "last trip (relay open) record", Kind.TRIP_RECORD, 34),
+        DataId(LAST_CLOSE_RECORD, "last close (relay closed) record", Kind.TRIP_RECORD, 34),
+        _num(POWER_DOWN_COUNT, "power-down count", 3, 0, ""),
+        DataId(LAST_POWER_DOWN_RECORD, "last power-down record", Kind.SPAN_RECORD, 12),
+        _num(COVER_OPEN_COUNT, "cover-open count", 3, 0, ""),
+        DataId(LAST_COVER_OPEN_RECORD, "last cover-open record", Kind.SPAN_RECORD, 60),
     )
 }
 
@@ -322,6 +346,15 @@ def encode_value(di: int, value: object) -> bytes:
         _check_datetime_digits(d, text, "YYMMDDhhmmss")
         # Only the occurrence time is modelled; operator code and energies are zero-filled.
         return _bcd_from_digits(text) + bytes(d.length - 6)
+    if d.kind is Kind.SPAN_RECORD:
+        return _encode_span(d, value)
+    if d.kind is Kind.DATETIME_MIN:
+        if isinstance(value, dt.datetime):
+            value = value.strftime("%y%m%d%H%M")
+        if not (isinstance(value, str) and len(value) == 10 and value.isdigit()):
+            raise DataFormatError(f"{d}: {value!r} does not fit YYMMDDhhmm")
+        _check_datetime_digits(d, value + "00", "YYMMDDhhmmss")
+        return _bcd_from_digits(value)
     fmt = d.kind.value
     text = _as_digits(d, value, fmt)
     _check_datetime_digits(d, text, fmt)
@@ -332,6 +365,8 @@ def decode_value(di: int, data: bytes) -> Value:
     """Decode plain data bytes of ``di`` (see the module docstring for the result types)."""
     d = lookup(di)
     data = bytes(data)
+    if d.kind is Kind.SPAN_RECORD:
+        return _decode_span(d, data)
     if d.kind is Kind.TRIP_RECORD:
         if len(data) < 6:
             raise DataFormatError(f"{d}: need at least 6 bytes, got {len(data)}")
@@ -347,9 +382,41 @@ def decode_value(di: int, data: bytes) -> Value:
     if d.kind is Kind.WORD:
         return int.from_bytes(data, "little")
     text = _digits_from_bcd(data, str(d))
-    if d.kind is not Kind.DIGITS:
+    if d.kind is Kind.DATETIME_MIN:
+        _check_datetime_digits(d, text + "00", "YYMMDDhhmmss")
+    elif d.kind is not Kind.DIGITS:
         _check_datetime_digits(d, text, d.kind.value)
     return text
+
+
+_NOT_ENDED = "000000000000"
+
+
+def _encode_span(d: DataId, value: object) -> bytes:
+    """(start, end) with end None while the event lasts -> start, end (zeros), zero energies."""
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise DataFormatError(f"{d}: expected (start, end or None), not {value!r}")
+    start = _as_digits(d, value[0], "YYMMDDhhmmss")
+    _check_datetime_digits(d, start, "YYMMDDhhmmss")
+    if value[1] is None:
+        end = _NOT_ENDED
+    else:
+        end = _as_digits(d, value[1], "YYMMDDhhmmss")
+        _check_datetime_digits(d, end, "YYMMDDhhmmss")
+    # Only the times are modelled; the energy snapshots of a 60-byte record are zero-filled.
+    return _bcd_from_digits(start) + _bcd_from_digits(end) + bytes(d.length - 12)
+
+
+def _decode_span(d: DataId, data: bytes) -> str:
+    """The record's 24 digits: start YYMMDDhhmmss then end (000000000000 if not ended)."""
+    if len(data) != d.length:
+        raise DataFormatError(f"{d}: expected {d.length} bytes, got {len(data)}")
+    start = _digits_from_bcd(data[:6], str(d))
+    end = _digits_from_bcd(data[6:12], str(d))
+    _check_datetime_digits(d, start, "YYMMDDhhmmss")
+    if end != _NOT_ENDED:
+        _check_datetime_digits(d, end, "YYMMDDhhmmss")
+    return start + end
 
 
 def to_date(text: str) -> dt.date:

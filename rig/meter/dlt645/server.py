@@ -48,8 +48,10 @@ class RegisterBank(Protocol):
         """Store ``data``; PermissionError for a bad password, KeyError for an unknown DI."""
         ...
 
-    def relay_control(self, command: int, password: bytes, operator: bytes) -> None:
-        """Apply a 0x1C command (see ``RelayCommand``); PermissionError for a bad password."""
+    def relay_control(self, command: int, password: bytes, operator: bytes,
+                      valid_until: dt.datetime) -> None:
+        """Apply a 0x1C command (see ``RelayCommand``) valid until the N3..N8 deadline;
+        PermissionError for a bad password."""
         ...
 
     def set_time(self, moment: dt.datetime) -> None:
@@ -98,10 +100,11 @@ class Dlt645Responder:
                 self._set_time(frame)
             return None
         if "A" in frame.address:
-            if fn == CONTROL_READ_ADDRESS and address_matches(frame.address, self.address):
-                return self._reply(fn, address_to_bytes(self.address))
-            return None
-        if frame.address != self.address:
+            # Wildcard (AA..AA, or AA-padded high digits): only on a point-to-point link, where
+            # the one meter that matches answers under its own address.
+            if not address_matches(frame.address, self.address):
+                return None
+        elif frame.address != self.address:
             return None
         try:
             return self._dispatch(frame)
@@ -128,8 +131,7 @@ class Dlt645Responder:
             if len(data) < 16:
                 raise ValueError(f"relay-control request too short ({len(data)} bytes)")
             valid_until = data_ids.datetime_from_wire(data[10:16])
-            del valid_until  # a model with a clock may check it; the protocol only validates it
-            self.bank.relay_control(data[8], data[0:4], data[4:8])
+            self.bank.relay_control(data[8], data[0:4], data[4:8], valid_until)
             return self._reply(fn, b"")
         if fn == CONTROL_BROADCAST_TIME:
             self._set_time(frame)
