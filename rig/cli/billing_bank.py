@@ -18,6 +18,7 @@ from rich.table import Table
 
 from rig.billing.bank import (
     Creditor,
+    assign_payment,
     export_debits,
     import_statement,
     payments,
@@ -45,6 +46,8 @@ def import_(
     if r.already_imported:
         out.print(f"{file}: already imported; nothing changed")
         return
+    if r.not_booked:
+        out.print(f"not booked yet (left for a later statement): {', '.join(r.not_booked)}")
     out.print(f"{file} ({r.format}): {len(r.matched)} pending, {len(r.unmatched)} unmatched, "
               f"{len(r.duplicates)} already known")
     table = Table("entry", "amount", "account", "meter", "status / reason")
@@ -70,6 +73,20 @@ def list_payments(
                       p.account_no or "", p.meter_no or "", p.status,
                       str(p.vend_id or ""), p.reason or "")
     out.print(table)
+
+
+@bank_app.command("assign")
+def assign(
+    entry_ref: str,
+    meter_no: str,
+    operator: Annotated[str, typer.Option("--operator", "-o", help="supervisor name")],
+    note: Annotated[str, typer.Option("--note", help="why this meter")],
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Make an unmatched payment pending credit for a meter (supervisor)."""
+    with open_centre(db) as c:
+        p = assign_payment(c, entry_ref, meter_no, operator=operator, note=note)
+    out.print(f"{p.entry_ref}: {p.amount} {p.currency} pending for meter {p.meter_no}")
 
 
 @bank_app.command("mandate")

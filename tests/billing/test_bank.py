@@ -264,3 +264,41 @@ def test_mandate_validation(centre) -> None:
     with pytest.raises(BillingError, match="no active mandate"):
         export_debits(centre, "/nonexistent/x.xml", creditor=CREDITOR,
                       collection_date=date(2024, 1, 1))
+
+
+def test_entry_not_yet_booked_is_recorded_when_booked(centre, tmp_path) -> None:
+    def camt(status: str) -> Path:
+        f = tmp_path / f"{status}.xml"
+        f.write_text(
+            "<Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.08'><BkToCstmrStmt>"
+            f"<Stmt><Id>S-{status}</Id><Ntry><Amt Ccy='EUR'>6.00</Amt>"
+            f"<CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>{status}</Cd></Sts>"
+            "<BookgDt><Dt>2024-03-05</Dt></BookgDt><AcctSvcrRef>LATE-1</AcctSvcrRef>"
+            "<NtryDtls><TxDtls><RmtInf><Ustrd>ACC-200</Ustrd></RmtInf></TxDtls></NtryDtls>"
+            "</Ntry></Stmt></BkToCstmrStmt></Document>")
+        return f
+
+    r = import_statement(centre, camt("PDNG"))
+    assert r.not_booked == ("LATE-1",) and not r.changed and payments(centre) == []
+    r = import_statement(centre, camt("BOOK"))
+    assert [(p.entry_ref, p.meter_no, p.status) for p in r.matched] == [
+        ("LATE-1", M200, "pending")]
+
+
+def test_supervisor_assigns_an_unmatched_payment(centre) -> None:
+    from rig.billing import Conflict, PermissionDenied
+    from rig.billing.bank import assign_payment
+
+    import_statement(centre, FIX / "camt053_v02.xml")
+    with pytest.raises(PermissionDenied):
+        assign_payment(centre, "BANK-REF-0005/2", M211, operator="carol", note="phoned in")
+    with pytest.raises(Conflict, match="debit"):
+        assign_payment(centre, "BANK-REF-0004", M200, operator="sam", note="no")
+    p = assign_payment(centre, "BANK-REF-0005/2", M211, operator="sam",
+                       note="customer confirmed by phone: second meter")
+    assert (p.status, p.meter_no, p.account_no) == ("pending", M211, "ACC-201")
+    with pytest.raises(Conflict, match="pending, not unmatched"):
+        assign_payment(centre, "BANK-REF-0005/2", M201, operator="sam", note="again")
+    v = centre.vend_pending_payments(M211, request_id="a", station="DESK-1", operator="carol")
+    assert v is not None and v.amount == Decimal("7.25")
+    assert centre.audit_log("bank_payment")[-1].after["note"].startswith("customer confirmed")

@@ -70,6 +70,11 @@ def test_bank_import_twice_and_malformed(db) -> None:
     assert r.exit_code == 2 and "camt053_bad_amount.xml:41" in r.output
     r = runner.invoke(bank_app, ["payments", "--status", "pending", "--db", db])
     assert r.exit_code == 0 and "BANK-REF-0001" in r.output and "BANK-REF-0003" not in r.output
+    with open_billing(db) as c:
+        c.register_operator("sam", "supervisor")
+    r = runner.invoke(bank_app, ["assign", "BANK-REF-0003", "000000000202", "-o", "sam",
+                                 "--note", "invoice 7781 is ACC-202's", "--db", db])
+    assert r.exit_code == 0 and "9.99 EUR pending for meter 000000000202" in r.output
 
 
 def test_mandate_and_export_debits(db, tmp_path) -> None:

@@ -10,7 +10,13 @@ from rig.billing.bank.debits import (
     register_mandate,
     set_mandate_active,
 )
-from rig.billing.bank.ledger import ImportResult, PaymentInfo, import_statement, payments
+from rig.billing.bank.ledger import (
+    ImportResult,
+    PaymentInfo,
+    assign_payment,
+    import_statement,
+    payments,
+)
 from rig.billing.bank.statement import Entry, Statement, StatementError, read_statement
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "PaymentInfo",
     "Statement",
     "StatementError",
+    "assign_payment",
     "check_iban",
     "export_debits",
     "import_statement",

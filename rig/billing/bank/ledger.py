@@ -14,7 +14,7 @@ Anything else is kept as ``unmatched`` with the reason and the file:line it came
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from rig.billing import models as m
 from rig.billing.bank.statement import Entry, Statement, read_statement
-from rig.billing.service import BillingCentre
+from rig.billing.service import BillingCentre, Conflict, NotFound
+from rig.errors import BillingError
 
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -54,6 +55,7 @@ class ImportResult:
     matched: tuple[PaymentInfo, ...]
     unmatched: tuple[PaymentInfo, ...]
     duplicates: tuple[str, ...]  # entry references already in the ledger
+    not_booked: tuple[str, ...] = ()  # pending at the bank: recorded once a statement books them
 
     @property
     def changed(self) -> bool:
@@ -80,10 +82,13 @@ def _record(centre: BillingCentre, st: Statement, currency: str, actor: str) -> 
             return ImportResult(st.file_name, st.format, True, (), (), refs)
         known = set(s.scalars(select(m.BankPayment.entry_ref).where(
             m.BankPayment.entry_ref.in_([e.entry_ref for e in st.entries]))))
-        new = [e for e in st.entries if e.entry_ref not in known]
+        # An entry not yet booked is left out: recording it would make its reference "known"
+        # and the booked entry on a later statement would then be skipped as a duplicate.
+        waiting = tuple(e.entry_ref for e in st.entries if not e.booked)
+        new = [e for e in st.entries if e.entry_ref not in known and e.booked]
         dups = tuple(e.entry_ref for e in st.entries if e.entry_ref in known)
         if not new:
-            return ImportResult(st.file_name, st.format, False, (), (), dups)
+            return ImportResult(st.file_name, st.format, False, (), (), dups, waiting)
         row = m.BankStatement(sha256=st.sha256, file_name=st.file_name[-500:], format=st.format,
                               statement_id=st.statement_id[:100], imported_at=centre.now())
         s.add(row)
@@ -99,9 +104,10 @@ def _record(centre: BillingCentre, st: Statement, currency: str, actor: str) -> 
         centre._audit(s, actor, "bank.import", "bank_statement", row.id, None, {
             "file": st.file_name, "format": st.format, "statement_id": st.statement_id,
             "sha256": st.sha256, "pending": [p.entry_ref for p in matched],
-            "unmatched": [p.entry_ref for p in unmatched], "skipped": list(dups)})
+            "unmatched": [p.entry_ref for p in unmatched], "skipped": list(dups),
+            "not_booked": list(waiting)})
         return ImportResult(st.file_name, st.format, False, tuple(matched), tuple(unmatched),
-                            dups)
+                            dups, waiting)
 
 
 def _payment(s: Session, e: Entry, statement_id: int, currency: str) -> m.BankPayment:
@@ -121,8 +127,6 @@ def _match(s: Session, e: Entry, currency: str) -> tuple[int | None, int | None,
     """(customer id, meter id, None) for a payment to credit, or (…, reason) for one to hold."""
     if not e.credit:
         return None, None, "a debit (DBIT), not a customer payment"
-    if not e.booked:
-        return None, None, "entry is not booked (status is not BOOK)"
     if e.currency != currency:
         return None, None, f"currency {e.currency}, but the centre bills in {currency}"
     tokens = {t.upper() for t in TOKEN.findall(e.reference)}
@@ -172,3 +176,33 @@ def payments(centre: BillingCentre, status: str | None = None) -> list[PaymentIn
         if status is not None:
             q = q.where(m.BankPayment.status == status)
         return [_info(s, p) for p in s.scalars(q)]
+
+
+def assign_payment(centre: BillingCentre, entry_ref: str, meter_no: str, *, operator: str,
+                   note: str) -> PaymentInfo:
+    """A supervisor resolves an unmatched payment: it becomes pending credit for ``meter_no``.
+
+    Only credits in the centre's terms can be assigned (not debits or foreign currency: those
+    are for the accountant, not the meter); the original reason stays in the audit log.
+    """
+    if not note.strip():
+        raise BillingError("assigning a payment needs a note saying why")
+    with centre._tx() as s:
+        centre._require_role(s, operator, "assign a bank payment")
+        p = s.scalar(select(m.BankPayment).where(m.BankPayment.entry_ref == entry_ref))
+        if p is None:
+            raise NotFound(f"no bank payment {entry_ref!r}")
+        if p.status != "unmatched":
+            raise Conflict(f"payment {entry_ref} is {p.status}, not unmatched")
+        if p.reason and ("debit" in p.reason or "currency" in p.reason):
+            raise Conflict(f"payment {entry_ref} cannot become credit: {p.reason}")
+        meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no))
+        if meter is None:
+            raise NotFound(f"meter {meter_no} is not registered")
+        before = _info(s, p)
+        p.status, p.meter_id, p.customer_id = "pending", meter.id, meter.customer_id
+        s.flush()
+        after = _info(s, p)
+        centre._audit(s, operator, "bank.assign", "bank_payment", p.id, before,
+                      {**asdict(after), "note": note})
+        return after
