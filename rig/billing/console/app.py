@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from rig.billing.console import agents_pages, cashier, reports_pages, supervisor
 from rig.billing.console.forms import FormError, parse_body
@@ -128,7 +129,9 @@ def _install_login(app: FastAPI) -> None:
             return login_page(request, status=403,
                               error="The login form had expired. Please log in again.")
         name, password = form.get("name", "").strip(), form.get("password", "")
-        operator = c.centre.authenticate(name, password) if name and password else None
+        # The KDF takes tens of milliseconds: keep it off the event loop.
+        operator = (await run_in_threadpool(c.centre.authenticate, name, password)
+                    if name and password else None)
         if operator is None:
             return login_page(request, status=401, error="Name or password is wrong.")
         session = c.store.create(operator.name, operator.role)

@@ -37,13 +37,19 @@ def _day(text: str, default: date) -> date:
         raise FormError(f"“{text}” is not a date: use YYYY-MM-DD.") from None
 
 
-def build(centre: BillingCentre, name: str, params: dict[str, str]) -> Report:
-    """The named report over the period in ``params`` (default: the last 7 days)."""
+def period(centre: BillingCentre, params: dict[str, str]) -> tuple[date, date]:
+    """The report period in ``params``; by default the last 7 days (UTC)."""
     today = centre.now().date()
     start = _day(params.get("start", ""), today - timedelta(days=6))
     end = _day(params.get("end", ""), today)
     if end < start:
         raise FormError(f"The period ends ({end}) before it starts ({start}).")
+    return start, end
+
+
+def build(centre: BillingCentre, name: str, params: dict[str, str]) -> Report:
+    """The named report over the period in ``params``."""
+    start, end = period(centre, params)
     days_text = params.get("days", "").strip() or "30"
     if not days_text.isdigit():
         raise FormError("Enter the number of days as a whole number.")
@@ -64,7 +70,10 @@ def build(centre: BillingCentre, name: str, params: dict[str, str]) -> Report:
 def reports_page(request: Request, user: Supervisor) -> Response:
     params = dict(request.query_params)
     name = params.get("name", "daily-sales")
-    report = build(console(request).centre, name, params)
+    centre = console(request).centre
+    start, end = period(centre, params)
+    params.update(start=start.isoformat(), end=end.isoformat())  # shown in the form
+    report = build(centre, name, params)
     chart = None
     if report.chart is not None and report.chart.labels:
         chart = base64.b64encode(chart_png(report.chart)).decode("ascii")
