@@ -69,9 +69,13 @@ def chromium() -> Iterator[WebDriver]:
 
 
 def shot(driver: WebDriver, name: str) -> None:
-    """Attach a screenshot of the current page to the Allure report."""
+    """Attach a screenshot of the current page to the Allure report, after checking that the
+    page fits the vending PC's screen width (no sideways scrolling at 1366 pixels)."""
     allure.attach(driver.get_screenshot_as_png(), name=name,
                   attachment_type=allure.attachment_type.PNG)
+    page, window = driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert page <= window, f"page {name!r} is {page} px wide, wider than the {window} px window"
 
 
 def text(driver: WebDriver) -> str:

@@ -90,7 +90,13 @@ def wait_text(driver: WebDriver, words: str) -> None:
 
 
 def typed(driver: WebDriver, *keys: str) -> None:
-    """Type into whatever has the keyboard focus, as a cashier does."""
+    """Type into whatever has the keyboard focus, as a cashier does — once the page's
+    autofocus has landed (Chromium applies it in a rendering step after the load event)."""
+    try:
+        WebDriverWait(driver, 30).until(
+            lambda d: d.switch_to.active_element.tag_name.lower() != "body")
+    except TimeoutException:
+        raise AssertionError(f"nothing has the keyboard focus on:\n{text(driver)}") from None
     driver.switch_to.active_element.send_keys(*keys)
 
 

@@ -436,3 +436,33 @@ def test_mounted_beside_another_app_every_link_keeps_the_mount_path(
     assert r.headers["location"] == "/console/supervisor"
     page = client.get("/console/supervisor").text
     assert "Unconfirmed sales" in page and 'href="/console/reports"' in page
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(
+        client: TestClient, centre: BillingCentre) -> None:
+    from rig.billing.console.sessions import LoginThrottle
+
+    now = [1000.0]
+    console_state = client.app.state.console  # type: ignore[attr-defined]
+    console_state.throttle = LoginThrottle(max_failures=3, lockout_s=300, clock=lambda: now[0])
+
+    def attempt(password: str) -> int:
+        client.cookies.clear()
+        token = LOGIN_TOKEN.search(client.get("/login").text).group(1)
+        return client.post("/login", data={"name": "carol", "password": password,
+                                           "login_token": token},
+                           follow_redirects=False).status_code
+
+    assert [attempt("guess-number-1"), attempt("guess-number-2")] == [401, 401]
+    assert attempt(PASSWORDS["carol"]) == 303  # success clears the count
+    assert [attempt(f"guess-{i}-xxxx") for i in range(3)] == [401, 401, 401]
+    assert attempt(PASSWORDS["carol"]) == 429  # locked, even with the right password
+    now[0] += 299
+    assert attempt(PASSWORDS["carol"]) == 429
+    now[0] += 2
+    assert attempt(PASSWORDS["carol"]) == 303
+    client.cookies.clear()
+    token = LOGIN_TOKEN.search(client.get("/login").text).group(1)
+    assert client.post("/login", data={"name": "sam", "password": PASSWORDS["sam"],
+                                       "login_token": token},
+                       follow_redirects=False).status_code == 303  # other names unaffected

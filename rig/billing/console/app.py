@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rig.billing.console import agents_pages, cashier, reports_pages, supervisor
 from rig.billing.console.forms import FormError, parse_body
-from rig.billing.console.sessions import SessionStore
+from rig.billing.console.sessions import LoginThrottle, SessionStore
 from rig.billing.console.web import (
     COOKIE,
     LOGIN_COOKIE,
@@ -52,7 +52,7 @@ def create_console_app(
     app = FastAPI(title="rig vending console", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.console = Console(centre, station, writer, SessionStore(idle_timeout_s),
-                                make_env(), secure_cookies)
+                                LoginThrottle(), make_env(), secure_cookies)
     _install_errors(app)
     _install_login(app)
     for module in (cashier, supervisor, reports_pages, agents_pages):
@@ -129,11 +129,18 @@ def _install_login(app: FastAPI) -> None:
             return login_page(request, status=403,
                               error="The login form had expired. Please log in again.")
         name, password = form.get("name", "").strip(), form.get("password", "")
+        wait = c.throttle.locked_for(name)
+        if wait > 0:
+            return login_page(request, status=429, error=(
+                f"Too many wrong passwords for {name}. Try again in {int(wait) // 60 + 1} "
+                "minute(s), or ask an administrator to set a new password."))
         # The KDF takes tens of milliseconds: keep it off the event loop.
         operator = (await run_in_threadpool(c.centre.authenticate, name, password)
                     if name and password else None)
         if operator is None:
+            c.throttle.failed(name)
             return login_page(request, status=401, error="Name or password is wrong.")
+        c.throttle.succeeded(name)
         session = c.store.create(operator.name, operator.role)
         response = redirect(request, _safe_next(form.get("next", "/")))
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict",

@@ -67,3 +67,35 @@ class SessionStore:
     def drop(self, token: str) -> None:
         with self._lock:
             self._sessions.pop(token, None)
+
+
+class LoginThrottle:
+    """After ``max_failures`` wrong passwords for one name, that name may not log in for
+    ``lockout_s`` seconds — guessing passwords through the login page becomes too slow."""
+
+    def __init__(self, max_failures: int = 5, lockout_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures = max_failures
+        self.lockout_s = lockout_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
+
+    def locked_for(self, name: str) -> float:
+        """Seconds until ``name`` may try again (0: it may try now)."""
+        now = self._clock()
+        with self._lock:
+            recent = [t for t in self._failures.get(name.lower(), [])
+                      if now - t < self.lockout_s]
+            self._failures[name.lower()] = recent
+            if len(recent) < self.max_failures:
+                return 0.0
+            return self.lockout_s - (now - recent[-self.max_failures])
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._failures.setdefault(name.lower(), []).append(self._clock())
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name.lower(), None)

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rig.billing.console.forms import FormError, parse_body
-from rig.billing.console.sessions import ConsoleSession, SessionStore
+from rig.billing.console.sessions import ConsoleSession, LoginThrottle, SessionStore
 from rig.billing.console.writer import CardWriter
 from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorRole
@@ -40,6 +40,7 @@ class Console:
     station: str
     writer: CardWriter | None
     store: SessionStore
+    throttle: LoginThrottle
     env: Environment
     secure_cookies: bool
 
