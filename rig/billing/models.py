@@ -473,3 +473,60 @@ class ApiToken(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(100))
 
     operator: Mapped[Operator] = relationship()
+
+
+class OperatorCredential(Base):
+    """An operator's console password, as a salted KDF hash (``rig.billing.passwords``).
+
+    Kept apart from ``operators`` so an operator without a password (a bench script, an API
+    token holder) simply cannot log in to the console.
+    """
+
+    __tablename__ = "operator_credentials"
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime]
+
+
+AGENT_ENTRY_KINDS = ("topup", "vend", "reversal")
+
+
+class Agent(Base):
+    """A vending agent (third-party shop) selling on a prepaid float plus a credit limit."""
+
+    __tablename__ = "agents"
+    __table_args__ = (CheckConstraint("credit_limit >= 0", name="credit_limit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    credit_limit: Mapped[Decimal]
+    created_at: Mapped[datetime]
+
+
+class AgentStation(Base):
+    """A station that sells for an agent: its cash sales draw down the agent's float."""
+
+    __tablename__ = "agent_stations"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+
+
+class AgentEntry(Base):
+    """One movement of an agent's float: a top-up (+), a vend (−) or a vend's reversal (+).
+
+    The balance is the exact sum of the entries; nothing stores it twice.
+    """
+
+    __tablename__ = "agent_entries"
+    __table_args__ = (CheckConstraint(_in("kind", AGENT_ENTRY_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    vend_id: Mapped[int | None] = mapped_column(ForeignKey("vends.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]

@@ -8,6 +8,7 @@ Refusals raise :class:`VendRefused` / :class:`BillingError` with a message for t
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rig.billing import audit, tokens
+from rig.billing import agents, audit, passwords, tokens
 from rig.billing import models as m
 from rig.billing.models import to_utc
 from rig.billing.reconcile import LedgerView, reconcile
@@ -55,6 +56,8 @@ from rig.errors import BillingError
 
 METER_NO = re.compile(r"^\d{12}$")
 UNAPPLIED = (VendStatus.CREATED.value, VendStatus.WRITTEN.value)
+# Verified against when a login names nobody, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = "scrypt$16384$8$1$" + "A" * 22 + "==$" + "A" * 43 + "="
 
 
 class VendRefused(BillingError):
@@ -494,6 +497,10 @@ class BillingCentre:
                 "credit_zero",
                 f"amount {amount} buys less than one credit unit after charges and debt",
             )
+        try:
+            agent = agents.check_float(s, station.id, amount) if tender == "cash" else None
+        except agents.FloatExceeded as e:
+            raise VendRefused("agent_float_exceeded", str(e)) from None
         meter.last_sequence += 1
         meter.change_balance = pricing.change_out
         vend = m.Vend(
@@ -528,6 +535,8 @@ class BillingCentre:
         vend.session_id = _open_session_id(s, operator.id, station.id)
         s.add(vend)
         s.flush()
+        if agent is not None:
+            agents.draw(s, agent, vend, operator_name, now)
         by_id = {d.id: d for d in debts}
         for debt_id, taken in pricing.debt_recovered:
             by_id[debt_id].outstanding -= taken
@@ -634,6 +643,7 @@ class BillingCentre:
                 meter.change_balance = vend.change_in
             for payment in s.scalars(select(m.BankPayment).where(m.BankPayment.vend_id == vend.id)):
                 payment.status, payment.vend_id = "pending", None  # paid money is owed as credit
+            agents.refund(s, vend, operator, self.now())
             vend.status = VendStatus.REVERSED.value
             vend.reversed_at = self.now()
             vend.reversed_by_id = supervisor.id
@@ -951,6 +961,143 @@ class BillingCentre:
                 return None
             return OperatorInfo(row.operator.id, row.operator.name,
                                 OperatorRole(row.operator.role))
+
+
+    def quote_vend(
+        self, meter_no: str, amount: Decimal, *, station: str, operator: str
+    ) -> VendResult:
+        """Price a sale exactly as :meth:`vend` would — same checks, same receipt lines — and
+        keep nothing (the transaction is rolled back): the receipt preview before payment."""
+        if not isinstance(amount, Decimal | int) or isinstance(amount, bool):
+            raise VendRefused(
+                "amount_invalid", f"amount must be a Decimal, got {type(amount).__name__}"
+            )
+        s = self._sessions()
+        try:
+            s.begin()
+            return self._new_vend(s, meter_no, Decimal(amount), f"quote-{uuid.uuid4().hex}",
+                                  station, operator)
+        finally:
+            s.rollback()
+            s.close()
+
+    # -- console passwords ------------------------------------------------------------------
+
+    def set_password(self, operator: str, password: str, *, actor: str = "system") -> None:
+        """Set ``operator``'s console password (an administrator, or the operator itself).
+
+        Only the salted hash is stored; the audit log records that it changed, nothing more.
+        """
+        try:
+            encoded = passwords.hash_password(password)
+        except passwords.PasswordPolicyError as e:
+            raise BillingError(str(e)) from None
+        with self._tx() as s:
+            row = self._operator(s, operator)
+            if actor not in ("system", operator):
+                admin = self._operator(s, actor)
+                if admin.role != OperatorRole.ADMINISTRATOR.value:
+                    raise PermissionDenied(f"operator {actor!r} may not set another "
+                                           "operator's password")
+            cred = s.get(m.OperatorCredential, row.id)
+            if cred is None:
+                s.add(m.OperatorCredential(operator_id=row.id, password_hash=encoded,
+                                           changed_at=self.now()))
+            else:
+                cred.password_hash, cred.changed_at = encoded, self.now()
+            self._audit(s, actor, "operator.password", "operator", row.id, None,
+                        {"operator": operator, "password": "changed"})
+
+    def authenticate(self, name: str, password: str) -> OperatorInfo | None:
+        """The operator if ``password`` is theirs, else None (unknown name, no password set
+        or wrong password look the same to the caller). Known names are audited."""
+        with self._tx() as s:
+            row = s.scalar(select(m.Operator).where(m.Operator.name == name))
+            cred = s.get(m.OperatorCredential, row.id) if row is not None else None
+            if row is None:
+                passwords.verify_password(password, _DUMMY_HASH)  # same time as a real check
+                return None
+            ok = cred is not None and passwords.verify_password(password, cred.password_hash)
+            self._audit(s, name, "operator.login" if ok else "operator.login_failed",
+                        "operator", row.id, None, {"operator": name})
+            return OperatorInfo(row.id, row.name, OperatorRole(row.role)) if ok else None
+
+    # -- vending agents ---------------------------------------------------------------------
+
+    def register_agent(self, name: str, credit_limit: Decimal = Decimal("0.00"), *,
+                       actor: str = "system") -> agents.AgentInfo:
+        """A vending agent with an empty float; ``actor`` must not be a cashier."""
+        limit = _decimal(credit_limit, "credit limit")
+        if not name.strip():
+            raise BillingError("an agent needs a name")
+        if limit < 0 or limit != limit.quantize(CENT):
+            raise BillingError(f"credit limit {limit} must be ≥ 0 in whole cents")
+        try:
+            with self._tx() as s:
+                self._require_role(s, actor, "register an agent", allow_system=True)
+                row = m.Agent(name=name, credit_limit=limit, created_at=self.now())
+                s.add(row)
+                s.flush()
+                result = agents.info(s, row)
+                self._audit(s, actor, "agent.register", "agent", row.id, None, result)
+                return result
+        except IntegrityError:
+            raise Conflict(f"agent {name!r} already exists") from None
+
+    def assign_agent_station(self, agent: str, station: str, *,
+                             actor: str = "system") -> agents.AgentInfo:
+        """Make ``station`` sell for ``agent`` (a station sells for one agent at most)."""
+        with self._tx() as s:
+            self._require_role(s, actor, "assign agent stations", allow_system=True)
+            row = self._agent(s, agent)
+            st = s.scalar(select(m.Station).where(m.Station.code == station))
+            if st is None:
+                raise NotFound(f"station {station!r} is not registered")
+            if s.get(m.AgentStation, st.id) is not None:
+                raise Conflict(f"station {station} already sells for an agent")
+            s.add(m.AgentStation(station_id=st.id, agent_id=row.id))
+            s.flush()
+            result = agents.info(s, row)
+            self._audit(s, actor, "agent.station", "agent", row.id, None,
+                        {"station": station})
+            return result
+
+    def top_up_agent(self, agent: str, amount: Decimal, *, actor: str,
+                     reference: str = "") -> agents.AgentInfo:
+        """Add money the agent paid in to its float (supervisor or administrator)."""
+        value = _decimal(amount, "top-up amount")
+        if value <= 0 or value != value.quantize(CENT):
+            raise BillingError(f"top-up {value} must be positive in whole cents")
+        with self._tx() as s:
+            self._require_role(s, actor, "top up an agent")
+            row = self._agent(s, agent, lock=True)
+            s.add(m.AgentEntry(agent_id=row.id, kind="topup", amount=value,
+                               reference=reference, actor=actor, at=self.now()))
+            s.flush()
+            result = agents.info(s, row)
+            self._audit(s, actor, "agent.topup", "agent", row.id, None,
+                        {"amount": value, "reference": reference, "balance": result.balance})
+            return result
+
+    def agent(self, name: str) -> agents.AgentInfo:
+        with self._tx() as s:
+            return agents.info(s, self._agent(s, name))
+
+    def list_agents(self) -> list[agents.AgentInfo]:
+        with self._tx() as s:
+            return [agents.info(s, a) for a in s.scalars(select(m.Agent).order_by(m.Agent.name))]
+
+    def agent_statement(self, name: str) -> list[agents.AgentEntryInfo]:
+        """Every movement of the agent's float, oldest first, with the running balance."""
+        with self._tx() as s:
+            return agents.statement(s, self._agent(s, name))
+
+    def _agent(self, s: Session, name: str, *, lock: bool = False) -> m.Agent:
+        q = select(m.Agent).where(m.Agent.name == name)
+        row = s.scalar(q.with_for_update() if lock else q)
+        if row is None:
+            raise NotFound(f"agent {name!r} is not registered")
+        return row
 
     # -- audit ------------------------------------------------------------------------------
 

@@ -216,6 +216,27 @@ def operators_add(name: str, role: Annotated[str, typer.Argument(
     out.print(f"operator {info.name} registered as {info.role.value}")
 
 
+@operators_app.command("password")
+def operators_password(name: str, db: Db = DEFAULT_URL) -> None:
+    """Set an operator's vending-console password (asked twice on a terminal, else one line of
+    stdin; never an argument, so it stays out of shell history and process lists)."""
+    import getpass
+    import sys
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            raise fail("the two passwords differ; nothing changed")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    with centre(db) as c:
+        try:
+            c.set_password(name, password)
+        except RigError as e:
+            raise fail(str(e)) from None
+    out.print(f"password of {name} set")
+
+
 @operators_app.command("list")
 def operators_list(db: Db = DEFAULT_URL) -> None:
     with centre(db) as c:
@@ -453,8 +474,17 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    console_station: Annotated[str | None, typer.Option(
+        help="also serve the vending console at /console/ for this vending station")] = None,
+    reader: Annotated[str | None, typer.Option(
+        help="the console station's card writer: PC/SC reader name or pattern")] = None,
+    master_key_file: Annotated[Path | None, typer.Option(
+        help="card master key for the writer (default: $RIG_MASTER_KEY)")] = None,
+    insecure_cookies: Annotated[bool, typer.Option(
+        help="console session cookie over plain HTTP (loopback only)")] = False,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs and /openapi.json) until Ctrl-C / SIGTERM."""
+    """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
+    /console/ with --console-station, until Ctrl-C / SIGTERM."""
     import uvicorn
 
     from rig.billing.api import create_app
@@ -466,7 +496,23 @@ def serve(
     # into KeyboardInterrupt lets the database close and the command exit 0.
     signal.signal(signal.SIGTERM, stop)
     with centre(db) as c:
+        app = create_app(c)
+        if console_station:
+            from rig.billing.console import PcscCardWriter, create_console_app
+            from rig.card.keys import MasterKey
+
+            writer = None
+            if reader:
+                try:
+                    key = (MasterKey.from_file(master_key_file) if master_key_file
+                           else MasterKey.from_env())
+                except RigError as e:
+                    raise fail(f"card writer {reader!r}: {e}") from None
+                writer = PcscCardWriter(c, key, reader)
+            app.mount("/console", create_console_app(
+                c, station=console_station, writer=writer, secure_cookies=not insecure_cookies))
+            err.print(f"vending console on http://{host}:{port}/console/", highlight=False)
         err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
         with suppress(KeyboardInterrupt):
-            uvicorn.run(create_app(c), host=host, port=port, log_level=log_level)
+            uvicorn.run(app, host=host, port=port, log_level=log_level)
     err.print("billing centre API stopped")

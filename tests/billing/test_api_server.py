@@ -68,7 +68,8 @@ def test_rig_billing_serve_is_a_real_server(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "rig.cli.main", "billing", "serve", "--db", db,
-         "--port", str(port), "--log-level", "info"],
+         "--port", str(port), "--log-level", "info", "--console-station", STATION,
+         "--insecure-cookies"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "COLUMNS": "200"})
     try:
@@ -93,6 +94,8 @@ def test_rig_billing_serve_is_a_real_server(tmp_path: Path) -> None:
             assert denied.status_code == 403 and "cashier" in denied.json()["detail"]
             spec = http.get("/openapi.json").json()
             assert spec["info"]["title"] == "rig billing centre"
+            login = http.get("/console/login")  # the vending console, beside the API
+            assert login.status_code == 200 and 'type="password"' in login.text
     finally:
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=60)

@@ -1,0 +1,157 @@
+"""The vending console app: login/logout, error pages, and the cashier, supervisor, report,
+audit and agent pages mounted from their own modules.
+
+``create_console_app`` returns a FastAPI (ASGI) app, so it runs alone under uvicorn or is
+mounted beside the REST API (``api.mount("/console", console_app)``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from rig.billing.console import agents_pages, cashier, reports_pages, supervisor
+from rig.billing.console.forms import FormError, parse_body
+from rig.billing.console.sessions import LoginThrottle, SessionStore
+from rig.billing.console.web import (
+    COOKIE,
+    LOGIN_COOKIE,
+    Console,
+    CsrfFailed,
+    Forbidden,
+    LoginRequired,
+    console,
+    csrf_form,
+    make_env,
+    new_login_token,
+    redirect,
+    render,
+)
+from rig.billing.console.writer import CardWriter
+from rig.billing.service import BillingCentre, NotFound, PermissionDenied
+from rig.errors import BillingError
+
+
+def create_console_app(
+    centre: BillingCentre,
+    *,
+    station: str,
+    writer: CardWriter | None = None,
+    secure_cookies: bool = True,
+    idle_timeout_s: float = 3600.0,
+) -> FastAPI:
+    """The console for the vending PC at ``station`` whose card writer is ``writer``.
+
+    ``secure_cookies`` marks the session cookie Secure (HTTPS only); turn it off only for a
+    console served on loopback over plain HTTP (tests, a single vending PC).
+    """
+    app = FastAPI(title="rig vending console", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.console = Console(centre, station, writer, SessionStore(idle_timeout_s),
+                                LoginThrottle(), make_env(), secure_cookies)
+    _install_errors(app)
+    _install_login(app)
+    for module in (cashier, supervisor, reports_pages, agents_pages):
+        app.include_router(module.router)
+    return app
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        return redirect(request, f"/login?next={quote(exc.next_url, safe='/')}")
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return render(request, "message.html", status=403, title="Not allowed",
+                      message=str(exc))
+
+    @app.exception_handler(PermissionDenied)
+    async def denied(request: Request, exc: PermissionDenied) -> Response:
+        return render(request, "message.html", status=403, title="Not allowed",
+                      message=str(exc))
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return render(request, "message.html", status=403, title="Form expired",
+                      message="This form is out of date (or did not come from this console). "
+                              "Go back, reload the page and try again. Nothing was done.")
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return render(request, "message.html", status=404, title="Not found", message=str(exc))
+
+    @app.exception_handler(BillingError)
+    async def billing_error(request: Request, exc: BillingError) -> Response:
+        return render(request, "message.html", status=400, title="Refused", message=str(exc))
+
+    @app.exception_handler(FormError)
+    async def form_error(request: Request, exc: FormError) -> Response:
+        return render(request, "message.html", status=400, title="Check the form",
+                      message=str(exc))
+
+
+def _safe_next(url: str) -> str:
+    """Only a path on this console (never another site) is followed after login."""
+    offsite = url.startswith(("//", "/\\")) or not url.startswith("/")
+    return "/" if offsite else url
+
+
+def _install_login(app: FastAPI) -> None:
+    def login_page(request: Request, *, error: str = "", info: str = "",
+                   status: int = 200) -> HTMLResponse:
+        token = new_login_token()
+        response = render(request, "login.html", status=status, session=None,
+                          login_token=token, error=error, info=info,
+                          next=_safe_next(request.query_params.get("next", "/")))
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                            secure=console(request).secure_cookies)
+        return response
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        if console(request).store.get(request.cookies.get(COOKIE)) is not None:
+            return redirect(request, "/")
+        info = "You have logged out." if request.query_params.get("bye") else ""
+        return login_page(request, info=info)
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        c = console(request)
+        form = parse_body(await request.body())
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not hmac.compare_digest(form.get("login_token", "").encode(),
+                                                   expected.encode()):
+            return login_page(request, status=403,
+                              error="The login form had expired. Please log in again.")
+        name, password = form.get("name", "").strip(), form.get("password", "")
+        wait = c.throttle.locked_for(name)
+        if wait > 0:
+            return login_page(request, status=429, error=(
+                f"Too many wrong passwords for {name}. Try again in {int(wait) // 60 + 1} "
+                "minute(s), or ask an administrator to set a new password."))
+        # The KDF takes tens of milliseconds: keep it off the event loop.
+        operator = (await run_in_threadpool(c.centre.authenticate, name, password)
+                    if name and password else None)
+        if operator is None:
+            c.throttle.failed(name)
+            return login_page(request, status=401, error="Name or password is wrong.")
+        c.throttle.succeeded(name)
+        session = c.store.create(operator.name, operator.role)
+        response = redirect(request, _safe_next(form.get("next", "/")))
+        response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict",
+                            secure=c.secure_cookies)
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        await csrf_form(request)
+        console(request).store.drop(request.cookies.get(COOKIE, ""))
+        response = redirect(request, "/login?bye=1")
+        response.delete_cookie(COOKIE)
+        return response

@@ -1,0 +1,142 @@
+"""The console's plumbing: who is logged in, what their role may do, CSRF, page rendering.
+
+Every check is server-side: a page hidden from a cashier's menu is also refused to a cashier
+who types its address. Every POST carries the session's CSRF token (compared in constant
+time), so another site cannot make a logged-in browser sell, reverse or log out.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from rig.billing.console.forms import FormError, parse_body
+from rig.billing.console.sessions import ConsoleSession, LoginThrottle, SessionStore
+from rig.billing.console.writer import CardWriter
+from rig.billing.service import BillingCentre
+from rig.billing.types import OperatorRole
+
+COOKIE = "rig_console"
+LOGIN_COOKIE = "rig_console_login"
+CASHIER = frozenset(OperatorRole)
+SUPERVISOR = frozenset({OperatorRole.SUPERVISOR, OperatorRole.ADMINISTRATOR})
+ADMINISTRATOR = frozenset({OperatorRole.ADMINISTRATOR})
+
+
+@dataclass
+class Console:
+    """Everything a request handler needs; one per app (``app.state.console``)."""
+
+    centre: BillingCentre
+    station: str
+    writer: CardWriter | None
+    store: SessionStore
+    throttle: LoginThrottle
+    env: Environment
+    secure_cookies: bool
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class Forbidden(Exception):
+    """The operator's role may not do this; the message says who may."""
+
+
+class CsrfFailed(Exception):
+    """The form's CSRF token is missing or is not this session's."""
+
+
+def make_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["money"] = lambda v: "" if v is None else f"{Decimal(v):,.2f}"
+    return env
+
+
+def console(request: Request) -> Console:
+    return request.app.state.console  # type: ignore[no-any-return]
+
+
+def current(request: Request) -> ConsoleSession:
+    """The logged-in session, or LoginRequired (→ the login page, then back here)."""
+    session = console(request).store.get(request.cookies.get(COOKIE))
+    if session is None:
+        path, mount = request.url.path, root(request)
+        raise LoginRequired(path[len(mount):] if mount and path.startswith(mount) else path)
+    return session
+
+
+def require(roles: frozenset[OperatorRole], what: str) -> Callable[[Request], ConsoleSession]:
+    """Dependency: the session, if its role is one of ``roles``; Forbidden otherwise."""
+    def dependency(request: Request) -> ConsoleSession:
+        session = current(request)
+        if session.role not in roles:
+            allowed = " or ".join(f"{'an' if r.value[0] in 'aeiou' else 'a'} {r.value}"
+                                  for r in sorted(roles))
+            raise Forbidden(f"Only {allowed} may {what}. You are logged in as "
+                            f"{session.operator} ({session.role.value}).")
+        return session
+    return dependency
+
+
+async def csrf_form(request: Request) -> dict[str, str]:
+    """The posted form, after checking its CSRF token against the session's."""
+    session = current(request)
+    try:
+        form = parse_body(await request.body())
+    except FormError:
+        raise CsrfFailed() from None
+    if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
+        raise CsrfFailed()
+    return form
+
+
+Form = Annotated[dict[str, str], Depends(csrf_form)]
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def render(request: Request, template: str, *, status: int = 200,
+           session: ConsoleSession | None = None, **context: Any) -> HTMLResponse:
+    c = console(request)
+    if session is None:
+        session = c.store.get(request.cookies.get(COOKIE))
+    html = c.env.get_template(template).render(
+        request=request, user=session, station=c.station,
+        reader=c.writer.reader_name if c.writer else None,
+        flashes=session.pop_flashes() if session else [],
+        csrf=session.csrf if session else "", root=root(request), SUPERVISOR=SUPERVISOR,
+        ADMINISTRATOR=ADMINISTRATOR, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def root(request: Request) -> str:
+    """The path the console is mounted at ("" when it is the whole app)."""
+    return str(request.scope.get("root_path", ""))
+
+
+def redirect(request: Request, path: str) -> RedirectResponse:
+    return RedirectResponse(root(request) + path, status_code=303)
+
+
+def back(request: Request, session: ConsoleSession, path: str,
+         error: Exception | str) -> RedirectResponse:
+    """Show ``error`` on the page at ``path`` (post/redirect/get keeps reloads harmless)."""
+    session.flash("error", str(error))
+    return redirect(request, path)
