@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -58,6 +59,23 @@ def scratch_database(url: str | None = None, prefix: str = "rig_scratch") -> Ite
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(**_libpq(base), autocommit=True) as admin:  # type: ignore[arg-type]
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                          .format(sql.Identifier(name)))
+        _drop(base, name)
+
+
+def _drop(base: URL, name: str, wait_s: float = 10.0) -> None:
+    """Drop `name`, ending our own leftover sessions; an autovacuum worker (a superuser
+    process we may not terminate) can hold it for a moment, so retry until it has gone."""
+    import psycopg
+    from psycopg import errors, sql
+
+    deadline = time.monotonic() + wait_s
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    while True:
+        try:
+            with psycopg.connect(**_libpq(base), autocommit=True) as admin:  # type: ignore[arg-type]
+                admin.execute(drop)
+            return
+        except (errors.InsufficientPrivilege, errors.ObjectInUse):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
