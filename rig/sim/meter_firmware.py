@@ -118,8 +118,10 @@ class EmulatedMeter:
                 return
             self.world.advance()
             self.restore_nvm(self._nvm)
+            now = self.world.clock.now()
             self.engine.events.power_down_count += 1
-            self.log.last_power_up = self.world.clock.now()
+            self.log.last_power_up = now
+            self.engine.resume(now)
             self._record_latched_cover()
             self._new_serial_side()
             self.world.set_outage(False)

@@ -175,8 +175,9 @@ class BenchWorld:
     def _segment(self, start: float, end: float) -> None:
         """One stretch of constant grid voltage: meter and load energy over the same seconds.
 
-        The meter runs its clock even while no current flows (a power-limit trip recloses by
-        the clock); if the relay closes inside the stretch, the load draws from that instant.
+        The meter runs its clock even while no current flows (a power-limit trip recloses, a
+        friendly period ends and a deferred cut-off happens, by the clock alone); if the relay
+        closes inside the stretch, the load draws from that instant.
         """
         volts = self.voltage_at(start)
         t = start
@@ -184,7 +185,9 @@ class BenchWorld:
             closed = self.engine.relay_closed
             power = self.load.drawn_power(Supply(volts, closed))
             begin = self.clock.at(t)
-            if power <= 0 and self.engine.reconnect_at is None:
+            clock_events = (self.engine.reconnect_at is not None
+                            or (closed and self.profile.friendly_periods is not None))
+            if power <= 0 and not clock_events:
                 return  # nothing flows and nothing happens by the clock: skip the stretch
             self.engine.advance(end - t, power, begin)
             on_s = end - t
