@@ -276,3 +276,24 @@ def test_refused_card_changes_no_register_and_shows_in_the_readout() -> None:
         assert after == before
     finally:
         b.close()
+
+
+def test_cover_opened_during_an_outage_is_recorded_at_power_up(money: Bench) -> None:
+    c = dlt(money)
+    money.meter.power_down()
+    money.hours(1)
+    money.meter.open_cover()  # the classic attack: open the meter while it is dark
+    money.hours(0.5)
+    money.meter.close_cover()
+    money.hours(0.5)
+    money.meter.power_up()
+    assert c.read(di.COVER_OPEN_COUNT) == 1
+    assert c.read(di.LAST_COVER_OPEN_RECORD) == "260304090000" + "260304093000"
+    money.meter.open_cover()  # open at power-down, closed in the dark: one event, now closed
+    money.meter.power_down()
+    money.hours(1)
+    money.meter.close_cover()
+    money.meter.power_up()
+    assert c.read(di.COVER_OPEN_COUNT) == 2
+    assert c.read(di.LAST_COVER_OPEN_RECORD) == "260304100000" + "260304110000"
+    assert money.meter.log.cover_open_since is None
