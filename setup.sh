@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for rig, idempotently: system packages, pcscd with the
-# vsmartcard virtual readers, and a virtual environment at .venv with rig installed.
+# vsmartcard virtual readers, a local PostgreSQL for the lab billing centre's tests and
+# benchmarks, and a virtual environment at .venv with rig installed.
 # A second run only checks (a few seconds): each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,7 +10,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. System packages the real stack needs.
-APT_PKGS=(pcscd vsmartcard-vpcd swig libpcsclite-dev pkg-config gcc)
+APT_PKGS=(pcscd vsmartcard-vpcd swig libpcsclite-dev pkg-config gcc postgresql)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     APT_PKGS+=(python3-venv python3-dev)
 fi
@@ -58,7 +59,32 @@ if [ "$restart" = 1 ] || ! vpcd_up; then
     vpcd_up || { echo "[setup] pcscd started but the vpcd reader ports 35963..35970 are not listening" >&2; exit 1; }
 fi
 
-# 3. The virtual environment, reinstalled only when pyproject.toml changed.
+# 3. PostgreSQL (SQLite stays the embedded default): a running cluster with role `rig`
+#    (password `rig`, may create databases: tests make one per test) and database `rig_billing`.
+#    RIG_POSTGRES_URL=postgresql+psycopg://rig:rig@127.0.0.1:5432/rig_billing reaches it.
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+pg_psql() { as_postgres psql -X -q -v ON_ERROR_STOP=1 -tA "$@"; }
+cluster=$(pg_lsclusters -h 2>/dev/null | head -n1)
+if [ -z "$cluster" ]; then
+    ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+    say "creating PostgreSQL cluster $ver/main"
+    as_root pg_createcluster "$ver" main >/dev/null
+    cluster=$(pg_lsclusters -h | head -n1)
+fi
+read -r pg_ver pg_name pg_port pg_status _ <<<"$cluster"
+if [ "$pg_status" != "online" ]; then
+    say "starting PostgreSQL $pg_ver/$pg_name on port $pg_port"
+    as_root pg_ctlcluster "$pg_ver" "$pg_name" start
+fi
+if [ "$(pg_psql -p "$pg_port" -c "SELECT 1 FROM pg_roles WHERE rolname = 'rig'")" != 1 ]; then
+    say "creating PostgreSQL role rig and database rig_billing"
+    pg_psql -p "$pg_port" -c "CREATE ROLE rig LOGIN CREATEDB PASSWORD 'rig'"
+fi
+if [ "$(pg_psql -p "$pg_port" -c "SELECT 1 FROM pg_database WHERE datname = 'rig_billing'")" != 1 ]; then
+    pg_psql -p "$pg_port" -c "CREATE DATABASE rig_billing OWNER rig"
+fi
+
+# 4. The virtual environment, reinstalled only when pyproject.toml changed.
 stamp=.venv/.rig-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -68,4 +94,4 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     .venv/bin/python -m pip install -q -e '.[dev]'
     echo "$want" > "$stamp"
 fi
-say "ready: pcscd with virtual readers, .venv with rig $(.venv/bin/python -c 'import rig; print(rig.__version__)')"
+say "ready: pcscd with virtual readers, PostgreSQL $pg_ver on port $pg_port, .venv with rig $(.venv/bin/python -c 'import rig; print(rig.__version__)')"

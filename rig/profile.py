@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -194,6 +195,11 @@ class Thresholds(_Strict):
     overdraft_limit: NonNegative = Decimal(0)
     hoarding_limit: NonNegative
     close_allowed: NonNegative = Decimal(0)
+
+    @field_serializer("alarm1_actions", "alarm2_actions")
+    def _sorted_actions(self, actions: frozenset[str]) -> list[str]:
+        """A set has no order; dumped (e.g. into the meter's NVM image) it gets a stable one."""
+        return sorted(actions)
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

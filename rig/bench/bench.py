@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from rig.bench.config import BenchConfig
 from rig.bench.control import ControlClient
 from rig.bench.courier import CardCourier, CommandCourier, EmulatedCourier, PromptCourier
+from rig.bench.scpi_log import ScpiLog, record_scpi
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
 from rig.card.trace import ApduTrace
@@ -46,6 +47,8 @@ class Bench:
     meter_transcript: Transcript
     apdu_trace: ApduTrace
     parts: dict[str, str] = field(default_factory=dict)
+    sim: ControlClient | None = None  # the emulated bench's control channel; None on a real one
+    scpi_log: ScpiLog | None = None  # every command to the load and its reply
     serial_faults: SerialFaultProxy | None = None
 
     @property
@@ -104,7 +107,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             else:
                 from rig.sim.emulated_bench import EmulatedBench
 
-                sim = EmulatedBench(profile, time_scale=config.time_scale)
+                sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch)
                 control_url = sim.start().control
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
@@ -116,10 +119,12 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                                   f"{parts['profile']!r}, not {profile.name!r}")
             clock = BenchClock.from_dict(hello["clock"])
             courier: CardCourier = EmulatedCourier(control)
+            sim_link: ControlClient | None = control
             meter_port, resource, reader_name = (
                 parts["meter_port"], parts["load_resource"], parts["card_reader"])
         else:
             clock = BenchClock.real()
+            sim_link = None
             meter_port = config.meter.port or ""
             resource = config.load.resource or ""
             reader_name = config.card.reader or ""
@@ -147,11 +152,14 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             tz=clock.epoch.tzinfo))
         load = stack.enter_context(ElectronicLoad.open(
             resource, dialect=config.load.dialect, backend=config.load.backend))
+        scpi_log = ScpiLog(clock.now)
+        record_scpi(load, scpi_log)
         bench = Bench(
             config=config, profile=profile, clock=clock, meter=meter, load=load,
             reader=PcscReader(reader_name), courier=courier,
             master_key=_default_master_key(config), meter_transcript=transcript,
-            apdu_trace=ApduTrace(), parts=parts, serial_faults=proxy,
+            apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
+            serial_faults=proxy,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
         try:

@@ -6,6 +6,7 @@ VISA resource and how the card gets from writer to meter.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -72,6 +73,9 @@ class BenchConfig(_Strict):
     station_id: str = "emulated-bench"
     profile: str = DEFAULT_PROFILE
     time_scale: Annotated[float, Field(gt=0, le=1_000_000)] = 3600.0
+    epoch: datetime | None = Field(
+        default=None, description="emulated only: the bench time the clock starts at "
+        "(timezone-aware; default: now), so time-of-day behaviour is reproducible")
     sim_control: str | None = Field(
         default=None, description="attach to a running `rig sim` (its control URL) "
         "instead of starting an emulated bench in-process")
@@ -98,8 +102,13 @@ class BenchConfig(_Strict):
                 raise ValueError(f"a real bench needs {', '.join(missing)}")
             if self.time_scale != 1:
                 raise ValueError("a real bench runs in real time: time_scale must be 1")
+            if self.epoch is not None:
+                raise ValueError("epoch: a real bench runs on the real clock; only an "
+                                 "emulated bench can start at a chosen instant")
             if self.card.courier == "emulated":
                 raise ValueError("a real bench moves cards by 'prompt' or 'command'")
+        if self.epoch is not None and self.epoch.tzinfo is None:
+            raise ValueError("epoch: give a timezone (e.g. 2026-03-04T08:00:00+00:00)")
         if self.card.courier == "command" and not self.card.courier_command:
             raise ValueError("card.courier = 'command' needs card.courier_command")
         return self

@@ -6,13 +6,12 @@ On the emulated bench that is the bench's control channel; on a real bench it is
 
 from __future__ import annotations
 
-import select
 import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from rig.bench.control import ControlClient
+from rig.bench.operator import OperatorConsole
 from rig.errors import RigError
 
 CardPlace = Literal["writer", "meter", "hand"]
@@ -50,27 +49,21 @@ class EmulatedCourier:
 
 
 class PromptCourier:
-    """Asks the operator to move the card and waits for Enter (with a timeout)."""
+    """Asks the operator to move the card and waits for Enter (with a timeout).
 
-    def __init__(self, timeout_s: float = 120.0) -> None:
-        self._timeout = timeout_s
+    Without a terminal (CI) the first move fails with a clear error instead of hanging.
+    """
+
+    def __init__(self, timeout_s: float = 120.0, console: OperatorConsole | None = None) -> None:
+        self._console = console or OperatorConsole(timeout_s)
 
     def move(self, to: CardPlace) -> Delivery:
         where = {"writer": "into the card writer", "meter": "into the meter",
                  "hand": "out of the reader"}[to]
-        if not sys.stdin.isatty():
-            raise RigError(f"operator prompt 'move the card {where}' needs a terminal; "
-                           "none is attached (CI?): use an emulated bench or a card actuator")
-        print(f">>> Move the card {where}, then press Enter ({self._timeout:.0f} s)", flush=True)
-        ready, _, _ = select.select([sys.stdin], [], [], self._timeout)
-        if not ready:
-            raise RigError(f"operator did not confirm 'move the card {where}' "
-                           f"within {self._timeout:.0f} s")
-        sys.stdin.readline()
+        self._console.confirm(f"move the card {where}")
         message = ""
         if to == "meter":
-            print(">>> What does the meter display? ", end="", flush=True)
-            message = sys.stdin.readline().strip()
+            message = self._console.ask("read the meter display", "What does the meter display?")
         return Delivery(place=to, meter_message=message)
 
 

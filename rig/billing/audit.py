@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from rig.billing import models as m
@@ -27,6 +27,7 @@ from rig.billing.models import to_utc
 from rig.billing.reconcile import _jsonable
 
 GENESIS = "0" * 64
+AUDIT_CHAIN_LOCK = 0x72696761756469  # "rigaudi": one chain, one advisory lock
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,13 @@ def append(
     s: Session, *, at: datetime, actor: str, action: str, entity: str, entity_id: object,
     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
 ) -> m.AuditEvent:
-    """Append one event in the caller's transaction (so it commits or rolls back with it)."""
+    """Append one event in the caller's transaction (so it commits or rolls back with it).
+
+    Concurrent writers must not both extend the same head: SQLite's BEGIN IMMEDIATE already
+    serialises them; on PostgreSQL a transaction-scoped advisory lock does.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
     head = s.scalar(select(m.AuditEvent).order_by(m.AuditEvent.seq.desc()).limit(1))
     seq = head.seq + 1 if head is not None else 1
     prev = head.hash if head is not None else GENESIS

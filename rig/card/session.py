@@ -24,6 +24,7 @@ from rig.card.application import (
 from rig.card.keys import KEY_LEN, auth_cryptogram
 from rig.card.records import CardInfo, PurchaseRecord, ReadbackRecord, TariffRecord, _Record
 from rig.card.trace import ApduTrace
+from rig.errors import CardError
 
 R = TypeVar("R", bound=_Record)
 
@@ -90,7 +91,12 @@ class CardSession:
         out = b""
         while len(out) < length:
             chunk = min(length - len(out), 256)
-            out += self.send(A.read_binary(offset + len(out), chunk, fid))
+            cmd = A.read_binary(offset + len(out), chunk, fid)
+            data = self.send(cmd)
+            if not 0 < len(data) <= chunk:  # an empty answer would have us ask for ever
+                raise CardError(f"{self.terminal}: {cmd.name}: card returned {len(data)} "
+                                f"bytes for Le {chunk}")
+            out += data
         return out
 
     def write_ef(self, fid: int, data: bytes, offset: int = 0, secret: bool = False) -> None:

@@ -54,37 +54,17 @@ class FaultCounts:
     by_direction: dict[str, int] = field(default_factory=lambda: {"to_meter": 0, "to_rig": 0})
 
 
-class SerialFaultProxy:
-    """Forward bytes between the meter port and a new pty, injecting faults on the way."""
+class LineNoise:
+    """The fault model of one line: seeded, so a failing run replays byte for byte."""
 
-    def __init__(self, meter_port: str, faults: SerialFaults, **serial_settings: Any) -> None:
-        self._meter_path = meter_port
-        self._settings = serial_settings
+    def __init__(self, faults: SerialFaults) -> None:
         self.faults = faults
         self.counts = FaultCounts()
         self._rng = random.Random(faults.seed)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._meter: Any = None
-        self._master = self._slave = -1
-        self.path = ""
 
-    def start(self) -> str:
-        """Open both sides; returns the pty path the rig should open instead of the meter."""
-        import serial
-
-        self._meter = serial.serial_for_url(self._meter_path, timeout=0.02, **self._settings)
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.path = os.ttyname(self._slave)
-        for name, target in (("to_meter", self._rig_to_meter), ("to_rig", self._meter_to_rig)):
-            t = threading.Thread(target=target, name=f"fault-proxy-{name}", daemon=True)
-            t.start()
-            self._threads.append(t)
-        return self.path
-
-    def _mangle(self, data: bytes, direction: str) -> bytes:
+    def mangle(self, data: bytes, direction: str) -> tuple[bytes, float]:
+        """`data` after drops, single-bit flips and duplicates; and the delay to add (s)."""
         f = self.faults
         out = bytearray()
         with self._lock:
@@ -106,9 +86,53 @@ class SerialFaultProxy:
             delay = f.delay_ms / 1000 if self._rng.random() < f.delay_rate else 0.0
             if delay:
                 self.counts.delayed_chunks += 1
+        return bytes(out), delay
+
+
+class SerialFaultProxy:
+    """Forward bytes between the meter port and a new pty, injecting faults on the way."""
+
+    def __init__(self, meter_port: str, faults: SerialFaults, *, record: bool = False,
+                 **serial_settings: Any) -> None:
+        self._meter_path = meter_port
+        # With `record`, the bytes each side sent and the bytes delivered to the other, per
+        # direction: rig.faults.serial_audit finds corrupted frames that passed the checksum.
+        self.record = record
+        self.sent: dict[str, bytearray] = {"to_meter": bytearray(), "to_rig": bytearray()}
+        self.delivered: dict[str, bytearray] = {"to_meter": bytearray(), "to_rig": bytearray()}
+        self._settings = serial_settings
+        self.faults = faults
+        self._noise = LineNoise(faults)
+        self._record_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._meter: Any = None
+        self._master = self._slave = -1
+        self.path = ""
+
+    def start(self) -> str:
+        """Open both sides; returns the pty path the rig should open instead of the meter."""
+        import serial
+
+        self._meter = serial.serial_for_url(self._meter_path, timeout=0.02, **self._settings)
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.path = os.ttyname(self._slave)
+        for name, target in (("to_meter", self._rig_to_meter), ("to_rig", self._meter_to_rig)):
+            t = threading.Thread(target=target, name=f"fault-proxy-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self.path
+
+    def _mangle(self, data: bytes, direction: str) -> bytes:
+        out, delay = self._noise.mangle(data, direction)
+        if self.record:
+            with self._record_lock:
+                self.sent[direction] += data
+                self.delivered[direction] += out
         if delay:
             time.sleep(delay)
-        return bytes(out)
+        return out
 
     def _rig_to_meter(self) -> None:
         while not self._stop.is_set():
@@ -133,6 +157,10 @@ class SerialFaultProxy:
                 mangled = self._mangle(data, "to_rig")
                 if mangled:
                     os.write(self._master, mangled)
+
+    @property
+    def counts(self) -> FaultCounts:
+        return self._noise.counts
 
     def stop(self) -> None:
         self._stop.set()

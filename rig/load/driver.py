@@ -216,11 +216,14 @@ class ElectronicLoad:
     def _query_number(self, command: str) -> Decimal:
         reply = self._query(command)
         try:
-            return Decimal(reply)
+            number = Decimal(reply)
         except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite():  # NaN or Infinity is no reading, whatever Decimal accepts
             raise InstrumentError(
                 f"{self.resource}: reply {reply!r} to {command!r} is not a number"
-            ) from None
+            )
+        return number
 
     def _set(self, command: str) -> None:
         """Send a setting command and raise at once if the instrument queued an error."""

@@ -7,32 +7,18 @@ suite in tests/certification runs every scenario for every meter profile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
+from rig.load.driver import InstrumentError
+from rig.scenarios import certification_billing as billing
+from rig.scenarios import certification_credit as credit
+from rig.scenarios import certification_meter as meter
+from rig.scenarios import certification_security as security
+from rig.scenarios import expect
+from rig.scenarios.cert_base import PRICE, Registers, clear_alarm2_trip, commission, snapshot
 from rig.scenarios.steps import BenchSteps
 
-PRICE = Decimal("0.5283")
-
-
-@dataclass(frozen=True)
-class Registers:
-    """The registers a refusal must leave untouched."""
-
-    remaining: Decimal
-    energy_kwh: Decimal
-    relay_open: bool
-
-
-def snapshot(s: BenchSteps) -> Registers:
-    state = s.meter.state()
-    return Registers(state.remaining, s.meter.energy_kwh(), state.relay_open)
-
-
-def commission(s: BenchSteps) -> None:
-    with s.record.step("commission meter and issue card"):
-        s.register(PRICE)
-        s.record.measure("card bound to meter", s.issue_card(), equals=s.meter_no)
+__all__ = ["PRICE", "SCENARIOS", "Registers", "commission", "snapshot"]
 
 
 def buy_and_insert(s: BenchSteps, amount: Decimal = Decimal("30.00")) -> int:
@@ -95,14 +81,18 @@ def card_for_another_meter_is_refused(s: BenchSteps) -> None:
 
 def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
                                power_w: Decimal = Decimal(3000)) -> None:
-    """Several buy → consume → readback cycles stay balanced, energy included."""
+    """Several buy → consume → readback cycles stay balanced, and the energy the meter
+    counted agrees with what the load itself measured, within the meter's accuracy class."""
     commission(s)
+    load_wh = _load_energy_wh(s)
+    meter_wh = int(s.meter.energy_kwh() * 1000)
     for n in range(1, cycles + 1):
         amount = Decimal(5 * n) + Decimal("0.37")
         with s.record.step(f"cycle {n}: buy {amount}, consume part of it"):
             vend = s.vend(amount)
             s.write_vend(vend)
             s.insert_into_meter()
+            clear_alarm2_trip(s)
             credit = s.credit_of(vend)
             target = (s.meter.remaining() - credit / 2).quantize(Decimal("0.01"))
             s.load_on(power_w)
@@ -120,6 +110,31 @@ def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
                     s.record.measure(f"cycle {n} {check.name}", check.actual,
                                      equals=check.expected)
             s.record.measure(f"cycle {n} verdict", str(result.verdict), equals="balanced")
+            if load_wh is not None:
+                load_now = _load_energy_wh(s)
+                assert load_now is not None
+                _energy_agrees(s, f"cycle {n}", uploaded.record.energy_wh - meter_wh,
+                               load_now - load_wh)
+                load_wh, meter_wh = load_now, uploaded.record.energy_wh
+
+
+def _load_energy_wh(s: BenchSteps) -> Decimal | None:
+    """The load's own energy register (Wh), or None if this load model keeps none."""
+    try:
+        return s.bench.load.energy_wh()
+    except InstrumentError as e:
+        s.record.measure("load energy register", f"not available: {e}")
+        return None
+
+
+def _energy_agrees(s: BenchSteps, label: str, meter_wh: int, load_wh: Decimal) -> None:
+    """Meter energy (readback, whole Wh) against the load's reading: the accuracy class,
+    plus the meter's 1 Wh resolution at each end."""
+    tolerance = (load_wh * expect.class_error(s.bench.profile)).quantize(Decimal("0.001")) + 2
+    s.record.measure(f"{label} meter energy vs load energy", Decimal(meter_wh) - load_wh, "Wh",
+                     low=-tolerance, high=tolerance,
+                     description=f"meter {meter_wh} Wh, load {load_wh} Wh, class "
+                                 f"{s.bench.profile.metering.accuracy_class}")
 
 
 SCENARIOS = {
@@ -127,4 +142,13 @@ SCENARIOS = {
     "replayed card is not applied twice": replayed_card_is_not_applied_twice,
     "card for another meter is refused": card_for_another_meter_is_refused,
     "reconciliation over several cycles": reconciliation_over_cycles,
+    "alarms at predicted times": credit.alarms_at_predicted_times,
+    "cut-off and reconnection": credit.cutoff_and_reconnection,
+    "emergency credit": credit.emergency_credit,
+    "friendly period": credit.friendly_period,
+    "forged MAC is refused": security.forged_mac_is_refused,
+    "hoarding limit refusal": security.hoarding_limit_refusal,
+    "parameter card changes thresholds": meter.parameter_card_changes_thresholds,
+    "power-limit trip and recovery": meter.power_limit_trip_and_recovery,
+    "tariff change at its effective date": billing.tariff_change_at_effective_date,
 }

@@ -108,6 +108,8 @@ class PrepaidCycle:
             self.record.attach_png("power, credit and relay over time", plot_run(s.series))
         self.record.attach("meter serial transcript", self.bench.meter_transcript.to_text())
         self.record.attach("card APDU trace (secrets redacted)", self.bench.apdu_trace.to_text())
+        if self.bench.scpi_log is not None:
+            self.record.attach("load SCPI log", self.bench.scpi_log.to_text())
 
     # -- the phases ------------------------------------------------------------------
     def register(self) -> None:

@@ -14,28 +14,101 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
+from rig.bench.operator import OperatorConsole
 from rig.bench.vending_station import UploadedReadback, VendingStation
 from rig.billing.service import BillingCentre, Conflict
 from rig.billing.types import VendResult
-from rig.card.records import ReadbackRecord
+from rig.card.application import KEY_STATION
+from rig.card.keys import derive_card_key
+from rig.card.records import CardType, PurchaseRecord, ReadbackRecord
+from rig.card.session import CardSession
 from rig.errors import RigError
+from rig.meter.client import (
+    IEC_ALARM1,
+    IEC_ALARM2,
+    IEC_EMERGENCY,
+    IEC_POWER_TRIP,
+    IEC_RELAY_OPEN,
+    IecMeterClient,
+)
+from rig.meter.dlt645 import data_ids as di
+from rig.meter.dlt645.client import Dlt645Client
 from rig.profile import CreditKind
 from rig.report.plot import RunSeries
 from rig.scenarios.record import RunRecord
 
 OPERATOR = "rig-cashier"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class MeterState:
-    """One poll of the meter: what its display and status word say."""
+    """One poll of the meter: what its display and status word say (None: the protocol
+    does not tell)."""
 
     remaining: Decimal
     relay_open: bool
     pre_trip_alarm: bool
+    overdraft: Decimal = Decimal(0)
+    alarm1: bool | None = None
+    emergency: bool | None = None
+    power_trip: bool | None = None
+    remaining_before_status: Decimal | None = None  # the credit read before the status word
+
+    @property
+    def remaining_without_flags(self) -> Decimal:
+        """The credit as it stood when the status flags were not yet set (see state())."""
+        return self.remaining if self.remaining_before_status is None \
+            else self.remaining_before_status
+
+
+@dataclass(frozen=True)
+class Observed:
+    """When a polled condition became true: after `earliest`, no later than `latest`.
+
+    `earliest` is the bench instant the last poll that did not see it was sent, `latest` the
+    instant the first poll that saw it was answered; so the bracket holds on any machine,
+    a slow one only widens it.
+    """
+
+    state: MeterState
+    before: MeterState | None
+    earliest: datetime
+    latest: datetime
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        return self.earliest, self.latest
+
+
+# DL/T 645 parameter registers (alarm and limit levels) per credit unit.
+_DLT645_LEVELS = {
+    CreditKind.MONEY: {"alarm1": di.ALARM_AMOUNT_1, "alarm2": di.ALARM_AMOUNT_2,
+                       "overdraft_limit": di.OVERDRAFT_AMOUNT_LIMIT,
+                       "hoarding_limit": di.HOARDING_AMOUNT_LIMIT},
+    CreditKind.ENERGY: {"alarm1": di.ALARM_ENERGY_1, "alarm2": di.ALARM_ENERGY_2,
+                        "overdraft_limit": di.OVERDRAFT_ENERGY_LIMIT,
+                        "hoarding_limit": di.HOARDING_ENERGY_LIMIT},
+}
+
+
+def agreed(read: Callable[[], T], what: str, attempts: int = 5) -> T:
+    """A value that two consecutive reads agree on, for values that must not move.
+
+    The frame checksum misses some double corruptions; two independent exchanges that agree
+    are what the rig takes before a serial value goes into the billing centre.
+    """
+    last = read()
+    for _ in range(attempts - 1):
+        again = read()
+        if again == last:
+            return again
+        last = again
+    raise RigError(f"{what}: {attempts} reads never agreed twice in a row (last {last})")
 
 
 class MeterView:
@@ -45,18 +118,53 @@ class MeterView:
         self._client = bench.meter
 
     def address(self) -> str:
-        return self._client.read_address()
+        return agreed(self._client.read_address, "meter address")
 
     def energy_kwh(self) -> Decimal:
         return self._client.energy_kwh()
 
+    def settled_energy_kwh(self) -> Decimal:
+        """The energy register while nothing draws power, confirmed by a second read."""
+        return agreed(self._client.energy_kwh, "energy register")
+
     def remaining(self) -> Decimal:
         return self._client.remaining_credit()
 
+    def overdraft(self) -> Decimal:
+        return self._client.overdraft()
+
     def state(self) -> MeterState:
-        remaining = self._client.remaining_credit()
-        status = self._client.status()
-        return MeterState(remaining, status.relay_open, bool(status.alarm2))
+        """One consistent poll: a single readout where the protocol has one (IEC 62056-21);
+        else the credit read on both sides of the status word, so a level seen with a flag
+        is judged by the read after it and one seen without it by the read before."""
+        c = self._client
+        if isinstance(c, IecMeterClient):
+            data = c.readout()
+            number = {q: Decimal(data[c.registers[q]].value)
+                      for q in ("remaining_credit", "overdraft")}
+            word = int(data[c.registers["status"]].value, 16)
+            return MeterState(number["remaining_credit"], bool(word & IEC_RELAY_OPEN),
+                              bool(word & IEC_ALARM2), number["overdraft"],
+                              bool(word & IEC_ALARM1), bool(word & IEC_EMERGENCY),
+                              bool(word & IEC_POWER_TRIP),
+                              remaining_before_status=number["remaining_credit"])
+        first = c.remaining_credit()
+        st = c.status()
+        remaining = c.remaining_credit()
+        return MeterState(remaining, st.relay_open, bool(st.alarm2), c.overdraft(), st.alarm1,
+                          st.emergency_active, st.power_trip, remaining_before_status=first)
+
+    def levels(self) -> dict[str, Decimal] | None:
+        """Alarm and limit levels as the meter's parameter registers say; None if its
+        protocol has no such registers (an IEC 62056-21 readout of this model)."""
+        protocol = getattr(self._client, "protocol", None)
+        if not isinstance(protocol, Dlt645Client):
+            return None
+        ids = _DLT645_LEVELS[self._client.profile.credit.unit]
+        return {name: Decimal(protocol.read(i)) for name, i in ids.items()}
+
+    def last_cutoff_or_none(self) -> datetime | None:
+        return self._client.last_cutoff_time()
 
     def last_cutoff(self) -> datetime:
         trip = self._client.last_cutoff_time()
@@ -82,6 +190,8 @@ class BenchSteps:
         self.tag = uuid.uuid4().hex[:8]
         self.series = RunSeries(self.unit)
         self.load_on_at: datetime | None = None
+        self.load_on_window: tuple[datetime, datetime] | None = None
+        self._plot_t0: datetime | None = None
         self._vends = 0
 
     # -- billing-centre side ---------------------------------------------------------
@@ -94,15 +204,19 @@ class BenchSteps:
             self.billing.register_operator(OPERATOR, "cashier")
         account = f"ACC-{self.tag}"
         self.billing.register_customer(customer, account)
-        tariff_code = f"FLAT-{self.tag}"
+        tariff_code = self.tariff_code
         self.billing.create_tariff(tariff_code, price_per_kwh, b.now())
-        energy_wh = int(self.meter.energy_kwh() * 1000)
+        energy_wh = int(self.meter.settled_energy_kwh() * 1000)
         self.billing.register_meter(
             self.meter_no, customer_account=account, profile=p.name,
             credit_unit="money_cents" if self.money else "energy_wh", tariff_code=tariff_code,
             key_revision=p.card.key_revision, commissioning_energy_wh=energy_wh,
             commissioned_at=b.now())
         return energy_wh
+
+    @property
+    def tariff_code(self) -> str:
+        return f"FLAT-{self.tag}"
 
     def issue_card(self) -> str:
         """Register and personalise a user card bound to the meter; returns its meter no."""
@@ -144,13 +258,65 @@ class BenchSteps:
     def card_to_writer(self) -> None:
         self.bench.courier.move("writer")
 
+    def buy(self, amount: Decimal) -> tuple[VendResult, Delivery]:
+        """Vend, write the card and insert it: the customer's purchase, applied or refused."""
+        vend = self.vend(amount)
+        self.write_vend(vend)
+        return vend, self.insert_into_meter(expect_accepted=False)
+
+    def settle(self) -> UploadedReadback:
+        """Card back to the writer and its readback uploaded (the centre then sells again)."""
+        self.card_to_writer()
+        return self.upload_readback()
+
+    def personalise_as(self, card_type: CardType) -> None:
+        """Re-issue the card in the writer as another card type (same serial and keys)."""
+        with self.bench.card_at_writer() as conn:
+            self.station.personalise(conn, card_serial=self.card_serial,
+                                     meter_no=self.meter_no,
+                                     key_revision=self.bench.profile.card.key_revision,
+                                     card_type=card_type)
+
+    def read_purchase(self) -> PurchaseRecord | None:
+        with self.bench.card_at_writer() as conn:
+            session = CardSession(conn, self.bench.apdu_trace)
+            session.select_application()
+            return session.read_purchase()
+
+    def write_raw_purchase(self, record: PurchaseRecord) -> None:
+        """Write `record` as it is (no signing): what a cloned writer holding the card key
+        but not the meter key could put on a card."""
+        with self.bench.card_at_writer() as conn:
+            session = CardSession(conn, self.bench.apdu_trace)
+            session.select_application()
+            info = session.read_info()
+            key = derive_card_key(self.bench.master_key, info.card_serial, info.key_revision)
+            session.authenticate(KEY_STATION, key, info.card_serial)
+            session.write_purchase(record)
+
+    def press_meter_key(self, key: str) -> bool:
+        """The customer presses a meter key; True if the meter granted it. On a real bench
+        the operator presses it and says what the meter showed."""
+        if self.bench.sim is not None:
+            return bool(self.bench.sim.call("meter_key", key=key)["granted"])
+        label = key.replace("_", " ")
+        return OperatorConsole().yes_no(f"press the {label} key on the meter",
+                                        f"Press the {label} key on the meter: was it granted?")
+
     # -- the load and the meter while consuming -----------------------------------------
     def load_on(self, power_w: Decimal) -> datetime:
         b = self.bench
         b.load.set_power(power_w)
         self.load_on_at = b.now()
         b.load.input_on()
+        self.load_on_window = (self.load_on_at, b.now())
         return self.load_on_at
+
+    def set_power(self, power_w: Decimal) -> tuple[datetime, datetime]:
+        """Change the load's set point; returns the bench window the change took effect in."""
+        before = self.bench.now()
+        self.bench.load.set_power(power_w)
+        return before, self.bench.now()
 
     def load_off(self) -> None:
         self.bench.load.input_off()
@@ -170,14 +336,54 @@ class BenchSteps:
                             bench_time=self.bench.now().strftime("%Y-%m-%d %H:%M"))
         return state
 
+    def watch(self, done: Callable[[MeterState], bool], what: str, *,
+              poll_s: float = 0.002, max_bench_hours: float = 200.0) -> Observed:
+        """Poll until `done`, bracketing the bench instant it became true (see Observed)."""
+        limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
+        before: MeterState | None = None
+        sent_before = self.bench.now()
+        while True:
+            sent = self.bench.now()
+            state = self.meter.state()
+            answered = self.bench.now()
+            self._sample(state)
+            if done(state):
+                return Observed(state, before, sent_before, answered)
+            before, sent_before = state, sent
+            if time.monotonic() > limit:
+                raise RigError(f"{what} not reached within {max_bench_hours} bench hours")
+            time.sleep(poll_s)
+
+    def wait_until(self, at: datetime, *, poll_s: float = 0.002) -> MeterState:
+        """Let bench time pass until `at` (polling the meter for the record and the plot)."""
+        while True:
+            state = self.meter.state()
+            self._sample(state)
+            if self.bench.now() >= at:
+                return state
+            time.sleep(poll_s)
+
+    def _sample(self, state: MeterState) -> None:
+        """One point of the run's plot (hours since the first point, so the axis never
+        jumps back when the load is switched on again)."""
+        power = self.bench.load.measure().power
+        now = self.bench.now()
+        self._plot_t0 = self._plot_t0 or now
+        self.series.add((now - self._plot_t0).total_seconds() / 3600, state.remaining, power,
+                        state.relay_open)
+
     def wait_for(self, done: Callable[[MeterState], bool], what: str, *,
                  poll_s: float = 0.02, max_bench_hours: float = 200.0) -> MeterState:
-        """Poll the meter until `done`; a clear error after `max_bench_hours` of bench time."""
+        """Poll the meter until `done`; a clear error after `max_bench_hours` of bench time.
+
+        `done` must hold on two consecutive polls (the conditions waited for stay true once
+        reached): a corrupted reply that slipped past the frame checksum cannot end a wait.
+        """
         limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
         while True:
             state = self.poll()
-            if done(state):
-                return state
+            if done(state) and done(confirmed := self.poll()):
+                return confirmed
             if time.monotonic() > limit:
                 raise RigError(f"{what} not reached within {max_bench_hours} bench hours")
             time.sleep(poll_s)

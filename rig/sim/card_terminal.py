@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rig.card.apdu import MacError, RecordError, StatusWordError
@@ -101,8 +102,8 @@ class MeterCardTerminal:
 
     ``key_revision`` is the revision of ``meter_key`` (default: the profile's); a KEY_CHANGE
     card moves both on. ``parameters`` is the last parameter set a PARAMETER card delivered:
-    the engine applies its flat tariff today; alarm thresholds, limits, friendly periods and the
-    power limit are recorded here until the engine grows a hook for them.
+    the engine applies its alarm levels, overdraft and hoarding limits and a flat tariff;
+    friendly periods and the power limit are recorded here (the profile's stay in force).
     """
 
     def __init__(self, engine: PrepaidEngine, meter_no: str, meter_key: bytes, *,
@@ -208,6 +209,10 @@ class MeterCardTerminal:
         rec: ParameterRecord = self._record(session, ParameterRecord, "parameter")
         if rec.key_revision != self.key_revision:
             raise _Refused(f"parameters made for key revision {rec.key_revision}")
+        try:
+            self.engine.thresholds_with(**self.threshold_levels(rec))
+        except ValueError as e:
+            raise _Refused(str(e)) from None
         plan.parameters = rec
 
     def _check_clear(self, session: CardSession, plan: _Plan) -> None:
@@ -225,6 +230,14 @@ class MeterCardTerminal:
         if new_key is None or len(new_key) != len(self._key):
             raise _Refused("key change: the new key does not unwrap under the meter key")
         plan.new_key = (rec.new_revision, new_key)
+
+    def threshold_levels(self, p: ParameterRecord) -> dict[str, Decimal]:
+        """A parameter set's credit levels in the meter's unit (a hoarding limit of 0 = none:
+        the largest credit a card can carry)."""
+        units = self.engine.profile.from_credit_units
+        return {"alarm1": units(p.alarm1), "alarm2": units(p.alarm2),
+                "overdraft_limit": units(p.overdraft_limit),
+                "hoarding_limit": units(p.hoarding_limit or 0xFFFFFFFF)}
 
     # -- phase 2: apply ----------------------------------------------------------------
     def _apply(self, plan: _Plan, now: datetime) -> None:
@@ -262,7 +275,8 @@ class MeterCardTerminal:
             return
         self.parameters = p
         plan.changed = True
-        plan.messages.append(f"parameters {p.version} recorded")
+        self.engine.set_thresholds(**self.threshold_levels(p))
+        plan.messages.append(f"parameters {p.version} recorded; alarm and limit levels applied")
         if len(p.tariff_rates) == 1:
             if self.engine.apply_tariff(p.tariff_version, p.tariff_rates[0].price_per_kwh):
                 plan.messages.append(f"tariff {p.tariff_version} applied")

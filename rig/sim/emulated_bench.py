@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,9 +69,10 @@ class EmulatedBench:
         noise: bool = True,
         seed: int | None = None,
         wire_pacing: bool = False,
+        epoch: datetime | None = None,
     ) -> None:
         self.profile = profile
-        self.clock = BenchClock.start(scale=time_scale)
+        self.clock = BenchClock.start(scale=time_scale, epoch=epoch)
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
                                    wire_pacing=wire_pacing)
@@ -153,6 +155,9 @@ class EmulatedBench:
             if to == "meter":
                 self.card.power()
                 self.last_insertion = self.meter.insert_card(DirectTransport(self.card.app))
+                # A parameter card changes the engine's levels; the register bank reads the
+                # meter's profile, so it follows the engine's (same model, new thresholds).
+                self.meter.profile = self.meter.engine.profile
                 return self.last_insertion
             return None
 
@@ -181,4 +186,15 @@ class EmulatedBench:
                 self.meter.close_cover()
             return {"ok": True, "cover_open": self.meter.log.cover_open_since is not None,
                     "tamper_count": self.meter.engine.events.tamper_count}
+        if op == "meter_key":
+            return {"ok": True, "granted": self.press_key(str(request.get("key", "")))}
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    # -- the meter's keypad (the customer at the meter) -------------------------------------
+    def press_key(self, key: str) -> bool:
+        """A key press on the meter; True if the meter granted what it asks for."""
+        if key != "emergency_credit":
+            raise ValueError(f"unknown meter key {key!r} (emergency_credit)")
+        with self.world.lock:
+            self.world.advance()
+            return self.world.engine.request_emergency_credit(self.clock.now())

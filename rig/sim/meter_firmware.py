@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -28,6 +29,15 @@ from rig.sim import nvm
 from rig.sim.card_terminal import InsertionOutcome, MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.world import BenchWorld
+
+# Silence on the line after which a half-received frame is thrown away, as a real meter's UART
+# driver does (DL/T 645 allows at most 500 ms between the bytes of one frame). Wall time, not
+# bench time: bytes cross the pty at wall speed whatever the bench time scale, and an
+# accelerated 500 ms would be microseconds. 100 ms is many character times at any DL/T 645 rate
+# (4.6 ms per character at 2400 Bd) yet shorter than any client's reply timeout, so a retry
+# always meets a clean parser even after line noise corrupted a length byte.
+FRAME_GAP_S = 0.1
+
 
 BROADCAST_TIME_LIMIT = timedelta(minutes=5)  # a broadcast may move the clock this far at most
 
@@ -59,9 +69,14 @@ class EmulatedMeter:
     """One emulated prepaid meter living in a bench world."""
 
     def __init__(self, world: BenchWorld, master_key: MasterKey, *,
-                 wire_pacing: bool = False) -> None:
+                 wire_pacing: bool = False, frame_gap_s: float = FRAME_GAP_S,
+                 wall_clock: Callable[[], float] = time.monotonic) -> None:
         self.world = world
         self.wire_pacing = wire_pacing
+        self.frame_gap_s = frame_gap_s
+        self._wall_clock = wall_clock
+        self._last_byte_at: float | None = None
+        self.partial_frames_discarded = 0  # for diagnostics and the fault tests
         self.profile: MeterProfile = world.profile
         self.meter_no = self.profile.protocol.address
         self._key = derive_meter_key(master_key, self.meter_no, self.profile.card.key_revision)
@@ -248,6 +263,12 @@ class EmulatedMeter:
                 self.world.advance()
                 return self._iec.serve_stream(data)
         assert self._responder is not None
+        now = self._wall_clock()
+        if (self._last_byte_at is not None and now - self._last_byte_at > self.frame_gap_s
+                and self._parser.pending):
+            self._parser.reset()  # a gap ends any frame: never wait for bytes that are not coming
+            self.partial_frames_discarded += 1
+        self._last_byte_at = now
         out = bytearray()
         for frame in self._parser.feed(data):
             with self.world.lock:

@@ -324,14 +324,24 @@ class PrepaidEngine:
                 and self.credit > t.close_allowed and self.credit > self._cutoff_level):
             self._close(at)
 
-    def set_thresholds(self, **levels: Decimal) -> None:
-        """New alarm/limit levels from a parameter card (alarm1, alarm2, overdraft_limit,
-        hoarding_limit, close_allowed), validated as a profile's are; ValueError if not."""
+    def thresholds_with(self, **levels: Decimal) -> Thresholds:
+        """The thresholds with `levels` changed, validated as a profile's are; ValueError if
+        not (so a card can be refused before anything changes)."""
         try:
-            t = Thresholds.model_validate({**self.profile.thresholds.model_dump(), **levels})
+            return Thresholds.model_validate({**self.profile.thresholds.model_dump(), **levels})
         except ValidationError as e:
             raise ValueError(f"parameter levels refused: {e.errors()[0]['msg']}") from None
+
+    def set_thresholds(self, **levels: Decimal) -> None:
+        """New alarm/limit levels from a parameter card (alarm1, alarm2, overdraft_limit,
+        hoarding_limit, close_allowed); an alarm whose new level is below the credit clears,
+        one above it is raised at the next integration step."""
+        t = self.thresholds_with(**levels)
         self.profile = self.profile.model_copy(update={"thresholds": t})
+        if self.credit > t.alarm1:
+            self.alarm1_active = False
+        if self.credit > t.alarm2:
+            self.alarm2_active = False
 
     def apply_tariff(self, version: int, price_per_kwh: Decimal) -> bool:
         if version <= self.tariff_version:

@@ -185,10 +185,10 @@ class BenchWorld:
             closed = self.engine.relay_closed
             power = self.load.drawn_power(Supply(volts, closed))
             begin = self.clock.at(t)
-            clock_events = (self.engine.reconnect_at is not None
-                            or (closed and self.profile.friendly_periods is not None))
-            if power <= 0 and not clock_events:
-                return  # nothing flows and nothing happens by the clock: skip the stretch
+            if power <= 0 and self.engine.reconnect_at is None:
+                # Nothing flows, but the meter's clock still runs (friendly periods, close rules).
+                self.engine.advance(end - t, Decimal(0), begin)
+                return
             self.engine.advance(end - t, power, begin)
             on_s = end - t
             if closed and not self.engine.relay_closed:  # opened inside: current stopped there

@@ -96,7 +96,55 @@ def test_operator_prompt_times_out_on_a_terminal() -> None:
         os.close(master)
         os.close(slave)
     assert done.returncode == 3
-    assert "did not confirm" in done.stderr
+    assert "did not answer 'move the card into the card writer' within 0.5 s" in done.stderr
+
+
+def _prompt_on_pty(code: str, typed: bytes) -> subprocess.CompletedProcess[str]:
+    """Run `code` with a pty as its terminal, type `typed`, keep the terminal open."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=slave,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(master, typed)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+_CATCH = ("import sys\nfrom rig.bench.courier import PromptCourier\n"
+          "try:\n    PromptCourier(timeout_s=0.5).move('meter')\n"
+          "except Exception as e:\n    print('ERR', e, file=sys.stderr); sys.exit(3)\n")
+
+
+def test_unanswered_display_question_times_out_too() -> None:
+    """Enter confirms the move; the follow-up question has its own timeout, never a hang."""
+    done = _prompt_on_pty(_CATCH, b"\n")
+    assert done.returncode == 3
+    assert "did not answer 'read the meter display'" in done.stderr
+
+
+def test_end_of_input_on_the_terminal_is_a_clear_error() -> None:
+    done = _prompt_on_pty(_CATCH, b"\x04")  # Ctrl-D: the operator closed the input
+    assert done.returncode == 3
+    assert "the terminal closed (end of input)" in done.stderr
+
+
+def test_operator_prompt_with_stdin_closed_fails_clearly() -> None:
+    """A process started with no stdin at all (a service) gets the no-terminal error."""
+    import os
+
+    code = ("import sys\nfrom rig.bench.operator import OperatorConsole\n"
+            "try:\n    OperatorConsole(5).confirm('press the emergency credit key')\n"
+            "except Exception as e:\n    print('ERR', e, file=sys.stderr); sys.exit(3)\n")
+    done = subprocess.run([sys.executable, "-c", code], preexec_fn=lambda: os.close(0),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert "'press the emergency credit key' needs a terminal" in done.stderr
 
 
 def test_operator_prompt_answered_on_a_terminal() -> None:

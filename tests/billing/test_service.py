@@ -46,8 +46,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def centre(tmp_path, clock) -> BillingCentre:
-    c = open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}", clock=clock)
+def centre(billing_url, clock) -> BillingCentre:
+    c = open_billing(billing_url, clock=clock)
     yield c
     c.close()
 

@@ -3,12 +3,13 @@ reprint, lost-card replacement, queued parameters, the audit chain, concurrent s
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from rig.billing import (
     BillingCentre,
@@ -43,13 +44,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def db(tmp_path) -> str:
-    return str(tmp_path / "billing.sqlite")
+def db(billing_url) -> str:
+    return billing_url
 
 
 @pytest.fixture
 def centre(db, clock):
-    c = open_billing(f"sqlite:///{db}", clock=clock)
+    c = open_billing(db, clock=clock)
     c.register_station("DESK-1")
     c.register_operator("carol", "cashier")
     c.register_operator("sam", "supervisor")
@@ -204,6 +205,15 @@ def test_reprint_is_marked_and_counted(centre) -> None:
     assert "REPRINT 2" in centre.reprint(v.vend_id, operator="carol")
 
 
+def drop_append_only_guard(conn: Connection) -> None:
+    """What someone with the database's owner rights can do: switch the triggers off."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+    else:
+        conn.execute(text("DROP TRIGGER audit_events_no_update"))
+        conn.execute(text("DROP TRIGGER audit_events_no_delete"))
+
+
 def test_audit_chain_names_the_tampered_row(centre, db) -> None:
     centre.create_tariff("RES", Decimal("0.15"), T0)
     add_meter(centre)
@@ -216,15 +226,19 @@ def test_audit_chain_names_the_tampered_row(centre, db) -> None:
     assert log[1].actor == "sam" and log[1].before["status"] == "created"
     assert log[1].after["status"] == "reversed"
     target = log[0].seq
-    raw = sqlite3.connect(db)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = ?", (target,))
-    # Someone with the file drops the guard and edits the vend event's amount.
-    raw.execute("DROP TRIGGER audit_events_no_update")
-    raw.execute("UPDATE audit_events SET after = replace(after, '10.00', '1.00') WHERE seq = ?",
-                (target,))
-    raw.commit()
-    raw.close()
+    raw = create_engine(db)
+    with pytest.raises(DBAPIError, match="append-only"), raw.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = :s"),
+                     {"s": target})
+    # Someone with database rights drops the guard and edits the vend event's amount.
+    with raw.begin() as conn:
+        drop_append_only_guard(conn)
+        after = "replace(after, '10.00', '1.00')"
+        if conn.dialect.name == "postgresql":
+            after = "replace(after::text, '10.00', '1.00')::json"
+        conn.execute(text(f"UPDATE audit_events SET after = {after} WHERE seq = :s"),
+                     {"s": target})
+    raw.dispose()
     bad = centre.verify_audit_chain()
     assert not bad.ok and bad.broken_seq == target
     assert f"event {target} (vend.create vend {v.vend_id}) was altered" in bad.problem
@@ -232,11 +246,11 @@ def test_audit_chain_names_the_tampered_row(centre, db) -> None:
 
 def test_audit_chain_names_a_deleted_row(centre, db) -> None:
     centre.create_tariff("RES", Decimal("0.15"), T0)
-    raw = sqlite3.connect(db)
-    raw.execute("DROP TRIGGER audit_events_no_delete")
-    raw.execute("DELETE FROM audit_events WHERE seq = 2")
-    raw.commit()
-    raw.close()
+    raw = create_engine(db)
+    with raw.begin() as conn:
+        drop_append_only_guard(conn)
+        conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
+    raw.dispose()
     bad = centre.verify_audit_chain()
     assert bad.broken_seq == 2 and "missing" in bad.problem
 
@@ -254,7 +268,7 @@ def test_concurrent_stations_never_duplicate_or_skip_a_sequence(centre, db, cloc
     lock = threading.Lock()
 
     def station(k: int) -> None:
-        c = open_billing(f"sqlite:///{db}", clock=clock)
+        c = open_billing(db, clock=clock)
         try:
             for i in range(15):
                 no = meters[(i + k) % 3]

@@ -17,7 +17,7 @@ from rig.card.keys import derive_card_key, derive_readback_key
 from rig.card.records import CardInfo, CardType
 from rig.card.session import CardSession, DirectTransport
 from rig.card.trace import ApduTrace
-from tests.card.meterbench import MASTER, NOW, OTHER_MASTER, SERIAL, make_world, registers
+from rig.faults.card_world import MASTER, NOW, OTHER_MASTER, SERIAL, make_world, registers
 
 
 def run(app: CardApplication, hexapdu: str) -> str:

@@ -11,8 +11,8 @@ from rig.card.apdu import StatusWordError
 from rig.card.application import KEY_STATION
 from rig.card.session import CardSession, DirectTransport
 from rig.errors import CardError
+from rig.faults.card_world import NOW, SERIAL, make_world
 from rig.sim.virtual_card import VirtualCard
-from tests.card.meterbench import NOW, SERIAL, make_world
 
 
 def test_saved_card_keeps_credit_keys_and_blocked_state(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -17,8 +18,8 @@ from rig.card.records import (
 )
 from rig.card.session import CardSession
 from rig.errors import CardError
+from rig.faults.card_world import MASTER, NOW, SERIAL, World, make_world, registers
 from rig.sim.prepaid import EventLog
-from tests.card.meterbench import MASTER, NOW, SERIAL, World, make_world, registers
 
 
 def issue(card_type: CardType, key_revision: int = 1) -> World:
@@ -47,6 +48,9 @@ def test_parameter_card_applies_tariff_and_records_the_rest_once() -> None:
     assert "parameters 1 recorded" in out.message and "tariff 7 applied" in out.message
     assert w.engine.tariff_version == 7 and w.engine.price_per_kwh == Decimal("0.6120")
     assert w.terminal.parameters == rec
+    t = w.engine.profile.thresholds  # the card's levels, in the meter's unit (money: cents)
+    assert (t.alarm1, t.alarm2, t.overdraft_limit, t.hoarding_limit) == (
+        Decimal("20.00"), Decimal("8.00"), Decimal("5.00"), Decimal("5000.00"))
     assert out.parameters == {
         "version": 1, "alarm1": 2000, "alarm2": 800, "overdraft_limit": 500,
         "hoarding_limit": 500000, "power_limit_w": 6000,
@@ -56,6 +60,16 @@ def test_parameter_card_applies_tariff_and_records_the_rest_once() -> None:
     assert "parameters 1 already applied" in again.message
     readback = w.station.read_readback(w.slot(), 1)
     assert readback.tariff_version == 7
+
+
+def test_parameter_card_with_inconsistent_levels_is_refused_unchanged() -> None:
+    w = issue(CardType.PARAMETER)
+    before = w.engine.profile.thresholds
+    w.station.write_command(w.slot(), replace(params(w), alarm1=200, alarm2=100,
+                                              hoarding_limit=150))  # hoarding below alarm1
+    out = w.terminal.insert(w.slot(), NOW)
+    assert not out.accepted and "hoarding_limit must be above alarm1" in out.message
+    assert w.engine.profile.thresholds == before and w.engine.tariff_version == 0
 
 
 def test_time_of_use_table_is_recorded_not_applied() -> None:

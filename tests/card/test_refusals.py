@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rig.card.application import FID_CARD_INFO, FID_PURCHASE, FID_TARIFF
 from rig.card.keys import derive_meter_key
 from rig.card.records import CardInfo, CardType, CreditUnit, PurchaseRecord, TariffRecord
-from tests.card.meterbench import MASTER, NOW, SERIAL, make_world, registers
+from rig.faults.card_world import MASTER, NOW, SERIAL, make_world, registers
 
 OTHER_METER = "000000009999"
 

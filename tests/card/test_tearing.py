@@ -5,90 +5,23 @@ matches the meter."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
-from rig.card.apdu import INS_UPDATE_BINARY, CardRemovedError
-from rig.card.application import CardApplication
 from rig.card.session import CardSession
 from rig.errors import CardError
-from tests.card.meterbench import NOW, World, make_world, registers
-
-C1, C2, C3 = 3000, 2500, 1200  # credit units (0.01 CNY)
-
-
-class TearingTransport:
-    """Pulls the card at exchange ``cut`` (0-based). ``mode``: "before" (the card never sees
-    the APDU), "after" (the card executes it, the response is lost) or an int n (an UPDATE
-    BINARY whose first n data bytes reach the EEPROM)."""
-
-    def __init__(self, app: CardApplication, cut: int, mode: str | int) -> None:
-        self.app, self.cut, self.mode = app, cut, mode
-        self.count = 0
-        self.torn = False
-
-    def transmit(self, apdu: bytes) -> bytes:
-        if self.torn:
-            raise CardRemovedError("card already removed")
-        index, self.count = self.count, self.count + 1
-        if index < self.cut:
-            return self.app.process(apdu)
-        self.torn = True
-        if self.mode == "after":
-            self.app.process(apdu)
-        elif isinstance(self.mode, int):
-            n = self.mode
-            self.app.process(apdu[:4] + bytes([n]) + apdu[5:5 + n])
-        self.app.reset()  # power lost: selection and security state gone
-        raise CardRemovedError(f"card pulled at APDU {index}")
-
-
-class CountingTransport:
-    def __init__(self, app: CardApplication) -> None:
-        self.app = app
-        self.apdus: list[bytes] = []
-
-    def transmit(self, apdu: bytes) -> bytes:
-        self.apdus.append(apdu)
-        return self.app.process(apdu)
-
-
-def tear_points(apdus: list[bytes]) -> Iterator[tuple[int, str | int]]:
-    """Every exchange before/after, and every proper prefix of every UPDATE BINARY."""
-    for k, apdu in enumerate(apdus):
-        yield k, "before"
-        yield k, "after"
-        if apdu[1] == INS_UPDATE_BINARY:
-            for n in range(1, apdu[4]):
-                yield k, n
-
-
-def prepared() -> World:
-    """Vend 1 applied and read back; vend 2 bought (not yet written)."""
-    w = make_world()
-    w.station.write_vend(w.slot(), w.vend(1, C1))
-    assert w.terminal.insert(w.slot(), NOW).applied_sequence == 1
-    return w
-
-
-def station_write_apdus() -> list[bytes]:
-    w = prepared()
-    counter = CountingTransport(w.card)
-    w.card.reset()
-    w.station.write_vend(counter, w.vend(2, C2, tariff_version=2))
-    return counter.apdus
-
-
-def meter_session_apdus() -> list[bytes]:
-    w = prepared()
-    w.station.write_vend(w.slot(), w.vend(2, C2))
-    counter = CountingTransport(w.card)
-    w.card.reset()
-    w.terminal.insert(counter, NOW)
-    return counter.apdus
-
+from rig.faults.card_tearing import (
+    C1,
+    C2,
+    C3,
+    TearingTransport,
+    meter_session_apdus,
+    prepared,
+    station_write_apdus,
+    tear_points,
+)
+from rig.faults.card_world import NOW, World, registers
 
 STATION_TEARS = list(tear_points(station_write_apdus()))
 METER_TEARS = list(tear_points(meter_session_apdus()))

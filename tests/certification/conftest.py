@@ -1,8 +1,14 @@
-"""Certification suite wiring: every scenario × every meter profile, each on a fresh bench."""
+"""Certification suite wiring: every scenario × every meter profile, each on a fresh bench.
+
+An in-process emulated bench starts on a fixed Wednesday morning (so time-of-day rules such
+as friendly periods act the same on every run) and at the time scale a test asks for with
+`@pytest.mark.emulated_time_scale(x)`; a real bench or an attached `rig sim` is used as is.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,9 +16,10 @@ import pytest
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
 from rig.billing.db import open_billing
-from rig.profile import available_profiles, load_profile
+from rig.profile import MeterProfile, available_profiles, load_profile
 from rig.pytest_plugin import stamp_identity
 from rig.report.certification import result_from_record, save_result
+from rig.report.plot import plot_run
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -22,6 +29,53 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         chosen = metafunc.config.getoption("--meter-profile")
         names = [chosen] if chosen else available_profiles()
         metafunc.parametrize("cert_profile", names, scope="function")
+
+
+CERT_EPOCH = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)  # a Wednesday 08:00: no friendly period
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "emulated_time_scale(x): bench seconds per real second "
+                            "for an in-process emulated bench (short meter delays)")
+
+
+@pytest.fixture
+def meter_profile(cert_profile: str) -> MeterProfile:
+    """The profile under certification (so `requires_capability` judges this one)."""
+    return load_profile(cert_profile)
+
+
+def _cert_config(request: pytest.FixtureRequest, config: BenchConfig,
+                 profile: MeterProfile) -> BenchConfig:
+    update: dict[str, object] = {"profile": profile.name}
+    if config.kind == "emulated" and config.sim_control is None:
+        if config.epoch is None:
+            update["epoch"] = CERT_EPOCH
+        marker = request.node.get_closest_marker("emulated_time_scale")
+        if marker is not None:
+            update["time_scale"] = float(marker.args[0])
+    return config.model_copy(update=update)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A requirement skipped for a missing capability still gets its row in the summary."""
+    report = yield
+    cert_dir = item.config.getoption("--cert-dir")
+    callspec = getattr(item, "callspec", None)
+    if cert_dir and report.when == "setup" and report.skipped and callspec is not None:
+        profile = callspec.params.get("cert_profile")
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(
+            report.longrepr)
+        record = RunRecord("certification", identity={"meter_profile": str(profile)})
+        record.close()
+        save_result(result_from_record(str(profile), _requirement(item), "skipped", record,
+                                       reason.removeprefix("Skipped: ")), Path(cert_dir))
+    return report
+
+
+def _requirement(item: pytest.Item) -> str:
+    return getattr(item, "originalname", item.name).removeprefix("test_").replace("_", " ")
 
 
 def _outcome(node: pytest.Item) -> tuple[str, str]:
@@ -38,10 +92,10 @@ def _outcome(node: pytest.Item) -> tuple[str, str]:
 
 
 @pytest.fixture
-def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, cert_profile: str,
+def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profile: MeterProfile,
           tmp_path: Path, record_property: pytest.RecordProperty) -> Iterator[BenchSteps]:
-    profile = load_profile(cert_profile)
-    config = bench_config.model_copy(update={"profile": profile.name})
+    profile = meter_profile
+    config = _cert_config(request, bench_config, profile)
     with open_bench(config, profile=profile) as bench:
         stamp_identity(bench.identity, record_property)
         record = RunRecord("certification", identity=bench.identity, use_allure=True)
@@ -53,10 +107,14 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, cert_profil
             finally:
                 record.attach("meter serial transcript", bench.meter_transcript.to_text())
                 record.attach("card APDU trace (secrets redacted)", bench.apdu_trace.to_text())
+                if bench.scpi_log is not None:
+                    record.attach("load SCPI log", bench.scpi_log.to_text())
+                if s.series.samples:
+                    record.attach_png("power, credit and relay over time", plot_run(s.series))
                 record.close()
     cert_dir = request.config.getoption("--cert-dir")
     if cert_dir:
         outcome, message = _outcome(request.node)
-        requirement = request.node.originalname.removeprefix("test_").replace("_", " ")
-        save_result(result_from_record(profile.name, requirement, outcome, record, message),
+        save_result(result_from_record(profile.name, _requirement(request.node), outcome,
+                                       record, message),
                     Path(cert_dir))

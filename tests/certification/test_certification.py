@@ -33,3 +33,52 @@ def test_card_for_another_meter_is_refused(steps: BenchSteps) -> None:
 def test_reconciliation_over_several_cycles(steps: BenchSteps) -> None:
     cert.reconciliation_over_cycles(steps)
     assert str(steps.record.outcome) == "pass"
+
+
+def test_alarms_at_predicted_times(steps: BenchSteps) -> None:
+    cert.SCENARIOS["alarms at predicted times"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_cutoff_and_reconnection(steps: BenchSteps) -> None:
+    cert.SCENARIOS["cut-off and reconnection"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("emergency_credit")
+def test_emergency_credit(steps: BenchSteps) -> None:
+    cert.SCENARIOS["emergency credit"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("friendly_periods")
+def test_friendly_period(steps: BenchSteps) -> None:
+    cert.SCENARIOS["friendly period"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_forged_mac_is_refused(steps: BenchSteps) -> None:
+    cert.SCENARIOS["forged MAC is refused"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_hoarding_limit_refusal(steps: BenchSteps) -> None:
+    cert.SCENARIOS["hoarding limit refusal"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_parameter_card_changes_thresholds(steps: BenchSteps) -> None:
+    cert.SCENARIOS["parameter card changes thresholds"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("power_limit")
+@pytest.mark.emulated_time_scale(60)  # the 60 s reconnection delay is a second of wall time
+def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
+    cert.SCENARIOS["power-limit trip and recovery"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
+    cert.SCENARIOS["tariff change at its effective date"](steps)
+    assert str(steps.record.outcome) == "pass"

@@ -260,12 +260,12 @@ def test_refused_card_changes_no_register_and_shows_in_the_readout() -> None:
     try:
         client = b.client.protocol
         assert isinstance(client, Iec62056Client)
-        before = client.readout()
         card = CardApplication()
         station = VendingStation(_Ledger(), lab_master_key())  # type: ignore[arg-type]
         station.personalise(DirectTransport(card), card_serial=SERIAL,
                             meter_no="000099990001", key_revision=1)
         b.hours(1)
+        before = client.readout()
         card.reset()
         outcome = b.meter.insert_card(DirectTransport(card))
         assert not outcome.accepted and "card is for meter 000099990001" in outcome.message

@@ -168,3 +168,25 @@ def test_cutoff_deferred_by_a_friendly_period_happens_at_its_end_with_no_load() 
     world.advance()
     e = world.engine
     assert not e.relay_closed and e.events.last_cutoff == datetime(2026, 3, 5, 7, 0, tzinfo=UTC)
+
+
+def test_power_limit_trip_recloses_after_the_delay_with_no_current_flowing() -> None:
+    """The meter's clock runs while its relay is open: a power-limit trip recloses by itself
+    (the world used to integrate nothing at zero current, so it never did)."""
+    clock = HandClock()
+    profile = load_profile("dlt645-3p-power-limit")
+    world = BenchWorld(profile, clock, noise=False)
+    world.engine.apply_purchase(1, 100_000, clock.now())
+    load = world.load
+    assert load.limits.max_power >= Decimal(15000)  # sized to exceed the meter's 10 kW limit
+    load.set_power(Decimal(12000))
+    load.set_input(True)
+    clock.run(world, 10, step=1)
+    assert not world.engine.relay_closed and world.engine.events.power_trip_count == 1
+    load.set_power(Decimal(5000))  # below the limit while the relay is open
+    clock.run(world, 40, step=1)
+    assert not world.engine.relay_closed  # 50 s after the trip: still inside the delay
+    clock.run(world, 15, step=1)
+    assert world.engine.relay_closed
+    assert world.engine.events.last_reconnect == clock.at(60)
+    assert world.power_through_meter() == Decimal(5000)

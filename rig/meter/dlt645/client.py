@@ -276,16 +276,22 @@ class Dlt645Client:
         raw = encode_frame(request, self.preamble)
         what = self._describe(control, di, address)
         fault: ProtocolError | None = None
+        ignored: list[Frame] = []
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             self._port.reset_input_buffer()
             self._port.write(raw)
             self.transcript.add("tx", raw, f"C={control:02X} DI={_di_text(di)} try {attempt}")
             try:
-                reply = self._receive()
+                reply = self._receive(request, ignored)
             except MeterTimeout:
+                late = ""
+                if ignored:
+                    echo = ignored[-1].data[:4][::-1].hex().upper() or "nothing"
+                    late = (f"; ignored {len(ignored)} reply(ies) to another request (last "
+                            f"C={ignored[-1].control:02X}, echoes DI {echo})")
                 fault = MeterTimeout(
-                    f"{what}: no reply within {self.timeout} s after {attempt} attempt(s)"
+                    f"{what}: no reply within {self.timeout} s after {attempt} attempt(s){late}"
                 )
                 continue
             except FrameError as exc:
@@ -296,7 +302,21 @@ class Dlt645Client:
         assert fault is not None
         raise fault
 
-    def _receive(self) -> Frame:
+    @staticmethod
+    def _answers(request: Frame, reply: Frame) -> bool:
+        """False for a late reply to an earlier request (another function or another DI).
+
+        On a slow or noisy line a retried request's first reply can arrive after the client
+        gave up on it; taking it as the answer to the next request would be a wrong value.
+        """
+        if function_code(reply.control) != function_code(request.control):
+            return False
+        reads = (CONTROL_READ_DATA, CONTROL_READ_FOLLOWUP)
+        if request.function_code in reads and not reply.is_abnormal:
+            return reply.data[:4] == request.data[:4]
+        return True
+
+    def _receive(self, request: Frame, ignored: list[Frame]) -> Frame:
         parser = FrameParser()
         deadline = time.monotonic() + self.timeout
         self._port.timeout = min(self.timeout, _POLL_INTERVAL)
@@ -314,8 +334,11 @@ class Dlt645Client:
             if parser.faults:
                 raise parser.faults[0]
             for frame in frames:
-                if frame.is_reply:  # skip an RS-485 echo of our own request
+                if not frame.is_reply:  # skip an RS-485 echo of our own request
+                    continue
+                if self._answers(request, frame):
                     return frame
+                ignored.append(frame)
 
     def _check_reply(self, request: Frame, reply: Frame, di: int | None, what: str) -> None:
         if function_code(reply.control) != function_code(request.control):

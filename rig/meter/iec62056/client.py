@@ -109,7 +109,7 @@ class Iec62056Client:
                 self._set_baudrate(self.initial_baudrate)
                 if not msg.startswith(f.STX):
                     raise f.Iec62056Error("expected STX data block", msg)
-                sets = f.parse_datasets(msg[1:-2].decode("ascii").rstrip("!\r\n"))
+                sets = f.parse_datasets(f.ascii_text(msg[1:-2]).rstrip("!\r\n"))
                 return {ds.address: ds for ds in reversed(sets)}
             except (MeterTimeout, f.Iec62056Error) as e:
                 self._set_baudrate(self.initial_baudrate)
@@ -143,7 +143,11 @@ class Iec62056Client:
     def read(self, address: str) -> f.DataSet:
         """R1 in programming mode: one data set."""
         reply = self._command(f.command("R", "1", f"{address}()"), f"R1 {address}")
-        [ds] = f.parse_datasets(f.block_text(reply))
+        sets = f.parse_datasets(f.block_text(reply))
+        if len(sets) != 1:
+            raise ProtocolError(f"R1 {address}: meter answered {len(sets)} data sets, "
+                                f"expected 1: {f.show(reply)}")
+        [ds] = sets
         if ds.address != address:
             raise ProtocolError(f"R1 {address}: meter answered {ds}")
         return ds

@@ -137,7 +137,8 @@ def parse_datasets(text: str) -> list[DataSet]:
         while pos < len(line):
             m = _DATASET.match(line, pos)
             if not m:
-                raise Iec62056Error(f"not a data set at column {pos}", line.encode("ascii"))
+                raise Iec62056Error(f"not a data set at column {pos}",
+                                    line.encode("ascii", "replace"))
             address = m.group(1) or (out[-1].address if out else "")
             out.append(DataSet(address, m.group(2), m.group(3) or ""))
             pos = m.end()
@@ -211,7 +212,16 @@ class MessageReader:
         return out
 
 
+def ascii_text(raw: bytes) -> str:
+    """`raw` as text; a byte above 7F (line noise without a parity check) is an error."""
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise Iec62056Error(f"byte {raw[e.start]:02X} at {e.start} is not a 7-bit character",
+                            raw) from None
+
+
 def block_text(msg: bytes) -> str:
     """The characters between STX (after SOH C D) and ETX of a block message."""
     start = msg.find(STX)
-    return msg[start + 1 : -2].decode("ascii") if start >= 0 else ""
+    return ascii_text(msg[start + 1 : -2]) if start >= 0 else ""

@@ -1,8 +1,10 @@
-"""In-process card world for terminal/station tests: a real CardApplication, the real vending
-station and the real meter card terminal around a PrepaidEngine from the default profile.
+"""In-process card world for card-fault campaigns and terminal/station tests: a real
+CardApplication, the real vending station and the real meter card terminal around a
+PrepaidEngine from the default profile.
 
 Only the billing centre is replaced, by `Ledger`, which records what the station reports
-(`mark_written`); the billing centre has its own tests.
+(`mark_written`); the billing centre has its own tests. Lives in the package (not tests/)
+because bench/faults.py runs the same card-fault cases as the test suite.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from rig.bench.vending_station import VendingStation
 from rig.billing.types import CreditUnit as BillingCreditUnit
@@ -20,9 +21,10 @@ from rig.card.keys import MasterKey, derive_meter_key
 from rig.card.session import DirectTransport
 from rig.profile import load_profile
 from rig.sim.card_terminal import MeterCardTerminal
+from rig.sim.emulated_bench import LAB_MASTER_KEY
 from rig.sim.prepaid import PrepaidEngine
 
-MASTER = MasterKey.from_file(Path(__file__).parents[2] / "fixtures/keys/lab-master.key")
+MASTER = MasterKey.from_file(LAB_MASTER_KEY)
 OTHER_MASTER = MasterKey(bytes(range(16)))
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 SERIAL = "C0FFEE0000000001"

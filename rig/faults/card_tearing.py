@@ -1,0 +1,183 @@
+"""Card tearing: the card pulled before, inside or just after any APDU of a session.
+
+Two sessions move credit: the vending station's purchase write and the meter's apply-and-
+readback. Each tear point is one case; after the tear the world recovers the way people do
+(the billing centre rewrites a vend it was not told was written, the customer inserts the
+card again) and the case compares the credit sold with the credit the meter applied.
+Shared by tests/card/test_tearing.py, tests/faults and bench/faults.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rig.card.apdu import INS_UPDATE_BINARY, CardRemovedError
+from rig.card.application import CardApplication
+from rig.errors import CardError
+from rig.faults.card_world import NOW, World, make_world
+
+C1, C2, C3 = 3000, 2500, 1200  # credit units (0.01 CNY) of vends 1, 2 and 3
+
+TearMode = str | int  # "before", "after" or the number of UPDATE BINARY data bytes written
+
+
+class TearingTransport:
+    """Pulls the card at exchange ``cut`` (0-based). ``mode``: "before" (the card never sees
+    the APDU), "after" (the card executes it, the response is lost) or an int n (an UPDATE
+    BINARY whose first n data bytes reach the EEPROM)."""
+
+    def __init__(self, app: CardApplication, cut: int, mode: TearMode) -> None:
+        self.app, self.cut, self.mode = app, cut, mode
+        self.count = 0
+        self.torn = False
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if self.torn:
+            raise CardRemovedError("card already removed")
+        index, self.count = self.count, self.count + 1
+        if index < self.cut:
+            return self.app.process(apdu)
+        self.torn = True
+        if self.mode == "after":
+            self.app.process(apdu)
+        elif isinstance(self.mode, int):
+            n = self.mode
+            self.app.process(apdu[:4] + bytes([n]) + apdu[5:5 + n])
+        self.app.reset()  # power lost: selection and security state gone
+        raise CardRemovedError(f"card pulled at APDU {index}")
+
+
+class CountingTransport:
+    """Records every APDU of a complete session (the tear points are taken from it)."""
+
+    def __init__(self, app: CardApplication) -> None:
+        self.app = app
+        self.apdus: list[bytes] = []
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.apdus.append(apdu)
+        return self.app.process(apdu)
+
+
+def tear_points(apdus: list[bytes]) -> Iterator[tuple[int, TearMode]]:
+    """Every exchange before/after, and every proper prefix of every UPDATE BINARY."""
+    for k, apdu in enumerate(apdus):
+        yield k, "before"
+        yield k, "after"
+        if apdu[1] == INS_UPDATE_BINARY:
+            for n in range(1, apdu[4]):
+                yield k, n
+
+
+def prepared() -> World:
+    """Vend 1 applied and read back; vend 2 bought (not yet written)."""
+    w = make_world()
+    w.station.write_vend(w.slot(), w.vend(1, C1))
+    applied = w.terminal.insert(w.slot(), NOW).applied_sequence
+    if applied != 1:
+        raise CardError(f"card world not prepared: vend 1 not applied ({applied})")
+    return w
+
+
+def station_write_apdus() -> list[bytes]:
+    w = prepared()
+    counter = CountingTransport(w.card)
+    w.card.reset()
+    w.station.write_vend(counter, w.vend(2, C2, tariff_version=2))
+    return counter.apdus
+
+
+def meter_session_apdus() -> list[bytes]:
+    w = prepared()
+    w.station.write_vend(w.slot(), w.vend(2, C2))
+    counter = CountingTransport(w.card)
+    w.card.reset()
+    w.terminal.insert(counter, NOW)
+    return counter.apdus
+
+
+@dataclass(frozen=True)
+class Books:
+    """Credit units sold by the billing centre and applied by the meter after recovery."""
+
+    vended: int
+    applied: int
+
+    @property
+    def lost(self) -> int:
+        return max(self.vended - self.applied, 0)
+
+    @property
+    def duplicated(self) -> int:
+        return max(self.applied - self.vended, 0)
+
+
+def applied_units(w: World) -> int:
+    return w.engine.units(w.engine.cumulative_purchase)
+
+
+def station_tear_case(cut: int, mode: TearMode, *, meter_first: bool) -> Books:
+    """Tear the station's write of vend 2; optionally the customer tries the torn card in
+    the meter; the billing centre rewrites vend 2 unless told it was written; insert."""
+    w = prepared()
+    w.card.reset()
+    vend = w.vend(2, C2, tariff_version=2)
+    with contextlib.suppress(CardError):
+        w.station.write_vend(TearingTransport(w.card, cut, mode), vend)
+    if meter_first:
+        w.terminal.insert(w.slot(), NOW)
+    if vend.vend_id not in w.ledger.written:
+        w.station.write_vend(w.slot(), vend)
+    w.terminal.insert(w.slot(), NOW)
+    return Books(C1 + C2, applied_units(w))
+
+
+def meter_tear_case(cut: int, mode: TearMode) -> Books:
+    """Tear the meter's session for vend 2, insert again, then buy and apply vend 3."""
+    w = prepared()
+    w.station.write_vend(w.slot(), w.vend(2, C2))
+    w.card.reset()
+    w.terminal.insert(TearingTransport(w.card, cut, mode), NOW)
+    w.terminal.insert(w.slot(), NOW)
+    w.station.write_vend(w.slot(), w.vend(3, C3))
+    w.terminal.insert(w.slot(), NOW)
+    return Books(C1 + C2 + C3, applied_units(w))
+
+
+@dataclass
+class Figures:
+    """Cases tried and how many ended with credit lost, applied twice, or not recovered."""
+
+    cases: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    unrecovered: int = 0  # recovery itself failed (an error a person could not get past)
+
+    def add(self, case: Books | CardError) -> None:
+        self.cases += 1
+        if isinstance(case, CardError):
+            self.unrecovered += 1
+            return
+        self.lost += case.lost > 0
+        self.duplicated += case.duplicated > 0
+
+
+def _run(case: Callable[..., Books], *args: Any, **kwargs: Any) -> Books | CardError:
+    try:
+        return case(*args, **kwargs)
+    except CardError as e:
+        return e
+
+
+def run_tearing_campaign(stride: int = 1) -> dict[str, Figures]:
+    """Every tear point (every `stride`-th) of both sessions: figures per session."""
+    station, meter = Figures(), Figures()
+    for cut, mode in list(tear_points(station_write_apdus()))[::stride]:
+        for meter_first in (False, True):
+            station.add(_run(station_tear_case, cut, mode, meter_first=meter_first))
+    for cut, mode in list(tear_points(meter_session_apdus()))[::stride]:
+        meter.add(_run(meter_tear_case, cut, mode))
+    return {"purchase_write": station, "meter_session": meter}

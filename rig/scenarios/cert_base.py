@@ -1,0 +1,121 @@
+"""What every certification scenario shares: commissioning, register snapshots, timed
+measurements with declared tolerances, and the consumption power of the bench."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from rig.scenarios import expect
+from rig.scenarios.steps import BenchSteps, MeterState
+
+PRICE = Decimal("0.5283")
+NO_CURRENT_A = Decimal("0.05")  # what "no current" means at the load after a trip
+
+
+@dataclass(frozen=True)
+class Registers:
+    """The registers a refusal must leave untouched."""
+
+    remaining: Decimal
+    energy_kwh: Decimal
+    relay_open: bool
+
+
+def snapshot(s: BenchSteps) -> Registers:
+    state = s.meter.state()
+    return Registers(state.remaining, s.meter.energy_kwh(), state.relay_open)
+
+
+def commission(s: BenchSteps) -> None:
+    with s.record.step("commission meter and issue card"):
+        s.register(PRICE)
+        s.record.measure("card bound to meter", s.issue_card(), equals=s.meter_no)
+
+
+def consumption_power(s: BenchSteps) -> Decimal:
+    """The bench's consumption power (its load setting per phase of the meter), kept below
+    the meter's power limit if it has one."""
+    power = Decimal(s.bench.config.load.power_w) * s.bench.profile.metering.phases
+    lim = s.bench.profile.power_limit
+    if lim is not None and lim.max_power_w is not None:
+        power = min(power, lim.max_power_w * Decimal("0.8"))
+    return power
+
+
+def measure_load_power(s: BenchSteps, name: str, power_w: Decimal) -> None:
+    drawn = s.bench.load.measure().power
+    s.record.measure(name, drawn, "W", low=power_w * Decimal("0.98"),
+                     high=power_w * Decimal("1.02"))
+
+
+def measure_no_current(s: BenchSteps, name: str = "load current with the relay open") -> None:
+    s.record.measure(name, abs(s.bench.load.measure().current), "A", high=NO_CURRENT_A)
+
+
+def measure_timing(s: BenchSteps, name: str, event: tuple[datetime, datetime],
+                   start: tuple[datetime, datetime], predicted_h: Decimal,
+                   tolerance_h: Decimal) -> Decimal:
+    """Record an observed bench time against its prediction and declared tolerance.
+
+    The limits widen by the observation's own bracket (how far apart the polls around the
+    event were), so a slow machine loosens the reading, never the requirement."""
+    mid, half = expect.elapsed_h(event, start)
+    predicted = predicted_h.quantize(Decimal("0.0001"))
+    tol = tolerance_h.quantize(Decimal("0.0001"))
+    s.record.measure(name, mid, "h", low=predicted - tol - half, high=predicted + tol + half,
+                     description=f"predicted {predicted} h ± {tol} h (declared); observed "
+                                 f"{mid} ± {half} h")
+    return mid
+
+
+def alarm1_seen(s: BenchSteps) -> Callable[[MeterState], bool]:
+    """Alarm 1 as the meter reports it: its status bit, or (DL/T 645 status word 3 has
+    none) the remaining credit at or below the level."""
+    level = s.bench.profile.thresholds.alarm1
+
+    def seen(m: MeterState) -> bool:
+        return m.alarm1 if m.alarm1 is not None else m.remaining <= level
+
+    return seen
+
+
+def trips_at_alarm2(s: BenchSteps, at: datetime) -> bool:
+    p = s.bench.profile
+    return "relay_trip" in p.thresholds.alarm2_actions and not expect.friendly_at(p, at)
+
+
+def clear_alarm2_trip(s: BenchSteps) -> None:
+    """Credit already at or below alarm 2 trips a relay_trip meter at once: the customer
+    inserts the card again to close it (as the profile says a card does)."""
+    p = s.bench.profile
+    if "relay_trip" not in p.thresholds.alarm2_actions:
+        return
+    state = s.meter.state()
+    if state.relay_open and state.pre_trip_alarm and state.remaining > 0:
+        delivery = s.insert_into_meter()
+        s.record.measure("alarm-2 trip cleared by the card", delivery.accepted and
+                         not s.meter.state().relay_open, equals=True)
+
+
+def outside_friendly_periods(s: BenchSteps, hours: Decimal) -> None:
+    """Let the meter's clock pass any friendly period in the next `hours` (plus two hours of
+    slack), so credit rules act without its exemption; a no-op for a meter without them."""
+    fp = s.bench.profile.friendly_periods
+    if fp is None:
+        return
+    span = timedelta(hours=float(hours) + 2)
+    while True:
+        now = s.bench.now()
+        if fp.contains(now):
+            end = fp.next_change(now)
+        else:
+            start = fp.next_change(now)
+            if start > now + span:
+                return
+            end = fp.next_change(start)
+        with s.record.step("wait for the meter's friendly period to pass"):
+            s.record.measure("friendly period ends at (meter clock)", end.isoformat())
+            s.wait_until(end)

@@ -1,0 +1,148 @@
+"""Certification scenarios of meter settings: parameter cards and the power-limit trip."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_CEILING, Decimal
+
+from rig.card.records import CardType, ParameterRecord, TariffRate
+from rig.scenarios import expect
+from rig.scenarios.cert_base import (
+    PRICE,
+    alarm1_seen,
+    clear_alarm2_trip,
+    commission,
+    consumption_power,
+    measure_load_power,
+    outside_friendly_periods,
+)
+from rig.scenarios.steps import BenchSteps
+
+
+def parameter_card_changes_thresholds(s: BenchSteps) -> None:
+    """A PARAMETER card moves the alarm and limit levels: the meter's parameter registers
+    read them back (where its protocol has them) and the alarms come at the new levels."""
+    p, t = s.bench.profile, s.bench.profile.thresholds
+    new = {"alarm1": t.alarm1 * 2, "alarm2": t.alarm2 * 2,
+           "overdraft_limit": t.overdraft_limit + t.alarm2,
+           "hoarding_limit": (t.hoarding_limit / 2).quantize(p.credit.resolution)}
+    commission(s)
+    with s.record.step("levels before the parameter card"):
+        levels = s.meter.levels()
+        if levels is None:
+            s.record.measure("parameter registers", "not in this protocol's readout: "
+                             "checked by the alarms")
+        else:
+            for name, value in levels.items():
+                s.record.measure(f"{name} register", value, s.unit, equals=getattr(t, name))
+    with s.record.step("buy credit above the new alarm 1"):
+        margin = (new["alarm1"] - new["alarm2"]) / 4
+        vend, delivery = s.buy(expect.amount_for(p, new["alarm1"] + margin, PRICE))
+        s.record.measure("card accepted", delivery.accepted, equals=True)
+        s.settle()
+        credit = s.meter.remaining()
+    with s.record.step("insert the parameter card"):
+        s.personalise_as(CardType.PARAMETER)
+        units = p.to_credit_units
+        record = ParameterRecord(
+            meter_no=s.meter_no, version=1, alarm1=units(new["alarm1"]),
+            alarm2=units(new["alarm2"]), overdraft_limit=units(new["overdraft_limit"]),
+            hoarding_limit=units(new["hoarding_limit"]),
+            power_limit_w=int(p.power_limit.max_power_w or 0) if p.power_limit else 0,
+            friendly_periods=(), tariff_version=vend.tariff_version,
+            tariff_rates=(TariffRate(0, vend.price_per_kwh),),
+            key_revision=p.card.key_revision)
+        with s.bench.card_at_writer() as conn:
+            s.station.write_command(conn, record)
+        delivery = s.insert_into_meter()
+        s.record.measure("meter display", delivery.meter_message)
+        s.record.measure("remaining credit unchanged", s.meter.remaining(), s.unit,
+                         equals=credit)
+        s.card_to_writer()
+        s.personalise_as(CardType.USER)
+    if levels is not None:
+        with s.record.step("levels read back over the meter protocol"):
+            for name, value in (s.meter.levels() or {}).items():
+                s.record.measure(f"{name} register", value, s.unit, equals=new[name])
+    power = consumption_power(s)
+    outside_friendly_periods(s, expect.hours_to_spend(p, credit - new["alarm2"], PRICE, power))
+    with s.record.step("alarms at the new levels"):
+        s.load_on(power)
+        if s.meter.state().alarm1 is not None:  # a protocol with an alarm-1 flag
+            seen = s.watch(alarm1_seen(s), "alarm 1 at the new level")
+            s.record.measure("remaining credit at alarm 1", seen.state.remaining, s.unit,
+                             high=new["alarm1"])
+            if seen.before is not None:
+                s.record.measure("remaining credit just before alarm 1",
+                                 seen.before.remaining_without_flags, s.unit,
+                                 low=new["alarm1"])
+        seen = s.watch(lambda m: m.pre_trip_alarm, "alarm 2 at the new level")
+        s.record.measure("remaining credit at alarm 2", seen.state.remaining, s.unit,
+                         high=new["alarm2"])
+        if seen.before is not None:
+            s.record.measure("remaining credit just before alarm 2",
+                             seen.before.remaining_without_flags, s.unit, low=new["alarm2"],
+                             description=f"old level {t.alarm2}")
+        s.load_off()
+        clear_alarm2_trip(s)
+
+
+def power_limit_trip_and_recovery(s: BenchSteps) -> None:
+    """Above the power limit the relay opens at once, stays open for the reconnection
+    delay, and recloses by itself once the load is back below the limit."""
+    p = s.bench.profile
+    lim = p.power_limit
+    assert lim is not None, "the test requires the power_limit capability"
+    m = p.metering
+    limit_w = lim.max_power_w or (lim.max_current_a or Decimal(0)) * m.nominal_voltage * m.phases
+    below, above = (limit_w / 2).quantize(Decimal(1)), (limit_w * Decimal("1.2")).quantize(
+        Decimal(1), rounding=ROUND_CEILING)
+    delay = Decimal(lim.reconnect_delay_s)
+    commission(s)
+    with s.record.step("buy credit"):
+        _, delivery = s.buy(expect.amount_for(p, p.thresholds.alarm1 * 4, PRICE))
+        s.record.measure("card accepted", delivery.accepted, equals=True)
+        s.settle()
+    outside_friendly_periods(s, Decimal(1))
+    with s.record.step("load below the limit"):
+        s.load_on(below)
+        measure_load_power(s, "load power drawn", below)
+        s.record.measure("relay closed", s.meter.state().relay_open, equals=False)
+    with s.record.step("load above the limit: trip"):
+        cutoff_before = s.meter.last_cutoff_or_none()
+        credit = s.meter.remaining()
+        raised = s.set_power(above)
+        trip = s.watch(lambda st: st.relay_open, "power-limit trip", max_bench_hours=1)
+        lowered = s.set_power(below)  # back below the limit while the relay is open
+        s.record.measure("relay open", trip.state.relay_open, equals=True)
+        s.record.measure("trip after the load rose", _seconds(trip.window, raised), "s",
+                         low=Decimal(0), high=delay,
+                         description="at once: within the polls around the change")
+        if trip.state.power_trip is not None:
+            s.record.measure("power-limit flag", trip.state.power_trip, equals=True)
+        s.record.measure("no credit cut-off recorded", s.meter.last_cutoff_or_none(),
+                         equals=cutoff_before)
+        s.record.measure("credit not exhausted", trip.state.remaining, s.unit,
+                         low=credit - expect.resolution(p) * 100)
+    with s.record.step("recovery after the reconnection delay"):
+        back = s.watch(lambda st: not st.relay_open, "reconnection", max_bench_hours=1)
+        # Reclosing happens at trip + k × delay, k ≥ 1 the first reconnection due after
+        # the load was lowered (k = 1 unless this bench took longer than the delay to lower).
+        k = max(1, -(-(lowered[1] - raised[0]).total_seconds() // float(delay)))
+        mid, half = _elapsed_s(back.window, (raised[0], trip.latest))
+        s.record.measure("reconnection after the trip", mid, "s", low=delay - half,
+                         high=delay * Decimal(k) + half,
+                         description=f"reconnect_delay_s {lim.reconnect_delay_s}; observed "
+                                     f"{mid} ± {half} s")
+        measure_load_power(s, "load power drawn again", below)
+        s.load_off()
+
+
+def _seconds(event: tuple[datetime, datetime], start: tuple[datetime, datetime]) -> Decimal:
+    return Decimal(str(round((event[1] - start[0]).total_seconds(), 3)))
+
+
+def _elapsed_s(event: tuple[datetime, datetime],
+               start: tuple[datetime, datetime]) -> tuple[Decimal, Decimal]:
+    mid, half = expect.elapsed_h(event, start)
+    return (mid * 3600).quantize(Decimal("0.1")), (half * 3600).quantize(Decimal("0.1"))

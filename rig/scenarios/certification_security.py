@@ -1,0 +1,122 @@
+"""Certification scenarios of what a meter must refuse: forged card data and purchases
+beyond its hoarding limit. A refusal must change no register and write nothing back."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from decimal import Decimal
+
+from rig.card.records import NO_MAC
+from rig.scenarios import expect
+from rig.scenarios.cert_base import (
+    PRICE,
+    commission,
+    consumption_power,
+    outside_friendly_periods,
+    snapshot,
+)
+from rig.scenarios.steps import BenchSteps
+
+
+def _first_purchase(s: BenchSteps, amount: Decimal) -> None:
+    with s.record.step("a genuine purchase, applied and read back"):
+        vend, delivery = s.buy(amount)
+        s.record.measure("card accepted", delivery.accepted, equals=True)
+        s.settle()
+        del vend
+
+
+def forged_mac_is_refused(s: BenchSteps) -> None:
+    """A purchase altered after signing, or signed without the meter key, is refused; no
+    register changes and no readback is written; the genuine record is then applied once."""
+    commission(s)
+    _first_purchase(s, Decimal("10.00"))
+    vend = s.vend(Decimal("20.00"))
+    s.write_vend(vend)
+    genuine = s.read_purchase()
+    assert genuine is not None
+    readback = s.read_readback()
+    forgeries = {
+        "credit raised after signing (MAC left as it was)":
+            replace(genuine, credit=genuine.credit * 10),
+        "signed with a key that is not the meter's":
+            replace(genuine, credit=genuine.credit * 10, mac=NO_MAC).sign(os.urandom(16)),
+    }
+    for name, forged in forgeries.items():
+        with s.record.step(f"forged purchase: {name}"):
+            s.write_raw_purchase(forged)
+            before = snapshot(s)
+            delivery = s.insert_into_meter(expect_accepted=False)
+            s.record.measure("card refused", delivery.accepted, equals=False)
+            s.record.measure("meter reason names the MAC", "MAC" in delivery.meter_message,
+                             equals=True, description=delivery.meter_message)
+            s.record.measure("registers unchanged", snapshot(s) == before, equals=True)
+            s.card_to_writer()
+            s.record.measure("no readback written", s.read_readback() == readback,
+                             equals=True)
+    with s.record.step("the genuine purchase restored is applied"):
+        s.write_raw_purchase(genuine)
+        before = s.meter.remaining()
+        delivery = s.insert_into_meter()
+        s.record.measure("applied sequence", delivery.applied_sequence, equals=vend.sequence)
+        s.record.measure("remaining credit", s.meter.remaining(), s.unit,
+                         equals=before + s.credit_of(vend))
+        verdict = s.settle().reconciliation.verdict
+        s.record.measure("reconciliation verdict", str(verdict), equals="balanced")
+
+
+def hoarding_limit_refusal(s: BenchSteps) -> None:
+    """A purchase that would take the balance above the hoarding limit is refused by the
+    meter with every register unchanged, and accepted once consumption has made room."""
+    p, t = s.bench.profile, s.bench.profile.thresholds
+    limit, largest = t.hoarding_limit, s.billing.limits.maximum
+    probe_amount = Decimal("2.00")
+    probe = expect.amount_for(p, Decimal(0), PRICE, at_least=probe_amount)
+    probe_credit = probe if expect.money(p) else (probe / PRICE).quantize(Decimal("0.001"))
+    commission(s)
+    with s.record.step("fill the meter to just below its hoarding limit"):
+        purchases = 0
+        while True:
+            room = limit - s.meter.remaining()
+            fill = room - probe_credit * 3 / 4  # leave less room than the probe needs
+            if fill <= 0:
+                break
+            amount = min(largest, expect.amount_for(p, fill, PRICE, at_least=Decimal(0),
+                                                    up=False))
+            if amount < s.billing.limits.minimum:
+                break
+            vend, delivery = s.buy(amount)
+            purchases += 1
+            if not delivery.accepted:
+                s.record.measure("filling purchase accepted", False, equals=True,
+                                 description=delivery.meter_message)
+                break
+            s.settle()
+        s.record.measure("purchases to fill", purchases)
+        s.record.measure("room left below the hoarding limit", limit - s.meter.remaining(),
+                         s.unit, high=probe_credit)
+    with s.record.step("a purchase beyond the hoarding limit is refused"):
+        vend = s.vend(probe_amount)
+        s.write_vend(vend)
+        before = snapshot(s)
+        delivery = s.insert_into_meter(expect_accepted=False)
+        s.record.measure("card refused", delivery.accepted, equals=False)
+        s.record.measure("meter reason", "hoarding" in delivery.meter_message, equals=True,
+                         description=delivery.meter_message)
+        s.record.measure("registers unchanged", snapshot(s) == before, equals=True)
+    with s.record.step("accepted once consumption has made room"):
+        credit = s.credit_of(vend)
+        power = consumption_power(s)
+        outside_friendly_periods(s, Decimal(1))
+        s.load_on(power)
+        s.watch(lambda m: m.remaining + credit <= limit, "room for the purchase")
+        s.load_off()
+        before = s.meter.remaining()
+        delivery = s.insert_into_meter()
+        s.record.measure("applied sequence", delivery.applied_sequence, equals=vend.sequence)
+        after = s.meter.remaining()
+        s.record.measure("remaining credit", after, s.unit, equals=before + credit)
+        s.record.measure("balance within the hoarding limit", after, s.unit, high=limit)
+        verdict = s.settle().reconciliation.verdict
+        s.record.measure("reconciliation verdict", str(verdict), equals="balanced")
