@@ -16,7 +16,7 @@ from rig.errors import CardError
 from rig.sim.virtual_card import DEFAULT_ATR, VirtualCard, VpcdLink, make_atr
 from rig.sim.vpcd import SlotBusyError, VpcdSlot, claim_free_slot
 
-SLOT_INDEX = int(os.environ.get("RIG_TEST_VPCD_SLOT", "1"))
+FIXED_SLOT = os.environ.get("RIG_TEST_VPCD_SLOT")
 KEY = bytes(range(16))
 
 
@@ -83,28 +83,36 @@ def test_setup_offers_parallel_benches_a_reader_each() -> None:
 
 @pytest.fixture
 def slot():
-    s = VpcdSlot(SLOT_INDEX)
-    if not _vpcd_reachable(s.port):
-        pytest.skip(f"vpcd not listening on 127.0.0.1:{s.port} (start pcscd with vsmartcard)")
+    """A vpcd slot of our own: $RIG_TEST_VPCD_SLOT, else whichever frees up first (other
+    benches on this machine, e.g. parallel test runs, hold the rest)."""
+    if not _vpcd_reachable(VpcdSlot(0).port):
+        pytest.skip("vpcd not listening on 127.0.0.1:35963 (start pcscd with vsmartcard)")
     from rig.card.pcsc import list_readers
 
     try:
-        if s.reader_name not in list_readers():
-            pytest.skip(f"PC/SC reader {s.reader_name!r} not present")
+        present = list_readers()
     except NoReaderError as exc:
         pytest.skip(f"pcscd not reachable: {exc}")
-    # a previous link may still be draining; wait briefly for a test run in parallel to finish
-    deadline = time.monotonic() + 10
+    if FIXED_SLOT is not None:
+        s = VpcdSlot(int(FIXED_SLOT))
+        if s.reader_name not in present:
+            pytest.skip(f"PC/SC reader {s.reader_name!r} not present")
+        s = claim_within(s, 60.0)
+    else:
+        s = claim_free_slot(wait_s=60.0)
+    yield s
+    s.release()
+
+
+def claim_within(s: VpcdSlot, wait_s: float) -> VpcdSlot:
+    deadline = time.monotonic() + wait_s
     while True:
         try:
-            s.claim()
-            break
+            return s.claim()
         except SlotBusyError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    yield s
-    s.release()
 
 
 def test_reader_lookup(slot: VpcdSlot) -> None:
