@@ -49,13 +49,14 @@ AlarmAction = Literal["display", "buzzer", "relay_trip"]
 Quantity = Literal[
     "address", "energy_total", "remaining_credit", "overdraft", "emergency_credit",
     "purchase_count", "cumulative_purchase", "status", "last_cutoff",
-    "voltage", "current", "power", "clock",
+    "voltage", "current", "power", "clock", "power_down_count", "tamper_count",
 ]
 
 _DLT645_DEFAULTS: dict[str, str] = {
     "address": "04000401", "energy_total": "00000000", "status": "04000503",
     "last_cutoff": "1D000101", "voltage": "02010100", "current": "02020100",
     "power": "02030000", "clock": "04000102",
+    "power_down_count": "03110000", "tamper_count": "03300D00",
 }
 _DLT645_MONEY = {"remaining_credit": "00900200", "overdraft": "00900201",
                  "purchase_count": "03330201", "cumulative_purchase": "03330601"}
@@ -68,6 +69,7 @@ _IEC_DEFAULTS: dict[str, str] = {
     "overdraft": "C.50.2", "emergency_credit": "C.50.3", "purchase_count": "C.51.1",
     "cumulative_purchase": "C.51.2", "status": "C.5.0", "last_cutoff": "C.52.1",
     "voltage": "32.7.0", "current": "31.7.0", "power": "1.7.0", "clock": "0.9.1",
+    "power_down_count": "C.7.0", "tamper_count": "C.54.1",
 }
 _OBIS = re.compile(r"(\d{1,3}-\d{1,3}:)?([0-9]{1,3}|[A-Z])\.[0-9]{1,3}(\.[0-9]{1,3})?(\*\d{1,3})?")
 _CAPABILITY = re.compile(r"[a-z][a-z0-9_.-]*")

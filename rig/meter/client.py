@@ -41,6 +41,14 @@ class MeterStatus:
     word: int  # the raw status word, for the report
 
 
+@dataclass(frozen=True)
+class EventCounts:
+    """The meter's event counters as it reports them over its protocol."""
+
+    power_downs: int
+    tamper: int  # terminal cover openings
+
+
 class MeterClient(ABC):
     """Semantic reads of one meter; a context manager that closes the port."""
 
@@ -69,6 +77,10 @@ class MeterClient(ABC):
     @abstractmethod
     def last_cutoff_time(self) -> datetime | None:
         """When the relay last opened for lack of credit (meter clock, `tz` attached)."""
+
+    @abstractmethod
+    def event_counts(self) -> EventCounts:
+        """Power-down and tamper (cover-open) counters."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -126,6 +138,10 @@ class Dlt645MeterClient(MeterClient):
         if set(text) <= {"0"}:
             return None
         return self._stamp(di.to_datetime(text))
+
+    def event_counts(self) -> EventCounts:
+        return EventCounts(power_downs=int(self.protocol.read(self._di("power_down_count"))),
+                           tamper=int(self.protocol.read(self._di("tamper_count"))))
 
     def close(self) -> None:
         self.protocol.close()
@@ -192,6 +208,17 @@ class IecMeterClient(MeterClient):
         except ValueError:
             raise ProtocolError(f"meter {self.profile.protocol.address}: last cut-off "
                                 f"{value!r} is not YYMMDDhhmmss") from None
+
+    def event_counts(self) -> EventCounts:
+        data = self.readout()
+        counts = []
+        for quantity in ("power_down_count", "tamper_count"):
+            ds = self._get(quantity, data)
+            if not ds.value.isdigit():
+                raise ProtocolError(f"meter {self.profile.protocol.address}: {quantity} {ds} "
+                                    "is not a count")
+            counts.append(int(ds.value))
+        return EventCounts(*counts)
 
     def close(self) -> None:
         self.protocol.close()

@@ -87,7 +87,8 @@ class EmulatedMeter:
         self.clock_offset = timedelta(0)  # meter clock - bench clock (broadcast time, writes)
         self.log = MeterLog()
         self._nvm = b""  # the EEPROM image, written at each power-down
-        self._cover_latch: tuple[datetime, datetime | None] | None = None  # while unpowered
+        # (opened, closed) seen by the cover switch while unpowered, recorded at power-up
+        self._cover_latch: tuple[datetime | None, datetime | None] | None = None
         self._responder: _PowerGate | None = None
         self._iec: _PowerGate | None = None
         self._new_serial_side()
@@ -133,8 +134,10 @@ class EmulatedMeter:
                 return
             self.world.advance()
             self.restore_nvm(self._nvm)
+            now = self.world.clock.now()
             self.engine.events.power_down_count += 1
-            self.log.last_power_up = self.world.clock.now()
+            self.log.last_power_up = now
+            self.engine.resume(now)
             self._record_latched_cover()
             self._new_serial_side()
             self.world.set_outage(False)
@@ -174,8 +177,9 @@ class EmulatedMeter:
         with self.world.lock:
             now = self.world.clock.now()
             if not self.powered:
-                if self._cover_latch is None:
-                    self._cover_latch = (now, None)
+                opened, closed = self._cover_latch or (None, None)
+                if opened is None or (closed is not None and closed >= opened):
+                    self._cover_latch = (now, closed)
                 return
             if self.log.cover_open_since is not None:
                 return
@@ -188,8 +192,7 @@ class EmulatedMeter:
         with self.world.lock:
             now = self.world.clock.now()
             if not self.powered:
-                if self._cover_latch is not None:
-                    self._cover_latch = (self._cover_latch[0], now)
+                self._cover_latch = ((self._cover_latch or (None, None))[0], now)
                 return
             if self.log.cover_open_since is None:
                 return
@@ -197,14 +200,20 @@ class EmulatedMeter:
             self.log.last_cover_close = now
 
     def _record_latched_cover(self) -> None:
-        if self._cover_latch is None or self.log.cover_open_since is not None:
-            self._cover_latch = None
+        """At power-up: an opening the switch latched in the dark is a tamper event (unless the
+        cover was already open at power-down); a later closing ends the open event."""
+        latch, self._cover_latch = self._cover_latch, None
+        if latch is None:
             return
-        opened, closed = self._cover_latch
-        self._cover_latch = None
-        self.engine.events.tamper_count += 1
-        self.log.last_cover_open, self.log.last_cover_close = opened, closed
-        self.log.cover_open_since = opened if closed is None else None
+        opened, closed = latch
+        if opened is not None and self.log.cover_open_since is None:
+            self.engine.events.tamper_count += 1
+            self.log.cover_open_since = self.log.last_cover_open = opened
+            self.log.last_cover_close = None
+        since = self.log.cover_open_since
+        if closed is not None and since is not None and closed >= since:
+            self.log.cover_open_since = None
+            self.log.last_cover_close = closed
 
     def set_meter_clock(self, moment: datetime, *, broadcast: bool) -> None:
         """Set the meter clock. A broadcast (unauthenticated) may only nudge it by 5 minutes,

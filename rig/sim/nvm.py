@@ -50,7 +50,9 @@ def engine_image(engine: PrepaidEngine) -> Image:
     for f in dataclasses.fields(engine):
         value = getattr(engine, f.name)
         if f.name == "profile":
-            image["thresholds"] = value.thresholds.model_dump(mode="json")
+            levels = value.thresholds.model_dump(mode="json")  # sets become sorted lists:
+            image["thresholds"] = {k: sorted(v) if isinstance(v, list) else v  # same bytes
+                                   for k, v in levels.items()}  # whatever the hash seed
         elif f.name == "events":
             image["events"] = {e.name: _encode(getattr(value, e.name), f"events.{e.name}")
                                for e in dataclasses.fields(value)}

@@ -249,6 +249,12 @@ class PrepaidEngine:
         if self.credit > t.alarm2:
             self.alarm2_active = False
 
+    def resume(self, at: datetime) -> None:
+        """Power-up after an outage: what the clock brought while the meter was dark (the end
+        of a power-limit trip or of a friendly period) takes effect now."""
+        self._on_clock(at)
+        self._check_events(at)
+
     # -- customer actions --------------------------------------------------------------
     def request_emergency_credit(self, at: datetime) -> bool:
         """The customer asks for emergency credit (key press); True if it was granted.

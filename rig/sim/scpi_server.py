@@ -177,8 +177,10 @@ class ScpiServer:
                 if not chunk:
                     return
                 if quickack is not None:  # Linux resets it after every ACK decision
-                    with contextlib.suppress(OSError):
+                    try:  # (a plain try: this runs once per message, on every round trip)
                         conn.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+                    except OSError:
+                        quickack = None
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
@@ -222,6 +224,8 @@ class ScpiServer:
 
     def _take_fault(self, line: bytes) -> Fault | None:
         """The transport-level fault for this message (DROP, SILENT), consuming one DROP."""
+        if self._fault is None:  # the common case, without the lock (an atomic read)
+            return None
         with self._lock:
             fault = self._fault
             if fault is Fault.DROP:
@@ -231,6 +235,8 @@ class ScpiServer:
             return fault if fault in (Fault.DROP, Fault.SILENT) else None
 
     def _take_error_fault(self) -> tuple[int, str] | None:
+        if self._fault is None:
+            return None
         with self._lock:
             if self._fault is not Fault.ERROR:
                 return None

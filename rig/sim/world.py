@@ -175,8 +175,9 @@ class BenchWorld:
     def _segment(self, start: float, end: float) -> None:
         """One stretch of constant grid voltage: meter and load energy over the same seconds.
 
-        The meter runs its clock even while no current flows (a power-limit trip recloses by
-        the clock); if the relay closes inside the stretch, the load draws from that instant.
+        The meter runs its clock even while no current flows (a power-limit trip recloses, a
+        friendly period ends and a deferred cut-off happens, by the clock alone); if the relay
+        closes inside the stretch, the load draws from that instant.
         """
         volts = self.voltage_at(start)
         t = start

@@ -15,6 +15,7 @@ from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
 from rig.card.application import CardApplication
 from rig.card.session import DirectTransport
+from rig.meter.client import EventCounts
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply, MeterTimeout, RelayCommand
 from rig.meter.iec62056.client import Iec62056Client
@@ -274,5 +275,42 @@ def test_refused_card_changes_no_register_and_shows_in_the_readout() -> None:
         assert before.pop("C.55.2").value == ""
         before.pop("0.9.1"), after.pop("0.9.1")  # the clock moved; nothing else did
         assert after == before
+    finally:
+        b.close()
+
+
+def test_cover_opened_during_an_outage_is_recorded_at_power_up(money: Bench) -> None:
+    c = dlt(money)
+    money.meter.power_down()
+    money.hours(1)
+    money.meter.open_cover()  # the classic attack: open the meter while it is dark
+    money.hours(0.5)
+    money.meter.close_cover()
+    money.hours(0.5)
+    money.meter.power_up()
+    assert c.read(di.COVER_OPEN_COUNT) == 1
+    assert c.read(di.LAST_COVER_OPEN_RECORD) == "260304090000" + "260304093000"
+    money.meter.open_cover()  # open at power-down, closed in the dark: one event, now closed
+    money.meter.power_down()
+    money.hours(1)
+    money.meter.close_cover()
+    money.meter.power_up()
+    assert c.read(di.COVER_OPEN_COUNT) == 2
+    assert c.read(di.LAST_COVER_OPEN_RECORD) == "260304100000" + "260304110000"
+    assert money.meter.log.cover_open_since is None
+
+
+@pytest.mark.parametrize("name", ["dlt645-1p-money", "iec62056-1p-energy",
+                                  "dlt645-3p-power-limit"])
+def test_event_counts_through_the_protocol_neutral_client(name: str) -> None:
+    b = Bench(name)
+    try:
+        assert b.client.event_counts() == EventCounts(power_downs=0, tamper=0)
+        b.meter.power_down()
+        b.meter.power_up()
+        b.meter.open_cover()
+        b.meter.close_cover()
+        b.meter.open_cover()
+        assert b.client.event_counts() == EventCounts(power_downs=1, tamper=2)
     finally:
         b.close()

@@ -122,3 +122,40 @@ def test_json_line_comes_first_and_fast() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_wire_pacing_power_cycle_and_cover_through_another_process() -> None:
+    """`rig sim --wire-pacing`: replies take their wire time at 2400 8E1; the control channel
+    powers the meter down (its port goes silent) and up (a power-down counted), and opens its
+    cover (a tamper event), all seen by a plain DL/T 645 client on the pty."""
+    from rig.bench.control import ControlClient
+    from rig.meter.dlt645.client import MeterTimeout
+
+    proc = subprocess.Popen([*RIG, "sim", "--json", "--wire-pacing"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        parts = json.loads(proc.stdout.readline())
+        control = ControlClient(parts["control"])
+        with Dlt645Client.open(parts["meter_port"], parity="N", timeout=2.0,
+                               retries=0) as meter:
+            meter.read_address()
+            start = time.monotonic()
+            assert meter.read(di.POWER_DOWN_COUNT) == 0
+            # reply: 4 FE + 10 header + 4 DI + 3 data + CS + 16 = 23 characters of 11 bits
+            assert time.monotonic() - start >= 23 * 11 / 2400
+            assert control.call("meter_power", on=False)["powered"] is False
+            with pytest.raises(MeterTimeout):
+                meter.read(di.POWER_DOWN_COUNT)
+            assert control.call("meter_power", on=True)["powered"] is True
+            assert meter.read(di.POWER_DOWN_COUNT) == 1
+            assert control.call("meter_cover", open=True)["tamper_count"] == 1
+            assert meter.read(di.COVER_OPEN_COUNT) == 1
+        control.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

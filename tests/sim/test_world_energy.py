@@ -151,6 +151,25 @@ def test_power_limit_trips_the_relay_through_the_physics_and_recloses() -> None:
     assert e.energy_wh == 9000  # one hour at 9 kW from the reconnection at 120 s (60 + 60)
 
 
+def test_cutoff_deferred_by_a_friendly_period_happens_at_its_end_with_no_load() -> None:
+    """IEC profile, friendly 18:00-07:00: credit runs out at night, the load is switched off
+    before morning; the meter still cuts off at 07:00 by its clock, not at the next load-on."""
+    clock = HandClock()
+    clock.epoch = datetime(2026, 3, 4, 20, 0, tzinfo=UTC)  # Wednesday night, friendly
+    world = BenchWorld(load_profile("iec62056-1p-energy"), clock, noise=False)
+    world.engine.apply_purchase(1, 1_000, clock.now())  # 1 kWh
+    world.load.set_power(Decimal(2000))
+    world.load.set_input(True)
+    clock.t = 3 * H  # 6 kWh at 2 kW by 23:00: deep below the cut-off level, relay still closed
+    world.advance()
+    assert world.engine.relay_closed and world.engine.credit < -1
+    world.load.set_input(False)
+    clock.t = 12 * H  # 08:00 next morning, nothing drawn since 23:00
+    world.advance()
+    e = world.engine
+    assert not e.relay_closed and e.events.last_cutoff == datetime(2026, 3, 5, 7, 0, tzinfo=UTC)
+
+
 def test_power_limit_trip_recloses_after_the_delay_with_no_current_flowing() -> None:
     """The meter's clock runs while its relay is open: a power-limit trip recloses by itself
     (the world used to integrate nothing at zero current, so it never did)."""
