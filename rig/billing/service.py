@@ -433,6 +433,9 @@ class BillingCentre:
         meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
         if meter is None:
             raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
+        late = _committed_meanwhile(s, request_id)
+        if late is not None:
+            return self._replay(late, meter_no, amount, station_code, operator_name)
         if meter.status != MeterStatus.ACTIVE.value:
             raise VendRefused("meter_blocked", f"meter {meter_no} is blocked")
         card = _active_card(s, meter)
@@ -584,14 +587,16 @@ class BillingCentre:
         if not reason.strip():
             raise VendRefused("reason_missing", "a free issue needs a reason")
         with self._tx() as s:
-            existing = s.scalar(select(m.Vend).where(m.Vend.request_id == request_id))
+            self._require_role(s, operator, "give a free issue")
+            meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
+            # Looked up after the meter lock, so a concurrent retry that committed meanwhile
+            # is replayed rather than refused as an unapplied purchase.
+            existing = _committed_meanwhile(s, request_id)
             if existing is not None:
                 if existing.kind != "free" or existing.credit != credit:
                     raise VendRefused("request_id_conflict",
                                       f"request id {request_id!r} was used for another vend")
                 return _vend_result(existing)
-            self._require_role(s, operator, "give a free issue")
-            meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
             if meter is None:
                 raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
             card, st, op_row = self._vend_parties(s, meter, station, operator)
@@ -1360,6 +1365,17 @@ def _meter(s: Session, meter_no: str) -> m.Meter:
     if meter is None:
         raise NotFound(f"meter {meter_no} is not registered")
     return meter
+
+
+def _committed_meanwhile(s: Session, request_id: str) -> m.Vend | None:
+    """The vend with ``request_id``, read again once the meter row is locked.
+
+    On PostgreSQL (READ COMMITTED) a retry that arrived while the original was still being
+    written waits for the meter lock and only then can see the original's row; checking
+    before the lock alone would refuse the retry as an unapplied purchase. On SQLite
+    ``BEGIN IMMEDIATE`` serialises whole transactions and this finds nothing new.
+    """
+    return s.scalar(select(m.Vend).where(m.Vend.request_id == request_id))
 
 
 def _active_card(s: Session, meter: m.Meter) -> m.Card | None:

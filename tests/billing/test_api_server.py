@@ -22,8 +22,9 @@ from tests.billing.live_server import serving
 
 
 @pytest.fixture
-def centre(tmp_path) -> Iterator[BillingCentre]:
-    c = open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}", clock=clock())
+def centre(billing_url: str) -> Iterator[BillingCentre]:
+    """On SQLite and on PostgreSQL (tests/billing/conftest.py)."""
+    c = open_billing(billing_url, clock=clock())
     yield c
     c.close()
 
@@ -35,9 +36,22 @@ def test_concurrent_retries_of_one_vend_over_http_make_one_vend(centre: BillingC
           httpx.Client(base_url=url, headers=env.auth("cashier")) as http,
           ThreadPoolExecutor(6) as pool):
         replies = list(pool.map(lambda _: http.post("/vends", json=body), range(6)))
-    assert {r.status_code for r in replies} == {201}
+    assert {r.status_code for r in replies} == {201}, [r.json() for r in replies]
     assert {r.json()["vend_id"] for r in replies} == {replies[0].json()["vend_id"]}
     assert [v.sequence for v in centre.vends_for_meter(METER)] == [1]
+
+
+def test_concurrent_retries_of_one_free_issue_make_one(centre: BillingCentre) -> None:
+    env = seed(centre)
+    body = {"meter_no": METER, "credit": 500, "request_id": "free-1", "station": STATION,
+            "reason": "outage compensation"}
+    with (serving(centre) as url,
+          httpx.Client(base_url=url, headers=env.auth("supervisor")) as http,
+          ThreadPoolExecutor(6) as pool):
+        replies = list(pool.map(lambda _: http.post("/free-issues", json=body), range(6)))
+    assert {r.status_code for r in replies} == {201}, [r.json() for r in replies]
+    assert {r.json()["vend_id"] for r in replies} == {replies[0].json()["vend_id"]}
+    assert [(v.sequence, v.kind) for v in centre.vends_for_meter(METER)] == [(1, "free")]
 
 
 def test_concurrent_different_vends_sell_once(centre: BillingCentre) -> None:

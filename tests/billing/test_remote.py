@@ -28,8 +28,9 @@ from tests.billing.live_server import serving
 
 
 @pytest.fixture
-def centre(tmp_path) -> Iterator[BillingCentre]:
-    c = open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}", clock=clock())
+def centre(billing_url: str) -> Iterator[BillingCentre]:
+    """On SQLite and on PostgreSQL (tests/billing/conftest.py)."""
+    c = open_billing(billing_url, clock=clock())
     yield c
     c.close()
 
