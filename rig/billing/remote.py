@@ -43,6 +43,7 @@ from rig.billing.types import (
     StationInfo,
     TariffInfo,
     Tax,
+    VendLimits,
     VendResult,
     VendStatus,
     Verdict,
@@ -70,6 +71,8 @@ class RemoteBillingCentre:
         self._minted: dict[str, tuple[int, str]] = {}  # operator → (token id, secret)
         me = self._call("GET", "/me")
         self.operator = OperatorInfo(me["operator_id"], me["name"], OperatorRole(me["role"]))
+        limits = self._call("GET", "/vend-limits")
+        self.limits = VendLimits(Decimal(limits["minimum"]), Decimal(limits["maximum"]))
 
     def __repr__(self) -> str:
         return f"RemoteBillingCentre({self.base_url!r}, operator={self.operator.name!r})"

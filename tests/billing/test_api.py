@@ -216,6 +216,8 @@ def test_vend_is_idempotent_and_refusals_keep_their_reason(client: TestClient, e
     r = vend(client, env, "r-2")
     assert (r.status_code, r.json()["reason"]) == (409, "unapplied_purchase")
     assert "still carries purchase #1" in r.json()["detail"]
+    limits = client.get("/vend-limits", headers=env.auth("cashier")).json()
+    assert limits == {"minimum": "1.00", "maximum": "10000.00"}
     r = vend(client, env, "r-3", amount="0.50")
     assert (r.status_code, r.json()["reason"]) == (422, "amount_below_minimum")
 

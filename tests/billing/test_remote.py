@@ -46,6 +46,7 @@ def test_vend_write_readback_as_a_local_centre_would(served, centre: BillingCent
     url, env = served
     with RemoteBillingCentre(url, env.tokens["cashier"]) as remote:
         assert remote.operator.name == "carol"
+        assert remote.limits == centre.limits  # exact Decimals, as the scenarios read them
         v = remote.vend(METER, Decimal("10.00"), request_id="rm-1", station=STATION,
                         operator="carol")
         assert v == centre.vend_by_id(v.vend_id)  # identical dataclass, exact Decimals

@@ -50,3 +50,29 @@ def test_prepaid_cycle_against_a_served_billing_centre(bench, tmp_path: Path) ->
         rec = centre.latest_reconciliation(vend.meter_no)
         assert rec is not None and rec.verdict.value == "balanced"
         assert centre.verify_audit_chain().ok
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("requirement", [
+    "tariff change at its effective date",
+    "hoarding limit refusal",
+    "reconciliation over several cycles",
+])
+def test_billing_heavy_certification_scenarios_against_a_served_centre(
+        bench, tmp_path: Path, requirement: str) -> None:
+    from rig.scenarios import certification as cert
+    from rig.scenarios.steps import BenchSteps
+
+    with open_billing(f"sqlite:///{tmp_path / 'served.sqlite'}",
+                      clock=bench.clock.now) as centre:
+        centre.register_operator("bench-admin", "administrator")
+        token = centre.create_api_token("bench-admin", actor="bench-admin").secret
+        record = RunRecord(requirement, identity=bench.identity)
+        with serving(centre) as url, RemoteBillingCentre(url, token) as remote:
+            try:
+                cert.SCENARIOS[requirement](BenchSteps(bench, remote, record))
+            finally:
+                record.close()
+        assert str(record.outcome) == "pass", [
+            (s.name, str(s.outcome)) for s in record.steps if str(s.outcome) != "pass"]
+        assert centre.verify_audit_chain().ok

@@ -274,6 +274,13 @@ class ReplaceCardOut(BaseModel):
     moved_vends: list[VendOut]
 
 
+class LimitsOut(_Out):
+    """The per-vend amount limits the centre enforces (inclusive)."""
+
+    minimum: MoneyOut
+    maximum: MoneyOut
+
+
 class ReceiptOut(BaseModel):
     vend_id: int
     text: str

@@ -6,12 +6,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from rig.billing.api.auth import Cashier, Centre, role
-from rig.billing.api.schemas import FreeIssueIn, ReceiptOut, ReverseIn, VendIn, VendOut
+from rig.billing.api.schemas import (
+    FreeIssueIn,
+    LimitsOut,
+    ReceiptOut,
+    ReverseIn,
+    VendIn,
+    VendOut,
+)
 from rig.billing.types import OperatorRole
 
 router = APIRouter(tags=["vends"])
 Reverser = role(OperatorRole.SUPERVISOR, "reversing a vend")
 FreeIssuer = role(OperatorRole.SUPERVISOR, "a free issue")
+
+
+@router.get("/vend-limits", response_model=LimitsOut)
+def vend_limits(centre: Centre, _op: Cashier) -> LimitsOut:
+    """Smallest and largest amount one vend may be (the counter shows them)."""
+    return LimitsOut.model_validate(centre.limits)
 
 
 @router.post("/vends", response_model=VendOut, status_code=status.HTTP_201_CREATED)
