@@ -1,0 +1,46 @@
+"""Vending stations over HTTP: each a RemoteBillingCentre of its own (its own connection and
+cashier token), presenting cards the way `rig.billing.loadgen` does on a local centre."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from rig.billing import loadgen
+from rig.billing.remote import RemoteBillingCentre
+
+if TYPE_CHECKING:
+    from rig.billing.service import BillingCentre
+
+Vend = tuple[str, int, str]  # meter, sequence, request id
+
+
+def http_station(url: str, token: str, station: str, meters: list[str], steps: int,
+                 seed: int, start: Callable[[], object] = lambda: None) -> list[Vend]:
+    """`steps` card presentations over `meters` in turn; every vend it made."""
+    made: list[Vend] = []
+    with RemoteBillingCentre(url, token) as centre:
+        local = cast("BillingCentre", centre)  # the subset loadgen calls, over HTTP
+        start()
+        for step in range(steps):
+            meter = meters[(step + seed) % len(meters)]
+            request_id = f"{station}-{step}"
+            vend = loadgen.present(local, meter, request_id=request_id, station=station,
+                                   amount=loadgen.amount_for(step, seed), bank=False)
+            if vend is not None:
+                made.append((vend.meter_no, vend.sequence, vend.request_id))
+    return made
+
+
+def run_stations(url: str, token_file: Path, stations: list[str],
+                 meters_of: Callable[[int], list[str]], steps: int) -> list[Vend]:
+    """All stations at once (threads released together); every vend any of them made."""
+    token = token_file.read_text().strip()
+    ready = threading.Barrier(len(stations))
+    with ThreadPoolExecutor(len(stations)) as pool:
+        futures = [pool.submit(http_station, url, token, st, meters_of(i), steps, i,
+                               ready.wait) for i, st in enumerate(stations)]
+        return [v for f in futures for v in f.result()]
