@@ -34,12 +34,18 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def admin_token(db_url: str, token_file: Path) -> None:
-    """Register the lab administrator on `db_url` and write a fresh token of theirs."""
+def operator_token(db_url: str, operator: str) -> str:
+    """A fresh API token of `operator` (registered beforehand), minted by the lab
+    administrator, who is registered on first use."""
     with open_billing(db_url) as centre:
         if ADMIN not in {o.name for o in centre.operators()}:
             centre.register_operator(ADMIN, "administrator")
-        secret = centre.create_api_token(ADMIN, actor=ADMIN, label="lab").secret
+        return centre.create_api_token(operator, actor=ADMIN, label="lab").secret
+
+
+def admin_token(db_url: str, token_file: Path) -> None:
+    """Write a fresh token of the lab administrator to `token_file` (mode 0600)."""
+    secret = operator_token(db_url, ADMIN)
     token_file.touch(mode=0o600)
     token_file.write_text(secret + "\n")
 

@@ -4,9 +4,9 @@ cashier token), presenting cards the way `rig.billing.loadgen` does on a local c
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rig.billing import loadgen
@@ -35,12 +35,14 @@ def http_station(url: str, token: str, station: str, meters: list[str], steps: i
     return made
 
 
-def run_stations(url: str, token_file: Path, stations: list[str],
-                 meters_of: Callable[[int], list[str]], steps: int) -> list[Vend]:
-    """All stations at once (threads released together); every vend any of them made."""
-    token = token_file.read_text().strip()
-    ready = threading.Barrier(len(stations))
+def run_stations(url: str, token: str, stations: list[str],
+                 meters_of: Callable[[int], list[str]], steps: int) -> tuple[list[Vend], float]:
+    """All stations at once, connected first and then released together; every vend any of
+    them made and the seconds from the release to the last one's end."""
+    released: list[float] = []
+    ready = threading.Barrier(len(stations), action=lambda: released.append(time.perf_counter()))
     with ThreadPoolExecutor(len(stations)) as pool:
         futures = [pool.submit(http_station, url, token, st, meters_of(i), steps, i,
                                ready.wait) for i, st in enumerate(stations)]
-        return [v for f in futures for v in f.result()]
+        made = [v for f in futures for v in f.result()]
+    return made, time.perf_counter() - released[0]
