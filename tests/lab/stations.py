@@ -19,15 +19,17 @@ Vend = tuple[str, int, str]  # meter, sequence, request id
 
 
 def http_station(url: str, token: str, station: str, meters: list[str], steps: int,
-                 seed: int, start: Callable[[], object] = lambda: None) -> list[Vend]:
-    """`steps` card presentations over `meters` in turn; every vend it made."""
+                 seed: int, start: Callable[[], object] = lambda: None,
+                 run: str = "") -> list[Vend]:
+    """`steps` card presentations over `meters` in turn (request ids unique per `run`);
+    every vend it made."""
     made: list[Vend] = []
     with RemoteBillingCentre(url, token) as centre:
         local = cast("BillingCentre", centre)  # the subset loadgen calls, over HTTP
         start()
         for step in range(steps):
             meter = meters[(step + seed) % len(meters)]
-            request_id = f"{station}-{step}"
+            request_id = f"{run}{station}-{step}"
             vend = loadgen.present(local, meter, request_id=request_id, station=station,
                                    amount=loadgen.amount_for(step, seed), bank=False)
             if vend is not None:
@@ -36,13 +38,14 @@ def http_station(url: str, token: str, station: str, meters: list[str], steps: i
 
 
 def run_stations(url: str, token: str, stations: list[str],
-                 meters_of: Callable[[int], list[str]], steps: int) -> tuple[list[Vend], float]:
+                 meters_of: Callable[[int], list[str]], steps: int,
+                 run: str = "") -> tuple[list[Vend], float]:
     """All stations at once, connected first and then released together; every vend any of
     them made and the seconds from the release to the last one's end."""
     released: list[float] = []
     ready = threading.Barrier(len(stations), action=lambda: released.append(time.perf_counter()))
     with ThreadPoolExecutor(len(stations)) as pool:
         futures = [pool.submit(http_station, url, token, st, meters_of(i), steps, i,
-                               ready.wait) for i, st in enumerate(stations)]
+                               ready.wait, run) for i, st in enumerate(stations)]
         made = [v for f in futures for v in f.result()]
     return made, time.perf_counter() - released[0]
