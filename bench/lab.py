@@ -30,18 +30,23 @@ from tests.lab.service import REPO, Served, child_env, operator_token, served_ce
 from tests.lab.stations import run_stations
 
 STATIONS = (1, 4, 16)
+WARM_UP = 16  # vends before measuring
 CERT_K = "buy_and_insert or replayed or another_meter or reconciliation"
 
 
 def vend_rates(db_url: str, served: Served, vends: int) -> dict[int, float]:
     """Vends per second for each station count, `vends` sales per count in all."""
     rates: dict[int, float] = {}
-    numbers = iter(loadgen.meter_numbers(vends * len(STATIONS)))
+    numbers = iter(loadgen.meter_numbers(vends * len(STATIONS) + WARM_UP))
+    warm = [[next(numbers) for _ in range(WARM_UP // 4)] for _ in range(4)]
     plan = {n: [[next(numbers) for _ in range(vends // n)] for _ in range(n)] for n in STATIONS}
     with open_billing(db_url) as centre:
-        loadgen.prepare(centre, meters=[m for ms in plan.values() for s in ms for m in s],
+        loadgen.prepare(centre, meters=[m for ms in [warm, *plan.values()] for s in ms for m in s],
                         stations=[f"DESK-{i}" for i in range(max(STATIONS))])
     cashier = operator_token(db_url, loadgen.OPERATOR)
+    # Not counted: the server's first requests (connection pool, caches, lazy imports).
+    run_stations(served.url, cashier, [f"DESK-{i}" for i in range(4)], lambda i: warm[i],
+                 WARM_UP // 4, run="warm-")
     for n in STATIONS:
         meters = plan[n]
         made, seconds = run_stations(served.url, cashier, [f"DESK-{i}" for i in range(n)],

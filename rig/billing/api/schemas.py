@@ -50,6 +50,13 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class VendLimitsOut(_Out):
+    """The amounts a single vend may have (inclusive), so a station can stay inside them."""
+
+    minimum: MoneyOut
+    maximum: MoneyOut
+
+
 class ErrorOut(BaseModel):
     """Every error reply: a stable ``error`` kind, the refusal ``reason`` code if any, and a
     ``detail`` sentence naming what failed and why."""

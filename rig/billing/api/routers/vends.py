@@ -6,7 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from rig.billing.api.auth import Cashier, Centre, role
-from rig.billing.api.schemas import FreeIssueIn, ReceiptOut, ReverseIn, VendIn, VendOut
+from rig.billing.api.schemas import (
+    FreeIssueIn,
+    ReceiptOut,
+    ReverseIn,
+    VendIn,
+    VendLimitsOut,
+    VendOut,
+)
 from rig.billing.types import OperatorRole
 
 router = APIRouter(tags=["vends"])
@@ -20,6 +27,12 @@ def vend(body: VendIn, centre: Centre, op: Cashier) -> VendOut:
     result = centre.vend(body.meter_no, body.amount, request_id=body.request_id,
                          station=body.station, operator=op.name)
     return VendOut.model_validate(result)
+
+
+@router.get("/vend-limits", response_model=VendLimitsOut)
+def vend_limits(centre: Centre, _op: Cashier) -> VendLimitsOut:
+    """The centre's per-vend amount limits (scenarios size purchases by them)."""
+    return VendLimitsOut.model_validate(centre.limits)
 
 
 @router.get("/vends/{vend_id}", response_model=VendOut)
