@@ -78,7 +78,7 @@ def _fresh_address(config: BenchConfig) -> str:
     Random in 10^11 (collision odds ~1e-6 for a thousand meters), checked against the centre
     when one is named; never starting with 99, the prefix the another-meter scenario uses.
     """
-    with _shared_centre(config, None) as centre:
+    with _shared_centre(config) as centre:
         while True:
             address = f"{secrets.choice('12345678')}{secrets.randbelow(10**11):011d}"
             if centre is None or _unknown(centre, address):
@@ -93,14 +93,13 @@ def _unknown(centre: BillingCentre | RemoteBillingCentre, meter_no: str) -> bool
     return False
 
 
-def _shared_centre(config: BenchConfig, bench: Bench | None) -> AbstractContextManager[
+def _shared_centre(config: BenchConfig) -> AbstractContextManager[
         BillingCentre | RemoteBillingCentre | None]:
-    """The centre the bench config names (a database on the bench clock, or a served one)."""
+    """The centre the bench config names, if any (a database, or a served one)."""
     url = config.billing.url
     if not url:
         return nullcontext(None)
-    return connect_billing(url, token_file=config.billing.token_file,
-                           clock=bench.clock.now if bench is not None else None)
+    return connect_billing(url, token_file=config.billing.token_file)
 
 
 def _billing(config: BenchConfig, bench: Bench, tmp_path: Path) -> AbstractContextManager[
@@ -111,13 +110,13 @@ def _billing(config: BenchConfig, bench: Bench, tmp_path: Path) -> AbstractConte
     return open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}", clock=bench.clock.now)
 
 
-def _skip_on_foreign_clock(request: pytest.FixtureRequest, bench: Bench,
-                           billing: BillingCentre | RemoteBillingCentre) -> None:
-    served = isinstance(billing, RemoteBillingCentre)
-    if served and bench.clock.scale != 1 and \
+def _skip_on_foreign_clock(request: pytest.FixtureRequest, config: BenchConfig,
+                           bench: Bench) -> None:
+    url = config.billing.url or ""
+    if url.startswith(("http://", "https://")) and bench.clock.scale != 1 and \
             request.node.get_closest_marker("billing_on_bench_time") is not None:
-        pytest.skip(f"the billing centre served at {billing.base_url} keeps its own clock and "
-                    f"this bench runs {bench.clock.scale:g}x: name its database URL instead")
+        pytest.skip(f"the billing centre served at {url} keeps its own clock and this bench "
+                    f"runs {bench.clock.scale:g}x: name its database URL instead")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -160,10 +159,10 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profi
     profile = meter_profile
     config = _cert_config(request, bench_config, profile)
     with open_bench(config, profile=profile) as bench:
+        _skip_on_foreign_clock(request, config, bench)
         stamp_identity(bench.identity, record_property)
         record = RunRecord("certification", identity=bench.identity, use_allure=True)
         with _billing(config, bench, tmp_path) as billing:
-            _skip_on_foreign_clock(request, bench, billing)
             s = BenchSteps(bench, billing, record)  # type: ignore[arg-type]
             try:
                 yield s
