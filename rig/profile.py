@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_serializer,
     field_validator,
@@ -431,3 +432,18 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> MeterProfile:
         raise ConfigError(f"meter profile {name_or_path!r} not found in {profiles_dir()} "
                           f"(known: {known})")
     return load_profile_file(path)
+
+
+def with_address(profile: MeterProfile, address: str) -> MeterProfile:
+    """The same model at another meter address: one unit of a model among many (a lab bench
+    or an emulated meter given its own number), validated like the profile's own address."""
+    if address == profile.protocol.address:
+        return profile
+    try:
+        protocol = ProtocolSettings.model_validate(
+            {**profile.protocol.model_dump(), "address": address})
+    except ValidationError as e:
+        problem = "; ".join(str(err["msg"]).removeprefix("Value error, ") for err in e.errors())
+        raise ConfigError(f"meter address {address!r} for profile {profile.name!r}: "
+                          f"{problem}") from None
+    return profile.model_copy(update={"protocol": protocol})

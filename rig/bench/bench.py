@@ -27,7 +27,7 @@ from rig.faults.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.load.driver import ElectronicLoad
 from rig.meter.client import MeterClient, open_meter
 from rig.meter.transcript import Transcript
-from rig.profile import MeterProfile, load_profile
+from rig.profile import MeterProfile, load_profile, with_address
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Bench:
     """Open instruments of one bench and the identity stamped on every record."""
 
     config: BenchConfig
-    profile: MeterProfile
+    profile: MeterProfile  # the DUT's model, at this unit's meter address
     clock: BenchClock
     meter: MeterClient
     load: ElectronicLoad
@@ -107,7 +107,8 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             else:
                 from rig.sim.emulated_bench import EmulatedBench
 
-                sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch)
+                sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch,
+                                    address=config.meter.address)
                 control_url = sim.start().control
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
@@ -117,6 +118,11 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             if parts["profile"] != profile.name:
                 raise ConfigError(f"the emulated bench at {control_url} runs profile "
                                   f"{parts['profile']!r}, not {profile.name!r}")
+            address = parts.get("meter_address") or profile.protocol.address
+            if config.meter.address and config.meter.address != address:
+                raise ConfigError(f"the emulated bench at {control_url} has meter address "
+                                  f"{address}, not meter.address {config.meter.address}")
+            profile = with_address(profile, address)
             clock = BenchClock.from_dict(hello["clock"])
             courier: CardCourier = EmulatedCourier(control)
             sim_link: ControlClient | None = control
@@ -128,6 +134,8 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             meter_port = config.meter.port or ""
             resource = config.load.resource or ""
             reader_name = config.card.reader or ""
+            if config.meter.address:
+                profile = with_address(profile, config.meter.address)
             if config.card.courier == "command":
                 courier = CommandCourier(config.card.courier_command or "")
             else:

@@ -38,6 +38,9 @@ class SerialFaultRates(_Strict):
 
 class MeterPort(_Strict):
     port: str | None = Field(default=None, description="device path or pyserial URL")
+    address: str | None = Field(
+        default=None, description="this unit's meter address, if not the profile's (benches "
+        "sharing a billing centre need distinct meters; an emulated meter takes it)")
     retries: Annotated[int, Field(ge=0, le=50)] | None = Field(
         default=None, description="override the profile's retry budget")
     timeout_s: Annotated[float, Field(gt=0, le=30)] | None = Field(

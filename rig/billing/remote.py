@@ -69,6 +69,7 @@ class RemoteBillingCentre:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
         self._token = token
         self._minted: dict[str, tuple[int, str]] = {}  # operator → (token id, secret)
+        self._limits: VendLimits | None = None
         me = self._call("GET", "/me")
         self.operator = OperatorInfo(me["operator_id"], me["name"], OperatorRole(me["role"]))
         limits = self._call("GET", "/vend-limits")
@@ -76,6 +77,14 @@ class RemoteBillingCentre:
 
     def __repr__(self) -> str:
         return f"RemoteBillingCentre({self.base_url!r}, operator={self.operator.name!r})"
+
+    @property
+    def limits(self) -> VendLimits:
+        """The served centre's per-vend amount limits (asked once)."""
+        if self._limits is None:
+            body = self._call("GET", "/vend-limits")
+            self._limits = VendLimits(Decimal(body["minimum"]), Decimal(body["maximum"]))
+        return self._limits
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -155,6 +155,10 @@ def sim(
     wire_pacing: Annotated[
         bool, typer.Option(help="hold meter replies for their wire time at the profile's baud")
     ] = False,
+    address: Annotated[
+        str | None, typer.Option(help="meter address (default: the profile's); benches that "
+                                 "share a billing centre need one each")
+    ] = None,
 ) -> None:
     """Start an emulated bench and serve it until SIGINT/SIGTERM."""
     from rig.sim.emulated_bench import EmulatedBench
@@ -167,6 +171,7 @@ def sim(
             time_scale=time_scale,
             slot=VpcdSlot(reader) if reader is not None else None,
             wire_pacing=wire_pacing,
+            address=address,
         )
         parts = bench.start()
     except RigError as e:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
-from rig.billing.db import open_billing
+from rig.billing.remote import connect_billing
 from rig.profile import load_profile
 from rig.report.writer import write_report
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, CycleResult, PrepaidCycle
@@ -56,8 +56,10 @@ def run_prepaid_cycle(
     try:
         with open_bench(config, profile=profile) as bench:
             record.identity = bench.identity | {"billing_db": url.split("://")[0]}
-            with open_billing(url, clock=bench.clock.now) as billing:
-                cycle = PrepaidCycle(bench, billing, record, params)
+            # A database URL opens the ledger here; http(s):// is a served centre (token file).
+            with connect_billing(url, token_file=config.billing.token_file,
+                                 clock=bench.clock.now) as billing:
+                cycle = PrepaidCycle(bench, billing, record, params)  # type: ignore[arg-type]
                 cycle.run()
     except BaseException as e:  # reported, then re-raised by the caller if it wants
         error = e

@@ -18,7 +18,7 @@ from rig.card.application import CardApplication
 from rig.card.keys import MasterKey
 from rig.card.session import DirectTransport
 from rig.clock import BenchClock
-from rig.profile import MeterProfile
+from rig.profile import MeterProfile, with_address
 from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.control import ControlServer
 from rig.sim.meter_firmware import EmulatedMeter
@@ -70,7 +70,11 @@ class EmulatedBench:
         seed: int | None = None,
         wire_pacing: bool = False,
         epoch: datetime | None = None,
+        address: str | None = None,
     ) -> None:
+        # Several emulated meters of one model on one billing centre need their own numbers.
+        if address is not None:
+            profile = with_address(profile, address)
         self.profile = profile
         self.clock = BenchClock.start(scale=time_scale, epoch=epoch)
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)

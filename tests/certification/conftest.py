@@ -3,19 +3,29 @@
 An in-process emulated bench starts on a fixed Wednesday morning (so time-of-day rules such
 as friendly periods act the same on every run) and at the time scale a test asks for with
 `@pytest.mark.emulated_time_scale(x)`; a real bench or an attached `rig sim` is used as is.
+
+Billing: a per-test SQLite file, unless the bench config names a centre (`[billing] url`, a
+database URL or a served `http(s)://` one with its token) — then every test, on every
+pytest-xdist worker, uses that one centre. A centre knows a meter by its address and each
+fresh emulated meter starts at purchase sequence 0, so an in-process emulated meter gets a
+random address of its own for each test (one the centre does not know yet).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from rig.bench.bench import open_bench
+from rig.bench.bench import Bench, open_bench
 from rig.bench.config import BenchConfig
 from rig.billing.db import open_billing
+from rig.billing.remote import RemoteBillingCentre, connect_billing
+from rig.billing.service import BillingCentre, NotFound
 from rig.profile import MeterProfile, available_profiles, load_profile
 from rig.pytest_plugin import stamp_identity
 from rig.report.certification import result_from_record, save_result
@@ -37,6 +47,8 @@ CERT_EPOCH = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)  # a Wednesday 08:00: no fri
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "emulated_time_scale(x): bench seconds per real second "
                             "for an in-process emulated bench (short meter delays)")
+    config.addinivalue_line("markers", "billing_on_bench_time: the billing centre must keep "
+                            "the bench's time (skipped with a served centre on a fast bench)")
 
 
 @pytest.fixture
@@ -54,7 +66,57 @@ def _cert_config(request: pytest.FixtureRequest, config: BenchConfig,
         marker = request.node.get_closest_marker("emulated_time_scale")
         if marker is not None:
             update["time_scale"] = float(marker.args[0])
+        if config.meter.address is None:
+            address = _fresh_address(config)
+            update["meter"] = config.meter.model_copy(update={"address": address})
     return config.model_copy(update=update)
+
+
+def _fresh_address(config: BenchConfig) -> str:
+    """A 12-digit meter number no other test (worker, run) on the shared centre uses.
+
+    Random in 10^11 (collision odds ~1e-6 for a thousand meters), checked against the centre
+    when one is named; never starting with 99, the prefix the another-meter scenario uses.
+    """
+    with _shared_centre(config) as centre:
+        while True:
+            address = f"{secrets.choice('12345678')}{secrets.randbelow(10**11):011d}"
+            if centre is None or _unknown(centre, address):
+                return address
+
+
+def _unknown(centre: BillingCentre | RemoteBillingCentre, meter_no: str) -> bool:
+    try:
+        centre.meter(meter_no)
+    except NotFound:
+        return True
+    return False
+
+
+def _shared_centre(config: BenchConfig) -> AbstractContextManager[
+        BillingCentre | RemoteBillingCentre | None]:
+    """The centre the bench config names, if any (a database, or a served one)."""
+    url = config.billing.url
+    if not url:
+        return nullcontext(None)
+    return connect_billing(url, token_file=config.billing.token_file)
+
+
+def _billing(config: BenchConfig, bench: Bench, tmp_path: Path) -> AbstractContextManager[
+        BillingCentre | RemoteBillingCentre]:
+    if config.billing.url:
+        return connect_billing(config.billing.url, token_file=config.billing.token_file,
+                               clock=bench.clock.now)
+    return open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}", clock=bench.clock.now)
+
+
+def _skip_on_foreign_clock(request: pytest.FixtureRequest, config: BenchConfig,
+                           bench: Bench) -> None:
+    url = config.billing.url or ""
+    if url.startswith(("http://", "https://")) and bench.clock.scale != 1 and \
+            request.node.get_closest_marker("billing_on_bench_time") is not None:
+        pytest.skip(f"the billing centre served at {url} keeps its own clock and this bench "
+                    f"runs {bench.clock.scale:g}x: name its database URL instead")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -97,11 +159,11 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profi
     profile = meter_profile
     config = _cert_config(request, bench_config, profile)
     with open_bench(config, profile=profile) as bench:
+        _skip_on_foreign_clock(request, config, bench)
         stamp_identity(bench.identity, record_property)
         record = RunRecord("certification", identity=bench.identity, use_allure=True)
-        with open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}",
-                          clock=bench.clock.now) as billing:
-            s = BenchSteps(bench, billing, record)
+        with _billing(config, bench, tmp_path) as billing:
+            s = BenchSteps(bench, billing, record)  # type: ignore[arg-type]
             try:
                 yield s
             finally:

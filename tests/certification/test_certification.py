@@ -79,6 +79,7 @@ def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
     assert str(steps.record.outcome) == "pass"
 
 
+@pytest.mark.billing_on_bench_time  # the change takes effect at a bench instant
 def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
     cert.SCENARIOS["tariff change at its effective date"](steps)
     assert str(steps.record.outcome) == "pass"
