@@ -72,8 +72,6 @@ class RemoteBillingCentre:
         self._limits: VendLimits | None = None
         me = self._call("GET", "/me")
         self.operator = OperatorInfo(me["operator_id"], me["name"], OperatorRole(me["role"]))
-        limits = self._call("GET", "/vend-limits")
-        self.limits = VendLimits(Decimal(limits["minimum"]), Decimal(limits["maximum"]))
 
     def __repr__(self) -> str:
         return f"RemoteBillingCentre({self.base_url!r}, operator={self.operator.name!r})"
