@@ -25,6 +25,7 @@ from rich.table import Table
 from rig.billing.db import DEFAULT_URL
 from rig.billing.service import BillingCentre
 from rig.billing.types import Band, Block, Tax
+from rig.cli import table_console
 from rig.cli.billing_bank import bank_app
 from rig.cli.billing_report import report_app
 from rig.errors import RigError
@@ -45,8 +46,8 @@ for sub, name in ((customers_app, "customers"), (meters_app, "meters"), (cards_a
                   (report_app, "report"), (bank_app, "bank")):
     app.add_typer(sub, name=name)
 
-out = Console()
-err = Console(stderr=True)
+out = table_console()
+err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
 
 Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
                                  help="billing database URL (SQLAlchemy)")]

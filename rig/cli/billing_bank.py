@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from rig.billing.bank import (
@@ -25,12 +24,13 @@ from rig.billing.bank import (
     register_mandate,
 )
 from rig.billing.db import DEFAULT_URL
+from rig.cli import table_console
 from rig.cli.billing_report import Db, fail, open_centre, parse_day
 
 bank_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Bank link: statements in (camt.053, CSV), direct debits out "
                             "(pain.008).")
-out = Console(soft_wrap=True)
+out = table_console()
 
 
 @bank_app.command("import")

@@ -28,3 +28,4 @@ def billing_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         pytest.skip(why)
     with scratch_database(prefix="rig_test") as url:
         yield url
+
