@@ -36,6 +36,9 @@ from .browser import browser_available, chromium, fetch, serve, shot, text
 from .conftest import PASSWORDS, STATION, seed
 
 pytestmark = [
+    # The scenarios share one browser, server and bench (module fixtures) and the second reads
+    # the first one's sales in its report: under xdist they stay on one worker (loadgroup).
+    pytest.mark.xdist_group("console-browser"),
     # Under CI the browser is part of the set-up: a missing one fails instead of skipping.
     pytest.mark.skipif(not browser_available() and not os.environ.get("CI"),
                        reason="chromium / chromium-driver missing (run ./setup.sh)"),
