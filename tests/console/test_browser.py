@@ -36,9 +36,6 @@ from .browser import browser_available, chromium, fetch, serve, shot, text
 from .conftest import PASSWORDS, STATION, seed
 
 pytestmark = [
-    # The scenarios share one browser, server and bench (module fixtures) and the second reads
-    # the first one's sales in its report: under xdist they stay on one worker (loadgroup).
-    pytest.mark.xdist_group("console-browser"),
     # Under CI the browser is part of the set-up: a missing one fails instead of skipping.
     pytest.mark.skipif(not browser_available() and not os.environ.get("CI"),
                        reason="chromium / chromium-driver missing (run ./setup.sh)"),
@@ -220,10 +217,17 @@ def test_cashier_refused_supervisor_reverses_and_reads_reports(rig: Rig) -> None
     assert rig.centre.vend_by_id(vend.vend_id).status is VendStatus.REVERSED
     shot(d, "reversed")
 
+    # A sale that stands (the report must not lean on another test's sales).
+    rig.centre.vend(OTHER_METER, Decimal("20.00"), request_id="browser-report-sale",
+                    station=STATION, operator="carol")
     d.get(f"{rig.url}/reports")
     wait_text(d, "Daily sales")
     report = d.find_element(By.ID, "report").text
-    assert "20.00" in report and "10.00" not in report  # the reversal is not a sale
+    standing = [v for no in (rig.meter_no, OTHER_METER) for v in rig.centre.vends_for_meter(no)
+                if v.status is not VendStatus.REVERSED]
+    sold = sum((v.amount for v in standing), Decimal(0))
+    assert f"TOTAL {len(standing)} 0 {sold:.2f}" in report
+    assert "10.00" not in report  # the reversal is not a sale
     assert d.find_elements(By.CSS_SELECTOR, "img[alt='Sales per day']")
     shot(d, "reports: daily sales")
     csv = fetch(d, d.find_element(By.ID, "csv").get_attribute("href"))

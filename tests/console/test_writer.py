@@ -21,10 +21,7 @@ from rig.sim.emulated_bench import EmulatedBench, lab_master_key
 
 from .conftest import STATION, seed
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*Decimal.*"),
-    pytest.mark.xdist_group("console-writer"),  # one bench and card, shared in order
-]
+pytestmark = pytest.mark.filterwarnings("ignore:.*Decimal.*")
 
 
 @dataclass
