@@ -50,7 +50,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # Stations queue for the write lock (BEGIN IMMEDIATE); on a busy machine 5 s ran out
+        # under four stations, so a vend waits up to 30 s before it fails.
+        cursor.execute("PRAGMA busy_timeout=30000")
     finally:
         cursor.close()
 
