@@ -72,15 +72,25 @@ def next_friendly_period(profile: MeterProfile, now: datetime) -> tuple[datetime
     return start, fp.next_change(start)
 
 
+def friendly_period_end(profile: MeterProfile, at: datetime) -> datetime | None:
+    """When the friendly period(s) holding `at` end, or None if `at` is outside them."""
+    fp = profile.friendly_periods
+    if fp is None or not fp.contains(at):
+        return None
+    while fp.contains(at):  # back-to-back periods (a night, then a weekend) chain up
+        at = fp.next_change(at)
+    return at
+
+
 def cutoff_energy_kwh(profile: MeterProfile, credit: Decimal, price: Decimal) -> Decimal:
     """Energy from a credit balance to the cut-off: the credit, the overdraft and any
     automatic emergency credit lent on the way (outside friendly periods)."""
-    t, ec = profile.thresholds, profile.emergency_credit
-    lent = ec.amount if ec is not None and ec.activation == "automatic" else Decimal(0)
-    return kwh_for(profile, credit + t.overdraft_limit + lent, price)
+    lent = automatic_emergency(profile)
+    return kwh_for(profile, credit + profile.thresholds.overdraft_limit + lent, price)
 
 
 def automatic_emergency(profile: MeterProfile) -> Decimal:
+    """What the meter lends by itself instead of cutting off (0 without automatic credit)."""
     ec = profile.emergency_credit
     return ec.amount if ec is not None and ec.activation == "automatic" else Decimal(0)
 

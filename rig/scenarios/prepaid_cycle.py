@@ -15,8 +15,8 @@ from decimal import Decimal
 from rig.bench.bench import Bench
 from rig.billing.service import BillingCentre
 from rig.billing.types import VendResult
-from rig.profile import FriendlyPeriods
 from rig.report.plot import plot_run
+from rig.scenarios import expect
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -60,15 +60,6 @@ class CycleResult:
     cutoff_at: datetime | None = None
     verdict: str = ""
     vend_sequence: int = 0
-
-
-def friendly_period_end(periods: FriendlyPeriods | None, at: datetime) -> datetime | None:
-    """When the friendly period(s) holding `at` end, or None if `at` is outside them."""
-    if periods is None or not periods.contains(at):
-        return None
-    while periods.contains(at):  # back-to-back periods (a night, then a weekend) chain up
-        at = periods.next_change(at)
-    return at
 
 
 def _hours(a: datetime | None, b: datetime | None) -> Decimal | None:
@@ -207,7 +198,8 @@ class PrepaidCycle:
                 s.insert_into_meter()
                 s.wait_for(lambda m: not m.relay_open, "reconnection after the alarm-2 trip",
                            poll_s=prm.poll_s, max_bench_hours=prm.max_bench_hours)
-                self._supply_paused_h += self._hours_to(self.bench.now()) - self._hours_to(tripped)
+                paused = expect.hours(self.bench.now() - tripped)
+                self._supply_paused_h += paused.quantize(Decimal("0.001"))
                 state = s.wait_for(lambda m: m.relay_open, "cut-off", poll_s=prm.poll_s,
                                    max_bench_hours=prm.max_bench_hours)
             self.record.measure("relay open (meter status)", state.relay_open, equals=True)
@@ -219,8 +211,7 @@ class PrepaidCycle:
             # The meter cuts off at the overdraft limit, after lending its automatic emergency
             # credit if it has one; nothing is consumed while the relay stood open at an
             # alarm-2 trip (as observed).
-            ec = b.profile.emergency_credit
-            lent = ec.amount if ec is not None and ec.activation == "automatic" else Decimal(0)
+            lent = expect.automatic_emergency(b.profile)
             predicted = (self._predicted_hours(-b.profile.thresholds.overdraft_limit - lent)
                          + self._supply_paused_h)
             how = f"predicted {predicted} h from load power and tariff"
@@ -228,7 +219,7 @@ class PrepaidCycle:
                 how += f" (with {lent} {self.steps.unit} automatic emergency credit)"
             assert self.result.load_on_at is not None
             exhausted = self.result.load_on_at + timedelta(hours=float(predicted))
-            deferred = friendly_period_end(b.profile.friendly_periods, exhausted)
+            deferred = expect.friendly_period_end(b.profile, exhausted)
             if deferred is not None:  # no cut-off inside a friendly period: at its end
                 predicted = self._hours_to(deferred)
                 how = (f"credit runs out at {exhausted:%Y-%m-%d %H:%M}, inside a friendly "
