@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Sequence
 from types import TracebackType
 
 from rig.errors import CardError
@@ -97,24 +98,28 @@ def available_slots() -> int:
     return count
 
 
-def claim_free_slot(count: int | None = None, wait_s: float = 0.0) -> VpcdSlot:
-    """Claim the first free slot among 0..count-1, waiting up to `wait_s` for one to free up.
+def claim_free_slot(count: int | None = None, wait_s: float = 0.0, *,
+                    indices: Sequence[int] | None = None) -> VpcdSlot:
+    """Claim the first free slot among 0..count-1 (or among `indices`), waiting up to `wait_s`
+    for one to free up.
 
     `count` defaults to the slots pcscd offers. Benches on one machine queue for readers
     instead of failing at once; SlotBusyError names the lock files when none frees up in time.
     """
-    if count is None:
-        count = max(available_slots(), 1)
+    if indices is None:
+        indices = range(max(available_slots(), 1) if count is None else count)
     deadline = time.monotonic() + wait_s
     while True:
-        for index in range(count):
-            slot = VpcdSlot(index)
+        busy: SlotBusyError | None = None
+        for index in indices:
             try:
-                return slot.claim()
-            except SlotBusyError:
-                continue
+                return VpcdSlot(index).claim()
+            except SlotBusyError as e:
+                busy = e
         if time.monotonic() >= deadline:
-            raise SlotBusyError(f"all {count} vpcd slots are in use "
+            if len(indices) == 1 and busy is not None:
+                raise busy  # names the one slot asked for
+            raise SlotBusyError(f"all {len(indices)} vpcd slots are in use "
                                 "(locks /tmp/rig-vpcd-*.lock)")
         time.sleep(0.1)
 

@@ -97,22 +97,11 @@ def slot():
         s = VpcdSlot(int(FIXED_SLOT))
         if s.reader_name not in present:
             pytest.skip(f"PC/SC reader {s.reader_name!r} not present")
-        s = claim_within(s, 60.0)
+        s = claim_free_slot(wait_s=60.0, indices=[s.index])
     else:
         s = claim_free_slot(wait_s=60.0)
     yield s
     s.release()
-
-
-def claim_within(s: VpcdSlot, wait_s: float) -> VpcdSlot:
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return s.claim()
-        except SlotBusyError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_reader_lookup(slot: VpcdSlot) -> None:
