@@ -21,6 +21,20 @@ class PasswordPolicyError(ValueError):
     """The new password is too weak to be accepted."""
 
 
+def read_new_password() -> str:
+    """A new password from the operator: asked twice without echo on a terminal, else one
+    line of stdin. Never an argument, so it stays out of shell history and process lists."""
+    import getpass
+    import sys
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != first:
+            raise PasswordPolicyError("the two passwords differ; nothing changed")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
 def check_policy(password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise PasswordPolicyError(f"a password needs at least {MIN_LENGTH} characters")

@@ -221,19 +221,12 @@ def operators_add(name: str, role: Annotated[str, typer.Argument(
 def operators_password(name: str, db: Db = DEFAULT_URL) -> None:
     """Set an operator's vending-console password (asked twice on a terminal, else one line of
     stdin; never an argument, so it stays out of shell history and process lists)."""
-    import getpass
-    import sys
+    from rig.billing.passwords import PasswordPolicyError, read_new_password
 
-    if sys.stdin.isatty():
-        password = getpass.getpass("New password: ")
-        if getpass.getpass("Again: ") != password:
-            raise fail("the two passwords differ; nothing changed")
-    else:
-        password = sys.stdin.readline().rstrip("\n")
     with centre(db) as c:
         try:
-            c.set_password(name, password)
-        except RigError as e:
+            c.set_password(name, read_new_password())
+        except (RigError, PasswordPolicyError) as e:
             raise fail(str(e)) from None
     out.print(f"password of {name} set")
 

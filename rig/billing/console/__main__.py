@@ -11,10 +11,10 @@ the command line, where other users could see it in the process list.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 
 from rig.billing import open_billing
+from rig.billing.passwords import PasswordPolicyError, read_new_password
 from rig.card.keys import MasterKey
 from rig.errors import RigError
 
@@ -37,21 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        first = getpass.getpass("New password: ")
-        if getpass.getpass("Again: ") != first:
-            raise SystemExit("the two passwords differ; nothing changed")
-        return first
-    return sys.stdin.readline().rstrip("\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     centre = open_billing(args.db)
     try:
         if args.command == "set-password":
-            centre.set_password(args.operator, _read_password())
+            centre.set_password(args.operator, read_new_password())
             print(f"password of {args.operator} set")
             return 0
         import uvicorn
@@ -67,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                                  secure_cookies=not args.insecure_cookies)
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
         return 0
-    except RigError as e:
+    except (RigError, PasswordPolicyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     finally:
