@@ -51,6 +51,7 @@ Quantity = Literal[
     "address", "energy_total", "remaining_credit", "overdraft", "emergency_credit",
     "purchase_count", "cumulative_purchase", "status", "last_cutoff",
     "voltage", "current", "power", "clock", "power_down_count", "tamper_count",
+    "card_refusal_count", "last_card_refusal", "illegal_card_count",
 ]
 
 _DLT645_DEFAULTS: dict[str, str] = {
@@ -58,6 +59,8 @@ _DLT645_DEFAULTS: dict[str, str] = {
     "last_cutoff": "1D000101", "voltage": "02010100", "current": "02020100",
     "power": "02030000", "clock": "04000102",
     "power_down_count": "03110000", "tamper_count": "03300D00",
+    "card_refusal_count": "03301300", "last_card_refusal": "03301301",
+    "illegal_card_count": "03301400",
 }
 _DLT645_MONEY = {"remaining_credit": "00900200", "overdraft": "00900201",
                  "purchase_count": "03330201", "cumulative_purchase": "03330601"}
@@ -71,7 +74,8 @@ _IEC_DEFAULTS: dict[str, str] = {
     "cumulative_purchase": "C.51.2", "status": "C.5.0", "last_cutoff": "C.52.1",
     "voltage": "32.7.0", "current": "31.7.0", "power": "1.7.0", "clock": "0.9.1",
     "power_down_count": "C.7.0", "tamper_count": "C.54.1",
-}
+    "card_refusal_count": "C.55.1", "last_card_refusal": "C.55.2",
+}  # no illegal_card_count: a mode C readout of the reference model has none
 _OBIS = re.compile(r"(\d{1,3}-\d{1,3}:)?([0-9]{1,3}|[A-Z])\.[0-9]{1,3}(\.[0-9]{1,3})?(\*\d{1,3})?")
 _CAPABILITY = re.compile(r"[a-z][a-z0-9_.-]*")
 

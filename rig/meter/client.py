@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from types import TracebackType
 
 from rig.errors import ProtocolError
+from rig.meter.card_errors import CardErrorCode
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
 from rig.meter.dlt645.frame import ERR_NO_DATA
@@ -49,6 +50,18 @@ class EventCounts:
     tamper: int  # terminal cover openings
 
 
+@dataclass(frozen=True)
+class CardRefusals:
+    """Refused card insertions as the meter reports them; None where its protocol (or the
+    profile's register map) cannot tell."""
+
+    count: int  # every refused insertion (DL/T 645: abnormal card insertions)
+    last_at: datetime | None  # the last one, meter clock with `tz`; None if none yet
+    last_reason: CardErrorCode | int | None  # its card error code (an int if not a known one)
+    illegal: int | None  # the refusals the meter counts as illegal insertions
+    last_record: di.AbnormalCardRecord | None = None  # DL/T 645: the whole last record
+
+
 class MeterClient(ABC):
     """Semantic reads of one meter; a context manager that closes the port."""
 
@@ -81,6 +94,10 @@ class MeterClient(ABC):
     @abstractmethod
     def event_counts(self) -> EventCounts:
         """Power-down and tamper (cover-open) counters."""
+
+    @abstractmethod
+    def card_refusals(self) -> CardRefusals:
+        """How many cards the meter refused, and when and why the last one."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -143,6 +160,40 @@ class Dlt645MeterClient(MeterClient):
         return EventCounts(power_downs=int(self.protocol.read(self._di("power_down_count"))),
                            tamper=int(self.protocol.read(self._di("tamper_count"))))
 
+    def _count(self, quantity: str) -> int:
+        value = self.protocol.read(self._di(quantity))
+        if not isinstance(value, int):
+            raise ProtocolError(f"meter {self.profile.protocol.address}: {quantity} "
+                                f"({self.registers[quantity]}) is not a count: {value!r}")
+        return value
+
+    def card_refusals(self) -> CardRefusals:
+        count = self._count("card_refusal_count")
+        illegal = self._count("illegal_card_count") if "illegal_card_count" in self.registers \
+            else None
+        record = self._last_card_record() if count else None
+        if record is None:
+            return CardRefusals(count, None, None, illegal)
+        occurred = record.occurred
+        assert occurred is not None  # _last_card_record drops empty slots
+        reason = record.reason if record.reason is not None else record.error
+        return CardRefusals(count, self._stamp(occurred), reason, illegal, record)
+
+    def _last_card_record(self) -> di.AbnormalCardRecord | None:
+        """The newest abnormal card record; None if the meter has none (no data, or a slot
+        that was never written: all zeros)."""
+        try:
+            value = self.protocol.read(self._di("last_card_refusal"))
+        except MeterAbnormalReply as e:
+            if e.error_word & ERR_NO_DATA:
+                return None
+            raise
+        if not isinstance(value, di.AbnormalCardRecord):
+            raise ProtocolError(f"meter {self.profile.protocol.address}: last_card_refusal "
+                                f"({self.registers['last_card_refusal']}) is not an abnormal "
+                                f"card record: {value!r}")
+        return value if value.occurred is not None else None
+
     def close(self) -> None:
         self.protocol.close()
 
@@ -199,26 +250,39 @@ class IecMeterClient(MeterClient):
             friendly_period=bool(word & IEC_FRIENDLY), power_trip=bool(word & IEC_POWER_TRIP),
             word=word)
 
-    def last_cutoff_time(self) -> datetime | None:
-        value = self._get("last_cutoff").value
+    def _time(self, quantity: str, data: dict[str, DataSet] | None = None) -> datetime | None:
+        """A YYMMDDhhmmss value; None if empty or all zeros (the event never happened)."""
+        value = self._get(quantity, data).value
         if not value.strip("0"):
             return None
         try:
             return self._stamp(datetime.strptime(value, "%y%m%d%H%M%S"))
         except ValueError:
-            raise ProtocolError(f"meter {self.profile.protocol.address}: last cut-off "
+            raise ProtocolError(f"meter {self.profile.protocol.address}: {quantity} "
                                 f"{value!r} is not YYMMDDhhmmss") from None
+
+    def _count(self, quantity: str, data: dict[str, DataSet]) -> int:
+        ds = self._get(quantity, data)
+        if not ds.value.isdigit():
+            raise ProtocolError(f"meter {self.profile.protocol.address}: {quantity} {ds} "
+                                "is not a count")
+        return int(ds.value)
+
+    def last_cutoff_time(self) -> datetime | None:
+        return self._time("last_cutoff")
 
     def event_counts(self) -> EventCounts:
         data = self.readout()
-        counts = []
-        for quantity in ("power_down_count", "tamper_count"):
-            ds = self._get(quantity, data)
-            if not ds.value.isdigit():
-                raise ProtocolError(f"meter {self.profile.protocol.address}: {quantity} {ds} "
-                                    "is not a count")
-            counts.append(int(ds.value))
-        return EventCounts(*counts)
+        return EventCounts(self._count("power_down_count", data),
+                           self._count("tamper_count", data))
+
+    def card_refusals(self) -> CardRefusals:
+        """Count and time from one readout; mode C carries no reason code."""
+        data = self.readout()
+        illegal = self._count("illegal_card_count", data) \
+            if "illegal_card_count" in self.registers else None
+        return CardRefusals(self._count("card_refusal_count", data),
+                            self._time("last_card_refusal", data), None, illegal)
 
     def close(self) -> None:
         self.protocol.close()

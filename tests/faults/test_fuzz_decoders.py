@@ -22,11 +22,14 @@ from rig.errors import CardError, InstrumentError, ProtocolError
 from rig.faults.card_world import make_world, registers
 from rig.load.dialects import get_dialect, match_dialect
 from rig.load.driver import ElectronicLoad, Identity
+from rig.meter.client import CardRefusals, Dlt645MeterClient
 from rig.meter.dlt645 import data_ids
 from rig.meter.dlt645.client import Dlt645Client
 from rig.meter.dlt645.frame import Frame, FrameParser, decode_frame, encode_frame
 from rig.meter.iec62056 import frames as iec
 from rig.meter.iec62056.client import Iec62056Client
+from rig.meter.transcript import Transcript
+from rig.profile import load_profile
 
 # Modest in the default suite; RIG_FUZZ_EXAMPLES=5000 for a long fuzzing session.
 FUZZ = settings(max_examples=int(os.environ.get("RIG_FUZZ_EXAMPLES", "60")), deadline=None,
@@ -88,7 +91,57 @@ def test_dlt645_value_decoder(di: int, data: bytes) -> None:
         value = data_ids.decode_value(di, data)
     except ProtocolError:
         return
-    assert isinstance(value, Decimal | int | str)
+    assert isinstance(value, Decimal | int | str | data_ids.AbnormalCardRecord)
+
+
+card_records = st.sampled_from([data_ids.LAST_ABNORMAL_CARD_RECORD + i
+                                for i in range(data_ids.ABNORMAL_CARD_RECORDS)])
+_bcd = st.lists(st.integers(0, 99), min_size=14, max_size=14).map(
+    lambda digits: bytes(int(str(n), 16) for n in digits))
+# Mostly well-formed records (valid time, BCD registers, any serial/code/header/SW) so the
+# decoder gets past its checks; the rest is any 36 bytes.
+record_bytes = st.one_of(
+    st.binary(min_size=36, max_size=36),
+    st.tuples(st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)),
+              st.binary(min_size=16, max_size=16), _bcd).map(
+        lambda t: data_ids.datetime_to_wire(t[0]) + t[1] + t[2]))
+
+
+@FUZZ
+@given(card_records, record_bytes)
+def test_dlt645_abnormal_card_record_decoder(di: int, data: bytes) -> None:
+    """Any 36 bytes: a record that re-encodes to the same bytes, or DataFormatError."""
+    try:
+        value = data_ids.decode_value(di, data)
+    except ProtocolError:
+        return
+    assert isinstance(value, data_ids.AbnormalCardRecord)
+    assert data_ids.encode_value(di, value) == data
+
+
+counts = st.one_of(st.lists(st.integers(0, 99), min_size=3, max_size=3).map(
+    lambda digits: bytes(int(str(n), 16) for n in digits)), st.binary(max_size=4))
+
+
+@FUZZ
+@given(counts, counts, st.one_of(record_bytes, st.binary(max_size=40)))
+def test_meter_client_card_refusals_any_replies(count: bytes, illegal: bytes,
+                                                record: bytes) -> None:
+    """The protocol-neutral refusal read over replies carrying any value bytes."""
+    replies = [encode_frame(Frame(ADDR, 0x91, data_ids.di_to_bytes(di) + value))
+               for di, value in ((data_ids.ABNORMAL_CARD_COUNT, count),
+                                 (data_ids.ILLEGAL_CARD_COUNT, illegal),
+                                 (data_ids.LAST_ABNORMAL_CARD_RECORD, record))]
+    port = ReplyPort(replies)
+    meter = Dlt645MeterClient(load_profile("dlt645-1p-money"),
+                              Dlt645Client(port, ADDR, timeout=0.01, retries=0),  # type: ignore[arg-type]
+                              Transcript(), UTC)
+    try:
+        seen = meter.card_refusals()
+    except ProtocolError:
+        return
+    assert isinstance(seen, CardRefusals) and seen.count >= 0
+    assert (seen.last_record is None) == (seen.last_at is None)
 
 
 @FUZZ

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rig.meter.card_errors import CardErrorCode, describe
 from rig.meter.dlt645 import data_ids as d
 
 
@@ -87,3 +88,67 @@ def test_numeric_round_trip(fmt: d.DataId, data: st.DataObject) -> None:
     assert len(raw) == fmt.length
     assert d.decode_value(fmt.di, raw) == value
     assert d.encode_value(fmt.di, d.decode_value(fmt.di, raw)) == raw
+
+
+RECORD_IDS = [d.LAST_ABNORMAL_CARD_RECORD + i for i in range(d.ABNORMAL_CARD_RECORDS)]
+amounts = st.integers(0, 99_999_999).map(lambda n: Decimal(n).scaleb(-2))
+
+
+@given(at=st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2099, 12, 31)),
+       serial=st.binary(min_size=8, max_size=8), error=st.integers(0, 255),
+       header=st.binary(min_size=5, max_size=5), sw=st.integers(0, 0xFFFF),
+       count=st.integers(0, 9999), remaining=amounts, forward=amounts, reverse=amounts,
+       which=st.sampled_from(RECORD_IDS))
+def test_abnormal_card_record_round_trip(at: dt.datetime, serial: bytes, error: int,
+                                         header: bytes, sw: int, count: int,
+                                         remaining: Decimal, forward: Decimal,
+                                         reverse: Decimal, which: int) -> None:
+    record = d.AbnormalCardRecord(at.strftime("%y%m%d%H%M%S"), serial.hex().upper(), error,
+                                  header, sw, count, remaining, forward, reverse)
+    raw = d.encode_value(which, record)
+    assert len(raw) == 36
+    assert raw[6:14] == serial[::-1] and raw[14] == error and raw[15:20] == header[::-1]
+    back = d.decode_value(which, raw)
+    assert back == record and d.encode_value(which, back) == raw
+    assert isinstance(back, d.AbnormalCardRecord)
+    assert back.occurred == at.replace(microsecond=0)
+
+
+def test_unwritten_record_slot_and_unknown_codes_decode() -> None:
+    empty = d.decode_value(d.LAST_ABNORMAL_CARD_RECORD, bytes(36))
+    assert isinstance(empty, d.AbnormalCardRecord)
+    assert empty.occurred is None and empty.reason is None and empty.error == 0
+    other_maker = d.AbnormalCardRecord("260304090000", "00" * 8, 0x63)
+    assert other_maker.reason is None and describe(0x63) == "99 (not a State Grid card error code)"
+    assert describe(CardErrorCode.MAC_ERROR) == "10 MAC check error"
+
+
+@pytest.mark.parametrize(("record", "problem"), [
+    (d.AbnormalCardRecord("261304090000", "00" * 8, 1), "not a valid YYMMDDhhmmss"),
+    (d.AbnormalCardRecord("260304090000", "00" * 7, 1), "card serial '00000000000000'"),
+    (d.AbnormalCardRecord("260304090000", "ZZ" * 8, 1), "is not 16 hex digits"),
+    (d.AbnormalCardRecord("260304090000", "00" * 8, 256), "error word 256"),
+    (d.AbnormalCardRecord("260304090000", "00" * 8, 1, b"\0" * 4), "command header"),
+    (d.AbnormalCardRecord("260304090000", "00" * 8, 1, response_status=0x10000),
+     "response status 65536"),
+    (d.AbnormalCardRecord("260304090000", "00" * 8, 1, purchase_count=10_000),
+     "purchase count: 10000 out of range"),
+    (d.AbnormalCardRecord("260304090000", "00" * 8, 1, remaining=Decimal("0.001")),
+     "remaining credit: 0.001 has more than 2 decimals"),
+    ("260304090000", "expected an AbnormalCardRecord"),
+])
+def test_abnormal_card_record_refuses_bad_values(record: object, problem: str) -> None:
+    with pytest.raises(d.DataFormatError, match=r"03301302 abnormal card insertion record "
+                                                r"\(last 2\)") as info:
+        d.encode_value(d.LAST_ABNORMAL_CARD_RECORD + 1, record)
+    assert problem in str(info.value)
+
+
+def test_abnormal_card_record_names_bad_reply_bytes() -> None:
+    raw = bytearray(d.encode_value(d.LAST_ABNORMAL_CARD_RECORD, d.AbnormalCardRecord(
+        "260304090000", "00" * 8, 1)))
+    raw[24] = 0x5A  # remaining credit's low byte: not BCD
+    with pytest.raises(d.DataFormatError, match="remaining credit: bytes 5A 00 00 00 are not BCD"):
+        d.decode_value(d.LAST_ABNORMAL_CARD_RECORD, bytes(raw))
+    with pytest.raises(d.DataFormatError, match="expected 36 bytes, got 35"):
+        d.decode_value(d.LAST_ABNORMAL_CARD_RECORD, bytes(raw[:35]))

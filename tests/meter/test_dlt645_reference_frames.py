@@ -15,9 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rig.meter.card_errors import CardErrorCode
+from rig.meter.client import CardRefusals, Dlt645MeterClient
 from rig.meter.dlt645 import data_ids
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply, RelayCommand
 from rig.meter.dlt645.frame import Frame, decode_frame, encode_frame
+from rig.meter.transcript import Transcript
+from rig.profile import load_profile
 
 from .fake_serial import ScriptedSerial
 
@@ -153,3 +157,100 @@ def test_span_record_round_trip(start: dt.datetime, length: int | None) -> None:
         text = data_ids.decode_value(di, data_ids.encode_value(di, (start, end)))
         assert text[:12] == start.strftime("%y%m%d%H%M%S")
         assert text[12:] == (end.strftime("%y%m%d%H%M%S") if end else "000000000000")
+
+
+# --- abnormal (refused) card insertions: 03301300 count, 03301301.. records, 03301400 -------
+# 11 read of 03301300 (abnormal card insertion count): DI 00 13 30 03 -> 33 46 63 36
+#   CS = D1+11+04 = E6; 33+46+63+36 = 112; E6 + 112 = 1F8 -> F8
+READ_CARD_COUNT = WAKE + bytes.fromhex("68 01 00 00 00 00 00 68 11 04 33 46 63 36 F8 16")
+# 91 reply, count 2 (XXXXXX: 02 00 00 -> 35 33 33), L = 07:
+#   CS = D1+91+07 = 169; 112 + 35+33+33 = 1AD; 169 + 1AD = 316 -> 16
+CARD_COUNT_2 = bytes.fromhex("68 01 00 00 00 00 00 68 91 07 33 46 63 36 35 33 33 16 16")
+# 11 read of 03301301 (last abnormal card record): DI 01 13 30 03 -> 34 46 63 36
+#   CS = E6 + (34+46+63+36 = 113) = 1F9 -> F9
+READ_CARD_RECORD = WAKE + bytes.fromhex("68 01 00 00 00 00 00 68 11 04 34 46 63 36 F9 16")
+# 91 reply, L = 4 + 36 = 28H. The record, each field least significant byte first:
+#   time 2024-05-17 08:30:15        15 30 08 17 05 24          sum 8D
+#   card serial C0FFEE0000000042    42 00 00 00 00 EE FF C0    sum 2EF
+#   error word 06 (external authentication error)   06
+#   command header 00 82 00 02 08 (EXTERNAL AUTHENTICATE, key 02, Lc 8)  08 02 00 82 00  sum 8C
+#   response status 63C2            C2 63                      sum 125
+#   purchase count 3 (XXXX)         03 00
+#   remaining 12.34                 34 12 00 00                sum 46
+#   forward energy 1.50 kWh         50 01 00 00                sum 51
+#   reverse energy 0                00 00 00 00
+#   plain sum with the DI (47): 47+8D+2EF+06+8C+125+03+46+51 = 614; +33H x 28H = 7F8 -> E0C
+#   CS = D1+91+28 = 18A; 18A + E0C = F96 -> 96
+CARD_RECORD = bytes.fromhex(
+    "68 01 00 00 00 00 00 68 91 28 34 46 63 36 48 63 3B 4A 38 57 75 33 33 33 33 21 32 F3"
+    " 39 3B 35 33 B5 33 F5 96 36 33 67 45 33 33 83 34 33 33 33 33 33 33 96 16")
+RECORD = data_ids.AbnormalCardRecord(
+    at="240517083015", card_serial="C0FFEE0000000042", error=6,
+    command_header=bytes.fromhex("00 82 00 02 08"), response_status=0x63C2, purchase_count=3,
+    remaining=Decimal("12.34"), forward_energy=Decimal("1.50"), reverse_energy=Decimal(0))
+# 11 read of 03301400 (illegal card insertion count): DI 00 14 30 03 -> 33 47 63 36
+#   CS = E6 + (33+47+63+36 = 113) = 1F9 -> F9
+READ_ILLEGAL_COUNT = WAKE + bytes.fromhex("68 01 00 00 00 00 00 68 11 04 33 47 63 36 F9 16")
+# 91 reply, count 1 (01 00 00 -> 34 33 33): CS = 169 + (113 + 34+33+33 = 1AD) = 316 -> 16
+ILLEGAL_COUNT_1 = bytes.fromhex("68 01 00 00 00 00 00 68 91 07 33 47 63 36 34 33 33 16 16")
+
+
+@pytest.mark.parametrize(("raw", "frame"), [
+    (READ_CARD_COUNT, Frame(ADDR, 0x11, bytes.fromhex("00133003"))),
+    (CARD_COUNT_2, Frame(ADDR, 0x91, bytes.fromhex("00133003 020000"))),
+    (READ_CARD_RECORD, Frame(ADDR, 0x11, bytes.fromhex("01133003"))),
+    (CARD_RECORD, Frame(ADDR, 0x91, bytes.fromhex(
+        "01133003 153008170524 4200000000EEFFC0 06 0802008200 C263 0300 34120000 50010000"
+        " 00000000"))),
+    (READ_ILLEGAL_COUNT, Frame(ADDR, 0x11, bytes.fromhex("00143003"))),
+    (ILLEGAL_COUNT_1, Frame(ADDR, 0x91, bytes.fromhex("00143003 010000"))),
+])
+def test_abnormal_card_reference_frame_bytes(raw: bytes, frame: Frame) -> None:
+    preamble = 4 if raw.startswith(WAKE) else 0
+    assert encode_frame(frame, preamble) == raw
+    assert decode_frame(raw) == frame
+
+
+def test_abnormal_card_record_value_bytes() -> None:
+    raw = data_ids.encode_value(data_ids.LAST_ABNORMAL_CARD_RECORD, RECORD)
+    assert raw == decode_frame(CARD_RECORD).data[4:]
+    assert data_ids.decode_value(data_ids.LAST_ABNORMAL_CARD_RECORD + 9, raw) == RECORD
+
+
+def test_client_reads_refused_card_count_record_and_illegal_count() -> None:
+    port = ScriptedSerial([(READ_CARD_COUNT, CARD_COUNT_2), (READ_CARD_RECORD, CARD_RECORD),
+                           (READ_ILLEGAL_COUNT, ILLEGAL_COUNT_1)])
+    client = Dlt645Client(port, ADDR, timeout=0.2)  # type: ignore[arg-type]
+    assert client.read(data_ids.ABNORMAL_CARD_COUNT) == 2
+    record = client.read(data_ids.LAST_ABNORMAL_CARD_RECORD)
+    assert record == RECORD
+    assert isinstance(record, data_ids.AbnormalCardRecord)
+    assert record.occurred == dt.datetime(2024, 5, 17, 8, 30, 15)
+    assert record.reason is CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR
+    assert client.read(data_ids.ILLEGAL_CARD_COUNT) == 1
+    port.assert_done()
+
+
+def test_meter_client_reports_refusals_from_the_reference_frames() -> None:
+    """The protocol-neutral view: count, last time (tz attached), reason, illegal count."""
+    port = ScriptedSerial([(READ_CARD_COUNT, CARD_COUNT_2), (READ_ILLEGAL_COUNT, ILLEGAL_COUNT_1),
+                           (READ_CARD_RECORD, CARD_RECORD)])
+    meter = Dlt645MeterClient(load_profile("dlt645-1p-money"),
+                              Dlt645Client(port, ADDR, timeout=0.2),  # type: ignore[arg-type]
+                              Transcript(), dt.UTC)
+    assert meter.card_refusals() == CardRefusals(
+        count=2, last_at=dt.datetime(2024, 5, 17, 8, 30, 15, tzinfo=dt.UTC),
+        last_reason=CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR, illegal=1, last_record=RECORD)
+    port.assert_done()
+
+
+def test_meter_client_without_refusals_reads_no_record() -> None:
+    # counts 0 (00 00 00 -> 33 33 33): CS = 169 + 112 + 99 = 314 -> 14 and 169 + 113 + 99 -> 15
+    count_0 = bytes.fromhex("68 01 00 00 00 00 00 68 91 07 33 46 63 36 33 33 33 14 16")
+    illegal_0 = bytes.fromhex("68 01 00 00 00 00 00 68 91 07 33 47 63 36 33 33 33 15 16")
+    port = ScriptedSerial([(READ_CARD_COUNT, count_0), (READ_ILLEGAL_COUNT, illegal_0)])
+    meter = Dlt645MeterClient(load_profile("dlt645-1p-money"),
+                              Dlt645Client(port, ADDR, timeout=0.2),  # type: ignore[arg-type]
+                              Transcript(), None)
+    assert meter.card_refusals() == CardRefusals(0, None, None, 0)
+    port.assert_done()

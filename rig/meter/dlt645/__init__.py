@@ -14,6 +14,7 @@ from rig.meter.dlt645.client import (
 )
 from rig.meter.dlt645.data_ids import (
     REGISTRY,
+    AbnormalCardRecord,
     DataFormatError,
     DataId,
     Kind,
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_PASSWORD",
     "REGISTRY",
     "WILDCARD_ADDRESS",
+    "AbnormalCardRecord",
     "DataFormatError",
     "DataId",
     "Dlt645Client",

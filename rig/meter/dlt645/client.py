@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import time
-from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -201,7 +200,7 @@ class Dlt645Client:
             value += body[:-1]
         return bytes(value)
 
-    def read(self, di: int) -> Decimal | int | str:
+    def read(self, di: int) -> data_ids.Value:
         """Read and decode ``di`` via the data-identifier registry."""
         data_ids.lookup(di)  # fail before touching the line for an unknown DI
         return data_ids.decode_value(di, self.read_raw(di))

@@ -8,7 +8,8 @@ significant byte (0 positive, 1 negative), so a 3-byte XXX.XXX current spans -79
 Money and energy decode to ``Decimal`` (never float); counts decode to ``int``.  Dates and
 times decode to strings in the standard's own notation (``YYMMDDWW``, ``hhmmss``,
 ``YYMMDDhhmmss``) so a decoded value re-encodes byte for byte; ``to_date``/``to_time``/
-``to_datetime`` turn them into ``datetime`` objects.
+``to_datetime`` turn them into ``datetime`` objects.  An abnormal card insertion record
+decodes to an ``AbnormalCardRecord``, which re-encodes byte for byte too.
 """
 
 from __future__ import annotations
@@ -19,12 +20,51 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from rig.errors import ProtocolError
-
-Value = Decimal | int | str
+from rig.meter.card_errors import CardErrorCode
 
 
 class DataFormatError(ProtocolError, ValueError):
     """A value does not fit a DI's format, or reply bytes are not valid for it."""
+
+
+@dataclass(frozen=True)
+class AbnormalCardRecord:
+    """One abnormal card insertion record (03301301..0A, 36 bytes; docs/protocols.md).
+
+    ``at`` is the insertion time as YYMMDDhhmmss (``000000000000`` in a slot never written),
+    ``card_serial`` the card's 8-byte serial as 16 hex digits, ``error`` the error information
+    word (a `CardErrorCode` value), ``command_header`` the 5-byte header CLA INS P1 P2 P3 of
+    the card command that failed and ``response_status`` its SW1 SW2 (both zero when the
+    refusal was not a failed command). The rest are the registers at insertion: purchase
+    count, remaining credit (money, or kWh on an energy meter) and the forward and reverse
+    active energy totals in kWh.
+    """
+
+    at: str
+    card_serial: str
+    error: int
+    command_header: bytes = bytes(5)
+    response_status: int = 0
+    purchase_count: int = 0
+    remaining: Decimal = Decimal(0)
+    forward_energy: Decimal = Decimal(0)
+    reverse_energy: Decimal = Decimal(0)
+
+    @property
+    def occurred(self) -> dt.datetime | None:
+        """Insertion time (naive, meter clock); None for a slot never written."""
+        return None if self.at == _NO_TIME else to_datetime(self.at)
+
+    @property
+    def reason(self) -> CardErrorCode | None:
+        """The error word as a known code; None if it is not one of the table's."""
+        try:
+            return CardErrorCode(self.error)
+        except ValueError:
+            return None
+
+
+Value = Decimal | int | str | AbnormalCardRecord
 
 
 class UnknownDataId(ProtocolError, KeyError):
@@ -44,6 +84,7 @@ class Kind(enum.Enum):
     TRIP_RECORD = "trip record"  # event record whose first 6 bytes are YYMMDDhhmmss
     DATETIME_MIN = "YYMMDDhhmm"  # purchase dates
     SPAN_RECORD = "start/end record"  # YYMMDDhhmmss start, YYMMDDhhmmss end (0s: not ended)
+    CARD_RECORD = "abnormal card record"  # AbnormalCardRecord
 
 
 @dataclass(frozen=True)
@@ -124,6 +165,11 @@ POWER_DOWN_COUNT = 0x03110000
 LAST_POWER_DOWN_RECORD = 0x03110001  # start + end, 12 bytes
 COVER_OPEN_COUNT = 0x03300D00
 LAST_COVER_OPEN_RECORD = 0x03300D01  # start + end + 12 energies (4 bytes each), 60 bytes
+# Prepayment (State Grid) event records; sources in docs/protocols.md.
+ABNORMAL_CARD_COUNT = 0x03301300  # total abnormal (refused) card insertions
+LAST_ABNORMAL_CARD_RECORD = 0x03301301  # (last 1) record; 0x03301302..0A are the last 2..10
+ABNORMAL_CARD_RECORDS = 10
+ILLEGAL_CARD_COUNT = 0x03301400  # total illegal insertions (a subset of the abnormal ones)
 
 # Meter run status word 3 (0x04000503, "operation" class) bits.
 SW3_TIME_SLOT_SET_2 = 1 << 0  # current daily time-slot table: 0 first set, 1 second set
@@ -216,6 +262,13 @@ REGISTRY: dict[int, DataId] = {
         DataId(LAST_POWER_DOWN_RECORD, "last power-down record", Kind.SPAN_RECORD, 12),
         _num(COVER_OPEN_COUNT, "cover-open count", 3, 0, ""),
         DataId(LAST_COVER_OPEN_RECORD, "last cover-open record", Kind.SPAN_RECORD, 60),
+        _num(ABNORMAL_CARD_COUNT, "abnormal card insertion count", 3, 0, ""),
+        *(
+            DataId(LAST_ABNORMAL_CARD_RECORD + i, f"abnormal card insertion record (last {i + 1})",
+                   Kind.CARD_RECORD, 36)
+            for i in range(ABNORMAL_CARD_RECORDS)
+        ),
+        _num(ILLEGAL_CARD_COUNT, "illegal card insertion count", 3, 0, ""),
     )
 }
 
@@ -348,6 +401,8 @@ def encode_value(di: int, value: object) -> bytes:
         return _bcd_from_digits(text) + bytes(d.length - 6)
     if d.kind is Kind.SPAN_RECORD:
         return _encode_span(d, value)
+    if d.kind is Kind.CARD_RECORD:
+        return _encode_card_record(d, value)
     if d.kind is Kind.DATETIME_MIN:
         if isinstance(value, dt.datetime):
             value = value.strftime("%y%m%d%H%M")
@@ -367,6 +422,8 @@ def decode_value(di: int, data: bytes) -> Value:
     data = bytes(data)
     if d.kind is Kind.SPAN_RECORD:
         return _decode_span(d, data)
+    if d.kind is Kind.CARD_RECORD:
+        return _decode_card_record(d, data)
     if d.kind is Kind.TRIP_RECORD:
         if len(data) < 6:
             raise DataFormatError(f"{d}: need at least 6 bytes, got {len(data)}")
@@ -389,7 +446,7 @@ def decode_value(di: int, data: bytes) -> Value:
     return text
 
 
-_NOT_ENDED = "000000000000"
+_NOT_ENDED = _NO_TIME = "000000000000"
 
 
 def _encode_span(d: DataId, value: object) -> bytes:
@@ -417,6 +474,59 @@ def _decode_span(d: DataId, data: bytes) -> str:
     if end != _NOT_ENDED:
         _check_datetime_digits(d, end, "YYMMDDhhmmss")
     return start + end
+
+
+def _card_fields(d: DataId) -> tuple[DataId, ...]:
+    """The record's BCD register fields (purchase count, remaining, forward and reverse
+    energy), named after the record so an error says which part of which record."""
+    return (DataId(d.di, f"{d.name}: purchase count", Kind.NUMBER, 2),
+            *(DataId(d.di, f"{d.name}: {what}", Kind.NUMBER, 4, 2)
+              for what in ("remaining credit", "forward active energy",
+                           "reverse active energy")))
+
+
+def _encode_card_record(d: DataId, value: object) -> bytes:
+    if not isinstance(value, AbnormalCardRecord):
+        raise DataFormatError(f"{d}: expected an AbnormalCardRecord, not {value!r}")
+    r = value
+    at = r.at if r.at == _NO_TIME else _as_digits(d, r.at, "YYMMDDhhmmss")
+    if at != _NO_TIME:
+        _check_datetime_digits(d, at, "YYMMDDhhmmss")
+    try:
+        serial = bytes.fromhex(r.card_serial) if len(r.card_serial) == 16 else b""
+    except (TypeError, ValueError):
+        serial = b""
+    if len(serial) != 8:
+        raise DataFormatError(f"{d}: card serial {r.card_serial!r} is not 16 hex digits")
+    if not isinstance(r.command_header, bytes) or len(r.command_header) != 5:
+        raise DataFormatError(f"{d}: command header {r.command_header!r} is not 5 bytes")
+    for name, v, top in (("error word", r.error, 0xFF),
+                         ("response status", r.response_status, 0xFFFF)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+            raise DataFormatError(f"{d}: {name} {v!r} is not an int 0..{top:X}H")
+    values = (r.purchase_count, r.remaining, r.forward_energy, r.reverse_energy)
+    registers = b"".join(_encode_number(f, v) for f, v in zip(_card_fields(d), values,
+                                                               strict=True))
+    return (_bcd_from_digits(at) + serial[::-1] + bytes([r.error]) + r.command_header[::-1]
+            + r.response_status.to_bytes(2, "little") + registers)
+
+
+def _decode_card_record(d: DataId, data: bytes) -> AbnormalCardRecord:
+    if len(data) != d.length:
+        raise DataFormatError(f"{d}: expected {d.length} bytes, got {len(data)}")
+    at = _digits_from_bcd(data[0:6], str(d))
+    if at != _NO_TIME:
+        _check_datetime_digits(d, at, "YYMMDDhhmmss")
+    # time 0-5, serial 6-13, error 14, header 15-19, SW 20-21, count 22-23, then 3 x 4 BCD
+    count, remaining, forward, reverse = (
+        _decode_number(f, data[start:start + f.length])
+        for f, start in zip(_card_fields(d), (22, 24, 28, 32), strict=True))
+    return AbnormalCardRecord(
+        at=at, card_serial=data[6:14][::-1].hex().upper(), error=data[14],
+        command_header=data[15:20][::-1],
+        response_status=int.from_bytes(data[20:22], "little"), purchase_count=int(count),
+        remaining=Decimal(remaining), forward_energy=Decimal(forward),
+        reverse_energy=Decimal(reverse))
 
 
 def to_date(text: str) -> dt.date:
