@@ -92,10 +92,11 @@ class CardRemovedError(CardError):
 class StatusWordError(CardError):
     """The card answered an APDU with a status word other than 9000."""
 
-    def __init__(self, apdu_name: str, sw1: int, sw2: int) -> None:
+    def __init__(self, apdu_name: str, sw1: int, sw2: int, header: bytes = b"") -> None:
         self.apdu_name = apdu_name
         self.sw1 = sw1
         self.sw2 = sw2
+        self.header = header  # CLA INS P1 P2 P3 of the command, if the sender gave it
         sw = (sw1 << 8) | sw2
         super().__init__(f"{apdu_name}: SW {sw:04X} {sw_meaning(sw)}")
 

@@ -73,8 +73,8 @@ class CardSession:
                               secret=cmd.is_secret, started=started,
                               duration=time.monotonic() - started)
         data, sw1, sw2 = A.split_response(response)
-        if (sw1, sw2) != (0x90, 0x00):
-            raise A.StatusWordError(cmd.name, sw1, sw2)
+        if (sw1, sw2) != (0x90, 0x00):  # header: a case-1 command has no P3 (00)
+            raise A.StatusWordError(cmd.name, sw1, sw2, header=raw[:5].ljust(5, b"\0"))
         return data
 
     def select_application(self) -> None:

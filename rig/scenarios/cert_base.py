@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from rig.bench.courier import Delivery
+from rig.meter.card_errors import ILLEGAL, CardErrorCode, describe
 from rig.scenarios import expect
 from rig.scenarios.steps import BenchSteps, MeterState
 
 PRICE = Decimal("0.5283")
 NO_CURRENT_A = Decimal("0.05")  # what "no current" means at the load after a trip
+RECORD_RESOLUTION = timedelta(seconds=1)  # event records carry YYMMDDhhmmss
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,36 @@ class Registers:
 def snapshot(s: BenchSteps) -> Registers:
     state = s.meter.state()
     return Registers(state.remaining, s.meter.energy_kwh(), state.relay_open)
+
+
+def insert_refused(s: BenchSteps, reason: CardErrorCode) -> Delivery:
+    """Insert a card the meter must refuse, and check the meter reports the refusal over its
+    protocol: counted once, time-stamped during the insertion, and (where the protocol says
+    why, as DL/T 645's abnormal card insertion record does) with `reason` as its card error
+    code and counted as illegal exactly when that code is one."""
+    before = s.meter.card_refusals()
+    start = s.bench.now()
+    delivery = s.insert_into_meter(expect_accepted=False)
+    end = s.bench.now()
+    after = s.meter.card_refusals()
+    s.record.measure("refused insertions counted by the meter", after.count,
+                     equals=before.count + 1)
+    if after.last_at is None:
+        s.record.measure("last refusal time recorded", False, equals=True)
+    else:
+        span = Decimal(str((end - start).total_seconds())).quantize(Decimal("0.001"))
+        s.record.measure("last refusal after the insertion began (meter clock)",
+                         Decimal(str((after.last_at - start).total_seconds())), "s",
+                         low=-Decimal(RECORD_RESOLUTION.total_seconds()), high=span,
+                         description=f"insertion from {start.isoformat()} to "
+                                     f"{end.isoformat()}")
+    if after.last_reason is not None:
+        s.record.measure("last refusal reason (card error code)", describe(after.last_reason),
+                         equals=describe(reason))
+    if before.illegal is not None and after.illegal is not None:
+        s.record.measure("illegal insertions counted by the meter", after.illegal,
+                         equals=before.illegal + (1 if reason in ILLEGAL else 0))
+    return delivery
 
 
 def commission(s: BenchSteps) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rig.load.driver import InstrumentError
+from rig.meter.card_errors import CardErrorCode
 from rig.scenarios import (
     certification_billing,
     certification_credit,
@@ -17,7 +18,14 @@ from rig.scenarios import (
     certification_security,
     expect,
 )
-from rig.scenarios.cert_base import PRICE, Registers, clear_alarm2_trip, commission, snapshot
+from rig.scenarios.cert_base import (
+    PRICE,
+    Registers,
+    clear_alarm2_trip,
+    commission,
+    insert_refused,
+    snapshot,
+)
 from rig.scenarios.steps import BenchSteps
 
 __all__ = ["PRICE", "SCENARIOS", "Registers", "commission", "snapshot"]
@@ -63,7 +71,8 @@ def replayed_card_is_not_applied_twice(s: BenchSteps) -> None:
 
 
 def card_for_another_meter_is_refused(s: BenchSteps) -> None:
-    """A card bound to another meter is refused and changes no register."""
+    """A card bound to another meter is refused, changes no register, and the meter reports
+    the refusal (meter number mismatch) over its protocol."""
     commission(s)
     with s.record.step("credit the card, then bind it to another meter"):
         vend = s.vend(Decimal("25.00"))
@@ -75,7 +84,7 @@ def card_for_another_meter_is_refused(s: BenchSteps) -> None:
                                   key_revision=s.bench.profile.card.key_revision)
     with s.record.step("insert into the meter under test"):
         before = snapshot(s)
-        delivery = s.insert_into_meter(expect_accepted=False)
+        delivery = insert_refused(s, CardErrorCode.METER_NUMBER_MISMATCH)
         s.record.measure("card refused", delivery.accepted, equals=False)
         s.record.measure("meter display", delivery.meter_message)
         s.record.measure("registers unchanged", snapshot(s) == before, equals=True)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from rig.scenarios import expect
 from rig.scenarios.cert_base import (
     PRICE,
+    RECORD_RESOLUTION,
     alarm1_seen,
     clear_alarm2_trip,
     commission,
@@ -24,8 +25,6 @@ from rig.scenarios.cert_base import (
     trips_at_alarm2,
 )
 from rig.scenarios.steps import BenchSteps
-
-RECORD_RESOLUTION = timedelta(seconds=1)  # event records carry YYMMDDhhmmss
 
 
 def _buy_credit(s: BenchSteps, credit: Decimal, step: str, *, up: bool = True) -> Decimal:

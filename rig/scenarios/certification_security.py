@@ -1,5 +1,6 @@
 """Certification scenarios of what a meter must refuse: forged card data and purchases
-beyond its hoarding limit. A refusal must change no register and write nothing back."""
+beyond its hoarding limit. A refusal must change no register, write nothing back, and be
+reported by the meter over its protocol (cert_base.insert_refused)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from dataclasses import replace
 from decimal import Decimal
 
 from rig.card.records import NO_MAC
+from rig.meter.card_errors import CardErrorCode
 from rig.scenarios import expect
 from rig.scenarios.cert_base import (
     PRICE,
     commission,
     consumption_power,
+    insert_refused,
     outside_friendly_periods,
     snapshot,
 )
@@ -47,7 +50,7 @@ def forged_mac_is_refused(s: BenchSteps) -> None:
         with s.record.step(f"forged purchase: {name}"):
             s.write_raw_purchase(forged)
             before = snapshot(s)
-            delivery = s.insert_into_meter(expect_accepted=False)
+            delivery = insert_refused(s, CardErrorCode.MAC_ERROR)
             s.record.measure("card refused", delivery.accepted, equals=False)
             s.record.measure("meter reason names the MAC", "MAC" in delivery.meter_message,
                              equals=True, description=delivery.meter_message)
@@ -100,7 +103,7 @@ def hoarding_limit_refusal(s: BenchSteps) -> None:
         vend = s.vend(probe_amount)
         s.write_vend(vend)
         before = snapshot(s)
-        delivery = s.insert_into_meter(expect_accepted=False)
+        delivery = insert_refused(s, CardErrorCode.HOARDING_LIMIT_EXCEEDED)
         s.record.measure("card refused", delivery.accepted, equals=False)
         s.record.measure("meter reason", "hoarding" in delivery.meter_message, equals=True,
                          description=delivery.meter_message)

@@ -33,6 +33,7 @@ from rig.meter.client import (
     IEC_EMERGENCY,
     IEC_POWER_TRIP,
     IEC_RELAY_OPEN,
+    CardRefusals,
     IecMeterClient,
 )
 from rig.meter.dlt645 import data_ids as di
@@ -162,6 +163,10 @@ class MeterView:
             return None
         ids = _DLT645_LEVELS[self._client.profile.credit.unit]
         return {name: Decimal(protocol.read(i)) for name, i in ids.items()}
+
+    def card_refusals(self) -> CardRefusals:
+        """Refused cards as the meter reports them over its protocol."""
+        return self._client.card_refusals()
 
     def last_cutoff_or_none(self) -> datetime | None:
         return self._client.last_cutoff_time()

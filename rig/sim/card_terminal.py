@@ -4,7 +4,9 @@ One insertion runs in three phases (docs/card-spec.md, "Meter session"):
 
 1. **check** — read CARD_INFO and the records the card type carries, verify binding, key
    revision and MACs, and authenticate to the card with the readback key (key 02). Nothing in the
-   meter changes here, so a refused or pulled card leaves every register as it was.
+   meter changes here, so a refused or pulled card leaves every register as it was. A refusal
+   says why with a State Grid card error code (rig.meter.card_errors), as the meter's abnormal
+   card insertion record shows it.
 2. **apply** — a new tariff, a purchase whose sequence number is new (a replayed one is ignored),
    a parameter set, a clear command or a key change.
 3. **readback** — written into the older of the card's two READBACK slots, so a card pulled
@@ -18,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from rig.card.apdu import MacError, RecordError, StatusWordError
+from rig.card.apdu import CardRemovedError, MacError, RecordError, StatusWordError
 from rig.card.application import KEY_METER
 from rig.card.keys import derive_readback_key, unwrap_key
 from rig.card.records import (
@@ -35,8 +37,24 @@ from rig.card.records import (
 )
 from rig.card.session import ApduTransport, CardSession
 from rig.errors import CardError
+from rig.meter.card_errors import CardErrorCode
 from rig.profile import CreditKind
 from rig.sim.prepaid import EventLog, PrepaidEngine
+
+NO_SERIAL = "0" * 16  # the card serial of a card whose CARD_INFO could not be read
+NO_HEADER = bytes(5)
+
+
+@dataclass(frozen=True)
+class CardRefusal:
+    """Why the meter refused a card, as its abnormal card insertion record keeps it: the error
+    code, the card's serial, and the header (CLA INS P1 P2 P3) and status word of the card
+    command that failed (zeros when the refusal was the meter's own check, e.g. a MAC)."""
+
+    code: CardErrorCode
+    card_serial: str = NO_SERIAL
+    command_header: bytes = NO_HEADER
+    status_word: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,7 @@ class InsertionOutcome:
     message: str
     card_type: str = ""
     parameters: dict[str, Any] | None = None  # a parameter card's set, as the meter recorded it
+    refusal: CardRefusal | None = None  # set when the terminal refused the card
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,15 +75,29 @@ class InsertionOutcome:
             "message": self.message,
             "card_type": self.card_type,
             "parameters": self.parameters,
+            "refusal_code": None if self.refusal is None else int(self.refusal.code),
         }
-
-
-def _refuse(message: str, card_type: str = "") -> InsertionOutcome:
-    return InsertionOutcome(False, None, message, card_type)
 
 
 class _Refused(Exception):
     """A check failed before any register changed; the message is the meter's reason."""
+
+    def __init__(self, message: str, code: CardErrorCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _card_error_refusal(e: CardError, serial: str) -> CardRefusal:
+    """A card that failed: pulled out, a record that does not decode, or a command answered
+    with an error status word (whose header and SW the record keeps)."""
+    if isinstance(e, CardRemovedError):
+        return CardRefusal(CardErrorCode.CARD_PULLED_EARLY, serial)
+    if isinstance(e, RecordError):
+        return CardRefusal(CardErrorCode.CARD_FILE_FORMAT_ERROR, serial)
+    if isinstance(e, StatusWordError):
+        return CardRefusal(CardErrorCode.CARD_COMMUNICATION_ERROR, serial,
+                           e.header or NO_HEADER, e.sw)
+    return CardRefusal(CardErrorCode.CARD_COMMUNICATION_ERROR, serial)
 
 
 @dataclass
@@ -115,6 +148,7 @@ class MeterCardTerminal:
                              else key_revision)
         self.parameters: ParameterRecord | None = None
         self.last_clear_no = 0
+        self._serial = NO_SERIAL  # the serial of the card in the slot, once read
 
     @property
     def credit_unit(self) -> CreditUnit:
@@ -124,37 +158,57 @@ class MeterCardTerminal:
     def insert(self, transport: ApduTransport, now: datetime) -> InsertionOutcome:
         """Run one insertion session at bench time `now`."""
         session = CardSession(transport)
+        self._serial = NO_SERIAL
         try:
             plan = self._check(session)
         except _Refused as e:
-            return _refuse(str(e))
-        except CardError as e:  # unreadable, unissued or pulled card: registers untouched
-            return _refuse(f"card error: {e}")
+            return InsertionOutcome(False, None, str(e),
+                                    refusal=self._refusal(e.code, e.__cause__))
+        except CardError as e:  # unreadable or pulled card: registers untouched
+            return InsertionOutcome(False, None, f"card error: {e}",
+                                    refusal=_card_error_refusal(e, self._serial))
         card_type = plan.info.card_type.name
         self._apply(plan, now)
         try:
             session.write_readback(self.readback(now), self._key)
         except CardError as e:
             if not plan.changed:
-                return _refuse(f"card error: {e}", card_type)
+                return InsertionOutcome(False, None, f"card error: {e}", card_type,
+                                        refusal=_card_error_refusal(e, self._serial))
             plan.messages.append(f"card removed before the readback was written ({e})")
         else:
             plan.messages.append("readback written")
         params = parameters_summary(plan.parameters) if plan.parameters else None
         return InsertionOutcome(True, plan.applied, "; ".join(plan.messages), card_type, params)
 
+    def _refusal(self, code: CardErrorCode, cause: BaseException | None) -> CardRefusal:
+        if isinstance(cause, StatusWordError):  # a card command failed: keep its evidence
+            return CardRefusal(code, self._serial, cause.header or NO_HEADER, cause.sw)
+        return CardRefusal(code, self._serial)
+
     # -- phase 1: check (no register changes) ------------------------------------------
     def _check(self, session: CardSession) -> _Plan:
-        session.select_application()
         try:
-            info = session.read_info()
+            session.select_application()
+        except StatusWordError as e:  # no RIGPP application on it: not a card of this system
+            raise _Refused(f"not a prepayment card of this meter ({e})",
+                           CardErrorCode.CARD_TYPE_ERROR) from e
+        try:
+            info = session.read_info_optional()
         except RecordError as e:
-            raise _Refused(f"card not readable as a RIGPP card ({e})") from None
+            raise _Refused(f"card not readable as a RIGPP card ({e})",
+                           CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
+        if info is None:
+            raise _Refused("card not issued: its CARD_INFO is erased",
+                           CardErrorCode.CARD_NOT_ISSUED)
+        self._serial = info.card_serial
         if info.meter_no != self.meter_no:
-            raise _Refused(f"card is for meter {info.meter_no}")
+            raise _Refused(f"card is for meter {info.meter_no}",
+                           CardErrorCode.METER_NUMBER_MISMATCH)
         if info.key_revision != self.key_revision:
             raise _Refused(f"card keyed for key revision {info.key_revision}, meter at "
-                           f"{self.key_revision}: re-key it at the vending station")
+                           f"{self.key_revision}: re-key it at the vending station",
+                           CardErrorCode.NOT_AUTHORISED)
         plan = _Plan(info)
         try:
             {
@@ -165,24 +219,28 @@ class MeterCardTerminal:
                 CardType.KEY_CHANGE: self._check_key_change,
             }[info.card_type](session, plan)
         except MacError:
-            raise _Refused("card data MAC invalid: refused") from None
+            raise _Refused("card data MAC invalid: refused", CardErrorCode.MAC_ERROR) from None
         try:
             session.authenticate(KEY_METER, derive_readback_key(self._key, info.card_serial),
                                  info.card_serial)
-        except StatusWordError as e:
-            raise _Refused(f"card authentication failed: {e}") from None
+        except StatusWordError as e:  # the card refused the meter's cryptogram
+            raise _Refused(f"card authentication failed: {e}",
+                           CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR) from e
         return plan
 
     def _record(self, session: CardSession, cls: type[Any], what: str) -> Any:
         try:
             rec = session.read_command(cls)
         except RecordError as e:
-            raise _Refused(f"{what} card carries no valid {cls.NAME} ({e})") from None
+            raise _Refused(f"{what} card carries no valid {cls.NAME} ({e})",
+                           CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
         if rec is None:
-            raise _Refused(f"{what} card carries no {cls.NAME}")
+            raise _Refused(f"{what} card carries no {cls.NAME}",
+                           CardErrorCode.CARD_FILE_FORMAT_ERROR)
         rec.verify(self._key)
         if rec.meter_no != self.meter_no:
-            raise _Refused(f"{cls.NAME} is for meter {rec.meter_no}")
+            raise _Refused(f"{cls.NAME} is for meter {rec.meter_no}",
+                           CardErrorCode.METER_NUMBER_MISMATCH)
         return rec
 
     def _check_user(self, session: CardSession, plan: _Plan) -> None:
@@ -191,44 +249,52 @@ class MeterCardTerminal:
         if tariff is not None:
             tariff.verify(self._key)
             if tariff.meter_no != self.meter_no:
-                raise _Refused(f"tariff is for meter {tariff.meter_no}")
+                raise _Refused(f"tariff is for meter {tariff.meter_no}",
+                               CardErrorCode.METER_NUMBER_MISMATCH)
         if purchase is not None:
             purchase.verify(self._key)
             if purchase.meter_no != self.meter_no:
-                raise _Refused(f"purchase is for meter {purchase.meter_no}")
+                raise _Refused(f"purchase is for meter {purchase.meter_no}",
+                               CardErrorCode.METER_NUMBER_MISMATCH)
             if purchase.key_revision != self.key_revision:
-                raise _Refused(f"purchase made for key revision {purchase.key_revision}")
-            if purchase.credit_unit is not self.credit_unit:
-                raise _Refused("purchase credit unit does not match the meter")
+                raise _Refused(f"purchase made for key revision {purchase.key_revision}",
+                               CardErrorCode.NOT_AUTHORISED)
+            if purchase.credit_unit is not self.credit_unit:  # a card for another meter type
+                raise _Refused("purchase credit unit does not match the meter",
+                               CardErrorCode.CARD_TYPE_ERROR)
             new = purchase.sequence > self.engine.last_sequence
             if new and self.engine.would_hoard(purchase.credit):
-                raise _Refused("hoarding limit exceeded: refused")
+                raise _Refused("hoarding limit exceeded: refused",
+                               CardErrorCode.HOARDING_LIMIT_EXCEEDED)
         plan.tariff, plan.purchase = tariff, purchase
 
     def _check_parameters(self, session: CardSession, plan: _Plan) -> None:
         rec: ParameterRecord = self._record(session, ParameterRecord, "parameter")
         if rec.key_revision != self.key_revision:
-            raise _Refused(f"parameters made for key revision {rec.key_revision}")
+            raise _Refused(f"parameters made for key revision {rec.key_revision}",
+                           CardErrorCode.NOT_AUTHORISED)
         try:
             self.engine.thresholds_with(**self.threshold_levels(rec))
-        except ValueError as e:
-            raise _Refused(str(e)) from None
+        except ValueError as e:  # levels out of order: the parameter file is not valid
+            raise _Refused(str(e), CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
         plan.parameters = rec
 
     def _check_clear(self, session: CardSession, plan: _Plan) -> None:
         rec: ClearRecord = self._record(session, ClearRecord, "clear/test")
         if rec.key_revision != self.key_revision:
-            raise _Refused(f"clear command made for key revision {rec.key_revision}")
+            raise _Refused(f"clear command made for key revision {rec.key_revision}",
+                           CardErrorCode.NOT_AUTHORISED)
         plan.clear = rec
 
     def _check_key_change(self, session: CardSession, plan: _Plan) -> None:
         rec: KeyChangeRecord = self._record(session, KeyChangeRecord, "key-change")
         if rec.old_revision != self.key_revision:
             raise _Refused(f"key change from revision {rec.old_revision}, meter at "
-                           f"{self.key_revision}")
+                           f"{self.key_revision}", CardErrorCode.NOT_AUTHORISED)
         new_key = unwrap_key(self._key, rec.wrapped_key)
-        if new_key is None or len(new_key) != len(self._key):
-            raise _Refused("key change: the new key does not unwrap under the meter key")
+        if new_key is None or len(new_key) != len(self._key):  # its integrity check failed
+            raise _Refused("key change: the new key does not unwrap under the meter key",
+                           CardErrorCode.MAC_ERROR)
         plan.new_key = (rec.new_revision, new_key)
 
     def threshold_levels(self, p: ParameterRecord) -> dict[str, Decimal]:
@@ -323,4 +389,4 @@ class MeterCardTerminal:
         )
 
 
-__all__ = ["InsertionOutcome", "MeterCardTerminal", "parameters_summary"]
+__all__ = ["CardRefusal", "InsertionOutcome", "MeterCardTerminal", "parameters_summary"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -20,13 +20,14 @@ from typing import Any
 from rig.card.keys import MasterKey, derive_meter_key
 from rig.card.records import ParameterRecord
 from rig.card.session import ApduTransport
+from rig.meter.card_errors import ILLEGAL
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import RelayCommand
 from rig.meter.dlt645.frame import Frame, FrameParser, encode_frame
 from rig.meter.dlt645.server import Dlt645Responder
 from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
-from rig.sim.card_terminal import InsertionOutcome, MeterCardTerminal
+from rig.sim.card_terminal import CardRefusal, InsertionOutcome, MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.world import BenchWorld
 
@@ -63,6 +64,12 @@ class MeterLog:
     last_broadcast_day: str = ""  # meter-clock date of the last accepted broadcast time
     card_refusals: int = 0  # insertions refused (wrong meter, MAC, hoarding, unreadable...)
     last_card_refusal: datetime | None = None
+    illegal_card_refusals: int = 0  # the refusals whose code is an illegal insertion
+    # The last ten abnormal card insertion records, newest first (kept in NVM as their bytes).
+    abnormal_cards: tuple[di.AbnormalCardRecord, ...] = ()
+
+
+_RECORDS = "abnormal_cards"  # the MeterLog field saved as record bytes, not as a scalar
 
 
 class EmulatedMeter:
@@ -148,7 +155,10 @@ class EmulatedMeter:
         t = self.terminal
         return nvm.dumps({
             "engine": nvm.engine_image(self.engine),
-            "log": {k: nvm.encode_value(v, f"log.{k}") for k, v in vars(self.log).items()},
+            "log": {f.name: nvm.encode_value(getattr(self.log, f.name), f"log.{f.name}")
+                    for f in fields(self.log) if f.name != _RECORDS},
+            _RECORDS: [di.encode_value(di.LAST_ABNORMAL_CARD_RECORD, r).hex()
+                       for r in self.log.abnormal_cards],
             "clock_offset_s": nvm.encode_value(self.clock_offset.total_seconds(), "clock"),
             "terminal": {
                 "key_revision": t.key_revision,
@@ -162,6 +172,9 @@ class EmulatedMeter:
         image = nvm.loads(raw)
         nvm.restore_engine(self.engine, image["engine"], self.profile)
         self.log = MeterLog(**{k: nvm.decode_value(v) for k, v in image["log"].items()})
+        self.log.abnormal_cards = tuple(
+            di.decode_value(di.LAST_ABNORMAL_CARD_RECORD, bytes.fromhex(raw))
+            for raw in image[_RECORDS])
         offset = nvm.decode_value(image["clock_offset_s"])
         self.clock_offset = timedelta(seconds=float(offset))  # type: ignore[arg-type]
         term: dict[str, Any] = image["terminal"]
@@ -303,12 +316,29 @@ class EmulatedMeter:
             else:
                 self.log.card_refusals += 1
                 self.log.last_card_refusal = now
+                if outcome.refusal is not None:
+                    self._record_abnormal_card(outcome.refusal, now)
             if outcome.applied_sequence is not None:
                 self.log.last_purchase_at = now
                 self.log.last_purchase_amount = self.engine.cumulative_purchase - before[1]
                 self.log.remaining_before_purchase = before[0]
                 self.log.remaining_after_purchase = self.engine.remaining
             return outcome
+
+    def _record_abnormal_card(self, refusal: CardRefusal, now: datetime) -> None:
+        """The abnormal card insertion record: the refusal and the registers it left as they
+        were, on the meter clock; the ten newest are kept."""
+        e = self.engine
+        record = di.AbnormalCardRecord(
+            at=self.on_meter_clock(now).strftime("%y%m%d%H%M%S"),
+            card_serial=refusal.card_serial, error=int(refusal.code),
+            command_header=refusal.command_header, response_status=refusal.status_word,
+            purchase_count=e.purchase_count, remaining=_two_dp(e.remaining),
+            forward_energy=_two_dp(e.energy_kwh), reverse_energy=Decimal(0))
+        log = self.log
+        log.abnormal_cards = (record, *log.abnormal_cards)[:di.ABNORMAL_CARD_RECORDS]
+        if refusal.code in ILLEGAL:
+            log.illegal_card_refusals += 1
 
     def status_word_3(self) -> int:
         e = self.engine
@@ -354,6 +384,10 @@ class _Registers:
             di.STATUS_WORD_3: m.status_word_3(),
             di.POWER_DOWN_COUNT: ev.power_down_count,
             di.COVER_OPEN_COUNT: ev.tamper_count,
+            di.ABNORMAL_CARD_COUNT: log.card_refusals,
+            di.ILLEGAL_CARD_COUNT: log.illegal_card_refusals,
+            **{di.LAST_ABNORMAL_CARD_RECORD + i: record
+               for i, record in enumerate(log.abnormal_cards)},
         }
         if ev.last_cutoff is not None:
             values[di.LAST_TRIP_RECORD] = m.on_meter_clock(ev.last_cutoff)

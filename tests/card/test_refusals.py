@@ -1,6 +1,6 @@
 """Property: whatever a refused or no-op card carries — another meter's card, a replayed
 purchase, a forged or damaged MAC, the wrong card type, a hoarding breach — no engine register
-changes, and the meter says why."""
+changes, and the meter says why, in words and as its card error code."""
 
 from __future__ import annotations
 
@@ -13,8 +13,19 @@ from rig.card.application import FID_CARD_INFO, FID_PURCHASE, FID_TARIFF
 from rig.card.keys import derive_meter_key
 from rig.card.records import CardInfo, CardType, CreditUnit, PurchaseRecord, TariffRecord
 from rig.faults.card_world import MASTER, NOW, SERIAL, make_world, registers
+from rig.meter.card_errors import CardErrorCode
 
 OTHER_METER = "000000009999"
+E = CardErrorCode
+CODES = {  # a bit flip may also break the record's encoding: a file format error
+    "other_meter_card": {E.METER_NUMBER_MISMATCH},
+    "forged_purchase": {E.MAC_ERROR, E.CARD_FILE_FORMAT_ERROR},
+    "forged_tariff": {E.MAC_ERROR, E.CARD_FILE_FORMAT_ERROR},
+    "foreign_purchase": {E.MAC_ERROR},
+    "wrong_type": {E.CARD_FILE_FORMAT_ERROR},  # a command card without its record
+    "hoarding": {E.HOARDING_LIMIT_EXCEEDED},
+    "other_unit": {E.CARD_TYPE_ERROR},
+}
 
 scenarios = st.sampled_from(
     ["other_meter_card", "replayed", "forged_purchase", "forged_tariff", "foreign_purchase",
@@ -92,3 +103,9 @@ def test_refused_cards_change_no_register(scenario: str, history: list[int], cre
         assert expect in outcome.message
     if scenario not in ("replayed", "wrong_type"):
         assert not outcome.accepted
+    if outcome.accepted:
+        assert outcome.refusal is None
+    else:  # the reason code the abnormal card insertion record will show
+        assert outcome.refusal is not None
+        assert outcome.refusal.code in CODES[scenario], (scenario, outcome.message)
+        assert outcome.refusal.card_serial == SERIAL
