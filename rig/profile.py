@@ -405,6 +405,11 @@ def _check_register(kind: str, quantity: str, code: str) -> None:
         if int(code, 16) not in data_ids.REGISTRY:
             raise ValueError(f"{quantity}: data identifier {code.upper()} is not one rig can "
                              "decode (see docs/protocols.md)")
+        is_record = data_ids.lookup(int(code, 16)).kind is data_ids.Kind.CARD_RECORD
+        if is_record != (quantity == "last_card_refusal"):
+            raise ValueError(f"{quantity}: data identifier {code.upper()} is "
+                             f"{'an' if is_record else 'not an'} abnormal card insertion "
+                             "record (last_card_refusal must be one, nothing else may)")
     elif not _OBIS.fullmatch(code):
         raise ValueError(f"{quantity}: {code!r} is not an OBIS code "
                          "(e.g. 1.8.0, C.50.1, 1-0:1.8.0*255)")

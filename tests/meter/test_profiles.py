@@ -89,6 +89,10 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[card]', '[card]\ncolour = "red"', "card.colour", "Extra inputs"),
         ('[metering]', '[registers]\nremaining_credit = "00901234"\n\n[metering]',
          "registers", "remaining_credit: data identifier 00901234"),
+        ('[metering]', '[registers]\nlast_card_refusal = "03301300"\n\n[metering]',
+         "registers", "last_card_refusal: data identifier 03301300 is not an abnormal card"),
+        ('[metering]', '[registers]\ncard_refusal_count = "03301302"\n\n[metering]',
+         "registers", "card_refusal_count: data identifier 03301302 is an abnormal card"),
         ('[metering]', '[friendly_periods]\nhours = [{ start = "07:00", end = "07:00" }]\n\n'
          '[metering]', "friendly_periods.hours.0", "empty window"),
         ('[metering]', '[power_limit]\nreconnect_delay_s = 5\n\n[metering]', "power_limit",
