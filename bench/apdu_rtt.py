@@ -3,8 +3,9 @@
 Run from the repo root: ``.venv/bin/python bench/apdu_rtt.py [N] [--same-process]``.
 
 Takes a free vpcd reader slot (`claim_free_slot`, so it never collides with a test run), inserts
-a personalised virtual card and times two APDUs the rig sends all the time — SELECT of the
-application and READ BINARY of the 27-byte purchase record — through a real pyscard connection
+a personalised virtual card, selects the application and times two APDUs the rig sends all the
+time — SELECT of the purchase EF and READ BINARY of its 27-byte record (after SELECT EF, each
+answered with the real data and 9000) — through a real pyscard connection
 (`PcscReader.wait_for_card`, then `PcscConnection.transmit_named` as `CardSession` calls it).
 Beside it, interleaved so both see the same machine state, a bare TCP echo on loopback: the
 same vpcd framing and byte counts (2-byte length + C-APDU out, 2-byte length + R-APDU back), a
@@ -48,7 +49,8 @@ from rig.sim.vpcd import VpcdSlot, claim_free_slot
 WARMUP = 200
 METER = "123456789012"
 KEY = bytes(range(16))  # a bench constant MACing the sample record; not a secret
-SELECT = A.select_aid().to_bytes()
+SELECT_AID = A.select_aid().to_bytes()
+SELECT = A.select_ef(FID_PURCHASE).to_bytes()
 READ_PURCHASE = A.read_binary(0, PurchaseRecord.SIZE, FID_PURCHASE).to_bytes()
 
 
@@ -117,7 +119,7 @@ class Servers:
     def close(self) -> dict[str, float]:
         self.link.remove()
         self.echo.close()
-        ns = self.link.card_ns[WARMUP:] or self.link.card_ns
+        ns = self.link.card_ns[WARMUP:] or self.link.card_ns or [0]
         return {"card_median_ms": statistics.median(ns) / 1e6,
                 "card_p99_ms": _pct(sorted(ns), 99) / 1e6}
 
@@ -155,7 +157,10 @@ def measure(n: int, same_process: bool) -> dict[str, float]:
     from rig.card.pcsc import PcscReader
 
     card = sample_card()
+    card.process(SELECT_AID)  # once per session, as a terminal does
     replies = {apdu: card.process(apdu) for apdu in (SELECT, READ_PURCHASE)}
+    assert replies[READ_PURCHASE] == PurchaseRecord.from_bytes(
+        replies[READ_PURCHASE][:-2]).to_bytes() + b"\x90\x00", replies
     slot = claim_free_slot(wait_s=60.0)
     child: mp.process.BaseProcess | None = None
     servers: Servers | None = None
@@ -179,6 +184,7 @@ def measure(n: int, same_process: bool) -> dict[str, float]:
             framed = {apdu: len(apdu).to_bytes(2, "big") + apdu for apdu in replies}
             want = {apdu: 2 + len(reply) for apdu, reply in replies.items()}
             names = {apdu: A.describe(apdu) for apdu in replies}  # as CardSession.send passes
+            assert conn.transmit(SELECT_AID) == b"\x90\x00"
 
             def card_once(apdu: bytes) -> int:
                 t0 = time.perf_counter_ns()
