@@ -13,11 +13,12 @@ server with the virtual card's socket options (TCP_NODELAY, TCP_QUICKACK re-arme
 receive) and a client with TCP_NODELAY: the least one request/reply over loopback costs Python.
 
 The virtual card and the echo server run in a child process, the measuring client in this one.
-Measured both ways (``--same-process`` puts both servers in threads of this process): the
-medians hardly move, but in one process the card's serve thread waits for the GIL whenever the
-client's Python holds it, and the card path's p99 grows from ~0.15 ms to 1-4 ms. The child
-process is the fairer design: the card is then a separate program as in `rig sim` or a real
-writer, and both paths pay the same cross-process wake-ups.
+Measured both ways (``--same-process`` puts both servers in threads of this process): in one
+process the echo gets faster (a thread of the same process wakes cheaply) while the card path
+crosses into pcscd and back either way, so the ratio grows by 0.3-0.5; and the card's serve
+thread waits for the GIL behind the client, which shows in the card path's p99 (~4 ms). The
+child process is the fairer design: both paths cross process boundaries alike, and the card is
+a separate program as in `rig sim` or a real writer.
 
 Rows below the headline say where the time goes: raw ``SCardTransmit`` (pyscard's C binding
 without the rig's bytes conversion), pcscd alone (``SCardStatus``: client -> pcscd -> client,
