@@ -84,9 +84,13 @@ class VendingStation:
         return session
 
     def _authenticate(self, session: CardSession, info: CardInfo) -> None:
-        """EXTERNAL AUTHENTICATE with the card key: opens CARD_INFO, KEYS, PURCHASE, TARIFF and
-        COMMAND for update until the card leaves the writer."""
+        """Mutual authentication with the card key. INTERNAL AUTHENTICATE first: a card that
+        is not genuine (a copy of a card's readable files, another issuer's card) is refused
+        before the station trusts anything on it, and without burning a try of its key. Then
+        EXTERNAL AUTHENTICATE opens CARD_INFO, KEYS, PURCHASE, TARIFF and COMMAND for update
+        until the card leaves the writer."""
         key = derive_card_key(self._master, info.card_serial, info.key_revision)
+        session.authenticate_card(KEY_STATION, key, info.card_serial)
         session.authenticate(KEY_STATION, key, info.card_serial)
 
     def personalise(

@@ -89,6 +89,11 @@ class CardRemovedError(CardError):
     """The card left the reader while an APDU was being exchanged."""
 
 
+class CardNotGenuineError(CardError):
+    """The card's INTERNAL AUTHENTICATE answer is wrong: it does not hold the key it should
+    (a copy of a card's readable files, or a card of another issuer)."""
+
+
 class StatusWordError(CardError):
     """The card answered an APDU with a status word other than 9000."""
 
@@ -208,6 +213,18 @@ def external_authenticate(key_ref: int, cryptogram: bytes) -> CommandApdu:
         raise ValueError(f"key reference {key_ref} outside 1..255")
     return CommandApdu(CLA, INS_EXTERNAL_AUTHENTICATE, 0x00, key_ref, bytes(cryptogram),
                        name=f"EXTERNAL AUTHENTICATE key {key_ref:02X}", secret=True)
+
+
+def internal_authenticate(key_ref: int, challenge: bytes) -> CommandApdu:
+    """INTERNAL AUTHENTICATE (00 88 00 keyref 08 RND.IFD 08): the card proves it holds the key
+    ``key_ref`` by MACing the terminal's challenge (a genuine card, not a copy of its files).
+    Always redacted in traces."""
+    if not 0 < key_ref <= 0xFF:
+        raise ValueError(f"key reference {key_ref} outside 1..255")
+    if len(challenge) != 8:
+        raise ValueError(f"INTERNAL AUTHENTICATE challenge must be 8 bytes, got {len(challenge)}")
+    return CommandApdu(CLA, INS_INTERNAL_AUTHENTICATE, 0x00, key_ref, bytes(challenge), le=8,
+                       name=f"INTERNAL AUTHENTICATE key {key_ref:02X}", secret=True)
 
 
 def activate_application() -> CommandApdu:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from rig.card import apdu as A
-from rig.card.keys import KEY_LEN, auth_cryptogram
+from rig.card.keys import KEY_LEN, auth_cryptogram, internal_auth_cryptogram
 from rig.card.records import (
     CardInfo,
     ClearRecord,
@@ -310,6 +310,21 @@ class CardApplication:
         self.authenticated = None
         return _sw(0x63C0 | self.tries[ref])
 
+    def _internal_authenticate(self, cmd: _Parsed) -> bytes:
+        """The card proves it holds key ``ref``; free (no access condition), changes no state
+        and burns no try: a terminal asks it of every card it is about to trust."""
+        if cmd.p1:
+            return _sw(A.SW_WRONG_P1P2)
+        if len(cmd.data) != 8 or cmd.le != 8:
+            return _sw(A.SW_WRONG_LENGTH)
+        ref = cmd.p2
+        if ref not in self.tries or not any(self._key(ref)):
+            return _sw(A.SW_REF_DATA_NOT_FOUND)
+        if not self._app_selected:
+            return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
+        serial = bytes(self._files[FID_CARD_INFO][2:10])
+        return _sw(A.SW_OK, internal_auth_cryptogram(self._key(ref), cmd.data, serial, ref))
+
     def _activate(self, cmd: _Parsed) -> bytes:
         if cmd.p1 or cmd.p2:
             return _sw(A.SW_WRONG_P1P2)
@@ -332,5 +347,6 @@ class CardApplication:
         A.INS_UPDATE_BINARY: _update_binary,
         A.INS_GET_CHALLENGE: _get_challenge,
         A.INS_EXTERNAL_AUTHENTICATE: _external_authenticate,
+        A.INS_INTERNAL_AUTHENTICATE: _internal_authenticate,
         A.INS_ACTIVATE_FILE: _activate,
     }

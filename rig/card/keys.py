@@ -24,6 +24,7 @@ KDF_LABEL = b"RIG-METER"
 CARD_KDF_LABEL = b"RIG-CARD"
 READBACK_KDF_LABEL = b"RIG-READBACK"
 AUTH_LABEL = b"RIG-EXT-AUTH"
+INTERNAL_AUTH_LABEL = b"RIG-INT-AUTH"  # another label: no card answer is a terminal proof
 DEFAULT_KEY_ENV = "RIG_MASTER_KEY"
 
 
@@ -170,6 +171,16 @@ def derive_readback_key(meter_key: bytes, card_serial: str) -> bytes:
 def auth_cryptogram(key: bytes, challenge: bytes, card_serial: bytes, key_ref: int) -> bytes:
     """EXTERNAL AUTHENTICATE data: CMAC(K, "RIG-EXT-AUTH" || RND.ICC || serial || ref)[:8]."""
     return mac(key, AUTH_LABEL + challenge + card_serial + bytes([key_ref]))
+
+
+def internal_auth_cryptogram(key: bytes, challenge: bytes, card_serial: bytes,
+                             key_ref: int) -> bytes:
+    """INTERNAL AUTHENTICATE answer: CMAC(K, "RIG-INT-AUTH" || RND.IFD || serial || ref)[:8].
+
+    The label differs from EXTERNAL AUTHENTICATE's so a card's answer to a terminal's challenge
+    can never be replayed to the card as the terminal's own proof (reflection).
+    """
+    return mac(key, INTERNAL_AUTH_LABEL + challenge + card_serial + bytes([key_ref]))
 
 
 def wrap_key(kek: bytes, key: bytes) -> bytes:

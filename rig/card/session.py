@@ -7,6 +7,8 @@ Used by the vending station (over a PC/SC `PcscConnection`) and by the emulated 
 from __future__ import annotations
 
 import dataclasses
+import hmac
+import os
 import time
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -21,7 +23,7 @@ from rig.card.application import (
     READBACK_SLOT,
     CardApplication,
 )
-from rig.card.keys import KEY_LEN, auth_cryptogram
+from rig.card.keys import KEY_LEN, auth_cryptogram, internal_auth_cryptogram
 from rig.card.records import CardInfo, PurchaseRecord, ReadbackRecord, TariffRecord, _Record
 from rig.card.trace import ApduTrace
 from rig.errors import CardError
@@ -116,6 +118,19 @@ class CardSession:
         challenge = self.get_challenge()
         cryptogram = auth_cryptogram(key, challenge, bytes.fromhex(card_serial), key_ref)
         self.send(A.external_authenticate(key_ref, cryptogram))
+
+    def authenticate_card(self, key_ref: int, key: bytes, card_serial: str) -> None:
+        """INTERNAL AUTHENTICATE with a fresh random challenge: the card proves it holds
+        ``key``. CardNotGenuineError if its answer is wrong; the card's state is unchanged."""
+        if not self._selected:
+            self.select_application()
+        challenge = os.urandom(8)
+        answer = self.send(A.internal_authenticate(key_ref, challenge))
+        expected = internal_auth_cryptogram(key, challenge, bytes.fromhex(card_serial), key_ref)
+        if not hmac.compare_digest(answer, expected):
+            raise A.CardNotGenuineError(
+                f"{self.terminal}: card {card_serial} failed INTERNAL AUTHENTICATE with key "
+                f"{key_ref:02X}: not a genuine card of this issuer")
 
     def load_keys(self, card_key: bytes, readback_key: bytes) -> None:
         """Write both keys into EF KEYS (write-only on the card; redacted in every trace)."""

@@ -13,6 +13,7 @@ import os
 import socket
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -91,17 +92,31 @@ class VirtualCard:
             raise CardError(f"virtual card file {p}: not a saved card ({exc})") from None
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+def _frames(sock: socket.socket) -> Iterator[bytes]:
+    """vpcd messages (2-byte big-endian length + payload) as they arrive; ends at EOF.
+
+    One ``recv`` usually carries a whole message, so a message costs one system call, not one
+    for the length and one for the payload (the receive path is most of the card's own time).
+    """
     buf = bytearray()
-    while len(buf) < n:
+    while True:
         # Linux clears QUICKACK after use; without it every APDU waits ~40 ms for delayed ACK.
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-        chunk = sock.recv(n - len(buf))
+        if _QUICKACK is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        chunk = sock.recv(65538)
         if not chunk:
-            return None
+            return
         buf += chunk
-    return bytes(buf)
+        while len(buf) >= 2:
+            end = 2 + ((buf[0] << 8) | buf[1])
+            if len(buf) < end:
+                break
+            yield bytes(buf[2:end])
+            del buf[:end]
 
 
 class VpcdLink:
@@ -165,13 +180,7 @@ class VpcdLink:
 
     def _serve(self, sock: socket.socket) -> None:
         try:
-            while True:
-                header = _recv_exact(sock, 2)
-                if header is None:
-                    return
-                payload = _recv_exact(sock, int.from_bytes(header, "big"))
-                if payload is None:
-                    return
+            for payload in _frames(sock):
                 reply = self._handle(payload)
                 if reply is not None:
                     sock.sendall(len(reply).to_bytes(2, "big") + reply)

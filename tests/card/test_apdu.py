@@ -32,7 +32,15 @@ def test_get_challenge_bytes() -> None:
     assert A.get_challenge().to_bytes() == bytes.fromhex("0084000008")
 
 
+def test_internal_authenticate_bytes() -> None:
+    cmd = A.internal_authenticate(1, bytes.fromhex("0102030405060708"))
+    assert cmd.to_bytes() == bytes.fromhex("00880001080102030405060708" "08")
+    assert cmd.name == "INTERNAL AUTHENTICATE key 01" and cmd.is_secret
+
+
 @pytest.mark.parametrize("bad", [lambda: A.read_binary(0x8000, 1), lambda: A.read_binary(0, 0),
+                                 lambda: A.internal_authenticate(1, bytes(7)),
+                                 lambda: A.internal_authenticate(0, bytes(8)),
                                  lambda: A.update_binary(0, b""),
                                  lambda: A.update_binary(0, bytes(256)),
                                  lambda: A.select_ef(0x10000)])

@@ -67,7 +67,7 @@ def test_get_challenge(selected: CardApplication) -> None:
 def test_class_and_instruction(app: CardApplication) -> None:
     assert run(app, "80A4040007F0524947505001") == "6E00"
     assert run(app, "00CA000000") == "6D00"
-    assert run(app, "00880000") == "6D00"  # INTERNAL AUTHENTICATE: not implemented
+    assert run(app, "00B2010400") == "6D00"  # READ RECORD: transparent EFs only
     assert run(app, "00A4") == "6700"
     assert run(app, "") == "6700"
     assert run(app, "00B000000000") == "6700"  # extended length not supported

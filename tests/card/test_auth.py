@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rig.card.apdu import StatusWordError
+from rig.card.apdu import CardNotGenuineError, StatusWordError
 from rig.card.application import (
     FID_KEYS,
     FID_PURCHASE,
@@ -13,7 +13,12 @@ from rig.card.application import (
     KEY_STATION,
     CardApplication,
 )
-from rig.card.keys import derive_card_key, derive_readback_key
+from rig.card.keys import (
+    auth_cryptogram,
+    derive_card_key,
+    derive_readback_key,
+    internal_auth_cryptogram,
+)
 from rig.card.records import CardInfo, CardType
 from rig.card.session import CardSession, DirectTransport
 from rig.card.trace import ApduTrace
@@ -90,6 +95,62 @@ def test_external_authenticate_status_words() -> None:
     assert len(run(app, "0084000008")) == 20
     assert run(app, "0082000108" + "00" * 8) == "63C2"
     assert run(app, "0082000108" + "00" * 8) == "6985"  # one attempt per challenge
+
+
+def test_internal_authenticate_proves_the_card_holds_its_key() -> None:
+    w = make_world()
+    app = w.card
+    card_key, rb_key = keys(w.meter_key())
+    rnd = bytes.fromhex("0102030405060708")
+    app.reset()
+    assert run(app, "0088000108" + rnd.hex() + "08") == "6985"  # application not selected
+    assert run(app, "00A4040007F0524947505001") == "9000"
+    answer = run(app, "0088000108" + rnd.hex() + "08")
+    assert answer == internal_auth_cryptogram(card_key, rnd, bytes.fromhex(SERIAL), 1).hex(
+        ).upper() + "9000"
+    assert run(app, "0088000208" + rnd.hex() + "08")[:16] == internal_auth_cryptogram(
+        rb_key, rnd, bytes.fromhex(SERIAL), 2).hex().upper()
+    assert run(app, "0088000308" + rnd.hex() + "08") == "6A88"  # no such key
+    assert run(app, "0088010108" + rnd.hex() + "08") == "6A86"
+    assert run(app, "0088000108" + rnd.hex()) == "6700"  # no Le
+    assert run(app, "00880001040102030408") == "6700"  # challenge not 8 bytes
+    assert run(app, "00880000") == "6700"
+    # free, burns no try, opens nothing
+    assert app.tries == {KEY_STATION: 3, KEY_METER: 3} and app.authenticated is None
+    with pytest.raises(StatusWordError, match="6A88"):
+        session(CardApplication()).authenticate_card(KEY_STATION, card_key, SERIAL)
+
+
+def test_card_answer_cannot_be_reflected_as_the_terminal_proof() -> None:
+    """Someone without the key asks the card to answer its own challenge: the card's INTERNAL
+    answer is under another label, so replayed as EXTERNAL cryptogram it is refused."""
+    w = make_world()
+    s = session(w.card)
+    challenge = s.get_challenge()
+    card_key, _ = keys(w.meter_key())
+    reflected = run(w.card, "0088000108" + challenge.hex() + "08")[:16]
+    assert reflected != auth_cryptogram(card_key, challenge, bytes.fromhex(SERIAL), 1).hex()
+    assert run(w.card, "0082000108" + reflected) == "63C2"
+    assert w.card.authenticated is None
+
+
+def test_station_refuses_a_copied_card_before_trusting_it() -> None:
+    """A card with a genuine card's readable files but not its keys: the station's INTERNAL
+    AUTHENTICATE unmasks it; nothing is written, no vend marked written."""
+    w = make_world()
+    clone = CardApplication()
+    s = session(clone)
+    for fid, size in ((0x0101, 32), (0x0102, 48), (0x0103, 48), (0x0104, 128)):
+        s.write_ef(fid, w.card.read_ef(fid)[:size])
+    s.load_keys(bytes(range(16)), bytes(range(16, 32)))  # whatever the copier chose
+    s.activate()
+    w.card = clone
+    before = clone.to_dict()
+    with pytest.raises(CardNotGenuineError, match=f"card {SERIAL} failed INTERNAL "
+                                                  "AUTHENTICATE with key 01"):
+        w.station.write_vend(w.slot(), w.vend(1, 1000))
+    assert w.ledger.written == [] and w.station.billing.written == []
+    assert clone.to_dict() == before
 
 
 def test_activation_needs_info_and_keys() -> None:

@@ -5,8 +5,6 @@ Uses slot 1 ("Virtual PCD 00 01", TCP 35964) by default; override with RIG_TEST_
 
 import os
 import re
-import statistics
-import time
 
 import pytest
 
@@ -145,19 +143,15 @@ def test_virtual_card_full_cycle(slot: VpcdSlot) -> None:
             assert s.read_info() == info
             assert s.read_purchase().verify(KEY) == purchase
 
-            # per-APDU round trip through pyscard → pcscd → vpcd → our vicc thread
+            # the same APDU again and again answers the same (timing: bench/apdu_rtt.py)
             raw = read_binary(0, 27).to_bytes()
             conn.transmit(bytes.fromhex("00A4020C020102"))
-            times = []
-            for _ in range(200):
-                t = time.perf_counter()
-                assert conn.transmit(raw)[-2:] == b"\x90\x00"
-                times.append(time.perf_counter() - t)
-            median_ms = statistics.median(times) * 1000
-            print(f"\nper-APDU time over vpcd: median {median_ms:.3f} ms, "
-                  f"max {max(times) * 1000:.3f} ms (n={len(times)})")
-            assert median_ms < 5
+            answers = {conn.transmit(raw) for _ in range(50)}
+            assert answers == {purchase.to_bytes() + b"\x90\x00"}
 
+            with pytest.raises(CardError, match=rf"card still in reader '{slot.reader_name}' "
+                                                r"after 0.3 s"):
+                reader.wait_for_removal(0.3)
             link.remove()
             assert not link.inserted
             with pytest.raises(CardRemovedError) as ei:

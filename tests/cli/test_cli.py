@@ -21,8 +21,49 @@ def rig(*args: str, cwd: Path, env: dict[str, str] | None = None,
                           env={**os.environ, **(env or {})})
 
 
+# An operator's master key (not the public lab key), to find it wherever it might leak.
+OPERATOR_KEY = "5a3c96e10f4b28d7c1e07a5b3f9d2468"
+
+
+def key_forms(key: bytes) -> list[bytes]:
+    """How a key (its first 8 bytes: enough to identify it) could appear in a file or log."""
+    head = key[:8]
+    return [head, head.hex().encode(), head.hex().upper().encode(),
+            head.hex(" ").encode(), head.hex(" ").upper().encode()]
+
+
+def assert_no_key_material(run_dir: Path, output: str) -> None:
+    """Neither the master key nor any key derived from it (meter, card, readback) is in any
+    file of the run (report, allure results, billing database) or in what the run printed."""
+    import sqlite3
+
+    from rig.card.keys import MasterKey, derive_card_key, derive_meter_key, derive_readback_key
+
+    master = MasterKey.from_hex(OPERATOR_KEY)
+    report = json.loads((run_dir / "report.json").read_text())
+    meter_no = report["identity"]["meter_address"]
+    with sqlite3.connect(run_dir / "billing.sqlite") as db:
+        serials = [row[0] for row in db.execute("SELECT card_serial FROM cards")]
+    assert serials
+    keys = {"master": master.secret_bytes()}
+    for rev in range(4):
+        meter_key = derive_meter_key(master, meter_no, rev)
+        keys[f"meter key rev {rev}"] = meter_key
+        for serial in serials:
+            keys[f"card key {serial} rev {rev}"] = derive_card_key(master, serial, rev)
+            keys[f"readback key {serial} rev {rev}"] = derive_readback_key(meter_key, serial)
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert len(files) > 4
+    for name, key in keys.items():
+        for form in key_forms(key):
+            assert form.decode("latin-1") not in output, name
+            for path in files:
+                assert form not in path.read_bytes(), f"{name} in {path.name}"
+
+
 def test_main_job_runs_a_full_cycle_and_writes_a_report(tmp_path: Path) -> None:
-    done = rig("run", "--time-scale", "72000", "--out", str(tmp_path), cwd=tmp_path)
+    done = rig("run", "--time-scale", "72000", "--out", str(tmp_path), cwd=tmp_path,
+               env={"RIG_MASTER_KEY": OPERATOR_KEY})
     assert done.returncode == 0, done.stderr
     for words in ("credit bought", "energy consumed", "alarm 1 at", "cut-off at",
                   "reconciliation", "balanced", "report:"):
@@ -33,6 +74,8 @@ def test_main_job_runs_a_full_cycle_and_writes_a_report(tmp_path: Path) -> None:
     assert report["summary"]["credit bought"] == "20.00 CNY"
     assert (run_dir / "report.html").read_text().count("<h3>") == 12
     assert list((run_dir / "allure-results").glob("*-attachment.png"))
+    assert "card APDU trace" in (run_dir / "report.html").read_text()
+    assert_no_key_material(run_dir, done.stdout + done.stderr)
 
 
 def test_bad_amount_and_unknown_profile_are_refused(tmp_path: Path) -> None:

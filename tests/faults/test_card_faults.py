@@ -84,7 +84,7 @@ class PullAt:
 
 
 @pytest.mark.bench
-@pytest.mark.parametrize("cut", [2, 9], ids=["during-authentication", "during-purchase-write"])
+@pytest.mark.parametrize("cut", [5, 13], ids=["during-authentication", "during-purchase-write"])
 def test_card_pulled_from_a_real_reader_mid_write(cut: int) -> None:
     """Through pcscd and vpcd: a clear error naming reader and APDU, the vend not marked
     written; the rewrite after reinsertion is applied once by the meter."""
