@@ -70,6 +70,14 @@ class VpcdSlot:
         self._fd = fd
         return self
 
+    def holder_pid(self) -> int | None:
+        """The process id the current or last claimant wrote into the lock file, if any."""
+        try:
+            with open(self.lock_path) as f:
+                return int(f.read().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:

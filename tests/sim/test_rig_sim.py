@@ -21,7 +21,7 @@ from rig.card.pcsc import PcscReader
 from rig.meter.dlt645 import Dlt645Client
 from rig.meter.dlt645 import data_ids as di
 from rig.profile import load_profile
-from rig.sim.vpcd import MAX_SLOTS, VpcdSlot, reader_name
+from rig.sim.vpcd import MAX_SLOTS, SlotBusyError, VpcdSlot, reader_name
 
 RIG = [sys.executable, "-m", "rig.cli.main"]
 
@@ -80,8 +80,13 @@ def test_sigterm_shuts_down_cleanly(rig_sim: tuple[subprocess.Popen[str], dict])
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     reader_index = next(i for i in range(MAX_SLOTS) if reader_name(i) == parts["card_reader"])
-    with VpcdSlot(reader_index):
-        pass
+    slot = VpcdSlot(reader_index)
+    try:
+        slot.claim()
+    except SlotBusyError:  # another bench of this run took the freed slot: fine, if not ours
+        assert slot.holder_pid() != proc.pid
+    finally:
+        slot.release()
 
 
 def test_interrupted_run_leaves_load_off(rig_sim: tuple[subprocess.Popen[str], dict]) -> None:
