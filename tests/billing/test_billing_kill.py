@@ -42,7 +42,7 @@ def test_short_kill_campaign(tmp_path) -> None:
 
 
 def test_concurrent_stations_under_kills(billing_url) -> None:
-    figures = run_kill_campaign(60, billing_url, seed=5, stations=3, kill_every=600)
+    figures = run_kill_campaign(60, billing_url, seed=5, stations=3, kill_every=400)
     assert figures["stations_killed"] == 3  # every station was killed at least once
     assert figures["restarts"] == figures["cases"] + 3
     assert figures["vends"] == 60
