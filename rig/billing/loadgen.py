@@ -65,8 +65,7 @@ def present(centre: BillingCentre, meter_no: str, *, request_id: str, amount: De
     for _ in range(attempts):
         try:
             if bank:
-                v = centre.vend_pending_payments(meter_no, request_id=request_id,
-                                                 station=station, operator=OPERATOR)
+                v = _pending_payments(centre, meter_no, request_id, station)
                 if v is not None:
                     return v
             return centre.vend(meter_no, amount, request_id=request_id, station=station,
@@ -83,6 +82,23 @@ def present(centre: BillingCentre, meter_no: str, *, request_id: str, amount: De
             if not is_lock_timeout(e):
                 raise
     return None
+
+
+def _pending_payments(centre: BillingCentre, meter_no: str, request_id: str,
+                      station: str) -> VendResult | None:
+    """The bank vend of this presentation, or None when it is (or already was) a cash sale.
+
+    A presentation uses one request id for both tries, so a station retrying one that ended
+    in a cash sale (its reply lost, its process restarted) finds the id taken by that sale;
+    the cash ``vend`` then replays it, or refuses if it was something else.
+    """
+    try:
+        return centre.vend_pending_payments(meter_no, request_id=request_id, station=station,
+                                            operator=OPERATOR)
+    except VendRefused as e:
+        if e.reason != "request_id_conflict":
+            raise
+        return None
 
 
 def amount_for(step: int, seed: int) -> Decimal:
