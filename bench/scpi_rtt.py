@@ -1,214 +1,312 @@
-"""Round-trip time of one SCPI query through pyvisa-py vs a bare socket echo, on loopback.
+"""Round trip of one SCPI query through pyvisa-py to the emulated load vs a bare TCP echo.
 
-Run from the repo root: ``.venv/bin/python bench/scpi_rtt.py [N]``. Starts the emulated load's
-SCPI server and a bare TCP echo server, then times ``MEAS:POW?`` through pyvisa (pyvisa-py,
-``TCPIP0::127.0.0.1::PORT::SOCKET``) and a bare echo of the same command bytes, interleaved so
-both see the same machine state. Prints a table and, last, one line of flat JSON (name ->
-number) for CI to parse.
+Run from the repo root: ``.venv/bin/python bench/scpi_rtt.py [N] [ROUNDS]`` (N samples per path
+per round, default 2000 x 7 rounds).
+
+A LAN instrument is its own device, so the emulated load (the same `ScpiServer` + `EmulatedLoad`
+the tests use, on a real TCP socket) and the echo server run in a process of their own, spawned
+here: in the client's process client and server would trade the GIL on every exchange, which no
+real instrument costs. The echo is the fair floor: its server has the SCPI server's loop shape and
+socket options (TCP_NODELAY, TCP_QUICKACK re-armed per message) and answers each line with a reply
+as long as the real one; its client is a plain socket ``sendall`` + ``recv`` of the same command
+bytes, with pyvisa-py's (default) client socket options. All paths are interleaved, rotating who
+goes first, so they see the same machine state; the comparison is repeated in rounds and the
+ratio reported per round and as the median of the rounds. Ends with one line of flat JSON.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import multiprocessing
+import os
 import socket
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 import pyvisa
-from pyvisa import constants
 
-from rig.load.dialects import DIALECTS
+from rig.load import DIALECTS, ElectronicLoad, LoadMode
 from rig.sim.emulated_load import EmulatedLoad, Supply
 from rig.sim.scpi_server import ScpiServer
 
+DIALECT = "rig-sim"
 COMMAND = "MEAS:POW?"
-WARMUP = 50
+WARMUP = 200
+DIALECT_SAMPLES = 500
 
 
-class EchoServer:
-    """Line echo server with the same socket options as the SCPI server (the baseline)."""
+# ---------------------------------------------------------------------- the server process
+def _echo_connection(conn: socket.socket, reply: bytes) -> None:
+    """`ScpiServer._serve` without the instrument: same options, same per-message steps."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    buffer = b""
+    with conn:
+        while chunk := conn.recv(4096):
+            if quickack is not None:
+                conn.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+            buffer += chunk
+            while b"\n" in buffer:
+                _, buffer = buffer.split(b"\n", 1)
+                conn.sendall(reply)
+
+
+def _start_echo(reply: bytes) -> socket.socket:
+    """Echo listener answering every line with ``reply``: accept thread, thread per client."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=_echo_connection, args=(conn, reply), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener
+
+
+def serve_instruments(pipe: Connection) -> None:
+    """Child process: one emulated load per dialect on its own port, and the echo server once
+    the parent sends the reply it must mimic; runs until told to stop.
+
+    Load and echo share this process on purpose: on a busy machine a process sometimes lands
+    where its wake-ups are slow (2-4x for a whole round); in one process both servers share
+    that fate, so the ratio compares software, not scheduler placement. Only one connection
+    is ever active, so the servers' threads never compete for the GIL.
+    """
+    supply = Supply(Decimal(230), True)  # a steady grid: the world's lookup is not timed here
+    servers = []
+    for name in DIALECTS:
+        load = EmulatedLoad(lambda: supply, dialect=name, seed=1)
+        servers.append((name, ScpiServer(load).start()))
+    echo: socket.socket | None = None
+    try:
+        pipe.send({name: server.port for name, server in servers})
+        while (message := pipe.recv()) != "stop":  # EOFError when the parent is gone
+            echo = _start_echo(message)
+            pipe.send(echo.getsockname()[1])
+    except EOFError:
+        pass
+    finally:
+        if echo is not None:
+            echo.close()
+        for _, server in servers:
+            server.stop()
+
+
+class ServerProcess:
+    """The spawned `serve_instruments` process: ``ports`` of its loads, `start_echo`, `stop`."""
 
     def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(1)
-        self.port = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        ctx = multiprocessing.get_context("spawn")
+        self._pipe, child = ctx.Pipe()
+        self._process = ctx.Process(target=serve_instruments, args=(child,), daemon=True)
+        self._process.start()
+        child.close()
+        self.ports: dict[str, int] = self._receive()
 
-    def _run(self) -> None:
-        conn, _ = self.listener.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        quickack = getattr(socket, "TCP_QUICKACK", None)
-        buffer = b""
-        with conn:
-            while chunk := conn.recv(4096):
-                if quickack is not None:
-                    conn.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    conn.sendall(line + b"\n")
+    def _receive(self) -> Any:
+        if not self._pipe.poll(30):
+            raise RuntimeError("the instrument server process did not answer within 30 s")
+        return self._pipe.recv()
+
+    def start_echo(self, reply: bytes) -> int:
+        """Start the echo server (answering ``reply`` to every line); returns its port."""
+        self._pipe.send(reply)
+        return int(self._receive())
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._pipe.send("stop")
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+        self._pipe.close()
+
+
+# ---------------------------------------------------------------------- clients
+def resource(port: int) -> str:
+    return f"TCPIP0::127.0.0.1::{port}::SOCKET"
+
+
+class BareClient:
+    """Plain socket ``sendall`` + ``recv`` to the line end: the floor any client pays."""
+
+    def __init__(self, port: int, command: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.request = (command + "\n").encode("ascii")
+
+    def query(self) -> bytes:
+        self.sock.sendall(self.request)
+        reply = self.sock.recv(4096)
+        while not reply.endswith(b"\n"):
+            more = self.sock.recv(4096)
+            if not more:
+                raise ConnectionError("server closed the connection")
+            reply += more
+        return reply
 
     def close(self) -> None:
-        self.listener.close()
-        self.thread.join(timeout=2)
+        self.sock.close()
 
 
-def _summary(samples_ns: list[int]) -> dict[str, float]:
+def timed(action: Callable[[], object]) -> Callable[[], int]:
+    def once() -> int:
+        t0 = time.perf_counter_ns()
+        action()
+        return time.perf_counter_ns() - t0
+    return once
+
+
+def interleaved(paths: dict[str, Callable[[], int]], n: int) -> dict[str, list[int]]:
+    """``n`` samples of each path, one of each per step, rotating which goes first."""
+    names = list(paths)
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    for i in range(n):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            samples[name].append(paths[name]())
+    return samples
+
+
+def stats(samples_ns: list[int]) -> dict[str, float]:
     ms = sorted(s / 1e6 for s in samples_ns)
-    return {
-        "median": statistics.median(ms),
-        "p10": ms[len(ms) // 10],
-        "p90": ms[len(ms) * 9 // 10],
-        "min": ms[0],
-        "max": ms[-1],
+    q = statistics.quantiles(ms, n=100)
+    return {"median": statistics.median(ms), "p90": q[89], "p99": q[98], "min": ms[0]}
+
+
+# ---------------------------------------------------------------------- the run
+def main(n: int = 2000, rounds: int = 7) -> dict[str, float]:
+    load_before = os.getloadavg()[0]
+    servers = ServerProcess()
+    ports = servers.ports
+    port = ports[DIALECT]
+    rm = pyvisa.ResourceManager("@py")  # process-wide: closed last, it closes every session
+    closers: list[Callable[[], object]] = [servers.stop, rm.close]
+    try:
+        # The driver sets the load up over the wire: CP 1500.5 W, input on (a real reading).
+        driver = ElectronicLoad.open(resource(port), timeout_ms=2000)
+        closers.append(driver.close)
+        driver.set_mode(LoadMode.CP)
+        driver.set_power(Decimal("1500.5"))
+        driver.input_on()
+        bare_load = BareClient(port, COMMAND)
+        closers.append(bare_load.close)
+        reply = bare_load.query()
+        echo_port = servers.start_echo(reply)
+        bare_echo = BareClient(echo_port, COMMAND)
+        closers.append(bare_echo.close)
+        opts = {"read_termination": "\n", "write_termination": "\n", "timeout": 2000}
+        inst = rm.open_resource(resource(port), **opts)
+        closers.append(inst.close)
+        visa_echo = rm.open_resource(resource(echo_port), **opts)
+        closers.append(visa_echo.close)
+
+        paths = {
+            "pyvisa": timed(lambda: inst.query(COMMAND)),
+            "driver": timed(driver.measure_power),
+            "echo": timed(bare_echo.query),
+            "pyvisa_to_echo": timed(lambda: visa_echo.query(COMMAND)),
+            "bare_to_load": timed(bare_load.query),
+        }
+        interleaved(paths, WARMUP)
+        per_round: list[dict[str, list[int]]] = []
+        for _ in range(rounds):
+            gc.collect()
+            per_round.append(interleaved(paths, n))
+
+        dialect_rows = []
+        for name, dialect_port in ports.items():
+            load = ElectronicLoad.open(resource(dialect_port), dialect=name, timeout_ms=2000)
+            closers.append(load.close)
+            got = interleaved({"driver": timed(load.measure_power), "echo": timed(bare_echo.query)},
+                              DIALECT_SAMPLES)
+            dialect_rows.append((name, load.dialect.command("measure_power"),
+                                 statistics.median(got["driver"]) / 1e6,
+                                 statistics.median(got["driver"]) / statistics.median(got["echo"])))
+    finally:
+        for close in reversed(closers):
+            close()
+    load_after = os.getloadavg()[0]
+
+    pooled = {name: stats([s for r in per_round for s in r[name]]) for name in paths}
+    round_medians = [{name: statistics.median(r[name]) / 1e6 for name in paths} for r in per_round]
+    ratios = [m["pyvisa"] / m["echo"] for m in round_medians]
+    driver_ratios = [m["driver"] / m["echo"] for m in round_medians]
+
+    print(f"SCPI round trip on loopback, {rounds} rounds x N={n} per path, interleaved "
+          f"({WARMUP} warm-up); emulated load and echo in a server process of their own")
+    print(f"query {COMMAND!r} -> {reply.decode().strip()!r}; the echo answers the same "
+          f"{len(COMMAND) + 1} bytes with {len(reply)} bytes; load average {load_before:.2f} -> "
+          f"{load_after:.2f}")
+    print(f"{'round':<7}{'pyvisa':>9}{'driver':>9}{'echo':>9}{'ratio':>7}{'driver':>7}"
+          f"{'v->echo':>9}{'bare->ld':>9}  (medians, ms; ratio = pyvisa / echo)")
+    for i, (m, ratio, dratio) in enumerate(zip(round_medians, ratios, driver_ratios, strict=True)):
+        print(f"{i + 1:<7}{m['pyvisa']:>9.4f}{m['driver']:>9.4f}{m['echo']:>9.4f}"
+              f"{ratio:>7.2f}{dratio:>7.2f}{m['pyvisa_to_echo']:>9.4f}{m['bare_to_load']:>9.4f}")
+    labels = {
+        "pyvisa": "pyvisa-py inst.query -> load",
+        "driver": "driver measure_power -> load",
+        "echo": "bare socket -> echo",
+        "pyvisa_to_echo": "  pyvisa-py -> echo (client)",
+        "bare_to_load": "  bare socket -> load (server)",
     }
+    print(f"{'all rounds':<32}{'median':>9}{'p90':>9}{'p99':>9}{'min':>9}  (ms)")
+    for name, label in labels.items():
+        s = pooled[name]
+        print(f"{label:<32}" + "".join(f"{s[k]:>9.4f}" for k in ("median", "p90", "p99", "min")))
+    ratio = statistics.median(ratios)
+    driver_ratio = statistics.median(driver_ratios)
+    echo_ms = pooled["echo"]["median"]
+    print(f"ratio pyvisa/echo: median of rounds {ratio:.2f} (min {min(ratios):.2f}, "
+          f"max {max(ratios):.2f}); driver/echo {driver_ratio:.2f}; goal <= 2")
+    print(f"where the time goes (medians over the echo's {echo_ms:.4f} ms): "
+          f"pyvisa-py client +{pooled['pyvisa_to_echo']['median'] - echo_ms:.4f} ms, "
+          f"emulated load server +{pooled['bare_to_load']['median'] - echo_ms:.4f} ms")
+    for name, command, median, dratio in dialect_rows:
+        print(f"  dialect {name:<16} {command:<16} driver median {median:.4f} ms "
+              f"({dratio:.2f}x the echo beside it)")
 
-
-def dialect_medians(n: int) -> dict[str, float]:
-    """Median ``measure_power`` query through pyvisa-py per emulated dialect (ms)."""
-    medians: dict[str, float] = {}
-    rm = pyvisa.ResourceManager("@py")
-    try:
-        for name, dialect in DIALECTS.items():
-            load = EmulatedLoad(lambda: Supply(Decimal(230), True), dialect=name, seed=1)
-            with ScpiServer(load) as server:
-                inst = rm.open_resource(server.resource, read_termination="\n",
-                                        write_termination="\n", timeout=2000)
-                query = dialect.commands["measure_power"]
-                samples = []
-                for i in range(WARMUP + n):
-                    t0 = time.perf_counter_ns()
-                    inst.query(query)
-                    if i >= WARMUP:
-                        samples.append(time.perf_counter_ns() - t0)
-                inst.close()
-            medians[name] = round(statistics.median(samples) / 1e6, 4)
-    finally:
-        rm.close()
-    return medians
-
-
-def main(n: int = 500) -> dict[str, float]:
-    load = EmulatedLoad(lambda: Supply(Decimal(230), True), seed=1)
-    load.set_power(Decimal("1500.5"))
-    load.set_input(True)
-    server = ScpiServer(load).start()
-    echo = EchoServer()
-    rm = pyvisa.ResourceManager("@py")
-    inst = rm.open_resource(
-        server.resource, read_termination="\n", write_termination="\n", timeout=2000
-    )
-    try:
-        inst.set_visa_attribute(constants.VI_ATTR_TCPIP_NODELAY, constants.VI_TRUE)
-        client_nodelay = "on"
-    except Exception as exc:  # pyvisa-py 0.8.1 registers no setter for SOCKET sessions
-        client_nodelay = f"not settable ({type(exc).__name__})"
-    # Same client socket options as pyvisa-py's (defaults), so only the stack above differs.
-    bare = socket.create_connection(("127.0.0.1", echo.port))
-    request = (COMMAND + "\n").encode()
-    reader = bare.makefile("rb")
-    # Where the time goes: pyvisa-py against the trivial echo (client cost alone) and a bare
-    # socket against the SCPI server (server cost alone).
-    echo2 = EchoServer()
-    inst_echo = rm.open_resource(f"TCPIP0::127.0.0.1::{echo2.port}::SOCKET",
-                                 read_termination="\n", write_termination="\n", timeout=2000)
-    bare_scpi = socket.create_connection(("127.0.0.1", server.port))
-    scpi_reader = bare_scpi.makefile("rb")
-
-    def visa_echo_once() -> int:
-        t0 = time.perf_counter_ns()
-        inst_echo.query(COMMAND)
-        return time.perf_counter_ns() - t0
-
-    def bare_scpi_once() -> int:
-        t0 = time.perf_counter_ns()
-        bare_scpi.sendall(request)
-        scpi_reader.readline()
-        return time.perf_counter_ns() - t0
-
-    def visa_once() -> int:
-        t0 = time.perf_counter_ns()
-        inst.query(COMMAND)
-        return time.perf_counter_ns() - t0
-
-    def bare_once() -> int:
-        t0 = time.perf_counter_ns()
-        bare.sendall(request)
-        reader.readline()
-        return time.perf_counter_ns() - t0
-
-    try:
-        for _ in range(WARMUP):
-            visa_once()
-            bare_once()
-        visa_ns: list[int] = []
-        bare_ns: list[int] = []
-        visa_echo_ns: list[int] = []
-        bare_scpi_ns: list[int] = []
-        for _ in range(WARMUP):
-            visa_echo_once()
-            bare_scpi_once()
-        for i in range(n):  # interleaved, alternating who goes first
-            if i % 2:
-                visa_ns.append(visa_once())
-                bare_ns.append(bare_once())
-            else:
-                bare_ns.append(bare_once())
-                visa_ns.append(visa_once())
-            visa_echo_ns.append(visa_echo_once())
-            bare_scpi_ns.append(bare_scpi_once())
-        reply = inst.query(COMMAND)
-    finally:
-        reader.close()
-        bare.close()
-        scpi_reader.close()
-        bare_scpi.close()
-        inst_echo.close()
-        echo2.close()
-        inst.close()
-        rm.close()
-        server.stop()
-        echo.close()
-
-    v, b = _summary(visa_ns), _summary(bare_ns)
-    ve, bs = _summary(visa_echo_ns), _summary(bare_scpi_ns)
-    print(f"SCPI round trip on loopback, N={n} each, interleaved ({WARMUP} warm-up)")
-    print(f"query {COMMAND!r} -> reply {reply!r}; echo of {len(request)} bytes")
-    print("server sockets: TCP_NODELAY + TCP_QUICKACK; "
-          f"pyvisa client TCP_NODELAY: {client_nodelay}")
-    print(f"{'path':<28}{'median':>10}{'p10':>10}{'p90':>10}{'min':>10}{'max':>10}  (ms)")
-    for name, s in (("pyvisa-py query (sim load)", v), ("bare socket echo", b),
-                    ("  pyvisa-py -> bare echo", ve), ("  bare socket -> sim load", bs)):
-        print(f"{name:<28}" + "".join(f"{s[k]:>10.4f}" for k in ("median", "p10", "p90", "min",
-                                                                    "max")))
-    per_dialect = dialect_medians(max(50, n // 5))
-    ratio = round(v["median"] / b["median"], 2)
-    print(f"ratio pyvisa/bare (median): {ratio}")
-    for name, median in per_dialect.items():
-        print(f"  dialect {name:<16} measure_power median {median:.4f} ms "
-              f"({median / b['median']:.2f}x the bare echo)")
     result: dict[str, float] = {
-        "pyvisa_query_median_ms": round(v["median"], 4),
-        "bare_echo_median_ms": round(b["median"], 4),
-        "pyvisa_query_p90_ms": round(v["p90"], 4),
-        "bare_echo_p90_ms": round(b["p90"], 4),
-        "ratio": ratio,
-        "pyvisa_to_echo_median_ms": round(ve["median"], 4),
-        "bare_to_sim_load_median_ms": round(bs["median"], 4),
-        "client_share_ratio": round(ve["median"] / b["median"], 2),
-        **{f"dialect_{name}_query_median_ms": median for name, median in per_dialect.items()},
+        "pyvisa_query_median_ms": round(pooled["pyvisa"]["median"], 4),
+        "pyvisa_query_p90_ms": round(pooled["pyvisa"]["p90"], 4),
+        "pyvisa_query_p99_ms": round(pooled["pyvisa"]["p99"], 4),
+        "driver_query_median_ms": round(pooled["driver"]["median"], 4),
+        "driver_query_p99_ms": round(pooled["driver"]["p99"], 4),
+        "bare_echo_median_ms": round(echo_ms, 4),
+        "bare_echo_p90_ms": round(pooled["echo"]["p90"], 4),
+        "bare_echo_p99_ms": round(pooled["echo"]["p99"], 4),
+        "ratio": round(ratio, 2),
+        "ratio_min": round(min(ratios), 2),
+        "ratio_max": round(max(ratios), 2),
+        "driver_ratio": round(driver_ratio, 2),
+        **{f"ratio_round_{i + 1}": round(r, 2) for i, r in enumerate(ratios)},
+        "pyvisa_to_echo_median_ms": round(pooled["pyvisa_to_echo"]["median"], 4),
+        "bare_to_load_median_ms": round(pooled["bare_to_load"]["median"], 4),
+        "client_share_ratio": round(pooled["pyvisa_to_echo"]["median"] / echo_ms, 2),
+        "server_share_ratio": round(pooled["bare_to_load"]["median"] / echo_ms, 2),
+        **{f"dialect_{name}_query_median_ms": round(median, 4)
+           for name, _, median, _ in dialect_rows},
+        "load_average": round(max(load_before, load_after), 2),
     }
     print(json.dumps(result))
     return result
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 500)
+    main(*(int(a) for a in sys.argv[1:3]))

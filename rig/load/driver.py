@@ -133,8 +133,7 @@ class ElectronicLoad:
                 write_termination=termination,
                 timeout=timeout_ms,
             )
-        except Exception as exc:
-            rm.close()
+        except Exception as exc:  # rm stays open: pyvisa shares it with every other session
             raise InstrumentError(f"{resource}: cannot open VISA session: {exc}") from exc
         _set_nodelay(inst, resource)
         load = cls(inst, chosen or get_dialect("generic-scpi"), resource=resource,
@@ -176,14 +175,14 @@ class ElectronicLoad:
             self._close_session()
 
     def _close_session(self) -> None:
+        """Close our VISA session only: pyvisa hands every caller the same process-wide resource
+        manager, and closing it would close every other instrument's session too (another load
+        left on). pyvisa closes the manager itself at exit."""
         self._closed = True
-        for closer in (self._inst.close, self._rm.close if self._rm is not None else None):
-            if closer is None:
-                continue
-            try:
-                closer()
-            except Exception as exc:  # closing must never mask the original error
-                log.warning("%s: error while closing: %s", self.resource, exc)
+        try:
+            self._inst.close()
+        except Exception as exc:  # closing must never mask the original error
+            log.warning("%s: error while closing: %s", self.resource, exc)
 
     # ------------------------------------------------------------------ low-level I/O
     def _write(self, command: str) -> None:
@@ -309,6 +308,11 @@ class ElectronicLoad:
             current=self._query_number(self._command("measure_current")),
             power=self._query_number(self._command("measure_power")),
         )
+
+    def measure_power(self) -> Decimal:
+        """Read the power (W) alone: one query, for loops that log power only (`measure` asks
+        for voltage and current too)."""
+        return self._query_number(self._command("measure_power"))
 
     def measure_power_factor(self) -> Decimal:
         """Power factor at the input (AC loads); InstrumentError if the dialect lacks it."""

@@ -35,6 +35,11 @@ _P_STEP = Decimal("0.001")
 _PF_STEP = Decimal("0.001")
 _WH_STEP = Decimal("0.001")
 
+#: The noise factors, -1.000 .. 1.000 in steps of 0.001, indexed by one ``randrange(2001)`` draw
+#: (the draw ``randint(-1000, 1000)`` makes, so seeded readings are unchanged): a MEAS query
+#: picks its factor instead of building and dividing a Decimal on every reply.
+_NOISE_FACTORS = tuple(Decimal(i) / 1000 for i in range(-1000, 1001))
+
 
 class ScpiError(Exception):
     """An error the emulated instrument puts in its SCPI error queue (code, message)."""
@@ -156,6 +161,9 @@ class EmulatedLoad:
         self.noise = noise
         self.limits = limits or self.model.limits
         self._rng = random.Random(seed)
+        self._reading_specs = ((self.model.voltage_spec, _V_STEP),
+                               (self.model.current_spec, _I_STEP),
+                               (self.model.power_spec, _P_STEP))
         self._own_energy_j = ZERO
         self._own_energy_t = time.monotonic()
         self._change = threading.Lock()
@@ -286,7 +294,7 @@ class EmulatedLoad:
 
     def _noise(self) -> Decimal:
         """Uniform in [-1, 1] (steps of 0.001); 0 with noise off."""
-        return Decimal(self._rng.randint(-1000, 1000)) / 1000 if self.noise else ZERO
+        return _NOISE_FACTORS[self._rng.randrange(2001)] if self.noise else ZERO
 
     def _noisy(self, value: Decimal, spec: Spec, step: Decimal) -> Decimal:
         bound = abs(value) * spec[0] + spec[1]
@@ -307,8 +315,7 @@ class EmulatedLoad:
         """One reading of ``measure()`` (0 V, 1 A, 2 W) with only its own noise drawn: a
         MEAS query answers one quantity, and the server's reply time is part of every RTT."""
         true = self._true_values()[quantity]
-        spec, step = ((self.model.voltage_spec, _V_STEP), (self.model.current_spec, _I_STEP),
-                      (self.model.power_spec, _P_STEP))[quantity]
+        spec, step = self._reading_specs[quantity]
         with self._state:
             return self._noisy(true, spec, step)
 

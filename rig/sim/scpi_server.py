@@ -25,6 +25,8 @@ from rig.sim.emulated_load import EmulatedLoad, ScpiError
 log = logging.getLogger(__name__)
 
 ERROR_QUEUE_LENGTH = 10
+#: Distinct query texts remembered with their handler (bounds the cache against odd spellings)
+QUERY_CACHE_SIZE = 256
 _NO_ERROR = '0,"No error"'
 
 _Handler = Callable[[str | None], str | None]
@@ -105,6 +107,7 @@ class ScpiServer:
         self._errors: deque[str] = deque()
         self._commands: list[tuple[re.Pattern[str], bool, _Handler]] = []
         self._resolved: dict[tuple[str, bool], _Handler] = {}
+        self._queries: dict[str, _Handler] = {}  # "MEAS:POW?" as sent -> handler
         self._build_table()
 
     # ------------------------------------------------------------------ lifecycle
@@ -264,6 +267,15 @@ class ScpiServer:
     # ------------------------------------------------------------------ parser
     def execute(self, line: str) -> str | None:
         """Run one program message; returns the response message or None."""
+        if ";" not in line:  # one command per message: what a bench loop sends
+            unit = line.strip()
+            if not unit:
+                return None
+            try:
+                return self._execute_one(unit)
+            except ScpiError as err:
+                self.push_error(err.code, err.message)
+                return None
         replies: list[str] = []
         for unit in line.strip().split(";"):
             unit = unit.strip()
@@ -279,6 +291,9 @@ class ScpiServer:
         return ";".join(replies) if replies else None
 
     def _execute_one(self, unit: str) -> str | None:
+        handler = self._queries.get(unit)
+        if handler is not None:  # a query seen before, as sent: no parsing on the hot path
+            return handler(None)
         header, _, arg = unit.partition(" ")
         header = header.lstrip(":")
         if not header.startswith("*"):
@@ -300,6 +315,8 @@ class ScpiServer:
                     break
             else:
                 raise ScpiError(-113, "Undefined header")
+        if query and argument is None and len(self._queries) < QUERY_CACHE_SIZE:
+            self._queries[unit] = handler
         return handler(argument)
 
     def _build_table(self) -> None:

@@ -152,6 +152,7 @@ def test_constant_power_draw(target: Target) -> None:
         *target.setting(x.on),
         (x.state, "1"),
         (x.volts, "230.012"), (x.amps, "6.5236"), (x.watts, "1500.712"),
+        (x.watts, "1499.904"),  # measure_power(): the power query alone
         *target.close_script,
     ]
     with target.open(script) as load:
@@ -160,10 +161,13 @@ def test_constant_power_draw(target: Target) -> None:
         load.input_on()
         assert load.input_state() is True
         m = load.measure()
+        power_alone = load.measure_power()
     assert all(isinstance(v, Decimal) for v in (m.voltage, m.current, m.power))
     assert abs(m.voltage - 230) <= target.tolerance(Decimal(230), model.voltage_spec)
     watts = Decimal("1500.5")
     assert abs(m.power - watts) <= target.tolerance(watts, model.power_spec)
+    assert isinstance(power_alone, Decimal)
+    assert abs(power_alone - watts) <= target.tolerance(watts, model.power_spec)
     assert abs(m.current - watts / 230) <= target.tolerance(watts / 230, model.current_spec)
     target.verify()
     if target.load is not None:

@@ -12,6 +12,8 @@ import pytest
 from rig.errors import InstrumentError
 from rig.load import ElectronicLoad
 from rig.load.driver import format_number, parse_error
+from rig.sim.emulated_load import EmulatedLoad, Supply
+from rig.sim.scpi_server import ScpiServer
 
 from . import ScriptedInstrument
 
@@ -178,3 +180,27 @@ def test_format_number_refuses_float_and_nan() -> None:
 )
 def test_parse_error(reply: str, parsed: tuple[int, str]) -> None:
     assert parse_error(reply) == parsed
+
+
+def test_closing_one_load_leaves_another_loads_session_alone() -> None:
+    """pyvisa shares one resource manager per process: closing a load must not close it, or a
+    second load on the bench loses its session and can no longer be switched off."""
+    loads = [EmulatedLoad(lambda: Supply(Decimal(230), True), seed=i) for i in (1, 2)]
+    servers = [ScpiServer(load).start() for load in loads]
+    refused = socket.socket()
+    refused.bind(("127.0.0.1", 0))
+    dead = f"TCPIP0::127.0.0.1::{refused.getsockname()[1]}::SOCKET"
+    refused.close()
+    try:
+        first = ElectronicLoad.open(servers[0].resource, timeout_ms=1000)
+        with ElectronicLoad.open(servers[1].resource, timeout_ms=1000) as second:
+            second.input_on()
+            first.input_on()
+            first.close()
+            with pytest.raises(InstrumentError):  # a failed open must not close it either
+                ElectronicLoad.open(dead, timeout_ms=300)
+            assert second.input_state() is True
+        assert [load.input_on for load in loads] == [False, False]
+    finally:
+        for server in servers:
+            server.stop()

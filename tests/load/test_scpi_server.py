@@ -10,7 +10,7 @@ import pytest
 
 from rig.load.dialects import LoadMode
 from rig.sim.emulated_load import EmulatedLoad, Supply
-from rig.sim.scpi_server import ScpiServer
+from rig.sim.scpi_server import QUERY_CACHE_SIZE, ScpiServer
 
 
 @pytest.fixture
@@ -63,6 +63,22 @@ def test_error_queue(server: ScpiServer, command: str, error: str) -> None:
     assert server.execute(command) is None
     assert server.execute("SYST:ERR?") == error
     assert server.execute("SYSTem:ERRor:NEXT?") == '0,"No error"'
+
+
+def test_repeated_queries_answer_live_state_in_any_spelling(server: ScpiServer) -> None:
+    """Queries are dispatched from a cache once seen: they must still read the state *now*,
+    undefined ones must keep failing, and odd spellings must not grow the server without bound."""
+    assert server.execute("INP?") == "0"
+    server.execute("INP ON")
+    assert server.execute("INP?") == "1"
+    for _ in range(2):
+        assert server.execute("MEAS:POWX?") is None
+        assert server.execute("SYST:ERR?") == '-113,"Undefined header"'
+    spellings = {"".join(c.upper() if bit else c.lower() for c, bit in
+                         zip("meas:volt?", f"{n:010b}", strict=True)) for n in range(1024)}
+    assert {server.execute(spelling) for spelling in spellings} == {"230.000"}
+    assert len(server._queries) <= QUERY_CACHE_SIZE
+    assert server.execute("SYST:ERR?") == '0,"No error"'
 
 
 def test_queue_is_fifo_bounded_and_cleared_by_cls(server: ScpiServer) -> None:
