@@ -3,8 +3,9 @@ the scenarios and the vending station call.
 
 A bench names a served billing centre by URL and token and drives it exactly as it drives a
 local one: the same plain types come back and the same exceptions are raised (``Conflict``,
-``NotFound``, ``VendRefused`` with its ``reason``, ``PermissionDenied``), rebuilt from the
-API's error replies, so every rule is still decided by the server.
+``NotFound``, ``VendRefused`` with its ``reason``, ``PermissionDenied``, ``BillingBusy`` when
+the server's database stayed locked), rebuilt from the API's error replies, so every rule is
+still decided by the server.
 
 Acting as another operator (the scenarios vend as their own cashier): a token belongs to one
 operator, so the client asks the server for a token of that operator the first time it needs
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from rig.billing.busy import BillingBusy
 from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
 from rig.billing.types import (
     Band,
@@ -125,7 +127,7 @@ class RemoteBillingCentre:
                                f"{method} {path}: {e}") from None
         if reply.is_success:
             return reply.json() if reply.content else None
-        raise _error(reply, f"{method} {path}")
+        raise _error(reply, f"{method} {path}", self.base_url)
 
     # -- master data -------------------------------------------------------------------------
 
@@ -229,12 +231,16 @@ class RemoteBillingCentre:
 # -- replies → the service's types and exceptions ---------------------------------------------
 
 
-def _error(reply: httpx.Response, what: str) -> BillingError:
+def _error(reply: httpx.Response, what: str, server: str) -> BillingError:
     try:
         body = reply.json()
         detail, kind, reason = body["detail"], body.get("error"), body.get("reason")
     except (ValueError, KeyError, TypeError):
         return BillingError(f"{what}: HTTP {reply.status_code} {reply.text[:200]}")
+    if kind == "busy":
+        retry = reply.headers.get("Retry-After", "")
+        return BillingBusy(detail, operation=what, database=server,
+                           retry_after_s=int(retry) if retry.isdigit() else 1)
     if kind == "refused" and reason:
         return VendRefused(reason, detail)
     if reply.status_code == 401:

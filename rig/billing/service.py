@@ -8,19 +8,22 @@ Refusals raise :class:`VendRefused` / :class:`BillingError` with a message for t
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rig.billing import agents, audit, passwords, tokens
 from rig.billing import models as m
+from rig.billing.busy import BillingBusy, busy_error
+from rig.billing.db import lock_wait_seconds
 from rig.billing.models import to_utc
 from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.tariffs import CENT, TariffError, price_vend, validate_structure
@@ -113,10 +116,25 @@ class BillingCentre:
     def now(self) -> datetime:
         return to_utc(self._clock())
 
+    def _tx(self, operation: str | None = None) -> AbstractContextManager[Session]:
+        """One transaction; ``operation`` (default: the calling method's name) is what a
+        :class:`BillingBusy` names when the database stays locked too long."""
+        return self._transaction(operation or sys._getframe(1).f_code.co_name)
+
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+    def _transaction(self, operation: str) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as e:
+            busy = self._busy(e, operation)
+            if busy is None:
+                raise
+            raise busy from e
+
+    def _busy(self, e: DBAPIError, operation: str) -> BillingBusy | None:
+        return busy_error(e, operation, self.engine.url.render_as_string(hide_password=True),
+                          lock_wait_seconds(self.engine))
 
     # -- master data -------------------------------------------------------------------------
 
@@ -982,6 +1000,11 @@ class BillingCentre:
             s.begin()
             return self._new_vend(s, meter_no, Decimal(amount), f"quote-{uuid.uuid4().hex}",
                                   station, operator)
+        except DBAPIError as e:
+            busy = self._busy(e, "quote_vend")
+            if busy is None:
+                raise
+            raise busy from e
         finally:
             s.rollback()
             s.close()

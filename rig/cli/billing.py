@@ -3,13 +3,15 @@
 Every command opens the database named by ``--db`` (or ``$RIG_BILLING_DB``; default the same
 ``sqlite:///billing.sqlite`` that :func:`rig.billing.open_billing` uses), calls one service
 method and prints the outcome. A refusal or bad input prints the service's reason on stderr
-and exits 2; ``audit verify`` exits 1 when the chain is broken. Nothing here re-implements a
-billing rule.
+and exits 2; a database that stayed locked too long (nothing was committed) exits 75
+(EX_TEMPFAIL: run the same command again); ``audit verify`` exits 1 when the chain is
+broken. Nothing here re-implements a billing rule.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -22,7 +24,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rig.billing.db import DEFAULT_URL
+from rig.billing.busy import EXIT_BUSY, BillingBusy
+from rig.billing.db import DEFAULT_LOCK_WAIT_S, DEFAULT_URL
 from rig.billing.service import BillingCentre
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
@@ -54,6 +57,20 @@ Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
 OperatorOpt = Annotated[str, typer.Option("--operator", "-o", help="operator name")]
 
 
+LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
+
+
+def lock_wait() -> float:
+    text = os.environ.get(LOCK_WAIT_ENV, str(DEFAULT_LOCK_WAIT_S))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 3600:
+        raise fail(f"${LOCK_WAIT_ENV}={text!r} must be a number of seconds in (0, 3600)")
+    return seconds
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
@@ -73,11 +90,15 @@ def centre(db: str) -> Iterator[BillingCentre]:
         raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
             from None
     try:
-        c = open_billing(db)
+        c = open_billing(db, lock_wait_s=lock_wait())
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
     except (ArgumentError, OperationalError, ValueError) as e:
         raise fail(f"cannot open billing database {shown}: {e}") from None
     try:
         yield c
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
     except RigError as e:
         raise fail(str(e)) from None
     finally:
