@@ -35,6 +35,7 @@ from rig.billing.types import (
     Check,
     CreditUnit,
     CustomerInfo,
+    HoardingCheck,
     MeterInfo,
     MeterStatus,
     OperatorInfo,
@@ -173,12 +174,22 @@ class RemoteBillingCentre:
         self, meter_no: str, *, customer_account: str, profile: str,
         credit_unit: CreditUnit | str, tariff_code: str, key_revision: int,
         commissioning_energy_wh: int, commissioned_at: datetime,
+        hoarding_limit: int | None = None,
     ) -> MeterInfo:
         return _meter(self._call("POST", "/meters", json={
             "meter_no": meter_no, "customer_account": customer_account, "profile": profile,
             "credit_unit": str(credit_unit), "tariff_code": tariff_code,
             "key_revision": key_revision, "commissioning_energy_wh": commissioning_energy_wh,
-            "commissioned_at": commissioned_at.isoformat()}))
+            "commissioned_at": commissioned_at.isoformat(), "hoarding_limit": hoarding_limit}))
+
+    def set_hoarding_limit(self, meter_no: str, hoarding_limit: int | None, *,
+                           actor: str = "system") -> MeterInfo:
+        return _meter(self._call("PUT", f"/meters/{meter_no}/hoarding-limit",
+                                 as_operator=actor, json={"hoarding_limit": hoarding_limit}))
+
+    def hoarding(self, meter_no: str) -> HoardingCheck:
+        b = self._call("GET", f"/meters/{meter_no}/hoarding")
+        return HoardingCheck(b["meter_no"], b["limit"], b["estimate"], b["room"])
 
     def meter(self, meter_no: str) -> MeterInfo:
         return _meter(self._call("GET", f"/meters/{meter_no}"))
@@ -270,7 +281,7 @@ def _meter(b: dict[str, Any]) -> MeterInfo:
         b["meter_id"], b["meter_no"], b["customer_account"], b["profile"],
         CreditUnit(b["credit_unit"]), b["tariff_code"], b["key_revision"],
         b["commissioning_energy_wh"], _at(b["commissioned_at"]), b["last_sequence"],
-        MeterStatus(b["status"]))
+        MeterStatus(b["status"]), b["hoarding_limit"])
 
 
 def _card(b: dict[str, Any]) -> CardInfo:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rig.billing import agents, audit, passwords, tokens
+from rig.billing import agents, audit, hoarding, passwords, tokens
 from rig.billing import models as m
 from rig.billing.busy import BillingBusy, busy_error
 from rig.billing.db import lock_wait_seconds
@@ -39,6 +39,7 @@ from rig.billing.types import (
     CustomerInfo,
     DailySales,
     DebtInfo,
+    HoardingCheck,
     IssuedToken,
     MeterInfo,
     MeterStatus,
@@ -272,13 +273,17 @@ class BillingCentre:
         key_revision: int,
         commissioning_energy_wh: int,
         commissioned_at: datetime,
+        hoarding_limit: int | None = None,
         actor: str = "system",
     ) -> MeterInfo:
+        """Register a meter. ``hoarding_limit`` (credit units of ``credit_unit``, as the meter
+        profile's) makes the centre refuse vends the meter would refuse; None: not checked."""
         if not METER_NO.match(meter_no):
             raise BillingError(f"meter number {meter_no!r} must be exactly 12 digits")
         unit = _enum(CreditUnit, credit_unit, "credit unit")
         if key_revision < 0 or commissioning_energy_wh < 0:
             raise BillingError("key revision and commissioning energy must not be negative")
+        _check_hoarding_limit(hoarding_limit, unit)
         try:
             with self._tx() as s:
                 customer = s.scalar(
@@ -306,6 +311,7 @@ class BillingCentre:
                     last_sequence=0,
                     status=MeterStatus.ACTIVE.value,
                     created_at=self.now(),
+                    hoarding_limit=hoarding_limit,
                 )
                 s.add(row)
                 s.flush()
@@ -327,6 +333,31 @@ class BillingCentre:
             after = _meter_info(meter)
             self._audit(s, actor, "meter.status", "meter", meter.id, before, after)
             return after
+
+    def set_hoarding_limit(
+        self, meter_no: str, hoarding_limit: int | None, *, actor: str = "system"
+    ) -> MeterInfo:
+        """Change (or with None remove) a meter's hoarding limit; an administrator's change,
+        audited with the limit before and after."""
+        with self._tx() as s:
+            if actor != "system":
+                self._require_administrator(s, actor, "change a meter's hoarding limit")
+            meter = _meter(s, meter_no)
+            _check_hoarding_limit(hoarding_limit, CreditUnit(meter.credit_unit))
+            before = {"meter_no": meter_no, "hoarding_limit": meter.hoarding_limit}
+            meter.hoarding_limit = hoarding_limit
+            self._audit(s, actor, "meter.hoarding_limit", "meter", meter.id, before,
+                        {"meter_no": meter_no, "hoarding_limit": hoarding_limit})
+            return _meter_info(meter)
+
+    def hoarding(self, meter_no: str) -> HoardingCheck:
+        """The meter's hoarding limit, the centre's estimate of its credit and the most that
+        can be vended now (see :mod:`rig.billing.hoarding`)."""
+        with self._tx() as s:
+            meter = _meter(s, meter_no)
+            estimated = _estimated_credit(s, meter.id)
+            return HoardingCheck(meter_no, meter.hoarding_limit, estimated,
+                                 hoarding.room(meter.hoarding_limit, estimated))
 
     def issue_card(
         self, meter_no: str, card_serial: str, card_type: str = "customer", *,
@@ -518,6 +549,7 @@ class BillingCentre:
                 "credit_zero",
                 f"amount {amount} buys less than one credit unit after charges and debt",
             )
+        _refuse_hoarding(s, meter, pricing.credit)
         try:
             agent = agents.check_float(s, station.id, amount) if tender == "cash" else None
         except agents.FloatExceeded as e:
@@ -618,6 +650,7 @@ class BillingCentre:
             if meter is None:
                 raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
             card, st, op_row = self._vend_parties(s, meter, station, operator)
+            _refuse_hoarding(s, meter, credit)
             tariff = _tariff_in_effect(s, meter.tariff.code, self.now()) or meter.tariff
             meter.last_sequence += 1
             vend = m.Vend(
@@ -1390,6 +1423,32 @@ def _meter(s: Session, meter_no: str) -> m.Meter:
     return meter
 
 
+def _check_hoarding_limit(limit: int | None, unit: CreditUnit) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit <= 0):
+        raise BillingError(f"hoarding limit {limit!r} must be a positive whole number of "
+                           f"{hoarding.UNIT_WORDS[unit.value]} (or none)")
+
+
+def _estimated_credit(s: Session, meter_id: int) -> int:
+    """Latest readback's balance + credit of the vends no readback has confirmed yet."""
+    balance = s.scalar(
+        select(m.Readback.remaining - m.Readback.overdraft)
+        .where(m.Readback.meter_id == meter_id).order_by(m.Readback.id.desc()).limit(1))
+    unconfirmed = s.scalars(select(m.Vend.credit).where(
+        m.Vend.meter_id == meter_id, m.Vend.status.in_(UNAPPLIED)))
+    return hoarding.estimate(balance, unconfirmed)
+
+
+def _refuse_hoarding(s: Session, meter: m.Meter, credit: int) -> None:
+    if meter.hoarding_limit is None:
+        return
+    why = hoarding.refusal(meter.meter_no, meter.hoarding_limit,
+                           _estimated_credit(s, meter.id), credit, meter.credit_unit)
+    if why is not None:
+        raise VendRefused("hoarding_limit", why)
+
+
 def _committed_meanwhile(s: Session, request_id: str) -> m.Vend | None:
     """The vend with ``request_id``, read again once the meter row is locked.
 
@@ -1504,6 +1563,7 @@ def _meter_info(x: m.Meter) -> MeterInfo:
         commissioned_at=x.commissioned_at,
         last_sequence=x.last_sequence,
         status=MeterStatus(x.status),
+        hoarding_limit=x.hoarding_limit,
     )
 
 

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S, DEFAULT_URL
+from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.service import BillingCentre
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
@@ -36,7 +37,8 @@ from rig.errors import RigError
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Billing centre: customers, meters, tariffs, vends, readbacks, audit, API.")
 customers_app = typer.Typer(no_args_is_help=True, help="Customers: add, list/search.")
-meters_app = typer.Typer(no_args_is_help=True, help="Meters: add, list, block/unblock.")
+meters_app = typer.Typer(no_args_is_help=True,
+                         help="Meters: add, list, block/unblock, hoarding limit.")
 cards_app = typer.Typer(no_args_is_help=True, help="Cards: issue, status, replace.")
 tariffs_app = typer.Typer(no_args_is_help=True, help="Tariffs: add a version, list.")
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and stations.")
@@ -167,6 +169,9 @@ def meters_add(
     key_revision: Annotated[int, typer.Option(help="meter key revision")] = 0,
     commissioning_wh: Annotated[int, typer.Option(help="energy register at commissioning")] = 0,
     commissioned_at: Annotated[str | None, typer.Option(help="ISO time (default now)")] = None,
+    hoarding_limit: Annotated[int | None, typer.Option(
+        help="most credit the meter may hold, in credit units (cents / Wh); default none")
+    ] = None,
     db: Db = DEFAULT_URL,
 ) -> None:
     """Register a meter for a customer."""
@@ -174,9 +179,15 @@ def meters_add(
     with centre(db) as c:
         info = c.register_meter(meter_no, customer_account=customer, profile=profile,
                                 credit_unit=unit, tariff_code=tariff, key_revision=key_revision,
-                                commissioning_energy_wh=commissioning_wh, commissioned_at=at)
+                                commissioning_energy_wh=commissioning_wh, commissioned_at=at,
+                                hoarding_limit=hoarding_limit)
     out.print(f"meter {info.meter_no} registered for {info.customer_account} "
-              f"(tariff {info.tariff_code}, credit in {info.credit_unit.value})")
+              f"(tariff {info.tariff_code}, credit in {info.credit_unit.value}, "
+              f"hoarding limit {_limit(info.hoarding_limit)})")
+
+
+def _limit(value: int | None) -> str:
+    return "none" if value is None else str(value)
 
 
 @meters_app.command("list")
@@ -185,8 +196,41 @@ def meters_list(db: Db = DEFAULT_URL, customer: Annotated[
     """List meters with their last issued purchase sequence and status."""
     with centre(db) as c:
         rows = [[x.meter_no, x.customer_account, x.profile, x.credit_unit.value, x.tariff_code,
-                 x.last_sequence, x.status.value] for x in c.meters(customer)]
-    table("meters", ["meter", "customer", "profile", "unit", "tariff", "last seq", "status"], rows)
+                 x.last_sequence, x.status.value, _limit(x.hoarding_limit)]
+                for x in c.meters(customer)]
+    table("meters", ["meter", "customer", "profile", "unit", "tariff", "last seq", "status",
+                     "hoarding limit"], rows)
+
+
+@meters_app.command("hoarding-limit")
+def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
+        help="credit units (cents / Wh), or 'none' to remove the check")],
+        operator: Annotated[str, typer.Option("--operator", "-o",
+                                              help="administrator making the change")
+                            ] = "system",
+        db: Db = DEFAULT_URL) -> None:
+    """Change a meter's hoarding limit (audited)."""
+    if limit.lower() == "none":
+        value = None
+    elif limit.isdigit():
+        value = int(limit)
+    else:
+        raise fail(f"hoarding limit {limit!r} must be a whole number of credit units or 'none'")
+    with centre(db) as c:
+        info = c.set_hoarding_limit(meter_no, value, actor=operator)
+    out.print(f"meter {info.meter_no} hoarding limit {_limit(info.hoarding_limit)}")
+
+
+@meters_app.command("hoarding")
+def meters_hoarding(meter_no: str, db: Db = DEFAULT_URL) -> None:
+    """Hoarding limit, estimated credit on the meter and the most that can be vended now."""
+    with centre(db) as c:
+        info = c.meter(meter_no)
+        h = c.hoarding(meter_no)
+    unit = UNIT_WORDS[info.credit_unit.value]
+    out.print(f"meter {meter_no}: hoarding limit {_limit(h.limit)}, estimated credit "
+              f"{h.estimate} {unit}, can vend now {'any' if h.room is None else h.room}"
+              f"{'' if h.room is None else ' ' + unit}")
 
 
 @meters_app.command("status")
