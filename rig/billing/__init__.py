@@ -9,6 +9,7 @@ Entry point::
 """
 
 from rig.billing.audit import ChainReport
+from rig.billing.busy import BillingBusy
 from rig.billing.db import create_billing_engine, open_billing, upgrade
 from rig.billing.service import (
     BillingCentre,
@@ -29,6 +30,7 @@ from rig.billing.types import (
     CustomerInfo,
     DailySales,
     DebtInfo,
+    HoardingCheck,
     MeterInfo,
     MeterStatus,
     OperatorInfo,
@@ -48,6 +50,7 @@ from rig.billing.types import (
 
 __all__ = [
     "Band",
+    "BillingBusy",
     "BillingCentre",
     "Block",
     "CardInfo",
@@ -60,6 +63,7 @@ __all__ = [
     "CustomerInfo",
     "DailySales",
     "DebtInfo",
+    "HoardingCheck",
     "MeterInfo",
     "MeterStatus",
     "NotFound",

@@ -93,10 +93,10 @@ def check_float(s: Session, station_id: int, amount: Decimal) -> m.Agent | None:
     return agent
 
 
-def draw(s: Session, agent: m.Agent, vend: m.Vend, actor: str, at: datetime) -> None:
-    s.add(m.AgentEntry(agent_id=agent.id, kind="vend", amount=-vend.amount, vend_id=vend.id,
-                       reference=f"vend {vend.id} meter {vend.meter.meter_no}", actor=actor,
-                       at=at))
+def draw(s: Session, agent: m.Agent, vend_id: int, amount: Decimal, meter_no: str, actor: str,
+         at: datetime) -> None:
+    s.add(m.AgentEntry(agent_id=agent.id, kind="vend", amount=-amount, vend_id=vend_id,
+                       reference=f"vend {vend_id} meter {meter_no}", actor=actor, at=at))
 
 
 def refund(s: Session, vend: m.Vend, actor: str, at: datetime) -> None:

@@ -6,7 +6,9 @@ a bench database created today can be upgraded by any later release of rig.
 
 from __future__ import annotations
 
+import functools
 import threading
+import weakref
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from rig.billing.busy import busy_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,6 +29,11 @@ if TYPE_CHECKING:
     from rig.billing.types import VendLimits
 
 DEFAULT_URL = "sqlite:///billing.sqlite"
+# Stations queue for the write lock (SQLite) or a meter's row lock (PostgreSQL); on a busy
+# machine 5 s ran out under four stations, so an operation waits up to 30 s before it fails
+# with BillingBusy (rig.billing.busy).
+DEFAULT_LOCK_WAIT_S = 30.0
+_LOCK_WAIT: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
 # Alembic keeps its running context in module globals: two threads upgrading at once corrupt it.
 _UPGRADE_LOCK = threading.Lock()
 
@@ -43,16 +53,14 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, lock_wait_s: float) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        # Stations queue for the write lock (BEGIN IMMEDIATE); on a busy machine 5 s ran out
-        # under four stations, so a vend waits up to 30 s before it fails.
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(lock_wait_s * 1000)}")
     finally:
         cursor.close()
 
@@ -64,22 +72,52 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_billing_engine(url: str = DEFAULT_URL, **engine_kwargs: Any) -> Engine:
-    """Engine with the settings the ledger relies on (SQLite: FKs on, WAL, real transactions)."""
+def create_billing_engine(
+    url: str = DEFAULT_URL, *, lock_wait_s: float = DEFAULT_LOCK_WAIT_S, **engine_kwargs: Any
+) -> Engine:
+    """Engine with the settings the ledger relies on (SQLite: FKs on, WAL, real transactions).
+
+    ``lock_wait_s`` is how long an operation waits for a lock another station holds (SQLite
+    busy timeout, PostgreSQL ``lock_timeout``) before it fails with ``BillingBusy``.
+    """
+    if not lock_wait_s > 0:
+        raise ValueError(f"lock_wait_s must be a positive number of seconds, not {lock_wait_s!r}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, **engine_kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect",
+                     functools.partial(_sqlite_pragmas, lock_wait_s=lock_wait_s))
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    engine_kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **engine_kwargs)
+    else:
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql":
+            args = dict(engine_kwargs.pop("connect_args", {}))
+            wait = f"-c lock_timeout={round(lock_wait_s * 1000)}"
+            args["options"] = f"{args['options']} {wait}" if args.get("options") else wait
+            engine_kwargs["connect_args"] = args
+        engine = create_engine(parsed, **engine_kwargs)
+    _LOCK_WAIT[engine] = lock_wait_s
+    return engine
+
+
+def lock_wait_seconds(engine: Engine) -> float | None:
+    """How long ``engine`` waits for a lock (None: not made by :func:`create_billing_engine`)."""
+    return _LOCK_WAIT.get(engine)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the packaged migrations up to ``revision`` on ``engine``."""
+    """Run the packaged migrations up to ``revision`` on ``engine`` (``BillingBusy`` if another
+    station holds the database lock past the engine's wait limit)."""
     with _UPGRADE_LOCK:
-        command.upgrade(alembic_config(engine), revision)
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        except DBAPIError as e:
+            busy = busy_error(e, "opening (schema check/upgrade)",
+                              engine.url.render_as_string(hide_password=True),
+                              lock_wait_seconds(engine))
+            if busy is None:
+                raise
+            raise busy from e
 
 
 def open_billing(
@@ -87,16 +125,17 @@ def open_billing(
     *,
     limits: VendLimits | None = None,
     clock: Callable[[], datetime] | None = None,
+    lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
     **engine_kwargs: Any,
 ) -> BillingCentre:
     """Open (creating or upgrading as needed) a billing database and return its centre.
 
     ``url`` is any SQLAlchemy URL, e.g. ``sqlite:///bench/billing.sqlite`` or
     ``postgresql+psycopg://rig@localhost/billing``. ``clock`` lets the emulated bench drive
-    the centre with its accelerated time.
+    the centre with its accelerated time. ``lock_wait_s``: see :func:`create_billing_engine`.
     """
     from rig.billing.service import BillingCentre
 
-    engine = create_billing_engine(url, **engine_kwargs)
+    engine = create_billing_engine(url, lock_wait_s=lock_wait_s, **engine_kwargs)
     upgrade(engine)
     return BillingCentre(engine, limits=limits, clock=clock)

@@ -8,11 +8,11 @@ last issued sequence applied), then pending bank payments are vended, else a cas
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy.exc import OperationalError
-
+from rig.billing.busy import BillingBusy
 from rig.billing.service import BillingCentre, VendRefused
 from rig.billing.types import CreditUnit, ReadbackData, VendResult
 
@@ -49,18 +49,13 @@ def confirm_all(centre: BillingCentre, meter_no: str) -> None:
         power_down_count=0, timestamp=T0, tariff_version=1, mac_verified=True))
 
 
-def is_lock_timeout(e: OperationalError) -> bool:
-    """SQLite's busy timeout ran out waiting for the write lock (nothing was written)."""
-    return "database is locked" in str(e.orig)
-
-
 def present(centre: BillingCentre, meter_no: str, *, request_id: str, amount: Decimal,
             station: str, bank: bool = True, attempts: int = 20) -> VendResult | None:
     """One card presentation (see the module docstring). Returns the vend, or None if another
     station served this meter first and this one gave up after ``attempts`` tries.
 
-    A SQLite lock timeout is retried like a station operator would: every step is idempotent
-    by request id, and the lock is taken at BEGIN, before anything is written.
+    :class:`BillingBusy` (the lock wait ran out; nothing was written) is retried like a
+    station operator would: every step is idempotent by request id.
     """
     for _ in range(attempts):
         try:
@@ -73,14 +68,10 @@ def present(centre: BillingCentre, meter_no: str, *, request_id: str, amount: De
         except VendRefused as e:
             if e.reason != "unapplied_purchase":
                 raise
-            try:
+            with contextlib.suppress(BillingBusy):  # the next attempt uploads it again
                 confirm_all(centre, meter_no)
-            except OperationalError as e2:
-                if not is_lock_timeout(e2):
-                    raise
-        except OperationalError as e:
-            if not is_lock_timeout(e):
-                raise
+        except BillingBusy:
+            pass
     return None
 
 

@@ -142,6 +142,7 @@ class Meter(Base):
         CheckConstraint(_in("credit_unit", CREDIT_UNITS), name="credit_unit"),
         CheckConstraint(_in("status", METER_STATUSES), name="status"),
         CheckConstraint("last_sequence >= 0", name="last_sequence"),
+        CheckConstraint("hoarding_limit IS NULL OR hoarding_limit > 0", name="hoarding_limit"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,6 +160,8 @@ class Meter(Base):
     created_at: Mapped[datetime]
     # Change below one credit unit kept from the last purchase and spent on the next one.
     change_balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
+    # Most credit (credit units) the meter may hold; a vend beyond it is refused. NULL: no check.
+    hoarding_limit: Mapped[int | None] = mapped_column(BigInteger)
 
     customer: Mapped[Customer] = relationship(back_populates="meters")
     tariff: Mapped[Tariff] = relationship()

@@ -3,8 +3,9 @@ the scenarios and the vending station call.
 
 A bench names a served billing centre by URL and token and drives it exactly as it drives a
 local one: the same plain types come back and the same exceptions are raised (``Conflict``,
-``NotFound``, ``VendRefused`` with its ``reason``, ``PermissionDenied``), rebuilt from the
-API's error replies, so every rule is still decided by the server.
+``NotFound``, ``VendRefused`` with its ``reason``, ``PermissionDenied``, ``BillingBusy`` when
+the server's database stayed locked), rebuilt from the API's error replies, so every rule is
+still decided by the server.
 
 Acting as another operator (the scenarios vend as their own cashier): a token belongs to one
 operator, so the client asks the server for a token of that operator the first time it needs
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from rig.billing.busy import BillingBusy
 from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
 from rig.billing.types import (
     Band,
@@ -33,6 +35,7 @@ from rig.billing.types import (
     Check,
     CreditUnit,
     CustomerInfo,
+    HoardingCheck,
     MeterInfo,
     MeterStatus,
     OperatorInfo,
@@ -125,7 +128,7 @@ class RemoteBillingCentre:
                                f"{method} {path}: {e}") from None
         if reply.is_success:
             return reply.json() if reply.content else None
-        raise _error(reply, f"{method} {path}")
+        raise _error(reply, f"{method} {path}", self.base_url)
 
     # -- master data -------------------------------------------------------------------------
 
@@ -171,12 +174,22 @@ class RemoteBillingCentre:
         self, meter_no: str, *, customer_account: str, profile: str,
         credit_unit: CreditUnit | str, tariff_code: str, key_revision: int,
         commissioning_energy_wh: int, commissioned_at: datetime,
+        hoarding_limit: int | None = None,
     ) -> MeterInfo:
         return _meter(self._call("POST", "/meters", json={
             "meter_no": meter_no, "customer_account": customer_account, "profile": profile,
             "credit_unit": str(credit_unit), "tariff_code": tariff_code,
             "key_revision": key_revision, "commissioning_energy_wh": commissioning_energy_wh,
-            "commissioned_at": commissioned_at.isoformat()}))
+            "commissioned_at": commissioned_at.isoformat(), "hoarding_limit": hoarding_limit}))
+
+    def set_hoarding_limit(self, meter_no: str, hoarding_limit: int | None, *,
+                           actor: str = "system") -> MeterInfo:
+        return _meter(self._call("PUT", f"/meters/{meter_no}/hoarding-limit",
+                                 as_operator=actor, json={"hoarding_limit": hoarding_limit}))
+
+    def hoarding(self, meter_no: str) -> HoardingCheck:
+        b = self._call("GET", f"/meters/{meter_no}/hoarding")
+        return HoardingCheck(b["meter_no"], b["limit"], b["estimate"], b["room"])
 
     def meter(self, meter_no: str) -> MeterInfo:
         return _meter(self._call("GET", f"/meters/{meter_no}"))
@@ -229,12 +242,16 @@ class RemoteBillingCentre:
 # -- replies → the service's types and exceptions ---------------------------------------------
 
 
-def _error(reply: httpx.Response, what: str) -> BillingError:
+def _error(reply: httpx.Response, what: str, server: str) -> BillingError:
     try:
         body = reply.json()
         detail, kind, reason = body["detail"], body.get("error"), body.get("reason")
     except (ValueError, KeyError, TypeError):
         return BillingError(f"{what}: HTTP {reply.status_code} {reply.text[:200]}")
+    if kind == "busy":
+        retry = reply.headers.get("Retry-After", "")
+        return BillingBusy(detail, operation=what, database=server,
+                           retry_after_s=int(retry) if retry.isdigit() else 1)
     if kind == "refused" and reason:
         return VendRefused(reason, detail)
     if reply.status_code == 401:
@@ -264,7 +281,7 @@ def _meter(b: dict[str, Any]) -> MeterInfo:
         b["meter_id"], b["meter_no"], b["customer_account"], b["profile"],
         CreditUnit(b["credit_unit"]), b["tariff_code"], b["key_revision"],
         b["commissioning_energy_wh"], _at(b["commissioned_at"]), b["last_sequence"],
-        MeterStatus(b["status"]))
+        MeterStatus(b["status"]), b["hoarding_limit"])
 
 
 def _card(b: dict[str, Any]) -> CardInfo:

@@ -7,20 +7,25 @@ Refusals raise :class:`VendRefused` / :class:`BillingError` with a message for t
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rig.billing import agents, audit, passwords, tokens
+from rig.billing import agents, audit, hoarding, passwords, tokens, vend_context
 from rig.billing import models as m
+from rig.billing.busy import BillingBusy, busy_error
+from rig.billing.db import lock_wait_seconds
 from rig.billing.models import to_utc
 from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.tariffs import CENT, TariffError, price_vend, validate_structure
@@ -36,6 +41,7 @@ from rig.billing.types import (
     CustomerInfo,
     DailySales,
     DebtInfo,
+    HoardingCheck,
     IssuedToken,
     MeterInfo,
     MeterStatus,
@@ -55,6 +61,11 @@ from rig.billing.types import (
 from rig.errors import BillingError
 
 METER_NO = re.compile(r"^\d{12}$")
+_LOCK_METER = select(m.Meter.id).where(m.Meter.meter_no == bindparam("meter_no")) \
+    .with_for_update()
+_ADVANCE_METER = update(m.Meter).where(m.Meter.id == bindparam("meter_id")).values(
+    last_sequence=bindparam("sequence"), change_balance=bindparam("change"))
+_INSERT_VEND = insert(m.Vend)
 UNAPPLIED = (VendStatus.CREATED.value, VendStatus.WRITTEN.value)
 # Verified against when a login names nobody, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = "scrypt$16384$8$1$" + "A" * 22 + "==$" + "A" * 43 + "="
@@ -98,6 +109,8 @@ class BillingCentre:
         self.limits = limits or VendLimits()
         self._clock = clock or _utcnow
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._tariffs: dict[int, TariffInfo] = {}  # append-only versions, by id
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -113,10 +126,25 @@ class BillingCentre:
     def now(self) -> datetime:
         return to_utc(self._clock())
 
+    def _tx(self, operation: str | None = None) -> AbstractContextManager[Session]:
+        """One transaction; ``operation`` (default: the calling method's name) is what a
+        :class:`BillingBusy` names when the database stays locked too long."""
+        return self._transaction(operation or sys._getframe(1).f_code.co_name)
+
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+    def _transaction(self, operation: str) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as e:
+            busy = self._busy(e, operation)
+            if busy is None:
+                raise
+            raise busy from e
+
+    def _busy(self, e: DBAPIError, operation: str) -> BillingBusy | None:
+        return busy_error(e, operation, self.engine.url.render_as_string(hide_password=True),
+                          lock_wait_seconds(self.engine))
 
     # -- master data -------------------------------------------------------------------------
 
@@ -254,13 +282,17 @@ class BillingCentre:
         key_revision: int,
         commissioning_energy_wh: int,
         commissioned_at: datetime,
+        hoarding_limit: int | None = None,
         actor: str = "system",
     ) -> MeterInfo:
+        """Register a meter. ``hoarding_limit`` (credit units of ``credit_unit``, as the meter
+        profile's) makes the centre refuse vends the meter would refuse; None: not checked."""
         if not METER_NO.match(meter_no):
             raise BillingError(f"meter number {meter_no!r} must be exactly 12 digits")
         unit = _enum(CreditUnit, credit_unit, "credit unit")
         if key_revision < 0 or commissioning_energy_wh < 0:
             raise BillingError("key revision and commissioning energy must not be negative")
+        _check_hoarding_limit(hoarding_limit, unit)
         try:
             with self._tx() as s:
                 customer = s.scalar(
@@ -288,6 +320,7 @@ class BillingCentre:
                     last_sequence=0,
                     status=MeterStatus.ACTIVE.value,
                     created_at=self.now(),
+                    hoarding_limit=hoarding_limit,
                 )
                 s.add(row)
                 s.flush()
@@ -309,6 +342,31 @@ class BillingCentre:
             after = _meter_info(meter)
             self._audit(s, actor, "meter.status", "meter", meter.id, before, after)
             return after
+
+    def set_hoarding_limit(
+        self, meter_no: str, hoarding_limit: int | None, *, actor: str = "system"
+    ) -> MeterInfo:
+        """Change (or with None remove) a meter's hoarding limit; an administrator's change,
+        audited with the limit before and after."""
+        with self._tx() as s:
+            if actor != "system":
+                self._require_administrator(s, actor, "change a meter's hoarding limit")
+            meter = _meter(s, meter_no)
+            _check_hoarding_limit(hoarding_limit, CreditUnit(meter.credit_unit))
+            before = {"meter_no": meter_no, "hoarding_limit": meter.hoarding_limit}
+            meter.hoarding_limit = hoarding_limit
+            self._audit(s, actor, "meter.hoarding_limit", "meter", meter.id, before,
+                        {"meter_no": meter_no, "hoarding_limit": hoarding_limit})
+            return _meter_info(meter)
+
+    def hoarding(self, meter_no: str) -> HoardingCheck:
+        """The meter's hoarding limit, the centre's estimate of its credit and the most that
+        can be vended now (see :mod:`rig.billing.hoarding`)."""
+        with self._tx() as s:
+            meter = _meter(s, meter_no)
+            estimated = _estimated_credit(s, meter.id)
+            return HoardingCheck(meter_no, meter.hoarding_limit, estimated,
+                                 hoarding.room(meter.hoarding_limit, estimated))
 
     def issue_card(
         self, meter_no: str, card_serial: str, card_type: str = "customer", *,
@@ -373,10 +431,7 @@ class BillingCentre:
         if not request_id:
             raise VendRefused("request_id_missing", "a vend needs a client request id")
         try:
-            with self._tx() as s:
-                existing = s.scalar(select(m.Vend).where(m.Vend.request_id == request_id))
-                if existing is not None:
-                    return self._replay(existing, meter_no, amount, station, operator)
+            with self._tx() as s:  # a retry is recognised (and replayed) by _new_vend
                 return self._new_vend(s, meter_no, amount, request_id, station, operator)
         except IntegrityError:
             # A concurrent writer used this request id (or sequence) first: replay its result.
@@ -416,6 +471,140 @@ class BillingCentre:
         operator_name: str,
         tender: str = "cash",
     ) -> VendResult:
+        """Check, price and record one sale in the caller's transaction.
+
+        The hot path of the centre, kept lean: one locked read of everything the checks need
+        (:mod:`rig.billing.vend_context`), the tariff version from a per-centre cache (versions
+        are append-only), then three writes (meter, vend, audit) with Core statements, and the
+        result built from the values written rather than read back. Rare parts (debts, agents,
+        queued parameters) use the ORM only when the context says they exist. ORM objects of
+        this meter loaded earlier in the session do not see the new sequence.
+        """
+        conn = s.connection()
+        if self._postgres:
+            # Lock the meter row so two stations cannot take the same sequence; the context
+            # is read after it (SQLite: BEGIN IMMEDIATE has serialised the transaction).
+            conn.execute(_LOCK_METER, {"meter_no": meter_no})
+        now = self.now()
+        ctx = vend_context.fetch(
+            conn, meter_no=meter_no, request_id=request_id, station=station_code,
+            operator=operator_name, now=now,
+            month_start=datetime(now.year, now.month, 1, tzinfo=UTC),
+            with_audit_head=not self._postgres)
+        if ctx is None or ctx.existing_vend_id is not None:
+            # A retry committed meanwhile (seen only now, under the lock) is replayed.
+            late = _committed_meanwhile(s, request_id)
+            if late is not None:
+                return self._replay(late, meter_no, amount, station_code, operator_name)
+            raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
+        self._check_amount(amount)
+        if ctx.status != MeterStatus.ACTIVE.value:
+            raise VendRefused("meter_blocked", f"meter {meter_no} is blocked")
+        if ctx.card_id is None:
+            raise VendRefused("no_active_card", f"meter {meter_no} has no active card")
+        if ctx.pending_sequence is not None:
+            pending = s.scalar(select(m.Vend).where(
+                m.Vend.meter_id == ctx.meter_id, m.Vend.sequence == ctx.pending_sequence))
+            assert pending is not None
+            raise VendRefused(
+                "unapplied_purchase",
+                f"card {ctx.card_serial} still carries purchase #{pending.sequence} "
+                f"({pending.status}, request {pending.request_id}); insert it in meter "
+                f"{meter_no} and read it back before selling again",
+            )
+        if ctx.station_id is None:
+            raise VendRefused("unknown_station", f"station {station_code!r} is not registered")
+        if ctx.operator_id is None:
+            raise VendRefused("unknown_operator", f"operator {operator_name!r} is not registered")
+        if ctx.tariff_id is None:
+            raise VendRefused(
+                "no_tariff_in_effect", f"tariff {ctx.tariff_code} has no version in effect"
+            )
+        info = self._tariff(s, ctx.tariff_id)
+        fixed_sold = Decimal(0)
+        if info.fixed_monthly > 0:
+            fixed_sold = sum(s.scalars(select(m.Vend.fixed_charge).where(
+                m.Vend.meter_id == ctx.meter_id,
+                m.Vend.created_at >= datetime(now.year, now.month, 1, tzinfo=UTC),
+                m.Vend.status != VendStatus.REVERSED.value, m.Vend.kind == "sale")),
+                Decimal(0))
+        debts = s.scalars(
+            select(m.Debt).where(m.Debt.meter_id == ctx.meter_id, m.Debt.outstanding > 0)
+            .order_by(m.Debt.id)
+        ).all() if ctx.has_debts else []
+        try:
+            pricing = price_vend(
+                amount,
+                info,
+                ctx.credit_unit,
+                change_in=ctx.change_balance,
+                month_energy_wh=ctx.month_credit
+                if ctx.credit_unit == CreditUnit.ENERGY_WH.value else 0,
+                fixed_due=max(info.fixed_monthly - fixed_sold, Decimal(0)),
+                debts=[_debt_info(d, meter_no) for d in debts],
+                at=now,
+            )
+        except TariffError as e:
+            raise VendRefused("tariff_unusable", str(e)) from None
+        if pricing.credit <= 0:
+            raise VendRefused(
+                "credit_zero",
+                f"amount {amount} buys less than one credit unit after charges and debt",
+            )
+        why = hoarding.refusal(
+            meter_no, ctx.hoarding_limit,
+            hoarding.estimate(ctx.readback_balance, [ctx.unconfirmed_credit]),
+            pricing.credit, ctx.credit_unit)
+        if why is not None:
+            raise VendRefused("hoarding_limit", why)
+        try:
+            agent = (agents.check_float(s, ctx.station_id, amount)
+                     if tender == "cash" and ctx.has_agent else None)
+        except agents.FloatExceeded as e:
+            raise VendRefused("agent_float_exceeded", str(e)) from None
+        sequence = ctx.last_sequence + 1
+        conn.execute(_ADVANCE_METER, {"meter_id": ctx.meter_id, "sequence": sequence,
+                                      "change": pricing.change_out})
+        receipt = [{"label": c.label, "amount": str(c.amount), "detail": c.detail}
+                   for c in pricing.components]
+        vend_id = conn.execute(_INSERT_VEND, {
+            "request_id": request_id, "meter_id": ctx.meter_id, "card_id": ctx.card_id,
+            "station_id": ctx.station_id, "operator_id": ctx.operator_id,
+            "tariff_id": ctx.tariff_id, "amount": amount, "credit": pricing.credit,
+            "credit_unit": ctx.credit_unit, "sequence": sequence,
+            "tariff_version": info.version, "price_per_kwh": info.price_per_kwh,
+            "key_revision": ctx.key_revision, "receipt": receipt,
+            "status": VendStatus.CREATED.value, "created_at": now, "kind": "sale",
+            "energy_charge": pricing.energy_charge, "tax_total": pricing.tax_total,
+            "fixed_charge": pricing.fixed_charge,
+            "debt_recovered": sum((a for _, a in pricing.debt_recovered), Decimal(0)),
+            "change_in": pricing.change_in, "change_out": pricing.change_out,
+            "tender": tender, "session_id": ctx.session_id, "reprint_count": 0,
+        }).inserted_primary_key[0]
+        if agent is not None:
+            agents.draw(s, agent, vend_id, amount, meter_no, operator_name, now)
+        by_id = {d.id: d for d in debts}
+        for debt_id, taken in pricing.debt_recovered:
+            by_id[debt_id].outstanding -= taken
+            s.add(m.DebtRecovery(vend_id=vend_id, debt_id=debt_id, amount=taken))
+        result = VendResult(
+            vend_id=vend_id, request_id=request_id, meter_no=meter_no,
+            card_serial=ctx.card_serial or "", sequence=sequence, credit=pricing.credit,
+            credit_unit=CreditUnit(ctx.credit_unit), amount=amount,
+            tariff_code=info.code, tariff_version=info.version,
+            price_per_kwh=info.price_per_kwh, key_revision=ctx.key_revision,
+            receipt=tuple(ReceiptLine(r["label"], Decimal(r["amount"]), r["detail"])
+                          for r in receipt),
+            status=VendStatus.CREATED, station=station_code, operator=operator_name,
+            created_at=now, kind="sale",
+            parameters=_pending_parameters(s, ctx.meter_id) if ctx.has_parameters else None,
+            reprint_count=0, tender=tender,
+        )
+        self._audit(s, operator_name, "vend.create", "vend", vend_id, None, result,
+                    head=ctx.audit_head)
+        return result
+
+    def _check_amount(self, amount: Decimal) -> None:
         limits = self.limits
         if amount <= 0:
             raise VendRefused("amount_not_positive", f"amount {amount} must be greater than 0")
@@ -429,124 +618,16 @@ class BillingCentre:
             raise VendRefused(
                 "amount_above_maximum", f"amount {amount} is above the maximum {limits.maximum}"
             )
-        # Lock the meter row (PostgreSQL) so two stations cannot take the same sequence.
-        meter = s.scalar(select(m.Meter).where(m.Meter.meter_no == meter_no).with_for_update())
-        if meter is None:
-            raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
-        late = _committed_meanwhile(s, request_id)
-        if late is not None:
-            return self._replay(late, meter_no, amount, station_code, operator_name)
-        if meter.status != MeterStatus.ACTIVE.value:
-            raise VendRefused("meter_blocked", f"meter {meter_no} is blocked")
-        card = _active_card(s, meter)
-        if card is None:
-            raise VendRefused("no_active_card", f"meter {meter_no} has no active card")
-        pending = s.scalar(
-            select(m.Vend)
-            .where(m.Vend.meter_id == meter.id, m.Vend.status.in_(UNAPPLIED))
-            .order_by(m.Vend.sequence)
-            .limit(1)
-        )
-        if pending is not None:
-            raise VendRefused(
-                "unapplied_purchase",
-                f"card {card.card_serial} still carries purchase #{pending.sequence} "
-                f"({pending.status}, request {pending.request_id}); insert it in meter "
-                f"{meter_no} and read it back before selling again",
-            )
-        station = s.scalar(select(m.Station).where(m.Station.code == station_code))
-        if station is None:
-            raise VendRefused("unknown_station", f"station {station_code!r} is not registered")
-        operator = s.scalar(select(m.Operator).where(m.Operator.name == operator_name))
-        if operator is None:
-            raise VendRefused("unknown_operator", f"operator {operator_name!r} is not registered")
-        now = self.now()
-        tariff = _tariff_in_effect(s, meter.tariff.code, now)
-        if tariff is None:
-            raise VendRefused(
-                "no_tariff_in_effect", f"tariff {meter.tariff.code} has no version in effect"
-            )
-        month_start = datetime(now.year, now.month, 1, tzinfo=UTC)
-        month_vends = s.scalars(
-            select(m.Vend).where(
-                m.Vend.meter_id == meter.id,
-                m.Vend.created_at >= month_start,
-                m.Vend.status != VendStatus.REVERSED.value,
-                m.Vend.kind == "sale",
-            )
-        ).all()
-        debts = s.scalars(
-            select(m.Debt).where(m.Debt.meter_id == meter.id, m.Debt.outstanding > 0)
-            .order_by(m.Debt.id)
-        ).all()
-        info = _tariff_info(tariff)
-        try:
-            pricing = price_vend(
-                amount,
-                info,
-                meter.credit_unit,
-                change_in=meter.change_balance,
-                month_energy_wh=sum(v.credit for v in month_vends)
-                if meter.credit_unit == CreditUnit.ENERGY_WH.value else 0,
-                fixed_due=max(info.fixed_monthly - sum(
-                    (v.fixed_charge for v in month_vends), Decimal(0)), Decimal(0)),
-                debts=[_debt_info(d, meter_no) for d in debts],
-                at=now,
-            )
-        except TariffError as e:
-            raise VendRefused("tariff_unusable", str(e)) from None
-        if pricing.credit <= 0:
-            raise VendRefused(
-                "credit_zero",
-                f"amount {amount} buys less than one credit unit after charges and debt",
-            )
-        try:
-            agent = agents.check_float(s, station.id, amount) if tender == "cash" else None
-        except agents.FloatExceeded as e:
-            raise VendRefused("agent_float_exceeded", str(e)) from None
-        meter.last_sequence += 1
-        meter.change_balance = pricing.change_out
-        vend = m.Vend(
-            request_id=request_id,
-            meter=meter,
-            card=card,
-            station=station,
-            operator=operator,
-            tariff=tariff,
-            amount=amount,
-            credit=pricing.credit,
-            credit_unit=meter.credit_unit,
-            sequence=meter.last_sequence,
-            tariff_version=tariff.version,
-            price_per_kwh=tariff.price_per_kwh,
-            key_revision=meter.key_revision,
-            receipt=[
-                {"label": c.label, "amount": str(c.amount), "detail": c.detail}
-                for c in pricing.components
-            ],
-            status=VendStatus.CREATED.value,
-            created_at=now,
-            kind="sale",
-            energy_charge=pricing.energy_charge,
-            tax_total=pricing.tax_total,
-            fixed_charge=pricing.fixed_charge,
-            debt_recovered=sum((a for _, a in pricing.debt_recovered), Decimal(0)),
-            change_in=pricing.change_in,
-            change_out=pricing.change_out,
-        )
-        vend.tender = tender
-        vend.session_id = _open_session_id(s, operator.id, station.id)
-        s.add(vend)
-        s.flush()
-        if agent is not None:
-            agents.draw(s, agent, vend, operator_name, now)
-        by_id = {d.id: d for d in debts}
-        for debt_id, taken in pricing.debt_recovered:
-            by_id[debt_id].outstanding -= taken
-            s.add(m.DebtRecovery(vend_id=vend.id, debt_id=debt_id, amount=taken))
-        result = _vend_result(vend, _pending_parameters(s, meter.id))
-        self._audit(s, operator_name, "vend.create", "vend", vend.id, None, result)
-        return result
+
+    def _tariff(self, s: Session, tariff_id: int) -> TariffInfo:
+        """A tariff version by id; versions never change once created, so each is read once
+        per centre."""
+        info = self._tariffs.get(tariff_id)
+        if info is None:
+            row = s.get(m.Tariff, tariff_id)
+            assert row is not None
+            info = self._tariffs[tariff_id] = _tariff_info(row)
+        return info
 
     def mark_written(self, vend_id: int) -> None:
         """Record that the card writer reported success. Repeating it is harmless."""
@@ -600,6 +681,7 @@ class BillingCentre:
             if meter is None:
                 raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
             card, st, op_row = self._vend_parties(s, meter, station, operator)
+            _refuse_hoarding(s, meter, credit)
             tariff = _tariff_in_effect(s, meter.tariff.code, self.now()) or meter.tariff
             meter.last_sequence += 1
             vend = m.Vend(
@@ -982,6 +1064,11 @@ class BillingCentre:
             s.begin()
             return self._new_vend(s, meter_no, Decimal(amount), f"quote-{uuid.uuid4().hex}",
                                   station, operator)
+        except DBAPIError as e:
+            busy = self._busy(e, "quote_vend")
+            if busy is None:
+                raise
+            raise busy from e
         finally:
             s.rollback()
             s.close()
@@ -1119,9 +1206,10 @@ class BillingCentre:
             return [audit.entry(r) for r in s.scalars(q)]
 
     def _audit(self, s: Session, actor: str, action: str, entity: str, entity_id: object,
-               before: Any, after: Any) -> None:
+               before: Any, after: Any, *, head: tuple[int, str] | None = None) -> None:
         audit.append(s, at=self.now(), actor=actor, action=action, entity=entity,
-                     entity_id=entity_id, before=_plain(before), after=_plain(after))
+                     entity_id=entity_id, before=_plain(before), after=_plain(after),
+                     head=head)
 
     def _operator(self, s: Session, name: str) -> m.Operator:
         row = s.scalar(select(m.Operator).where(m.Operator.name == name))
@@ -1337,12 +1425,21 @@ class BillingCentre:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """Dataclass → dict for the audit log (Decimals/datetimes made JSON-safe later)."""
-    from dataclasses import asdict, is_dataclass
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
 
+
+def _plain(value: Any) -> Any:
+    """Dataclass → dict for the audit log, nested ones too. Unlike ``dataclasses.asdict`` it
+    copies nothing (a deep copy of every receipt line was a third of a vend's Python time);
+    :func:`rig.billing.reconcile._jsonable` makes the JSON-safe copy."""
     if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -1365,6 +1462,32 @@ def _meter(s: Session, meter_no: str) -> m.Meter:
     if meter is None:
         raise NotFound(f"meter {meter_no} is not registered")
     return meter
+
+
+def _check_hoarding_limit(limit: int | None, unit: CreditUnit) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit <= 0):
+        raise BillingError(f"hoarding limit {limit!r} must be a positive whole number of "
+                           f"{hoarding.UNIT_WORDS[unit.value]} (or none)")
+
+
+def _estimated_credit(s: Session, meter_id: int) -> int:
+    """Latest readback's balance + credit of the vends no readback has confirmed yet."""
+    balance = s.scalar(
+        select(m.Readback.remaining - m.Readback.overdraft)
+        .where(m.Readback.meter_id == meter_id).order_by(m.Readback.id.desc()).limit(1))
+    unconfirmed = s.scalars(select(m.Vend.credit).where(
+        m.Vend.meter_id == meter_id, m.Vend.status.in_(UNAPPLIED)))
+    return hoarding.estimate(balance, unconfirmed)
+
+
+def _refuse_hoarding(s: Session, meter: m.Meter, credit: int) -> None:
+    if meter.hoarding_limit is None:
+        return
+    why = hoarding.refusal(meter.meter_no, meter.hoarding_limit,
+                           _estimated_credit(s, meter.id), credit, meter.credit_unit)
+    if why is not None:
+        raise VendRefused("hoarding_limit", why)
 
 
 def _committed_meanwhile(s: Session, request_id: str) -> m.Vend | None:
@@ -1423,12 +1546,6 @@ def _readback_row(
     )
 
 
-def _open_session_id(s: Session, operator_id: int, station_id: int) -> int | None:
-    return s.scalar(select(m.CashierSession.id).where(
-        m.CashierSession.operator_id == operator_id, m.CashierSession.station_id == station_id,
-        m.CashierSession.status == "open"))
-
-
 def _session_info(x: m.CashierSession) -> CashierSessionInfo:
     return CashierSessionInfo(x.id, x.operator.name, x.station.code, x.status, x.opened_at,
                               x.closed_at, x.opening_float, x.counted_cash)
@@ -1481,6 +1598,7 @@ def _meter_info(x: m.Meter) -> MeterInfo:
         commissioned_at=x.commissioned_at,
         last_sequence=x.last_sequence,
         status=MeterStatus(x.status),
+        hoarding_limit=x.hoarding_limit,
     )
 
 

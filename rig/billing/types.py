@@ -165,6 +165,20 @@ class MeterInfo:
     commissioned_at: datetime
     last_sequence: int
     status: MeterStatus
+    hoarding_limit: int | None = None  # credit units; None: the centre does not check it
+
+
+@dataclass(frozen=True)
+class HoardingCheck:
+    """The centre's estimate of a meter's credit against its hoarding limit (credit units).
+
+    ``estimate`` is the balance of the latest readback plus the credit of vends no readback has
+    confirmed yet; ``room`` is the most credit that can be vended now (None: no limit)."""
+
+    meter_no: str
+    limit: int | None
+    estimate: int
+    room: int | None
 
 
 @dataclass(frozen=True)

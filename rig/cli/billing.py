@@ -3,13 +3,15 @@
 Every command opens the database named by ``--db`` (or ``$RIG_BILLING_DB``; default the same
 ``sqlite:///billing.sqlite`` that :func:`rig.billing.open_billing` uses), calls one service
 method and prints the outcome. A refusal or bad input prints the service's reason on stderr
-and exits 2; ``audit verify`` exits 1 when the chain is broken. Nothing here re-implements a
-billing rule.
+and exits 2; a database that stayed locked too long (nothing was committed) exits 75
+(EX_TEMPFAIL: run the same command again); ``audit verify`` exits 1 when the chain is
+broken. Nothing here re-implements a billing rule.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -22,7 +24,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rig.billing.db import DEFAULT_URL
+from rig.billing.busy import EXIT_BUSY, BillingBusy
+from rig.billing.db import DEFAULT_LOCK_WAIT_S, DEFAULT_URL
+from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.service import BillingCentre
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
@@ -33,7 +37,8 @@ from rig.errors import RigError
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Billing centre: customers, meters, tariffs, vends, readbacks, audit, API.")
 customers_app = typer.Typer(no_args_is_help=True, help="Customers: add, list/search.")
-meters_app = typer.Typer(no_args_is_help=True, help="Meters: add, list, block/unblock.")
+meters_app = typer.Typer(no_args_is_help=True,
+                         help="Meters: add, list, block/unblock, hoarding limit.")
 cards_app = typer.Typer(no_args_is_help=True, help="Cards: issue, status, replace.")
 tariffs_app = typer.Typer(no_args_is_help=True, help="Tariffs: add a version, list.")
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and stations.")
@@ -52,6 +57,20 @@ err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for 
 Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
                                  help="billing database URL (SQLAlchemy)")]
 OperatorOpt = Annotated[str, typer.Option("--operator", "-o", help="operator name")]
+
+
+LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
+
+
+def lock_wait() -> float:
+    text = os.environ.get(LOCK_WAIT_ENV, str(DEFAULT_LOCK_WAIT_S))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 3600:
+        raise fail(f"${LOCK_WAIT_ENV}={text!r} must be a number of seconds in (0, 3600)")
+    return seconds
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -73,11 +92,15 @@ def centre(db: str) -> Iterator[BillingCentre]:
         raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
             from None
     try:
-        c = open_billing(db)
+        c = open_billing(db, lock_wait_s=lock_wait())
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
     except (ArgumentError, OperationalError, ValueError) as e:
         raise fail(f"cannot open billing database {shown}: {e}") from None
     try:
         yield c
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
     except RigError as e:
         raise fail(str(e)) from None
     finally:
@@ -146,6 +169,9 @@ def meters_add(
     key_revision: Annotated[int, typer.Option(help="meter key revision")] = 0,
     commissioning_wh: Annotated[int, typer.Option(help="energy register at commissioning")] = 0,
     commissioned_at: Annotated[str | None, typer.Option(help="ISO time (default now)")] = None,
+    hoarding_limit: Annotated[int | None, typer.Option(
+        help="most credit the meter may hold, in credit units (cents / Wh); default none")
+    ] = None,
     db: Db = DEFAULT_URL,
 ) -> None:
     """Register a meter for a customer."""
@@ -153,9 +179,15 @@ def meters_add(
     with centre(db) as c:
         info = c.register_meter(meter_no, customer_account=customer, profile=profile,
                                 credit_unit=unit, tariff_code=tariff, key_revision=key_revision,
-                                commissioning_energy_wh=commissioning_wh, commissioned_at=at)
+                                commissioning_energy_wh=commissioning_wh, commissioned_at=at,
+                                hoarding_limit=hoarding_limit)
     out.print(f"meter {info.meter_no} registered for {info.customer_account} "
-              f"(tariff {info.tariff_code}, credit in {info.credit_unit.value})")
+              f"(tariff {info.tariff_code}, credit in {info.credit_unit.value}, "
+              f"hoarding limit {_limit(info.hoarding_limit)})")
+
+
+def _limit(value: int | None) -> str:
+    return "none" if value is None else str(value)
 
 
 @meters_app.command("list")
@@ -164,8 +196,41 @@ def meters_list(db: Db = DEFAULT_URL, customer: Annotated[
     """List meters with their last issued purchase sequence and status."""
     with centre(db) as c:
         rows = [[x.meter_no, x.customer_account, x.profile, x.credit_unit.value, x.tariff_code,
-                 x.last_sequence, x.status.value] for x in c.meters(customer)]
-    table("meters", ["meter", "customer", "profile", "unit", "tariff", "last seq", "status"], rows)
+                 x.last_sequence, x.status.value, _limit(x.hoarding_limit)]
+                for x in c.meters(customer)]
+    table("meters", ["meter", "customer", "profile", "unit", "tariff", "last seq", "status",
+                     "hoarding limit"], rows)
+
+
+@meters_app.command("hoarding-limit")
+def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
+        help="credit units (cents / Wh), or 'none' to remove the check")],
+        operator: Annotated[str, typer.Option("--operator", "-o",
+                                              help="administrator making the change")
+                            ] = "system",
+        db: Db = DEFAULT_URL) -> None:
+    """Change a meter's hoarding limit (audited)."""
+    if limit.lower() == "none":
+        value = None
+    elif limit.isdigit():
+        value = int(limit)
+    else:
+        raise fail(f"hoarding limit {limit!r} must be a whole number of credit units or 'none'")
+    with centre(db) as c:
+        info = c.set_hoarding_limit(meter_no, value, actor=operator)
+    out.print(f"meter {info.meter_no} hoarding limit {_limit(info.hoarding_limit)}")
+
+
+@meters_app.command("hoarding")
+def meters_hoarding(meter_no: str, db: Db = DEFAULT_URL) -> None:
+    """Hoarding limit, estimated credit on the meter and the most that can be vended now."""
+    with centre(db) as c:
+        info = c.meter(meter_no)
+        h = c.hoarding(meter_no)
+    unit = UNIT_WORDS[info.credit_unit.value]
+    out.print(f"meter {meter_no}: hoarding limit {_limit(h.limit)}, estimated credit "
+              f"{h.estimate} {unit}, can vend now {'any' if h.room is None else h.room}"
+              f"{'' if h.room is None else ' ' + unit}")
 
 
 @meters_app.command("status")

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from rig.billing import reports
+from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_URL
 from rig.billing.reports import Report
 from rig.billing.service import BillingCentre
@@ -33,24 +34,29 @@ CsvOut = Annotated[Path | None, typer.Option("--csv", help="write the report as 
 HtmlOut = Annotated[Path | None, typer.Option("--html", help="write the HTML page here")]
 
 
-def fail(message: str) -> typer.Exit:
+def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(2)
+    return typer.Exit(code)
 
 
 @contextmanager
 def open_centre(db: str) -> Iterator[BillingCentre]:
-    """Open the database; a billing error inside becomes a clear message and exit 2."""
+    """Open the database; a billing error inside becomes a clear message and exit 2 (75 when
+    the database stayed locked: nothing was done, run the command again)."""
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     from rig.billing import open_billing
 
     try:
         c = open_billing(db)
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
     except (ArgumentError, OperationalError, ValueError) as e:
         raise fail(f"cannot open billing database {db!r}: {e}") from None
     try:
         yield c
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
     except (RigError, ValueError) as e:
         raise fail(str(e)) from None
     finally:

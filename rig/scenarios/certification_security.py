@@ -1,6 +1,7 @@
 """Certification scenarios of what a meter must refuse: forged card data and purchases
-beyond its hoarding limit. A refusal must change no register, write nothing back, and be
-reported by the meter over its protocol (cert_base.insert_refused)."""
+beyond its hoarding limit (which the billing centre refuses first). A refusal must change no
+register, write nothing back, and be reported by the meter over its protocol
+(cert_base.insert_refused)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 from dataclasses import replace
 from decimal import Decimal
 
+from rig.billing.service import VendRefused
 from rig.card.records import NO_MAC
 from rig.meter.card_errors import CardErrorCode
 from rig.scenarios import expect
@@ -70,15 +72,24 @@ def forged_mac_is_refused(s: BenchSteps) -> None:
 
 
 def hoarding_limit_refusal(s: BenchSteps) -> None:
-    """A purchase that would take the balance above the hoarding limit is refused by the
-    meter with every register unchanged, and accepted once consumption has made room."""
+    """A purchase that would take the balance above the hoarding limit is refused twice over:
+    by the billing centre before it is sold (nothing recorded, the meter's sequence untouched),
+    and by the meter when such a purchase reaches it anyway — every register unchanged — which
+    then accepts it once consumption has made room.
+
+    To put an over-limit purchase on the card the lab lifts the centre's limit for that one vend
+    (an audited administrator change, restored at once): what a centre that does not know the
+    meter's limit would sell."""
     p, t = s.bench.profile, s.bench.profile.thresholds
     limit, largest = t.hoarding_limit, s.billing.limits.maximum
+    centre_limit = p.to_credit_units(limit)
     probe_amount = Decimal("2.00")
     probe = expect.amount_for(p, Decimal(0), PRICE, at_least=probe_amount)
     probe_credit = probe if expect.money(p) else (probe / PRICE).quantize(Decimal("0.001"))
     commission(s)
     with s.record.step("fill the meter to just below its hoarding limit"):
+        s.record.measure("centre's hoarding limit", s.billing.meter(s.meter_no).hoarding_limit,
+                         equals=centre_limit)
         purchases = 0
         while True:
             room = limit - s.meter.remaining()
@@ -99,8 +110,26 @@ def hoarding_limit_refusal(s: BenchSteps) -> None:
         s.record.measure("purchases to fill", purchases)
         s.record.measure("room left below the hoarding limit", limit - s.meter.remaining(),
                          s.unit, high=probe_credit)
-    with s.record.step("a purchase beyond the hoarding limit is refused"):
-        vend = s.vend(probe_amount)
+    with s.record.step("the billing centre refuses a purchase beyond the hoarding limit"):
+        issued = s.billing.meter(s.meter_no).last_sequence
+        try:
+            refused = s.vend(probe_amount)
+        except VendRefused as e:
+            s.record.measure("centre refusal reason", e.reason, equals="hoarding_limit",
+                             description=str(e))
+            s.record.measure("refusal names the limit", f"hoarding limit of {centre_limit}"
+                             in str(e), equals=True)
+        else:
+            s.record.measure("centre refused the purchase", False, equals=True,
+                             description=f"vend {refused.vend_id} was sold")
+        s.record.measure("sequence not advanced", s.billing.meter(s.meter_no).last_sequence,
+                         equals=issued)
+    with s.record.step("the meter refuses a purchase beyond the hoarding limit"):
+        s.billing.set_hoarding_limit(s.meter_no, None)
+        try:
+            vend = s.vend(probe_amount)
+        finally:
+            s.billing.set_hoarding_limit(s.meter_no, centre_limit)
         s.write_vend(vend)
         before = snapshot(s)
         delivery = insert_refused(s, CardErrorCode.HOARDING_LIMIT_EXCEEDED)

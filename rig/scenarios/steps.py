@@ -201,7 +201,8 @@ class BenchSteps:
 
     # -- billing-centre side ---------------------------------------------------------
     def register(self, price_per_kwh: Decimal, customer: str = "Bench Customer") -> int:
-        """Register station, cashier, customer, tariff and meter; returns commissioning Wh."""
+        """Register station, cashier, customer, tariff and meter (with the profile's hoarding
+        limit, so the centre refuses what the meter would); returns commissioning Wh."""
         b, p = self.bench, self.bench.profile
         with contextlib.suppress(Conflict):  # a lab database knows them already
             self.billing.register_station(b.config.station_id)
@@ -216,7 +217,8 @@ class BenchSteps:
             self.meter_no, customer_account=account, profile=p.name,
             credit_unit="money_cents" if self.money else "energy_wh", tariff_code=tariff_code,
             key_revision=p.card.key_revision, commissioning_energy_wh=energy_wh,
-            commissioned_at=b.now())
+            commissioned_at=b.now(),
+            hoarding_limit=p.to_credit_units(p.thresholds.hoarding_limit))
         return energy_wh
 
     @property

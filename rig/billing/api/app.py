@@ -23,6 +23,8 @@ ERRORS: dict[int | str, dict[str, object]] = {
         (404, "a named customer, meter, card, vend, operator or station does not exist"),
         (409, "conflicts with existing records (duplicate, unapplied purchase, reused id)"),
         (422, "malformed request or a refused vend (``reason`` gives the code)"),
+        (503, "the database stayed locked too long; nothing was committed, retry the same "
+              "request after ``Retry-After`` seconds"),
     )
 }
 

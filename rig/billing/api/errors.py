@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rig.billing.busy import BillingBusy
 from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
 from rig.errors import BillingError
 
@@ -33,6 +34,10 @@ def _reply(code: int, error: str, detail: str, reason: str | None = None,
 
 
 def billing_error(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, BillingBusy):
+        # Nothing was committed: the client retries the same request after a pause.
+        return _reply(status.HTTP_503_SERVICE_UNAVAILABLE, "busy", str(exc), exc.reason,
+                      headers={"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, VendRefused):
         code = REFUSAL_STATUS.get(exc.reason, status.HTTP_422_UNPROCESSABLE_CONTENT)
         return _reply(code, "refused", str(exc), exc.reason)

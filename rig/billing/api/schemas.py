@@ -165,6 +165,8 @@ class MeterIn(_In):
     key_revision: Annotated[int, Field(ge=0)]
     commissioning_energy_wh: Annotated[int, Field(ge=0)]
     commissioned_at: datetime
+    hoarding_limit: Annotated[int, Field(gt=0, description="credit units; null: no check")] \
+        | None = None
 
 
 class MeterOut(_Out):
@@ -179,10 +181,26 @@ class MeterOut(_Out):
     commissioned_at: datetime
     last_sequence: int
     status: str
+    hoarding_limit: int | None
 
 
 class MeterStatusIn(_In):
     status: Literal["active", "blocked"]
+
+
+class HoardingLimitIn(_In):
+    hoarding_limit: Annotated[int, Field(gt=0, description="credit units; null removes it")] \
+        | None
+
+
+class HoardingOut(_Out):
+    """The centre's estimate of the meter's credit against its hoarding limit (credit units):
+    latest readback balance + unconfirmed vends; ``room`` is the most that can be vended now."""
+
+    meter_no: str
+    limit: int | None
+    estimate: int
+    room: int | None
 
 
 class CardIn(_In):

@@ -62,7 +62,7 @@ def meter_page(request: Request, meter_no: str,
     c = console(request).centre
     meter = c.meter(meter_no)
     return render(
-        request, "meter.html", session=user, meter=meter,
+        request, "meter.html", session=user, meter=meter, hoarding=c.hoarding(meter_no),
         customer=queries.customer_of(c, meter_no), cards=queries.cards(c, meter_no),
         vends=queries.vends(c, meter_no=meter_no, limit=10),
         bank=[p for p in payments(c, "pending") if p.meter_no == meter_no],

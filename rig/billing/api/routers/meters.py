@@ -10,6 +10,8 @@ from rig.billing.api.schemas import (
     CardIn,
     CardOut,
     CardStatusIn,
+    HoardingLimitIn,
+    HoardingOut,
     MeterIn,
     MeterOut,
     MeterStatusIn,
@@ -41,7 +43,7 @@ def register_meter(body: MeterIn, centre: Centre, op: AdminMeters) -> MeterOut:
         body.meter_no, customer_account=body.customer_account, profile=body.profile,
         credit_unit=body.credit_unit, tariff_code=body.tariff_code,
         key_revision=body.key_revision, commissioning_energy_wh=body.commissioning_energy_wh,
-        commissioned_at=body.commissioned_at, actor=op.name)
+        commissioned_at=body.commissioned_at, hoarding_limit=body.hoarding_limit, actor=op.name)
     return MeterOut.model_validate(info)
 
 
@@ -54,6 +56,20 @@ def get_meter(meter_no: str, centre: Centre, _op: Cashier) -> MeterOut:
 def set_meter_status(meter_no: str, body: MeterStatusIn, centre: Centre,
                      op: AdminMeters) -> MeterOut:
     return MeterOut.model_validate(centre.set_meter_status(meter_no, body.status, actor=op.name))
+
+
+@router.put("/meters/{meter_no}/hoarding-limit", response_model=MeterOut)
+def set_hoarding_limit(meter_no: str, body: HoardingLimitIn, centre: Centre,
+                       op: AdminMeters) -> MeterOut:
+    """Change the meter's hoarding limit (null removes it); audited."""
+    return MeterOut.model_validate(centre.set_hoarding_limit(meter_no, body.hoarding_limit,
+                                                             actor=op.name))
+
+
+@router.get("/meters/{meter_no}/hoarding", response_model=HoardingOut)
+def hoarding(meter_no: str, centre: Centre, _op: Cashier) -> HoardingOut:
+    """Limit, estimated credit on the meter and the most that can be vended now."""
+    return HoardingOut.model_validate(centre.hoarding(meter_no))
 
 
 @router.get("/meters/{meter_no}/vends", response_model=list[VendOut])

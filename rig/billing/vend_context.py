@@ -1,0 +1,124 @@
+"""Everything a sale needs to know about a meter, read in one round trip.
+
+A vend checks the meter, its active card, an unapplied purchase, the request id, station,
+operator, cashier session, agent, tariff version in effect, this month's usage, debts, queued
+parameters, the latest readback (hoarding) and — on SQLite — the audit chain's head. Asked one
+by one through the ORM that was seventeen statements and most of a vend's time; here it is one
+SELECT of correlated scalar subqueries, built once and executed with fresh parameters.
+
+It must run where the meter can no longer change under it: on SQLite inside ``BEGIN
+IMMEDIATE``, on PostgreSQL after the meter row is locked ``FOR UPDATE`` (READ COMMITTED gives
+this statement a snapshot taken after the lock, so a concurrent vend committed meanwhile is seen).
+The audit head is only read here on SQLite, where the write lock already serialises appends;
+PostgreSQL takes the audit advisory lock first (:func:`rig.billing.audit.append`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, Select, bindparam, func, or_, select
+from sqlalchemy.orm import aliased
+
+from rig.billing import models as m
+
+UNAPPLIED = ("created", "written")
+
+
+@dataclass(frozen=True)
+class VendContext:
+    meter_id: int
+    status: str
+    credit_unit: str
+    key_revision: int
+    last_sequence: int
+    change_balance: Decimal
+    hoarding_limit: int | None
+    tariff_code: str  # the meter's tariff code; ``tariff_id`` is its version in effect
+    tariff_id: int | None
+    existing_vend_id: int | None  # a vend already made with this request id
+    card_id: int | None
+    card_serial: str | None
+    pending_sequence: int | None  # lowest unapplied (created/written) sequence
+    unconfirmed_credit: int
+    station_id: int | None
+    operator_id: int | None
+    session_id: int | None
+    has_agent: bool
+    month_credit: int  # credit of this month's sales (block tariffs count energy bought)
+    has_debts: bool
+    has_parameters: bool
+    readback_balance: int | None  # remaining − overdraft of the latest readback
+    audit_head: tuple[int, str] | None  # (seq, hash) of the newest audit event; SQLite only
+
+
+@functools.cache
+def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
+    meter, tariff = m.Meter, m.Tariff
+    version = aliased(m.Tariff)
+    vend, card, readback = m.Vend, m.Card, m.Readback
+    station = select(m.Station.id).where(m.Station.code == bindparam("station"))
+    operator = select(m.Operator.id).where(m.Operator.name == bindparam("operator"))
+    active_card = (card.meter_id == meter.id) & (card.status == "active")
+    # Not ``in_()``: an expanding IN is re-rendered at every execution.
+    unapplied = (vend.meter_id == meter.id) & or_(*(vend.status == x for x in UNAPPLIED))
+    columns = {
+        "meter_id": meter.id, "status": meter.status, "credit_unit": meter.credit_unit,
+        "key_revision": meter.key_revision, "last_sequence": meter.last_sequence,
+        "change_balance": meter.change_balance, "hoarding_limit": meter.hoarding_limit,
+        "tariff_code": tariff.code,
+        "tariff_id": select(version.id).where(
+            version.code == tariff.code, version.effective_from <= bindparam("now"))
+        .order_by(version.effective_from.desc(), version.version.desc()).limit(1),
+        "existing_vend_id": select(vend.id).where(vend.request_id == bindparam("request_id")),
+        "card_id": select(func.max(card.id)).where(active_card),
+        "card_serial": select(card.card_serial).where(active_card).order_by(card.id.desc())
+        .limit(1),
+        "pending_sequence": select(func.min(vend.sequence)).where(unapplied),
+        "unconfirmed_credit": select(func.coalesce(func.sum(vend.credit), 0)).where(unapplied),
+        "station_id": station,
+        "operator_id": operator,
+        "session_id": select(m.CashierSession.id).where(
+            m.CashierSession.operator_id == operator.scalar_subquery(),
+            m.CashierSession.station_id == station.scalar_subquery(),
+            m.CashierSession.status == "open").limit(1),
+        "has_agent": select(func.count()).select_from(m.AgentStation)
+        .where(m.AgentStation.station_id == station.scalar_subquery()),
+        "month_credit": select(func.coalesce(func.sum(vend.credit), 0)).where(
+            vend.meter_id == meter.id, vend.created_at >= bindparam("month_start"),
+            vend.status != "reversed", vend.kind == "sale"),
+        "has_debts": select(func.count()).select_from(m.Debt)
+        .where(m.Debt.meter_id == meter.id, m.Debt.outstanding > 0),
+        "has_parameters": select(func.count()).select_from(m.ParameterChange).where(
+            m.ParameterChange.meter_id == meter.id, m.ParameterChange.status == "queued"),
+        "readback_balance": select(readback.remaining - readback.overdraft)
+        .where(readback.meter_id == meter.id).order_by(readback.id.desc()).limit(1),
+    }
+    if with_audit_head:
+        newest = select(m.AuditEvent.seq).order_by(m.AuditEvent.seq.desc()).limit(1)
+        columns["audit_seq"] = newest
+        columns["audit_hash"] = newest.with_only_columns(m.AuditEvent.hash)
+    labelled = [(c.scalar_subquery() if isinstance(c, Select) else c).label(name)
+                for name, c in columns.items()]
+    return (select(*labelled).join_from(meter, tariff, meter.tariff_id == tariff.id)
+            .where(meter.meter_no == bindparam("meter_no")))
+
+
+def fetch(conn: Connection, *, meter_no: str, request_id: str, station: str, operator: str,
+          now: datetime, month_start: datetime, with_audit_head: bool) -> VendContext | None:
+    """The context of a sale to ``meter_no``; None if no such meter is registered."""
+    row = conn.execute(_statement(with_audit_head), {
+        "meter_no": meter_no, "request_id": request_id, "station": station,
+        "operator": operator, "now": now, "month_start": month_start}).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    seq, digest = values.pop("audit_seq", None), values.pop("audit_hash", None)
+    for flag in ("has_agent", "has_debts", "has_parameters"):
+        values[flag] = bool(values[flag])
+    values["unconfirmed_credit"] = int(values["unconfirmed_credit"])
+    values["month_credit"] = int(values["month_credit"])
+    return VendContext(**values, audit_head=(seq, digest) if seq is not None else None)
