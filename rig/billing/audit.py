@@ -7,8 +7,9 @@ that)``. Editing, deleting or reordering any row breaks the chain at that row, a
 on the table (triggers from migration 0003); the chain is what catches someone who went round
 them with direct file access.
 
-Appends in concurrent transactions are serialised by the ``seq`` unique constraint (and on
-SQLite by ``BEGIN IMMEDIATE``): a second writer that read the same head fails and retries.
+Appends in concurrent transactions are serialised by SQLite's ``BEGIN IMMEDIATE`` or, on
+PostgreSQL, a transaction-scoped advisory lock taken just before commit (:func:`defer`); the
+``seq`` unique constraint backs both.
 """
 
 from __future__ import annotations
@@ -66,36 +67,50 @@ def event_hash(
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def append(
+def defer(
     s: Session, *, at: datetime, actor: str, action: str, entity: str, entity_id: object,
     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
     head: tuple[int, str] | None = None,
 ) -> None:
-    """Append one event in the caller's transaction (so it commits or rolls back with it).
+    """Queue one event in the caller's transaction; :func:`write_deferred` appends the queue
+    just before the transaction commits (and a rollback drops it with everything else).
 
-    Concurrent writers must not both extend the same head: SQLite's BEGIN IMMEDIATE already
-    serialises them; on PostgreSQL a transaction-scoped advisory lock does. ``head`` is the
-    newest event's (seq, hash) when the caller has read it already under that serialisation
-    (:mod:`rig.billing.vend_context` on SQLite), saving a round trip. The row is inserted at
-    once (Core), so a later append in the same transaction sees it as the head.
+    Appending last is what keeps concurrent writers free of deadlocks on PostgreSQL: the
+    chain's advisory lock is then the last lock any transaction takes, so a transaction that
+    holds it never waits for a row another one has locked. ``head`` is the newest event's
+    (seq, hash) when the caller has read it under SQLite's write lock
+    (:mod:`rig.billing.vend_context`), saving a round trip.
     """
+    event = {"at": to_utc(at), "actor": actor, "action": action, "entity": entity,
+             "entity_id": str(entity_id), "before": _jsonable(before), "after": _jsonable(after)}
+    s.info.setdefault(_QUEUE, []).append((event, head))
+
+
+def write_deferred(s: Session) -> None:
+    """Append the events :func:`defer` queued, after flushing every other change."""
+    queue = s.info.pop(_QUEUE, None)
+    if not queue:
+        return
+    s.flush()  # every row lock this transaction needs is taken before the chain's lock
     conn = s.connection()
+    head = queue[0][1]
     if head is None:
         if conn.dialect.name == "postgresql":
             conn.execute(_ADVISORY_LOCK, {"key": AUDIT_CHAIN_LOCK})
         newest = conn.execute(_HEAD).first()
         head = (newest[0], newest[1]) if newest is not None else None
-    seq = head[0] + 1 if head is not None else 1
-    prev = head[1] if head is not None else GENESIS
-    b, a = _jsonable(before), _jsonable(after)
-    at = to_utc(at)
-    entity_id = str(entity_id)
-    conn.execute(_INSERT, {
-        "seq": seq, "at": at, "actor": actor, "action": action, "entity": entity,
-        "entity_id": entity_id, "before": b, "after": a, "prev_hash": prev,
-        "hash": event_hash(seq, at, actor, action, entity, entity_id, b, a, prev)})
+    rows = []
+    for event, _ in queue:
+        seq = head[0] + 1 if head is not None else 1
+        prev = head[1] if head is not None else GENESIS
+        digest = event_hash(seq, event["at"], event["actor"], event["action"], event["entity"],
+                            event["entity_id"], event["before"], event["after"], prev)
+        rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
+        head = (seq, digest)
+    conn.execute(_INSERT, rows)
 
 
+_QUEUE = "rig.audit.pending"
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(m.AuditEvent.seq, m.AuditEvent.hash).order_by(m.AuditEvent.seq.desc()).limit(1)
 _INSERT = insert(m.AuditEvent)

@@ -136,6 +136,7 @@ class BillingCentre:
         try:
             with self._sessions.begin() as session:
                 yield session
+                audit.write_deferred(session)
         except DBAPIError as e:
             busy = self._busy(e, operation)
             if busy is None:
@@ -1207,7 +1208,7 @@ class BillingCentre:
 
     def _audit(self, s: Session, actor: str, action: str, entity: str, entity_id: object,
                before: Any, after: Any, *, head: tuple[int, str] | None = None) -> None:
-        audit.append(s, at=self.now(), actor=actor, action=action, entity=entity,
+        audit.defer(s, at=self.now(), actor=actor, action=action, entity=entity,
                      entity_id=entity_id, before=_plain(before), after=_plain(after),
                      head=head)
 

@@ -10,7 +10,7 @@ It must run where the meter can no longer change under it: on SQLite inside ``BE
 IMMEDIATE``, on PostgreSQL after the meter row is locked ``FOR UPDATE`` (READ COMMITTED gives
 this statement a snapshot taken after the lock, so a concurrent vend committed meanwhile is seen).
 The audit head is only read here on SQLite, where the write lock already serialises appends;
-PostgreSQL takes the audit advisory lock first (:func:`rig.billing.audit.append`).
+PostgreSQL takes the audit advisory lock just before commit (:func:`rig.billing.audit.defer`).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from rig.billing import loadgen
 from rig.billing import models as m
+from rig.billing.busy import BillingBusy
 from rig.billing.db import open_billing
 from rig.errors import BillingError
 
@@ -104,16 +105,28 @@ def worker(report: Callable[[tuple[object, ...]], None], db_url: str, station: i
     for step in range(start, vends, stations):
         no = numbers[step % meters]
         if _is_bank(step):
-            import_statement(centre, _statement(Path(folder), step, no, seed))
+            statement = _statement(Path(folder), step, no, seed)
+            _retry_busy(import_statement, centre, statement)
         v = loadgen.present(centre, no, request_id=f"K-{step}",
                             amount=loadgen.amount_for(step, seed), station=code,
                             attempts=100)
         if v is None:
             raise BillingError(f"step {step}: meter {no} could not be served by {code}")
         report(("ack", step, v.vend_id, v.sequence))
-        centre.mark_written(v.vend_id)
+        _retry_busy(centre.mark_written, v.vend_id)
         report(("done", step))
     centre.close()
+
+
+def _retry_busy(call: Callable[..., object], *args: object) -> None:
+    """``call(*args)``, again while the centre answers busy, as a station would: nothing was
+    written (the worker's own time limit bounds the retries)."""
+    while True:
+        try:
+            call(*args)
+            return
+        except BillingBusy:
+            time.sleep(0.05)
 
 
 def _station_process(out: Connection, *args: Any) -> None:
