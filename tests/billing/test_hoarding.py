@@ -21,6 +21,7 @@ from rig.billing import (
     open_billing,
 )
 from rig.errors import BillingError
+from tests.billing.ledger import Clock
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METER = "000012345678"
@@ -68,17 +69,13 @@ def test_boundary_exactly_at_the_limit_is_allowed() -> None:
 # -- the centre -------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0 + timedelta(days=10, hours=9)
-
-    def __call__(self) -> datetime:
-        return self.now
+def start_clock() -> Clock:
+    return Clock(T0 + timedelta(days=10, hours=9))
 
 
 @pytest.fixture
 def centre(billing_url: str) -> Iterator[BillingCentre]:
-    c = open_billing(billing_url, clock=Clock())
+    c = open_billing(billing_url, clock=start_clock())
     c.register_customer("Ada Lovelace", "ACC-1")
     c.create_tariff("RES", Decimal("0.1500"), T0)
     c.register_meter(METER, customer_account="ACC-1", profile="emulated-1ph",
@@ -200,7 +197,7 @@ def test_rest_and_remote_expose_set_and_refuse(tmp_path) -> None:
     from tests.billing.api_helpers import CARD, STATION, seed
     from tests.billing.live_server import serving
 
-    with open_billing(f"sqlite:///{tmp_path / 'api.sqlite'}", clock=Clock()) as c:
+    with open_billing(f"sqlite:///{tmp_path / 'api.sqlite'}", clock=start_clock()) as c:
         env = seed(c)
         with serving(c) as url, RemoteBillingCentre(url, env.tokens["administrator"]) as admin:
             other = admin.register_meter(

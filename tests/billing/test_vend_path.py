@@ -14,22 +14,19 @@ import pytest
 from sqlalchemy import event
 
 from rig.billing import BillingCentre, CreditUnit, ReadbackData, Tax, open_billing
+from tests.billing.ledger import Clock
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METER = "000012345678"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0 + timedelta(days=10, hours=9)
-
-    def __call__(self) -> datetime:
-        return self.now
+def start_clock() -> Clock:
+    return Clock(T0 + timedelta(days=10, hours=9))
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return start_clock()
 
 
 @pytest.fixture
