@@ -5,7 +5,6 @@ registers the refusal left unchanged, kept across a power cycle; and the protoco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -18,30 +17,15 @@ from rig.card.session import DirectTransport
 from rig.meter.card_errors import CardErrorCode
 from rig.meter.client import CardRefusals
 from rig.meter.dlt645 import data_ids as di
-from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
+from rig.meter.dlt645.client import MeterAbnormalReply
 from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.emulated_bench import lab_master_key
 
-from .test_firmware_events import SERIAL, _Ledger, _vend
+from .test_firmware_events import SERIAL, _Ledger, _vend, dlt
 from .test_firmware_protocols import EPOCH, Bench
 
 OTHER_MASTER = MasterKey(bytes(range(16)))  # another utility's cards
 NO_HEADER = bytes(5)
-
-
-@pytest.fixture
-def money() -> Iterator[Bench]:
-    b = Bench("dlt645-1p-money")
-    try:
-        yield b
-    finally:
-        b.close()
-
-
-def dlt(b: Bench) -> Dlt645Client:
-    client = b.client.protocol
-    assert isinstance(client, Dlt645Client)
-    return client
 
 
 def insert(b: Bench, card: CardApplication) -> InsertionOutcome:

@@ -4,7 +4,6 @@ seen over the meter's own protocol on a real pty."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,15 +28,6 @@ from .test_firmware_protocols import EPOCH, Bench
 
 SERIAL = "C0FFEE0000000042"
 PASSWORD = bytes.fromhex("02000000")  # the money profile's
-
-
-@pytest.fixture
-def money() -> Iterator[Bench]:
-    b = Bench("dlt645-1p-money")
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def dlt(b: Bench) -> Dlt645Client:
