@@ -11,26 +11,22 @@ broken. Nothing here re-implements a billing rule.
 from __future__ import annotations
 
 import json
-import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from rig.billing.busy import EXIT_BUSY, BillingBusy
-from rig.billing.db import DEFAULT_LOCK_WAIT_S, DEFAULT_URL
+from rig.billing.db import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
-from rig.billing.service import BillingCentre
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
 from rig.cli.billing_bank import bank_app
+from rig.cli.billing_open import Db, err, fail, open_centre
 from rig.cli.billing_report import report_app
 from rig.errors import RigError
 
@@ -52,59 +48,7 @@ for sub, name in ((customers_app, "customers"), (meters_app, "meters"), (cards_a
     app.add_typer(sub, name=name)
 
 out = table_console()
-err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
-
-Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
-                                 help="billing database URL (SQLAlchemy)")]
 OperatorOpt = Annotated[str, typer.Option("--operator", "-o", help="operator name")]
-
-
-LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
-
-
-def lock_wait() -> float:
-    text = os.environ.get(LOCK_WAIT_ENV, str(DEFAULT_LOCK_WAIT_S))
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 3600:
-        raise fail(f"${LOCK_WAIT_ENV}={text!r} must be a number of seconds in (0, 3600)")
-    return seconds
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-@contextmanager
-def centre(db: str) -> Iterator[BillingCentre]:
-    """Open the database; any billing refusal inside becomes a clear error and exit 2."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    from rig.billing import open_billing
-
-    try:
-        shown = make_url(db).render_as_string(hide_password=True)
-    except ArgumentError:
-        raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
-            from None
-    try:
-        c = open_billing(db, lock_wait_s=lock_wait())
-    except BillingBusy as e:
-        raise fail(str(e), EXIT_BUSY) from None
-    except (ArgumentError, OperationalError, ValueError) as e:
-        raise fail(f"cannot open billing database {shown}: {e}") from None
-    try:
-        yield c
-    except BillingBusy as e:
-        raise fail(str(e), EXIT_BUSY) from None
-    except RigError as e:
-        raise fail(str(e)) from None
-    finally:
-        c.close()
 
 
 def money(text: str, what: str) -> Decimal:
@@ -144,7 +88,7 @@ def table(title: str, columns: list[str], rows: list[list[object]]) -> None:
 def customers_add(name: str, account_no: str, db: Db = DEFAULT_URL,
                   address: Annotated[str, typer.Option(help="postal address")] = "") -> None:
     """Register a customer account."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.register_customer(name, account_no, address)
     out.print(f"customer {info.account_no} ({info.name}) registered")
 
@@ -154,7 +98,7 @@ def customers_list(db: Db = DEFAULT_URL, search: Annotated[
         str | None, typer.Option("--search", "-s", help="name/account/address/meter no")] = None,
 ) -> None:
     """List customers, or search them."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         rows = [[x.account_no, x.name, x.address] for x in c.customers(search)]
     table("customers", ["account", "name", "address"], rows)
 
@@ -176,7 +120,7 @@ def meters_add(
 ) -> None:
     """Register a meter for a customer."""
     at = when(commissioned_at, "--commissioned-at")
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.register_meter(meter_no, customer_account=customer, profile=profile,
                                 credit_unit=unit, tariff_code=tariff, key_revision=key_revision,
                                 commissioning_energy_wh=commissioning_wh, commissioned_at=at,
@@ -194,7 +138,7 @@ def _limit(value: int | None) -> str:
 def meters_list(db: Db = DEFAULT_URL, customer: Annotated[
         str | None, typer.Option(help="only this customer's meters")] = None) -> None:
     """List meters with their last issued purchase sequence and status."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         rows = [[x.meter_no, x.customer_account, x.profile, x.credit_unit.value, x.tariff_code,
                  x.last_sequence, x.status.value, _limit(x.hoarding_limit)]
                 for x in c.meters(customer)]
@@ -216,7 +160,7 @@ def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
         value = int(limit)
     else:
         raise fail(f"hoarding limit {limit!r} must be a whole number of credit units or 'none'")
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.set_hoarding_limit(meter_no, value, actor=operator)
     out.print(f"meter {info.meter_no} hoarding limit {_limit(info.hoarding_limit)}")
 
@@ -224,7 +168,7 @@ def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
 @meters_app.command("hoarding")
 def meters_hoarding(meter_no: str, db: Db = DEFAULT_URL) -> None:
     """Hoarding limit, estimated credit on the meter and the most that can be vended now."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.meter(meter_no)
         h = c.hoarding(meter_no)
     unit = UNIT_WORDS[info.credit_unit.value]
@@ -237,7 +181,7 @@ def meters_hoarding(meter_no: str, db: Db = DEFAULT_URL) -> None:
 def meters_status(meter_no: str, status: Annotated[str, typer.Argument(
         help="active | blocked")], db: Db = DEFAULT_URL) -> None:
     """Block or unblock a meter."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.set_meter_status(meter_no, status)
     out.print(f"meter {info.meter_no} is {info.status.value}")
 
@@ -246,7 +190,7 @@ def meters_status(meter_no: str, status: Annotated[str, typer.Argument(
 def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
                 card_type: Annotated[str, typer.Option("--type")] = "customer") -> None:
     """Bind a new card to a meter (one active card per meter)."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.issue_card(meter_no, card_serial, card_type)
     out.print(f"card {info.card_serial} issued for meter {info.meter_no}")
 
@@ -255,7 +199,7 @@ def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
 def cards_status(card_serial: str, status: Annotated[str, typer.Argument(
         help="active | lost | replaced | blocked")], db: Db = DEFAULT_URL) -> None:
     """Set a card's status (a lost or blocked card cannot be sold to)."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.set_card_status(card_serial, status)
     out.print(f"card {info.card_serial} is {info.status.value}")
 
@@ -266,7 +210,7 @@ def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
                   db: Db = DEFAULT_URL) -> None:
     """Issue a new card for a meter; its unconfirmed vends move to it with the same
     sequence numbers, to be written again."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         card, moved = c.replace_card(meter_no, new_card_serial, operator=operator,
                                      reason=reason)
     out.print(f"card {card.card_serial} issued for meter {card.meter_no}; "
@@ -277,7 +221,7 @@ def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
 def operators_add(name: str, role: Annotated[str, typer.Argument(
         help="cashier | supervisor | administrator")], db: Db = DEFAULT_URL) -> None:
     """Register an operator with a role."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.register_operator(name, role)
     out.print(f"operator {info.name} registered as {info.role.value}")
 
@@ -288,7 +232,7 @@ def operators_password(name: str, db: Db = DEFAULT_URL) -> None:
     stdin; never an argument, so it stays out of shell history and process lists)."""
     from rig.billing.passwords import PasswordPolicyError, read_new_password
 
-    with centre(db) as c:
+    with open_centre(db) as c:
         try:
             c.set_password(name, read_new_password())
         except (RigError, PasswordPolicyError) as e:
@@ -298,7 +242,7 @@ def operators_password(name: str, db: Db = DEFAULT_URL) -> None:
 
 @operators_app.command("list")
 def operators_list(db: Db = DEFAULT_URL) -> None:
-    with centre(db) as c:
+    with open_centre(db) as c:
         rows = [[o.name, o.role.value] for o in c.operators()]
     table("operators", ["name", "role"], rows)
 
@@ -306,7 +250,7 @@ def operators_list(db: Db = DEFAULT_URL) -> None:
 @operators_app.command("station")
 def operators_station(code: str, db: Db = DEFAULT_URL) -> None:
     """Register a vending station."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.register_station(code)
     out.print(f"station {info.code} registered")
 
@@ -370,7 +314,7 @@ def tariffs_add(
     blocks = tuple(_block(b) for b in block or [])
     bands = tuple(_band(b) for b in band or [])
     taxes = tuple(_tax(t) for t in tax or [])
-    with centre(db) as c:
+    with open_centre(db) as c:
         info = c.create_tariff(code, price_d, at, version, kind=kind, blocks=blocks, bands=bands,
                                utc_offset_minutes=utc_offset_minutes, fixed_monthly=fixed,
                                taxes=taxes, actor=operator)
@@ -381,7 +325,7 @@ def tariffs_add(
 @tariffs_app.command("list")
 def tariffs_list(db: Db = DEFAULT_URL,
                  code: Annotated[str | None, typer.Option(help="only this code")] = None) -> None:
-    with centre(db) as c:
+    with open_centre(db) as c:
         rows = [[t.code, t.version, t.kind, t.price_per_kwh,
                  f"{t.effective_from:%Y-%m-%d %H:%M}", t.fixed_monthly,
                  ", ".join(f"{x.name} {x.rate_percent}%" for x in t.taxes)]
@@ -410,7 +354,7 @@ def vend(
 
     paid = money(amount, "amount")
     rid = request_id or f"cli-{uuid.uuid4().hex}"
-    with centre(db) as c:
+    with open_centre(db) as c:
         result = c.vend(meter_no, paid, request_id=rid, station=station, operator=operator)
     out.print(receipt_text(result), highlight=False, markup=False, end="")
     err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
@@ -422,7 +366,7 @@ def reverse(vend_id: int, operator: OperatorOpt,
             reason: Annotated[str, typer.Option(help="why the vend is cancelled")],
             db: Db = DEFAULT_URL) -> None:
     """Reverse a vend no readback has confirmed (supervisor or administrator)."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         result = c.reverse_vend(vend_id, operator=operator, reason=reason)
     out.print(f"vend {result.vend_id} reversed (sequence {result.sequence} of meter "
               f"{result.meter_no} stays used)")
@@ -431,7 +375,7 @@ def reverse(vend_id: int, operator: OperatorOpt,
 @app.command()
 def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL) -> None:
     """Print a vend's receipt again (marked and counted as a reprint)."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         text = c.reprint(vend_id, operator=operator)
     out.print(text, highlight=False, markup=False, end="")
 
@@ -462,7 +406,7 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
             problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'item'}: {x['msg']}"
                                  for x in e.errors())
             raise fail(f"{file}: readback {i}: {problems} (nothing imported)") from None
-    with centre(db) as c:
+    with open_centre(db) as c:
         for i, rb in enumerate(parsed):
             raw = bytes.fromhex(rb.raw_hex) if rb.raw_hex is not None else None
             try:
@@ -483,7 +427,7 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
 @audit_app.command("verify")
 def audit_verify(db: Db = DEFAULT_URL) -> None:
     """Recompute the audit hash chain; names the first broken link (exit 1 if broken)."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         report = c.verify_audit_chain()
     if report.ok:
         out.print(f"audit chain intact: {report.events} events")
@@ -503,7 +447,7 @@ def token_create(
     db: Db = DEFAULT_URL,
 ) -> None:
     """Create an API token; the secret is printed once, alone on stdout."""
-    with centre(db) as c:
+    with open_centre(db) as c:
         issued = c.create_api_token(operator, actor=by, label=label)
     err.print(f"token {issued.info.token_id} for {issued.info.operator} "
               f"({issued.info.role.value}); it is shown once and stored only as a hash",
@@ -513,7 +457,7 @@ def token_create(
 
 @token_app.command("list")
 def token_list(db: Db = DEFAULT_URL) -> None:
-    with centre(db) as c:
+    with open_centre(db) as c:
         rows = [[t.token_id, t.operator, t.role.value, t.label, f"{t.created_at:%Y-%m-%d %H:%M}",
                  t.created_by, "revoked" if t.revoked_at else "live"] for t in c.api_tokens()]
     table("API tokens", ["id", "operator", "role", "label", "created", "by", "state"], rows)
@@ -522,7 +466,7 @@ def token_list(db: Db = DEFAULT_URL) -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: int, by: Annotated[str, typer.Option("--by")],
                  db: Db = DEFAULT_URL) -> None:
-    with centre(db) as c:
+    with open_centre(db) as c:
         c.revoke_api_token(token_id, actor=by)
     out.print(f"token {token_id} revoked")
 
@@ -554,7 +498,7 @@ def serve(
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; turning it
     # into KeyboardInterrupt lets the database close and the command exit 0.
     signal.signal(signal.SIGTERM, stop)
-    with centre(db) as c:
+    with open_centre(db) as c:
         app = create_app(c)
         if console_station:
             from rig.billing.console import PcscCardWriter, create_console_app

@@ -25,7 +25,8 @@ from rig.billing.bank import (
 )
 from rig.billing.db import DEFAULT_URL
 from rig.cli import table_console
-from rig.cli.billing_report import Db, fail, open_centre, parse_day
+from rig.cli.billing_open import Db, fail, open_centre
+from rig.cli.billing_report import parse_day
 
 bank_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Bank link: statements in (camt.053, CSV), direct debits out "

@@ -7,60 +7,22 @@ and exits 2.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from rig.billing import reports
-from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_URL
 from rig.billing.reports import Report
-from rig.billing.service import BillingCentre
-from rig.errors import RigError
+from rig.cli.billing_open import Db, err, fail, open_centre
 
 report_app = typer.Typer(no_args_is_help=True, add_completion=False,
                          help="Reports: daily sales, cash-up, consumption, arrears, exceptions, "
                               "stale meters (CSV and HTML with charts).")
-err = Console(stderr=True, soft_wrap=True)
-
-Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
-                                 help="billing database URL (SQLAlchemy)")]
 CsvOut = Annotated[Path | None, typer.Option("--csv", help="write the report as CSV here")]
 HtmlOut = Annotated[Path | None, typer.Option("--html", help="write the HTML page here")]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-@contextmanager
-def open_centre(db: str) -> Iterator[BillingCentre]:
-    """Open the database; a billing error inside becomes a clear message and exit 2 (75 when
-    the database stayed locked: nothing was done, run the command again)."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    from rig.billing import open_billing
-
-    try:
-        c = open_billing(db)
-    except BillingBusy as e:
-        raise fail(str(e), EXIT_BUSY) from None
-    except (ArgumentError, OperationalError, ValueError) as e:
-        raise fail(f"cannot open billing database {db!r}: {e}") from None
-    try:
-        yield c
-    except BillingBusy as e:
-        raise fail(str(e), EXIT_BUSY) from None
-    except (RigError, ValueError) as e:
-        raise fail(str(e)) from None
-    finally:
-        c.close()
 
 
 def parse_day(text: str, option: str) -> date:

@@ -1,0 +1,70 @@
+"""What every `rig billing …` command shares: the ``--db`` option, opening the centre, and how
+an error ends the command (one line on stderr; exit 2, or 75 when the database stayed locked)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from rig.billing.busy import EXIT_BUSY, BillingBusy
+from rig.billing.db import DEFAULT_LOCK_WAIT_S
+from rig.billing.service import BillingCentre
+from rig.errors import RigError
+
+err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
+
+Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
+                                 help="billing database URL (SQLAlchemy)")]
+
+LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def lock_wait() -> float:
+    text = os.environ.get(LOCK_WAIT_ENV, str(DEFAULT_LOCK_WAIT_S))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 3600:
+        raise fail(f"${LOCK_WAIT_ENV}={text!r} must be a number of seconds in (0, 3600)")
+    return seconds
+
+
+@contextmanager
+def open_centre(db: str) -> Iterator[BillingCentre]:
+    """Open the database; a billing refusal or bad value inside becomes a clear error and
+    exit 2, a database that stayed locked exit 75 (nothing was done: run it again)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from rig.billing import open_billing
+
+    try:
+        shown = make_url(db).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
+            from None
+    try:
+        c = open_billing(db, lock_wait_s=lock_wait())
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
+    except (ArgumentError, OperationalError, ValueError) as e:
+        raise fail(f"cannot open billing database {shown}: {e}") from None
+    try:
+        yield c
+    except BillingBusy as e:
+        raise fail(str(e), EXIT_BUSY) from None
+    except (RigError, ValueError) as e:
+        raise fail(str(e)) from None
+    finally:
+        c.close()
