@@ -552,12 +552,9 @@ class BillingCentre:
                 "credit_zero",
                 f"amount {amount} buys less than one credit unit after charges and debt",
             )
-        why = hoarding.refusal(
-            meter_no, ctx.hoarding_limit,
-            hoarding.estimate(ctx.readback_balance, [ctx.unconfirmed_credit]),
-            pricing.credit, ctx.credit_unit)
-        if why is not None:
-            raise VendRefused("hoarding_limit", why)
+        _refuse_over_hoarding(meter_no, ctx.hoarding_limit,
+                              hoarding.estimate(ctx.readback_balance, [ctx.unconfirmed_credit]),
+                              pricing.credit, ctx.credit_unit)
         try:
             agent = (agents.check_float(s, ctx.station_id, amount)
                      if tender == "cash" and ctx.has_agent else None)
@@ -1483,10 +1480,14 @@ def _estimated_credit(s: Session, meter_id: int) -> int:
 
 
 def _refuse_hoarding(s: Session, meter: m.Meter, credit: int) -> None:
-    if meter.hoarding_limit is None:
-        return
-    why = hoarding.refusal(meter.meter_no, meter.hoarding_limit,
-                           _estimated_credit(s, meter.id), credit, meter.credit_unit)
+    if meter.hoarding_limit is not None:  # else no need to estimate
+        _refuse_over_hoarding(meter.meter_no, meter.hoarding_limit,
+                              _estimated_credit(s, meter.id), credit, meter.credit_unit)
+
+
+def _refuse_over_hoarding(meter_no: str, limit: int | None, estimated: int, credit: int,
+                          credit_unit: str) -> None:
+    why = hoarding.refusal(meter_no, limit, estimated, credit, credit_unit)
     if why is not None:
         raise VendRefused("hoarding_limit", why)
 
