@@ -11,7 +11,7 @@ from decimal import Decimal
 from rig.bench.courier import Delivery
 from rig.meter.card_errors import ILLEGAL, CardErrorCode, describe
 from rig.scenarios import expect
-from rig.scenarios.steps import BenchSteps, MeterState
+from rig.scenarios.steps import BenchSteps, MeterState, Observed
 
 PRICE = Decimal("0.5283")
 NO_CURRENT_A = Decimal("0.05")  # what "no current" means at the load after a trip
@@ -113,6 +113,17 @@ def alarm1_seen(s: BenchSteps) -> Callable[[MeterState], bool]:
         return m.alarm1 if m.alarm1 is not None else m.remaining <= level
 
     return seen
+
+
+def measure_alarm_level(s: BenchSteps, alarm: str, seen: Observed, level: Decimal | int,
+                        description: str = "") -> None:
+    """The credit the poll that first saw ``alarm`` read is at or below its ``level``, and the
+    poll before it (if any) read it above: the alarm came at its level, not early or late."""
+    s.record.measure(f"remaining credit at {alarm}", seen.state.remaining, s.unit, high=level)
+    if seen.before is not None:
+        s.record.measure(f"remaining credit just before {alarm}",
+                         seen.before.remaining_without_flags, s.unit, low=level,
+                         description=description)
 
 
 def trips_at_alarm2(s: BenchSteps, at: datetime) -> bool:

@@ -18,6 +18,7 @@ from rig.scenarios.cert_base import (
     clear_alarm2_trip,
     commission,
     consumption_power,
+    measure_alarm_level,
     measure_load_power,
     measure_no_current,
     measure_timing,
@@ -65,23 +66,13 @@ def alarms_at_predicted_times(s: BenchSteps) -> None:
         predicted = expect.hours_to_spend(p, credit - t.alarm1, PRICE, power)
         measure_timing(s, "alarm 1 after load on", seen.window, s.load_on_window, predicted,
                        expect.timing_tolerance_h(p, predicted, PRICE, power))
-        s.record.measure("remaining credit at alarm 1", seen.state.remaining, s.unit,
-                         high=t.alarm1)
-        if seen.before is not None:
-            s.record.measure("remaining credit just before alarm 1",
-                             seen.before.remaining_without_flags,
-                             s.unit, low=t.alarm1)
+        measure_alarm_level(s, "alarm 1", seen, t.alarm1)
     with s.record.step("consume to alarm 2"):
         seen = s.watch(lambda m: m.pre_trip_alarm, "alarm 2 (pre-trip)")
         predicted = expect.hours_to_spend(p, credit - t.alarm2, PRICE, power)
         measure_timing(s, "alarm 2 after load on", seen.window, s.load_on_window, predicted,
                        expect.timing_tolerance_h(p, predicted, PRICE, power))
-        s.record.measure("remaining credit at alarm 2", seen.state.remaining, s.unit,
-                         high=t.alarm2)
-        if seen.before is not None:
-            s.record.measure("remaining credit just before alarm 2",
-                             seen.before.remaining_without_flags,
-                             s.unit, low=t.alarm2)
+        measure_alarm_level(s, "alarm 2", seen, t.alarm2)
         trip = trips_at_alarm2(s, seen.latest)
         # A poll that first sees alarm 2 may come after the credit is gone (a busy machine at
         # a fast clock): the relay is then open for the cut-off, not for alarm 2.

@@ -13,6 +13,7 @@ from rig.scenarios.cert_base import (
     clear_alarm2_trip,
     commission,
     consumption_power,
+    measure_alarm_level,
     measure_load_power,
     outside_friendly_periods,
 )
@@ -70,19 +71,9 @@ def parameter_card_changes_thresholds(s: BenchSteps) -> None:
         s.load_on(power)
         if s.meter.state().alarm1 is not None:  # a protocol with an alarm-1 flag
             seen = s.watch(alarm1_seen(s), "alarm 1 at the new level")
-            s.record.measure("remaining credit at alarm 1", seen.state.remaining, s.unit,
-                             high=new["alarm1"])
-            if seen.before is not None:
-                s.record.measure("remaining credit just before alarm 1",
-                                 seen.before.remaining_without_flags, s.unit,
-                                 low=new["alarm1"])
+            measure_alarm_level(s, "alarm 1", seen, new["alarm1"])
         seen = s.watch(lambda m: m.pre_trip_alarm, "alarm 2 at the new level")
-        s.record.measure("remaining credit at alarm 2", seen.state.remaining, s.unit,
-                         high=new["alarm2"])
-        if seen.before is not None:
-            s.record.measure("remaining credit just before alarm 2",
-                             seen.before.remaining_without_flags, s.unit, low=new["alarm2"],
-                             description=f"old level {t.alarm2}")
+        measure_alarm_level(s, "alarm 2", seen, new["alarm2"], f"old level {t.alarm2}")
         s.load_off()
         clear_alarm2_trip(s)
 
