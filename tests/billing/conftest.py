@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rig.billing.postgres import reachable, scratch_database
+from tests.billing.postgres_db import scratch_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,11 +20,6 @@ def billing_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'billing.sqlite'}"
         return
-    why = reachable()
-    if why is not None:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-    with scratch_database(prefix="rig_test") as url:
+    with scratch_postgres("rig_test") as url:
         yield url
 

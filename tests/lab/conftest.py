@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from rig.billing.postgres import reachable, scratch_database
+from tests.billing.postgres_db import scratch_postgres
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A scratch PostgreSQL database (skipped without a server, failed under CI)."""
-    why = reachable()
-    if why is not None:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-    with scratch_database(prefix="rig_lab") as url:
+    with scratch_postgres("rig_lab") as url:
         yield url
