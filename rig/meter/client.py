@@ -75,14 +75,18 @@ class MeterClient(ABC):
     def read_address(self) -> str: ...
 
     @abstractmethod
+    def _decimal(self, quantity: str) -> Decimal:
+        """The register map's ``quantity`` read as a number, however the protocol carries it."""
+
     def remaining_credit(self) -> Decimal:
         """Remaining credit in the profile's unit (money, or kWh)."""
+        return self._decimal("remaining_credit")
 
-    @abstractmethod
-    def overdraft(self) -> Decimal: ...
+    def overdraft(self) -> Decimal:
+        return self._decimal("overdraft")
 
-    @abstractmethod
-    def energy_kwh(self) -> Decimal: ...
+    def energy_kwh(self) -> Decimal:
+        return self._decimal("energy_total")
 
     @abstractmethod
     def status(self) -> MeterStatus: ...
@@ -127,15 +131,6 @@ class Dlt645MeterClient(MeterClient):
 
     def read_address(self) -> str:
         return self.protocol.read_address()
-
-    def remaining_credit(self) -> Decimal:
-        return self._decimal("remaining_credit")
-
-    def overdraft(self) -> Decimal:
-        return self._decimal("overdraft")
-
-    def energy_kwh(self) -> Decimal:
-        return self._decimal("energy_total")
 
     def status(self) -> MeterStatus:
         word = int(self.protocol.read(self._di("status")))
@@ -227,15 +222,6 @@ class IecMeterClient(MeterClient):
 
     def read_address(self) -> str:
         return self._get("address").value
-
-    def remaining_credit(self) -> Decimal:
-        return self._decimal("remaining_credit")
-
-    def overdraft(self) -> Decimal:
-        return self._decimal("overdraft")
-
-    def energy_kwh(self) -> Decimal:
-        return self._decimal("energy_total")
 
     def status(self) -> MeterStatus:
         ds = self._get("status")
