@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Executable, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from rig.billing import models as m
@@ -69,7 +70,7 @@ def event_hash(
 
 def defer(
     s: Session, *, at: datetime, actor: str, action: str, entity: str, entity_id: object,
-    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+    before: Any = None, after: Any = None,
     head: tuple[int, str] | None = None,
 ) -> None:
     """Queue one event in the caller's transaction; :func:`write_deferred` appends the queue
@@ -81,8 +82,12 @@ def defer(
     (seq, hash) when the caller has read it under SQLite's write lock
     (:mod:`rig.billing.vend_context`), saving a round trip.
     """
-    event = {"at": to_utc(at), "actor": actor, "action": action, "entity": entity,
-             "entity_id": str(entity_id), "before": _jsonable(before), "after": _jsonable(after)}
+    enqueue(s, shape(at=at, actor=actor, action=action, entity=entity, entity_id=entity_id,
+                     before=before, after=after), head)
+
+
+def enqueue(s: Session, event: dict[str, Any], head: tuple[int, str] | None = None) -> None:
+    """Queue an event already shaped by :func:`shape` (see :func:`defer`)."""
     s.info.setdefault(_QUEUE, []).append((event, head))
 
 
@@ -93,27 +98,54 @@ def write_deferred(s: Session) -> None:
         return
     s.flush()  # every row lock this transaction needs is taken before the chain's lock
     conn = s.connection()
-    head = queue[0][1]
+
+    def first(statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None:
+        row = conn.execute(statement, values).first()
+        return dict(row._mapping) if row is not None else None
+
+    append(first, conn.execute, [event for event, _ in queue], queue[0][1],
+           postgres=conn.dialect.name == "postgresql")
+
+
+def append(
+    first: Callable[[Executable, dict[str, Any]], dict[str, Any] | None],
+    execute: Callable[[Executable, Any], object],
+    events: list[dict[str, Any]], head: tuple[int, str] | None, *, postgres: bool,
+) -> None:
+    """Chain ``events`` (as :func:`defer` shapes them) after ``head`` — read here, under the
+    chain's lock on PostgreSQL, when the caller has not read it — and insert them, through
+    whichever connection ``first`` and ``execute`` run statements on."""
     if head is None:
-        if conn.dialect.name == "postgresql":
-            conn.execute(_ADVISORY_LOCK, {"key": AUDIT_CHAIN_LOCK})
-        newest = conn.execute(_HEAD).first()
-        head = (newest[0], newest[1]) if newest is not None else None
+        if postgres:
+            execute(_ADVISORY_LOCK, {"key": AUDIT_CHAIN_LOCK})
+        newest = first(_HEAD, {})
+        head = (newest["seq"], newest["hash"]) if newest is not None else None
     rows = []
-    for event, _ in queue:
+    for event in events:
         seq = head[0] + 1 if head is not None else 1
         prev = head[1] if head is not None else GENESIS
         digest = event_hash(seq, event["at"], event["actor"], event["action"], event["entity"],
                             event["entity_id"], event["before"], event["after"], prev)
         rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
         head = (seq, digest)
-    conn.execute(_INSERT, rows)
+    execute(_INSERT, rows)
+
+
+def shape(*, at: datetime, actor: str, action: str, entity: str, entity_id: object,
+          before: Any = None, after: Any = None,
+          ) -> dict[str, Any]:
+    """One event as stored, before it is chained (``before``/``after``: dicts or dataclasses,
+    made JSON-safe here)."""
+    return {"at": to_utc(at), "actor": actor, "action": action, "entity": entity,
+            "entity_id": str(entity_id), "before": _jsonable(before), "after": _jsonable(after)}
 
 
 _QUEUE = "rig.audit.pending"
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(m.AuditEvent.seq, m.AuditEvent.hash).order_by(m.AuditEvent.seq.desc()).limit(1)
-_INSERT = insert(m.AuditEvent)
+_INSERT = insert(m.AuditEvent).values({
+    name: bindparam(name) for name in ("seq", "at", "actor", "action", "entity", "entity_id",
+                                       "before", "after", "prev_hash", "hash")})
 
 
 def verify_chain(s: Session) -> ChainReport:

@@ -44,9 +44,11 @@ class ScaledDecimal(TypeDecorator[Decimal]):
 
 def to_units(value: Decimal | int, scale: int) -> int:
     """Exact integer count of ``10**-scale`` units; refuses floats and excess precision."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise TypeError(f"money must be Decimal or int, got {type(value).__name__} {value!r}")
-    d = Decimal(value)
+    if type(value) is not Decimal:  # the common case skips the checks of other types
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise TypeError(f"money must be Decimal or int, got {type(value).__name__} {value!r}")
+        value = Decimal(value)
+    d = value
     if not d.is_finite():
         raise ValueError(f"money value {d} is not finite")
     scaled = d.scaleb(scale)

@@ -7,13 +7,11 @@ Refusals raise :class:`VendRefused` / :class:`BillingError` with a message for t
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,8 +24,10 @@ from rig.billing import agents, audit, hoarding, passwords, tokens, vend_context
 from rig.billing import models as m
 from rig.billing.busy import BillingBusy, busy_error
 from rig.billing.db import lock_wait_seconds
+from rig.billing.direct import Direct
 from rig.billing.models import to_utc
-from rig.billing.reconcile import LedgerView, reconcile
+from rig.billing.reconcile import LedgerView, _jsonable, reconcile
+from rig.billing.sale_db import DirectSale, NeedsSession, OrmSale, SaleDb
 from rig.billing.tariffs import CENT, TariffError, price_vend, validate_structure
 from rig.billing.types import (
     ApiTokenInfo,
@@ -65,7 +65,14 @@ _LOCK_METER = select(m.Meter.id).where(m.Meter.meter_no == bindparam("meter_no")
     .with_for_update()
 _ADVANCE_METER = update(m.Meter).where(m.Meter.id == bindparam("meter_id")).values(
     last_sequence=bindparam("sequence"), change_balance=bindparam("change"))
-_INSERT_VEND = insert(m.Vend)
+_VEND_COLUMNS = (
+    "request_id", "meter_id", "card_id", "station_id", "operator_id", "tariff_id", "amount",
+    "credit", "credit_unit", "sequence", "tariff_version", "price_per_kwh", "key_revision",
+    "receipt", "status", "created_at", "kind", "energy_charge", "tax_total", "fixed_charge",
+    "debt_recovered", "change_in", "change_out", "tender", "session_id", "reprint_count",
+    "reason")
+_INSERT_VEND = insert(m.Vend).values({c: bindparam(c) for c in _VEND_COLUMNS}) \
+    .returning(m.Vend.id)
 UNAPPLIED = (VendStatus.CREATED.value, VendStatus.WRITTEN.value)
 # Verified against when a login names nobody, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = "scrypt$16384$8$1$" + "A" * 22 + "==$" + "A" * 43 + "="
@@ -111,6 +118,7 @@ class BillingCentre:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
         self._tariffs: dict[int, TariffInfo] = {}  # append-only versions, by id
+        self._direct = Direct(engine)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -432,8 +440,12 @@ class BillingCentre:
         if not request_id:
             raise VendRefused("request_id_missing", "a vend needs a client request id")
         try:
+            direct = self._direct_sale(meter_no, amount, request_id, station, operator)
+            if direct is not None:
+                return direct
             with self._tx() as s:  # a retry is recognised (and replayed) by _new_vend
-                return self._new_vend(s, meter_no, amount, request_id, station, operator)
+                return self._new_vend(OrmSale(s), meter_no, amount, request_id, station,
+                                      operator)
         except IntegrityError:
             # A concurrent writer used this request id (or sequence) first: replay its result.
             with self._tx() as s:
@@ -462,9 +474,25 @@ class BillingCentre:
             )
         return _vend_result(vend)
 
+    def _direct_sale(self, meter_no: str, amount: Decimal, request_id: str, station: str,
+                     operator: str) -> VendResult | None:
+        """The sale in a direct transaction (:mod:`rig.billing.direct`); None when it needs
+        the ORM (:mod:`rig.billing.sale_db`) and nothing was written."""
+        try:
+            with self._direct.transaction() as tx:
+                return self._new_vend(DirectSale(tx, postgres=self._postgres), meter_no, amount,
+                                      request_id, station, operator)
+        except NeedsSession:
+            return None
+        except DBAPIError as e:
+            busy = self._busy(e, "vend")
+            if busy is None:
+                raise
+            raise busy from e
+
     def _new_vend(
         self,
-        s: Session,
+        db: SaleDb,
         meter_no: str,
         amount: Decimal,
         request_id: str,
@@ -478,22 +506,22 @@ class BillingCentre:
         (:mod:`rig.billing.vend_context`), the tariff version from a per-centre cache (versions
         are append-only), then three writes (meter, vend, audit) with Core statements, and the
         result built from the values written rather than read back. Rare parts (debts, agents,
-        queued parameters) use the ORM only when the context says they exist. ORM objects of
-        this meter loaded earlier in the session do not see the new sequence.
+        queued parameters) use the ORM (``db.session``) only when the context says they exist.
+        ORM objects of this meter loaded earlier in the session do not see the new sequence.
         """
-        conn = s.connection()
         if self._postgres:
             # Lock the meter row so two stations cannot take the same sequence; the context
             # is read after it (SQLite: BEGIN IMMEDIATE has serialised the transaction).
-            conn.execute(_LOCK_METER, {"meter_no": meter_no})
+            db.execute(_LOCK_METER, {"meter_no": meter_no})
         now = self.now()
         ctx = vend_context.fetch(
-            conn, meter_no=meter_no, request_id=request_id, station=station_code,
+            db.one, meter_no=meter_no, request_id=request_id, station=station_code,
             operator=operator_name, now=now,
             month_start=datetime(now.year, now.month, 1, tzinfo=UTC),
             with_audit_head=not self._postgres)
         if ctx is None or ctx.existing_vend_id is not None:
             # A retry committed meanwhile (seen only now, under the lock) is replayed.
+            s = db.session
             late = _committed_meanwhile(s, request_id)
             if late is not None:
                 return self._replay(late, meter_no, amount, station_code, operator_name)
@@ -504,7 +532,7 @@ class BillingCentre:
         if ctx.card_id is None:
             raise VendRefused("no_active_card", f"meter {meter_no} has no active card")
         if ctx.pending_sequence is not None:
-            pending = s.scalar(select(m.Vend).where(
+            pending = db.session.scalar(select(m.Vend).where(
                 m.Vend.meter_id == ctx.meter_id, m.Vend.sequence == ctx.pending_sequence))
             assert pending is not None
             raise VendRefused(
@@ -521,15 +549,15 @@ class BillingCentre:
             raise VendRefused(
                 "no_tariff_in_effect", f"tariff {ctx.tariff_code} has no version in effect"
             )
-        info = self._tariff(s, ctx.tariff_id)
+        info = self._tariffs.get(ctx.tariff_id) or self._tariff(db.session, ctx.tariff_id)
         fixed_sold = Decimal(0)
         if info.fixed_monthly > 0:
-            fixed_sold = sum(s.scalars(select(m.Vend.fixed_charge).where(
+            fixed_sold = sum(db.session.scalars(select(m.Vend.fixed_charge).where(
                 m.Vend.meter_id == ctx.meter_id,
                 m.Vend.created_at >= datetime(now.year, now.month, 1, tzinfo=UTC),
                 m.Vend.status != VendStatus.REVERSED.value, m.Vend.kind == "sale")),
                 Decimal(0))
-        debts = s.scalars(
+        debts = db.session.scalars(
             select(m.Debt).where(m.Debt.meter_id == ctx.meter_id, m.Debt.outstanding > 0)
             .order_by(m.Debt.id)
         ).all() if ctx.has_debts else []
@@ -556,16 +584,16 @@ class BillingCentre:
                               hoarding.estimate(ctx.readback_balance, [ctx.unconfirmed_credit]),
                               pricing.credit, ctx.credit_unit)
         try:
-            agent = (agents.check_float(s, ctx.station_id, amount)
+            agent = (agents.check_float(db.session, ctx.station_id, amount)
                      if tender == "cash" and ctx.has_agent else None)
         except agents.FloatExceeded as e:
             raise VendRefused("agent_float_exceeded", str(e)) from None
         sequence = ctx.last_sequence + 1
-        conn.execute(_ADVANCE_METER, {"meter_id": ctx.meter_id, "sequence": sequence,
-                                      "change": pricing.change_out})
+        db.execute(_ADVANCE_METER, {"meter_id": ctx.meter_id, "sequence": sequence,
+                                    "change": pricing.change_out})
         receipt = [{"label": c.label, "amount": str(c.amount), "detail": c.detail}
                    for c in pricing.components]
-        vend_id = conn.execute(_INSERT_VEND, {
+        inserted = db.one(_INSERT_VEND, {
             "request_id": request_id, "meter_id": ctx.meter_id, "card_id": ctx.card_id,
             "station_id": ctx.station_id, "operator_id": ctx.operator_id,
             "tariff_id": ctx.tariff_id, "amount": amount, "credit": pricing.credit,
@@ -578,28 +606,31 @@ class BillingCentre:
             "debt_recovered": sum((a for _, a in pricing.debt_recovered), Decimal(0)),
             "change_in": pricing.change_in, "change_out": pricing.change_out,
             "tender": tender, "session_id": ctx.session_id, "reprint_count": 0,
-        }).inserted_primary_key[0]
+            "reason": None,
+        })
+        assert inserted is not None
+        vend_id = inserted["id"]
         if agent is not None:
-            agents.draw(s, agent, vend_id, amount, meter_no, operator_name, now)
+            agents.draw(db.session, agent, vend_id, amount, meter_no, operator_name, now)
         by_id = {d.id: d for d in debts}
         for debt_id, taken in pricing.debt_recovered:
             by_id[debt_id].outstanding -= taken
-            s.add(m.DebtRecovery(vend_id=vend_id, debt_id=debt_id, amount=taken))
+            db.session.add(m.DebtRecovery(vend_id=vend_id, debt_id=debt_id, amount=taken))
         result = VendResult(
             vend_id=vend_id, request_id=request_id, meter_no=meter_no,
             card_serial=ctx.card_serial or "", sequence=sequence, credit=pricing.credit,
             credit_unit=CreditUnit(ctx.credit_unit), amount=amount,
             tariff_code=info.code, tariff_version=info.version,
             price_per_kwh=info.price_per_kwh, key_revision=ctx.key_revision,
-            receipt=tuple(ReceiptLine(r["label"], Decimal(r["amount"]), r["detail"])
-                          for r in receipt),
+            receipt=pricing.components,
             status=VendStatus.CREATED, station=station_code, operator=operator_name,
             created_at=now, kind="sale",
-            parameters=_pending_parameters(s, ctx.meter_id) if ctx.has_parameters else None,
+            parameters=_pending_parameters(db.session, ctx.meter_id) if ctx.has_parameters
+            else None,
             reprint_count=0, tender=tender,
         )
-        self._audit(s, operator_name, "vend.create", "vend", vend_id, None, result,
-                    head=ctx.audit_head)
+        db.audit(audit.shape(at=now, actor=operator_name, action="vend.create", entity="vend",
+                             entity_id=vend_id, after=result), ctx.audit_head)
         return result
 
     def _check_amount(self, amount: Decimal) -> None:
@@ -735,7 +766,7 @@ class BillingCentre:
             vend.reason = reason
             after = _vend_result(vend)
             self._audit(s, operator, "vend.reverse", "vend", vend.id, before,
-                        {**_plain(after), "reason": reason})
+                        {**_jsonable(after), "reason": reason})
             return after
 
     def reprint(self, vend_id: int, *, operator: str) -> str:
@@ -772,7 +803,7 @@ class BillingCentre:
                 before = _card_info(old)
                 old.status = (CardStatus.LOST if reason == "lost" else CardStatus.REPLACED).value
                 self._audit(s, operator, "card.retire", "card", old.id, before,
-                            {**_plain(_card_info(old)), "reason": reason})
+                            {**_jsonable(_card_info(old)), "reason": reason})
             new = m.Card(card_serial=new_card_serial, meter=meter, card_type="customer",
                          status=CardStatus.ACTIVE.value, issued_at=self.now())
             s.add(new)
@@ -932,7 +963,8 @@ class BillingCentre:
             if not payments:
                 return None
             amount = sum((p.amount for p in payments), Decimal("0.00"))
-            result = self._new_vend(s, meter_no, amount, request_id, station, operator, "bank")
+            result = self._new_vend(OrmSale(s), meter_no, amount, request_id, station, operator,
+                                    "bank")
             for p in payments:
                 p.status, p.vend_id = "vended", result.vend_id
             self._audit(s, operator, "bank.vend", "vend", result.vend_id, None,
@@ -1060,8 +1092,8 @@ class BillingCentre:
         s = self._sessions()
         try:
             s.begin()
-            return self._new_vend(s, meter_no, Decimal(amount), f"quote-{uuid.uuid4().hex}",
-                                  station, operator)
+            return self._new_vend(OrmSale(s), meter_no, Decimal(amount),
+                                  f"quote-{uuid.uuid4().hex}", station, operator)
         except DBAPIError as e:
             busy = self._busy(e, "quote_vend")
             if busy is None:
@@ -1206,7 +1238,7 @@ class BillingCentre:
     def _audit(self, s: Session, actor: str, action: str, entity: str, entity_id: object,
                before: Any, after: Any, *, head: tuple[int, str] | None = None) -> None:
         audit.defer(s, at=self.now(), actor=actor, action=action, entity=entity,
-                     entity_id=entity_id, before=_plain(before), after=_plain(after),
+                     entity_id=entity_id, before=before, after=after,
                      head=head)
 
     def _operator(self, s: Session, name: str) -> m.Operator:
@@ -1421,24 +1453,6 @@ class BillingCentre:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-@functools.cache
-def _field_names(kind: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(kind))
-
-
-def _plain(value: Any) -> Any:
-    """Dataclass → dict for the audit log, nested ones too. Unlike ``dataclasses.asdict`` it
-    copies nothing (a deep copy of every receipt line was a third of a vend's Python time);
-    :func:`rig.billing.reconcile._jsonable` makes the JSON-safe copy."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def _enum(kind: Any, value: Any, what: str) -> Any:

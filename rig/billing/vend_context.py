@@ -16,11 +16,13 @@ PostgreSQL takes the audit advisory lock just before commit (:func:`rig.billing.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from rig.billing import models as m
@@ -107,15 +109,16 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
             .where(meter.meter_no == bindparam("meter_no")))
 
 
-def fetch(conn: Connection, *, meter_no: str, request_id: str, station: str, operator: str,
-          now: datetime, month_start: datetime, with_audit_head: bool) -> VendContext | None:
-    """The context of a sale to ``meter_no``; None if no such meter is registered."""
-    row = conn.execute(_statement(with_audit_head), {
+def fetch(one: Callable[[Select[tuple[object, ...]], dict[str, Any]], dict[str, Any] | None], *,
+          meter_no: str, request_id: str, station: str, operator: str, now: datetime,
+          month_start: datetime, with_audit_head: bool) -> VendContext | None:
+    """The context of a sale to ``meter_no``, read by ``one`` (statement, values → the first
+    row as a dict); None if no such meter is registered."""
+    values = one(_statement(with_audit_head), {
         "meter_no": meter_no, "request_id": request_id, "station": station,
-        "operator": operator, "now": now, "month_start": month_start}).first()
-    if row is None:
+        "operator": operator, "now": now, "month_start": month_start})
+    if values is None:
         return None
-    values = dict(row._mapping)
     seq, digest = values.pop("audit_seq", None), values.pop("audit_hash", None)
     for flag in ("has_agent", "has_debts", "has_parameters"):
         values[flag] = bool(values[flag])

@@ -1,7 +1,7 @@
 """The lean vend path: what a sale returns is exactly what it stored (debt, fixed charge, tax,
 change, agent float, cashier session, queued parameters all at once), a new tariff version is
 used as soon as it is in effect despite the per-centre tariff cache, and a plain sale on
-SQLite costs a bounded number of statements (no ORM lazy load or autoflush creeping back)."""
+SQLite is exactly six statements at the driver (no ORM lazy load or autoflush creeping back)."""
 
 from __future__ import annotations
 
@@ -113,12 +113,17 @@ def test_a_plain_sale_is_a_handful_of_statements(tmp_path) -> None:
                              credit_unit=CreditUnit.MONEY_CENTS, tariff_code="RES",
                              key_revision=1, commissioning_energy_wh=0, commissioned_at=T0)
             c.issue_card(no, f"CARD-{no}")
+        sent: list[str] = []
+        c.engine.dispose()  # fresh connections, each traced by the driver itself
+        event.listen(c.engine, "connect",
+                     lambda dbapi_connection, _record: dbapi_connection.set_trace_callback(
+                         sent.append))
         c.vend("000000000001", Decimal("5.00"), request_id="warm", station="DESK-1",
                operator="carol")  # reads the tariff version once
-        sent: list[str] = []
-        event.listen(c.engine, "before_cursor_execute",
-                     lambda _c, _cur, statement, *_: sent.append(statement))
+        sent.clear()
         c.vend("000000000002", Decimal("5.00"), request_id="r1", station="DESK-1",
                operator="carol")
-        # BEGIN IMMEDIATE, the context, the meter's sequence, the vend, its audit event
-        assert len(sent) == 5, sent
+        # BEGIN IMMEDIATE, the context, the meter's sequence, the vend, its audit event, COMMIT
+        assert [statement.split()[0] for statement in sent] == [
+            "BEGIN", "SELECT", "UPDATE", "INSERT", "INSERT", "COMMIT"], sent
+        assert "INSERT INTO audit_events" in sent[4]

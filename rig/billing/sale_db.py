@@ -1,0 +1,81 @@
+"""Where a sale runs: in an ORM session, or in a direct transaction (:mod:`rig.billing.direct`).
+
+The sale (:meth:`rig.billing.service.BillingCentre._new_vend`) is written once, against
+:class:`SaleDb`. A direct transaction has no ORM session: asking it for one raises
+:class:`NeedsSession`, and the centre rolls the direct transaction back and makes the sale again
+in a session. That is how the rare sales go — debts to recover, an agent's float, queued
+parameters, a fixed monthly charge, a retry seen only under the lock, a refusal that has to look
+something up, the first sale of a tariff version — while the common one stays direct.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy import Executable
+from sqlalchemy.orm import Session
+
+from rig.billing import audit
+from rig.billing.direct import DirectTransaction
+
+
+class NeedsSession(Exception):
+    """This sale needs the ORM; make it again in a session."""
+
+
+class SaleDb(Protocol):
+    postgres: bool
+
+    @property
+    def session(self) -> Session: ...
+
+    def execute(self, statement: Executable, values: dict[str, Any]) -> None: ...
+
+    def one(self, statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    def audit(self, event: dict[str, Any], head: tuple[int, str] | None) -> None:
+        """Append ``event`` (:func:`rig.billing.audit.shape`) to the chain in this transaction."""
+
+
+class OrmSale:
+    """A sale in an ORM session (its events are appended when the session commits)."""
+
+    def __init__(self, s: Session) -> None:
+        self._s = s
+        self.postgres = s.get_bind().dialect.name == "postgresql"
+
+    @property
+    def session(self) -> Session:
+        return self._s
+
+    def execute(self, statement: Executable, values: dict[str, Any]) -> None:
+        self._s.connection().execute(statement, values)
+
+    def one(self, statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None:
+        row = self._s.connection().execute(statement, values).first()
+        return dict(row._mapping) if row is not None else None
+
+    def audit(self, event: dict[str, Any], head: tuple[int, str] | None) -> None:
+        audit.enqueue(self._s, event, head)
+
+
+class DirectSale:
+    """A sale in a direct transaction: no session, the audit event appended at once (the sale
+    appends it last, so the chain's lock stays the last lock taken)."""
+
+    def __init__(self, tx: DirectTransaction, *, postgres: bool) -> None:
+        self._tx = tx
+        self.postgres = postgres
+
+    @property
+    def session(self) -> Session:
+        raise NeedsSession
+
+    def execute(self, statement: Executable, values: dict[str, Any]) -> None:
+        self._tx.execute(statement, values)
+
+    def one(self, statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None:
+        return self._tx.one(statement, values)
+
+    def audit(self, event: dict[str, Any], head: tuple[int, str] | None) -> None:
+        audit.append(self._tx.one, self._tx.execute, [event], head, postgres=self.postgres)

@@ -1,0 +1,120 @@
+"""Direct transactions (the sale's hot path) store and read exactly what the ORM does, fail the
+way the ORM does, and leave nothing behind when they fail or hand a sale over to the ORM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from rig.billing import BillingCentre, VendRefused, VendResult, direct, open_billing
+from rig.billing import models as m
+from rig.billing.direct import Direct, Prepared
+from tests.billing.ledger import T0, add_meter, buy
+
+METER, OTHER = "000077770001", "000077770002"
+_READ_VEND = select(m.Vend.amount, m.Vend.price_per_kwh, m.Vend.created_at, m.Vend.receipt,
+                    m.Vend.status).where(m.Vend.request_id == bindparam("request_id"))
+
+
+@pytest.fixture
+def centre(billing_url: str) -> Iterator[BillingCentre]:
+    c = open_billing(billing_url, clock=lambda: T0 + timedelta(days=3, hours=10))
+    c.register_station("DESK-1")
+    c.register_operator("carol", "cashier")
+    c.register_operator("sam", "supervisor")
+    c.create_tariff("RES", Decimal("0.1537"), T0)
+    add_meter(c, METER)
+    add_meter(c, OTHER)
+    yield c
+    c.close()
+
+
+def sell(c: BillingCentre, request_id: str, amount: str = "12.34",
+         meter_no: str = METER) -> VendResult:
+    return buy(c, meter_no, amount, request_id)
+
+
+def test_direct_reads_convert_like_the_orm(centre: BillingCentre) -> None:
+    sell(centre, "r1")
+    with centre._sessions() as s:
+        orm = s.execute(_READ_VEND, {"request_id": "r1"}).one()._asdict()
+    with Direct(centre.engine).transaction() as tx:
+        got = tx.one(_READ_VEND, {"request_id": "r1"})
+    assert got == orm
+    assert got is not None and got["amount"] == Decimal("12.34")
+    assert got["created_at"] == T0 + timedelta(days=3, hours=10)  # aware UTC, as stored
+    assert got["receipt"][0]["label"] == "credit"  # JSON decoded
+
+
+def test_constant_binds_are_filled_in_and_expanding_in_is_refused(
+        centre: BillingCentre) -> None:
+    statement = select(m.Vend.id).where(m.Vend.status == "created",
+                                        m.Vend.request_id == bindparam("request_id"))
+    prepared = Prepared(statement, centre.engine.dialect)
+    values = prepared.parameters({"request_id": "r9"})
+    assert "created" in (values.values() if isinstance(values, dict) else values)
+    with pytest.raises(ValueError, match="expanding IN"):
+        Prepared(select(m.Vend.id).where(m.Vend.status.in_(["created", "written"])),
+                 centre.engine.dialect)
+
+
+def test_a_driver_error_is_sqlalchemys_and_rolls_the_transaction_back(
+        centre: BillingCentre) -> None:
+    first = sell(centre, "r1")
+    stations_before = [x.code for x in centre.stations()]
+    station = insert(m.Station).values(code=bindparam("code"))
+    with pytest.raises(IntegrityError) as failed, Direct(centre.engine).transaction() as tx:
+        tx.execute(station, {"code": "DESK-2"})
+        assert tx.one(_READ_VEND, {"request_id": "r1"}) is not None
+        tx.execute(station, {"code": "DESK-1"})  # registered already: unique code refused
+    assert "INSERT INTO stations" in str(failed.value)  # names the statement that failed
+    assert [x.code for x in centre.stations()] == stations_before  # DESK-2 went with it
+    assert centre.vend_by_id(first.vend_id) == first
+
+
+def test_an_exception_in_the_block_rolls_back(centre: BillingCentre) -> None:
+    station = insert(m.Station).values(code=bindparam("code"))
+    before = len(centre.stations())
+    with pytest.raises(RuntimeError), Direct(centre.engine).transaction() as tx:
+        tx.execute(station, {"code": "DESK-3"})
+        raise RuntimeError("operator pulled the plug")
+    assert len(centre.stations()) == before
+
+
+def test_observers_see_every_statement_and_both_sides_of_the_commit(
+        centre: BillingCentre) -> None:
+    sell(centre, "warm-up", meter_no=OTHER)  # a tariff version's first sale reads it by ORM
+    seen: list[int] = []
+    direct.observe(centre.engine, lambda: seen.append(1))
+    sell(centre, "r2")
+    # the context, the meter's sequence, the vend, its audit event, before and after commit;
+    # PostgreSQL also locks the meter row, takes the chain's lock and reads its head
+    assert len(seen) == (9 if centre.engine.dialect.name == "postgresql" else 6)
+
+
+def test_a_sale_handed_to_the_orm_leaves_nothing_from_its_direct_attempt(
+        centre: BillingCentre) -> None:
+    centre.add_debt(METER, Decimal("3.00"), "arrears", recovery_percent=Decimal("50"))
+    v = sell(centre, "r1", "10.00")  # debts need the ORM: the direct attempt hands over
+    vends = centre.vends_for_meter(METER)
+    assert [x.vend_id for x in vends] == [v.vend_id]
+    assert centre.debts(METER)[0].outstanding == Decimal("0.00")
+    assert [e.action for e in centre.audit_log("vend")] == ["vend.create"]
+    assert centre.verify_audit_chain().ok
+
+
+def test_a_refusal_on_the_direct_path_writes_nothing(centre: BillingCentre) -> None:
+    sell(centre, "warm-up")
+    with pytest.raises(VendRefused) as refused:
+        sell(centre, "r2")  # the card still carries purchase #1
+    assert refused.value.reason == "unapplied_purchase"
+    with pytest.raises(VendRefused) as refused:
+        centre.vend(METER, Decimal("5.00"), request_id="r3", station="NO-SUCH-DESK",
+                    operator="carol")
+    assert len(centre.vends_for_meter(METER)) == 1
+    assert centre.verify_audit_chain().ok
