@@ -106,7 +106,7 @@ def _frames(sock: socket.socket) -> Iterator[bytes]:
     recv = sock.recv
     while True:
         if not pending and _QUICKACK is not None:
-            try:  # noqa: SIM105 -- once per APDU; contextlib.suppress costs as much as the call
+            try:  # noqa: SIM105 -- per APDU; contextlib.suppress would double the cost
                 sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
             except OSError:
                 pass  # a closed socket: the recv below ends the loop
