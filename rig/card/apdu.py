@@ -6,6 +6,7 @@ side (vending station, meter firmware), the traces and the tests all agree byte 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from rig.errors import CardError
@@ -148,25 +149,34 @@ class CommandApdu:
             raise ValueError(f"{self.name or 'APDU'}: data field {len(self.data)} > 255 bytes")
         if self.le is not None and not 1 <= self.le <= 256:
             raise ValueError(f"{self.name or 'APDU'}: Le {self.le} outside 1..256")
-
-    def to_bytes(self) -> bytes:
         out = bytes([self.cla, self.ins, self.p1, self.p2])
         if self.data:
             out += bytes([len(self.data)]) + self.data
         if self.le is not None:
             out += bytes([self.le & 0xFF])
-        return out
+        object.__setattr__(self, "_raw", out)  # encoded once: sent, traced, maybe resent
+
+    def to_bytes(self) -> bytes:
+        return self._raw  # type: ignore[attr-defined, no-any-return]
 
     @property
     def is_secret(self) -> bool:
         return self.secret or self.ins in SECRET_INS
 
 
+# The commands a terminal sends again and again (SELECT, READ BINARY, GET CHALLENGE, ACTIVATE)
+# carry no data of their own: each is built once and reused (they are immutable). Commands with
+# data (UPDATE BINARY, the AUTHENTICATEs, whose cryptograms are secrets) are never kept.
+_reused = functools.lru_cache(maxsize=512)
+
+
+@_reused
 def select_aid(aid: bytes = AID) -> CommandApdu:
     """SELECT by DF name (00 A4 04 00 Lc AID): selects the application, no FCI returned."""
     return CommandApdu(CLA, INS_SELECT, 0x04, 0x00, aid, name=f"SELECT AID {aid.hex().upper()}")
 
 
+@_reused
 def select_ef(fid: int) -> CommandApdu:
     """SELECT EF by file identifier (00 A4 02 0C 02 FID), no response data."""
     _check_fid(fid)
@@ -175,6 +185,7 @@ def select_ef(fid: int) -> CommandApdu:
     )
 
 
+@_reused
 def read_binary(offset: int, le: int, fid: int | None = None) -> CommandApdu:
     """READ BINARY (00 B0 P1P2=offset Le) from the currently selected EF."""
     _check_offset(offset)
@@ -201,6 +212,7 @@ def update_binary(offset: int, data: bytes, fid: int | None = None,
     )
 
 
+@_reused
 def get_challenge(le: int = 8) -> CommandApdu:
     """GET CHALLENGE (00 84 00 00 08): 8 random bytes for a later authentication."""
     return CommandApdu(CLA, INS_GET_CHALLENGE, 0x00, 0x00, le=le, name="GET CHALLENGE")
@@ -227,6 +239,7 @@ def internal_authenticate(key_ref: int, challenge: bytes) -> CommandApdu:
                        name=f"INTERNAL AUTHENTICATE key {key_ref:02X}", secret=True)
 
 
+@_reused
 def activate_application() -> CommandApdu:
     """ACTIVATE FILE (00 44 00 00) on the selected application: personalisation → operational."""
     return CommandApdu(CLA, INS_ACTIVATE_FILE, 0x00, 0x00, name="ACTIVATE FILE application")

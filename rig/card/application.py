@@ -86,25 +86,7 @@ def _sw(sw: int, data: bytes = b"") -> bytes:
     return data + sw.to_bytes(2, "big")
 
 
-class _Parsed:
-    """A decoded short command APDU (case 1-4); extended length is not supported."""
-
-    __slots__ = ("cla", "data", "ins", "le", "p1", "p2")
-
-    def __init__(self, raw: bytes) -> None:
-        self.cla, self.ins, self.p1, self.p2 = raw[0], raw[1], raw[2], raw[3]
-        body = raw[4:]
-        self.data = b""
-        self.le: int | None = None
-        if len(body) == 1:  # case 2: Le only, 00 means 256
-            self.le = body[0] or 256
-        elif len(body) > 1:
-            lc = body[0]
-            if lc == 0 or len(body) not in (1 + lc, 2 + lc):
-                raise ValueError("Lc does not match the APDU length (or extended length)")
-            self.data = bytes(body[1:1 + lc])
-            if len(body) == 2 + lc:  # case 4
-                self.le = body[-1] or 256
+_OK = _sw(A.SW_OK)  # the status word of nearly every answer, built once
 
 
 class CardApplication:
@@ -199,100 +181,113 @@ class CardApplication:
                 return _sw(A.SW_UNKNOWN)
 
     def _process(self, raw: bytes) -> bytes:
-        if len(raw) < 4:
+        """Decode a short command APDU (cases 1-4; extended length is not supported) and hand
+        P1, P2, the data field and Le (None if absent; 00 means 256) to the INS's handler.
+        Plain values, no object per APDU: this runs for every exchange with the card."""
+        n = len(raw)
+        if n < 4:
             return _sw(A.SW_WRONG_LENGTH)
         if raw[0] != A.CLA:
             return _sw(A.SW_CLA_NOT_SUPPORTED)
         handler = self._HANDLERS.get(raw[1])
         if handler is None:
             return _sw(A.SW_INS_NOT_SUPPORTED)
-        try:
-            cmd = _Parsed(raw)
-        except ValueError:
-            return _sw(A.SW_WRONG_LENGTH)
-        return handler(self, cmd)
-
-    def _select(self, cmd: _Parsed) -> bytes:
-        if cmd.p1 == 0x04 and cmd.p2 in (0x00, 0x0C):
-            if not cmd.data:
+        data = b""
+        le: int | None = None
+        if n == 5:  # case 2: Le only
+            le = raw[4] or 256
+        elif n > 5:
+            lc = raw[4]
+            if lc == 0 or n not in (5 + lc, 6 + lc):  # Lc does not match (or extended length)
                 return _sw(A.SW_WRONG_LENGTH)
-            if cmd.data != A.AID:
+            data = raw[5:5 + lc]
+            if n == 6 + lc:  # case 4
+                le = raw[-1] or 256
+        return handler(self, raw[2], raw[3], data, le)
+
+    def _select(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if p1 == 0x04 and p2 in (0x00, 0x0C):
+            if not data:
+                return _sw(A.SW_WRONG_LENGTH)
+            if data != A.AID:
                 return _sw(A.SW_FILE_NOT_FOUND)
             self._app_selected = True
             self._current_ef = None
             self.authenticated = None
-            return _sw(A.SW_OK)
-        if cmd.p1 == 0x02 and cmd.p2 == 0x0C:
-            if len(cmd.data) != 2 or cmd.le is not None:
+            return _OK
+        if p1 == 0x02 and p2 == 0x0C:
+            if len(data) != 2 or le is not None:
                 return _sw(A.SW_WRONG_LENGTH)
             if not self._app_selected:
                 return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
-            fid = int.from_bytes(cmd.data, "big")
+            fid = (data[0] << 8) | data[1]
             if fid not in self._files:
                 return _sw(A.SW_FILE_NOT_FOUND)
             self._current_ef = fid
-            return _sw(A.SW_OK)
+            return _OK
         return _sw(A.SW_WRONG_P1P2)
 
-    def _binary_target(self, cmd: _Parsed) -> tuple[bytearray, int] | bytes:
-        if cmd.p1 & 0x80:  # short-EF-identifier addressing is not supported
+    def _binary_refusal(self, p1: int, p2: int) -> bytes | None:
+        """The SW refusing READ/UPDATE BINARY at offset P1-P2 of the current EF, or None."""
+        if p1 & 0x80:  # short-EF-identifier addressing is not supported
             return _sw(A.SW_WRONG_P1P2)
         if self._current_ef is None:
             return _sw(A.SW_NO_EF_SELECTED)
-        ef = self._files[self._current_ef]
-        offset = (cmd.p1 << 8) | cmd.p2
-        if offset >= len(ef):
+        if ((p1 << 8) | p2) >= len(self._files[self._current_ef]):
             return _sw(A.SW_WRONG_OFFSET)
-        return ef, offset
+        return None
 
-    def _read_binary(self, cmd: _Parsed) -> bytes:
-        if cmd.data or cmd.le is None:
+    def _read_binary(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if data or le is None:
             return _sw(A.SW_WRONG_LENGTH)
-        target = self._binary_target(cmd)
-        if isinstance(target, bytes):
-            return target
+        refusal = self._binary_refusal(p1, p2)
+        if refusal is not None:
+            return refusal
         if self._current_ef == FID_KEYS:
             return _sw(A.SW_SECURITY_NOT_SATISFIED)  # keys never leave the card
-        ef, offset = target
+        ef = self._files[self._current_ef]
+        offset = (p1 << 8) | p2
         available = len(ef) - offset
-        if cmd.le > available:
+        if le > available:
             return _sw(0x6C00 | available)  # 6Cxx: retry with Le = xx
-        return _sw(A.SW_OK, bytes(ef[offset:offset + cmd.le]))
+        return bytes(ef[offset:offset + le]) + _OK
 
-    def _update_binary(self, cmd: _Parsed) -> bytes:
-        if not cmd.data or cmd.le is not None:
+    def _update_binary(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if not data or le is not None:
             return _sw(A.SW_WRONG_LENGTH)
-        target = self._binary_target(cmd)
-        if isinstance(target, bytes):
-            return target
-        ef, offset = target
-        if offset + len(cmd.data) > len(ef):
-            return _sw(A.SW_WRONG_LENGTH)
+        refusal = self._binary_refusal(p1, p2)
+        if refusal is not None:
+            return refusal
         fid = self._current_ef
+        assert fid is not None  # _binary_refusal refused otherwise
+        ef = self._files[fid]
+        offset = (p1 << 8) | p2
+        if offset + len(data) > len(ef):
+            return _sw(A.SW_WRONG_LENGTH)
         if self.operational and self.authenticated != UPDATE_KEY[fid]:
             return _sw(A.SW_SECURITY_NOT_SATISFIED)
         if fid == FID_KEYS:  # a key (re)loaded gets its full try counter back
             for ref in self.tries:
                 lo, hi = (ref - 1) * KEY_LEN, ref * KEY_LEN
-                if offset < hi and offset + len(cmd.data) > lo:
+                if offset < hi and offset + len(data) > lo:
                     self.tries[ref] = MAX_TRIES
-        ef[offset:offset + len(cmd.data)] = cmd.data
-        return _sw(A.SW_OK)
+        ef[offset:offset + len(data)] = data
+        return _OK
 
-    def _get_challenge(self, cmd: _Parsed) -> bytes:
-        if cmd.p1 or cmd.p2:
+    def _get_challenge(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if p1 or p2:
             return _sw(A.SW_WRONG_P1P2)
-        if cmd.data or cmd.le != 8:
+        if data or le != 8:
             return _sw(A.SW_WRONG_LENGTH)
         self.last_challenge = self._rng(8)
-        return _sw(A.SW_OK, self.last_challenge)
+        return self.last_challenge + _OK
 
-    def _external_authenticate(self, cmd: _Parsed) -> bytes:
-        if cmd.p1:
+    def _external_authenticate(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if p1:
             return _sw(A.SW_WRONG_P1P2)
-        if len(cmd.data) != 8 or cmd.le is not None:
+        if len(data) != 8 or le is not None:
             return _sw(A.SW_WRONG_LENGTH)
-        ref = cmd.p2
+        ref = p2
         if ref not in self.tries or not any(self._key(ref)):
             return _sw(A.SW_REF_DATA_NOT_FOUND)
         if self.tries[ref] == 0:
@@ -302,46 +297,47 @@ class CardApplication:
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
         serial = bytes(self._files[FID_CARD_INFO][2:10])
         expected = auth_cryptogram(self._key(ref), challenge, serial, ref)
-        if hmac.compare_digest(expected, cmd.data):
+        if hmac.compare_digest(expected, data):
             self.tries[ref] = MAX_TRIES
             self.authenticated = ref
-            return _sw(A.SW_OK)
+            return _OK
         self.tries[ref] -= 1
         self.authenticated = None
         return _sw(0x63C0 | self.tries[ref])
 
-    def _internal_authenticate(self, cmd: _Parsed) -> bytes:
+    def _internal_authenticate(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
         """The card proves it holds key ``ref``; free (no access condition), changes no state
         and burns no try: a terminal asks it of every card it is about to trust."""
-        if cmd.p1:
+        if p1:
             return _sw(A.SW_WRONG_P1P2)
-        if len(cmd.data) != 8 or cmd.le != 8:
+        if len(data) != 8 or le != 8:
             return _sw(A.SW_WRONG_LENGTH)
-        ref = cmd.p2
+        ref = p2
         if ref not in self.tries or not any(self._key(ref)):
             return _sw(A.SW_REF_DATA_NOT_FOUND)
         if not self._app_selected:
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
         serial = bytes(self._files[FID_CARD_INFO][2:10])
-        return _sw(A.SW_OK, internal_auth_cryptogram(self._key(ref), cmd.data, serial, ref))
+        return internal_auth_cryptogram(self._key(ref), data, serial, ref) + _OK
 
-    def _activate(self, cmd: _Parsed) -> bytes:
-        if cmd.p1 or cmd.p2:
+    def _activate(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if p1 or p2:
             return _sw(A.SW_WRONG_P1P2)
-        if cmd.data or cmd.le is not None:
+        if data or le is not None:
             return _sw(A.SW_WRONG_LENGTH)
         if not self._app_selected:
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
         if self.operational:
-            return _sw(A.SW_OK)
+            return _OK
         issued = any(self._files[FID_CARD_INFO])
         if not issued or not all(any(self._key(ref)) for ref in self.tries):
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED)  # personalise CARD_INFO and keys first
         self.lifecycle = LCS_OPERATIONAL
         self.authenticated = None
-        return _sw(A.SW_OK)
+        return _OK
 
-    _HANDLERS: ClassVar[dict[int, Callable[[CardApplication, _Parsed], bytes]]] = {
+    _HANDLERS: ClassVar[dict[int, Callable[[CardApplication, int, int, bytes, int | None],
+                                           bytes]]] = {
         A.INS_SELECT: _select,
         A.INS_READ_BINARY: _read_binary,
         A.INS_UPDATE_BINARY: _update_binary,

@@ -29,6 +29,7 @@ from rig.card.trace import ApduTrace
 from rig.errors import CardError
 
 R = TypeVar("R", bound=_Record)
+_SW_OK = A.SW_OK.to_bytes(2, "big")
 
 
 @runtime_checkable
@@ -60,24 +61,26 @@ class CardSession:
         self.trace = trace
         self.terminal = terminal or getattr(transport, "name", type(transport).__name__)
         self._selected = False
+        # A transport that takes the APDU's name (PcscConnection) names it in its errors.
+        self._transmit_named = getattr(transport, "transmit_named", None)
 
     # --- low level --------------------------------------------------------------------------
 
     def send(self, cmd: A.CommandApdu) -> bytes:
         """Transmit, trace and check the SW; returns the response data (no SW)."""
         raw = cmd.to_bytes()
-        started = time.monotonic()
-        transmit = getattr(self.transport, "transmit_named", None)
-        response = (transmit(raw, cmd.name) if transmit is not None
-                    else self.transport.transmit(raw))
-        if self.trace is not None:
-            self.trace.record(raw, response, terminal=self.terminal, name=cmd.name,
-                              secret=cmd.is_secret, started=started,
-                              duration=time.monotonic() - started)
-        data, sw1, sw2 = A.split_response(response)
-        if (sw1, sw2) != (0x90, 0x00):  # header: a case-1 command has no P3 (00)
-            raise A.StatusWordError(cmd.name, sw1, sw2, header=raw[:5].ljust(5, b"\0"))
-        return data
+        named, trace = self._transmit_named, self.trace
+        started = time.monotonic() if trace is not None else 0.0
+        response = named(raw, cmd.name) if named is not None else self.transport.transmit(raw)
+        if trace is not None:
+            trace.record(raw, response, terminal=self.terminal, name=cmd.name,
+                         secret=cmd.is_secret, started=started,
+                         duration=time.monotonic() - started)
+        if response[-2:] == _SW_OK:
+            return bytes(response[:-2])
+        _, sw1, sw2 = A.split_response(response)  # CardError if there is no SW at all
+        # header: a case-1 command has no P3 (00)
+        raise A.StatusWordError(cmd.name, sw1, sw2, header=raw[:5].ljust(5, b"\0"))
 
     def select_application(self) -> None:
         self.send(A.select_aid())

@@ -42,20 +42,18 @@ DEFAULT_ATR = make_atr(b"RIGPP")
 
 
 class VirtualCard:
-    """A card = its application + its ATR. The lock serialises every terminal using it."""
+    """A card = its application + its ATR. The application's own lock makes each APDU, reset
+    and snapshot atomic, so any number of terminals can share the card."""
 
     def __init__(self, app: CardApplication, atr: bytes = DEFAULT_ATR) -> None:
         self.app = app
         self.atr = bytes(atr)
-        self.lock = threading.Lock()
 
     def power(self) -> None:
-        with self.lock:
-            self.app.reset()
+        self.app.reset()
 
     def process(self, apdu: bytes) -> bytes:
-        with self.lock:
-            return self.app.process(apdu)
+        return self.app.process(apdu)
 
     # --- persistence: the card survives a `rig sim` restart --------------------------------
 
@@ -63,8 +61,7 @@ class VirtualCard:
         """Write the card memory as JSON, atomically (temp file + rename) and readable by the
         owner only: the file holds the card's keys, like the card itself."""
         target = Path(path)
-        with self.lock:
-            data = {"format": 1, "atr": self.atr.hex(), "card": self.app.to_dict()}
+        data = {"format": 1, "atr": self.atr.hex(), "card": self.app.to_dict()}
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -98,25 +95,33 @@ _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 def _frames(sock: socket.socket) -> Iterator[bytes]:
     """vpcd messages (2-byte big-endian length + payload) as they arrive; ends at EOF.
 
-    One ``recv`` usually carries a whole message, so a message costs one system call, not one
-    for the length and one for the payload (the receive path is most of the card's own time).
+    Debian's vpcd (0.8) sends the length and the payload with two ``send`` calls on a socket
+    without TCP_NODELAY, so the payload waits in vpcd's kernel until the card has acknowledged
+    the length: every message arrives in two reads. Linux acknowledges at once, when the length
+    is read, only outside delayed-ACK ("pingpong") mode, which the card re-enters with every
+    reply; so TCP_QUICKACK is re-armed before reading the start of each message (≈40 ms a
+    message without). Mid-message reads need no re-arm: the card has sent nothing since.
     """
-    buf = bytearray()
+    pending = b""  # the start of a message not yet complete
+    recv = sock.recv
     while True:
-        # Linux clears QUICKACK after use; without it every APDU waits ~40 ms for delayed ACK.
-        if _QUICKACK is not None:
-            with contextlib.suppress(OSError):
+        if not pending and _QUICKACK is not None:
+            try:  # noqa: SIM105 -- per APDU; contextlib.suppress would double the cost
                 sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-        chunk = sock.recv(65538)
+            except OSError:
+                pass  # a closed socket: the recv below ends the loop
+        chunk = recv(65538)
         if not chunk:
             return
-        buf += chunk
-        while len(buf) >= 2:
-            end = 2 + ((buf[0] << 8) | buf[1])
-            if len(buf) < end:
+        data = pending + chunk if pending else chunk
+        start, n = 0, len(data)
+        while n - start >= 2:
+            end = start + 2 + ((data[start] << 8) | data[start + 1])
+            if end > n:
                 break
-            yield bytes(buf[2:end])
-            del buf[:end]
+            yield data[start + 2:end]
+            start = end
+        pending = data[start:] if start else data
 
 
 class VpcdLink:
@@ -179,11 +184,12 @@ class VpcdLink:
         self.remove()
 
     def _serve(self, sock: socket.socket) -> None:
+        handle, send = self._handle, sock.sendall
         try:
             for payload in _frames(sock):
-                reply = self._handle(payload)
+                reply = handle(payload)
                 if reply is not None:
-                    sock.sendall(len(reply).to_bytes(2, "big") + reply)
+                    send(len(reply).to_bytes(2, "big") + reply)  # one segment, TCP_NODELAY
         except OSError:
             return  # socket closed by remove() or by pcscd: the card is out
         except BaseException as exc:
