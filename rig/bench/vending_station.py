@@ -143,6 +143,8 @@ class VendingStation:
 
     def write_vend(self, transport: ApduTransport, vend: VendResult) -> PurchaseRecord:
         """Write tariff and purchase records for `vend`, then read the purchase back to verify.
+        The tariff record carries the alarm levels the centre queued for the meter
+        (``vend.parameters``); the meter applies them with the purchase.
 
         Safe to repeat after a torn write (same vend = same bytes). Refuses to overwrite a
         purchase the meter has not applied yet, or to write a vend the meter has moved past:
@@ -155,12 +157,13 @@ class VendingStation:
                             f"of vend {vend.vend_id}")
         key = self._key(vend.meter_no, vend.key_revision)
         self._check_pending(session, key, vend)
+        levels = vend.parameters or {}  # alarm levels the centre queued for this meter
         tariff = TariffRecord(
             meter_no=vend.meter_no,
             version=vend.tariff_version,
             price_per_kwh=vend.price_per_kwh,
-            alarm1=0,
-            alarm2=0,
+            alarm1=levels.get("alarm1", 0),  # 0: the meter keeps its level
+            alarm2=levels.get("alarm2", 0),
         ).sign(key)
         purchase = PurchaseRecord(
             meter_no=vend.meter_no,
@@ -211,6 +214,19 @@ class VendingStation:
         session.write_command(signed)
         if session.read_command(type(signed)) != signed:
             raise CardError(f"{type(record).NAME} read back from the card differs")
+        return signed
+
+    def write_parameters(self, transport: ApduTransport, record: ParameterRecord, *,
+                         actor: str) -> ParameterRecord:
+        """Write a PARAMETER card, having first recorded its hoarding limit at the billing
+        centre (0 = none) as ``actor``'s change (an administrator's): the centre's refusal of
+        a vend over the limit must follow the limit the meter is given. Centre first: if it
+        refuses the change, no card is written; if the card write then fails, the centre holds
+        the limit the next written card will carry."""
+        self.billing.set_hoarding_limit(  # type: ignore[attr-defined]
+            record.meter_no, record.hoarding_limit or None, actor=actor)
+        signed = self.write_command(transport, record)
+        assert isinstance(signed, ParameterRecord)
         return signed
 
     def key_change(self, meter_no: str, old_revision: int, new_revision: int) -> KeyChangeRecord:

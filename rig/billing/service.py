@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from rig.billing import agents, audit, hoarding, passwords, tokens, vend_context
 from rig.billing import models as m
@@ -472,7 +472,7 @@ class BillingCentre:
                 f"request id {vend.request_id!r} was already used for a different vend "
                 f"(meter {vend.meter.meter_no}, amount {vend.amount})",
             )
-        return _vend_result(vend)
+        return _vend_result(vend, _parameters_of(vend))
 
     def _direct_sale(self, meter_no: str, amount: Decimal, request_id: str, station: str,
                      operator: str) -> VendResult | None:
@@ -843,6 +843,10 @@ class BillingCentre:
         with self._tx() as s:
             self._require_role(s, operator, "change meter parameters")
             meter = _meter(s, meter_no)
+            merged = {**(_pending_parameters(s, meter.id) or {}), **params}
+            if "alarm1" in merged and "alarm2" in merged and merged["alarm2"] > merged["alarm1"]:
+                raise BillingError(f"alarm2 {merged['alarm2']} would be above alarm1 "
+                                   f"{merged['alarm1']} on meter {meter_no}")
             row = m.ParameterChange(meter_id=meter.id, params=dict(params), status="queued",
                                     actor=operator, created_at=self.now())
             s.add(row)
@@ -1589,6 +1593,21 @@ def _tariff_info(t: m.Tariff) -> TariffInfo:
 def _debt_info(d: m.Debt, meter_no: str) -> DebtInfo:
     return DebtInfo(d.id, meter_no, d.description, d.principal, d.outstanding,
                     d.recovery_percent, d.recovery_fixed)
+
+
+def _parameters_of(vend: m.Vend) -> dict[str, Any] | None:
+    """The parameters a vend carries to its meter, as its first answer gave them: those still
+    queued while it is not written, then those marked written with it (a replay — a station
+    rewriting a torn card — must write the same levels)."""
+    s = object_session(vend)
+    assert s is not None
+    if vend.status == VendStatus.CREATED.value:
+        return _pending_parameters(s, vend.meter_id)
+    merged: dict[str, Any] = {}
+    for change in s.scalars(select(m.ParameterChange).where(
+            m.ParameterChange.vend_id == vend.id).order_by(m.ParameterChange.id)):
+        merged.update(change.params)
+    return merged or None
 
 
 def _pending_parameters(s: Session, meter_id: int) -> dict[str, Any] | None:

@@ -17,12 +17,13 @@ from rig.scenarios.cert_base import (
     measure_load_power,
     outside_friendly_periods,
 )
-from rig.scenarios.steps import BenchSteps
+from rig.scenarios.steps import ADMINISTRATOR, BenchSteps
 
 
 def parameter_card_changes_thresholds(s: BenchSteps) -> None:
     """A PARAMETER card moves the alarm and limit levels: the meter's parameter registers
-    read them back (where its protocol has them) and the alarms come at the new levels."""
+    read them back (where its protocol has them), the alarms come at the new levels, and the
+    billing centre holds the new hoarding limit the card carries."""
     p, t = s.bench.profile, s.bench.profile.thresholds
     new = {"alarm1": t.alarm1 * 2, "alarm2": t.alarm2 * 2,
            "overdraft_limit": t.overdraft_limit + t.alarm2,
@@ -54,7 +55,9 @@ def parameter_card_changes_thresholds(s: BenchSteps) -> None:
             tariff_rates=(TariffRate(0, vend.price_per_kwh),),
             key_revision=p.card.key_revision)
         with s.bench.card_at_writer() as conn:
-            s.station.write_command(conn, record)
+            s.station.write_parameters(conn, record, actor=ADMINISTRATOR)
+        s.record.measure("centre's hoarding limit", s.billing.hoarding(s.meter_no).limit,
+                         "credit units", equals=record.hoarding_limit)
         delivery = s.insert_into_meter()
         s.record.measure("meter display", delivery.meter_message)
         s.record.measure("remaining credit unchanged", s.meter.remaining(), s.unit,

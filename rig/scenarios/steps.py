@@ -43,6 +43,7 @@ from rig.report.plot import RunSeries
 from rig.scenarios.record import RunRecord
 
 OPERATOR = "rig-cashier"
+ADMINISTRATOR = "rig-administrator"  # issues parameter cards (the meter's limits)
 T = TypeVar("T")
 
 
@@ -208,6 +209,8 @@ class BenchSteps:
             self.billing.register_station(b.config.station_id)
         with contextlib.suppress(Conflict):
             self.billing.register_operator(OPERATOR, "cashier")
+        with contextlib.suppress(Conflict):
+            self.billing.register_operator(ADMINISTRATOR, "administrator")
         account = f"ACC-{self.tag}"
         self.billing.register_customer(customer, account)
         tariff_code = self.tariff_code

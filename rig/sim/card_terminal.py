@@ -110,6 +110,7 @@ class _Plan:
     parameters: ParameterRecord | None = None
     clear: ClearRecord | None = None
     new_key: tuple[int, bytes] | None = None
+    alarm_levels: dict[str, Decimal] = field(default_factory=dict)  # from the tariff record
     messages: list[str] = field(default_factory=list)
     applied: int | None = None
     changed: bool = False
@@ -266,7 +267,28 @@ class MeterCardTerminal:
             if new and self.engine.would_hoard(purchase.credit):
                 raise _Refused("hoarding limit exceeded: refused",
                                CardErrorCode.HOARDING_LIMIT_EXCEEDED)
+            if new and tariff is not None:
+                plan.alarm_levels = self._vend_alarm_levels(tariff, plan)
         plan.tariff, plan.purchase = tariff, purchase
+
+    def _vend_alarm_levels(self, tariff: TariffRecord, plan: _Plan) -> dict[str, Decimal]:
+        """The alarm levels a vend carries on its tariff record (0 = keep the meter's level).
+
+        They belong to the purchase written beside them and are applied with it, once: an old
+        card inserted again cannot undo a later change. Levels the meter's rules refuse (as a
+        parameter card's would be) are not applied and the outcome says why; the credit still
+        is — a wrong alarm level must not cost the customer the purchase.
+        """
+        units = self.engine.profile.from_credit_units
+        levels = {name: units(value) for name, value in
+                  (("alarm1", tariff.alarm1), ("alarm2", tariff.alarm2)) if value}
+        if levels:
+            try:
+                self.engine.thresholds_with(**levels)
+            except ValueError as e:
+                plan.messages.append(f"alarm levels of the vend not applied: {e}")
+                return {}
+        return levels
 
     def _check_parameters(self, session: CardSession, plan: _Plan) -> None:
         rec: ParameterRecord = self._record(session, ParameterRecord, "parameter")
@@ -321,6 +343,9 @@ class MeterCardTerminal:
                 e.apply_purchase(seq, plan.purchase.credit, now)
                 plan.applied, plan.changed = seq, True
                 msgs.append(f"credit applied (purchase {seq})")
+                if plan.alarm_levels:
+                    e.set_thresholds(**plan.alarm_levels)
+                    msgs.append("alarm levels of the vend applied")
         if plan.parameters is not None:
             self._apply_parameters(plan)
         if plan.clear is not None:

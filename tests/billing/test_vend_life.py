@@ -194,6 +194,17 @@ def test_parameters_queue_for_the_next_card_write(centre) -> None:
     assert v.parameters == {"alarm1": 500, "alarm2": 200}
     centre.mark_written(v.vend_id)
     assert centre.pending_parameters(METER) is None
+    # A station rewriting a torn card replays the vend: the levels written with it come too.
+    assert buy(centre, "10.00", "r1").parameters == {"alarm1": 500, "alarm2": 200}
+
+
+def test_queued_levels_that_would_put_alarm2_above_alarm1_are_refused(centre) -> None:
+    centre.create_tariff("RES", Decimal("0.15"), T0)
+    add_meter(centre)
+    centre.queue_parameters(METER, operator="sam", alarm1=500)
+    with pytest.raises(BillingError, match="alarm2 600 would be above alarm1 500"):
+        centre.queue_parameters(METER, operator="sam", alarm2=600)
+    assert centre.pending_parameters(METER) == {"alarm1": 500}
 
 
 def test_reprint_is_marked_and_counted(centre) -> None:
