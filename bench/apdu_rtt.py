@@ -62,6 +62,8 @@ from rig.sim.virtual_card import VirtualCard, VpcdLink
 from rig.sim.vpcd import VpcdSlot, claim_free_slot
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rig.card.pcsc import PcscConnection
 
 WARMUP = 200
@@ -282,21 +284,19 @@ def _sample(n: int, conn: PcscConnection, table_conn: PcscConnection, bare: sock
         assert response == replies[apdu], response.hex()
         return dt
 
-    def raw(apdu: bytes) -> int:
-        command = commands[apdu]
-        t0 = time.perf_counter_ns()
-        rc, response = scard.SCardTransmit(hcard, t1, command)
-        dt = time.perf_counter_ns() - t0
-        assert rc == ok and bytes(response) == replies[apdu], scard.SCardGetErrorMessage(rc)
-        return dt
+    def raw_transmit(handle: int, row: str) -> Callable[[bytes], int]:
+        """pyscard's C binding alone, to the card behind ``handle`` (samples keyed ``row``)."""
+        def timed(apdu: bytes) -> int:
+            command = commands[apdu]
+            t0 = time.perf_counter_ns()
+            rc, response = scard.SCardTransmit(handle, t1, command)
+            dt = time.perf_counter_ns() - t0
+            assert rc == ok and bytes(response) == replies[apdu], scard.SCardGetErrorMessage(rc)
+            return dt
+        timed.__name__ = row
+        return timed
 
-    def table(apdu: bytes) -> int:
-        command = commands[apdu]
-        t0 = time.perf_counter_ns()
-        rc, response = scard.SCardTransmit(table_hcard, t1, command)
-        dt = time.perf_counter_ns() - t0
-        assert rc == ok and bytes(response) == replies[apdu], scard.SCardGetErrorMessage(rc)
-        return dt
+    raw, table = raw_transmit(hcard, "raw"), raw_transmit(table_hcard, "table")
 
     def pcscd(apdu: bytes) -> int:  # one round trip into pcscd and back, no card I/O
         t0 = time.perf_counter_ns()
@@ -371,8 +371,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     result = measure(args.n, args.same_process)
     print(f"virtual card's own Python per APDU: median {result['card_median_ms']:.4f} ms, "
           f"p99 {result['card_p99_ms']:.4f} ms")
-    goal = result["read_binary_median_ms"] < 0.2 and result["read_binary_ratio"] <= 3
-    print(f"goal (median < 0.2 ms and within 3x the bare echo): {'met' if goal else 'NOT met'}")
+    goal = all(result[f"{apdu}_median_ms"] < 0.2 and result[f"{apdu}_ratio"] <= 3
+               for apdu in ("select", "read_binary"))
+    print(f"goal (median < 0.2 ms and within 3x the bare echo, both APDUs): "
+          f"{'met' if goal else 'NOT met'}")
     out = {k: round(v, 4) for k, v in result.items()}
     print(json.dumps(out))
     return out

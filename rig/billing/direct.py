@@ -164,7 +164,10 @@ class Direct:
                 except self.dbapi_error as e:
                     raise self.wrap("COMMIT", (), e) from e
             except BaseException:
-                raw.rollback()
+                try:
+                    raw.rollback()
+                except self.dbapi_error:  # a dead connection: the pool must not reuse it
+                    raw.invalidate()
                 raise
             self.notify()
         finally:
