@@ -142,7 +142,10 @@ def hoarding_limit_refusal(s: BenchSteps) -> None:
         power = consumption_power(s)
         outside_friendly_periods(s, Decimal(1))
         s.load_on(power)
-        s.watch(lambda m: m.remaining + credit <= limit, "room for the purchase")
+        # The register reads the balance rounded down to its resolution: the true balance can
+        # be up to one step higher, so room is confirmed with that step to spare.
+        step = p.credit.resolution
+        s.watch(lambda m: m.remaining + step + credit <= limit, "room for the purchase")
         s.load_off()
         before = s.meter.remaining()
         delivery = s.insert_into_meter()
