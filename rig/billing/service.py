@@ -734,9 +734,10 @@ class BillingCentre:
         """Cancel a vend no readback has confirmed (supervisor or administrator).
 
         The sequence number stays used (never reissued: a card that already carries it must
-        not apply a different purchase). Debt recovered by it is owed again and the meter's
-        change goes back to what it was before. If the card did reach the meter after all, the
-        next readback shows the sequence applied and reconciliation flags it.
+        not apply a different purchase). Debt recovered by it is owed again, the meter's change
+        goes back to what it was before, bank payments it vended are pending again and
+        parameters written with it are queued again. If the card did reach the meter after all,
+        the next readback shows the sequence applied and reconciliation flags it.
         """
         if not reason.strip():
             raise BillingError("a reversal needs a reason")
@@ -759,6 +760,9 @@ class BillingCentre:
                 meter.change_balance = vend.change_in
             for payment in s.scalars(select(m.BankPayment).where(m.BankPayment.vend_id == vend.id)):
                 payment.status, payment.vend_id = "pending", None  # paid money is owed as credit
+            for change in s.scalars(select(m.ParameterChange).where(
+                    m.ParameterChange.vend_id == vend.id)):  # they ride on the next card again
+                change.status, change.vend_id, change.written_at = "queued", None, None
             agents.refund(s, vend, operator, self.now())
             vend.status = VendStatus.REVERSED.value
             vend.reversed_at = self.now()

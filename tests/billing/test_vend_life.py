@@ -198,6 +198,18 @@ def test_parameters_queue_for_the_next_card_write(centre) -> None:
     assert buy(centre, "10.00", "r1").parameters == {"alarm1": 500, "alarm2": 200}
 
 
+def test_a_reversed_vend_gives_back_the_parameters_it_carried(centre) -> None:
+    centre.create_tariff("RES", Decimal("0.15"), T0)
+    add_meter(centre)
+    centre.queue_parameters(METER, operator="sam", alarm1=500, alarm2=200)
+    v = buy(centre, "10.00", "r1")
+    centre.mark_written(v.vend_id)
+    assert centre.pending_parameters(METER) is None
+    centre.reverse_vend(v.vend_id, operator="sam", reason="card destroyed at the desk")
+    assert centre.pending_parameters(METER) == {"alarm1": 500, "alarm2": 200}
+    assert buy(centre, "10.00", "r2").parameters == {"alarm1": 500, "alarm2": 200}
+
+
 def test_queued_levels_that_would_put_alarm2_above_alarm1_are_refused(centre) -> None:
     centre.create_tariff("RES", Decimal("0.15"), T0)
     add_meter(centre)
