@@ -24,8 +24,6 @@ class NeedsSession(Exception):
 
 
 class SaleDb(Protocol):
-    postgres: bool
-
     @property
     def session(self) -> Session: ...
 
@@ -42,7 +40,6 @@ class OrmSale:
 
     def __init__(self, s: Session) -> None:
         self._s = s
-        self.postgres = s.get_bind().dialect.name == "postgresql"
 
     @property
     def session(self) -> Session:

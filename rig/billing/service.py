@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from rig.billing import agents, audit, hoarding, passwords, tokens, vend_context
 from rig.billing import models as m
-from rig.billing.busy import BillingBusy, busy_error
+from rig.billing.busy import busy_error
 from rig.billing.db import lock_wait_seconds
 from rig.billing.direct import Direct
 from rig.billing.models import to_utc
@@ -141,19 +141,22 @@ class BillingCentre:
 
     @contextmanager
     def _transaction(self, operation: str) -> Iterator[Session]:
+        with self._busy_as(operation), self._sessions.begin() as session:
+            yield session
+            audit.write_deferred(session)
+
+    @contextmanager
+    def _busy_as(self, operation: str) -> Iterator[None]:
+        """A lock wait that ran out, in the block, as :class:`BillingBusy` naming
+        ``operation``; any other database error as it is."""
         try:
-            with self._sessions.begin() as session:
-                yield session
-                audit.write_deferred(session)
+            yield
         except DBAPIError as e:
-            busy = self._busy(e, operation)
+            busy = busy_error(e, operation, self.engine.url.render_as_string(hide_password=True),
+                              lock_wait_seconds(self.engine))
             if busy is None:
                 raise
             raise busy from e
-
-    def _busy(self, e: DBAPIError, operation: str) -> BillingBusy | None:
-        return busy_error(e, operation, self.engine.url.render_as_string(hide_password=True),
-                          lock_wait_seconds(self.engine))
 
     # -- master data -------------------------------------------------------------------------
 
@@ -479,16 +482,11 @@ class BillingCentre:
         """The sale in a direct transaction (:mod:`rig.billing.direct`); None when it needs
         the ORM (:mod:`rig.billing.sale_db`) and nothing was written."""
         try:
-            with self._direct.transaction() as tx:
+            with self._busy_as("vend"), self._direct.transaction() as tx:
                 return self._new_vend(DirectSale(tx, postgres=self._postgres), meter_no, amount,
                                       request_id, station, operator)
         except NeedsSession:
             return None
-        except DBAPIError as e:
-            busy = self._busy(e, "vend")
-            if busy is None:
-                raise
-            raise busy from e
 
     def _new_vend(
         self,
@@ -549,7 +547,7 @@ class BillingCentre:
             raise VendRefused(
                 "no_tariff_in_effect", f"tariff {ctx.tariff_code} has no version in effect"
             )
-        info = self._tariffs.get(ctx.tariff_id) or self._tariff(db.session, ctx.tariff_id)
+        info = self._tariff(db, ctx.tariff_id)
         fixed_sold = Decimal(0)
         if info.fixed_monthly > 0:
             fixed_sold = sum(db.session.scalars(select(m.Vend.fixed_charge).where(
@@ -648,12 +646,12 @@ class BillingCentre:
                 "amount_above_maximum", f"amount {amount} is above the maximum {limits.maximum}"
             )
 
-    def _tariff(self, s: Session, tariff_id: int) -> TariffInfo:
+    def _tariff(self, db: SaleDb, tariff_id: int) -> TariffInfo:
         """A tariff version by id; versions never change once created, so each is read once
-        per centre."""
+        per centre (through the ORM: a direct sale that misses the cache hands over)."""
         info = self._tariffs.get(tariff_id)
         if info is None:
-            row = s.get(m.Tariff, tariff_id)
+            row = db.session.get(m.Tariff, tariff_id)
             assert row is not None
             info = self._tariffs[tariff_id] = _tariff_info(row)
         return info
@@ -1099,14 +1097,10 @@ class BillingCentre:
             )
         s = self._sessions()
         try:
-            s.begin()
-            return self._new_vend(OrmSale(s), meter_no, Decimal(amount),
-                                  f"quote-{uuid.uuid4().hex}", station, operator)
-        except DBAPIError as e:
-            busy = self._busy(e, "quote_vend")
-            if busy is None:
-                raise
-            raise busy from e
+            with self._busy_as("quote_vend"):
+                s.begin()
+                return self._new_vend(OrmSale(s), meter_no, Decimal(amount),
+                                      f"quote-{uuid.uuid4().hex}", station, operator)
         finally:
             s.rollback()
             s.close()

@@ -41,8 +41,8 @@ def sell(c: BillingCentre, request_id: str, amount: str = "12.34",
 
 def test_direct_reads_convert_like_the_orm(centre: BillingCentre) -> None:
     sell(centre, "r1")
-    with centre._sessions() as s:
-        orm = s.execute(_READ_VEND, {"request_id": "r1"}).one()._asdict()
+    with centre.engine.connect() as conn:
+        orm = conn.execute(_READ_VEND, {"request_id": "r1"}).one()._asdict()
     with Direct(centre.engine).transaction() as tx:
         got = tx.one(_READ_VEND, {"request_id": "r1"})
     assert got == orm
