@@ -14,19 +14,23 @@ PostgreSQL, a transaction-scoped advisory lock taken just before commit (:func:`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, insert, select, text
+from sqlalchemy import JSON, Executable, bindparam, insert, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from rig.billing import models as m
 from rig.billing.models import to_utc
-from rig.billing.reconcile import _jsonable
 
 GENESIS = "0" * 64
 AUDIT_CHAIN_LOCK = 0x72696761756469  # "rigaudi": one chain, one advisory lock
@@ -55,16 +59,34 @@ class ChainReport:
     problem: str = ""
 
 
+def canonical_json(value: Any) -> str:
+    """``value`` as the chain hashes and stores it: sorted keys, no spaces, ASCII only, and
+    Decimals as exact strings, datetimes ISO 8601, enums their value, dataclasses (nested ones
+    too) objects of their fields — never a float made of money."""
+    return _CANONICAL.encode(value)
+
+
 def event_hash(
     seq: int, at: datetime, actor: str, action: str, entity: str, entity_id: str,
     before: Any, after: Any, prev_hash: str,
 ) -> str:
-    payload = {
-        "seq": seq, "at": to_utc(at).isoformat(), "actor": actor, "action": action,
-        "entity": entity, "entity_id": entity_id, "before": before, "after": after,
-        "prev": prev_hash,
-    }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    """SHA-256 of the canonical JSON of the whole event (as stored: ``before``/``after``
+    already JSON-safe)."""
+    return _digest(seq, at, actor, action, entity, entity_id, canonical_json(before),
+                   canonical_json(after), prev_hash)
+
+
+def _digest(seq: int, at: datetime, actor: str, action: str, entity: str, entity_id: str,
+            before_json: str, after_json: str, prev_hash: str) -> str:
+    # The canonical JSON of {"action", "actor", "after", "at", "before", "entity",
+    # "entity_id", "prev", "seq"} (keys in sorted order), put together from the parts so
+    # ``before``/``after`` — the bulk of it, and also what is stored — are serialised once.
+    # tests/billing/test_audit_hash.py holds it to ``json.dumps(..., sort_keys=True)``.
+    text = _CANONICAL.encode
+    blob = (f'{{"action":{text(action)},"actor":{text(actor)},"after":{after_json},'
+            f'"at":{text(to_utc(at).isoformat())},"before":{before_json},'
+            f'"entity":{text(entity)},"entity_id":{text(entity_id)},'
+            f'"prev":{text(prev_hash)},"seq":{int(seq)}}}')
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -124,8 +146,8 @@ def append(
     for event in events:
         seq = head[0] + 1 if head is not None else 1
         prev = head[1] if head is not None else GENESIS
-        digest = event_hash(seq, event["at"], event["actor"], event["action"], event["entity"],
-                            event["entity_id"], event["before"], event["after"], prev)
+        digest = _digest(seq, event["at"], event["actor"], event["action"], event["entity"],
+                         event["entity_id"], event["before"], event["after"], prev)
         rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
         head = (seq, digest)
     execute(_INSERT, rows)
@@ -134,18 +156,50 @@ def append(
 def shape(*, at: datetime, actor: str, action: str, entity: str, entity_id: object,
           before: Any = None, after: Any = None,
           ) -> dict[str, Any]:
-    """One event as stored, before it is chained (``before``/``after``: dicts or dataclasses,
-    made JSON-safe here)."""
+    """One event as stored, before it is chained; ``before``/``after`` (dicts or dataclasses)
+    become their canonical JSON here, once, for the hash and the row alike."""
     return {"at": to_utc(at), "actor": actor, "action": action, "entity": entity,
-            "entity_id": str(entity_id), "before": _jsonable(before), "after": _jsonable(after)}
+            "entity_id": str(entity_id), "before": canonical_json(before),
+            "after": canonical_json(after)}
 
 
+def _json_safe(value: Any) -> Any:
+    """What the encoder cannot write itself (see :func:`canonical_json`)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    raise TypeError(f"an audit event cannot hold {type(value).__name__} {value!r}")
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
+
+
+class _JsonText(TypeDecorator[str]):
+    """A JSON column's bind for a value that is already JSON text (written as it is)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                              default=_json_safe)
 _QUEUE = "rig.audit.pending"
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(m.AuditEvent.seq, m.AuditEvent.hash).order_by(m.AuditEvent.seq.desc()).limit(1)
 _INSERT = insert(m.AuditEvent).values({
-    name: bindparam(name) for name in ("seq", "at", "actor", "action", "entity", "entity_id",
-                                       "before", "after", "prev_hash", "hash")})
+    **{name: bindparam(name) for name in ("seq", "at", "actor", "action", "entity", "entity_id",
+                                          "prev_hash", "hash")},
+    **{name: bindparam(name, type_=_JsonText()) for name in ("before", "after")}})
 
 
 def verify_chain(s: Session) -> ChainReport:
