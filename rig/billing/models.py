@@ -14,6 +14,7 @@ migrated schema equals this metadata.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -69,10 +70,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return to_utc(value)
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_utc_text
+
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return to_utc(value)
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """UTC as SQLite stores a ``DateTime`` (SQLAlchemy's storage format, always with six
+    decimals, so text order is time order), made by ``isoformat`` in C: a sale binds four."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = to_utc(value)
+    return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -9,7 +9,9 @@ than the column holds is refused, never silently rounded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger
 from sqlalchemy.engine import Dialect
@@ -33,6 +35,15 @@ class ScaledDecimal(TypeDecorator[Decimal]):
             return None
         return to_units(value, self.scale)
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], int | None]:
+        # process_bind_param without TypeDecorator's layer of calls: a sale binds nine.
+        scale = self.scale
+
+        def process(value: Decimal | int | None) -> int | None:
+            return None if value is None else to_units(value, scale)
+
+        return process
+
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
@@ -48,15 +59,20 @@ def to_units(value: Decimal | int, scale: int) -> int:
         if isinstance(value, bool) or not isinstance(value, Decimal | int):
             raise TypeError(f"money must be Decimal or int, got {type(value).__name__} {value!r}")
         value = Decimal(value)
-    d = value
-    if not d.is_finite():
-        raise ValueError(f"money value {d} is not finite")
-    scaled = d.scaleb(scale)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"money value {d} has more than {scale} decimal places")
-    units = int(scaled)
-    if abs(units) > BIGINT_MAX:
-        raise ValueError(f"money value {d} does not fit a 64-bit column at scale {scale}")
+    if not value.is_finite():
+        raise ValueError(f"money value {value} is not finite")
+    # adjusted(): the power of ten of the leading digit, so 1E+999999 is never scaled or int()
+    # and 1E-999999 never underflows to 0 when scaled
+    if value.adjusted() + scale > 18:
+        raise ValueError(f"money value {value} does not fit a 64-bit column at scale {scale}")
+    if value and value.adjusted() < -scale:
+        raise ValueError(f"money value {value} has more than {scale} decimal places")
+    scaled = value.scaleb(scale)
+    units = int(scaled)  # truncates: compared with ``scaled`` next
+    if units != scaled:
+        raise ValueError(f"money value {value} has more than {scale} decimal places")
+    if not -BIGINT_MAX <= units <= BIGINT_MAX:
+        raise ValueError(f"money value {value} does not fit a 64-bit column at scale {scale}")
     return units
 
 

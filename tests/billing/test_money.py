@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
-from sqlalchemy import func, select, text
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from rig.billing import create_billing_engine, open_billing, upgrade
@@ -113,3 +117,45 @@ def test_upgrade_from_0001_converts_stored_doubles_exactly(tmp_path) -> None:
         kinds = s.execute(text("SELECT typeof(amount), typeof(price_per_kwh) FROM vends")).one()
     assert tuple(kinds) == ("integer", "integer")
     engine.dispose()
+
+
+decimals = st.decimals(allow_nan=True, allow_infinity=True) | st.builds(
+    lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+    st.integers(-10**20, 10**20), st.integers(-999_999_990, 999_999_990))
+
+
+@given(value=decimals, scale=st.sampled_from([2, 4, 7]))
+def test_to_units_is_exact_or_refuses(value: Decimal, scale: int) -> None:
+    """Whatever a Decimal holds: the exact count of units when it is a whole number of them
+    within 64 bits, else ValueError — never a rounded or truncated count."""
+    if not value.is_finite():
+        with pytest.raises(ValueError, match="not finite"):
+            to_units(value, scale)
+        return
+    if value and abs(value.adjusted()) > 40:  # far outside 64 bits of units, either way
+        with pytest.raises(ValueError, match=r"decimal places|does not fit"):
+            to_units(value, scale)
+        return
+    exact = Fraction(value) * 10**scale
+    if exact.denominator != 1 or abs(exact) > 2**63 - 1:
+        with pytest.raises(ValueError, match=r"decimal places|does not fit"):
+            to_units(value, scale)
+    else:
+        assert to_units(value, scale) == exact.numerator
+        assert ScaledDecimal(scale).bind_processor(sqlite.dialect())(value) == exact.numerator
+
+
+@given(at=st.datetimes(timezones=st.none() | st.timezones()))
+def test_sqlite_datetimes_are_stored_as_sqlalchemy_stores_them(at: datetime) -> None:
+    """The fast bind writes exactly SQLAlchemy's SQLite text for the UTC instant (naive
+    values are UTC), so stored values keep sorting and comparing as before."""
+    dialect = sqlite.dialect()
+    fast = m.UTCDateTime().bind_processor(dialect)
+    assert fast is not None
+    reference = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    try:
+        utc = m.to_utc(at)
+    except OverflowError:  # e.g. 0001-01-01 at +01:00 is before year 1 in UTC
+        return
+    assert fast(at) == reference(utc)
+    assert fast(None) is None
