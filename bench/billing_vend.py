@@ -5,11 +5,17 @@ Every figure is measured on the same disk (a fresh temporary folder under ``DIR`
 ``bench/``) with the pragmas the billing engine uses (WAL, same ``synchronous``). Each vend goes
 to a meter with no unapplied purchase (one meter per vend), so nothing is refused and the
 figure is the cost of a complete vend: checks, pricing, sequence allocation, audit append and
-one commit. The ratio ``commits_per_vend`` is bare-commit rate / vend rate (goal: ≤ 3). A
-shared disk's speed drifts, so bare commits are timed right before and right after each vend
-run and the ratio uses their mean. With a reachable PostgreSQL (``RIG_POSTGRES_URL`` or the
-lab default) the same vend runs go to a scratch database, beside bare PostgreSQL commits.
-Prints a table and, last, one flat JSON line.
+one commit. The ratio ``commits_per_vend`` is the time of a vend / the time of a bare commit
+(goal: ≤ 3). Both run on a write-ahead log already grown to its working size (see
+:func:`steady_wal`), as in a database that has been in service a while.
+
+A shared disk's speed drifts within a second, so a run is cut into chunks of ``--chunk`` vends
+and each chunk is followed by as many bare commits: the ratio compares the two sums. The row
+``SQL alone`` replays, with plain ``sqlite3``, the exact statements and parameters the
+1-station run sent (recorded once from a centre): what a vend costs with no Python logic at
+all, so the distance between the two rows is the centre's own work. With a reachable
+PostgreSQL (``RIG_POSTGRES_URL`` or the lab default) the same vend runs go to a scratch
+database, beside bare PostgreSQL commits. Prints a table and, last, one flat JSON line.
 """
 
 from __future__ import annotations
@@ -17,80 +23,135 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import queue
 import shutil
 import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from rig.billing import BillingBusy, loadgen, open_billing
+from rig.billing import BillingBusy, direct, loadgen, open_billing
 from rig.billing.postgres import postgres_url, reachable, scratch_database
 
 warnings.filterwarnings("ignore", message="Dialect sqlite.*Decimal objects natively")
+BARRIER_TIMEOUT_S = 300.0
+Statements = list[tuple[str, Any, bool]]  # (SQL, DBAPI parameters, fetch a row)
 
 
-def bare_postgres_commits(url: str, n: int) -> float:
-    """Commits per second of a one-row insert on PostgreSQL (psycopg, no ORM)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    with psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password,
-                         dbname=u.database) as con:
-        con.execute("CREATE TABLE t (id SERIAL PRIMARY KEY, v TEXT)")
-        con.commit()
-        t0 = time.perf_counter()
-        for i in range(n):
-            con.execute("INSERT INTO t (v) VALUES (%s)", (f"row {i}",))
-            con.commit()
-        return n / (time.perf_counter() - t0)
-
-
-def bare_commits(db: Path, n: int, synchronous: int) -> float:
-    """Commits per second of a one-row insert with the billing engine's journal settings."""
+def steady_wal(db: Path) -> sqlite3.Connection:
+    """Grow ``db``'s write-ahead log past its working size (the 1,000-page auto-checkpoint) by
+    rewriting the header page, and return the connection that keeps it: SQLite deletes the log
+    when its last connection closes. The run that follows then writes over a log that exists,
+    as in a database that has been in service a while, instead of growing a new file — on this
+    disk a commit that grows the log costs 1.3-1.6 times one that does not, which would
+    flatter whichever side grew it."""
     con = sqlite3.connect(db, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
-    con.execute(f"PRAGMA synchronous={synchronous}")
-    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    t0 = time.perf_counter()
-    for i in range(n):
-        con.execute("BEGIN IMMEDIATE")
-        con.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))
-        con.execute("COMMIT")
-    rate = n / (time.perf_counter() - t0)
-    con.close()
-    return rate
+    con.execute("PRAGMA synchronous=OFF")  # this connection's commits only
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    for k in range(1100):  # one page, one commit each
+        con.execute(f"PRAGMA user_version={version + 1 + k % 2}")
+    con.execute(f"PRAGMA user_version={version}")
+    return con
 
 
-def _station(url: str, station: str, meters: list[str], barrier: object, out: object) -> None:
+class Bare(Protocol):
+    def time(self, n: int) -> float:
+        """Seconds taken by ``n`` one-row insert commits."""
+
+
+class BareSqlite:
+    """One-row insert commits with the billing engine's journal settings."""
+
+    def __init__(self, db: Path, synchronous: int) -> None:
+        self._con = sqlite3.connect(db, isolation_level=None)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute(f"PRAGMA synchronous={synchronous}")
+        self._con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        self._i = 0
+        self.time(1100)  # past the auto-checkpoint: a log of working size (see steady_wal)
+
+    def time(self, n: int) -> float:
+        con = self._con
+        t0 = time.perf_counter()
+        for _ in range(n):
+            self._i += 1
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("INSERT INTO t (v) VALUES (?)", (f"row {self._i}",))
+            con.execute("COMMIT")
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class BarePostgres:
+    """One-row insert commits on PostgreSQL (psycopg, no ORM)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        self._con = psycopg.connect(host=u.host, port=u.port, user=u.username,
+                                    password=u.password, dbname=u.database)
+        self._con.execute("CREATE TABLE t (id SERIAL PRIMARY KEY, v TEXT)")
+        self._con.commit()
+        self._i = 0
+
+    def time(self, n: int) -> float:
+        con = self._con
+        t0 = time.perf_counter()
+        for _ in range(n):
+            self._i += 1
+            con.execute("INSERT INTO t (v) VALUES (%s)", (f"row {self._i}",))
+            con.commit()
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _chunks(items: list[str], count: int) -> list[list[str]]:
+    size, extra = divmod(len(items), count)
+    bounds = [k * size + min(k, extra) for k in range(count + 1)]
+    return [items[bounds[k]:bounds[k + 1]] for k in range(count)]
+
+
+def _station(url: str, station: str, meters: list[str], chunks: int, gate: Any,
+             out: Any) -> None:
     """Sell once to ``meters[0]`` before the clock starts (a station that has been open a while:
-    connected, statements compiled, tariff cached), then once to each of the others."""
+    connected, statements compiled, tariff cached), then to each of the others, one chunk
+    between each pair of ``gate`` waits."""
     try:
         centre = open_billing(url)
         centre.vend(meters[0], loadgen.amount_for(0, 1), request_id=f"{station}-warm-up",
                     station=station, operator=loadgen.OPERATOR)
-        barrier.wait()  # type: ignore[attr-defined]
-        t0 = time.perf_counter()
-        timeouts = 0
-        for i, no in enumerate(meters[1:]):
-            while True:  # idempotent by request id: a lock timeout is simply retried
-                try:
-                    centre.vend(no, loadgen.amount_for(i, 1), request_id=f"{station}-{i}",
-                                station=station, operator=loadgen.OPERATOR)
-                    break
-                except BillingBusy:
-                    timeouts += 1
-        out.put((len(meters) - 1, t0, time.perf_counter(), timeouts))  # type: ignore[attr-defined]
+        timeouts, i = 0, 0
+        for part in _chunks(meters[1:], chunks):
+            gate.wait(BARRIER_TIMEOUT_S)
+            for no in part:
+                while True:  # idempotent by request id: a lock timeout is simply retried
+                    try:
+                        centre.vend(no, loadgen.amount_for(i, 1), request_id=f"{station}-{i}",
+                                    station=station, operator=loadgen.OPERATOR)
+                        break
+                    except BillingBusy:
+                        timeouts += 1
+                i += 1
+            gate.wait(BARRIER_TIMEOUT_S)
+        out.put(timeouts)
         centre.close()
     except BaseException:
-        out.put(traceback.format_exc())  # type: ignore[attr-defined]
+        out.put(traceback.format_exc())
+        gate.abort()
         raise
 
 
@@ -103,117 +164,193 @@ def prepared(url: str, stations: int, vends: int) -> list[str]:
     return meters
 
 
-def vend_rate(url: str, stations: int, meters: list[str]) -> tuple[float, int]:
-    """Vends per second with ``stations`` station processes sharing one prepared database
-    (one vend per meter), and how many times a station's wait for a lock outlasted the lock
-    wait (BillingBusy, retried)."""
-    names = [f"ST-{k}" for k in range(stations)]
+def vend_run(url: str, stations: int, meters: list[str], bare: Bare,
+             chunk: int) -> tuple[float, float, int]:
+    """Seconds spent vending (``stations`` station processes sharing one prepared database, one
+    vend per meter) and in as many bare commits, chunk by chunk; and how many times a station's
+    wait for a lock outlasted the lock wait (BillingBusy, retried)."""
+    vends = len(meters) - stations
+    # Several stations run as one chunk: at a chunk's end the station holding the lock finishes
+    # its share while the others back off in SQLite's busy handler (sleeps up to 100 ms),
+    # leaving the lock idle — a stop a continuous run never has.
+    chunks = max(1, round(vends / chunk)) if stations == 1 else 1
     ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(stations), ctx.Queue()
-    procs = [ctx.Process(target=_station, args=(url, name, meters[k::stations], barrier, out))
-             for k, name in enumerate(names)]
+    gate, out = ctx.Barrier(stations + 1), ctx.Queue()
+    procs = [ctx.Process(target=_station,
+                         args=(url, f"ST-{k}", meters[k::stations], chunks, gate, out))
+             for k in range(stations)]
     for p in procs:
         p.start()
-    results: list[tuple[int, float, float, int]] = []
-    while len(results) < len(procs):
-        try:
-            got = out.get(timeout=5)
-        except queue.Empty:
-            if all(p.exitcode is not None for p in procs):
-                raise SystemExit("a station process died without reporting") from None
-            continue
-        if isinstance(got, str):
-            raise SystemExit(f"a station process failed:\n{got}")
-        results.append(got)
+    vending = bare_s = 0.0
+    try:
+        for part in _chunks(["x"] * vends, chunks):
+            gate.wait(BARRIER_TIMEOUT_S)
+            t0 = time.perf_counter()
+            gate.wait(BARRIER_TIMEOUT_S)
+            vending += time.perf_counter() - t0
+            bare_s += bare.time(len(part))
+    except threading.BrokenBarrierError:
+        raise SystemExit(f"a station process failed:\n{out.get(timeout=10)}") from None
+    results = [out.get(timeout=BARRIER_TIMEOUT_S) for _ in procs]
     for p in procs:
         p.join()
-    total = sum(r[0] for r in results)
-    rate = total / (max(r[2] for r in results) - min(r[1] for r in results))
-    return rate, sum(r[3] for r in results)
+    failed = [r for r in results if isinstance(r, str)]
+    if failed:
+        raise SystemExit(f"a station process failed:\n{failed[0]}")
+    return vending, bare_s, sum(results)
 
 
-def _mean(a: float, b: float) -> float:
-    return (a + b) / 2
+def record_statements(template: Path, meters: list[str]) -> list[Statements]:
+    """The statements (SQL and DBAPI parameters) a 1-station run sends, vend by vend, recorded
+    from a centre selling on a copy of ``template``."""
+    copy = template.with_name(template.stem + "-recording.sqlite")
+    shutil.copyfile(template, copy)
+    recorded: list[Statements] = []
+    run = direct.DirectTransaction._run
+
+    def recording(tx: direct.DirectTransaction, prepared: direct.Prepared,
+                  values: Any) -> None:
+        fetch = prepared.sql.lstrip().startswith("SELECT") or " RETURNING " in prepared.sql
+        recorded[-1].append((prepared.sql, prepared.parameters(values), fetch))
+        run(tx, prepared, values)
+
+    with open_billing(f"sqlite:///{copy}") as centre:
+        centre.vend(meters[0], loadgen.amount_for(0, 1), request_id="ST-0-warm-up",
+                    station="ST-0", operator=loadgen.OPERATOR)
+        direct.DirectTransaction._run = recording  # type: ignore[method-assign]
+        try:
+            for i, no in enumerate(meters[1:]):
+                recorded.append([])
+                centre.vend(no, loadgen.amount_for(i, 1), request_id=f"ST-0-{i}",
+                            station="ST-0", operator=loadgen.OPERATOR)
+        finally:
+            direct.DirectTransaction._run = run  # type: ignore[method-assign]
+    copy.unlink()
+    return recorded
 
 
-def _postgres(vends: int, commits: int) -> dict[str, float]:
+def sql_run(db: Path, recorded: list[Statements], synchronous: int, bare: Bare,
+            chunk: int) -> tuple[float, float]:
+    """Seconds spent replaying ``recorded`` on ``db`` with plain sqlite3 (one transaction per
+    vend, the engine's pragmas), and in as many bare commits, chunk by chunk."""
+    con = sqlite3.connect(db, isolation_level=None)
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", f"synchronous={synchronous}"):
+        con.execute(f"PRAGMA {pragma}")
+    cur = con.cursor()
+    replaying = bare_s = 0.0
+    for part in [recorded[k:k + chunk] for k in range(0, len(recorded), chunk)]:
+        t0 = time.perf_counter()
+        for statements in part:
+            cur.execute("BEGIN IMMEDIATE")
+            for sql, parameters, fetch in statements:
+                cur.execute(sql, parameters)
+                if fetch:
+                    cur.fetchone()
+            cur.execute("COMMIT")
+        replaying += time.perf_counter() - t0
+        bare_s += bare.time(len(part))
+    con.close()
+    return replaying, bare_s
+
+
+def _postgres(vends: int, chunk: int) -> dict[str, float]:
     """The vend runs on a scratch PostgreSQL database, beside its bare commits (empty if no
     PostgreSQL answers)."""
     if reachable(postgres_url()) is not None:
         return {}
     figures: dict[str, float] = {}
-    with scratch_database(prefix="rig_bench") as url:
-        bare = bare_postgres_commits(url, commits)
     for stations in (1, 4):
-        with scratch_database(prefix="rig_bench") as url:
-            rate, _ = vend_rate(url, stations, prepared(url, stations, vends))
-        figures[f"pg_vends_per_s_{stations}_station{'s' if stations > 1 else ''}"] = round(rate, 1)
-        figures[f"pg_commits_per_vend_{stations}_station{'s' if stations > 1 else ''}"] = \
-            round(bare / rate, 2)
-    figures["pg_bare_commits_per_s"] = round(bare, 1)
+        name = f"{stations}_station{'s' if stations > 1 else ''}"
+        with scratch_database(prefix="rig_bench") as url, \
+                scratch_database(prefix="rig_bench_bare") as bare_url:
+            bare = BarePostgres(bare_url)
+            try:
+                vending, bare_s, _ = vend_run(url, stations, prepared(url, stations, vends),
+                                              bare, chunk)
+            finally:
+                bare.close()
+        figures[f"pg_vends_per_s_{name}"] = round(vends / vending, 1)
+        figures[f"pg_commits_per_vend_{name}"] = round(vending / bare_s, 2)
+        figures[f"pg_bare_commits_per_s_{name}"] = round(vends / bare_s, 1)
     return figures
+
+
+def _median_run(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return sorted(runs, key=lambda run: run[0] / run[1])[len(runs) // 2]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--vends", type=int, default=1000, help="vends per configuration")
-    ap.add_argument("--commits", type=int, default=2000, help="bare commits to time")
+    ap.add_argument("--vends", type=int, default=1000, help="vends per run")
+    ap.add_argument("--chunk", type=int, default=100,
+                    help="vends between two stretches of bare commits")
     ap.add_argument("--dir", type=Path, default=Path(__file__).resolve().parent)
-    ap.add_argument("--rounds", type=int, default=5, help="vend runs per configuration")
+    ap.add_argument("--rounds", type=int, default=5, help="runs per configuration")
     ap.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="billing-vend-", dir=args.dir))
-    runs: dict[int, list[tuple[float, float, float]]] = {1: [], 4: []}  # (bare, vends, ratio)
+    rows: dict[str, list[tuple[float, float]]] = {"1": [], "4": [], "sql": []}  # (work, bare)
     lock_timeouts = 0
     try:
         with open_billing(f"sqlite:///{folder / 'probe.sqlite'}") as probe, \
                 probe.engine.connect() as conn:
             synchronous = int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
-        templates = {n: folder / f"template{n}.sqlite" for n in runs}
-        meters = {n: prepared(f"sqlite:///{templates[n]}", n, args.vends) for n in runs}
-        bare = bare_commits(folder / "bare.sqlite", args.commits, synchronous)
+        templates = {n: folder / f"template{n}.sqlite" for n in (1, 4)}
+        meters = {n: prepared(f"sqlite:///{templates[n]}", n, args.vends) for n in (1, 4)}
+        recorded = record_statements(templates[1], meters[1])
+        bare = BareSqlite(folder / "bare.sqlite", synchronous)
         for r in range(args.rounds):
-            for n in runs:
-                db = folder / f"round{r}-{n}.sqlite"
-                shutil.copyfile(templates[n], db)  # every run starts from the same database
-                rate, timeouts = vend_rate(f"sqlite:///{db}", n, meters[n])
-                after = bare_commits(folder / f"bare-{r}-{n}.sqlite", args.commits, synchronous)
-                runs[n].append((_mean(bare, after), rate, _mean(bare, after) / rate))
-                lock_timeouts += timeouts
-                bare = after
+            for row in rows:
+                db = folder / f"round{r}-{row}.sqlite"
+                shutil.copyfile(templates[4 if row == "4" else 1], db)  # same start each run
+                keeper = steady_wal(db)
+                if row == "sql":
+                    rows[row].append(sql_run(db, recorded, synchronous, bare, args.chunk))
+                else:
+                    n = int(row)
+                    vending, bare_s, timeouts = vend_run(f"sqlite:///{db}", n, meters[n],
+                                                         bare, args.chunk)
+                    rows[row].append((vending, bare_s))
+                    lock_timeouts += timeouts
+                keeper.close()
+        bare.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    pg = {} if args.no_postgres else _postgres(args.vends, args.commits // 4)
-    median = {n: sorted(runs[n], key=lambda run: run[2])[len(runs[n]) // 2] for n in runs}
+    pg = {} if args.no_postgres else _postgres(args.vends, args.chunk)
+    median = {row: _median_run(runs) for row, runs in rows.items()}
+    bare_rates = [args.vends / b for runs in rows.values() for _, b in runs]
     figures = {
-        "bare_commits_per_s": round(statistics.median(run[0] for n in runs for run in runs[n]),
-                                    1),
-        "vends_per_s_1_station": round(median[1][1], 1),
-        "vends_per_s_4_stations": round(median[4][1], 1),
-        "commits_per_vend_1_station": round(median[1][2], 2),
-        "commits_per_vend_4_stations": round(median[4][2], 2),
-        "commits_per_vend_1_station_max": round(max(run[2] for run in runs[1]), 2),
-        "commits_per_vend_4_stations_max": round(max(run[2] for run in runs[4]), 2),
+        "bare_commits_per_s": round(statistics.median(bare_rates), 1),
+        "vends_per_s_1_station": round(args.vends / median["1"][0], 1),
+        "vends_per_s_4_stations": round(args.vends / median["4"][0], 1),
+        "commits_per_vend_1_station": round(median["1"][0] / median["1"][1], 2),
+        "commits_per_vend_4_stations": round(median["4"][0] / median["4"][1], 2),
+        "commits_per_vend_1_station_max": round(max(w / b for w, b in rows["1"]), 2),
+        "commits_per_vend_4_stations_max": round(max(w / b for w, b in rows["4"]), 2),
+        "sql_alone_commits_per_vend": round(median["sql"][0] / median["sql"][1], 2),
         "lock_timeouts_4_stations": lock_timeouts,
         "sqlite_synchronous": synchronous,
         "vends": args.vends,
         "rounds": args.rounds,
         **pg,
     }
-    print(f"disk: {args.dir} (SQLite WAL, synchronous={synchronous}); {args.rounds} rounds, "
-          "each vend run between two bare-commit runs")
-    for n, label in ((1, "1 station"), (4, "4 stations")):
-        print(f"{label:<11} bare commits/s " + " ".join(f"{run[0]:>7.0f}" for run in runs[n]))
-        print(f"{'':<11} vends/s        " + " ".join(f"{run[1]:>7.0f}" for run in runs[n]))
-        print(f"{'':<11} commits/vend   " + " ".join(f"{run[2]:>7.2f}" for run in runs[n])
-              + f"   median {median[n][2]:.2f} "
-              f"(goal ≤ 3: {'met' if median[n][2] <= 3 else 'NOT met'})")
-    print(f"4 stations: {lock_timeouts} lock wait(s) outlasted the lock wait (retried)")
+    print(f"disk: {args.dir} (SQLite WAL, synchronous={synchronous}); {args.rounds} rounds of "
+          f"{args.vends} vends, each chunk of {args.chunk} followed by as many bare commits")
+    for row, label in (("1", "1 station"), ("4", "4 stations"), ("sql", "SQL alone")):
+        runs = rows[row]
+        w, b = median[row]
+        print(f"{label:<11} bare commits/s " + " ".join(f"{args.vends / b:>7.0f}"
+                                                       for _, b in runs))
+        print(f"{'':<11} vends/s        " + " ".join(f"{args.vends / w:>7.0f}" for w, _ in runs))
+        print(f"{'':<11} commits/vend   " + " ".join(f"{w / b:>7.2f}" for w, b in runs)
+              + f"   median {w / b:.2f}"
+              + ("" if row == "sql" else f" (goal ≤ 3: {'met' if w / b <= 3 else 'NOT met'})"))
+    print(f"4 stations: {lock_timeouts} lock wait(s) outlasted the lock wait (retried); "
+          "SQL alone: the 1-station run's statements replayed by sqlite3, no Python logic")
     if pg:
-        print(f"PostgreSQL: bare commits/s {pg['pg_bare_commits_per_s']:.1f}; vends/s "
-              f"1 station {pg['pg_vends_per_s_1_station']:.1f} "
-              f"(= {pg['pg_commits_per_vend_1_station']:.2f} bare commits), 4 stations "
-              f"{pg['pg_vends_per_s_4_stations']:.1f} "
+        print("PostgreSQL: vends/s 1 station "
+              f"{pg['pg_vends_per_s_1_station']:.1f} (= {pg['pg_commits_per_vend_1_station']:.2f} "
+              f"bare PG commits), 4 stations {pg['pg_vends_per_s_4_stations']:.1f} "
               f"(= {pg['pg_commits_per_vend_4_stations']:.2f})")
     else:
         print("PostgreSQL: not measured (" + ("--no-postgres" if args.no_postgres else

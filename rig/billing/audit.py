@@ -82,11 +82,11 @@ def _digest(seq: int, at: datetime, actor: str, action: str, entity: str, entity
     # "entity_id", "prev", "seq"} (keys in sorted order), put together from the parts so
     # ``before``/``after`` — the bulk of it, and also what is stored — are serialised once.
     # tests/billing/test_audit_hash.py holds it to ``json.dumps(..., sort_keys=True)``.
-    text = _CANONICAL.encode
-    blob = (f'{{"action":{text(action)},"actor":{text(actor)},"after":{after_json},'
-            f'"at":{text(to_utc(at).isoformat())},"before":{before_json},'
-            f'"entity":{text(entity)},"entity_id":{text(entity_id)},'
-            f'"prev":{text(prev_hash)},"seq":{int(seq)}}}')
+    js = _CANONICAL.encode
+    blob = (f'{{"action":{js(action)},"actor":{js(actor)},"after":{after_json},'
+            f'"at":{js(to_utc(at).isoformat())},"before":{before_json},'
+            f'"entity":{js(entity)},"entity_id":{js(entity_id)},'
+            f'"prev":{js(prev_hash)},"seq":{int(seq)}}}')
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

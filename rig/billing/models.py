@@ -70,16 +70,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return to_utc(value)
 
-    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-        return _sqlite_utc_text
-
-
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return to_utc(value)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_utc_text
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:

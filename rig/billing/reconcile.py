@@ -157,8 +157,8 @@ def reconcile(ledger: LedgerView, rb: ReadbackData) -> Outcome:
 
 def _jsonable(value: Any) -> Any:
     """JSON-safe copy: Decimals become exact strings (never floats), datetimes ISO 8601, enums
-    their value, dataclasses (nested ones too) dicts of their fields — in one pass, as the
-    audit log of every sale needs it."""
+    their value, dataclasses (nested ones too) dicts of their fields (the same forms as
+    :func:`rig.billing.audit.canonical_json` writes)."""
     kind = type(value)
     if kind is str or kind is int or value is None or kind is bool:
         return value

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -82,9 +82,11 @@ def rig(meter_profile: MeterProfile, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def wait_text(driver: WebDriver, words: str) -> None:
-    """Wait until the page shows ``words`` (the page after a navigation has loaded)."""
+    """Wait until the page shows ``words`` (the page after a navigation has loaded). A look
+    that lands mid-navigation is simply repeated: on a loaded machine Chromium then answers
+    "Node with given id does not belong to the document" instead of a stale element."""
     try:
-        WebDriverWait(driver, 30).until(
+        WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
             ec.text_to_be_present_in_element((By.TAG_NAME, "body"), words))
     except TimeoutException:
         raise AssertionError(f"the page never showed {words!r}; it shows:\n{text(driver)}"
