@@ -9,8 +9,9 @@ one commit. The ratio ``commits_per_vend`` is the time of a vend / the time of a
 (goal: ≤ 3). Both run on a write-ahead log already grown to its working size (see
 :func:`steady_wal`), as in a database that has been in service a while.
 
-A shared disk's speed drifts within a second, so a run is cut into chunks of ``--chunk`` vends
-and each chunk is followed by as many bare commits: the ratio compares the two sums. The row
+A shared disk's speed drifts within a second, so a 1-station run is cut into chunks of
+``--chunk`` vends, each followed by as many bare commits, and the ratio compares the two sums
+(four stations run as one chunk, see :func:`vend_run`). The row
 ``SQL alone`` replays, with plain ``sqlite3``, the exact statements and parameters the
 1-station run sent (recorded once from a centre): what a vend costs with no Python logic at
 all, so the distance between the two rows is the centre's own work. With a reachable
@@ -119,10 +120,18 @@ class BarePostgres:
         self._con.close()
 
 
+def _sizes(total: int, count: int) -> list[int]:
+    """``total`` split into ``count`` near-equal parts."""
+    size, extra = divmod(total, count)
+    return [size + (k < extra) for k in range(count)]
+
+
 def _chunks(items: list[str], count: int) -> list[list[str]]:
-    size, extra = divmod(len(items), count)
-    bounds = [k * size + min(k, extra) for k in range(count + 1)]
-    return [items[bounds[k]:bounds[k + 1]] for k in range(count)]
+    chunks, start = [], 0
+    for size in _sizes(len(items), count):
+        chunks.append(items[start:start + size])
+        start += size
+    return chunks
 
 
 def _station(url: str, station: str, meters: list[str], chunks: int, gate: Any,
@@ -183,12 +192,12 @@ def vend_run(url: str, stations: int, meters: list[str], bare: Bare,
         p.start()
     vending = bare_s = 0.0
     try:
-        for part in _chunks(["x"] * vends, chunks):
+        for size in _sizes(vends, chunks):
             gate.wait(BARRIER_TIMEOUT_S)
             t0 = time.perf_counter()
             gate.wait(BARRIER_TIMEOUT_S)
             vending += time.perf_counter() - t0
-            bare_s += bare.time(len(part))
+            bare_s += bare.time(size)
     except threading.BrokenBarrierError:
         raise SystemExit(f"a station process failed:\n{out.get(timeout=10)}") from None
     results = [out.get(timeout=BARRIER_TIMEOUT_S) for _ in procs]
@@ -226,6 +235,10 @@ def record_statements(template: Path, meters: list[str]) -> list[Statements]:
         finally:
             direct.DirectTransaction._run = run  # type: ignore[method-assign]
     copy.unlink()
+    shapes = {tuple(sql for sql, _, _ in statements) for statements in recorded}
+    if len(shapes) != 1 or not next(iter(shapes)):
+        raise SystemExit("the recorded sales did not all take the direct path with the same "
+                         f"statements ({len(shapes)} different shapes): no floor to replay")
     return recorded
 
 
