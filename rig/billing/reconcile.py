@@ -18,8 +18,7 @@ Formulas (all exact ``Decimal``/``int``; see docs/billing.md):
 
 from __future__ import annotations
 
-import functools
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -156,15 +155,10 @@ def reconcile(ledger: LedgerView, rb: ReadbackData) -> Outcome:
 
 
 def _jsonable(value: Any) -> Any:
-    """JSON-safe copy: Decimals become exact strings (never floats), datetimes ISO 8601, enums
-    their value, dataclasses (nested ones too) dicts of their fields (the same forms as
-    :func:`rig.billing.audit.canonical_json` writes)."""
-    kind = type(value)
-    if kind is str or kind is int or value is None or kind is bool:
-        return value
-    if kind is dict:
+    """JSON-safe copy: Decimals become exact strings (never floats), datetimes ISO 8601."""
+    if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
+    if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
@@ -172,15 +166,4 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    if is_dataclass(value) and not isinstance(value, type):
-        return {name: _jsonable(getattr(value, name)) for name in _field_names(kind)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
     return value
-
-
-@functools.cache
-def _field_names(kind: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(kind))

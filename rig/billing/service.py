@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,7 +27,7 @@ from rig.billing.busy import busy_error
 from rig.billing.db import lock_wait_seconds
 from rig.billing.direct import Direct
 from rig.billing.models import to_utc
-from rig.billing.reconcile import LedgerView, _jsonable, reconcile
+from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.sale_db import DirectSale, NeedsSession, OrmSale, SaleDb
 from rig.billing.tariffs import CENT, TariffError, price_vend, validate_structure
 from rig.billing.types import (
@@ -768,7 +769,7 @@ class BillingCentre:
             vend.reason = reason
             after = _vend_result(vend)
             self._audit(s, operator, "vend.reverse", "vend", vend.id, before,
-                        {**_jsonable(after), "reason": reason})
+                        {**asdict(after), "reason": reason})
             return after
 
     def reprint(self, vend_id: int, *, operator: str) -> str:
@@ -805,7 +806,7 @@ class BillingCentre:
                 before = _card_info(old)
                 old.status = (CardStatus.LOST if reason == "lost" else CardStatus.REPLACED).value
                 self._audit(s, operator, "card.retire", "card", old.id, before,
-                            {**_jsonable(_card_info(old)), "reason": reason})
+                            {**asdict(_card_info(old)), "reason": reason})
             new = m.Card(card_serial=new_card_serial, meter=meter, card_type="customer",
                          status=CardStatus.ACTIVE.value, issued_at=self.now())
             s.add(new)
