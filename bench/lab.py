@@ -59,13 +59,13 @@ def vend_rates(db_url: str, served: Served, vends: int) -> dict[int, float]:
 
 def cert_wall(served: Served, workers: int, selection: str | None, workdir: Path) -> tuple[
         float, int]:
-    """Seconds for `pytest -n workers tests/certification` on benches sharing `served`."""
+    """Seconds for `pytest -n workers rig/suites/certification` on benches sharing `served`."""
     bench = workdir / "lab-bench.toml"
     bench.write_text(f'kind = "emulated"\ntime_scale = 36000.0\n\n[billing]\n'
                      f'url = "{served.url}"\ntoken_file = "{served.token_file}"\n')
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n",
                str(workers), "--bench", str(bench), "--alluredir", str(workdir / "allure"),
-               "tests/certification"]
+               "rig/suites/certification"]
     if selection:
         command += ["-k", selection]
     t0 = time.perf_counter()

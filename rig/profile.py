@@ -13,6 +13,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from importlib.resources import as_file, files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,7 +33,7 @@ from rig.errors import ConfigError
 from rig.tomlconfig import load_toml_model
 
 DEFAULT_PROFILE = "dlt645-1p-money"
-_ROOT = Path(__file__).resolve().parent.parent
+PROFILES_ENV = "RIG_PROFILES_DIR"
 
 
 class CreditKind(StrEnum):
@@ -415,14 +417,41 @@ def _check_register(kind: str, quantity: str, code: str) -> None:
                          "(e.g. 1.8.0, C.50.1, 1-0:1.8.0*255)")
 
 
-def profiles_dir() -> Path:
-    """Where profiles live: $RIG_PROFILES_DIR, else the repository's meter_profiles/."""
-    env = os.environ.get("RIG_PROFILES_DIR")
-    return Path(env) if env else _ROOT / "meter_profiles"
+def shipped_profiles() -> Traversable:
+    """The profiles that ship with rig (package data, wherever rig is installed)."""
+    return files("rig") / "data" / "meter_profiles"
 
 
-def available_profiles() -> list[str]:
-    return sorted(p.stem for p in profiles_dir().glob("*.toml"))
+def profile_dirs(profiles_dir: str | os.PathLike[str] | None = None) -> list[tuple[Path, str]]:
+    """The user's profile directories, each with the setting that named it, in search order:
+    `profiles_dir` (a --profiles-dir option or a bench config's `profiles_dir`), then each
+    directory in $RIG_PROFILES_DIR (os.pathsep-separated). They are searched before the
+    profiles shipped with rig, so a user profile adds a model or overrides a shipped one."""
+    dirs: list[tuple[Path, str]] = []
+    if profiles_dir:
+        dirs.append((Path(profiles_dir), "profiles_dir"))
+    env = os.environ.get(PROFILES_ENV, "")
+    dirs += [(Path(d), PROFILES_ENV) for d in env.split(os.pathsep) if d.strip()]
+    for directory, setting in dirs:
+        if not directory.is_dir():
+            raise ConfigError(f"{setting}: meter profiles directory {directory} does not exist")
+    return dirs
+
+
+def profile_files(profiles_dir: str | os.PathLike[str] | None = None) -> dict[str, Traversable]:
+    """Every known profile name and its file: user directories first, then rig's own."""
+    found: dict[str, Traversable] = {}
+    for directory, _ in profile_dirs(profiles_dir):
+        for path in sorted(directory.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    for entry in sorted(shipped_profiles().iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            found.setdefault(entry.name.removesuffix(".toml"), entry)
+    return found
+
+
+def available_profiles(profiles_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    return sorted(profile_files(profiles_dir))
 
 
 def load_profile_file(path: Path) -> MeterProfile:
@@ -430,17 +459,21 @@ def load_profile_file(path: Path) -> MeterProfile:
     return load_toml_model(path, MeterProfile, "meter profile", name=path.stem)
 
 
-def load_profile(name_or_path: str = DEFAULT_PROFILE) -> MeterProfile:
-    """Load a profile by name (file stem in profiles_dir()) or by path."""
+def load_profile(name_or_path: str = DEFAULT_PROFILE,
+                 profiles_dir: str | os.PathLike[str] | None = None) -> MeterProfile:
+    """Load a profile by path, or by name (file stem) from the user's profile directories
+    (see profile_dirs) or rig's shipped profiles."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or candidate.is_file():
         return load_profile_file(candidate)
-    path = profiles_dir() / f"{name_or_path}.toml"
-    if not path.is_file():
-        known = ", ".join(available_profiles()) or "none"
-        raise ConfigError(f"meter profile {name_or_path!r} not found in {profiles_dir()} "
-                          f"(known: {known})")
-    return load_profile_file(path)
+    known = profile_files(profiles_dir)
+    if name_or_path not in known:
+        where = [f"{d} ({setting})" for d, setting in profile_dirs(profiles_dir)]
+        raise ConfigError(f"meter profile {name_or_path!r} not found in "
+                          f"{', '.join([*where, 'the profiles shipped with rig'])} "
+                          f"(known: {', '.join(sorted(known)) or 'none'})")
+    with as_file(known[name_or_path]) as path:
+        return load_profile_file(path)
 
 
 def with_address(profile: MeterProfile, address: str) -> MeterProfile:

@@ -7,13 +7,17 @@ Allure environment) so a result can never be separated from what it was measured
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from rig.bench.config import BenchConfig, load_bench_config
-from rig.profile import DEFAULT_PROFILE, MeterProfile, load_profile
+from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, MeterProfile, load_profile
+
+if TYPE_CHECKING:
+    from rig.bench.bench import Bench
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,6 +26,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="bench config (TOML); default: an emulated bench")
     group.addoption("--meter-profile", metavar="NAME", default=None,
                     help=f"meter profile name or path (default: {DEFAULT_PROFILE})")
+    group.addoption("--profiles-dir", metavar="DIR", default=None,
+                    help="your meter profiles, searched before rig's shipped ones "
+                    f"(overrides the bench config's profiles_dir; also ${PROFILES_ENV})")
     group.addoption("--cert-dir", metavar="DIR", default=None,
                     help="write per-requirement results and certification.html here")
 
@@ -48,20 +55,28 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         write_summary(load_results(Path(directory)), Path(directory) / "certification.html")
 
 
+def bench_config_of(config: pytest.Config) -> BenchConfig:
+    """The bench config of this session: --bench PATH, else an emulated bench;
+    --meter-profile and --profiles-dir override what the file says."""
+    path = config.getoption("--bench")
+    bench = load_bench_config(Path(path)) if path else BenchConfig(time_scale=36000.0)
+    update: dict[str, object] = {}
+    if config.getoption("--meter-profile"):
+        update["profile"] = config.getoption("--meter-profile")
+    if config.getoption("--profiles-dir"):
+        update["profiles_dir"] = Path(config.getoption("--profiles-dir")).resolve()
+    return bench.model_copy(update=update)
+
+
 @pytest.fixture(scope="session")
 def bench_config(request: pytest.FixtureRequest) -> BenchConfig:
-    """The bench config: --bench PATH, else an emulated bench; --meter-profile overrides."""
-    path = request.config.getoption("--bench")
-    config = load_bench_config(Path(path)) if path else BenchConfig(time_scale=36000.0)
-    profile = request.config.getoption("--meter-profile")
-    if profile:
-        config = config.model_copy(update={"profile": profile})
-    return config
+    """The bench config: --bench PATH, else an emulated bench; options override it."""
+    return bench_config_of(request.config)
 
 
 @pytest.fixture(scope="session")
 def meter_profile(bench_config: BenchConfig) -> MeterProfile:
-    return load_profile(bench_config.profile)
+    return load_profile(bench_config.profile, bench_config.profiles_dir)
 
 
 @pytest.fixture(autouse=True)
@@ -75,9 +90,12 @@ def _require_capabilities(request: pytest.FixtureRequest) -> None:
         pytest.skip(f"meter profile {profile.name!r} lacks {', '.join(missing)}")
 
 
+RecordProperty = Callable[[str, object], None]  # pytest's record_property fixture
+
+
 @pytest.fixture
 def bench(bench_config: BenchConfig, meter_profile: MeterProfile,
-          record_property: pytest.RecordProperty) -> Iterator[object]:
+          record_property: RecordProperty) -> Iterator[Bench]:
     """An open bench; closed into its safe state whatever the test does."""
     from rig.bench.bench import open_bench
 
@@ -86,7 +104,7 @@ def bench(bench_config: BenchConfig, meter_profile: MeterProfile,
         yield b
 
 
-def stamp_identity(identity: dict[str, str], record_property: pytest.RecordProperty) -> None:
+def stamp_identity(identity: dict[str, str], record_property: RecordProperty) -> None:
     """Put DUT and station identity into the JUnit properties and the Allure environment."""
     for key, value in identity.items():
         record_property(key, value)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from rig.bench.config import BenchConfig
 from rig.bench.control import ControlClient
 from rig.bench.courier import CardCourier, CommandCourier, EmulatedCourier, PromptCourier
+from rig.bench.master_key import bench_master_key
 from rig.bench.scpi_log import ScpiLog, record_scpi
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
@@ -64,6 +65,7 @@ class Bench:
             "meter_profile": p.name,
             "meter_address": p.protocol.address,
             "time_scale": f"{self.clock.scale:g}",
+            "master_key": self.master_key.label,
             "rig_version": _rig_version(),
         }
 
@@ -87,18 +89,11 @@ def _rig_version() -> str:
     return __version__
 
 
-def _default_master_key(config: BenchConfig) -> MasterKey:
-    if config.billing.master_key_file:
-        return MasterKey.from_file(config.billing.master_key_file)
-    from rig.sim.emulated_bench import lab_master_key
-
-    return lab_master_key()
-
-
 @contextlib.contextmanager
 def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> Iterator[Bench]:
     """Open every instrument of `config` (starting an emulated bench when asked)."""
-    profile = profile or load_profile(config.profile)
+    master_key = bench_master_key(config)  # refused before any instrument is touched
+    profile = profile or load_profile(config.profile, config.profiles_dir)
     with contextlib.ExitStack() as stack:
         parts: dict[str, str] = {}
         if config.kind == "emulated":
@@ -108,7 +103,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 from rig.sim.emulated_bench import EmulatedBench
 
                 sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch,
-                                    address=config.meter.address)
+                                    address=config.meter.address, master_key=master_key)
                 control_url = sim.start().control
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
@@ -165,7 +160,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
         bench = Bench(
             config=config, profile=profile, clock=clock, meter=meter, load=load,
             reader=PcscReader(reader_name), courier=courier,
-            master_key=_default_master_key(config), meter_transcript=transcript,
+            master_key=master_key, meter_transcript=transcript,
             apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
             serial_faults=proxy,
         )

@@ -78,6 +78,12 @@ class BenchConfig(_Strict):
     kind: Literal["emulated", "real"] = "emulated"
     station_id: str = "emulated-bench"
     profile: str = DEFAULT_PROFILE
+    profiles_dir: Path | None = Field(
+        default=None, description="the user's meter profiles, searched before rig's shipped "
+        "ones (relative to this file)")
+    lab_test_key: bool = Field(
+        default=False, description="a real lab bench whose meters and cards use rig's public "
+        "lab test key: allowed only when said here, and stamped on every record")
     time_scale: Annotated[float, Field(gt=0, le=1_000_000)] = 3600.0
     epoch: datetime | None = Field(
         default=None, description="emulated only: the bench time the clock starts at "
@@ -91,6 +97,14 @@ class BenchConfig(_Strict):
     load: LoadResource = LoadResource()
     billing: BillingSettings = BillingSettings()
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _profiles_dir_beside_file(self) -> BenchConfig:
+        if self.profiles_dir is not None and self.source is not None \
+                and not self.profiles_dir.is_absolute():
+            object.__setattr__(self, "profiles_dir",
+                               (self.source.parent / self.profiles_dir).resolve())
+        return self
 
     @model_validator(mode="after")
     def _real_needs_parts(self) -> BenchConfig:

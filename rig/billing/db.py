@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from rig.billing.busy import busy_error
+from rig.extras import require
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -91,6 +92,8 @@ def create_billing_engine(
     else:
         engine_kwargs.setdefault("pool_pre_ping", True)
         if parsed.get_backend_name() == "postgresql":
+            if parsed.get_driver_name() == "psycopg":
+                require("postgres", "psycopg", "a PostgreSQL billing centre")
             args = dict(engine_kwargs.pop("connect_args", {}))
             wait = f"-c lock_timeout={round(lock_wait_s * 1000)}"
             args["options"] = f"{args['options']} {wait}" if args.get("options") else wait

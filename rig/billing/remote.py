@@ -23,8 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from rig.billing.busy import BillingBusy
 from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
 from rig.billing.types import (
@@ -52,9 +50,14 @@ from rig.billing.types import (
     Verdict,
 )
 from rig.errors import BillingError
+from rig.extras import optional_module, require
 
 if TYPE_CHECKING:
+    import httpx
+
     from rig.billing.service import BillingCentre
+else:
+    httpx = optional_module("httpx")  # a served centre needs rig[server]
 
 
 def _money(value: Any) -> Any:
@@ -68,6 +71,7 @@ class RemoteBillingCentre:
 
     def __init__(self, base_url: str, token: str, *, timeout_s: float = 30.0,
                  transport: httpx.BaseTransport | None = None) -> None:
+        require("server", "httpx", "a served billing centre (http(s):// URL)")
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
         self._token = token

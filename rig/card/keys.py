@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from importlib.resources import files
 from pathlib import Path
 
 from cryptography.hazmat.primitives import cmac
@@ -26,6 +27,11 @@ READBACK_KDF_LABEL = b"RIG-READBACK"
 AUTH_LABEL = b"RIG-EXT-AUTH"
 INTERNAL_AUTH_LABEL = b"RIG-INT-AUTH"  # another label: no card answer is a terminal proof
 DEFAULT_KEY_ENV = "RIG_MASTER_KEY"
+# The lab test key ships with rig (package data) and is public: its id marks every key that
+# must never meet a production card, whichever file or variable it was loaded from.
+LAB_TEST_KEY_FILE = "lab-master.key"
+LAB_TEST_KEY_ID = "71e6d690"
+PUBLIC_TEST_KEY = "public test key"
 
 
 class KeyLoadError(ConfigError, CardError):
@@ -51,12 +57,22 @@ class MasterKey:
     def key_id(self) -> str:
         return key_id(self._key)
 
+    @property
+    def is_public_test_key(self) -> bool:
+        """Is this rig's public lab test key (from any source)?"""
+        return self.key_id == LAB_TEST_KEY_ID
+
+    @property
+    def label(self) -> str:
+        """The key id, marked when it is the public test key: what records show."""
+        return f"{self.key_id} ({PUBLIC_TEST_KEY})" if self.is_public_test_key else self.key_id
+
     def secret_bytes(self) -> bytes:
         """The raw key, named so that every use site is easy to audit."""
         return self._key
 
     def __repr__(self) -> str:
-        return f"MasterKey(<redacted>, id={self.key_id})"
+        return f"MasterKey(<redacted>, id={self.label})"
 
     __str__ = __repr__
 
@@ -100,6 +116,18 @@ class MasterKey:
         if text is None or not text.strip():
             raise KeyLoadError(f"environment variable {var} is not set")
         return cls.from_hex(text, source=f"environment variable {var}")
+
+
+def lab_test_key() -> MasterKey:
+    """rig's public lab test key, read from the installed package: for emulated benches,
+    tests and lab benches whose config says `lab_test_key = true`, never a production card."""
+    resource = files("rig") / "data" / "keys" / LAB_TEST_KEY_FILE
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyLoadError(f"rig's lab test key (package data {LAB_TEST_KEY_FILE}): cannot "
+                           f"read ({type(exc).__name__}); reinstall rig") from None
+    return MasterKey.from_hex(text, source=f"rig's lab test key ({PUBLIC_TEST_KEY})")
 
 
 def bcd_meter_no(meter_no: str) -> bytes:

@@ -29,6 +29,7 @@ from rig.cli.billing_bank import bank_app
 from rig.cli.billing_open import Db, err, fail, open_centre
 from rig.cli.billing_report import report_app
 from rig.errors import RigError
+from rig.extras import MissingExtra, require
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Billing centre: customers, meters, tariffs, vends, readbacks, audit, API.")
@@ -488,6 +489,11 @@ def serve(
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
+    try:
+        for module in ("fastapi", "uvicorn"):
+            require("server", module, "rig billing serve (the REST API and the console)")
+    except MissingExtra as e:
+        raise fail(str(e)) from None
     import uvicorn
 
     from rig.billing.api import create_app

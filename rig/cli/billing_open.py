@@ -15,6 +15,7 @@ from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
 from rig.billing.service import BillingCentre
 from rig.errors import RigError
+from rig.extras import MissingExtra
 
 err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
 
@@ -58,7 +59,7 @@ def open_centre(db: str) -> Iterator[BillingCentre]:
         c = open_billing(db, lock_wait_s=lock_wait())
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
-    except (ArgumentError, OperationalError, ValueError) as e:
+    except (ArgumentError, OperationalError, ValueError, MissingExtra) as e:
         raise fail(f"cannot open billing database {shown}: {e}") from None
     try:
         yield c

@@ -18,9 +18,10 @@ import typer
 from rich.console import Console
 
 from rig.bench.config import BenchConfig, load_bench_config
+from rig.bench.master_key import bench_master_key
 from rig.cli.billing import app as billing_app
 from rig.errors import RigError
-from rig.profile import DEFAULT_PROFILE, available_profiles, load_profile
+from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, load_profile, profile_dirs, profile_files
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +30,10 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(billing_app, name="billing")
+
+
+ProfilesDir = Annotated[Path | None, typer.Option(
+    help=f"your meter profiles, searched before rig's shipped ones (also ${PROFILES_ENV})")]
 
 
 def _sigterm_as_interrupt() -> None:
@@ -41,7 +46,7 @@ def _sigterm_as_interrupt() -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, for logs
     return typer.Exit(2)
 
 
@@ -61,6 +66,7 @@ def run(
     suite: Annotated[
         str | None, typer.Option(help="run a test suite instead: certification")
     ] = None,
+    profiles_dir: ProfilesDir = None,
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
 
@@ -68,7 +74,7 @@ def run(
     given) and write JUnit XML, allure-results and certification.html.
     """
     if suite:
-        _run_suite(suite, bench, profile, out)
+        _run_suite(suite, bench, profile, out, profiles_dir)
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
@@ -81,10 +87,13 @@ def run(
             updates["profile"] = profile
         if time_scale:
             updates["time_scale"] = time_scale
+        if profiles_dir:
+            updates["profiles_dir"] = profiles_dir.resolve()
         config = BenchConfig.model_validate(
             config.model_dump() | updates | {"source": config.source}
         )
-        load_profile(config.profile)
+        load_profile(config.profile, config.profiles_dir)
+        bench_master_key(config)  # a real bench without its own key stops here, in one line
         params = CycleParams(amount=Decimal(amount), power_w=Decimal(power))
     except (RigError, InvalidOperation, ValueError) as e:
         raise _fail(str(e)) from None
@@ -105,17 +114,19 @@ def run(
     raise typer.Exit(0 if str(outcome.record.outcome) == "pass" else 1)
 
 
-def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path) -> None:
-    from rig.cli.suite import run_suite, suite_path
+def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
+               profiles_dir: Path | None) -> None:
+    from rig.cli.suite import run_suite, suite_package
 
     try:
-        suite_path(suite)
+        suite_package(suite)
     except ValueError as e:
         raise _fail(str(e)) from None
     run_dir = out / f"{suite}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]rig[/] {suite} suite → {run_dir}")
-    code = run_suite(suite, run_dir.resolve(), console, bench=bench, profile=profile)
+    code = run_suite(suite, run_dir.resolve(), console, bench=bench, profile=profile,
+                     profiles_dir=profiles_dir)
     console.print(f"JUnit XML: {run_dir / 'junit.xml'}")
     console.print(f"Allure results: {run_dir / 'allure-results'}  (render: rig report {run_dir})")
     console.print(f"certification summary: [bold]{run_dir / 'certification.html'}[/]")
@@ -159,13 +170,14 @@ def sim(
         str | None, typer.Option(help="meter address (default: the profile's); benches that "
                                  "share a billing centre need one each")
     ] = None,
+    profiles_dir: ProfilesDir = None,
 ) -> None:
     """Start an emulated bench and serve it until SIGINT/SIGTERM."""
     from rig.sim.emulated_bench import EmulatedBench
     from rig.sim.vpcd import VpcdSlot
 
     try:
-        meter_profile = load_profile(profile)
+        meter_profile = load_profile(profile, profiles_dir)
         bench = EmulatedBench(
             meter_profile,
             time_scale=time_scale,
@@ -202,19 +214,26 @@ def sim(
 
 
 @app.command()
-def profiles() -> None:
-    """List the meter profiles and check that each one is valid."""
+def profiles(profiles_dir: ProfilesDir = None) -> None:
+    """List the meter profiles (yours, then rig's shipped ones) and check each one."""
     failed = False
-    for name in available_profiles():
+    try:
+        files = profile_files(profiles_dir)
+        yours = {d.resolve() for d, _ in profile_dirs(profiles_dir)}
+    except RigError as e:
+        raise _fail(str(e)) from None
+    for name, file in sorted(files.items()):
+        mine = isinstance(file, Path) and file.parent.resolve() in yours
+        origin = str(file) if mine else "shipped with rig"
         try:
-            p = load_profile(name)
+            p = load_profile(name, profiles_dir)
             console.print(
                 f"[green]ok[/]  {name:24} {p.identity.maker} {p.identity.model} "
-                f"({p.protocol.kind}, credit in {p.credit.unit})"
+                f"({p.protocol.kind}, credit in {p.credit.unit}) from {origin}", highlight=False
             )
         except RigError as e:
             failed = True
-            console.print(f"[red]bad[/] {name:24} {e}")
+            console.print(f"[red]bad[/] {name:24} {e}", highlight=False)
     raise typer.Exit(1 if failed else 0)
 
 

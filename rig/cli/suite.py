@@ -7,6 +7,8 @@ one run folder.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
@@ -15,19 +17,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-import rig
-
-SUITES = {"certification": "tests/certification"}
+SUITES = {"certification": "rig.suites.certification"}
 
 
-def suite_path(name: str) -> Path:
+def suite_package(name: str) -> str:
+    """The installed package holding suite `name` (ValueError naming the known ones)."""
     if name not in SUITES:
         raise ValueError(f"unknown suite {name!r} (known: {', '.join(SUITES)})")
-    path = Path(rig.__file__).resolve().parents[1] / SUITES[name]
-    if not path.is_dir():
-        raise ValueError(f"suite {name!r} ships with the rig repository ({SUITES[name]}); "
-                         "run from a checkout")
-    return path
+    return SUITES[name]
 
 
 class _LiveSuite:
@@ -64,13 +61,19 @@ class _LiveSuite:
 
 
 def run_suite(name: str, run_dir: Path, console: Console, *, bench: Path | None,
-              profile: str | None) -> int:
-    args = [str(suite_path(name)), "-q", "-p", "no:cacheprovider", "--no-header",
-            "--tb=line", f"--junitxml={run_dir / 'junit.xml'}",
-            f"--alluredir={run_dir / 'allure-results'}", f"--cert-dir={run_dir}",
-            "-o", "addopts=", "-o", "junit_family=xunit1"]
-    if bench:
-        args += ["--bench", str(bench)]
-    if profile:
-        args += ["--meter-profile", profile]
-    return int(pytest.main(args, plugins=[_LiveSuite(console)]))
+              profile: str | None, profiles_dir: Path | None = None) -> int:
+    """Run the installed suite with rig's own pytest settings (not the current folder's)."""
+    with ExitStack() as stack:
+        suite = stack.enter_context(as_file(files(suite_package(name))))
+        ini = stack.enter_context(as_file(files("rig.suites") / "suite.ini"))
+        args = [str(suite), "-c", str(ini), "--rootdir", str(suite.parent),
+                "-q", "-p", "no:cacheprovider", "--no-header",
+                "--tb=line", f"--junitxml={run_dir / 'junit.xml'}",
+                f"--alluredir={run_dir / 'allure-results'}", f"--cert-dir={run_dir}"]
+        if bench:
+            args += ["--bench", str(bench.resolve())]
+        if profile:
+            args += ["--meter-profile", profile]
+        if profiles_dir:
+            args += ["--profiles-dir", str(profiles_dir.resolve())]
+        return int(pytest.main(args, plugins=[_LiveSuite(console)]))

@@ -17,14 +17,13 @@ from rig.bench.vending_station import VendingStation
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
 from rig.card.application import CardApplication
-from rig.card.keys import MasterKey, derive_meter_key
+from rig.card.keys import MasterKey, derive_meter_key, lab_test_key
 from rig.card.session import DirectTransport
 from rig.profile import load_profile
 from rig.sim.card_terminal import MeterCardTerminal
-from rig.sim.emulated_bench import LAB_MASTER_KEY
 from rig.sim.prepaid import PrepaidEngine
 
-MASTER = MasterKey.from_file(LAB_MASTER_KEY)
+MASTER = lab_test_key()
 OTHER_MASTER = MasterKey(bytes(range(16)))
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 SERIAL = "C0FFEE0000000001"

@@ -9,11 +9,25 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import ModuleType
+from typing import Protocol
 
-import matplotlib
+from rig.extras import MissingExtra, require
 
-matplotlib.use("Agg")  # no display on a bench PC or a CI runner
-import matplotlib.pyplot as plt
+PLOT_NAME = "power, credit and relay over time"
+
+
+class _Attaching(Protocol):
+    def attach(self, name: str, text: str, mime: str = ...) -> None: ...
+    def attach_png(self, name: str, png: bytes) -> None: ...
+
+
+def _pyplot() -> ModuleType:
+    matplotlib = require("plots", "matplotlib", "the plot of a run")
+    matplotlib.use("Agg")  # no display on a bench PC or a CI runner
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 @dataclass
@@ -37,7 +51,8 @@ class RunSeries:
 
 
 def plot_run(series: RunSeries, title: str = "prepaid cycle") -> bytes:
-    """Render the series as a PNG (bytes)."""
+    """Render the series as a PNG (bytes); MissingExtra without rig[plots]."""
+    plt = _pyplot()
     hours = [s.hours for s in series.samples]
     fig, (ax_credit, ax_power, ax_relay) = plt.subplots(
         3, 1, figsize=(9, 6.5), sharex=True, height_ratios=[3, 3, 1])
@@ -65,3 +80,13 @@ def plot_run(series: RunSeries, title: str = "prepaid cycle") -> bytes:
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def attach_plot(record: _Attaching, series: RunSeries, title: str = "prepaid cycle") -> None:
+    """Attach the run's plot; on a core install (no matplotlib) a note naming rig[plots]."""
+    try:
+        png = plot_run(series, title)
+    except MissingExtra as e:
+        record.attach(PLOT_NAME, f"no plot: {e}")
+        return
+    record.attach_png(PLOT_NAME, png)

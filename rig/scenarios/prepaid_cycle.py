@@ -15,7 +15,7 @@ from decimal import Decimal
 from rig.bench.bench import Bench
 from rig.billing.service import BillingCentre
 from rig.billing.types import VendResult
-from rig.report.plot import plot_run
+from rig.report.plot import attach_plot
 from rig.scenarios import expect
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
@@ -107,7 +107,7 @@ class PrepaidCycle:
                               ("cut-off", self.result.cutoff_at)):
                 if at is not None:
                     s.series.events[label] = s.hours_since_load_on(at)
-            self.record.attach_png("power, credit and relay over time", plot_run(s.series))
+            attach_plot(self.record, s.series)
         self.record.attach("meter serial transcript", self.bench.meter_transcript.to_text())
         self.record.attach("card APDU trace (secrets redacted)", self.bench.apdu_trace.to_text())
         if self.bench.scpi_log is not None:

@@ -8,14 +8,14 @@ channels — the card courier and the clock — are served on the control channe
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from rig.card.application import CardApplication
-from rig.card.keys import MasterKey
+from rig.card.keys import DEFAULT_KEY_ENV, MasterKey, lab_test_key
 from rig.card.session import DirectTransport
 from rig.clock import BenchClock
 from rig.profile import MeterProfile, with_address
@@ -29,7 +29,6 @@ from rig.sim.vpcd import VpcdSlot, claim_free_slot
 from rig.sim.world import BenchWorld
 
 CardPlace = Literal["writer", "meter", "hand"]
-LAB_MASTER_KEY = Path(__file__).resolve().parents[2] / "fixtures" / "keys" / "lab-master.key"
 
 
 @dataclass(frozen=True)
@@ -49,11 +48,12 @@ class BenchParts:
 
 
 def lab_master_key() -> MasterKey:
-    """The key the emulated meters are 'manufactured' with: $RIG_MASTER_KEY or the lab file."""
-    try:
+    """The key the emulated meters are 'manufactured' with: $RIG_MASTER_KEY if set (a
+    malformed value is an error naming the variable, never a silent fallback), else rig's
+    public lab test key."""
+    if os.environ.get(DEFAULT_KEY_ENV, "").strip():
         return MasterKey.from_env()
-    except Exception:
-        return MasterKey.from_file(LAB_MASTER_KEY)
+    return lab_test_key()
 
 
 class EmulatedBench:

@@ -1,22 +1,25 @@
 """Key handling: CMAC/KDF vectors and the rule that key bytes never get printed."""
 
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
 
 from rig.card.keys import (
+    LAB_TEST_KEY_ID,
     KeyLoadError,
     MasterKey,
     cmac_aes,
     derive_meter_key,
     key_id,
+    lab_test_key,
     mac,
     mac_matches,
 )
 from rig.errors import CardError, ConfigError
 
 RFC4493_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
-LAB_KEY_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "keys" / "lab-master.key"
+LAB_KEY_FILE = files("rig") / "data" / "keys" / "lab-master.key"  # package data
 
 
 def test_cmac_rfc4493_example2() -> None:
@@ -70,10 +73,16 @@ def test_from_file_with_comments(tmp_path: Path) -> None:
     assert MasterKey.from_file(f) == MasterKey(RFC4493_KEY)
 
 
-def test_lab_fixture_key_loads() -> None:
-    m = MasterKey.from_file(LAB_KEY_FILE)
-    assert "TEST ONLY" in LAB_KEY_FILE.read_text()
-    assert len(m.key_id) == 8
+def test_lab_test_key_loads_from_the_package_and_is_labelled() -> None:
+    with as_file(LAB_KEY_FILE) as path:
+        m = MasterKey.from_file(path)
+    assert "TEST ONLY" in LAB_KEY_FILE.read_text(encoding="utf-8")
+    assert m == lab_test_key()
+    assert m.key_id == LAB_TEST_KEY_ID and m.is_public_test_key
+    assert m.label == f"{LAB_TEST_KEY_ID} (public test key)"
+    assert "public test key" in repr(m)
+    assert not MasterKey(RFC4493_KEY).is_public_test_key
+    assert "public test key" not in repr(MasterKey(RFC4493_KEY))
 
 
 @pytest.mark.parametrize("content", ["zz" * 16, "00" * 15, "00" * 17, ""])

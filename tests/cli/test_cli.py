@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from rig.card.keys import MasterKey
+
 RIG = [sys.executable, "-m", "rig.cli.main"]
 
 
@@ -72,6 +74,7 @@ def test_main_job_runs_a_full_cycle_and_writes_a_report(tmp_path: Path) -> None:
     report = json.loads((run_dir / "report.json").read_text())
     assert report["outcome"] == "pass"
     assert report["summary"]["credit bought"] == "20.00 CNY"
+    assert report["identity"]["master_key"] == MasterKey.from_hex(OPERATOR_KEY).key_id
     assert (run_dir / "report.html").read_text().count("<h3>") == 12
     assert list((run_dir / "allure-results").glob("*-attachment.png"))
     assert "card APDU trace" in (run_dir / "report.html").read_text()

@@ -299,8 +299,9 @@ def test_card_record_decoders(cls: type, raw: bytes, versioned: bool) -> None:
 
 
 # -- SCPI replies -----------------------------------------------------------------------------
-class ScriptedInstrument:
-    """A VISA instrument stand-in answering every query with the next scripted line."""
+class QueuedReplies:
+    """A VISA resource stand-in answering every query with the next of its lines (no
+    expectations on what is written: the fuzzer only varies the replies)."""
 
     def __init__(self, replies: list[str]) -> None:
         self.replies = list(replies)
@@ -330,7 +331,7 @@ scpi_lines = st.lists(st.one_of(
 def test_load_driver_any_replies(dialect: str, replies: list[str]) -> None:
     for op in ("measure", "input_state", "next_error", "errors", "identify", "energy_wh",
                "measure_power_factor", "input_on"):
-        load = ElectronicLoad(ScriptedInstrument(replies), get_dialect(dialect),
+        load = ElectronicLoad(QueuedReplies(replies), get_dialect(dialect),
                               resource="TCPIP0::fuzz::SOCKET")
         try:
             value = getattr(load, op)()

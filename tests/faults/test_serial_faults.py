@@ -23,7 +23,7 @@ from rig.scenarios.steps import BenchSteps, MeterState, agreed
 from rig.sim.emulated_bench import lab_master_key
 from rig.sim.meter_firmware import FRAME_GAP_S, EmulatedMeter
 from rig.sim.world import BenchWorld
-from tests.meter.fake_serial import ScriptedSerial
+from rig.testing import ScriptedSerial
 
 
 def faulty(config: BenchConfig, **rates: float) -> BenchConfig:

@@ -25,7 +25,7 @@ def test_two_workers_share_one_served_centre(pg_url: str, tmp_path: Path) -> Non
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-v", "-rs", "-p", "no:cacheprovider", "-n", "2",
              "--bench", str(bench), "--alluredir", str(tmp_path / "allure"),
-             "tests/certification", "-k", SELECTION],
+             "rig/suites/certification", "-k", SELECTION],
             cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=900)
     output = run.stdout[-4000:] + run.stderr[-2000:]
     assert run.returncode == 0, output

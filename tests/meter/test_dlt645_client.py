@@ -12,8 +12,8 @@ from rig.meter.dlt645 import data_ids
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply, MeterTimeout, RelayCommand
 from rig.meter.dlt645.frame import Frame, FrameError, encode_frame
 from rig.meter.transcript import Transcript
+from rig.testing import ScriptedSerial
 
-from .fake_serial import ScriptedSerial
 from .test_dlt645_frame import (
     READ_ADDRESS_REQUEST,
     READ_REMAINING_REPLY,

@@ -22,8 +22,7 @@ from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply, RelayComma
 from rig.meter.dlt645.frame import Frame, decode_frame, encode_frame
 from rig.meter.transcript import Transcript
 from rig.profile import load_profile
-
-from .fake_serial import ScriptedSerial
+from rig.testing import ScriptedSerial
 
 ADDR = "000000000001"
 WAKE = bytes.fromhex("FE FE FE FE")

@@ -16,7 +16,7 @@ from rig.profile import (
     available_profiles,
     load_profile,
     load_profile_file,
-    profiles_dir,
+    profile_files,
 )
 
 
@@ -59,7 +59,7 @@ def test_friendly_periods_wrap_midnight_weekends_holidays() -> None:
     assert fp.next_change(datetime(2026, 3, 6, 19, 0)) == datetime(2026, 3, 9, 7, 0)
 
 
-BASE = (profiles_dir() / "dlt645-1p-money.toml").read_text(encoding="utf-8")
+BASE = profile_files()["dlt645-1p-money"].read_text(encoding="utf-8")
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -113,7 +113,7 @@ def test_invalid_profile_names_file_field_reason(
 
 
 def test_iec_profile_refuses_dlt645_settings_and_bad_obis(tmp_path: Path) -> None:
-    text = (profiles_dir() / "iec62056-1p-energy.toml").read_text(encoding="utf-8")
+    text = profile_files()["iec62056-1p-energy"].read_text(encoding="utf-8")
     path = _write(tmp_path, text.replace('status = "C.5.0"', 'status = "status-word"'))
     with pytest.raises(ConfigError, match=r"registers: .*status: 'status-word' is not an OBIS"):
         load_profile_file(path)

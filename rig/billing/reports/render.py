@@ -15,9 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from matplotlib.figure import Figure
 
 from rig.billing.reports.model import Cell, Chart, Report
+from rig.extras import require
 
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -56,7 +56,8 @@ def write_csv(report: Report, path: Path | str) -> Path:
 
 
 def chart_png(chart: Chart) -> bytes:
-    fig = Figure(figsize=(8, 3.6), dpi=100)
+    figure = require("plots", "matplotlib.figure", "a report with a chart")
+    fig = figure.Figure(figsize=(8, 3.6), dpi=100)
     ax = fig.add_subplot()
     n = max(len(chart.series), 1)
     xs = list(range(len(chart.labels)))

@@ -27,9 +27,9 @@ from rig.billing.db import open_billing
 from rig.billing.remote import RemoteBillingCentre, connect_billing
 from rig.billing.service import BillingCentre, NotFound
 from rig.profile import MeterProfile, available_profiles, load_profile
-from rig.pytest_plugin import stamp_identity
+from rig.pytest_plugin import RecordProperty, bench_config_of, stamp_identity
 from rig.report.certification import result_from_record, save_result
-from rig.report.plot import plot_run
+from rig.report.plot import attach_plot
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -37,7 +37,8 @@ from rig.scenarios.steps import BenchSteps
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cert_profile" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--meter-profile")
-        names = [chosen] if chosen else available_profiles()
+        names = [chosen] if chosen else available_profiles(
+            bench_config_of(metafunc.config).profiles_dir)
         metafunc.parametrize("cert_profile", names, scope="function")
 
 
@@ -52,9 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def meter_profile(cert_profile: str) -> MeterProfile:
+def meter_profile(cert_profile: str, bench_config: BenchConfig) -> MeterProfile:
     """The profile under certification (so `requires_capability` judges this one)."""
-    return load_profile(cert_profile)
+    return load_profile(cert_profile, bench_config.profiles_dir)
 
 
 def _cert_config(request: pytest.FixtureRequest, config: BenchConfig,
@@ -155,7 +156,7 @@ def _outcome(node: pytest.Item) -> tuple[str, str]:
 
 @pytest.fixture
 def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profile: MeterProfile,
-          tmp_path: Path, record_property: pytest.RecordProperty) -> Iterator[BenchSteps]:
+          tmp_path: Path, record_property: RecordProperty) -> Iterator[BenchSteps]:
     profile = meter_profile
     config = _cert_config(request, bench_config, profile)
     with open_bench(config, profile=profile) as bench:
@@ -173,8 +174,7 @@ def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profi
                     record.attach("load SCPI log", bench.scpi_log.to_text())
                 if s.series.samples:
                     title = f"{_requirement(request.node)} — {profile.name}"
-                    record.attach_png("power, credit and relay over time",
-                                      plot_run(s.series, title=title))
+                    attach_plot(record, s.series, title)
                 record.close()
     cert_dir = request.config.getoption("--cert-dir")
     if cert_dir:
