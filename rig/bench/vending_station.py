@@ -9,6 +9,7 @@ free of hardware and of keys on the wire.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import ReadbackData, ReconciliationResult, VendResult
@@ -35,6 +36,10 @@ from rig.card.records import (
 from rig.card.session import ApduTransport, CardSession
 from rig.card.trace import ApduTrace
 from rig.errors import CardError
+
+if TYPE_CHECKING:
+    from rig.billing.remote import RemoteBillingCentre
+    from rig.billing.service import BillingCentre
 
 
 def card_credit_unit(unit: BillingCreditUnit | str) -> CreditUnit:
@@ -64,7 +69,7 @@ class VendingStation:
 
     def __init__(
         self,
-        billing: object,
+        billing: BillingCentre | RemoteBillingCentre,
         master_key: MasterKey,
         *,
         issuer_id: int = 1,
@@ -180,7 +185,7 @@ class VendingStation:
             raise CardError(
                 f"purchase {vend.sequence} read back from the card differs from what was written"
             )
-        self.billing.mark_written(vend.vend_id)  # type: ignore[attr-defined]
+        self.billing.mark_written(vend.vend_id)
         return purchase
 
     @staticmethod
@@ -223,7 +228,7 @@ class VendingStation:
         a vend over the limit must follow the limit the meter is given. Centre first: if it
         refuses the change, no card is written; if the card write then fails, the centre holds
         the limit the next written card will carry."""
-        self.billing.set_hoarding_limit(  # type: ignore[attr-defined]
+        self.billing.set_hoarding_limit(
             record.meter_no, record.hoarding_limit or None, actor=actor)
         signed = self.write_command(transport, record)
         assert isinstance(signed, ParameterRecord)
@@ -282,5 +287,5 @@ class VendingStation:
             tariff_version=record.tariff_version,
             mac_verified=verified,
         )
-        result = self.billing.ingest_readback(data)  # type: ignore[attr-defined]
+        result = self.billing.ingest_readback(data)
         return UploadedReadback(record, result)

@@ -201,13 +201,15 @@ def validate_structure(kind: str, blocks: Sequence[Block], bands: Sequence[Band]
         if not bands:
             raise TariffError("a time-of-use tariff needs at least one band")
         covered = [0] * 1440
-        for b in bands:
-            if b.price_per_kwh <= 0:
-                raise TariffError(f"band {b.name}: price {b.price_per_kwh} must be positive")
-            if not (0 <= b.start_minute < 1440 and 0 <= b.end_minute <= 1440):
-                raise TariffError(f"band {b.name}: minutes must be within one day")
-            span = (range(b.start_minute, b.end_minute) if b.start_minute < b.end_minute
-                    else [*range(b.start_minute, 1440), *range(0, b.end_minute)])
+        for band in bands:  # not `b`: that name holds a Block above
+            if band.price_per_kwh <= 0:
+                raise TariffError(f"band {band.name}: price {band.price_per_kwh} must be "
+                                  "positive")
+            if not (0 <= band.start_minute < 1440 and 0 <= band.end_minute <= 1440):
+                raise TariffError(f"band {band.name}: minutes must be within one day")
+            span = (range(band.start_minute, band.end_minute)
+                    if band.start_minute < band.end_minute
+                    else [*range(band.start_minute, 1440), *range(0, band.end_minute)])
             for minute in span:
                 covered[minute] += 1
         if any(c != 1 for c in covered):

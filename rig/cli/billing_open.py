@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
@@ -26,7 +27,7 @@ LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # rig[server] stays
     return typer.Exit(code)
 
 

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rig.bench.config import BenchConfig, load_bench_config
 from rig.bench.master_key import bench_master_key
@@ -46,7 +47,7 @@ def _sigterm_as_interrupt() -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, for logs
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line
     return typer.Exit(2)
 
 

@@ -68,6 +68,7 @@ def run_suite(name: str, run_dir: Path, console: Console, *, bench: Path | None,
         ini = stack.enter_context(as_file(files("rig.suites") / "suite.ini"))
         args = [str(suite), "-c", str(ini), "--rootdir", str(suite.parent),
                 "-q", "-p", "no:cacheprovider", "--no-header",
+                "-W", "ignore::pytest.PytestAssertRewriteWarning",  # rig is imported already
                 "--tb=line", f"--junitxml={run_dir / 'junit.xml'}",
                 f"--alluredir={run_dir / 'allure-results'}", f"--cert-dir={run_dir}"]
         if bench:

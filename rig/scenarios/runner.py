@@ -47,7 +47,7 @@ def run_prepaid_cycle(
     """Run one cycle; the report is written whatever happens (the error is returned)."""
     run_dir = run_dir or new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
-    profile = load_profile(config.profile)
+    profile = load_profile(config.profile, config.profiles_dir)
     url = db_url or config.billing.url or f"sqlite:///{(run_dir / 'billing.sqlite').resolve()}"
     record = RunRecord("prepaid cycle", identity={}, phases=PHASES, observer=observer,
                        use_allure=use_allure)
