@@ -9,11 +9,14 @@ silent fall back to the lab key.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from rig.bench.config import BenchConfig
 from rig.card.keys import DEFAULT_KEY_ENV, PUBLIC_TEST_KEY, KeyLoadError, MasterKey, lab_test_key
 from rig.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def bench_master_key(config: BenchConfig) -> MasterKey:
@@ -30,6 +33,9 @@ def bench_master_key(config: BenchConfig) -> MasterKey:
         key = MasterKey.from_env()  # a malformed value: KeyLoadError naming the variable
         setting = DEFAULT_KEY_ENV
     elif config.kind == "emulated" or config.lab_test_key:
+        if config.kind == "real":
+            log.warning("bench %s uses rig's %s (lab_test_key = true): never for a "
+                        "production card or meter", config.station_id, PUBLIC_TEST_KEY)
         return lab_test_key()
     else:
         raise ConfigError(f"{where}a real bench needs its issuer master key: set "

@@ -90,10 +90,11 @@ def test_the_public_key_in_a_real_benchs_own_key_file_is_refused(
 
 
 def test_public_key_only_when_the_config_says_lab_test_key(
-        tmp_path: Path, no_key_env: None) -> None:
+        tmp_path: Path, no_key_env: None, caplog: pytest.LogCaptureFixture) -> None:
     config = load_bench_config(real_bench(tmp_path, extra="lab_test_key = true"))
     key = bench_master_key(config)
     assert key.is_public_test_key and key.label == PUBLIC_LABEL
+    assert "LAB-1 uses rig's public test key" in caplog.text
 
 
 def test_a_real_benchs_own_key_is_used_and_not_labelled(
