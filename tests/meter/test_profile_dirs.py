@@ -103,3 +103,18 @@ def test_rig_profiles_lists_where_each_comes_from(tmp_path: Path) -> None:
     assert "OVERRIDDEN" in mine and str(path) in mine
     (shipped,) = [line for line in lines if "iec62056-1p-energy" in line]
     assert "shipped with rig" in shipped
+
+
+def test_pytest_option_profiles_dir_reaches_the_plugin_fixtures(tmp_path: Path) -> None:
+    user_profile(tmp_path / "mine", "acme-1p", "ACME-1")
+    (tmp_path / "test_mine.py").write_text(
+        "def test_profile(meter_profile, bench_config):\n"
+        "    assert meter_profile.identity.model == 'ACME-1'\n"
+        "    assert bench_config.profiles_dir.name == 'mine'\n")
+    env = {k: v for k, v in os.environ.items() if k != "RIG_PROFILES_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py",
+         "--meter-profile", "acme-1p", "--profiles-dir", "mine"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
