@@ -83,14 +83,13 @@ class Iec62056Client:
         answers each session in the form its sign-on came in.
         """
         software = parity == "N"
-        settings = {"baudrate": baudrate, "stopbits": stopbits, "timeout": _POLL_INTERVAL,
-                    "what": "IEC 62056-21 port"}
         if not software and is_pseudo_terminal(path_or_url):
             log.info("%s is a pseudo-terminal (no parity bit): 8N1 with bare 7-bit characters, "
                      "as a standard 7E1 client is left there", path_or_url)
             bytesize, parity = 8, "N"
-        port = open_serial(path_or_url, bytesize=8 if software else bytesize,
-                           parity="N" if software else parity, **settings)
+        port = open_serial(path_or_url, baudrate=baudrate, bytesize=8 if software else bytesize,
+                           parity="N" if software else parity, stopbits=stopbits,
+                           timeout=_POLL_INTERVAL, what="IEC 62056-21 port")
         return cls(port, initial_baudrate=baudrate, software_parity=software, **kw)
 
     def close(self) -> None:
