@@ -17,6 +17,7 @@ ratio reported per round and as the median of the rounds. Ends with one line of 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import multiprocessing
@@ -230,6 +231,23 @@ def main(n: int = 2000, rounds: int = 7) -> dict[str, float]:
             gc.collect()
             per_round.append(interleaved(paths, n))
 
+        # A setting command through the driver: the write plus its status check (one query),
+        # *ESR? as the driver sends it, against the same driver checking with SYST:ERR? (its
+        # dialect without the 488.2 status queries), interleaved on a second session.
+        set_point = Decimal("1500.5")
+        queue_check = ElectronicLoad.open(resource(port), timeout_ms=2000)
+        closers.append(queue_check.close)
+        queue_check.dialect = dataclasses.replace(queue_check.dialect, commands={
+            op: cmd for op, cmd in queue_check.dialect.commands.items()
+            if op not in ("event_status_query", "status_byte_query")})
+        got = interleaved({"set": timed(lambda: driver.set_power(set_point)),
+                           "set_queue": timed(lambda: queue_check.set_power(set_point)),
+                           "echo": timed(bare_echo.query)}, n)
+        set_median = statistics.median(got["set"]) / 1e6
+        set_queue_median = statistics.median(got["set_queue"]) / 1e6
+        set_ratio = statistics.median(got["set"]) / statistics.median(got["echo"])
+        set_queue_ratio = statistics.median(got["set_queue"]) / statistics.median(got["echo"])
+
         dialect_rows = []
         for name, dialect_port in ports.items():
             load = ElectronicLoad.open(resource(dialect_port), dialect=name, timeout_ms=2000)
@@ -278,6 +296,8 @@ def main(n: int = 2000, rounds: int = 7) -> dict[str, float]:
     print(f"where the time goes (medians over the echo's {echo_ms:.4f} ms): "
           f"pyvisa-py client +{pooled['pyvisa_to_echo']['median'] - echo_ms:.4f} ms, "
           f"emulated load server +{pooled['bare_to_load']['median'] - echo_ms:.4f} ms")
+    print(f"driver set_power + *ESR?: median {set_median:.4f} ms ({set_ratio:.2f}x the echo "
+          f"beside it); + SYST:ERR? instead: {set_queue_median:.4f} ms ({set_queue_ratio:.2f}x)")
     for name, command, median, dratio in dialect_rows:
         print(f"  dialect {name:<16} {command:<16} driver median {median:.4f} ms "
               f"({dratio:.2f}x the echo beside it)")
@@ -300,6 +320,10 @@ def main(n: int = 2000, rounds: int = 7) -> dict[str, float]:
         "bare_to_load_median_ms": round(pooled["bare_to_load"]["median"], 4),
         "client_share_ratio": round(pooled["pyvisa_to_echo"]["median"] / echo_ms, 2),
         "server_share_ratio": round(pooled["bare_to_load"]["median"] / echo_ms, 2),
+        "driver_set_median_ms": round(set_median, 4),
+        "driver_set_ratio": round(set_ratio, 2),
+        "driver_set_syst_err_median_ms": round(set_queue_median, 4),
+        "driver_set_syst_err_ratio": round(set_queue_ratio, 2),
         **{f"dialect_{name}_query_median_ms": round(median, 4)
            for name, _, median, _ in dialect_rows},
         "load_average": round(max(load_before, load_after), 2),

@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rig.load.dialects import DIALECTS
 from rig.profile import DEFAULT_PROFILE
 from rig.tomlconfig import load_toml_model
 
@@ -59,9 +60,18 @@ class CardReader(_Strict):
 
 class LoadResource(_Strict):
     resource: str | None = Field(default=None, description="VISA resource string")
-    dialect: str | None = None
+    dialect: str | None = Field(default=None, description="a name of rig.load.DIALECTS; "
+                                "default: chosen from the *IDN? reply")
     backend: str = "@py"
     power_w: Annotated[int, Field(gt=0, le=100_000)] = 2000
+
+    @field_validator("dialect")
+    @classmethod
+    def _known_dialect(cls, name: str | None) -> str | None:
+        if name is not None and name not in DIALECTS:
+            raise ValueError(f"unknown load dialect {name!r}; known dialects: "
+                             f"{', '.join(DIALECTS)} (or leave it out to choose by *IDN?)")
+        return name
 
 
 class BillingSettings(_Strict):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rig.errors import ConfigError
+from rig.meter.serial_open import open_serial
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,8 @@ class SerialFaultProxy:
 
     def start(self) -> str:
         """Open both sides; returns the pty path the rig should open instead of the meter."""
-        import serial
-
-        self._meter = serial.serial_for_url(self._meter_path, timeout=0.02, **self._settings)
+        self._meter = open_serial(self._meter_path, timeout=0.02, what="meter port",
+                                  **self._settings)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.path = os.ttyname(self._slave)

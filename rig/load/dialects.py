@@ -32,6 +32,8 @@ OPERATIONS: tuple[str, ...] = (
     "reset",
     "clear_status",
     "error_query",  # query, one entry of the error queue: '<code>,"<message>"'
+    "event_status_query",  # query, IEEE 488.2 *ESR?: standard event status register (clears it)
+    "status_byte_query",  # query, IEEE 488.2 *STB?: status byte
     "input_on",
     "input_off",
     "input_query",  # query
@@ -103,11 +105,16 @@ class Dialect:
         return template.format(**fields)
 
 
-_COMMON: Mapping[str, str] = {  # IEEE 488.2 common commands + SCPI error queue
+# IEEE 488.2 common commands + SCPI error queue. *ESR? and *STB? are mandatory in IEEE 488.2
+# (10.12, 10.36) and every family below is a 488.2 instrument (GPIB interface); their manuals'
+# common-command chapters list them, not checked here command by command (docs/load.md).
+_COMMON: Mapping[str, str] = {
     "identify": "*IDN?",
     "reset": "*RST",
     "clear_status": "*CLS",
     "error_query": "SYST:ERR?",
+    "event_status_query": "*ESR?",
+    "status_byte_query": "*STB?",
 }
 
 _GENERIC_COMMANDS: Mapping[str, str] = {

@@ -1,9 +1,11 @@
 """Generic electronic-load driver over VISA (pyvisa / pyvisa-py).
 
 One API for every load model; the differences live in `rig.load.dialects`. Every setting command
-is followed by an error-queue query so that an instrument error is raised *at the command that
-caused it* (a bench log then says which set point the load refused), and leaving the driver by
-any path switches the input off first (house rule: a bench always ends in its safe state).
+is followed by one status query so that an instrument error is raised *at the command that
+caused it* (a bench log then says which set point the load refused): ``*ESR?`` where the model
+has it (one short integer; only when an error bit is set is the error queue read for the
+messages), else the error queue itself. Leaving the driver by any path switches the input off
+first (house rule: a bench always ends in its safe state).
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ log = logging.getLogger(__name__)
 
 #: Upper bound on error-queue entries read in one drain (a broken instrument may never say 0).
 MAX_ERROR_DRAIN = 32
+
+#: IEEE 488.2 standard event status register bits (11.5.1.1)
+ESR_BITS = {0: "operation complete", 1: "request control", 2: "query error",
+            3: "device-dependent error", 4: "execution error", 5: "command error",
+            6: "user request", 7: "power on"}
+#: the bits that mean a command failed: QYE, DDE, EXE, CME
+ESR_ERRORS = 0b0011_1100
 
 
 class LinkError(InstrumentError):
@@ -117,7 +126,7 @@ class ElectronicLoad:
         """Open ``resource``, identify it, pick the dialect and clear its status.
 
         Sends ``*IDN?`` (dialect from its match pattern unless ``dialect`` names one), then
-        ``*CLS`` + ``SYST:ERR?`` so that stale errors are not blamed on our first command.
+        ``*CLS`` (+ its status check) so that stale errors are not blamed on our first command.
         ``timeout_ms=None`` takes the dialect's timeout.
         """
         chosen = get_dialect(dialect) if dialect is not None else None
@@ -224,13 +233,38 @@ class ElectronicLoad:
             )
         return number
 
+    def _query_register(self, command: str) -> int:
+        """An IEEE 488.2 register query (``*ESR?``, ``*STB?``): an integer 0-255."""
+        reply = self._query(command)
+        try:
+            value = int(reply)
+        except ValueError:
+            value = -1
+        if not 0 <= value <= 255:
+            raise InstrumentError(f"{self.resource}: reply {reply!r} to {command!r} is not a "
+                                  "register value 0-255")
+        return value
+
     def _set(self, command: str) -> None:
-        """Send a setting command and raise at once if the instrument queued an error."""
+        """Send a setting command and raise at once if the instrument reports an error."""
         self._write(command)
+        status_query = self.dialect.commands.get("event_status_query")
+        events = 0
+        if status_query is not None:
+            events = self._query_register(status_query)
+            if events & 0x80:
+                log.warning("%s: the load reports power-on (*ESR? %d): it restarted, its "
+                            "settings are its power-on ones", self.resource, events)
+            if not events & ESR_ERRORS:
+                return
         found = self._drain_errors(after=command)
         if found:
             detail = "; ".join(f"{code},\"{message}\"" for code, message in found)
             raise InstrumentError(f"{self.resource}: command {command!r} failed: {detail}")
+        if events & ESR_ERRORS:
+            named = ", ".join(ESR_BITS[b] for b in range(8) if events & ESR_ERRORS & (1 << b))
+            raise InstrumentError(f"{self.resource}: command {command!r} failed: *ESR? "
+                                  f"{events} ({named}), error queue empty")
 
     def _drain_errors(self, *, after: str | None = None) -> list[tuple[int, str]]:
         query = self.dialect.command("error_query")
@@ -324,6 +358,14 @@ class ElectronicLoad:
         InstrumentError naming the dialect if the model keeps no energy register.
         """
         return self._query_number(self._command("measure_energy"))
+
+    def event_status(self) -> int:
+        """``*ESR?``: the standard event status register (reading clears it)."""
+        return self._query_register(self._command("event_status_query"))
+
+    def status_byte(self) -> int:
+        """``*STB?``: the status byte (bit 2 error queue not empty, 5 event summary, 6 MSS)."""
+        return self._query_register(self._command("status_byte_query"))
 
     def next_error(self) -> tuple[int, str]:
         """One entry of the error queue (``(0, "No error")`` when empty)."""

@@ -5,6 +5,8 @@ Newline-terminated program messages, several commands per line separated by ``;`
 long header forms, case-insensitive, and one instrument-wide SCPI error queue. The command tree
 is the one of the load's dialect (a Chroma answers ``LOAD ON``, a generic SCPI load ``INP ON``;
 each refuses the other's with -113), and a test can inject instrument faults (`Fault`).
+The IEEE 488.2 common commands and status model (`*ESR?`, `*STB?`, `*ESE`, `*SRE`, `*TST?`,
+`*OPC`, `*WAI`; see scpi_status.py) are the same for every dialect: 488.2 makes them mandatory.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from rig.load.dialects import LoadMode
 from rig.sim.emulated_load import EmulatedLoad, ScpiError
+from rig.sim.scpi_status import OPC, StatusRegisters, event_of_error
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ ERROR_QUEUE_LENGTH = 10
 #: Distinct query texts remembered with their handler (bounds the cache against odd spellings)
 QUERY_CACHE_SIZE = 256
 _NO_ERROR = '0,"No error"'
+#: SCPI version the command tree follows (SYSTem:VERSion?, SCPI-1999 Vol. 2, 21.21)
+SCPI_VERSION = "1999.0"
 
 _Handler = Callable[[str | None], str | None]
 
@@ -105,6 +110,9 @@ class ScpiServer:
         self._clients: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._errors: deque[str] = deque()
+        self.status = StatusRegisters()  # powers on with PON set in the event register
+        self._message = threading.local()  # .pending: replies of this program message so far
+        self._takes_parameter: set[_Handler] = set()  # queries such as POW? MAX
         self._commands: list[tuple[re.Pattern[str], bool, _Handler]] = []
         self._resolved: dict[tuple[str, bool], _Handler] = {}
         self._queries: dict[str, _Handler] = {}  # "MEAS:POW?" as sent -> handler
@@ -250,19 +258,34 @@ class ScpiServer:
 
     # ------------------------------------------------------------------ error queue
     def push_error(self, code: int, message: str) -> None:
+        """Queue an error and set its class's bit in the standard event status register."""
         with self._lock:
             if len(self._errors) >= ERROR_QUEUE_LENGTH:
                 self._errors[-1] = '-350,"Queue overflow"'
+                code = -350
             else:
                 self._errors.append(f'{code},"{message}"')
+        self.status.event(event_of_error(code))
 
     def _pop_error(self) -> str:
         with self._lock:
             return self._errors.popleft() if self._errors else _NO_ERROR
 
-    def _clear_errors(self) -> None:
+    def _clear_status(self) -> None:
+        """*CLS: the error queue and the event status register."""
         with self._lock:
             self._errors.clear()
+        self.status.clear()
+
+    def _error_count(self) -> str:
+        with self._lock:
+            return str(len(self._errors))
+
+    def _status_byte(self) -> str:
+        with self._lock:
+            queued = bool(self._errors)
+        pending = getattr(self._message, "pending", False)
+        return str(self.status.status_byte(queue_not_empty=queued, message_available=pending))
 
     # ------------------------------------------------------------------ parser
     def execute(self, line: str) -> str | None:
@@ -277,17 +300,21 @@ class ScpiServer:
                 self.push_error(err.code, err.message)
                 return None
         replies: list[str] = []
-        for unit in line.strip().split(";"):
-            unit = unit.strip()
-            if not unit:
-                continue
-            try:
-                reply = self._execute_one(unit)
-            except ScpiError as err:
-                self.push_error(err.code, err.message)
-                continue
-            if reply is not None:
-                replies.append(reply)
+        try:
+            for unit in line.strip().split(";"):
+                unit = unit.strip()
+                if not unit:
+                    continue
+                self._message.pending = bool(replies)  # MAV for a *STB? in this message
+                try:
+                    reply = self._execute_one(unit)
+                except ScpiError as err:
+                    self.push_error(err.code, err.message)
+                    continue
+                if reply is not None:
+                    replies.append(reply)
+        finally:
+            self._message.pending = False
         return ";".join(replies) if replies else None
 
     def _execute_one(self, unit: str) -> str | None:
@@ -315,37 +342,97 @@ class ScpiServer:
                     break
             else:
                 raise ScpiError(-113, "Undefined header")
+        if query and argument is not None and handler not in self._takes_parameter:
+            raise ScpiError(-108, "Parameter not allowed")
         if query and argument is None and len(self._queries) < QUERY_CACHE_SIZE:
             self._queries[unit] = handler
         return handler(argument)
 
     def _build_table(self) -> None:
-        def add(spec: str, handler: _Handler, *, query: bool) -> None:
+        def add(spec: str, handler: _Handler, *, query: bool, parameter: bool = False) -> None:
+            """`parameter`: a query that takes one (``POW? MAX``); others refuse it (-108)."""
             self._commands.append((_compile_header(spec), query, handler))
+            if query and parameter:
+                self._takes_parameter.add(handler)
 
+        status = self.status
         add("*IDN", lambda _: self.load.idn, query=True)
-        add("*RST", _no_arg(self.load.reset), query=False)
-        add("*CLS", _no_arg(self._clear_errors), query=False)
+        add("*RST", _no_arg(self.load.reset), query=False)  # status registers are kept (10.32)
+        add("*CLS", _no_arg(self._clear_status), query=False)
+        add("*OPC", _no_arg(lambda: status.event(OPC)), query=False)  # all commands finish at once
         add("*OPC", lambda _: "1", query=True)
+        add("*WAI", _no_arg(lambda: None), query=False)  # nothing overlapped to wait for
+        add("*TST", lambda _: "0", query=True)  # self-test passed
+        add("*ESR", lambda _: str(status.read_esr()), query=True)
+        add("*ESE", _register_setter(lambda v: setattr(status, "ese", v)), query=False)
+        add("*ESE", lambda _: str(status.ese), query=True)
+        add("*SRE", _register_setter(lambda v: setattr(status, "sre", v & ~0x40)), query=False)
+        add("*SRE", lambda _: str(status.sre), query=True)
+        add("*STB", lambda _: self._status_byte(), query=True)
         add("SYSTem:ERRor[:NEXT]", lambda _: self._pop_error(), query=True)
+        add("SYSTem:ERRor:COUNt", lambda _: self._error_count(), query=True)
+        add("SYSTem:VERSion", lambda _: SCPI_VERSION, query=True)
         _TABLES[self.dialect](self.load, add)
 
 
 _Add = Callable[..., None]
 
 
-def _number(arg: str | None, maximum: Decimal) -> Decimal:
+#: a decimal numeric program datum (IEEE 488.2 7.7.2) and an optional suffix (7.7.3)
+_NUMERIC = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)")
+#: suffix multipliers (IEEE 488.2 7.7.3.4 table 7-2): M is milli, MA mega
+_MULTIPLIERS = {"": Decimal(1), "K": Decimal(1000), "M": Decimal("0.001"),
+                "U": Decimal("0.000001"), "MA": Decimal(1_000_000)}
+
+
+def _number(arg: str | None, maximum: Decimal, unit: str, minimum: Decimal = Decimal(0)) -> Decimal:
+    """A set point: a number, MIN/MAX, or a number with a suffix in `unit` (``1.5KW``).
+
+    A suffix of another unit is -131 (invalid suffix), anything not a number -104.
+    """
     if arg is None:
         raise ScpiError(-109, "Missing parameter")
-    token = arg.upper()
+    token = arg.strip().upper()
     if token in ("MIN", "MINIMUM"):
-        return Decimal(0)
+        return minimum
     if token in ("MAX", "MAXIMUM"):
         return maximum
-    try:
-        return Decimal(arg)
-    except InvalidOperation:
-        raise ScpiError(-104, "Data type error") from None
+    match = _NUMERIC.fullmatch(token)
+    if match is None:
+        raise ScpiError(-104, "Data type error")
+    number, suffix = Decimal(match.group(1)), match.group(2)
+    if not suffix:
+        return number
+    if unit == "OHM" and suffix == "MOHM":  # 7.7.3.4: MOHM is mega-ohm, like MHZ
+        return number * _MULTIPLIERS["MA"]
+    multiplier = _MULTIPLIERS.get(suffix[: -len(unit)]) if suffix.endswith(unit) else None
+    if multiplier is None:
+        raise ScpiError(-131, "Invalid suffix")
+    return number * multiplier
+
+
+def _limit_query(minimum: Decimal, maximum: Decimal, current: Callable[[], Decimal]) -> _Handler:
+    """``POW?`` the set point, ``POW? MIN`` / ``POW? MAX`` the programmable limits."""
+    def query(arg: str | None) -> str:
+        if arg is None:
+            return str(current())
+        token = arg.strip().upper()
+        if token in ("MIN", "MINIMUM"):
+            return str(minimum)
+        if token in ("MAX", "MAXIMUM"):
+            return str(maximum)
+        raise ScpiError(-224, "Illegal parameter value")
+    return query
+
+
+def _register_setter(store: Callable[[int], None]) -> _Handler:
+    """``*ESE n`` / ``*SRE n``: 0-255, a non-integer rounded (IEEE 488.2 10.10, 10.34)."""
+    def setter(arg: str | None) -> None:
+        value = _number(arg, Decimal(255), "")
+        if not 0 <= value <= 255:
+            raise ScpiError(-222, "Data out of range")
+        store(int(value.to_integral_value()))
+    return setter
 
 
 def _needs(arg: str | None) -> str:
@@ -374,17 +461,24 @@ def _mode_setter(load: EmulatedLoad, aliases: dict[str, str] | None = None) -> _
 
 def _levels(load: EmulatedLoad, add: _Add, prefix: str, level: str) -> None:
     """Set-point headers (``prefix`` + node + ``level``) for the modes this load offers."""
-    lim = load.limits
+    lim, zero = load.limits, Decimal(0)
     if LoadMode.CP in load.modes:
-        add(f"{prefix}POWer{level}", lambda a: load.set_power(_number(a, lim.max_power)),
-            query=False)
-        add(f"{prefix}POWer{level}", lambda _: str(load.power_setpoint), query=True)
-    add(f"{prefix}CURRent{level}", lambda a: load.set_current(_number(a, lim.max_current)),
-        query=False)
-    add(f"{prefix}CURRent{level}", lambda _: str(load.current_setpoint), query=True)
+        add(f"{prefix}POWer{level}",
+            lambda a: load.set_power(_number(a, lim.max_power, "W")), query=False)
+        add(f"{prefix}POWer{level}",
+            _limit_query(zero, lim.max_power, lambda: load.power_setpoint),
+            query=True, parameter=True)
+    add(f"{prefix}CURRent{level}",
+        lambda a: load.set_current(_number(a, lim.max_current, "A")), query=False)
+    add(f"{prefix}CURRent{level}",
+        _limit_query(zero, lim.max_current, lambda: load.current_setpoint),
+        query=True, parameter=True)
     add(f"{prefix}RESistance{level}",
-        lambda a: load.set_resistance(_number(a, lim.max_resistance)), query=False)
-    add(f"{prefix}RESistance{level}", lambda _: str(load.resistance_setpoint), query=True)
+        lambda a: load.set_resistance(_number(a, lim.max_resistance, "OHM",
+                                              lim.min_resistance)), query=False)
+    add(f"{prefix}RESistance{level}",
+        _limit_query(lim.min_resistance, lim.max_resistance, lambda: load.resistance_setpoint),
+        query=True, parameter=True)
 
 
 def _measurements(load: EmulatedLoad, add: _Add, *, power: str) -> None:

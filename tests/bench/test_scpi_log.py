@@ -22,6 +22,8 @@ class FakeResource:
         self.last = command
 
     def read(self) -> str:
+        if self.last == "*ESR?":
+            return "0"
         if "ERR" in self.last:
             return '0,"No error"'
         return "1" if "INP" in self.last else "230.000"
@@ -39,7 +41,8 @@ def test_commands_and_replies_are_logged_with_bench_time() -> None:
     assert load.input_state() is True
     lines = log.to_text().splitlines()
     assert lines[0].startswith("2026-03-04T08:00:00.000+00:00 > ") and "1500" in lines[0]
-    assert any(line.endswith('< 0,"No error"') for line in lines)  # the error drain
+    assert any(line.endswith("> *ESR?") for line in lines)  # the status check
+    assert any(line.endswith("< 0") for line in lines)
     assert lines[-1].endswith("< 1")
     assert len(log) == len(lines)
 

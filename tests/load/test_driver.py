@@ -81,7 +81,7 @@ class Target:
 
     @property
     def open_script(self) -> list[Exchange]:
-        return [("*IDN?", self.x.idn), ("*CLS", None), ("SYST:ERR?", NO_ERROR)]
+        return [("*IDN?", self.x.idn), *self.setting("*CLS")]
 
     @property
     def close_script(self) -> list[Exchange]:
@@ -89,8 +89,9 @@ class Target:
 
     @staticmethod
     def setting(command: str) -> list[Exchange]:
-        """A setting command and the error query the driver must send after it."""
-        return [(command, None), ("SYST:ERR?", NO_ERROR)]
+        """A setting command and the status query the driver must send after it (IEEE 488.2
+        *ESR?: every dialect's model has it; 0 = no event)."""
+        return [(command, None), ("*ESR?", "0")]
 
     def open(self, script: Sequence[Exchange]) -> ElectronicLoad:
         """Open the driver; the script is enforced only on the scripted target."""
@@ -243,6 +244,7 @@ def test_instrument_error_raised_at_the_command(target: Target) -> None:
     script = [
         *target.open_script,
         (command, None),
+        ("*ESR?", "16"),  # execution error: the queue says which
         ("SYST:ERR?", '-222,"Data out of range"'),
         ("SYST:ERR?", NO_ERROR),
         ("SYST:ERR?", NO_ERROR),  # errors(): the queue was drained by the failing command

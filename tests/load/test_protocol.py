@@ -25,16 +25,16 @@ def test_exact_conversation_of_a_typical_session() -> None:
     script = [
         ("*IDN?", IDN),
         ("*CLS", None),
-        ("SYST:ERR?", NO_ERROR),
+        ("*ESR?", "0"),
         ("POW 1500.5", None),
-        ("SYST:ERR?", NO_ERROR),
+        ("*ESR?", "0"),
         ("INP ON", None),
-        ("SYST:ERR?", NO_ERROR),
+        ("*ESR?", "0"),
         ("MEAS:VOLT?", "+2.30010E+02"),
         ("MEAS:CURR?", "6.5231"),
         ("MEAS:POW?", "1500.44"),
         ("INP OFF", None),
-        ("SYST:ERR?", "+0,\"No error\""),
+        ("*ESR?", "+0"),
     ]
     instrument = ScriptedInstrument(script)
     with ElectronicLoad.open(instrument.resource, timeout_ms=1000) as load:
@@ -50,8 +50,8 @@ def test_exact_conversation_of_a_typical_session() -> None:
 
 def test_explicit_dialect_still_identifies() -> None:
     instrument = ScriptedInstrument([
-        ("*IDN?", "ACME,L1,42,1.0"), ("*CLS", None), ("SYST:ERR?", NO_ERROR),
-        ("INP OFF", None), ("SYST:ERR?", NO_ERROR),
+        ("*IDN?", "ACME,L1,42,1.0"), ("*CLS", None), ("*ESR?", "0"),
+        ("INP OFF", None), ("*ESR?", "0"),
     ])
     with ElectronicLoad.open(instrument.resource, dialect="generic-scpi", timeout_ms=1000) as load:
         assert load.dialect.name == "generic-scpi"
@@ -77,12 +77,13 @@ def test_unknown_dialect_name() -> None:
 
 def test_all_queued_errors_are_reported() -> None:
     instrument = ScriptedInstrument([
-        ("*IDN?", IDN), ("*CLS", None), ("SYST:ERR?", NO_ERROR),
+        ("*IDN?", IDN), ("*CLS", None), ("*ESR?", "0"),
         ("CURR 50", None),
+        ("*ESR?", "16"),
         ("SYST:ERR?", '-222,"Data out of range"'),
         ("SYST:ERR?", '-221,"Settings conflict"'),
         ("SYST:ERR?", NO_ERROR),
-        ("INP OFF", None), ("SYST:ERR?", NO_ERROR),
+        ("INP OFF", None), ("*ESR?", "0"),
     ])
     with (
         ElectronicLoad.open(instrument.resource, timeout_ms=1000) as load,
@@ -102,7 +103,7 @@ def _silent_instrument() -> tuple[socket.socket, threading.Thread, list[bytes]]:
     def run() -> None:
         conn, _ = listener.accept()
         with conn:
-            replies = [IDN.encode() + b"\n", None, NO_ERROR.encode() + b"\n"]
+            replies = [IDN.encode() + b"\n", None, b"0\n"]
             for line in conn.makefile("rb"):
                 seen.append(line.strip())
                 reply = replies.pop(0) if replies else None
@@ -118,7 +119,7 @@ def test_timeout_names_command_and_close_still_tries_input_off() -> None:
     listener, thread, seen = _silent_instrument()
     resource = f"TCPIP0::127.0.0.1::{listener.getsockname()[1]}::SOCKET"
     start = time.monotonic()
-    with pytest.raises(InstrumentError, match=r"no reply to 'SYST:ERR\?'"):  # noqa: SIM117
+    with pytest.raises(InstrumentError, match=r"no reply to '\*ESR\?'"):  # noqa: SIM117
         with ElectronicLoad.open(resource, timeout_ms=200) as load:
             load.input_on()
     thread.join(timeout=5)
@@ -135,7 +136,7 @@ def test_original_exception_is_not_masked_by_a_failing_close() -> None:
             raise KeyError("scenario")
     thread.join(timeout=5)
     listener.close()
-    assert seen[-2:] == [b"INP OFF", b"SYST:ERR?"]
+    assert seen[-2:] == [b"INP OFF", b"*ESR?"]
 
 
 def test_open_refused_connection_is_an_instrument_error() -> None:

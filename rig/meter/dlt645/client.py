@@ -33,6 +33,7 @@ from rig.meter.dlt645.frame import (
     encode_frame,
     function_code,
 )
+from rig.meter.serial_open import open_serial
 from rig.meter.transcript import Transcript
 
 DEFAULT_PASSWORD = b"\x02\x00\x00\x00"  # PA (level 02) + P0 P1 P2
@@ -126,28 +127,10 @@ class Dlt645Client:
         **kw: Any,
     ) -> Dlt645Client:
         """Open a device path or pyserial URL (``loop://``, ``socket://``...) at 2400 8E1."""
-        import serial  # deferred: the emulated meter imports this package without pyserial
-
         client_keys = {"address", "timeout", "retries", "transcript", "preamble"}
         client_kw = {k: kw.pop(k) for k in list(kw) if k in client_keys}
-        try:
-            port = serial.serial_for_url(
-                path_or_url,
-                baudrate=baudrate,
-                bytesize=bytesize,
-                parity=parity,
-                stopbits=stopbits,
-                timeout=_POLL_INTERVAL,
-                **kw,
-            )
-        except Exception as exc:  # SerialException, ValueError, termios.error...
-            hint = ""
-            if parity != "N":
-                hint = " (some pseudo-terminals reject parity bits: try parity='N' for a pty)"
-            raise ProtocolError(
-                f"cannot open DL/T 645 port {path_or_url!r} at {baudrate} "
-                f"{bytesize}{parity}{stopbits:g}: {exc}{hint}"
-            ) from exc
+        port = open_serial(path_or_url, baudrate=baudrate, bytesize=bytesize, parity=parity,
+                           stopbits=stopbits, timeout=_POLL_INTERVAL, what="DL/T 645 port", **kw)
         return cls(port, **client_kw)
 
     def close(self) -> None:

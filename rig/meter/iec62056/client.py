@@ -10,6 +10,7 @@ The P1 password is never written to the transcript: its characters are logged as
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,10 @@ from typing import Any
 from rig.errors import ProtocolError
 from rig.meter.dlt645.client import MeterTimeout, SerialPort
 from rig.meter.iec62056 import frames as f
+from rig.meter.serial_open import is_pseudo_terminal, open_serial
 from rig.meter.transcript import Transcript
+
+log = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.05
 
@@ -69,19 +73,23 @@ class Iec62056Client:
         stopbits: float = 1,
         **kw: Any,
     ) -> Iec62056Client:
-        """Open at the sign-on rate. `parity="N"` (a pty) opens 8N1 with software parity."""
-        import serial  # deferred: the emulated meter imports this package without pyserial
+        """Open at the sign-on rate, 7E1 as the standard asks.
 
+        `parity="N"` opens 8N1 with software parity (the 7E1 parity bit in bit 7). A
+        pseudo-terminal cannot carry a parity bit (it stays 8N1 whatever is asked, and refuses
+        a change of parity alone with EINVAL, so every later rate or timeout change of a port
+        opened 7E1 could fail): there the client opens 8N1 and sends bare 7-bit characters,
+        which is what a standard 7E1 client ends up sending on a pty. The emulated meter
+        answers each session in the form its sign-on came in.
+        """
         software = parity == "N"
-        try:
-            port = serial.serial_for_url(
-                path_or_url, baudrate=baudrate, bytesize=8 if software else bytesize,
-                parity="N" if software else parity, stopbits=stopbits, timeout=_POLL_INTERVAL)
-        except Exception as exc:
-            raise ProtocolError(
-                f"cannot open IEC 62056-21 port {path_or_url!r} at {baudrate} "
-                f"{bytesize}{parity}{stopbits:g}: {exc} (a pty rejects parity: use parity='N')"
-            ) from exc
+        if not software and is_pseudo_terminal(path_or_url):
+            log.info("%s is a pseudo-terminal (no parity bit): 8N1 with bare 7-bit characters, "
+                     "as a standard 7E1 client is left there", path_or_url)
+            bytesize, parity = 8, "N"
+        port = open_serial(path_or_url, baudrate=baudrate, bytesize=8 if software else bytesize,
+                           parity="N" if software else parity, stopbits=stopbits,
+                           timeout=_POLL_INTERVAL, what="IEC 62056-21 port")
         return cls(port, initial_baudrate=baudrate, software_parity=software, **kw)
 
     def close(self) -> None:
@@ -222,7 +230,8 @@ class Iec62056Client:
         reader = f.MessageReader(ack_starts_line=False)
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
-        self._port.timeout = _POLL_INTERVAL
+        if self._port.timeout != _POLL_INTERVAL:
+            self._port.timeout = _POLL_INTERVAL
         while time.monotonic() < deadline:
             chunk = self._port.read(1)
             if not chunk:

@@ -1,9 +1,12 @@
 """IEC 62056-21 mode C messages: sign-on, identification, ACK/option select, data sets, BCC.
 
-Characters are 7-bit ASCII sent 7E1 (one start bit, 7 data bits, even parity, one stop bit).
-Where the line cannot carry a parity bit (a Linux pty refuses PARENB), each side opens it 8N1
-and puts the parity in bit 7 itself (`with_even_parity` / `strip_even_parity`): the bytes on
-the wire are then exactly the 7E1 characters a UART would frame.
+Characters are 7-bit ASCII sent 7E1 (one start bit, 7 data bits, even parity, one stop bit),
+IEC 62056-21:2002 5.4. A line that cannot carry a parity bit (a Linux pty: always 8 bits, no
+parity) carries one of two forms: a standard 7E1 client left at 8N1 sends the 7-bit characters
+as they are (`/?!` CR LF = 2F 3F 21 0D 0A); rig's client can instead put the parity in bit 7
+itself (`with_even_parity` / `strip_even_parity`: AF 3F 21 8D 0A), so the bytes are exactly
+the 7E1 characters a UART would frame. A sign-on's first character, '/', has odd weight, so it
+tells the forms apart (`SIGN_ON_7BIT` / `SIGN_ON_PARITY_BIT`).
 
 BCC: XOR of every character after the first SOH or STX up to and including ETX (or EOT).
 """
@@ -22,6 +25,10 @@ CRLF = b"\r\n"
 BAUD_CHARS: dict[int, str] = {300: "0", 600: "1", 1200: "2", 2400: "3", 4800: "4",
                               9600: "5", 19200: "6"}
 BAUD_OF_CHAR: dict[str, int] = {c: b for b, c in BAUD_CHARS.items()}
+
+#: '/' (the first character of every sign-on) as a bare 7-bit character and as a 7E1 character
+#: with its even parity in bit 7: which one arrives tells the form the client uses.
+SIGN_ON_7BIT, SIGN_ON_PARITY_BIT = 0x2F, 0xAF
 
 MODE_READOUT = "0"
 MODE_PROGRAMMING = "1"
@@ -69,6 +76,14 @@ def strip_even_parity(data: bytes) -> bytes:
         if bin(b).count("1") % 2:
             raise Iec62056Error(f"parity error in byte {i} ({b:02X})", data)
     return bytes(b & 0x7F for b in data)
+
+
+def check_seven_bit(data: bytes) -> bytes:
+    """`data` unchanged if every byte is a 7-bit character; a byte above 7F is a line fault."""
+    for i, b in enumerate(data):
+        if b > 0x7F:
+            raise Iec62056Error(f"byte {i} ({b:02X}) is not a 7-bit character", data)
+    return data
 
 
 # -- encoders ----------------------------------------------------------------------------
@@ -178,6 +193,22 @@ class MessageReader:
 
     def clear(self) -> None:
         self._buf.clear()
+
+    @property
+    def idle(self) -> bool:
+        """No partial message buffered: the next character starts a message."""
+        return not self._buf
+
+    def drop_partial_line(self) -> bool:
+        """Forget an unfinished line (not a SOH/STX block); True if there was one.
+
+        A '/' never occurs inside a line message, only at its start: when a sign-on begins,
+        whatever line was still unfinished is dead (a client gave up on it).
+        """
+        if self._buf and self._buf[0:1] not in (SOH, STX):
+            self._buf.clear()
+            return True
+        return False
 
     def feed(self, data: bytes) -> list[bytes]:
         """Complete messages so far; raises Iec62056Error for a block whose BCC is wrong."""

@@ -2,8 +2,18 @@
 
 Pure protocol: a state machine from sign-on through identification and ACK/option select to
 a data readout or programming mode (P0 → P1 password → R1/W1 → B0). Register access goes to
-a `DataBank` owned by the meter model. Bytes in and out carry the parity bit in bit 7 when
-`software_parity` is set (a pty opened 8N1, see frames.py).
+a `DataBank` owned by the meter model.
+
+Character form (see frames.py): on a UART the port makes the parity and bytes are 7-bit; on a
+pty a client sends either bare 7-bit characters (a standard 7E1 client, which the pty leaves at
+8N1) or 7E1 characters with the parity in bit 7 (rig's client with software parity). By default
+the responder takes the form from each sign-on's '/' and answers the session in that form.
+
+Repeats (IEC 62056-21:2002 6.3.6 repeat-request message, Annex A): in programming mode a NAK
+asks for the last message the meter sent, whatever it was — a data message, an ACK, the P0, or
+the meter's own NAK. After the meter NAKed a command it did not understand, a NAK from the
+client gets that NAK again (the command is still wanted), never an older data message that
+the client would take for the answer to its new command.
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ class Iec62056Responder:
         password: str,
         initial_baudrate: int = 300,
         max_baudrate: int = 9600,
-        software_parity: bool = True,
+        software_parity: bool | None = None,
         on_baudrate: Callable[[int], None] | None = None,
         transcript: Transcript | None = None,
     ) -> None:
@@ -55,7 +65,10 @@ class Iec62056Responder:
         self._password = password
         self.initial_baudrate = initial_baudrate
         self.max_baudrate = max_baudrate
+        #: True: parity in bit 7, False: bare 7-bit characters, None: as each sign-on came
         self.software_parity = software_parity
+        #: the form of the current session (fixed, or detected from the last sign-on)
+        self.parity_bit = bool(software_parity)
         self._on_baudrate = on_baudrate
         self.transcript = transcript
         self.reader = f.MessageReader(ack_starts_line=True)
@@ -70,14 +83,22 @@ class Iec62056Responder:
         """Feed received bytes; return the bytes to send back (maybe empty)."""
         if self.transcript is not None and chunk:
             self.transcript.add("rx", chunk)
+        if self.software_parity is None and chunk[:1] and chunk[0] in (
+                f.SIGN_ON_7BIT, f.SIGN_ON_PARITY_BIT):
+            if self.reader.drop_partial_line():
+                self.faults.append("unfinished line dropped: a sign-on began")
+            if self.reader.idle:  # a sign-on: its '/' says how this client sends characters
+                self.parity_bit = chunk[0] == f.SIGN_ON_PARITY_BIT
         try:
-            data = f.strip_even_parity(chunk) if self.software_parity else chunk
+            data = f.strip_even_parity(chunk) if self.parity_bit else f.check_seven_bit(chunk)
             messages = self.reader.feed(data)
         except f.Iec62056Error as e:
             self.faults.append(str(e))
             self.reader.clear()
-            out = f.NAK if self.state == "programming" else b""  # readout: stay silent
-            return self._send(out)
+            if self.state != "programming":
+                return b""  # readout: stay silent
+            self._last_reply = f.NAK
+            return self._send(f.NAK)
         out = bytearray()
         for msg in messages:
             out += self.respond(msg)
@@ -88,7 +109,7 @@ class Iec62056Responder:
             return b""
         if self.transcript is not None:
             self.transcript.add("tx", out)
-        return f.with_even_parity(out) if self.software_parity else out
+        return f.with_even_parity(out) if self.parity_bit else out
 
     def _baud(self, rate: int) -> None:
         self.baudrate = rate
@@ -97,6 +118,7 @@ class Iec62056Responder:
 
     def reset(self) -> None:
         self.state, self.authorised = "idle", False
+        self._last_reply = b""
         self._baud(self.initial_baudrate)
 
     # -- messages -----------------------------------------------------------------------------
@@ -143,6 +165,7 @@ class Iec62056Responder:
             return self._last_reply
         if not msg.startswith(f.SOH) or len(msg) < 5:
             self.faults.append(f"not a command: {f.show(msg)}")
+            self._last_reply = f.NAK
             return f.NAK
         cmd = msg[1:3].decode("ascii", "replace")
         body = f.block_text(msg)
