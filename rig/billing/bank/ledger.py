@@ -220,13 +220,9 @@ def _apply_return(centre: BillingCentre, s: Session, e: Entry, statement_id: int
     if original.status == "vended":
         meter = s.get(m.Meter, original.meter_id)
         assert meter is not None
-        debt = centre._record_debt(
-            s, meter, original.amount,
-            f"bank {what} of payment {original.entry_ref}"[:200],
-            recovery_percent=recovery_percent, recovery_fixed=Decimal("0.00"), actor=actor)
-        original.debt_id = debt.debt_id
-        effect = (f"was vended in vend {original.vend_id}: now debt {debt.debt_id} of "
-                  f"{original.amount} on meter {meter.meter_no}")
+        original.debt_id = _owe(centre, s, meter, original, what, actor, recovery_percent)
+        effect = (f"was vended in vend {original.vend_id}: now owed as debt "
+                  f"{original.debt_id} ({original.amount} on meter {meter.meter_no})")
     original.status = "returned"
     ret.status, ret.returns_id = "applied", original.id
     ret.customer_id, ret.meter_id = original.customer_id, original.meter_id
@@ -237,6 +233,27 @@ def _apply_return(centre: BillingCentre, s: Session, e: Entry, statement_id: int
                   {**asdict(_info(s, original)), "return": e.entry_ref,
                    "return_code": e.return_code, "effect": effect})
     return ret
+
+
+def _owe(centre: BillingCentre, s: Session, meter: m.Meter, payment: m.BankPayment, what: str,
+         actor: str, recovery_percent: Decimal) -> int:
+    """The debt a returned, vended payment becomes: added to the meter's open bank-return
+    debt if it has one (two debts would each take their share of every purchase), else new."""
+    debt = s.scalar(select(m.Debt).join(m.BankPayment, m.BankPayment.debt_id == m.Debt.id)
+                    .where(m.Debt.meter_id == meter.id, m.Debt.outstanding > 0)
+                    .order_by(m.Debt.id).limit(1))
+    if debt is None:
+        return centre._record_debt(
+            s, meter, payment.amount, f"bank {what} of payment {payment.entry_ref}"[:200],
+            recovery_percent=recovery_percent, recovery_fixed=Decimal("0.00"),
+            actor=actor).debt_id
+    before = {"principal": debt.principal, "outstanding": debt.outstanding}
+    debt.principal += payment.amount
+    debt.outstanding += payment.amount
+    centre._audit(s, actor, "debt.increase", "debt", debt.id, before, {
+        "principal": debt.principal, "outstanding": debt.outstanding,
+        "why": f"bank {what} of payment {payment.entry_ref}"})
+    return debt.id
 
 
 def _returned_payment(s: Session, e: Entry) -> tuple[m.BankPayment | None, str]:
