@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rig.billing.busy import BillingBusy
+from rig.billing.currency import set_centre_currency
 from rig.billing.service import BillingCentre, VendRefused
 from rig.billing.types import CreditUnit, ReadbackData, VendResult
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 OPERATOR = "loadgen"
 TARIFF = "LOAD"
+CURRENCY = "EUR"  # of the centre, and of the bank statements the campaigns import
 
 
 def meter_numbers(count: int, first: int = 900_000_000_000) -> list[str]:
@@ -26,7 +28,8 @@ def meter_numbers(count: int, first: int = 900_000_000_000) -> list[str]:
 
 
 def prepare(centre: BillingCentre, *, meters: list[str], stations: list[str]) -> None:
-    """Tariff, cashier, stations, and one customer + meter + card per meter number."""
+    """Currency, tariff, cashier, stations, and one customer + meter + card per meter number."""
+    set_centre_currency(centre, CURRENCY)
     centre.create_tariff(TARIFF, Decimal("0.2000"), T0)
     centre.register_operator(OPERATOR, "cashier")
     for st in stations:

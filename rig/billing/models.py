@@ -106,7 +106,8 @@ OPERATOR_ROLES = ("cashier", "supervisor", "administrator")
 VERDICTS = ("balanced", "mismatch")
 TENDERS = ("cash", "bank")
 SESSION_STATUSES = ("open", "closed")
-PAYMENT_STATUSES = ("pending", "vended", "unmatched")
+PAYMENT_STATUSES = ("pending", "vended", "unmatched", "returned", "applied")
+PAYMENT_KINDS = ("credit", "debit", "credit_return", "debit_return")
 
 
 class Base(DeclarativeBase):
@@ -421,12 +422,16 @@ class BankPayment(Base):
     """A customer payment from a statement, keyed by the bank's own entry reference.
 
     ``pending`` payments are vended (tender ``bank``) at the meter's next card presentation;
-    ``unmatched`` ones keep the statement data and the reason, for a supervisor.
+    ``unmatched`` ones keep the statement data and the reason, for a supervisor. A
+    ``credit_return`` (a returned collection or reversed credit transfer) cancels the credit it
+    names (``returns_id``): that one becomes ``returned`` — and, if it was vended, a debt
+    (``debt_id``) on its meter — and the return itself ``applied``.
     """
 
     __tablename__ = "bank_payments"
     __table_args__ = (
         CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
+        CheckConstraint(_in("kind", PAYMENT_KINDS), name="kind"),
         CheckConstraint("amount > 0", name="amount_positive"),
     )
 
@@ -444,6 +449,21 @@ class BankPayment(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"), index=True)
     vend_id: Mapped[int | None] = mapped_column(ForeignKey("vends.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="credit", server_default="credit")
+    end_to_end_id: Mapped[str | None] = mapped_column(String(35), index=True)
+    mandate_ref: Mapped[str | None] = mapped_column(String(35))
+    return_code: Mapped[str | None] = mapped_column(String(35))
+    returns_id: Mapped[int | None] = mapped_column(ForeignKey("bank_payments.id"), unique=True)
+    debt_id: Mapped[int | None] = mapped_column(ForeignKey("debts.id"))
+
+
+class CentreSetting(Base):
+    """One setting of the whole centre, e.g. ``currency``: the ISO 4217 code it bills in."""
+
+    __tablename__ = "centre_settings"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class DebitMandate(Base):

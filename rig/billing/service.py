@@ -758,6 +758,11 @@ class BillingCentre:
             if vend.kind == "sale":
                 meter.change_balance = vend.change_in
             for payment in s.scalars(select(m.BankPayment).where(m.BankPayment.vend_id == vend.id)):
+                if payment.status == "returned":  # the bank took it back: it is owed as debt
+                    raise Conflict(
+                        f"vend {vend_id} was paid by bank payment {payment.entry_ref}, which the "
+                        f"bank has since returned (debt {payment.debt_id}); reversing the vend "
+                        "would leave that debt for credit never given: settle the debt first")
                 payment.status, payment.vend_id = "pending", None  # paid money is owed as credit
             for change in s.scalars(select(m.ParameterChange).where(
                     m.ParameterChange.vend_id == vend.id)):  # they ride on the next card again
@@ -878,15 +883,22 @@ class BillingCentre:
                                f"amount (got {pct}% and {fixed})")
         with self._tx() as s:
             self._require_role(s, operator, "record a debt", allow_system=True)
-            meter = _meter(s, meter_no)
-            row = m.Debt(meter_id=meter.id, description=description, principal=principal,
-                         outstanding=principal, recovery_percent=pct, recovery_fixed=fixed,
-                         created_at=self.now())
-            s.add(row)
-            s.flush()
-            info = _debt_info(row, meter_no)
-            self._audit(s, operator, "debt.add", "debt", row.id, None, info)
-            return info
+            return self._record_debt(s, _meter(s, meter_no), principal, description,
+                                     recovery_percent=pct, recovery_fixed=fixed, actor=operator)
+
+    def _record_debt(self, s: Session, meter: m.Meter, principal: Decimal, description: str, *,
+                     recovery_percent: Decimal, recovery_fixed: Decimal,
+                     actor: str) -> DebtInfo:
+        """Insert and audit a debt inside the caller's transaction (a bank return makes one
+        in the same transaction that cancels the payment)."""
+        row = m.Debt(meter_id=meter.id, description=description, principal=principal,
+                     outstanding=principal, recovery_percent=recovery_percent,
+                     recovery_fixed=recovery_fixed, created_at=self.now())
+        s.add(row)
+        s.flush()
+        info = _debt_info(row, meter.meter_no)
+        self._audit(s, actor, "debt.add", "debt", row.id, None, info)
+        return info
 
     def debts(self, meter_no: str) -> list[DebtInfo]:
         with self._tx() as s:

@@ -2,7 +2,8 @@
 export the direct-debit request file.
 
 Mounted by ``rig/cli/billing.py`` as ``bank``; ``--db``/``$RIG_BILLING_DB`` as there. A
-malformed statement prints file:line and the element and exits 2 with nothing imported.
+malformed statement, or one in a currency other than the centre's (``bank currency``), prints
+file:line and the element and exits 2 with nothing imported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from rich.table import Table
 
 from rig.billing.bank import (
+    RETURN_RECOVERY_PERCENT,
     Creditor,
     assign_payment,
     export_debits,
@@ -23,6 +25,7 @@ from rig.billing.bank import (
     payments,
     register_mandate,
 )
+from rig.billing.currency import centre_currency, set_centre_currency
 from rig.billing.db import DEFAULT_URL
 from rig.cli import table_console
 from rig.cli.billing_open import Db, fail, open_centre
@@ -32,27 +35,54 @@ bank_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Bank link: statements in (camt.053, CSV), direct debits out "
                             "(pain.008).")
 out = table_console()
+STATUSES = ("pending", "vended", "unmatched", "returned", "applied")
+
+
+@bank_app.command("currency")
+def currency(
+    code: Annotated[str | None, typer.Argument(help="ISO 4217 code to set, e.g. CNY")] = None,
+    actor: Annotated[str, typer.Option("--as", help="administrator making the change")]
+    = "system",
+    db: Db = DEFAULT_URL,
+) -> None:
+    """Show, or set once, the currency the centre bills in (statements must be in it)."""
+    with open_centre(db) as c:
+        if code is None:
+            now = centre_currency(c)
+            out.print(now or "not set (rig billing bank currency CODE)")
+            return
+        out.print(f"the centre bills in {set_centre_currency(c, code, actor=actor)}")
 
 
 @bank_app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="camt.053 XML or CSV statement")],
-    currency: Annotated[str, typer.Option(help="currency the centre bills in")] = "EUR",
+    recovery_percent: Annotated[str, typer.Option(
+        "--recovery-percent", help="share of each later purchase that repays a returned, "
+        "already vended payment")] = str(RETURN_RECOVERY_PERCENT),
     db: Db = DEFAULT_URL,
 ) -> None:
-    """Import a statement: matched payments become pending credit for the meter's next card
-    presentation; unmatched ones are listed with the reason. Re-importing changes nothing."""
+    """Import a statement in the centre's currency: matched payments become pending credit for
+    the meter's next card presentation; unmatched ones are listed with the reason; returns and
+    reversals cancel the payment they undo (a vended one becomes a debt). Re-importing changes
+    nothing."""
+    try:
+        percent = Decimal(recovery_percent)
+    except InvalidOperation:
+        percent = Decimal(-1)
+    if not percent.is_finite() or not 0 < percent <= 100:
+        raise fail(f"--recovery-percent {recovery_percent!r} must be a number in (0, 100]")
     with open_centre(db) as c:
-        r = import_statement(c, file, currency=currency)
+        r = import_statement(c, file, recovery_percent=percent)
     if r.already_imported:
         out.print(f"{file}: already imported; nothing changed")
         return
     if r.not_booked:
         out.print(f"not booked yet (left for a later statement): {', '.join(r.not_booked)}")
     out.print(f"{file} ({r.format}): {len(r.matched)} pending, {len(r.unmatched)} unmatched, "
-              f"{len(r.duplicates)} already known")
+              f"{len(r.returns)} return(s)/reversal(s), {len(r.duplicates)} already known")
     table = Table("entry", "amount", "account", "meter", "status / reason")
-    for p in (*r.matched, *r.unmatched):
+    for p in (*r.matched, *r.unmatched, *r.returns):
         table.add_row(p.entry_ref, f"{p.amount} {p.currency}", p.account_no or "",
                       p.meter_no or "", p.reason or p.status)
     out.print(table)
@@ -60,12 +90,14 @@ def import_(
 
 @bank_app.command("payments")
 def list_payments(
-    status: Annotated[str | None, typer.Option(help="pending | vended | unmatched")] = None,
+    status: Annotated[str | None, typer.Option(
+        help="pending | vended | unmatched | returned | applied")] = None,
     db: Db = DEFAULT_URL,
 ) -> None:
-    """Bank payments in import order."""
-    if status not in (None, "pending", "vended", "unmatched"):
-        raise fail(f"--status {status!r} is not pending, vended or unmatched")
+    """Bank entries in import order (``returned``: cancelled by a return; ``applied``: a return
+    that cancelled one)."""
+    if status not in (None, *STATUSES):
+        raise fail(f"--status {status!r} is not one of {', '.join(STATUSES)}")
     with open_centre(db) as c:
         rows = payments(c, status)
     table = Table("entry", "booked", "amount", "account", "meter", "status", "vend", "reason")

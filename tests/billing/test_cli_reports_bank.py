@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rig.billing import open_billing
+from rig.billing.currency import set_centre_currency
 from rig.cli.billing_bank import bank_app
 from rig.cli.billing_report import report_app
 from tests.billing.ledger import T0, Clock, add_meter, buy
@@ -23,6 +24,7 @@ runner = CliRunner(env={"COLUMNS": "200"})  # rich tables unwrapped
 def db(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'billing.sqlite'}"
     with open_billing(url, clock=Clock(datetime(2024, 3, 2, 9, tzinfo=UTC))) as c:
+        set_centre_currency(c, "EUR")
         c.create_tariff("RES", Decimal("0.20"), T0)
         c.register_station("DESK-1")
         c.register_operator("carol", "cashier")

@@ -398,7 +398,9 @@ def test_set_password_from_the_command_line_reads_stdin_not_argv(tmp_path, seede
 def test_bank_payments_waiting_for_the_customer_are_shown_and_vended(
         client: TestClient, centre: BillingCentre, tmp_path) -> None:
     from rig.billing.bank import import_statement
+    from rig.billing.currency import set_centre_currency
 
+    set_centre_currency(centre, "EUR")
     statement = tmp_path / "bank.csv"
     statement.write_text("entry_ref,booking_date,amount,currency,reference\n"
                          f"E-1,2024-03-01,30.00,EUR,power {METER}\n", encoding="utf-8")

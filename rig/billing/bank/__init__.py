@@ -1,5 +1,6 @@
 """Bank link: import customer payments from statements (camt.053, CSV) as credit vended at
-the next card presentation, and export direct-debit requests (pain.008) for auto-payment."""
+the next card presentation, returns and reversals as cancellations (or debts), and export
+direct-debit requests (pain.008) for auto-payment."""
 
 from rig.billing.bank.debits import (
     Creditor,
@@ -11,6 +12,7 @@ from rig.billing.bank.debits import (
     set_mandate_active,
 )
 from rig.billing.bank.ledger import (
+    RETURN_RECOVERY_PERCENT,
     ImportResult,
     PaymentInfo,
     assign_payment,
@@ -20,6 +22,7 @@ from rig.billing.bank.ledger import (
 from rig.billing.bank.statement import Entry, Statement, StatementError, read_statement
 
 __all__ = [
+    "RETURN_RECOVERY_PERCENT",
     "Creditor",
     "DebitExport",
     "Entry",

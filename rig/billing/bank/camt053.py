@@ -5,6 +5,11 @@ a DOCTYPE (and with it any entity trick) is refused. Version differences handled
 text up to 001.07 and ``Sts/Cd`` from 001.08; the debtor is ``Dbtr/Nm`` up to 001.07 and
 ``Dbtr/Pty/Nm`` from 001.08; a batch entry carries one ``TxDtls`` per payment, each with its
 own amount (``TxDtls/Amt`` or, in 001.02, ``TxDtls/AmtDtls/TxAmt/Amt``).
+
+Returns and reversals (the same in 001.02 and 001.08): ``Ntry/RvslInd`` true marks an entry
+that reverses an earlier one of the opposite direction; ``TxDtls/RtrInf/Rsn/Cd`` (or ``Prtry``)
+carries a return's reason code (ISO external code set ExternalReturnReason1Code: AM04, MD06 …);
+``TxDtls/Refs/EndToEndId`` and ``Refs/MndtId`` name the payment and mandate they return.
 """
 
 from __future__ import annotations
@@ -71,13 +76,18 @@ def parse_camt053(data: bytes, file_name: str) -> Statement:
         raise StatementError(f"{r.where(stmt_root, 'BkToCstmrStmt')} has no Stmt")
     entries: list[Entry] = []
     ids: list[str] = []
+    account_currencies: list[tuple[str, str]] = []
     for stmt in statements:
         ids.append(r.text(stmt, "Id") or r.need(stmt, "Id", "Stmt").text or "")
+        ccy = r.find(stmt, "Acct/Ccy")
+        if ccy is not None and (ccy.text or "").strip():
+            account_currencies.append(((ccy.text or "").strip().upper(),
+                                       f"{file_name}:{tree.line(ccy)}"))
         for ntry in stmt.findall(r.q("Ntry")):
             entries.extend(r.entries(ntry))
     check_unique(entries, file_name)
     return Statement(file_name, f"camt.053.001.{match.group(2)}", "+".join(ids), digest(data),
-                     tuple(entries))
+                     tuple(entries), tuple(account_currencies))
 
 
 class _Reader:
@@ -128,6 +138,10 @@ class _Reader:
         total = parse_amount(amt.text, self.where(amt, "Ntry/Amt"))
         txs: list[ET.Element | None] = list(ntry.findall(self.q("NtryDtls/TxDtls"))) or [None]
         ntry_ref = self.text(ntry, "AcctSvcrRef", "NtryRef")
+        reversal = self.text(ntry, "RvslInd").lower()
+        if reversal not in ("", "true", "false", "1", "0"):
+            raise StatementError(f"{self.where(ntry, 'Ntry/RvslInd')} is {reversal!r}, not a "
+                                 "boolean (true/false)")
         batch = len(txs) > 1
         out: list[Entry] = []
         for k, tx in enumerate(txs, start=1):
@@ -159,6 +173,11 @@ class _Reader:
                 debtor=self.text(tx, "RltdPties/Dbtr/Pty/Nm", "RltdPties/Dbtr/Nm"),
                 end_to_end_id=self.text(tx, "Refs/EndToEndId"),
                 source=f"{self.file_name}:{self.tree.line(el)}",
+                reversal=reversal in ("true", "1"),
+                return_code=self.text(tx, "RtrInf/Rsn/Cd", "RtrInf/Rsn/Prtry"),
+                return_info=" ".join((x.text or "").strip() for x in ([] if tx is None else
+                                     tx.findall(self.q("RtrInf/AddtlInf")))).strip(),
+                mandate_ref=self.text(tx, "Refs/MndtId"),
             ))
         if batch and sum(e.amount for e in out) != total:
             raise StatementError(f"{self.where(ntry, 'Ntry')} batch amounts sum to "

@@ -22,6 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from rig.billing import models as m
+from rig.billing.bank.sepa_charset import sepa_id, to_sepa
+from rig.billing.currency import require_currency
 from rig.billing.service import BillingCentre, Conflict, NotFound
 from rig.errors import BillingError
 
@@ -91,8 +93,9 @@ def register_mandate(
     iban = check_iban(iban)
     if bic is not None and not BIC.match(bic):
         raise BillingError(f"BIC {bic!r} is not 8 or 11 letters/digits")
-    if not re.fullmatch(r"[A-Za-z0-9+?/:().,' -]{1,35}", mandate_ref):
-        raise BillingError(f"mandate reference {mandate_ref!r} must be 1-35 SEPA characters")
+    if not (1 <= len(mandate_ref) <= 35 and sepa_id(mandate_ref)):
+        raise BillingError(f"mandate reference {mandate_ref!r} must be 1-35 SEPA characters, "
+                           "not starting or ending with '/' nor holding '//'")
     if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(CENT):
         raise BillingError(f"mandate amount {amount!r} must be a positive Decimal in cents")
     try:
@@ -135,7 +138,12 @@ def export_debits(
     actor: str = "system",
 ) -> DebitExport:
     """Write the pain.008.001.02 file for every active mandate, collecting on
-    ``collection_date``; the file is written only after the collections are committed."""
+    ``collection_date``; the file is written only after the collections are committed.
+    SEPA collects euros only, so the centre must bill in EUR."""
+    currency = require_currency(centre, "a SEPA direct-debit export")
+    if currency != "EUR":
+        raise BillingError(f"SEPA direct debits are in EUR, but this centre bills in {currency}; "
+                           "nothing exported")
     check_iban(creditor.iban)
     if not BIC.match(creditor.bic):
         raise BillingError(f"creditor BIC {creditor.bic!r} is not 8 or 11 letters/digits")
@@ -175,7 +183,9 @@ def export_debits(
 
 def pain008(msg_id: str, created: datetime, creditor: Creditor, collection_date: date,
             collections: list[Collection]) -> bytes:
-    """The pain.008.001.02 document: group header, one PmtInf per sequence type."""
+    """The pain.008.001.02 document: group header, one PmtInf per sequence type. Free text
+    (names, remittance information) is transliterated to the EPC basic Latin set
+    (:mod:`rig.billing.bank.sepa_charset`)."""
     def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
         child = ET.SubElement(parent, tag, attrs)
         if text is not None:
@@ -199,7 +209,7 @@ def pain008(msg_id: str, created: datetime, creditor: Creditor, collection_date:
     el(hdr, "CreDtTm", created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     el(hdr, "NbOfTxs", str(len(collections)))
     el(hdr, "CtrlSum", total(collections))
-    path(hdr, "InitgPty/Nm", creditor.name[:70])
+    path(hdr, "InitgPty/Nm", to_sepa(creditor.name, 70))
     for seq in ("FRST", "RCUR"):
         group = [c for c in collections if c.sequence_type == seq]
         if not group:
@@ -214,7 +224,7 @@ def pain008(msg_id: str, created: datetime, creditor: Creditor, collection_date:
         path(tp, "LclInstrm/Cd", "CORE")
         el(tp, "SeqTp", seq)
         el(pmt, "ReqdColltnDt", collection_date.isoformat())
-        path(pmt, "Cdtr/Nm", creditor.name[:70])
+        path(pmt, "Cdtr/Nm", to_sepa(creditor.name, 70))
         path(pmt, "CdtrAcct/Id/IBAN", check_iban(creditor.iban))
         path(pmt, "CdtrAgt/FinInstnId/BIC", creditor.bic)
         el(pmt, "ChrgBr", "SLEV")
@@ -233,9 +243,9 @@ def pain008(msg_id: str, created: datetime, creditor: Creditor, collection_date:
                 el(agent, "BIC", c.mandate.bic)
             else:
                 path(agent, "Othr/Id", "NOTPROVIDED")
-            path(tx, "Dbtr/Nm", c.mandate.debtor_name[:70])
+            path(tx, "Dbtr/Nm", to_sepa(c.mandate.debtor_name, 70))
             path(tx, "DbtrAcct/Id/IBAN", c.mandate.iban)
-            path(tx, "RmtInf/Ustrd", f"{c.mandate.account_no} prepaid energy")
+            path(tx, "RmtInf/Ustrd", to_sepa(f"{c.mandate.account_no} prepaid energy", 140))
     ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
 

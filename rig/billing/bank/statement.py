@@ -34,6 +34,17 @@ class Entry:
     debtor: str
     end_to_end_id: str
     source: str  # "file:line" of the entry
+    reversal: bool = False  # ``Ntry/RvslInd``: this entry undoes an earlier one
+    return_code: str = ""  # ``TxDtls/RtrInf/Rsn/Cd`` (or ``Prtry``), e.g. AM04, MD06
+    return_info: str = ""  # ``TxDtls/RtrInf/AddtlInf``
+    mandate_ref: str = ""  # ``TxDtls/Refs/MndtId`` of a direct debit
+
+    @property
+    def undoes_earlier(self) -> bool:
+        """A return (R-transaction) or reversal: it cancels an earlier entry, it is not new
+        money. ISO 20022 says a DBIT with ``RvslInd`` reverses a credit and a CRDT with it a
+        debit; a return carries its reason in ``RtrInf``."""
+        return self.reversal or bool(self.return_code)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,7 @@ class Statement:
     statement_id: str
     sha256: str
     entries: tuple[Entry, ...]
+    account_currencies: tuple[tuple[str, str], ...] = ()  # (``Acct/Ccy``, "file:line")
 
 
 def digest(data: bytes) -> str:

@@ -227,7 +227,8 @@ def arrears(centre: BillingCentre) -> Report:
 
 
 def exceptions(centre: BillingCentre) -> Report:
-    """Reconciliation mismatches with the checks that failed — the supervisor's queue."""
+    """The supervisor's queue: reconciliation mismatches with the checks that failed, and every
+    bank return or reversal with its reason code and what it did (a cancelled payment, a debt)."""
     items = centre.reconciliation_exceptions()
     table: list[tuple[Cell, ...]] = []
     per_check: dict[str, int] = defaultdict(int)
@@ -236,19 +237,38 @@ def exceptions(centre: BillingCentre) -> Report:
         for name in failed:
             per_check[name] += 1
         ev = x.evidence
-        table.append((x.reconciliation_id, x.created_at, x.meter_no, x.readback_id,
-                      " ".join(failed), "; ".join(
+        table.append(("reconciliation", x.reconciliation_id, x.created_at, x.meter_no,
+                      x.readback_id, " ".join(failed), "; ".join(
                           f"{c.name}: expected {c.expected}, got {c.actual}" for c in x.failed),
-                      ev.get("expected_purchase", ""), ev.get("actual_purchase", "")))
+                      ev.get("expected_purchase", ""), ev.get("actual_purchase", ""), None, None))
+    bank = 0
+    for entry, at, code, amount, reason, meter_no in _bank_returns(centre):
+        bank += 1
+        per_check[f"bank {code or 'reversal'}"] += 1
+        table.append(("bank return" if code else "bank reversal", entry, at, meter_no, None,
+                      "", reason, "", "", code or "RvslInd", amount))
     return Report(
-        name="exceptions", title="Reconciliation exceptions",
-        subtitle=f"{len(table)} mismatched readback(s)",
-        columns=("reconciliation", "at", "meter_no", "readback", "failed_checks", "evidence",
-                 "expected_purchase", "actual_purchase"),
+        name="exceptions", title="Reconciliation exceptions and bank returns",
+        subtitle=f"{len(items)} mismatched readback(s), {bank} bank return(s)/reversal(s)",
+        columns=("kind", "id", "at", "meter_no", "readback", "failed_checks", "evidence",
+                 "expected_purchase", "actual_purchase", "return_code", "amount"),
         rows=tuple(table), generated_at=centre.now(),
-        chart=Chart("Failed checks", tuple(per_check),
+        chart=Chart("Failed checks and bank returns", tuple(per_check),
                     (("exceptions", tuple(per_check.values())),), "count"),
     )
+
+
+def _bank_returns(centre: BillingCentre) -> list[tuple[str, datetime, str | None, Decimal, str,
+                                                       str | None]]:
+    """(entry, booked, reason code, amount, what it did, meter) of every return/reversal."""
+    with centre._tx() as s:
+        rows = s.execute(
+            select(m.BankPayment.entry_ref, m.BankPayment.booked_on, m.BankPayment.return_code,
+                   m.BankPayment.amount, m.BankPayment.reason, m.Meter.meter_no)
+            .outerjoin(m.Meter, m.Meter.id == m.BankPayment.meter_id)
+            .where(m.BankPayment.kind.in_(("credit_return", "debit_return")))
+            .order_by(m.BankPayment.booked_on, m.BankPayment.id)).all()
+    return [(e, at, code, amount, reason or "", no) for e, at, code, amount, reason, no in rows]
 
 
 def stale_meters(centre: BillingCentre, days: int, now: datetime | None = None) -> Report:
