@@ -91,8 +91,9 @@ def rehash(s: Session, *, as_legacy: bool) -> None:
     the public ``event_hash`` (keeping the key ids, or posing as a legacy chain)."""
     prev = audit.GENESIS
     for row in events(s):
-        if row.action == "vend.create" and row.after["request_id"] == "r1":
-            row.after = {**row.after, "amount": "2000.00"}
+        after = row.after or {}
+        if row.action == "vend.create" and after.get("request_id") == "r1":
+            row.after = {**after, "amount": "2000.00"}
             s.execute(text("UPDATE vends SET amount = amount * 100 WHERE request_id = 'r1'"))
         if as_legacy:
             row.key_id = None
