@@ -138,6 +138,20 @@ def billing_kill_row(out: dict[str, int]) -> Row:
     return ("billing_kill", figures["cases"], figures["lost"], figures["duplicated"], note)
 
 
+def audit_row(out: dict[str, int]) -> Row:
+    """Attacks on the audit trail (rig.faults.audit_attacks), each on a fresh SQLite file."""
+    from rig.faults.audit_attacks import run_audit_campaign
+
+    with tempfile.TemporaryDirectory(prefix="rig-audit-attacks-") as tmp:
+        outcomes = run_audit_campaign(Path(tmp))
+    held = [o.attack for o in outcomes if o.held]
+    out |= {"audit_attacks_tried": len(outcomes), "audit_attacks_held": len(held)}
+    missed = [o.attack for o in outcomes if not o.held]
+    note = (f"{len(held)}/{len(outcomes)} held (truncate, delete all, re-hash, ledger edits)"
+            + (f"; NOT held: {', '.join(missed)}" if missed else ""))
+    return ("audit_attacks", len(outcomes), None, None, note)  # attacks, not credit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=3, help="prepaid cycles per serial class")
@@ -151,6 +165,7 @@ def main() -> None:
     rows += card_rows(out)
     rows.append(instrument_row(out))
     rows.append(billing_kill_row(out))
+    rows.append(audit_row(out))
     out["total_cases"] = sum(r[1] for r in rows if r[0] != "serial_checksum")
     out["total_lost"] = sum(r[2] or 0 for r in rows)
     out["total_duplicated"] = sum(r[3] or 0 for r in rows)

@@ -94,19 +94,26 @@ def check_float(s: Session, station_id: int, amount: Decimal) -> m.Agent | None:
 
 
 def draw(s: Session, agent: m.Agent, vend_id: int, amount: Decimal, meter_no: str, actor: str,
-         at: datetime) -> None:
-    s.add(m.AgentEntry(agent_id=agent.id, kind="vend", amount=-amount, vend_id=vend_id,
-                       reference=f"vend {vend_id} meter {meter_no}", actor=actor, at=at))
+         at: datetime) -> m.AgentEntry:
+    entry = m.AgentEntry(agent_id=agent.id, kind="vend", amount=-amount, vend_id=vend_id,
+                         reference=f"vend {vend_id} meter {meter_no}", actor=actor, at=at)
+    s.add(entry)
+    s.flush()
+    return entry
 
 
-def refund(s: Session, vend: m.Vend, actor: str, at: datetime) -> None:
-    """Give back what a reversed vend drew from its agent's float (nothing if none)."""
+def refund(s: Session, vend: m.Vend, actor: str, at: datetime) -> m.AgentEntry | None:
+    """Give back what a reversed vend drew from its agent's float (None if it drew none)."""
     drawn = s.scalar(select(m.AgentEntry).where(
         m.AgentEntry.vend_id == vend.id, m.AgentEntry.kind == "vend"))
-    if drawn is not None:
-        s.add(m.AgentEntry(agent_id=drawn.agent_id, kind="reversal", amount=-drawn.amount,
-                           vend_id=vend.id, reference=f"reversal of vend {vend.id}",
-                           actor=actor, at=at))
+    if drawn is None:
+        return None
+    entry = m.AgentEntry(agent_id=drawn.agent_id, kind="reversal", amount=-drawn.amount,
+                         vend_id=vend.id, reference=f"reversal of vend {vend.id}", actor=actor,
+                         at=at)
+    s.add(entry)
+    s.flush()
+    return entry
 
 
 def statement(s: Session, agent: m.Agent) -> list[AgentEntryInfo]:

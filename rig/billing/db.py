@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from rig.billing.audit_key import AuditConfig
     from rig.billing.service import BillingCentre
     from rig.billing.types import VendLimits
 
@@ -129,6 +130,7 @@ def open_billing(
     limits: VendLimits | None = None,
     clock: Callable[[], datetime] | None = None,
     lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
+    audit: AuditConfig | None = None,
     **engine_kwargs: Any,
 ) -> BillingCentre:
     """Open (creating or upgrading as needed) a billing database and return its centre.
@@ -136,9 +138,13 @@ def open_billing(
     ``url`` is any SQLAlchemy URL, e.g. ``sqlite:///bench/billing.sqlite`` or
     ``postgresql+psycopg://rig@localhost/billing``. ``clock`` lets the emulated bench drive
     the centre with its accelerated time. ``lock_wait_s``: see :func:`create_billing_engine`.
+    ``audit``: the audit key and anchor (default: ``$RIG_AUDIT_KEY_FILE``,
+    ``$RIG_AUDIT_ANCHOR``; see :mod:`rig.billing.audit_key`).
     """
+    from rig.billing.audit_key import AuditConfig
     from rig.billing.service import BillingCentre
 
+    config = audit if audit is not None else AuditConfig.from_env()
     engine = create_billing_engine(url, lock_wait_s=lock_wait_s, **engine_kwargs)
     upgrade(engine)
-    return BillingCentre(engine, limits=limits, clock=clock)
+    return BillingCentre(engine, limits=limits, clock=clock, audit_config=config)

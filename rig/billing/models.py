@@ -322,7 +322,7 @@ class ParameterChange(Base):
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained record of one state change (see rig.billing.audit)."""
+    """Append-only, keyed-hash-chained record of one state change (see rig.billing.audit)."""
 
     __tablename__ = "audit_events"
 
@@ -337,6 +337,8 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))  # unique by construction (covers seq)
+    # Id of the audit key whose HMAC ``hash`` is; NULL: a legacy SHA-256 event (migration 0009)
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class Readback(Base):

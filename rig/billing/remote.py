@@ -55,6 +55,7 @@ from rig.extras import optional_module, require
 if TYPE_CHECKING:
     import httpx
 
+    from rig.billing.audit_key import AuditConfig
     from rig.billing.service import BillingCentre
 else:
     httpx = optional_module("httpx")  # a served centre needs rig[server]
@@ -327,8 +328,10 @@ def connect_billing(
     token: str | None = None,
     token_file: Path | None = None,
     clock: Callable[[], datetime] | None = None,
+    audit: AuditConfig | None = None,
 ) -> BillingCentre | RemoteBillingCentre:
-    """A billing centre by URL: ``http(s)://…`` is a served one, anything else a database.
+    """A billing centre by URL: ``http(s)://…`` is a served one, anything else a database
+    (``audit``: its audit key and anchor, default from the environment).
 
     A served centre needs a token: ``token``, else the first line of ``token_file``, else
     ``$RIG_BILLING_TOKEN`` (so a secret need not sit in a bench TOML). It keeps its own clock;
@@ -337,7 +340,7 @@ def connect_billing(
     if not url.startswith(("http://", "https://")):
         from rig.billing.db import open_billing
 
-        return open_billing(url, clock=clock)
+        return open_billing(url, clock=clock, audit=audit)
     if token is None and token_file is not None:
         try:
             token = token_file.read_text().strip().splitlines()[0]

@@ -16,6 +16,7 @@ from sqlalchemy import Executable
 from sqlalchemy.orm import Session
 
 from rig.billing import audit
+from rig.billing.audit_key import AuditKey
 from rig.billing.direct import DirectTransaction
 
 
@@ -31,7 +32,7 @@ class SaleDb(Protocol):
 
     def one(self, statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None: ...
 
-    def audit(self, event: dict[str, Any], head: tuple[int, str] | None) -> None:
+    def audit(self, event: dict[str, Any], head: audit.Head | None) -> None:
         """Append ``event`` (:func:`rig.billing.audit.shape`) to the chain in this transaction."""
 
 
@@ -52,7 +53,7 @@ class OrmSale:
         row = self._s.connection().execute(statement, values).first()
         return dict(row._mapping) if row is not None else None
 
-    def audit(self, event: dict[str, Any], head: tuple[int, str] | None) -> None:
+    def audit(self, event: dict[str, Any], head: audit.Head | None) -> None:
         audit.enqueue(self._s, event, head)
 
 
@@ -60,9 +61,11 @@ class DirectSale:
     """A sale in a direct transaction: no session, the audit event appended at once (the sale
     appends it last, so the chain's lock stays the last lock taken)."""
 
-    def __init__(self, tx: DirectTransaction, *, postgres: bool) -> None:
+    def __init__(self, tx: DirectTransaction, *, postgres: bool, key: AuditKey | None) -> None:
         self._tx = tx
         self.postgres = postgres
+        self._key = key
+        self.appended: tuple[int, str] | None = None  # the event's (seq, hash), once appended
 
     @property
     def session(self) -> Session:
@@ -74,5 +77,6 @@ class DirectSale:
     def one(self, statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None:
         return self._tx.one(statement, values)
 
-    def audit(self, event: dict[str, Any], head: tuple[int, str] | None) -> None:
-        audit.append(self._tx.one, self._tx.execute, [event], head, postgres=self.postgres)
+    def audit(self, event: dict[str, Any], head: audit.Head | None) -> None:
+        self.appended = audit.append(self._tx.one, self._tx.execute, [event], head,
+                                     postgres=self.postgres, key=self._key)

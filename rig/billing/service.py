@@ -21,8 +21,10 @@ from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from rig.billing import agents, audit, hoarding, passwords, tokens, vend_context
+from rig.billing import agents, audit, audit_verify, hoarding, passwords, tokens, vend_context
 from rig.billing import models as m
+from rig.billing.audit_anchor import Anchoring
+from rig.billing.audit_key import AuditConfig
 from rig.billing.busy import busy_error
 from rig.billing.db import lock_wait_seconds
 from rig.billing.direct import Direct
@@ -112,8 +114,13 @@ class BillingCentre:
         *,
         limits: VendLimits | None = None,
         clock: Callable[[], datetime] | None = None,
+        audit_config: AuditConfig | None = None,
     ) -> None:
         self.engine = engine
+        # The audit key and anchor (rig.billing.audit_key): never stored in the database.
+        self.audit_config = audit_config or AuditConfig()
+        self._audit_key = self.audit_config.key
+        self._anchoring = Anchoring(self.audit_config) if self.audit_config.anchor else None
         self.limits = limits or VendLimits()
         self._clock = clock or _utcnow
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -124,6 +131,8 @@ class BillingCentre:
     # -- plumbing ---------------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._anchoring is not None:
+            self._anchoring.flush()
         self.engine.dispose()
 
     def __enter__(self) -> BillingCentre:
@@ -142,9 +151,12 @@ class BillingCentre:
 
     @contextmanager
     def _transaction(self, operation: str) -> Iterator[Session]:
-        with self._busy_as(operation), self._sessions.begin() as session:
-            yield session
-            audit.write_deferred(session)
+        with self._busy_as(operation):
+            with self._sessions.begin() as session:
+                yield session
+                appended = audit.write_deferred(session, self._audit_key)
+            if appended is not None and self._anchoring is not None:  # committed
+                self._anchoring.appended(appended)
 
     @contextmanager
     def _busy_as(self, operation: str) -> Iterator[None]:
@@ -483,9 +495,14 @@ class BillingCentre:
         """The sale in a direct transaction (:mod:`rig.billing.direct`); None when it needs
         the ORM (:mod:`rig.billing.sale_db`) and nothing was written."""
         try:
-            with self._busy_as("vend"), self._direct.transaction() as tx:
-                return self._new_vend(DirectSale(tx, postgres=self._postgres), meter_no, amount,
-                                      request_id, station, operator)
+            with self._busy_as("vend"):
+                with self._direct.transaction() as tx:
+                    sale = DirectSale(tx, postgres=self._postgres, key=self._audit_key)
+                    result = self._new_vend(sale, meter_no, amount, request_id, station,
+                                            operator)
+                if sale.appended is not None and self._anchoring is not None:  # committed
+                    self._anchoring.appended(sale.appended)
+                return result
         except NeedsSession:
             return None
 
@@ -610,11 +627,14 @@ class BillingCentre:
         assert inserted is not None
         vend_id = inserted["id"]
         if agent is not None:
-            agents.draw(db.session, agent, vend_id, amount, meter_no, operator_name, now)
+            drawn = agents.draw(db.session, agent, vend_id, amount, meter_no, operator_name, now)
+            self._audit_agent_entry(db.session, operator_name, "agent.draw", drawn)
         by_id = {d.id: d for d in debts}
         for debt_id, taken in pricing.debt_recovered:
             by_id[debt_id].outstanding -= taken
             db.session.add(m.DebtRecovery(vend_id=vend_id, debt_id=debt_id, amount=taken))
+            self._audit(db.session, operator_name, "debt.recover", "debt", debt_id, None,
+                        {"vend_id": vend_id, "amount": taken})
         result = VendResult(
             vend_id=vend_id, request_id=request_id, meter_no=meter_no,
             card_serial=ctx.card_serial or "", sequence=sequence, credit=pricing.credit,
@@ -755,6 +775,8 @@ class BillingCentre:
                 debt = s.get(m.Debt, rec.debt_id)
                 assert debt is not None
                 debt.outstanding += rec.amount
+                self._audit(s, operator, "debt.restore", "debt", debt.id, None,
+                            {"vend_id": vend.id, "amount": rec.amount})
             if vend.kind == "sale":
                 meter.change_balance = vend.change_in
             for payment in s.scalars(select(m.BankPayment).where(m.BankPayment.vend_id == vend.id)):
@@ -767,7 +789,9 @@ class BillingCentre:
             for change in s.scalars(select(m.ParameterChange).where(
                     m.ParameterChange.vend_id == vend.id)):  # they ride on the next card again
                 change.status, change.vend_id, change.written_at = "queued", None, None
-            agents.refund(s, vend, operator, self.now())
+            refunded = agents.refund(s, vend, operator, self.now())
+            if refunded is not None:
+                self._audit_agent_entry(s, operator, "agent.refund", refunded)
             vend.status = VendStatus.REVERSED.value
             vend.reversed_at = self.now()
             vend.reversed_by_id = supervisor.id
@@ -1208,12 +1232,14 @@ class BillingCentre:
         with self._tx() as s:
             self._require_role(s, actor, "top up an agent")
             row = self._agent(s, agent, lock=True)
-            s.add(m.AgentEntry(agent_id=row.id, kind="topup", amount=value,
-                               reference=reference, actor=actor, at=self.now()))
+            entry = m.AgentEntry(agent_id=row.id, kind="topup", amount=value,
+                                 reference=reference, actor=actor, at=self.now())
+            s.add(entry)
             s.flush()
             result = agents.info(s, row)
             self._audit(s, actor, "agent.topup", "agent", row.id, None,
-                        {"amount": value, "reference": reference, "balance": result.balance})
+                        {"amount": value, "reference": reference, "balance": result.balance,
+                         "entry_id": entry.id})
             return result
 
     def agent(self, name: str) -> agents.AgentInfo:
@@ -1238,10 +1264,23 @@ class BillingCentre:
 
     # -- audit ------------------------------------------------------------------------------
 
-    def verify_audit_chain(self) -> audit.ChainReport:
-        """Recompute the audit hash chain; the report names the first broken event."""
+    def verify_audit_chain(self, config: AuditConfig | None = None) -> audit.ChainReport:
+        """Verify the audit chain with the centre's audit key (or ``config``'s), against the
+        checkpoints in its anchor, and the ledger tables against the events; the report names
+        the first broken event and every row that disagrees (docs/billing.md, "Audit
+        verification")."""
         with self._tx() as s:
-            return audit.verify_chain(s)
+            return audit_verify.verify(s, config or self.audit_config, self.now())
+
+    def audit_checkpoint(self) -> audit.ChainReport:
+        """Verify the chain and, if it holds, write a checkpoint of its head to the anchor
+        (``rig billing audit checkpoint``, e.g. from a timer)."""
+        if self._anchoring is None:
+            raise BillingError("no audit anchor is configured ($RIG_AUDIT_ANCHOR)")
+        report = self.verify_audit_chain()
+        if report.ok and report.head is not None:
+            self._anchoring.checkpoint(report.head)
+        return report
 
     def audit_log(self, entity: str | None = None) -> list[audit.AuditEntry]:
         with self._tx() as s:
@@ -1250,8 +1289,13 @@ class BillingCentre:
                 q = q.where(m.AuditEvent.entity == entity)
             return [audit.entry(r) for r in s.scalars(q)]
 
+    def _audit_agent_entry(self, s: Session, actor: str, action: str,
+                           entry: m.AgentEntry) -> None:
+        self._audit(s, actor, action, "agent", entry.agent_id, None,
+                    {"entry_id": entry.id, "vend_id": entry.vend_id, "amount": entry.amount})
+
     def _audit(self, s: Session, actor: str, action: str, entity: str, entity_id: object,
-               before: Any, after: Any, *, head: tuple[int, str] | None = None) -> None:
+               before: Any, after: Any, *, head: audit.Head | None = None) -> None:
         audit.defer(s, at=self.now(), actor=actor, action=action, entity=entity,
                      entity_id=entity_id, before=before, after=after,
                      head=head)

@@ -54,7 +54,8 @@ class VendContext:
     has_debts: bool
     has_parameters: bool
     readback_balance: int | None  # remaining − overdraft of the latest readback
-    audit_head: tuple[int, str] | None  # (seq, hash) of the newest audit event; SQLite only
+    audit_head: tuple[int, str, str | None] | None  # newest audit event's (seq, hash, key_id);
+    # SQLite only
 
 
 @functools.cache
@@ -103,6 +104,7 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
         newest = select(m.AuditEvent.seq).order_by(m.AuditEvent.seq.desc()).limit(1)
         columns["audit_seq"] = newest
         columns["audit_hash"] = newest.with_only_columns(m.AuditEvent.hash)
+        columns["audit_key_id"] = newest.with_only_columns(m.AuditEvent.key_id)
     labelled = [(c.scalar_subquery() if isinstance(c, Select) else c).label(name)
                 for name, c in columns.items()]
     return (select(*labelled).join_from(meter, tariff, meter.tariff_id == tariff.id)
@@ -120,8 +122,10 @@ def fetch(one: Callable[[Select[tuple[object, ...]], dict[str, Any]], dict[str, 
     if values is None:
         return None
     seq, digest = values.pop("audit_seq", None), values.pop("audit_hash", None)
+    key_id = values.pop("audit_key_id", None)
     for flag in ("has_agent", "has_debts", "has_parameters"):
         values[flag] = bool(values[flag])
     values["unconfirmed_credit"] = int(values["unconfirmed_credit"])
     values["month_credit"] = int(values["month_credit"])
-    return VendContext(**values, audit_head=(seq, digest) if seq is not None else None)
+    return VendContext(**values,
+                       audit_head=(seq, digest, key_id) if seq is not None else None)

@@ -4,8 +4,8 @@ Every command opens the database named by ``--db`` (or ``$RIG_BILLING_DB``; defa
 ``sqlite:///billing.sqlite`` that :func:`rig.billing.open_billing` uses), calls one service
 method and prints the outcome. A refusal or bad input prints the service's reason on stderr
 and exits 2; a database that stayed locked too long (nothing was committed) exits 75
-(EX_TEMPFAIL: run the same command again); ``audit verify`` exits 1 when the chain is
-broken. Nothing here re-implements a billing rule.
+(EX_TEMPFAIL: run the same command again); ``audit verify`` exits 1 when verification
+fails (chain, checkpoints or ledger). Nothing here re-implements a billing rule.
 """
 
 from __future__ import annotations
@@ -26,7 +26,15 @@ from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
 from rig.cli.billing_bank import bank_app
-from rig.cli.billing_open import Db, err, fail, open_centre
+from rig.cli.billing_open import (
+    AuditAnchor,
+    AuditKeyFile,
+    Db,
+    audit_config,
+    err,
+    fail,
+    open_centre,
+)
 from rig.cli.billing_report import report_app
 from rig.errors import RigError
 from rig.extras import MissingExtra, require
@@ -40,7 +48,8 @@ cards_app = typer.Typer(no_args_is_help=True, help="Cards: issue, status, replac
 tariffs_app = typer.Typer(no_args_is_help=True, help="Tariffs: add a version, list.")
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and stations.")
 readback_app = typer.Typer(no_args_is_help=True, help="Readbacks: import from JSON.")
-audit_app = typer.Typer(no_args_is_help=True, help="Audit log: verify the hash chain.")
+audit_app = typer.Typer(no_args_is_help=True,
+                        help="Audit log: verify the keyed chain and the ledger, checkpoints, keys.")
 token_app = typer.Typer(no_args_is_help=True, help="REST API tokens: create, list, revoke.")
 for sub, name in ((customers_app, "customers"), (meters_app, "meters"), (cards_app, "cards"),
                   (tariffs_app, "tariffs"), (operators_app, "operators"),
@@ -426,15 +435,56 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
 
 
 @audit_app.command("verify")
-def audit_verify(db: Db = DEFAULT_URL) -> None:
-    """Recompute the audit hash chain; names the first broken link (exit 1 if broken)."""
-    with open_centre(db) as c:
+def audit_verify(db: Db = DEFAULT_URL, audit_key_file: AuditKeyFile = None,
+                 audit_anchor: AuditAnchor = None) -> None:
+    """Verify the audit chain with its key, against the anchor's checkpoints, and the ledger
+    tables against the events; lists every problem (exit 1 if any)."""
+    with open_centre(db, audit_config(audit_key_file, audit_anchor)) as c:
         report = c.verify_audit_chain()
+    kinds = f"{report.keyed} keyed, {report.legacy} legacy"
+    if report.key_id:
+        kinds += f"; audit key {report.key_id}"
+    for name, value in report.totals.items():
+        out.print(f"  {name}: {value}", highlight=False)
+    for note in report.notes:
+        out.print(f"note: {note}", highlight=False)
     if report.ok:
-        out.print(f"audit chain intact: {report.events} events")
+        out.print(f"audit chain intact: {report.events} events ({kinds}), "
+                  f"{report.checkpoints} checkpoints hold, ledger agrees", highlight=False)
         return
-    raise fail(f"audit chain broken at event {report.broken_seq}: {report.problem} "
-               f"({report.events} events before it verify)", code=1)
+    if report.broken_seq is not None:
+        raise fail(f"audit chain broken at event {report.broken_seq}: {report.problem} "
+                   f"({report.events} events before it verify)", code=1)
+    for problem in report.problems:
+        err.print(f"problem: {problem}", highlight=False)
+    raise fail(f"audit verification failed: {len(report.problems)} problem(s); chain of "
+               f"{report.events} events ({kinds}) holds by itself", code=1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(db: Db = DEFAULT_URL, audit_key_file: AuditKeyFile = None,
+                     audit_anchor: AuditAnchor = None) -> None:
+    """Verify the chain and write a signed checkpoint of its head to the anchor (for a timer;
+    centres also write them as they go)."""
+    with open_centre(db, audit_config(audit_key_file, audit_anchor)) as c:
+        report = c.audit_checkpoint()
+    if not report.ok:
+        raise fail(f"no checkpoint written: {report.problem}", code=1)
+    head = report.head[0] if report.head else 0
+    out.print(f"checkpoint of event {head} written to {c.audit_config.anchor}")
+
+
+@audit_app.command("keygen")
+def audit_keygen(path: Path) -> None:
+    """Write a new random audit key to PATH (mode 0600; refuses to overwrite) and print its id."""
+    from rig.billing.audit_key import AuditKey
+
+    key = AuditKey.generate()
+    try:
+        key.write(path)
+    except RigError as e:
+        raise fail(str(e)) from None
+    out.print(f"audit key {key.key_id} written to {path}")
 
 
 # -- tokens and the server ---------------------------------------------------------------------
@@ -486,6 +536,8 @@ def serve(
         help="card master key for the writer (default: $RIG_MASTER_KEY)")] = None,
     insecure_cookies: Annotated[bool, typer.Option(
         help="console session cookie over plain HTTP (loopback only)")] = False,
+    audit_key_file: AuditKeyFile = None,
+    audit_anchor: AuditAnchor = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
@@ -504,7 +556,12 @@ def serve(
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; turning it
     # into KeyboardInterrupt lets the database close and the command exit 0.
     signal.signal(signal.SIGTERM, stop)
-    with open_centre(db) as c:
+    audit = audit_config(audit_key_file, audit_anchor)
+    if audit.key is None:
+        err.print("warning: no audit key (--audit-key-file / $RIG_AUDIT_KEY_FILE): the audit "
+                  "chain is written unkeyed and a re-hashed edit cannot be detected",
+                  highlight=False)
+    with open_centre(db, audit) as c:
         app = create_app(c)
         if console_station:
             from rig.billing.console import PcscCardWriter, create_console_app

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,10 +19,20 @@ from rig.billing.service import BillingCentre
 from rig.errors import RigError
 from rig.extras import MissingExtra
 
+if TYPE_CHECKING:
+    from rig.billing.audit_key import AuditConfig
+
 err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
 
 Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
                                  help="billing database URL (SQLAlchemy)")]
+
+AuditKeyFile = Annotated[Path | None, typer.Option(
+    "--audit-key-file", envvar="RIG_AUDIT_KEY_FILE",
+    help="the audit chain's key file (never kept in the database)")]
+AuditAnchor = Annotated[Path | None, typer.Option(
+    "--audit-anchor", envvar="RIG_AUDIT_ANCHOR",
+    help="file of signed checkpoints of the audit chain's head, outside the database")]
 
 LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
 
@@ -42,10 +53,21 @@ def lock_wait() -> float:
     return seconds
 
 
+def audit_config(key_file: Path | None, anchor: Path | None) -> AuditConfig:
+    """The audit key and anchor from the options (or their environment variables)."""
+    from rig.billing.audit_key import AuditConfig
+
+    try:
+        return AuditConfig.from_files(key_file, anchor)
+    except RigError as e:
+        raise fail(str(e)) from None
+
+
 @contextmanager
-def open_centre(db: str) -> Iterator[BillingCentre]:
+def open_centre(db: str, audit: AuditConfig | None = None) -> Iterator[BillingCentre]:
     """Open the database; a billing refusal or bad value inside becomes a clear error and
-    exit 2, a database that stayed locked exit 75 (nothing was done: run it again)."""
+    exit 2, a database that stayed locked exit 75 (nothing was done: run it again).
+    ``audit``: the audit key and anchor (default: from the environment)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -57,10 +79,14 @@ def open_centre(db: str) -> Iterator[BillingCentre]:
         raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
             from None
     try:
-        c = open_billing(db, lock_wait_s=lock_wait())
+        c = open_billing(db, lock_wait_s=lock_wait(), audit=audit)
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
-    except (ArgumentError, OperationalError, ValueError, MissingExtra) as e:
+    except MissingExtra as e:
+        raise fail(f"cannot open billing database {shown}: {e}") from None
+    except RigError as e:  # e.g. an unreadable audit key file
+        raise fail(str(e)) from None
+    except (ArgumentError, OperationalError, ValueError) as e:
         raise fail(f"cannot open billing database {shown}: {e}") from None
     try:
         yield c

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
+from rig.billing.audit_key import AuditConfig, AuditKey
 from rig.billing.remote import connect_billing
 from rig.profile import load_profile
 from rig.report.writer import write_report
@@ -35,6 +36,19 @@ def new_run_dir(root: Path = Path("runs")) -> Path:
     return path
 
 
+def run_audit_config(run_dir: Path) -> AuditConfig:
+    """The audit key and anchor of a run's own billing database: the centre's configured ones
+    ($RIG_AUDIT_KEY_FILE, $RIG_AUDIT_ANCHOR) if set, else a fresh key for this run written to
+    ``audit.key`` (0600) and its checkpoints to ``audit-anchor.jsonl``, in the run folder, so
+    the run's audit chain can be verified afterwards (docs/billing.md)."""
+    configured = AuditConfig.from_env()
+    if configured.key is not None:
+        return configured
+    key = AuditKey.generate()
+    key.write(run_dir / "audit.key")
+    return AuditConfig(key, run_dir / "audit-anchor.jsonl")
+
+
 def run_prepaid_cycle(
     config: BenchConfig,
     *,
@@ -49,6 +63,7 @@ def run_prepaid_cycle(
     run_dir.mkdir(parents=True, exist_ok=True)
     profile = load_profile(config.profile, config.profiles_dir)
     url = db_url or config.billing.url or f"sqlite:///{(run_dir / 'billing.sqlite').resolve()}"
+    audit = run_audit_config(run_dir) if not (db_url or config.billing.url) else None
     record = RunRecord("prepaid cycle", identity={}, phases=PHASES, observer=observer,
                        use_allure=use_allure)
     cycle: PrepaidCycle | None = None
@@ -58,7 +73,7 @@ def run_prepaid_cycle(
             record.identity = bench.identity | {"billing_db": url.split("://")[0]}
             # A database URL opens the ledger here; http(s):// is a served centre (token file).
             with connect_billing(url, token_file=config.billing.token_file,
-                                 clock=bench.clock.now) as billing:
+                                 clock=bench.clock.now, audit=audit) as billing:
                 cycle = PrepaidCycle(bench, billing, record, params)  # type: ignore[arg-type]
                 cycle.run()
     except BaseException as e:  # reported, then re-raised by the caller if it wants

@@ -293,7 +293,10 @@ def test_audit_records_the_operator_and_verifies(client: TestClient, env: Seed,
     actions = [(e.actor, e.action) for e in centre.audit_log()]
     assert ("ann", "customer.register") in actions and ("carol", "vend.create") in actions
     r = client.get("/audit/verify", headers=env.auth("administrator"))
-    assert r.json() == {"ok": True, "events": len(actions), "broken_seq": None, "problem": ""}
+    body = r.json()
+    assert {k: body[k] for k in ("ok", "events", "broken_seq", "problem", "problems")} == {
+        "ok": True, "events": len(actions), "broken_seq": None, "problem": "", "problems": []}
+    assert body["totals"]["vends"] == "1" and body["legacy"] + body["keyed"] == len(actions)
 
 
 def test_openapi_schema_describes_auth_and_string_money(client: TestClient) -> None:

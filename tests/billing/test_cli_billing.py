@@ -159,6 +159,40 @@ def test_audit_verify_names_the_first_broken_link(ready: str, tmp_path: Path) ->
     assert "audit chain broken at event 3" in done.stderr and "was altered" in done.stderr
 
 
+def test_a_keyed_anchored_chain_catches_a_cut_tail_from_the_command_line(
+        db: str, tmp_path: Path) -> None:
+    key, anchor = tmp_path / "audit.key", tmp_path / "anchor.jsonl"
+    made = rig("audit", "keygen", str(key))
+    assert made.exit_code == 0 and "audit key " in made.stdout
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert rig("audit", "keygen", str(key)).exit_code == 2  # never overwritten
+    env = {"COLUMNS": "200", "RIG_AUDIT_KEY_FILE": str(key), "RIG_AUDIT_ANCHOR": str(anchor)}
+
+    def keyed(*args: str):
+        return runner.invoke(app, ["billing", *args, "--db", db], env=env)
+
+    for args in (("operators", "add", "ann", "administrator"), ("operators", "station", "D1"),
+                 ("operators", "station", "D2"), ("audit", "checkpoint")):
+        assert keyed(*args).exit_code == 0
+    done = keyed("audit", "verify")
+    assert done.exit_code == 0, done.output
+    assert "audit chain intact: 3 events (3 keyed, 0 legacy" in done.stdout
+    assert key.read_text().strip() not in done.output + anchor.read_text()
+    path = db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as raw:  # the owner cuts the newest event
+        raw.execute("DROP TRIGGER audit_events_no_delete")
+        raw.execute("DELETE FROM audit_events WHERE seq = 3")
+    done = keyed("audit", "verify")
+    assert done.exit_code == 1
+    assert "names event 3, but the chain ends at event 2" in done.stderr
+    unkeyed = runner.invoke(app, ["billing", "audit", "verify", "--db", db],
+                            env={"RIG_AUDIT_KEY_FILE": "", "RIG_AUDIT_ANCHOR": ""})
+    assert unkeyed.exit_code == 1 and "verifying it needs that key" in unkeyed.stderr
+    missing = rig("audit", "verify", "--db", db, "--audit-key-file", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and "audit key file" in missing.stderr
+    assert "does not exist" in missing.stderr
+
+
 def test_token_create_prints_only_the_secret_which_then_authenticates(ready: str) -> None:
     done = rig("token", "create", "carol", "--by", "sam", "--db", ready)
     assert done.exit_code == 2 and "only an administrator may create API tokens" in done.stderr

@@ -79,6 +79,12 @@ def test_main_job_runs_a_full_cycle_and_writes_a_report(tmp_path: Path) -> None:
     assert list((run_dir / "allure-results").glob("*-attachment.png"))
     assert "card APDU trace" in (run_dir / "report.html").read_text()
     assert_no_key_material(run_dir, done.stdout + done.stderr)
+    # The run's own ledger has a keyed, anchored audit chain, verifiable afterwards.
+    audit = rig("billing", "audit", "verify", "--db", f"sqlite:///{run_dir / 'billing.sqlite'}",
+                "--audit-key-file", str(run_dir / "audit.key"),
+                "--audit-anchor", str(run_dir / "audit-anchor.jsonl"), cwd=tmp_path)
+    assert audit.returncode == 0 and "0 legacy" in audit.stdout, audit.stdout + audit.stderr
+    assert (run_dir / "audit.key").stat().st_mode & 0o077 == 0
 
 
 def test_bad_amount_and_unknown_profile_are_refused(tmp_path: Path) -> None:

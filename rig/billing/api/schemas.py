@@ -394,7 +394,15 @@ class IssuedTokenOut(BaseModel):
 
 
 class ChainOut(_Out):
+    """Audit verification: the chain, its checkpoints and the ledger (docs/billing.md)."""
+
     ok: bool
     events: int
     broken_seq: int | None
     problem: str
+    keyed: int = Field(description="events verified with the audit key")
+    legacy: int = Field(description="unkeyed (SHA-256) events before the first keyed one")
+    checkpoints: int = Field(description="checkpoints in the anchor that the chain holds")
+    problems: list[str] = Field(description="every problem: chain, checkpoints, ledger rows")
+    notes: list[str] = Field(description="what this verification could not prove")
+    totals: dict[str, str] = Field(description="ledger totals re-derived from the events")
