@@ -535,6 +535,12 @@ class BillingCentre:
             if late is not None:
                 return self._replay(late, meter_no, amount, station_code, operator_name)
             raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
+        if (require_session and ctx.session_id is None and ctx.station_id is not None
+                and ctx.operator_id is not None):  # who may sell here, before what is sold
+            raise VendRefused(
+                "no_open_session",
+                f"operator {operator_name!r} has no cashier session open at station "
+                f"{station_code!r}: open one there (count the float) before selling")
         self._check_amount(amount)
         if ctx.status != MeterStatus.ACTIVE.value:
             raise VendRefused("meter_blocked", f"meter {meter_no} is blocked")
@@ -554,11 +560,6 @@ class BillingCentre:
             raise VendRefused("unknown_station", f"station {station_code!r} is not registered")
         if ctx.operator_id is None:
             raise VendRefused("unknown_operator", f"operator {operator_name!r} is not registered")
-        if require_session and ctx.session_id is None:
-            raise VendRefused(
-                "no_open_session",
-                f"operator {operator_name!r} has no cashier session open at station "
-                f"{station_code!r}: open one there (count the float) before selling")
         if ctx.tariff_id is None:
             raise VendRefused(
                 "no_tariff_in_effect", f"tariff {ctx.tariff_code} has no version in effect"
