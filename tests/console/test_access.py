@@ -13,13 +13,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from rig.billing import BillingCentre, passwords
 from rig.billing.console import create_console_app
 from rig.billing.console.sessions import LoginThrottle, SessionStore
 
-from .browser import serve
-from .conftest import LOGIN_TOKEN, PASSWORDS, STATION
+from .browser import browser_available, chromium, serve, text
+from .conftest import LOGIN_TOKEN, METER, PASSWORDS, STATION
 
 
 @pytest.fixture
@@ -156,3 +159,22 @@ def test_pages_cannot_be_framed_and_run_only_their_own_scripts(served) -> None:
             wanted = {"'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest())
                       .decode() + "'" for s in inline}
             assert wanted <= set(scripts), path  # the page's own script still runs
+
+
+@pytest.mark.skipif(not browser_available(), reason="needs Debian's chromium + chromium-driver")
+def test_the_consoles_own_script_still_runs_under_its_policy(served) -> None:
+    url, _ = served
+    with chromium() as d:
+        d.get(f"{url}/login")
+        d.find_element(By.ID, "name").send_keys("carol")
+        d.find_element(By.ID, "password").send_keys(PASSWORDS["carol"], Keys.ENTER)
+        WebDriverWait(d, 30).until(lambda d: "Good day, carol" in text(d))
+        d.get(f"{url}/meters/{METER}")
+        WebDriverWait(d, 30).until(lambda d: d.find_elements(By.ID, "readback"))
+        # Keep the page: a listener added after the page's own cancels the navigation, so the
+        # page script's effect (the busy button) can be looked at.
+        d.execute_script("document.addEventListener('submit', e => e.preventDefault());")
+        d.find_element(By.ID, "readback").click()
+        button = d.find_element(By.ID, "readback")
+        WebDriverWait(d, 10).until(lambda _: button.get_attribute("disabled") is not None)
+        assert button.text == "Reading card…"
