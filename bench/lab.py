@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from rig.billing import loadgen, open_billing
 from rig.billing.postgres import reachable, scratch_database
-from tests.lab.service import REPO, Served, child_env, operator_token, served_centre
+from tests.lab.service import REPO, Served, child_env, served_centre, station_cashiers
 from tests.lab.stations import run_stations
 
 STATIONS = (1, 4, 16)
@@ -43,13 +43,13 @@ def vend_rates(db_url: str, served: Served, vends: int) -> dict[int, float]:
     with open_billing(db_url) as centre:
         loadgen.prepare(centre, meters=[m for ms in [warm, *plan.values()] for s in ms for m in s],
                         stations=[f"DESK-{i}" for i in range(max(STATIONS))])
-    cashier = operator_token(db_url, loadgen.OPERATOR)
+    cashiers = station_cashiers(db_url, [f"DESK-{i}" for i in range(max(STATIONS))])
     # Not counted: the server's first requests (connection pool, caches, lazy imports).
-    run_stations(served.url, cashier, [f"DESK-{i}" for i in range(4)], lambda i: warm[i],
+    run_stations(served.url, cashiers[:4], [f"DESK-{i}" for i in range(4)], lambda i: warm[i],
                  WARM_UP // 4, run="warm-")
     for n in STATIONS:
         meters = plan[n]
-        made, seconds = run_stations(served.url, cashier, [f"DESK-{i}" for i in range(n)],
+        made, seconds = run_stations(served.url, cashiers[:n], [f"DESK-{i}" for i in range(n)],
                                      lambda i, ms=meters: ms[i], vends // n, run=f"{n}x-")
         if len(made) != n * (vends // n):
             raise RuntimeError(f"{n} stations made {len(made)} vends, not {n * (vends // n)}")

@@ -53,7 +53,8 @@ def confirm_all(centre: BillingCentre, meter_no: str) -> None:
 
 
 def present(centre: BillingCentre, meter_no: str, *, request_id: str, amount: Decimal,
-            station: str, bank: bool = True, attempts: int = 20) -> VendResult | None:
+            station: str, bank: bool = True, attempts: int = 20,
+            operator: str = OPERATOR) -> VendResult | None:
     """One card presentation (see the module docstring). Returns the vend, or None if another
     station served this meter first and this one gave up after ``attempts`` tries.
 
@@ -67,7 +68,7 @@ def present(centre: BillingCentre, meter_no: str, *, request_id: str, amount: De
                 if v is not None:
                     return v
             return centre.vend(meter_no, amount, request_id=request_id, station=station,
-                               operator=OPERATOR)
+                               operator=operator)
         except VendRefused as e:
             if e.reason != "unapplied_purchase":
                 raise

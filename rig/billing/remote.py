@@ -30,6 +30,7 @@ from rig.billing.types import (
     Block,
     CardInfo,
     CardStatus,
+    CashierSessionInfo,
     Check,
     CreditUnit,
     CustomerInfo,
@@ -68,7 +69,12 @@ def _money(value: Any) -> Any:
 
 class RemoteBillingCentre:
     """HTTP client of ``rig billing serve`` with the subset of :class:`BillingCentre` used by
-    :mod:`rig.scenarios.steps` and :mod:`rig.bench.vending_station`."""
+    :mod:`rig.scenarios.steps` and :mod:`rig.bench.vending_station`.
+
+    Selling acts as the named operator with a token bound to the station of the sale; the API
+    sells a cashier's vends only inside the cashier session open at that station."""
+
+    cashier_sessions = True  # a cashier's sale needs an open session (see open_session)
 
     def __init__(self, base_url: str, token: str, *, timeout_s: float = 30.0,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -76,7 +82,8 @@ class RemoteBillingCentre:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
         self._token = token
-        self._minted: dict[str, tuple[int, str]] = {}  # operator → (token id, secret)
+        # (operator, station or None) → (token id, secret)
+        self._minted: dict[tuple[str, str | None], tuple[int, str]] = {}
         self._limits: VendLimits | None = None
         me = self._call("GET", "/me")
         self.operator = OperatorInfo(me["operator_id"], me["name"], OperatorRole(me["role"]))
@@ -109,23 +116,25 @@ class RemoteBillingCentre:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _token_for(self, operator: str | None) -> str:
+    def _token_for(self, operator: str | None, station: str | None = None) -> str:
         if operator is None or operator in ("system", self.operator.name):
             return self._token
-        if operator not in self._minted:
+        key = (operator, station)
+        if key not in self._minted:
             if self.operator.role is not OperatorRole.ADMINISTRATOR:
                 raise PermissionDenied(
                     f"this client holds a token of {self.operator.name!r} "
                     f"({self.operator.role.value}); acting as {operator!r} needs that "
                     "operator's token or an administrator's")
-            issued = self._call("POST", "/tokens",
-                                json={"operator": operator, "label": "remote billing client"})
-            self._minted[operator] = (issued["info"]["token_id"], issued["token"])
-        return self._minted[operator][1]
+            issued = self._call("POST", "/tokens", json={
+                "operator": operator, "label": "remote billing client",
+                "stations": [station] if station else []})
+            self._minted[key] = (issued["info"]["token_id"], issued["token"])
+        return self._minted[key][1]
 
     def _call(self, method: str, path: str, *, json: Any = None, params: Any = None,
-              as_operator: str | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {self._token_for(as_operator)}"}
+              as_operator: str | None = None, at_station: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {self._token_for(as_operator, at_station)}"}
         try:
             reply = self._http.request(method, path, json=json, params=params, headers=headers)
         except httpx.TransportError as e:
@@ -209,9 +218,22 @@ class RemoteBillingCentre:
 
     def vend(self, meter_no: str, amount: Decimal, *, request_id: str, station: str,
              operator: str) -> VendResult:
-        return _vend(self._call("POST", "/vends", as_operator=operator, json={
-            "meter_no": meter_no, "amount": _money(amount), "request_id": request_id,
-            "station": station}))
+        return _vend(self._call("POST", "/vends", as_operator=operator, at_station=station,
+                                json={"meter_no": meter_no, "amount": _money(amount),
+                                      "request_id": request_id, "station": station}))
+
+    def open_session(self, operator: str, station: str,
+                     opening_float: Decimal = Decimal("0.00")) -> CashierSessionInfo:
+        """Open ``operator``'s cashier session at ``station`` (a cashier sells only inside
+        one over the API)."""
+        return _session(self._call("POST", "/sessions", as_operator=operator,
+                                   at_station=station,
+                                   json={"station": station,
+                                         "opening_float": _money(opening_float)}))
+
+    def open_session_of(self, operator: str) -> CashierSessionInfo | None:
+        body = self._call("GET", "/sessions/current", as_operator=operator)
+        return None if body is None else _session(body)
 
     def mark_written(self, vend_id: int) -> None:
         self._call("POST", f"/vends/{vend_id}/written")
@@ -245,6 +267,15 @@ class RemoteBillingCentre:
 
 
 # -- replies → the service's types and exceptions ---------------------------------------------
+
+
+def _session(b: dict[str, Any]) -> CashierSessionInfo:
+    return CashierSessionInfo(
+        b["session_id"], b["operator"], b["station"], b["status"],
+        datetime.fromisoformat(b["opened_at"]),
+        datetime.fromisoformat(b["closed_at"]) if b["closed_at"] else None,
+        Decimal(b["opening_float"]),
+        Decimal(b["counted_cash"]) if b["counted_cash"] is not None else None)
 
 
 def _error(reply: httpx.Response, what: str, server: str) -> BillingError:

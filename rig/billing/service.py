@@ -7,10 +7,11 @@ Refusals raise :class:`VendRefused` / :class:`BillingError` with a message for t
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
@@ -56,6 +57,7 @@ from rig.billing.types import (
     StationInfo,
     TariffInfo,
     Tax,
+    TokenHolder,
     VendLimits,
     VendResult,
     VendStatus,
@@ -442,11 +444,15 @@ class BillingCentre:
         request_id: str,
         station: str,
         operator: str,
+        require_session: bool = False,
     ) -> VendResult:
         """Sell credit for ``amount`` to ``meter_no`` and allocate its next purchase sequence.
 
         Idempotent by ``request_id``: a retry (lost reply, crashed writer) returns the original
         vend; the same id with different parameters is refused rather than guessed at.
+        ``require_session``: refuse (``no_open_session``) unless ``operator`` has a cashier
+        session open at ``station``, checked under the sale's lock (the REST API and the
+        console ask it of cashiers).
         """
         if not isinstance(amount, Decimal | int) or isinstance(amount, bool):
             raise VendRefused(
@@ -456,12 +462,13 @@ class BillingCentre:
         if not request_id:
             raise VendRefused("request_id_missing", "a vend needs a client request id")
         try:
-            direct = self._direct_sale(meter_no, amount, request_id, station, operator)
+            direct = self._direct_sale(meter_no, amount, request_id, station, operator,
+                                       require_session)
             if direct is not None:
                 return direct
             with self._tx() as s:  # a retry is recognised (and replayed) by _new_vend
                 return self._new_vend(OrmSale(s), meter_no, amount, request_id, station,
-                                      operator)
+                                      operator, require_session=require_session)
         except IntegrityError:
             # A concurrent writer used this request id (or sequence) first: replay its result.
             with self._tx() as s:
@@ -491,7 +498,7 @@ class BillingCentre:
         return _vend_result(vend, _parameters_of(vend))
 
     def _direct_sale(self, meter_no: str, amount: Decimal, request_id: str, station: str,
-                     operator: str) -> VendResult | None:
+                     operator: str, require_session: bool = False) -> VendResult | None:
         """The sale in a direct transaction (:mod:`rig.billing.direct`); None when it needs
         the ORM (:mod:`rig.billing.sale_db`) and nothing was written."""
         try:
@@ -499,7 +506,7 @@ class BillingCentre:
                 with self._direct.transaction() as tx:
                     sale = DirectSale(tx, postgres=self._postgres, key=self._audit_key)
                     result = self._new_vend(sale, meter_no, amount, request_id, station,
-                                            operator)
+                                            operator, require_session=require_session)
                 if sale.appended is not None and self._anchoring is not None:  # committed
                     self._anchoring.appended(sale.appended)
                 return result
@@ -515,6 +522,8 @@ class BillingCentre:
         station_code: str,
         operator_name: str,
         tender: str = "cash",
+        *,
+        require_session: bool = False,
     ) -> VendResult:
         """Check, price and record one sale in the caller's transaction.
 
@@ -542,6 +551,12 @@ class BillingCentre:
             if late is not None:
                 return self._replay(late, meter_no, amount, station_code, operator_name)
             raise VendRefused("unknown_meter", f"meter {meter_no} is not registered")
+        if (require_session and ctx.session_id is None and ctx.station_id is not None
+                and ctx.operator_id is not None):  # who may sell here, before what is sold
+            raise VendRefused(
+                "no_open_session",
+                f"operator {operator_name!r} has no cashier session open at station "
+                f"{station_code!r}: open one there (count the float) before selling")
         self._check_amount(amount)
         if ctx.status != MeterStatus.ACTIVE.value:
             raise VendRefused("meter_blocked", f"meter {meter_no} is blocked")
@@ -1081,16 +1096,30 @@ class BillingCentre:
 
     # -- API tokens -------------------------------------------------------------------------
 
-    def create_api_token(self, operator: str, *, actor: str, label: str = "") -> IssuedToken:
+    def create_api_token(self, operator: str, *, actor: str, label: str = "",
+                         expires_at: datetime | None = None,
+                         stations: Iterable[str] = ()) -> IssuedToken:
         """Mint a bearer token for ``operator``; ``actor`` must be an administrator.
 
-        The secret is in the returned :class:`IssuedToken` only; the audit log records the
-        token id, operator and label.
+        ``expires_at`` (None: never) ends it; ``stations`` are the registered stations it may
+        sell at (none: it may read and administer, not sell). The secret is in the returned
+        :class:`IssuedToken` only; the audit log records the token id, operator, label,
+        expiry and stations.
         """
+        codes = tuple(dict.fromkeys(stations))
+        expiry = None if expires_at is None else to_utc(expires_at)
         with self._tx() as s:
             self._require_administrator(s, actor, "create API tokens")
+            now = self.now()
+            if expiry is not None and expiry <= now:
+                raise BillingError(f"token expiry {expiry.isoformat()} is not in the future")
+            known = set(s.scalars(select(m.Station.code).where(m.Station.code.in_(codes))))
+            missing = [c for c in codes if c not in known]
+            if missing:
+                raise NotFound(f"station {missing[0]!r} is not registered; a token can only "
+                               "be bound to registered stations")
             row, secret = tokens.mint(s, self._operator(s, operator), label=label, actor=actor,
-                                      at=self.now())
+                                      at=now, expires_at=expiry, stations=codes)
             info = tokens.info(row)
             self._audit(s, actor, "token.create", "api_token", row.id, None, info)
             return IssuedToken(info, secret)
@@ -1114,14 +1143,27 @@ class BillingCentre:
             return [tokens.info(t) for t in s.scalars(select(m.ApiToken).order_by(m.ApiToken.id))]
 
     def operator_for_token(self, secret: str) -> OperatorInfo | None:
-        """The operator a live (unrevoked) token belongs to, or None."""
+        """The operator a live (unrevoked, unexpired) token belongs to, or None."""
+        holder = self.token_holder(secret)
+        return None if holder is None else holder.operator
+
+    def token_holder(self, secret: str) -> TokenHolder | None:
+        """Who a live (unrevoked, unexpired) token speaks for and where it may sell; None
+        for an unknown, revoked or expired token."""
         with self._tx() as s:
-            row = tokens.live_token(s, secret)
+            row = tokens.live_token(s, secret, self.now())
             if row is None:
                 return None
-            return OperatorInfo(row.operator.id, row.operator.name,
-                                OperatorRole(row.operator.role))
+            operator = OperatorInfo(row.operator.id, row.operator.name,
+                                    OperatorRole(row.operator.role))
+            return TokenHolder(row.id, operator, tuple(row.stations or ()), row.expires_at)
 
+    def open_session_of(self, operator: str) -> CashierSessionInfo | None:
+        """The operator's open cashier session, if any."""
+        with self._tx() as s:
+            row = s.scalar(select(m.CashierSession).join(m.Operator).where(
+                m.Operator.name == operator, m.CashierSession.status == "open"))
+            return None if row is None else _session_info(row)
 
     def quote_vend(
         self, meter_no: str, amount: Decimal, *, station: str, operator: str
@@ -1172,16 +1214,39 @@ class BillingCentre:
     def authenticate(self, name: str, password: str) -> OperatorInfo | None:
         """The operator if ``password`` is theirs, else None (unknown name, no password set
         or wrong password look the same to the caller). Known names are audited."""
+        checked = self.check_login(name, password)
+        return None if checked is None else checked[0]
+
+    def check_login(self, name: str, password: str) -> tuple[OperatorInfo, str] | None:
+        """:meth:`authenticate`, also returning the password's stamp (see
+        :meth:`password_stamp`) read in the same transaction.
+
+        Every call runs the password KDF exactly once — against the operator's hash, or a
+        dummy one for an unknown name or an operator without a password — so the answer
+        takes as long whichever it is.
+        """
         with self._tx() as s:
             row = s.scalar(select(m.Operator).where(m.Operator.name == name))
             cred = s.get(m.OperatorCredential, row.id) if row is not None else None
+            encoded = cred.password_hash if cred is not None else _DUMMY_HASH
+            ok = passwords.verify_password(password, encoded) and cred is not None
             if row is None:
-                passwords.verify_password(password, _DUMMY_HASH)  # same time as a real check
                 return None
-            ok = cred is not None and passwords.verify_password(password, cred.password_hash)
             self._audit(s, name, "operator.login" if ok else "operator.login_failed",
                         "operator", row.id, None, {"operator": name})
-            return OperatorInfo(row.id, row.name, OperatorRole(row.role)) if ok else None
+            if not ok:
+                return None
+            return OperatorInfo(row.id, row.name, OperatorRole(row.role)), _stamp(encoded)
+
+    def password_stamp(self, name: str) -> str | None:
+        """A short fingerprint of ``name``'s current password hash (None: no password). A
+        console session keeps the stamp of its login and ends when it no longer matches, so a
+        password change ends every session opened with the old password."""
+        with self._tx() as s:
+            encoded = s.scalar(select(m.OperatorCredential.password_hash)
+                               .join(m.Operator, m.Operator.id == m.OperatorCredential.operator_id)
+                               .where(m.Operator.name == name))
+            return None if encoded is None else _stamp(encoded)
 
     # -- vending agents ---------------------------------------------------------------------
 
@@ -1512,6 +1577,11 @@ class BillingCentre:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _stamp(password_hash: str) -> str:
+    """A fingerprint of a stored password hash: new for every new password (fresh salt)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
 def _enum(kind: Any, value: Any, what: str) -> Any:

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rig.billing import models as m
@@ -37,22 +37,27 @@ def info(row: m.ApiToken) -> ApiTokenInfo:
         created_at=row.created_at,
         created_by=row.created_by,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        stations=tuple(row.stations or ()),
     )
 
 
-def mint(s: Session, operator: m.Operator, *, label: str, actor: str,
-         at: datetime) -> tuple[m.ApiToken, str]:
+def mint(s: Session, operator: m.Operator, *, label: str, actor: str, at: datetime,
+         expires_at: datetime | None = None,
+         stations: tuple[str, ...] = ()) -> tuple[m.ApiToken, str]:
     secret = new_secret()
     row = m.ApiToken(operator=operator, label=label, token_hash=token_hash(secret),
-                     created_at=at, created_by=actor)
+                     created_at=at, created_by=actor, expires_at=expires_at,
+                     stations=list(stations) or None)
     s.add(row)
     s.flush()
     return row, secret
 
 
-def live_token(s: Session, secret: str) -> m.ApiToken | None:
-    """The unrevoked token whose secret this is, or None."""
+def live_token(s: Session, secret: str, now: datetime) -> m.ApiToken | None:
+    """The unrevoked, unexpired token whose secret this is, or None."""
     if not secret.startswith(PREFIX):
         return None
     return s.scalar(select(m.ApiToken).where(
-        m.ApiToken.token_hash == token_hash(secret), m.ApiToken.revoked_at.is_(None)))
+        m.ApiToken.token_hash == token_hash(secret), m.ApiToken.revoked_at.is_(None),
+        or_(m.ApiToken.expires_at.is_(None), m.ApiToken.expires_at > now)))

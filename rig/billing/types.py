@@ -319,6 +319,18 @@ class ApiTokenInfo:
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: never
+    stations: tuple[str, ...] = ()  # stations it may sell at (none: it may not sell)
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a live bearer token speaks for, and where it may sell."""
+
+    token_id: int
+    operator: OperatorInfo
+    stations: tuple[str, ...]
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import signal
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -495,13 +495,23 @@ def token_create(
     operator: Annotated[str, typer.Argument(help="operator the token acts as")],
     by: Annotated[str, typer.Option("--by", help="administrator creating it")],
     label: Annotated[str, typer.Option(help="what the token is for")] = "",
+    station: Annotated[list[str] | None, typer.Option(
+        "--station", help="a station the token may sell at (repeat for several; none: the "
+                          "token may not sell)")] = None,
+    expires_in_days: Annotated[int, typer.Option(
+        min=0, max=3660, help="days until the token expires (0: never)")] = 90,
     db: Db = DEFAULT_URL,
 ) -> None:
     """Create an API token; the secret is printed once, alone on stdout."""
     with open_centre(db) as c:
-        issued = c.create_api_token(operator, actor=by, label=label)
-    err.print(f"token {issued.info.token_id} for {issued.info.operator} "
-              f"({issued.info.role.value}); it is shown once and stored only as a hash",
+        expires = c.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        issued = c.create_api_token(operator, actor=by, label=label, stations=station or (),
+                                    expires_at=expires)
+    info = issued.info
+    where = ", ".join(info.stations) or "no station (it may not sell)"
+    until = f"until {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else "never expires"
+    err.print(f"token {info.token_id} for {info.operator} ({info.role.value}), sells at "
+              f"{where}, {until}; it is shown once and stored only as a hash",
               highlight=False)
     print(issued.secret)
 
@@ -509,9 +519,15 @@ def token_create(
 @token_app.command("list")
 def token_list(db: Db = DEFAULT_URL) -> None:
     with open_centre(db) as c:
+        now = c.now()
         rows = [[t.token_id, t.operator, t.role.value, t.label, f"{t.created_at:%Y-%m-%d %H:%M}",
-                 t.created_by, "revoked" if t.revoked_at else "live"] for t in c.api_tokens()]
-    table("API tokens", ["id", "operator", "role", "label", "created", "by", "state"], rows)
+                 t.created_by, ", ".join(t.stations),
+                 f"{t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "never",
+                 "revoked" if t.revoked_at else
+                 "expired" if t.expires_at and t.expires_at <= now else "live"]
+                for t in c.api_tokens()]
+    table("API tokens", ["id", "operator", "role", "label", "created", "by", "stations",
+                         "expires", "state"], rows)
 
 
 @token_app.command("revoke")
@@ -538,6 +554,13 @@ def serve(
         help="console session cookie over plain HTTP (loopback only)")] = False,
     audit_key_file: AuditKeyFile = None,
     audit_anchor: AuditAnchor = None,
+    token_lifetime_days: Annotated[int, typer.Option(
+        min=0, max=3660,
+        help="lifetime of a token POST /tokens makes without expires_in_s (0: never)")] = 90,
+    session_idle_minutes: Annotated[int, typer.Option(
+        min=1, max=24 * 60, help="console sessions end after this long unused")] = 60,
+    session_max_hours: Annotated[int, typer.Option(
+        min=1, max=7 * 24, help="console sessions end this long after login")] = 12,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
@@ -562,7 +585,8 @@ def serve(
                   "chain is written unkeyed and a re-hashed edit cannot be detected",
                   highlight=False)
     with open_centre(db, audit) as c:
-        app = create_app(c)
+        app = create_app(c, token_lifetime=timedelta(days=token_lifetime_days)
+                         if token_lifetime_days else None)
         if console_station:
             from rig.billing.console import PcscCardWriter, create_console_app
             from rig.card.keys import MasterKey
@@ -576,7 +600,9 @@ def serve(
                     raise fail(f"card writer {reader!r}: {e}") from None
                 writer = PcscCardWriter(c, key, reader)
             app.mount("/console", create_console_app(
-                c, station=console_station, writer=writer, secure_cookies=not insecure_cookies))
+                c, station=console_station, writer=writer, secure_cookies=not insecure_cookies,
+                idle_timeout_s=session_idle_minutes * 60.0,
+                session_max_age_s=session_max_hours * 3600.0))
             err.print(f"vending console on http://{host}:{port}/console/", highlight=False)
         err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
         with suppress(KeyboardInterrupt):

@@ -211,6 +211,8 @@ class BenchSteps:
             self.billing.register_operator(OPERATOR, "cashier")
         with contextlib.suppress(Conflict):
             self.billing.register_operator(ADMINISTRATOR, "administrator")
+        if getattr(self.billing, "cashier_sessions", False):
+            self._open_shift(b.config.station_id)
         account = f"ACC-{self.tag}"
         self.billing.register_customer(customer, account)
         tariff_code = self.tariff_code
@@ -223,6 +225,22 @@ class BenchSteps:
             commissioned_at=b.now(),
             hoarding_limit=p.to_credit_units(p.thresholds.hoarding_limit))
         return energy_wh
+
+    def _open_shift(self, station: str) -> None:
+        """The cashier's session at this bench's station, opened unless one is open there (a
+        served centre sells a cashier's vends only inside one; benches sharing a station
+        share it)."""
+        shift = self.billing.open_session_of(OPERATOR)
+        if shift is None:
+            try:
+                self.billing.open_session(OPERATOR, station)
+                return
+            except Conflict:  # another bench opened it meanwhile
+                shift = self.billing.open_session_of(OPERATOR)
+        if shift is not None and shift.station != station:
+            raise RigError(f"operator {OPERATOR} has cashier session {shift.session_id} open at "
+                           f"station {shift.station}, so it cannot sell at {station}: close it "
+                           "or give this bench that station")
 
     @property
     def tariff_code(self) -> str:

@@ -1,5 +1,6 @@
 """Shared setup of the REST API / CLI / remote-client tests: one billing centre with the three
-roles, a station, a customer, a tariff, a money meter and its card, plus a token per role."""
+roles, a station, a customer, a tariff, a money meter and its card, plus a token per role
+bound to the station, and the cashier's session open there."""
 
 from __future__ import annotations
 
@@ -50,9 +51,11 @@ def seed(c: BillingCentre) -> Seed:
                      commissioning_energy_wh=E0, commissioned_at=T0)
     c.issue_card(METER, CARD)
     tokens = {
-        role: c.create_api_token(name, actor="ann", label=f"test {role}").secret
+        role: c.create_api_token(name, actor="ann", label=f"test {role}",
+                                 stations=[STATION]).secret
         for role, name in (("administrator", "ann"), ("supervisor", "sam"), ("cashier", "carol"))
     }
+    c.open_session("carol", STATION)  # a cashier sells over the API inside an open session
     return Seed(tokens)
 
 

@@ -206,7 +206,9 @@ def test_duplicates_and_unknowns_are_named(client: TestClient, env: Seed) -> Non
 def test_vend_is_idempotent_and_refusals_keep_their_reason(client: TestClient, env: Seed) -> None:
     r = client.post("/vends", headers=env.auth("cashier"), json={
         "meter_no": METER, "amount": "5.00", "request_id": "r-0", "station": "NOPE"})
-    assert (r.status_code, r.json()["reason"]) == (404, "unknown_station")
+    # A station the token is not bound to (here: not even registered) is refused first.
+    assert (r.status_code, r.json()["error"]) == (403, "forbidden")
+    assert "not at station 'NOPE'" in r.json()["detail"]
     first = vend(client, env, "r-1")
     again = vend(client, env, "r-1")
     assert first.status_code == again.status_code == 201

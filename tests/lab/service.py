@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from rig.billing import open_billing
+from rig.billing import loadgen, open_billing
 
 ADMIN = "lab-admin"
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +41,22 @@ def operator_token(db_url: str, operator: str) -> str:
         if ADMIN not in {o.name for o in centre.operators()}:
             centre.register_operator(ADMIN, "administrator")
         return centre.create_api_token(operator, actor=ADMIN, label="lab").secret
+
+
+def station_cashiers(db_url: str, stations: list[str]) -> list[str]:
+    """One cashier per counter station (``loadgen-<station>``), each with its cashier session
+    open there and a token bound to it: what a counter holds to sell over the API."""
+    tokens = []
+    with open_billing(db_url) as centre:
+        if ADMIN not in {o.name for o in centre.operators()}:
+            centre.register_operator(ADMIN, "administrator")
+        for station in stations:
+            name = f"{loadgen.OPERATOR}-{station}"
+            centre.register_operator(name, "cashier")
+            centre.open_session(name, station)
+            tokens.append(centre.create_api_token(name, actor=ADMIN, label="lab",
+                                                  stations=[station]).secret)
+    return tokens
 
 
 def admin_token(db_url: str, token_file: Path) -> None:

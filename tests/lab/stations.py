@@ -1,5 +1,6 @@
 """Vending stations over HTTP: each a RemoteBillingCentre of its own (its own connection and
-cashier token), presenting cards the way `rig.billing.loadgen` does on a local centre."""
+its own cashier's token, bound to the station), presenting cards the way `rig.billing.loadgen`
+does on a local centre."""
 
 from __future__ import annotations
 
@@ -31,21 +32,23 @@ def http_station(url: str, token: str, station: str, meters: list[str], steps: i
             meter = meters[(step + seed) % len(meters)]
             request_id = f"{run}{station}-{step}"
             vend = loadgen.present(local, meter, request_id=request_id, station=station,
-                                   amount=loadgen.amount_for(step, seed), bank=False)
+                                   amount=loadgen.amount_for(step, seed), bank=False,
+                                   operator=centre.operator.name)
             if vend is not None:
                 made.append((vend.meter_no, vend.sequence, vend.request_id))
     return made
 
 
-def run_stations(url: str, token: str, stations: list[str],
+def run_stations(url: str, tokens: list[str], stations: list[str],
                  meters_of: Callable[[int], list[str]], steps: int,
                  run: str = "") -> tuple[list[Vend], float]:
     """All stations at once, connected first and then released together; every vend any of
-    them made and the seconds from the release to the last one's end."""
+    them made and the seconds from the release to the last one's end. ``tokens[i]`` is the
+    token of station ``stations[i]``'s cashier (tests.lab.service.station_cashiers)."""
     released: list[float] = []
     ready = threading.Barrier(len(stations), action=lambda: released.append(time.perf_counter()))
     with ThreadPoolExecutor(len(stations)) as pool:
-        futures = [pool.submit(http_station, url, token, st, meters_of(i), steps, i,
+        futures = [pool.submit(http_station, url, tokens[i], st, meters_of(i), steps, i,
                                ready.wait, run) for i, st in enumerate(stations)]
         made = [v for f in futures for v in f.result()]
     return made, time.perf_counter() - released[0]

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from rig.billing import loadgen, open_billing
-from tests.lab.service import operator_token, served_centre
+from tests.lab.service import served_centre, station_cashiers
 from tests.lab.stations import run_stations
 
 STATIONS = [f"DESK-{i}" for i in range(4)]
@@ -18,9 +18,9 @@ STEPS = 6
 def test_concurrent_http_stations_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     with open_billing(pg_url) as centre:
         loadgen.prepare(centre, meters=METERS, stations=STATIONS)
-    cashier = operator_token(pg_url, loadgen.OPERATOR)  # what a counter station holds
+    cashiers = station_cashiers(pg_url, STATIONS)  # what each counter station holds
     with served_centre(pg_url, tmp_path) as served:
-        made, _ = run_stations(served.url, cashier, STATIONS, lambda _: METERS, STEPS)
+        made, _ = run_stations(served.url, cashiers, STATIONS, lambda _: METERS, STEPS)
 
     assert len(made) == len(STATIONS) * STEPS  # each presentation ended in a vend
     assert len({request_id for _, _, request_id in made}) == len(made)

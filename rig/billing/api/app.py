@@ -7,19 +7,31 @@ plain ``def``: FastAPI runs them in its thread pool and each service call is one
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from rig.billing.api import errors
-from rig.billing.api.routers import admin, customers, meters, readbacks, tariffs, vends
+from rig.billing.api.routers import (
+    admin,
+    customers,
+    meters,
+    readbacks,
+    sessions,
+    tariffs,
+    vends,
+)
 from rig.billing.api.schemas import ErrorOut
+from rig.billing.security_headers import SecurityHeaders
 from rig.billing.service import BillingCentre
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut, "description": text}
     for code, text in (
         (400, "invalid input the service refused (names the field and the rule)"),
-        (401, "missing, unknown or revoked bearer token"),
-        (403, "the operator's role does not allow this"),
+        (401, "missing, unknown, expired or revoked bearer token"),
+        (403, "the operator's role does not allow this, or the token is not bound to the "
+              "station named"),
         (404, "a named customer, meter, card, vend, operator or station does not exist"),
         (409, "conflicts with existing records (duplicate, unapplied purchase, reused id)"),
         (422, "malformed request or a refused vend (``reason`` gives the code)"),
@@ -29,7 +41,13 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def create_app(centre: BillingCentre) -> FastAPI:
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+
+
+def create_app(centre: BillingCentre, *,
+               token_lifetime: timedelta | None = DEFAULT_TOKEN_LIFETIME) -> FastAPI:
+    """The API over ``centre``; ``token_lifetime`` is how long a token made by ``POST /tokens``
+    without ``expires_in_s`` lives (None: such tokens never expire)."""
     app = FastAPI(
         title="rig billing centre",
         version="1",
@@ -39,6 +57,8 @@ def create_app(centre: BillingCentre) -> FastAPI:
         responses=ERRORS,
     )
     app.state.centre = centre
+    app.state.token_lifetime = token_lifetime
+    app.add_middleware(SecurityHeaders)
     errors.install(app)
 
     @app.get("/health", tags=["health"])
@@ -46,6 +66,6 @@ def create_app(centre: BillingCentre) -> FastAPI:
         """Liveness without authentication (says nothing about the data)."""
         return {"status": "ok"}
 
-    for module in (customers, meters, tariffs, vends, readbacks, admin):
+    for module in (customers, meters, tariffs, vends, sessions, readbacks, admin):
         app.include_router(module.router)
     return app

@@ -376,6 +376,12 @@ class ReconciliationOut(BaseModel):
 class TokenIn(_In):
     operator: Name
     label: Annotated[str, Field(max_length=100)] = ""
+    stations: Annotated[list[Name], Field(
+        max_length=100,
+        description="registered stations the token may sell at (none: it may not sell)")] = []
+    expires_in_s: Annotated[int | None, Field(
+        ge=60, le=10 * 366 * 86400,
+        description="lifetime in seconds; omitted: the server's default token lifetime")] = None
 
 
 class TokenOut(_Out):
@@ -386,11 +392,33 @@ class TokenOut(_Out):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
+    expires_at: datetime | None
+    stations: list[str]
 
 
 class IssuedTokenOut(BaseModel):
     token: str = Field(description="the bearer secret; shown once, stored only as a hash")
     info: TokenOut
+
+
+class SessionOpenIn(_In):
+    station: Name
+    opening_float: MoneyIn = Decimal("0.00")
+
+
+class SessionCloseIn(_In):
+    counted_cash: MoneyIn
+
+
+class SessionOut(_Out):
+    session_id: int
+    operator: str
+    station: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    opening_float: MoneyOut
+    counted_cash: MoneyOut | None
 
 
 class ChainOut(_Out):

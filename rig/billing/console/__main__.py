@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--insecure-cookies", action="store_true",
                        help="allow the session cookie over plain HTTP (loopback only)")
+    serve.add_argument("--session-idle-minutes", type=int, default=60,
+                       help="a login session ends after this long unused")
+    serve.add_argument("--session-max-hours", type=int, default=12,
+                       help="a login session ends this long after login")
     pw = sub.add_parser("set-password", help="set an operator's console password")
     pw.add_argument("--db", default="sqlite:///billing.sqlite")
     pw.add_argument("operator")
@@ -55,10 +59,12 @@ def main(argv: list[str] | None = None) -> int:
                    else MasterKey.from_env())
             writer = PcscCardWriter(centre, key, args.reader)
         app = create_console_app(centre, station=args.station, writer=writer,
-                                 secure_cookies=not args.insecure_cookies)
+                                 secure_cookies=not args.insecure_cookies,
+                                 idle_timeout_s=args.session_idle_minutes * 60.0,
+                                 session_max_age_s=args.session_max_hours * 3600.0)
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
         return 0
-    except (RigError, PasswordPolicyError) as e:
+    except (RigError, PasswordPolicyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     finally:

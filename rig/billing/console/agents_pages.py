@@ -117,5 +117,7 @@ def set_password(request: Request, name: str, user: Administrator,
                                              actor=user.operator)
     except BillingError as e:
         return back(request, user, "/admin/operators", e)
+    if console(request).store.drop_operator(name) and name == user.operator:
+        return redirect(request, "/login")  # their own sessions end with the old password
     user.flash("ok", f"Password of {name} changed.")
     return redirect(request, "/admin/operators")

@@ -32,6 +32,7 @@ from rig.billing.console.web import (
     render,
 )
 from rig.billing.console.writer import CardWriter
+from rig.billing.security_headers import SecurityHeaders
 from rig.billing.service import BillingCentre, NotFound, PermissionDenied
 from rig.errors import BillingError
 
@@ -43,16 +44,22 @@ def create_console_app(
     writer: CardWriter | None = None,
     secure_cookies: bool = True,
     idle_timeout_s: float = 3600.0,
+    session_max_age_s: float = 12 * 3600.0,
+    throttle: LoginThrottle | None = None,
 ) -> FastAPI:
     """The console for the vending PC at ``station`` whose card writer is ``writer``.
 
     ``secure_cookies`` marks the session cookie Secure (HTTPS only); turn it off only for a
     console served on loopback over plain HTTP (tests, a single vending PC).
+    ``idle_timeout_s`` and ``session_max_age_s``: a login session ends after that long unused,
+    and that long after login whatever its use.
     """
     app = FastAPI(title="rig vending console", docs_url=None, redoc_url=None,
                   openapi_url=None)
-    app.state.console = Console(centre, station, writer, SessionStore(idle_timeout_s),
-                                LoginThrottle(), make_env(), secure_cookies)
+    app.state.console = Console(
+        centre, station, writer, SessionStore(idle_timeout_s, session_max_age_s),
+        throttle if throttle is not None else LoginThrottle(), make_env(), secure_cookies)
+    app.add_middleware(SecurityHeaders)
     _install_errors(app)
     _install_login(app)
     for module in (cashier, supervisor, reports_pages, agents_pages):
@@ -129,19 +136,24 @@ def _install_login(app: FastAPI) -> None:
             return login_page(request, status=403,
                               error="The login form had expired. Please log in again.")
         name, password = form.get("name", "").strip(), form.get("password", "")
-        wait = c.throttle.locked_for(name)
+        # Admitting reserves a place before the await, so parallel guesses count at once.
+        wait = c.throttle.admit(name)
         if wait > 0:
             return login_page(request, status=429, error=(
                 f"Too many wrong passwords for {name}. Try again in {int(wait) // 60 + 1} "
                 "minute(s), or ask an administrator to set a new password."))
-        # The KDF takes tens of milliseconds: keep it off the event loop.
-        operator = (await run_in_threadpool(c.centre.authenticate, name, password)
-                    if name and password else None)
-        if operator is None:
-            c.throttle.failed(name)
+        answered, checked = False, None
+        try:
+            # The KDF takes tens of milliseconds: keep it off the event loop. It runs for
+            # every attempt (an empty password too), so every refusal takes as long.
+            checked = await run_in_threadpool(c.centre.check_login, name, password)
+            answered = True
+        finally:  # an attempt the centre could not answer (database busy) is not a failure
+            c.throttle.settle(name, ok=checked is not None, counted=answered)
+        if checked is None:
             return login_page(request, status=401, error="Name or password is wrong.")
-        c.throttle.succeeded(name)
-        session = c.store.create(operator.name, operator.role)
+        operator, stamp = checked
+        session = c.store.create(operator.name, operator.role, stamp)
         response = redirect(request, _safe_next(form.get("next", "/")))
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict",
                             secure=c.secure_cookies)

@@ -108,7 +108,7 @@ def confirm(request: Request, user: Anyone,
         _shift_or_refuse(request, user)
         amount = money(form.get("amount", ""))
         vend = c.centre.vend(meter_no, amount, request_id=required(form, "request_id", "sale"),
-                             station=c.station, operator=user.operator)
+                             station=c.station, operator=user.operator, require_session=True)
     except VendRefused as e:
         return back(request, user, f"/meters/{meter_no}", refusal(e))
     except (FormError, BillingError) as e:

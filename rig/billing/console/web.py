@@ -72,8 +72,14 @@ def console(request: Request) -> Console:
 
 
 def current(request: Request) -> ConsoleSession:
-    """The logged-in session, or LoginRequired (→ the login page, then back here)."""
-    session = console(request).store.get(request.cookies.get(COOKIE))
+    """The logged-in session, or LoginRequired (→ the login page, then back here). A session
+    whose operator's password changed since its login has ended."""
+    c = console(request)
+    session = c.store.get(request.cookies.get(COOKIE))
+    if session is not None and c.centre.password_stamp(session.operator) != \
+            session.password_stamp:
+        c.store.drop(session.token)  # the password changed since this login
+        session = None
     if session is None:
         path, mount = request.url.path, root(request)
         raise LoginRequired(path[len(mount):] if mount and path.startswith(mount) else path)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, status
 
 from rig.billing.api.auth import Cashier, Centre, role
 from rig.billing.api.schemas import (
@@ -57,9 +59,14 @@ def list_tokens(centre: Centre, _op: Tokens) -> list[TokenOut]:
 
 
 @router.post("/tokens", response_model=IssuedTokenOut, status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenIn, centre: Centre, op: Tokens) -> IssuedTokenOut:
-    """Mint a token for an operator. The secret is in this reply only; keep it safe."""
-    issued = centre.create_api_token(body.operator, actor=op.name, label=body.label)
+def create_token(body: TokenIn, centre: Centre, op: Tokens, request: Request) -> IssuedTokenOut:
+    """Mint a token for an operator, bound to the stations it may sell at and expiring after
+    ``expires_in_s`` (or the server's default lifetime). The secret is in this reply only."""
+    lifetime = (timedelta(seconds=body.expires_in_s) if body.expires_in_s is not None
+                else request.app.state.token_lifetime)
+    issued = centre.create_api_token(
+        body.operator, actor=op.name, label=body.label, stations=body.stations,
+        expires_at=None if lifetime is None else centre.now() + lifetime)
     return IssuedTokenOut(token=issued.secret, info=TokenOut.model_validate(issued.info))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from rig.billing.api.auth import Cashier, Centre, role
+from rig.billing.api.auth import SESSION_ROLES, Cashier, Centre, Token, role, selling_at
 from rig.billing.api.schemas import (
     FreeIssueIn,
     LimitsOut,
@@ -28,10 +28,15 @@ def vend_limits(centre: Centre, _op: Cashier) -> LimitsOut:
 
 
 @router.post("/vends", response_model=VendOut, status_code=status.HTTP_201_CREATED)
-def vend(body: VendIn, centre: Centre, op: Cashier) -> VendOut:
-    """Sell credit. Idempotent by ``request_id``: a retry returns the original vend."""
+def vend(body: VendIn, centre: Centre, token: Token) -> VendOut:
+    """Sell credit. Idempotent by ``request_id``: a retry returns the original vend.
+
+    Only at a station the token is bound to (403 otherwise); a cashier also needs a cashier
+    session open there (``no_open_session`` otherwise)."""
+    op = selling_at(token, body.station)
     result = centre.vend(body.meter_no, body.amount, request_id=body.request_id,
-                         station=body.station, operator=op.name)
+                         station=body.station, operator=op.name,
+                         require_session=op.role in SESSION_ROLES)
     return VendOut.model_validate(result)
 
 
@@ -61,7 +66,9 @@ def reverse(vend_id: int, body: ReverseIn, centre: Centre, op: Reverser) -> Vend
 
 
 @router.post("/free-issues", response_model=VendOut, status_code=status.HTTP_201_CREATED)
-def free_issue(body: FreeIssueIn, centre: Centre, op: FreeIssuer) -> VendOut:
+def free_issue(body: FreeIssueIn, centre: Centre, op: FreeIssuer, token: Token) -> VendOut:
+    """Credit without payment (supervisor), at a station the token is bound to."""
+    selling_at(token, body.station)
     result = centre.free_issue(body.meter_no, body.credit, request_id=body.request_id,
                                station=body.station, operator=op.name, reason=body.reason)
     return VendOut.model_validate(result)
