@@ -1,5 +1,6 @@
 """What every `rig billing …` command shares: the ``--db`` option, opening the centre, and how
-an error ends the command (one line on stderr; exit 2, or 75 when the database stayed locked)."""
+an error ends the command (one line on stderr; exit 2, 75 when the database stayed locked, 74
+when it could not store: read-only, full, I/O error)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
 from rig.billing.service import BillingCentre
+from rig.billing.storage import EXIT_STORAGE, BillingStorageError
 from rig.errors import RigError
 
 err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
@@ -58,12 +60,16 @@ def open_centre(db: str) -> Iterator[BillingCentre]:
         c = open_billing(db, lock_wait_s=lock_wait())
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
+    except BillingStorageError as e:
+        raise fail(str(e), EXIT_STORAGE) from None
     except (ArgumentError, OperationalError, ValueError) as e:
         raise fail(f"cannot open billing database {shown}: {e}") from None
     try:
         yield c
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
+    except BillingStorageError as e:
+        raise fail(str(e), EXIT_STORAGE) from None
     except (RigError, ValueError) as e:
         raise fail(str(e)) from None
     finally:

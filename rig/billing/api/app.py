@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from rig.billing.api import errors
+from rig.billing.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from rig.billing.api.routers import admin, customers, meters, readbacks, tariffs, vends
 from rig.billing.api.schemas import ErrorOut
 from rig.billing.service import BillingCentre
@@ -22,6 +23,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
         (403, "the operator's role does not allow this"),
         (404, "a named customer, meter, card, vend, operator or station does not exist"),
         (409, "conflicts with existing records (duplicate, unapplied purchase, reused id)"),
+        (413, "the request body is larger than the server's limit (nothing was read)"),
         (422, "malformed request or a refused vend (``reason`` gives the code)"),
         (503, "the database stayed locked too long; nothing was committed, retry the same "
               "request after ``Retry-After`` seconds"),
@@ -29,7 +31,9 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def create_app(centre: BillingCentre) -> FastAPI:
+def create_app(centre: BillingCentre, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The API over ``centre``; request bodies above ``max_body_bytes`` are refused with 413
+    before authentication and parsing (also for a console mounted on this app)."""
     app = FastAPI(
         title="rig billing centre",
         version="1",
@@ -39,6 +43,7 @@ def create_app(centre: BillingCentre) -> FastAPI:
         responses=ERRORS,
     )
     app.state.centre = centre
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     errors.install(app)
 
     @app.get("/health", tags=["health"])
