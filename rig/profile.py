@@ -180,9 +180,10 @@ class Credit(_Strict):
     unit: CreditKind
     currency: str = "CNY"
     resolution: Decimal = Field(description="smallest credit step on card and register")
-    factory_price_per_kwh: NonNegative = Field(
-        description="unit price the meter uses until a card brings a tariff (money meters)"
-    )
+    # At most what a card's tariff record carries: u32 × 0.0001 (docs/card-spec.md).
+    factory_price_per_kwh: Annotated[Decimal, Field(
+        ge=0, le=Decimal("429496.7295"), decimal_places=4,
+        description="unit price the meter uses until a card brings a tariff (money meters)")]
 
     @field_validator("resolution")
     @classmethod

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from rig.billing.busy import busy_error
+from rig.billing.storage import check_supported, create_private_file, storage_error
 from rig.extras import require
 
 if TYPE_CHECKING:
@@ -85,7 +86,9 @@ def create_billing_engine(
     if not lock_wait_s > 0:
         raise ValueError(f"lock_wait_s must be a positive number of seconds, not {lock_wait_s!r}")
     parsed = make_url(url)
+    check_supported(parsed)
     if parsed.get_backend_name() == "sqlite":
+        create_private_file(parsed)  # 0600: a ledger is nobody else's business
         engine = create_engine(parsed, **engine_kwargs)
         event.listen(engine, "connect",
                      functools.partial(_sqlite_pragmas, lock_wait_s=lock_wait_s))
@@ -119,9 +122,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             busy = busy_error(e, "opening (schema check/upgrade)",
                               engine.url.render_as_string(hide_password=True),
                               lock_wait_seconds(engine))
-            if busy is None:
+            failed = busy or storage_error(e, "opening (schema check/upgrade)", engine.url)
+            if failed is None:
                 raise
-            raise busy from e
+            raise failed from e
 
 
 def open_billing(

@@ -15,14 +15,23 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from rig.billing import agents, audit, audit_verify, hoarding, passwords, tokens, vend_context
+from rig.billing import (
+    agents,
+    audit,
+    audit_verify,
+    hoarding,
+    inputs,
+    passwords,
+    tokens,
+    vend_context,
+)
 from rig.billing import models as m
 from rig.billing.audit_anchor import Anchoring
 from rig.billing.audit_key import AuditConfig
@@ -32,6 +41,7 @@ from rig.billing.direct import Direct
 from rig.billing.models import to_utc
 from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.sale_db import DirectSale, NeedsSession, OrmSale, SaleDb
+from rig.billing.storage import storage_error
 from rig.billing.tariffs import CENT, TariffError, price_vend, validate_structure
 from rig.billing.types import (
     ApiTokenInfo,
@@ -65,7 +75,7 @@ from rig.billing.types import (
 )
 from rig.errors import BillingError
 
-METER_NO = re.compile(r"^\d{12}$")
+METER_NO = re.compile(r"[0-9]{12}")  # ASCII digits only (\d would take "１２")
 _LOCK_METER = select(m.Meter.id).where(m.Meter.meter_no == bindparam("meter_no")) \
     .with_for_update()
 _ADVANCE_METER = update(m.Meter).where(m.Meter.id == bindparam("meter_id")).values(
@@ -163,15 +173,17 @@ class BillingCentre:
     @contextmanager
     def _busy_as(self, operation: str) -> Iterator[None]:
         """A lock wait that ran out, in the block, as :class:`BillingBusy` naming
-        ``operation``; any other database error as it is."""
+        ``operation``; a database that cannot store (read-only, full, I/O error, gone) as
+        :class:`~rig.billing.storage.BillingStorageError`; any other database error as it is."""
         try:
             yield
         except DBAPIError as e:
             busy = busy_error(e, operation, self.engine.url.render_as_string(hide_password=True),
                               lock_wait_seconds(self.engine))
-            if busy is None:
+            failed = busy or storage_error(e, operation, self.engine.url)
+            if failed is None:
                 raise
-            raise busy from e
+            raise failed from e
 
     # -- master data -------------------------------------------------------------------------
 
@@ -242,14 +254,25 @@ class BillingCentre:
         ``price_per_kwh`` is the flat rate, or for block/TOU the rate a money meter would
         apply (shown on the card). ``actor``, if an operator, must not be a cashier.
         """
-        price = _decimal(price_per_kwh, "price_per_kwh")
-        if price <= 0 or price != price.quantize(Decimal("0.0001")):
-            raise BillingError(f"tariff price {price} must be positive with at most 4 decimals")
+        price = inputs.check_price(_decimal(price_per_kwh, "price_per_kwh"), "price_per_kwh")
         fixed = _decimal(fixed_monthly, "fixed_monthly")
-        if fixed < 0 or fixed != fixed.quantize(CENT):
+        if not fixed.is_finite() or fixed.adjusted() >= inputs.MONEY_DIGITS or fixed < 0 \
+                or fixed != fixed.quantize(CENT):
             raise BillingError(f"fixed monthly charge {fixed} must be ≥ 0 in whole cents")
-        for t in taxes:
-            if not (0 <= t.rate_percent <= 100) or t.rate_percent != t.rate_percent.quantize(
+        if version is not None:
+            inputs.check_tariff_version(version)
+        inputs.check_instant(effective_from, "effective_from")
+        inputs.check_int(utc_offset_minutes, "utc_offset_minutes", -inputs.OFFSET_MINUTES_MAX,
+                         inputs.OFFSET_MINUTES_MAX)
+        for i, b in enumerate(blocks):
+            inputs.check_price(_decimal(b.price_per_kwh, "price"), f"blocks[{i}].price_per_kwh")
+        for i, band in enumerate(bands):
+            inputs.check_price(_decimal(band.price_per_kwh, "price"),
+                               f"bands[{i}].price_per_kwh")
+        for i, t in enumerate(taxes):
+            inputs.check_label(t.name, f"taxes[{i}].name")
+            rate = _decimal(t.rate_percent, f"taxes[{i}].rate_percent")
+            if not rate.is_finite() or not (0 <= rate <= 100) or rate != rate.quantize(
                 Decimal("0.0001")
             ):
                 raise BillingError(f"tax {t.name}: rate {t.rate_percent}% must be 0…100, 4 dp")
@@ -277,7 +300,7 @@ class BillingCentre:
                         .order_by(m.Tariff.version.desc())
                         .limit(1)
                     )
-                    version = (latest or 0) + 1
+                    version = inputs.check_tariff_version((latest or 0) + 1)
                 self._require_role(s, actor, "change tariffs", allow_system=True)
                 row = m.Tariff(
                     code=code,
@@ -314,11 +337,14 @@ class BillingCentre:
     ) -> MeterInfo:
         """Register a meter. ``hoarding_limit`` (credit units of ``credit_unit``, as the meter
         profile's) makes the centre refuse vends the meter would refuse; None: not checked."""
-        if not METER_NO.match(meter_no):
-            raise BillingError(f"meter number {meter_no!r} must be exactly 12 digits")
+        if not isinstance(meter_no, str) or not METER_NO.fullmatch(meter_no):
+            raise BillingError(f"meter number {meter_no!r} must be exactly 12 digits (0-9)")
+        inputs.check_profile_name(profile)
         unit = _enum(CreditUnit, credit_unit, "credit unit")
-        if key_revision < 0 or commissioning_energy_wh < 0:
-            raise BillingError("key revision and commissioning energy must not be negative")
+        # What the meter's card records cannot carry is refused now, not at the first sale.
+        inputs.check_key_revision(key_revision)
+        inputs.check_energy(commissioning_energy_wh, "commissioning_energy_wh")
+        inputs.check_instant(commissioned_at, "commissioned_at")
         _check_hoarding_limit(hoarding_limit, unit)
         try:
             with self._tx() as s:
@@ -400,6 +426,7 @@ class BillingCentre:
         actor: str = "system",
     ) -> CardInfo:
         """Bind a new card to a meter. One active card per meter (replacement comes later)."""
+        card_type = inputs.check_card_kind(card_type).value
         try:
             with self._tx() as s:
                 meter = _meter(s, meter_no)
@@ -611,6 +638,11 @@ class BillingCentre:
                 "credit_zero",
                 f"amount {amount} buys less than one credit unit after charges and debt",
             )
+        if pricing.credit > inputs.CREDIT_MAX:
+            raise VendRefused(
+                "credit_above_card_limit",
+                f"amount {amount} buys {pricing.credit} credit units; a purchase record holds "
+                f"at most {inputs.CREDIT_MAX}")
         _refuse_over_hoarding(meter_no, ctx.hoarding_limit,
                               hoarding.estimate(ctx.readback_balance, [ctx.unconfirmed_credit]),
                               pricing.credit, ctx.credit_unit)
@@ -669,6 +701,12 @@ class BillingCentre:
 
     def _check_amount(self, amount: Decimal) -> None:
         limits = self.limits
+        if not amount.is_finite():
+            raise VendRefused("amount_invalid", f"amount {amount} is not a finite number")
+        if amount > limits.maximum:  # before quantize(), which 1E+999 would overflow
+            raise VendRefused(
+                "amount_above_maximum", f"amount {amount} is above the maximum {limits.maximum}"
+            )
         if amount <= 0:
             raise VendRefused("amount_not_positive", f"amount {amount} must be greater than 0")
         if amount != amount.quantize(CENT):
@@ -695,7 +733,7 @@ class BillingCentre:
     def mark_written(self, vend_id: int) -> None:
         """Record that the card writer reported success. Repeating it is harmless."""
         with self._tx() as s:
-            vend = s.get(m.Vend, vend_id)
+            vend = s.get(m.Vend, _row_id(vend_id))
             if vend is None:
                 raise NotFound(f"no vend {vend_id}")
             if vend.status == VendStatus.REVERSED.value:
@@ -725,9 +763,10 @@ class BillingCentre:
         It is a vend of amount 0 with the meter's next sequence, so it travels on the card and
         is confirmed by a readback like any other; it is excluded from sales and block usage.
         """
-        if isinstance(credit, bool) or not isinstance(credit, int) or credit <= 0:
-            raise VendRefused("credit_invalid",
-                              f"free issue credit {credit!r} must be a positive int")
+        if isinstance(credit, bool) or not isinstance(credit, int) \
+                or not 0 < credit <= inputs.CREDIT_MAX:
+            raise VendRefused("credit_invalid", f"free issue credit {credit!r} must be a whole "
+                                                f"number in 1..{inputs.CREDIT_MAX}")
         if not reason.strip():
             raise VendRefused("reason_missing", "a free issue needs a reason")
         with self._tx() as s:
@@ -777,7 +816,7 @@ class BillingCentre:
             raise BillingError("a reversal needs a reason")
         with self._tx() as s:
             supervisor = self._require_role(s, operator, "reverse a vend")
-            vend = s.get(m.Vend, vend_id)
+            vend = s.get(m.Vend, _row_id(vend_id))
             if vend is None:
                 raise NotFound(f"no vend {vend_id}")
             if vend.status not in UNAPPLIED:
@@ -822,7 +861,7 @@ class BillingCentre:
 
         with self._tx() as s:
             self._operator(s, operator)
-            vend = s.get(m.Vend, vend_id)
+            vend = s.get(m.Vend, _row_id(vend_id))
             if vend is None:
                 raise NotFound(f"no vend {vend_id}")
             vend.reprint_count += 1
@@ -887,6 +926,7 @@ class BillingCentre:
         for k, v in params.items():
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise BillingError(f"parameter {k}={v!r} must be a non-negative int")
+            inputs.check_credit(v, k)
         with self._tx() as s:
             self._require_role(s, operator, "change meter parameters")
             meter = _meter(s, meter_no)
@@ -980,7 +1020,7 @@ class BillingCentre:
             raise BillingError(f"counted cash {counted} must be ≥ 0 in whole cents")
         with self._tx() as s:
             op_row = self._operator(s, operator)
-            row = s.get(m.CashierSession, session_id)
+            row = s.get(m.CashierSession, _row_id(session_id))
             if row is None:
                 raise NotFound(f"no cashier session {session_id}")
             if row.status != "open":
@@ -1127,7 +1167,7 @@ class BillingCentre:
     def revoke_api_token(self, token_id: int, *, actor: str) -> ApiTokenInfo:
         with self._tx() as s:
             self._require_administrator(s, actor, "revoke API tokens")
-            row = s.get(m.ApiToken, token_id)
+            row = s.get(m.ApiToken, _row_id(token_id))
             if row is None:
                 raise NotFound(f"no API token {token_id}")
             if row.revoked_at is not None:
@@ -1518,7 +1558,7 @@ class BillingCentre:
 
     def vend_by_id(self, vend_id: int) -> VendResult:
         with self._tx() as s:
-            vend = s.get(m.Vend, vend_id)
+            vend = s.get(m.Vend, _row_id(vend_id))
             if vend is None:
                 raise NotFound(f"no vend {vend_id}")
             return _vend_result(vend)
@@ -1595,7 +1635,20 @@ def _enum(kind: Any, value: Any, what: str) -> Any:
 def _decimal(value: Any, what: str) -> Decimal:
     if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
         raise BillingError(f"{what} must be a Decimal (never float), got {value!r}")
-    return Decimal(value)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise BillingError(f"{what} {value!r} is not a finite decimal number")
+    return number
+
+
+def _row_id(value: int) -> int:
+    """A row id as asked for, or 0 (which no row has) when a BIGINT cannot hold it: looking it
+    up then says "not found" instead of overflowing the driver."""
+    ok = not isinstance(value, bool) and isinstance(value, int) and 0 < value <= inputs.ROW_ID_MAX
+    return value if ok else 0
 
 
 def _meter(s: Session, meter_no: str) -> m.Meter:
@@ -1607,9 +1660,10 @@ def _meter(s: Session, meter_no: str) -> m.Meter:
 
 def _check_hoarding_limit(limit: int | None, unit: CreditUnit) -> None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                              or limit <= 0):
+                              or not 0 < limit <= inputs.CREDIT_MAX):
         raise BillingError(f"hoarding limit {limit!r} must be a positive whole number of "
-                           f"{hoarding.UNIT_WORDS[unit.value]} (or none)")
+                           f"{hoarding.UNIT_WORDS[unit.value]} up to {inputs.CREDIT_MAX} "
+                           "(the meter's parameter record holds a u32), or none")
 
 
 def _estimated_credit(s: Session, meter_id: int) -> int:

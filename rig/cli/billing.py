@@ -14,13 +14,14 @@ import json
 import signal
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from rig.billing import inputs
 from rig.billing.db import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import Band, Block, Tax
@@ -61,14 +62,17 @@ out = table_console()
 OperatorOpt = Annotated[str, typer.Option("--operator", "-o", help="operator name")]
 
 
-def money(text: str, what: str) -> Decimal:
+def money(text: str, what: str, places: int = inputs.MONEY_PLACES,
+          digits: int = inputs.MONEY_DIGITS) -> Decimal:
+    """Money as the REST API takes it: plain ASCII decimal text (rig.billing.inputs)."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise fail(f"{what} {text!r} is not a decimal number (e.g. 20.00)") from None
-    if not value.is_finite():
-        raise fail(f"{what} {text!r} is not a finite amount")
-    return value
+        return inputs.parse_money(text, what, places=places, digits=digits)
+    except inputs.InvalidInput as e:
+        raise fail(str(e)) from None
+
+
+def price_option(text: str, what: str) -> Decimal:
+    return money(text, what, inputs.PRICE_PLACES, 6)
 
 
 def when(text: str | None, what: str) -> datetime:
@@ -166,7 +170,7 @@ def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
     """Change a meter's hoarding limit (audited)."""
     if limit.lower() == "none":
         value = None
-    elif limit.isdigit():
+    elif limit.isascii() and limit.isdigit():
         value = int(limit)
     else:
         raise fail(f"hoarding limit {limit!r} must be a whole number of credit units or 'none'")
@@ -276,27 +280,30 @@ def _parts(spec: str, n: int, option: str, shape: str) -> list[str]:
 
 
 def _block(spec: str) -> Block:
-    up_to, price = _parts(spec, 2, "--block", "UP_TO_WH:PRICE (UP_TO_WH empty = no limit)")
+    up_to, cost = _parts(spec, 2, "--block", "UP_TO_WH:PRICE (UP_TO_WH empty = no limit)")
     try:
         limit = int(up_to) if up_to else None
+        if up_to and not up_to.isascii():
+            raise ValueError(up_to)
     except ValueError:
         raise fail(f"--block {spec!r}: {up_to!r} is not a whole number of Wh") from None
-    return Block(limit, money(price, f"--block {spec!r} price"))
+    return Block(limit, price_option(cost, f"--block {spec!r} price"))
 
 
 def _band(spec: str) -> Band:
-    name, span, price = _parts(spec, 3, "--band", "NAME:START-END:PRICE (minutes of the day)")
+    name, span, cost = _parts(spec, 3, "--band", "NAME:START-END:PRICE (minutes of the day)")
     try:
         start, end = (int(x) for x in span.split("-"))
     except ValueError:
         raise fail(f"--band {spec!r}: {span!r} must be START-END in minutes, e.g. 420-1320") \
             from None
-    return Band(name, start, end, money(price, f"--band {spec!r} price"))
+    return Band(name, start, end, price_option(cost, f"--band {spec!r} price"))
 
 
 def _tax(spec: str) -> Tax:
     name, rate = _parts(spec, 2, "--tax", "NAME:RATE_PERCENT")
-    return Tax(name, money(rate, f"--tax {spec!r} rate"))
+    return Tax(name, money(rate, f"--tax {spec!r} rate", inputs.PRICE_PLACES,
+                           inputs.RATE_DIGITS))
 
 
 @tariffs_app.command("add")
@@ -318,7 +325,7 @@ def tariffs_add(
     db: Db = DEFAULT_URL,
 ) -> None:
     """Add a tariff version (append-only: a price change is a new version)."""
-    price_d = money(price, "--price")
+    price_d = price_option(price, "--price")
     fixed = money(fixed_monthly, "--fixed-monthly")
     at = when(effective_from, "--effective-from")
     blocks = tuple(_block(b) for b in block or [])

@@ -1,5 +1,6 @@
 """What every `rig billing …` command shares: the ``--db`` option, opening the centre, and how
-an error ends the command (one line on stderr; exit 2, or 75 when the database stayed locked)."""
+an error ends the command (one line on stderr; exit 2, 75 when the database stayed locked, 74
+when it could not store: read-only, full, I/O error)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rich.markup import escape
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
 from rig.billing.service import BillingCentre
+from rig.billing.storage import EXIT_STORAGE, BillingStorageError
 from rig.errors import RigError
 from rig.extras import MissingExtra
 
@@ -82,6 +84,8 @@ def open_centre(db: str, audit: AuditConfig | None = None) -> Iterator[BillingCe
         c = open_billing(db, lock_wait_s=lock_wait(), audit=audit)
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
+    except BillingStorageError as e:
+        raise fail(str(e), EXIT_STORAGE) from None
     except MissingExtra as e:
         raise fail(f"cannot open billing database {shown}: {e}") from None
     except RigError as e:  # e.g. an unreadable audit key file
@@ -92,6 +96,8 @@ def open_centre(db: str, audit: AuditConfig | None = None) -> Iterator[BillingCe
         yield c
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
+    except BillingStorageError as e:
+        raise fail(str(e), EXIT_STORAGE) from None
     except (RigError, ValueError) as e:
         raise fail(str(e)) from None
     finally:

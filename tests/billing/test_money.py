@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, func, select, text
+from sqlalchemy import DateTime, func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,11 @@ def test_double_would_corrupt_these_values() -> None:
 
 def test_tariff_price_with_15_significant_digits_round_trips(tmp_path) -> None:
     with open_billing(f"sqlite:///{tmp_path / 'b.sqlite'}") as c:
-        t = c.create_tariff("BIG", BIG_PRICE, T0)
+        # The service refuses a price a card cannot carry (at most 429496.7295): the column
+        # itself is what is tested here, so the price is written to it directly.
+        t = c.create_tariff("BIG", Decimal("0.1"), T0)
+        with Session(c.engine) as s, s.begin():
+            s.execute(update(m.Tariff).values(price_per_kwh=BIG_PRICE))
         with Session(c.engine) as s:
             stored = s.scalar(select(m.Tariff.price_per_kwh).where(m.Tariff.id == t.tariff_id))
             raw = s.scalar(text("SELECT typeof(price_per_kwh) FROM tariffs"))

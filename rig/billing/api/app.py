@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from rig.billing.api import errors
+from rig.billing.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from rig.billing.api.routers import (
     admin,
     customers,
@@ -34,6 +35,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
               "station named"),
         (404, "a named customer, meter, card, vend, operator or station does not exist"),
         (409, "conflicts with existing records (duplicate, unapplied purchase, reused id)"),
+        (413, "the request body is larger than the server's limit (nothing was read)"),
         (422, "malformed request or a refused vend (``reason`` gives the code)"),
         (503, "the database stayed locked too long; nothing was committed, retry the same "
               "request after ``Retry-After`` seconds"),
@@ -45,9 +47,12 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 
 
 def create_app(centre: BillingCentre, *,
-               token_lifetime: timedelta | None = DEFAULT_TOKEN_LIFETIME) -> FastAPI:
+               token_lifetime: timedelta | None = DEFAULT_TOKEN_LIFETIME,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     """The API over ``centre``; ``token_lifetime`` is how long a token made by ``POST /tokens``
-    without ``expires_in_s`` lives (None: such tokens never expire)."""
+    without ``expires_in_s`` lives (None: such tokens never expire); request bodies above
+    ``max_body_bytes`` are refused with 413 before authentication and parsing (also for a
+    console mounted on this app)."""
     app = FastAPI(
         title="rig billing centre",
         version="1",
@@ -59,6 +64,7 @@ def create_app(centre: BillingCentre, *,
     app.state.centre = centre
     app.state.token_lifetime = token_lifetime
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # outermost: before anything reads
     errors.install(app)
 
     @app.get("/health", tags=["health"])

@@ -10,10 +10,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rig.billing.busy import BillingBusy
 from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
+from rig.billing.storage import BillingStorageError, storage_error
 from rig.errors import BillingError
 
 # Refusals that are really "that does not exist" or "that clashes with what is there".
@@ -38,6 +40,10 @@ def billing_error(_request: Request, exc: Exception) -> JSONResponse:
         # Nothing was committed: the client retries the same request after a pause.
         return _reply(status.HTTP_503_SERVICE_UNAVAILABLE, "busy", str(exc), exc.reason,
                       headers={"Retry-After": str(exc.retry_after_s)})
+    if isinstance(exc, BillingStorageError):
+        # The database could not store or answer; the message says what and that nothing
+        # was committed. Not Retry-After: a full disk or a read-only file needs a person.
+        return _reply(status.HTTP_503_SERVICE_UNAVAILABLE, "storage", str(exc), exc.kind)
     if isinstance(exc, VendRefused):
         code = REFUSAL_STATUS.get(exc.reason, status.HTTP_422_UNPROCESSABLE_CONTENT)
         return _reply(code, "refused", str(exc), exc.reason)
@@ -62,11 +68,18 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [f"{_where(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+    # A rule's own sentence, without pydantic's "Value error, " in front of it.
+    problems = [f"{_where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()]
     return _reply(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", "; ".join(problems))
 
 
-def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    centre = getattr(request.app.state, "centre", None)
+    failed = storage_error(exc, f"{request.method} {request.url.path}", centre.engine.url) \
+        if isinstance(exc, DBAPIError) and centre is not None else None
+    if failed is not None:  # a database failure outside the service's own mapping
+        return billing_error(request, failed)
     # The traceback goes to the server log (uvicorn); the client learns only that it failed.
     return _reply(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal",
                   f"internal error ({type(exc).__name__}); the server log has the details")

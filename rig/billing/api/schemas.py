@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,23 +21,74 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from rig.billing import inputs
 from rig.billing.reconcile import _jsonable
 from rig.billing.types import Check, ReconciliationResult
 
 
-def _money_text(value: Any) -> Any:
+def _money_text(value: Any, places: int = inputs.MONEY_PLACES,
+                digits: int = inputs.MONEY_DIGITS) -> Any:
     if not isinstance(value, str):
         raise ValueError(
             f"money must be a JSON string such as \"20.00\", got {type(value).__name__} "
             f"{value!r} (JSON numbers are binary floats)")
-    return value
+    try:
+        return inputs.parse_money(value, "money", places=places, digits=digits)
+    except inputs.InvalidInput as e:
+        raise ValueError(e.problem) from None
 
 
-MoneyIn = Annotated[
-    Decimal,
-    BeforeValidator(_money_text),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["20.00"]}),
-]
+def _price_text(value: Any) -> Any:
+    price = _money_text(value, inputs.PRICE_PLACES, 6)
+    try:
+        return inputs.check_price(price, "price")
+    except inputs.InvalidInput as e:
+        raise ValueError(e.problem) from None
+
+
+def _money_schema(places: int, digits: int, example: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "examples": [example],
+                           "pattern": rf"^-?[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$"})
+
+
+def _checked(rule: Any) -> AfterValidator:
+    """A rule of :mod:`rig.billing.inputs` as a pydantic validator (pydantic names the field)."""
+
+    def check(value: Any) -> Any:
+        try:
+            rule(value)
+        except inputs.InvalidInput as e:
+            raise ValueError(e.problem) from None
+        return value
+
+    return AfterValidator(check)
+
+
+# Money: ASCII decimal text with at most the currency's 2 places; prices 4 places and what the
+# card's tariff record holds; percentages 4 places.
+MoneyIn = Annotated[Decimal, BeforeValidator(_money_text),
+                    _money_schema(inputs.MONEY_PLACES, inputs.MONEY_DIGITS, "20.00")]
+PriceIn = Annotated[Decimal, BeforeValidator(_price_text),
+                    _money_schema(inputs.PRICE_PLACES, 6, "0.1500")]
+RateIn = Annotated[Decimal,
+                   BeforeValidator(lambda v: _money_text(v, inputs.PRICE_PLACES,
+                                                         inputs.RATE_DIGITS)),
+                   _money_schema(inputs.PRICE_PLACES, inputs.RATE_DIGITS, "15")]
+MeterNo = Annotated[str, Field(pattern=r"^[0-9]{12}$", description=inputs.METER_NO_RULE)]
+ProfileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                                   description=inputs.PROFILE_NAME_RULE)]
+Code = Annotated[str, Field(min_length=1, max_length=32)]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+Instant = Annotated[datetime, _checked(lambda v: inputs.check_instant(v, "time")),
+                    Field(description="ISO 8601; between 1970 and 9999 UTC")]
+KeyRevision = Annotated[int, Field(ge=0, le=inputs.KEY_REVISION_MAX,
+                                   description="the card holds a u8")]
+TariffVersion = Annotated[int, Field(ge=1, le=inputs.TARIFF_VERSION_MAX,
+                                     description="the card holds a u16")]
+CreditUnits = Annotated[int, Field(ge=0, le=inputs.CREDIT_MAX,
+                                   description="credit units (cents or Wh); the card holds a u32")]
+EnergyWh = Annotated[int, Field(ge=0, le=inputs.ENERGY_MAX, description="Wh (u32)")]
+Count16 = Annotated[int, Field(ge=0, le=inputs.COUNT_MAX)]
 MoneyOut = Annotated[Decimal, PlainSerializer(str, return_type=str)]
 CreditUnitName = Literal["money_cents", "energy_wh"]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -64,7 +116,7 @@ class ErrorOut(BaseModel):
 
 class CustomerIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    account_no: Annotated[str, Field(min_length=1, max_length=32)]
+    account_no: Code
     address: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -87,7 +139,7 @@ class OperatorOut(_Out):
 
 
 class StationIn(_In):
-    code: Annotated[str, Field(min_length=1, max_length=32)]
+    code: Code
 
 
 class StationOut(_Out):
@@ -96,33 +148,35 @@ class StationOut(_Out):
 
 
 class BlockIn(_In):
-    up_to_wh: int | None
-    price_per_kwh: MoneyIn
+    up_to_wh: Annotated[int, Field(gt=0, le=inputs.ENERGY_MAX)] | None
+    price_per_kwh: PriceIn
 
 
 class BandIn(_In):
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=inputs.LABEL_MAX)]
     start_minute: Annotated[int, Field(ge=0, le=1440)]
     end_minute: Annotated[int, Field(ge=0, le=1440)]
-    price_per_kwh: MoneyIn
+    price_per_kwh: PriceIn
 
 
 class TaxIn(_In):
-    name: str
-    rate_percent: MoneyIn
+    name: Annotated[str, _checked(lambda v: inputs.check_label(v, "name")),
+                    Field(description=f"1-{inputs.LABEL_MAX} printable characters")]
+    rate_percent: RateIn
 
 
 class TariffIn(_In):
-    code: Annotated[str, Field(min_length=1, max_length=32)]
-    price_per_kwh: MoneyIn
-    effective_from: datetime
-    version: int | None = None
+    code: Code
+    price_per_kwh: PriceIn
+    effective_from: Instant
+    version: TariffVersion | None = None
     kind: Literal["flat", "block", "tou"] = "flat"
-    blocks: list[BlockIn] = []
-    bands: list[BandIn] = []
-    utc_offset_minutes: int = 0
+    blocks: Annotated[list[BlockIn], Field(max_length=16)] = []
+    bands: Annotated[list[BandIn], Field(max_length=16)] = []
+    utc_offset_minutes: Annotated[int, Field(ge=-inputs.OFFSET_MINUTES_MAX,
+                                             le=inputs.OFFSET_MINUTES_MAX)] = 0
     fixed_monthly: MoneyIn = Decimal("0.00")
-    taxes: list[TaxIn] = []
+    taxes: Annotated[list[TaxIn], Field(max_length=8)] = []
 
 
 class BlockOut(_Out):
@@ -157,15 +211,16 @@ class TariffOut(_Out):
 
 
 class MeterIn(_In):
-    meter_no: Annotated[str, Field(pattern=r"^\d{12}$", description="12 digits")]
-    customer_account: str
-    profile: Annotated[str, Field(min_length=1, max_length=100)]
+    meter_no: MeterNo
+    customer_account: Code
+    profile: ProfileName
     credit_unit: CreditUnitName
-    tariff_code: str
-    key_revision: Annotated[int, Field(ge=0)]
-    commissioning_energy_wh: Annotated[int, Field(ge=0)]
-    commissioned_at: datetime
-    hoarding_limit: Annotated[int, Field(gt=0, description="credit units; null: no check")] \
+    tariff_code: Code
+    key_revision: KeyRevision
+    commissioning_energy_wh: EnergyWh
+    commissioned_at: Instant
+    hoarding_limit: Annotated[int, Field(gt=0, le=inputs.CREDIT_MAX,
+                                         description="credit units (u32); null: no check")] \
         | None = None
 
 
@@ -189,7 +244,8 @@ class MeterStatusIn(_In):
 
 
 class HoardingLimitIn(_In):
-    hoarding_limit: Annotated[int, Field(gt=0, description="credit units; null removes it")] \
+    hoarding_limit: Annotated[int, Field(gt=0, le=inputs.CREDIT_MAX,
+                                         description="credit units (u32); null removes it")] \
         | None
 
 
@@ -205,7 +261,7 @@ class HoardingOut(_Out):
 
 class CardIn(_In):
     card_serial: Annotated[str, Field(min_length=1, max_length=64)]
-    card_type: str = "customer"
+    card_type: inputs.CardKind = inputs.CardKind.CUSTOMER
 
 
 class CardStatusIn(_In):
@@ -221,8 +277,8 @@ class CardOut(_Out):
 
 
 class ParametersIn(_In):
-    alarm1: Annotated[int, Field(ge=0)] | None = None
-    alarm2: Annotated[int, Field(ge=0)] | None = None
+    alarm1: CreditUnits | None = None
+    alarm2: CreditUnits | None = None
 
 
 class ParametersOut(BaseModel):
@@ -234,28 +290,29 @@ class ParametersOut(BaseModel):
 
 
 class VendIn(_In):
-    meter_no: str
+    meter_no: MeterNo
     amount: MoneyIn
     request_id: Annotated[str, Field(min_length=1, max_length=64,
                                      description="client id; a retry returns the same vend")]
-    station: str
+    station: Code
 
 
 class FreeIssueIn(_In):
-    meter_no: str
-    credit: Annotated[int, Field(gt=0, description="credit units (cents or Wh)")]
+    meter_no: MeterNo
+    credit: Annotated[int, Field(gt=0, le=inputs.CREDIT_MAX,
+                                 description="credit units (cents or Wh); the card holds a u32")]
     request_id: Annotated[str, Field(min_length=1, max_length=64)]
-    station: str
-    reason: Annotated[str, Field(min_length=1)]
+    station: Code
+    reason: Reason
 
 
 class ReverseIn(_In):
-    reason: Annotated[str, Field(min_length=1)]
+    reason: Reason
 
 
 class ReplaceCardIn(_In):
     new_card_serial: Annotated[str, Field(min_length=1, max_length=64)]
-    reason: str = "lost"
+    reason: Annotated[str, Field(min_length=1, max_length=100)] = "lost"
 
 
 class ReceiptLineOut(_Out):
@@ -310,25 +367,25 @@ class ReceiptOut(BaseModel):
 class ReadbackIn(_In):
     """A readback as the card brought it back (credit fields in the meter's credit units)."""
 
-    meter_no: str
-    energy_wh: Annotated[int, Field(ge=0)]
-    remaining: Annotated[int, Field(ge=0)]
-    overdraft: Annotated[int, Field(ge=0)]
-    purchase_count: Annotated[int, Field(ge=0)]
-    last_sequence: Annotated[int, Field(ge=0)]
-    cumulative_purchase: Annotated[int, Field(ge=0)]
+    meter_no: MeterNo
+    energy_wh: EnergyWh
+    remaining: CreditUnits
+    overdraft: CreditUnits
+    purchase_count: Count16
+    last_sequence: Annotated[int, Field(ge=0, le=inputs.SEQUENCE_MAX)]
+    cumulative_purchase: CreditUnits
     credit_unit: CreditUnitName
     relay_open: bool
     alarm_active: bool
-    alarm_count: Annotated[int, Field(ge=0)]
-    cutoff_count: Annotated[int, Field(ge=0)]
-    tamper_count: Annotated[int, Field(ge=0)]
-    power_down_count: Annotated[int, Field(ge=0)]
-    timestamp: datetime
-    tariff_version: Annotated[int, Field(ge=0)]
+    alarm_count: Count16
+    cutoff_count: Count16
+    tamper_count: Count16
+    power_down_count: Count16
+    timestamp: Instant
+    tariff_version: Annotated[int, Field(ge=0, le=inputs.TARIFF_VERSION_MAX)]
     mac_verified: bool
-    card_serial: str | None = None
-    raw_hex: Annotated[str, Field(pattern=r"^([0-9a-fA-F]{2})*$")] | None = None
+    card_serial: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    raw_hex: Annotated[str, Field(pattern=r"^([0-9a-fA-F]{2})*$", max_length=8192)] | None = None
 
 
 def _scalar(v: Decimal | int | bool | str) -> int | bool | str:

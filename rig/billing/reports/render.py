@@ -38,14 +38,31 @@ def cell_text(value: Cell) -> str:
     return str(value)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a
+# customer's name would be a live link in the accountant's sheet, =cmd|... worse).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Cell) -> str:
+    """``cell_text``, with text that a spreadsheet would run as a formula made inert by a
+    leading apostrophe (OWASP's advice for CSV injection). Numbers stay numbers: a negative
+    Decimal is written as it is."""
+    text = cell_text(value)
+    if isinstance(value, str) and text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
 def to_csv(report: Report) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(report.columns)
+    # RFC 4180 line ends: the writer then also quotes a field holding a bare CR, which with
+    # "\n" it would write raw and split the row in two.
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([csv_cell(c) for c in report.columns])
     for row in report.rows:
-        w.writerow([cell_text(c) for c in row])
+        w.writerow([csv_cell(c) for c in row])
     if report.totals is not None:
-        w.writerow([cell_text(c) for c in report.totals])
+        w.writerow([csv_cell(c) for c in report.totals])
     return buf.getvalue()
 
 

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 
 from rig.billing.api.auth import Cashier, Centre, role
 from rig.billing.api.schemas import (
@@ -18,6 +19,7 @@ from rig.billing.api.schemas import (
     TokenIn,
     TokenOut,
 )
+from rig.billing.inputs import ROW_ID_MAX
 from rig.billing.types import OperatorRole
 
 router = APIRouter(tags=["administration"])
@@ -71,7 +73,8 @@ def create_token(body: TokenIn, centre: Centre, op: Tokens, request: Request) ->
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(token_id: int, centre: Centre, op: Tokens) -> TokenOut:
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)], centre: Centre,
+                 op: Tokens) -> TokenOut:
     return TokenOut.model_validate(centre.revoke_api_token(token_id, actor=op.name))
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
 
 from rig.billing.api.auth import SESSION_ROLES, Cashier, Centre, Token, role, selling_at
 from rig.billing.api.schemas import (
@@ -14,11 +16,13 @@ from rig.billing.api.schemas import (
     VendIn,
     VendOut,
 )
+from rig.billing.inputs import ROW_ID_MAX
 from rig.billing.types import OperatorRole
 
 router = APIRouter(tags=["vends"])
 Reverser = role(OperatorRole.SUPERVISOR, "reversing a vend")
 FreeIssuer = role(OperatorRole.SUPERVISOR, "a free issue")
+VendId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="a vend's id")]
 
 
 @router.get("/vend-limits", response_model=LimitsOut)
@@ -41,25 +45,25 @@ def vend(body: VendIn, centre: Centre, token: Token) -> VendOut:
 
 
 @router.get("/vends/{vend_id}", response_model=VendOut)
-def get_vend(vend_id: int, centre: Centre, _op: Cashier) -> VendOut:
+def get_vend(vend_id: VendId, centre: Centre, _op: Cashier) -> VendOut:
     return VendOut.model_validate(centre.vend_by_id(vend_id))
 
 
 @router.post("/vends/{vend_id}/written", status_code=status.HTTP_204_NO_CONTENT)
-def mark_written(vend_id: int, centre: Centre, _op: Cashier) -> Response:
+def mark_written(vend_id: VendId, centre: Centre, _op: Cashier) -> Response:
     """The card writer wrote and verified the vend's purchase record (repeat-safe)."""
     centre.mark_written(vend_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/vends/{vend_id}/reprint", response_model=ReceiptOut)
-def reprint(vend_id: int, centre: Centre, op: Cashier) -> ReceiptOut:
+def reprint(vend_id: VendId, centre: Centre, op: Cashier) -> ReceiptOut:
     """The receipt again, marked as the n-th reprint (counted and audited)."""
     return ReceiptOut(vend_id=vend_id, text=centre.reprint(vend_id, operator=op.name))
 
 
 @router.post("/vends/{vend_id}/reversal", response_model=VendOut)
-def reverse(vend_id: int, body: ReverseIn, centre: Centre, op: Reverser) -> VendOut:
+def reverse(vend_id: VendId, body: ReverseIn, centre: Centre, op: Reverser) -> VendOut:
     """Cancel a vend no readback has confirmed; its sequence number stays used."""
     return VendOut.model_validate(centre.reverse_vend(vend_id, operator=op.name,
                                                       reason=body.reason))
