@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from rig.billing.busy import busy_error
+from rig.billing.readback_keys import ReadbackKeyService
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -126,6 +127,7 @@ def open_billing(
     limits: VendLimits | None = None,
     clock: Callable[[], datetime] | None = None,
     lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
+    readback_keys: ReadbackKeyService | None = None,
     **engine_kwargs: Any,
 ) -> BillingCentre:
     """Open (creating or upgrading as needed) a billing database and return its centre.
@@ -133,9 +135,12 @@ def open_billing(
     ``url`` is any SQLAlchemy URL, e.g. ``sqlite:///bench/billing.sqlite`` or
     ``postgresql+psycopg://rig@localhost/billing``. ``clock`` lets the emulated bench drive
     the centre with its accelerated time. ``lock_wait_s``: see :func:`create_billing_engine`.
+    ``readback_keys`` verifies readback MACs (default: $RIG_READBACK_KEY, else the public lab
+    test key, flagged as such in every reconciliation it verifies).
     """
     from rig.billing.service import BillingCentre
 
+    keys = readback_keys or ReadbackKeyService.default()
     engine = create_billing_engine(url, lock_wait_s=lock_wait_s, **engine_kwargs)
     upgrade(engine)
-    return BillingCentre(engine, limits=limits, clock=clock)
+    return BillingCentre(engine, limits=limits, clock=clock, readback_keys=keys)

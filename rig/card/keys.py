@@ -23,6 +23,8 @@ MAC_LEN = 8
 KDF_LABEL = b"RIG-METER"
 CARD_KDF_LABEL = b"RIG-CARD"
 READBACK_KDF_LABEL = b"RIG-READBACK"
+METER_READBACK_KDF_LABEL = b"RIG-METER-READBACK"  # the readback hierarchy (centre's key service)
+READBACK_MAC_KDF_LABEL = b"RIG-READBACK-MAC"
 AUTH_LABEL = b"RIG-EXT-AUTH"
 INTERNAL_AUTH_LABEL = b"RIG-INT-AUTH"  # another label: no card answer is a terminal proof
 DEFAULT_KEY_ENV = "RIG_MASTER_KEY"
@@ -166,6 +168,27 @@ def derive_readback_key(meter_key: bytes, card_serial: str) -> bytes:
     if len(meter_key) != KEY_LEN:
         raise ValueError(f"meter key must be {KEY_LEN} bytes")
     return _kbkdf(meter_key, READBACK_KDF_LABEL, _serial_bytes(card_serial))
+
+
+def derive_meter_readback_key(readback_master: MasterKey, meter_no: str) -> bytes:
+    """The meter's own readback key: KBKDF(K_readback_master, "RIG-METER-READBACK", BCD(meter_no)).
+
+    A second key hierarchy, apart from the issuer master key: the billing centre's key service
+    holds its master and the meter is given its own key at manufacture; no vending station
+    holds either, so a station (which holds the issuer master) cannot MAC a readback.
+    """
+    return _kbkdf(readback_master.secret_bytes(), METER_READBACK_KDF_LABEL,
+                  bcd_meter_no(meter_no))
+
+
+def derive_readback_mac_key(meter_readback_key: bytes, key_revision: int) -> bytes:
+    """The key a meter MACs its readback record with: KBKDF(K_meter_readback,
+    "RIG-READBACK-MAC", key_revision). It follows the meter-key revision, so a KEY_CHANGE
+    card's readback (MAC'd at the new revision) proves the change to the billing centre."""
+    if len(meter_readback_key) != KEY_LEN:
+        raise ValueError(f"meter readback key must be {KEY_LEN} bytes")
+    _check_revision(key_revision)
+    return _kbkdf(meter_readback_key, READBACK_MAC_KDF_LABEL, bytes([key_revision]))
 
 
 def auth_cryptogram(key: bytes, challenge: bytes, card_serial: bytes, key_ref: int) -> bytes:

@@ -26,7 +26,7 @@ from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
 from rig.cli.billing_bank import bank_app
-from rig.cli.billing_open import Db, err, fail, open_centre
+from rig.cli.billing_open import Db, ReadbackKeyFile, err, fail, open_centre, readback_keys
 from rig.cli.billing_report import report_app
 from rig.errors import RigError
 
@@ -385,9 +385,12 @@ def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL) -> None:
 
 @readback_app.command("import")
 def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readback or a list")],
-                    db: Db = DEFAULT_URL) -> None:
-    """Import readbacks (fields as in POST /readbacks). All are validated before any is stored;
-    each is stored and reconciled in order, and a refusal stops the import naming the item."""
+                    db: Db = DEFAULT_URL,
+                    readback_key_file: ReadbackKeyFile = None) -> None:
+    """Import readbacks (fields as in POST /readbacks, with raw_hex: the centre verifies each
+    MAC itself; one without raw_hex, or whose MAC fails, is stored unverified and confirms
+    nothing). All are validated before any is stored; each is stored and reconciled in order,
+    and a refusal stops the import naming the item."""
     from pydantic import ValidationError
 
     from rig.billing.api.schemas import ReadbackIn
@@ -406,12 +409,13 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
             problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'item'}: {x['msg']}"
                                  for x in e.errors())
             raise fail(f"{file}: readback {i}: {problems} (nothing imported)") from None
-    with open_centre(db) as c:
+    with open_centre(db, readback_keys(readback_key_file)) as c:
         for i, rb in enumerate(parsed):
             raw = bytes.fromhex(rb.raw_hex) if rb.raw_hex is not None else None
             try:
                 result = c.ingest_readback(
-                    ReadbackData(**rb.model_dump(exclude={"card_serial", "raw_hex"})),
+                    ReadbackData(**rb.model_dump(
+                        exclude={"card_serial", "raw_hex", "mac_verified"})),
                     card_serial=rb.card_serial, raw=raw)
             except RigError as e:
                 stored = f"readbacks 0..{i - 1} were stored" if i else "nothing was stored"
@@ -419,9 +423,12 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
                            f"{stored}") from None
             failed = ", ".join(ch.name for ch in result.failed)
             colour = "green" if not failed else "red"
+            mac = result.evidence.get("mac", {})
+            verified = ("MAC verified by the centre" if mac.get("verified_by_centre")
+                        else f"UNVERIFIED: {mac.get('reason', 'MAC not verified')}")
             out.print(f"readback {i}: meter {result.meter_no} [{colour}]{result.verdict.value}"
-                      f"[/]{f' (failed: {failed})' if failed else ''}; confirmed vends "
-                      f"{list(result.confirmed_vend_ids)}")
+                      f"[/]{f' (failed: {failed})' if failed else ''}; {verified}; confirmed "
+                      f"vends {list(result.confirmed_vend_ids)}", highlight=False)
 
 
 @audit_app.command("verify")
@@ -485,6 +492,7 @@ def serve(
         help="card master key for the writer (default: $RIG_MASTER_KEY)")] = None,
     insecure_cookies: Annotated[bool, typer.Option(
         help="console session cookie over plain HTTP (loopback only)")] = False,
+    readback_key_file: ReadbackKeyFile = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
@@ -498,7 +506,7 @@ def serve(
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; turning it
     # into KeyboardInterrupt lets the database close and the command exit 0.
     signal.signal(signal.SIGTERM, stop)
-    with open_centre(db) as c:
+    with open_centre(db, readback_keys(readback_key_file)) as c:
         app = create_app(c)
         if console_station:
             from rig.billing.console import PcscCardWriter, create_console_app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from rich.console import Console
 
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
+from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.service import BillingCentre
 from rig.errors import RigError
 
@@ -40,10 +42,27 @@ def lock_wait() -> float:
     return seconds
 
 
+ReadbackKeyFile = Annotated[Path | None, typer.Option(
+    "--readback-key-file",
+    help="the centre's readback master key, to verify readback MACs (default: "
+         "$RIG_READBACK_KEY, else the public lab test key)")]
+
+
+def readback_keys(path: Path | None) -> ReadbackKeyService:
+    """The centre's readback key service; an unreadable or malformed key is a clear error."""
+    try:
+        keys = ReadbackKeyService.from_file(path) if path else ReadbackKeyService.default()
+    except RigError as e:
+        raise fail(str(e)) from None
+    err.print(f"verifying readbacks with {keys.describe()}", highlight=False)
+    return keys
+
+
 @contextmanager
-def open_centre(db: str) -> Iterator[BillingCentre]:
+def open_centre(db: str, keys: ReadbackKeyService | None = None) -> Iterator[BillingCentre]:
     """Open the database; a billing refusal or bad value inside becomes a clear error and
-    exit 2, a database that stayed locked exit 75 (nothing was done: run it again)."""
+    exit 2, a database that stayed locked exit 75 (nothing was done: run it again).
+    ``keys`` verifies readbacks (default: :meth:`ReadbackKeyService.default`)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -55,7 +74,7 @@ def open_centre(db: str) -> Iterator[BillingCentre]:
         raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
             from None
     try:
-        c = open_billing(db, lock_wait_s=lock_wait())
+        c = open_billing(db, lock_wait_s=lock_wait(), readback_keys=keys)
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
     except (ArgumentError, OperationalError, ValueError) as e:

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
 )
 
 from rig.billing.reconcile import _jsonable
@@ -326,9 +327,22 @@ class ReadbackIn(_In):
     power_down_count: Annotated[int, Field(ge=0)]
     timestamp: datetime
     tariff_version: Annotated[int, Field(ge=0)]
-    mac_verified: bool
+    # The centre verifies the MAC of raw_hex itself; a client cannot claim it.
+    mac_verified: Annotated[bool | None, Field(
+        description="not for clients: refused if true (the centre verifies raw_hex itself)")] = None
     card_serial: str | None = None
-    raw_hex: Annotated[str, Field(pattern=r"^([0-9a-fA-F]{2})*$")] | None = None
+    raw_hex: Annotated[str, Field(
+        pattern=r"^([0-9a-fA-F]{2})*$",
+        description="the 57-byte ReadbackRecord as on the card, hex; without it the readback "
+                    "is stored unverified and confirms nothing")] | None = None
+
+    @field_validator("mac_verified")
+    @classmethod
+    def _not_claimed(cls, v: bool | None) -> bool | None:
+        if v:
+            raise ValueError("a client cannot set mac_verified: the centre verifies the MAC of "
+                             "raw_hex itself")
+        return v
 
 
 def _scalar(v: Decimal | int | bool | str) -> int | bool | str:
