@@ -147,6 +147,36 @@ def test_readback_import_validates_first_and_reconciles(ready: str, tmp_path: Pa
         assert c.vend_by_id(1).status.value == "confirmed"
 
 
+def test_readback_import_verifies_the_mac_itself(ready: str, tmp_path: Path) -> None:
+    assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
+               "--db", ready).exit_code == 0
+    good = readback_json(energy_wh=3000, remaining=970, purchase_count=1, last_sequence=1,
+                         cumulative_purchase=1000, timestamp="2024-01-11T00:00:00+00:00")
+    forged = bytearray.fromhex(good["raw_hex"])
+    forged[-1] ^= 0xFF
+    claimed = tmp_path / "claimed.json"
+    claimed.write_text(json.dumps({**good, "mac_verified": True}))
+    done = rig("readback", "import", str(claimed), "--db", ready)
+    assert done.exit_code == 2 and "mac_verified: Value error, a client cannot set" in done.stderr
+    unverified = tmp_path / "unverified.json"
+    unverified.write_text(json.dumps([{**good, "raw_hex": forged.hex()},
+                                      {k: v for k, v in good.items() if k != "raw_hex"}]))
+    done = rig("readback", "import", str(unverified), "--db", ready)
+    assert done.exit_code == 0, done.output
+    assert "verifying readbacks with readback key" in done.stderr
+    assert done.stdout.count("mismatch (failed: mac_verified); UNVERIFIED") == 2, done.stdout
+    with open_billing(ready) as c:
+        assert c.vend_by_id(1).status.value == "created"
+    key = tmp_path / "other-readback.key"
+    key.write_text("00112233445566778899aabbccddeeff\n")
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps(good))
+    done = rig("readback", "import", str(ok), "--db", ready, "--readback-key-file", str(key))
+    assert "UNVERIFIED: MAC does not verify" in done.stdout  # another centre's key
+    done = rig("readback", "import", str(ok), "--db", ready)
+    assert "MAC verified by the centre" in done.stdout and "confirmed vends [1]" in done.stdout
+
+
 def test_audit_verify_names_the_first_broken_link(ready: str, tmp_path: Path) -> None:
     done = rig("audit", "verify", "--db", ready)
     assert done.exit_code == 0 and "audit chain intact: 8 events" in done.stdout
