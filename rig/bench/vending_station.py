@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rig.billing.readback_check import readback_data
 from rig.billing.types import CreditUnit as BillingCreditUnit
-from rig.billing.types import ReadbackData, ReconciliationResult, VendResult
+from rig.billing.types import ReconciliationResult, VendResult
 from rig.card.apdu import SW_REF_DATA_NOT_FOUND, MacError, RecordError, StatusWordError
 from rig.card.application import KEY_STATION
 from rig.card.keys import (
@@ -190,7 +191,10 @@ class VendingStation:
 
     @staticmethod
     def _check_pending(session: CardSession, key: bytes, vend: VendResult) -> None:
-        readback = session.read_readback(key)
+        # The newest decodable readback: the station cannot verify readback MACs (the centre
+        # does). A slot torn before its readback_no was written keeps the older generation
+        # number and is not the newest; one torn later holds the meter's complete new data.
+        readback = session.read_readback()
         applied = readback.last_sequence if readback is not None else 0
         try:
             on_card = session.read_purchase()
@@ -242,50 +246,26 @@ class VendingStation:
             wrapped_key=wrap_key(self._key(meter_no, old_revision),
                                  self._key(meter_no, new_revision)))
 
-    def read_readback(self, transport: ApduTransport, key_revision: int) -> ReadbackRecord:
-        """The newest readback whose MAC verifies; if none does, the newest decodable one
-        (upload then reports it unverified); CardError if the card carries none."""
+    def read_readback(self, transport: ApduTransport) -> ReadbackRecord:
+        """The card's newest decodable readback, as raw card data: the station holds no key
+        that verifies a readback (the meter MACs it under its own readback key, which only the
+        billing centre's key service can derive), so the centre verifies it on upload.
+        CardError if the card carries none."""
         session = self._session(transport)
         info = session.read_info()
-        record = session.read_readback(self._key(info.meter_no, key_revision))
-        if record is None:
-            record = session.read_readback()
+        record = session.read_readback()
         if record is None:
             raise CardError(
                 f"card {info.card_serial} carries no readback yet: insert it into the meter first"
             )
         return record
 
-    def upload_readback(self, transport: ApduTransport, key_revision: int) -> UploadedReadback:
-        """Read the readback, verify its MAC and hand it to the billing centre."""
-        record = self.read_readback(transport, key_revision)
-        try:
-            record.verify(self._key(record.meter_no, key_revision))
-            verified = True
-        except MacError:
-            verified = False
-        data = ReadbackData(
-            meter_no=record.meter_no,
-            energy_wh=record.energy_wh,
-            remaining=record.remaining,
-            overdraft=record.overdraft,
-            purchase_count=record.purchase_count,
-            last_sequence=record.last_sequence,
-            cumulative_purchase=record.cumulative_purchase,
-            credit_unit=(
-                BillingCreditUnit.MONEY_CENTS
-                if record.credit_unit is CreditUnit.MONEY_CENTS
-                else BillingCreditUnit.ENERGY_WH
-            ),
-            relay_open=record.relay_open,
-            alarm_active=record.alarm_active,
-            alarm_count=record.alarm_count,
-            cutoff_count=record.cutoff_count,
-            tamper_count=record.tamper_count,
-            power_down_count=record.power_down_count,
-            timestamp=record.timestamp,
-            tariff_version=record.tariff_version,
-            mac_verified=verified,
-        )
-        result = self.billing.ingest_readback(data)
+    def upload_readback(self, transport: ApduTransport) -> UploadedReadback:
+        """Read the readback and hand its raw record (and decoded fields) to the billing
+        centre, which verifies its MAC itself before it confirms anything."""
+        session = self._session(transport)
+        info = session.read_info()
+        record = self.read_readback(transport)
+        result = self.billing.ingest_readback(  # type: ignore[attr-defined]
+            readback_data(record), card_serial=info.card_serial, raw=record.to_bytes())
         return UploadedReadback(record, result)

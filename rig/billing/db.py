@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from rig.billing.busy import busy_error
+from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.storage import check_supported, create_private_file, storage_error
 from rig.extras import require
 
@@ -135,6 +136,7 @@ def open_billing(
     clock: Callable[[], datetime] | None = None,
     lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
     audit: AuditConfig | None = None,
+    readback_keys: ReadbackKeyService | None = None,
     **engine_kwargs: Any,
 ) -> BillingCentre:
     """Open (creating or upgrading as needed) a billing database and return its centre.
@@ -144,11 +146,15 @@ def open_billing(
     the centre with its accelerated time. ``lock_wait_s``: see :func:`create_billing_engine`.
     ``audit``: the audit key and anchor (default: ``$RIG_AUDIT_KEY_FILE``,
     ``$RIG_AUDIT_ANCHOR``; see :mod:`rig.billing.audit_key`).
+    ``readback_keys`` verifies readback MACs (default: $RIG_READBACK_KEY, else the public lab
+    test key, flagged as such in every reconciliation it verifies).
     """
     from rig.billing.audit_key import AuditConfig
     from rig.billing.service import BillingCentre
 
     config = audit if audit is not None else AuditConfig.from_env()
+    keys = readback_keys or ReadbackKeyService.default()
     engine = create_billing_engine(url, lock_wait_s=lock_wait_s, **engine_kwargs)
     upgrade(engine)
-    return BillingCentre(engine, limits=limits, clock=clock, audit_config=config)
+    return BillingCentre(engine, limits=limits, clock=clock, audit_config=config,
+                         readback_keys=keys)

@@ -4,8 +4,9 @@ A prepaid meter refuses a purchase that would take its balance above its hoardin
 the customer would then stand at the meter with a paid card it will not accept. A vending
 system therefore refuses the sale first, from what it knows about the meter:
 
-    estimate = balance of the latest readback (remaining − overdraft; a meter in overdraft
-               repays it from the next purchase, as the meter itself counts it)
+    estimate = balance of the latest readback whose MAC the centre verified (remaining −
+               overdraft; a meter in overdraft repays it from the next purchase, as the
+               meter itself counts it)
              + credit of the vends no readback has confirmed yet (created or written)
 
 No readback yet: the unconfirmed vends alone. Consumption since the readback only lowers the

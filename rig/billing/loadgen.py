@@ -43,13 +43,18 @@ def prepare(centre: BillingCentre, *, meters: list[str], stations: list[str]) ->
 
 
 def confirm_all(centre: BillingCentre, meter_no: str) -> None:
-    """Upload a readback showing every purchase issued to the meter applied."""
-    seq = centre.meter(meter_no).last_sequence
-    centre.ingest_readback(ReadbackData(
+    """Upload a readback showing every purchase issued to the meter applied, MAC'd as the
+    (emulated) meter does under its lab test readback key: the centre verifies it."""
+    from rig.sim.meter_readback import meter_readback
+
+    meter = centre.meter(meter_no)
+    seq = meter.last_sequence
+    data = ReadbackData(
         meter_no=meter_no, energy_wh=0, remaining=0, overdraft=0, purchase_count=seq,
         last_sequence=seq, cumulative_purchase=0, credit_unit=CreditUnit.MONEY_CENTS,
         relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0, tamper_count=0,
-        power_down_count=0, timestamp=T0, tariff_version=1, mac_verified=True))
+        power_down_count=0, timestamp=T0, tariff_version=1)
+    centre.ingest_readback(data, raw=meter_readback(data, key_revision=meter.key_revision))
 
 
 def present(centre: BillingCentre, meter_no: str, *, request_id: str, amount: Decimal,

@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rig.billing import readback_check
 from rig.billing.busy import BillingBusy
 from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
 from rig.billing.types import (
@@ -254,9 +255,13 @@ class RemoteBillingCentre:
 
     # -- readbacks ---------------------------------------------------------------------------
 
-    def ingest_readback(self, data: ReadbackData, *, card_serial: str | None = None,
+    def ingest_readback(self, data: ReadbackData | None = None, *,
+                        card_serial: str | None = None,
                         raw: bytes | None = None) -> ReconciliationResult:
-        body = {**asdict(data), "credit_unit": str(data.credit_unit),
+        if data is None:  # the served centre decodes raw itself; the fields must agree with it
+            data, _ = readback_check.decode(None, raw)
+        fields = {k: v for k, v in asdict(data).items() if k != "mac_verified"}
+        body = {**fields, "credit_unit": str(data.credit_unit),
                 "timestamp": data.timestamp.isoformat(), "card_serial": card_serial,
                 "raw_hex": raw.hex() if raw is not None else None}
         return _reconciliation(self._call("POST", "/readbacks", json=body))

@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,6 +29,7 @@ from rig.billing import (
     hoarding,
     inputs,
     passwords,
+    readback_check,
     tokens,
     vend_context,
 )
@@ -39,6 +40,7 @@ from rig.billing.busy import busy_error
 from rig.billing.db import lock_wait_seconds
 from rig.billing.direct import Direct
 from rig.billing.models import to_utc
+from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.sale_db import DirectSale, NeedsSession, OrmSale, SaleDb
 from rig.billing.storage import storage_error
@@ -127,12 +129,15 @@ class BillingCentre:
         limits: VendLimits | None = None,
         clock: Callable[[], datetime] | None = None,
         audit_config: AuditConfig | None = None,
+        readback_keys: ReadbackKeyService | None = None,
     ) -> None:
         self.engine = engine
         # The audit key and anchor (rig.billing.audit_key): never stored in the database.
         self.audit_config = audit_config or AuditConfig()
         self._audit_key = self.audit_config.key
         self._anchoring = Anchoring(self.audit_config) if self.audit_config.anchor else None
+        # The key service that verifies readback MACs; None: every readback stays unverified.
+        self.readback_keys = readback_keys
         self.limits = limits or VendLimits()
         self._clock = clock or _utcnow
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -1450,23 +1455,30 @@ class BillingCentre:
 
     def ingest_readback(
         self,
-        data: ReadbackData,
+        data: ReadbackData | None = None,
         *,
         card_serial: str | None = None,
         raw: bytes | None = None,
     ) -> ReconciliationResult:
         """Store a readback, confirm the vends it shows applied, and reconcile the meter.
 
+        ``raw`` is the record as the card holds it; the centre decodes it and verifies its MAC
+        itself (``data``, if also given, must agree with it field by field; its
+        ``mac_verified`` is ignored). Only a readback whose MAC the centre verified confirms
+        vends and can reconcile as balanced; any other is stored as unverified.
         The readback and its reconciliation are stored even when they disagree with the
         ledger: a mismatch is an exception for a supervisor, never something to drop.
         ``card_serial``, when given, must be a card of the meter the readback names.
         """
+        data, record = readback_check.decode(data, raw)
         with self._tx() as s:
             meter = s.scalar(
                 select(m.Meter).where(m.Meter.meter_no == data.meter_no).with_for_update()
             )
             if meter is None:
                 raise NotFound(f"readback names meter {data.meter_no}, which is not registered")
+            mac = readback_check.verify_mac(record, self.readback_keys, meter.key_revision)
+            data = replace(data, mac_verified=mac.verified)
             now = self.now()
             previous = s.scalar(
                 select(m.Readback)
@@ -1483,7 +1495,7 @@ class BillingCentre:
             ).all()
             confirmed: list[int] = []
             for v in vends:
-                if v.sequence <= data.last_sequence and v.status in UNAPPLIED:
+                if mac.verified and v.sequence <= data.last_sequence and v.status in UNAPPLIED:
                     v.status = VendStatus.CONFIRMED.value
                     v.confirmed_at = now
                     v.confirmed_by_readback_id = readback.id
@@ -1522,7 +1534,8 @@ class BillingCentre:
                 card_meter_no=card_meter_no,
             )
             outcome = reconcile(ledger, data)
-            evidence = {**outcome.evidence, "confirmed_vend_ids": confirmed}
+            evidence = {**outcome.evidence, "confirmed_vend_ids": confirmed,
+                        "mac": mac.evidence(self.readback_keys)}
             rec = m.Reconciliation(
                 meter_id=meter.id,
                 readback_id=readback.id,
@@ -1538,7 +1551,8 @@ class BillingCentre:
             s.flush()
             self._audit(s, "station", "readback.ingest", "readback", readback.id, None,
                         {"meter_no": meter.meter_no, "verdict": outcome.verdict.value,
-                         "reconciliation_id": rec.id, "confirmed_vend_ids": confirmed})
+                         "reconciliation_id": rec.id, "confirmed_vend_ids": confirmed,
+                         "mac_verified": mac.verified})
             return ReconciliationResult(
                 reconciliation_id=rec.id,
                 readback_id=readback.id,
@@ -1670,7 +1684,8 @@ def _estimated_credit(s: Session, meter_id: int) -> int:
     """Latest readback's balance + credit of the vends no readback has confirmed yet."""
     balance = s.scalar(
         select(m.Readback.remaining - m.Readback.overdraft)
-        .where(m.Readback.meter_id == meter_id).order_by(m.Readback.id.desc()).limit(1))
+        .where(m.Readback.meter_id == meter_id, m.Readback.mac_verified.is_(True))
+        .order_by(m.Readback.id.desc()).limit(1))
     unconfirmed = s.scalars(select(m.Vend.credit).where(
         m.Vend.meter_id == meter_id, m.Vend.status.in_(UNAPPLIED)))
     return hoarding.estimate(balance, unconfirmed)

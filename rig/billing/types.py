@@ -234,9 +234,9 @@ class VendResult:
 class ReadbackData:
     """What a card brought back from the meter, in the billing centre's own terms.
 
-    The card layer decodes its record (and verifies its MAC) and converts into this type, so the
-    billing centre never depends on a card format. ``remaining``, ``overdraft`` and
-    ``cumulative_purchase`` are in the meter's credit units (cents or Wh).
+    ``remaining``, ``overdraft`` and ``cumulative_purchase`` are in the meter's credit units
+    (cents or Wh). ``mac_verified`` is set by the centre alone, when it has verified the raw
+    record's MAC itself (:mod:`rig.billing.readback_check`); a caller's value is ignored.
     """
 
     meter_no: str
@@ -255,7 +255,7 @@ class ReadbackData:
     power_down_count: int
     timestamp: datetime
     tariff_version: int
-    mac_verified: bool
+    mac_verified: bool = False
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class VendContext:
     month_credit: int  # credit of this month's sales (block tariffs count energy bought)
     has_debts: bool
     has_parameters: bool
-    readback_balance: int | None  # remaining − overdraft of the latest readback
+    readback_balance: int | None  # remaining − overdraft of the latest verified readback
     audit_head: tuple[int, str, str | None] | None  # newest audit event's (seq, hash, key_id);
     # SQLite only
 
@@ -98,7 +98,8 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
         "has_parameters": select(func.count()).select_from(m.ParameterChange).where(
             m.ParameterChange.meter_id == meter.id, m.ParameterChange.status == "queued"),
         "readback_balance": select(readback.remaining - readback.overdraft)
-        .where(readback.meter_id == meter.id).order_by(readback.id.desc()).limit(1),
+        .where(readback.meter_id == meter.id, readback.mac_verified.is_(True))
+        .order_by(readback.id.desc()).limit(1),
     }
     if with_audit_head:
         newest = select(m.AuditEvent.seq).order_by(m.AuditEvent.seq.desc()).limit(1)

@@ -24,12 +24,15 @@ MAC_LEN = 8
 KDF_LABEL = b"RIG-METER"
 CARD_KDF_LABEL = b"RIG-CARD"
 READBACK_KDF_LABEL = b"RIG-READBACK"
+METER_READBACK_KDF_LABEL = b"RIG-METER-READBACK"  # the readback hierarchy (centre's key service)
+READBACK_MAC_KDF_LABEL = b"RIG-READBACK-MAC"
 AUTH_LABEL = b"RIG-EXT-AUTH"
 INTERNAL_AUTH_LABEL = b"RIG-INT-AUTH"  # another label: no card answer is a terminal proof
 DEFAULT_KEY_ENV = "RIG_MASTER_KEY"
 # The lab test key ships with rig (package data) and is public: its id marks every key that
 # must never meet a production card, whichever file or variable it was loaded from.
 LAB_TEST_KEY_FILE = "lab-master.key"
+LAB_READBACK_KEY_FILE = "lab-readback.key"
 LAB_TEST_KEY_ID = "71e6d690"
 PUBLIC_TEST_KEY = "public test key"
 
@@ -121,13 +124,23 @@ class MasterKey:
 def lab_test_key() -> MasterKey:
     """rig's public lab test key, read from the installed package: for emulated benches,
     tests and lab benches whose config says `lab_test_key = true`, never a production card."""
-    resource = files("rig") / "data" / "keys" / LAB_TEST_KEY_FILE
+    return _package_key(LAB_TEST_KEY_FILE, "lab test key")
+
+
+def lab_readback_test_key() -> MasterKey:
+    """rig's public lab readback master (package data beside the lab test key): the readback
+    hierarchy emulated meters are made with; it proves nothing on a real bench."""
+    return _package_key(LAB_READBACK_KEY_FILE, "lab readback test key")
+
+
+def _package_key(name: str, what: str) -> MasterKey:
+    resource = files("rig") / "data" / "keys" / name
     try:
         text = resource.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise KeyLoadError(f"rig's lab test key (package data {LAB_TEST_KEY_FILE}): cannot "
-                           f"read ({type(exc).__name__}); reinstall rig") from None
-    return MasterKey.from_hex(text, source=f"rig's lab test key ({PUBLIC_TEST_KEY})")
+        raise KeyLoadError(f"rig's {what} (package data {name}): cannot read "
+                           f"({type(exc).__name__}); reinstall rig") from None
+    return MasterKey.from_hex(text, source=f"rig's {what} ({PUBLIC_TEST_KEY})")
 
 
 def bcd_meter_no(meter_no: str) -> bytes:
@@ -194,6 +207,27 @@ def derive_readback_key(meter_key: bytes, card_serial: str) -> bytes:
     if len(meter_key) != KEY_LEN:
         raise ValueError(f"meter key must be {KEY_LEN} bytes")
     return _kbkdf(meter_key, READBACK_KDF_LABEL, _serial_bytes(card_serial))
+
+
+def derive_meter_readback_key(readback_master: MasterKey, meter_no: str) -> bytes:
+    """The meter's own readback key: KBKDF(K_readback_master, "RIG-METER-READBACK", BCD(meter_no)).
+
+    A second key hierarchy, apart from the issuer master key: the billing centre's key service
+    holds its master and the meter is given its own key at manufacture; no vending station
+    holds either, so a station (which holds the issuer master) cannot MAC a readback.
+    """
+    return _kbkdf(readback_master.secret_bytes(), METER_READBACK_KDF_LABEL,
+                  bcd_meter_no(meter_no))
+
+
+def derive_readback_mac_key(meter_readback_key: bytes, key_revision: int) -> bytes:
+    """The key a meter MACs its readback record with: KBKDF(K_meter_readback,
+    "RIG-READBACK-MAC", key_revision). It follows the meter-key revision, so a KEY_CHANGE
+    card's readback (MAC'd at the new revision) proves the change to the billing centre."""
+    if len(meter_readback_key) != KEY_LEN:
+        raise ValueError(f"meter readback key must be {KEY_LEN} bytes")
+    _check_revision(key_revision)
+    return _kbkdf(meter_readback_key, READBACK_MAC_KDF_LABEL, bytes([key_revision]))
 
 
 def auth_cryptogram(key: bytes, challenge: bytes, card_serial: bytes, key_ref: int) -> bytes:

@@ -31,10 +31,12 @@ from rig.cli.billing_open import (
     AuditAnchor,
     AuditKeyFile,
     Db,
+    ReadbackKeyFile,
     audit_config,
     err,
     fail,
     open_centre,
+    readback_keys,
 )
 from rig.cli.billing_report import report_app
 from rig.errors import RigError
@@ -402,9 +404,12 @@ def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL) -> None:
 
 @readback_app.command("import")
 def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readback or a list")],
-                    db: Db = DEFAULT_URL) -> None:
-    """Import readbacks (fields as in POST /readbacks). All are validated before any is stored;
-    each is stored and reconciled in order, and a refusal stops the import naming the item."""
+                    db: Db = DEFAULT_URL,
+                    readback_key_file: ReadbackKeyFile = None) -> None:
+    """Import readbacks (fields as in POST /readbacks, with raw_hex: the centre verifies each
+    MAC itself; one without raw_hex, or whose MAC fails, is stored unverified and confirms
+    nothing). All are validated before any is stored; each is stored and reconciled in order,
+    and a refusal stops the import naming the item."""
     from pydantic import ValidationError
 
     from rig.billing.api.schemas import ReadbackIn
@@ -423,12 +428,13 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
             problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'item'}: {x['msg']}"
                                  for x in e.errors())
             raise fail(f"{file}: readback {i}: {problems} (nothing imported)") from None
-    with open_centre(db) as c:
+    with open_centre(db, readback_keys(readback_key_file)) as c:
         for i, rb in enumerate(parsed):
             raw = bytes.fromhex(rb.raw_hex) if rb.raw_hex is not None else None
             try:
                 result = c.ingest_readback(
-                    ReadbackData(**rb.model_dump(exclude={"card_serial", "raw_hex"})),
+                    ReadbackData(**rb.model_dump(
+                        exclude={"card_serial", "raw_hex", "mac_verified"})),
                     card_serial=rb.card_serial, raw=raw)
             except RigError as e:
                 stored = f"readbacks 0..{i - 1} were stored" if i else "nothing was stored"
@@ -436,9 +442,12 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
                            f"{stored}") from None
             failed = ", ".join(ch.name for ch in result.failed)
             colour = "green" if not failed else "red"
+            mac = result.evidence.get("mac", {})
+            verified = ("MAC verified by the centre" if mac.get("verified_by_centre")
+                        else f"UNVERIFIED: {mac.get('reason', 'MAC not verified')}")
             out.print(f"readback {i}: meter {result.meter_no} [{colour}]{result.verdict.value}"
-                      f"[/]{f' (failed: {failed})' if failed else ''}; confirmed vends "
-                      f"{list(result.confirmed_vend_ids)}")
+                      f"[/]{f' (failed: {failed})' if failed else ''}; {verified}; confirmed "
+                      f"vends {list(result.confirmed_vend_ids)}", highlight=False)
 
 
 @audit_app.command("verify")
@@ -561,6 +570,7 @@ def serve(
         help="console session cookie over plain HTTP (loopback only)")] = False,
     audit_key_file: AuditKeyFile = None,
     audit_anchor: AuditAnchor = None,
+    readback_key_file: ReadbackKeyFile = None,
     token_lifetime_days: Annotated[int, typer.Option(
         min=0, max=3660,
         help="lifetime of a token POST /tokens makes without expires_in_s (0: never)")] = 90,
@@ -591,7 +601,7 @@ def serve(
         err.print("warning: no audit key (--audit-key-file / $RIG_AUDIT_KEY_FILE): the audit "
                   "chain is written unkeyed and a re-hashed edit cannot be detected",
                   highlight=False)
-    with open_centre(db, audit) as c:
+    with open_centre(db, audit, readback_keys(readback_key_file)) as c:
         app = create_app(c, token_lifetime=timedelta(days=token_lifetime_days)
                          if token_lifetime_days else None)
         if console_station:

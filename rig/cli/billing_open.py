@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
+from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.service import BillingCentre
 from rig.billing.storage import EXIT_STORAGE, BillingStorageError
 from rig.errors import RigError
@@ -65,11 +66,28 @@ def audit_config(key_file: Path | None, anchor: Path | None) -> AuditConfig:
         raise fail(str(e)) from None
 
 
+ReadbackKeyFile = Annotated[Path | None, typer.Option(
+    "--readback-key-file",
+    help="the centre's readback master key, to verify readback MACs (default: "
+         "$RIG_READBACK_KEY, else the public lab test key)")]
+
+
+def readback_keys(path: Path | None) -> ReadbackKeyService:
+    """The centre's readback key service; an unreadable or malformed key is a clear error."""
+    try:
+        keys = ReadbackKeyService.from_file(path) if path else ReadbackKeyService.default()
+    except RigError as e:
+        raise fail(str(e)) from None
+    err.print(f"verifying readbacks with {keys.describe()}", highlight=False)
+    return keys
+
+
 @contextmanager
-def open_centre(db: str, audit: AuditConfig | None = None) -> Iterator[BillingCentre]:
-    """Open the database; a billing refusal or bad value inside becomes a clear error and
-    exit 2, a database that stayed locked exit 75 (nothing was done: run it again).
-    ``audit``: the audit key and anchor (default: from the environment)."""
+def open_centre(db: str, audit: AuditConfig | None = None,
+                keys: ReadbackKeyService | None = None) -> Iterator[BillingCentre]:
+    """Open the database; errors end the command as the module says. ``audit``: the audit
+    key and anchor (default: from the environment); ``keys`` verifies readbacks (default:
+    :meth:`ReadbackKeyService.default`)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -81,7 +99,7 @@ def open_centre(db: str, audit: AuditConfig | None = None) -> Iterator[BillingCe
         raise fail(f"--db {db!r} is not a database URL (e.g. sqlite:///billing.sqlite)") \
             from None
     try:
-        c = open_billing(db, lock_wait_s=lock_wait(), audit=audit)
+        c = open_billing(db, lock_wait_s=lock_wait(), audit=audit, readback_keys=keys)
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
     except BillingStorageError as e:

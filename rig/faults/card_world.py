@@ -14,16 +14,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rig.bench.vending_station import VendingStation
+from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
 from rig.card.application import CardApplication
-from rig.card.keys import MasterKey, derive_meter_key, lab_test_key
+from rig.card.keys import (
+    MasterKey,
+    derive_meter_key,
+    derive_meter_readback_key,
+    lab_readback_test_key,
+    lab_test_key,
+)
 from rig.card.session import DirectTransport
 from rig.profile import load_profile
 from rig.sim.card_terminal import MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine
 
 MASTER = lab_test_key()
+READBACK_MASTER = lab_readback_test_key()  # the centre's key service holds it
 OTHER_MASTER = MasterKey(bytes(range(16)))
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 SERIAL = "C0FFEE0000000001"
@@ -69,13 +77,19 @@ class World:
     def meter_key(self) -> bytes:
         return derive_meter_key(MASTER, self.meter_no, self.terminal.key_revision)
 
+    def readback_mac_key(self) -> bytes:
+        """The key the meter MACs readbacks with; the vending station cannot derive it."""
+        return ReadbackKeyService(READBACK_MASTER).mac_key(self.meter_no,
+                                                           self.terminal.key_revision)
+
 
 def make_world(*, personalise: bool = True, master: MasterKey = MASTER) -> World:
     profile = load_profile()
     engine = PrepaidEngine(profile=profile)
     meter_no = profile.protocol.address
     key = derive_meter_key(master, meter_no, profile.card.key_revision)
-    world = World(engine, MeterCardTerminal(engine, meter_no, key),
+    readback_key = derive_meter_readback_key(READBACK_MASTER, meter_no)
+    world = World(engine, MeterCardTerminal(engine, meter_no, key, readback_key=readback_key),
                   VendingStation(Ledger(), MASTER), CardApplication(), Ledger())
     world.station.billing = world.ledger
     if personalise:

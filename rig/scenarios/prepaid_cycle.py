@@ -262,6 +262,11 @@ class PrepaidCycle:
             self.result.verdict = str(result.verdict)
             self.record.measure("energy consumed (meter readback)",
                                 self.result.energy_consumed_kwh, "kWh")
+            mac = result.evidence.get("mac", {})
+            self.record.measure(
+                "readback MAC verified by the centre", bool(mac.get("verified_by_centre")),
+                equals=True, description=f"readback key {mac.get('key_id')}"
+                + (" (public test key)" if mac.get("public_test_key") else ""))
             for check in result.checks:
                 self.record.measure(f"reconcile: {check.name}", check.actual,
                                     equals=check.actual if check.passed else check.expected,

@@ -269,11 +269,11 @@ class BenchSteps:
 
     def read_readback(self) -> ReadbackRecord:
         with self.bench.card_at_writer() as conn:
-            return self.station.read_readback(conn, self.bench.profile.card.key_revision)
+            return self.station.read_readback(conn)
 
     def upload_readback(self) -> UploadedReadback:
         with self.bench.card_at_writer() as conn:
-            return self.station.upload_readback(conn, self.bench.profile.card.key_revision)
+            return self.station.upload_readback(conn)
 
     # -- the customer's side ----------------------------------------------------------
     def insert_into_meter(self, *, expect_accepted: bool = True) -> Delivery:

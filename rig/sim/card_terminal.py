@@ -22,7 +22,7 @@ from typing import Any
 
 from rig.card.apdu import CardRemovedError, MacError, RecordError, StatusWordError
 from rig.card.application import KEY_METER
-from rig.card.keys import derive_readback_key, unwrap_key
+from rig.card.keys import derive_readback_key, derive_readback_mac_key, unwrap_key
 from rig.card.records import (
     CardInfo,
     CardType,
@@ -141,15 +141,21 @@ class MeterCardTerminal:
     """
 
     def __init__(self, engine: PrepaidEngine, meter_no: str, meter_key: bytes, *,
-                 key_revision: int | None = None) -> None:
+                 readback_key: bytes, key_revision: int | None = None) -> None:
         self.engine = engine
         self.meter_no = meter_no
         self._key = meter_key
+        self._readback_key = readback_key  # this meter's own, from the readback hierarchy
         self.key_revision = (engine.profile.card.key_revision if key_revision is None
                              else key_revision)
         self.parameters: ParameterRecord | None = None
         self.last_clear_no = 0
         self._serial = NO_SERIAL  # the serial of the card in the slot, once read
+
+    @property
+    def readback_mac_key(self) -> bytes:
+        """The key this meter MACs its readbacks with (at its current key revision)."""
+        return derive_readback_mac_key(self._readback_key, self.key_revision)
 
     @property
     def credit_unit(self) -> CreditUnit:
@@ -171,7 +177,7 @@ class MeterCardTerminal:
         card_type = plan.info.card_type.name
         self._apply(plan, now)
         try:
-            session.write_readback(self.readback(now), self._key)
+            session.write_readback(self.readback(now), self.readback_mac_key)
         except CardError as e:
             if not plan.changed:
                 return InsertionOutcome(False, None, f"card error: {e}", card_type,

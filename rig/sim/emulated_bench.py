@@ -29,6 +29,8 @@ from rig.sim.vpcd import VpcdSlot, claim_free_slot
 from rig.sim.world import BenchWorld
 
 CardPlace = Literal["writer", "meter", "hand"]
+# The lab test readback master (package data beside the lab test key) belongs to the centre's
+# key service: rig.billing.readback_keys.lab_readback_key().
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class EmulatedBench:
         *,
         time_scale: float = 3600.0,
         master_key: MasterKey | None = None,
+        readback_master: MasterKey | None = None,
         slot: VpcdSlot | None = None,
         noise: bool = True,
         seed: int | None = None,
@@ -79,7 +82,7 @@ class EmulatedBench:
         self.clock = BenchClock.start(scale=time_scale, epoch=epoch)
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
-                                   wire_pacing=wire_pacing)
+                                   readback_master=readback_master, wire_pacing=wire_pacing)
         self.card = VirtualCard(CardApplication())
         self._slot = slot
         self._link: VpcdLink | None = None

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from rig.card.keys import MasterKey, derive_meter_key
+from rig.billing.readback_keys import lab_readback_key
+from rig.card.keys import MasterKey, derive_meter_key, derive_meter_readback_key
 from rig.card.records import ParameterRecord
 from rig.card.session import ApduTransport
 from rig.meter.card_errors import ILLEGAL
@@ -76,6 +77,7 @@ class EmulatedMeter:
     """One emulated prepaid meter living in a bench world."""
 
     def __init__(self, world: BenchWorld, master_key: MasterKey, *,
+                 readback_master: MasterKey | None = None,
                  wire_pacing: bool = False, frame_gap_s: float = FRAME_GAP_S,
                  wall_clock: Callable[[], float] = time.monotonic) -> None:
         self.world = world
@@ -87,7 +89,12 @@ class EmulatedMeter:
         self.profile: MeterProfile = world.profile
         self.meter_no = self.profile.protocol.address
         self._key = derive_meter_key(master_key, self.meter_no, self.profile.card.key_revision)
-        self.terminal = MeterCardTerminal(self.engine, self.meter_no, self._key)
+        # 'Manufactured' with its own readback key, from the centre's readback key service
+        # (default: the lab test readback key): the meter holds it, no vending station does.
+        readback_key = derive_meter_readback_key(readback_master or lab_readback_key(),
+                                                 self.meter_no)
+        self.terminal = MeterCardTerminal(self.engine, self.meter_no, self._key,
+                                          readback_key=readback_key)
         self._serial_lock = threading.Lock()
         self._parser = FrameParser()
         self.powered = True

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from rig.billing import BillingCentre, CreditUnit
+from rig.billing import BillingCentre, CreditUnit, ReadbackData
+from rig.card.apdu import RecordError
+from rig.sim.meter_readback import meter_readback
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METER = "000012345678"
@@ -17,6 +19,7 @@ CARD = "CARD-1"
 STATION = "DESK-1"
 PRICE = Decimal("0.1500")
 E0 = 1_000
+KEY_REVISION = 3
 
 
 class Clock:
@@ -47,7 +50,8 @@ def seed(c: BillingCentre) -> Seed:
     c.register_customer("Ada Lovelace", "ACC-1", "1 Bench Road")
     c.create_tariff("RES", PRICE, T0)
     c.register_meter(METER, customer_account="ACC-1", profile="emulated-1ph",
-                     credit_unit=CreditUnit.MONEY_CENTS, tariff_code="RES", key_revision=3,
+                     credit_unit=CreditUnit.MONEY_CENTS, tariff_code="RES",
+                     key_revision=KEY_REVISION,
                      commissioning_energy_wh=E0, commissioned_at=T0)
     c.issue_card(METER, CARD)
     tokens = {
@@ -60,11 +64,21 @@ def seed(c: BillingCentre) -> Seed:
 
 
 def readback_json(**over: Any) -> dict[str, Any]:
-    """A readback as JSON: by default the meter applied nothing yet."""
+    """A readback as JSON: by default the meter applied nothing yet. Unless ``over`` sets
+    raw_hex, it carries the raw record the meter writes for these fields (genuine MAC), when
+    the fields fit a card record at all."""
     body: dict[str, Any] = dict(
         meter_no=METER, energy_wh=E0, remaining=0, overdraft=0, purchase_count=0,
         last_sequence=0, cumulative_purchase=0, credit_unit="money_cents", relay_open=False,
         alarm_active=False, alarm_count=0, cutoff_count=0, tamper_count=0, power_down_count=0,
-        timestamp=(T0 + timedelta(days=10)).isoformat(), tariff_version=1, mac_verified=True)
+        timestamp=(T0 + timedelta(days=10)).isoformat(), tariff_version=1)
     body.update(over)
+    if "raw_hex" not in over:
+        fields = {k: v for k, v in body.items() if k not in ("card_serial", "mac_verified")}
+        try:
+            data = ReadbackData(**{**fields, "timestamp": datetime.fromisoformat(
+                fields["timestamp"])})
+            body["raw_hex"] = meter_readback(data, key_revision=KEY_REVISION).hex()
+        except (RecordError, ValueError, TypeError):
+            pass  # fields no card record can hold: the schema refuses them
     return body

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from rig.billing import BillingCentre, CreditUnit, ReadbackData, VendResult
+from rig.billing import (
+    BillingCentre,
+    CreditUnit,
+    NotFound,
+    ReadbackData,
+    ReconciliationResult,
+    VendResult,
+)
+from rig.sim.meter_readback import meter_readback
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -40,10 +49,27 @@ def readback(c: BillingCentre, meter_no: str, *, seq: int | None = None, energy_
              at: datetime = T0, cumulative: int = 0, remaining: int = 0) -> None:
     """A readback showing purchases up to ``seq`` (default: all issued) applied."""
     seq = c.meter(meter_no).last_sequence if seq is None else seq
-    c.ingest_readback(ReadbackData(
+    data = ReadbackData(
         meter_no=meter_no, energy_wh=energy_wh, remaining=remaining, overdraft=0,
         purchase_count=seq,
         last_sequence=seq, cumulative_purchase=cumulative,
         credit_unit=c.meter(meter_no).credit_unit,
         relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0, tamper_count=0,
-        power_down_count=0, timestamp=at, tariff_version=1, mac_verified=True))
+        power_down_count=0, timestamp=at, tariff_version=1)
+    c.ingest_readback(data, raw=genuine(data, c.meter(meter_no).key_revision))
+
+
+def genuine(data: ReadbackData, key_revision: int = 1) -> bytes:
+    """The raw record meter ``data.meter_no`` writes: MAC'd under its own readback key (the
+    lab test key's), which the centre verifies."""
+    return meter_readback(data, key_revision=key_revision)
+
+
+def ingest(c: BillingCentre, data: ReadbackData, **kw: Any) -> ReconciliationResult:
+    """Upload ``data`` as the meter wrote it: raw record, genuine MAC at the meter's key
+    revision (1 for a meter the centre does not know)."""
+    try:
+        revision = c.meter(data.meter_no).key_revision
+    except NotFound:
+        revision = 1
+    return c.ingest_readback(data, raw=genuine(data, revision), **kw)

@@ -248,7 +248,7 @@ def test_write_readback_reconcile_and_reprint(client: TestClient, env: Seed) -> 
     # The meter applied 1000 cents and used 2 kWh at 0.15/kWh = 30 cents.
     r = client.post("/readbacks", headers=cashier, json=readback_json(
         energy_wh=3_000, remaining=970, purchase_count=1, last_sequence=1,
-        cumulative_purchase=1000, card_serial=CARD, raw_hex="a1b2"))
+        cumulative_purchase=1000, card_serial=CARD))
     assert r.status_code == 201, r.text
     rec = r.json()
     assert rec["verdict"] == "balanced" and rec["failed"] == []

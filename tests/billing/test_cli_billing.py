@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from rig.billing import open_billing
 from rig.cli.main import app
+from tests.billing.api_helpers import readback_json
 
 runner = CliRunner()
 METER = "000012345678"
@@ -122,11 +123,9 @@ def test_lists_and_tariff_structures(ready: str) -> None:
 def test_readback_import_validates_first_and_reconciles(ready: str, tmp_path: Path) -> None:
     assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
                "--db", ready).exit_code == 0
-    good = dict(meter_no=METER, energy_wh=3000, remaining=970, overdraft=0, purchase_count=1,
-                last_sequence=1, cumulative_purchase=1000, credit_unit="money_cents",
-                relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0,
-                tamper_count=0, power_down_count=0, timestamp="2024-01-11T00:00:00+00:00",
-                tariff_version=1, mac_verified=True, card_serial="CARD-1")
+    good = readback_json(energy_wh=3000, remaining=970, purchase_count=1, last_sequence=1,
+                         cumulative_purchase=1000, timestamp="2024-01-11T00:00:00+00:00",
+                         card_serial="CARD-1")  # with the meter's raw record
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([good, {**good, "energy_wh": "lots"}]))
     done = rig("readback", "import", str(bad), "--db", ready)
@@ -143,8 +142,39 @@ def test_readback_import_validates_first_and_reconciles(ready: str, tmp_path: Pa
     done = rig("readback", "import", str(ok), "--db", ready)
     assert done.exit_code == 0, done.output
     assert f"meter {METER} balanced" in done.stdout and "confirmed vends [1]" in done.stdout
+    assert "MAC verified by the centre" in done.stdout
     with open_billing(ready) as c:
         assert c.vend_by_id(1).status.value == "confirmed"
+
+
+def test_readback_import_verifies_the_mac_itself(ready: str, tmp_path: Path) -> None:
+    assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
+               "--db", ready).exit_code == 0
+    good = readback_json(energy_wh=3000, remaining=970, purchase_count=1, last_sequence=1,
+                         cumulative_purchase=1000, timestamp="2024-01-11T00:00:00+00:00")
+    forged = bytearray.fromhex(good["raw_hex"])
+    forged[-1] ^= 0xFF
+    claimed = tmp_path / "claimed.json"
+    claimed.write_text(json.dumps({**good, "mac_verified": True}))
+    done = rig("readback", "import", str(claimed), "--db", ready)
+    assert done.exit_code == 2 and "mac_verified: Value error, a client cannot set" in done.stderr
+    unverified = tmp_path / "unverified.json"
+    unverified.write_text(json.dumps([{**good, "raw_hex": forged.hex()},
+                                      {k: v for k, v in good.items() if k != "raw_hex"}]))
+    done = rig("readback", "import", str(unverified), "--db", ready)
+    assert done.exit_code == 0, done.output
+    assert "verifying readbacks with readback key" in done.stderr
+    assert done.stdout.count("mismatch (failed: mac_verified); UNVERIFIED") == 2, done.stdout
+    with open_billing(ready) as c:
+        assert c.vend_by_id(1).status.value == "created"
+    key = tmp_path / "other-readback.key"
+    key.write_text("00112233445566778899aabbccddeeff\n")
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps(good))
+    done = rig("readback", "import", str(ok), "--db", ready, "--readback-key-file", str(key))
+    assert "UNVERIFIED: MAC does not verify" in done.stdout  # another centre's key
+    done = rig("readback", "import", str(ok), "--db", ready)
+    assert "MAC verified by the centre" in done.stdout and "confirmed vends [1]" in done.stdout
 
 
 def test_audit_verify_names_the_first_broken_link(ready: str, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from rig.billing import (
     open_billing,
 )
 from rig.errors import BillingError
-from tests.billing.ledger import Clock
+from tests.billing.ledger import Clock, ingest
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METER = "000012345678"
@@ -97,12 +97,12 @@ def buy(c: BillingCentre, amount: str, rid: str):
 def readback(c: BillingCentre, *, remaining: int, overdraft: int = 0) -> None:
     """The card comes back: the meter applied every purchase issued and holds ``remaining``."""
     seq = c.meter(METER).last_sequence
-    c.ingest_readback(ReadbackData(
+    ingest(c, ReadbackData(
         meter_no=METER, energy_wh=0, remaining=remaining, overdraft=overdraft,
         purchase_count=seq, last_sequence=seq, cumulative_purchase=0,
         credit_unit=CreditUnit.MONEY_CENTS, relay_open=False, alarm_active=False,
         alarm_count=0, cutoff_count=0, tamper_count=0, power_down_count=0,
-        timestamp=T0 + timedelta(days=10), tariff_version=1, mac_verified=True))
+        timestamp=T0 + timedelta(days=10), tariff_version=1))
 
 
 def test_vend_up_to_the_limit_then_refused_with_limit_estimate_and_room(

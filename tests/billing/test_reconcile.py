@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from rig.billing import BillingCentre, CreditUnit, ReadbackData, Verdict, open_billing, price_vend
 from rig.billing.types import TariffInfo
+from tests.billing.ledger import ingest
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite.*Decimal objects natively")
 
@@ -93,9 +94,8 @@ def test_exact_meter_always_balances(centre, unit, price, e0, steps) -> None:
             power_down_count=0,
             timestamp=T0 + timedelta(days=seq),
             tariff_version=1,
-            mac_verified=True,
         )
-        result = centre.ingest_readback(rb)
+        result = ingest(centre, rb)
         assert result.verdict is Verdict.BALANCED, result.failed
         assert result.confirmed_vend_ids == (v.vend_id,)
 

@@ -23,7 +23,18 @@ from rig.billing import (
 )
 from rig.billing.remote import RemoteBillingCentre
 from rig.errors import BillingError
-from tests.billing.api_helpers import CARD, E0, METER, STATION, T0, Seed, clock, seed
+from tests.billing.api_helpers import (
+    CARD,
+    E0,
+    KEY_REVISION,
+    METER,
+    STATION,
+    T0,
+    Seed,
+    clock,
+    seed,
+)
+from tests.billing.ledger import genuine
 from tests.billing.live_server import serving
 
 
@@ -52,12 +63,13 @@ def test_vend_write_readback_as_a_local_centre_would(served, centre: BillingCent
         assert v == centre.vend_by_id(v.vend_id)  # identical dataclass, exact Decimals
         remote.mark_written(v.vend_id)
         assert remote.vend_by_id(v.vend_id).status is VendStatus.WRITTEN
-        result = remote.ingest_readback(ReadbackData(
+        data = ReadbackData(
             meter_no=METER, energy_wh=E0 + 2000, remaining=970, overdraft=0, purchase_count=1,
             last_sequence=1, cumulative_purchase=1000, credit_unit=CreditUnit.MONEY_CENTS,
             relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0,
             tamper_count=0, power_down_count=0, timestamp=T0 + timedelta(days=10),
-            tariff_version=1, mac_verified=True), card_serial=CARD, raw=b"\x01\x02")
+            tariff_version=1)
+        result = remote.ingest_readback(data, card_serial=CARD, raw=genuine(data, KEY_REVISION))
         assert result.verdict is Verdict.BALANCED and result.confirmed_vend_ids == (v.vend_id,)
         assert remote.latest_reconciliation(METER).reconciliation_id == result.reconciliation_id
         assert [x.status for x in remote.vends_for_meter(METER)] == [VendStatus.CONFIRMED]

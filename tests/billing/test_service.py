@@ -22,12 +22,15 @@ from rig.billing import (
     open_billing,
 )
 from rig.billing import models as m
+from rig.billing.readback_keys import ReadbackKeyService
 from rig.errors import BillingError
+from tests.billing.ledger import genuine, ingest
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METER = "000012345678"
 PRICE = Decimal("0.1500")
 E0 = 1_000
+KEY_ID = ReadbackKeyService.default().key_id  # the lab test readback key
 
 
 class Clock:
@@ -98,7 +101,6 @@ def readback(**over) -> ReadbackData:
         power_down_count=0,
         timestamp=T0 + timedelta(days=10),
         tariff_version=1,
-        mac_verified=True,
     )
     base.update(over)
     return ReadbackData(**base)
@@ -143,7 +145,10 @@ def test_skeleton_money_meter_balances(centre: BillingCentre) -> None:
     assert centre.vend_by_id(v.vend_id).status is VendStatus.WRITTEN
 
     # 2000 Wh at 0.15/kWh = 0.30 → 970 cents left.
-    result = centre.ingest_readback(applied_readback(1000, 2000, 970), raw=b"\x01\x02")
+    rb = applied_readback(1000, 2000, 970)
+    result = centre.ingest_readback(rb, raw=genuine(rb, key_revision=3))
+    assert result.evidence["mac"] == {"verified_by_centre": True, "key_id": KEY_ID,
+                                      "public_test_key": True}
     assert result.verdict is Verdict.BALANCED, result.failed
     assert result.confirmed_vend_ids == (v.vend_id,)
     assert centre.vend_by_id(v.vend_id).status is VendStatus.CONFIRMED
@@ -165,7 +170,8 @@ def test_energy_meter_credit_is_floored_wh(centre: BillingCentre) -> None:
     assert v.credit == 66733 and v.credit_unit is CreditUnit.ENERGY_WH
     assert sum(line.amount for line in v.receipt) == Decimal("10.01")
     centre.mark_written(v.vend_id)
-    result = centre.ingest_readback(
+    result = ingest(
+        centre,
         readback(
             credit_unit="energy_wh",
             energy_wh=E0 + 5000,
@@ -302,10 +308,10 @@ def test_refuses_while_card_carries_unapplied_purchase(centre: BillingCentre) ->
     assert err.value.reason == "unapplied_purchase"
     assert "#1" in str(err.value)
     # a readback that does not show the purchase applied keeps it pending
-    centre.ingest_readback(readback())
+    ingest(centre, readback())
     with pytest.raises(VendRefused):
         buy(centre, "10.00", "r2")
-    centre.ingest_readback(applied_readback(1000, 0, 1000))
+    ingest(centre, applied_readback(1000, 0, 1000))
     assert buy(centre, "10.00", "r2").sequence == 2
 
 
@@ -350,7 +356,8 @@ def test_wrong_cumulative_purchase_is_a_stored_mismatch(centre: BillingCentre) -
     setup_meter(centre)
     v = buy(centre, "10.00", "r1")
     centre.mark_written(v.vend_id)
-    result = centre.ingest_readback(
+    result = ingest(
+        centre,
         readback(
             energy_wh=E0,
             remaining=1500,
@@ -386,7 +393,7 @@ def test_conservation_tolerance(centre, used_wh: int, remaining: int, verdict: V
     setup_meter(centre)
     v = buy(centre, "10.00", "r1")
     centre.mark_written(v.vend_id)
-    result = centre.ingest_readback(applied_readback(1000, used_wh, remaining))
+    result = ingest(centre, applied_readback(1000, used_wh, remaining))
     assert result.verdict is verdict
     assert failed(result) <= {"conservation"}
     (cons,) = [c for c in result.checks if c.name == "conservation"]
@@ -399,7 +406,8 @@ def test_overdraft_counts_as_consumed(centre: BillingCentre) -> None:
     v = buy(centre, "1.00", "r1")
     centre.mark_written(v.vend_id)
     # 7667 Wh × 0.15/kWh = 1.15005 against 1.00 of credit → 15 cents of overdraft
-    result = centre.ingest_readback(
+    result = ingest(
+        centre,
         readback(
             energy_wh=E0 + 7667,
             remaining=0,
@@ -415,7 +423,6 @@ def test_overdraft_counts_as_consumed(centre: BillingCentre) -> None:
 @pytest.mark.parametrize(
     ("over", "check"),
     [
-        ({"mac_verified": False}, "mac_verified"),
         ({"last_sequence": 2}, "last_sequence_not_beyond_issued"),
         ({"credit_unit": "energy_wh"}, "credit_unit"),
     ],
@@ -424,7 +431,7 @@ def test_other_checks_fail_to_mismatch(centre, over: dict, check: str) -> None:
     setup_meter(centre)
     centre.mark_written(buy(centre, "10.00", "r1").vend_id)
     rb = applied_readback(1000, 2000, 970)
-    result = centre.ingest_readback(ReadbackData(**{**rb.__dict__, **over}))
+    result = ingest(centre, ReadbackData(**{**rb.__dict__, **over}))
     assert result.verdict is Verdict.MISMATCH
     assert check in failed(result)
 
@@ -432,8 +439,8 @@ def test_other_checks_fail_to_mismatch(centre, over: dict, check: str) -> None:
 def test_energy_must_not_run_backwards(centre: BillingCentre) -> None:
     setup_meter(centre)
     centre.mark_written(buy(centre, "10.00", "r1").vend_id)
-    assert centre.ingest_readback(applied_readback(1000, 2000, 970)).verdict is Verdict.BALANCED
-    result = centre.ingest_readback(applied_readback(1000, 1000, 985))
+    assert ingest(centre, applied_readback(1000, 2000, 970)).verdict is Verdict.BALANCED
+    result = ingest(centre, applied_readback(1000, 1000, 985))
     assert "energy_monotonic" in failed(result)
 
 
@@ -451,14 +458,14 @@ def test_card_of_another_meter_is_flagged(centre: BillingCentre) -> None:
         commissioned_at=T0,
     )
     centre.issue_card("000000000002", "CARD-2")
-    result = centre.ingest_readback(readback(), card_serial="CARD-2")
+    result = ingest(centre, readback(), card_serial="CARD-2")
     assert failed(result) == {"card_meter_no"}
 
 
 def test_readback_for_unknown_meter_is_refused(centre: BillingCentre) -> None:
     setup_meter(centre)
     with pytest.raises(NotFound, match="999999999999"):
-        centre.ingest_readback(readback(meter_no="999999999999"))
+        ingest(centre, readback(meter_no="999999999999"))
 
 
 # -- tariffs & reports -------------------------------------------------------------------------
@@ -470,7 +477,8 @@ def test_new_tariff_version_applies_from_its_effective_date(centre, clock) -> No
     assert t2.version == 2
     v1 = buy(centre, "10.00", "r1")
     assert (v1.tariff_version, v1.credit) == (1, 66666)
-    centre.ingest_readback(
+    ingest(
+        centre,
         readback(
             credit_unit="energy_wh",
             remaining=66666,
@@ -491,7 +499,7 @@ def test_new_tariff_version_applies_from_its_effective_date(centre, clock) -> No
 def test_daily_sales(centre, clock) -> None:
     setup_meter(centre)
     v = buy(centre, "10.00", "r1")
-    centre.ingest_readback(applied_readback(1000, 0, 1000))
+    ingest(centre, applied_readback(1000, 0, 1000))
     clock.now += timedelta(days=1)
     buy(centre, "2.50", "r2")
     day1 = centre.daily_sales(v.created_at.date())

@@ -25,6 +25,7 @@ from rig.billing import (
     open_billing,
 )
 from rig.errors import BillingError
+from tests.billing.ledger import ingest
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 METER = "000000000042"
@@ -73,11 +74,11 @@ def buy(c: BillingCentre, amount: str, rid: str, meter_no: str = METER, operator
 
 def confirm(c: BillingCentre, meter_no: str, seq: int) -> None:
     """A readback showing purchases up to ``seq`` applied (figures need not balance here)."""
-    c.ingest_readback(ReadbackData(
+    ingest(c, ReadbackData(
         meter_no=meter_no, energy_wh=0, remaining=0, overdraft=0, purchase_count=seq,
         last_sequence=seq, cumulative_purchase=0, credit_unit=CreditUnit.ENERGY_WH,
         relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0, tamper_count=0,
-        power_down_count=0, timestamp=T0, tariff_version=1, mac_verified=True))
+        power_down_count=0, timestamp=T0, tariff_version=1))
 
 
 def test_block_tariff_uses_energy_vended_this_month(centre, clock) -> None:

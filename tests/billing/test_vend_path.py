@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from rig.billing import BillingCentre, CreditUnit, ReadbackData, Tax, open_billing
-from tests.billing.ledger import Clock
+from tests.billing.ledger import Clock, ingest
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METER = "000012345678"
@@ -47,11 +47,11 @@ def centre(billing_url: str, clock: Clock) -> Iterator[BillingCentre]:
 
 
 def confirm(c: BillingCentre, seq: int) -> None:
-    c.ingest_readback(ReadbackData(
+    ingest(c, ReadbackData(
         meter_no=METER, energy_wh=0, remaining=0, overdraft=0, purchase_count=seq,
         last_sequence=seq, cumulative_purchase=0, credit_unit=CreditUnit.ENERGY_WH,
         relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0, tamper_count=0,
-        power_down_count=0, timestamp=T0, tariff_version=1, mac_verified=True))
+        power_down_count=0, timestamp=T0, tariff_version=1))
 
 
 def test_the_result_is_what_was_stored_with_every_part_of_a_sale(centre: BillingCentre) -> None:

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from rig.billing.readback_keys import ReadbackKeyService
+from rig.card.apdu import MacError
 from rig.card.keys import derive_card_key, derive_meter_key
 from rig.card.records import (
     CardType,
@@ -18,7 +20,15 @@ from rig.card.records import (
 )
 from rig.card.session import CardSession
 from rig.errors import CardError
-from rig.faults.card_world import MASTER, NOW, SERIAL, World, make_world, registers
+from rig.faults.card_world import (
+    MASTER,
+    NOW,
+    READBACK_MASTER,
+    SERIAL,
+    World,
+    make_world,
+    registers,
+)
 from rig.sim.prepaid import EventLog
 
 
@@ -58,7 +68,7 @@ def test_parameter_card_applies_tariff_and_records_the_rest_once() -> None:
         "tariff_rates": [[0, "0.6120"]]}
     again = w.terminal.insert(w.slot(), NOW)
     assert "parameters 1 already applied" in again.message
-    readback = w.station.read_readback(w.slot(), 1)
+    readback = w.station.read_readback(w.slot())
     assert readback.tariff_version == 7
 
 
@@ -88,7 +98,7 @@ def test_check_card_collects_readback_without_credit() -> None:
     assert out.accepted and out.applied_sequence is None
     assert "usage data collected" in out.message
     assert registers(w.engine) == before
-    assert w.station.read_readback(w.slot(), 1).verify(w.meter_key()).meter_no == w.meter_no
+    assert w.station.read_readback(w.slot()).verify(w.readback_mac_key()).meter_no == w.meter_no
 
 
 def test_clear_card_test_changes_nothing_clear_events_once() -> None:
@@ -112,8 +122,14 @@ def test_key_change_card_then_only_rekeyed_cards_work() -> None:
     out = w.terminal.insert(w.slot(), NOW)
     assert "meter key changed to revision 2" in out.message
     assert w.terminal.key_revision == 2
-    # the readback on the key-change card is MAC'd with the new key: proof of the change
-    w.station.read_readback(w.slot(), 2).verify(derive_meter_key(MASTER, w.meter_no, 2))
+    # the readback on the key-change card is MAC'd at the new revision, under the meter's
+    # own readback key: proof of the change that only the centre's key service can check
+    keys = ReadbackKeyService(READBACK_MASTER)
+    readback = w.station.read_readback(w.slot())
+    readback.verify(keys.mac_key(w.meter_no, 2))
+    for station_key in (keys.mac_key(w.meter_no, 1), derive_meter_key(MASTER, w.meter_no, 2)):
+        with pytest.raises(MacError):
+            readback.verify(station_key)
     old = issue(CardType.USER)
     old.terminal = w.terminal
     old.engine = w.engine

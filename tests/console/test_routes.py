@@ -201,7 +201,7 @@ class Writer:
     def personalise(self, card_serial: str, meter_no: str, key_revision: int) -> None:
         raise AssertionError("not used")
 
-    def upload_readback(self, key_revision: int) -> ReconciliationResult:
+    def upload_readback(self) -> ReconciliationResult:
         raise AssertionError("not used")
 
 

@@ -97,7 +97,7 @@ def test_no_card_then_card_pulled_mid_write_then_retry_writes_once(
     outcome = station.bench.move_card("meter")
     assert outcome is not None
     station.bench.move_card("writer")
-    result = station.writer.upload_readback(station.key_revision)
+    result = station.writer.upload_readback()
     assert result.verdict.value == "balanced" and result.confirmed_vend_ids == (vend.vend_id,)
 
 

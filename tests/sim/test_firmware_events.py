@@ -157,7 +157,7 @@ def test_card_session_cut_by_power_failure_applies_the_purchase_once() -> None:
             assert second.accepted, second.message
             assert e.purchase_count == 1 and e.cumulative_purchase == Decimal("20.00")
             assert e.remaining == Decimal("20.00") and e.relay_closed
-            readback = station.read_readback(DirectTransport(card), 1)
+            readback = station.read_readback(DirectTransport(card))
             assert readback.last_sequence == 1 and readback.power_down_count == (
                 0 if first.accepted else 1)
         finally:

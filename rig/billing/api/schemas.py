@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
 )
 
 from rig.billing import inputs
@@ -383,9 +384,22 @@ class ReadbackIn(_In):
     power_down_count: Count16
     timestamp: Instant
     tariff_version: Annotated[int, Field(ge=0, le=inputs.TARIFF_VERSION_MAX)]
-    mac_verified: bool
+    # The centre verifies the MAC of raw_hex itself; a client cannot claim it.
+    mac_verified: Annotated[bool | None, Field(
+        description="not for clients: refused if true (the centre verifies raw_hex itself)")] = None
     card_serial: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    raw_hex: Annotated[str, Field(pattern=r"^([0-9a-fA-F]{2})*$", max_length=8192)] | None = None
+    raw_hex: Annotated[str, Field(
+        pattern=r"^([0-9a-fA-F]{2})*$", max_length=8192,
+        description="the 57-byte ReadbackRecord as on the card, hex; without it the readback "
+                    "is stored unverified and confirms nothing")] | None = None
+
+    @field_validator("mac_verified")
+    @classmethod
+    def _not_claimed(cls, v: bool | None) -> bool | None:
+        if v:
+            raise ValueError("a client cannot set mac_verified: the centre verifies the MAC of "
+                             "raw_hex itself")
+        return v
 
 
 def _scalar(v: Decimal | int | bool | str) -> int | bool | str:

@@ -190,11 +190,11 @@ def readback(request: Request, meter_no: str, user: Anyone,
              form: Form) -> Response:
     """Read the card in the reader and upload what the meter wrote on it."""
     c = console(request)
-    meter = c.centre.meter(meter_no)
+    c.centre.meter(meter_no)  # an unknown meter is refused before the reader is touched
     if c.writer is None:
         return back(request, user, f"/meters/{meter_no}", "This console has no card reader.")
     try:
-        result = c.writer.upload_readback(meter.key_revision)
+        result = c.writer.upload_readback()
     except WriteProblem as e:
         return back(request, user, f"/meters/{meter_no}", e)
     except NotFound as e:
@@ -204,8 +204,10 @@ def readback(request: Request, meter_no: str, user: Anyone,
         user.flash("error", f"The card in the reader belongs to meter {result.meter_no}; its "
                             "readback was stored for that meter.")
         return redirect(request, f"/meters/{result.meter_no}/reconciliation")
+    verified = result.evidence.get("mac", {}).get("verified_by_centre", False)
     user.flash("ok" if result.verdict.value == "balanced" else "error",
-               f"Readback uploaded: {result.verdict.value}.")
+               f"Readback uploaded: {result.verdict.value}."
+               + ("" if verified else " Its MAC did not verify: it confirms no sale."))
     return redirect(request, f"/meters/{meter_no}/reconciliation")
 
 

@@ -39,7 +39,7 @@ class CardWriter(Protocol):
 
     def personalise(self, card_serial: str, meter_no: str, key_revision: int) -> None: ...
 
-    def upload_readback(self, key_revision: int) -> ReconciliationResult: ...
+    def upload_readback(self) -> ReconciliationResult: ...
 
 
 class PcscCardWriter:
@@ -82,6 +82,6 @@ class PcscCardWriter:
             self._station.personalise(conn, card_serial=card_serial, meter_no=meter_no,
                                       key_revision=key_revision)
 
-    def upload_readback(self, key_revision: int) -> ReconciliationResult:
+    def upload_readback(self) -> ReconciliationResult:
         with self._card() as conn:
-            return self._station.upload_readback(conn, key_revision).reconciliation
+            return self._station.upload_readback(conn).reconciliation

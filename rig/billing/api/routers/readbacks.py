@@ -17,9 +17,12 @@ Supervisor = role(OperatorRole.SUPERVISOR, "reading reconciliation exceptions")
 def upload_readback(body: ReadbackIn, centre: Centre, _op: Cashier) -> ReconciliationOut:
     """Store a readback, confirm the vends it shows applied and reconcile the meter.
 
-    A mismatch is stored and returned with its evidence (201 either way: it was stored).
+    The centre decodes ``raw_hex`` and verifies its MAC itself; the fields must agree with it.
+    Without a raw record, or with one whose MAC does not verify, the readback is stored as
+    unverified: it confirms no vend and its reconciliation is a mismatch. A mismatch is stored
+    and returned with its evidence (201 either way: it was stored).
     """
-    fields = body.model_dump(exclude={"card_serial", "raw_hex"})
+    fields = body.model_dump(exclude={"card_serial", "raw_hex", "mac_verified"})
     raw = bytes.fromhex(body.raw_hex) if body.raw_hex is not None else None
     result = centre.ingest_readback(ReadbackData(**fields), card_serial=body.card_serial, raw=raw)
     return ReconciliationOut.of(result)
