@@ -77,6 +77,9 @@ class BenchConfig(_Strict):
 
     kind: Literal["emulated", "real"] = "emulated"
     station_id: str = "emulated-bench"
+    operator: str | None = Field(
+        default=None, description="who runs tests on this bench (records name them; "
+        "--operator or $RIG_OPERATOR override it; default: the login name)")
     profile: str = DEFAULT_PROFILE
     time_scale: Annotated[float, Field(gt=0, le=1_000_000)] = 3600.0
     epoch: datetime | None = Field(

@@ -17,6 +17,8 @@ from rig.billing.service import BillingCentre
 from rig.billing.types import VendResult
 from rig.report.plot import plot_run
 from rig.scenarios import expect
+from rig.scenarios.cert_base import alarm1_seen, measure_timing
+from rig.scenarios.reconcile_limits import measure_checks
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -132,7 +134,8 @@ class PrepaidCycle:
             vend = self.steps.vend(self.params.amount)
             self.result.credit_bought = self.steps.credit_of(vend)
             self.result.vend_sequence = vend.sequence
-            self.record.measure("amount paid", vend.amount, self.bench.profile.credit.currency)
+            self.record.measure("amount paid", vend.amount, self.bench.profile.credit.currency,
+                                equals=self.params.amount, basis="the amount asked for")
             self.record.measure("credit bought", self.result.credit_bought, self.steps.unit)
             self.record.measure("purchase sequence", vend.sequence, low=Decimal(1))
             return vend
@@ -152,11 +155,11 @@ class PrepaidCycle:
             self.record.measure("relay closed after purchase", not state.relay_open,
                                 equals=True)
 
-    def _predicted_hours(self, credit_left: Decimal) -> Decimal:
+    def _predicted_hours(self, credit_left: Decimal, places: str = "0.001") -> Decimal:
         """Bench hours from load-on until credit falls to `credit_left` at constant power."""
         spent = self.result.credit_bought - credit_left
         kwh = spent / self.params.price_per_kwh if self.steps.money else spent
-        return (kwh * 1000 / self.params.power_w).quantize(Decimal("0.001"))
+        return (kwh * 1000 / self.params.power_w).quantize(Decimal(places))
 
     def _hours_to(self, at: datetime) -> Decimal:
         hours = _hours(self.result.load_on_at, at)
@@ -164,24 +167,36 @@ class PrepaidCycle:
         return hours
 
     def consume_to_alarm(self) -> None:
-        s, t, prm = self.steps, self.bench.profile.thresholds, self.params
+        s, p, prm = self.steps, self.bench.profile, self.params
+        t = p.thresholds
         with self.record.step(PHASES[5]):
             self.result.load_on_at = s.load_on(prm.power_w)
             power = self.bench.load.measure().power
             self.record.measure("load power drawn", power, "W", low=prm.power_w * Decimal("0.98"),
-                                high=prm.power_w * Decimal("1.02"))
-            s.wait_for(lambda m: m.remaining <= t.alarm1, "alarm 1", poll_s=prm.poll_s,
-                       max_bench_hours=prm.max_bench_hours)
-            self.result.alarm1_at = self.bench.now()
-            s.wait_for(lambda m: m.pre_trip_alarm, "alarm 2 (pre-trip)", poll_s=prm.poll_s,
-                       max_bench_hours=prm.max_bench_hours)
-            self.result.alarm2_at = self.bench.now()
-            for name, at, level in (("alarm 1", self.result.alarm1_at, t.alarm1),
-                                    ("alarm 2", self.result.alarm2_at, t.alarm2)):
-                self.record.measure(
-                    f"{name} observed after", _hours(self.result.load_on_at, at), "h",
-                    description=f"predicted {self._predicted_hours(level)} h from load power "
-                    "and tariff; observed by polling")
+                                high=prm.power_w * Decimal("1.02"),
+                                basis="load set point ± 2 %")
+            assert s.load_on_window is not None
+            for name, seen_when, level in (("alarm 1", alarm1_seen(s), t.alarm1),
+                                           ("alarm 2", lambda m: m.pre_trip_alarm, t.alarm2)):
+                # Bracket the instant (one poll), then confirm it on two polls in a row.
+                seen = s.watch(seen_when, name, poll_s=prm.poll_s,
+                               max_bench_hours=prm.max_bench_hours)
+                s.wait_for(seen_when, name, poll_s=prm.poll_s,
+                           max_bench_hours=prm.max_bench_hours)
+                if name == "alarm 1":
+                    self.result.alarm1_at = seen.latest
+                else:
+                    self.result.alarm2_at = seen.latest
+                if self.result.credit_bought <= level:  # bought below the level: no wait
+                    self.record.measure(f"{name} seen on the first poll after load on",
+                                        seen.before is None, equals=True,
+                                        basis=f"credit bought {self.result.credit_bought} <= "
+                                              f"{name} level {level} (profile)")
+                    continue
+                predicted = self._predicted_hours(level, places="0.0001")
+                measure_timing(s, f"{name} observed after", seen.window, s.load_on_window,
+                               predicted, expect.timing_tolerance_h(
+                                   p, predicted, prm.price_per_kwh, prm.power_w))
 
     def consume_to_cutoff(self) -> None:
         prm = self.params
@@ -261,11 +276,11 @@ class PrepaidCycle:
             self.result.energy_consumed_kwh = Decimal(consumed_wh) / 1000
             self.result.verdict = str(result.verdict)
             self.record.measure("energy consumed (meter readback)",
-                                self.result.energy_consumed_kwh, "kWh")
-            for check in result.checks:
-                self.record.measure(f"reconcile: {check.name}", check.actual,
-                                    equals=check.actual if check.passed else check.expected,
-                                    description=f"expected {check.expected} ± {check.tolerance}")
+                                self.result.energy_consumed_kwh, "kWh",
+                                description="judged by the reconciliation checks below")
+            currency = self.bench.profile.credit.currency
+            measure_checks(self.record, result.checks, "reconcile: ",
+                           {"conservation": currency if self.steps.money else "Wh"})
             self.record.attach("reconciliation evidence",
                                json.dumps(result.evidence, indent=2, default=str),
                                "application/json")
