@@ -61,6 +61,15 @@ def run(
     suite: Annotated[
         str | None, typer.Option(help="run a test suite instead: certification")
     ] = None,
+    select: Annotated[
+        str | None, typer.Option("--select", "-k",
+                                 help="with --suite: only tests matching this pytest -k "
+                                 "expression")
+    ] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="who runs the test, for the record (default: "
+                                 "$RIG_OPERATOR, the bench config's operator, the login name)")
+    ] = None,
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
 
@@ -68,7 +77,7 @@ def run(
     given) and write JUnit XML, allure-results and certification.html.
     """
     if suite:
-        _run_suite(suite, bench, profile, out)
+        _run_suite(suite, bench, profile, out, select=select, operator=operator)
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
@@ -95,7 +104,8 @@ def run(
     )
     with CycleProgress(console, PHASES) as progress:
         outcome = run_prepaid_cycle(
-            config, params=params, run_dir=run_dir, db_url=db, observer=progress
+            config, params=params, run_dir=run_dir, db_url=db, observer=progress,
+            operator=operator,
         )
     progress.print_summary(outcome.record.summary, outcome.report)
     if outcome.error is not None and not isinstance(outcome.error, AssertionError):
@@ -105,7 +115,8 @@ def run(
     raise typer.Exit(0 if str(outcome.record.outcome) == "pass" else 1)
 
 
-def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path) -> None:
+def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path, *,
+               select: str | None = None, operator: str | None = None) -> None:
     from rig.cli.suite import run_suite, suite_path
 
     try:
@@ -115,8 +126,10 @@ def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path) -
     run_dir = out / f"{suite}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]rig[/] {suite} suite → {run_dir}")
-    code = run_suite(suite, run_dir.resolve(), console, bench=bench, profile=profile)
+    code = run_suite(suite, run_dir.resolve(), console, bench=bench, profile=profile,
+                     select=select, operator=operator)
     console.print(f"JUnit XML: {run_dir / 'junit.xml'}")
+    console.print(f"test record (JSON): {run_dir / 'record.json'}")
     console.print(f"Allure results: {run_dir / 'allure-results'}  (render: rig report {run_dir})")
     console.print(f"certification summary: [bold]{run_dir / 'certification.html'}[/]")
     raise typer.Exit(code)
