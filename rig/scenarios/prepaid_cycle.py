@@ -14,11 +14,11 @@ from decimal import Decimal
 
 from rig.bench.bench import Bench
 from rig.billing.service import BillingCentre
-from rig.billing.types import VendResult
+from rig.billing.types import ReconciliationResult, VendResult
 from rig.report.plot import plot_run
 from rig.scenarios import expect
 from rig.scenarios.cert_base import alarm1_seen, measure_timing
-from rig.scenarios.reconcile_limits import measure_checks
+from rig.scenarios.reconcile_limits import BASIS, measure_checks
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -278,11 +278,17 @@ class PrepaidCycle:
             self.record.measure("energy consumed (meter readback)",
                                 self.result.energy_consumed_kwh, "kWh",
                                 description="judged by the reconciliation checks below")
-            currency = self.bench.profile.credit.currency
-            measure_checks(self.record, result.checks, "reconcile: ",
-                           {"conservation": currency if self.steps.money else "Wh"})
-            self.record.attach("reconciliation evidence",
-                               json.dumps(result.evidence, indent=2, default=str),
-                               "application/json")
-            self.record.measure("reconciliation verdict", self.result.verdict,
-                                equals="balanced")
+            record_reconciliation(self.record, result,
+                                  self.bench.profile.credit.currency if self.steps.money
+                                  else "Wh")
+
+
+def record_reconciliation(record: RunRecord, result: ReconciliationResult,
+                          consumption_unit: str) -> None:
+    """The centre's reconciliation in the record: each check judged by the centre's rule
+    (its requirement, never the value read back), the evidence, and the verdict."""
+    measure_checks(record, result.checks, "reconcile: ", {"conservation": consumption_unit})
+    record.attach("reconciliation evidence", json.dumps(result.evidence, indent=2, default=str),
+                  "application/json")
+    record.measure("reconciliation verdict", str(result.verdict), equals="balanced",
+                   basis=BASIS)
