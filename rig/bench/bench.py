@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -52,7 +52,7 @@ class Bench:
     scpi_log: ScpiLog | None = None  # every command to the load and its reply
     serial_faults: SerialFaultProxy | None = None
     meter_port: str = ""  # the serial port rig talks to the meter on
-    meter_line: dict[str, object] = field(default_factory=dict)  # baud, parity, bits, stop
+    meter_line: Mapping[str, object] = field(default_factory=dict)  # baud, parity, bits, stop
     card_atr: str = ""  # the card's ATR (hex) as the writer last saw it
 
     @property

@@ -88,7 +88,7 @@ def build_record(kind: str, tests: list[dict[str, Any]], *, started: float, fini
         "finished": local_time(finished),
         "duration_s": round(max(0.0, finished - started), 3),
         "rig": rig_software(),
-        "station": station or first.get("station") or {},
+        "station": station or first.get("station"),
         "operator": operator or first.get("operator") or operator_name(),
         "totals": {"tests": len(tests), **totals},
         "tests": tests,

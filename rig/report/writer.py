@@ -179,7 +179,7 @@ def header_html(record: dict[str, Any], test: dict[str, Any] | None = None) -> s
                                    for k, v in rows) + "</table>"
 
     sw = record.get("rig", {})
-    station = record.get("station", {})
+    station = record.get("station") or {}
     rows = [("started", record.get("started")), ("finished", record.get("finished")),
             ("duration", f"{record.get('duration_s')} s"),
             ("rig version", sw.get("version")),

@@ -8,6 +8,7 @@ certifies a real meter on a real bench.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ from rig.scenarios import expect
 from rig.scenarios.cert_base import alarm1_seen, measure_timing
 from rig.scenarios.reconcile_limits import BASIS, measure_checks
 from rig.scenarios.record import RunRecord
-from rig.scenarios.steps import BenchSteps
+from rig.scenarios.steps import BenchSteps, MeterState, Observed
 
 PHASES = [
     "register customer and meter",
@@ -176,17 +177,23 @@ class PrepaidCycle:
                                 high=prm.power_w * Decimal("1.02"),
                                 basis="load set point ± 2 %")
             assert s.load_on_window is not None
-            for name, seen_when, level in (("alarm 1", alarm1_seen(s), t.alarm1),
-                                           ("alarm 2", lambda m: m.pre_trip_alarm, t.alarm2)):
-                # Bracket the instant (one poll), then confirm it on two polls in a row.
-                seen = s.watch(seen_when, name, poll_s=prm.poll_s,
-                               max_bench_hours=prm.max_bench_hours)
-                s.wait_for(seen_when, name, poll_s=prm.poll_s,
-                           max_bench_hours=prm.max_bench_hours)
-                if name == "alarm 1":
-                    self.result.alarm1_at = seen.latest
-                else:
-                    self.result.alarm2_at = seen.latest
+            alarm2 = self._alarm2_seen
+            # A bracket starts at the send time of the last poll that did not see the alarm
+            # (for the first poll of a watch: load-on, or the poll confirming alarm 1).
+            seen1, after1, after1_sent, after1_at = self._watch_confirmed(alarm1_seen(s),
+                                                                          "alarm 1")
+            if seen1.before is None:
+                seen1 = Observed(seen1.state, None, s.load_on_window[0], seen1.latest)
+            if alarm2(seen1.state):  # both levels passed between two polls: one bracket
+                seen2 = seen1
+            elif alarm2(after1):  # passed while alarm 1 was being confirmed
+                seen2 = Observed(after1, seen1.state, seen1.earliest, after1_at)
+            else:
+                seen2 = self._watch_confirmed(alarm2, "alarm 2")[0]
+                if seen2.before is None:
+                    seen2 = Observed(seen2.state, after1, after1_sent, seen2.latest)
+            self.result.alarm1_at, self.result.alarm2_at = seen1.latest, seen2.latest
+            for name, seen, level in (("alarm 1", seen1, t.alarm1), ("alarm 2", seen2, t.alarm2)):
                 if self.result.credit_bought <= level:  # bought below the level: no wait
                     self.record.measure(f"{name} seen on the first poll after load on",
                                         seen.before is None, equals=True,
@@ -197,6 +204,24 @@ class PrepaidCycle:
                 measure_timing(s, f"{name} observed after", seen.window, s.load_on_window,
                                predicted, expect.timing_tolerance_h(
                                    p, predicted, prm.price_per_kwh, prm.power_w))
+
+    @staticmethod
+    def _alarm2_seen(m: MeterState) -> bool:
+        return m.pre_trip_alarm
+
+    def _watch_confirmed(self, done: Callable[[MeterState], bool],
+                         what: str) -> tuple[Observed, MeterState, datetime, datetime]:
+        """Bracket the bench instant `done` became true (see BenchSteps.watch), confirmed by
+        the next poll, so a corrupted reply that slipped past the frame checksum cannot end
+        the wait; returns the bracket and the confirming poll with its send and answer
+        times."""
+        s, prm = self.steps, self.params
+        while True:
+            seen = s.watch(done, what, poll_s=prm.poll_s, max_bench_hours=prm.max_bench_hours)
+            sent = self.bench.now()
+            state = s.poll()
+            if done(state):
+                return seen, state, sent, self.bench.now()
 
     def consume_to_cutoff(self) -> None:
         prm = self.params

@@ -112,7 +112,7 @@ def test_report_says_how_to_get_allure_when_missing(tmp_path: Path) -> None:
     results.mkdir()
     (results / "x-result.json").write_text("{}")
     done = rig("report", str(tmp_path), cwd=tmp_path,
-               env={"PATH": "/usr/bin:/bin", "RIG_ALLURE_HOME": str(home)})
+               env={"PATH": "/usr/bin:/bin", "RIG_ALLURE_HOME": str(home), "COLUMNS": "1000"})
     assert done.returncode == 2
     message = " ".join(done.stderr.split())
     assert f"npm install --prefix {home} --no-audit --no-fund allure@3" in message

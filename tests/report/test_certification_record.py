@@ -18,6 +18,7 @@ import pytest
 
 import rig
 from rig.profile import available_profiles, load_profile
+from rig.report import record_schema
 from rig.scenarios.cert_labels import REQUIREMENTS, RequirementLabels
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,6 +122,7 @@ def test_every_requirement_has_labels_and_an_anchor() -> None:
 def test_record_json_holds_every_field(two_runs) -> None:
     run_dir, _ = two_runs[0]
     record = json.loads((run_dir / "record.json").read_text())
+    record_schema.TestRecord.model_validate(record)
     assert (record["schema"], record["schema_version"], record["kind"]) == \
         ("rig-test-record", 1, "certification")
     assert ISO_WITH_ZONE.match(record["started"]) and ISO_WITH_ZONE.match(record["finished"])
@@ -180,7 +182,7 @@ def test_emulated_meter_address_is_stable_per_profile(two_runs) -> None:
         record = json.loads((run_dir / "record.json").read_text())
         addresses.append({(t["profile"], t["requirement"]): t["dut"]["address"]
                           for t in record["tests"]})
-        per_profile = {}
+        per_profile: dict[str, set[str]] = {}
         for (profile, _), address in addresses[-1].items():
             per_profile.setdefault(profile, set()).add(address)
         assert all(len(a) == 1 for a in per_profile.values())  # one worker: one address
@@ -194,7 +196,7 @@ def test_junit_carries_each_measurement(two_runs) -> None:
     cases = {c.get("name"): c for c in ET.parse(run_dir / "junit.xml").iter("testcase")}
     for test in record["tests"]:
         case = cases[test["id"].split("::")[-1]]
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        props = {p.get("name"): p.get("value", "") for p in case.iter("property")}
         for m in test["measurements"]:
             title = props[f"measurement: {m['step']} / {m['name']}"]
             assert title.endswith(f"| limit {m['limits']} | {m['verdict']}")

@@ -12,6 +12,7 @@ import sys
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rig.report.certification import result_from_record, write_run_record, write_summary
 from rig.report.writer import write_report
@@ -36,7 +37,7 @@ FAILING = {"reconcile: purchase_total", "reconcile: energy_monotonic",
            "reconcile: conservation", "reconciliation verdict"}
 
 
-def assert_honest(measurements: list[dict[str, str]]) -> None:
+def assert_honest(measurements: list[dict[str, Any]]) -> None:
     """Each reconciliation check shows the centre's requirement as its limit; no failing
     measurement shows a limit equal to its own value or none at all."""
     by_name = {m["name"]: m for m in measurements}
@@ -93,6 +94,11 @@ def test_failing_check_shows_the_requirement_in_certification_html(tmp_path: Pat
     assert (tmp_path / evidence[0]["file"]).is_file()
 
 
+def _text_value(text: str) -> int | str:
+    """A JUnit property's value is text: whole numbers back to int, as record.json has."""
+    return int(text) if text.isdigit() else text
+
+
 TEST_FILE = '''
 from pathlib import Path
 from rig.pytest_plugin import record_measurements
@@ -114,13 +120,12 @@ def test_failing_check_shows_the_requirement_in_junit_and_allure(tmp_path: Path)
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 1, done.stdout + done.stderr  # the run fails, as it must
-    props = {p.get("name"): p.get("value")
+    props = {p.get("name", ""): p.get("value", "")
              for p in ET.parse(tmp_path / "junit.xml").iter("property")}
-    junit = [{"name": k.split(" / ", 1)[1], "value": v.split(" | ")[0].split(" ")[0],
-              "limits": v.split(" | ")[1].removeprefix("limit "), "verdict": v.split(" | ")[2]}
-             for k, v in props.items() if k.startswith("measurement: ")]
-    for m in junit:  # the JUnit value is text: compare as such
-        m["value"] = int(m["value"]) if m["value"].isdigit() else m["value"]
+    junit: list[dict[str, Any]] = [
+        {"name": k.split(" / ", 1)[1], "value": _text_value(v.split(" | ")[0].split(" ")[0]),
+         "limits": v.split(" | ")[1].removeprefix("limit "), "verdict": v.split(" | ")[2]}
+        for k, v in props.items() if k.startswith("measurement: ")]
     assert_honest(junit)
     (result,) = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
     (phase,) = result["steps"]
