@@ -7,6 +7,7 @@ Allure environment) so a result can never be separated from what it was measured
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,11 @@ from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, MeterProfile, load_profil
 if TYPE_CHECKING:
     from rig.bench.bench import Bench
 
+if TYPE_CHECKING:
+    from rig.scenarios.record import RunRecord
+
+_STARTED = pytest.StashKey[float]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rig", "rig bench")
@@ -30,7 +36,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="your meter profiles, searched before rig's shipped ones "
                     f"(overrides the bench config's profiles_dir; also ${PROFILES_ENV})")
     group.addoption("--cert-dir", metavar="DIR", default=None,
-                    help="write per-requirement results and certification.html here")
+                    help="write per-requirement results, certification.html and record.json "
+                    "here")
+    group.addoption("--operator", metavar="NAME", default=None,
+                    help="who runs the tests, for the record (default: $RIG_OPERATOR, the "
+                    "bench config's operator, the login name)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,12 +57,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     return report
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    directory = session.config.getoption("--cert-dir", default=None)
-    if directory and Path(directory).is_dir():
-        from rig.report.certification import load_results, write_summary
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.time()
 
-        write_summary(load_results(Path(directory)), Path(directory) / "certification.html")
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (not an xdist worker) writes certification.html and record.json from
+    every test's saved result."""
+    directory = session.config.getoption("--cert-dir", default=None)
+    if hasattr(session.config, "workerinput") or not directory or \
+            not Path(directory).is_dir():
+        return
+    from rig.report.certification import load_results, write_run_record, write_summary
+
+    results = load_results(Path(directory))
+    started = session.config.stash.get(_STARTED, time.time())
+    record = write_run_record(results, Path(directory) / "record.json", started=started,
+                              finished=time.time(),
+                              operator=session.config.getoption("--operator"))
+    write_summary(results, Path(directory) / "certification.html", record)
+
+
+def record_measurements(item: pytest.Item, record: RunRecord) -> None:
+    """Each measurement of a test as a JUnit property: "measurement: STEP / NAME" =
+    "VALUE UNIT | limit LIMIT | VERDICT" (the limit is the requirement, never the value)."""
+    for step in record.steps:
+        for m in step.measurements:
+            item.user_properties.append((f"measurement: {step.name} / {m.name}", m.title()))
 
 
 def bench_config_of(config: pytest.Config) -> BenchConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +29,7 @@ from rig.load.driver import ElectronicLoad
 from rig.meter.client import MeterClient, open_meter
 from rig.meter.transcript import Transcript
 from rig.profile import MeterProfile, load_profile, with_address
+from rig.report.provenance import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,24 @@ class Bench:
     sim: ControlClient | None = None  # the emulated bench's control channel; None on a real one
     scpi_log: ScpiLog | None = None  # every command to the load and its reply
     serial_faults: SerialFaultProxy | None = None
+    meter_port: str = ""  # the serial port rig talks to the meter on
+    meter_line: Mapping[str, object] = field(default_factory=dict)  # baud, parity, bits, stop
+    card_atr: str = ""  # the card's ATR (hex) as the writer last saw it
+
+    @property
+    def instruments(self) -> dict[str, dict[str, object]]:
+        """What measured: the load as it names itself (*IDN?), the card reader and the ATR
+        of the card it held, the meter's serial port and line settings."""
+        return {
+            "load": {"idn": self.load.idn, "resource": self.load_resource},
+            "card_reader": {"name": self.reader.name, "atr": self.card_atr},
+            "meter_port": {"port": self.meter_port, **self.meter_line,
+                           "protocol": self.profile.protocol.kind},
+        }
+
+    @property
+    def load_resource(self) -> str:
+        return self.parts.get("load_resource") or self.config.load.resource or ""
 
     @property
     def identity(self) -> dict[str, str]:
@@ -63,6 +82,7 @@ class Bench:
             "dut_firmware": self.config.dut.firmware or p.identity.firmware,
             "meter_model": f"{p.identity.maker} {p.identity.model}",
             "meter_profile": p.name,
+            "profile_sha256": file_sha256(p.source),
             "meter_address": p.protocol.address,
             "time_scale": f"{self.clock.scale:g}",
             "master_key": self.master_key.label,
@@ -73,6 +93,7 @@ class Bench:
     def card_at_writer(self) -> Iterator[PcscConnection]:
         """The card in the writer, powered for one session, powered down on any exit."""
         with self.reader.wait_for_card(self.config.card.insert_timeout_s) as conn:
+            self.card_atr = conn.atr.hex().upper()
             yield conn
 
     def safe_state(self) -> None:
@@ -162,7 +183,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             reader=PcscReader(reader_name), courier=courier,
             master_key=master_key, meter_transcript=transcript,
             apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
-            serial_faults=proxy,
+            serial_faults=proxy, meter_port=meter_port, meter_line=line,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
         try:

@@ -87,6 +87,9 @@ class BenchConfig(_Strict):
 
     kind: Literal["emulated", "real"] = "emulated"
     station_id: str = "emulated-bench"
+    operator: str | None = Field(
+        default=None, description="who runs tests on this bench (records name them; "
+        "--operator or $RIG_OPERATOR override it; default: the login name)")
     profile: str = DEFAULT_PROFILE
     profiles_dir: Path | None = Field(
         default=None, description="the user's meter profiles, searched before rig's shipped "

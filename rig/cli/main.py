@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
+import shlex
 import signal
-import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
@@ -68,6 +67,15 @@ def run(
         str | None, typer.Option(help="run a test suite instead: certification")
     ] = None,
     profiles_dir: ProfilesDir = None,
+    select: Annotated[
+        str | None, typer.Option("--select", "-k",
+                                 help="with --suite: only tests matching this pytest -k "
+                                 "expression")
+    ] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="who runs the test, for the record (default: "
+                                 "$RIG_OPERATOR, the bench config's operator, the login name)")
+    ] = None,
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
 
@@ -75,7 +83,7 @@ def run(
     given) and write JUnit XML, allure-results and certification.html.
     """
     if suite:
-        _run_suite(suite, bench, profile, out, profiles_dir)
+        _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
@@ -105,7 +113,8 @@ def run(
     )
     with CycleProgress(console, PHASES) as progress:
         outcome = run_prepaid_cycle(
-            config, params=params, run_dir=run_dir, db_url=db, observer=progress
+            config, params=params, run_dir=run_dir, db_url=db, observer=progress,
+            operator=operator,
         )
     progress.print_summary(outcome.record.summary, outcome.report)
     if outcome.error is not None and not isinstance(outcome.error, AssertionError):
@@ -116,7 +125,8 @@ def run(
 
 
 def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
-               profiles_dir: Path | None) -> None:
+               profiles_dir: Path | None, *, select: str | None = None,
+               operator: str | None = None) -> None:
     from rig.cli.suite import run_suite, suite_package
 
     try:
@@ -127,8 +137,9 @@ def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]rig[/] {suite} suite → {run_dir}")
     code = run_suite(suite, run_dir.resolve(), console, bench=bench, profile=profile,
-                     profiles_dir=profiles_dir)
+                     profiles_dir=profiles_dir, select=select, operator=operator)
     console.print(f"JUnit XML: {run_dir / 'junit.xml'}")
+    console.print(f"test record (JSON): {run_dir / 'record.json'}")
     console.print(f"Allure results: {run_dir / 'allure-results'}  (render: rig report {run_dir})")
     console.print(f"certification summary: [bold]{run_dir / 'certification.html'}[/]")
     raise typer.Exit(code)
@@ -137,23 +148,56 @@ def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run folder (holding allure-results)")],
+    serve: Annotated[bool, typer.Option(help="serve the report over HTTP until Ctrl-C "
+                                        "(--no-serve: print the command that serves it)")] = True,
+    port: Annotated[int, typer.Option(help="HTTP port on 127.0.0.1 (0: any free one)")] = 0,
+    install: Annotated[bool, typer.Option(help="install Allure 3 into rig's cache folder "
+                                          "first if it is missing (npm)")] = False,
 ) -> None:
-    """Render a run's Allure HTML report with Allure 3 (npm package `allure`)."""
-    results = run_dir / "allure-results" if (run_dir / "allure-results").is_dir() else run_dir
+    """Render a run's Allure report (Allure 3) and serve it on 127.0.0.1."""
+    from rig.cli import report as allure_report
+
+    results = allure_report.results_dir(run_dir)
     if not any(results.glob("*-result.json")):
         raise _fail(f"no Allure results in {results}")
-    repo = Path(__file__).resolve().parents[2]
-    candidates = [shutil.which("allure"), str(repo / "node_modules/.bin/allure")]
-    tool = next((c for c in candidates if c and Path(c).is_file()), None)
+    tool = allure_report.find_allure()
+    if tool is None and install:
+        try:
+            tool = allure_report.install_allure()
+        except (OSError, RuntimeError) as e:
+            raise _fail(str(e)) from None
     if tool is None:
-        raise _fail("Allure 3 is not installed. Install it with `npm install allure@3` in "
-                    f"{repo} (or `npm install -g allure`), then run `rig report {run_dir}` again. "
-                    f"Meanwhile: {run_dir / 'report.html'} needs no tool.")
+        raise _fail("Allure 3 is not installed. Install it into rig's cache folder with "
+                    f"`rig report {run_dir} --install` or "
+                    f"`{shlex.join(allure_report.install_command())}` (or `npm install -g "
+                    f"allure`), then run `rig report {run_dir}` again. Meanwhile: "
+                    f"{run_dir / 'report.html'} or certification.html needs no tool.")
     out = run_dir / "allure-report"
-    done = subprocess.run([tool, "generate", str(results), "-o", str(out)], check=False)
-    if done.returncode != 0:
-        raise _fail(f"allure generate failed with exit code {done.returncode}")
-    console.print(f"Allure report: [bold]{out / 'index.html'}[/]")
+    try:
+        allure_report.generate(tool, results, out)
+    except RuntimeError as e:
+        raise _fail(str(e)) from None
+    if not serve:
+        console.print(f"Allure report rendered in {out}; serve it with:")
+        sys.stdout.write(allure_report.serve_command(out, port or 8000) + "\n")
+        return
+    try:
+        server = allure_report.report_server(out, port)
+    except OSError as e:
+        raise _fail(f"cannot serve on 127.0.0.1:{port}: {e}") from None
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    sys.stdout.write(url + "\n")
+    sys.stdout.flush()
+    console.print(f"Allure report: [bold]{url}[/] (serving {out}; Ctrl-C stops)")
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    allure_report.serve_until_stopped(server, stop)
+    console.print("report server stopped")
 
 
 @app.command()

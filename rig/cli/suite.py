@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from rich.console import Console
@@ -28,22 +29,31 @@ def suite_package(name: str) -> str:
 
 
 class _LiveSuite:
-    """A pytest plugin object that shows each test's outcome as it happens."""
+    """A pytest plugin object that shows each test's outcome as it happens: every test of
+    every profile (none scrolled away), with the profile it ran on, and the totals."""
+
+    STYLE: ClassVar[dict[str, str]] = {"passed": "green", "failed": "bold red",
+                                       "skipped": "dim", "error": "bold red"}
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.rows: list[tuple[str, str]] = []
-        self.live = Live(self._render(), console=console, refresh_per_second=4)
+        self.rows: list[tuple[str, str, str]] = []  # (profile, test, outcome)
+        self.live = Live(self._render(), console=console, refresh_per_second=4,
+                         vertical_overflow="visible")
 
     def _render(self) -> Table:
-        table = Table(show_header=False, box=None)
-        style = {"passed": "green", "failed": "bold red", "skipped": "dim", "error": "bold red"}
-        for name, outcome in self.rows[-25:]:
-            table.add_row(Text(outcome, style=style.get(outcome, "")), name)
-        counts = {o: sum(1 for _, x in self.rows if x == o) for o in style}
-        table.add_row("", Text("  ".join(f"{k}: {v}" for k, v in counts.items() if v),
-                               style="bold"))
+        table = Table(show_header=True, box=None)
+        for column in ("result", "profile", "test"):
+            table.add_column(column)
+        for profile, name, outcome in self.rows:
+            table.add_row(Text(outcome, style=self.STYLE.get(outcome, "")), profile, name)
+        table.add_row("", "", Text(self.totals(), style="bold"))
         return table
+
+    def totals(self) -> str:
+        counts = {o: sum(1 for *_, x in self.rows if x == o) for o in self.STYLE}
+        return f"{len(self.rows)} tests  " + "  ".join(
+            f"{k}: {v}" for k, v in counts.items() if v)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.live.start()
@@ -52,7 +62,7 @@ class _LiveSuite:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             outcome = report.outcome if report.when == "call" else (
                 "skipped" if report.skipped else "error")
-            self.rows.append((report.nodeid.split("::", 1)[-1], outcome))
+            self.rows.append((*split_test_id(report.nodeid), outcome))
             self.live.update(self._render())
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -60,8 +70,18 @@ class _LiveSuite:
         self.live.stop()
 
 
+def split_test_id(nodeid: str) -> tuple[str, str]:
+    """("profile", "test") from "path::test_name[profile]"."""
+    name = nodeid.split("::", 1)[-1]
+    if name.endswith("]") and "[" in name:
+        base, _, param = name[:-1].partition("[")
+        return param, base
+    return "", name
+
+
 def run_suite(name: str, run_dir: Path, console: Console, *, bench: Path | None,
-              profile: str | None, profiles_dir: Path | None = None) -> int:
+              profile: str | None, profiles_dir: Path | None = None,
+              select: str | None = None, operator: str | None = None) -> int:
     """Run the installed suite with rig's own pytest settings (not the current folder's)."""
     with ExitStack() as stack:
         suite = stack.enter_context(as_file(files(suite_package(name))))
@@ -77,4 +97,8 @@ def run_suite(name: str, run_dir: Path, console: Console, *, bench: Path | None,
             args += ["--meter-profile", profile]
         if profiles_dir:
             args += ["--profiles-dir", str(profiles_dir.resolve())]
+        if select:
+            args += ["-k", select]
+        if operator:
+            args += ["--operator", operator]
         return int(pytest.main(args, plugins=[_LiveSuite(console)]))

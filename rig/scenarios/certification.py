@@ -26,6 +26,7 @@ from rig.scenarios.cert_base import (
     insert_refused,
     snapshot,
 )
+from rig.scenarios.reconcile_limits import measure_checks
 from rig.scenarios.steps import BenchSteps
 
 __all__ = ["PRICE", "SCENARIOS", "Registers", "commission", "snapshot"]
@@ -94,6 +95,7 @@ def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
                                power_w: Decimal = Decimal(3000)) -> None:
     """Several buy → consume → readback cycles stay balanced, and the energy the meter
     counted agrees with what the load itself measured, within the meter's accuracy class."""
+    p = s.bench.profile
     commission(s)
     load_wh = _load_energy_wh(s)
     meter_wh = int(s.meter.energy_kwh() * 1000)
@@ -116,10 +118,8 @@ def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
             result = uploaded.reconciliation
             s.record.measure(f"cycle {n} purchase count", uploaded.record.purchase_count,
                              equals=n)
-            for check in result.checks:
-                if not check.passed:
-                    s.record.measure(f"cycle {n} {check.name}", check.actual,
-                                     equals=check.expected)
+            measure_checks(s.record, result.checks, f"cycle {n} ",
+                           {"conservation": p.credit.currency if expect.money(p) else "Wh"})
             s.record.measure(f"cycle {n} verdict", str(result.verdict), equals="balanced")
             if load_wh is not None:
                 load_now = _load_energy_wh(s)

@@ -8,17 +8,20 @@ certifies a real meter on a real bench.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from rig.bench.bench import Bench
 from rig.billing.service import BillingCentre
-from rig.billing.types import VendResult
+from rig.billing.types import ReconciliationResult, VendResult
 from rig.report.plot import attach_plot
 from rig.scenarios import expect
+from rig.scenarios.cert_base import alarm1_seen, measure_timing
+from rig.scenarios.reconcile_limits import BASIS, measure_checks
 from rig.scenarios.record import RunRecord
-from rig.scenarios.steps import BenchSteps
+from rig.scenarios.steps import BenchSteps, MeterState, Observed
 
 PHASES = [
     "register customer and meter",
@@ -132,7 +135,8 @@ class PrepaidCycle:
             vend = self.steps.vend(self.params.amount)
             self.result.credit_bought = self.steps.credit_of(vend)
             self.result.vend_sequence = vend.sequence
-            self.record.measure("amount paid", vend.amount, self.bench.profile.credit.currency)
+            self.record.measure("amount paid", vend.amount, self.bench.profile.credit.currency,
+                                equals=self.params.amount, basis="the amount asked for")
             self.record.measure("credit bought", self.result.credit_bought, self.steps.unit)
             self.record.measure("purchase sequence", vend.sequence, low=Decimal(1))
             return vend
@@ -152,11 +156,11 @@ class PrepaidCycle:
             self.record.measure("relay closed after purchase", not state.relay_open,
                                 equals=True)
 
-    def _predicted_hours(self, credit_left: Decimal) -> Decimal:
+    def _predicted_hours(self, credit_left: Decimal, places: str = "0.001") -> Decimal:
         """Bench hours from load-on until credit falls to `credit_left` at constant power."""
         spent = self.result.credit_bought - credit_left
         kwh = spent / self.params.price_per_kwh if self.steps.money else spent
-        return (kwh * 1000 / self.params.power_w).quantize(Decimal("0.001"))
+        return (kwh * 1000 / self.params.power_w).quantize(Decimal(places))
 
     def _hours_to(self, at: datetime) -> Decimal:
         hours = _hours(self.result.load_on_at, at)
@@ -164,24 +168,60 @@ class PrepaidCycle:
         return hours
 
     def consume_to_alarm(self) -> None:
-        s, t, prm = self.steps, self.bench.profile.thresholds, self.params
+        s, p, prm = self.steps, self.bench.profile, self.params
+        t = p.thresholds
         with self.record.step(PHASES[5]):
             self.result.load_on_at = s.load_on(prm.power_w)
             power = self.bench.load.measure().power
             self.record.measure("load power drawn", power, "W", low=prm.power_w * Decimal("0.98"),
-                                high=prm.power_w * Decimal("1.02"))
-            s.wait_for(lambda m: m.remaining <= t.alarm1, "alarm 1", poll_s=prm.poll_s,
-                       max_bench_hours=prm.max_bench_hours)
-            self.result.alarm1_at = self.bench.now()
-            s.wait_for(lambda m: m.pre_trip_alarm, "alarm 2 (pre-trip)", poll_s=prm.poll_s,
-                       max_bench_hours=prm.max_bench_hours)
-            self.result.alarm2_at = self.bench.now()
-            for name, at, level in (("alarm 1", self.result.alarm1_at, t.alarm1),
-                                    ("alarm 2", self.result.alarm2_at, t.alarm2)):
-                self.record.measure(
-                    f"{name} observed after", _hours(self.result.load_on_at, at), "h",
-                    description=f"predicted {self._predicted_hours(level)} h from load power "
-                    "and tariff; observed by polling")
+                                high=prm.power_w * Decimal("1.02"),
+                                basis="load set point ± 2 %")
+            assert s.load_on_window is not None
+            alarm2 = self._alarm2_seen
+            # A bracket starts at the send time of the last poll that did not see the alarm
+            # (for the first poll of a watch: load-on, or the poll confirming alarm 1).
+            seen1, after1, after1_sent, after1_at = self._watch_confirmed(alarm1_seen(s),
+                                                                          "alarm 1")
+            if seen1.before is None:
+                seen1 = Observed(seen1.state, None, s.load_on_window[0], seen1.latest)
+            if alarm2(seen1.state):  # both levels passed between two polls: one bracket
+                seen2 = seen1
+            elif alarm2(after1):  # passed while alarm 1 was being confirmed
+                seen2 = Observed(after1, seen1.state, seen1.earliest, after1_at)
+            else:
+                seen2 = self._watch_confirmed(alarm2, "alarm 2")[0]
+                if seen2.before is None:
+                    seen2 = Observed(seen2.state, after1, after1_sent, seen2.latest)
+            self.result.alarm1_at, self.result.alarm2_at = seen1.latest, seen2.latest
+            for name, seen, level in (("alarm 1", seen1, t.alarm1), ("alarm 2", seen2, t.alarm2)):
+                if self.result.credit_bought <= level:  # bought below the level: no wait
+                    self.record.measure(f"{name} seen on the first poll after load on",
+                                        seen.before is None, equals=True,
+                                        basis=f"credit bought {self.result.credit_bought} <= "
+                                              f"{name} level {level} (profile)")
+                    continue
+                predicted = self._predicted_hours(level, places="0.0001")
+                measure_timing(s, f"{name} observed after", seen.window, s.load_on_window,
+                               predicted, expect.timing_tolerance_h(
+                                   p, predicted, prm.price_per_kwh, prm.power_w))
+
+    @staticmethod
+    def _alarm2_seen(m: MeterState) -> bool:
+        return m.pre_trip_alarm
+
+    def _watch_confirmed(self, done: Callable[[MeterState], bool],
+                         what: str) -> tuple[Observed, MeterState, datetime, datetime]:
+        """Bracket the bench instant `done` became true (see BenchSteps.watch), confirmed by
+        the next poll, so a corrupted reply that slipped past the frame checksum cannot end
+        the wait; returns the bracket and the confirming poll with its send and answer
+        times."""
+        s, prm = self.steps, self.params
+        while True:
+            seen = s.watch(done, what, poll_s=prm.poll_s, max_bench_hours=prm.max_bench_hours)
+            sent = self.bench.now()
+            state = s.poll()
+            if done(state):
+                return seen, state, sent, self.bench.now()
 
     def consume_to_cutoff(self) -> None:
         prm = self.params
@@ -261,18 +301,24 @@ class PrepaidCycle:
             self.result.energy_consumed_kwh = Decimal(consumed_wh) / 1000
             self.result.verdict = str(result.verdict)
             self.record.measure("energy consumed (meter readback)",
-                                self.result.energy_consumed_kwh, "kWh")
+                                self.result.energy_consumed_kwh, "kWh",
+                                description="judged by the reconciliation checks below")
             mac = result.evidence.get("mac", {})
             self.record.measure(
                 "readback MAC verified by the centre", bool(mac.get("verified_by_centre")),
                 equals=True, description=f"readback key {mac.get('key_id')}"
                 + (" (public test key)" if mac.get("public_test_key") else ""))
-            for check in result.checks:
-                self.record.measure(f"reconcile: {check.name}", check.actual,
-                                    equals=check.actual if check.passed else check.expected,
-                                    description=f"expected {check.expected} ± {check.tolerance}")
-            self.record.attach("reconciliation evidence",
-                               json.dumps(result.evidence, indent=2, default=str),
-                               "application/json")
-            self.record.measure("reconciliation verdict", self.result.verdict,
-                                equals="balanced")
+            record_reconciliation(self.record, result,
+                                  self.bench.profile.credit.currency if self.steps.money
+                                  else "Wh")
+
+
+def record_reconciliation(record: RunRecord, result: ReconciliationResult,
+                          consumption_unit: str) -> None:
+    """The centre's reconciliation in the record: each check judged by the centre's rule
+    (its requirement, never the value read back), the evidence, and the verdict."""
+    measure_checks(record, result.checks, "reconcile: ", {"conservation": consumption_unit})
+    record.attach("reconciliation evidence", json.dumps(result.evidence, indent=2, default=str),
+                  "application/json")
+    record.measure("reconciliation verdict", str(result.verdict), equals="balanced",
+                   basis=BASIS)

@@ -30,21 +30,49 @@ class Outcome(StrEnum):
 Value = Decimal | int | float | str | bool | None
 
 
+class _Unset:
+    """No `equals` requirement (None itself can be one: "no purchase applied")."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+RECORDED = "recorded, no limit"
+
+
+class MeasurementOutOfLimits(AssertionError):
+    """A measurement judged against its requirement and found outside it."""
+
+
 @dataclass
 class Measurement:
-    """A named value with a unit and optional limits (inclusive), judged on record."""
+    """A named value with a unit and the requirement it is judged by, judged on record.
+
+    The requirement (``equals``, or inclusive ``low``/``high``) comes from the profile, the
+    tariff or the standard, never from the value: a measurement without one is recorded as
+    such ("recorded, no limit"), not as a pass. ``basis`` names where the requirement comes
+    from (e.g. "profile: thresholds.alarm1", "reconciliation: docs/billing.md").
+    """
 
     name: str
     value: Value
     unit: str = ""
     low: Decimal | None = None
     high: Decimal | None = None
-    equals: Value = None
+    equals: Value | _Unset = UNSET
     description: str = ""
+    basis: str = ""
+
+    @property
+    def has_limit(self) -> bool:
+        return self.equals is not UNSET or self.low is not None or self.high is not None
 
     @property
     def passed(self) -> bool:
-        if self.equals is not None:
+        """False only when a requirement is not met (a bare record never fails a step)."""
+        if self.equals is not UNSET:
             return self.value == self.equals
         if self.low is None and self.high is None:
             return True
@@ -53,8 +81,15 @@ class Measurement:
         v = Decimal(str(self.value))
         return (self.low is None or v >= self.low) and (self.high is None or v <= self.high)
 
+    @property
+    def verdict(self) -> str:
+        """"pass", "fail", or "recorded" for a value kept without a requirement."""
+        if not self.has_limit:
+            return "recorded"
+        return "pass" if self.passed else "fail"
+
     def limits_text(self) -> str:
-        if self.equals is not None:
+        if self.equals is not UNSET:
             return f"== {self.equals}"
         if self.low is not None and self.high is not None:
             return f"[{self.low}, {self.high}]"
@@ -62,17 +97,38 @@ class Measurement:
             return f">= {self.low}"
         if self.high is not None:
             return f"<= {self.high}"
-        return ""
+        return RECORDED
+
+    def limit_dict(self) -> dict[str, Any] | None:
+        """The requirement as data (record.json's ``limit``); None when there is none."""
+        if self.equals is not UNSET:
+            return {"equals": _plain(self.equals)}
+        if self.low is None and self.high is None:
+            return None
+        return {"low": _plain(self.low), "high": _plain(self.high)}
+
+    def title(self) -> str:
+        """One line for a step title or a JUnit property: value, requirement, verdict."""
+        value = f"{self.value} {self.unit}".strip()
+        return f"{value} | limit {self.limits_text()} | {self.verdict}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "value": str(self.value) if isinstance(self.value, Decimal) else self.value,
+            "value": _plain(self.value),
             "unit": self.unit,
+            "limit": self.limit_dict(),
             "limits": self.limits_text(),
+            "verdict": self.verdict,
             "passed": self.passed,
+            "basis": self.basis,
             "description": self.description,
         }
+
+
+def _plain(value: object) -> object:
+    """JSON-safe and exact: a Decimal becomes its string, never a float."""
+    return str(value) if isinstance(value, Decimal) else value
 
 
 @dataclass
@@ -129,6 +185,8 @@ class RunRecord:
         self.started = time.time()
         self.finished = 0.0
         self.summary: dict[str, Any] = {}
+        # Station, operator, DUT, instruments, billing centre (rig.report.testrecord).
+        self.context: dict[str, Any] = {}
         self.attachments: list[Attachment] = []
         self._current: Step | None = None
 
@@ -166,12 +224,12 @@ class RunRecord:
                 self.observer.step_finished(step)
 
     def measure(self, name: str, value: Value, unit: str = "", *, low: Decimal | None = None,
-                high: Decimal | None = None, equals: Value = None,
-                description: str = "") -> Measurement:
-        m = Measurement(name, value, unit, low, high, equals, description)
+                high: Decimal | None = None, equals: Value | _Unset = UNSET,
+                description: str = "", basis: str = "") -> Measurement:
+        m = Measurement(name, value, unit, low, high, equals, description, basis)
         (self._current.measurements if self._current else self._loose).append(m)
         if self.use_allure:
-            allure.dynamic.parameter(name, f"{value} {unit}".strip())
+            _allure_measurement_step(m)
         return m
 
     @property
@@ -216,3 +274,13 @@ class RunRecord:
 
     def close(self) -> None:
         self.finished = time.time()
+
+
+def _allure_measurement_step(m: Measurement) -> None:
+    """A measurement as an Allure step "name: value | limit | verdict" (failed when out of
+    limits). A step, not a parameter: parameters make the test's history id, and a measured
+    value must not change which test this is."""
+    with contextlib.suppress(MeasurementOutOfLimits), allure.step(f"{m.name}: {m.title()}"):
+        if not m.passed:
+            raise MeasurementOutOfLimits(f"{m.name} = {m.value} {m.unit}, limit "
+                                         f"{m.limits_text()}")

@@ -15,6 +15,7 @@ from rig.bench.config import BenchConfig
 from rig.billing.audit_key import AuditConfig, AuditKey
 from rig.billing.remote import connect_billing
 from rig.profile import load_profile
+from rig.report.testrecord import bench_context
 from rig.report.writer import write_report
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, CycleResult, PrepaidCycle
 from rig.scenarios.record import Observer, RunRecord
@@ -57,6 +58,7 @@ def run_prepaid_cycle(
     db_url: str | None = None,
     observer: Observer | None = None,
     use_allure: bool = False,
+    operator: str | None = None,
 ) -> CycleRun:
     """Run one cycle; the report is written whatever happens (the error is returned)."""
     run_dir = run_dir or new_run_dir()
@@ -71,11 +73,15 @@ def run_prepaid_cycle(
     try:
         with open_bench(config, profile=profile) as bench:
             record.identity = bench.identity | {"billing_db": url.split("://")[0]}
-            # A database URL opens the ledger here; http(s):// is a served centre (token file).
-            with connect_billing(url, token_file=config.billing.token_file,
-                                 clock=bench.clock.now, audit=audit) as billing:
-                cycle = PrepaidCycle(bench, billing, record, params)  # type: ignore[arg-type]
-                cycle.run()
+            try:
+                # A database URL opens the ledger here; http(s):// is a served centre.
+                with connect_billing(url, token_file=config.billing.token_file,
+                                     clock=bench.clock.now, audit=audit) as billing:
+                    cycle = PrepaidCycle(bench, billing, record,  # type: ignore[arg-type]
+                                         params)
+                    cycle.run()
+            finally:  # at the end: the card's ATR is known once the writer has seen it
+                record.context = bench_context(bench, billing_url=url, operator=operator)
     except BaseException as e:  # reported, then re-raised by the caller if it wants
         error = e
     finally:

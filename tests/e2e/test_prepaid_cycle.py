@@ -14,6 +14,7 @@ import pytest
 
 from rig.bench.config import BenchConfig
 from rig.profile import available_profiles
+from rig.report import record_schema
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
 
@@ -40,6 +41,24 @@ def test_full_prepaid_cycle(bench_config: BenchConfig, tmp_path: Path) -> None:
     assert report["identity"]["meter_profile"] == bench_config.profile
     assert (tmp_path / "report.html").is_file()
     assert list((tmp_path / "allure-results").glob("*-result.json"))
+
+    # The test record: every field, and predicted alarm times judged against the profile's
+    # timing tolerance (a limit, not just a number).
+    record = record_schema.TestRecord.model_validate_json(
+        (tmp_path / "record.json").read_text())
+    (test,) = record.tests
+    assert test.dut is not None and test.instruments is not None and test.billing is not None
+    assert test.dut.profile == bench_config.profile and len(test.dut.profile_sha256) == 64
+    assert test.instruments.card_reader.atr and test.instruments.load.idn
+    assert test.billing.kind == "sqlite" and record.operator
+    alarms = {m.name: m for m in test.measurements if m.name.endswith("observed after")}
+    assert set(alarms) == {"alarm 1 observed after", "alarm 2 observed after"}
+    for m in alarms.values():
+        assert isinstance(m.limit, record_schema.RangeLimit) and m.verdict == "pass", m
+        assert "declared" in m.description
+    page = (tmp_path / "report.html").read_text()
+    assert "profile SHA-256" in page and test.dut.profile_sha256 in page
+    assert all((tmp_path / e.file).is_file() for e in test.evidence)
 
 
 @pytest.mark.bench

@@ -7,18 +7,30 @@ as friendly periods act the same on every run) and at the time scale a test asks
 Billing: a per-test SQLite file, unless the bench config names a centre (`[billing] url`, a
 database URL or a served `http(s)://` one with its token) — then every test, on every
 pytest-xdist worker, uses that one centre. A centre knows a meter by its address and each
-fresh emulated meter starts at purchase sequence 0, so an in-process emulated meter gets a
-random address of its own for each test (one the centre does not know yet).
+fresh emulated meter starts at purchase sequence 0, so an in-process emulated meter on a
+shared centre gets a random address of its own for each test (one the centre does not know
+yet); with a billing centre per test it gets a stable address per profile and worker, so two
+runs are comparable. A real bench uses the meter's nameplate address (its profile or
+`meter.address`).
+
+Records: measurements are Allure steps and JUnit properties; the evidence is attached to the
+test itself (in the call phase, not the fixture's teardown); with --cert-dir each test's
+result, its context and its evidence files go into the run folder for certification.html and
+record.json.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
+import allure
 import pytest
 
 from rig.bench.bench import Bench, open_bench
@@ -27,9 +39,11 @@ from rig.billing.db import open_billing
 from rig.billing.remote import RemoteBillingCentre, connect_billing
 from rig.billing.service import BillingCentre, NotFound
 from rig.profile import MeterProfile, available_profiles, load_profile
-from rig.pytest_plugin import RecordProperty, bench_config_of, stamp_identity
+from rig.pytest_plugin import RecordProperty, bench_config_of, record_measurements, stamp_identity
 from rig.report.certification import result_from_record, save_result
 from rig.report.plot import attach_plot
+from rig.report.testrecord import bench_context
+from rig.scenarios.cert_labels import labels_for, requirement_link
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
@@ -52,6 +66,20 @@ def pytest_configure(config: pytest.Config) -> None:
                             "the bench's time (skipped with a served centre on a fast bench)")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Allure labels a lab filters on: epic, feature, story, severity, requirement link."""
+    for item in items:
+        if "cert_profile" not in getattr(item, "fixturenames", ()):
+            continue
+        requirement = _requirement(item)
+        labels = labels_for(requirement)
+        for mark in (allure.epic("certification"), allure.feature(labels.feature),
+                     allure.story(requirement), allure.severity(labels.severity),
+                     allure.link(requirement_link(requirement), link_type="requirement",
+                                 name=f"requirement: {requirement}")):
+            item.add_marker(mark)
+
+
 @pytest.fixture
 def meter_profile(cert_profile: str, bench_config: BenchConfig) -> MeterProfile:
     """The profile under certification (so `requires_capability` judges this one)."""
@@ -68,9 +96,21 @@ def _cert_config(request: pytest.FixtureRequest, config: BenchConfig,
         if marker is not None:
             update["time_scale"] = float(marker.args[0])
         if config.meter.address is None:
-            address = _fresh_address(config)
+            address = (_fresh_address(config) if config.billing.url
+                       else stable_address(profile.name, _worker()))
             update["meter"] = config.meter.model_copy(update={"address": address})
     return config.model_copy(update=update)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def stable_address(profile: str, worker: str) -> str:
+    """The meter address an emulated meter of `profile` has on `worker` in every run: 12
+    digits from a hash of both, never starting with 99 (the another-meter scenario's)."""
+    digest = int.from_bytes(hashlib.sha256(f"{profile}|{worker}".encode()).digest()[:8], "big")
+    return f"{1 + digest % 8}{digest // 8 % 10**11:011d}"
 
 
 def _fresh_address(config: BenchConfig) -> str:
@@ -133,7 +173,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         record = RunRecord("certification", identity={"meter_profile": str(profile)})
         record.close()
         save_result(result_from_record(str(profile), _requirement(item), "skipped", record,
-                                       reason.removeprefix("Skipped: ")), Path(cert_dir))
+                                       reason.removeprefix("Skipped: "),
+                                       test_id=item.nodeid), Path(cert_dir))
     return report
 
 
@@ -154,31 +195,63 @@ def _outcome(node: pytest.Item) -> tuple[str, str]:
     return ("fail" if "AssertionError" in message else "error"), message
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After the test body, while Allure still has the test open: its evidence and its
+    measurements belong to the test, whether it passed or not."""
+    try:
+        return (yield)
+    finally:
+        s: BenchSteps | None = getattr(item, "rig_steps", None)
+        if s is not None:
+            _attach_evidence(item, s)
+            record_measurements(item, s.record)
+
+
+def _attach_evidence(item: pytest.Item, s: BenchSteps) -> None:
+    item.rig_evidence_attached = True  # type: ignore[attr-defined]
+    record, bench = s.record, s.bench
+    record.attach("meter serial transcript", bench.meter_transcript.to_text())
+    record.attach("card APDU trace (secrets redacted)", bench.apdu_trace.to_text())
+    if bench.scpi_log is not None:
+        record.attach("load SCPI log", bench.scpi_log.to_text())
+    if s.series.samples:
+        title = f"{_requirement(item)} — {bench.profile.name}"
+        attach_plot(record, s.series, title)
+    record.attach("measurements (value, limit, verdict)",
+                  json.dumps([{"step": st.name, **m.to_dict()} for st in record.steps
+                              for m in st.measurements], indent=2, default=str),
+                  "application/json")
+
+
 @pytest.fixture
 def steps(request: pytest.FixtureRequest, bench_config: BenchConfig, meter_profile: MeterProfile,
           tmp_path: Path, record_property: RecordProperty) -> Iterator[BenchSteps]:
     profile = meter_profile
     config = _cert_config(request, bench_config, profile)
+    node = request.node
     with open_bench(config, profile=profile) as bench:
         _skip_on_foreign_clock(request, config, bench)
         stamp_identity(bench.identity, record_property)
         record = RunRecord("certification", identity=bench.identity, use_allure=True)
+        billing_url = config.billing.url or f"sqlite:///{tmp_path / 'billing.sqlite'}"
         with _billing(config, bench, tmp_path) as billing:
             s = BenchSteps(bench, billing, record)  # type: ignore[arg-type]
+            node.rig_steps = s
             try:
                 yield s
             finally:
-                record.attach("meter serial transcript", bench.meter_transcript.to_text())
-                record.attach("card APDU trace (secrets redacted)", bench.apdu_trace.to_text())
-                if bench.scpi_log is not None:
-                    record.attach("load SCPI log", bench.scpi_log.to_text())
-                if s.series.samples:
-                    title = f"{_requirement(request.node)} — {profile.name}"
-                    attach_plot(record, s.series, title)
+                node.rig_steps = None
+                if not getattr(node, "rig_evidence_attached", False):
+                    _attach_evidence(node, s)  # the test never reached its call phase
+                record.context = bench_context(
+                    bench, billing_url=billing_url,
+                    operator=request.config.getoption("--operator", default=None))
                 record.close()
     cert_dir = request.config.getoption("--cert-dir")
     if cert_dir:
-        outcome, message = _outcome(request.node)
-        save_result(result_from_record(profile.name, _requirement(request.node), outcome,
-                                       record, message),
+        outcome, message = _outcome(node)
+        save_result(result_from_record(profile.name, _requirement(node), outcome,
+                                       record, message, test_id=node.nodeid,
+                                       evidence_root=Path(cert_dir)),
                     Path(cert_dir))
