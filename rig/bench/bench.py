@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from rig.bench.config import BenchConfig
 from rig.bench.control import ControlClient
 from rig.bench.courier import CardCourier, CommandCourier, EmulatedCourier, PromptCourier
+from rig.bench.safe_report import SafeStateReport
 from rig.bench.scpi_log import ScpiLog, record_scpi
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
@@ -50,6 +51,8 @@ class Bench:
     sim: ControlClient | None = None  # the emulated bench's control channel; None on a real one
     scpi_log: ScpiLog | None = None  # every command to the load and its reply
     serial_faults: SerialFaultProxy | None = None
+    safe_report: SafeStateReport = field(default_factory=SafeStateReport)
+    _card_sessions: int = field(default=0, init=False, repr=False)  # powered card sessions
 
     @property
     def identity(self) -> dict[str, str]:
@@ -71,11 +74,32 @@ class Bench:
     def card_at_writer(self) -> Iterator[PcscConnection]:
         """The card in the writer, powered for one session, powered down on any exit."""
         with self.reader.wait_for_card(self.config.card.insert_timeout_s) as conn:
-            yield conn
+            self._card_sessions += 1
+            try:
+                yield conn
+            finally:
+                self._card_sessions -= 1
 
     def safe_state(self) -> None:
         """Load input off (the card is powered only inside card_at_writer)."""
         self.load.safe_state()
+
+    def leave(self) -> None:
+        """The safe state of a bench being closed, read back into `safe_report`: the load's
+        input off and what it reads after, the meter's relay, whether a card is still powered.
+        Never raises: a failed read-back is reported, not allowed to hide why we are leaving."""
+        report = self.safe_report
+        report.load_off_confirmed = self.load.safe_state()
+        try:
+            report.load_reads_on = self.load.input_state()
+            report.load_power_w = self.load.measure_power()
+        except Exception as e:  # reported in the statement, never raised from here
+            report.load_problem = str(e) or type(e).__name__
+        try:
+            report.relay_open = self.meter.status().relay_open
+        except Exception as e:
+            log.warning("meter state unreadable while leaving the bench: %s", e)
+        report.card_session_open = self._card_sessions > 0
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -99,6 +123,7 @@ def _default_master_key(config: BenchConfig) -> MasterKey:
 def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> Iterator[Bench]:
     """Open every instrument of `config` (starting an emulated bench when asked)."""
     profile = profile or load_profile(config.profile)
+    report = SafeStateReport()
     with contextlib.ExitStack() as stack:
         parts: dict[str, str] = {}
         if config.kind == "emulated":
@@ -110,6 +135,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch,
                                     address=config.meter.address)
                 control_url = sim.start().control
+                stack.callback(report.closed.append, "emulated bench stopped")
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
             stack.callback(control.close)
@@ -154,10 +180,12 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                                      **line)
             meter_port = proxy.start()
             stack.callback(proxy.stop)
+        stack.callback(report.closed.append, f"meter port {meter_port} closed")
         meter = stack.enter_context(open_meter(
             profile, meter_port, transcript=transcript, parity=parity,
             timeout_s=config.meter.timeout_s, retries=config.meter.retries,
             tz=clock.epoch.tzinfo))
+        stack.callback(report.closed.append, f"load session {resource} closed")
         load = stack.enter_context(ElectronicLoad.open(
             resource, dialect=config.load.dialect, backend=config.load.backend))
         scpi_log = ScpiLog(clock.now)
@@ -167,10 +195,10 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             reader=PcscReader(reader_name), courier=courier,
             master_key=_default_master_key(config), meter_transcript=transcript,
             apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
-            serial_faults=proxy,
+            serial_faults=proxy, safe_report=report,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
         try:
             yield bench
         finally:
-            bench.safe_state()
+            bench.leave()
