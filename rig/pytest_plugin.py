@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rig.bench.config import BenchConfig, load_bench_config
+from rig.errors import RigError
 from rig.profile import DEFAULT_PROFILE, MeterProfile, load_profile
 
 
@@ -30,6 +31,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_capability(name, ...): skip unless the meter profile has them")
     config.addinivalue_line("markers", "bench: needs a bench (emulated by default)")
+    config.stash[_BENCH_CONFIG] = _checked_bench_config(config)
+
+
+_BENCH_CONFIG = pytest.StashKey[BenchConfig]()
+
+
+def _checked_bench_config(config: pytest.Config) -> BenchConfig:
+    """--bench and --meter-profile, validated once before any test: a broken file is one
+    usage error naming file, field and problem, not a traceback in every test."""
+    path = config.getoption("--bench", default=None)
+    profile = config.getoption("--meter-profile", default=None)
+    try:
+        bench = load_bench_config(Path(path)) if path else BenchConfig(time_scale=36000.0)
+        if profile:
+            bench = bench.model_copy(update={"profile": profile})
+        load_profile(bench.profile)
+    except RigError as e:
+        raise pytest.UsageError(f"rig: {e}") from None
+    return bench
+
+
+def configured_bench(config: pytest.Config) -> BenchConfig:
+    """The session's bench config (validated at start-up)."""
+    return config.stash[_BENCH_CONFIG]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -51,12 +76,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def bench_config(request: pytest.FixtureRequest) -> BenchConfig:
     """The bench config: --bench PATH, else an emulated bench; --meter-profile overrides."""
-    path = request.config.getoption("--bench")
-    config = load_bench_config(Path(path)) if path else BenchConfig(time_scale=36000.0)
-    profile = request.config.getoption("--meter-profile")
-    if profile:
-        config = config.model_copy(update={"profile": profile})
-    return config
+    return configured_bench(request.config)
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from rig.billing.db import open_billing
 from rig.billing.remote import RemoteBillingCentre, connect_billing
 from rig.billing.service import BillingCentre, NotFound
 from rig.profile import MeterProfile, available_profiles, load_profile
-from rig.pytest_plugin import stamp_identity
+from rig.pytest_plugin import configured_bench, stamp_identity
 from rig.report.certification import result_from_record, save_result
 from rig.report.plot import plot_run
 from rig.scenarios.record import RunRecord
@@ -37,7 +37,10 @@ from rig.scenarios.steps import BenchSteps
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cert_profile" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--meter-profile")
-        names = [chosen] if chosen else available_profiles()
+        bench = configured_bench(metafunc.config)
+        # An emulated bench can be any model; a real bench is the one meter its config names.
+        names = [chosen] if chosen else (
+            available_profiles() if bench.kind == "emulated" else [bench.profile])
         metafunc.parametrize("cert_profile", names, scope="function")
 
 
