@@ -65,7 +65,10 @@ def run(
         str | None, typer.Option(help="bench seconds per real second, above 0 "
                                  f"(at most {options.MAX_TIME_SCALE})")
     ] = None,
-    amount: Annotated[str, typer.Option(help="money paid at the vending station")] = "20.00",
+    amount: Annotated[
+        str | None, typer.Option(help="money paid at the vending station (default: 20.00, or "
+                                 "more if the profile's alarm 1 needs it)")
+    ] = None,
     power: Annotated[str, typer.Option(help="load power set point, whole W above 0")] = "2000",
     out: Annotated[Path, typer.Option(help="folder for run folders")] = Path("runs"),
     db: Annotated[
@@ -88,12 +91,13 @@ def run(
         _run_suite(suite, bench, profile, out)
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
+    from rig.scenarios.purchase import purchase_warning, suitable_purchase
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
 
     _sigterm_as_interrupt()
     try:
-        params = CycleParams(amount=options.money("--amount", amount),
-                             power_w=options.power_w("--power", power))
+        paid = options.money("--amount", amount) if amount is not None else None
+        watts = options.power_w("--power", power)
         config = load_bench_config(bench) if bench else BenchConfig()
         updates: dict[str, object] = {}
         if profile:
@@ -107,9 +111,15 @@ def run(
         except ValidationError as e:
             where = f"{config.source}: " if config.source else ""
             raise _fail(f"{where}{_config_problems(e)}") from None
-        load_profile(config.profile)
+        meter_profile = load_profile(config.profile)
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
+    price = CycleParams().price_per_kwh
+    if paid is None:
+        paid = suitable_purchase(meter_profile, price)
+    elif (warning := purchase_warning(meter_profile, paid, price)) is not None:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    params = CycleParams(amount=paid, power_w=watts)
     run_dir = new_run_dir(out)
     console.print(
         f"[bold]rig[/] prepaid cycle on a [bold]{config.kind}[/] bench, profile "
