@@ -1,5 +1,8 @@
 """What every `rig billing …` command shares: the ``--db`` option, opening the centre, and how
-an error ends the command (one line on stderr; exit 2, or 75 when the database stayed locked)."""
+an error ends the command: one line on stderr and an exit code a script can act on —
+2 for a usage error (a bad value or option: fix the command), 3 when the centre refused the
+operation (a business rule: hoarding limit, blocked meter, unknown record, duplicate, role),
+75 when the database stayed locked (nothing was done: run it again)."""
 
 from __future__ import annotations
 
@@ -10,10 +13,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
-from rig.billing.service import BillingCentre
+from rig.billing.service import (
+    BillingCentre,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    VendRefused,
+)
 from rig.errors import RigError
 
 err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
@@ -21,11 +31,17 @@ err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for 
 Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
                                  help="billing database URL (SQLAlchemy)")]
 
+EXIT_USAGE = 2
+EXIT_REFUSED = 3  # the centre refused: the command was right, the ledger said no
+# VendRefused reasons that are a mistake in the command, not the ledger saying no.
+_BAD_INPUT = frozenset({"amount_invalid", "amount_not_positive", "reason_missing",
+                        "request_id_missing"})
+
 LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -64,6 +80,10 @@ def open_centre(db: str) -> Iterator[BillingCentre]:
         yield c
     except BillingBusy as e:
         raise fail(str(e), EXIT_BUSY) from None
+    except VendRefused as e:
+        raise fail(str(e), EXIT_USAGE if e.reason in _BAD_INPUT else EXIT_REFUSED) from None
+    except (NotFound, Conflict, PermissionDenied) as e:
+        raise fail(str(e), EXIT_REFUSED) from None
     except (RigError, ValueError) as e:
         raise fail(str(e)) from None
     finally:
