@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -43,8 +44,20 @@ class CreditKind(StrEnum):
     ENERGY = "energy"
 
 
-NonNegative = Annotated[Decimal, Field(ge=0)]
-Positive = Annotated[Decimal, Field(gt=0)]
+
+
+def _not_float(value: object) -> object:
+    """TOML reads `10.1` as a binary float, which is not 10.1: amounts are written as strings
+    ("10.10") or integers, so the profile says exactly what the meter is certified for."""
+    if isinstance(value, float):
+        raise ValueError(f"{value!r} is a TOML float, which is not exact: write the amount as a "
+                         f'string, e.g. "{value}"')
+    return value
+
+
+ExactDecimal = Annotated[Decimal, BeforeValidator(_not_float)]
+NonNegative = Annotated[ExactDecimal, Field(ge=0)]
+Positive = Annotated[ExactDecimal, Field(gt=0)]
 ProtocolKind = Literal["dlt645-2007", "iec62056-21"]
 AlarmAction = Literal["display", "buzzer", "relay_trip"]
 
@@ -179,9 +192,9 @@ class ProtocolSettings(_Strict):
 class Credit(_Strict):
     unit: CreditKind
     currency: str = "CNY"
-    resolution: Decimal = Field(description="smallest credit step on card and register")
+    resolution: ExactDecimal = Field(description="smallest credit step on card and register")
     # At most what a card's tariff record carries: u32 × 0.0001 (docs/card-spec.md).
-    factory_price_per_kwh: Annotated[Decimal, Field(
+    factory_price_per_kwh: Annotated[ExactDecimal, Field(
         ge=0, le=Decimal("429496.7295"), decimal_places=4,
         description="unit price the meter uses until a card brings a tariff (money meters)")]
 
@@ -306,7 +319,7 @@ class PowerLimit(_Strict):
 
 class Metering(_Strict):
     phases: Literal[1, 3] = 1
-    nominal_voltage: Annotated[Decimal, Field(gt=0)] = Decimal(220)
+    nominal_voltage: Positive = Decimal(220)
     accuracy_class: Literal["0.2S", "0.5S", "1", "2", "A", "B", "C"] = "1"
 
 
@@ -356,25 +369,30 @@ class MeterProfile(_Strict):
 
     @field_validator("capabilities")
     @classmethod
-    def _capabilities(cls, v: frozenset[str], info: ValidationInfo) -> frozenset[str]:
+    def _capability_words(cls, v: frozenset[str]) -> frozenset[str]:
         bad = sorted(c for c in v if not _CAPABILITY.fullmatch(c))
         if bad:
             raise ValueError(f"{', '.join(map(repr, bad))}: a capability is a lower-case word")
-        d = info.data
-        thresholds, protocol = d.get("thresholds"), d.get("protocol")
+        return v
+
+    @model_validator(mode="after")
+    def _capabilities_configured(self) -> MeterProfile:
+        """Checked on the whole, valid profile: a section that failed its own validation is
+        reported once, for what is wrong with it, not again as "lacks" here."""
+        t, dlt = self.thresholds, self.protocol.dlt645
         offered = {
-            "emergency_credit": d.get("emergency_credit") is not None,
-            "friendly_periods": d.get("friendly_periods") is not None,
-            "power_limit": d.get("power_limit") is not None,
-            "alarm2_relay_trip": bool(thresholds and "relay_trip" in thresholds.alarm2_actions),
-            "overdraft": bool(thresholds and thresholds.overdraft_limit > 0),
-            "remote_relay_control": bool(protocol and protocol.dlt645
-                                         and protocol.dlt645.remote_relay_control),
+            "emergency_credit": self.emergency_credit is not None,
+            "friendly_periods": self.friendly_periods is not None,
+            "power_limit": self.power_limit is not None,
+            "alarm2_relay_trip": "relay_trip" in t.alarm2_actions,
+            "overdraft": t.overdraft_limit > 0,
+            "remote_relay_control": bool(dlt and dlt.remote_relay_control),
         }
         for cap, needs in _CAPABILITY_NEEDS.items():
-            if cap in v and not offered[cap]:
-                raise ValueError(f"{cap!r} is declared but the profile lacks {needs}")
-        return v
+            if cap in self.capabilities and not offered[cap]:
+                raise ValueError(f"capabilities: {cap!r} is declared but the profile lacks "
+                                 f"{needs}")
+        return self
 
     # -- derived ---------------------------------------------------------------------
     @property

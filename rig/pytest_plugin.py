@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from rig.bench.config import BenchConfig, load_bench_config
+from rig.errors import RigError
 from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, MeterProfile, load_profile
 
 if TYPE_CHECKING:
     from rig.bench.bench import Bench
-
-if TYPE_CHECKING:
     from rig.scenarios.record import RunRecord
 
 _STARTED = pytest.StashKey[float]()
@@ -47,6 +46,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_capability(name, ...): skip unless the meter profile has them")
     config.addinivalue_line("markers", "bench: needs a bench (emulated by default)")
+    config.stash[_BENCH_CONFIG] = _checked_bench_config(config)
+
+
+_BENCH_CONFIG = pytest.StashKey[BenchConfig]()
+
+
+def _checked_bench_config(config: pytest.Config) -> BenchConfig:
+    """--bench, --meter-profile and --profiles-dir, validated once before any test: a broken
+    file is one usage error naming file, field and problem, not a traceback in every test."""
+    try:
+        bench = bench_config_of(config)
+        load_profile(bench.profile, bench.profiles_dir)
+    except RigError as e:
+        raise pytest.UsageError(f"rig: {e}") from None
+    return bench
+
+
+def configured_bench(config: pytest.Config) -> BenchConfig:
+    """The session's bench config (validated at start-up)."""
+    return config.stash[_BENCH_CONFIG]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -101,8 +120,9 @@ def bench_config_of(config: pytest.Config) -> BenchConfig:
 
 @pytest.fixture(scope="session")
 def bench_config(request: pytest.FixtureRequest) -> BenchConfig:
-    """The bench config: --bench PATH, else an emulated bench; options override it."""
-    return bench_config_of(request.config)
+    """The bench config: --bench PATH, else an emulated bench; options override it (validated
+    at start-up)."""
+    return configured_bench(request.config)
 
 
 @pytest.fixture(scope="session")

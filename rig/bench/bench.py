@@ -18,6 +18,7 @@ from rig.bench.config import BenchConfig
 from rig.bench.control import ControlClient
 from rig.bench.courier import CardCourier, CommandCourier, EmulatedCourier, PromptCourier
 from rig.bench.master_key import bench_master_key
+from rig.bench.safe_report import SafeStateReport
 from rig.bench.scpi_log import ScpiLog, record_scpi
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
@@ -55,6 +56,8 @@ class Bench:
     meter_port: str = ""  # the serial port rig talks to the meter on
     meter_line: Mapping[str, object] = field(default_factory=dict)  # baud, parity, bits, stop
     card_atr: str = ""  # the card's ATR (hex) as the writer last saw it
+    safe_report: SafeStateReport = field(default_factory=SafeStateReport)
+    _card_sessions: int = field(default=0, init=False, repr=False)  # powered card sessions
 
     @property
     def instruments(self) -> dict[str, dict[str, object]]:
@@ -94,11 +97,32 @@ class Bench:
         """The card in the writer, powered for one session, powered down on any exit."""
         with self.reader.wait_for_card(self.config.card.insert_timeout_s) as conn:
             self.card_atr = conn.atr.hex().upper()
-            yield conn
+            self._card_sessions += 1
+            try:
+                yield conn
+            finally:
+                self._card_sessions -= 1
 
     def safe_state(self) -> None:
         """Load input off (the card is powered only inside card_at_writer)."""
         self.load.safe_state()
+
+    def leave(self) -> None:
+        """The safe state of a bench being closed, read back into `safe_report`: the load's
+        input off and what it reads after, the meter's relay, whether a card is still powered.
+        Never raises: a failed read-back is reported, not allowed to hide why we are leaving."""
+        report = self.safe_report
+        report.load_off_confirmed = self.load.safe_state()
+        try:
+            report.load_reads_on = self.load.input_state()
+            report.load_power_w = self.load.measure_power()
+        except Exception as e:  # reported in the statement, never raised from here
+            report.load_problem = str(e) or type(e).__name__
+        try:
+            report.relay_open = self.meter.status().relay_open
+        except Exception as e:
+            log.warning("meter state unreadable while leaving the bench: %s", e)
+        report.card_session_open = self._card_sessions > 0
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -115,6 +139,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
     """Open every instrument of `config` (starting an emulated bench when asked)."""
     master_key = bench_master_key(config)  # refused before any instrument is touched
     profile = profile or load_profile(config.profile, config.profiles_dir)
+    report = SafeStateReport()
     with contextlib.ExitStack() as stack:
         parts: dict[str, str] = {}
         if config.kind == "emulated":
@@ -126,6 +151,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch,
                                     address=config.meter.address, master_key=master_key)
                 control_url = sim.start().control
+                stack.callback(report.closed.append, "emulated bench stopped")
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
             stack.callback(control.close)
@@ -170,10 +196,12 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                                      **line)
             meter_port = proxy.start()
             stack.callback(proxy.stop)
+        stack.callback(report.closed.append, f"meter port {meter_port} closed")
         meter = stack.enter_context(open_meter(
             profile, meter_port, transcript=transcript, parity=parity,
             timeout_s=config.meter.timeout_s, retries=config.meter.retries,
             tz=clock.epoch.tzinfo))
+        stack.callback(report.closed.append, f"load session {resource} closed")
         load = stack.enter_context(ElectronicLoad.open(
             resource, dialect=config.load.dialect, backend=config.load.backend))
         scpi_log = ScpiLog(clock.now)
@@ -183,10 +211,10 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             reader=PcscReader(reader_name), courier=courier,
             master_key=master_key, meter_transcript=transcript,
             apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
-            serial_faults=proxy, meter_port=meter_port, meter_line=line,
+            serial_faults=proxy, meter_port=meter_port, meter_line=line, safe_report=report,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
         try:
             yield bench
         finally:
-            bench.safe_state()
+            bench.leave()

@@ -1,6 +1,9 @@
 """What every `rig billing …` command shares: the ``--db`` option, opening the centre, and how
-an error ends the command (one line on stderr; exit 2, 75 when the database stayed locked, 74
-when it could not store: read-only, full, I/O error)."""
+an error ends the command: one line on stderr and an exit code a script can act on —
+2 for a usage error (a bad value or option: fix the command), 3 when the centre refused the
+operation (a business rule: hoarding limit, blocked meter, unknown record, duplicate, role),
+74 when it could not store (read-only, full, I/O error: nothing was committed), 75 when the
+database stayed locked (nothing was done: run it again)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,13 @@ from rich.markup import escape
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
 from rig.billing.readback_keys import ReadbackKeyService
-from rig.billing.service import BillingCentre
+from rig.billing.service import (
+    BillingCentre,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    VendRefused,
+)
 from rig.billing.storage import EXIT_STORAGE, BillingStorageError
 from rig.errors import RigError
 from rig.extras import MissingExtra
@@ -36,6 +45,12 @@ AuditKeyFile = Annotated[Path | None, typer.Option(
 AuditAnchor = Annotated[Path | None, typer.Option(
     "--audit-anchor", envvar="RIG_AUDIT_ANCHOR",
     help="file of signed checkpoints of the audit chain's head, outside the database")]
+
+EXIT_USAGE = 2
+EXIT_REFUSED = 3  # the centre refused: the command was right, the ledger said no
+# VendRefused reasons that are a mistake in the command, not the ledger saying no.
+_BAD_INPUT = frozenset({"amount_invalid", "amount_not_positive", "reason_missing",
+                        "request_id_missing"})
 
 LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
 
@@ -116,6 +131,10 @@ def open_centre(db: str, audit: AuditConfig | None = None,
         raise fail(str(e), EXIT_BUSY) from None
     except BillingStorageError as e:
         raise fail(str(e), EXIT_STORAGE) from None
+    except VendRefused as e:
+        raise fail(str(e), EXIT_USAGE if e.reason in _BAD_INPUT else EXIT_REFUSED) from None
+    except (NotFound, Conflict, PermissionDenied) as e:
+        raise fail(str(e), EXIT_REFUSED) from None
     except (RigError, ValueError) as e:
         raise fail(str(e)) from None
     finally:

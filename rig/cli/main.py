@@ -8,17 +8,18 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from rig.bench.config import BenchConfig, load_bench_config
 from rig.bench.master_key import bench_master_key
+from rig.cli import options
 from rig.cli.billing import app as billing_app
 from rig.errors import RigError
 from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, load_profile, profile_dirs, profile_files
@@ -28,7 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Hardware-in-the-loop test rig for IC-card prepaid energy meters.",
 )
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress and errors
+result_out = Console()  # the result summary and the report's path: `rig run > out.txt` has them
 app.add_typer(billing_app, name="billing")
 
 
@@ -46,8 +48,15 @@ def _sigterm_as_interrupt() -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line
+    """One line on stderr, exit 2. The message is text, not markup: a profile error such as
+    "lacks a [power_limit] section" keeps its brackets."""
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(2)
+
+
+def _config_problems(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: "
+                     f"{str(err['msg']).removeprefix('Value error, ')}" for err in e.errors())
 
 
 @app.command()
@@ -56,9 +65,15 @@ def run(
         Path | None, typer.Option(help="bench config TOML (default: emulated)")
     ] = None,
     profile: Annotated[str | None, typer.Option(help="meter profile name or path")] = None,
-    time_scale: Annotated[float | None, typer.Option(help="bench seconds per real second")] = None,
-    amount: Annotated[str, typer.Option(help="money paid at the vending station")] = "20.00",
-    power: Annotated[int, typer.Option(help="load power set point, W")] = 2000,
+    time_scale: Annotated[
+        str | None, typer.Option(help="bench seconds per real second, above 0 "
+                                 f"(at most {options.MAX_TIME_SCALE})")
+    ] = None,
+    amount: Annotated[
+        str | None, typer.Option(help="money paid at the vending station (default: 20.00, or "
+                                 "more if the profile's alarm 1 needs it)")
+    ] = None,
+    power: Annotated[str, typer.Option(help="load power set point, whole W above 0")] = "2000",
     out: Annotated[Path, typer.Option(help="folder for run folders")] = Path("runs"),
     db: Annotated[
         str | None, typer.Option(help="billing DB URL (default: in the run folder)")
@@ -83,29 +98,45 @@ def run(
     given) and write JUnit XML, allure-results and certification.html.
     """
     if suite:
+        if time_scale is not None:
+            raise _fail("--time-scale does not apply to --suite: each certification test runs "
+                        "at the time scale its requirement needs (an emulated bench) or at 1 "
+                        "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
+    from rig.scenarios.purchase import purchase_warning, suitable_purchase
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
 
     _sigterm_as_interrupt()
     try:
+        paid = options.money("--amount", amount) if amount is not None else None
+        watts = options.power_w("--power", power)
         config = load_bench_config(bench) if bench else BenchConfig()
         updates: dict[str, object] = {}
         if profile:
             updates["profile"] = profile
-        if time_scale:
-            updates["time_scale"] = time_scale
+        if time_scale is not None:
+            updates["time_scale"] = options.time_scale("--time-scale", time_scale)
         if profiles_dir:
             updates["profiles_dir"] = profiles_dir.resolve()
-        config = BenchConfig.model_validate(
-            config.model_dump() | updates | {"source": config.source}
-        )
-        load_profile(config.profile, config.profiles_dir)
+        try:
+            config = BenchConfig.model_validate(
+                config.model_dump() | updates | {"source": config.source}
+            )
+        except ValidationError as e:
+            where = f"{config.source}: " if config.source else ""
+            raise _fail(f"{where}{_config_problems(e)}") from None
+        meter_profile = load_profile(config.profile, config.profiles_dir)
         bench_master_key(config)  # a real bench without its own key stops here, in one line
-        params = CycleParams(amount=Decimal(amount), power_w=Decimal(power))
-    except (RigError, InvalidOperation, ValueError) as e:
+    except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
+    price = CycleParams().price_per_kwh
+    if paid is None:
+        paid = suitable_purchase(meter_profile, price)
+    elif (warning := purchase_warning(meter_profile, paid, price)) is not None:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    params = CycleParams(amount=paid, power_w=watts)
     run_dir = new_run_dir(out)
     console.print(
         f"[bold]rig[/] prepaid cycle on a [bold]{config.kind}[/] bench, profile "
@@ -116,7 +147,7 @@ def run(
             config, params=params, run_dir=run_dir, db_url=db, observer=progress,
             operator=operator,
         )
-    progress.print_summary(outcome.record.summary, outcome.report)
+    progress.print_summary(outcome.record.summary, outcome.report, result_out)
     if outcome.error is not None and not isinstance(outcome.error, AssertionError):
         if isinstance(outcome.error, KeyboardInterrupt):
             raise typer.Exit(130)
@@ -278,7 +309,7 @@ def profiles(profiles_dir: ProfilesDir = None) -> None:
             )
         except RigError as e:
             failed = True
-            console.print(f"[red]bad[/] {name:24} {e}", highlight=False)
+            console.print(f"[red]bad[/] {name:24} {escape(str(e))}", soft_wrap=True)
     raise typer.Exit(1 if failed else 0)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -65,13 +66,17 @@ class CycleProgress:
             self._last = now
             self._live.update(self._render())
 
-    def print_summary(self, summary: dict[str, object], report: Path) -> None:
+    def print_summary(self, summary: dict[str, object], report: Path,
+                      out: Console | None = None) -> None:
+        """The result, on `out` (stdout for `rig run`, so it can be captured apart from the
+        progress on stderr)."""
+        out = out or self._console
         table = Table(title="prepaid cycle", show_header=False)
         for key, value in summary.items():
             style = ""
             if key == "outcome":
                 style = "bold green" if value == "pass" else "bold red"
             table.add_row(key, Text(str(value), style=style))
-        self._console.print()
-        self._console.print(table)
-        self._console.print(f"report: [bold]{report}[/]", soft_wrap=True)
+        out.print()
+        out.print(table)
+        out.print(f"report: [bold]{escape(str(report))}[/]", soft_wrap=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
+from rig.bench.safe_report import SafeStateReport, watts
 from rig.billing.audit_key import AuditConfig, AuditKey
 from rig.billing.remote import connect_billing
 from rig.profile import load_profile
@@ -70,8 +71,10 @@ def run_prepaid_cycle(
                        use_allure=use_allure)
     cycle: PrepaidCycle | None = None
     error: BaseException | None = None
+    left: SafeStateReport | None = None
     try:
         with open_bench(config, profile=profile) as bench:
+            left = bench.safe_report  # filled in as the bench closes, on every path
             record.identity = bench.identity | {"billing_db": url.split("://")[0]}
             try:
                 # A database URL opens the ledger here; http(s):// is a served centre.
@@ -88,6 +91,14 @@ def run_prepaid_cycle(
         record.close()
         result = cycle.result if cycle else CycleResult()
         record.summary = summary(result, record, error)
+        if left is not None:
+            record.summary["safe state"] = left.summary()
+            final = {"load": "off" if left.load_reads_on is False else "NOT CONFIRMED OFF"}
+            if left.load_power_w is not None:
+                final["power"] = watts(left.load_power_w, relay_open=True)
+            if left.relay_open is not None:
+                final["relay"] = "open" if left.relay_open else "closed"
+            record.reading(**final)  # the live status line ends on what the bench reads now
         report = write_report(record, run_dir)
     return CycleRun(record, result, report, run_dir, error)
 
@@ -109,6 +120,8 @@ def summary(result: CycleResult, record: RunRecord,
         "cut-off at": at(result.cutoff_at),
         "reconciliation": result.verdict or "—",
     }
-    if error is not None:
+    if isinstance(error, KeyboardInterrupt):
+        out["error"] = f"interrupted ({error or 'Ctrl-C'})"
+    elif error is not None:
         out["error"] = f"{type(error).__name__}: {error}"
     return out

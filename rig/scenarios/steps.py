@@ -19,6 +19,7 @@ from typing import TypeVar
 from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
 from rig.bench.operator import OperatorConsole
+from rig.bench.safe_report import watts
 from rig.bench.vending_station import UploadedReadback, VendingStation
 from rig.billing.service import BillingCentre, Conflict
 from rig.billing.types import VendResult
@@ -360,7 +361,7 @@ class BenchSteps:
         self.series.add(self.hours_since_load_on(), state.remaining, power, state.relay_open)
         self.record.reading(remaining=f"{state.remaining} {self.unit}",
                             relay="open" if state.relay_open else "closed",
-                            power=f"{power} W",
+                            power=watts(power, relay_open=state.relay_open),
                             bench_time=self.bench.now().strftime("%Y-%m-%d %H:%M"))
         return state
 

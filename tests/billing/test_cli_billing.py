@@ -79,9 +79,12 @@ def test_bad_input_is_named_and_changes_nothing(ready: str) -> None:
         (("meters", "add", "123", "--customer", "ACC-1", "--tariff", "RES", "--profile", "p",
           "--unit", "money_cents"), "must be exactly 12 digits"),
     ]
+    # Refusals by the centre's rules exit 3, mistakes in the command exit 2 (docs/billing.md).
+    refusals = {"000000000404 is not registered", "customer account 'ACC-1' already exists",
+                "'carol' is a cashier and may not change tariffs"}
     for args, message in cases:
         done = rig(*args, "--db", ready)
-        assert done.exit_code == 2, (args, done.output)
+        assert done.exit_code == (3 if message in refusals else 2), (args, done.output)
         assert "error:" in done.stderr and message in done.stderr, (args, done.stderr)
     with open_billing(ready) as c:
         assert c.vends_for_meter(METER) == []
@@ -94,7 +97,7 @@ def test_reverse_needs_a_supervisor(ready: str) -> None:
     assert rig("vend", METER, "10.00", "--station", "DESK-1", "-o", "carol",
                "--db", ready).exit_code == 0
     done = rig("reverse", "1", "-o", "carol", "--reason", "oops", "--db", ready)
-    assert done.exit_code == 2 and "'carol' is a cashier and may not reverse" in done.stderr
+    assert done.exit_code == 3 and "'carol' is a cashier and may not reverse" in done.stderr
     done = rig("reverse", "1", "-o", "sam", "--reason", "card writer jammed", "--db", ready)
     assert done.exit_code == 0 and "vend 1 reversed" in done.stdout
     with open_billing(ready) as c:
@@ -225,7 +228,7 @@ def test_a_keyed_anchored_chain_catches_a_cut_tail_from_the_command_line(
 
 def test_token_create_prints_only_the_secret_which_then_authenticates(ready: str) -> None:
     done = rig("token", "create", "carol", "--by", "sam", "--db", ready)
-    assert done.exit_code == 2 and "only an administrator may create API tokens" in done.stderr
+    assert done.exit_code == 3 and "only an administrator may create API tokens" in done.stderr
     done = rig("token", "create", "carol", "--by", "ann", "--label", "till", "--db", ready)
     assert done.exit_code == 0, done.output
     secret = done.stdout.strip()
@@ -254,7 +257,7 @@ def test_rig_billing_as_a_subprocess_uses_the_env_database(ready: str, tmp_path:
         [sys.executable, "-m", "rig.cli.main", "billing", "vend", METER, "5.00",
          "--station", "DESK-1", "--operator", "carol"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "still carries purchase #1" in done.stderr
+    assert done.returncode == 3 and "still carries purchase #1" in done.stderr
     assert not (cwd / "billing.sqlite").exists()  # the env var, not the default, was used
 
 

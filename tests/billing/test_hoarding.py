@@ -246,10 +246,16 @@ def test_cli_sets_shows_and_lists_the_limit(tmp_path) -> None:
     assert done.exit_code == 0 and "hoarding limit 20000" in done.stdout, done.output
     assert "20000" in rig("meters", "list").stdout
     refused = rig("meters", "hoarding-limit", METER, "15000", "-o", "sam")
-    assert refused.exit_code == 2 and "administrator" in refused.stderr
+    assert refused.exit_code == 3 and "administrator" in refused.stderr
     done = rig("meters", "hoarding-limit", METER, "15000", "-o", "ann")
     assert done.exit_code == 0 and "hoarding limit 15000" in done.stdout
     shown = rig("meters", "hoarding", METER)
     assert "hoarding limit 15000, estimated credit 0 Wh, can vend now 15000 Wh" in shown.stdout
     assert rig("meters", "hoarding-limit", METER, "lots").exit_code == 2
+    rig("operators", "station", "DESK-1")
+    rig("operators", "add", "carol", "cashier")
+    rig("cards", "issue", METER, "A1B2C3D4E5F60708")
+    over = rig("vend", METER, "5000.00", "--station", "DESK-1", "-o", "carol")
+    assert over.exit_code == 3, over.output  # a refusal, not a usage error (docs/billing.md)
+    assert "hoarding" in over.stderr
     assert "hoarding limit none" in rig("meters", "hoarding-limit", METER, "none").stdout

@@ -39,7 +39,12 @@ from rig.billing.db import open_billing
 from rig.billing.remote import RemoteBillingCentre, connect_billing
 from rig.billing.service import BillingCentre, NotFound
 from rig.profile import MeterProfile, available_profiles, load_profile
-from rig.pytest_plugin import RecordProperty, bench_config_of, record_measurements, stamp_identity
+from rig.pytest_plugin import (
+    RecordProperty,
+    configured_bench,
+    record_measurements,
+    stamp_identity,
+)
 from rig.report.certification import result_from_record, save_result
 from rig.report.plot import attach_plot
 from rig.report.testrecord import bench_context
@@ -51,8 +56,11 @@ from rig.scenarios.steps import BenchSteps
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cert_profile" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--meter-profile")
-        names = [chosen] if chosen else available_profiles(
-            bench_config_of(metafunc.config).profiles_dir)
+        bench = configured_bench(metafunc.config)
+        # An emulated bench can be any model; a real bench is the one meter its config names.
+        names = [chosen] if chosen else (
+            available_profiles(bench.profiles_dir) if bench.kind == "emulated"
+            else [bench.profile])
         metafunc.parametrize("cert_profile", names, scope="function")
 
 
