@@ -514,8 +514,8 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(100))
-    expires_at: Mapped[datetime | None]  # NULL: never (migration 0009)
-    # Codes of the stations this token may sell at; NULL or empty: none (migration 0009).
+    expires_at: Mapped[datetime | None]  # NULL: never (migration 0011)
+    # Codes of the stations this token may sell at; NULL or empty: none (migration 0011).
     stations: Mapped[list[str] | None] = mapped_column(JSON)
 
     operator: Mapped[Operator] = relationship()

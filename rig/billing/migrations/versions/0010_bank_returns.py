@@ -9,8 +9,8 @@ once) and ``debt_id`` (the debt a returned, already vended payment became); stat
 
 Frozen copy of the schema at this revision (no import of rig.billing.models).
 
-Revision ID: 0009_bank
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_bank"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ prefix of the chain that the first keyed event seals (its MAC covers the last le
 Nothing is re-signed, so this migration cannot launder an edit made before it. On SQLite the
 table is rebuilt (batch mode), its append-only triggers re-made.
 
-Revision ID: 0009_audit
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_audit"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
