@@ -163,11 +163,10 @@ def check_label(value: object, field: str, limit: int = LABEL_MAX) -> str:
 
 
 def check_card_kind(value: object) -> CardKind:
-    try:
+    if isinstance(value, str) and value in {k.value for k in CardKind}:
         return CardKind(value)
-    except ValueError:
-        allowed = ", ".join(k.value for k in CardKind)
-        raise InvalidInput("card_type", f"{_shown(value)} is not one of: {allowed}") from None
+    allowed = ", ".join(k.value for k in CardKind)
+    raise InvalidInput("card_type", f"{_shown(value)} is not one of: {allowed}")
 
 
 def check_instant(value: datetime, field: str) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -88,7 +89,7 @@ def when(text: str | None, what: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def table(title: str, columns: list[str], rows: list[list[object]]) -> None:
+def table(title: str, columns: list[str], rows: Sequence[Sequence[object]]) -> None:
     t = Table(title=title)
     for col in columns:
         t.add_column(col)
@@ -428,7 +429,7 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
             problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'item'}: {x['msg']}"
                                  for x in e.errors())
             raise fail(f"{file}: readback {i}: {problems} (nothing imported)") from None
-    with open_centre(db, readback_keys(readback_key_file)) as c:
+    with open_centre(db, keys=readback_keys(readback_key_file)) as c:
         for i, rb in enumerate(parsed):
             raw = bytes.fromhex(rb.raw_hex) if rb.raw_hex is not None else None
             try:
