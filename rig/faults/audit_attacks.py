@@ -21,6 +21,8 @@ from rig.billing import BillingCentre, CreditUnit, ReadbackData, audit, open_bil
 from rig.billing import models as m
 from rig.billing.audit_key import AuditConfig, AuditKey
 from rig.billing.bank import import_statement
+from rig.billing.currency import set_centre_currency
+from rig.sim.meter_readback import meter_readback
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 METER, METER2 = "000000000042", "000000000043"
@@ -66,16 +68,18 @@ def populate(c: BillingCentre, workdir: Path) -> None:
     c.add_debt(METER2, Decimal("30.00"), "old arrears", recovery_percent=Decimal("10"))
     first = c.vend(METER, Decimal("20.00"), request_id="r1", station="DESK-1", operator="carol")
     c.mark_written(first.vend_id)
-    c.ingest_readback(ReadbackData(
+    applied = ReadbackData(
         meter_no=METER, energy_wh=0, remaining=0, overdraft=0, purchase_count=1,
         last_sequence=1, cumulative_purchase=first.credit, credit_unit=CreditUnit.ENERGY_WH,
         relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0, tamper_count=0,
-        power_down_count=0, timestamp=T0 + timedelta(days=1), tariff_version=1,
-        mac_verified=True))
+        power_down_count=0, timestamp=T0 + timedelta(days=1), tariff_version=1)
+    # As the meter wrote it: the raw record under its readback key, which the centre verifies.
+    c.ingest_readback(applied, raw=meter_readback(applied, key_revision=1))
     c.vend(METER, Decimal("10.00"), request_id="r2", station="DESK-1", operator="carol")
     shop = c.vend(METER2, Decimal("40.00"), request_id="r3", station="SHOP-7", operator="carol")
     c.reverse_vend(shop.vend_id, operator="sam", reason="customer changed mind")
     c.vend(METER2, Decimal("15.00"), request_id="r4", station="SHOP-7", operator="carol")
+    set_centre_currency(c, "EUR")
     statement = workdir / "statement.csv"
     statement.write_text("entry_ref,booking_date,amount,currency,reference\n"
                          f"BANK-1,2024-03-05,12.00,EUR,{METER}\n")
