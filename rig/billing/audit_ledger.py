@@ -110,9 +110,25 @@ def _agent_entry(kind: str) -> Any:
 
 def _bank_import(d: Derived, _sid: Any, a: dict[str, Any]) -> None:
     amounts = a.get("amounts", {})
-    for status in ("pending", "unmatched"):
-        for ref in a.get(status, []):
-            d.payments[ref] = {"status": status, "amount": amounts.get(ref)}
+    returns = a.get("returns") or {}
+    entries = [(ref, status) for status in ("pending", "unmatched") for ref in a.get(status, [])]
+    entries += list(returns.items()) if isinstance(returns, dict) else []
+    for ref, status in entries:
+        # A payment returned on its own statement was marked by its bank.return event, which
+        # the same transaction appended first: keep that status.
+        entry = d.payments.setdefault(ref, {"status": status, "amount": None})
+        entry["amount"] = amounts.get(ref)
+
+
+def _bank_return(d: Derived, _pid: Any, a: dict[str, Any]) -> None:
+    entry = d.payments.setdefault(a["entry_ref"], {"status": a["status"], "amount": None})
+    entry["status"] = a["status"]
+    if entry["amount"] is None:
+        entry["amount"] = a.get("amount")
+
+
+def _debt_increased(d: Derived, did: Any, a: dict[str, Any]) -> None:
+    d.debts[did] = {"principal": Decimal(a["principal"]), "outstanding": Decimal(a["outstanding"])}
 
 
 def _bank_assign(d: Derived, _pid: Any, a: dict[str, Any]) -> None:
@@ -136,6 +152,7 @@ _HANDLERS = {
     "agent.topup": _agent_entry("topup"), "agent.draw": _agent_entry("vend"),
     "agent.refund": _agent_entry("reversal"),
     "bank.import": _bank_import, "bank.assign": _bank_assign, "bank.vend": _bank_vend,
+    "bank.return": _bank_return, "debt.increase": _debt_increased,
 }
 
 
@@ -296,7 +313,7 @@ def _payments(s: Session, d: Derived, out: Comparison) -> None:
     for ref in sorted(left):
         out.disagreements.append(f"bank payment {ref} is in the audit log but not in the "
                                  "ledger (deleted)")
-    for status in ("pending", "vended", "unmatched"):
+    for status in ("pending", "vended", "unmatched", "returned"):
         known = [Decimal(e["amount"]) for e in d.payments.values()
                  if e["status"] == status and e["amount"] is not None]
         out.totals[f"bank payments {status}"] = str(sum(known, ZERO))

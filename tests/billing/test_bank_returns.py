@@ -150,6 +150,12 @@ def test_returned_collections_and_reversed_transfer_leave_the_ledger_balanced(db
     assert "already imported" in rig(db, "bank", "import", str(copy)).stdout
     with open_billing(db) as c:
         assert ledger_state(c) == before
+        # The audit log accounts for every return: replayed, it gives the ledger's payment
+        # statuses and the debt a returned, vended payment became.
+        report = c.verify_audit_chain()
+        assert report.ok, report.problems
+        assert report.totals["debts outstanding"] == "40.00"
+        assert Decimal(report.totals["bank payments returned"]) > 0
 
 
 def test_return_of_a_pending_payment_on_a_later_statement_and_overlap(db, tmp_path) -> None:

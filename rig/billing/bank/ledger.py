@@ -149,8 +149,8 @@ def _record(centre: BillingCentre, st: Statement, currency: str, actor: str,
             "file": st.file_name, "format": st.format, "statement_id": st.statement_id,
             "sha256": st.sha256, "pending": [p.entry_ref for p in matched],
             "unmatched": [p.entry_ref for p in unmatched], "skipped": list(dups),
-            "not_booked": list(waiting), "returns": [p.entry_ref for p in returns],
-            "amounts": {p.entry_ref: p.amount for p in (*matched, *unmatched)}})
+            "not_booked": list(waiting), "returns": {p.entry_ref: p.status for p in returns},
+            "amounts": {p.entry_ref: p.amount for p in (*matched, *unmatched, *returns)}})
         return ImportResult(st.file_name, st.format, False, tuple(matched), tuple(unmatched),
                             dups, waiting, tuple(returns))
 
