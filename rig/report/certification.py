@@ -103,9 +103,14 @@ def _measurements_html(test: dict[str, Any]) -> str:
 
 
 def _evidence_html(test: dict[str, Any]) -> str:
+    """Links to every evidence file; plots are shown as well."""
     e = html.escape
-    links = [f"<a href='{e(ev['file'])}'>{e(ev['name'])}</a>" for ev in test.get("evidence", [])]
-    return f"<p>evidence: {' · '.join(links)}</p>" if links else ""
+    evidence = test.get("evidence", [])
+    links = [f"<a href='{e(ev['file'])}'>{e(ev['name'])}</a>" for ev in evidence]
+    plots = "".join(f"<figure><img alt='{e(ev['name'])}' src='{e(ev['file'])}' "
+                    f"style='max-width:100%'><figcaption>{e(ev['name'])}</figcaption></figure>"
+                    for ev in evidence if ev.get("mime") == "image/png")
+    return f"{plots}<p>evidence: {' · '.join(links)}</p>" if links else ""
 
 
 def write_summary(results: list[RequirementResult], path: Path,

@@ -7,7 +7,6 @@ certifies a real meter on a real bench.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -316,9 +315,8 @@ class PrepaidCycle:
 def record_reconciliation(record: RunRecord, result: ReconciliationResult,
                           consumption_unit: str) -> None:
     """The centre's reconciliation in the record: each check judged by the centre's rule
-    (its requirement, never the value read back), the evidence, and the verdict."""
+    (its requirement, never the value read back) and the verdict (the evidence is attached
+    where the readback is uploaded, BenchSteps.upload_readback)."""
     measure_checks(record, result.checks, "reconcile: ", {"conservation": consumption_unit})
-    record.attach("reconciliation evidence", json.dumps(result.evidence, indent=2, default=str),
-                  "application/json")
     record.measure("reconciliation verdict", str(result.verdict), equals="balanced",
                    basis=BASIS)

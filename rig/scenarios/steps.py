@@ -8,6 +8,7 @@ billing centre and the vending station.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -97,6 +98,13 @@ _DLT645_LEVELS = {
                         "overdraft_limit": di.OVERDRAFT_ENERGY_LIMIT,
                         "hoarding_limit": di.HOARDING_ENERGY_LIMIT},
 }
+
+
+def attach_reconciliation(record: RunRecord, evidence: dict[str, object]) -> None:
+    """The centre's reconciliation evidence (checks, ledger view, readback) as a record's
+    evidence: what an auditor re-checks a verdict against."""
+    record.attach("reconciliation evidence", json.dumps(evidence, indent=2, default=str),
+                  "application/json")
 
 
 def agreed(read: Callable[[], T], what: str, attempts: int = 5) -> T:
@@ -274,7 +282,9 @@ class BenchSteps:
 
     def upload_readback(self) -> UploadedReadback:
         with self.bench.card_at_writer() as conn:
-            return self.station.upload_readback(conn)
+            uploaded = self.station.upload_readback(conn)
+        attach_reconciliation(self.record, uploaded.reconciliation.evidence)
+        return uploaded
 
     # -- the customer's side ----------------------------------------------------------
     def insert_into_meter(self, *, expect_accepted: bool = True) -> Delivery:

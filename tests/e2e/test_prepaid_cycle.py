@@ -59,6 +59,9 @@ def test_full_prepaid_cycle(bench_config: BenchConfig, tmp_path: Path) -> None:
     page = (tmp_path / "report.html").read_text()
     assert "profile SHA-256" in page and test.dut.profile_sha256 in page
     assert all((tmp_path / e.file).is_file() for e in test.evidence)
+    assert {"meter serial transcript", "card APDU trace (secrets redacted)", "load SCPI log",
+            "reconciliation evidence", "power, credit and relay over time"} <= \
+        {e.name for e in test.evidence}
 
 
 @pytest.mark.bench

@@ -12,6 +12,7 @@ from rig.billing.db import open_billing
 from rig.billing.types import CreditUnit, ReadbackData, ReconciliationResult
 from rig.scenarios.prepaid_cycle import record_reconciliation
 from rig.scenarios.record import RunRecord
+from rig.scenarios.steps import attach_reconciliation
 
 METER = "000000001001"
 COMMISSIONING_WH = 40000
@@ -47,6 +48,7 @@ def failing_cycle_record(directory: Path, *, use_allure: bool = False) -> RunRec
     record = RunRecord("prepaid cycle", identity={"meter_profile": "dlt645-1p-money",
                                                   "station_id": "ST-1"}, use_allure=use_allure)
     with contextlib.suppress(AssertionError), record.step("upload readback and reconcile"):
+        attach_reconciliation(record, result.evidence)  # as BenchSteps.upload_readback does
         record_reconciliation(record, result, "CNY")
     record.close()
     return record
