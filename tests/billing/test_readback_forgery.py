@@ -52,7 +52,8 @@ def centre(billing_url: str) -> Iterator[BillingCentre]:
 def served(centre: BillingCentre) -> Iterator[tuple[httpx.Client, Seed, int]]:
     """The served centre, a cashier's HTTP client, and vend 1 written to the card."""
     env = seed(centre)
-    with serving(centre) as url, httpx.Client(base_url=url, headers=env.auth("cashier")) as http:
+    with serving(centre) as url, httpx.Client(base_url=url, headers=env.auth("cashier"),
+                                              timeout=120) as http:  # a loaded machine
         r = http.post("/vends", json={"meter_no": METER, "amount": "10.00",
                                       "request_id": "rb-1", "station": STATION})
         assert r.status_code == 201, r.text
