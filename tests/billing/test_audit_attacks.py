@@ -189,3 +189,18 @@ def test_the_fault_campaign_holds_every_attack(tmp_path: Path) -> None:
     assert [o.attack for o in outcomes] == list(ATTACKS)
     assert [o.attack for o in outcomes if not o.held] == []
     assert all(o.problem for o in outcomes)
+
+
+def test_a_torn_last_checkpoint_line_is_a_note_and_a_lost_anchor_never_fails_a_sale(
+        site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    anchor = tmp_path / "anchor.jsonl"
+    with anchor.open("a") as f:
+        f.write('{"seq": 99, "hash": "ab')  # a writer killed mid-line
+    report = site.verify()
+    assert report.ok and any("torn last line" in n for n in report.notes)
+    unwritable = AuditConfig(site.config.key, tmp_path / "no-such-dir" / "anchor.jsonl")
+    with site.open(unwritable) as c:
+        c.register_station("DESK-3")  # committed, though its checkpoint cannot be written
+        assert "DESK-3" in [x.code for x in c.stations()]
+        assert "holds no checkpoint" in c.verify_audit_chain().problem
+    assert "cannot write an audit checkpoint" in caplog.text
