@@ -36,9 +36,19 @@ def rig(db: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def db(billing_url, tmp_path) -> str:
+def db(billing_url) -> str:
+    return seed(billing_url)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path) -> str:
+    """For what does not depend on the backend (the CLI's currency checks)."""
+    return seed(f"sqlite:///{tmp_path / 'billing.sqlite'}")
+
+
+def seed(url: str) -> str:
     """Three customers; ACC-200 and ACC-202 on auto-payment, collected on 2024-03-05."""
-    with open_billing(billing_url, clock=Clock(datetime(2024, 3, 6, 9, tzinfo=UTC))) as c:
+    with open_billing(url, clock=Clock(datetime(2024, 3, 6, 9, tzinfo=UTC))) as c:
         c.create_tariff("RES", Decimal("0.20"), T0)
         c.register_station("DESK-1")
         c.register_operator("carol", "cashier")
@@ -50,7 +60,7 @@ def db(billing_url, tmp_path) -> str:
                          signed_on=date(2024, 1, 10), amount=Decimal("25.00"))
         register_mandate(c, "ACC-202", mandate_ref="MNDT-202", iban="GB82WEST12345698765432",
                          signed_on=date(2024, 1, 10), amount=Decimal("30.00"))
-    return billing_url
+    return url
 
 
 def status(c, entry_ref: str) -> str:
@@ -229,10 +239,11 @@ def test_a_returned_payment_cannot_be_assigned_nor_its_vend_reversed(db, tmp_pat
 
 
 @pytest.mark.parametrize("centre_ccy", ["CNY", "EUR"])
-def test_statement_in_another_currency_is_refused_naming_the_line(db, tmp_path,
+def test_statement_in_another_currency_is_refused_naming_the_line(sqlite_db, tmp_path,
                                                                   centre_ccy) -> None:
     """The currency comes from the centre's configuration; a statement in another one is
     refused whole, naming file:line and the entry; one in the centre's currency imports."""
+    db = sqlite_db
     done = rig(db, "bank", "import", str(FIX / "camt053_v02.xml"))
     assert done.returncode == 2 and "currency, which is not set" in done.stderr
     assert rig(db, "bank", "currency", centre_ccy).returncode == 0
