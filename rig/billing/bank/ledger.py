@@ -89,6 +89,8 @@ def import_statement(
     ``recovery_percent``: the share of each later purchase that repays a debt made by the
     return of an already vended payment.
     """
+    if not (isinstance(recovery_percent, Decimal) and 0 < recovery_percent <= 100):
+        raise BillingError(f"recovery percent {recovery_percent!r} must be a Decimal in (0, 100]")
     currency = require_currency(centre, "a bank import")
     statement = read_statement(path)
     check_currency(statement, currency)
