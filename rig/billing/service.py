@@ -842,8 +842,8 @@ class BillingCentre:
                 if payment.status == "returned":  # the bank took it back: it is owed as debt
                     raise Conflict(
                         f"vend {vend_id} was paid by bank payment {payment.entry_ref}, which the "
-                        f"bank has since returned (debt {payment.debt_id}); reversing the vend "
-                        "would leave that debt for credit never given: settle the debt first")
+                        f"bank has since returned and is owed as debt {payment.debt_id}; the "
+                        "vend cannot be reversed (its payment would become credit again)")
                 payment.status, payment.vend_id = "pending", None  # paid money is owed as credit
             for change in s.scalars(select(m.ParameterChange).where(
                     m.ParameterChange.vend_id == vend.id)):  # they ride on the next card again

@@ -36,9 +36,19 @@ def rig(db: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def db(billing_url, tmp_path) -> str:
+def db(billing_url) -> str:
+    return seed(billing_url)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path) -> str:
+    """For what does not depend on the backend (the CLI's currency checks)."""
+    return seed(f"sqlite:///{tmp_path / 'billing.sqlite'}")
+
+
+def seed(url: str) -> str:
     """Three customers; ACC-200 and ACC-202 on auto-payment, collected on 2024-03-05."""
-    with open_billing(billing_url, clock=Clock(datetime(2024, 3, 6, 9, tzinfo=UTC))) as c:
+    with open_billing(url, clock=Clock(datetime(2024, 3, 6, 9, tzinfo=UTC))) as c:
         c.create_tariff("RES", Decimal("0.20"), T0)
         c.register_station("DESK-1")
         c.register_operator("carol", "cashier")
@@ -50,7 +60,7 @@ def db(billing_url, tmp_path) -> str:
                          signed_on=date(2024, 1, 10), amount=Decimal("25.00"))
         register_mandate(c, "ACC-202", mandate_ref="MNDT-202", iban="GB82WEST12345698765432",
                          signed_on=date(2024, 1, 10), amount=Decimal("30.00"))
-    return billing_url
+    return url
 
 
 def status(c, entry_ref: str) -> str:
@@ -235,10 +245,11 @@ def test_a_returned_payment_cannot_be_assigned_nor_its_vend_reversed(db, tmp_pat
 
 
 @pytest.mark.parametrize("centre_ccy", ["CNY", "EUR"])
-def test_statement_in_another_currency_is_refused_naming_the_line(db, tmp_path,
+def test_statement_in_another_currency_is_refused_naming_the_line(sqlite_db, tmp_path,
                                                                   centre_ccy) -> None:
     """The currency comes from the centre's configuration; a statement in another one is
     refused whole, naming file:line and the entry; one in the centre's currency imports."""
+    db = sqlite_db
     done = rig(db, "bank", "import", str(FIX / "camt053_v02.xml"))
     assert done.returncode == 2 and "currency, which is not set" in done.stderr
     assert rig(db, "bank", "currency", centre_ccy).returncode == 0
@@ -278,3 +289,34 @@ def test_statement_in_another_currency_is_refused_naming_the_line(db, tmp_path,
         # the currency cannot change under booked payments
         done = rig(db, "bank", "currency", "EUR")
         assert done.returncode == 2 and "cannot change to EUR" in done.stderr
+
+
+def test_a_return_by_endtoendid_must_match_the_amount_and_returns_once(db, tmp_path) -> None:
+    from rig.billing.bank import import_statement
+
+    def ntry(ref: str, amount: str, ind: str, e2e: str, extra: str = "") -> str:
+        return (f"<Ntry><Amt Ccy='EUR'>{amount}</Amt><CdtDbtInd>{ind}</CdtDbtInd>"
+                f"<Sts>BOOK</Sts><BookgDt><Dt>2024-03-06</Dt></BookgDt>"
+                f"<AcctSvcrRef>{ref}</AcctSvcrRef><NtryDtls><TxDtls><Refs>"
+                f"<EndToEndId>{e2e}</EndToEndId></Refs><RmtInf><Ustrd>{M201}</Ustrd></RmtInf>"
+                f"{extra}</TxDtls></NtryDtls></Ntry>\n")
+
+    am04 = "<RtrInf><Rsn><Cd>AM04</Cd></Rsn></RtrInf>"
+    f = tmp_path / "e2e.xml"
+    f.write_text("<Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.02'>"
+                 "<BkToCstmrStmt><Stmt><Id>E</Id>\n"
+                 + ntry("C-1", "6.00", "CRDT", "E2E-1") + ntry("C-2", "8.00", "CRDT", "E2E-2")
+                 + ntry("R-1", "6.00", "DBIT", "E2E-1", am04)
+                 + ntry("R-2", "6.00", "DBIT", "E2E-1", am04)
+                 + ntry("R-3", "7.00", "DBIT", "E2E-2", am04)
+                 + "</Stmt></BkToCstmrStmt></Document>\n")
+    with open_billing(db) as c:
+        set_centre_currency(c, "EUR")
+        r = import_statement(c, f)
+        got = {p.entry_ref: (p.status, p.reason or "") for p in r.returns}
+        assert got["R-1"][0] == "applied" and "AM04 of C-1" in got["R-1"][1]
+        assert got["R-2"][0] == "unmatched" and "C-1 with EndToEndId E2E-1 was already " \
+            "returned" in got["R-2"][1]
+        assert got["R-3"][0] == "unmatched" and "names payment C-2 of 8.00, not 7.00" \
+            in got["R-3"][1]
+        assert (status(c, "C-1"), status(c, "C-2")) == ("returned", "pending")

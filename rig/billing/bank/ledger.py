@@ -89,6 +89,8 @@ def import_statement(
     ``recovery_percent``: the share of each later purchase that repays a debt made by the
     return of an already vended payment.
     """
+    if not (isinstance(recovery_percent, Decimal) and 0 < recovery_percent <= 100):
+        raise BillingError(f"recovery percent {recovery_percent!r} must be a Decimal in (0, 100]")
     currency = require_currency(centre, "a bank import")
     statement = read_statement(path)
     check_currency(statement, currency)
@@ -271,6 +273,11 @@ def _returned_payment(s: Session, e: Entry) -> tuple[m.BankPayment | None, str]:
         if found:
             return None, (f"EndToEndId {e2e} names payment {found[0].entry_ref} of "
                           f"{found[0].amount}, not {e.amount}")
+        done = s.scalar(select(m.BankPayment.entry_ref).where(
+            m.BankPayment.kind == "credit", m.BankPayment.status == "returned",
+            m.BankPayment.end_to_end_id == e2e).limit(1))
+        if done is not None:
+            return None, f"payment {done} with EndToEndId {e2e} was already returned"
         return None, f"no payment in the ledger has EndToEndId {e2e}"
     if e.mandate_ref:
         found = s.scalars(open_credits.where(
