@@ -2,7 +2,7 @@
 
 Each scenario is one requirement, runs alone on a fresh bench, records its measurements with
 limits and raises AssertionError (through the record) when the meter falls short. The test
-suite in tests/certification runs every scenario for every meter profile.
+suite in rig/suites/certification runs every scenario for every meter profile.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """A reconciliation that fails for real: the billing centre (SQLite) judging a readback a
-tampered card brings back (energy below the commissioning reading, half the purchase)."""
+defective meter signed (energy below the commissioning reading, half the purchase). Its MAC
+is genuine, so the checks that fail are the ledger's, not the readback's authenticity."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rig.billing.types import CreditUnit, ReadbackData, ReconciliationResult
 from rig.scenarios.prepaid_cycle import record_reconciliation
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import attach_reconciliation
+from rig.sim.meter_readback import meter_readback
 
 METER = "000000001001"
 COMMISSIONING_WH = 40000
@@ -32,13 +34,13 @@ def failing_reconciliation(directory: Path) -> ReconciliationResult:
         centre.issue_card(METER, "CARD-0001")
         vend = centre.vend(METER, Decimal("20.00"), request_id="r-1", station="ST-1",
                            operator="cashier")
-        return centre.ingest_readback(ReadbackData(
+        wrong = ReadbackData(
             meter_no=METER, energy_wh=READ_BACK_WH, remaining=1000, overdraft=0,
             purchase_count=1, last_sequence=vend.sequence,
             cumulative_purchase=vend.credit // 2, credit_unit=CreditUnit.MONEY_CENTS,
             relay_open=False, alarm_active=False, alarm_count=0, cutoff_count=0,
-            tamper_count=0, power_down_count=0, timestamp=AT, tariff_version=1,
-            mac_verified=True))
+            tamper_count=0, power_down_count=0, timestamp=AT, tariff_version=1)
+        return centre.ingest_readback(wrong, raw=meter_readback(wrong, key_revision=1))
 
 
 def failing_cycle_record(directory: Path, *, use_allure: bool = False) -> RunRecord:

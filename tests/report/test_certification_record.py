@@ -112,7 +112,7 @@ def test_allure_labels_a_lab_filters_on(two_runs) -> None:
 
 def test_every_requirement_has_labels_and_an_anchor() -> None:
     doc = (REPO / "docs" / "certification.md").read_text()
-    source = (REPO / "tests" / "certification" / "test_certification.py").read_text()
+    source = (REPO / "rig" / "suites" / "certification" / "test_certification.py").read_text()
     names = [n.replace("_", " ") for n in re.findall(r"^def test_(\w+)\(", source, re.M)]
     assert sorted(names) == sorted(REQUIREMENTS)
     for name in names:
@@ -150,7 +150,8 @@ def test_record_json_holds_every_field(two_runs) -> None:
         assert dut["serial"] == "EMULATED"
         assert re.fullmatch(r"\d{12}", dut["address"])
         assert dut["profile_sha256"] == hashlib.sha256(
-            (REPO / "meter_profiles" / f"{profile.name}.toml").read_bytes()).hexdigest()
+            (REPO / "rig" / "data" / "meter_profiles" / f"{profile.name}.toml")
+            .read_bytes()).hexdigest()
         inst = test["instruments"]
         assert len(inst["load"]["idn"].split(",")) == 4  # IEEE 488.2 *IDN? reply
         assert inst["load"]["resource"].startswith("TCPIP0::127.0.0.1::")
