@@ -18,14 +18,16 @@ from enum import StrEnum
 from rig.errors import BillingError
 
 U8, U16, U32 = 0xFF, 0xFFFF, 0xFFFF_FFFF
-ROW_ID_MAX = 2**63 - 1  # a BIGINT primary key
+ROW_ID_MAX = 2**31 - 1  # an INTEGER primary key (int4 on PostgreSQL)
 
 KEY_REVISION_MAX = U8  # CardInfo / PurchaseRecord key_revision: u8
 TARIFF_VERSION_MAX = U16  # PurchaseRecord / TariffRecord / ReadbackRecord version: u16
 CREDIT_MAX = U32  # purchase credit, alarm levels, hoarding limit (credit units): u32
 ENERGY_MAX = U32  # readback energy register (Wh): u32
 COUNT_MAX = U16  # readback purchase/alarm/cut-off/tamper/power-down counts: u16
-SEQUENCE_MAX = U32  # purchase sequence: u32
+# Purchase sequences: the card holds a u32, the centre's column an INTEGER; a readback can
+# never rightly show more than the centre issued, so the smaller bound refuses nothing real.
+SEQUENCE_MAX = 2**31 - 1
 PRICE_PLACES = 4
 PRICE_MAX = Decimal(U32).scaleb(-PRICE_PLACES)  # TariffRecord price: u32 × 0.0001 = 429496.7295
 MONEY_PLACES = 2  # the currency's minor unit: amounts are whole cents
