@@ -165,11 +165,10 @@ def check_label(value: object, field: str, limit: int = LABEL_MAX) -> str:
 
 
 def check_card_kind(value: object) -> CardKind:
-    try:
-        return CardKind(value)
-    except ValueError:
-        allowed = ", ".join(k.value for k in CardKind)
-        raise InvalidInput("card_type", f"{_shown(value)} is not one of: {allowed}") from None
+    allowed = [k.value for k in CardKind]
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidInput("card_type", f"{_shown(value)} is not one of: {', '.join(allowed)}")
+    return CardKind(value)
 
 
 def check_instant(value: datetime, field: str) -> datetime:

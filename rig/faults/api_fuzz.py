@@ -253,14 +253,14 @@ def fuzz_api(url: str, tokens: dict[str, str], examples: int, seed: int = 0) -> 
                 body = data.draw(schemas.any(content["application/json"]["schema"]))
             role = data.draw(st.sampled_from(["administrator"] * 3 + sorted(tokens)))
             headers = {"Authorization": f"Bearer {tokens[role]}"}
-            send = {} if body is None else {"content": json.dumps(body).encode(),
-                                            "headers": {**headers,
-                                                        "Content-Type": "application/json"}}
+            content = None if body is None else json.dumps(body).encode()
+            if content is not None:
+                headers["Content-Type"] = "application/json"
             report.inputs += 1
             shown = f"{op.method} {path[:120]} body={json.dumps(body)[:300]}"
             try:
-                r = client.request(op.method, path, params=query,
-                                   **(send or {"headers": headers}))
+                r = client.request(op.method, path, params=query, content=content,
+                                   headers=headers)
             except httpx.TransportError as e:  # the server dropped the connection: a finding
                 report.server_errors.append(f"{shown} -> connection lost: {e}")
                 return

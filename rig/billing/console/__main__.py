@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         import uvicorn
 
+        from rig.billing.api.body_limit import BodyLimit
         from rig.billing.console import PcscCardWriter, create_console_app
 
         writer = None
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             writer = PcscCardWriter(centre, key, args.reader)
         app = create_console_app(centre, station=args.station, writer=writer,
                                  secure_cookies=not args.insecure_cookies)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        # The same cap on request bodies as `rig billing serve`, before login and parsing.
+        uvicorn.run(BodyLimit(app), host=args.host, port=args.port, log_level="info")
         return 0
     except (RigError, PasswordPolicyError) as e:
         print(f"error: {e}", file=sys.stderr)
