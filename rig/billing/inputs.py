@@ -75,10 +75,10 @@ def money_rule(places: int = MONEY_PLACES, digits: int = MONEY_DIGITS) -> str:
 
 
 def parse_money(text: object, field: str, *, places: int = MONEY_PLACES,
-                digits: int = MONEY_DIGITS) -> Decimal:
-    """``text`` as an exact Decimal with ``places`` decimals if it is plain ASCII decimal text
-    with at most ``places`` decimals and ``digits`` integer digits; else :class:`InvalidInput`
-    naming ``field``."""
+                digits: int = MONEY_DIGITS, pad: bool = False) -> Decimal:
+    """``text`` as an exact Decimal if it is plain ASCII decimal text with at most ``places``
+    decimals and ``digits`` integer digits (``pad``: given exactly ``places`` decimals, "20" →
+    20.00); else :class:`InvalidInput` naming ``field``."""
     if not isinstance(text, str):
         raise InvalidInput(field, f"must be a decimal string, got {type(text).__name__}")
     pattern = _PATTERNS.get((places, digits))
@@ -95,7 +95,8 @@ def parse_money(text: object, field: str, *, places: int = MONEY_PLACES,
             raise InvalidInput(field, f"{shown} has more than {places} decimal places{cents}")
         raise InvalidInput(field, f"{shown} has more than {digits} digits before the point "
                                   f"({len(whole)})")
-    return Decimal(text).quantize(Decimal(1).scaleb(-places))  # "20" → 20.00: exact, bounded
+    value = Decimal(text)
+    return value.quantize(Decimal(1).scaleb(-places)) if pad else value  # exact: digits bounded
 
 
 def parse_price(text: object, field: str) -> Decimal:
