@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 from rig.faults import card_corruption, card_tearing
+from rig.faults.api_fuzz import run_api_fuzz
 from rig.faults.billing_kill import run_kill_campaign
 from rig.faults.card_tearing import Figures
 from rig.faults.instrument_campaign import CASES, run_instrument_case
@@ -150,6 +151,12 @@ def audit_row(out: dict[str, int]) -> Row:
     note = (f"{len(held)}/{len(outcomes)} held (truncate, delete all, re-hash, ledger edits)"
             + (f"; NOT held: {', '.join(missed)}" if missed else ""))
     return ("audit_attacks", len(outcomes), None, None, note)  # attacks, not credit
+def api_fuzz_row(out: dict[str, int], inputs: int) -> Row:
+    """Schema-driven and hostile requests to a served centre (rig/faults/api_fuzz.py)."""
+    report = run_api_fuzz(inputs, seed=19)
+    out |= {"api_fuzz_inputs": report.inputs, "api_fuzz_500s": len(report.server_errors)}
+    return ("api_fuzz", report.inputs, None, None,
+            f"REST inputs fuzzed; {len(report.server_errors)} answers of 500 (goal 0)")
 
 
 def main() -> None:
@@ -157,6 +164,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=3, help="prepaid cycles per serial class")
     parser.add_argument("--replies", type=int, default=100_000,
                         help="replies for the offline checksum-escape count")
+    parser.add_argument("--api-inputs", type=int, default=2000,
+                        help="requests for the REST API fuzz")
     args = parser.parse_args()
     started = time.monotonic()
     out: dict[str, int] = {}
@@ -169,6 +178,7 @@ def main() -> None:
     out["total_cases"] = sum(r[1] for r in rows if r[0] != "serial_checksum")
     out["total_lost"] = sum(r[2] or 0 for r in rows)
     out["total_duplicated"] = sum(r[3] or 0 for r in rows)
+    rows.append(api_fuzz_row(out, args.api_inputs))  # inputs, not fault cases: not in totals
 
     print(f"fault campaigns ({time.monotonic() - started:.0f} s); lost/duplicated = cases that "
           "ended with credit lost / applied twice (goal 0)")

@@ -18,14 +18,16 @@ from enum import StrEnum
 from rig.errors import BillingError
 
 U8, U16, U32 = 0xFF, 0xFFFF, 0xFFFF_FFFF
-ROW_ID_MAX = 2**63 - 1  # a BIGINT primary key
+ROW_ID_MAX = 2**31 - 1  # an INTEGER primary key (int4 on PostgreSQL)
 
 KEY_REVISION_MAX = U8  # CardInfo / PurchaseRecord key_revision: u8
 TARIFF_VERSION_MAX = U16  # PurchaseRecord / TariffRecord / ReadbackRecord version: u16
 CREDIT_MAX = U32  # purchase credit, alarm levels, hoarding limit (credit units): u32
 ENERGY_MAX = U32  # readback energy register (Wh): u32
 COUNT_MAX = U16  # readback purchase/alarm/cut-off/tamper/power-down counts: u16
-SEQUENCE_MAX = U32  # purchase sequence: u32
+# Purchase sequences: the card holds a u32, the centre's column an INTEGER; a readback can
+# never rightly show more than the centre issued, so the smaller bound refuses nothing real.
+SEQUENCE_MAX = 2**31 - 1
 PRICE_PLACES = 4
 PRICE_MAX = Decimal(U32).scaleb(-PRICE_PLACES)  # TariffRecord price: u32 × 0.0001 = 429496.7295
 MONEY_PLACES = 2  # the currency's minor unit: amounts are whole cents
@@ -73,10 +75,10 @@ def money_rule(places: int = MONEY_PLACES, digits: int = MONEY_DIGITS) -> str:
 
 
 def parse_money(text: object, field: str, *, places: int = MONEY_PLACES,
-                digits: int = MONEY_DIGITS) -> Decimal:
-    """``text`` as an exact Decimal with ``places`` decimals if it is plain ASCII decimal text
-    with at most ``places`` decimals and ``digits`` integer digits; else :class:`InvalidInput`
-    naming ``field``."""
+                digits: int = MONEY_DIGITS, pad: bool = False) -> Decimal:
+    """``text`` as an exact Decimal if it is plain ASCII decimal text with at most ``places``
+    decimals and ``digits`` integer digits (``pad``: given exactly ``places`` decimals, "20" →
+    20.00); else :class:`InvalidInput` naming ``field``."""
     if not isinstance(text, str):
         raise InvalidInput(field, f"must be a decimal string, got {type(text).__name__}")
     pattern = _PATTERNS.get((places, digits))
@@ -93,7 +95,8 @@ def parse_money(text: object, field: str, *, places: int = MONEY_PLACES,
             raise InvalidInput(field, f"{shown} has more than {places} decimal places{cents}")
         raise InvalidInput(field, f"{shown} has more than {digits} digits before the point "
                                   f"({len(whole)})")
-    return Decimal(text).quantize(Decimal(1).scaleb(-places))  # "20" → 20.00: exact, bounded
+    value = Decimal(text)
+    return value.quantize(Decimal(1).scaleb(-places)) if pad else value  # exact: digits bounded
 
 
 def parse_price(text: object, field: str) -> Decimal:
@@ -163,10 +166,10 @@ def check_label(value: object, field: str, limit: int = LABEL_MAX) -> str:
 
 
 def check_card_kind(value: object) -> CardKind:
-    if isinstance(value, str) and value in {k.value for k in CardKind}:
-        return CardKind(value)
-    allowed = ", ".join(k.value for k in CardKind)
-    raise InvalidInput("card_type", f"{_shown(value)} is not one of: {allowed}")
+    allowed = [k.value for k in CardKind]
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidInput("card_type", f"{_shown(value)} is not one of: {', '.join(allowed)}")
+    return CardKind(value)
 
 
 def check_instant(value: datetime, field: str) -> datetime:

@@ -64,7 +64,10 @@ else:
 
 
 def _money(value: Any) -> Any:
-    # Exact values travel as strings; anything else is sent as it is, for the server to refuse.
+    # Exact values travel as strings, in plain notation (the API refuses "1E+1"); anything else
+    # is sent as it is, for the server to refuse.
+    if isinstance(value, Decimal) and value.is_finite():
+        return format(value, "f")
     return str(value) if isinstance(value, Decimal | int) and not isinstance(value, bool) else value
 
 

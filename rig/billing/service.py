@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from rig.billing import (
@@ -182,6 +182,10 @@ class BillingCentre:
         :class:`~rig.billing.storage.BillingStorageError`; any other database error as it is."""
         try:
             yield
+        except DataError as e:  # e.g. NUL in text on PostgreSQL: nothing was written
+            said = (str(e.orig).strip().splitlines() or ["refused"])[0][:200]
+            raise inputs.InvalidInput(operation, f"the database cannot store a value of it "
+                                                 f"({said}); nothing was committed") from None
         except DBAPIError as e:
             busy = busy_error(e, operation, self.engine.url.render_as_string(hide_password=True),
                               lock_wait_seconds(self.engine))

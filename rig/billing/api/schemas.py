@@ -28,13 +28,13 @@ from rig.billing.types import Check, ReconciliationResult
 
 
 def _money_text(value: Any, places: int = inputs.MONEY_PLACES,
-                digits: int = inputs.MONEY_DIGITS) -> Any:
+                digits: int = inputs.MONEY_DIGITS, pad: bool = False) -> Any:
     if not isinstance(value, str):
         raise ValueError(
             f"money must be a JSON string such as \"20.00\", got {type(value).__name__} "
             f"{value!r} (JSON numbers are binary floats)")
     try:
-        return inputs.parse_money(value, "money", places=places, digits=digits)
+        return inputs.parse_money(value, "money", places=places, digits=digits, pad=pad)
     except inputs.InvalidInput as e:
         raise ValueError(e.problem) from None
 
@@ -67,7 +67,7 @@ def _checked(rule: Any) -> AfterValidator:
 
 # Money: ASCII decimal text with at most the currency's 2 places; prices 4 places and what the
 # card's tariff record holds; percentages 4 places.
-MoneyIn = Annotated[Decimal, BeforeValidator(_money_text),
+MoneyIn = Annotated[Decimal, BeforeValidator(lambda v: _money_text(v, pad=True)),
                     _money_schema(inputs.MONEY_PLACES, inputs.MONEY_DIGITS, "20.00")]
 PriceIn = Annotated[Decimal, BeforeValidator(_price_text),
                     _money_schema(inputs.PRICE_PLACES, 6, "0.1500")]

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         import uvicorn
 
+        from rig.billing.api.body_limit import BodyLimit
         from rig.billing.console import PcscCardWriter, create_console_app
 
         writer = None
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                                  secure_cookies=not args.insecure_cookies,
                                  idle_timeout_s=args.session_idle_minutes * 60.0,
                                  session_max_age_s=args.session_max_hours * 3600.0)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        # The same cap on request bodies as `rig billing serve`, before login and parsing.
+        uvicorn.run(BodyLimit(app), host=args.host, port=args.port, log_level="info")
         return 0
     except (RigError, PasswordPolicyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs
 
 MAX_BODY = 64 * 1024
-MONEY_TEXT = re.compile(r"^\d{1,9}([.,]\d{1,2})?$")
+MONEY_TEXT = re.compile(r"[0-9]{1,9}([.,][0-9]{1,2})?")  # ASCII digits: not "２０" or "٢٠"
 
 
 class FormError(ValueError):
@@ -31,7 +31,7 @@ def money(text: str, what: str = "amount") -> Decimal:
     cleaned = text.strip().replace(" ", "")
     if not cleaned:
         raise FormError(f"Enter the {what}.")
-    if not MONEY_TEXT.match(cleaned):
+    if not MONEY_TEXT.fullmatch(cleaned):
         raise FormError(f"“{text.strip()}” is not an amount of money: type it like 20 or "
                         "20.50 (at most two decimals).")
     try:
@@ -42,7 +42,7 @@ def money(text: str, what: str = "amount") -> Decimal:
 
 def whole_number(text: str, what: str) -> int:
     cleaned = text.strip()
-    if not cleaned.isdigit() or len(cleaned) > 12:
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 12:
         raise FormError(f"Enter the {what} as a whole number (digits only).")
     return int(cleaned)
 
