@@ -151,6 +151,8 @@ def audit_row(out: dict[str, int]) -> Row:
     note = (f"{len(held)}/{len(outcomes)} held (truncate, delete all, re-hash, ledger edits)"
             + (f"; NOT held: {', '.join(missed)}" if missed else ""))
     return ("audit_attacks", len(outcomes), None, None, note)  # attacks, not credit
+
+
 def api_fuzz_row(out: dict[str, int], inputs: int) -> Row:
     """Schema-driven and hostile requests to a served centre (rig/faults/api_fuzz.py)."""
     report = run_api_fuzz(inputs, seed=19)

@@ -1,8 +1,8 @@
 """The certification suite: one test per requirement, for every meter profile.
 
 Run one requirement for one model with e.g.
-`pytest --pyargs rig.suites.certification -k "replayed and dlt645-1p-money"`, or against a real bench with
-`--bench lab.toml --meter-profile NAME`.
+`pytest --pyargs rig.suites.certification -k "replayed and dlt645-1p-money"`, or against a
+real bench with `--bench lab.toml`.
 """
 
 from __future__ import annotations
