@@ -27,6 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PAGE = ("default-src 'none'; {scripts}; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 DOCS_CDN = "https://cdn.jsdelivr.net"
 DOCS = (f"default-src 'none'; {{scripts}} {DOCS_CDN}; style-src 'unsafe-inline' {DOCS_CDN} "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -104,9 +104,9 @@ class SessionStore:
             del self._sessions[token]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Attempts:
-    failures: deque[float]  # times of the latest wrong passwords (at most max_failures)
+    failures: list[float] = field(default_factory=list)  # the latest ≤ max_failures, oldest first
     in_flight: int = 0  # admitted attempts whose password is still being checked
 
 
@@ -145,7 +145,7 @@ class LoginThrottle:
             if entry is None:
                 if not self._make_room(now):
                     return self.lockout_s  # every tracked name is mid-attempt or locked
-                entry = self._names[key] = _Attempts(deque(maxlen=self.max_failures))
+                entry = self._names[key] = _Attempts()
             self._names.move_to_end(key)
             self._forget_old(entry, now)
             if len(entry.failures) + entry.in_flight >= self.max_failures:
@@ -168,6 +168,7 @@ class LoginThrottle:
                 entry.failures.clear()
             elif counted:
                 entry.failures.append(now)
+                del entry.failures[:-self.max_failures]
             if not entry.failures and not entry.in_flight:
                 del self._names[key]
 
@@ -185,7 +186,7 @@ class LoginThrottle:
 
     def _forget_old(self, entry: _Attempts, now: float) -> None:
         while entry.failures and now - entry.failures[0] >= self.lockout_s:
-            entry.failures.popleft()
+            del entry.failures[0]
 
     def _locked(self, entry: _Attempts) -> bool:
         return len(entry.failures) >= self.max_failures
