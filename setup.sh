@@ -10,8 +10,8 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. System packages the real stack needs.
-APT_PKGS=(pcscd vsmartcard-vpcd swig libpcsclite-dev pkg-config gcc postgresql chromium
-          chromium-driver)
+APT_PKGS=(pcscd pcsc-tools vsmartcard-vpcd swig libpcsclite-dev pkg-config gcc postgresql
+          chromium chromium-driver)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     APT_PKGS+=(python3-venv python3-dev)
 fi
