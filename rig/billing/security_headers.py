@@ -5,7 +5,8 @@ Every response gets ``X-Frame-Options: DENY``, ``X-Content-Type-Options: nosniff
 inline scripts the page actually carries (computed from the body sent), so the console's few
 lines of JavaScript run and an injected ``<script>`` would not; nothing may frame a page
 (``frame-ancestors 'none'``), forms post only to this origin. The API's interactive docs
-(``/docs``, ``/redoc``) also load Swagger UI / ReDoc from the CDN FastAPI names.
+(``/docs``, ``/redoc``) load Swagger UI / ReDoc from the API itself (``/docs-assets``, files
+installed with the package), so their policy trusts this origin and no CDN.
 
 A plain ASGI middleware (no ``BaseHTTPMiddleware``): only HTML bodies are held until complete,
 everything else streams through untouched. Headers already set by an inner app (the console
@@ -29,12 +30,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PAGE = ("default-src 'none'; {scripts}; style-src 'unsafe-inline'; img-src 'self' data:; "
         "connect-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-DOCS_CDN = "https://cdn.jsdelivr.net"
-DOCS = (f"default-src 'none'; {{scripts}} {DOCS_CDN}; style-src 'unsafe-inline' {DOCS_CDN} "
-        "https://fonts.googleapis.com; font-src https://fonts.gstatic.com; "
-        "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-        "connect-src 'self'; worker-src blob:; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'")
+DOCS = ("default-src 'none'; {scripts} 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src blob:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 NOT_A_PAGE = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL | re.IGNORECASE)

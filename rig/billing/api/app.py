@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from rig.billing.api import errors
 from rig.billing.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
@@ -44,6 +45,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+DOCS_ASSETS = "/docs-assets"  # Swagger UI / ReDoc files served by the API itself
 
 
 def create_app(centre: BillingCentre, *,
@@ -53,7 +55,10 @@ def create_app(centre: BillingCentre, *,
     without ``expires_in_s`` lives (None: such tokens never expire); request bodies above
     ``max_body_bytes`` are refused with 413 before authentication and parsing (also for a
     console mounted on this app)."""
-    app = FastAPI(
+    # /docs and /redoc from Swagger UI and ReDoc files installed with the package (rig[server]):
+    # they work on a lab network with no internet, and the page policy need trust no CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="rig billing centre",
         version="1",
         summary="Prepaid energy vending: customers, meters, tariffs, vends, readbacks, audit.",
