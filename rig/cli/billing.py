@@ -40,6 +40,8 @@ from rig.cli.billing_open import (
     readback_keys,
 )
 from rig.cli.billing_report import report_app
+from rig.cli.registration import RegistrationError, meter_defaults
+from rig.cli.registration import card_serial as checked_card_serial
 from rig.errors import RigError
 from rig.extras import MissingExtra, require
 
@@ -125,26 +127,37 @@ def meters_add(
     meter_no: str,
     customer: Annotated[str, typer.Option(help="customer account number")],
     tariff: Annotated[str, typer.Option(help="tariff code")],
-    profile: Annotated[str, typer.Option(help="meter profile name")],
-    unit: Annotated[str, typer.Option(help="credit unit: money_cents | energy_wh")],
-    key_revision: Annotated[int, typer.Option(help="meter key revision")] = 0,
+    profile: Annotated[str, typer.Option(help="meter profile name (`rig profiles`): the unit, "
+                                         "key revision and hoarding limit default to its")],
+    unit: Annotated[str | None, typer.Option(
+        help="credit unit: money_cents | energy_wh (default: the profile's)")] = None,
+    key_revision: Annotated[int | None, typer.Option(
+        help="meter key revision (default: the profile's card key revision)")] = None,
     commissioning_wh: Annotated[int, typer.Option(help="energy register at commissioning")] = 0,
     commissioned_at: Annotated[str | None, typer.Option(help="ISO time (default now)")] = None,
     hoarding_limit: Annotated[int | None, typer.Option(
-        help="most credit the meter may hold, in credit units (cents / Wh); default none")
+        help="most credit the meter may hold, in credit units (cents / Wh); default: the "
+             "profile's hoarding limit")
     ] = None,
     db: Db = DEFAULT_URL,
 ) -> None:
     """Register a meter for a customer."""
     at = when(commissioned_at, "--commissioned-at")
+    try:
+        d = meter_defaults(profile, unit=unit, key_revision=key_revision,
+                           hoarding_limit=hoarding_limit)
+    except RegistrationError as e:
+        raise fail(str(e)) from None
     with open_centre(db) as c:
         info = c.register_meter(meter_no, customer_account=customer, profile=profile,
-                                credit_unit=unit, tariff_code=tariff, key_revision=key_revision,
+                                credit_unit=d.unit, tariff_code=tariff,
+                                key_revision=d.key_revision,
                                 commissioning_energy_wh=commissioning_wh, commissioned_at=at,
-                                hoarding_limit=hoarding_limit)
+                                hoarding_limit=d.hoarding_limit)
     out.print(f"meter {info.meter_no} registered for {info.customer_account} "
               f"(tariff {info.tariff_code}, credit in {info.credit_unit.value}, "
-              f"hoarding limit {_limit(info.hoarding_limit)})")
+              f"key revision {d.key_revision}, hoarding limit {_limit(info.hoarding_limit)}; "
+              f"defaults from {d.source})")
 
 
 def _limit(value: int | None) -> str:
@@ -206,9 +219,14 @@ def meters_status(meter_no: str, status: Annotated[str, typer.Argument(
 @cards_app.command("issue")
 def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
                 card_type: Annotated[str, typer.Option("--type")] = "customer") -> None:
-    """Bind a new card to a meter (one active card per meter)."""
+    """Bind a new card to a meter (one active card per meter); the serial is the one the card
+    writer personalises (16 hex digits)."""
+    try:
+        serial = checked_card_serial(card_serial)
+    except RegistrationError as e:
+        raise fail(str(e)) from None
     with open_centre(db) as c:
-        info = c.issue_card(meter_no, card_serial, card_type)
+        info = c.issue_card(meter_no, serial, card_type)
     out.print(f"card {info.card_serial} issued for meter {info.meter_no}")
 
 
@@ -227,6 +245,10 @@ def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
                   db: Db = DEFAULT_URL) -> None:
     """Issue a new card for a meter; its unconfirmed vends move to it with the same
     sequence numbers, to be written again."""
+    try:
+        new_card_serial = checked_card_serial(new_card_serial)
+    except RegistrationError as e:
+        raise fail(str(e)) from None
     with open_centre(db) as c:
         card, moved = c.replace_card(meter_no, new_card_serial, operator=operator,
                                      reason=reason)

@@ -29,7 +29,7 @@ def test_the_cli_refuses_what_the_api_refuses(tmp_path: Path) -> None:
                   "2024-01-01"),
                  ("meters", "add", METER, "--customer", "ACC-1", "--tariff", "RES",
                   "--profile", "dlt645-1p-money", "--unit", "money_cents"),
-                 ("cards", "issue", METER, "CARD-1")):
+                 ("cards", "issue", METER, "C0DE000000000001")):
         done = rig(*args, "--db", db)
         assert done.exit_code == 0, (args, done.output)
     vend = ("vend", METER, "--station", "DESK-1", "-o", "carol")
@@ -62,13 +62,15 @@ def test_the_cli_refuses_what_the_api_refuses(tmp_path: Path) -> None:
           "--unit", "money_cents", "--profile", "p"), "must be exactly 12 digits"),
         (("meters", "hoarding-limit", METER, "１２"), "must be a whole number"),
         (("meters", "hoarding-limit", METER, BIG), "hoarding limit"),
-        (("cards", "issue", METER, "CARD-2", "--type", "anything"), "card_type: 'anything'"),
+        (("cards", "issue", METER, "C0DE000000000002", "--type", "anything"),
+         "card_type: 'anything'"),
         (("reverse", BIG, "-o", "sam", "--reason", "x"), f"no vend {BIG}"),
         (("reprint", BIG, "-o", "carol"), f"no vend {BIG}"),
     ]
     for args, message in cases:
         done = rig(*args, "--db", db)
-        assert done.exit_code == 2, (args, done.output)
+        # an unknown record is the centre refusing (3), any other bad value a usage error (2)
+        assert done.exit_code == (3 if message.startswith("no vend") else 2), (args, done.output)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:"), (args, done.stderr)
         assert message in lines[0], (args, lines[0])
@@ -76,5 +78,5 @@ def test_the_cli_refuses_what_the_api_refuses(tmp_path: Path) -> None:
         assert c.vends_for_meter(METER) == []
         assert [t.version for t in c.tariffs("RES")] == [1]
         assert [m.meter_no for m in c.meters()] == [METER]
-        assert c.meter(METER).hoarding_limit is None
+        assert c.meter(METER).hoarding_limit == 999999  # the profile's, as registered
         assert len(c.cards(METER)) == 1
