@@ -55,9 +55,12 @@ def _not_float(value: object) -> object:
     return value
 
 
-ExactDecimal = Annotated[Decimal, BeforeValidator(_not_float)]
-NonNegative = Annotated[ExactDecimal, Field(ge=0)]
-Positive = Annotated[ExactDecimal, Field(gt=0)]
+NotFloat = BeforeValidator(_not_float)
+# Constraints before the validator, so pydantic checks them on the decimal itself (its messages
+# then read "less than or equal to 429496.7295", not the Decimal's repr).
+ExactDecimal = Annotated[Decimal, NotFloat]
+NonNegative = Annotated[Decimal, Field(ge=0), NotFloat]
+Positive = Annotated[Decimal, Field(gt=0), NotFloat]
 ProtocolKind = Literal["dlt645-2007", "iec62056-21"]
 AlarmAction = Literal["display", "buzzer", "relay_trip"]
 
@@ -194,9 +197,10 @@ class Credit(_Strict):
     currency: str = "CNY"
     resolution: ExactDecimal = Field(description="smallest credit step on card and register")
     # At most what a card's tariff record carries: u32 × 0.0001 (docs/card-spec.md).
-    factory_price_per_kwh: Annotated[ExactDecimal, Field(
+    factory_price_per_kwh: Annotated[Decimal, Field(
         ge=0, le=Decimal("429496.7295"), decimal_places=4,
-        description="unit price the meter uses until a card brings a tariff (money meters)")]
+        description="unit price the meter uses until a card brings a tariff (money meters)"),
+        NotFloat]
 
     @field_validator("resolution")
     @classmethod

@@ -288,7 +288,7 @@ def test_statement_in_another_currency_is_refused_naming_the_line(sqlite_db, tmp
                               collection_date=date(2024, 3, 5))
         # the currency cannot change under booked payments
         done = rig(db, "bank", "currency", "EUR")
-        assert done.returncode == 2 and "cannot change to EUR" in done.stderr
+        assert done.returncode == 3 and "cannot change to EUR" in done.stderr
 
 
 def test_a_return_by_endtoendid_must_match_the_amount_and_returns_once(db, tmp_path) -> None:

@@ -104,7 +104,7 @@ def vend_over_http(base: str, secret: str, request_id: str) -> httpx.Response:
 def test_a_full_disk_is_named_and_nothing_is_committed(small_disk: Path) -> None:
     url = seeded(small_disk / "billing.sqlite")
     with open_billing(url, clock=clock()) as c, serving(c) as base:
-        secret = c.create_api_token("carol", actor="ann").secret
+        secret = c.create_api_token("carol", actor="ann", stations=[STATION]).secret
         ballast = fill(small_disk)
         done = cli(url, "vend", METER, "10.00", "--station", STATION, "-o", "carol")
         assert done.returncode == 74, done.stderr
@@ -130,7 +130,7 @@ def test_a_read_only_database_is_named(small_disk: Path, tmp_path: Path) -> None
     copy = tmp_path / "copy.sqlite"
     copy.write_bytes((small_disk / "billing.sqlite").read_bytes())
     with open_billing(f"sqlite:///{copy}", clock=clock()) as c:
-        secret = c.create_api_token("carol", actor="ann").secret
+        secret = c.create_api_token("carol", actor="ann", stations=[STATION]).secret
     with open_billing(f"sqlite:///file:{copy}?mode=ro&uri=true", clock=clock()) as c, \
             serving(c) as base:
         me = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {secret}"})

@@ -153,6 +153,7 @@ def test_driver_checks_commands_with_esr_on_the_emulated_load(server: ScpiServer
         other = RawClient(server.port)  # the queue and registers are the instrument's
         try:
             other.send("FOO")
+            assert other.ask("*OPC?") == "1"  # FOO has been parsed: a connection is in order
             assert load.status_byte() == EAV
             assert load.event_status() == CME
         finally:

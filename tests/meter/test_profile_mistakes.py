@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from rig.errors import ConfigError
-from rig.profile import load_profile_file, profiles_dir
+from rig.profile import load_profile_file, profile_files
 
-BASE = (profiles_dir() / "dlt645-1p-money.toml").read_text(encoding="utf-8")
+BASE = profile_files()["dlt645-1p-money"].read_text(encoding="utf-8")
 
 
 def _write(tmp_path: Path, text: str) -> Path:
