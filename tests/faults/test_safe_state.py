@@ -77,7 +77,8 @@ def test_interrupt_at_any_phase_leaves_the_bench_safe(sim: EmulatedBench, tmp_pa
     assert (tmp_path / "report.json").is_file(), "no report after an interrupted run"
 
 
-def test_sigterm_of_a_run_switches_the_load_off(sim: EmulatedBench, tmp_path: Path) -> None:
+def run_until_load_on(sim: EmulatedBench, tmp_path: Path) -> subprocess.Popen[str]:
+    """`rig run` attached to `sim` as a separate process, returned once the load is on."""
     assert sim.parts is not None
     bench = tmp_path / "attach.toml"
     bench.write_text(f'kind = "emulated"\nsim_control = "{sim.parts.control}"\n')
@@ -85,12 +86,18 @@ def test_sigterm_of_a_run_switches_the_load_off(sim: EmulatedBench, tmp_path: Pa
         [sys.executable, "-m", "rig.cli.main", "run", "--bench", str(bench), "--out",
          str(tmp_path), "--amount", "5000"], stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not sim.world.load.input_on:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the run never switched the load on: {proc.communicate()}")
+        time.sleep(0.02)
+    return proc
+
+
+def test_sigterm_of_a_run_switches_the_load_off(sim: EmulatedBench, tmp_path: Path) -> None:
+    proc = run_until_load_on(sim, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while not sim.world.load.input_on:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run never switched the load on"
-            time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 130
     finally:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,7 +16,7 @@ from rig.profile import load_profile
 from rig.scenarios.prepaid_cycle import CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
 from rig.sim.emulated_bench import EmulatedBench
-from tests.faults.test_safe_state import Interrupter
+from tests.faults.test_safe_state import Interrupter, run_until_load_on
 
 
 @pytest.fixture
@@ -44,19 +42,8 @@ def test_an_instrument_error_mid_consumption_reports_the_safe_state(
 
 def test_ctrl_c_during_consumption_prints_the_safe_state_and_final_readings(
         sim: EmulatedBench, tmp_path: Path) -> None:
-    assert sim.parts is not None
-    bench = tmp_path / "attach.toml"
-    bench.write_text(f'kind = "emulated"\nsim_control = "{sim.parts.control}"\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rig.cli.main", "run", "--bench", str(bench), "--out",
-         str(tmp_path), "--amount", "5000"], stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = run_until_load_on(sim, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while not sim.world.load.input_on:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run never switched the load on"
-            time.sleep(0.02)
         time.sleep(0.3)  # into the consumption phase, with the status line showing power
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
