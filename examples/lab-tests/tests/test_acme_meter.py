@@ -29,8 +29,9 @@ def test_our_meter_answers_on_the_emulated_bench(bench) -> None:
 
 def test_our_load_dialect_exact_scpi() -> None:
     instrument = ScriptedInstrument([
-        ("*IDN?", "ACME,LOAD-9,0001,1.0"), ("*CLS", None), ("SYST:ERR?", '0,"No error"'),
-        ("INP OFF", None), ("SYST:ERR?", '0,"No error"'),
+        # each setting command is checked with *ESR? (IEEE 488.2): 0 means no error bit set
+        ("*IDN?", "ACME,LOAD-9,0001,1.0"), ("*CLS", None), ("*ESR?", "0"),
+        ("INP OFF", None), ("*ESR?", "0"),
     ])
     with ElectronicLoad.open(instrument.resource, dialect="generic-scpi",
                              timeout_ms=1000) as load:
