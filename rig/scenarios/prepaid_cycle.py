@@ -82,6 +82,7 @@ class PrepaidCycle:
         self.result = CycleResult(credit_unit=self.steps.unit)
         self._commissioning_wh = 0
         self._supply_paused_h = Decimal(0)  # bench hours the relay stood open at an alarm-2 trip
+        self._deadline: tuple[datetime | None, str] = (None, "")  # of the alarm phase
 
     def run(self) -> CycleResult:
         try:
@@ -176,6 +177,7 @@ class PrepaidCycle:
                                 high=prm.power_w * Decimal("1.02"),
                                 basis="load set point ± 2 %")
             assert s.load_on_window is not None
+            self._deadline = self._alarm_deadline()
             alarm2 = self._alarm2_seen
             # A bracket starts at the send time of the last poll that did not see the alarm
             # (for the first poll of a watch: load-on, or the poll confirming alarm 1).
@@ -208,6 +210,22 @@ class PrepaidCycle:
     def _alarm2_seen(m: MeterState) -> bool:
         return m.pre_trip_alarm
 
+    def _alarm_deadline(self) -> tuple[datetime, str]:
+        """The latest bench instant alarm 2 (the later alarm) may be seen: its predicted time
+        plus the profile's declared tolerance and the polling slack. A meter (or a load) that
+        runs slower fails the phase here instead of waiting out the bench's patience."""
+        p, prm = self.bench.profile, self.params
+        predicted = max(self._predicted_hours(p.thresholds.alarm2, places="0.0001"),
+                        Decimal(0))
+        tolerance = expect.timing_tolerance_h(p, predicted, prm.price_per_kwh, prm.power_w)
+        tolerance = tolerance.quantize(Decimal("0.0001"))
+        slack = Decimal(str(round(0.5 * self.bench.clock.scale / 3600, 3))) + Decimal("0.01")
+        assert self.result.load_on_at is not None
+        latest = self.result.load_on_at + timedelta(hours=float(predicted + tolerance + slack))
+        return latest, (f"alarm 2 predicted {predicted} h after load on ± {tolerance} h "
+                        f"(profile accuracy class and register resolution), plus {slack} h "
+                        "for polling")
+
     def _watch_confirmed(self, done: Callable[[MeterState], bool],
                          what: str) -> tuple[Observed, MeterState, datetime, datetime]:
         """Bracket the bench instant `done` became true (see BenchSteps.watch), confirmed by
@@ -215,8 +233,10 @@ class PrepaidCycle:
         the wait; returns the bracket and the confirming poll with its send and answer
         times."""
         s, prm = self.steps, self.params
+        deadline, requirement = self._deadline
         while True:
-            seen = s.watch(done, what, poll_s=prm.poll_s, max_bench_hours=prm.max_bench_hours)
+            seen = s.watch(done, what, poll_s=prm.poll_s, max_bench_hours=prm.max_bench_hours,
+                           deadline=deadline, requirement=requirement)
             sent = self.bench.now()
             state = s.poll()
             if done(state):

@@ -45,6 +45,10 @@ from rig.report.plot import RunSeries
 from rig.scenarios.record import RunRecord
 
 OPERATOR = "rig-cashier"
+
+
+class PhaseOverrun(AssertionError):
+    """A phase ran past the time its requirement allows: a fail verdict, not a bench error."""
 ADMINISTRATOR = "rig-administrator"  # issues parameter cards (the meter's limits)
 T = TypeVar("T")
 
@@ -376,8 +380,13 @@ class BenchSteps:
         return state
 
     def watch(self, done: Callable[[MeterState], bool], what: str, *,
-              poll_s: float = 0.002, max_bench_hours: float = 200.0) -> Observed:
-        """Poll until `done`, bracketing the bench instant it became true (see Observed)."""
+              poll_s: float = 0.002, max_bench_hours: float = 200.0,
+              deadline: datetime | None = None, requirement: str = "") -> Observed:
+        """Poll until `done`, bracketing the bench instant it became true (see Observed).
+
+        Past `deadline` (bench time: the latest instant the requirement allows) the phase
+        fails with a timeout verdict naming `requirement`; `max_bench_hours` only guards
+        against a bench that stopped answering."""
         limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
         before: MeterState | None = None
         sent_before = self.bench.now()
@@ -389,6 +398,11 @@ class BenchSteps:
             if done(state):
                 return Observed(state, before, sent_before, answered)
             before, sent_before = state, sent
+            # A poll sent after the deadline that still does not see it: the meter is late
+            # (a slow line delays the answer, not the instant the meter was asked about).
+            if deadline is not None and sent > deadline:
+                raise PhaseOverrun(f"timeout: {what} not reached by {deadline:%Y-%m-%d %H:%M:%S}"
+                                   f" bench time: {requirement}")
             if time.monotonic() > limit:
                 raise RigError(f"{what} not reached within {max_bench_hours} bench hours")
             time.sleep(poll_s)
