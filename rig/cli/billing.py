@@ -57,7 +57,9 @@ readback_app = typer.Typer(no_args_is_help=True, help="Readbacks: import from JS
 audit_app = typer.Typer(no_args_is_help=True,
                         help="Audit log: verify the keyed chain and the ledger, checkpoints, keys.")
 token_app = typer.Typer(no_args_is_help=True, help="REST API tokens: create, list, revoke.")
-for sub, name in ((customers_app, "customers"), (meters_app, "meters"), (cards_app, "cards"),
+vends_app = typer.Typer(no_args_is_help=True, help="Vends: list a meter's sales.")
+for sub, name in ((vends_app, "vends"), (customers_app, "customers"), (meters_app, "meters"),
+                  (cards_app, "cards"),
                   (tariffs_app, "tariffs"), (operators_app, "operators"),
                   (readback_app, "readback"), (audit_app, "audit"), (token_app, "token"),
                   (report_app, "report"), (bank_app, "bank")):
@@ -471,6 +473,31 @@ def readback_import(file: Annotated[Path, typer.Argument(help="JSON: one readbac
             out.print(f"readback {i}: meter {result.meter_no} [{colour}]{result.verdict.value}"
                       f"[/]{f' (failed: {failed})' if failed else ''}; {verified}; confirmed "
                       f"vends {list(result.confirmed_vend_ids)}", highlight=False)
+
+
+@vends_app.command("list")
+def vends_list(meter_no: Annotated[str, typer.Argument(help="the meter's 12-digit number")],
+               db: Db = DEFAULT_URL) -> None:
+    """A meter's vends, oldest first: sequence, time, amount, credit, status, who sold it."""
+    with open_centre(db) as c:
+        rows = [[v.vend_id, v.sequence, f"{v.created_at:%Y-%m-%d %H:%M:%S}", str(v.amount),
+                 f"{v.credit} {v.credit_unit.value}", v.status.value, v.kind, v.tender,
+                 v.station, v.operator] for v in c.vends_for_meter(meter_no)]
+    table(f"vends of meter {meter_no}", ["id", "seq", "at (UTC)", "amount", "credit", "status",
+                                          "kind", "tender", "station", "operator"], rows)
+
+
+@audit_app.command("list")
+def audit_list(db: Db = DEFAULT_URL, entity: Annotated[str | None, typer.Option(
+        help="only events about this kind of record (vend, meter, tariff, bank_payment, …)")
+        ] = None, last: Annotated[int, typer.Option(
+        min=1, max=100_000, help="how many of the newest events")] = 50) -> None:
+    """The newest audit events: who did what to which record, when (oldest of them first)."""
+    with open_centre(db) as c:
+        events = c.audit_log(entity)[-last:]
+    table("audit events", ["seq", "at (UTC)", "actor", "action", "record"],
+          [[e.seq, f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action,
+            f"{e.entity} {e.entity_id}"] for e in events])
 
 
 @audit_app.command("verify")
