@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,13 +22,12 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
 from rig.billing import BillingCentre, open_billing
-from rig.billing.api import create_app
+from rig.billing.api.in_thread import serving
 
 METER = "000012345678"
 STATION = "DESK-1"
@@ -200,24 +195,6 @@ def seed_centre(c: BillingCentre) -> dict[str, str]:
                                ("cashier", "carol"))}
 
 
-@contextmanager
-def served(c: BillingCentre) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(create_app(c), host="127.0.0.1", port=0,
-                                           log_level="critical"))
-    thread = threading.Thread(target=server.run, name="api-fuzz", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the billing API server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join()
-
-
 def fuzz_api(url: str, tokens: dict[str, str], examples: int, seed: int = 0) -> FuzzReport:
     """Send ``examples`` drawn requests to the API at ``url``; returns what came back."""
     report = FuzzReport()
@@ -288,7 +265,7 @@ def run_api_fuzz(examples: int, seed: int = 0, db_url: str | None = None) -> Fuz
         c = open_billing(url)
         try:
             tokens = seed_centre(c)
-            with served(c) as base:
+            with serving(c, log_level="critical") as base:
                 return fuzz_api(base, tokens, examples, seed)
         finally:
             c.close()
