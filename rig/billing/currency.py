@@ -14,6 +14,7 @@ import re
 from sqlalchemy import func, select
 
 from rig.billing import models as m
+from rig.billing.display import Display, display_locale, station_zone
 from rig.billing.service import BillingCentre, Conflict
 from rig.errors import BillingError
 
@@ -67,3 +68,9 @@ def set_centre_currency(centre: BillingCentre, code: str, *, actor: str = "syste
         centre._audit(s, actor, "centre.currency", "centre_setting", SETTING,
                       {"currency": before} if before else None, {"currency": norm})
         return norm
+
+
+def centre_display(centre: BillingCentre, *, time_zone: str | None = None,
+                   locale: str | None = None) -> Display:
+    """How this station shows the centre's money and times (see :mod:`rig.billing.display`)."""
+    return Display(centre_currency(centre), station_zone(time_zone), display_locale(locale))

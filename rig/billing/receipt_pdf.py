@@ -14,7 +14,8 @@ import matplotlib
 from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 
-from rig.billing.receipts import WIDTH
+from rig.billing.display import Display
+from rig.billing.receipts import receipt_rows
 from rig.billing.types import VendResult
 
 LINE_IN = 0.16  # line pitch, inches
@@ -23,37 +24,20 @@ RC = {"pdf.compression": 0, "pdf.use14corefonts": True, "font.family": "monospac
       "font.monospace": ["Courier"], "font.size": 7.5}
 
 
-def receipt_lines(v: VendResult) -> list[tuple[str, bool]]:
-    """(text, bold) rows: heading, vend data, every priced component, total and credit."""
-    unit = "Wh" if v.credit_unit.value == "energy_wh" else "cents"
-    rows: list[tuple[str, bool]] = [("PREPAID ENERGY RECEIPT".center(WIDTH), True)]
-    if v.reprint_count:
-        rows.append((f"*** REPRINT {v.reprint_count} ***".center(WIDTH), True))
-    rows += [(t, False) for t in (
-        f"meter     {v.meter_no}", f"card      {v.card_serial}", f"sequence  {v.sequence}",
-        f"date      {v.created_at:%Y-%m-%d %H:%M:%S} UTC",
-        f"station   {v.station}  operator {v.operator}",
-        f"tariff    {v.tariff_code} v{v.tariff_version} @ {v.price_per_kwh}/kWh",
-        "-" * WIDTH)]
-    for line in v.receipt:
-        rows.append((f"{line.label:<26}{line.amount:>14}", False))
-        detail = line.detail
-        while detail:
-            rows.append((f"  {detail[:WIDTH - 2]}", False))
-            detail = detail[WIDTH - 2:]
-    rows += [("-" * WIDTH, False), (f"{'PAID':<26}{v.amount:>14}", True),
-             (f"credit    {v.credit} {unit}", True), (f"status    {v.status.value}", False)]
-    return [(_latin1(t), b) for t, b in rows]
+def receipt_lines(v: VendResult, display: Display | None = None) -> list[tuple[str, bool]]:
+    """The receipt's rows (:func:`rig.billing.receipts.receipt_rows`) in the PDF's fonts."""
+    return [(_latin1(t), b) for t, b in receipt_rows(v, display)]
 
 
 def _latin1(text: str) -> str:
-    """Core fonts cover Latin-1 only; spell out the few other signs pricing details use."""
+    """Core fonts cover Latin-1 only (¥, £ and € via WinAnsi are fine); spell out the few other
+    signs pricing details use."""
     text = text.replace("×", "x").replace("…", "...").replace("≥", ">=").replace("≤", "<=")
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def receipt_pdf(v: VendResult) -> bytes:
-    rows = receipt_lines(v)
+def receipt_pdf(v: VendResult, display: Display | None = None) -> bytes:
+    rows = receipt_lines(v, display)
     height = LINE_IN * (len(rows) + 2)
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(PAPER_IN, height))
@@ -67,7 +51,7 @@ def receipt_pdf(v: VendResult) -> bytes:
     return buf.getvalue()
 
 
-def write_receipt_pdf(v: VendResult, path: Path | str) -> Path:
+def write_receipt_pdf(v: VendResult, path: Path | str, display: Display | None = None) -> Path:
     out = Path(path)
-    out.write_bytes(receipt_pdf(v))
+    out.write_bytes(receipt_pdf(v, display))
     return out

@@ -39,6 +39,7 @@ from rig.billing.audit_key import AuditConfig
 from rig.billing.busy import busy_error
 from rig.billing.db import lock_wait_seconds
 from rig.billing.direct import Direct
+from rig.billing.display import Display, display_locale, station_zone
 from rig.billing.models import to_utc
 from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.reconcile import LedgerView, reconcile
@@ -864,8 +865,10 @@ class BillingCentre:
                         {**asdict(after), "reason": reason})
             return after
 
-    def reprint(self, vend_id: int, *, operator: str) -> str:
-        """The vend's receipt again, marked as the n-th reprint (counted and audited)."""
+    def reprint(self, vend_id: int, *, operator: str, display: Display | None = None) -> str:
+        """The vend's receipt again, marked as the n-th reprint (counted and audited), in the
+        centre's currency and ``display``'s zone (default: this station's, see
+        :mod:`rig.billing.display`) — the same rows as the first print."""
         from rig.billing.receipts import receipt_text
 
         with self._tx() as s:
@@ -876,7 +879,11 @@ class BillingCentre:
             vend.reprint_count += 1
             self._audit(s, operator, "vend.reprint", "vend", vend.id, None,
                         {"reprint": vend.reprint_count})
-            return receipt_text(_vend_result(vend))
+            if display is None:
+                currency = s.scalar(select(m.CentreSetting.value)
+                                    .where(m.CentreSetting.name == "currency"))
+                display = Display(currency, station_zone(), display_locale())
+            return receipt_text(_vend_result(vend), display)
 
     def replace_card(
         self, meter_no: str, new_card_serial: str, *, operator: str, reason: str = "lost",

@@ -67,6 +67,9 @@ for sub, name in ((vends_app, "vends"), (customers_app, "customers"), (meters_ap
 
 out = table_console()
 OperatorOpt = Annotated[str, typer.Option("--operator", "-o", help="operator name")]
+TimeZoneOpt = Annotated[str | None, typer.Option(
+    help="the station's time zone for printed times, an IANA name such as Asia/Shanghai "
+         "(default: $RIG_TIME_ZONE, else the machine's zone)")]
 
 
 def money(text: str, what: str, places: int = inputs.MONEY_PLACES,
@@ -628,6 +631,7 @@ def serve(
         min=1, max=24 * 60, help="console sessions end after this long unused")] = 60,
     session_max_hours: Annotated[int, typer.Option(
         min=1, max=7 * 24, help="console sessions end this long after login")] = 12,
+    time_zone: TimeZoneOpt = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
@@ -669,7 +673,7 @@ def serve(
             app.mount("/console", create_console_app(
                 c, station=console_station, writer=writer, secure_cookies=not insecure_cookies,
                 idle_timeout_s=session_idle_minutes * 60.0,
-                session_max_age_s=session_max_hours * 3600.0))
+                session_max_age_s=session_max_hours * 3600.0, time_zone=time_zone))
             err.print(f"vending console on http://{host}:{port}/console/", highlight=False)
         err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
         with suppress(KeyboardInterrupt):

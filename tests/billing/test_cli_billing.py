@@ -54,7 +54,7 @@ def test_vend_prints_the_receipt_and_reprint_marks_it(ready: str) -> None:
     done = rig("vend", METER, "20.00", "--station", "DESK-1", "--operator", "carol",
                "--request-id", "cli-1", "--db", ready)
     assert done.exit_code == 0, done.output
-    assert "PREPAID ENERGY RECEIPT" in done.stdout and "credit    2000 cents" in done.stdout
+    assert "PREPAID ENERGY RECEIPT" in done.stdout and "credit    20.00" in done.stdout
     assert "PAID" in done.stdout and "20.00" in done.stdout
     assert "request id cli-1" in done.stderr
     again = rig("reprint", "1", "--operator", "carol", "--db", ready)
@@ -252,7 +252,7 @@ def test_rig_billing_as_a_subprocess_uses_the_env_database(ready: str, tmp_path:
          "--station", "DESK-1", "--operator", "carol"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "12.50" in done.stdout and "credit    1250 cents" in done.stdout
+    assert "12.50" in done.stdout and "credit    12.50" in done.stdout
     done = subprocess.run(
         [sys.executable, "-m", "rig.cli.main", "billing", "vend", METER, "5.00",
          "--station", "DESK-1", "--operator", "carol"],

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from rig.billing import Tax, open_billing
+from rig.billing.display import Display
 from rig.billing.receipt_pdf import receipt_pdf, write_receipt_pdf
 from tests.billing.ledger import T0, Clock, add_meter
 
@@ -68,14 +69,14 @@ def test_pdf_is_valid_and_shows_every_component(vend, tmp_path) -> None:
     assert len(pdf_objects(pdf)) >= 5
     text = "\n".join(pdf_text(pdf))
     for line in vend.receipt:
-        row = next(t for t in pdf_text(pdf) if t.strip().startswith(line.label)
-                   and t.rstrip().endswith(str(line.amount)))
+        row = next(t for t in pdf_text(pdf) if t.strip().startswith(Display.label(line.label))
+                   and t.rstrip().endswith(f" {line.amount}"))
         assert row
         if line.detail:
             assert line.detail.replace("×", "x")[:20] in text
     assert sum(line.amount for line in vend.receipt) == vend.amount
     assert re.search(r"PAID\s+57\.35", text)
-    assert f"credit    {vend.credit} Wh" in text and METER in text
+    assert f"credit    {Decimal(vend.credit) / 1000:.3f} kWh" in text and METER in text
     assert "VAT 15" in text and "levy 2.5" in text
 
 

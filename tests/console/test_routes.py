@@ -155,7 +155,7 @@ def test_preview_shows_every_component_and_confirm_sells_once(
     preview = client.post("/vend/preview", data={"csrf": csrf, "meter_no": METER,
                                                  "amount": "20,00"})
     for text in ("fixed monthly charge", "VAT 15%", "15.65", "2.34", "2.00",
-                 "Credit for the card: 1565 cents", "Take 20.00 and sell"):
+                 "Credit for the card: 15.65", "Take 20.00 and sell"):
         assert text in preview.text
     assert centre.vends_for_meter(METER) == []
     rid = preview.text.split('name="request_id" value="')[1].split('"')[0]
@@ -407,10 +407,10 @@ def test_bank_payments_waiting_for_the_customer_are_shown_and_vended(
     import_statement(centre, statement)
     csrf = login(client, "carol")
     page = client.get(f"/meters/{METER}").text
-    assert "30.00 EUR booked 2024-03-01" in page
+    assert "€30.00 booked 2024-03-01" in page
     rid = page.split('name="request_id" value="')[1].split('"')[0]
     r = client.post(f"/meters/{METER}/bank-vend", data={"csrf": csrf, "request_id": rid})
-    assert "Bank payments of 30.00 vended" in r.text and "to be written" in r.text
+    assert "Bank payments of €30.00 vended" in r.text and "to be written" in r.text
     [vend] = centre.vends_for_meter(METER)
     assert vend.amount == Decimal("30.00")
     r = client.post(f"/meters/{METER}/bank-vend", data={"csrf": csrf, "request_id": "other"})

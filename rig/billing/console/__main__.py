@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="allow the session cookie over plain HTTP (loopback only)")
     serve.add_argument("--session-idle-minutes", type=int, default=60,
                        help="a login session ends after this long unused")
+    serve.add_argument("--time-zone", help="the station's time zone, an IANA name such as "
+                       "Asia/Shanghai (else $RIG_TIME_ZONE, else the machine's)")
+    serve.add_argument("--locale", help="how currency symbols are spelled (else $RIG_LOCALE, "
+                       "else en)")
     serve.add_argument("--session-max-hours", type=int, default=12,
                        help="a login session ends this long after login")
     pw = sub.add_parser("set-password", help="set an operator's console password")
@@ -62,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         app = create_console_app(centre, station=args.station, writer=writer,
                                  secure_cookies=not args.insecure_cookies,
                                  idle_timeout_s=args.session_idle_minutes * 60.0,
-                                 session_max_age_s=args.session_max_hours * 3600.0)
+                                 session_max_age_s=args.session_max_hours * 3600.0,
+                                 time_zone=args.time_zone, locale=args.locale)
         # The same cap on request bodies as `rig billing serve`, before login and parsing.
         uvicorn.run(BodyLimit(app), host=args.host, port=args.port, log_level="info")
         return 0

@@ -32,6 +32,7 @@ from rig.billing.console.web import (
     render,
 )
 from rig.billing.console.writer import CardWriter
+from rig.billing.display import display_locale, station_zone
 from rig.billing.security_headers import SecurityHeaders
 from rig.billing.service import BillingCentre, NotFound, PermissionDenied
 from rig.errors import BillingError
@@ -46,19 +47,24 @@ def create_console_app(
     idle_timeout_s: float = 3600.0,
     session_max_age_s: float = 12 * 3600.0,
     throttle: LoginThrottle | None = None,
+    time_zone: str | None = None,
+    locale: str | None = None,
 ) -> FastAPI:
     """The console for the vending PC at ``station`` whose card writer is ``writer``.
 
     ``secure_cookies`` marks the session cookie Secure (HTTPS only); turn it off only for a
     console served on loopback over plain HTTP (tests, a single vending PC).
     ``idle_timeout_s`` and ``session_max_age_s``: a login session ends after that long unused,
-    and that long after login whatever its use.
+    and that long after login whatever its use. ``time_zone`` (IANA name) and ``locale``:
+    how the pages show times and money (default ``$RIG_TIME_ZONE`` / the machine's zone, and
+    ``$RIG_LOCALE`` / ``en``; see :mod:`rig.billing.display`).
     """
     app = FastAPI(title="rig vending console", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.console = Console(
         centre, station, writer, SessionStore(idle_timeout_s, session_max_age_s),
-        throttle if throttle is not None else LoginThrottle(), make_env(), secure_cookies)
+        throttle if throttle is not None else LoginThrottle(), make_env(), secure_cookies,
+        station_zone(time_zone), display_locale(locale))
     app.add_middleware(SecurityHeaders)
     _install_errors(app)
     _install_login(app)

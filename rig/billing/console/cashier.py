@@ -113,8 +113,9 @@ def confirm(request: Request, user: Anyone,
         return back(request, user, f"/meters/{meter_no}", refusal(e))
     except (FormError, BillingError) as e:
         return back(request, user, f"/meters/{meter_no}", e)
-    user.flash("ok", f"Sale recorded: {vend.amount} paid, {vend.credit} "
-                     f"{_unit(vend.credit_unit.value)} to write. Now write the card.")
+    d = c.display()
+    user.flash("ok", f"Sale recorded: {d.money(vend.amount)} paid, "
+                     f"{d.credit(vend.credit, vend.credit_unit)} to write. Now write the card.")
     return redirect(request, f"/vends/{vend.vend_id}")
 
 
@@ -132,20 +133,17 @@ def bank_vend(request: Request, meter_no: str, user: Anyone, form: Form) -> Resp
         return back(request, user, f"/meters/{meter_no}", e)
     if vend is None:
         return back(request, user, f"/meters/{meter_no}", "No bank payment is waiting.")
-    user.flash("ok", f"Bank payments of {vend.amount} vended: {vend.credit} "
-                     f"{_unit(vend.credit_unit)} to write. Now write the card.")
+    d = c.display()
+    user.flash("ok", f"Bank payments of {d.money(vend.amount)} vended: "
+                     f"{d.credit(vend.credit, vend.credit_unit)} to write. Now write the card.")
     return redirect(request, f"/vends/{vend.vend_id}")
-
-
-def _unit(credit_unit: str) -> str:
-    return "Wh" if credit_unit == "energy_wh" else "cents"
 
 
 @router.get("/vends/{vend_id}", response_class=HTMLResponse)
 def vend_page(request: Request, vend_id: int, user: Anyone) -> Response:
     c = console(request).centre
     vend = c.vend_by_id(vend_id)
-    return render(request, "vend.html", session=user, vend=vend, unit=_unit(vend.credit_unit),
+    return render(request, "vend.html", session=user, vend=vend,
                   customer=queries.customer_of(c, vend.meter_no))
 
 
@@ -165,15 +163,17 @@ def write_card(request: Request, vend_id: int, user: Anyone,
     except WriteProblem as e:
         return back(request, user, f"/vends/{vend_id}",
                     f"{e} The sale is kept as “to be written”.")
+    credit = c.display().credit(vend.credit, vend.credit_unit)
     user.flash("ok", f"Card {vend.card_serial} written: purchase #{vend.sequence}, "
-                     f"{vend.credit} {_unit(vend.credit_unit)}. Hand the card to the customer.")
+                     f"{credit}. Hand the card to the customer.")
     return redirect(request, f"/vends/{vend_id}")
 
 
 @router.get("/vends/{vend_id}/receipt.pdf")
 def receipt(request: Request, vend_id: int, user: Anyone) -> Response:
-    vend = console(request).centre.vend_by_id(vend_id)
-    return Response(receipt_pdf(vend), media_type="application/pdf", headers={
+    c = console(request)
+    vend = c.centre.vend_by_id(vend_id)
+    return Response(receipt_pdf(vend, c.display()), media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{vend_id}.pdf"'})
 
 
@@ -181,7 +181,8 @@ def receipt(request: Request, vend_id: int, user: Anyone) -> Response:
 def reprint(request: Request, vend_id: int, user: Anyone,
             form: Form) -> Response:
     """Count and audit the reprint, then show the receipt marked REPRINT n."""
-    console(request).centre.reprint(vend_id, operator=user.operator)
+    c = console(request)
+    c.centre.reprint(vend_id, operator=user.operator, display=c.display())
     return redirect(request, f"/vends/{vend_id}/receipt.pdf")
 
 

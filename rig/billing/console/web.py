@@ -11,17 +11,19 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from rig.billing.console.forms import FormError, parse_body
 from rig.billing.console.sessions import ConsoleSession, LoginThrottle, SessionStore
 from rig.billing.console.writer import CardWriter
+from rig.billing.currency import centre_currency
+from rig.billing.display import Display
 from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorRole
 
@@ -43,6 +45,13 @@ class Console:
     throttle: LoginThrottle
     env: Environment
     secure_cookies: bool
+    zone: tzinfo = UTC  # the station's time zone: pages show times in it (stored in UTC)
+    locale: str = "en"
+
+    def display(self) -> Display:
+        """How this station shows money and times; the currency is read from the centre (it
+        is set once, by an administrator, and may be set while the console runs)."""
+        return Display(centre_currency(self.centre), self.zone, self.locale)
 
 
 class LoginRequired(Exception):
@@ -63,7 +72,13 @@ def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters["money"] = lambda v: "" if v is None else f"{Decimal(v):,.2f}"
+    env.filters["money"] = pass_context(lambda ctx, v: ctx["display"].money(v))
+    env.filters["credit"] = pass_context(lambda ctx, v, unit: ctx["display"].credit(v, unit))
+    env.filters["when"] = pass_context(lambda ctx, v: ctx["display"].time(v))
+    env.filters["when_s"] = pass_context(lambda ctx, v: ctx["display"].time(v, seconds=True))
+    env.filters["clock"] = pass_context(lambda ctx, v: ctx["display"].clock(v))
+    env.filters["label"] = Display.label
+    env.filters["vend_status"] = Display.status
     return env
 
 
@@ -128,7 +143,7 @@ def render(request: Request, template: str, *, status: int = 200,
         reader=c.writer.reader_name if c.writer else None,
         flashes=session.pop_flashes() if session else [],
         csrf=session.csrf if session else "", root=root(request), SUPERVISOR=SUPERVISOR,
-        ADMINISTRATOR=ADMINISTRATOR, **context)
+        ADMINISTRATOR=ADMINISTRATOR, display=c.display(), **context)
     return HTMLResponse(html, status_code=status)
 
 
