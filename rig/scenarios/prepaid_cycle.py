@@ -214,17 +214,26 @@ class PrepaidCycle:
         """The latest bench instant alarm 2 (the later alarm) may be seen: its predicted time
         plus the profile's declared tolerance and the polling slack. A meter (or a load) that
         runs slower fails the phase here instead of waiting out the bench's patience."""
-        p, prm = self.bench.profile, self.params
+        p = self.bench.profile
         predicted = max(self._predicted_hours(p.thresholds.alarm2, places="0.0001"),
                         Decimal(0))
+        return self._deadline_after(predicted, f"alarm 2 predicted {predicted} h after load on")
+
+    def _deadline_after(self, predicted: Decimal, what: str) -> tuple[datetime, str]:
+        """The latest bench instant an event predicted ``predicted`` hours after load on may
+        be seen: plus the profile's declared timing tolerance and the polling slack."""
+        p, prm = self.bench.profile, self.params
         tolerance = expect.timing_tolerance_h(p, predicted, prm.price_per_kwh, prm.power_w)
         tolerance = tolerance.quantize(Decimal("0.0001"))
-        slack = Decimal(str(round(0.5 * self.bench.clock.scale / 3600, 3))) + Decimal("0.01")
+        slack = self._polling_slack()
         assert self.result.load_on_at is not None
         latest = self.result.load_on_at + timedelta(hours=float(predicted + tolerance + slack))
-        return latest, (f"alarm 2 predicted {predicted} h after load on ± {tolerance} h "
-                        f"(profile accuracy class and register resolution), plus {slack} h "
-                        "for polling")
+        return latest, (f"{what} ± {tolerance} h (profile accuracy class and register "
+                        f"resolution), plus {slack} h for polling")
+
+    def _polling_slack(self) -> Decimal:
+        """Bench hours one poll round trip may take (half a second of wall time) plus 36 s."""
+        return Decimal(str(round(0.5 * self.bench.clock.scale / 3600, 3))) + Decimal("0.01")
 
     def _watch_confirmed(self, done: Callable[[MeterState], bool],
                          what: str) -> tuple[Observed, MeterState, datetime, datetime]:
@@ -247,7 +256,8 @@ class PrepaidCycle:
         s, t = self.steps, self.bench.profile.thresholds
         with self.record.step(PHASES[6]):
             state = s.wait_for(lambda m: m.relay_open, "cut-off", poll_s=prm.poll_s,
-                               max_bench_hours=prm.max_bench_hours)
+                               max_bench_hours=prm.max_bench_hours,
+                               deadline=self._cutoff_deadline())
             if "relay_trip" in t.alarm2_actions and state.remaining > 0:
                 # This meter trips at alarm 2 while credit is left; the customer acknowledges
                 # with the card, supply returns, and consumption goes on to the real cut-off.
@@ -260,8 +270,33 @@ class PrepaidCycle:
                 paused = expect.hours(self.bench.now() - tripped)
                 self._supply_paused_h += paused.quantize(Decimal("0.001"))
                 state = s.wait_for(lambda m: m.relay_open, "cut-off", poll_s=prm.poll_s,
-                                   max_bench_hours=prm.max_bench_hours)
+                                   max_bench_hours=prm.max_bench_hours,
+                                   deadline=self._cutoff_deadline())
             self.record.measure("relay open (meter status)", state.relay_open, equals=True)
+
+    def _cutoff_prediction(self) -> tuple[Decimal, str]:
+        """Hours from load on to the cut-off, and how they were predicted: credit down to the
+        overdraft limit (after any automatic emergency credit), the supply paused at an
+        alarm-2 trip, and a friendly period that defers the cut-off to its end."""
+        b = self.bench
+        lent = expect.automatic_emergency(b.profile)
+        predicted = (self._predicted_hours(-b.profile.thresholds.overdraft_limit - lent)
+                     + self._supply_paused_h)
+        how = f"predicted {predicted} h from load power and tariff"
+        if lent:
+            how += f" (with {lent} {self.steps.unit} automatic emergency credit)"
+        assert self.result.load_on_at is not None
+        exhausted = self.result.load_on_at + timedelta(hours=float(predicted))
+        deferred = expect.friendly_period_end(b.profile, exhausted)
+        if deferred is not None:  # no cut-off inside a friendly period: at its end
+            predicted = self._hours_to(deferred)
+            how = (f"credit runs out at {exhausted:%Y-%m-%d %H:%M}, inside a friendly "
+                   f"period; cut-off predicted at its end, {predicted} h")
+        return predicted, how
+
+    def _cutoff_deadline(self) -> tuple[datetime, str]:
+        predicted, how = self._cutoff_prediction()
+        return self._deadline_after(max(predicted, Decimal(0)), f"cut-off {how}")
 
     def verify_cutoff(self) -> None:
         b = self.bench
@@ -270,23 +305,12 @@ class PrepaidCycle:
             # The meter cuts off at the overdraft limit, after lending its automatic emergency
             # credit if it has one; nothing is consumed while the relay stood open at an
             # alarm-2 trip (as observed).
-            lent = expect.automatic_emergency(b.profile)
-            predicted = (self._predicted_hours(-b.profile.thresholds.overdraft_limit - lent)
-                         + self._supply_paused_h)
-            how = f"predicted {predicted} h from load power and tariff"
-            if lent:
-                how += f" (with {lent} {self.steps.unit} automatic emergency credit)"
+            predicted, how = self._cutoff_prediction()
             assert self.result.load_on_at is not None
-            exhausted = self.result.load_on_at + timedelta(hours=float(predicted))
-            deferred = expect.friendly_period_end(b.profile, exhausted)
-            if deferred is not None:  # no cut-off inside a friendly period: at its end
-                predicted = self._hours_to(deferred)
-                how = (f"credit runs out at {exhausted:%Y-%m-%d %H:%M}, inside a friendly "
-                       f"period; cut-off predicted at its end, {predicted} h")
             actual = _hours(self.result.load_on_at, self.result.cutoff_at)
             # The meter's trip record is exact to its clock (1 s); the load-on instant is
             # known to within the round trip of the command that switched it on.
-            slack = Decimal(str(round(0.5 * b.clock.scale / 3600, 3))) + Decimal("0.01")
+            slack = self._polling_slack()
             self.record.measure("cut-off after load on (meter trip record)", actual, "h",
                                 low=predicted - slack, high=predicted + slack,
                                 description=how)

@@ -426,17 +426,24 @@ class BenchSteps:
                         state.relay_open)
 
     def wait_for(self, done: Callable[[MeterState], bool], what: str, *,
-                 poll_s: float = 0.02, max_bench_hours: float = 200.0) -> MeterState:
+                 poll_s: float = 0.02, max_bench_hours: float = 200.0,
+                 deadline: tuple[datetime, str] | None = None) -> MeterState:
         """Poll the meter until `done`; a clear error after `max_bench_hours` of bench time.
 
         `done` must hold on two consecutive polls (the conditions waited for stay true once
         reached): a corrupted reply that slipped past the frame checksum cannot end a wait.
+        `deadline` (the latest bench instant the requirement allows, and the requirement): a
+        poll sent after it that does not see `done` fails the phase with a timeout verdict.
         """
         limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
         while True:
+            sent = self.bench.now()
             state = self.poll()
             if done(state) and done(confirmed := self.poll()):
                 return confirmed
+            if deadline is not None and sent > deadline[0]:
+                raise PhaseOverrun(f"timeout: {what} not reached by "
+                                   f"{deadline[0]:%Y-%m-%d %H:%M:%S} bench time: {deadline[1]}")
             if time.monotonic() > limit:
                 raise RigError(f"{what} not reached within {max_bench_hours} bench hours")
             time.sleep(poll_s)

@@ -58,3 +58,33 @@ def test_alarms_later_than_predicted_fail_the_phase_with_a_timeout(
     assert "alarm 2 predicted" in phase.error and "profile accuracy class" in phase.error
     assert str(run.record.outcome) == "fail"
     assert sim.world.load.input_on is False  # and the bench was left safe
+
+
+class SlowLoadFromCutoffPhase(SlowLoad):
+    """The load drops to a tenth of its set point once the alarms have been seen."""
+
+    def step_started(self, step: Step) -> None:
+        if step.name == PHASES[6] and not self.done:
+            self.sim.world.load.set_power(self.sim.world.load.power_setpoint / 10)
+            self.done = True
+
+    def reading(self, values: dict[str, str]) -> None:
+        pass
+
+
+def test_a_cut_off_later_than_predicted_fails_the_phase_with_a_timeout(
+        sim: EmulatedBench, tmp_path: Path) -> None:
+    assert sim.parts is not None
+    slow = SlowLoadFromCutoffPhase(sim)
+    run = run_prepaid_cycle(BenchConfig(sim_control=sim.parts.control),
+                            params=CycleParams(amount=Decimal("20.00")), run_dir=tmp_path,
+                            observer=slow)
+    assert slow.done
+    assert isinstance(run.error, AssertionError)  # a verdict, not a bench error
+    alarms = next(s for s in run.record.steps if s.name == PHASES[5])
+    assert alarms.outcome is Outcome.PASS
+    phase = next(s for s in run.record.steps if s.name == PHASES[6])
+    assert phase.outcome is Outcome.FAIL
+    assert phase.error.startswith("timeout: cut-off not reached by "), phase.error
+    assert "cut-off predicted" in phase.error and "profile accuracy class" in phase.error
+    assert sim.world.load.input_on is False
