@@ -2,9 +2,10 @@
 
 Every command opens the database named by ``--db`` (or ``$RIG_BILLING_DB``; default the same
 ``sqlite:///billing.sqlite`` that :func:`rig.billing.open_billing` uses), calls one service
-method and prints the outcome. A refusal or bad input prints the service's reason on stderr
-and exits 2; a database that stayed locked too long (nothing was committed) exits 75
-(EX_TEMPFAIL: run the same command again); ``audit verify`` exits 1 when verification
+method and prints the outcome, acting as a named operator (:mod:`rig.cli.acting`). Bad input
+prints the reason on stderr and exits 2, a refusal by the centre's rules exits 3, a database
+that stayed locked too long (nothing was committed) exits 75 (EX_TEMPFAIL: run the same
+command again); ``audit verify`` exits 1 when verification
 fails (chain, checkpoints or ledger). Nothing here re-implements a billing rule.
 """
 
@@ -25,8 +26,16 @@ from rich.table import Table
 from rig.billing import inputs
 from rig.billing.db import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
-from rig.billing.types import Band, Block, Tax
+from rig.billing.types import Band, Block, OperatorRole, Tax
 from rig.cli import table_console
+from rig.cli.acting import (
+    AsOpt,
+    ByOpt,
+    OperatorOpt,
+    TokenOpt,
+    password_setter,
+    who_acts,
+)
 from rig.cli.billing_bank import bank_app
 from rig.cli.billing_open import (
     AuditAnchor,
@@ -36,10 +45,12 @@ from rig.cli.billing_open import (
     audit_config,
     err,
     fail,
+    money,
     open_centre,
     readback_keys,
 )
 from rig.cli.billing_report import report_app
+from rig.cli.billing_sessions import selling_station, session_app
 from rig.cli.registration import RegistrationError, meter_defaults
 from rig.cli.registration import card_serial as checked_card_serial
 from rig.errors import RigError
@@ -62,23 +73,13 @@ for sub, name in ((vends_app, "vends"), (customers_app, "customers"), (meters_ap
                   (cards_app, "cards"),
                   (tariffs_app, "tariffs"), (operators_app, "operators"),
                   (readback_app, "readback"), (audit_app, "audit"), (token_app, "token"),
-                  (report_app, "report"), (bank_app, "bank")):
+                  (report_app, "report"), (bank_app, "bank"), (session_app, "session")):
     app.add_typer(sub, name=name)
 
 out = table_console()
-OperatorOpt = Annotated[str, typer.Option("--operator", "-o", help="operator name")]
 TimeZoneOpt = Annotated[str | None, typer.Option(
     help="the station's time zone for printed times, an IANA name such as Asia/Shanghai "
          "(default: $RIG_TIME_ZONE, else the machine's zone)")]
-
-
-def money(text: str, what: str, places: int = inputs.MONEY_PLACES,
-          digits: int = inputs.MONEY_DIGITS) -> Decimal:
-    """Money as the REST API takes it: plain ASCII decimal text (rig.billing.inputs)."""
-    try:
-        return inputs.parse_money(text, what, places=places, digits=digits)
-    except inputs.InvalidInput as e:
-        raise fail(str(e)) from None
 
 
 def price_option(text: str, what: str) -> Decimal:
@@ -110,10 +111,14 @@ def table(title: str, columns: list[str], rows: Sequence[Sequence[object]]) -> N
 
 @customers_app.command("add")
 def customers_add(name: str, account_no: str, db: Db = DEFAULT_URL,
-                  address: Annotated[str, typer.Option(help="postal address")] = "") -> None:
-    """Register a customer account."""
+                  address: Annotated[str, typer.Option(help="postal address")] = "",
+    operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
+                  ) -> None:
+    """Register a customer account (administrator)."""
     with open_centre(db) as c:
-        info = c.register_customer(name, account_no, address)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="registering a customer")
+        info = c.register_customer(name, account_no, address, actor=by.name)
     out.print(f"customer {info.account_no} ({info.name}) registered")
 
 
@@ -145,8 +150,9 @@ def meters_add(
              "profile's hoarding limit")
     ] = None,
     db: Db = DEFAULT_URL,
+    operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
 ) -> None:
-    """Register a meter for a customer."""
+    """Register a meter for a customer (administrator)."""
     at = when(commissioned_at, "--commissioned-at")
     try:
         d = meter_defaults(profile, unit=unit, key_revision=key_revision,
@@ -154,7 +160,9 @@ def meters_add(
     except RegistrationError as e:
         raise fail(str(e)) from None
     with open_centre(db) as c:
-        info = c.register_meter(meter_no, customer_account=customer, profile=profile,
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="registering a meter")
+        info = c.register_meter(meter_no, actor=by.name, customer_account=customer, profile=profile,
                                 credit_unit=d.unit, tariff_code=tariff,
                                 key_revision=d.key_revision,
                                 commissioning_energy_wh=commissioning_wh, commissioned_at=at,
@@ -184,11 +192,9 @@ def meters_list(db: Db = DEFAULT_URL, customer: Annotated[
 @meters_app.command("hoarding-limit")
 def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
         help="credit units (cents / Wh), or 'none' to remove the check")],
-        operator: Annotated[str, typer.Option("--operator", "-o",
-                                              help="administrator making the change")
-                            ] = "system",
-        db: Db = DEFAULT_URL) -> None:
-    """Change a meter's hoarding limit (audited)."""
+        db: Db = DEFAULT_URL,
+        operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
+    """Change a meter's hoarding limit (administrator; audited)."""
     if limit.lower() == "none":
         value = None
     elif limit.isascii() and limit.isdigit():
@@ -196,7 +202,9 @@ def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
     else:
         raise fail(f"hoarding limit {limit!r} must be a whole number of credit units or 'none'")
     with open_centre(db) as c:
-        info = c.set_hoarding_limit(meter_no, value, actor=operator)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="changing a hoarding limit")
+        info = c.set_hoarding_limit(meter_no, value, actor=by.name)
     out.print(f"meter {info.meter_no} hoarding limit {_limit(info.hoarding_limit)}")
 
 
@@ -214,16 +222,20 @@ def meters_hoarding(meter_no: str, db: Db = DEFAULT_URL) -> None:
 
 @meters_app.command("status")
 def meters_status(meter_no: str, status: Annotated[str, typer.Argument(
-        help="active | blocked")], db: Db = DEFAULT_URL) -> None:
-    """Block or unblock a meter."""
+        help="active | blocked")], db: Db = DEFAULT_URL,
+        operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
+    """Block or unblock a meter (administrator)."""
     with open_centre(db) as c:
-        info = c.set_meter_status(meter_no, status)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="blocking or unblocking a meter")
+        info = c.set_meter_status(meter_no, status, actor=by.name)
     out.print(f"meter {info.meter_no} is {info.status.value}")
 
 
 @cards_app.command("issue")
 def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
-                card_type: Annotated[str, typer.Option("--type")] = "customer") -> None:
+                card_type: Annotated[str, typer.Option("--type")] = "customer",
+                operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Bind a new card to a meter (one active card per meter); the serial is the one the card
     writer personalises (16 hex digits)."""
     try:
@@ -231,23 +243,29 @@ def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
     except RegistrationError as e:
         raise fail(str(e)) from None
     with open_centre(db) as c:
-        info = c.issue_card(meter_no, serial, card_type)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="issuing a card")
+        info = c.issue_card(meter_no, serial, card_type, actor=by.name)
     out.print(f"card {info.card_serial} issued for meter {info.meter_no}")
 
 
 @cards_app.command("status")
 def cards_status(card_serial: str, status: Annotated[str, typer.Argument(
-        help="active | lost | replaced | blocked")], db: Db = DEFAULT_URL) -> None:
-    """Set a card's status (a lost or blocked card cannot be sold to)."""
+        help="active | lost | replaced | blocked")], db: Db = DEFAULT_URL,
+        operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
+    """Set a card's status (administrator; a lost or blocked card cannot be sold to)."""
     with open_centre(db) as c:
-        info = c.set_card_status(card_serial, status)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="changing a card's status")
+        info = c.set_card_status(card_serial, status, actor=by.name)
     out.print(f"card {info.card_serial} is {info.status.value}")
 
 
 @cards_app.command("replace")
-def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
+def cards_replace(meter_no: str, new_card_serial: str,
                   reason: Annotated[str, typer.Option(help="lost | damaged | …")] = "lost",
-                  db: Db = DEFAULT_URL) -> None:
+                  db: Db = DEFAULT_URL, operator: OperatorOpt = None, token: TokenOpt = None,
+                  as_: AsOpt = None) -> None:
     """Issue a new card for a meter; its unconfirmed vends move to it with the same
     sequence numbers, to be written again."""
     try:
@@ -255,7 +273,9 @@ def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
     except RegistrationError as e:
         raise fail(str(e)) from None
     with open_centre(db) as c:
-        card, moved = c.replace_card(meter_no, new_card_serial, operator=operator,
+        by = who_acts(c, operator=operator, token=token, as_=as_,
+                      needs=OperatorRole.SUPERVISOR, doing="replacing a card")
+        card, moved = c.replace_card(meter_no, new_card_serial, operator=by.name,
                                      reason=reason)
     out.print(f"card {card.card_serial} issued for meter {card.meter_no}; "
               f"vends to write again: {[v.vend_id for v in moved] or 'none'}")
@@ -263,22 +283,33 @@ def cards_replace(meter_no: str, new_card_serial: str, operator: OperatorOpt,
 
 @operators_app.command("add")
 def operators_add(name: str, role: Annotated[str, typer.Argument(
-        help="cashier | supervisor | administrator")], db: Db = DEFAULT_URL) -> None:
-    """Register an operator with a role."""
+        help="cashier | supervisor | administrator")], db: Db = DEFAULT_URL,
+        operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
+    """Register an operator with a role (administrator; the first one, on a new centre, is
+    registered by set-up and must be an administrator)."""
     with open_centre(db) as c:
-        info = c.register_operator(name, role)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="registering an operator")
+        if by.how == "set-up" and role != OperatorRole.ADMINISTRATOR.value:
+            raise fail("the first operator of a new centre must be an administrator (it "
+                       "registers the others)")
+        info = c.register_operator(name, role, actor=by.name)
     out.print(f"operator {info.name} registered as {info.role.value}")
 
 
 @operators_app.command("password")
-def operators_password(name: str, db: Db = DEFAULT_URL) -> None:
-    """Set an operator's vending-console password (asked twice on a terminal, else one line of
-    stdin; never an argument, so it stays out of shell history and process lists)."""
+def operators_password(name: str, db: Db = DEFAULT_URL, operator: OperatorOpt = None,
+                       token: TokenOpt = None, as_: AsOpt = None) -> None:
+    """Set an operator's password (an administrator, or the operator itself; asked twice on a
+    terminal, else one line of stdin; never an argument, so it stays out of shell history and
+    process lists). Without --operator/--token/--as it acts as the operator itself, who has
+    no password yet, or proves the old one."""
     from rig.billing.passwords import PasswordPolicyError, read_new_password
 
     with open_centre(db) as c:
+        by = password_setter(c, name, operator=operator, token=token, as_=as_)
         try:
-            c.set_password(name, read_new_password())
+            c.set_password(name, read_new_password(), actor=by)
         except (RigError, PasswordPolicyError) as e:
             raise fail(str(e)) from None
     out.print(f"password of {name} set")
@@ -292,10 +323,13 @@ def operators_list(db: Db = DEFAULT_URL) -> None:
 
 
 @operators_app.command("station")
-def operators_station(code: str, db: Db = DEFAULT_URL) -> None:
-    """Register a vending station."""
+def operators_station(code: str, db: Db = DEFAULT_URL, operator: OperatorOpt = None,
+                      token: TokenOpt = None, as_: AsOpt = None) -> None:
+    """Register a vending station (administrator)."""
     with open_centre(db) as c:
-        info = c.register_station(code)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="registering a station")
+        info = c.register_station(code, actor=by.name)
     out.print(f"station {info.code} registered")
 
 
@@ -349,12 +383,10 @@ def tariffs_add(
     tax: Annotated[list[str] | None, typer.Option(help="NAME:RATE_PERCENT, repeatable")] = None,
     fixed_monthly: Annotated[str, typer.Option(help="fixed charge per month")] = "0.00",
     utc_offset_minutes: Annotated[int, typer.Option(help="local time offset for TOU")] = 0,
-    operator: Annotated[str, typer.Option("--operator", "-o",
-                                          help="supervisor/administrator making the change")
-                        ] = "system",
     db: Db = DEFAULT_URL,
+    operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
 ) -> None:
-    """Add a tariff version (append-only: a price change is a new version)."""
+    """Add a tariff version (administrator; append-only: a price change is a new version)."""
     price_d = price_option(price, "--price")
     fixed = money(fixed_monthly, "--fixed-monthly")
     at = when(effective_from, "--effective-from")
@@ -362,9 +394,11 @@ def tariffs_add(
     bands = tuple(_band(b) for b in band or [])
     taxes = tuple(_tax(t) for t in tax or [])
     with open_centre(db) as c:
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="adding a tariff")
         info = c.create_tariff(code, price_d, at, version, kind=kind, blocks=blocks, bands=bands,
                                utc_offset_minutes=utc_offset_minutes, fixed_monthly=fixed,
-                               taxes=taxes, actor=operator)
+                               taxes=taxes, actor=by.name)
     out.print(f"tariff {info.code} version {info.version} ({info.kind}, {info.price_per_kwh}/kWh)"
               f" effective from {info.effective_from:%Y-%m-%d %H:%M} UTC")
 
@@ -388,42 +422,64 @@ def tariffs_list(db: Db = DEFAULT_URL,
 def vend(
     meter_no: str,
     amount: Annotated[str, typer.Argument(help="money paid, e.g. 20.00")],
-    station: Annotated[str, typer.Option(help="vending station code")],
-    operator: OperatorOpt,
+    station: Annotated[str | None, typer.Option(
+        help="vending station (default: the one of your open cashier session)")] = None,
+    back_office: Annotated[bool, typer.Option(
+        help="sell in your back-office session (station BACK-OFFICE, opened on first use) "
+             "instead of a counter's session")] = False,
     request_id: Annotated[str | None, typer.Option(
         help="client request id (a retry with the same id returns the same vend)")] = None,
+    time_zone: TimeZoneOpt = None,
     db: Db = DEFAULT_URL,
+    operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
 ) -> None:
-    """Sell credit to a meter and print the receipt."""
+    """Sell credit to a meter in your cashier session and print the receipt (the sale counts
+    in that session's cash-up)."""
     import uuid
 
+    from rig.billing.currency import centre_display
     from rig.billing.receipts import receipt_text
 
     paid = money(amount, "amount")
     rid = request_id or f"cli-{uuid.uuid4().hex}"
     with open_centre(db) as c:
-        result = c.vend(meter_no, paid, request_id=rid, station=station, operator=operator)
-    out.print(receipt_text(result), highlight=False, markup=False, end="")
+        display = centre_display(c, time_zone=time_zone)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.CASHIER,
+                      doing="selling credit")
+        where = selling_station(c, by, station, back_office)
+        result = c.vend(meter_no, paid, request_id=rid, station=where, operator=by.name,
+                        require_session=True)
+    out.print(receipt_text(result, display), highlight=False, markup=False, end="")
     err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
               f"{result.card_serial}", highlight=False)
 
 
 @app.command()
-def reverse(vend_id: int, operator: OperatorOpt,
+def reverse(vend_id: int,
             reason: Annotated[str, typer.Option(help="why the vend is cancelled")],
-            db: Db = DEFAULT_URL) -> None:
+            db: Db = DEFAULT_URL, operator: OperatorOpt = None, token: TokenOpt = None,
+            as_: AsOpt = None) -> None:
     """Reverse a vend no readback has confirmed (supervisor or administrator)."""
     with open_centre(db) as c:
-        result = c.reverse_vend(vend_id, operator=operator, reason=reason)
+        by = who_acts(c, operator=operator, token=token, as_=as_,
+                      needs=OperatorRole.SUPERVISOR, doing="reversing a vend")
+        result = c.reverse_vend(vend_id, operator=by.name, reason=reason)
     out.print(f"vend {result.vend_id} reversed (sequence {result.sequence} of meter "
               f"{result.meter_no} stays used)")
 
 
 @app.command()
-def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL) -> None:
-    """Print a vend's receipt again (marked and counted as a reprint)."""
+def reprint(vend_id: int, db: Db = DEFAULT_URL, time_zone: TimeZoneOpt = None,
+            operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
+    """Print a vend's receipt again (marked and counted as a reprint), in the centre's
+    currency and the station's time zone, exactly as the first print."""
+    from rig.billing.currency import centre_display
+
     with open_centre(db) as c:
-        text = c.reprint(vend_id, operator=operator)
+        by = who_acts(c, operator=operator, token=token, as_=as_,
+                      needs=OperatorRole.CASHIER, doing="reprinting a receipt")
+        text = c.reprint(vend_id, operator=by.name,
+                         display=centre_display(c, time_zone=time_zone))
     out.print(text, highlight=False, markup=False, end="")
 
 
@@ -561,8 +617,8 @@ def audit_keygen(path: Path) -> None:
 
 @token_app.command("create")
 def token_create(
-    operator: Annotated[str, typer.Argument(help="operator the token acts as")],
-    by: Annotated[str, typer.Option("--by", help="administrator creating it")],
+    holder: Annotated[str, typer.Argument(metavar="OPERATOR",
+                                          help="operator the token acts as")],
     label: Annotated[str, typer.Option(help="what the token is for")] = "",
     station: Annotated[list[str] | None, typer.Option(
         "--station", help="a station the token may sell at (repeat for several; none: the "
@@ -570,11 +626,14 @@ def token_create(
     expires_in_days: Annotated[int, typer.Option(
         min=0, max=3660, help="days until the token expires (0: never)")] = 90,
     db: Db = DEFAULT_URL,
+    operator: OperatorOpt = None, token: TokenOpt = None, as_: ByOpt = None,
 ) -> None:
-    """Create an API token; the secret is printed once, alone on stdout."""
+    """Create an API token (administrator); the secret is printed once, alone on stdout."""
     with open_centre(db) as c:
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="creating an API token")
         expires = c.now() + timedelta(days=expires_in_days) if expires_in_days else None
-        issued = c.create_api_token(operator, actor=by, label=label, stations=station or (),
+        issued = c.create_api_token(holder, actor=by.name, label=label, stations=station or (),
                                     expires_at=expires)
     info = issued.info
     where = ", ".join(info.stations) or "no station (it may not sell)"
@@ -600,10 +659,13 @@ def token_list(db: Db = DEFAULT_URL) -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: int, by: Annotated[str, typer.Option("--by")],
-                 db: Db = DEFAULT_URL) -> None:
+def token_revoke(token_id: int, db: Db = DEFAULT_URL, operator: OperatorOpt = None,
+                 token: TokenOpt = None, as_: ByOpt = None) -> None:
+    """Revoke an API token (administrator)."""
     with open_centre(db) as c:
-        c.revoke_api_token(token_id, actor=by)
+        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
+                      doing="revoking an API token")
+        c.revoke_api_token(token_id, actor=by.name)
     out.print(f"token {token_id} revoked")
 
 

@@ -27,7 +27,9 @@ from rig.billing.bank import (
 )
 from rig.billing.currency import centre_currency, set_centre_currency
 from rig.billing.db import DEFAULT_URL
+from rig.billing.types import OperatorRole
 from rig.cli import table_console
+from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, who_acts
 from rig.cli.billing_open import Db, fail, open_centre
 from rig.cli.billing_report import parse_day
 
@@ -41,17 +43,19 @@ STATUSES = ("pending", "vended", "unmatched", "returned", "applied")
 @bank_app.command("currency")
 def currency(
     code: Annotated[str | None, typer.Argument(help="ISO 4217 code to set, e.g. CNY")] = None,
-    actor: Annotated[str, typer.Option("--as", help="administrator making the change")]
-    = "system",
     db: Db = DEFAULT_URL,
+    operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
 ) -> None:
-    """Show, or set once, the currency the centre bills in (statements must be in it)."""
+    """Show, or set once (administrator), the currency the centre bills in (statements must be
+    in it; receipts and the console show it)."""
     with open_centre(db) as c:
         if code is None:
             now = centre_currency(c)
             out.print(now or "not set (rig billing bank currency CODE)")
             return
-        out.print(f"the centre bills in {set_centre_currency(c, code, actor=actor)}")
+        by = who_acts(c, operator=operator, token=token, as_=as_,
+                      needs=OperatorRole.ADMINISTRATOR, doing="setting the centre's currency")
+        out.print(f"the centre bills in {set_centre_currency(c, code, actor=by.name)}")
 
 
 @bank_app.command("import")
@@ -112,13 +116,15 @@ def list_payments(
 def assign(
     entry_ref: str,
     meter_no: str,
-    operator: Annotated[str, typer.Option("--operator", "-o", help="supervisor name")],
     note: Annotated[str, typer.Option("--note", help="why this meter")],
     db: Db = DEFAULT_URL,
+    operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
 ) -> None:
     """Make an unmatched payment pending credit for a meter (supervisor)."""
     with open_centre(db) as c:
-        p = assign_payment(c, entry_ref, meter_no, operator=operator, note=note)
+        by = who_acts(c, operator=operator, token=token, as_=as_,
+                      needs=OperatorRole.SUPERVISOR, doing="assigning a bank payment")
+        p = assign_payment(c, entry_ref, meter_no, operator=by.name, note=note)
     out.print(f"{p.entry_ref}: {p.amount} {p.currency} pending for meter {p.meter_no}")
 
 

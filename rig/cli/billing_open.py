@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from rig.billing import inputs
 from rig.billing.busy import EXIT_BUSY, BillingBusy
 from rig.billing.db import DEFAULT_LOCK_WAIT_S
 from rig.billing.readback_keys import ReadbackKeyService
@@ -53,6 +55,15 @@ _BAD_INPUT = frozenset({"amount_invalid", "amount_not_positive", "reason_missing
                         "request_id_missing"})
 
 LOCK_WAIT_ENV = "RIG_BILLING_LOCK_WAIT_S"  # seconds to wait for another station's lock
+
+
+def money(text: str, what: str, places: int = inputs.MONEY_PLACES,
+          digits: int = inputs.MONEY_DIGITS) -> Decimal:
+    """Money as the REST API takes it: plain ASCII decimal text (rig.billing.inputs)."""
+    try:
+        return inputs.parse_money(text, what, places=places, digits=digits)
+    except inputs.InvalidInput as e:
+        raise fail(str(e)) from None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

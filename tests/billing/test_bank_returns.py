@@ -53,6 +53,7 @@ def seed(url: str) -> str:
         c.register_station("DESK-1")
         c.register_operator("carol", "cashier")
         c.register_operator("sam", "supervisor")
+        c.register_operator("ann", "administrator")
         add_meter(c, M200, account="ACC-200", name="Ada Lovelace")
         add_meter(c, M201, account="ACC-201", name="Charles Babbage")
         add_meter(c, M202, account="ACC-202", name="Grace Hopper")
@@ -80,7 +81,7 @@ def exceptions_csv(db: str) -> list[dict[str, str]]:
 
 def test_returned_collections_and_reversed_transfer_leave_the_ledger_balanced(db,
                                                                               tmp_path) -> None:
-    assert rig(db, "bank", "currency", "EUR").returncode == 0
+    assert rig(db, "bank", "currency", "EUR", "--as", "ann").returncode == 0
     with open_billing(db) as c:
         export_debits(c, tmp_path / "dd.xml", creditor=CREDITOR, collection_date=date(2024, 3, 5))
 
@@ -252,7 +253,7 @@ def test_statement_in_another_currency_is_refused_naming_the_line(sqlite_db, tmp
     db = sqlite_db
     done = rig(db, "bank", "import", str(FIX / "camt053_v02.xml"))
     assert done.returncode == 2 and "currency, which is not set" in done.stderr
-    assert rig(db, "bank", "currency", centre_ccy).returncode == 0
+    assert rig(db, "bank", "currency", centre_ccy, "--as", "ann").returncode == 0
     assert rig(db, "bank", "currency").stdout.strip() == centre_ccy
     other = "EUR" if centre_ccy == "CNY" else "USD"
     f = tmp_path / "mixed.xml"
@@ -287,7 +288,7 @@ def test_statement_in_another_currency_is_refused_naming_the_line(sqlite_db, tmp
                 export_debits(c, tmp_path / "dd.xml", creditor=CREDITOR,
                               collection_date=date(2024, 3, 5))
         # the currency cannot change under booked payments
-        done = rig(db, "bank", "currency", "EUR")
+        done = rig(db, "bank", "currency", "EUR", "--as", "ann")
         assert done.returncode == 3 and "cannot change to EUR" in done.stderr
 
 

@@ -149,7 +149,7 @@ def test_cli_prints_busy_and_exits_75(tmp_path: Path) -> None:
         loadgen.prepare(c, meters=[METER], stations=[STATION])
     with held_lock(url):
         done = CliRunner().invoke(app, [
-            "billing", "vend", METER, "12.00", "--station", STATION, "--operator",
+            "billing", "vend", METER, "12.00", "--station", STATION, "--as",
             loadgen.OPERATOR, "--request-id", "cli-busy", "--db", url],
             env={"COLUMNS": "200", "RIG_BILLING_LOCK_WAIT_S": "0.3"})
     assert done.exit_code == 75, done.output

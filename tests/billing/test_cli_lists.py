@@ -17,14 +17,18 @@ def _rig(db: str, *args: str):  # type: ignore[no-untyped-def]
 
 def test_vends_and_audit_events_are_listed(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'lists.sqlite'}"
-    for args in (("operators", "add", "carol", "cashier"), ("operators", "station", "DESK-1"),
-                 ("customers", "add", "Ada", "ACC-1"),
+    admin = ("--as", "ann")
+    for args in (("operators", "add", "ann", "administrator"),
+                 ("operators", "add", "carol", "cashier", *admin),
+                 ("operators", "station", "DESK-1", *admin),
+                 ("customers", "add", "Ada", "ACC-1", *admin),
                  ("tariffs", "add", "RES", "--price", "0.1500", "--effective-from",
-                  "2024-01-01"),
+                  "2024-01-01", *admin),
                  ("meters", "add", METER, "--customer", "ACC-1", "--tariff", "RES",
-                  "--profile", "dlt645-1p-money"),
-                 ("cards", "issue", METER, "0123456789ABCDEF"),
-                 ("vend", METER, "12.50", "--station", "DESK-1", "-o", "carol")):
+                  "--profile", "dlt645-1p-money", *admin),
+                 ("cards", "issue", METER, "0123456789ABCDEF", *admin),
+                 ("session", "open", "--station", "DESK-1", "--as", "carol"),
+                 ("vend", METER, "12.50", "--station", "DESK-1", "--as", "carol")):
         done = _rig(db, *args)
         assert done.exit_code == 0, (args, done.output)
     listed = _rig(db, "vends", "list", METER)

@@ -74,7 +74,7 @@ def test_bank_import_twice_and_malformed(db) -> None:
     assert r.exit_code == 0 and "BANK-REF-0001" in r.output and "BANK-REF-0003" not in r.output
     with open_billing(db) as c:
         c.register_operator("sam", "supervisor")
-    r = runner.invoke(bank_app, ["assign", "BANK-REF-0003", "000000000202", "-o", "sam",
+    r = runner.invoke(bank_app, ["assign", "BANK-REF-0003", "000000000202", "--as", "sam",
                                  "--note", "invoice 7781 is ACC-202's", "--db", db])
     assert r.exit_code == 0 and "9.99 EUR pending for meter 000000000202" in r.output
 

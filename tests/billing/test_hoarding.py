@@ -242,20 +242,22 @@ def test_cli_sets_shows_and_lists_the_limit(tmp_path) -> None:
         return CliRunner().invoke(app, ["billing", *args, "--db", db], env={"COLUMNS": "200"})
 
     done = rig("meters", "add", METER, "--customer", "ACC-1", "--tariff", "RES", "--profile",
-               "p", "--unit", "energy_wh", "--hoarding-limit", "20000")
+               "p", "--unit", "energy_wh", "--hoarding-limit", "20000", "--as", "ann")
     assert done.exit_code == 0 and "hoarding limit 20000" in done.stdout, done.output
     assert "20000" in rig("meters", "list").stdout
-    refused = rig("meters", "hoarding-limit", METER, "15000", "-o", "sam")
+    refused = rig("meters", "hoarding-limit", METER, "15000", "--as", "sam")
     assert refused.exit_code == 3 and "administrator" in refused.stderr
-    done = rig("meters", "hoarding-limit", METER, "15000", "-o", "ann")
+    done = rig("meters", "hoarding-limit", METER, "15000", "--as", "ann")
     assert done.exit_code == 0 and "hoarding limit 15000" in done.stdout
     shown = rig("meters", "hoarding", METER)
     assert "hoarding limit 15000, estimated credit 0 Wh, can vend now 15000 Wh" in shown.stdout
     assert rig("meters", "hoarding-limit", METER, "lots").exit_code == 2
-    rig("operators", "station", "DESK-1")
-    rig("operators", "add", "carol", "cashier")
-    rig("cards", "issue", METER, "A1B2C3D4E5F60708")
-    over = rig("vend", METER, "5000.00", "--station", "DESK-1", "-o", "carol")
+    rig("operators", "station", "DESK-1", "--as", "ann")
+    rig("operators", "add", "carol", "cashier", "--as", "ann")
+    rig("cards", "issue", METER, "A1B2C3D4E5F60708", "--as", "ann")
+    rig("session", "open", "--station", "DESK-1", "--as", "carol")
+    over = rig("vend", METER, "5000.00", "--station", "DESK-1", "--as", "carol")
     assert over.exit_code == 3, over.output  # a refusal, not a usage error (docs/billing.md)
     assert "hoarding" in over.stderr
-    assert "hoarding limit none" in rig("meters", "hoarding-limit", METER, "none").stdout
+    removed = rig("meters", "hoarding-limit", METER, "none", "--as", "ann")
+    assert "hoarding limit none" in removed.stdout

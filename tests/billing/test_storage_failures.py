@@ -106,7 +106,7 @@ def test_a_full_disk_is_named_and_nothing_is_committed(small_disk: Path) -> None
     with open_billing(url, clock=clock()) as c, serving(c) as base:
         secret = c.create_api_token("carol", actor="ann", stations=[STATION]).secret
         ballast = fill(small_disk)
-        done = cli(url, "vend", METER, "10.00", "--station", STATION, "-o", "carol")
+        done = cli(url, "vend", METER, "10.00", "--station", STATION, "--as", "carol")
         assert done.returncode == 74, done.stderr
         one_clear_line(done, "the disk is full", "nothing was committed")
         r = vend_over_http(base, secret, "api-1")
@@ -123,7 +123,7 @@ def test_a_full_disk_is_named_and_nothing_is_committed(small_disk: Path) -> None
 def test_a_read_only_database_is_named(small_disk: Path, tmp_path: Path) -> None:
     url = seeded(small_disk / "billing.sqlite")
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    done = cli(url, "vend", METER, "10.00", "--station", STATION, "-o", "carol")
+    done = cli(url, "vend", METER, "10.00", "--station", STATION, "--as", "carol")
     assert done.returncode == 74, done.stderr
     one_clear_line(done, "read-only", "nothing was committed")
     # A server on a read-only copy (SQLite's mode=ro) answers reads and refuses writes.

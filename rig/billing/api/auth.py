@@ -16,10 +16,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from rig.billing.roles import may, needs_words
 from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorInfo, OperatorRole, TokenHolder
 
-RANK = {OperatorRole.CASHIER: 0, OperatorRole.SUPERVISOR: 1, OperatorRole.ADMINISTRATOR: 2}
 # Roles that sell only inside a cashier session open at the station (their cash drawer).
 SESSION_ROLES = frozenset({OperatorRole.CASHIER})
 
@@ -79,12 +79,11 @@ def require(role: OperatorRole, what: str) -> Callable[[OperatorInfo], OperatorI
     """Dependency: the authenticated operator, who must hold ``role`` or a higher one."""
 
     def check(operator: Annotated[OperatorInfo, Depends(current_operator)]) -> OperatorInfo:
-        if RANK[operator.role] < RANK[role]:
-            needed = "an administrator" if role is OperatorRole.ADMINISTRATOR else (
-                f"a {role.value} or an administrator")
+        if not may(operator.role, role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"operator {operator.name!r} is a {operator.role.value}; {what} needs {needed}",
+                f"operator {operator.name!r} is a {operator.role.value}; {what} needs "
+                f"{needs_words(role)}",
             )
         return operator
 
