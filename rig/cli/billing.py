@@ -655,8 +655,8 @@ def serve(
         app = create_app(c, token_lifetime=timedelta(days=token_lifetime_days)
                          if token_lifetime_days else None)
         if console_station:
-            from rig.billing.console import PcscCardWriter, create_console_app
             from rig.card.keys import MasterKey
+            from rig.station.console import PcscCardWriter, create_console_app
 
             writer = None
             if reader:

@@ -1,8 +1,8 @@
 """Run the vending console on its own, or set an operator's console password.
 
-    python -m rig.billing.console serve --db sqlite:///billing.sqlite --station DESK-1 \\
+    python -m rig.station.console serve --db sqlite:///billing.sqlite --station DESK-1 \\
         --reader "Virtual PCD 00 01" --master-key-file lab.key --port 8080
-    python -m rig.billing.console set-password --db sqlite:///billing.sqlite carol
+    python -m rig.station.console set-password --db sqlite:///billing.sqlite carol
 
 The password is read from the terminal without echo (or from stdin when piped), never from
 the command line, where other users could see it in the process list.
@@ -20,7 +20,7 @@ from rig.errors import RigError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rig.billing.console")
+    p = argparse.ArgumentParser(prog="python -m rig.station.console")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the console (uvicorn)")
     serve.add_argument("--db", default="sqlite:///billing.sqlite", help="billing database URL")
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from rig.billing.api.body_limit import BodyLimit
-        from rig.billing.console import PcscCardWriter, create_console_app
+        from rig.station.console import PcscCardWriter, create_console_app
 
         writer = None
         if args.reader:
