@@ -370,31 +370,6 @@ def test_administrator_adds_an_operator_who_can_then_log_in(
     assert csrf_of(client.get("/admin/operators").text)
 
 
-def test_set_password_from_the_command_line_reads_stdin_not_argv(tmp_path, seeded_db) -> None:
-    import shutil
-    import subprocess
-    import sys
-
-    db = tmp_path / "cli.sqlite"
-    shutil.copyfile(seeded_db, db)
-    run = subprocess.run([sys.executable, "-m", "rig.station.console", "set-password", "--db",
-                          f"sqlite:///{db}", "carol"], input="brand-new-password\n",
-                         capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    assert "brand-new-password" not in run.stdout + run.stderr
-    from rig.billing import open_billing
-
-    c = open_billing(f"sqlite:///{db}")
-    try:
-        assert c.authenticate("carol", "brand-new-password") is not None
-    finally:
-        c.close()
-    run = subprocess.run([sys.executable, "-m", "rig.station.console", "set-password", "--db",
-                          f"sqlite:///{db}", "nobody"], input="whatever-password\n",
-                         capture_output=True, text=True, check=False)
-    assert run.returncode == 1 and "not registered" in run.stderr
-
-
 def test_bank_payments_waiting_for_the_customer_are_shown_and_vended(
         client: TestClient, centre: BillingCentre, tmp_path) -> None:
     from rig.billing.bank import import_statement
