@@ -38,8 +38,9 @@ from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from rig.billing import BillingBusy, direct, loadgen, open_billing
+from rig.billing import BillingBusy, direct, open_billing
 from rig.billing.postgres import postgres_url, reachable, scratch_database
+from rig.station import loadgen
 
 warnings.filterwarnings("ignore", message="Dialect sqlite.*Decimal objects natively")
 BARRIER_TIMEOUT_S = 300.0

@@ -24,8 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from rig.billing import loadgen, open_billing
+from rig.billing import open_billing
 from rig.billing.postgres import reachable, scratch_database
+from rig.station import loadgen
 from tests.lab.service import REPO, Served, child_env, served_centre, station_cashiers
 from tests.lab.stations import run_stations
 

@@ -26,9 +26,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rig.billing import open_billing
-from rig.billing.console import create_console_app
-from rig.billing.console.sessions import LoginThrottle
-from tests.console.browser import serve
+from rig.station.console import create_console_app
+from rig.station.console.sessions import LoginThrottle
+from tests.station.console.browser import serve
 
 LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
 CASES = {  # name, password, expected status

@@ -15,53 +15,45 @@ from datetime import datetime
 from typing import Any
 
 from rig.billing.models import to_utc
+from rig.billing.readback_format import ReadbackFormat, format_for
 from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.types import CreditUnit, ReadbackData
-from rig.card.apdu import MacError, RecordError
-from rig.card.records import CreditUnit as CardCreditUnit
-from rig.card.records import ReadbackRecord
-from rig.errors import BillingError
+from rig.errors import BillingError, RigError
 
 _COMPARED = tuple(f.name for f in dataclasses.fields(ReadbackData) if f.name != "mac_verified")
 
 
-def readback_data(record: ReadbackRecord) -> ReadbackData:
-    """A card readback record in the centre's terms (not verified: the centre decides that)."""
-    return ReadbackData(
-        meter_no=record.meter_no, energy_wh=record.energy_wh, remaining=record.remaining,
-        overdraft=record.overdraft, purchase_count=record.purchase_count,
-        last_sequence=record.last_sequence, cumulative_purchase=record.cumulative_purchase,
-        credit_unit=(CreditUnit.MONEY_CENTS if record.credit_unit is CardCreditUnit.MONEY_CENTS
-                     else CreditUnit.ENERGY_WH),
-        relay_open=record.relay_open, alarm_active=record.alarm_active,
-        alarm_count=record.alarm_count, cutoff_count=record.cutoff_count,
-        tamper_count=record.tamper_count, power_down_count=record.power_down_count,
-        timestamp=record.timestamp, tariff_version=record.tariff_version, mac_verified=False)
+@dataclass(frozen=True)
+class RawReadback:
+    """An uploaded record the centre decoded: its bytes, its format and the meter it names."""
+
+    raw: bytes
+    format: ReadbackFormat
+    meter_no: str
 
 
 def decode(data: ReadbackData | None, raw: bytes | None) -> tuple[ReadbackData,
-                                                                 ReadbackRecord | None]:
+                                                                 RawReadback | None]:
     """The readback to store: the raw record's fields (which ``data``, if also given, must
     match field by field), or ``data`` alone when there is no raw record."""
     if raw is None:
         if data is None:
             raise BillingError("a readback needs its raw record (raw_hex) or its fields")
         return dataclasses.replace(data, mac_verified=False), None
-    if len(raw) != ReadbackRecord.SIZE:
-        raise BillingError(f"raw_hex: a readback record is {ReadbackRecord.SIZE} bytes, "
-                           f"got {len(raw)}")
+    fmt = format_for(raw)
     try:
-        record = ReadbackRecord.from_bytes(raw)
-    except RecordError as e:
+        fields = fmt.fields(raw)
+    except (RigError, ValueError) as e:  # a format's record errors name the bad field
         raise BillingError(f"raw_hex: not a readback record ({e})") from None
-    decoded = readback_data(record)
+    decoded = ReadbackData(**{**fields, "credit_unit": CreditUnit(fields["credit_unit"])},
+                           mac_verified=False)
     if data is not None:
         for name in _COMPARED:
             given, actual = _comparable(getattr(data, name)), _comparable(getattr(decoded, name))
             if given != actual:
                 raise BillingError(f"{name}: {given} disagrees with the raw record's {actual} "
                                    "(nothing stored)")
-    return decoded, record
+    return decoded, RawReadback(raw, fmt, decoded.meter_no)
 
 
 def _comparable(value: object) -> object:
@@ -87,16 +79,14 @@ class MacCheck:
         return out
 
 
-def verify_mac(record: ReadbackRecord | None, keys: ReadbackKeyService | None,
+def verify_mac(record: RawReadback | None, keys: ReadbackKeyService | None,
                key_revision: int) -> MacCheck:
     """Verify the record's MAC under the meter's readback key at ``key_revision``."""
     if record is None:
         return MacCheck(False, "no raw record: the centre cannot verify it")
     if keys is None:
         return MacCheck(False, "the centre holds no readback key")
-    try:
-        record.verify(keys.mac_key(record.meter_no, key_revision))
-    except MacError:
+    if not record.format.mac_verifies(record.raw, keys.mac_key(record.meter_no, key_revision)):
         return MacCheck(False, f"MAC does not verify under meter {record.meter_no}'s readback "
                                f"key (key revision {key_revision})")
     return MacCheck(True, None)

@@ -1,31 +1,18 @@
 """The billing centre's readback key service: the one holder of the readback master key.
 
-Meters MAC their readback records under a key of a second hierarchy (see
-:func:`rig.card.keys.derive_meter_readback_key`); the issuer master key a vending station
-holds does not derive it. The centre verifies every uploaded readback here, so no station,
-client or token can make the centre believe a readback the meter did not write.
+Meters MAC their readback records under a key of a second hierarchy, derived from a readback
+master that the issuer master key a vending station holds does not derive. The centre verifies
+every uploaded readback here, so no station, client or token can make the centre believe a
+readback the meter did not write. How a meter's MAC key is derived belongs to the card format
+(:mod:`rig.billing.readback_format`); the master itself never leaves this object.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from rig.card.keys import (
-    MasterKey,
-    derive_meter_readback_key,
-    derive_readback_mac_key,
-    lab_readback_test_key,
-)
-
-READBACK_KEY_ENV = "RIG_READBACK_KEY"
-
-
-def lab_readback_key() -> MasterKey:
-    """The readback master emulated meters are 'manufactured' with: $RIG_READBACK_KEY, else
-    the public lab test file. A set but malformed variable is an error naming it."""
-    if os.environ.get(READBACK_KEY_ENV, "").strip():
-        return MasterKey.from_env(READBACK_KEY_ENV)
-    return lab_readback_test_key()
+from rig.billing.readback_format import ReadbackFormat, ReadbackMaster, default_format
 
 
 class ReadbackKeyService:
@@ -33,22 +20,28 @@ class ReadbackKeyService:
     the master. ``public_test_key`` marks the lab test key, which proves nothing on a real
     bench: every verification records it."""
 
-    __slots__ = ("_master", "public_test_key")
+    __slots__ = ("_master", "format", "public_test_key")
 
-    def __init__(self, master: MasterKey, *, public_test_key: bool = False) -> None:
+    def __init__(self, master: ReadbackMaster, *, public_test_key: bool = False,
+                 fmt: ReadbackFormat | None = None) -> None:
         self._master = master
+        self.format = fmt or default_format()
         self.public_test_key = public_test_key
 
     @classmethod
+    def _of(cls, master: Any, fmt: ReadbackFormat) -> ReadbackKeyService:
+        return cls(master, public_test_key=fmt.is_public_test_key(master), fmt=fmt)
+
+    @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> ReadbackKeyService:
-        key = MasterKey.from_file(path)
-        return cls(key, public_test_key=key == lab_readback_test_key())
+        fmt = default_format()
+        return cls._of(fmt.load_master(path), fmt)
 
     @classmethod
     def default(cls) -> ReadbackKeyService:
         """$RIG_READBACK_KEY, else the public lab test key (flagged as such)."""
-        key = lab_readback_key()
-        return cls(key, public_test_key=key == lab_readback_test_key())
+        fmt = default_format()
+        return cls._of(fmt.default_master(), fmt)
 
     @property
     def key_id(self) -> str:
@@ -60,8 +53,7 @@ class ReadbackKeyService:
                                                 else "")
 
     def mac_key(self, meter_no: str, key_revision: int) -> bytes:
-        return derive_readback_mac_key(derive_meter_readback_key(self._master, meter_no),
-                                       key_revision)
+        return self.format.mac_key(self._master, meter_no, key_revision)
 
     def __repr__(self) -> str:
         return f"ReadbackKeyService({self.describe()})"

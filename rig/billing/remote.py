@@ -73,7 +73,7 @@ def _money(value: Any) -> Any:
 
 class RemoteBillingCentre:
     """HTTP client of ``rig billing serve`` with the subset of :class:`BillingCentre` used by
-    :mod:`rig.scenarios.steps` and :mod:`rig.bench.vending_station`.
+    :mod:`rig.scenarios.steps` and :mod:`rig.station.vending_station`.
 
     Selling acts as the named operator with a token bound to the station of the sale; the API
     sells a cashier's vends only inside the cashier session open at that station."""

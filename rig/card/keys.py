@@ -29,6 +29,7 @@ READBACK_MAC_KDF_LABEL = b"RIG-READBACK-MAC"
 AUTH_LABEL = b"RIG-EXT-AUTH"
 INTERNAL_AUTH_LABEL = b"RIG-INT-AUTH"  # another label: no card answer is a terminal proof
 DEFAULT_KEY_ENV = "RIG_MASTER_KEY"
+READBACK_KEY_ENV = "RIG_READBACK_KEY"  # the readback master of emulated meters and the centre
 # The lab test key ships with rig (package data) and is public: its id marks every key that
 # must never meet a production card, whichever file or variable it was loaded from.
 LAB_TEST_KEY_FILE = "lab-master.key"
@@ -131,6 +132,14 @@ def lab_readback_test_key() -> MasterKey:
     """rig's public lab readback master (package data beside the lab test key): the readback
     hierarchy emulated meters are made with; it proves nothing on a real bench."""
     return _package_key(LAB_READBACK_KEY_FILE, "lab readback test key")
+
+
+def lab_readback_key() -> MasterKey:
+    """The readback master emulated meters are 'manufactured' with: $RIG_READBACK_KEY, else
+    the public lab test file. A set but malformed variable is an error naming it."""
+    if os.environ.get(READBACK_KEY_ENV, "").strip():
+        return MasterKey.from_env(READBACK_KEY_ENV)
+    return lab_readback_test_key()
 
 
 def _package_key(name: str, what: str) -> MasterKey:

@@ -12,7 +12,6 @@ fails (chain, checkpoints or ledger). Nothing here re-implements a billing rule.
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -48,13 +47,24 @@ from rig.cli.billing_open import (
     money,
     open_centre,
     readback_keys,
+    server_audit,
+    stop_on_sigterm,
 )
 from rig.cli.billing_report import report_app
 from rig.cli.billing_sessions import selling_station, session_app
+from rig.cli.console import (
+    IdleMinutes,
+    InsecureCookies,
+    MasterKeyFile,
+    MaxHours,
+    Reader,
+    TimeZoneOpt,
+    console_asgi,
+    require_server,
+)
 from rig.cli.registration import RegistrationError, meter_defaults
 from rig.cli.registration import card_serial as checked_card_serial
 from rig.errors import RigError
-from rig.extras import MissingExtra, require
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Billing centre: customers, meters, tariffs, vends, readbacks, audit, API.")
@@ -77,9 +87,6 @@ for sub, name in ((vends_app, "vends"), (customers_app, "customers"), (meters_ap
     app.add_typer(sub, name=name)
 
 out = table_console()
-TimeZoneOpt = Annotated[str | None, typer.Option(
-    help="the station's time zone for printed times, an IANA name such as Asia/Shanghai "
-         "(default: $RIG_TIME_ZONE, else the machine's zone)")]
 
 
 def price_option(text: str, what: str) -> Decimal:
@@ -677,65 +684,36 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     console_station: Annotated[str | None, typer.Option(
         help="also serve the vending console at /console/ for this vending station")] = None,
-    reader: Annotated[str | None, typer.Option(
-        help="the console station's card writer: PC/SC reader name or pattern")] = None,
-    master_key_file: Annotated[Path | None, typer.Option(
-        help="card master key for the writer (default: $RIG_MASTER_KEY)")] = None,
-    insecure_cookies: Annotated[bool, typer.Option(
-        help="console session cookie over plain HTTP (loopback only)")] = False,
+    reader: Reader = None,
+    master_key_file: MasterKeyFile = None,
+    insecure_cookies: InsecureCookies = False,
     audit_key_file: AuditKeyFile = None,
     audit_anchor: AuditAnchor = None,
     readback_key_file: ReadbackKeyFile = None,
     token_lifetime_days: Annotated[int, typer.Option(
         min=0, max=3660,
         help="lifetime of a token POST /tokens makes without expires_in_s (0: never)")] = 90,
-    session_idle_minutes: Annotated[int, typer.Option(
-        min=1, max=24 * 60, help="console sessions end after this long unused")] = 60,
-    session_max_hours: Annotated[int, typer.Option(
-        min=1, max=7 * 24, help="console sessions end this long after login")] = 12,
+    session_idle_minutes: IdleMinutes = 60,
+    session_max_hours: MaxHours = 12,
     time_zone: TimeZoneOpt = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
-    try:
-        for module in ("fastapi", "uvicorn"):
-            require("server", module, "rig billing serve (the REST API and the console)")
-    except MissingExtra as e:
-        raise fail(str(e)) from None
+    require_server("rig billing serve (the REST API and the console)")
     import uvicorn
 
     from rig.billing.api import create_app
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; turning it
-    # into KeyboardInterrupt lets the database close and the command exit 0.
-    signal.signal(signal.SIGTERM, stop)
-    audit = audit_config(audit_key_file, audit_anchor)
-    if audit.key is None:
-        err.print("warning: no audit key (--audit-key-file / $RIG_AUDIT_KEY_FILE): the audit "
-                  "chain is written unkeyed and a re-hashed edit cannot be detected",
-                  highlight=False)
-    with open_centre(db, audit, readback_keys(readback_key_file)) as c:
+    stop_on_sigterm()
+    with open_centre(db, server_audit(audit_key_file, audit_anchor),
+                     readback_keys(readback_key_file)) as c:
         app = create_app(c, token_lifetime=timedelta(days=token_lifetime_days)
                          if token_lifetime_days else None)
         if console_station:
-            from rig.billing.console import PcscCardWriter, create_console_app
-            from rig.card.keys import MasterKey
-
-            writer = None
-            if reader:
-                try:
-                    key = (MasterKey.from_file(master_key_file) if master_key_file
-                           else MasterKey.from_env())
-                except RigError as e:
-                    raise fail(f"card writer {reader!r}: {e}") from None
-                writer = PcscCardWriter(c, key, reader)
-            app.mount("/console", create_console_app(
-                c, station=console_station, writer=writer, secure_cookies=not insecure_cookies,
-                idle_timeout_s=session_idle_minutes * 60.0,
-                session_max_age_s=session_max_hours * 3600.0, time_zone=time_zone))
+            app.mount("/console", console_asgi(
+                c, station=console_station, reader=reader, master_key_file=master_key_file,
+                insecure_cookies=insecure_cookies, idle_minutes=session_idle_minutes,
+                max_hours=session_max_hours, time_zone=time_zone))
             err.print(f"vending console on http://{host}:{port}/console/", highlight=False)
         err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
         with suppress(KeyboardInterrupt):

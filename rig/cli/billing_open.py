@@ -8,6 +8,7 @@ database stayed locked (nothing was done: run it again)."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -90,6 +91,26 @@ def audit_config(key_file: Path | None, anchor: Path | None) -> AuditConfig:
         return AuditConfig.from_files(key_file, anchor)
     except RigError as e:
         raise fail(str(e)) from None
+
+
+def server_audit(key_file: Path | None, anchor: Path | None) -> AuditConfig:
+    """The audit config of a long-running server, warning when the chain goes unkeyed."""
+    audit = audit_config(key_file, anchor)
+    if audit.key is None:
+        err.print("warning: no audit key (--audit-key-file / $RIG_AUDIT_KEY_FILE): the audit "
+                  "chain is written unkeyed and a re-hashed edit cannot be detected",
+                  highlight=False)
+    return audit
+
+
+def stop_on_sigterm() -> None:
+    """uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; turning
+    SIGTERM into KeyboardInterrupt lets the database close and the command exit 0."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 ReadbackKeyFile = Annotated[Path | None, typer.Option(

@@ -44,11 +44,12 @@ from typing import Any
 from sqlalchemy import Engine, Row, event, select
 from sqlalchemy.orm import Session
 
-from rig.billing import direct, loadgen
+from rig.billing import direct
 from rig.billing import models as m
 from rig.billing.busy import BillingBusy
 from rig.billing.db import open_billing
 from rig.errors import BillingError
+from rig.station import loadgen
 
 METERS = 8  # a single station spreads over more meters; concurrent ones share fewer
 BANK_EVERY = 10

@@ -13,7 +13,6 @@ import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from rig.bench.vending_station import VendingStation
 from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
@@ -29,6 +28,7 @@ from rig.card.session import DirectTransport
 from rig.profile import load_profile
 from rig.sim.card_terminal import MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine
+from rig.station.vending_station import VendingStation
 
 MASTER = lab_test_key()
 READBACK_MASTER = lab_readback_test_key()  # the centre's key service holds it

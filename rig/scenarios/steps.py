@@ -21,7 +21,6 @@ from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
 from rig.bench.operator import OperatorConsole
 from rig.bench.safe_report import watts
-from rig.bench.vending_station import UploadedReadback, VendingStation
 from rig.billing.service import BillingCentre, Conflict
 from rig.billing.types import VendResult
 from rig.card.application import KEY_STATION
@@ -43,6 +42,7 @@ from rig.meter.dlt645.client import Dlt645Client
 from rig.profile import CreditKind
 from rig.report.plot import RunSeries
 from rig.scenarios.record import RunRecord
+from rig.station.vending_station import UploadedReadback, VendingStation
 
 OPERATOR = "rig-cashier"
 

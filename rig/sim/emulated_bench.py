@@ -30,7 +30,7 @@ from rig.sim.world import BenchWorld
 
 CardPlace = Literal["writer", "meter", "hand"]
 # The lab test readback master (package data beside the lab test key) belongs to the centre's
-# key service: rig.billing.readback_keys.lab_readback_key().
+# key service: rig.card.keys.lab_readback_key().
 
 
 @dataclass(frozen=True)

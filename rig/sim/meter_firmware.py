@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from rig.billing.readback_keys import lab_readback_key
-from rig.card.keys import MasterKey, derive_meter_key, derive_meter_readback_key
+from rig.card.keys import MasterKey, derive_meter_key, derive_meter_readback_key, lab_readback_key
 from rig.card.records import ParameterRecord
 from rig.card.session import ApduTransport
 from rig.meter.card_errors import ILLEGAL

@@ -14,11 +14,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from rig.billing import loadgen
 from rig.billing import models as m
 from rig.billing.audit import AUDIT_CHAIN_LOCK
 from rig.billing.db import open_billing
 from rig.billing.types import VendStatus
+from rig.station import loadgen
 
 WAITING = text("SELECT count(*) FROM pg_stat_activity "
                "WHERE datname = current_database() AND wait_event_type = 'Lock'")

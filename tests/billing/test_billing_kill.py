@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rig.billing import loadgen, open_billing
+from rig.billing import open_billing
 from rig.billing.bank import import_statement, payments
 from rig.faults.billing_kill import _check, run_kill_campaign
+from rig.station import loadgen
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite.*Decimal objects natively")
 BAD = ("lost", "duplicated", "ack_mismatch", "gaps", "partial", "bank_double_applied")

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from rig.billing import BillingBusy, BillingCentre, loadgen, open_billing
+from rig.billing import BillingBusy, BillingCentre, open_billing
 from rig.billing.busy import busy_error
 from rig.billing.remote import RemoteBillingCentre
+from rig.station import loadgen
 from tests.billing.api_helpers import METER, STATION, seed
 from tests.billing.live_server import serving
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from rig.billing import loadgen, open_billing
+from rig.billing import open_billing
 from rig.billing.bank import import_statement, payments
+from rig.station import loadgen
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite.*Decimal objects natively")
 STATIONS = ["T1", "T2", "P1", "P2"]

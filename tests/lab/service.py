@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from rig.billing import loadgen, open_billing
+from rig.billing import open_billing
+from rig.station import loadgen
 
 ADMIN = "lab-admin"
 REPO = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 """Vending stations over HTTP: each a RemoteBillingCentre of its own (its own connection and
-its own cashier's token, bound to the station), presenting cards the way `rig.billing.loadgen`
+its own cashier's token, bound to the station), presenting cards the way `rig.station.loadgen`
 does on a local centre."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, cast
 
-from rig.billing import loadgen
 from rig.billing.remote import RemoteBillingCentre
+from rig.station import loadgen
 
 if TYPE_CHECKING:
     from rig.billing.service import BillingCentre

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from rig.billing import loadgen, open_billing
+from rig.billing import open_billing
 from rig.billing.postgres import scratch_database
 from rig.billing.types import VendResult
+from rig.station import loadgen
 
 METERS = loadgen.meter_numbers(2)
 

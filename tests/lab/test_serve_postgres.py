@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from rig.billing import loadgen, open_billing
+from rig.billing import open_billing
+from rig.station import loadgen
 from tests.lab.service import served_centre, station_cashiers
 from tests.lab.stations import run_stations
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 
-from rig.bench.vending_station import VendingStation
 from rig.card.application import CardApplication
 from rig.card.keys import MasterKey
 from rig.card.session import DirectTransport
@@ -20,6 +19,7 @@ from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import MeterAbnormalReply
 from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.emulated_bench import lab_master_key
+from rig.station.vending_station import VendingStation
 
 from .test_firmware_events import SERIAL, _Ledger, _vend, dlt
 from .test_firmware_protocols import EPOCH, Bench

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from rig.bench.vending_station import VendingStation
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
 from rig.card.application import CardApplication
@@ -23,6 +22,7 @@ from rig.sim import nvm
 from rig.sim.emulated_bench import EmulatedBench, lab_master_key
 from rig.sim.meter_firmware import PowerFailure
 from rig.sim.meter_firmware_iec import ST_COVER_OPEN
+from rig.station.vending_station import VendingStation
 
 from .test_firmware_protocols import EPOCH, Bench
 

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from rig.bench.vending_station import VendingStation
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
 from rig.card.application import CardApplication
@@ -30,6 +29,7 @@ from rig.sim.emulated_bench import lab_master_key
 from rig.sim.meter_firmware import EmulatedMeter
 from rig.sim.prepaid import PrepaidEngine, RelayReason
 from rig.sim.world import BenchWorld
+from rig.station.vending_station import VendingStation
 
 from .test_firmware_protocols import EPOCH, HandClock
 

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 
 from rig.billing import open_billing
 from rig.billing.api.app import create_app
-from tests.console.browser import browser_available, chromium, serve
+from tests.station.console.browser import browser_available, chromium, serve
 
 pytestmark = pytest.mark.skipif(not browser_available(), reason="needs Debian chromium")
 

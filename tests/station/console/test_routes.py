@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rig.billing import BillingCentre, VendStatus
-from rig.billing.console import queries
 from rig.billing.types import ReconciliationResult, VendResult
+from rig.station.console import queries
 
 from .conftest import (
     LOGIN_TOKEN,
@@ -191,7 +191,7 @@ class Writer:
         self.centre, self.failures, self.written = centre, failures, []
 
     def write_vend(self, vend: VendResult) -> None:
-        from rig.billing.console.writer import WriteProblem
+        from rig.station.console.writer import WriteProblem
 
         if self.failures:
             raise WriteProblem(self.failures.pop(0), retry=True)
@@ -370,31 +370,6 @@ def test_administrator_adds_an_operator_who_can_then_log_in(
     assert csrf_of(client.get("/admin/operators").text)
 
 
-def test_set_password_from_the_command_line_reads_stdin_not_argv(tmp_path, seeded_db) -> None:
-    import shutil
-    import subprocess
-    import sys
-
-    db = tmp_path / "cli.sqlite"
-    shutil.copyfile(seeded_db, db)
-    run = subprocess.run([sys.executable, "-m", "rig.billing.console", "set-password", "--db",
-                          f"sqlite:///{db}", "carol"], input="brand-new-password\n",
-                         capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    assert "brand-new-password" not in run.stdout + run.stderr
-    from rig.billing import open_billing
-
-    c = open_billing(f"sqlite:///{db}")
-    try:
-        assert c.authenticate("carol", "brand-new-password") is not None
-    finally:
-        c.close()
-    run = subprocess.run([sys.executable, "-m", "rig.billing.console", "set-password", "--db",
-                          f"sqlite:///{db}", "nobody"], input="whatever-password\n",
-                         capture_output=True, text=True, check=False)
-    assert run.returncode == 1 and "not registered" in run.stderr
-
-
 def test_bank_payments_waiting_for_the_customer_are_shown_and_vended(
         client: TestClient, centre: BillingCentre, tmp_path) -> None:
     from rig.billing.bank import import_statement
@@ -421,7 +396,7 @@ def test_mounted_beside_another_app_every_link_keeps_the_mount_path(
         centre: BillingCentre) -> None:
     from fastapi import FastAPI
 
-    from rig.billing.console import create_console_app
+    from rig.station.console import create_console_app
 
     parent = FastAPI()
     parent.mount("/console", create_console_app(centre, station=STATION,
@@ -442,7 +417,7 @@ def test_mounted_beside_another_app_every_link_keeps_the_mount_path(
 
 def test_repeated_wrong_passwords_lock_the_name_for_a_while(
         client: TestClient, centre: BillingCentre) -> None:
-    from rig.billing.console.sessions import LoginThrottle
+    from rig.station.console.sessions import LoginThrottle
 
     now = [1000.0]
     console_state = client.app.state.console  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """The station's card writer as the console uses it: the vending PC owns the PC/SC reader.
 
 The console never touches keys or APDUs; it asks the station process (this module, around
-:class:`rig.bench.vending_station.VendingStation`) to write a vend, personalise a card or read
+:class:`rig.station.vending_station.VendingStation`) to write a vend, personalise a card or read
 a readback, and gets back either a result or a :class:`WriteProblem` phrased for the cashier.
 One lock serialises use of the reader: two browser tabs cannot write at once.
 """
@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from rig.bench.vending_station import VendingStation
 from rig.billing.service import BillingCentre
 from rig.billing.types import ReconciliationResult, VendResult
 from rig.card.apdu import CardRemovedError, NoCardError, NoReaderError
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
 from rig.errors import CardError
+from rig.station.vending_station import VendingStation
 
 
 class WriteProblem(Exception):

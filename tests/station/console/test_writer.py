@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from rig.billing import BillingCentre, VendResult, VendStatus, open_billing
-from rig.billing.console import PcscCardWriter, WriteProblem
 from rig.card.pcsc import PcscConnection
 from rig.profile import CreditKind, MeterProfile
 from rig.sim.emulated_bench import EmulatedBench, lab_master_key
+from rig.station.console import PcscCardWriter, WriteProblem
 
 from .conftest import STATION, seed
 

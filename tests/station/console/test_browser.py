@@ -28,9 +28,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from rig.billing import BillingCentre, VendStatus, open_billing
-from rig.billing.console import PcscCardWriter, create_console_app
 from rig.profile import CreditKind, MeterProfile
 from rig.sim.emulated_bench import EmulatedBench, lab_master_key
+from rig.station.console import PcscCardWriter, create_console_app
 
 from .browser import browser_available, chromium, fetch, serve, shot, text
 from .conftest import PASSWORDS, STATION, seed

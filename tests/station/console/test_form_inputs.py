@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from rig.billing.console.forms import FormError, money, whole_number
+from rig.station.console.forms import FormError, money, whole_number
 
 
 @pytest.mark.parametrize("text", ["２０", "٢٠", "1_000", "5e3", "20.505", "1e999", "-5",

@@ -12,10 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from rig.billing.console import queries
-from rig.billing.console.forms import FormError, money, required
-from rig.billing.console.sessions import ConsoleSession
-from rig.billing.console.web import (
+from rig.billing.passwords import PasswordPolicyError, check_policy
+from rig.errors import BillingError
+from rig.station.console import queries
+from rig.station.console.forms import FormError, money, required
+from rig.station.console.sessions import ConsoleSession
+from rig.station.console.web import (
     ADMINISTRATOR,
     SUPERVISOR,
     Form,
@@ -25,8 +27,6 @@ from rig.billing.console.web import (
     render,
     require,
 )
-from rig.billing.passwords import PasswordPolicyError, check_policy
-from rig.errors import BillingError
 
 router = APIRouter()
 supervisor = require(SUPERVISOR, "manage vending agents")

@@ -14,10 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from rig.billing.console import agents_pages, cashier, reports_pages, supervisor
-from rig.billing.console.forms import FormError, parse_body
-from rig.billing.console.sessions import LoginThrottle, SessionStore
-from rig.billing.console.web import (
+from rig.billing.display import display_locale, station_zone
+from rig.billing.security_headers import SecurityHeaders
+from rig.billing.service import BillingCentre, NotFound, PermissionDenied
+from rig.errors import BillingError
+from rig.station.console import agents_pages, cashier, reports_pages, supervisor
+from rig.station.console.forms import FormError, parse_body
+from rig.station.console.sessions import LoginThrottle, SessionStore
+from rig.station.console.web import (
     COOKIE,
     LOGIN_COOKIE,
     Console,
@@ -31,11 +35,7 @@ from rig.billing.console.web import (
     redirect,
     render,
 )
-from rig.billing.console.writer import CardWriter
-from rig.billing.display import display_locale, station_zone
-from rig.billing.security_headers import SecurityHeaders
-from rig.billing.service import BillingCentre, NotFound, PermissionDenied
-from rig.errors import BillingError
+from rig.station.console.writer import CardWriter
 
 
 def create_console_app(

@@ -13,10 +13,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from rig.billing.console import queries
-from rig.billing.console.forms import FormError, money, required, whole_number
-from rig.billing.console.sessions import ConsoleSession
-from rig.billing.console.web import (
+from rig.billing.reports import cash_up
+from rig.billing.service import VendRefused
+from rig.billing.types import VendStatus
+from rig.errors import BillingError
+from rig.station.console import queries
+from rig.station.console.forms import FormError, money, required, whole_number
+from rig.station.console.sessions import ConsoleSession
+from rig.station.console.web import (
     SUPERVISOR,
     Form,
     back,
@@ -25,12 +29,8 @@ from rig.billing.console.web import (
     render,
     require,
 )
-from rig.billing.console.words import refusal
-from rig.billing.console.writer import WriteProblem
-from rig.billing.reports import cash_up
-from rig.billing.service import VendRefused
-from rig.billing.types import VendStatus
-from rig.errors import BillingError
+from rig.station.console.words import refusal
+from rig.station.console.writer import WriteProblem
 
 router = APIRouter(prefix="/supervisor")
 supervisor = require(SUPERVISOR, "do supervisor work")

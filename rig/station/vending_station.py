@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rig.billing.readback_check import readback_data
 from rig.billing.types import CreditUnit as BillingCreditUnit
-from rig.billing.types import ReconciliationResult, VendResult
+from rig.billing.types import ReadbackData, ReconciliationResult, VendResult
 from rig.card.apdu import SW_REF_DATA_NOT_FOUND, MacError, RecordError, StatusWordError
 from rig.card.application import KEY_STATION
 from rig.card.keys import (
@@ -23,6 +22,7 @@ from rig.card.keys import (
     derive_readback_key,
     wrap_key,
 )
+from rig.card.readback_format import readback_fields
 from rig.card.records import (
     CardInfo,
     CardType,
@@ -41,6 +41,13 @@ from rig.errors import CardError
 if TYPE_CHECKING:
     from rig.billing.remote import RemoteBillingCentre
     from rig.billing.service import BillingCentre
+
+
+def readback_data(record: ReadbackRecord) -> ReadbackData:
+    """A card readback record in the centre's terms (not verified: the centre decides that)."""
+    fields = readback_fields(record)
+    return ReadbackData(**{**fields, "credit_unit": BillingCreditUnit(fields["credit_unit"])},
+                        mac_verified=False)
 
 
 def card_credit_unit(unit: BillingCreditUnit | str) -> CreditUnit:

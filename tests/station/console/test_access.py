@@ -18,8 +18,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from rig.billing import BillingCentre, passwords
-from rig.billing.console import create_console_app
-from rig.billing.console.sessions import LoginThrottle, SessionStore
+from rig.station.console import create_console_app
+from rig.station.console.sessions import LoginThrottle, SessionStore
 
 from .browser import browser_available, chromium, serve, text
 from .conftest import LOGIN_TOKEN, METER, PASSWORDS, STATION

@@ -16,10 +16,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from rig.billing.bank import payments
-from rig.billing.console import queries
-from rig.billing.console.forms import FormError, money, required
-from rig.billing.console.sessions import ConsoleSession
-from rig.billing.console.web import (
+from rig.billing.receipt_pdf import receipt_pdf
+from rig.billing.reports import cash_up
+from rig.billing.service import Conflict, NotFound, VendRefused
+from rig.billing.types import VendStatus
+from rig.errors import BillingError
+from rig.station.console import queries
+from rig.station.console.forms import FormError, money, required
+from rig.station.console.sessions import ConsoleSession
+from rig.station.console.web import (
     CASHIER,
     Form,
     back,
@@ -28,13 +33,8 @@ from rig.billing.console.web import (
     render,
     require,
 )
-from rig.billing.console.words import refusal
-from rig.billing.console.writer import WriteProblem
-from rig.billing.receipt_pdf import receipt_pdf
-from rig.billing.reports import cash_up
-from rig.billing.service import Conflict, NotFound, VendRefused
-from rig.billing.types import VendStatus
-from rig.errors import BillingError
+from rig.station.console.words import refusal
+from rig.station.console.writer import WriteProblem
 
 router = APIRouter()
 anyone = require(CASHIER, "use the console")

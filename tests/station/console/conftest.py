@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rig.billing import BillingCentre, Tax, open_billing
-from rig.billing.console import create_console_app
-from rig.billing.console.writer import CardWriter
+from rig.station.console import create_console_app
+from rig.station.console.writer import CardWriter
 
 METER = "000000000042"
 CARD = "CARD-42"

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from rig.billing import reports
-from rig.billing.console.forms import FormError
-from rig.billing.console.sessions import ConsoleSession
-from rig.billing.console.web import SUPERVISOR, console, render, require
 from rig.billing.reports.model import Report
 from rig.billing.reports.render import cell_text, chart_png
 from rig.billing.service import BillingCentre
+from rig.station.console.forms import FormError
+from rig.station.console.sessions import ConsoleSession
+from rig.station.console.web import SUPERVISOR, console, render, require
 
 router = APIRouter()
 supervisor = require(SUPERVISOR, "see reports and the audit trail")

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rig.billing import BillingCentre
-from rig.billing.console import create_console_app
 from rig.billing.currency import set_centre_currency
+from rig.station.console import create_console_app
 
 from .conftest import METER, STATION, login, open_shift
 from .test_routes import sell

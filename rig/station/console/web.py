@@ -19,13 +19,13 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
-from rig.billing.console.forms import FormError, parse_body
-from rig.billing.console.sessions import ConsoleSession, LoginThrottle, SessionStore
-from rig.billing.console.writer import CardWriter
 from rig.billing.currency import centre_currency
 from rig.billing.display import Display
 from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorRole
+from rig.station.console.forms import FormError, parse_body
+from rig.station.console.sessions import ConsoleSession, LoginThrottle, SessionStore
+from rig.station.console.writer import CardWriter
 
 COOKIE = "rig_console"
 LOGIN_COOKIE = "rig_console_login"

@@ -1,0 +1,91 @@
+"""`rig console serve`: one station's console served on its own by the one `rig` command, over
+real TCP (uvicorn in a separate process, spoken to with httpx); and the console's password
+command, `rig billing operators password`, reads the password from stdin, never argv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rig.billing import open_billing
+from tests.station.console.conftest import STATION, login
+
+RIG = [sys.executable, "-m", "rig.cli.main"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rig(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RIG, *args], capture_output=True, text=True, check=False,
+                          timeout=120, env={**os.environ, "COLUMNS": "200"}, **kw)
+
+
+def test_rig_console_serve_serves_one_stations_console(tmp_path: Path, seeded_db: Path) -> None:
+    shutil.copyfile(seeded_db, tmp_path / "c.sqlite")
+    db = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    port = _free_port()
+    proc = subprocess.Popen([*RIG, "console", "serve", "--db", db, "--station", STATION,
+                             "--port", str(port), "--insecure-cookies"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/login").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "console did not come up"
+            time.sleep(0.1)
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as http:
+            login(http, "carol")  # type: ignore[arg-type]  # httpx, as TestClient is
+            assert STATION in http.get("/").text
+            big = http.post("/login", content=b"x" * (2 << 20))  # capped before parsing
+            assert big.status_code == 413
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "vending console stopped" in stderr and "Traceback" not in stderr
+
+
+def test_an_unreadable_writer_key_is_one_line_naming_the_reader(tmp_path: Path,
+                                                                 seeded_db: Path) -> None:
+    shutil.copyfile(seeded_db, tmp_path / "c.sqlite")
+    run = _rig("console", "serve", "--db", f"sqlite:///{tmp_path / 'c.sqlite'}",
+               "--station", STATION, "--reader", "Virtual PCD 00 07",
+               "--master-key-file", str(tmp_path / "missing.key"), "--port", str(_free_port()))
+    assert run.returncode == 2, run.stderr
+    assert "card writer 'Virtual PCD 00 07'" in run.stderr and "missing.key" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_the_console_password_is_read_from_stdin_not_argv(tmp_path: Path,
+                                                          seeded_db: Path) -> None:
+    db = tmp_path / "cli.sqlite"
+    shutil.copyfile(seeded_db, db)
+    url = f"sqlite:///{db}"
+    run = _rig("billing", "operators", "password", "carol", "--db", url,
+               input="brand-new-password\n")
+    assert run.returncode == 0, run.stderr
+    assert "brand-new-password" not in run.stdout + run.stderr
+    with open_billing(url) as c:
+        assert c.authenticate("carol", "brand-new-password") is not None
+    run = _rig("billing", "operators", "password", "nobody", "--db", url,
+               input="whatever-password\n")
+    assert run.returncode != 0 and "not registered" in run.stderr
