@@ -20,13 +20,16 @@ from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
 from rig.meter.dlt645.frame import ERR_NO_DATA
 from rig.meter.iec62056 import Iec62056Client
+from rig.meter.iec62056 import status as iec_status
 from rig.meter.iec62056.frames import DataSet
 from rig.meter.transcript import Transcript
 from rig.profile import MeterProfile
 
-# Status word bits of the IEC reference model (rig.sim.meter_firmware_iec documents them).
-IEC_RELAY_OPEN, IEC_ALARM1, IEC_ALARM2, IEC_EMERGENCY = 1, 2, 4, 8
-IEC_FRIENDLY, IEC_POWER_TRIP = 16, 32
+# The IEC reference meter's status bits under the names scenarios use (one definition:
+# rig.meter.iec62056.status).
+IEC_RELAY_OPEN, IEC_ALARM1 = iec_status.ST_RELAY_OPEN, iec_status.ST_ALARM1
+IEC_ALARM2, IEC_EMERGENCY = iec_status.ST_ALARM2, iec_status.ST_EMERGENCY
+IEC_FRIENDLY, IEC_POWER_TRIP = iec_status.ST_FRIENDLY, iec_status.ST_POWER_TRIP
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from rig.meter.dlt645.server import Dlt645Responder
 from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
 from rig.sim.card_terminal import CardRefusal, InsertionOutcome, MeterCardTerminal
+from rig.sim.meter_firmware_iec import iec_responder
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.world import BenchWorld
 
@@ -113,8 +114,6 @@ class EmulatedMeter:
         if self.profile.protocol.kind == "dlt645-2007":
             self._responder = _PowerGate(self, Dlt645Responder(self.meter_no, _Registers(self)))
         else:
-            from rig.sim.meter_firmware_iec import iec_responder
-
             self._iec = _PowerGate(self, iec_responder(self))
 
     def meter_now(self) -> datetime:
