@@ -294,21 +294,16 @@ def open_meter(
     whose line is slower or noisier. `tz` is attached to the meter's clock times.
     """
     transcript = transcript if transcript is not None else Transcript()
-    s = profile.protocol.serial
-    parity = parity or s.parity
-    timeout = s.timeout_s if timeout_s is None else timeout_s
-    retries = s.retries if retries is None else retries
-    if profile.protocol.kind == "dlt645-2007":
-        dlt = Dlt645Client.open(
-            port, baudrate=s.baudrate, bytesize=8 if parity == "N" else s.bytesize,
-            parity=parity, stopbits=s.stopbits, address=profile.protocol.address,
-            timeout=timeout, retries=retries, transcript=transcript)
-        return Dlt645MeterClient(profile, dlt, transcript, tz)
-    iec = profile.protocol.iec62056
-    assert iec is not None
-    client = Iec62056Client.open(
-        port, baudrate=s.baudrate, bytesize=s.bytesize, parity=parity, stopbits=s.stopbits,
-        address=profile.protocol.address, password=iec.password,
-        max_baudrate=iec.max_baudrate, timeout=timeout, retries=retries,
-        transcript=transcript)
-    return IecMeterClient(profile, client, transcript, tz)
+    protocol = profile.protocol
+    s = protocol.serial
+    raw = protocol.spec.connect(
+        port, s, protocol.own_settings, protocol.address,
+        parity=parity or s.parity, timeout=s.timeout_s if timeout_s is None else timeout_s,
+        retries=s.retries if retries is None else retries, transcript=transcript)
+    if isinstance(raw, Dlt645Client):
+        return Dlt645MeterClient(profile, raw, transcript, tz)
+    if isinstance(raw, Iec62056Client):
+        return IecMeterClient(profile, raw, transcript, tz)
+    raw.close()
+    raise ProtocolError(f"meter {protocol.address}: no semantic reads for a "
+                        f"{type(raw).__name__} ({protocol.spec.title})")

@@ -26,6 +26,7 @@ from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import RelayCommand
 from rig.meter.dlt645.frame import Frame, FrameParser, encode_frame
 from rig.meter.dlt645.server import Dlt645Responder
+from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
 from rig.sim.card_terminal import CardRefusal, InsertionOutcome, MeterCardTerminal
@@ -111,7 +112,7 @@ class EmulatedMeter:
     def _new_serial_side(self) -> None:
         """Protocol state lives in RAM: a power-up starts a fresh session at the sign-on rate."""
         self._parser = FrameParser()
-        if self.profile.protocol.kind == "dlt645-2007":
+        if self.profile.protocol.spec.wire is Wire.DLT645:
             self._responder = _PowerGate(self, Dlt645Responder(self.meter_no, _Registers(self)))
         else:
             self._iec = _PowerGate(self, iec_responder(self))

@@ -154,13 +154,8 @@ class IecDataBank:
 
 
 def iec_responder(meter: MeterView) -> Iec62056Responder:
-    """The optical port of `meter`, per its profile. It serves a pty, which carries no parity:
-    each session is answered in the form its sign-on came in (bare 7-bit characters from a
-    standard 7E1 client, or 7E1 characters with the parity in bit 7 from rig's client)."""
+    """The optical port of `meter`, per its profile's protocol entry."""
     p = meter.profile.protocol
-    assert p.iec62056 is not None
-    return Iec62056Responder(
-        meter.meter_no, IecDataBank(meter), manufacturer=p.iec62056.manufacturer,
-        ident=p.iec62056.identification, password=p.iec62056.password,
-        initial_baudrate=p.serial.baudrate, max_baudrate=p.iec62056.max_baudrate,
-        software_parity=None)
+    responder: Iec62056Responder = p.spec.responder(meter.meter_no, IecDataBank(meter),
+                                                    p.serial, p.iec62056)
+    return responder
