@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class Strict(BaseModel):
@@ -40,6 +40,12 @@ class Dlt645Settings(Strict):
         return v.upper()
 
 
+_IEC_TEXT_RULES = {
+    "manufacturer": (r"[A-Za-z]{3}", "must be 3 letters (the manufacturer's FLAG ID)"),
+    "password": (r"[0-9A-Za-z]{1,32}", "must be 1-32 letters or digits"),
+}
+
+
 class Iec62056Settings(Strict):
     """Mode C settings: sign-on runs at serial.baudrate, then switches to max_baudrate."""
 
@@ -49,11 +55,12 @@ class Iec62056Settings(Strict):
     password: str = Field("00000000", description="P1 password for programming mode")
     reaction_time_ms: Annotated[int, Field(ge=20, le=1500)] = 200
 
-    @field_validator("manufacturer")
+    @field_validator("manufacturer", "password")
     @classmethod
-    def _flag(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z]{3}", v):
-            raise ValueError("must be 3 letters (the manufacturer's FLAG ID)")
+    def _pattern(cls, v: str, info: ValidationInfo) -> str:
+        pattern, rule = _IEC_TEXT_RULES[str(info.field_name)]
+        if not re.fullmatch(pattern, v):
+            raise ValueError(rule)
         return v
 
     @field_validator("identification")
@@ -61,11 +68,4 @@ class Iec62056Settings(Strict):
     def _ident(cls, v: str) -> str:
         if not re.fullmatch(r"[\x21-\x7e]{1,16}", v) or any(c in v for c in "/!?"):
             raise ValueError("must be 1-16 printable characters without '/', '!' or '?'")
-        return v
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, v: str) -> str:
-        if not re.fullmatch(r"[0-9A-Za-z]{1,32}", v):
-            raise ValueError("must be 1-32 letters or digits")
         return v
