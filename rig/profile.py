@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -31,6 +29,8 @@ from pydantic import (
 )
 
 from rig.errors import ConfigError
+from rig.meter.protocol_settings import Dlt645Settings, Iec62056Settings, SerialSettings, Strict
+from rig.meter.protocols import PROTOCOLS, MeterProtocol, protocol_named
 from rig.tomlconfig import load_toml_model
 
 DEFAULT_PROFILE = "dlt645-1p-money"
@@ -61,7 +61,6 @@ NotFloat = BeforeValidator(_not_float)
 ExactDecimal = Annotated[Decimal, NotFloat]
 NonNegative = Annotated[Decimal, Field(ge=0), NotFloat]
 Positive = Annotated[Decimal, Field(gt=0), NotFloat]
-ProtocolKind = Literal["dlt645-2007", "iec62056-21"]
 AlarmAction = Literal["display", "buzzer", "relay_trip"]
 
 # Quantities a scenario reads; the register map says where each lives on the wire.
@@ -72,127 +71,55 @@ Quantity = Literal[
     "card_refusal_count", "last_card_refusal", "illegal_card_count",
 ]
 
-_DLT645_DEFAULTS: dict[str, str] = {
-    "address": "04000401", "energy_total": "00000000", "status": "04000503",
-    "last_cutoff": "1D000101", "voltage": "02010100", "current": "02020100",
-    "power": "02030000", "clock": "04000102",
-    "power_down_count": "03110000", "tamper_count": "03300D00",
-    "card_refusal_count": "03301300", "last_card_refusal": "03301301",
-    "illegal_card_count": "03301400",
-}
-_DLT645_MONEY = {"remaining_credit": "00900200", "overdraft": "00900201",
-                 "purchase_count": "03330201", "cumulative_purchase": "03330601"}
-_DLT645_ENERGY = {"remaining_credit": "00900100", "overdraft": "00900101",
-                  "purchase_count": "03320201", "cumulative_purchase": "03320601"}
-# IEC 62056-21 readout identifiers (reduced OBIS, C.x.y = 96.x.y; 96.50..96.99 are
-# manufacturer specific, which is where prepayment registers live in mode C readouts).
-_IEC_DEFAULTS: dict[str, str] = {
-    "address": "0.0.0", "energy_total": "1.8.0", "remaining_credit": "C.50.1",
-    "overdraft": "C.50.2", "emergency_credit": "C.50.3", "purchase_count": "C.51.1",
-    "cumulative_purchase": "C.51.2", "status": "C.5.0", "last_cutoff": "C.52.1",
-    "voltage": "32.7.0", "current": "31.7.0", "power": "1.7.0", "clock": "0.9.1",
-    "power_down_count": "C.7.0", "tamper_count": "C.54.1",
-    "card_refusal_count": "C.55.1", "last_card_refusal": "C.55.2",
-}  # no illegal_card_count: a mode C readout of the reference model has none
-_OBIS = re.compile(r"(\d{1,3}-\d{1,3}:)?([0-9]{1,3}|[A-Z])\.[0-9]{1,3}(\.[0-9]{1,3})?(\*\d{1,3})?")
 _CAPABILITY = re.compile(r"[a-z][a-z0-9_.-]*")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Identity(_Strict):
+class Identity(Strict):
     maker: str
     model: str
     firmware: str
 
 
-class SerialSettings(_Strict):
-    baudrate: Literal[300, 600, 1200, 2400, 4800, 9600, 19200] = 2400
-    bytesize: Literal[7, 8] = 8
-    parity: Literal["N", "E", "O"] = "E"
-    stopbits: Literal[1, 2] = 1
-    timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
-
-
-class Dlt645Settings(_Strict):
-    """Write access of a DL/T 645 meter: password (PA P0 P1 P2) and operator code, as hex."""
-
-    password: str = "02000000"
-    operator_code: str = "00000000"
-    remote_relay_control: bool = False
-
-    @field_validator("password", "operator_code")
-    @classmethod
-    def _eight_hex(cls, v: str) -> str:
-        if not re.fullmatch(r"[0-9A-Fa-f]{8}", v):
-            raise ValueError("must be 8 hex digits (4 bytes, first byte first)")
-        return v.upper()
-
-
-class Iec62056Settings(_Strict):
-    """Mode C settings: sign-on runs at serial.baudrate, then switches to max_baudrate."""
-
-    manufacturer: str = Field("RIG", description="3-letter flag ID sent in the identification")
-    identification: str = Field("RIGPP", description="model text after the baud-rate character")
-    max_baudrate: Literal[300, 600, 1200, 2400, 4800, 9600, 19200] = 9600
-    password: str = Field("00000000", description="P1 password for programming mode")
-    reaction_time_ms: Annotated[int, Field(ge=20, le=1500)] = 200
-
-    @field_validator("manufacturer")
-    @classmethod
-    def _flag(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z]{3}", v):
-            raise ValueError("must be 3 letters (the manufacturer's FLAG ID)")
-        return v
-
-    @field_validator("identification")
-    @classmethod
-    def _ident(cls, v: str) -> str:
-        if not re.fullmatch(r"[\x21-\x7e]{1,16}", v) or any(c in v for c in "/!?"):
-            raise ValueError("must be 1-16 printable characters without '/', '!' or '?'")
-        return v
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, v: str) -> str:
-        if not re.fullmatch(r"[0-9A-Za-z]{1,32}", v):
-            raise ValueError("must be 1-32 letters or digits")
-        return v
-
-
-class ProtocolSettings(_Strict):
-    kind: ProtocolKind
+class ProtocolSettings(Strict):
+    kind: str = Field(description="a protocol of rig.meter.protocols: " + ", ".join(PROTOCOLS))
     address: str = Field(description="communication / device address as on the nameplate")
     serial: SerialSettings = SerialSettings()
     dlt645: Dlt645Settings | None = None
     iec62056: Iec62056Settings | None = None
 
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        protocol_named(v)  # ValueError naming the known ones
+        return v
+
+    @property
+    def spec(self) -> MeterProtocol:
+        """This meter's protocol: its client, responder and profile fields."""
+        return PROTOCOLS[self.kind]
+
     @model_validator(mode="after")
     def _per_kind(self) -> ProtocolSettings:
-        if self.kind == "dlt645-2007":
-            if not re.fullmatch(r"\d{12}", self.address):
-                raise ValueError("address: a DL/T 645 address must be exactly 12 decimal digits")
-            if self.iec62056 is not None:
-                raise ValueError("iec62056: settings given for a dlt645-2007 meter")
-            if self.dlt645 is None:
-                object.__setattr__(self, "dlt645", Dlt645Settings())
-        else:
-            if not re.fullmatch(r"\d{12}", self.address):
-                raise ValueError("address: the device address doubles as the 12-digit meter "
-                                 "number cards are bound to: exactly 12 decimal digits")
-            if self.dlt645 is not None:
-                raise ValueError("dlt645: settings given for an iec62056-21 meter")
-            if self.iec62056 is None:
-                object.__setattr__(self, "iec62056", Iec62056Settings())
-            if self.iec62056 and self.iec62056.max_baudrate < self.serial.baudrate:
-                raise ValueError("iec62056.max_baudrate is below the sign-on serial.baudrate")
+        p = self.spec
+        if not p.address.fullmatch(self.address):
+            raise ValueError(f"address: {p.address_rule}")
+        for other in {q.settings_key for q in PROTOCOLS.values()} - {p.settings_key}:
+            if getattr(self, other) is not None:
+                article = "an" if p.kind[0] in "aeiou" else "a"
+                raise ValueError(f"{other}: settings given for {article} {p.kind} meter")
+        if getattr(self, p.settings_key) is None:
+            object.__setattr__(self, p.settings_key, p.settings())
+        p.check_settings(self.serial, self.own_settings)
         return self
 
+    @property
+    def own_settings(self) -> Strict:
+        """The settings table of this meter's protocol (its defaults if the profile has none)."""
+        settings: Strict = getattr(self, self.spec.settings_key)
+        return settings
 
-class Credit(_Strict):
+
+class Credit(Strict):
     unit: CreditKind
     currency: str = "CNY"
     resolution: ExactDecimal = Field(description="smallest credit step on card and register")
@@ -210,7 +137,7 @@ class Credit(_Strict):
         return v
 
 
-class Thresholds(_Strict):
+class Thresholds(Strict):
     """Credit levels in the profile's credit unit (money or kWh) and what the alarms do."""
 
     alarm1: NonNegative
@@ -241,7 +168,7 @@ class Thresholds(_Strict):
         return self
 
 
-class EmergencyCredit(_Strict):
+class EmergencyCredit(Strict):
     """Credit the meter lends once when it runs out; repaid first from the next purchase."""
 
     amount: Positive
@@ -250,7 +177,7 @@ class EmergencyCredit(_Strict):
                     "(key press) once credit is at or below alarm 2")
 
 
-class TimeWindow(_Strict):
+class TimeWindow(Strict):
     """A daily window in meter clock time; end before start wraps past midnight."""
 
     start: time
@@ -267,7 +194,7 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class FriendlyPeriods(_Strict):
+class FriendlyPeriods(Strict):
     """When the meter must not cut off (nights, weekends, holidays): it cuts off at the end."""
 
     hours: tuple[TimeWindow, ...] = ()
@@ -307,7 +234,7 @@ class FriendlyPeriods(_Strict):
         return at + timedelta(days=8)
 
 
-class PowerLimit(_Strict):
+class PowerLimit(Strict):
     """Load-limit trip: the relay opens above the limit and recloses after the delay."""
 
     max_power_w: Positive | None = None
@@ -321,13 +248,13 @@ class PowerLimit(_Strict):
         return self
 
 
-class Metering(_Strict):
+class Metering(Strict):
     phases: Literal[1, 3] = 1
     nominal_voltage: Positive = Decimal(220)
     accuracy_class: Literal["0.2S", "0.5S", "1", "2", "A", "B", "C"] = "1"
 
 
-class CardSettings(_Strict):
+class CardSettings(Strict):
     application_version: Annotated[int, Field(ge=1, le=255)] = 1
     key_revision: Annotated[int, Field(ge=0, le=255)] = 1
 
@@ -343,7 +270,7 @@ _CAPABILITY_NEEDS = {
 }
 
 
-class MeterProfile(_Strict):
+class MeterProfile(Strict):
     """One meter model, as certified."""
 
     name: str
@@ -368,7 +295,7 @@ class MeterProfile(_Strict):
         if protocol is None:
             return v  # the protocol error is reported on its own
         for quantity, code in v.items():
-            _check_register(protocol.kind, quantity, code)
+            protocol.spec.check_register(quantity, code)
         return v
 
     @field_validator("capabilities")
@@ -402,11 +329,10 @@ class MeterProfile(_Strict):
     @property
     def register_map(self) -> dict[str, str]:
         """Every quantity's identifier: the protocol's defaults overlaid with `registers`."""
-        if self.protocol.kind == "dlt645-2007":
-            money = self.credit.unit is CreditKind.MONEY
-            base = {**_DLT645_DEFAULTS, **(_DLT645_MONEY if money else _DLT645_ENERGY)}
-            return {k: v.upper() for k, v in {**base, **self.registers}.items()}
-        return {**_IEC_DEFAULTS, **self.registers}
+        money = self.credit.unit is CreditKind.MONEY
+        spec = self.protocol.spec
+        merged = {**spec.registers(money), **self.registers}
+        return {k: spec.register_code(v) for k, v in merged.items()}
 
     def to_credit_units(self, amount: Decimal) -> int:
         """Convert a profile amount (money or kWh) to integer card/register units."""
@@ -418,26 +344,6 @@ class MeterProfile(_Strict):
         if self.credit.unit is CreditKind.MONEY:
             return (Decimal(units) / 100).quantize(Decimal("0.01"))
         return (Decimal(units) / 1000).quantize(Decimal("0.001"))
-
-
-def _check_register(kind: str, quantity: str, code: str) -> None:
-    if kind == "dlt645-2007":
-        from rig.meter.dlt645 import data_ids  # local: the codec is only needed here
-
-        if not re.fullmatch(r"[0-9A-Fa-f]{8}", code):
-            raise ValueError(f"{quantity}: {code!r} is not an 8-hex-digit DL/T 645 data "
-                             "identifier")
-        if int(code, 16) not in data_ids.REGISTRY:
-            raise ValueError(f"{quantity}: data identifier {code.upper()} is not one rig can "
-                             "decode (see docs/protocols.md)")
-        is_record = data_ids.lookup(int(code, 16)).kind is data_ids.Kind.CARD_RECORD
-        if is_record != (quantity == "last_card_refusal"):
-            raise ValueError(f"{quantity}: data identifier {code.upper()} is "
-                             f"{'an' if is_record else 'not an'} abnormal card insertion "
-                             "record (last_card_refusal must be one, nothing else may)")
-    elif not _OBIS.fullmatch(code):
-        raise ValueError(f"{quantity}: {code!r} is not an OBIS code "
-                         "(e.g. 1.8.0, C.50.1, 1-0:1.8.0*255)")
 
 
 def shipped_profiles() -> Traversable:

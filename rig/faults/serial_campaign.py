@@ -20,6 +20,7 @@ from rig.bench.config import BenchConfig, MeterPort, SerialFaultRates
 from rig.billing.db import open_billing
 from rig.faults.serial_audit import forgeries
 from rig.faults.serial_proxy import FaultCounts, SerialFaultProxy, SerialFaults
+from rig.meter.protocols import Wire
 from rig.profile import DEFAULT_PROFILE, load_profile
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, PrepaidCycle
 from rig.scenarios.record import RunRecord
@@ -88,7 +89,7 @@ def run_serial_case(
                         cycle.run()
                     finally:
                         case.counts = proxy.counts
-                        if profile.protocol.kind == "dlt645-2007":
+                        if profile.protocol.spec.wire is Wire.DLT645:  # frames to audit
                             _audit(case, proxy)
         except Exception as e:  # the figure counts it; KeyboardInterrupt still stops us
             case.error = e

@@ -20,13 +20,16 @@ from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
 from rig.meter.dlt645.frame import ERR_NO_DATA
 from rig.meter.iec62056 import Iec62056Client
+from rig.meter.iec62056 import status as iec_status
 from rig.meter.iec62056.frames import DataSet
 from rig.meter.transcript import Transcript
 from rig.profile import MeterProfile
 
-# Status word bits of the IEC reference model (rig.sim.meter_firmware_iec documents them).
-IEC_RELAY_OPEN, IEC_ALARM1, IEC_ALARM2, IEC_EMERGENCY = 1, 2, 4, 8
-IEC_FRIENDLY, IEC_POWER_TRIP = 16, 32
+# The IEC reference meter's status bits under the names scenarios use (one definition:
+# rig.meter.iec62056.status).
+IEC_RELAY_OPEN, IEC_ALARM1 = iec_status.ST_RELAY_OPEN, iec_status.ST_ALARM1
+IEC_ALARM2, IEC_EMERGENCY = iec_status.ST_ALARM2, iec_status.ST_EMERGENCY
+IEC_FRIENDLY, IEC_POWER_TRIP = iec_status.ST_FRIENDLY, iec_status.ST_POWER_TRIP
 
 
 @dataclass(frozen=True)
@@ -291,21 +294,16 @@ def open_meter(
     whose line is slower or noisier. `tz` is attached to the meter's clock times.
     """
     transcript = transcript if transcript is not None else Transcript()
-    s = profile.protocol.serial
-    parity = parity or s.parity
-    timeout = s.timeout_s if timeout_s is None else timeout_s
-    retries = s.retries if retries is None else retries
-    if profile.protocol.kind == "dlt645-2007":
-        dlt = Dlt645Client.open(
-            port, baudrate=s.baudrate, bytesize=8 if parity == "N" else s.bytesize,
-            parity=parity, stopbits=s.stopbits, address=profile.protocol.address,
-            timeout=timeout, retries=retries, transcript=transcript)
-        return Dlt645MeterClient(profile, dlt, transcript, tz)
-    iec = profile.protocol.iec62056
-    assert iec is not None
-    client = Iec62056Client.open(
-        port, baudrate=s.baudrate, bytesize=s.bytesize, parity=parity, stopbits=s.stopbits,
-        address=profile.protocol.address, password=iec.password,
-        max_baudrate=iec.max_baudrate, timeout=timeout, retries=retries,
-        transcript=transcript)
-    return IecMeterClient(profile, client, transcript, tz)
+    protocol = profile.protocol
+    s = protocol.serial
+    raw = protocol.spec.connect(
+        port, s, protocol.own_settings, protocol.address,
+        parity=parity or s.parity, timeout=s.timeout_s if timeout_s is None else timeout_s,
+        retries=s.retries if retries is None else retries, transcript=transcript)
+    if isinstance(raw, Dlt645Client):
+        return Dlt645MeterClient(profile, raw, transcript, tz)
+    if isinstance(raw, Iec62056Client):
+        return IecMeterClient(profile, raw, transcript, tz)
+    raw.close()
+    raise ProtocolError(f"meter {protocol.address}: no semantic reads for a "
+                        f"{type(raw).__name__} ({protocol.spec.title})")

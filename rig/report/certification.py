@@ -9,7 +9,6 @@ in machine form (rig.report.testrecord).
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from rig.report.testrecord import build_record, save_evidence, test_entry, write_record
-from rig.report.writer import context_html, header_html, run_to_dict
+from rig.report.writer import context_rows, header_rows, run_to_dict
 from rig.scenarios.record import RunRecord
+from rig.templating import templates
 
 
 @dataclass
@@ -79,88 +79,35 @@ def write_run_record(results: list[RequirementResult], path: Path, *, started: f
     return record
 
 
-_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}table{"
-        "border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;"
-        "padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f3f3f3}"
-        ".pass{color:#17692c}.fail,.error{color:#a11;font-weight:600}"
-        ".skipped,.recorded{color:#777}td{font-size:.92em}")
 _VERDICT = {"pass": "pass", "fail": "FAIL", "recorded": "recorded, no limit"}
 
 
-def _measurements_html(test: dict[str, Any]) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(str(m['step']))}</td><td>{e(str(m['name']))}</td>"
-        f"<td>{e(str(m['value']))} {e(str(m['unit']))}</td><td>{e(str(m['limits']))}</td>"
-        f"<td class='{e(str(m['verdict']))}'>{_VERDICT.get(str(m['verdict']), '')}</td>"
-        f"<td>{e(str(m.get('basis') or ''))} {e(str(m.get('description') or ''))}</td></tr>"
-        for m in test.get("measurements", []))
-    if not rows:
-        return ""
-    return ("<table><tr><th>step</th><th>measurement</th><th>value</th>"
-            "<th>limit (requirement)</th><th>verdict</th><th>basis / note</th></tr>"
-            f"{rows}</table>")
-
-
-def _evidence_html(test: dict[str, Any]) -> str:
-    """Links to every evidence file; plots are shown as well."""
-    e = html.escape
-    evidence = test.get("evidence", [])
-    links = [f"<a href='{e(ev['file'])}'>{e(ev['name'])}</a>" for ev in evidence]
-    plots = "".join(f"<figure><img alt='{e(ev['name'])}' src='{e(ev['file'])}' "
-                    f"style='max-width:100%'><figcaption>{e(ev['name'])}</figcaption></figure>"
-                    for ev in evidence if ev.get("mime") == "image/png")
-    return f"{plots}<p>evidence: {' · '.join(links)}</p>" if links else ""
+def _profile_section(profile: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One meter model's heading figures, its DUT and instruments, and its tests."""
+    skipped = sum(t["outcome"] == "skipped" for t in rows)  # the model lacks the feature
+    ran = [t for t in rows if t.get("dut")]
+    return {"profile": profile, "tests": rows, "skipped": skipped,
+            "passed": sum(t["outcome"] == "pass" for t in rows),
+            "applicable": len(rows) - skipped,
+            "model": str(ran[0]["dut"].get("meter_model", profile)) if ran else profile,
+            "context": context_rows(ran[0]) if ran else None}
 
 
 def write_summary(results: list[RequirementResult], path: Path,
                   record: dict[str, Any] | None = None) -> Path:
-    e = html.escape
+    """certification.html from the template rig/report/templates/certification.html."""
     if record is None:
         record = build_record("certification", [r.entry for r in results],
                               started=time.time(), finished=time.time())
-    tests = record["tests"]
-    totals = record["totals"]
-    overview = "".join(
-        f"<tr><td>{e(t['profile'])}</td><td><a href='#{e(_safe(t['profile'], t['requirement']))}'>"
-        f"{e(t['requirement'])}</a></td><td class='{e(t['outcome'])}'>{e(t['outcome'].upper())}"
-        f"</td><td>{len(t.get('measurements', []))}</td><td>{e(t.get('message', ''))}</td></tr>"
-        for t in tests)
     by_profile: dict[str, list[dict[str, Any]]] = {}
-    for t in tests:
+    for t in record["tests"]:
         by_profile.setdefault(t["profile"], []).append(t)
-    sections = []
-    for profile, rows in sorted(by_profile.items()):
-        passed = sum(t["outcome"] == "pass" for t in rows)
-        skipped = sum(t["outcome"] == "skipped" for t in rows)  # the model lacks the feature
-        ran = [t for t in rows if t.get("dut")]
-        model = e(str(ran[0]["dut"].get("meter_model", profile))) if ran else e(profile)
-        body = []
-        for t in rows:
-            kind = "skipped" if t["outcome"] == "skipped" else "fail"
-            msg = f"<p class='{kind}'>{e(t['message'])}</p>" if t.get("message") else ""
-            body.append(
-                f"<h3 id='{e(_safe(profile, t['requirement']))}'>{e(t['requirement'])} — "
-                f"<span class='{e(t['outcome'])}'>{e(t['outcome'].upper())}</span> "
-                f"<small>({e(str(t.get('started', '')))}, {t.get('duration_s', 0)} s; "
-                f"meter address {e(str(t.get('dut', {}).get('address', '—')))})</small></h3>"
-                f"{msg}{_measurements_html(t)}{_evidence_html(t)}")
-        sections.append(
-            f"<h2>{model} <small>({e(profile)})</small>: {passed}/{len(rows) - skipped} passed"
-            f"{f', {skipped} not applicable (skipped)' if skipped else ''}</h2>"
-            f"{context_html(ran[0]) if ran else ''}{''.join(body)}")
+    totals = record["totals"]
     total_line = (f"{totals['tests']} tests: {totals['pass']} passed, {totals['fail']} failed, "
                   f"{totals['error']} errors, {totals['skipped']} not applicable (skipped)")
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Certification summary</title>"
-        f"<style>{_CSS}</style></head><body><h1>Certification summary</h1>"
-        f"{header_html(record)}"
-        f"<h2>All tests</h2><p><b>{e(total_line)}</b></p>"
-        "<table><tr><th>profile</th><th>requirement</th><th>result</th><th>measurements</th>"
-        f"<th>message</th></tr>{overview}</table>"
-        f"{''.join(sections) or '<p>No requirement was run.</p>'}"
-        f"<p><small>Machine-readable record: record.json (schema {e(record['schema'])} "
-        f"version {record['schema_version']}, docs/certification.md).</small></p>"
-        "</body></html>\n")
+    page = templates("rig.report").get_template("certification.html").render(
+        record=record, header=header_rows(record), total_line=total_line, verdict=_VERDICT,
+        anchor=_safe, profiles=[_profile_section(p, rows)
+                                for p, rows in sorted(by_profile.items())])
     path.write_text(page, "utf-8")
     return path

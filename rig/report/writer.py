@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import uuid
 from datetime import datetime
@@ -39,6 +38,7 @@ from rig.report.testrecord import (
     write_record,
 )
 from rig.scenarios.record import Attachment, Measurement, Outcome, RunRecord
+from rig.templating import templates
 
 _STATUS = {Outcome.PASS: Status.PASSED, Outcome.FAIL: Status.FAILED,
            Outcome.ERROR: Status.BROKEN, Outcome.SKIPPED: Status.SKIPPED,
@@ -138,103 +138,54 @@ def write_allure(run: RunRecord, directory: Path) -> None:
     (directory / "environment.properties").write_text(env, "utf-8")
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#17692c;font-weight:600}
-.fail,.error{color:#a11;font-weight:600}.pending,.skipped,.recorded{color:#777}pre{background:#f7f7f7;
-padding:.6em;overflow:auto;max-height:30em;font-size:.85em}img{max-width:100%}"""
-
-
-def _evidence(a: Attachment) -> str:
-    name = html.escape(a.name)
-    if a.data is not None and a.mime == "image/png":
-        b64 = base64.b64encode(a.data).decode()
-        return f"<figure><img alt='{name}' src='data:image/png;base64,{b64}'>" \
-               f"<figcaption>{name}</figcaption></figure>"
-    return f"<details><summary>{name}</summary><pre>{html.escape(a.text)}</pre></details>"
-
-
-def measurement_rows(measurements: list[Measurement]) -> str:
-    """Measurement table rows: value, the requirement it is judged by, verdict, note."""
-    e = html.escape
-    return "".join(
-        f"<tr><td>{e(m.name)}</td><td>{e(str(m.value))} {e(m.unit)}</td>"
-        f"<td>{e(m.limits_text())}</td><td class='{m.verdict}'>{_VERDICT[m.verdict]}</td>"
-        f"<td>{e(m.basis)}{'; ' if m.basis and m.description else ''}{e(m.description)}"
-        f"</td></tr>" for m in measurements)
-
-
-MEASUREMENT_HEAD = ("<tr><th>measurement</th><th>value</th><th>limit (requirement)</th>"
-                    "<th>verdict</th><th>basis / note</th></tr>")
 _VERDICT = {"pass": "pass", "fail": "FAIL", "recorded": "recorded, no limit"}
 
 
-def header_html(record: dict[str, Any], test: dict[str, Any] | None = None) -> str:
-    """The record's header as tables: when, software, station, operator, and (for one
-    test) its DUT, instruments and billing centre."""
-    e = html.escape
+def _evidence(a: Attachment) -> dict[str, str]:
+    """An attachment as the page shows it: a PNG inline, anything else as folded text."""
+    if a.data is not None and a.mime == "image/png":
+        return {"name": a.name, "png": base64.b64encode(a.data).decode()}
+    return {"name": a.name, "text": a.text}
 
-    def table(rows: list[tuple[str, object]]) -> str:
-        return "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>"
-                                   for k, v in rows) + "</table>"
 
+def header_rows(record: dict[str, Any]) -> list[tuple[str, object]]:
+    """The record's header: when, software, station, operator."""
     sw = record.get("rig", {})
     station = record.get("station") or {}
-    rows = [("started", record.get("started")), ("finished", record.get("finished")),
+    return [("started", record.get("started")), ("finished", record.get("finished")),
             ("duration", f"{record.get('duration_s')} s"),
             ("rig version", sw.get("version")),
             ("git revision", (sw.get("git_revision") or "not a checkout")
              + (" (with local changes)" if sw.get("git_dirty") else "")),
             ("station", station.get("id")), ("bench", station.get("bench_kind")),
             ("time scale", station.get("time_scale")), ("operator", record.get("operator"))]
-    out = f"<h2>Test record</h2>{table(rows)}"
-    if test is not None:
-        out += context_html(test)
-    return out
 
 
-def context_html(test: dict[str, Any]) -> str:
+def context_rows(test: dict[str, Any]) -> list[tuple[str, object]]:
     """A test's device under test, instruments and billing centre."""
-    e = html.escape
     dut = test.get("dut", {})
     inst = test.get("instruments", {})
     billing = test.get("billing", {})
-    rows = [("meter model", dut.get("meter_model")), ("serial", dut.get("serial")),
-            ("address", dut.get("address")), ("firmware", dut.get("firmware")),
-            ("profile", dut.get("profile")), ("profile SHA-256", dut.get("profile_sha256"))]
+    rows: list[tuple[str, object]] = [
+        ("meter model", dut.get("meter_model")), ("serial", dut.get("serial")),
+        ("address", dut.get("address")), ("firmware", dut.get("firmware")),
+        ("profile", dut.get("profile")), ("profile SHA-256", dut.get("profile_sha256"))]
     rows += [(f"{part}: {k}", v) for part, fields in inst.items()
              for k, v in (fields.items() if isinstance(fields, dict) else [])]
     rows += [("billing centre", f"{billing.get('kind', '')} {billing.get('url', '')}")]
-    return "<table>" + "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>"
-                               for k, v in rows) + "</table>"
+    return rows
 
 
 def write_html(run: RunRecord, path: Path, record: dict[str, Any] | None = None) -> None:
-    e = html.escape
+    """report.html from the template rig/report/templates/report.html."""
     record = record or run_record(run)
-    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(_jsonable(v)))}</td></tr>"
-                   for k, v in run.summary.items())
-    phases = []
-    for s in run.steps:
-        table = (f"<table>{MEASUREMENT_HEAD}{measurement_rows(s.measurements)}</table>"
-                 if s.measurements else "")
-        err = f"<p class='error'>{e(s.error)}</p>" if s.error else ""
-        phases.append(f"<h3>{e(s.name)} — <span class='{s.outcome}'>{s.outcome}</span> "
-                      f"<small>({s.duration_s:.2f} s)</small></h3>{err}{table}")
-        phases.extend(_evidence(a) for a in s.attachments)
-    evidence = "".join(_evidence(a) for a in run.attachments)
     test = record["tests"][0] if record.get("tests") else None
-    page = f"""<!doctype html><html><head><meta charset="utf-8">
-<title>rig — {e(run.name)}</title><style>{_CSS}</style></head><body>
-<h1>{e(run.name)}: <span class="{run.outcome}">{str(run.outcome).upper()}</span></h1>
-<h2>Summary</h2><table>{rows}</table>
-{header_html(record, test)}
-<h2>Phases</h2>{''.join(phases)}
-<h2>Evidence</h2>{evidence}
-<p><small>Machine-readable record: record.json (schema {e(record['schema'])} version
-{record['schema_version']}, docs/certification.md).</small></p>
-</body></html>
-"""
+    page = templates("rig.report").get_template("report.html").render(
+        run=run, record=record, verdict=_VERDICT,
+        summary=[(k, _jsonable(v)) for k, v in run.summary.items()],
+        header=header_rows(record), context=context_rows(test) if test else None,
+        step_evidence=[[_evidence(a) for a in s.attachments] for s in run.steps],
+        run_evidence=[_evidence(a) for a in run.attachments])
     path.write_text(page, "utf-8")
 
 

@@ -24,10 +24,11 @@ from rig.meter.card_errors import ILLEGAL
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import RelayCommand
 from rig.meter.dlt645.frame import Frame, FrameParser, encode_frame
-from rig.meter.dlt645.server import Dlt645Responder
+from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
 from rig.sim.card_terminal import CardRefusal, InsertionOutcome, MeterCardTerminal
+from rig.sim.meter_firmware_iec import iec_responder
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.world import BenchWorld
 
@@ -109,11 +110,12 @@ class EmulatedMeter:
     def _new_serial_side(self) -> None:
         """Protocol state lives in RAM: a power-up starts a fresh session at the sign-on rate."""
         self._parser = FrameParser()
-        if self.profile.protocol.kind == "dlt645-2007":
-            self._responder = _PowerGate(self, Dlt645Responder(self.meter_no, _Registers(self)))
+        p = self.profile.protocol
+        if p.spec.wire is Wire.DLT645:
+            responder = p.spec.responder(self.meter_no, _Registers(self), p.serial,
+                                         p.own_settings)
+            self._responder = _PowerGate(self, responder)
         else:
-            from rig.sim.meter_firmware_iec import iec_responder
-
             self._iec = _PowerGate(self, iec_responder(self))
 
     def meter_now(self) -> datetime:

@@ -9,26 +9,57 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rig.meter.iec62056.frames import DataSet
 from rig.meter.iec62056.server import Iec62056Responder
-from rig.profile import CreditKind
-from rig.sim.prepaid import RelayReason
+from rig.meter.iec62056.status import (
+    ST_ALARM1,
+    ST_ALARM2,
+    ST_ALARM2_TRIP,
+    ST_COVER_OPEN,
+    ST_EMERGENCY,
+    ST_FRIENDLY,
+    ST_POWER_TRIP,
+    ST_RELAY_OPEN,
+    ST_REMOTE_TRIP,
+)
+from rig.profile import CreditKind, MeterProfile
+from rig.sim.prepaid import PrepaidEngine, RelayReason
+from rig.sim.world import BenchWorld
 
-if TYPE_CHECKING:
-    from rig.sim.meter_firmware import EmulatedMeter
 
-# Status word bits (C.5.0 by default).
-ST_RELAY_OPEN = 1 << 0
-ST_ALARM1 = 1 << 1
-ST_ALARM2 = 1 << 2
-ST_EMERGENCY = 1 << 3
-ST_FRIENDLY = 1 << 4
-ST_POWER_TRIP = 1 << 5
-ST_ALARM2_TRIP = 1 << 6
-ST_REMOTE_TRIP = 1 << 7
-ST_COVER_OPEN = 1 << 8
+class _LogView(Protocol):
+    """The firmware's non-volatile records this data bank prints."""
+
+    @property
+    def cover_open_since(self) -> datetime | None: ...
+    @property
+    def last_cover_open(self) -> datetime | None: ...
+    @property
+    def last_power_down(self) -> datetime | None: ...
+    @property
+    def card_refusals(self) -> int: ...
+    @property
+    def last_card_refusal(self) -> datetime | None: ...
+
+
+class MeterView(Protocol):
+    """What the IEC side reads of the emulated meter (rig.sim.meter_firmware.EmulatedMeter),
+    named here so that this module does not import the firmware that imports it."""
+
+    meter_no: str
+    profile: MeterProfile
+    world: BenchWorld
+
+    @property
+    def log(self) -> _LogView: ...
+    @property
+    def engine(self) -> PrepaidEngine: ...
+    def meter_now(self) -> datetime: ...
+    def on_meter_clock(self, at: datetime) -> datetime: ...
+
+
 RELAY_CONTROL = "C.53.1"  # W1 0 = trip, 1 = close (after the P1 password)
 DATE = "0.9.2"
 POWER_FAILURES = "C.7.0"  # number of power failures (OBIS 0.0.96.7.0)
@@ -44,7 +75,7 @@ def _fixed(value: Decimal, decimals: int, width: int) -> str:
     return format(q, f"0{width}.{decimals}f")
 
 
-def status_word(meter: EmulatedMeter) -> int:
+def status_word(meter: MeterView) -> int:
     e = meter.engine
     now = meter.world.clock.now()
     word = 0
@@ -68,7 +99,7 @@ def status_word(meter: EmulatedMeter) -> int:
 class IecDataBank:
     """Readout and R1/W1 access to an emulated meter's registers."""
 
-    def __init__(self, meter: EmulatedMeter) -> None:
+    def __init__(self, meter: MeterView) -> None:
         self._m = meter
 
     def readout(self) -> list[DataSet]:
@@ -122,14 +153,9 @@ class IecDataBank:
         self._m.engine.remote_relay(value == "1", self._m.world.clock.now())
 
 
-def iec_responder(meter: EmulatedMeter) -> Iec62056Responder:
-    """The optical port of `meter`, per its profile. It serves a pty, which carries no parity:
-    each session is answered in the form its sign-on came in (bare 7-bit characters from a
-    standard 7E1 client, or 7E1 characters with the parity in bit 7 from rig's client)."""
+def iec_responder(meter: MeterView) -> Iec62056Responder:
+    """The optical port of `meter`, per its profile's protocol entry."""
     p = meter.profile.protocol
-    assert p.iec62056 is not None
-    return Iec62056Responder(
-        meter.meter_no, IecDataBank(meter), manufacturer=p.iec62056.manufacturer,
-        ident=p.iec62056.identification, password=p.iec62056.password,
-        initial_baudrate=p.serial.baudrate, max_baudrate=p.iec62056.max_baudrate,
-        software_parity=None)
+    responder: Iec62056Responder = p.spec.responder(meter.meter_no, IecDataBank(meter),
+                                                    p.serial, p.iec62056)
+    return responder

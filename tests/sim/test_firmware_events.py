@@ -17,11 +17,11 @@ from rig.meter.client import EventCounts
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply, MeterTimeout, RelayCommand
 from rig.meter.iec62056.client import Iec62056Client
+from rig.meter.iec62056.status import ST_COVER_OPEN
 from rig.profile import load_profile
 from rig.sim import nvm
 from rig.sim.emulated_bench import EmulatedBench, lab_master_key
 from rig.sim.meter_firmware import PowerFailure
-from rig.sim.meter_firmware_iec import ST_COVER_OPEN
 from rig.station.vending_station import VendingStation
 
 from .test_firmware_protocols import EPOCH, Bench

@@ -19,7 +19,8 @@ from rig.billing.bank.ledger import (
     import_statement,
     payments,
 )
-from rig.billing.bank.statement import Entry, Statement, StatementError, read_statement
+from rig.billing.bank.read import read_statement
+from rig.billing.bank.statement import Entry, Statement, StatementError
 
 __all__ = [
     "RETURN_RECOVERY_PERCENT",

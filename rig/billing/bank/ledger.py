@@ -32,7 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rig.billing import models as m
-from rig.billing.bank.statement import Entry, Statement, StatementError, read_statement
+from rig.billing.bank.read import read_statement
+from rig.billing.bank.statement import Entry, Statement, StatementError
 from rig.billing.currency import require_currency
 from rig.billing.service import BillingCentre, Conflict, NotFound
 from rig.errors import BillingError

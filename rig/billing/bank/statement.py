@@ -1,8 +1,9 @@
 """A bank statement as the billing centre needs it, whatever file it came from.
 
-Parsers turn a camt.053 or CSV file into a :class:`Statement` or raise :class:`StatementError`
-naming the file, the line and the element/column; nothing is written to the ledger until the
-whole file has parsed, so a bad file loses no data and leaves no half import behind.
+Parsers (camt053.py, csvfile.py; read.py picks one by content) turn a camt.053 or CSV file
+into a :class:`Statement` or raise :class:`StatementError` naming the file, the line and the
+element/column; nothing is written to the ledger until the whole file has parsed, so a bad
+file loses no data and leaves no half import behind.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 from rig.errors import BillingError
 
@@ -88,18 +88,3 @@ def check_unique(entries: list[Entry], file_name: str) -> None:
             raise StatementError(f"{file_name}: entry reference {e.entry_ref!r} appears twice "
                                  f"({seen[e.entry_ref]} and {e.source})")
         seen[e.entry_ref] = e.source
-
-
-def read_statement(path: Path | str) -> Statement:
-    """Parse a camt.053 XML or CSV statement, chosen by content (XML starts with ``<``)."""
-    from rig.billing.bank.camt053 import parse_camt053
-    from rig.billing.bank.csvfile import parse_csv
-
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise StatementError(f"{p}: cannot read statement: {e.strerror}") from None
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        return parse_camt053(data, str(p))
-    return parse_csv(data, str(p))

@@ -14,17 +14,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from rig.billing.reports.model import Cell, Chart, Report
 from rig.extras import require
-
-_ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+from rig.templating import templates
 
 
 def cell_text(value: Cell) -> str:
@@ -108,7 +100,7 @@ def to_html(report: Report) -> str:
         any(isinstance(r[i], int | Decimal) and not isinstance(r[i], bool) for r in report.rows)
         for i in range(len(report.columns))
     ]
-    return _ENV.get_template("report.html").render(
+    return templates("rig.billing.reports").get_template("report.html").render(
         report=report, chart_png=chart, numeric=numeric, text=cell_text,
     )
 

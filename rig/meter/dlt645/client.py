@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import time
-from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from rig.errors import ProtocolError
 from rig.meter.dlt645 import data_ids
@@ -33,27 +31,15 @@ from rig.meter.dlt645.frame import (
     encode_frame,
     function_code,
 )
+from rig.meter.serial_client import POLL_INTERVAL, MeterTimeout, SerialClient, SerialPort
 from rig.meter.serial_open import open_serial
 from rig.meter.transcript import Transcript
 
+__all__ = ["DEFAULT_OPERATOR", "DEFAULT_PASSWORD", "Dlt645Client", "MeterAbnormalReply",
+           "MeterTimeout", "RelayCommand", "SerialPort"]
+
 DEFAULT_PASSWORD = b"\x02\x00\x00\x00"  # PA (level 02) + P0 P1 P2
 DEFAULT_OPERATOR = b"\x00\x00\x00\x00"  # C0..C3
-_POLL_INTERVAL = 0.05  # upper bound of one blocking read, so deadlines are honoured
-
-
-class SerialPort(Protocol):
-    """The part of pyserial's SerialBase the client uses."""
-
-    timeout: float | None
-
-    def write(self, data: bytes, /) -> int | None: ...
-
-    def read(self, size: int = 1, /) -> bytes: ...
-
-    def reset_input_buffer(self) -> None: ...
-
-    def close(self) -> None: ...
-
 
 class RelayCommand(enum.IntEnum):
     """N1 of the 0x1C relay-control command."""
@@ -65,10 +51,6 @@ class RelayCommand(enum.IntEnum):
     ALARM_RELEASE = 0x2B
     KEEP_POWER = 0x3A  # protect supply: ignore trips
     KEEP_POWER_RELEASE = 0x3B
-
-
-class MeterTimeout(ProtocolError):
-    """The meter did not answer a request within the timeout, after all retries."""
 
 
 class MeterAbnormalReply(ProtocolError):
@@ -89,13 +71,23 @@ def _di_text(di: int | None) -> str:
     return "none" if di is None else f"{di:08X}"
 
 
+def _late_note(ignored: list[Frame]) -> str:
+    """For a timeout error: the replies that came but answered something else."""
+    if not ignored:
+        return ""
+    last = ignored[-1]
+    echo = last.data[:4][::-1].hex().upper() or "nothing"
+    return (f"; ignored {len(ignored)} reply(ies) to another request or from another meter "
+            f"(last from meter {last.address}, C={last.control:02X}, echoes DI {echo})")
+
+
 def _check_4(name: str, value: bytes) -> bytes:
     if len(value) != 4:
         raise ValueError(f"{name} must be 4 bytes, got {len(value)} ({value.hex(' ').upper()})")
     return bytes(value)
 
 
-class Dlt645Client:
+class Dlt645Client(SerialClient):
     """One DL/T 645-2007 master on an open serial port."""
 
     def __init__(
@@ -108,11 +100,8 @@ class Dlt645Client:
         transcript: Transcript | None = None,
         preamble: int = 4,
     ) -> None:
-        self._port = port
+        super().__init__(port, timeout=timeout, retries=retries, transcript=transcript)
         self.address = Frame(address, 0).address if address is not None else None
-        self.timeout = timeout
-        self.retries = retries
-        self.transcript = transcript if transcript is not None else Transcript()
         self.preamble = preamble
 
     @classmethod
@@ -130,22 +119,8 @@ class Dlt645Client:
         client_keys = {"address", "timeout", "retries", "transcript", "preamble"}
         client_kw = {k: kw.pop(k) for k in list(kw) if k in client_keys}
         port = open_serial(path_or_url, baudrate=baudrate, bytesize=bytesize, parity=parity,
-                           stopbits=stopbits, timeout=_POLL_INTERVAL, what="DL/T 645 port", **kw)
+                           stopbits=stopbits, timeout=POLL_INTERVAL, what="DL/T 645 port", **kw)
         return cls(port, **client_kw)
-
-    def close(self) -> None:
-        self._port.close()
-
-    def __enter__(self) -> Dlt645Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- public operations ----------------------------------------------------------------
 
@@ -257,34 +232,23 @@ class Dlt645Client:
         request = Frame(address, control, data)
         raw = encode_frame(request, self.preamble)
         what = self._describe(control, di, address)
-        fault: ProtocolError | None = None
         ignored: list[Frame] = []
-        attempts = self.retries + 1
-        for attempt in range(1, attempts + 1):
+
+        def attempt(n: int) -> Frame:
             self._port.reset_input_buffer()
             self._port.write(raw)
-            self.transcript.add("tx", raw, f"C={control:02X} DI={_di_text(di)} try {attempt}")
-            try:
-                reply = self._receive(request, ignored)
-            except MeterTimeout:
-                late = ""
-                if ignored:
-                    last = ignored[-1]
-                    echo = last.data[:4][::-1].hex().upper() or "nothing"
-                    late = (f"; ignored {len(ignored)} reply(ies) to another request or from "
-                            f"another meter (last from meter {last.address}, "
-                            f"C={last.control:02X}, echoes DI {echo})")
-                fault = MeterTimeout(
-                    f"{what}: no reply within {self.timeout} s after {attempt} attempt(s){late}"
-                )
-                continue
-            except FrameError as exc:
-                fault = FrameError(f"{what}: {exc} (after {attempt} attempt(s))", exc.raw)
-                continue
-            self._check_reply(request, reply, di, what)
-            return reply
-        assert fault is not None
-        raise fault
+            self.transcript.add("tx", raw, f"C={control:02X} DI={_di_text(di)} try {n}")
+            return self._receive(request, ignored)
+
+        def fault(exc: ProtocolError, n: int) -> ProtocolError:
+            if isinstance(exc, FrameError):
+                return FrameError(f"{what}: {exc} (after {n} attempt(s))", exc.raw)
+            return MeterTimeout(f"{what}: no reply within {self.timeout} s after {n} "
+                                f"attempt(s){_late_note(ignored)}")
+
+        reply = self.with_retries(attempt, retry_on=(MeterTimeout, FrameError), fault=fault)
+        self._check_reply(request, reply, di, what)
+        return reply
 
     @staticmethod
     def _answers(request: Frame, reply: Frame) -> bool:
@@ -312,18 +276,8 @@ class Dlt645Client:
 
     def _receive(self, request: Frame, ignored: list[Frame]) -> Frame:
         parser = FrameParser()
-        deadline = time.monotonic() + self.timeout
-        self._port.timeout = min(self.timeout, _POLL_INTERVAL)
-        while True:
-            if time.monotonic() >= deadline:
-                raise MeterTimeout("timeout")
-            chunk = self._port.read(1)
-            if not chunk:
-                continue
-            waiting = getattr(self._port, "in_waiting", 0)
-            if waiting:
-                chunk += self._port.read(waiting)
-            self.transcript.add("rx", chunk)
+
+        def answer(chunk: bytes) -> Frame | None:
             frames = parser.feed(chunk)
             if parser.faults:
                 raise parser.faults[0]
@@ -333,6 +287,9 @@ class Dlt645Client:
                 if self._answers(request, frame):
                     return frame
                 ignored.append(frame)
+            return None
+
+        return self._read_until(answer, "reply", self.timeout)
 
     def _check_reply(self, request: Frame, reply: Frame, di: int | None, what: str) -> None:
         if function_code(reply.control) != function_code(request.control):

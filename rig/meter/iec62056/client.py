@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from types import TracebackType
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rig.errors import ProtocolError
-from rig.meter.dlt645.client import MeterTimeout, SerialPort
 from rig.meter.iec62056 import frames as f
+from rig.meter.serial_client import POLL_INTERVAL, MeterTimeout, SerialClient, SerialPort
 from rig.meter.serial_open import is_pseudo_terminal, open_serial
 from rig.meter.transcript import Transcript
 
 log = logging.getLogger(__name__)
 
-_POLL_INTERVAL = 0.05
+T = TypeVar("T")
 
 
 class MeterErrorReply(ProtocolError):
@@ -34,7 +33,11 @@ class MeterErrorReply(ProtocolError):
         self.text = text
 
 
-class Iec62056Client:
+class _Nak(ProtocolError):
+    """The meter answered NAK (or a repeat failed too): send the command again."""
+
+
+class Iec62056Client(SerialClient):
     """One mode C master on an open serial port."""
 
     def __init__(
@@ -50,14 +53,11 @@ class Iec62056Client:
         transcript: Transcript | None = None,
         software_parity: bool = False,
     ) -> None:
-        self._port = port
+        super().__init__(port, timeout=timeout, retries=retries, transcript=transcript)
         self.address = address
         self._password = password
         self.initial_baudrate = initial_baudrate
         self.max_baudrate = max_baudrate
-        self.timeout = timeout
-        self.retries = retries
-        self.transcript = transcript if transcript is not None else Transcript()
         self.software_parity = software_parity
         self.identification: f.Identification | None = None
         self.in_programming = False
@@ -89,59 +89,43 @@ class Iec62056Client:
             bytesize, parity = 8, "N"
         port = open_serial(path_or_url, baudrate=baudrate, bytesize=8 if software else bytesize,
                            parity="N" if software else parity, stopbits=stopbits,
-                           timeout=_POLL_INTERVAL, what="IEC 62056-21 port")
+                           timeout=POLL_INTERVAL, what="IEC 62056-21 port")
         return cls(port, initial_baudrate=baudrate, software_parity=software, **kw)
 
     def close(self) -> None:
         if self.in_programming:
             with contextlib.suppress(ProtocolError):
                 self.break_()
-        self._port.close()
-
-    def __enter__(self) -> Iec62056Client:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+        super().close()
 
     # -- public operations ---------------------------------------------------------------------
     def readout(self) -> dict[str, f.DataSet]:
         """Sign on and take a mode C data readout; data sets by address (first wins)."""
         what = f"readout of meter {self.address or '(any)'}"
-        fault: ProtocolError | None = None
-        for attempt in range(1, self.retries + 2):
-            try:
-                rate = self._sign_on(f.MODE_READOUT)
-                msg = self._receive(f"{what} at {rate} Bd", timeout=self._readout_timeout(rate))
-                self._set_baudrate(self.initial_baudrate)
-                if not msg.startswith(f.STX):
-                    raise f.Iec62056Error("expected STX data block", msg)
-                sets = f.parse_datasets(f.ascii_text(msg[1:-2]).rstrip("!\r\n"))
-                return {ds.address: ds for ds in reversed(sets)}
-            except (MeterTimeout, f.Iec62056Error) as e:
-                self._set_baudrate(self.initial_baudrate)
-                fault = type(e)(f"{what}: {e} (attempt {attempt} of {self.retries + 1})")
-        assert fault is not None
-        raise fault
+
+        def attempt(_: int) -> dict[str, f.DataSet]:
+            rate = self._sign_on(f.MODE_READOUT)
+            msg = self._receive(f"{what} at {rate} Bd", timeout=self._readout_timeout(rate))
+            self._set_baudrate(self.initial_baudrate)
+            if not msg.startswith(f.STX):
+                raise f.Iec62056Error("expected STX data block", msg)
+            sets = f.parse_datasets(f.ascii_text(msg[1:-2]).rstrip("!\r\n"))
+            return {ds.address: ds for ds in reversed(sets)}
+
+        return self._session(attempt, what)
 
     def open_programming(self) -> str:
         """Sign on into programming mode and send the P1 password; returns the P0 data."""
         what = f"programming mode of meter {self.address or '(any)'}"
-        fault: ProtocolError | None = None
-        for attempt in range(1, self.retries + 2):
-            try:
-                self._sign_on(f.MODE_PROGRAMMING)
-                p0 = self._receive(f"{what}: P0")
-                if not p0.startswith(f.SOH + b"P0"):
-                    raise f.Iec62056Error("expected the P0 operand message", p0)
-                break
-            except (MeterTimeout, f.Iec62056Error) as e:
-                self._set_baudrate(self.initial_baudrate)
-                fault = type(e)(f"{what}: {e} (attempt {attempt} of {self.retries + 1})")
-        else:
-            assert fault is not None
-            raise fault
+
+        def attempt(_: int) -> bytes:
+            self._sign_on(f.MODE_PROGRAMMING)
+            p0 = self._receive(f"{what}: P0")
+            if not p0.startswith(f.SOH + b"P0"):
+                raise f.Iec62056Error("expected the P0 operand message", p0)
+            return p0
+
+        p0 = self._session(attempt, what)
         self.in_programming = True
         if self._password is not None:
             self._command(f.command("P", "1", f"({self._password})"), "P1 password",
@@ -189,29 +173,41 @@ class Iec62056Client:
         self._set_baudrate(rate)
         return rate
 
+    def _session(self, attempt: Callable[[int], T], what: str) -> T:
+        """A sign-on and what follows it, retried from the sign-on rate on a timeout or a
+        corrupted message."""
+        def fault(exc: ProtocolError, n: int) -> ProtocolError:
+            return type(exc)(f"{what}: {exc} (attempt {n} of {self.attempts})")
+
+        return self.with_retries(attempt, retry_on=(MeterTimeout, f.Iec62056Error), fault=fault,
+                                 recover=lambda: self._set_baudrate(self.initial_baudrate))
+
     def _command(self, raw: bytes, what: str, *, secret: str | None = None) -> bytes:
         full = f"{what} to meter {self.address or '(any)'}"
         if not self.in_programming:
             raise ProtocolError(f"{full}: not in programming mode (call open_programming)")
-        for attempt in range(1, self.retries + 2):
-            self._write(raw, f"{what} try {attempt}", secret=secret)
+
+        def attempt(n: int) -> bytes:
+            self._write(raw, f"{what} try {n}", secret=secret)
             try:
                 reply = self._receive(full)
             except f.Iec62056Error as e:  # corrupted reply: ask for a repeat
                 self._write(f.NAK, f"NAK after {e}")
                 try:
                     reply = self._receive(full)
-                except (f.Iec62056Error, MeterTimeout):
-                    continue
-            except MeterTimeout:
-                continue
+                except (f.Iec62056Error, MeterTimeout) as again:
+                    raise _Nak(str(again)) from again
             if reply == f.NAK:
-                continue  # the meter did not understand: send again
+                raise _Nak("the meter did not understand")  # send again
             if reply.startswith(f.STX) and reply[1:2] == b"(":
                 text = f.block_text(reply).strip("()")
                 raise MeterErrorReply(f"{full}: meter answered error {text!r}", text)
             return reply
-        raise MeterTimeout(f"{full}: no valid reply after {self.retries + 1} attempt(s)")
+
+        def fault(_: ProtocolError, n: int) -> ProtocolError:
+            return MeterTimeout(f"{full}: no valid reply after {n} attempt(s)")
+
+        return self.with_retries(attempt, retry_on=(MeterTimeout, _Nak), fault=fault)
 
     def _set_baudrate(self, rate: int) -> None:
         if getattr(self._port, "baudrate", rate) != rate:
@@ -228,20 +224,10 @@ class Iec62056Client:
 
     def _receive(self, what: str, timeout: float | None = None) -> bytes:
         reader = f.MessageReader(ack_starts_line=False)
-        limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        if self._port.timeout != _POLL_INTERVAL:
-            self._port.timeout = _POLL_INTERVAL
-        while time.monotonic() < deadline:
-            chunk = self._port.read(1)
-            if not chunk:
-                continue
-            waiting = getattr(self._port, "in_waiting", 0)
-            if waiting:
-                chunk += self._port.read(waiting)
-            self.transcript.add("rx", chunk)
+
+        def message(chunk: bytes) -> bytes | None:
             data = f.strip_even_parity(chunk) if self.software_parity else chunk
             messages = reader.feed(data)
-            if messages:
-                return messages[0]
-        raise MeterTimeout(f"{what}: no reply within {limit:.2f} s")
+            return messages[0] if messages else None
+
+        return self._read_until(message, what, self.timeout if timeout is None else timeout)
