@@ -17,21 +17,22 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from rig.bench.config import BenchConfig, load_bench_config
-from rig.bench.master_key import bench_master_key
 from rig.cli import options
-from rig.cli.billing import app as billing_app
+from rig.cli.lazy import lazy_groups
 from rig.errors import RigError
 from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, load_profile, profile_dirs, profile_files
 
+# `rig billing` imports SQLAlchemy, Alembic and matplotlib: only when a command line names it.
+LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, meters, tariffs, "
+                           "vends, readbacks, audit, API.")}
 app = typer.Typer(
+    cls=lazy_groups(LAZY_GROUPS),
     add_completion=False,
     no_args_is_help=True,
     help="Hardware-in-the-loop test rig for IC-card prepaid energy meters.",
 )
 console = Console(stderr=True)  # progress and errors
 result_out = Console()  # the result summary and the report's path: `rig run > out.txt` has them
-app.add_typer(billing_app, name="billing")
 
 
 ProfilesDir = Annotated[Path | None, typer.Option(
@@ -103,6 +104,8 @@ def run(
                         "at the time scale its requirement needs (an emulated bench) or at 1 "
                         "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
+    from rig.bench.config import BenchConfig, load_bench_config
+    from rig.bench.master_key import bench_master_key
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.purchase import purchase_warning, suitable_purchase
