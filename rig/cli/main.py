@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import signal
@@ -104,6 +105,7 @@ def run(
                         "at the time scale its requirement needs (an emulated bench) or at 1 "
                         "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
+    threading.Thread(target=_import_plotting, name="rig-import-plotting", daemon=True).start()
     from rig.bench.config import BenchConfig, load_bench_config
     from rig.bench.master_key import bench_master_key
     from rig.cli.progress import CycleProgress
@@ -156,6 +158,16 @@ def run(
             raise typer.Exit(130)
         raise typer.Exit(2)
     raise typer.Exit(0 if str(outcome.record.outcome) == "pass" else 1)
+
+
+def _import_plotting() -> None:
+    """Import matplotlib for the run's plot while the bench waits on pcscd, the meter and
+    the bench clock, instead of after the cycle (a second or more of a run's fixed cost).
+    A missing rig[plots] is reported where the plot is drawn, not here."""
+    from rig.report import plot
+
+    with contextlib.suppress(Exception):
+        plot._pyplot()
 
 
 def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
