@@ -11,17 +11,19 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from rig.cli import options
 from rig.cli.lazy import lazy_groups
 from rig.errors import RigError
-from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, load_profile, profile_dirs, profile_files
+from rig.profile_names import DEFAULT_PROFILE, PROFILES_ENV
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # `rig billing` imports SQLAlchemy, Alembic and matplotlib: only when a command line names it.
 LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, meters, tariffs, "
@@ -106,9 +108,12 @@ def run(
                         "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
     threading.Thread(target=_import_plotting, name="rig-import-plotting", daemon=True).start()
+    from pydantic import ValidationError
+
     from rig.bench.config import BenchConfig, load_bench_config
     from rig.bench.master_key import bench_master_key
     from rig.cli.progress import CycleProgress
+    from rig.profile import load_profile
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.purchase import purchase_warning, suitable_purchase
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
@@ -264,6 +269,7 @@ def sim(
     profiles_dir: ProfilesDir = None,
 ) -> None:
     """Start an emulated bench and serve it until SIGINT/SIGTERM."""
+    from rig.profile import load_profile
     from rig.sim.emulated_bench import EmulatedBench
     from rig.sim.vpcd import VpcdSlot
 
@@ -307,6 +313,8 @@ def sim(
 @app.command()
 def profiles(profiles_dir: ProfilesDir = None) -> None:
     """List the meter profiles (yours, then rig's shipped ones) and check each one."""
+    from rig.profile import load_profile, profile_dirs, profile_files
+
     failed = False
     try:
         files = profile_files(profiles_dir)
