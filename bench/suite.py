@@ -136,6 +136,28 @@ def rig_round_trips(n: int) -> tuple[list[float], list[float], list[float]]:
     return moves, starts, stops
 
 
+def fresh_database(workdir: Path, n: int = 3) -> tuple[float, float]:
+    """A new SQLite billing database made ready: every migration replayed vs seeded from the
+    migrated template (rig/billing/schema_template.py); medians, template already cached."""
+    from alembic import command
+
+    from rig.billing.db import alembic_config, create_billing_engine, upgrade
+
+    def timed(name: str, ready: object) -> float:
+        engine = create_billing_engine(f"sqlite:///{workdir / name}")
+        t0 = time.perf_counter()
+        ready(engine)  # type: ignore[operator]
+        seconds = time.perf_counter() - t0
+        engine.dispose()
+        return seconds
+
+    timed("warm.sqlite", upgrade)  # the template, made once per migration set
+    migrated = [timed(f"migrated-{i}.sqlite",
+                      lambda e: command.upgrade(alembic_config(e), "head")) for i in range(n)]
+    seeded = [timed(f"seeded-{i}.sqlite", upgrade) for i in range(n)]
+    return statistics.median(migrated), statistics.median(seeded)
+
+
 def command_wall(args: list[str], repeat: int = 3) -> tuple[float, float]:
     """Median wall time of a command (each run to its end) and its median CPU time (user +
     system): on a loaded machine the wall time waits for a core, the CPU time does not."""
@@ -182,6 +204,7 @@ def main() -> None:
         rig = [sys.executable, "-m", "rig.cli.main"]
         helps, profs = command_wall([*rig, "--help"]), command_wall([*rig, "profiles"])
         run_wall, run_sim = rig_run_overhead(work)
+        db_migrated, db_seeded = fresh_database(work)
         suites = {} if args.no_suite else {
             p: suite_profile(p, args.selection, work)
             for p in (args.profile or available_profiles())}
@@ -193,6 +216,9 @@ def main() -> None:
     print(f"{'emulated bench':<48} {'median s':>9}")
     print(f"  {'start (incl. first card insert)':<46} {statistics.median(starts):>9.3f}")
     print(f"  {'stop':<46} {statistics.median(stops):>9.3f}")
+    print(f"{'fresh run database (SQLite)':<48} {'median s':>9}")
+    print(f"  {'every migration replayed':<46} {db_migrated:>9.3f}")
+    print(f"  {'seeded from the migrated template':<46} {db_seeded:>9.3f}")
     print(f"{'command line':<48} {'wall s':>9} {'CPU s':>7}")
     print(f"  {'python -c pass (the floor)':<46} {py[0]:>9.3f} {py[1]:>7.3f}")
     print(f"  {'rig --help':<46} {helps[0]:>9.3f} {helps[1]:>7.3f}")
@@ -205,6 +231,7 @@ def main() -> None:
         "card_round_trip_rig_per_pcscd": round(rig_m / raw_m, 2),
         "bench_start_s": round(statistics.median(starts), 3),
         "bench_stop_s": round(statistics.median(stops), 4),
+        "fresh_db_migrated_s": round(db_migrated, 3), "fresh_db_seeded_s": round(db_seeded, 3),
         "python_start_s": round(py[0], 3), "rig_help_s": round(helps[0], 3),
         "rig_help_cpu_s": round(helps[1], 3), "rig_profiles_s": round(profs[0], 3),
         "rig_profiles_cpu_s": round(profs[1], 3), "rig_run_wall_s": round(run_wall, 3),
