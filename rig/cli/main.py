@@ -107,16 +107,12 @@ def run(
                         "at the time scale its requirement needs (an emulated bench) or at 1 "
                         "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
-    threading.Thread(target=_import_plotting, name="rig-import-plotting", daemon=True).start()
+    # A wrong option is refused before the scenarios, the billing centre and matplotlib load.
     from pydantic import ValidationError
 
     from rig.bench.config import BenchConfig, load_bench_config
     from rig.bench.master_key import bench_master_key
-    from rig.cli.progress import CycleProgress
     from rig.profile import load_profile
-    from rig.scenarios.prepaid_cycle import PHASES, CycleParams
-    from rig.scenarios.purchase import purchase_warning, suitable_purchase
-    from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
 
     _sigterm_as_interrupt()
     try:
@@ -141,6 +137,12 @@ def run(
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
+    threading.Thread(target=_import_plotting, name="rig-import-plotting", daemon=True).start()
+    from rig.cli.progress import CycleProgress
+    from rig.scenarios.prepaid_cycle import PHASES, CycleParams
+    from rig.scenarios.purchase import purchase_warning, suitable_purchase
+    from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
+
     price = CycleParams().price_per_kwh
     if paid is None:
         paid = suitable_purchase(meter_profile, price)

@@ -52,3 +52,9 @@ def test_billing_is_imported_when_named() -> None:
     heavy, out = _heavy_imported("billing", "--help")
     assert "sqlalchemy" in heavy
     assert "vend" in out and "tariffs" in out
+
+
+def test_a_wrong_run_option_is_refused_before_the_heavy_imports() -> None:
+    heavy, out = _heavy_imported("run", "--amount", "abc")
+    assert {"sqlalchemy", "alembic", "matplotlib"}.isdisjoint(heavy)  # bench config: pyvisa
+    assert "--amount 'abc': not an amount of money" in out
