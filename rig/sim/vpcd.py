@@ -111,7 +111,7 @@ _last_claimed: int | None = None  # the slot this process claimed last
 
 def claim_free_slot(count: int | None = None, wait_s: float = 0.0, *,
                     indices: Sequence[int] | None = None) -> VpcdSlot:
-    """Claim the first free slot among 0..count-1 (or among `indices`), waiting up to `wait_s`
+    """Claim a free slot among 0..count-1 (or among `indices`), waiting up to `wait_s`
     for one to free up.
 
     `count` defaults to the slots pcscd offers. Benches on one machine queue for readers
