@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
 import signal
@@ -137,7 +136,9 @@ def run(
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
-    threading.Thread(target=_import_plotting, name="rig-import-plotting", daemon=True).start()
+    from rig.report.plot_warmup import import_pyplot_in_background
+
+    import_pyplot_in_background()  # overlaps the bench's waits, not the report at the end
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.purchase import purchase_warning, suitable_purchase
@@ -165,16 +166,6 @@ def run(
             raise typer.Exit(130)
         raise typer.Exit(2)
     raise typer.Exit(0 if str(outcome.record.outcome) == "pass" else 1)
-
-
-def _import_plotting() -> None:
-    """Import matplotlib for the run's plot while the bench waits on pcscd, the meter and
-    the bench clock, instead of after the cycle (a second or more of a run's fixed cost).
-    A missing rig[plots] is reported where the plot is drawn, not here."""
-    from rig.report import plot
-
-    with contextlib.suppress(Exception):
-        plot._pyplot()
 
 
 def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
