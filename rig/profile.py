@@ -31,10 +31,8 @@ from pydantic import (
 from rig.errors import ConfigError
 from rig.meter.protocol_settings import Dlt645Settings, Iec62056Settings, SerialSettings, Strict
 from rig.meter.protocols import PROTOCOLS, MeterProtocol, protocol_named
+from rig.profile_names import DEFAULT_PROFILE, PROFILES_ENV
 from rig.tomlconfig import load_toml_model
-
-DEFAULT_PROFILE = "dlt645-1p-money"
-PROFILES_ENV = "RIG_PROFILES_DIR"
 
 
 class CreditKind(StrEnum):

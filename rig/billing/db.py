@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from rig.billing.busy import busy_error
 from rig.billing.readback_keys import ReadbackKeyService
+from rig.billing.schema_template import seed_new_database
 from rig.billing.storage import check_supported, create_private_file, storage_error
 from rig.extras import require
 
@@ -118,6 +119,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     station holds the database lock past the engine's wait limit)."""
     with _UPGRADE_LOCK:
         try:
+            if revision == "head":  # a new SQLite file: the migrated template's pages
+                seed_new_database(engine, _package_dir() / "migrations", _migrate_new)
             command.upgrade(alembic_config(engine), revision)
         except DBAPIError as e:
             busy = busy_error(e, "opening (schema check/upgrade)",
@@ -127,6 +130,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if failed is None:
                 raise
             raise failed from e
+
+
+def _migrate_new(url: str) -> None:
+    """Run every migration on a new database (the template of rig.billing.schema_template)."""
+    engine = create_billing_engine(url)
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    finally:
+        engine.dispose()
 
 
 def open_billing(

@@ -10,30 +10,34 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from rig.bench.config import BenchConfig, load_bench_config
-from rig.bench.master_key import bench_master_key
 from rig.cli import options
-from rig.cli.billing import app as billing_app
-from rig.cli.console import app as console_app
+from rig.cli.lazy import lazy_groups
 from rig.errors import RigError
-from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, load_profile, profile_dirs, profile_files
+from rig.profile_names import DEFAULT_PROFILE, PROFILES_ENV
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+# `rig billing` and `rig console` import SQLAlchemy, Alembic and matplotlib: only when a command
+# line names them.
+LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, meters, tariffs, "
+                           "vends, readbacks, audit, API."),
+               "console": ("rig.cli.console:app", "The vending console of one station: "
+                           "cashiers' web pages and its card writer.")}
 app = typer.Typer(
+    cls=lazy_groups(LAZY_GROUPS),
     add_completion=False,
     no_args_is_help=True,
     help="Hardware-in-the-loop test rig for IC-card prepaid energy meters.",
 )
 console = Console(stderr=True)  # progress and errors
 result_out = Console()  # the result summary and the report's path: `rig run > out.txt` has them
-app.add_typer(billing_app, name="billing")
-app.add_typer(console_app, name="console")
 
 
 ProfilesDir = Annotated[Path | None, typer.Option(
@@ -105,10 +109,12 @@ def run(
                         "at the time scale its requirement needs (an emulated bench) or at 1 "
                         "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
-    from rig.cli.progress import CycleProgress
-    from rig.scenarios.prepaid_cycle import PHASES, CycleParams
-    from rig.scenarios.purchase import purchase_warning, suitable_purchase
-    from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
+    # A wrong option is refused before the scenarios, the billing centre and matplotlib load.
+    from pydantic import ValidationError
+
+    from rig.bench.config import BenchConfig, load_bench_config
+    from rig.bench.master_key import bench_master_key
+    from rig.profile import load_profile
 
     _sigterm_as_interrupt()
     try:
@@ -133,6 +139,14 @@ def run(
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
+    from rig.report.plot_warmup import import_pyplot_in_background
+
+    import_pyplot_in_background()  # overlaps the bench's waits, not the report at the end
+    from rig.cli.progress import CycleProgress
+    from rig.scenarios.prepaid_cycle import PHASES, CycleParams
+    from rig.scenarios.purchase import purchase_warning, suitable_purchase
+    from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
+
     price = CycleParams().price_per_kwh
     if paid is None:
         paid = suitable_purchase(meter_profile, price)
@@ -251,6 +265,7 @@ def sim(
     profiles_dir: ProfilesDir = None,
 ) -> None:
     """Start an emulated bench and serve it until SIGINT/SIGTERM."""
+    from rig.profile import load_profile
     from rig.sim.emulated_bench import EmulatedBench
     from rig.sim.vpcd import VpcdSlot
 
@@ -294,6 +309,8 @@ def sim(
 @app.command()
 def profiles(profiles_dir: ProfilesDir = None) -> None:
     """List the meter profiles (yours, then rig's shipped ones) and check each one."""
+    from rig.profile import load_profile, profile_dirs, profile_files
+
     failed = False
     try:
         files = profile_files(profiles_dir)

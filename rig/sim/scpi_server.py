@@ -128,8 +128,7 @@ class ScpiServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self.host, self._requested_port))
-        listener.listen(8)
-        listener.settimeout(0.05)  # lets the accept loop notice stop() promptly
+        listener.listen(8)  # blocking accept(): stop() wakes it by shutting the listener down
         self._listener = listener
         self.port = listener.getsockname()[1]
         self._stop.clear()
@@ -139,6 +138,9 @@ class ScpiServer:
     def stop(self) -> None:
         """Close the listener and every client connection, then join all threads."""
         self._stop.set()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
         with self._lock:
             clients = list(self._clients)
         for conn in clients:
@@ -169,9 +171,10 @@ class ScpiServer:
         while not self._stop.is_set():
             try:
                 conn, peer = self._listener.accept()
-            except TimeoutError:
-                continue
             except OSError:
+                return  # stop() shut the listener down
+            if self._stop.is_set():
+                conn.close()
                 return
             conn.settimeout(None)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

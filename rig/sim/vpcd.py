@@ -106,24 +106,40 @@ def available_slots() -> int:
     return count
 
 
+_last_claimed: int | None = None  # the slot this process claimed last
+
+
 def claim_free_slot(count: int | None = None, wait_s: float = 0.0, *,
                     indices: Sequence[int] | None = None) -> VpcdSlot:
-    """Claim the first free slot among 0..count-1 (or among `indices`), waiting up to `wait_s`
+    """Claim a free slot among 0..count-1 (or among `indices`), waiting up to `wait_s`
     for one to free up.
 
     `count` defaults to the slots pcscd offers. Benches on one machine queue for readers
     instead of failing at once; SlotBusyError names the lock files when none frees up in time.
+
+    A process opening benches one after another (a test suite) tries the slots after the one
+    it claimed last first: pcscd saw those readers empty long ago, whereas the card just
+    pulled from the last one stays "present" until pcscd's next presence poll (up to 400 ms),
+    which the new bench's first card insert would have to wait out.
     """
+    global _last_claimed
     if indices is None:
         indices = range(max(available_slots(), 1) if count is None else count)
+    order = list(indices)
+    if _last_claimed in order:
+        after = order.index(_last_claimed) + 1
+        order = order[after:] + order[:after]
     deadline = time.monotonic() + wait_s
     while True:
         busy: SlotBusyError | None = None
-        for index in indices:
+        for index in order:
             try:
-                return VpcdSlot(index).claim()
+                slot = VpcdSlot(index).claim()
             except SlotBusyError as e:
                 busy = e
+            else:
+                _last_claimed = index
+                return slot
         if time.monotonic() >= deadline:
             if len(indices) == 1 and busy is not None:
                 raise busy  # names the one slot asked for

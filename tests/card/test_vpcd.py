@@ -181,3 +181,23 @@ def test_insert_unreachable_port_is_clear() -> None:
     dead.port = 1  # nothing listens on port 1
     with pytest.raises(CardError, match="unreachable"):
         VpcdLink(VirtualCard(CardApplication()), dead).insert(timeout=0.5)
+
+
+def test_next_bench_takes_another_free_reader(tmp_path, monkeypatch) -> None:
+    """A suite opening benches one after another rotates through the free readers, so a new
+    bench never waits for pcscd to notice the card the last bench just pulled."""
+    monkeypatch.setattr("rig.sim.vpcd.LOCK_DIR", str(tmp_path))
+    monkeypatch.setattr("rig.sim.vpcd._last_claimed", None)
+    used = []
+    for _ in range(4):
+        slot = claim_free_slot(3)
+        used.append(slot.index)
+        slot.release()
+    assert used == [0, 1, 2, 0]
+    with VpcdSlot(1):  # another bench holds the next one: the one after it
+        slot = claim_free_slot(3)
+        assert slot.index == 2
+        slot.release()
+    named = claim_free_slot(wait_s=0, indices=[0])
+    assert named.index == 0  # a slot asked for by number is still that one
+    named.release()
