@@ -28,6 +28,7 @@ from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
 from rig.cli.billing_bank import bank_app
+from rig.cli.billing_print import CodePageOpt, PaperOpt, PrinterOpt, print_receipt
 from rig.cli.billing_open import (
     AuditAnchor,
     AuditKeyFile,
@@ -390,8 +391,11 @@ def vend(
     request_id: Annotated[str | None, typer.Option(
         help="client request id (a retry with the same id returns the same vend)")] = None,
     db: Db = DEFAULT_URL,
+    printer: PrinterOpt = None,
+    code_page: CodePageOpt = "CP858",
+    paper_mm: PaperOpt = 80,
 ) -> None:
-    """Sell credit to a meter and print the receipt."""
+    """Sell credit to a meter and print the receipt (on an ESC/POS printer with --printer)."""
     import uuid
 
     from rig.billing.receipts import receipt_text
@@ -400,6 +404,9 @@ def vend(
     rid = request_id or f"cli-{uuid.uuid4().hex}"
     with open_centre(db) as c:
         result = c.vend(meter_no, paid, request_id=rid, station=station, operator=operator)
+        if printer:  # the station's receipt printer (issue 29); the sale stands if it fails
+            print_receipt(c, result, url=printer, code_page=code_page, paper_mm=paper_mm,
+                          operator=operator)
     out.print(receipt_text(result), highlight=False, markup=False, end="")
     err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
               f"{result.card_serial}", highlight=False)
@@ -417,10 +424,15 @@ def reverse(vend_id: int, operator: OperatorOpt,
 
 
 @app.command()
-def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL) -> None:
+def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL,
+            printer: PrinterOpt = None, code_page: CodePageOpt = "CP858",
+            paper_mm: PaperOpt = 80) -> None:
     """Print a vend's receipt again (marked and counted as a reprint)."""
     with open_centre(db) as c:
         text = c.reprint(vend_id, operator=operator)
+        if printer:  # the station's receipt printer (issue 29)
+            print_receipt(c, c.vend_by_id(vend_id), url=printer, code_page=code_page,
+                          paper_mm=paper_mm, operator=operator)
     out.print(text, highlight=False, markup=False, end="")
 
 

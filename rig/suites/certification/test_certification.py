@@ -83,3 +83,10 @@ def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
 def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
     cert.SCENARIOS["tariff change at its effective date"](steps)
     assert str(steps.record.outcome) == "pass"
+
+
+def test_receipt_printer(steps: BenchSteps) -> None:
+    if steps.bench.sim is None or steps.bench.printer is None:
+        pytest.skip("reads the printed paper back from an emulated bench's printer")
+    cert.SCENARIOS["receipt printer"](steps)
+    assert str(steps.record.outcome) == "pass"
