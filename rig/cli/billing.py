@@ -28,7 +28,6 @@ from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import Band, Block, Tax
 from rig.cli import table_console
 from rig.cli.billing_bank import bank_app
-from rig.cli.billing_print import CodePageOpt, PaperOpt, PrinterOpt, print_receipt
 from rig.cli.billing_open import (
     AuditAnchor,
     AuditKeyFile,
@@ -40,6 +39,7 @@ from rig.cli.billing_open import (
     open_centre,
     readback_keys,
 )
+from rig.cli.billing_print import CodePageOpt, PaperOpt, PrinterOpt, print_receipt
 from rig.cli.billing_report import report_app
 from rig.cli.registration import RegistrationError, meter_defaults
 from rig.cli.registration import card_serial as checked_card_serial

@@ -8,7 +8,6 @@ printer is offline, so a fault is named before any receipt is sent.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,8 +70,9 @@ def _serial_printer_class(escpos: Any) -> type:
             return data
 
         def close(self) -> None:
-            if self._device:
-                self._device.close()
+            port = getattr(self, "_device", None)
+            if port:
+                port.close()
                 self._device = None
 
     return PyserialPrinter
@@ -110,7 +110,7 @@ def open_escpos(settings: PrinterSettings) -> Any:
 def _query(p: Any, n: int, where: str) -> int:
     try:
         reply: bytes = p.query_status(bytes((0x10, 0x04, n)))
-    except (TimeoutError, socket.timeout, OSError):
+    except (TimeoutError, OSError):
         reply = b""
     if not reply:
         raise PrinterFault("not answering", f"the receipt printer at {where} does not answer "

@@ -56,8 +56,8 @@ def _check_receipt(s: BenchSteps, vend: VendResult, printed: dict[str, Any],
     for i, want in enumerate(expected):
         got = lines[i] if i < len(lines) else "(missing)"
         s.record.measure(f"line {i + 1}", got, equals=want.rstrip())
-    s.record.measure("QR code", [c["data"] for c in printed["codes"] if c["kind"] == "qr"],
-                     equals=[vend_reference(vend)])
+    s.record.measure("QR code", " | ".join(c["data"] for c in printed["codes"]
+                                          if c["kind"] == "qr"), equals=vend_reference(vend))
     s.record.measure("paper cut", printed["cut"], equals="full" if
                      s.bench.printer and s.bench.printer.cutter else None)
 
@@ -76,6 +76,10 @@ def receipt_printer(s: BenchSteps, amount: Decimal = Decimal("15.50")) -> None:
         s.record.measure("receipts cut", len(printed), equals=1)
         if printed:
             _check_receipt(s, vend, printed[0], columns, -1)
+    with s.record.step("card written and applied"):  # the centre sells again after this
+        s.write_vend(vend)
+        s.record.measure("card accepted", s.insert_into_meter().accepted, equals=True)
+        s.settle()
     with s.record.step("paper out during a sale"):
         s.bench.sim.call("printer_state", paper_out=True)  # type: ignore[union-attr]
         try:

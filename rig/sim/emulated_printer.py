@@ -141,11 +141,11 @@ class EmulatedPrinter:
             allow_reuse_address = True
 
         self._tcp = _Server((self._host, 0), _Conn)
-        host, port = self._tcp.server_address[0], self._tcp.server_address[1]
+        port = self._tcp.server_address[1]
         self._tcp_thread = threading.Thread(target=self._tcp.serve_forever,
                                             name="sim-printer", daemon=True)
         self._tcp_thread.start()
-        self.url = f"tcp://{host}:{port}"
+        self.url = f"tcp://{self._host}:{port}"
         self.port_path = self._pty.start()
         return self.url, self.port_path
 

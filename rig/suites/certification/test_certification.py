@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rig.scenarios import certification as cert
+from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
 
 pytestmark = pytest.mark.bench
@@ -88,5 +89,5 @@ def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
 def test_receipt_printer(steps: BenchSteps) -> None:
     if steps.bench.sim is None or steps.bench.printer is None:
         pytest.skip("reads the printed paper back from an emulated bench's printer")
-    cert.SCENARIOS["receipt printer"](steps)
+    receipt_printer(steps)
     assert str(steps.record.outcome) == "pass"

@@ -1,0 +1,59 @@
+"""`rig billing vend --printer` and `reprint --printer` at a terminal, on the emulated printer's
+real TCP port: the receipt on paper, a fault said in one line with the sale kept."""
+
+from __future__ import annotations
+
+from rig.billing import open_billing
+from rig.printer.escpos_receipt import vend_lines
+from rig.sim.emulated_printer import EmulatedPrinter
+from tests.billing.test_cli_billing import METER, db, ready, rig  # noqa: F401  (fixtures)
+
+
+def sell(database: str, url: str) -> object:
+    return rig("vend", METER, "20.00", "--station", "DESK-1", "--operator", "carol",
+               "--request-id", "cli-1", "--db", database, "--printer", url)
+
+
+def test_vend_and_reprint_print_on_the_printer(ready: str,  # noqa: F811
+                                               printer: EmulatedPrinter) -> None:
+    done = sell(ready, printer.url)
+    assert done.exit_code == 0, done.output
+    assert f"receipt printed on {printer.url}" in done.stderr
+    (paper,) = printer.received()
+    with open_billing(ready) as c:
+        (v,) = c.vends_for_meter(METER)
+    assert paper.lines == [line.rstrip() for line in vend_lines(v, 48)]
+
+    printer.set_state(cover_open=True)
+    failed = rig("reprint", "1", "--operator", "carol", "--db", ready, "--printer", printer.url)
+    assert failed.exit_code == 0, failed.output
+    assert "the receipt did not print" in failed.stderr and "cover open" in failed.stderr
+    printer.set_state(cover_open=False)
+    again = rig("reprint", "1", "--operator", "carol", "--db", ready, "--printer", printer.url)
+    assert again.exit_code == 0, again.output
+    assert "*** REPRINT 2 ***" in printer.received()[-1].lines
+    with open_billing(ready) as c:
+        actions = [e.action for e in c.audit_log("vend") if e.action.startswith("vend.print")]
+    assert actions == ["vend.print", "vend.print_failed", "vend.print"]
+
+
+def test_a_vend_whose_receipt_cannot_print_is_still_sold(
+        ready: str, printer: EmulatedPrinter) -> None:  # noqa: F811
+    printer.set_state(paper_out=True)
+    done = sell(ready, printer.url)
+    assert done.exit_code == 0, done.output  # the sale happened
+    assert "the receipt did not print" in done.stderr and "out of paper" in done.stderr
+    assert f"rig billing reprint 1 --printer {printer.url}" in done.stderr
+    assert "PREPAID ENERGY RECEIPT" in done.stdout  # the terminal still shows it
+    assert printer.received() == []
+    with open_billing(ready) as c:
+        (v,) = c.vends_for_meter(METER)
+    assert (v.request_id, v.status.value) == ("cli-1", "created")
+
+
+def test_a_bad_printer_option_is_one_line(ready: str) -> None:  # noqa: F811
+    done = rig("vend", METER, "20.00", "--station", "DESK-1", "--operator", "carol",
+               "--db", ready, "--printer", "tcp://127.0.0.1:9", "--paper-mm", "70")
+    assert done.exit_code == 2
+    assert "--paper-mm 70: a receipt roll is 80 or 58 mm wide" in done.output
+    assert "Traceback" not in done.output
