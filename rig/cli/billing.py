@@ -39,7 +39,13 @@ from rig.cli.billing_open import (
     open_centre,
     readback_keys,
 )
-from rig.cli.billing_print import CodePageOpt, PaperOpt, PrinterOpt, print_receipt
+from rig.cli.billing_print import (
+    CodePageOpt,
+    PaperOpt,
+    PrinterOpt,
+    print_receipt,
+    station_printer,
+)
 from rig.cli.billing_report import report_app
 from rig.cli.registration import RegistrationError, meter_defaults
 from rig.cli.registration import card_serial as checked_card_serial
@@ -403,10 +409,10 @@ def vend(
     paid = money(amount, "amount")
     rid = request_id or f"cli-{uuid.uuid4().hex}"
     with open_centre(db) as c:
+        receipts = station_printer(c, printer, code_page, paper_mm)  # issue 29, or None
         result = c.vend(meter_no, paid, request_id=rid, station=station, operator=operator)
-        if printer:  # the station's receipt printer (issue 29); the sale stands if it fails
-            print_receipt(c, result, url=printer, code_page=code_page, paper_mm=paper_mm,
-                          operator=operator)
+        if receipts is not None:  # the sale stands whatever the printer does
+            print_receipt(receipts, result, operator=operator)
     out.print(receipt_text(result), highlight=False, markup=False, end="")
     err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
               f"{result.card_serial}", highlight=False)
@@ -429,10 +435,10 @@ def reprint(vend_id: int, operator: OperatorOpt, db: Db = DEFAULT_URL,
             paper_mm: PaperOpt = 80) -> None:
     """Print a vend's receipt again (marked and counted as a reprint)."""
     with open_centre(db) as c:
+        receipts = station_printer(c, printer, code_page, paper_mm)  # issue 29, or None
         text = c.reprint(vend_id, operator=operator)
-        if printer:  # the station's receipt printer (issue 29)
-            print_receipt(c, c.vend_by_id(vend_id), url=printer, code_page=code_page,
-                          paper_mm=paper_mm, operator=operator)
+        if receipts is not None:
+            print_receipt(receipts, c.vend_by_id(vend_id), operator=operator)
     out.print(text, highlight=False, markup=False, end="")
 
 
@@ -640,6 +646,11 @@ def serve(
         min=1, max=24 * 60, help="console sessions end after this long unused")] = 60,
     session_max_hours: Annotated[int, typer.Option(
         min=1, max=7 * 24, help="console sessions end this long after login")] = 12,
+    console_printer: Annotated[str | None, typer.Option(
+        help="the console station's ESC/POS receipt printer: tcp://HOST[:9100], usb://VID:PID "
+        "or a serial port (docs/printer.md)")] = None,
+    code_page: CodePageOpt = "CP858",
+    paper_mm: PaperOpt = 80,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
@@ -681,7 +692,8 @@ def serve(
             app.mount("/console", create_console_app(
                 c, station=console_station, writer=writer, secure_cookies=not insecure_cookies,
                 idle_timeout_s=session_idle_minutes * 60.0,
-                session_max_age_s=session_max_hours * 3600.0))
+                session_max_age_s=session_max_hours * 3600.0,
+                printer=station_printer(c, console_printer, code_page, paper_mm)))
             err.print(f"vending console on http://{host}:{port}/console/", highlight=False)
         err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
         with suppress(KeyboardInterrupt):

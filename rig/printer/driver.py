@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rig.errors import RigError
-from rig.extras import require
+from rig.extras import MissingExtra, require
 from rig.printer.settings import PrinterSettings
 
 RAW_TCP_PORT = 9100
@@ -83,8 +83,11 @@ def open_escpos(settings: PrinterSettings) -> Any:
     url = settings.url or ""
     if not url:
         raise PrinterFault("unconfigured", "no receipt printer is configured ([printer] url)")
-    escpos = require("printer", "escpos.escpos", "printing receipts")
-    printers = require("printer", "escpos.printer", "printing receipts")
+    try:
+        escpos = require("printer", "escpos.escpos", "printing receipts")
+        printers = require("printer", "escpos.printer", "printing receipts")
+    except MissingExtra as e:
+        raise PrinterFault("not installed", str(e)) from None
     parts = urlsplit(url)
     try:
         if parts.scheme == "tcp":

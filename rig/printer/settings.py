@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Printable columns of Font A on an 80 mm roll and Font B on a 58 mm roll (Epson TM layout).
 COLUMNS = {80: 48, 58: 42}
@@ -26,6 +27,16 @@ class PrinterSettings(BaseModel):
     cutter: bool = True
     baudrate: Annotated[int, Field(gt=0, le=921_600)] = 19200
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+
+    @field_validator("code_page")
+    @classmethod
+    def _known_code_page(cls, name: str) -> str:
+        try:
+            codecs.lookup(name.replace("_", "-"))
+        except LookupError:
+            raise ValueError(f"{name!r} is not a code page (e.g. CP858, CP437, CP1252)") \
+                from None
+        return name
 
     @property
     def columns(self) -> int:

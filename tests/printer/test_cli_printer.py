@@ -57,3 +57,9 @@ def test_a_bad_printer_option_is_one_line(ready: str) -> None:  # noqa: F811
     assert done.exit_code == 2
     assert "--paper-mm 70: a receipt roll is 80 or 58 mm wide" in done.output
     assert "Traceback" not in done.output
+    bad_page = rig("vend", METER, "20.00", "--station", "DESK-1", "--operator", "carol",
+                   "--db", ready, "--printer", "tcp://127.0.0.1:9", "--code-page", "CP9999")
+    assert bad_page.exit_code == 2
+    assert "--code-page 'CP9999': 'CP9999' is not a code page" in bad_page.output
+    with open_billing(ready) as c:
+        assert c.vends_for_meter(METER) == []  # refused before anything was sold

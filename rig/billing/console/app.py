@@ -35,6 +35,7 @@ from rig.billing.console.writer import CardWriter
 from rig.billing.security_headers import SecurityHeaders
 from rig.billing.service import BillingCentre, NotFound, PermissionDenied
 from rig.errors import BillingError
+from rig.printer.station_printer import ReceiptPrinter
 
 
 def create_console_app(
@@ -46,8 +47,10 @@ def create_console_app(
     idle_timeout_s: float = 3600.0,
     session_max_age_s: float = 12 * 3600.0,
     throttle: LoginThrottle | None = None,
+    printer: ReceiptPrinter | None = None,
 ) -> FastAPI:
-    """The console for the vending PC at ``station`` whose card writer is ``writer``.
+    """The console for the vending PC at ``station`` whose card writer is ``writer`` (and
+    whose ESC/POS receipt printer is ``printer``: every sale and reprint prints there).
 
     ``secure_cookies`` marks the session cookie Secure (HTTPS only); turn it off only for a
     console served on loopback over plain HTTP (tests, a single vending PC).
@@ -58,7 +61,8 @@ def create_console_app(
                   openapi_url=None)
     app.state.console = Console(
         centre, station, writer, SessionStore(idle_timeout_s, session_max_age_s),
-        throttle if throttle is not None else LoginThrottle(), make_env(), secure_cookies)
+        throttle if throttle is not None else LoginThrottle(), make_env(), secure_cookies,
+        printer)
     app.add_middleware(SecurityHeaders)
     _install_errors(app)
     _install_login(app)

@@ -24,6 +24,7 @@ from rig.billing.console.sessions import ConsoleSession, LoginThrottle, SessionS
 from rig.billing.console.writer import CardWriter
 from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorRole
+from rig.printer.station_printer import ReceiptPrinter
 
 COOKIE = "rig_console"
 LOGIN_COOKIE = "rig_console_login"
@@ -43,6 +44,7 @@ class Console:
     throttle: LoginThrottle
     env: Environment
     secure_cookies: bool
+    printer: ReceiptPrinter | None = None  # the station's ESC/POS receipt printer (issue 29)
 
 
 class LoginRequired(Exception):
@@ -126,6 +128,7 @@ def render(request: Request, template: str, *, status: int = 200,
     html = c.env.get_template(template).render(
         request=request, user=session, station=c.station,
         reader=c.writer.reader_name if c.writer else None,
+        printer=c.printer.where if c.printer else None,
         flashes=session.pop_flashes() if session else [],
         csrf=session.csrf if session else "", root=root(request), SUPERVISOR=SUPERVISOR,
         ADMINISTRATOR=ADMINISTRATOR, **context)
