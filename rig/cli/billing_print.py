@@ -56,7 +56,7 @@ def print_receipt(printer: ReceiptPrinter, vend: VendResult, *, operator: str) -
     """Print ``vend``; one line on stderr either way."""
     outcome = printer.print_vend(vend, operator=operator)
     if outcome.printed:
-        err.print(escape(str(outcome)), highlight=False)
+        err.print(escape(f"receipt {outcome}"), highlight=False)
     else:
         again = f"rig billing reprint {vend.vend_id} --printer {printer.where}"
         err.print(f"[bold yellow]{escape(str(outcome))}[/]; the sale stands — print it again "

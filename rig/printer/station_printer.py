@@ -18,6 +18,7 @@ from rig.printer.escpos_receipt import vend_lines, vend_reference, write_lines
 from rig.printer.settings import PrinterSettings
 
 if TYPE_CHECKING:
+    from rig.billing.reports.model import Report
     from rig.billing.service import BillingCentre
 
 
@@ -29,7 +30,7 @@ class PrintOutcome:
     message: str = ""  # for the cashier
 
     def __str__(self) -> str:
-        return f"receipt printed on {self.printer}" if self.printed else \
+        return f"printed on {self.printer}" if self.printed else \
             f"the receipt did not print: {self.message}"
 
 
@@ -82,6 +83,17 @@ class ReceiptPrinter:
         finally:
             with contextlib.suppress(Exception):
                 p.close()
+
+    def print_report(self, report: Report) -> PrintOutcome:
+        """Print a billing report (cash-up, daily sales) on the roll; never raises for a
+        printer fault."""
+        from rig.printer.report_paper import report_lines
+
+        try:
+            self.print_lines(report_lines(report, self.settings.columns))
+        except PrinterFault as e:
+            return PrintOutcome(False, self.where, e.reason, str(e))
+        return PrintOutcome(True, self.where)
 
     def print_vend(self, vend: VendResult, *, operator: str | None = None) -> PrintOutcome:
         """Print ``vend``'s receipt; never raises for a printer fault (the sale stands)."""

@@ -63,3 +63,23 @@ def test_a_bad_printer_option_is_one_line(ready: str) -> None:  # noqa: F811
     assert "--code-page 'CP9999': 'CP9999' is not a code page" in bad_page.output
     with open_billing(ready) as c:
         assert c.vends_for_meter(METER) == []  # refused before anything was sold
+
+
+def test_cash_up_prints_on_the_roll(ready: str, printer: EmulatedPrinter) -> None:  # noqa: F811
+    from decimal import Decimal
+
+    with open_billing(ready) as c:
+        shift = c.open_session("carol", "DESK-1", Decimal("50.00"))
+        c.vend(METER, Decimal("20.00"), request_id="cash-1", station="DESK-1",
+               operator="carol")
+        c.close_session(shift.session_id, operator="carol", counted_cash=Decimal("69.50"))
+    done = rig("report", "cash-up", "--db", ready, "--printer", printer.url)
+    assert done.exit_code == 0, done.output
+    assert f"printed on {printer.url}" in done.stderr
+    (paper,) = printer.received()
+    assert max(len(line) for line in paper.lines) <= 48
+    text = "\n".join(paper.lines)
+    for value in ("carol", "DESK-1", "50.00", "20.00", "69.50", "-0.50"):
+        assert value in text, value
+    assert paper.lines[0].strip() == "CASHIER CASH-UP"
+    assert done.stdout == ""  # printed instead of the CSV
