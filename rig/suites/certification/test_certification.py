@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from rig.extras import optional_module
 from rig.scenarios import certification as cert
 from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
@@ -89,5 +90,7 @@ def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
 def test_receipt_printer(steps: BenchSteps) -> None:
     if steps.bench.sim is None or steps.bench.printer is None:
         pytest.skip("reads the printed paper back from an emulated bench's printer")
+    if optional_module("escpos") is None:
+        pytest.skip("the receipt printer needs rig[printer] (python-escpos)")
     receipt_printer(steps)
     assert str(steps.record.outcome) == "pass"
