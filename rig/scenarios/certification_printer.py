@@ -15,6 +15,7 @@ from typing import Any
 from rig.billing.service import BillingCentre
 from rig.billing.types import VendResult
 from rig.errors import RigError
+from rig.extras import optional_module
 from rig.printer.escpos_receipt import vend_lines, vend_reference
 from rig.printer.station_printer import PrintOutcome, ReceiptPrinter
 from rig.scenarios.cert_base import commission
@@ -44,14 +45,12 @@ def _print_and_read(s: BenchSteps, printer: ReceiptPrinter,
 
 
 def _check_receipt(s: BenchSteps, vend: VendResult, printed: dict[str, Any],
-                   columns: int, index: int) -> None:
+                   columns: int) -> None:
     """Every printed line against the sale's receipt, the QR code, the cut; the picture of
     the paper attached as evidence."""
     expected = vend_lines(vend, columns)
     lines = printed["lines"]
-    s.record.attach(f"receipt of vend {vend.vend_id} as printed", "\n".join(lines))
-    png = s.bench.sim.call("printer_png", index=index)["png"] if s.bench.sim else ""
-    s.record.attach_png(f"receipt of vend {vend.vend_id} (paper)", base64.b64decode(png))
+    _attach_paper(s, vend, lines)
     s.record.measure("printed lines", len(lines), equals=len(expected))
     for i, want in enumerate(expected):
         got = lines[i] if i < len(lines) else "(missing)"
@@ -60,6 +59,28 @@ def _check_receipt(s: BenchSteps, vend: VendResult, printed: dict[str, Any],
                                           if c["kind"] == "qr"), equals=vend_reference(vend))
     s.record.measure("paper cut", printed["cut"], equals="full" if
                      s.bench.printer and s.bench.printer.cutter else None)
+
+
+def attach_printed_receipt(s: BenchSteps, vend: VendResult) -> None:
+    """Print ``vend`` on the emulated bench's printer and attach what came out (the parsed
+    lines and the paper's PNG) to the current step; the printer's outcome is evidence, never
+    the step's verdict (a sale does not depend on its receipt). Nothing without an emulated
+    printer or rig[printer]."""
+    if s.bench.sim is None or s.bench.printer is None or optional_module("escpos") is None:
+        return
+    outcome, printed = _print_and_read(s, _printer(s), vend)
+    if not printed:
+        s.record.attach(f"receipt of vend {vend.vend_id} as printed", str(outcome))
+        return
+    _attach_paper(s, vend, printed[0]["lines"])
+
+
+def _attach_paper(s: BenchSteps, vend: VendResult, lines: list[str]) -> None:
+    """The printed lines and the picture of the newest receipt on the paper, as evidence."""
+    assert s.bench.sim is not None
+    s.record.attach(f"receipt of vend {vend.vend_id} as printed", "\n".join(lines))
+    png = s.bench.sim.call("printer_png", index=-1)["png"]
+    s.record.attach_png(f"receipt of vend {vend.vend_id} (paper)", base64.b64decode(png))
 
 
 def receipt_printer(s: BenchSteps, amount: Decimal = Decimal("15.50")) -> None:
@@ -75,7 +96,7 @@ def receipt_printer(s: BenchSteps, amount: Decimal = Decimal("15.50")) -> None:
             True, printer.where)))
         s.record.measure("receipts cut", len(printed), equals=1)
         if printed:
-            _check_receipt(s, vend, printed[0], columns, -1)
+            _check_receipt(s, vend, printed[0], columns)
     with s.record.step("card written and applied"):  # the centre sells again after this
         s.write_vend(vend)
         s.record.measure("card accepted", s.insert_into_meter().accepted, equals=True)
@@ -105,4 +126,4 @@ def receipt_printer(s: BenchSteps, amount: Decimal = Decimal("15.50")) -> None:
         if printed:
             s.record.measure("reprint mark", "*** REPRINT 1 ***" in printed[0]["lines"],
                              equals=True)
-            _check_receipt(s, again, printed[0], columns, -1)
+            _check_receipt(s, again, printed[0], columns)
