@@ -86,8 +86,10 @@ def open_escpos(settings: PrinterSettings) -> Any:
     try:
         escpos = require("printer", "escpos.escpos", "printing receipts")
         printers = require("printer", "escpos.printer", "printing receipts")
+        capabilities = require("printer", "escpos.capabilities", "printing receipts")
     except MissingExtra as e:
         raise PrinterFault("not installed", str(e)) from None
+    check_profile(capabilities, settings)
     parts = urlsplit(url)
     try:
         if parts.scheme == "tcp":
@@ -108,6 +110,21 @@ def open_escpos(settings: PrinterSettings) -> Any:
         raise PrinterFault("unreachable", f"cannot reach the receipt printer at {url}: "
                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     return p
+
+
+def check_profile(capabilities: Any, settings: PrinterSettings) -> None:
+    """The model's python-escpos profile exists and has the configured code page."""
+    try:
+        profile = capabilities.get_profile(settings.profile)
+    except KeyError:
+        raise PrinterFault("printer profile", f"[printer] profile {settings.profile!r} is not "
+                           "a python-escpos printer profile (e.g. TM-T88V, TM-T20II, "
+                           "POS-5890, default)") from None
+    pages = profile.get_code_pages()
+    if settings.code_page.upper() not in {str(name).upper() for name in pages}:
+        have = ", ".join(sorted(n for n in pages if n not in ("Unknown", "Broken")))
+        raise PrinterFault("printer profile", f"printer profile {settings.profile} has no "
+                           f"code page {settings.code_page} (it has: {have})")
 
 
 def _query(p: Any, n: int, where: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from rig.billing.types import VendResult
 from rig.printer.driver import PrinterFault, open_escpos, read_status
 from rig.printer.escpos_receipt import vend_lines, vend_reference, write_lines
 from rig.printer.settings import PrinterSettings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from rig.billing.reports.model import Report
@@ -84,24 +87,27 @@ class ReceiptPrinter:
             with contextlib.suppress(Exception):
                 p.close()
 
+    def _attempt(self, lines: list[str], reference: str | None) -> PrintOutcome:
+        try:
+            self.print_lines(lines, reference)
+        except PrinterFault as e:
+            return PrintOutcome(False, self.where, e.reason, str(e))
+        except Exception as e:  # a library's own error: said, and the sale still stands
+            log.warning("receipt printer %s failed: %r", self.where, e)
+            return PrintOutcome(False, self.where, "printer error", f"the receipt printer at "
+                                f"{self.where} failed: {type(e).__name__}: {e}")
+        return PrintOutcome(True, self.where)
+
     def print_report(self, report: Report) -> PrintOutcome:
         """Print a billing report (cash-up, daily sales) on the roll; never raises for a
         printer fault."""
         from rig.printer.report_paper import report_lines
 
-        try:
-            self.print_lines(report_lines(report, self.settings.columns))
-        except PrinterFault as e:
-            return PrintOutcome(False, self.where, e.reason, str(e))
-        return PrintOutcome(True, self.where)
+        return self._attempt(report_lines(report, self.settings.columns), None)
 
     def print_vend(self, vend: VendResult, *, operator: str | None = None) -> PrintOutcome:
         """Print ``vend``'s receipt; never raises for a printer fault (the sale stands)."""
-        try:
-            self.print_lines(vend_lines(vend, self.settings.columns), vend_reference(vend))
-            outcome = PrintOutcome(True, self.where)
-        except PrinterFault as e:
-            outcome = PrintOutcome(False, self.where, e.reason, str(e))
+        outcome = self._attempt(vend_lines(vend, self.settings.columns), vend_reference(vend))
         if self.centre is not None:
             from rig.printer.print_audit import record_print
 

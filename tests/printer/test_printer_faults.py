@@ -96,3 +96,18 @@ def test_a_58mm_roll_wraps_long_lines(vend: VendResult, printer: EmulatedPrinter
     detail = next(line.detail for line in vend.receipt if len(line.detail) > 42)
     assert " ".join(detail.split()) in " ".join(" ".join(paper.lines).split())
     assert paper.lines == [line.rstrip() for line in vend_lines(vend, 42)]
+
+
+@pytest.mark.parametrize(("profile", "code_page", "said"), [
+    ("NoSuchModel", "CP858", "'NoSuchModel' is not a python-escpos printer profile"),
+    ("simple", "CP858", "printer profile simple has no code page CP858 (it has: CP437"),
+])
+def test_a_profile_that_cannot_print_is_named(profile: str, code_page: str, said: str,
+                                              centre: BillingCentre, vend: VendResult,
+                                              printer: EmulatedPrinter) -> None:
+    settings = PrinterSettings(url=printer.url, profile=profile, code_page=code_page)
+    outcome = ReceiptPrinter(settings, centre).print_vend(vend)
+    assert not outcome.printed and outcome.reason == "printer profile"
+    assert said in outcome.message
+    assert printer.received() == []
+    assert centre.vend_by_id(vend.vend_id).status.value == "created"
