@@ -92,7 +92,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     say "creating .venv and installing rig (first run takes a minute or two)"
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[server,postgres,plots,test]'  # every extra
+    .venv/bin/python -m pip install -q -e '.[server,postgres,plots,printer,test]'  # every extra
     echo "$want" > "$stamp"
 fi
 say "ready: pcscd with virtual readers, PostgreSQL $pg_ver on port $pg_port, .venv with rig $(.venv/bin/python -c 'import rig; print(rig.__version__)')"

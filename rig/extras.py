@@ -2,7 +2,8 @@
 
 The core install is the bench and the billing centre on SQLite. The REST API, the console and
 served centres need `rig[server]`, PostgreSQL needs `rig[postgres]`, plots and charts need
-`rig[plots]`; `./setup.sh` installs them all.
+`rig[plots]`, the ESC/POS receipt printer (and the emulated printer's paper pictures) needs
+`rig[printer]`; `./setup.sh` installs them all.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from rig.faults.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.load.driver import ElectronicLoad
 from rig.meter.client import MeterClient, open_meter
 from rig.meter.transcript import Transcript
+from rig.printer.settings import PrinterSettings
 from rig.profile import MeterProfile, load_profile, with_address
 from rig.report.provenance import file_sha256
 
@@ -69,6 +70,18 @@ class Bench:
             "meter_port": {"port": self.meter_port, **self.meter_line,
                            "protocol": self.profile.protocol.kind},
         }
+
+    @property
+    def printer(self) -> PrinterSettings | None:
+        """The station's receipt printer: the bench file's [printer], on an emulated bench
+        at the emulated printer's TCP port unless the file names another; None: no printer."""
+        url = self.parts.get("printer")
+        settings = self.config.printer
+        if settings is not None and settings.url:
+            return settings
+        if url:
+            return (settings or PrinterSettings()).at(url)
+        return None
 
     @property
     def load_resource(self) -> str:

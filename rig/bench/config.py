@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rig.load.dialects import DIALECTS
+from rig.printer.settings import PrinterSettings
 from rig.profile import DEFAULT_PROFILE
 from rig.tomlconfig import load_toml_model
 
@@ -109,6 +110,9 @@ class BenchConfig(_Strict):
     card: CardReader = CardReader()
     load: LoadResource = LoadResource()
     billing: BillingSettings = BillingSettings()
+    printer: PrinterSettings | None = Field(
+        default=None, description="the vending station's receipt printer (ESC/POS); an "
+        "emulated bench has one without this (docs/printer.md)")
     source: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -30,10 +30,10 @@ def receipt_lines(v: VendResult, display: Display | None = None) -> list[tuple[s
 
 
 def _latin1(text: str) -> str:
-    """Core fonts cover Latin-1 only (¥, £ and € via WinAnsi are fine); spell out the few other
-    signs pricing details use."""
+    """Core fonts cover WinAnsi (cp1252: Latin-1 plus €), which matplotlib writes them in;
+    spell out the few other signs pricing details use."""
     text = text.replace("×", "x").replace("…", "...").replace("≥", ">=").replace("≤", "<=")
-    return text.encode("latin-1", "replace").decode("latin-1")
+    return text.encode("cp1252", "replace").decode("cp1252")
 
 
 def receipt_pdf(v: VendResult, display: Display | None = None) -> bytes:

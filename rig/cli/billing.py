@@ -50,6 +50,13 @@ from rig.cli.billing_open import (
     server_audit,
     stop_on_sigterm,
 )
+from rig.cli.billing_print import (
+    CodePageOpt,
+    PaperOpt,
+    PrinterOpt,
+    print_receipt,
+    station_printer,
+)
 from rig.cli.billing_report import report_app
 from rig.cli.billing_sessions import selling_station, session_app
 from rig.cli.console import (
@@ -439,9 +446,12 @@ def vend(
     time_zone: TimeZoneOpt = None,
     db: Db = DEFAULT_URL,
     operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
+    printer: PrinterOpt = None,
+    code_page: CodePageOpt = "CP858",
+    paper_mm: PaperOpt = 80,
 ) -> None:
     """Sell credit to a meter in your cashier session and print the receipt (the sale counts
-    in that session's cash-up)."""
+    in that session's cash-up; on an ESC/POS printer too with --printer)."""
     import uuid
 
     from rig.billing.currency import centre_display
@@ -450,12 +460,15 @@ def vend(
     paid = money(amount, "amount")
     rid = request_id or f"cli-{uuid.uuid4().hex}"
     with open_centre(db) as c:
+        receipts = station_printer(c, printer, code_page, paper_mm)  # issue 29, or None
         display = centre_display(c, time_zone=time_zone)
         by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.CASHIER,
                       doing="selling credit")
         where = selling_station(c, by, station, back_office)
         result = c.vend(meter_no, paid, request_id=rid, station=where, operator=by.name,
                         require_session=True)
+        if receipts is not None:  # the sale stands whatever the printer does
+            print_receipt(receipts, result, operator=by.name, display=display)
     out.print(receipt_text(result, display), highlight=False, markup=False, end="")
     err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
               f"{result.card_serial}", highlight=False)
@@ -477,16 +490,22 @@ def reverse(vend_id: int,
 
 @app.command()
 def reprint(vend_id: int, db: Db = DEFAULT_URL, time_zone: TimeZoneOpt = None,
-            operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
+            operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
+            printer: PrinterOpt = None, code_page: CodePageOpt = "CP858",
+            paper_mm: PaperOpt = 80) -> None:
     """Print a vend's receipt again (marked and counted as a reprint), in the centre's
-    currency and the station's time zone, exactly as the first print."""
+    currency and the station's time zone, exactly as the first print (on an ESC/POS printer
+    too with --printer)."""
     from rig.billing.currency import centre_display
 
     with open_centre(db) as c:
+        receipts = station_printer(c, printer, code_page, paper_mm)  # issue 29, or None
         by = who_acts(c, operator=operator, token=token, as_=as_,
                       needs=OperatorRole.CASHIER, doing="reprinting a receipt")
-        text = c.reprint(vend_id, operator=by.name,
-                         display=centre_display(c, time_zone=time_zone))
+        display = centre_display(c, time_zone=time_zone)
+        text = c.reprint(vend_id, operator=by.name, display=display)
+        if receipts is not None:
+            print_receipt(receipts, c.vend_by_id(vend_id), operator=by.name, display=display)
     out.print(text, highlight=False, markup=False, end="")
 
 
@@ -696,6 +715,11 @@ def serve(
     session_idle_minutes: IdleMinutes = 60,
     session_max_hours: MaxHours = 12,
     time_zone: TimeZoneOpt = None,
+    console_printer: Annotated[str | None, typer.Option(
+        help="the console station's ESC/POS receipt printer: tcp://HOST[:9100], usb://VID:PID "
+        "or a serial port (docs/printer.md)")] = None,
+    code_page: CodePageOpt = "CP858",
+    paper_mm: PaperOpt = 80,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json), and the vending console at
     /console/ with --console-station, until Ctrl-C / SIGTERM."""
@@ -713,7 +737,8 @@ def serve(
             app.mount("/console", console_asgi(
                 c, station=console_station, reader=reader, master_key_file=master_key_file,
                 insecure_cookies=insecure_cookies, idle_minutes=session_idle_minutes,
-                max_hours=session_max_hours, time_zone=time_zone))
+                max_hours=session_max_hours, time_zone=time_zone,
+                printer=station_printer(c, console_printer, code_page, paper_mm)))
             err.print(f"vending console on http://{host}:{port}/console/", highlight=False)
         err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
         with suppress(KeyboardInterrupt):

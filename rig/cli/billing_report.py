@@ -1,4 +1,5 @@
-"""`rig billing report …`: the billing reports as CSV files, HTML pages, or CSV on stdout.
+"""`rig billing report …`: the billing reports as CSV files, HTML pages, or CSV on stdout
+(cash-up and daily sales also on the station's receipt printer, `--printer`).
 
 Mounted by ``rig/cli/billing.py`` as ``report``; options follow that app: ``--db`` (or
 ``$RIG_BILLING_DB``) names the database, a refusal or bad input prints the reason on stderr
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +18,10 @@ from rig.billing import reports
 from rig.billing.db import DEFAULT_URL
 from rig.billing.reports import Report
 from rig.cli.billing_open import Db, err, fail, open_centre
+from rig.cli.billing_print import CodePageOpt, PaperOpt, PrinterOpt, station_printer
+
+if TYPE_CHECKING:
+    from rig.printer.station_printer import ReceiptPrinter
 
 report_app = typer.Typer(no_args_is_help=True, add_completion=False,
                          help="Reports: daily sales, cash-up, consumption, arrears, exceptions, "
@@ -32,8 +37,17 @@ def parse_day(text: str, option: str) -> date:
         raise fail(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def emit(report: Report, csv: Path | None, html: Path | None) -> None:
-    """Write the requested files, or the CSV to stdout when no file is asked for."""
+def emit(report: Report, csv: Path | None, html: Path | None,
+         printer: ReceiptPrinter | None = None) -> None:
+    """Write the requested files (and print on the receipt printer), or the CSV to stdout
+    when no output is asked for."""
+    if printer is not None:  # the station's receipt printer (issue 29)
+        outcome = printer.print_report(report)
+        err.print(str(outcome) if outcome.printed else
+                  f"the report did not print: {outcome.message}", highlight=False,
+                  markup=False)
+        if csv is None and html is None:
+            return
     if csv is not None:
         reports.write_csv(report, csv)
         err.print(f"wrote {csv} ({len(report.rows)} rows)")
@@ -50,12 +64,15 @@ def daily_sales(
     end: Annotated[str | None, typer.Option("--to", help="last UTC day (default: --from)")]
     = None,
     db: Db = DEFAULT_URL, csv: CsvOut = None, html: HtmlOut = None,
+    printer: PrinterOpt = None, code_page: CodePageOpt = "CP858", paper_mm: PaperOpt = 80,
 ) -> None:
-    """Sales per day and station: cash, bank-paid and free issues; reversals excluded."""
+    """Sales per day and station: cash, bank-paid and free issues; reversals excluded (on
+    the station's receipt printer with --printer)."""
     first = parse_day(start, "--from")
     last = parse_day(end, "--to") if end else first
     with open_centre(db) as c:
-        emit(reports.daily_sales(c, first, last), csv, html)
+        emit(reports.daily_sales(c, first, last), csv, html,
+             station_printer(c, printer, code_page, paper_mm))
 
 
 @report_app.command("cash-up")
@@ -64,12 +81,15 @@ def cash_up(
     = None,
     end: Annotated[str | None, typer.Option("--to", help="… up to this day")] = None,
     db: Db = DEFAULT_URL, csv: CsvOut = None, html: HtmlOut = None,
+    printer: PrinterOpt = None, code_page: CodePageOpt = "CP858", paper_mm: PaperOpt = 80,
 ) -> None:
-    """Per cashier session: cash taken, reversals, expected vs counted cash, over/short."""
+    """Per cashier session: cash taken, reversals, expected vs counted cash, over/short (on
+    the station's receipt printer with --printer)."""
     first = parse_day(start, "--from") if start else None
     last = parse_day(end, "--to") if end else None
     with open_centre(db) as c:
-        emit(reports.cash_up(c, first, last), csv, html)
+        emit(reports.cash_up(c, first, last), csv, html,
+             station_printer(c, printer, code_page, paper_mm))
 
 
 @report_app.command("consumption")

@@ -30,6 +30,7 @@ from rig.extras import MissingExtra, require
 
 if TYPE_CHECKING:
     from rig.billing.service import BillingCentre
+    from rig.printer.station_printer import ReceiptPrinter
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="The vending console of one station: cashiers' web pages and its card "
@@ -61,7 +62,8 @@ def require_server(command: str) -> None:
 
 def console_asgi(centre: BillingCentre, *, station: str, reader: str | None,
                  master_key_file: Path | None, insecure_cookies: bool, idle_minutes: int,
-                 max_hours: int, time_zone: str | None = None) -> Any:
+                 max_hours: int, time_zone: str | None = None,
+                 printer: ReceiptPrinter | None = None) -> Any:
     """The console app of ``station``; with ``reader``, its card writer holds the master key
     (an unreadable key is a one-line error naming the reader)."""
     from rig.card.keys import MasterKey
@@ -78,7 +80,8 @@ def console_asgi(centre: BillingCentre, *, station: str, reader: str | None,
     return create_console_app(centre, station=station, writer=writer,
                               secure_cookies=not insecure_cookies,
                               idle_timeout_s=idle_minutes * 60.0,
-                              session_max_age_s=max_hours * 3600.0, time_zone=time_zone)
+                              session_max_age_s=max_hours * 3600.0, time_zone=time_zone,
+                              printer=printer)
 
 
 @app.command()

@@ -34,6 +34,7 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "parameter card changes thresholds": RequirementLabels("alarm", "normal"),
     "power limit trip and recovery": RequirementLabels("cut-off", "normal"),
     "tariff change at its effective date": RequirementLabels("billing", "critical"),
+    "receipt printer": RequirementLabels("billing", "normal"),
 }
 
 

@@ -15,6 +15,7 @@ from rig.scenarios import (
     certification_billing,
     certification_credit,
     certification_meter,
+    certification_printer,
     certification_security,
     expect,
 )
@@ -162,4 +163,5 @@ SCENARIOS = {
     "parameter card changes thresholds": certification_meter.parameter_card_changes_thresholds,
     "power-limit trip and recovery": certification_meter.power_limit_trip_and_recovery,
     "tariff change at its effective date": certification_billing.tariff_change_at_effective_date,
+    "receipt printer": certification_printer.receipt_printer,
 }

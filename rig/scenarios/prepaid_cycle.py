@@ -18,6 +18,7 @@ from rig.billing.types import ReconciliationResult, VendResult
 from rig.report.plot import attach_plot
 from rig.scenarios import expect
 from rig.scenarios.cert_base import alarm1_seen, measure_timing
+from rig.scenarios.certification_printer import attach_printed_receipt
 from rig.scenarios.reconcile_limits import BASIS, measure_checks
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps, MeterState, Observed
@@ -139,6 +140,7 @@ class PrepaidCycle:
                                 equals=self.params.amount, basis="the amount asked for")
             self.record.measure("credit bought", self.result.credit_bought, self.steps.unit)
             self.record.measure("purchase sequence", vend.sequence, low=Decimal(1))
+            attach_printed_receipt(self.steps, vend)  # the station's receipt (issue 29)
             return vend
 
     def write_purchase(self, vend: VendResult) -> None:

@@ -21,6 +21,7 @@ from rig.clock import BenchClock
 from rig.profile import MeterProfile, with_address
 from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.control import ControlServer
+from rig.sim.emulated_printer import EmulatedPrinter, printer_control
 from rig.sim.meter_firmware import EmulatedMeter
 from rig.sim.pty_port import PtySerialEndpoint
 from rig.sim.scpi_server import ScpiServer
@@ -44,6 +45,8 @@ class BenchParts:
     profile: str
     meter_address: str
     time_scale: float
+    printer: str = ""  # the receipt printer's raw TCP port (ESC/POS), tcp://host:port
+    printer_port: str = ""  # the same printer on a pty (a serial receipt printer)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +92,7 @@ class EmulatedBench:
         self._pty = PtySerialEndpoint(self.meter.on_serial_bytes)
         self._scpi = ScpiServer(self.world.load)
         self._control = ControlServer(self._on_control)
+        self.printer = EmulatedPrinter()  # the vending station's receipt printer
         self._card_place: CardPlace = "hand"
         self._card_lock = threading.Lock()
         self.last_insertion: InsertionOutcome | None = None
@@ -104,6 +108,7 @@ class EmulatedBench:
             self._link = VpcdLink(self.card, slot)
             meter_port = self._pty.start()
             self._scpi.start()
+            printer_url, printer_port = self.printer.start()
             self.world.start()
             self._control.start()
             self.move_card("writer")
@@ -118,6 +123,8 @@ class EmulatedBench:
             profile=self.profile.name,
             meter_address=self.meter.meter_no,
             time_scale=self.clock.scale,
+            printer=printer_url,
+            printer_port=printer_port,
         )
         return self.parts
 
@@ -129,6 +136,7 @@ class EmulatedBench:
             self.world.stop,
             self._scpi.stop,
             self._pty.stop,
+            self.printer.stop,
         ):
             with contextlib.suppress(Exception):
                 stop()
@@ -192,6 +200,8 @@ class EmulatedBench:
                     "tamper_count": self.meter.engine.events.tamper_count}
         if op == "meter_key":
             return {"ok": True, "granted": self.press_key(str(request.get("key", "")))}
+        if isinstance(op, str) and op.startswith("printer_"):  # paper, cover, what printed
+            return printer_control(self.printer, op, request)
         return {"ok": False, "error": f"unknown op {op!r}"}
 
     # -- the meter's keypad (the customer at the meter) -------------------------------------

@@ -40,6 +40,22 @@ def add_meter(c: BillingCentre, meter_no: str, *, account: str | None = None,
     c.issue_card(meter_no, f"CARD-{meter_no}")
 
 
+def every_component_vend(url: str, meter_no: str) -> tuple[BillingCentre, VendResult]:
+    """An open centre and one vend whose receipt has every kind of line: debt recovery, a
+    fixed monthly charge, energy and two taxes (receipt and printer tests)."""
+    from rig.billing import Tax, open_billing
+
+    c = open_billing(url, clock=Clock(datetime(2024, 3, 2, 9, tzinfo=UTC)))
+    c.create_tariff("RESV", Decimal("0.1875"), T0, fixed_monthly=Decimal("4.00"),
+                    taxes=(Tax("VAT", Decimal("15")), Tax("levy", Decimal("2.5"))))
+    c.register_station("DESK-1")
+    c.register_operator("carol", "cashier")
+    add_meter(c, meter_no, tariff="RESV", unit=CreditUnit.ENERGY_WH)
+    c.add_debt(meter_no, Decimal("50.00"), "arrears (old meter)", recovery_percent=Decimal("10"))
+    v = c.vend(meter_no, Decimal("57.35"), request_id="r", station="DESK-1", operator="carol")
+    return c, v
+
+
 def buy(c: BillingCentre, meter_no: str, amount: str, rid: str, *, station: str = "DESK-1",
         operator: str = "carol") -> VendResult:
     return c.vend(meter_no, Decimal(amount), request_id=rid, station=station, operator=operator)

@@ -4,15 +4,13 @@ every tariff component of the vend, read back from the uncompressed content stre
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from rig.billing import Tax, open_billing
 from rig.billing.display import Display
 from rig.billing.receipt_pdf import receipt_pdf, write_receipt_pdf
-from tests.billing.ledger import T0, Clock, add_meter
+from tests.billing.ledger import every_component_vend
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite.*Decimal objects natively")
 METER = "000000000300"
@@ -50,15 +48,7 @@ def pdf_text(pdf: bytes) -> list[str]:
 
 @pytest.fixture
 def vend(tmp_path):
-    c = open_billing(f"sqlite:///{tmp_path / 'b.sqlite'}",
-                     clock=Clock(datetime(2024, 3, 2, 9, tzinfo=UTC)))
-    c.create_tariff("RESV", Decimal("0.1875"), T0, fixed_monthly=Decimal("4.00"),
-                    taxes=(Tax("VAT", Decimal("15")), Tax("levy", Decimal("2.5"))))
-    c.register_station("DESK-1")
-    c.register_operator("carol", "cashier")
-    add_meter(c, METER, tariff="RESV", unit="energy_wh")
-    c.add_debt(METER, Decimal("50.00"), "arrears (old meter)", recovery_percent=Decimal("10"))
-    v = c.vend(METER, Decimal("57.35"), request_id="r", station="DESK-1", operator="carol")
+    c, v = every_component_vend(f"sqlite:///{tmp_path / 'b.sqlite'}", METER)
     yield v
     c.close()
 

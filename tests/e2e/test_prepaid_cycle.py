@@ -28,6 +28,11 @@ def test_full_prepaid_cycle(bench_config: BenchConfig, tmp_path: Path) -> None:
 
     result = run.result
     assert [s.name for s in run.record.steps] == PHASES
+    if bench_config.kind == "emulated":  # the station printed the sale (docs/printer.md)
+        buy = run.record.steps[PHASES.index("buy credit")]
+        paper = [a for a in buy.attachments if a.name.startswith("receipt of vend")]
+        assert [a.mime for a in paper] == ["text/plain", "image/png"], paper
+        assert "PREPAID ENERGY RECEIPT" in paper[0].text and paper[1].data
     assert all(str(s.outcome) == "pass" for s in run.record.steps)
     assert result.credit_bought == Decimal("20.00")
     # Everything bought was consumed: 20.00 CNY at 0.5283 CNY/kWh, to the Wh.

@@ -18,6 +18,7 @@ from rig.billing.display import display_locale, station_zone
 from rig.billing.security_headers import SecurityHeaders
 from rig.billing.service import BillingCentre, NotFound, PermissionDenied
 from rig.errors import BillingError
+from rig.printer.station_printer import ReceiptPrinter
 from rig.station.console import agents_pages, cashier, reports_pages, supervisor
 from rig.station.console.forms import FormError, parse_body
 from rig.station.console.sessions import LoginThrottle, SessionStore
@@ -49,8 +50,10 @@ def create_console_app(
     throttle: LoginThrottle | None = None,
     time_zone: str | None = None,
     locale: str | None = None,
+    printer: ReceiptPrinter | None = None,
 ) -> FastAPI:
-    """The console for the vending PC at ``station`` whose card writer is ``writer``.
+    """The console for the vending PC at ``station`` whose card writer is ``writer`` (and
+    whose ESC/POS receipt printer is ``printer``: every sale and reprint prints there).
 
     ``secure_cookies`` marks the session cookie Secure (HTTPS only); turn it off only for a
     console served on loopback over plain HTTP (tests, a single vending PC).
@@ -64,7 +67,7 @@ def create_console_app(
     app.state.console = Console(
         centre, station, writer, SessionStore(idle_timeout_s, session_max_age_s),
         throttle if throttle is not None else LoginThrottle(), make_env(), secure_cookies,
-        station_zone(time_zone), display_locale(locale))
+        station_zone(time_zone), display_locale(locale), printer)
     app.add_middleware(SecurityHeaders)
     _install_errors(app)
     _install_login(app)

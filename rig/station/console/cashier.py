@@ -19,7 +19,7 @@ from rig.billing.bank import payments
 from rig.billing.receipt_pdf import receipt_pdf
 from rig.billing.reports import cash_up
 from rig.billing.service import Conflict, NotFound, VendRefused
-from rig.billing.types import VendStatus
+from rig.billing.types import VendResult, VendStatus
 from rig.errors import BillingError
 from rig.station.console import queries
 from rig.station.console.forms import FormError, money, required
@@ -116,7 +116,21 @@ def confirm(request: Request, user: Anyone,
     d = c.display()
     user.flash("ok", f"Sale recorded: {d.money(vend.amount)} paid, "
                      f"{d.credit(vend.credit, vend.credit_unit)} to write. Now write the card.")
+    _print_receipt(request, user, vend)  # the station's receipt printer (issue 29)
     return redirect(request, f"/vends/{vend.vend_id}")
+
+
+def _print_receipt(request: Request, user: ConsoleSession, vend: VendResult) -> None:
+    """Print on the station's printer, if it has one; a failure is said, the sale stands."""
+    c = console(request)
+    if c.printer is None:
+        return
+    outcome = c.printer.print_vend(vend, operator=user.operator, display=c.display())
+    if outcome.printed:
+        user.flash("ok", "Receipt printed.")
+    else:
+        user.flash("error", f"The receipt did not print: {outcome.message}. The sale is "
+                            "recorded — press Reprint when the printer is ready.")
 
 
 @router.post("/meters/{meter_no}/bank-vend")
@@ -136,6 +150,7 @@ def bank_vend(request: Request, meter_no: str, user: Anyone, form: Form) -> Resp
     d = c.display()
     user.flash("ok", f"Bank payments of {d.money(vend.amount)} vended: "
                      f"{d.credit(vend.credit, vend.credit_unit)} to write. Now write the card.")
+    _print_receipt(request, user, vend)  # the station's receipt printer (issue 29)
     return redirect(request, f"/vends/{vend.vend_id}")
 
 
@@ -180,9 +195,13 @@ def receipt(request: Request, vend_id: int, user: Anyone) -> Response:
 @router.post("/vends/{vend_id}/reprint")
 def reprint(request: Request, vend_id: int, user: Anyone,
             form: Form) -> Response:
-    """Count and audit the reprint, then show the receipt marked REPRINT n."""
+    """Count and audit the reprint, then show the receipt marked REPRINT n (or print it on the
+    station's printer, if it has one)."""
     c = console(request)
     c.centre.reprint(vend_id, operator=user.operator, display=c.display())
+    if c.printer is not None:  # the station's receipt printer (issue 29)
+        _print_receipt(request, user, c.centre.vend_by_id(vend_id))
+        return redirect(request, f"/vends/{vend_id}")
     return redirect(request, f"/vends/{vend_id}/receipt.pdf")
 
 

@@ -23,6 +23,7 @@ from rig.billing.currency import centre_currency
 from rig.billing.display import Display
 from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorRole
+from rig.printer.station_printer import ReceiptPrinter
 from rig.station.console.forms import FormError, parse_body
 from rig.station.console.sessions import ConsoleSession, LoginThrottle, SessionStore
 from rig.station.console.writer import CardWriter
@@ -47,6 +48,7 @@ class Console:
     secure_cookies: bool
     zone: tzinfo = UTC  # the station's time zone: pages show times in it (stored in UTC)
     locale: str = "en"
+    printer: ReceiptPrinter | None = None  # the station's ESC/POS receipt printer (issue 29)
 
     def display(self) -> Display:
         """How this station shows money and times; the currency is read from the centre (it
@@ -141,6 +143,7 @@ def render(request: Request, template: str, *, status: int = 200,
     html = c.env.get_template(template).render(
         request=request, user=session, station=c.station,
         reader=c.writer.reader_name if c.writer else None,
+        printer=c.printer.where if c.printer else None,
         flashes=session.pop_flashes() if session else [],
         csrf=session.csrf if session else "", root=root(request), SUPERVISOR=SUPERVISOR,
         ADMINISTRATOR=ADMINISTRATOR, display=c.display(), **context)

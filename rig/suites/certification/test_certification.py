@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from rig.extras import optional_module
 from rig.scenarios import certification as cert
+from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
 
 pytestmark = pytest.mark.bench
@@ -82,4 +84,13 @@ def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
 @pytest.mark.billing_on_bench_time  # the change takes effect at a bench instant
 def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
     cert.SCENARIOS["tariff change at its effective date"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_receipt_printer(steps: BenchSteps) -> None:
+    if steps.bench.sim is None or steps.bench.printer is None:
+        pytest.skip("reads the printed paper back from an emulated bench's printer")
+    if optional_module("escpos") is None:
+        pytest.skip("the receipt printer needs rig[printer] (python-escpos)")
+    receipt_printer(steps)
     assert str(steps.record.outcome) == "pass"
