@@ -21,6 +21,7 @@ from rig.bench.config import BenchConfig, load_bench_config
 from rig.bench.master_key import bench_master_key
 from rig.cli import options
 from rig.cli.billing import app as billing_app
+from rig.cli.sts import app as sts_app
 from rig.errors import RigError
 from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, load_profile, profile_dirs, profile_files
 
@@ -32,6 +33,7 @@ app = typer.Typer(
 console = Console(stderr=True)  # progress and errors
 result_out = Console()  # the result summary and the report's path: `rig run > out.txt` has them
 app.add_typer(billing_app, name="billing")
+app.add_typer(sts_app, name="sts")
 
 
 ProfilesDir = Annotated[Path | None, typer.Option(
