@@ -11,33 +11,29 @@ import json
 import sys
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
+
+from rig.sts.keys import Encryption
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="STS tokens (IEC 62055-41): decoder keys, decode and encode by hand.")
 
 
-class Dkga(str, Enum):
+class Dkga(StrEnum):
     dkga02 = "dkga02"
     dkga04 = "dkga04"
 
 
-class Cipher(str, Enum):
-    sta = "sta"
-    dea = "dea"
-    misty1 = "misty1"
-
-
-class BaseDate(str, Enum):
+class BaseDate(StrEnum):
     y1993 = "1993"
     y2014 = "2014"
     y2035 = "2035"
 
 
-EncryptionOpt = Annotated[Cipher | None, typer.Option(
+EncryptionOpt = Annotated[Encryption | None, typer.Option(
     "--encryption", help="EA07 sta, EA09 dea, EA11 misty1 (default: misty1 for a 128-bit "
     "decoder key, else sta)")]
 BaseDateOpt = Annotated[BaseDate, typer.Option("--base-date", help="the TID's base date")]
@@ -48,11 +44,9 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _encryption(choice: Cipher | None, key_bytes: int | None) -> object:
-    from rig.sts.keys import Encryption
-
+def _encryption(choice: Encryption | None, key_bytes: int) -> Encryption:
     if choice is not None:
-        return Encryption(choice.value)
+        return choice
     return Encryption.MISTY1 if key_bytes == 16 else Encryption.STA
 
 
@@ -78,12 +72,12 @@ def decoder_key(
         meter = keys.MeterIdentity(pan, supply_group, tariff_index, key_revision, key_type)
         if algorithm is Dkga.dkga02:
             vk = keys.parse_hex_key("--vending-key", vending_key, (8,))
-            if encryption is Cipher.misty1:
+            if encryption is Encryption.MISTY1:
                 raise StsError("--encryption misty1 needs a 128-bit key: DKGA04")
             key = keys.dkga02(vk, meter)
         else:
             vk = keys.parse_hex_key("--vending-key", vending_key, (20,))
-            enc = keys.Encryption((encryption or Cipher.misty1).value)
+            enc = encryption or Encryption.MISTY1
             key = keys.dkga04(vk, meter, enc, int(base_date.value))
     except StsError as e:
         raise _fail(str(e)) from None
@@ -106,7 +100,7 @@ def decode(
     try:
         key = keys.parse_hex_key("--decoder-key", decoder_key, (8, 16))
         enc = _encryption(encryption, len(key))
-        decoded = tk.decode(token, key, enc)  # type: ignore[arg-type]
+        decoded = tk.decode(token, key, enc)
     except StsError as e:
         raise _fail(str(e)) from None
     info = tokens.describe(decoded, int(base_date.value))
@@ -156,7 +150,7 @@ def encode(
             raise StsError(f"--amount {amount!r}: not a number") from None
         issue = tokens.Issue(when, int(base_date.value), random)
         if class_ == 0:
-            digits = tokens.credit_token(key, enc, subclass=subclass, amount=value,  # type: ignore[arg-type]
+            digits = tokens.credit_token(key, enc, subclass=subclass, amount=value,
                                          issue=issue)
         elif class_ in (1, 2):
             if value != value.to_integral_value() or value < 0:
@@ -164,7 +158,7 @@ def encode(
             if class_ == 1:
                 digits = tokens.test_token(subclass, int(value), manufacturer)
             else:
-                digits = tokens.management_token(key, enc, subclass=subclass,  # type: ignore[arg-type]
+                digits = tokens.management_token(key, enc, subclass=subclass,
                                                  value=int(value), issue=issue)
         else:
             raise StsError(f"--class {class_}: rig encodes classes 0, 1 and 2")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from rig.sts.errors import StsError
 
 
-class Encryption(str, Enum):
+class Encryption(StrEnum):
     """The encryption algorithm codes of the APDU (EA)."""
 
     STA = "sta"  # EA07, 64-bit key

@@ -40,28 +40,56 @@ def _rotr(value: int, steps: int) -> int:
     return ((value >> steps) | (value << (64 - steps))) & MASK64
 
 
-def _substitute(block: int, key: int, when_set: tuple[int, ...],
-                when_clear: tuple[int, ...]) -> int:
+def _byte_boxes(when_set: tuple[int, ...],
+                when_clear: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Substitution a byte at a time: [low key bit + 2 * high key bit][byte value]."""
+    boxes = (when_clear, when_set)
+    return tuple(
+        tuple(boxes[sel & 1][value & 0xF] | boxes[sel >> 1][value >> 4] << 4
+              for value in range(256))
+        for sel in range(4))
+
+
+_ENCRYPT_BOXES = _byte_boxes(SBOX_SET, SBOX_CLEAR)
+_DECRYPT_BOXES = _byte_boxes(INV_SBOX_SET, INV_SBOX_CLEAR)
+
+
+def _substitute(block: int, key: int, boxes: tuple[tuple[int, ...], ...]) -> int:
+    """Each nibble p through the box its key bit 4p picks."""
     out = 0
-    for p in range(16):
-        nibble = (block >> (4 * p)) & 0xF
-        box = when_set if (key >> (4 * p)) & 1 else when_clear
-        out |= box[nibble] << (4 * p)
+    for byte in range(8):
+        shift = 8 * byte
+        sel = ((key >> shift) & 1) | ((key >> (shift + 3)) & 2)
+        out |= boxes[sel][(block >> shift) & 0xFF] << shift
+    return out
+
+
+def _byte_tables(where: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """For each byte of the block and each of its 256 values: where its bits land. A bit
+    permutation is then 8 look-ups instead of 64 bit moves."""
+    return tuple(
+        tuple(sum(((value >> b) & 1) << where[8 * byte + b] for b in range(8))
+              for value in range(256))
+        for byte in range(8))
+
+
+_PERMUTE = _byte_tables(PERMUTATION)
+_UNPERMUTE = _byte_tables(_inverse(PERMUTATION))
+
+
+def _apply(tables: tuple[tuple[int, ...], ...], block: int) -> int:
+    out = 0
+    for byte, table in enumerate(tables):
+        out |= table[(block >> (8 * byte)) & 0xFF]
     return out
 
 
 def _permute(block: int) -> int:
-    out = 0
-    for i, dest in enumerate(PERMUTATION):
-        out |= ((block >> i) & 1) << dest
-    return out
+    return _apply(_PERMUTE, block)
 
 
 def _unpermute(block: int) -> int:
-    out = 0
-    for i, src in enumerate(PERMUTATION):
-        out |= ((block >> src) & 1) << i
-    return out
+    return _apply(_UNPERMUTE, block)
 
 
 def _key_int(key: bytes) -> int:
@@ -74,7 +102,7 @@ def encrypt(key: bytes, block: int) -> int:
     """Encrypt the 64-bit data block (an int) with the 8-byte decoder key."""
     k = _key_int(key)
     for j in range(ROUNDS - 1, -1, -1):
-        block = _permute(_substitute(block, _rotr(k, j), SBOX_SET, SBOX_CLEAR))
+        block = _permute(_substitute(block, _rotr(k, j), _ENCRYPT_BOXES))
     return block
 
 
@@ -82,5 +110,5 @@ def decrypt(key: bytes, block: int) -> int:
     """Decrypt a 64-bit block (an int), as the meter does."""
     k = _key_int(key)
     for j in range(ROUNDS):
-        block = _substitute(_unpermute(block), _rotr(k, j), INV_SBOX_SET, INV_SBOX_CLEAR)
+        block = _substitute(_unpermute(block), _rotr(k, j), _DECRYPT_BOXES)
     return block
