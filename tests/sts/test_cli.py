@@ -42,7 +42,7 @@ def test_dkga04_misty1_key_decodes_its_vector() -> None:
               *meter_args(v.DKGA04_VENDING_KEY, v.DKGA04_SGC))
     assert key.returncode == 0, key.stderr
     assert len(key.stdout.strip()) == 32
-    case, _, _, _, when, _, token = v.CREDIT_MISTY1[0]
+    _case, _, _, _, when, _, token = v.CREDIT_MISTY1[0]
     out = sts("decode", token, "--decoder-key", key.stdout.strip())
     assert out.returncode == 0, out.stderr
     assert "amount 0.1 kWh" in out.stdout and when.isoformat() in out.stdout

@@ -99,7 +99,7 @@ def test_key_change_dkga02(case: str, old_ti: str, new_ti: str, expected: list[s
 
 def test_key_change_rollover_to_2035() -> None:
     """CTSA26: from a 2014 key (KRN 4) to a 2035 key (KRN 5) with the roll-over flag set."""
-    case, expected = v.KEY_CHANGE_ROLLOVER_STA
+    _case, expected = v.KEY_CHANGE_ROLLOVER_STA
     change = tokens.KeyChange(new_key=dk04(STA, 2035, 5), key_revision=5, key_type=2,
                               tariff_index="01", key_expiry=255, rollover=True)
     assert tokens.key_change_tokens(dk04(STA, 2014, 4), STA, change) == expected
@@ -108,7 +108,7 @@ def test_key_change_rollover_to_2035() -> None:
 
 
 def test_key_change_misty1_four_sections() -> None:
-    case, expected = v.KEY_CHANGE_MISTY1
+    _case, expected = v.KEY_CHANGE_MISTY1
     change = tokens.KeyChange(new_key=dk04(MISTY1, ti="02"), key_revision=1, key_type=2,
                               tariff_index="02", key_expiry=255, supply_group=v.DKGA04_SGC)
     assert tokens.key_change_tokens(dk04(MISTY1), MISTY1, change) == expected

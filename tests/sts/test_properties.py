@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rig.sts import amount, sta
+from rig.sts import amount, sta, tokens
 from rig.sts import token as tk
-from rig.sts import tokens
 from rig.sts.errors import StsError, TokenCrcError
 from rig.sts.keys import Encryption
 from rig.sts.misty1 import Misty1
