@@ -12,6 +12,7 @@ import hmac
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rig.sts.des import des
 from rig.sts.errors import StsError
 
 
@@ -92,22 +93,13 @@ def parse_hex_key(what: str, text: str, lengths: tuple[int, ...]) -> bytes:
     return key
 
 
-def _des_encrypt(key: bytes, block: bytes) -> bytes:
-    """Single DES: TripleDES with K1 = K2 = K3 is DES (FIPS 46-3)."""
-    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-    from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
-    encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
-    return encryptor.update(block) + encryptor.finalize()
-
-
 def dkga02(vending_key: bytes, meter: MeterIdentity) -> bytes:
     """DKGA02: DK = DES_VK(PB xor CB) xor (PB xor CB) xor VK, with a 64-bit DES vending key."""
     if len(vending_key) != 8:
         raise StsError(f"--vending-key: DKGA02 takes a 64-bit DES key, not "
                        f"{len(vending_key) * 8} bits")
     data = bytes(a ^ b for a, b in zip(meter.pan_block(), meter.control_block(), strict=True))
-    encrypted = _des_encrypt(vending_key, data)
+    encrypted = des(vending_key, data)
     return bytes(e ^ d ^ v for e, d, v in zip(encrypted, data, vending_key, strict=True))
 
 
