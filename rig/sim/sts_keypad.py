@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from rig.profile import CreditKind, PowerLimit
 from rig.sim.prepaid import PrepaidEngine
@@ -26,6 +27,9 @@ from rig.sts import token as tk
 from rig.sts import tokens
 from rig.sts.errors import StsError, TokenCrcError
 from rig.sts.keys import BASE_YEARS, Encryption
+
+if TYPE_CHECKING:
+    from rig.sim.world import BenchWorld
 
 # How many accepted TIDs the meter remembers (its TID record).
 TID_MEMORY = 50
@@ -221,3 +225,32 @@ def engine_effects(engine: PrepaidEngine) -> KeypadEffects:
         engine.credit = min(engine.credit, Decimal(0))
 
     return KeypadEffects(credit=credit, power_limit=power_limit, clear_credit=clear_credit)
+
+
+@dataclass(frozen=True)
+class StsMeterSetup:
+    """The STS identity an emulated keypad meter is commissioned with."""
+
+    decoder_key: bytes
+    encryption: Encryption = Encryption.STA
+    base_year: int = 1993
+    key_type: int = 2
+    key_revision: int = 1
+    tariff_index: str = "01"
+    key_expiry: int = 255
+
+    def keypad_for(self, engine: PrepaidEngine) -> StsKeypad:
+        return StsKeypad(self.decoder_key, self.encryption, engine_effects(engine),
+                         base_year=self.base_year, key_type=self.key_type,
+                         key_revision=self.key_revision, tariff_index=self.tariff_index,
+                         key_expiry=self.key_expiry)
+
+
+def keypad_reply(keypad: StsKeypad | None, world: BenchWorld, now: Callable[[], datetime],
+                 request: dict[str, Any]) -> dict[str, Any]:
+    """The control channel's `keypad` op: one token typed on the meter, at bench time."""
+    if keypad is None:
+        return {"ok": False, "error": "this emulated meter has no STS keypad"}
+    with world.lock:
+        world.advance()  # the credit lands at the instant it is typed
+        return {"ok": True, **keypad.enter(str(request.get("token", "")), now()).to_dict()}
