@@ -24,13 +24,22 @@ TEST = 1  # class 1: non-meter-specific management (test and display), not encry
 MANAGEMENT = 2  # class 2: meter-specific management
 
 
+def _crc_byte(value: int) -> int:
+    """Eight shifts of the reflected polynomial A001 over one byte (the table's entries)."""
+    for _ in range(8):
+        value = (value >> 1) ^ 0xA001 if value & 1 else value >> 1
+    return value
+
+
+_CRC_TABLE = tuple(_crc_byte(v) for v in range(256))
+
+
 def crc16(data: bytes) -> int:
-    """CRC-16 with polynomial x^16 + x^15 + x^2 + 1, reflected, preset to FFFF."""
+    """CRC-16 with polynomial x^16 + x^15 + x^2 + 1, reflected, preset to FFFF: a byte at a
+    time through a 256-entry table."""
     crc = 0xFFFF
     for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
     return crc
 
 

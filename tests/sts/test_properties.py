@@ -170,3 +170,9 @@ def test_every_single_digit_error_is_refused(digits: str, key: bytes,
             with pytest.raises(StsError) as refused:
                 tk.decode(typo, key, encryption)
             assert isinstance(refused.value, TokenCrcError) or "66 bits" in str(refused.value)
+
+
+def test_crc16_is_the_catalogued_crc16_modbus() -> None:
+    """x^16 + x^15 + x^2 + 1, reflected, preset FFFF, no final XOR: the CRC RevEng
+    catalogue's CRC-16/MODBUS, whose check value over "123456789" is 4B37."""
+    assert tk.crc16(b"123456789") == 0x4B37
