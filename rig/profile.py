@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from rig.errors import ConfigError
+from rig.sts.identity import StsSection
 from rig.tomlconfig import load_toml_model
 
 DEFAULT_PROFILE = "dlt645-1p-money"
@@ -340,6 +341,7 @@ _CAPABILITY_NEEDS = {
     "alarm2_relay_trip": "relay_trip in thresholds.alarm2_actions",
     "overdraft": "thresholds.overdraft_limit above 0",
     "remote_relay_control": "protocol.dlt645.remote_relay_control = true",
+    "sts": "an [sts] section",
 }
 
 
@@ -358,6 +360,7 @@ class MeterProfile(_Strict):
     power_limit: PowerLimit | None = None
     metering: Metering = Metering()
     card: CardSettings = CardSettings()
+    sts: StsSection | None = None  # a keypad meter's STS identity (docs/sts.md)
     capabilities: frozenset[str] = frozenset()
     source: Path | None = Field(default=None, exclude=True)
 
@@ -391,6 +394,7 @@ class MeterProfile(_Strict):
             "alarm2_relay_trip": "relay_trip" in t.alarm2_actions,
             "overdraft": t.overdraft_limit > 0,
             "remote_relay_control": bool(dlt and dlt.remote_relay_control),
+            "sts": self.sts is not None,
         }
         for cap, needs in _CAPABILITY_NEEDS.items():
             if cap in self.capabilities and not offered[cap]:

@@ -24,7 +24,7 @@ from rig.sim.control import ControlServer
 from rig.sim.meter_firmware import EmulatedMeter
 from rig.sim.pty_port import PtySerialEndpoint
 from rig.sim.scpi_server import ScpiServer
-from rig.sim.sts_keypad import StsMeterSetup, keypad_reply
+from rig.sim.sts_keypad import StsMeterSetup, keypad_reply, lab_setup
 from rig.sim.virtual_card import VirtualCard, VpcdLink
 from rig.sim.vpcd import VpcdSlot, claim_free_slot
 from rig.sim.world import BenchWorld
@@ -86,7 +86,8 @@ class EmulatedBench:
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
                                    readback_master=readback_master, wire_pacing=wire_pacing)
         self.card = VirtualCard(CardApplication())
-        self.keypad = sts.keypad_for(self.world.engine) if sts else None  # STS tokens
+        sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
+        self.keypad = sts.keypad_for(self.world.engine) if sts else None
         self._slot = slot
         self._link: VpcdLink | None = None
         self._pty = PtySerialEndpoint(self.meter.on_serial_bytes)

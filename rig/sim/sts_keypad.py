@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from rig.profile import CreditKind, PowerLimit
+from rig.profile import CreditKind, MeterProfile, PowerLimit
 from rig.sim.prepaid import PrepaidEngine
 from rig.sts import amount as amount_field
 from rig.sts import token as tk
@@ -254,3 +254,12 @@ def keypad_reply(keypad: StsKeypad | None, world: BenchWorld, now: Callable[[], 
     with world.lock:
         world.advance()  # the credit lands at the instant it is typed
         return {"ok": True, **keypad.enter(str(request.get("token", "")), now()).to_dict()}
+
+
+def lab_setup(profile: MeterProfile) -> StsMeterSetup | None:
+    """The keypad an emulated meter of `profile` gets: none without an `[sts]` section."""
+    sts = profile.sts
+    if sts is None:
+        return None
+    return StsMeterSetup(sts.lab_decoder_key(), sts.encryption, sts.base_date, sts.key_type,
+                         sts.key_revision, sts.tariff_index)
