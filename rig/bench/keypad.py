@@ -66,3 +66,8 @@ class CommandKeypad:
     def enter(self, token: str) -> KeypadEntry:
         return KeypadEntry(display=run_actuator("keypad actuator", self._command, token,
                                                 self._timeout))
+
+
+def keypad_for(sim: ControlClient | None) -> Keypad:
+    """The bench's keypad: the emulated bench's control channel, else the operator."""
+    return EmulatedKeypad(sim) if sim is not None else PromptKeypad()

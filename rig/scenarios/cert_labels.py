@@ -34,6 +34,11 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "parameter card changes thresholds": RequirementLabels("alarm", "normal"),
     "power limit trip and recovery": RequirementLabels("cut-off", "normal"),
     "tariff change at its effective date": RequirementLabels("billing", "critical"),
+    "sts credit token is accepted": RequirementLabels("credit", "critical"),
+    "sts used token is refused": RequirementLabels("tamper", "blocker"),
+    "sts old token is refused": RequirementLabels("tamper", "critical"),
+    "sts token for another meter is refused": RequirementLabels("security", "blocker"),
+    "sts key change then a token under the new key": RequirementLabels("security", "critical"),
 }
 
 

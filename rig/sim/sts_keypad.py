@@ -31,7 +31,7 @@ from rig.sts.keys import BASE_YEARS, Encryption
 if TYPE_CHECKING:
     from rig.sim.world import BenchWorld
 
-# How many accepted TIDs the meter remembers (its TID record).
+# How many accepted TIDs the meter remembers (its TID record) unless its profile says.
 TID_MEMORY = 50
 
 
@@ -238,12 +238,13 @@ class StsMeterSetup:
     key_revision: int = 1
     tariff_index: str = "01"
     key_expiry: int = 255
+    tid_memory: int = TID_MEMORY
 
     def keypad_for(self, engine: PrepaidEngine) -> StsKeypad:
         return StsKeypad(self.decoder_key, self.encryption, engine_effects(engine),
                          base_year=self.base_year, key_type=self.key_type,
                          key_revision=self.key_revision, tariff_index=self.tariff_index,
-                         key_expiry=self.key_expiry)
+                         key_expiry=self.key_expiry, tids=deque(maxlen=self.tid_memory))
 
 
 def keypad_reply(keypad: StsKeypad | None, world: BenchWorld, now: Callable[[], datetime],
@@ -262,4 +263,4 @@ def lab_setup(profile: MeterProfile) -> StsMeterSetup | None:
     if sts is None:
         return None
     return StsMeterSetup(sts.lab_decoder_key(), sts.encryption, sts.base_date, sts.key_type,
-                         sts.key_revision, sts.tariff_index)
+                         sts.key_revision, sts.tariff_index, tid_memory=sts.tid_memory)

@@ -41,6 +41,7 @@ class StsSection(BaseModel):
     dkga: Literal["dkga02", "dkga04"] = "dkga02"
     encryption: Encryption = Encryption.STA
     base_date: Literal[1993, 2014, 2035] = 1993
+    tid_memory: Annotated[int, Field(ge=1, le=1000)] = 50  # TIDs the meter remembers
 
     def meter(self) -> MeterIdentity:
         return MeterIdentity(self.pan, self.supply_group, self.tariff_index,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rig.scenarios import certification as cert
+from rig.scenarios import certification_sts
 from rig.scenarios.steps import BenchSteps
 
 pytestmark = pytest.mark.bench
@@ -82,4 +83,34 @@ def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
 @pytest.mark.billing_on_bench_time  # the change takes effect at a bench instant
 def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
     cert.SCENARIOS["tariff change at its effective date"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_credit_token_is_accepted(steps: BenchSteps) -> None:
+    certification_sts.sts_credit_token_is_accepted(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_used_token_is_refused(steps: BenchSteps) -> None:
+    certification_sts.sts_used_token_is_refused(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_old_token_is_refused(steps: BenchSteps) -> None:
+    certification_sts.sts_old_token_is_refused(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_token_for_another_meter_is_refused(steps: BenchSteps) -> None:
+    certification_sts.sts_token_for_another_meter_is_refused(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_key_change_then_a_token_under_the_new_key(steps: BenchSteps) -> None:
+    certification_sts.sts_key_change_then_a_token_under_the_new_key(steps)
     assert str(steps.record.outcome) == "pass"
