@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from rig.bench.keypad import KeypadEntry, keypad_for
+from rig.bench.keypad import Keypad, KeypadEntry, keypad_for
 from rig.profile import CreditKind
 from rig.scenarios.steps import BenchSteps
 from rig.sts import tokens
@@ -54,6 +54,13 @@ def _type(s: BenchSteps, keypad_entry: KeypadEntry, expected: str) -> None:
     s.record.measure("meter display", keypad_entry.display, equals=expected)
 
 
+def _refused(s: BenchSteps, keypad: Keypad, token: str, display: str) -> None:
+    """Type a token the meter must refuse: its display, and not a unit of credit added."""
+    before = s.meter.remaining()
+    _type(s, keypad.enter(token), display)
+    s.record.measure("remaining credit unchanged", s.meter.remaining(), s.unit, equals=before)
+
+
 def sts_credit_token_is_accepted(s: BenchSteps) -> None:
     """A credit token typed on the keypad adds exactly its amount."""
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
@@ -70,11 +77,8 @@ def sts_used_token_is_refused(s: BenchSteps) -> None:
     token = v.credit()
     with s.record.step("type a credit token"):
         _type(s, keypad.enter(token), "Accept")
-        credited = s.meter.remaining()
     with s.record.step("type the same token again"):
-        _type(s, keypad.enter(token), "Used")
-        s.record.measure("remaining credit unchanged", s.meter.remaining(), s.unit,
-                         equals=credited)
+        _refused(s, keypad, token, "Used")
 
 
 def sts_old_token_is_refused(s: BenchSteps) -> None:
@@ -88,11 +92,8 @@ def sts_old_token_is_refused(s: BenchSteps) -> None:
         accepted = sum(keypad.enter(v.credit(amount=small)).display == "Accept"
                        for _ in range(depth))
         s.record.measure("tokens accepted", accepted, equals=depth)
-        credited = s.meter.remaining()
     with s.record.step("type a token older than all of them"):
-        _type(s, keypad.enter(old), "Old")
-        s.record.measure("remaining credit unchanged", s.meter.remaining(), s.unit,
-                         equals=credited)
+        _refused(s, keypad, old, "Old")
 
 
 def sts_token_for_another_meter_is_refused(s: BenchSteps) -> None:
@@ -102,10 +103,7 @@ def sts_token_for_another_meter_is_refused(s: BenchSteps) -> None:
                  else "600727000000000009")
     other_key = v.sts.model_copy(update={"pan": other_pan}).lab_decoder_key()
     with s.record.step("type another meter's token"):
-        before = s.meter.remaining()
-        _type(s, keypad.enter(v.credit(key=other_key)), "CRC Err")
-        s.record.measure("remaining credit unchanged", s.meter.remaining(), s.unit,
-                         equals=before)
+        _refused(s, keypad, v.credit(key=other_key), "CRC Err")
 
 
 def sts_key_change_then_a_token_under_the_new_key(s: BenchSteps) -> None:
@@ -128,6 +126,4 @@ def sts_key_change_then_a_token_under_the_new_key(s: BenchSteps) -> None:
         s.record.measure("remaining credit", s.meter.remaining(), s.unit,
                          equals=before + v.amount)
     with s.record.step("a token under the old key"):
-        _type(s, keypad.enter(v.credit()), "CRC Err")
-        s.record.measure("remaining credit unchanged", s.meter.remaining(), s.unit,
-                         equals=before + v.amount)
+        _refused(s, keypad, v.credit(), "CRC Err")
