@@ -37,7 +37,7 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "sts credit token is accepted": RequirementLabels("credit", "critical"),
     "sts used token is refused": RequirementLabels("tamper", "blocker"),
     "sts old token is refused": RequirementLabels("tamper", "critical"),
-    "sts token for another meter is refused": RequirementLabels("security", "blocker"),
+    "sts token made for a different meter is refused": RequirementLabels("security", "blocker"),
     "sts key change then a token under the new key": RequirementLabels("security", "critical"),
 }
 

@@ -96,7 +96,7 @@ def sts_old_token_is_refused(s: BenchSteps) -> None:
         _refused(s, keypad, old, "Old")
 
 
-def sts_token_for_another_meter_is_refused(s: BenchSteps) -> None:
+def sts_token_made_for_a_different_meter_is_refused(s: BenchSteps) -> None:
     """A token made for another meter's PAN does not decrypt here: a CRC error, no credit."""
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
     other_pan = ("000001000000000082" if v.sts.pan != "000001000000000082"

@@ -105,8 +105,8 @@ def test_sts_old_token_is_refused(steps: BenchSteps) -> None:
 
 
 @pytest.mark.requires_capability("sts")
-def test_sts_token_for_another_meter_is_refused(steps: BenchSteps) -> None:
-    certification_sts.sts_token_for_another_meter_is_refused(steps)
+def test_sts_token_made_for_a_different_meter_is_refused(steps: BenchSteps) -> None:
+    certification_sts.sts_token_made_for_a_different_meter_is_refused(steps)
     assert str(steps.record.outcome) == "pass"
 
 
