@@ -32,6 +32,7 @@ from rig.errors import ConfigError
 from rig.meter.protocol_settings import Dlt645Settings, Iec62056Settings, SerialSettings, Strict
 from rig.meter.protocols import PROTOCOLS, MeterProtocol, protocol_named
 from rig.profile_names import DEFAULT_PROFILE, PROFILES_ENV
+from rig.sts.identity import StsSection
 from rig.tomlconfig import load_toml_model
 
 
@@ -265,6 +266,7 @@ _CAPABILITY_NEEDS = {
     "alarm2_relay_trip": "relay_trip in thresholds.alarm2_actions",
     "overdraft": "thresholds.overdraft_limit above 0",
     "remote_relay_control": "protocol.dlt645.remote_relay_control = true",
+    "sts": "an [sts] section",
 }
 
 
@@ -283,6 +285,7 @@ class MeterProfile(Strict):
     power_limit: PowerLimit | None = None
     metering: Metering = Metering()
     card: CardSettings = CardSettings()
+    sts: StsSection | None = None  # a keypad meter's STS identity (docs/sts.md)
     capabilities: frozenset[str] = frozenset()
     source: Path | None = Field(default=None, exclude=True)
 
@@ -316,6 +319,7 @@ class MeterProfile(Strict):
             "alarm2_relay_trip": "relay_trip" in t.alarm2_actions,
             "overdraft": t.overdraft_limit > 0,
             "remote_relay_control": bool(dlt and dlt.remote_relay_control),
+            "sts": self.sts is not None,
         }
         for cap, needs in _CAPABILITY_NEEDS.items():
             if cap in self.capabilities and not offered[cap]:

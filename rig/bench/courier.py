@@ -6,13 +6,12 @@ On the emulated bench that is the bench's control channel; on a real bench it is
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from rig.bench.actuator import run_actuator
 from rig.bench.control import ControlClient
 from rig.bench.operator import OperatorConsole
-from rig.errors import RigError
 
 CardPlace = Literal["writer", "meter", "hand"]
 
@@ -75,12 +74,5 @@ class CommandCourier:
         self._timeout = timeout_s
 
     def move(self, to: CardPlace) -> Delivery:
-        try:
-            done = subprocess.run([self._command, to], capture_output=True, text=True,
-                                  timeout=self._timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise RigError(f"card actuator {self._command!r} {to}: {e}") from e
-        if done.returncode != 0:
-            raise RigError(f"card actuator {self._command!r} {to} exited {done.returncode}: "
-                           f"{done.stderr.strip()}")
-        return Delivery(place=to, meter_message=done.stdout.strip())
+        return Delivery(place=to, meter_message=run_actuator("card actuator", self._command,
+                                                             to, self._timeout))

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, meters, tariffs, "
                            "vends, readbacks, audit, API."),
                "console": ("rig.cli.console:app", "The vending console of one station: "
-                           "cashiers' web pages and its card writer.")}
+                           "cashiers' web pages and its card writer."),
+               "sts": ("rig.cli.sts:app", "STS tokens (IEC 62055-41): decoder keys, decode and "
+                       "encode a 20-digit token.")}
 app = typer.Typer(
     cls=lazy_groups(LAZY_GROUPS),
     add_completion=False,

@@ -35,6 +35,11 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "power limit trip and recovery": RequirementLabels("cut-off", "normal"),
     "tariff change at its effective date": RequirementLabels("billing", "critical"),
     "receipt printer": RequirementLabels("billing", "normal"),
+    "sts credit token is accepted": RequirementLabels("credit", "critical"),
+    "sts used token is refused": RequirementLabels("tamper", "blocker"),
+    "sts old token is refused": RequirementLabels("tamper", "critical"),
+    "sts token made for a different meter is refused": RequirementLabels("security", "blocker"),
+    "sts key change then a token under the new key": RequirementLabels("security", "critical"),
 }
 
 

@@ -25,6 +25,7 @@ from rig.sim.emulated_printer import EmulatedPrinter, printer_control
 from rig.sim.meter_firmware import EmulatedMeter
 from rig.sim.pty_port import PtySerialEndpoint
 from rig.sim.scpi_server import ScpiServer
+from rig.sim.sts_keypad import StsMeterSetup, keypad_reply, lab_setup
 from rig.sim.virtual_card import VirtualCard, VpcdLink
 from rig.sim.vpcd import VpcdSlot, claim_free_slot
 from rig.sim.world import BenchWorld
@@ -77,6 +78,7 @@ class EmulatedBench:
         wire_pacing: bool = False,
         epoch: datetime | None = None,
         address: str | None = None,
+        sts: StsMeterSetup | None = None,
     ) -> None:
         # Several emulated meters of one model on one billing centre need their own numbers.
         if address is not None:
@@ -87,6 +89,8 @@ class EmulatedBench:
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
                                    readback_master=readback_master, wire_pacing=wire_pacing)
         self.card = VirtualCard(CardApplication())
+        sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
+        self.keypad = sts.keypad_for(self.world.engine) if sts else None
         self._slot = slot
         self._link: VpcdLink | None = None
         self._pty = PtySerialEndpoint(self.meter.on_serial_bytes)
@@ -198,6 +202,8 @@ class EmulatedBench:
                 self.meter.close_cover()
             return {"ok": True, "cover_open": self.meter.log.cover_open_since is not None,
                     "tamper_count": self.meter.engine.events.tamper_count}
+        if op == "keypad":  # an STS token typed on the meter's keypad (docs/sts.md)
+            return keypad_reply(self.keypad, self.world, self.clock.now, request)
         if op == "meter_key":
             return {"ok": True, "granted": self.press_key(str(request.get("key", "")))}
         if isinstance(op, str) and op.startswith("printer_"):  # paper, cover, what printed

@@ -11,6 +11,7 @@ import pytest
 
 from rig.extras import optional_module
 from rig.scenarios import certification as cert
+from rig.scenarios import certification_sts
 from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
 
@@ -93,4 +94,33 @@ def test_receipt_printer(steps: BenchSteps) -> None:
     if optional_module("escpos") is None:
         pytest.skip("the receipt printer needs rig[printer] (python-escpos)")
     receipt_printer(steps)
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_credit_token_is_accepted(steps: BenchSteps) -> None:
+    certification_sts.sts_credit_token_is_accepted(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_used_token_is_refused(steps: BenchSteps) -> None:
+    certification_sts.sts_used_token_is_refused(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_old_token_is_refused(steps: BenchSteps) -> None:
+    certification_sts.sts_old_token_is_refused(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_token_made_for_a_different_meter_is_refused(steps: BenchSteps) -> None:
+    certification_sts.sts_token_made_for_a_different_meter_is_refused(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_key_change_then_a_token_under_the_new_key(steps: BenchSteps) -> None:
+    certification_sts.sts_key_change_then_a_token_under_the_new_key(steps)
     assert str(steps.record.outcome) == "pass"
