@@ -74,6 +74,7 @@ class EmulatedBench:
         wire_pacing: bool = False,
         epoch: datetime | None = None,
         address: str | None = None,
+        defect: str | None = None,
     ) -> None:
         # Several emulated meters of one model on one billing centre need their own numbers.
         if address is not None:
@@ -83,6 +84,11 @@ class EmulatedBench:
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
                                    readback_master=readback_master, wire_pacing=wire_pacing)
+        if defect is not None:  # a mutant meter (rig.sim.defects): one known defect
+            from rig.sim.defects import install
+
+            install(self.meter, defect)
+        self.defect = defect
         self.card = VirtualCard(CardApplication())
         self._slot = slot
         self._link: VpcdLink | None = None
