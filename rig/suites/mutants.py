@@ -165,7 +165,11 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
             " | ".join(tail)
         return run
     run.record = str(record)
-    for test in json.loads(record.read_text("utf-8"))["tests"]:
+    tests = json.loads(record.read_text("utf-8"))["tests"]
+    if not tests:
+        run.error = "the certification run collected no test: " + \
+            " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+    for test in tests:
         run.outcomes[test["requirement"]] = test["outcome"]
         if test.get("message"):
             run.messages[test["requirement"]] = str(test["message"])[:300]
