@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from rig.bench.config import BenchConfig
 from rig.errors import ConfigError
 from rig.profile import available_profiles, load_profile
-from rig.report.record_schema import TestRecord
-from rig.sim.defects import DEFECTS, applicable, install
+from rig.report import record_schema
+from rig.sim.defects import DEFECTS, applicable
 from rig.sim.emulated_bench import EmulatedBench
 from rig.sim.prepaid import PrepaidEngine
 from rig.suites.mutants import KILLED, NOT_RUN, run_campaign
@@ -54,12 +54,12 @@ def test_every_applicable_defect_installs(profile: str) -> None:
 
 def test_defect_that_does_not_apply_is_refused_by_name() -> None:
     p = load_profile("dlt645-1p-money")  # no power limit
-    with pytest.raises(ConfigError, match="power-limit-low.*does not apply.*dlt645-1p-money"):
+    with pytest.raises(ConfigError, match=r"power-limit-low.*does not apply.*dlt645-1p-money"):
         EmulatedBench(p, defect="power-limit-low")
 
 
 def test_unknown_defect_in_bench_config_names_field_and_choices() -> None:
-    with pytest.raises(ValidationError, match="defect: unknown meter defect 'nope'.*cutoff-late"):
+    with pytest.raises(ValidationError, match=r"defect: unknown meter defect .nope.*cutoff-late"):
         BenchConfig(defect="nope")
     with pytest.raises(ValidationError, match="only an emulated meter"):
         BenchConfig(kind="real", time_scale=1, defect="cutoff-late", meter={"port": "/dev/x"},
@@ -101,7 +101,8 @@ def test_fixed_mutant_sample_is_killed_by_its_own_scenarios(tmp_path: Path) -> N
         assert {m.cell(r) for r in others} <= {NOT_RUN}
     assert matrix.score == 1.0
     assert (tmp_path / "kill-matrix.json").is_file()
-    record = TestRecord.model_validate_json((tmp_path / "record.json").read_text("utf-8"))
+    raw = (tmp_path / "record.json").read_text("utf-8")
+    record = record_schema.TestRecord.model_validate_json(raw)
     assert record.kill_matrix is not None
     assert record.kill_matrix.killed == list(SAMPLE)
 
