@@ -191,18 +191,12 @@ class _EmergencyForgiven(PrepaidEngine):
 
 class _EmergencyShort(PrepaidEngine):
     def _lend_emergency(self, at: datetime) -> None:
+        super()._lend_emergency(at)
         ec = self.profile.emergency_credit
         assert ec is not None
         half = (ec.amount / 2).quantize(self.profile.credit.resolution)
-        self.credit += half
-        self.emergency_outstanding += half
-        self.events.emergency_count += 1
-        self.events.last_emergency = at
-        t = self.acting_levels()
-        if self.credit > t.alarm1:
-            self.alarm1_active = False
-        if self.credit > t.alarm2:
-            self.alarm2_active = False
+        self.credit -= half  # only the other half was lent
+        self.emergency_outstanding -= half
 
 
 class _FriendlyIgnored(PrepaidEngine):
@@ -487,7 +481,7 @@ _CATALOGUE = (
            "cut-off", _engine(_PowerTripIsCutoff), _capability("power_limit")),
     Defect("credit-one-unit-more", BUY, "each purchase credited one card unit more",
            _engine(_CreditOneUnitMore)),
-    Defect("cumulative-purchase-not-kept", BUY, "cumulative purchase register holds only the "
+    Defect("cumulative-purchase-not-kept", CYCLES, "cumulative purchase register holds only the "
            "last purchase", _engine(_CumulativeNotKept)),
     Defect("replay-applied-again", REPLAY, "a purchase already applied is credited again when "
            "the same card is inserted", _terminal(_ReplayApplied)),
