@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
+import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -114,3 +116,19 @@ def test_whole_campaign_kills_every_mutant(profile: str, tmp_path: Path) -> None
     assert matrix.broken == []
     assert matrix.survived == []
     assert matrix.killing_none() == []
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["sim", "--defect", "nope"], "error: unknown meter defect 'nope' (known: alarm1-early"),
+    (["sim", "--defect", "power-limit-low"], "error: meter defect 'power-limit-low' does not "
+                                             "apply to profile 'dlt645-1p-money'"),
+    (["run", "--suite", "mutants", "--bench", "lab.toml"], "error: --suite mutants runs on "
+                                                           "emulated benches"),
+])
+def test_cli_refuses_a_defect_in_one_line(args: list[str], says: str, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "rig.cli.main", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode != 0
+    assert says in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
