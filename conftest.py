@@ -10,3 +10,20 @@ import os
 
 for _variable in ("RIG_PROFILES_DIR", "RIG_MASTER_KEY"):
     os.environ.pop(_variable, None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mutant_campaign: the whole mutant campaign of a "
+                            "profile (slow; runs only when selected with -m mutant_campaign)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    if "mutant_campaign" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="the whole mutant campaign: select it with "
+                                   "-m mutant_campaign (bench/mutants.py gives its figures)")
+    for item in items:
+        if item.get_closest_marker("mutant_campaign") is not None:
+            item.add_marker(skip)

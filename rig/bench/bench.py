@@ -162,7 +162,8 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 from rig.sim.emulated_bench import EmulatedBench
 
                 sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch,
-                                    address=config.meter.address, master_key=master_key)
+                                    address=config.meter.address, master_key=master_key,
+                                    defect=config.defect)
                 control_url = sim.start().control
                 stack.callback(report.closed.append, "emulated bench stopped")
                 stack.callback(sim.stop)

@@ -102,6 +102,9 @@ class BenchConfig(_Strict):
     epoch: datetime | None = Field(
         default=None, description="emulated only: the bench time the clock starts at "
         "(timezone-aware; default: now), so time-of-day behaviour is reproducible")
+    defect: str | None = Field(
+        default=None, description="emulated only: start the meter with this one known defect "
+        "from rig.sim.defects (a mutant meter, to show the suite catches it)")
     sim_control: str | None = Field(
         default=None, description="attach to a running `rig sim` (its control URL) "
         "instead of starting an emulated bench in-process")
@@ -144,6 +147,17 @@ class BenchConfig(_Strict):
                                  "emulated bench can start at a chosen instant")
             if self.card.courier == "emulated":
                 raise ValueError("a real bench moves cards by 'prompt' or 'command'")
+            if self.defect is not None:
+                raise ValueError("defect: only an emulated meter can be given a defect")
+        if self.defect is not None:
+            from rig.sim.defects import DEFECTS
+
+            if self.sim_control is not None:
+                raise ValueError("defect: an attached `rig sim` has its own; start it with "
+                                 "`rig sim --defect NAME`")
+            if self.defect not in DEFECTS:
+                raise ValueError(f"defect: unknown meter defect {self.defect!r} (known: "
+                                 f"{', '.join(DEFECTS)})")
         if self.epoch is not None and self.epoch.tzinfo is None:
             raise ValueError("epoch: give a timezone (e.g. 2026-03-04T08:00:00+00:00)")
         if self.card.courier == "command" and not self.card.courier_command:

@@ -87,7 +87,8 @@ def run(
         str | None, typer.Option(help="billing DB URL (default: in the run folder)")
     ] = None,
     suite: Annotated[
-        str | None, typer.Option(help="run a test suite instead: certification")
+        str | None, typer.Option(help="run a test suite instead: certification, or mutants "
+                                 "(the certification suite against each mutant meter)")
     ] = None,
     profiles_dir: ProfilesDir = None,
     select: Annotated[
@@ -178,6 +179,8 @@ def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
                operator: str | None = None) -> None:
     from rig.cli.suite import run_suite, suite_package
 
+    if suite == "mutants":
+        _run_mutants(bench, profile, out, profiles_dir)
     try:
         suite_package(suite)
     except ValueError as e:
@@ -191,6 +194,23 @@ def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
     console.print(f"test record (JSON): {run_dir / 'record.json'}")
     console.print(f"Allure results: {run_dir / 'allure-results'}  (render: rig report {run_dir})")
     console.print(f"certification summary: [bold]{run_dir / 'certification.html'}[/]")
+    raise typer.Exit(code)
+
+
+def _run_mutants(bench: Path | None, profile: str | None, out: Path,
+                 profiles_dir: Path | None) -> None:
+    from rig.cli.mutants import run_mutants
+
+    if bench is not None:
+        raise _fail("--suite mutants runs on emulated benches it starts itself: drop --bench")
+    run_dir = out / f"mutants-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]rig[/] mutants suite → {run_dir}")
+    try:
+        code = run_mutants(run_dir.resolve(), console, profile=profile,
+                           profiles_dir=profiles_dir.resolve() if profiles_dir else None)
+    except RigError as e:
+        raise _fail(str(e)) from None
     raise typer.Exit(code)
 
 
@@ -265,6 +285,10 @@ def sim(
                                  "share a billing centre need one each")
     ] = None,
     profiles_dir: ProfilesDir = None,
+    defect: Annotated[
+        str | None, typer.Option(help="start a mutant meter with this one known defect "
+                                 "(docs/certification.md, 'Mutant meters')")
+    ] = None,
 ) -> None:
     """Start an emulated bench and serve it until SIGINT/SIGTERM."""
     from rig.profile import load_profile
@@ -279,6 +303,7 @@ def sim(
             slot=VpcdSlot(reader) if reader is not None else None,
             wire_pacing=wire_pacing,
             address=address,
+            defect=defect,
         )
         parts = bench.start()
     except RigError as e:

@@ -141,6 +141,42 @@ class Totals(_Closed):
     skipped: int
 
 
+Cell = Literal["killed", "survived", "not applicable", "not run"]
+
+
+class MutantRow(_Closed):
+    defect: str
+    requirement: str = Field(description="the requirement whose scenario must kill it")
+    what: str
+    killed: bool
+    error: str | None = Field(description="the run itself failed: nothing was judged")
+    record: str = Field(description="that run's own record.json")
+    cells: dict[str, Cell] = Field(description="scenario (requirement) -> verdict")
+    messages: dict[str, str]
+
+
+class ReferenceRun(_Closed):
+    outcomes: dict[str, Outcome]
+    record: str
+    error: str | None
+
+
+class KillMatrix(_Closed):
+    """`rig run --suite mutants`: the suite against each mutant meter (rig.sim.defects)."""
+
+    profile: str
+    scenarios: list[str]
+    reference: ReferenceRun
+    scenarios_failing_on_reference: list[str]
+    mutants: list[MutantRow]
+    killed: list[str]
+    survived: list[str]
+    mutation_score: float = Field(description="mutants killed by any scenario / mutants")
+    own_requirement_missed: list[str]
+    scenarios_killing_none: list[str]
+    wall_s: float
+
+
 class TestRecord(_Closed):
     """record.json: one run of rig (a prepaid cycle or a certification suite)."""
 
@@ -155,6 +191,9 @@ class TestRecord(_Closed):
     operator: str
     totals: Totals
     tests: list[Test]
+    kill_matrix: KillMatrix | None = Field(
+        default=None, description="only in the record of a mutant campaign (the reference "
+        "meter's run): mutant x scenario, docs/certification.md 'Mutant meters'")
 
 
 def json_schema() -> dict[str, object]:

@@ -55,6 +55,8 @@ def buy_and_insert(s: BenchSteps, amount: Decimal = Decimal("30.00")) -> int:
         s.record.measure("readback cumulative purchase", readback.cumulative_purchase,
                          equals=vend.credit)
         s.record.measure("readback remaining", readback.remaining, equals=vend.credit)
+        s.record.measure("readback relay open", readback.relay_open, equals=False,
+                         description="the relay was closed when the card collected it")
         result = s.upload_readback().reconciliation
         s.record.measure("reconciliation verdict", str(result.verdict), equals="balanced")
     return vend.sequence

@@ -7,6 +7,7 @@ bench time; relay and register states are read over the meter's own protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,7 +26,7 @@ from rig.scenarios.cert_base import (
     outside_friendly_periods,
     trips_at_alarm2,
 )
-from rig.scenarios.steps import BenchSteps
+from rig.scenarios.steps import BenchSteps, MeterState
 
 
 def _buy_credit(s: BenchSteps, credit: Decimal, step: str, *, up: bool = True) -> Decimal:
@@ -99,6 +100,40 @@ def alarms_at_predicted_times(s: BenchSteps) -> None:
             s.record.measure("remaining credit not increased", s.meter.remaining(), s.unit,
                              high=before)
     s.load_off()
+    _alarm_level_on_slow_approach(s, "alarm 2", t.alarm2, lambda m: m.pre_trip_alarm, power)
+    if s.meter.state().alarm1 is not None:  # a protocol that reports alarm 1
+        _alarm_level_on_slow_approach(s, "alarm 1", t.alarm1, alarm1_seen(s), power)
+
+
+SLOW = 10  # the approach draws 1/SLOW of the consumption power
+APPROACH = Decimal("1.15")  # from 15 % above the level: past a 10 % defect, inside a workday
+
+
+def _alarm_level_on_slow_approach(s: BenchSteps, alarm: str, level: Decimal,
+                                  flag: Callable[[MeterState], bool], power: Decimal) -> None:
+    """The alarm's level itself, approached at a tenth of the power: credit then moves
+    little between two polls, so the level is judged to a few register digits whatever the
+    machine's polling speed (at full power a busy machine's polls can be further apart than
+    a tenth of the level)."""
+    p = s.bench.profile
+    with s.record.step(f"credit above {alarm} again"):
+        room = level * APPROACH - s.meter.remaining()
+        if room > 0:
+            s.card_to_writer()
+            _, delivery = s.buy(expect.amount_for(p, room, PRICE,
+                                                  at_least=s.billing.limits.minimum))
+            s.record.measure("card accepted", delivery.accepted, equals=True)
+            s.settle()
+        clear_alarm2_trip(s)
+        s.record.measure(f"{alarm} cleared above its level", flag(s.meter.state()),
+                         equals=False)
+    outside_friendly_periods(s, expect.hours_to_spend(p, s.meter.remaining() - level, PRICE,
+                                                      power / SLOW) + 1)
+    with s.record.step(f"{alarm} at its level, approached at 1/{SLOW} power"):
+        s.load_on(power / SLOW)
+        seen = s.watch(flag, f"{alarm} (slow approach)")
+        measure_alarm_level(s, alarm, seen, level)
+        s.load_off()
 
 
 def cutoff_and_reconnection(s: BenchSteps) -> None:

@@ -194,6 +194,14 @@ class MeterCardTerminal:
         return CardRefusal(code, self._serial)
 
     # -- phase 1: check (no register changes) ------------------------------------------
+    def binds(self, meter_no: str) -> bool:
+        """A card or record naming `meter_no` is for this meter (a mutant meter may differ)."""
+        return meter_no == self.meter_no
+
+    def verify(self, record: Any) -> None:
+        """Check a record's MAC under the meter key (MacError if it does not verify)."""
+        record.verify(self._key)
+
     def _check(self, session: CardSession) -> _Plan:
         try:
             session.select_application()
@@ -209,7 +217,7 @@ class MeterCardTerminal:
             raise _Refused("card not issued: its CARD_INFO is erased",
                            CardErrorCode.CARD_NOT_ISSUED)
         self._serial = info.card_serial
-        if info.meter_no != self.meter_no:
+        if not self.binds(info.meter_no):
             raise _Refused(f"card is for meter {info.meter_no}",
                            CardErrorCode.METER_NUMBER_MISMATCH)
         if info.key_revision != self.key_revision:
@@ -244,8 +252,8 @@ class MeterCardTerminal:
         if rec is None:
             raise _Refused(f"{what} card carries no {cls.NAME}",
                            CardErrorCode.CARD_FILE_FORMAT_ERROR)
-        rec.verify(self._key)
-        if rec.meter_no != self.meter_no:
+        self.verify(rec)
+        if not self.binds(rec.meter_no):
             raise _Refused(f"{cls.NAME} is for meter {rec.meter_no}",
                            CardErrorCode.METER_NUMBER_MISMATCH)
         return rec
@@ -254,13 +262,13 @@ class MeterCardTerminal:
         tariff = session.read_tariff()
         purchase = session.read_purchase()
         if tariff is not None:
-            tariff.verify(self._key)
-            if tariff.meter_no != self.meter_no:
+            self.verify(tariff)
+            if not self.binds(tariff.meter_no):
                 raise _Refused(f"tariff is for meter {tariff.meter_no}",
                                CardErrorCode.METER_NUMBER_MISMATCH)
         if purchase is not None:
-            purchase.verify(self._key)
-            if purchase.meter_no != self.meter_no:
+            self.verify(purchase)
+            if not self.binds(purchase.meter_no):
                 raise _Refused(f"purchase is for meter {purchase.meter_no}",
                                CardErrorCode.METER_NUMBER_MISMATCH)
             if purchase.key_revision != self.key_revision:

@@ -79,6 +79,7 @@ class EmulatedBench:
         epoch: datetime | None = None,
         address: str | None = None,
         sts: StsMeterSetup | None = None,
+        defect: str | None = None,
     ) -> None:
         # Several emulated meters of one model on one billing centre need their own numbers.
         if address is not None:
@@ -88,6 +89,11 @@ class EmulatedBench:
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
                                    readback_master=readback_master, wire_pacing=wire_pacing)
+        if defect is not None:  # a mutant meter (rig.sim.defects): one known defect
+            from rig.sim.defects import install
+
+            install(self.meter, defect)
+        self.defect = defect
         self.card = VirtualCard(CardApplication())
         sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
         self.keypad = sts.keypad_for(self.world.engine) if sts else None

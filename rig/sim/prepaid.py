@@ -92,7 +92,13 @@ class PrepaidEngine:
 
     @property
     def _cutoff_level(self) -> Decimal:
-        return -self.profile.thresholds.overdraft_limit
+        return -self.acting_levels().overdraft_limit
+
+    def acting_levels(self) -> Thresholds:
+        """The levels the alarm, relay and emergency-credit logic act on: the profile's (and
+        what parameter cards set). A mutant meter (rig.sim.defects) acts on others while its
+        registers still show these."""
+        return self.profile.thresholds
 
     def _cost_of(self, wh: int) -> Decimal:
         """Credit consumed by `wh` watt-hours (exact)."""
@@ -115,7 +121,7 @@ class PrepaidEngine:
         return fp is not None and fp.contains(at)
 
     def _next_event_wh(self, at: datetime) -> int | None:
-        t = self.profile.thresholds
+        t = self.acting_levels()
         levels = []
         if not self.in_friendly_period(at):
             levels.append(self._cutoff_level)
@@ -196,7 +202,7 @@ class PrepaidEngine:
                 self._close(at)
 
     def _check_events(self, at: datetime) -> None:
-        t = self.profile.thresholds
+        t = self.acting_levels()
         friendly = self.in_friendly_period(at)
         if not self.alarm1_active and self.credit <= t.alarm1:
             self.alarm1_active = True
@@ -243,7 +249,7 @@ class PrepaidEngine:
         self.emergency_outstanding += ec.amount
         self.events.emergency_count += 1
         self.events.last_emergency = at
-        t = self.profile.thresholds
+        t = self.acting_levels()
         if self.credit > t.alarm1:
             self.alarm1_active = False
         if self.credit > t.alarm2:
@@ -265,7 +271,7 @@ class PrepaidEngine:
         ec = self.profile.emergency_credit
         if ec is None or ec.activation != "on_request" or self.emergency_outstanding > 0:
             return False
-        if self.credit > self.profile.thresholds.alarm2:
+        if self.credit > self.acting_levels().alarm2:
             return False
         self._lend_emergency(at)
         if (not self.relay_closed and self.relay_reason in _CREDIT_REASONS
@@ -301,7 +307,7 @@ class PrepaidEngine:
         return int(scaled.to_integral_value(rounding=ROUND_DOWN))
 
     def would_hoard(self, units: int) -> bool:
-        return self.balance + self.credit_from_units(units) > self.profile.thresholds.hoarding_limit
+        return self.balance + self.credit_from_units(units) > self.acting_levels().hoarding_limit
 
     def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
         """Add purchased credit, repaying emergency credit first.
@@ -315,7 +321,7 @@ class PrepaidEngine:
         self.cumulative_purchase += amount
         self.purchase_count += 1
         self.last_sequence = sequence
-        t = self.profile.thresholds
+        t = self.acting_levels()
         if self.credit > t.alarm1:
             self.alarm1_active = False
         if self.credit > t.alarm2:

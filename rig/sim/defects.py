@@ -1,0 +1,546 @@
+"""The defect catalogue: emulated meters that each carry one known defect ("mutants").
+
+A certification suite is worth what it catches. Each defect here is one way a real prepaid
+meter's firmware can be wrong, tied to the certified requirement whose scenario must fail on
+it (docs/certification.md, "Mutant meters"). `rig sim --defect NAME` and a bench config's
+`defect = "NAME"` start an emulated meter with it; `rig run --suite mutants` runs the suite
+against every defect that applies to a profile and writes the kill matrix.
+
+A defect is a subclass of one firmware part (the prepaid engine, the card terminal or the
+meter) that overrides one method; `install` swaps the part's class, so the reference
+firmware has no defect switches in it. Deviations are sized to exceed the tolerance the
+suite declares for the requirement (docs/certification.md, "How scenarios judge a meter"):
+10 % of an alarm level, a cut-off 10 % of alarm 2 off, twice the accuracy class in
+metrology; a defect inside the declared tolerance is not one the standard asks to catch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from rig.card.records import ReadbackRecord
+from rig.errors import ConfigError
+from rig.meter.dlt645 import data_ids as di
+from rig.profile import CreditKind, MeterProfile, Thresholds
+from rig.sim.card_terminal import MeterCardTerminal
+from rig.sim.prepaid import PrepaidEngine, RelayReason
+
+if TYPE_CHECKING:
+    from rig.sim.meter_firmware import EmulatedMeter
+
+TENTH = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class Defect:
+    """One known defect: what the meter does wrong and the requirement that must catch it."""
+
+    name: str
+    requirement: str  # the certification test (docs/certification.md) that must fail on it
+    what: str
+    install: Callable[[EmulatedMeter], None]
+    applies: Callable[[MeterProfile], bool] = lambda p: True
+
+
+# -- profile predicates --------------------------------------------------------------------
+def _relay_trip(p: MeterProfile) -> bool:
+    return "relay_trip" in p.thresholds.alarm2_actions
+
+
+def _overdraft(p: MeterProfile) -> bool:
+    return p.thresholds.overdraft_limit > 0
+
+
+def _below_cutoff_recloses(p: MeterProfile) -> bool:
+    """The cut-off scenario buys credit that leaves the balance above the cut-off level but at
+    or below close-allowed only where there is debt to pay off (overdraft or automatic EC)."""
+    ec = p.emergency_credit
+    return _overdraft(p) or (ec is not None and ec.activation == "automatic")
+
+
+def _ec(activation: str | None = None) -> Callable[[MeterProfile], bool]:
+    def applies(p: MeterProfile) -> bool:
+        ec = p.emergency_credit
+        return ec is not None and (activation is None or ec.activation == activation)
+    return applies
+
+
+def _capability(name: str) -> Callable[[MeterProfile], bool]:
+    return lambda p: name in p.capabilities
+
+
+def _money(p: MeterProfile) -> bool:
+    return p.credit.unit is CreditKind.MONEY
+
+
+def _dlt645(p: MeterProfile) -> bool:
+    return p.protocol.kind == "dlt645-2007"
+
+
+def _alarm1_reported(p: MeterProfile) -> bool:
+    """Alarm 1 is visible on the meter's protocol (IEC 62056-21 status word); DL/T 645 status
+    word 3 has no alarm-1 bit, so a DL/T 645 meter shows it only on its display."""
+    return not _dlt645(p)
+
+
+# -- installing a defect ------------------------------------------------------------------
+def _engine(cls: type[PrepaidEngine]) -> Callable[[EmulatedMeter], None]:
+    def install(meter: EmulatedMeter) -> None:
+        meter.engine.__class__ = cls
+    return install
+
+
+def _terminal(cls: type[MeterCardTerminal]) -> Callable[[EmulatedMeter], None]:
+    def install(meter: EmulatedMeter) -> None:
+        meter.terminal.__class__ = cls
+    return install
+
+
+def _levels(**change: Callable[[Thresholds], object]) -> Callable[[EmulatedMeter], None]:
+    """The alarm/relay logic acts on levels other than those the meter shows."""
+    class Shifted(PrepaidEngine):
+        def acting_levels(self) -> Thresholds:
+            t = super().acting_levels()
+            return t.model_copy(update={k: f(t) for k, f in change.items()})
+    return _engine(Shifted)
+
+
+def _cutoff_shift(t: Thresholds) -> Decimal:
+    return t.alarm2 * TENTH
+
+
+# -- engine defects ------------------------------------------------------------------------
+class _RecloseWithoutCredit(PrepaidEngine):
+    """A card insertion recloses a relay opened for lack of credit, and the meter then keeps
+    it closed until the next purchase (the credit check is skipped after the reclose)."""
+
+    _unpaid_reclose: bool = False
+
+    def card_inserted(self, at: datetime) -> bool:
+        if not self.relay_closed and self.relay_reason is RelayReason.CREDIT_EXHAUSTED:
+            self._unpaid_reclose = True
+            self._close(at)
+            return True
+        return super().card_inserted(at)
+
+    def _check_events(self, at: datetime) -> None:
+        if self._unpaid_reclose and self.relay_closed:
+            return
+        super()._check_events(at)
+
+    def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
+        self._unpaid_reclose = False
+        super().apply_purchase(sequence, units, at)
+
+
+class _AlarmTripNotCleared(PrepaidEngine):
+    def card_inserted(self, at: datetime) -> bool:
+        return False
+
+
+class _CloseAllowedIgnored(PrepaidEngine):
+    """Any purchase recloses while credit is above the cut-off level (close-allowed ignored)."""
+
+    def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
+        super().apply_purchase(sequence, units, at)
+        if not self.relay_closed and self.relay_reason in (
+                RelayReason.CREDIT_EXHAUSTED, RelayReason.ALARM2_TRIP) \
+                and self.credit > self._cutoff_level:
+            self._close(at)
+
+
+class _NoRecloseAfterPurchase(PrepaidEngine):
+    def _close(self, at: datetime) -> None:
+        if self.relay_reason is RelayReason.CREDIT_EXHAUSTED:
+            return
+        super()._close(at)
+
+
+class _EmergencyAboveAlarm2(PrepaidEngine):
+    def acting_levels(self) -> Thresholds:
+        t = super().acting_levels()
+        return t.model_copy(update={"alarm2": t.alarm1 * 10})
+
+
+class _EmergencyTwice(PrepaidEngine):
+    def request_emergency_credit(self, at: datetime) -> bool:
+        outstanding, self.emergency_outstanding = self.emergency_outstanding, Decimal(0)
+        granted = super().request_emergency_credit(at)
+        self.emergency_outstanding += outstanding
+        return granted
+
+
+class _EmergencyRefused(PrepaidEngine):
+    def _lend_emergency(self, at: datetime) -> None:
+        if self.relay_closed:  # automatic: cut off instead of lending
+            self._open(RelayReason.CREDIT_EXHAUSTED, at)
+
+    def request_emergency_credit(self, at: datetime) -> bool:
+        return False
+
+
+class _EmergencyForgiven(PrepaidEngine):
+    def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
+        self.emergency_outstanding = Decimal(0)  # the loan written off: the customer keeps it
+        super().apply_purchase(sequence, units, at)
+
+
+class _EmergencyShort(PrepaidEngine):
+    def _lend_emergency(self, at: datetime) -> None:
+        super()._lend_emergency(at)
+        ec = self.profile.emergency_credit
+        assert ec is not None
+        half = (ec.amount / 2).quantize(self.profile.credit.resolution)
+        self.credit -= half  # only the other half was lent
+        self.emergency_outstanding -= half
+
+
+class _FriendlyIgnored(PrepaidEngine):
+    def in_friendly_period(self, at: datetime) -> bool:
+        return False
+
+
+class _FriendlyEndsLate(PrepaidEngine):
+    def in_friendly_period(self, at: datetime) -> bool:
+        return super().in_friendly_period(at) or super().in_friendly_period(
+            at - timedelta(hours=1))
+
+
+class _PowerLimitIgnored(PrepaidEngine):
+    def _over_limit(self, power_w: Decimal) -> bool:
+        return False
+
+
+class _PowerLimitLow(PrepaidEngine):
+    def _over_limit(self, power_w: Decimal) -> bool:
+        return super()._over_limit(power_w * Decimal("2.5"))  # trips at 0.4 x the limit
+
+
+class _ReconnectsEarly(PrepaidEngine):
+    def _power_trip(self, at: datetime) -> None:
+        super()._power_trip(at)
+        lim = self.profile.power_limit
+        assert lim is not None
+        self.reconnect_at = at + timedelta(seconds=lim.reconnect_delay_s / 2)
+
+
+class _PowerTripIsCutoff(PrepaidEngine):
+    def _power_trip(self, at: datetime) -> None:
+        super()._power_trip(at)
+        self.events.cutoff_count += 1
+        self.events.last_cutoff = at
+
+
+class _CreditOneUnitMore(PrepaidEngine):
+    def credit_from_units(self, units: int) -> Decimal:
+        return super().credit_from_units(units + 1)
+
+
+class _PurchaseCountStuck(PrepaidEngine):
+    def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
+        count = self.purchase_count
+        super().apply_purchase(sequence, units, at)
+        self.purchase_count = max(count, 1)
+
+
+class _CumulativeNotKept(PrepaidEngine):
+    def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
+        super().apply_purchase(sequence, units, at)
+        self.cumulative_purchase = self.credit_from_units(units)
+
+
+class _HoardingIgnored(PrepaidEngine):
+    def would_hoard(self, units: int) -> bool:
+        return False
+
+
+class _HoardingBalanceOnly(PrepaidEngine):
+    def would_hoard(self, units: int) -> bool:
+        return self.balance > self.acting_levels().hoarding_limit
+
+
+class _FactoryLevels(PrepaidEngine):
+    """The registers show what a parameter card set; the logic keeps the factory levels."""
+
+    def acting_levels(self) -> Thresholds:
+        return self._factory.thresholds
+
+    @property
+    def _factory(self) -> MeterProfile:
+        return getattr(self, "_factory_profile", self.profile)
+
+
+def _factory_levels(meter: EmulatedMeter) -> None:
+    meter.engine.__class__ = _FactoryLevels
+    object.__setattr__(meter.engine, "_factory_profile", meter.engine.profile)
+
+
+class _MeteringError(PrepaidEngine):
+    """Energy integrated at the wrong rate (a meter constant error)."""
+
+    rate: Decimal = Decimal(1)
+
+    def advance(self, seconds: float, power_w: Decimal, start: datetime) -> None:
+        super().advance(seconds, power_w * self.rate, start)
+
+
+def _metering(sign: int) -> Callable[[EmulatedMeter], None]:
+    def install(meter: EmulatedMeter) -> None:
+        error = _class_error(meter.profile) * 2 * sign
+        meter.engine.__class__ = _MeteringError
+        object.__setattr__(meter.engine, "rate", 1 + error)
+    return install
+
+
+def _class_error(p: MeterProfile) -> Decimal:
+    digits = "".join(c for c in p.metering.accuracy_class if c.isdigit() or c == ".")
+    return Decimal(digits or "1") / 100
+
+
+class _TariffIgnored(PrepaidEngine):
+    def apply_tariff(self, version: int, price_per_kwh: Decimal) -> bool:
+        return False
+
+
+class _TariffPriceKept(PrepaidEngine):
+    def apply_tariff(self, version: int, price_per_kwh: Decimal) -> bool:
+        return super().apply_tariff(version, self.price_per_kwh)
+
+
+# -- card terminal defects -------------------------------------------------------------------
+class _AnyMeter(MeterCardTerminal):
+    def binds(self, meter_no: str) -> bool:
+        return True
+
+
+class _MacNotChecked(MeterCardTerminal):
+    def verify(self, record: Any) -> None:
+        return None
+
+
+class _ReplayApplied(MeterCardTerminal):
+    """A purchase already applied is applied again (the sequence check compares wrongly)."""
+
+    def _apply(self, plan: Any, now: datetime) -> None:
+        e = self.engine
+        if plan.purchase is not None and plan.purchase.sequence <= e.last_sequence:
+            e.last_sequence = plan.purchase.sequence - 1
+        super()._apply(plan, now)
+
+
+class _ParametersIgnored(MeterCardTerminal):
+    def threshold_levels(self, p: Any) -> dict[str, Decimal]:
+        t = self.engine.profile.thresholds
+        return {"alarm1": t.alarm1, "alarm2": t.alarm2,
+                "overdraft_limit": t.overdraft_limit, "hoarding_limit": t.hoarding_limit}
+
+
+class _Readback(MeterCardTerminal):
+    """A readback with one field wrong (`mutate`)."""
+
+    def mutate(self, record: ReadbackRecord) -> ReadbackRecord:
+        return record
+
+    def readback(self, at: datetime) -> ReadbackRecord:
+        return self.mutate(super().readback(at))
+
+
+class _StaleEnergy(_Readback):
+    _last_energy: int | None = None
+
+    def mutate(self, record: ReadbackRecord) -> ReadbackRecord:
+        stale = self._last_energy
+        self._last_energy = record.energy_wh
+        return record if stale is None else replace(record, energy_wh=stale)
+
+
+class _WrongLastSequence(_Readback):
+    def mutate(self, record: ReadbackRecord) -> ReadbackRecord:
+        return replace(record, last_sequence=max(0, record.last_sequence - 1))
+
+
+class _WrongRelayState(_Readback):
+    def mutate(self, record: ReadbackRecord) -> ReadbackRecord:
+        return replace(record, relay_open=not record.relay_open)
+
+
+def _wrong_readback_key(meter: EmulatedMeter) -> None:
+    t = meter.terminal
+    t._readback_key = bytes(b ^ 0x5A for b in t._readback_key)
+
+
+# -- protocol defects --------------------------------------------------------------------------
+def _register_one_digit_off(meter: EmulatedMeter) -> None:
+    """The remaining-credit register encoded one last digit high (DL/T 645)."""
+    from rig.sim.meter_firmware import EmulatedMeter as Reference
+
+    class OneDigitOff(Reference):
+        def _new_serial_side(self) -> None:
+            super()._new_serial_side()
+            if self._responder is not None:
+                bank = self._responder.bank
+                bank.__class__ = type("OneDigitOffRegisters", (type(bank),), {
+                    "_values": _digit_off_values(type(bank)._values)})
+
+    meter.__class__ = OneDigitOff
+    meter._new_serial_side()
+
+
+def _digit_off_values(values: Callable[[Any], dict[int, object]]) -> Callable[[Any],
+                                                                               dict[int, object]]:
+    def wrong(self: Any) -> dict[int, object]:
+        out = values(self)
+        for data_id in (di.REMAINING_AMOUNT, di.REMAINING_ENERGY):
+            if data_id in out:
+                out[data_id] = Decimal(str(out[data_id])) + Decimal("0.01")
+        return out
+    return wrong
+
+
+def _relay_bit_stuck(meter: EmulatedMeter) -> None:
+    """Status word 3 never shows the relay open (DL/T 645)."""
+    from rig.sim.meter_firmware import EmulatedMeter as Reference
+
+    class RelayBitStuck(Reference):
+        def status_word_3(self) -> int:
+            return super().status_word_3() & ~(di.SW3_RELAY_OPEN | di.SW3_RELAY_COMMAND_OPEN)
+
+    meter.__class__ = RelayBitStuck
+
+
+# -- the catalogue -------------------------------------------------------------------------------
+ALARMS = "alarms at predicted times"
+CUTOFF = "cutoff and reconnection"
+EMERGENCY = "emergency credit"
+FRIENDLY = "friendly period"
+POWER = "power limit trip and recovery"
+BUY = "buy and insert"
+REPLAY = "replayed card is not applied twice"
+OTHER_METER = "card for another meter is refused"
+CYCLES = "reconciliation over several cycles"
+MAC = "forged mac is refused"
+HOARDING = "hoarding limit refusal"
+PARAMETERS = "parameter card changes thresholds"
+TARIFF = "tariff change at its effective date"
+
+_CATALOGUE = (
+    Defect("alarm1-early", ALARMS, "alarm 1 raised at 110 % of its level",
+           _levels(alarm1=lambda t: t.alarm1 * (1 + TENTH)), _alarm1_reported),
+    Defect("alarm1-late", ALARMS, "alarm 1 raised at 90 % of its level",
+           _levels(alarm1=lambda t: t.alarm1 * (1 - TENTH)), _alarm1_reported),
+    Defect("alarm2-early", ALARMS, "alarm 2 raised at 110 % of its level",
+           _levels(alarm2=lambda t: t.alarm2 * (1 + TENTH))),
+    Defect("alarm2-late", ALARMS, "alarm 2 raised at 90 % of its level",
+           _levels(alarm2=lambda t: t.alarm2 * (1 - TENTH))),
+    Defect("alarm2-trip-missing", ALARMS, "alarm 2 does not trip the relay the profile trips",
+           _levels(alarm2_actions=lambda t: t.alarm2_actions - {"relay_trip"}), _relay_trip),
+    Defect("alarm2-trip-spurious", ALARMS, "alarm 2 trips the relay though the profile "
+           "does not", _levels(alarm2_actions=lambda t: t.alarm2_actions | {"relay_trip"}),
+           lambda p: not _relay_trip(p)),
+    Defect("alarm2-trip-not-cleared", ALARMS, "a card insertion does not reclose an alarm-2 "
+           "trip", _engine(_AlarmTripNotCleared), _relay_trip),
+    Defect("cutoff-early", CUTOFF, "relay opens before credit reaches the cut-off level "
+           "(10 % of alarm 2 early)",
+           _levels(overdraft_limit=lambda t: t.overdraft_limit - _cutoff_shift(t))),
+    Defect("cutoff-late", CUTOFF, "relay stays closed past the cut-off level (10 % of alarm 2)",
+           _levels(overdraft_limit=lambda t: t.overdraft_limit + _cutoff_shift(t))),
+    Defect("overdraft-ignored", CUTOFF, "cut-off at zero credit although overdraft is allowed",
+           _levels(overdraft_limit=lambda t: Decimal(0)), _overdraft),
+    Defect("reclose-without-credit", CUTOFF, "a card without a purchase recloses a relay "
+           "opened for lack of credit", _engine(_RecloseWithoutCredit)),
+    Defect("close-allowed-ignored", CUTOFF, "a purchase leaving credit at or below "
+           "close-allowed recloses the relay", _engine(_CloseAllowedIgnored),
+           _below_cutoff_recloses),
+    Defect("no-reclose-after-purchase", CUTOFF, "a purchase never recloses a relay opened for "
+           "lack of credit", _engine(_NoRecloseAfterPurchase)),
+    Defect("emergency-credit-above-alarm2", EMERGENCY, "emergency credit granted on request "
+           "while credit is above alarm 2", _engine(_EmergencyAboveAlarm2), _ec("on_request")),
+    Defect("emergency-credit-twice", EMERGENCY, "emergency credit granted again before the "
+           "first loan is repaid", _engine(_EmergencyTwice), _ec("on_request")),
+    Defect("emergency-credit-refused", EMERGENCY, "emergency credit never lent",
+           _engine(_EmergencyRefused), _ec()),
+    Defect("emergency-credit-forgiven", EMERGENCY, "the next purchase writes the loan off "
+           "instead of repaying it", _engine(_EmergencyForgiven), _ec()),
+    Defect("emergency-credit-short", EMERGENCY, "half the emergency credit amount lent",
+           _engine(_EmergencyShort), _ec()),
+    Defect("friendly-period-ignored", FRIENDLY, "cut-off inside a friendly period",
+           _engine(_FriendlyIgnored), _capability("friendly_periods")),
+    Defect("friendly-period-ends-late", FRIENDLY, "friendly period held an hour past its end",
+           _engine(_FriendlyEndsLate), _capability("friendly_periods")),
+    Defect("power-limit-not-enforced", POWER, "no trip above the power limit",
+           _engine(_PowerLimitIgnored), _capability("power_limit")),
+    Defect("power-limit-low", POWER, "power limit enforced at 40 % of its level",
+           _engine(_PowerLimitLow), _capability("power_limit")),
+    Defect("power-limit-reconnects-early", POWER, "reconnection after half the delay",
+           _engine(_ReconnectsEarly), _capability("power_limit")),
+    Defect("power-trip-recorded-as-cutoff", POWER, "a power-limit trip recorded as a credit "
+           "cut-off", _engine(_PowerTripIsCutoff), _capability("power_limit")),
+    Defect("credit-one-unit-more", BUY, "each purchase credited one card unit more",
+           _engine(_CreditOneUnitMore)),
+    Defect("cumulative-purchase-not-kept", CYCLES, "cumulative purchase register holds only the "
+           "last purchase", _engine(_CumulativeNotKept)),
+    Defect("replay-applied-again", REPLAY, "a purchase already applied is credited again when "
+           "the same card is inserted", _terminal(_ReplayApplied)),
+    Defect("card-for-another-meter-accepted", OTHER_METER, "a card bound to another meter is "
+           "accepted", _terminal(_AnyMeter)),
+    Defect("purchase-count-stuck", CYCLES, "purchase count stops at 1",
+           _engine(_PurchaseCountStuck)),
+    Defect("energy-fast", CYCLES, "energy integrated fast by twice the accuracy class",
+           _metering(+1)),
+    Defect("energy-slow", CYCLES, "energy integrated slow by twice the accuracy class",
+           _metering(-1)),
+    Defect("readback-stale-energy", CYCLES, "readback reports the energy of the previous "
+           "readback", _terminal(_StaleEnergy)),
+    Defect("readback-wrong-last-sequence", BUY, "readback reports the sequence before the "
+           "last one applied", _terminal(_WrongLastSequence)),
+    Defect("readback-wrong-relay-state", BUY, "readback reports the relay state inverted",
+           _terminal(_WrongRelayState)),
+    Defect("readback-mac-wrong", BUY, "readback MAC'd under a wrong key", _wrong_readback_key),
+    Defect("mac-not-checked", MAC, "purchase and tariff MACs not verified",
+           _terminal(_MacNotChecked)),
+    Defect("hoarding-not-enforced", HOARDING, "purchases beyond the hoarding limit accepted",
+           _engine(_HoardingIgnored)),
+    Defect("hoarding-checks-balance-only", HOARDING, "hoarding limit compared with the balance "
+           "before the purchase", _engine(_HoardingBalanceOnly)),
+    Defect("parameter-card-ignored", PARAMETERS, "a parameter card's levels not applied",
+           _terminal(_ParametersIgnored)),
+    Defect("parameter-levels-not-acted", PARAMETERS, "parameter levels shown in the registers "
+           "but the alarms act at the factory levels", _factory_levels),
+    Defect("tariff-not-applied", TARIFF, "a new tariff version on the card is ignored",
+           _engine(_TariffIgnored)),
+    Defect("tariff-price-kept", TARIFF, "a new tariff version is accepted but the old price "
+           "still charged", _engine(_TariffPriceKept), _money),
+    Defect("remaining-register-digit-high", BUY, "DL/T 645 remaining-credit register one last "
+           "digit high", _register_one_digit_off, _dlt645),
+    Defect("relay-status-bit-stuck", CUTOFF, "DL/T 645 status word 3 never shows the relay "
+           "open", _relay_bit_stuck, _dlt645),
+)
+
+DEFECTS: dict[str, Defect] = {d.name: d for d in _CATALOGUE}
+
+
+def defect(name: str) -> Defect:
+    """The catalogue entry `name` (ConfigError naming the known ones)."""
+    try:
+        return DEFECTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown meter defect {name!r} (known: {', '.join(DEFECTS)})") \
+            from None
+
+
+def applicable(profile: MeterProfile) -> list[Defect]:
+    """The defects a meter of `profile` can carry (e.g. no power-limit defect without one)."""
+    return [d for d in _CATALOGUE if d.applies(profile)]
+
+
+def install(meter: EmulatedMeter, name: str) -> None:
+    """Give `meter` the defect `name` (before the bench starts serving it)."""
+    entry = defect(name)
+    if not entry.applies(meter.profile):
+        raise ConfigError(f"meter defect {name!r} does not apply to profile "
+                          f"{meter.profile.name!r} (it lacks what the defect breaks)")
+    entry.install(meter)

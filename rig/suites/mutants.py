@@ -1,0 +1,220 @@
+"""The mutant campaign: the certification suite run against meters that each carry one known
+defect (rig.sim.defects), and the kill matrix it yields.
+
+Each run is the certification suite itself (`pytest --pyargs rig.suites.certification`) in
+its own process, on its own emulated bench whose config names the defect, with its own
+certification record; runs go in parallel (one process per bench, `jobs` at a time). The
+reference meter runs first: a scenario that fails on it judges nothing, and the campaign says
+so instead of counting its failures as kills.
+
+A cell of the matrix is `killed` (the test failed or errored on the mutant), `survived` (it
+passed), `not applicable` (the model lacks the capability the test needs) or `not run` (a
+sample run that ran only the defect's own requirement). The mutation score is killed /
+(killed + survived) over the mutants, a mutant counting as killed when any test kills it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rig.profile import MeterProfile
+from rig.sim.defects import Defect, applicable
+
+REFERENCE = "reference"  # the meter without a defect
+KILLED, SURVIVED, NOT_APPLICABLE, NOT_RUN = "killed", "survived", "not applicable", "not run"
+_CELL = {"fail": KILLED, "error": KILLED, "pass": SURVIVED, "skipped": NOT_APPLICABLE}
+TIME_SCALE = 36000.0  # the certification suite's emulated time scale
+
+
+@dataclass
+class MutantRun:
+    """One certification run: the reference meter or one mutant."""
+
+    defect: str
+    requirement: str  # the requirement that must kill it ("" for the reference)
+    what: str
+    outcomes: dict[str, str] = field(default_factory=dict)  # requirement -> pass/fail/...
+    messages: dict[str, str] = field(default_factory=dict)
+    record: str = ""  # its record.json
+    error: str = ""  # the run itself failed (usage error, crash): nothing was judged
+
+    def cell(self, requirement: str) -> str:
+        outcome = self.outcomes.get(requirement)
+        return NOT_RUN if outcome is None else _CELL.get(outcome, KILLED)
+
+    @property
+    def killed(self) -> bool:
+        return any(self.cell(r) == KILLED for r in self.outcomes)
+
+
+@dataclass
+class KillMatrix:
+    """Mutant x scenario for one profile, with the reference run that validates it."""
+
+    profile: str
+    reference: MutantRun
+    mutants: list[MutantRun]
+    wall_s: float = 0.0
+
+    @property
+    def scenarios(self) -> list[str]:
+        return sorted(self.reference.outcomes)
+
+    @property
+    def broken(self) -> list[str]:
+        """Scenarios that fail on the reference meter: they judge nothing."""
+        return [r for r, o in sorted(self.reference.outcomes.items()) if o in ("fail", "error")]
+
+    @property
+    def killed(self) -> list[str]:
+        return [m.defect for m in self.mutants if m.killed]
+
+    @property
+    def survived(self) -> list[str]:
+        return [m.defect for m in self.mutants if not m.killed]
+
+    @property
+    def score(self) -> float:
+        return len(self.killed) / len(self.mutants) if self.mutants else 0.0
+
+    def killing_none(self) -> list[str]:
+        """Scenarios (that ran on some mutant) that killed no mutant."""
+        ran = {r for m in self.mutants for r in m.outcomes}
+        return [r for r in self.scenarios if r in ran and r not in self.broken
+                and not any(m.cell(r) == KILLED for m in self.mutants)]
+
+    def missed_own(self) -> list[str]:
+        """Mutants that their own requirement's scenario did not kill (a weak scenario)."""
+        return [m.defect for m in self.mutants
+                if m.requirement in self.reference.outcomes
+                and m.cell(m.requirement) not in (KILLED, NOT_APPLICABLE)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "scenarios": self.scenarios,
+            "reference": {"outcomes": self.reference.outcomes, "record": self.reference.record,
+                          "error": self.reference.error or None},
+            "scenarios_failing_on_reference": self.broken,
+            "mutants": [{"defect": m.defect, "requirement": m.requirement, "what": m.what,
+                         "killed": m.killed, "error": m.error or None, "record": m.record,
+                         "cells": {r: m.cell(r) for r in self.scenarios},
+                         "messages": m.messages} for m in self.mutants],
+            "killed": self.killed,
+            "survived": self.survived,
+            "mutation_score": round(self.score, 4),
+            "own_requirement_missed": self.missed_own(),
+            "scenarios_killing_none": self.killing_none(),
+            "wall_s": round(self.wall_s, 1),
+        }
+
+
+def selector(requirement: str) -> str:
+    """The pytest -k expression selecting one requirement's test."""
+    return f"test_{requirement.replace(' ', '_')}"
+
+
+def _bench_toml(profile: MeterProfile, defect: str | None, profiles_dir: Path | None) -> str:
+    lines = ['kind = "emulated"', f"time_scale = {TIME_SCALE}"]
+    if defect is not None:
+        lines.append(f'defect = "{defect}"')
+    if profiles_dir is not None:
+        lines.append(f"profiles_dir = {json.dumps(str(profiles_dir.resolve()))}")
+    return "\n".join(lines) + "\n"
+
+
+def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *,
+                      only: Iterable[str] | None = None,
+                      profiles_dir: Path | None = None) -> MutantRun:
+    """The certification suite on one (mutant) meter, in its own process; its record in
+    `out`."""
+    run = MutantRun(defect.name if defect else REFERENCE,
+                    defect.requirement if defect else "", defect.what if defect else "")
+    out.mkdir(parents=True, exist_ok=True)
+    bench = out / "bench.toml"
+    bench.write_text(_bench_toml(profile, defect.name if defect else None, profiles_dir),
+                     "utf-8")
+    ini = Path(__file__).with_name("suite.ini")
+    args = [sys.executable, "-m", "pytest", "--pyargs", "rig.suites.certification",
+            "-c", str(ini), "--rootdir", str(out), "-q", "-p", "no:cacheprovider",
+            "-p", "no:randomly", "--no-header", "--tb=no",
+            "--bench", str(bench), "--meter-profile", str(profile.source or profile.name),
+            "--cert-dir", str(out)]
+    chosen = sorted(set(only or ()))
+    if chosen:
+        args += ["-k", " or ".join(selector(r) for r in chosen)]
+    with tempfile.TemporaryDirectory(prefix="rig-mutant-") as tmp:
+        env = {**os.environ, "TMPDIR": tmp}
+        done = subprocess.run(args, cwd=out, capture_output=True, text=True, env=env,
+                              check=False)
+    (out / "pytest.log").write_text(done.stdout + done.stderr, "utf-8")
+    record = out / "record.json"
+    if not record.is_file():
+        tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+        run.error = f"certification run wrote no record (exit {done.returncode}): " + \
+            " | ".join(tail)
+        return run
+    run.record = str(record)
+    tests = json.loads(record.read_text("utf-8"))["tests"]
+    if not tests:
+        run.error = "the certification run collected no test: " + \
+            " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+    for test in tests:
+        run.outcomes[test["requirement"]] = test["outcome"]
+        if test.get("message"):
+            run.messages[test["requirement"]] = str(test["message"])[:300]
+    return run
+
+
+def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
+                 defects: Iterable[Defect] | None = None, own_only: bool = False,
+                 profiles_dir: Path | None = None,
+                 progress: Callable[[MutantRun], None] | None = None) -> KillMatrix:
+    """Run the reference meter, then every mutant, `jobs` benches at a time.
+
+    `own_only`: each mutant runs only the scenario of its own requirement (a fast sample; the
+    other cells are `not run`).
+    """
+    started = time.monotonic()
+    chosen = list(defects) if defects is not None else applicable(profile)
+    reference = run_certification(profile, None, out / REFERENCE,
+                                  only={d.requirement for d in chosen} if own_only else None,
+                                  profiles_dir=profiles_dir)
+    if progress:
+        progress(reference)
+
+    def one(d: Defect) -> MutantRun:
+        run = run_certification(profile, d, out / d.name,
+                                only={d.requirement} if own_only else None,
+                                profiles_dir=profiles_dir)
+        if progress:
+            progress(run)
+        return run
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        mutants = list(pool.map(one, chosen))
+    matrix = KillMatrix(profile.name, reference, mutants, time.monotonic() - started)
+    write_matrix(matrix, out)
+    return matrix
+
+
+def write_matrix(matrix: KillMatrix, out: Path) -> Path:
+    """kill-matrix.json, and the reference run's record.json with the matrix in it."""
+    data = matrix.to_dict()
+    path = out / "kill-matrix.json"
+    path.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
+    if matrix.reference.record:
+        record = json.loads(Path(matrix.reference.record).read_text("utf-8"))
+        record["kill_matrix"] = data
+        (out / "record.json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
+    return path

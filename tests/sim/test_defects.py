@@ -1,0 +1,134 @@
+"""Mutant meters (rig.sim.defects) and the kill matrix (rig.suites.mutants).
+
+The catalogue covers every certified requirement; a defect installs only where the model has
+what it breaks; a bench config names a defect or fails in one line. The fixed sample runs real
+certification runs (pytest in a subprocess, emulated benches on pcscd/vpcd, ptys, TCP) against
+a few mutants, one per kind of part they break: it fails when a scenario is weakened so that
+its own mutant survives, and when a scenario stops passing on the reference meter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rig.bench.config import BenchConfig
+from rig.errors import ConfigError
+from rig.profile import available_profiles, load_profile
+from rig.report import record_schema
+from rig.sim.defects import DEFECTS, applicable
+from rig.sim.emulated_bench import EmulatedBench
+from rig.sim.prepaid import PrepaidEngine
+from rig.suites.mutants import KILLED, NOT_RUN, run_campaign
+
+# The certification suite's requirements, as its record names them (read from its source: the
+# module is collected by the suite's own conftest, not imported here).
+_SUITE = Path(importlib.util.find_spec("rig.suites.certification").origin).parent  # type: ignore
+CERTIFIED = {name.replace("_", " ") for name in re.findall(
+    r"^def test_(\w+)\(", (_SUITE / "test_certification.py").read_text("utf-8"), re.M)}
+
+# One mutant of each kind of part (engine, card terminal, readback, protocol), each killed by
+# its own requirement's scenario on the default profile.
+SAMPLE = ("cutoff-late", "replay-applied-again", "readback-wrong-last-sequence",
+          "remaining-register-digit-high")
+
+
+def test_catalogue_covers_every_certified_requirement() -> None:
+    assert len(DEFECTS) >= 30
+    assert {d.requirement for d in DEFECTS.values()} == CERTIFIED
+
+
+@pytest.mark.parametrize("profile", available_profiles())
+def test_every_applicable_defect_installs(profile: str) -> None:
+    p = load_profile(profile)
+    for d in applicable(p):
+        EmulatedBench(p, defect=d.name)  # swaps one part's class; nothing starts
+    assert len(applicable(p)) >= 30
+
+
+def test_defect_that_does_not_apply_is_refused_by_name() -> None:
+    p = load_profile("dlt645-1p-money")  # no power limit
+    with pytest.raises(ConfigError, match=r"power-limit-low.*does not apply.*dlt645-1p-money"):
+        EmulatedBench(p, defect="power-limit-low")
+
+
+def test_unknown_defect_in_bench_config_names_field_and_choices() -> None:
+    with pytest.raises(ValidationError, match=r"defect: unknown meter defect .nope.*cutoff-late"):
+        BenchConfig(defect="nope")
+    with pytest.raises(ValidationError, match="only an emulated meter"):
+        BenchConfig(kind="real", time_scale=1, defect="cutoff-late", meter={"port": "/dev/x"},
+                    card={"reader": "r", "courier": "prompt"},
+                    load={"resource": "TCPIP::h::5025::SOCKET"})
+
+
+def _cutoff_credit(engine: PrepaidEngine) -> Decimal:
+    """Credit at which the relay opens with 2 kW drawn from 5 units of credit."""
+    start = datetime(2026, 3, 4, 8, 0)
+    engine.credit = Decimal(5)
+    engine.relay_closed = True
+    while engine.relay_closed:
+        engine.advance(60.0, Decimal(2000), start)
+    return engine.credit
+
+
+def test_cutoff_defects_move_the_cut_off_but_not_the_levels_shown() -> None:
+    p = load_profile("dlt645-1p-money")
+    reference = EmulatedBench(p).meter.engine
+    early = EmulatedBench(p, defect="cutoff-early").meter.engine
+    late = EmulatedBench(p, defect="cutoff-late").meter.engine
+    assert _cutoff_credit(reference) == 0
+    assert _cutoff_credit(early) == p.thresholds.alarm2 / 10
+    assert _cutoff_credit(late) == -p.thresholds.alarm2 / 10
+    assert early.profile.thresholds == reference.profile.thresholds  # registers show the same
+
+
+@pytest.mark.bench
+def test_fixed_mutant_sample_is_killed_by_its_own_scenarios(tmp_path: Path) -> None:
+    matrix = run_campaign(load_profile("dlt645-1p-money"), tmp_path, jobs=2, own_only=True,
+                          defects=[DEFECTS[n] for n in SAMPLE])
+    assert matrix.reference.error == ""
+    assert matrix.broken == []
+    for m in matrix.mutants:
+        assert m.error == "", m.error
+        assert m.cell(m.requirement) == KILLED, (m.defect, m.outcomes)
+        others = set(matrix.scenarios) - {m.requirement}
+        assert {m.cell(r) for r in others} <= {NOT_RUN}
+    assert matrix.score == 1.0
+    assert (tmp_path / "kill-matrix.json").is_file()
+    raw = (tmp_path / "record.json").read_text("utf-8")
+    record = record_schema.TestRecord.model_validate_json(raw)
+    assert record.kill_matrix is not None
+    assert record.kill_matrix.killed == list(SAMPLE)
+
+
+@pytest.mark.mutant_campaign
+@pytest.mark.parametrize("profile", available_profiles())
+def test_whole_campaign_kills_every_mutant(profile: str, tmp_path: Path) -> None:
+    matrix = run_campaign(load_profile(profile), tmp_path, jobs=2)
+    assert matrix.broken == []
+    assert matrix.survived == []
+    assert matrix.killing_none() == []
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["sim", "--defect", "nope"], "error: unknown meter defect 'nope' (known: alarm1-early"),
+    (["sim", "--defect", "power-limit-low"], "error: meter defect 'power-limit-low' does not "
+                                             "apply to profile 'dlt645-1p-money'"),
+    (["run", "--suite", "mutants", "--bench", "lab.toml"], "error: --suite mutants runs on "
+                                                           "emulated benches"),
+])
+def test_cli_refuses_a_defect_in_one_line(args: list[str], says: str, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "rig.cli.main", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode != 0
+    assert says in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
