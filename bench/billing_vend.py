@@ -38,7 +38,8 @@ from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from rig.billing import BillingBusy, direct, loadgen, open_billing
+from rig.billing import BillingBusy, loadgen, open_billing
+from rig.billing.centre.sales import direct
 from rig.billing.postgres import postgres_url, reachable, scratch_database
 
 warnings.filterwarnings("ignore", message="Dialect sqlite.*Decimal objects natively")

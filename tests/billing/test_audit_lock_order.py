@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select, text
 from rig.billing import loadgen
 from rig.billing import models as m
 from rig.billing.audit import AUDIT_CHAIN_LOCK
-from rig.billing.db import open_billing
+from rig.billing.centre import open_billing
 from rig.billing.types import VendStatus
 
 WAITING = text("SELECT count(*) FROM pg_stat_activity "

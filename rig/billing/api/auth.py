@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from rig.billing.service import BillingCentre
+from rig.billing.centre import BillingCentre
 from rig.billing.types import OperatorInfo, OperatorRole, TokenHolder
 
 RANK = {OperatorRole.CASHIER: 0, OperatorRole.SUPERVISOR: 1, OperatorRole.ADMINISTRATOR: 2}

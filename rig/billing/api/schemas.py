@@ -343,6 +343,7 @@ class VendOut(_Out):
     kind: str
     parameters: dict[str, Any] | None
     reprint_count: int
+    tender: str
 
 
 class ReplaceCardOut(BaseModel):

@@ -26,8 +26,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from rig.billing import models as m
-
-UNAPPLIED = ("created", "written")
+from rig.billing.centre.lookup import UNAPPLIED
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
     active_card = (card.meter_id == meter.id) & (card.status == "active")
     # Not ``in_()``: an expanding IN is re-rendered at every execution.
     unapplied = (vend.meter_id == meter.id) & or_(*(vend.status == x for x in UNAPPLIED))
-    columns = {
+    columns: dict[str, Any] = {
         "meter_id": meter.id, "status": meter.status, "credit_unit": meter.credit_unit,
         "key_revision": meter.key_revision, "last_sequence": meter.last_sequence,
         "change_balance": meter.change_balance, "hoarding_limit": meter.hoarding_limit,
