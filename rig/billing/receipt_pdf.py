@@ -15,7 +15,7 @@ from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 
 from rig.billing.receipts import WIDTH
-from rig.billing.types import VendResult
+from rig.billing.types import CreditUnit, VendResult
 
 LINE_IN = 0.16  # line pitch, inches
 PAPER_IN = 80 / 25.4
@@ -25,7 +25,7 @@ RC = {"pdf.compression": 0, "pdf.use14corefonts": True, "font.family": "monospac
 
 def receipt_lines(v: VendResult) -> list[tuple[str, bool]]:
     """(text, bold) rows: heading, vend data, every priced component, total and credit."""
-    unit = "Wh" if v.credit_unit.value == "energy_wh" else "cents"
+    unit = "Wh" if v.credit_unit is CreditUnit.ENERGY_WH else "cents"
     rows: list[tuple[str, bool]] = [("PREPAID ENERGY RECEIPT".center(WIDTH), True)]
     if v.reprint_count:
         rows.append((f"*** REPRINT {v.reprint_count} ***".center(WIDTH), True))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from rig.billing.types import VendResult
+from rig.billing.types import CreditUnit, VendResult
 
 WIDTH = 40
 
 
 def receipt_text(v: VendResult) -> str:
     """Plain-text receipt listing every component; the lines sum to the amount paid."""
-    unit = "Wh" if v.credit_unit.value == "energy_wh" else "cents"
+    unit = "Wh" if v.credit_unit is CreditUnit.ENERGY_WH else "cents"
     rows = [
         "PREPAID ENERGY RECEIPT".center(WIDTH),
         *([f"*** REPRINT {v.reprint_count} ***"] if v.reprint_count else []),

@@ -1,25 +1,11 @@
 """The billing centre: a thin facade over one service per area, sharing one unit of work.
 
-Every public method is one database transaction, run by its area:
-
-==========================  ==================================================================
-registry.py                 customers, stations, meters (status, hoarding limit), cards
-pricing.py                  tariff versions (append-only) and the cache a sale reads them from
-sales/                      a vend (``steps.py`` decides it, ``desk.py`` records it), a quote
-vend_life.py                free issue, reversal, reprint, card replacement
-meter_account.py            debts and queued meter parameters
-cashier.py                  cashier sessions
-agent_desk.py               vending agents and their floats
-access.py                   operators, roles, passwords, API tokens
-readbacks.py                readbacks, vend confirmation, reconciliation
-queries.py                  read-only lookups and the daily sales
-audit_desk.py               the audit log, its verification and checkpoints
-==========================  ==================================================================
-
-Methods take and return plain values (:mod:`rig.billing.types`); ORM rows never escape a
-session. Refusals raise :class:`VendRefused` / :class:`BillingError` with a message for the
-operator. :class:`rig.billing.protocol.BillingCentreProtocol` is what a caller may rely on; a
-served centre (:class:`rig.billing.remote.RemoteBillingCentre`) offers the same.
+Every public method is one database transaction, run by the module of its area (the section
+banners below name it; docs/billing.md, "Where things are decided", maps them). Methods take
+and return plain values (:mod:`rig.billing.types`); ORM rows never escape a session. Refusals
+raise :class:`VendRefused` / :class:`BillingError` with a message for the operator.
+:class:`rig.billing.protocol.BillingCentreProtocol` is what a caller may rely on; a served
+centre (:class:`rig.billing.remote.RemoteBillingCentre`) offers the same.
 """
 
 from __future__ import annotations

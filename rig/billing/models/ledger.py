@@ -35,6 +35,7 @@ from rig.billing.models.base import (
     _in,
 )
 from rig.billing.money import Exact
+from rig.billing.types import VendKind, VendStatus
 
 
 class Customer(Base):
@@ -162,13 +163,14 @@ class Vend(Base):
     price_per_kwh: Mapped[Decimal] = mapped_column(PRICE)
     key_revision: Mapped[int]
     receipt: Mapped[list[dict[str, str]]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="created")
+    status: Mapped[str] = mapped_column(String(16), default=VendStatus.CREATED.value)
     created_at: Mapped[datetime] = mapped_column(index=True)
     written_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     confirmed_by_readback_id: Mapped[int | None] = mapped_column(ForeignKey("readbacks.id"))
     # sale: money in; free: credit given by a supervisor (amount 0, reason required).
-    kind: Mapped[str] = mapped_column(String(8), default="sale", server_default="sale")
+    kind: Mapped[str] = mapped_column(String(8), default=VendKind.SALE.value,
+                                      server_default=VendKind.SALE.value)
     reason: Mapped[str | None] = mapped_column(Text)
     energy_charge: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
     tax_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
