@@ -19,6 +19,7 @@ from rig.billing.centre import (
     open_billing,
 )
 from rig.billing.engine import create_billing_engine, upgrade
+from rig.billing.protocol import BillingCentreProtocol
 from rig.billing.tariffs import TariffError, price_vend
 from rig.billing.types import (
     Band,
@@ -54,6 +55,7 @@ __all__ = [
     "Band",
     "BillingBusy",
     "BillingCentre",
+    "BillingCentreProtocol",
     "Block",
     "CardInfo",
     "CardStatus",
