@@ -10,14 +10,16 @@ Entry point::
 
 from rig.billing.audit import ChainReport
 from rig.billing.busy import BillingBusy
-from rig.billing.db import create_billing_engine, open_billing, upgrade
-from rig.billing.service import (
+from rig.billing.centre import (
     BillingCentre,
     Conflict,
     NotFound,
     PermissionDenied,
     VendRefused,
+    open_billing,
 )
+from rig.billing.engine import create_billing_engine, upgrade
+from rig.billing.protocol import BillingCentreProtocol
 from rig.billing.tariffs import TariffError, price_vend
 from rig.billing.types import (
     Band,
@@ -42,6 +44,7 @@ from rig.billing.types import (
     StationInfo,
     TariffInfo,
     Tax,
+    VendKind,
     VendLimits,
     VendResult,
     VendStatus,
@@ -52,6 +55,7 @@ __all__ = [
     "Band",
     "BillingBusy",
     "BillingCentre",
+    "BillingCentreProtocol",
     "Block",
     "CardInfo",
     "CardStatus",
@@ -78,6 +82,7 @@ __all__ = [
     "TariffError",
     "TariffInfo",
     "Tax",
+    "VendKind",
     "VendLimits",
     "VendRefused",
     "VendResult",

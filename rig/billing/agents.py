@@ -5,7 +5,7 @@ reversal gives it back. The balance is the exact ``Decimal`` sum of the agent's 
 row per movement, never a stored running total), so the statement always adds up. A sale is
 refused when the balance after it would fall below ``-credit_limit``.
 
-These helpers run inside the caller's :class:`~rig.billing.service.BillingCentre`
+These helpers run inside the caller's :class:`~rig.billing.centre.BillingCentre`
 transaction; the centre's public methods are the API.
 """
 
@@ -75,16 +75,18 @@ def info(s: Session, agent: m.Agent) -> AgentInfo:
                      tuple(stations))
 
 
-def for_station(s: Session, station_id: int) -> m.Agent | None:
-    """The agent the station sells for (row locked on PostgreSQL), or None."""
-    return s.scalar(
-        select(m.Agent).join(m.AgentStation, m.AgentStation.agent_id == m.Agent.id)
-        .where(m.AgentStation.station_id == station_id).with_for_update())
+def for_station(s: Session, station_id: int, *, lock: bool = True) -> m.Agent | None:
+    """The agent the station sells for (``lock``: row locked on PostgreSQL), or None."""
+    q = select(m.Agent).join(m.AgentStation, m.AgentStation.agent_id == m.Agent.id) \
+        .where(m.AgentStation.station_id == station_id)
+    return s.scalar(q.with_for_update() if lock else q)
 
 
-def check_float(s: Session, station_id: int, amount: Decimal) -> m.Agent | None:
-    """The station's agent if it can cover ``amount``; FloatExceeded if it cannot."""
-    agent = for_station(s, station_id)
+def check_float(s: Session, station_id: int, amount: Decimal, *,
+                lock: bool = True) -> m.Agent | None:
+    """The station's agent if it can cover ``amount``; FloatExceeded if it cannot (``lock``:
+    hold the agent's row until the sale commits; a price quote reads it unlocked)."""
+    agent = for_station(s, station_id, lock=lock)
     if agent is None:
         return None
     current = info(s, agent)

@@ -138,7 +138,7 @@ def defer(
     chain's advisory lock is then the last lock any transaction takes, so a transaction that
     holds it never waits for a row another one has locked. ``head`` is the newest event's
     (seq, hash) when the caller has read it under SQLite's write lock
-    (:mod:`rig.billing.vend_context`), saving a round trip.
+    (:mod:`rig.billing.centre.sales.context`), saving a round trip.
     """
     enqueue(s, shape(at=at, actor=actor, action=action, entity=entity, entity_id=entity_id,
                      before=before, after=after), head)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from rig.billing import models as m
 from rig.billing.models import to_utc
+from rig.billing.types import VendKind, VendStatus
 
 ZERO = Decimal("0.00")
 
@@ -53,7 +54,7 @@ def _vend_made(d: Derived, vid: Any, a: dict[str, Any]) -> None:
     d.vends[vid] = {"meter_no": a["meter_no"], "sequence": a["sequence"],
                     "amount": Decimal(a["amount"]), "credit": a["credit"],
                     "credit_unit": a["credit_unit"], "request_id": a["request_id"],
-                    "kind": a.get("kind", "sale"), "tender": a.get("tender", "cash"),
+                    "kind": a.get("kind", VendKind.SALE.value), "tender": a.get("tender", "cash"),
                     "status": a["status"], "card_serial": a["card_serial"],
                     "tariff_version": a["tariff_version"],
                     "price_per_kwh": Decimal(a["price_per_kwh"]),
@@ -71,7 +72,7 @@ def _vend_status(status: str | None) -> Any:
 
 def _vend_reversed(d: Derived, vid: Any, a: dict[str, Any]) -> None:
     if vid in d.vends:
-        d.vends[vid]["status"] = "reversed"
+        d.vends[vid]["status"] = VendStatus.REVERSED.value
     for ref in d.bank_vends.pop(vid, []):  # paid money is owed as credit again
         if ref in d.payments:
             d.payments[ref]["status"] = "pending"
@@ -145,7 +146,8 @@ def _bank_vend(d: Derived, vid: Any, a: dict[str, Any]) -> None:
 
 _HANDLERS = {
     "vend.create": _vend_made, "vend.free_issue": _vend_made,
-    "vend.written": _vend_status("written"), "vend.confirmed": _vend_status("confirmed"),
+    "vend.written": _vend_status(VendStatus.WRITTEN.value),
+    "vend.confirmed": _vend_status(VendStatus.CONFIRMED.value),
     "vend.move_card": _vend_status(None), "vend.reverse": _vend_reversed,
     "vend.reprint": _vend_reprinted, "tariff.create": _tariff,
     "debt.add": _debt_added, "debt.recover": _debt_moved(-1), "debt.restore": _debt_moved(1),
@@ -206,8 +208,8 @@ def _vends(s: Session, d: Derived, out: Comparison) -> None:
         out.disagreements.append(f"vend {vid} (meter {e['meter_no']} #{e['sequence']}, amount "
                                  f"{e['amount']}) is in the audit log but not in the ledger "
                                  "(deleted)")
-    live = [e for e in d.vends.values() if e["status"] != "reversed"]
-    sales = [e for e in live if e["kind"] == "sale"]
+    live = [e for e in d.vends.values() if e["status"] != VendStatus.REVERSED.value]
+    sales = [e for e in live if e["kind"] == VendKind.SALE.value]
     out.totals["vends"] = str(len(d.vends))
     out.totals["vends reversed"] = str(len(d.vends) - len(live))
     out.totals["sales total"] = str(sum((e["amount"] for e in sales), ZERO))

@@ -14,8 +14,8 @@ import re
 from sqlalchemy import func, select
 
 from rig.billing import models as m
+from rig.billing.centre import BillingCentre, Conflict
 from rig.billing.display import Display, display_locale, station_zone
-from rig.billing.service import BillingCentre, Conflict
 from rig.errors import BillingError
 
 SETTING = "currency"
@@ -28,7 +28,7 @@ class CurrencyNotSet(BillingError):
 
 def centre_currency(centre: BillingCentre) -> str | None:
     """The ISO 4217 code the centre bills in, or None if nobody has set it yet."""
-    with centre._tx() as s:
+    with centre.transaction("centre_currency") as s:
         return s.scalar(select(m.CentreSetting.value).where(m.CentreSetting.name == SETTING))
 
 
@@ -49,9 +49,9 @@ def set_centre_currency(centre: BillingCentre, code: str, *, actor: str = "syste
     if not ISO_4217.fullmatch(norm):
         raise BillingError(f"currency {code!r} is not an ISO 4217 code (three letters, e.g. "
                            "CNY, EUR)")
-    with centre._tx() as s:
+    with centre.transaction("set_centre_currency") as s:
         if actor != "system":
-            centre._require_administrator(s, actor, "set the centre's currency")
+            centre.access.require_administrator(s, actor, "set the centre's currency")
         row = s.get(m.CentreSetting, SETTING)
         before = row.value if row is not None else None
         if before == norm:
@@ -65,8 +65,8 @@ def set_centre_currency(centre: BillingCentre, code: str, *, actor: str = "syste
             s.add(m.CentreSetting(name=SETTING, value=norm))
         else:
             row.value = norm
-        centre._audit(s, actor, "centre.currency", "centre_setting", SETTING,
-                      {"currency": before} if before else None, {"currency": norm})
+        centre.uow.audit(s, actor, "centre.currency", "centre_setting", SETTING,
+                         {"currency": before} if before else None, {"currency": norm})
         return norm
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-UNIT_WORDS = {"money_cents": "cents", "energy_wh": "Wh"}
+from rig.billing.types import CreditUnit
+
+UNIT_WORDS = {CreditUnit.MONEY_CENTS.value: "cents", CreditUnit.ENERGY_WH.value: "Wh"}
 
 
 def estimate(readback_balance: int | None, unconfirmed_credits: Iterable[int]) -> int:

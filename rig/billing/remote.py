@@ -24,32 +24,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rig.billing import readback_check
+from rig.billing.api import schemas as s
+from rig.billing.api.convert import parse
 from rig.billing.busy import BillingBusy
-from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
+from rig.billing.centre.errors import Conflict, NotFound, PermissionDenied, VendRefused
+from rig.billing.display import Display
 from rig.billing.types import (
     Band,
     Block,
     CardInfo,
-    CardStatus,
     CashierSessionInfo,
-    Check,
     CreditUnit,
     CustomerInfo,
     HoardingCheck,
     MeterInfo,
-    MeterStatus,
     OperatorInfo,
     OperatorRole,
     ReadbackData,
-    ReceiptLine,
     ReconciliationResult,
     StationInfo,
     TariffInfo,
     Tax,
     VendLimits,
     VendResult,
-    VendStatus,
-    Verdict,
 )
 from rig.errors import BillingError
 from rig.extras import optional_module, require
@@ -58,7 +55,8 @@ if TYPE_CHECKING:
     import httpx
 
     from rig.billing.audit_key import AuditConfig
-    from rig.billing.service import BillingCentre
+    from rig.billing.centre import BillingCentre
+    from rig.billing.protocol import BillingCentreProtocol
 else:
     httpx = optional_module("httpx")  # a served centre needs rig[server]
 
@@ -89,8 +87,7 @@ class RemoteBillingCentre:
         # (operator, station or None) → (token id, secret)
         self._minted: dict[tuple[str, str | None], tuple[int, str]] = {}
         self._limits: VendLimits | None = None
-        me = self._call("GET", "/me")
-        self.operator = OperatorInfo(me["operator_id"], me["name"], OperatorRole(me["role"]))
+        self.operator = parse(self._call("GET", "/me"), s.OperatorOut, OperatorInfo)
 
     def __repr__(self) -> str:
         return f"RemoteBillingCentre({self.base_url!r}, operator={self.operator.name!r})"
@@ -99,8 +96,7 @@ class RemoteBillingCentre:
     def limits(self) -> VendLimits:
         """The served centre's per-vend amount limits (asked once)."""
         if self._limits is None:
-            body = self._call("GET", "/vend-limits")
-            self._limits = VendLimits(Decimal(body["minimum"]), Decimal(body["maximum"]))
+            self._limits = parse(self._call("GET", "/vend-limits"), s.LimitsOut, VendLimits)
         return self._limits
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -148,21 +144,56 @@ class RemoteBillingCentre:
             return reply.json() if reply.content else None
         raise _error(reply, f"{method} {path}", self.base_url)
 
-    # -- master data -------------------------------------------------------------------------
+    # -- registry ----------------------------------------------------------------------------
 
-    def register_station(self, code: str) -> StationInfo:
-        body = self._call("POST", "/stations", json={"code": code})
-        return StationInfo(body["station_id"], body["code"])
+    def register_station(self, code: str, *, actor: str = "system") -> StationInfo:
+        return parse(self._call("POST", "/stations", as_operator=actor, json={"code": code}),
+                     s.StationOut, StationInfo)
 
-    def register_operator(self, name: str, role: OperatorRole | str) -> OperatorInfo:
-        body = self._call("POST", "/operators", json={"name": name, "role": str(role)})
-        return OperatorInfo(body["operator_id"], body["name"], OperatorRole(body["role"]))
+    def register_operator(self, name: str, role: OperatorRole | str, *,
+                          actor: str = "system") -> OperatorInfo:
+        return parse(self._call("POST", "/operators", as_operator=actor,
+                                json={"name": name, "role": str(role)}),
+                     s.OperatorOut, OperatorInfo)
 
-    def register_customer(self, name: str, account_no: str, address: str = "") -> CustomerInfo:
-        body = self._call("POST", "/customers",
-                          json={"name": name, "account_no": account_no, "address": address})
-        return CustomerInfo(body["customer_id"], body["name"], body["account_no"],
-                            body["address"])
+    def register_customer(self, name: str, account_no: str, address: str = "", *,
+                          actor: str = "system") -> CustomerInfo:
+        return parse(self._call("POST", "/customers", as_operator=actor, json={
+            "name": name, "account_no": account_no, "address": address}),
+            s.CustomerOut, CustomerInfo)
+
+    def register_meter(
+        self, meter_no: str, *, customer_account: str, profile: str,
+        credit_unit: CreditUnit | str, tariff_code: str, key_revision: int,
+        commissioning_energy_wh: int, commissioned_at: datetime,
+        hoarding_limit: int | None = None, actor: str = "system",
+    ) -> MeterInfo:
+        return parse(self._call("POST", "/meters", as_operator=actor, json={
+            "meter_no": meter_no, "customer_account": customer_account, "profile": profile,
+            "credit_unit": str(credit_unit), "tariff_code": tariff_code,
+            "key_revision": key_revision, "commissioning_energy_wh": commissioning_energy_wh,
+            "commissioned_at": commissioned_at.isoformat(), "hoarding_limit": hoarding_limit}),
+            s.MeterOut, MeterInfo)
+
+    def set_hoarding_limit(self, meter_no: str, hoarding_limit: int | None, *,
+                           actor: str = "system") -> MeterInfo:
+        return parse(self._call("PUT", f"/meters/{meter_no}/hoarding-limit", as_operator=actor,
+                                json={"hoarding_limit": hoarding_limit}), s.MeterOut, MeterInfo)
+
+    def hoarding(self, meter_no: str) -> HoardingCheck:
+        return parse(self._call("GET", f"/meters/{meter_no}/hoarding"), s.HoardingOut,
+                     HoardingCheck)
+
+    def meter(self, meter_no: str) -> MeterInfo:
+        return parse(self._call("GET", f"/meters/{meter_no}"), s.MeterOut, MeterInfo)
+
+    def issue_card(self, meter_no: str, card_serial: str, card_type: str = "customer", *,
+                   actor: str = "system") -> CardInfo:
+        return parse(self._call("POST", f"/meters/{meter_no}/cards", as_operator=actor,
+                                json={"card_serial": card_serial, "card_type": card_type}),
+                     s.CardOut, CardInfo)
+
+    # -- tariffs -----------------------------------------------------------------------------
 
     def create_tariff(
         self, code: str, price_per_kwh: Decimal, effective_from: datetime,
@@ -182,43 +213,14 @@ class RemoteBillingCentre:
             "utc_offset_minutes": utc_offset_minutes, "fixed_monthly": _money(fixed_monthly),
             "taxes": [{"name": t.name, "rate_percent": _money(t.rate_percent)} for t in taxes],
         })
-        return _tariff(body)
+        return parse(body, s.TariffOut, TariffInfo)
 
     def tariffs(self, code: str | None = None) -> list[TariffInfo]:
         params = {"code": code} if code is not None else None
-        return [_tariff(t) for t in self._call("GET", "/tariffs", params=params)]
+        return [parse(t, s.TariffOut, TariffInfo)
+                for t in self._call("GET", "/tariffs", params=params)]
 
-    def register_meter(
-        self, meter_no: str, *, customer_account: str, profile: str,
-        credit_unit: CreditUnit | str, tariff_code: str, key_revision: int,
-        commissioning_energy_wh: int, commissioned_at: datetime,
-        hoarding_limit: int | None = None,
-    ) -> MeterInfo:
-        return _meter(self._call("POST", "/meters", json={
-            "meter_no": meter_no, "customer_account": customer_account, "profile": profile,
-            "credit_unit": str(credit_unit), "tariff_code": tariff_code,
-            "key_revision": key_revision, "commissioning_energy_wh": commissioning_energy_wh,
-            "commissioned_at": commissioned_at.isoformat(), "hoarding_limit": hoarding_limit}))
-
-    def set_hoarding_limit(self, meter_no: str, hoarding_limit: int | None, *,
-                           actor: str = "system") -> MeterInfo:
-        return _meter(self._call("PUT", f"/meters/{meter_no}/hoarding-limit",
-                                 as_operator=actor, json={"hoarding_limit": hoarding_limit}))
-
-    def hoarding(self, meter_no: str) -> HoardingCheck:
-        b = self._call("GET", f"/meters/{meter_no}/hoarding")
-        return HoardingCheck(b["meter_no"], b["limit"], b["estimate"], b["room"])
-
-    def meter(self, meter_no: str) -> MeterInfo:
-        return _meter(self._call("GET", f"/meters/{meter_no}"))
-
-    def issue_card(self, meter_no: str, card_serial: str,
-                   card_type: str = "customer") -> CardInfo:
-        body = self._call("POST", f"/meters/{meter_no}/cards",
-                          json={"card_serial": card_serial, "card_type": card_type})
-        return _card(body)
-
-    # -- vending -----------------------------------------------------------------------------
+    # -- sales, cashier sessions and vend life -------------------------------------------------
 
     def vend(self, meter_no: str, amount: Decimal, *, request_id: str, station: str,
              operator: str) -> VendResult:
@@ -230,14 +232,14 @@ class RemoteBillingCentre:
                      opening_float: Decimal = Decimal("0.00")) -> CashierSessionInfo:
         """Open ``operator``'s cashier session at ``station`` (a cashier sells only inside
         one over the API)."""
-        return _session(self._call("POST", "/sessions", as_operator=operator,
-                                   at_station=station,
-                                   json={"station": station,
-                                         "opening_float": _money(opening_float)}))
+        return parse(self._call("POST", "/sessions", as_operator=operator, at_station=station,
+                                json={"station": station,
+                                      "opening_float": _money(opening_float)}),
+                     s.SessionOut, CashierSessionInfo)
 
     def open_session_of(self, operator: str) -> CashierSessionInfo | None:
         body = self._call("GET", "/sessions/current", as_operator=operator)
-        return None if body is None else _session(body)
+        return None if body is None else parse(body, s.SessionOut, CashierSessionInfo)
 
     def mark_written(self, vend_id: int) -> None:
         self._call("POST", f"/vends/{vend_id}/written")
@@ -252,9 +254,11 @@ class RemoteBillingCentre:
         return _vend(self._call("POST", f"/vends/{vend_id}/reversal", as_operator=operator,
                                 json={"reason": reason}))
 
-    def reprint(self, vend_id: int, *, operator: str) -> str:
-        text: str = self._call("POST", f"/vends/{vend_id}/reprint", as_operator=operator)["text"]
-        return text
+    def reprint(self, vend_id: int, *, operator: str, display: Display | None = None) -> str:
+        """The receipt again, as the served centre prints it (its currency and zone: a
+        ``display`` is for a local centre and is not sent)."""
+        body = self._call("POST", f"/vends/{vend_id}/reprint", as_operator=operator)
+        return s.ReceiptOut.model_validate(body).text
 
     # -- readbacks ---------------------------------------------------------------------------
 
@@ -267,23 +271,23 @@ class RemoteBillingCentre:
         body = {**fields, "credit_unit": str(data.credit_unit),
                 "timestamp": data.timestamp.isoformat(), "card_serial": card_serial,
                 "raw_hex": raw.hex() if raw is not None else None}
-        return _reconciliation(self._call("POST", "/readbacks", json=body))
+        return parse(self._call("POST", "/readbacks", json=body), s.ReconciliationOut,
+                     ReconciliationResult)
 
     def latest_reconciliation(self, meter_no: str) -> ReconciliationResult | None:
         body = self._call("GET", f"/meters/{meter_no}/reconciliation")
-        return None if body is None else _reconciliation(body)
+        return None if body is None else parse(body, s.ReconciliationOut, ReconciliationResult)
 
 
-# -- replies → the service's types and exceptions ---------------------------------------------
+if TYPE_CHECKING:  # mypy proves the client offers everything the protocol promises
+    _satisfies: Callable[..., BillingCentreProtocol] = RemoteBillingCentre
 
 
-def _session(b: dict[str, Any]) -> CashierSessionInfo:
-    return CashierSessionInfo(
-        b["session_id"], b["operator"], b["station"], b["status"],
-        datetime.fromisoformat(b["opened_at"]),
-        datetime.fromisoformat(b["closed_at"]) if b["closed_at"] else None,
-        Decimal(b["opening_float"]),
-        Decimal(b["counted_cash"]) if b["counted_cash"] is not None else None)
+# -- error replies → the service's exceptions -------------------------------------------------
+
+
+def _vend(body: Any) -> VendResult:
+    return parse(body, s.VendOut, VendResult)
 
 
 def _error(reply: httpx.Response, what: str, server: str) -> BillingError:
@@ -305,59 +309,6 @@ def _error(reply: httpx.Response, what: str, server: str) -> BillingError:
     return by_status.get(reply.status_code, BillingError)(detail)
 
 
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _tariff(b: dict[str, Any]) -> TariffInfo:
-    return TariffInfo(
-        b["tariff_id"], b["code"], b["version"], Decimal(b["price_per_kwh"]),
-        _at(b["effective_from"]), kind=b["kind"],
-        blocks=tuple(Block(x["up_to_wh"], Decimal(x["price_per_kwh"])) for x in b["blocks"]),
-        bands=tuple(Band(x["name"], x["start_minute"], x["end_minute"],
-                         Decimal(x["price_per_kwh"])) for x in b["bands"]),
-        utc_offset_minutes=b["utc_offset_minutes"], fixed_monthly=Decimal(b["fixed_monthly"]),
-        taxes=tuple(Tax(x["name"], Decimal(x["rate_percent"])) for x in b["taxes"]))
-
-
-def _meter(b: dict[str, Any]) -> MeterInfo:
-    return MeterInfo(
-        b["meter_id"], b["meter_no"], b["customer_account"], b["profile"],
-        CreditUnit(b["credit_unit"]), b["tariff_code"], b["key_revision"],
-        b["commissioning_energy_wh"], _at(b["commissioned_at"]), b["last_sequence"],
-        MeterStatus(b["status"]), b["hoarding_limit"])
-
-
-def _card(b: dict[str, Any]) -> CardInfo:
-    return CardInfo(b["card_id"], b["card_serial"], b["meter_no"], b["card_type"],
-                    CardStatus(b["status"]))
-
-
-def _vend(b: dict[str, Any]) -> VendResult:
-    return VendResult(
-        vend_id=b["vend_id"], request_id=b["request_id"], meter_no=b["meter_no"],
-        card_serial=b["card_serial"], sequence=b["sequence"], credit=b["credit"],
-        credit_unit=CreditUnit(b["credit_unit"]), amount=Decimal(b["amount"]),
-        tariff_code=b["tariff_code"], tariff_version=b["tariff_version"],
-        price_per_kwh=Decimal(b["price_per_kwh"]), key_revision=b["key_revision"],
-        receipt=tuple(ReceiptLine(x["label"], Decimal(x["amount"]), x["detail"])
-                      for x in b["receipt"]),
-        status=VendStatus(b["status"]), station=b["station"], operator=b["operator"],
-        created_at=_at(b["created_at"]), kind=b["kind"], parameters=b["parameters"],
-        reprint_count=b["reprint_count"])
-
-
-def _reconciliation(b: dict[str, Any]) -> ReconciliationResult:
-    # Exact values come back as the strings the server rendered them to (evidence alike).
-    checks = tuple(Check(c["name"], c["expected"], c["actual"], c["tolerance"], c["passed"])
-                   for c in b["checks"])
-    return ReconciliationResult(
-        reconciliation_id=b["reconciliation_id"], readback_id=b["readback_id"],
-        meter_no=b["meter_no"], verdict=Verdict(b["verdict"]), checks=checks,
-        evidence=b["evidence"], confirmed_vend_ids=tuple(b["confirmed_vend_ids"]),
-        created_at=_at(b["created_at"]) if b["created_at"] else None)
-
-
 TOKEN_ENV = "RIG_BILLING_TOKEN"
 
 
@@ -377,7 +328,7 @@ def connect_billing(
     ``clock`` only drives a local database.
     """
     if not url.startswith(("http://", "https://")):
-        from rig.billing.db import open_billing
+        from rig.billing.centre import open_billing
 
         return open_billing(url, clock=clock, audit=audit)
     if token is None and token_file is not None:

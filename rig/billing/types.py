@@ -30,6 +30,13 @@ class VendStatus(StrEnum):
     REVERSED = "reversed"
 
 
+class VendKind(StrEnum):
+    """What a vend is: a paid sale, or credit given without payment (a free issue)."""
+
+    SALE = "sale"
+    FREE = "free"
+
+
 class CardStatus(StrEnum):
     ACTIVE = "active"
     LOST = "lost"
@@ -224,7 +231,7 @@ class VendResult:
     station: str
     operator: str
     created_at: datetime
-    kind: str = "sale"
+    kind: VendKind = VendKind.SALE
     parameters: dict[str, Any] | None = None  # queued meter parameters to write with this vend
     reprint_count: int = 0
     tender: str = "cash"  # cash at the desk | bank: paid by the customer's bank payments

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select, text
 
 from rig.billing import models as m
 from rig.billing.audit import AUDIT_CHAIN_LOCK
-from rig.billing.db import open_billing
+from rig.billing.centre import open_billing
 from rig.billing.types import VendStatus
 from rig.station import loadgen
 

@@ -79,6 +79,20 @@ def test_a_locked_database_refuses_with_busy_and_a_retry_vends_once(
     assert centre.verify_audit_chain().ok
 
 
+def test_a_price_quote_neither_takes_nor_waits_for_the_lock_a_sale_holds(
+        centre: BillingCentre, billing_url: str) -> None:
+    """The counter's receipt preview answers while another station is mid-sale (it only
+    reads), and prices exactly what the sale then sells."""
+    events = len(centre.audit_log())
+    with held_lock(billing_url):
+        quote = centre.quote_vend(METER, AMOUNT, station=STATION, operator=loadgen.OPERATOR)
+    assert len(centre.audit_log()) == events and centre.meter(METER).last_sequence == 0
+    sold = centre.vend(METER, AMOUNT, request_id="after-quote", station=STATION,
+                       operator=loadgen.OPERATOR)
+    assert (quote.vend_id, quote.sequence) == (0, sold.sequence)
+    assert (quote.receipt, quote.credit, quote.amount) == (sold.receipt, sold.credit, sold.amount)
+
+
 def test_sqlite_busy_names_the_wait(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'b.sqlite'}"
     with open_billing(url, lock_wait_s=WAIT_S) as c:

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from rig.billing import BillingCentre, VendRefused, VendResult, direct, open_billing
+from rig.billing import BillingCentre, VendRefused, VendResult, open_billing
 from rig.billing import models as m
-from rig.billing.direct import Direct, Prepared
+from rig.billing.centre.sales import direct
+from rig.billing.centre.sales.direct import Direct, Prepared
 from tests.billing.ledger import T0, add_meter, buy
 
 METER, OTHER = "000077770001", "000077770002"

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from rig.billing import create_billing_engine, upgrade
-from rig.billing.db import alembic_config
+from rig.billing.engine import alembic_config
 from rig.billing.models import Base
 
 

@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from rig.billing import schema_template
-from rig.billing.db import (
-    _package_dir,
-    alembic_config,
-    create_billing_engine,
-    open_billing,
-    upgrade,
-)
+from rig.billing import open_billing, schema_template
+from rig.billing.engine import _package_dir, alembic_config, create_billing_engine, upgrade
 
 MIGRATIONS = _package_dir() / "migrations"
 

@@ -187,7 +187,7 @@ def test_energy_meter_credit_is_floored_wh(centre: BillingCentre) -> None:
 def test_money_values_are_decimal_from_the_database(centre: BillingCentre) -> None:
     setup_meter(centre)
     buy(centre, "12.34", "req-d")
-    with centre._sessions() as s:
+    with centre.transaction("test") as s:
         vend = s.scalars(select(m.Vend)).one()
         tariff = s.scalars(select(m.Tariff)).one()
         assert isinstance(vend.amount, Decimal) and vend.amount == Decimal("12.34")

@@ -1,7 +1,7 @@
 """The lean vend path: what a sale returns is exactly what it stored (debt, fixed charge, tax,
 change, agent float, cashier session, queued parameters all at once), a new tariff version is
-used as soon as it is in effect despite the per-centre tariff cache, and a plain sale on
-SQLite is exactly six statements at the driver (no ORM lazy load or autoflush creeping back)."""
+used as soon as it is in effect despite the per-centre tariff cache. (How many statements a
+plain sale sends to the driver is a figure of bench/billing_vend.py, not a test.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from rig.billing import BillingCentre, CreditUnit, ReadbackData, Tax, open_billing
 from tests.billing.ledger import Clock, ingest
@@ -100,30 +99,3 @@ def test_a_new_tariff_version_is_used_once_in_effect(centre: BillingCentre,
     late = centre.vend(METER, Decimal("10.00"), request_id="r3", station="SHOP-7",
                        operator="carol")
     assert (late.tariff_version, late.price_per_kwh) == (2, Decimal("0.3000"))
-
-
-def test_a_plain_sale_is_a_handful_of_statements(tmp_path) -> None:
-    with open_billing(f"sqlite:///{tmp_path / 'n.sqlite'}") as c:
-        c.register_station("DESK-1")
-        c.register_operator("carol", "cashier")
-        c.create_tariff("RES", Decimal("0.1500"), T0)
-        for no in ("000000000001", "000000000002"):
-            c.register_customer("Ada", f"ACC-{no}")
-            c.register_meter(no, customer_account=f"ACC-{no}", profile="p",
-                             credit_unit=CreditUnit.MONEY_CENTS, tariff_code="RES",
-                             key_revision=1, commissioning_energy_wh=0, commissioned_at=T0)
-            c.issue_card(no, f"CARD-{no}")
-        sent: list[str] = []
-        c.engine.dispose()  # fresh connections, each traced by the driver itself
-        event.listen(c.engine, "connect",
-                     lambda dbapi_connection, _record: dbapi_connection.set_trace_callback(
-                         sent.append))
-        c.vend("000000000001", Decimal("5.00"), request_id="warm", station="DESK-1",
-               operator="carol")  # reads the tariff version once
-        sent.clear()
-        c.vend("000000000002", Decimal("5.00"), request_id="r1", station="DESK-1",
-               operator="carol")
-        # BEGIN IMMEDIATE, the context, the meter's sequence, the vend, its audit event, COMMIT
-        assert [statement.split()[0] for statement in sent] == [
-            "BEGIN", "SELECT", "UPDATE", "INSERT", "INSERT", "COMMIT"], sent
-        assert "INSERT INTO audit_events" in sent[4]

@@ -1,7 +1,7 @@
 """The REST API application: one FastAPI app over one :class:`BillingCentre`.
 
 Routes are thin: each validates the wire format, checks the caller's role and calls exactly
-one service method, so every business rule stays in :mod:`rig.billing.service`. Handlers are
+one service method, so every business rule stays in :mod:`rig.billing.centre`. Handlers are
 plain ``def``: FastAPI runs them in its thread pool and each service call is one transaction.
 """
 
@@ -24,8 +24,8 @@ from rig.billing.api.routers import (
     vends,
 )
 from rig.billing.api.schemas import ErrorOut
+from rig.billing.centre import BillingCentre
 from rig.billing.security_headers import SecurityHeaders
-from rig.billing.service import BillingCentre
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut, "description": text}

@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from rig.billing.centre import BillingCentre
 from rig.billing.roles import may, needs_words
-from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorInfo, OperatorRole, TokenHolder
 
 # Roles that sell only inside a cashier session open at the station (their cash drawer).

@@ -1,6 +1,6 @@
 """Domain errors → HTTP replies, in one table.
 
-The service raises one exception tree (:mod:`rig.errors` / :mod:`rig.billing.service`); the
+The service raises one exception tree (:mod:`rig.errors` / :mod:`rig.billing.centre.errors`); the
 API maps each kind to a status code and returns the service's own message as ``detail``, so
 the operator sees the same sentence the CLI prints. Refusals keep their stable ``reason``.
 """
@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rig.billing.busy import BillingBusy
-from rig.billing.service import Conflict, NotFound, PermissionDenied, VendRefused
+from rig.billing.centre.errors import Conflict, NotFound, PermissionDenied, VendRefused
 from rig.billing.storage import BillingStorageError, storage_error
 from rig.errors import BillingError
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from rig.billing.api.app import create_app
-from rig.billing.service import BillingCentre
+from rig.billing.centre import BillingCentre
 
 
 @contextmanager

@@ -40,7 +40,7 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        from rig.billing.db import create_billing_engine
+        from rig.billing.engine import create_billing_engine
 
         url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
             "sqlalchemy.url"

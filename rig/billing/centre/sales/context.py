@@ -26,8 +26,8 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from rig.billing import models as m
-
-UNAPPLIED = ("created", "written")
+from rig.billing.centre.lookup import UNAPPLIED
+from rig.billing.types import CardStatus, VendKind, VendStatus
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,10 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
     vend, card, readback = m.Vend, m.Card, m.Readback
     station = select(m.Station.id).where(m.Station.code == bindparam("station"))
     operator = select(m.Operator.id).where(m.Operator.name == bindparam("operator"))
-    active_card = (card.meter_id == meter.id) & (card.status == "active")
+    active_card = (card.meter_id == meter.id) & (card.status == CardStatus.ACTIVE.value)
     # Not ``in_()``: an expanding IN is re-rendered at every execution.
     unapplied = (vend.meter_id == meter.id) & or_(*(vend.status == x for x in UNAPPLIED))
-    columns = {
+    columns: dict[str, Any] = {
         "meter_id": meter.id, "status": meter.status, "credit_unit": meter.credit_unit,
         "key_revision": meter.key_revision, "last_sequence": meter.last_sequence,
         "change_balance": meter.change_balance, "hoarding_limit": meter.hoarding_limit,
@@ -92,7 +92,7 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
         .where(m.AgentStation.station_id == station.scalar_subquery()),
         "month_credit": select(func.coalesce(func.sum(vend.credit), 0)).where(
             vend.meter_id == meter.id, vend.created_at >= bindparam("month_start"),
-            vend.status != "reversed", vend.kind == "sale"),
+            vend.status != VendStatus.REVERSED.value, vend.kind == VendKind.SALE.value),
         "has_debts": select(func.count()).select_from(m.Debt)
         .where(m.Debt.meter_id == meter.id, m.Debt.outstanding > 0),
         "has_parameters": select(func.count()).select_from(m.ParameterChange).where(

@@ -1,122 +1,41 @@
-"""Billing centre schema (SQLAlchemy 2 typed ORM).
-
-Rules that keep the ledger honest on every backend:
-
-* money is ``Decimal`` stored as a scaled ``BIGINT`` (:mod:`rig.billing.money`: amounts in
-  cents, prices and rates in 1/10 000, derived figures in 1/10 000 000), exact on SQLite and
-  PostgreSQL alike; credit, energy and counters are integers (cents / Wh). No float column.
-* datetimes are stored as UTC and returned timezone-aware (:class:`UTCDateTime`).
-* constraint names follow a fixed convention so later Alembic (batch) migrations can name them.
-
-The schema is created only by Alembic migrations (``rig/billing/migrations``); a test asserts the
-migrated schema equals this metadata.
-"""
+"""The ledger's tables: customers, tariffs, meters, cards, operators, stations, vends, debts,
+queued parameters, the audit chain, readbacks and reconciliations."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     ForeignKey,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from rig.billing.money import Exact, Money, Price
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-MONEY = Money
-PRICE = Price
-
-
-def to_utc(value: datetime) -> datetime:
-    """Normalise a datetime to aware UTC; a naive value is taken to already be UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """DateTime that always stores UTC and always returns an aware UTC datetime.
-
-    SQLite drops the offset, PostgreSQL keeps it; normalising both ways makes comparisons and
-    day boundaries identical on both backends.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return to_utc(value)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return to_utc(value)
-
-    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-        return _sqlite_utc_text
-
-
-def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """UTC as SQLite stores a ``DateTime`` (SQLAlchemy's storage format, always with six
-    decimals, so text order is time order), made by ``isoformat`` in C: a sale binds four."""
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = to_utc(value)
-    return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-CREDIT_UNITS = ("money_cents", "energy_wh")
-VEND_STATUSES = ("created", "written", "confirmed", "reversed")
-VEND_KINDS = ("sale", "free")
-TARIFF_KINDS = ("flat", "block", "tou")
-PARAMETER_STATUSES = ("queued", "written", "cancelled")
-CARD_STATUSES = ("active", "lost", "replaced", "blocked")
-METER_STATUSES = ("active", "blocked")
-OPERATOR_ROLES = ("cashier", "supervisor", "administrator")
-VERDICTS = ("balanced", "mismatch")
-TENDERS = ("cash", "bank")
-SESSION_STATUSES = ("open", "closed")
-PAYMENT_STATUSES = ("pending", "vended", "unmatched", "returned", "applied")
-PAYMENT_KINDS = ("credit", "debit", "credit_return", "debit_return")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime(),
-        Decimal: MONEY,
-        dict[str, Any]: JSON,
-    }
+from rig.billing.models.base import (
+    CARD_STATUSES,
+    CREDIT_UNITS,
+    METER_STATUSES,
+    MONEY,
+    OPERATOR_ROLES,
+    PARAMETER_STATUSES,
+    PRICE,
+    TARIFF_KINDS,
+    TENDERS,
+    VEND_KINDS,
+    VEND_STATUSES,
+    VERDICTS,
+    Base,
+    _in,
+)
+from rig.billing.money import Exact
+from rig.billing.types import VendKind, VendStatus
 
 
 class Customer(Base):
@@ -244,13 +163,14 @@ class Vend(Base):
     price_per_kwh: Mapped[Decimal] = mapped_column(PRICE)
     key_revision: Mapped[int]
     receipt: Mapped[list[dict[str, str]]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="created")
+    status: Mapped[str] = mapped_column(String(16), default=VendStatus.CREATED.value)
     created_at: Mapped[datetime] = mapped_column(index=True)
     written_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     confirmed_by_readback_id: Mapped[int | None] = mapped_column(ForeignKey("readbacks.id"))
     # sale: money in; free: credit given by a supervisor (amount 0, reason required).
-    kind: Mapped[str] = mapped_column(String(8), default="sale", server_default="sale")
+    kind: Mapped[str] = mapped_column(String(8), default=VendKind.SALE.value,
+                                      server_default=VendKind.SALE.value)
     reason: Mapped[str | None] = mapped_column(Text)
     energy_charge: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
     tax_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
@@ -386,193 +306,3 @@ class Reconciliation(Base):
     actual_consumed: Mapped[Decimal] = mapped_column(Exact)
     evidence: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
-
-
-class CashierSession(Base):
-    """A cashier's shift at one station: vends sold while it is open belong to it (cash-up)."""
-
-    __tablename__ = "cashier_sessions"
-    __table_args__ = (CheckConstraint(_in("status", SESSION_STATUSES), name="status"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
-    status: Mapped[str] = mapped_column(String(8), default="open")
-    opened_at: Mapped[datetime]
-    closed_at: Mapped[datetime | None]
-    opening_float: Mapped[Decimal]
-    counted_cash: Mapped[Decimal | None] = mapped_column(MONEY)
-
-    operator: Mapped[Operator] = relationship()
-    station: Mapped[Station] = relationship()
-
-
-class BankStatement(Base):
-    """One imported statement file; ``sha256`` of its bytes makes a re-import a no-op."""
-
-    __tablename__ = "bank_statements"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    file_name: Mapped[str] = mapped_column(String(500))
-    format: Mapped[str] = mapped_column(String(16))
-    statement_id: Mapped[str] = mapped_column(String(100))
-    imported_at: Mapped[datetime]
-
-
-class BankPayment(Base):
-    """A customer payment from a statement, keyed by the bank's own entry reference.
-
-    ``pending`` payments are vended (tender ``bank``) at the meter's next card presentation;
-    ``unmatched`` ones keep the statement data and the reason, for a supervisor. A
-    ``credit_return`` (a returned collection or reversed credit transfer) cancels the credit it
-    names (``returns_id``): that one becomes ``returned`` — and, if it was vended, a debt
-    (``debt_id``) on its meter — and the return itself ``applied``.
-    """
-
-    __tablename__ = "bank_payments"
-    __table_args__ = (
-        CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
-        CheckConstraint(_in("kind", PAYMENT_KINDS), name="kind"),
-        CheckConstraint("amount > 0", name="amount_positive"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    entry_ref: Mapped[str] = mapped_column(String(140), unique=True)
-    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statements.id"), index=True)
-    source: Mapped[str] = mapped_column(String(600))  # file:line of the entry
-    amount: Mapped[Decimal]
-    currency: Mapped[str] = mapped_column(String(3))
-    booked_on: Mapped[datetime]
-    reference: Mapped[str] = mapped_column(String(500))
-    debtor: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    reason: Mapped[str | None] = mapped_column(Text)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
-    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"), index=True)
-    vend_id: Mapped[int | None] = mapped_column(ForeignKey("vends.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="credit", server_default="credit")
-    end_to_end_id: Mapped[str | None] = mapped_column(String(35), index=True)
-    mandate_ref: Mapped[str | None] = mapped_column(String(35))
-    return_code: Mapped[str | None] = mapped_column(String(35))
-    returns_id: Mapped[int | None] = mapped_column(ForeignKey("bank_payments.id"), unique=True)
-    debt_id: Mapped[int | None] = mapped_column(ForeignKey("debts.id"))
-
-
-class CentreSetting(Base):
-    """One setting of the whole centre, e.g. ``currency``: the ISO 4217 code it bills in."""
-
-    __tablename__ = "centre_settings"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
-
-
-class DebitMandate(Base):
-    """A SEPA direct-debit mandate: the customer is on auto-payment of ``amount`` per run."""
-
-    __tablename__ = "debit_mandates"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
-    mandate_ref: Mapped[str] = mapped_column(String(35), unique=True)
-    iban: Mapped[str] = mapped_column(String(34))
-    bic: Mapped[str | None] = mapped_column(String(11))
-    debtor_name: Mapped[str] = mapped_column(String(140))
-    signed_on: Mapped[datetime]
-    amount: Mapped[Decimal]
-    active: Mapped[bool] = mapped_column(default=True)
-
-    customer: Mapped[Customer] = relationship()
-
-
-class DirectDebit(Base):
-    """One collection requested in an exported pain.008 file (FRST for a mandate's first)."""
-
-    __tablename__ = "direct_debits"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    end_to_end_id: Mapped[str] = mapped_column(String(35), unique=True)
-    mandate_id: Mapped[int] = mapped_column(ForeignKey("debit_mandates.id"), index=True)
-    collection_date: Mapped[datetime]
-    amount: Mapped[Decimal]
-    sequence_type: Mapped[str] = mapped_column(String(4))
-    created_at: Mapped[datetime]
-
-
-class ApiToken(Base):
-    """A bearer token of the REST API, bound to one operator; only its SHA-256 is stored."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
-    label: Mapped[str] = mapped_column(String(100), default="")
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(100))
-    revoked_at: Mapped[datetime | None]
-    revoked_by: Mapped[str | None] = mapped_column(String(100))
-    expires_at: Mapped[datetime | None]  # NULL: never (migration 0011)
-    # Codes of the stations this token may sell at; NULL or empty: none (migration 0011).
-    stations: Mapped[list[str] | None] = mapped_column(JSON)
-
-    operator: Mapped[Operator] = relationship()
-
-
-class OperatorCredential(Base):
-    """An operator's console password, as a salted KDF hash (``rig.billing.passwords``).
-
-    Kept apart from ``operators`` so an operator without a password (a bench script, an API
-    token holder) simply cannot log in to the console.
-    """
-
-    __tablename__ = "operator_credentials"
-
-    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), primary_key=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    changed_at: Mapped[datetime]
-
-
-AGENT_ENTRY_KINDS = ("topup", "vend", "reversal")
-
-
-class Agent(Base):
-    """A vending agent (third-party shop) selling on a prepaid float plus a credit limit."""
-
-    __tablename__ = "agents"
-    __table_args__ = (CheckConstraint("credit_limit >= 0", name="credit_limit"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    credit_limit: Mapped[Decimal]
-    created_at: Mapped[datetime]
-
-
-class AgentStation(Base):
-    """A station that sells for an agent: its cash sales draw down the agent's float."""
-
-    __tablename__ = "agent_stations"
-
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
-
-
-class AgentEntry(Base):
-    """One movement of an agent's float: a top-up (+), a vend (−) or a vend's reversal (+).
-
-    The balance is the exact sum of the entries; nothing stores it twice.
-    """
-
-    __tablename__ = "agent_entries"
-    __table_args__ = (CheckConstraint(_in("kind", AGENT_ENTRY_KINDS), name="kind"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    amount: Mapped[Decimal]
-    vend_id: Mapped[int | None] = mapped_column(ForeignKey("vends.id"), index=True)
-    reference: Mapped[str] = mapped_column(String(200), default="")
-    actor: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime]

@@ -1,6 +1,6 @@
-"""Where a sale runs: in an ORM session, or in a direct transaction (:mod:`rig.billing.direct`).
+"""Where a sale runs: in an ORM session, or in a direct transaction (:mod:`.direct`).
 
-The sale (:meth:`rig.billing.service.BillingCentre._new_vend`) is written once, against
+The sale (:mod:`rig.billing.centre.sales.steps`) is written once, against
 :class:`SaleDb`. A direct transaction has no ORM session: asking it for one raises
 :class:`NeedsSession`, and the centre rolls the direct transaction back and makes the sale again
 in a session. That is how the rare sales go — debts to recover, an agent's float, queued
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from rig.billing import audit
 from rig.billing.audit_key import AuditKey
-from rig.billing.direct import DirectTransaction
+from rig.billing.centre.sales.direct import DirectTransaction
 
 
 class NeedsSession(Exception):
