@@ -172,7 +172,10 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
             stack.callback(control.close)
-            hello = control.call("hello")
+            # A lab place's sim starts a fresh bench on this clock (a plain `rig sim` keeps
+            # its own and says which in its reply).
+            hello = control.call("hello", time_scale=config.time_scale,
+                                 epoch=config.epoch.isoformat() if config.epoch else None)
             parts = {k: str(v) for k, v in hello["parts"].items()}
             if parts["profile"] != profile.name:
                 raise ConfigError(f"the emulated bench at {control_url} runs profile "

@@ -22,6 +22,7 @@ from rig.bench.master_key import bench_master_key
 from rig.cli import options
 from rig.cli.billing import app as billing_app
 from rig.errors import RigError
+from rig.lab.cli import app as lab_app
 from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, load_profile, profile_dirs, profile_files
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app = typer.Typer(
 console = Console(stderr=True)  # progress and errors
 result_out = Console()  # the result summary and the report's path: `rig run > out.txt` has them
 app.add_typer(billing_app, name="billing")
+app.add_typer(lab_app, name="lab")
 
 
 ProfilesDir = Annotated[Path | None, typer.Option(
@@ -91,12 +93,23 @@ def run(
         str | None, typer.Option(help="who runs the test, for the record (default: "
                                  "$RIG_OPERATOR, the bench config's operator, the login name)")
     ] = None,
+    place: Annotated[
+        str | None, typer.Option(help="run on a lab place (labgrid; $LG_COORDINATOR): a place "
+                                 "name or tags KEY=VALUE[,...]; --bench gives the rest "
+                                 "(billing centre, operator)")
+    ] = None,
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
 
     With --suite certification, run the certification suite for every profile (or the one
     given) and write JUnit XML, allure-results and certification.html.
     """
+    arguments = dict(locals())
+    if place:  # reserve and acquire the place, run on it, make it safe, release (rig/lab/)
+        from rig.lab.cli import run_on_place
+
+        raise run_on_place(place, bench, lambda file: run(**arguments | {
+            "bench": file, "place": None}))
     if suite:
         if time_scale is not None:
             raise _fail("--time-scale does not apply to --suite: each certification test runs "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +83,17 @@ class EmulatedPlace:
             raise
         return self
 
-    def renew(self, address: str | None = None) -> EmulatedBench:
-        """Replace the bench by a new one (a new meter at `address`, default random)."""
+    def renew(self, address: str | None = None, *, epoch: datetime | None = None,
+              time_scale: float | None = None) -> EmulatedBench:
+        """Replace the bench by a new one: a new meter at `address` (default: random), its
+        clock at `epoch` (default: now) running `time_scale` (default: the place's)."""
         assert self._slot is not None
         with self._lock:
             if self._bench is not None:
                 self._bench.stop()
-            bench = EmulatedBench(self.profile, time_scale=self.time_scale, slot=self._slot,
-                                  address=address or fresh_address(), host=self.host,
-                                  scpi_port=self._scpi_port)
+            bench = EmulatedBench(self.profile, time_scale=time_scale or self.time_scale,
+                                  slot=self._slot, address=address or fresh_address(),
+                                  host=self.host, scpi_port=self._scpi_port, epoch=epoch)
             parts = bench.start()
             self._bench = bench
             self._scpi_port = int(parts.load_resource.split("::")[2])
@@ -101,7 +104,7 @@ class EmulatedPlace:
             return bench
 
     def _session(self) -> _ControlSession:
-        return _ControlSession(self.renew())
+        return _ControlSession(self)
 
     def resources(self) -> dict[str, dict[str, Any]]:
         """The exporter group of this place (labgrid resource classes and their params)."""
@@ -115,7 +118,8 @@ class EmulatedPlace:
             "load": {"cls": "RigVisaLoad", "resource": parts.load_resource},
             "card": {"cls": "RigCardRelay", "url": self._relay.url},
             "sim": {"cls": "RigSimControl", "url": f"tcp://{host}:{port}"},
-            "bench": {"cls": "RigBench", "kind": "emulated", "profile": self.profile.name},
+            "bench": {"cls": "RigBench", "kind": "emulated", "profile": self.profile.name,
+                      "time_scale": self.time_scale},
         }
 
     def stop(self) -> None:
@@ -132,12 +136,20 @@ class EmulatedPlace:
 
 
 class _ControlSession:
-    """A job's control channel: the sim's own control ops on its fresh bench."""
+    """A job's control channel: its first request (open_bench's hello, carrying the job's
+    clock) brings a fresh bench; every request is the sim's own control op on it."""
 
-    def __init__(self, bench: EmulatedBench) -> None:
-        self.bench = bench
+    def __init__(self, place: EmulatedPlace) -> None:
+        self.place = place
+        self.bench: EmulatedBench | None = None
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.bench is None:
+            epoch = request.get("epoch")
+            scale = request.get("time_scale")
+            self.bench = self.place.renew(
+                epoch=datetime.fromisoformat(epoch) if epoch else None,
+                time_scale=float(scale) if scale else None)
         return self.bench._on_control(request)
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ def bench_config_for(place: str, resources: Mapping[str, Resource],
         if "sim" not in resources:
             raise LabError(f"place {place} is an emulated bench without its sim resource")
         data["sim_control"] = resources["sim"].params["url"]
+        data["time_scale"] = float(bench.get("time_scale", base.time_scale))
     else:
         data |= {"time_scale": 1.0, "epoch": None, "sim_control": None}
     try:
