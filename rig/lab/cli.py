@@ -151,7 +151,8 @@ def recover(
     try:
         with LabClient(coordinator) as lab:
             held = lab.place(place)
-            if held.acquired is None:
+            holder = held.acquired  # the session updates `held` as the place changes
+            if holder is None:
                 _say(f"place {place} is not held by anyone; nothing to recover")
                 return
             try:
@@ -165,7 +166,7 @@ def recover(
             lab.release(place)
     except RigError as e:
         raise _fail(str(e)) from None
-    _say(f"place {place} taken back from {held.acquired}: "
+    _say(f"place {place} taken back from {holder}: "
          f"{'load input off (read back)' if safe else 'load input NOT confirmed off'}; "
          "released")
     if not safe:
