@@ -11,6 +11,7 @@ host kills the group — and is started again after `restart_s`, as systemd's
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -51,6 +52,13 @@ def exporter_binary() -> str:
     if found is None:
         raise RigError("labgrid-exporter is not installed: pip install 'rig[lab]'")
     return found
+
+
+def _terminate_with_parent() -> None:
+    """In the exporter's child: SIGTERM it when the bench host dies, even by SIGKILL (Linux
+    PR_SET_PDEATHSIG), so no exporter outlives its host."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class BenchHost:
@@ -122,7 +130,8 @@ class BenchHost:
             self._exporter = subprocess.Popen(
                 [exporter_binary(), "--coordinator", self.coordinator, "--name", self.name,
                  "--hostname", self.hostname, str(self.resource_file)],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_terminate_with_parent)
         self.exporter_starts += 1
         log.info("exporter %s started (pid %s)", self.name, self._exporter.pid)
 

@@ -6,6 +6,7 @@ The coordinator is labgrid's: `--coordinator HOST:PORT`, else $LG_COORDINATOR, e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -92,13 +93,7 @@ def host(
     from rig.lab.emulated_place import EmulatedPlace
     from rig.profile import load_profile
 
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    stop = _stop_on_signal()
     address = hostname or socket.getfqdn()
     try:
         meter_profile = load_profile(profile)
@@ -116,11 +111,56 @@ def host(
             sys.stdout.flush()
         _say(f"serving {', '.join(emulated)} as exporter {bench_host.name} at "
              f"{bench_host.coordinator}; Ctrl-C stops")
-        while not stop.wait(0.5):
-            pass
+        _serve(stop)
     finally:
         bench_host.stop()
     _say("bench host stopped")
+
+
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGINT/SIGTERM (installed before anything starts, so a signal during
+    start-up still unwinds through the `finally` that stops the children)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():  # already stopping: let the clean-up finish
+            return
+        stop.set()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _serve(stop: threading.Event) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        while not stop.wait(0.5):
+            pass
+
+
+@app.command()
+def relay(
+    reader: Annotated[str, typer.Argument(help="the card writer: PC/SC reader name or regex")],
+    host: Annotated[str, typer.Option(help="address to listen on (the lab network's)")] =
+        "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one)")] = 0,
+) -> None:
+    """Serve a real bench's card writer to the job holding its place (the `card` resource,
+    class RigCardRelay, url rigcard://HOST:PORT), until SIGINT/SIGTERM."""
+    from rig.lab.card_relay import CardRelay
+
+    stop = _stop_on_signal()
+    try:
+        card_relay = CardRelay(reader, host, port).start()
+    except (RigError, OSError) as e:
+        raise _fail(str(e)) from None
+    sys.stdout.write(card_relay.url + "\n")
+    sys.stdout.flush()
+    try:
+        _serve(stop)
+    finally:
+        card_relay.stop()
 
 
 @app.command()

@@ -62,7 +62,7 @@ def test_two_clients_run_the_suite_across_the_places(pg_url: str, tmp_path: Path
     for client, out, err, code in results:
         assert code == 0, f"{client}: {out[-3000:]}{err[-2000:]}"
         assert f"{TESTS_PER_JOB} passed" in out, out[-2000:]
-        got = re.findall(r"lab place (bench-\d+) acquired by (\S+)", err)
+        got = re.findall(r"lab place (bench-\d+) acquired by ([^;\s]+)", err)
         assert len(got) == 1 and got[0][1] == f"{client}-runner/{client}", err
         assert re.search(rf"lab place {got[0][0]} released; load input off", err), err
         used[got[0][0]].append(client)
