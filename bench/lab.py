@@ -185,3 +185,7 @@ def main() -> None:
     figures["lab_tests"] = places[2][1]
     figures["lab_acquire_release_ms"] = round(overhead * 1000)
     print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -63,7 +63,7 @@ def run_on_place(spec: str, bench: Path | None, run: Callable[[Path], None],
                 console.print(f"[bold red]error:[/] place {escape(place)}: the job ended "
                               f"with exit code {code} (its error is above)", soft_wrap=True)
     except RigError as e:
-        text = str(e) if str(e).startswith("place ") else f"place {place}: {e}"
+        text = str(e) if "place" in str(e) else f"place {place}: {e}"
         return _fail(text)
     return typer.Exit(code)
 

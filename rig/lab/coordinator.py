@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Coroutine, Mapping
@@ -76,11 +77,15 @@ class LabClient:
             await session.start()
             return session
 
+        quiet = _NotLabgrid()  # its "coordinator is unavailable": said once, below
+        logging.getLogger().addFilter(quiet)
         try:
             self.session = self._run(start(), "connect")
         except Exception as e:
             self._stop_loop()
             raise LabError(f"labgrid coordinator {self.address} not reachable: {e}") from None
+        finally:
+            logging.getLogger().removeFilter(quiet)
 
     @property
     def user(self) -> str:
@@ -218,6 +223,13 @@ class LabClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _NotLabgrid(logging.Filter):
+    """Drop what labgrid's client logs on the root logger (while connecting)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "labgrid" not in record.pathname
 
 
 def _tags(tags: Mapping[str, str]) -> str:

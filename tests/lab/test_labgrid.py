@@ -157,8 +157,10 @@ def test_abandoned_place_is_recovered_and_made_safe(tmp_path: Path) -> None:
         assert f"place {place} taken back from ci-dead-runner/ci-dead: load input off " \
                "(read back); released" in " ".join(recovered.stderr.split()), recovered.stderr
         assert not load_input_on(load)
-        again = subprocess.run([*RIG, "run", "--place", place, "--out", str(tmp_path / "r2")],
+        again = subprocess.run([*RIG, "run", "--suite", "certification", "--place", place,
+                                "-k", "buy_and_insert", "--out", str(tmp_path / "r2")],
                                env=lab.env("ci-next"), capture_output=True, text=True,
                                timeout=300)
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
         assert f"lab place {place} acquired by ci-next-runner/ci-next" in again.stderr
+        assert "1 tests  passed: 1" in again.stderr, again.stderr[-2000:]
