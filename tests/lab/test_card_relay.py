@@ -3,7 +3,10 @@ local PC/SC reader (pcscd + vpcd), and a card powered down when its client goes 
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -13,6 +16,7 @@ from rig.errors import CardError
 from rig.lab.card_relay import CardRelay, RelayReader
 from rig.profile import load_profile
 from rig.sim.emulated_bench import EmulatedBench
+from tests.lab.service import child_env
 
 SELECT_MF = bytes.fromhex("00A40000023F00")
 
@@ -84,3 +88,24 @@ def test_unreachable_relay_is_one_line_naming_it() -> None:
         RelayReader(f"rigcard://127.0.0.1:{port}")
     with pytest.raises(NoReaderError, match="must look like rigcard://HOST:PORT"):
         RelayReader("rigcard://nowhere")
+
+
+def test_rig_lab_relay_serves_a_reader_until_sigterm(bench: EmulatedBench) -> None:
+    """`rig lab relay READER` (a real bench's card writer on its bench host) prints its URL,
+    serves the card, and stops cleanly on SIGTERM."""
+    reader = bench.parts.card_reader  # type: ignore[union-attr]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from rig.cli.main import app; app()", "lab", "relay", reader],
+        env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("rigcard://127.0.0.1:")
+        remote = RelayReader(url)
+        with remote.wait_for_card(5) as conn:
+            assert conn.transmit(SELECT_MF)[-2:]
+        remote.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
