@@ -11,7 +11,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. System packages the real stack needs.
 APT_PKGS=(pcscd pcsc-tools vsmartcard-vpcd swig libpcsclite-dev pkg-config gcc postgresql
-          chromium chromium-driver)
+          chromium chromium-driver ser2net)  # ser2net: a labgrid exporter serves meter ports
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     APT_PKGS+=(python3-venv python3-dev)
 fi
@@ -92,7 +92,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     say "creating .venv and installing rig (first run takes a minute or two)"
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[server,postgres,plots,printer,test]'  # every extra
+    .venv/bin/python -m pip install -q -e '.[server,postgres,plots,printer,lab,test]'  # every extra
     echo "$want" > "$stamp"
 fi
 say "ready: pcscd with virtual readers, PostgreSQL $pg_ver on port $pg_port, .venv with rig $(.venv/bin/python -c 'import rig; print(rig.__version__)')"

@@ -40,12 +40,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--operator", metavar="NAME", default=None,
                     help="who runs the tests, for the record (default: $RIG_OPERATOR, the "
                     "bench config's operator, the login name)")
+    group.addoption("--lg-place", metavar="PLACE", default=None,
+                    help="run on a lab place (labgrid, rig[lab]): a place name or tags "
+                    "KEY=VALUE[,...], held for the session; --bench gives the rest; the "
+                    "coordinator is --lg-coordinator or $LG_COORDINATOR")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_capability(name, ...): skip unless the meter profile has them")
     config.addinivalue_line("markers", "bench: needs a bench (emulated by default)")
+    if config.getoption("--lg-place"):  # held until the session ends (rig/lab/pytest_place)
+        from rig.lab.pytest_place import hold_place
+
+        hold_place(config)
     config.stash[_BENCH_CONFIG] = _checked_bench_config(config)
 
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rig.bench.config import BenchConfig
 from rig.bench.control import ControlClient
@@ -33,6 +34,9 @@ from rig.printer.settings import PrinterSettings
 from rig.profile import MeterProfile, load_profile, with_address
 from rig.report.provenance import file_sha256
 
+if TYPE_CHECKING:
+    from rig.card.relay import RelayConnection, RelayReader
+
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +49,7 @@ class Bench:
     clock: BenchClock
     meter: MeterClient
     load: ElectronicLoad
-    reader: PcscReader
+    reader: PcscReader | RelayReader  # a relayed reader: a lab place's card writer
     courier: CardCourier
     master_key: MasterKey
     meter_transcript: Transcript
@@ -106,7 +110,7 @@ class Bench:
         }
 
     @contextlib.contextmanager
-    def card_at_writer(self) -> Iterator[PcscConnection]:
+    def card_at_writer(self) -> Iterator[PcscConnection | RelayConnection]:
         """The card in the writer, powered for one session, powered down on any exit."""
         with self.reader.wait_for_card(self.config.card.insert_timeout_s) as conn:
             self.card_atr = conn.atr.hex().upper()
@@ -141,6 +145,19 @@ class Bench:
         return self.clock.now()
 
 
+def _card_reader(name: str, stack: contextlib.ExitStack) -> PcscReader | RelayReader:
+    """The card writer: a local PC/SC reader, or one relayed from a bench host."""
+    from rig.card.relay import SCHEME
+
+    if not name.startswith(SCHEME):
+        return PcscReader(name)
+    from rig.card.relay import RelayReader
+
+    reader = RelayReader(name)
+    stack.callback(reader.close)
+    return reader
+
+
 def _rig_version() -> str:
     from rig import __version__
 
@@ -169,7 +186,10 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 stack.callback(sim.stop)
             control = ControlClient(control_url)
             stack.callback(control.close)
-            hello = control.call("hello")
+            # A lab place's sim starts a fresh bench on this clock (a plain `rig sim` keeps
+            # its own and says which in its reply).
+            hello = control.call("hello", time_scale=config.time_scale,
+                                 epoch=config.epoch.isoformat() if config.epoch else None)
             parts = {k: str(v) for k, v in hello["parts"].items()}
             if parts["profile"] != profile.name:
                 raise ConfigError(f"the emulated bench at {control_url} runs profile "
@@ -182,8 +202,11 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             clock = BenchClock.from_dict(hello["clock"])
             courier: CardCourier = EmulatedCourier(control)
             sim_link: ControlClient | None = control
-            meter_port, resource, reader_name = (
-                parts["meter_port"], parts["load_resource"], parts["card_reader"])
+            # A lab place reaches the parts of a `rig sim` on its bench host through the
+            # addresses its exporter gives (rfc2217://, the host's VISA resource, rigcard://).
+            meter_port = config.meter.port or parts["meter_port"]
+            resource = config.load.resource or parts["load_resource"]
+            reader_name = config.card.reader or parts["card_reader"]
         else:
             clock = BenchClock.real()
             sim_link = None
@@ -222,7 +245,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
         record_scpi(load, scpi_log)
         bench = Bench(
             config=config, profile=profile, clock=clock, meter=meter, load=load,
-            reader=PcscReader(reader_name), courier=courier,
+            reader=_card_reader(reader_name, stack), courier=courier,
             master_key=master_key, meter_transcript=transcript,
             apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
             serial_faults=proxy, meter_port=meter_port, meter_line=line, safe_report=report,

@@ -31,7 +31,9 @@ LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, me
                "console": ("rig.cli.console:app", "The vending console of one station: "
                            "cashiers' web pages and its card writer."),
                "sts": ("rig.cli.sts:app", "STS tokens (IEC 62055-41): decoder keys, decode and "
-                       "encode a 20-digit token.")}
+                       "encode a 20-digit token."),
+               "lab": ("rig.lab.cli:app", "A lab of many benches on labgrid: places, host, "
+                       "recover, relay.")}
 app = typer.Typer(
     cls=lazy_groups(LAZY_GROUPS),
     add_completion=False,
@@ -100,12 +102,23 @@ def run(
         str | None, typer.Option(help="who runs the test, for the record (default: "
                                  "$RIG_OPERATOR, the bench config's operator, the login name)")
     ] = None,
+    place: Annotated[
+        str | None, typer.Option(help="run on a lab place (labgrid; $LG_COORDINATOR): a place "
+                                 "name or tags KEY=VALUE[,...]; --bench gives the rest "
+                                 "(billing centre, operator)")
+    ] = None,
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
 
     With --suite certification, run the certification suite for every profile (or the one
     given) and write JUnit XML, allure-results and certification.html.
     """
+    arguments = dict(locals())
+    if place:  # reserve and acquire the place, run on it, make it safe, release (rig/lab/)
+        from rig.lab.cli import run_on_place
+
+        raise run_on_place(place, bench, lambda file: run(**arguments | {
+            "bench": file, "place": None}))
     if suite:
         if time_scale is not None:
             raise _fail("--time-scale does not apply to --suite: each certification test runs "

@@ -80,6 +80,8 @@ class EmulatedBench:
         address: str | None = None,
         sts: StsMeterSetup | None = None,
         defect: str | None = None,
+        host: str = "127.0.0.1",
+        scpi_port: int = 0,
     ) -> None:
         # Several emulated meters of one model on one billing centre need their own numbers.
         if address is not None:
@@ -100,8 +102,10 @@ class EmulatedBench:
         self._slot = slot
         self._link: VpcdLink | None = None
         self._pty = PtySerialEndpoint(self.meter.on_serial_bytes)
-        self._scpi = ScpiServer(self.world.load)
-        self._control = ControlServer(self._on_control)
+        # `host`: where the load and the control channel listen (a lab's bench host serves
+        # them to the network; the meter's pty and the card's reader stay on this machine).
+        self._scpi = ScpiServer(self.world.load, host=host, port=scpi_port)
+        self._control = ControlServer(self._on_control, host=host)
         self.printer = EmulatedPrinter()  # the vending station's receipt printer
         self._card_place: CardPlace = "hand"
         self._card_lock = threading.Lock()

@@ -58,10 +58,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cert_profile" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--meter-profile")
         bench = configured_bench(metafunc.config)
-        # An emulated bench can be any model; a real bench is the one meter its config names.
+        # An in-process emulated bench can be any model; a real bench, or a running `rig sim`
+        # (a lab place's), is the one meter its config names.
         names = [chosen] if chosen else (
-            available_profiles(bench.profiles_dir) if bench.kind == "emulated"
-            else [bench.profile])
+            available_profiles(bench.profiles_dir)
+            if bench.kind == "emulated" and bench.sim_control is None else [bench.profile])
         metafunc.parametrize("cert_profile", names, scope="function")
 
 
@@ -99,16 +100,17 @@ def meter_profile(cert_profile: str, bench_config: BenchConfig) -> MeterProfile:
 def _cert_config(request: pytest.FixtureRequest, config: BenchConfig,
                  profile: MeterProfile) -> BenchConfig:
     update: dict[str, object] = {"profile": profile.name}
-    if config.kind == "emulated" and config.sim_control is None:
+    if config.kind == "emulated":  # a lab place's sim takes these; a plain `rig sim` not
         if config.epoch is None:
             update["epoch"] = CERT_EPOCH
         marker = request.node.get_closest_marker("emulated_time_scale")
         if marker is not None:
             update["time_scale"] = float(marker.args[0])
-        if config.meter.address is None:
-            address = (_fresh_address(config) if config.billing.url
-                       else stable_address(profile.name, _worker()))
-            update["meter"] = config.meter.model_copy(update={"address": address})
+    if config.kind == "emulated" and config.sim_control is None \
+            and config.meter.address is None:
+        address = (_fresh_address(config) if config.billing.url
+                   else stable_address(profile.name, _worker()))
+        update["meter"] = config.meter.model_copy(update={"address": address})
     return config.model_copy(update=update)
 
 
