@@ -437,11 +437,11 @@ class BenchSteps:
         """
         limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
         while True:
-            sent = self.bench.now()
+            sent = self.bench.now() if deadline is not None else None
             state = self.poll()
             if done(state) and done(confirmed := self.poll()):
                 return confirmed
-            if deadline is not None and sent > deadline[0]:
+            if deadline is not None and sent is not None and sent > deadline[0]:
                 raise PhaseOverrun(f"timeout: {what} not reached by "
                                    f"{deadline[0]:%Y-%m-%d %H:%M:%S} bench time: {deadline[1]}")
             if time.monotonic() > limit:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rig.card.records import ReadbackRecord
 from rig.errors import ConfigError
 from rig.meter.dlt645 import data_ids as di
+from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
 from rig.sim.card_terminal import MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine, RelayReason
@@ -78,7 +79,7 @@ def _money(p: MeterProfile) -> bool:
 
 
 def _dlt645(p: MeterProfile) -> bool:
-    return p.protocol.kind == "dlt645-2007"
+    return p.protocol.spec.wire is Wire.DLT645
 
 
 def _alarm1_reported(p: MeterProfile) -> bool:

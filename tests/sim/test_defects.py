@@ -41,9 +41,25 @@ SAMPLE = ("cutoff-late", "replay-applied-again", "readback-wrong-last-sequence",
           "remaining-register-digit-high")
 
 
+# Certified requirements no meter defect is catalogued for yet, each with why: a new requirement
+# must get a mutant or a line here, or this test fails.
+WITHOUT_MUTANTS = {
+    "receipt printer": "the vending station's printer, not the meter",
+    "sts credit token is accepted": "keypad-meter defects are not catalogued yet (issue 27)",
+    "sts used token is refused": "keypad-meter defects are not catalogued yet (issue 27)",
+    "sts old token is refused": "keypad-meter defects are not catalogued yet (issue 27)",
+    "sts token made for a different meter is refused":
+        "keypad-meter defects are not catalogued yet (issue 27)",
+    "sts key change then a token under the new key":
+        "keypad-meter defects are not catalogued yet (issue 27)",
+}
+
+
 def test_catalogue_covers_every_certified_requirement() -> None:
     assert len(DEFECTS) >= 30
-    assert {d.requirement for d in DEFECTS.values()} == CERTIFIED
+    covered = {d.requirement for d in DEFECTS.values()}
+    assert covered == CERTIFIED - set(WITHOUT_MUTANTS)
+    assert set(WITHOUT_MUTANTS) <= CERTIFIED  # no stale entry
 
 
 @pytest.mark.parametrize("profile", available_profiles())

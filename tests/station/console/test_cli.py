@@ -80,7 +80,7 @@ def test_the_console_password_is_read_from_stdin_not_argv(tmp_path: Path,
     db = tmp_path / "cli.sqlite"
     shutil.copyfile(seeded_db, db)
     url = f"sqlite:///{db}"
-    run = _rig("billing", "operators", "password", "carol", "--db", url,
+    run = _rig("billing", "operators", "password", "carol", "--as", "ada", "--db", url,
                input="brand-new-password\n")
     assert run.returncode == 0, run.stderr
     assert "brand-new-password" not in run.stdout + run.stderr
