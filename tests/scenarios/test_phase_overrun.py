@@ -42,22 +42,29 @@ class SlowLoad:
             self.done = True
 
 
-def test_alarms_later_than_predicted_fail_the_phase_with_a_timeout(
-        sim: EmulatedBench, tmp_path: Path) -> None:
+def overrun(sim: EmulatedBench, slow: SlowLoad, tmp_path: Path, phase: str) -> Step:
+    """Run the cycle with ``slow`` slowing the load; the run is a failed verdict (not a bench
+    error), ``phase`` failed, and the bench was left safe. Returns the phase's step."""
     assert sim.parts is not None
-    slow = SlowLoad(sim)
     run = run_prepaid_cycle(BenchConfig(sim_control=sim.parts.control),
                             params=CycleParams(amount=Decimal("20.00")), run_dir=tmp_path,
                             observer=slow)
     assert slow.done
-    assert isinstance(run.error, AssertionError)  # a verdict, not a bench error
-    phase = next(s for s in run.record.steps if s.name == PHASES[5])
-    assert phase.outcome is Outcome.FAIL
-    assert phase.error.startswith("timeout: alarm "), phase.error
-    assert " not reached by " in phase.error and " bench time: " in phase.error
-    assert "alarm 2 predicted" in phase.error and "profile accuracy class" in phase.error
+    assert isinstance(run.error, AssertionError)
     assert str(run.record.outcome) == "fail"
-    assert sim.world.load.input_on is False  # and the bench was left safe
+    assert sim.world.load.input_on is False
+    step = next(s for s in run.record.steps if s.name == phase)
+    assert step.outcome is Outcome.FAIL
+    assert " not reached by " in step.error and " bench time: " in step.error, step.error
+    assert "profile accuracy class" in step.error
+    return step
+
+
+def test_alarms_later_than_predicted_fail_the_phase_with_a_timeout(
+        sim: EmulatedBench, tmp_path: Path) -> None:
+    phase = overrun(sim, SlowLoad(sim), tmp_path, PHASES[5])
+    assert phase.error.startswith("timeout: alarm "), phase.error
+    assert "alarm 2 predicted" in phase.error
 
 
 class SlowLoadFromCutoffPhase(SlowLoad):
@@ -74,17 +81,6 @@ class SlowLoadFromCutoffPhase(SlowLoad):
 
 def test_a_cut_off_later_than_predicted_fails_the_phase_with_a_timeout(
         sim: EmulatedBench, tmp_path: Path) -> None:
-    assert sim.parts is not None
-    slow = SlowLoadFromCutoffPhase(sim)
-    run = run_prepaid_cycle(BenchConfig(sim_control=sim.parts.control),
-                            params=CycleParams(amount=Decimal("20.00")), run_dir=tmp_path,
-                            observer=slow)
-    assert slow.done
-    assert isinstance(run.error, AssertionError)  # a verdict, not a bench error
-    alarms = next(s for s in run.record.steps if s.name == PHASES[5])
-    assert alarms.outcome is Outcome.PASS
-    phase = next(s for s in run.record.steps if s.name == PHASES[6])
-    assert phase.outcome is Outcome.FAIL
+    phase = overrun(sim, SlowLoadFromCutoffPhase(sim), tmp_path, PHASES[6])
     assert phase.error.startswith("timeout: cut-off not reached by "), phase.error
-    assert "cut-off predicted" in phase.error and "profile accuracy class" in phase.error
-    assert sim.world.load.input_on is False
+    assert "cut-off predicted" in phase.error
