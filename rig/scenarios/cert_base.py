@@ -9,9 +9,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from rig.bench.courier import Delivery
+from rig.errors import RigError
 from rig.meter.card_errors import ILLEGAL, CardErrorCode, describe
 from rig.scenarios import expect
 from rig.scenarios.steps import BenchSteps, MeterState, Observed
+
+MAX_PERIODS_WAITED = 30  # a month of nightly periods: more means no stretch is long enough
 
 PRICE = Decimal("0.5283")
 NO_CURRENT_A = Decimal("0.05")  # what "no current" means at the load after a trip
@@ -151,7 +154,7 @@ def outside_friendly_periods(s: BenchSteps, hours: Decimal) -> None:
     if fp is None:
         return
     span = timedelta(hours=float(hours) + 2)
-    while True:
+    for _ in range(MAX_PERIODS_WAITED):
         now = s.bench.now()
         if fp.contains(now):
             end = fp.next_change(now)
@@ -163,3 +166,22 @@ def outside_friendly_periods(s: BenchSteps, hours: Decimal) -> None:
         with s.record.step("wait for the meter's friendly period to pass"):
             s.record.measure("friendly period ends at (meter clock)", end.isoformat())
             s.wait_until(end)
+    raise RigError(f"no stretch of {hours} h outside the meter's friendly periods in the next "
+                   f"{MAX_PERIODS_WAITED} of them: the scenario must spend its credit faster")
+
+
+def longest_free_hours(s: BenchSteps, days: int = 14) -> Decimal | None:
+    """The longest stretch outside the profile's friendly periods in the next ``days`` (None:
+    the profile has none, so any stretch is free)."""
+    fp = s.bench.profile.friendly_periods
+    if fp is None:
+        return None
+    at = s.bench.now()
+    until = at + timedelta(days=days)
+    best = timedelta(0)
+    while at < until:
+        change = fp.next_change(at)
+        if not fp.contains(at):
+            best = max(best, change - at)
+        at = change
+    return Decimal(best.total_seconds() / 3600).quantize(Decimal("0.001"))

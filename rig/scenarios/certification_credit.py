@@ -19,6 +19,7 @@ from rig.scenarios.cert_base import (
     clear_alarm2_trip,
     commission,
     consumption_power,
+    longest_free_hours,
     measure_alarm_level,
     measure_load_power,
     measure_no_current,
@@ -127,10 +128,18 @@ def _alarm_level_on_slow_approach(s: BenchSteps, alarm: str, level: Decimal,
         clear_alarm2_trip(s)
         s.record.measure(f"{alarm} cleared above its level", flag(s.meter.state()),
                          equals=False)
-    outside_friendly_periods(s, expect.hours_to_spend(p, s.meter.remaining() - level, PRICE,
-                                                      power / SLOW) + 1)
-    with s.record.step(f"{alarm} at its level, approached at 1/{SLOW} power"):
-        s.load_on(power / SLOW)
+    slow = power / SLOW
+    hours = expect.hours_to_spend(p, s.meter.remaining() - level, PRICE, slow)
+    free = longest_free_hours(s)
+    # It must fit between two friendly periods, with the 3 h the wait below adds and 1 h of
+    # polling slack.
+    if free is not None and hours + 4 > free:
+        fits = max(free - 4, Decimal(1))
+        slow = (slow * hours / fits).quantize(Decimal("0.001"))
+        hours = fits
+    outside_friendly_periods(s, hours + 1)
+    with s.record.step(f"{alarm} at its level, approached at {slow} W"):
+        s.load_on(slow)
         seen = s.watch(flag, f"{alarm} (slow approach)")
         measure_alarm_level(s, alarm, seen, level)
         s.load_off()
