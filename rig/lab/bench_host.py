@@ -32,6 +32,8 @@ from rig.profile import MeterProfile
 log = logging.getLogger(__name__)
 
 
+START_ATTEMPTS = 3  # an exporter that dies while starting is started again, this often
+
 def place_tags(name: str, profile: MeterProfile, kind: str) -> dict[str, str]:
     """What a place can certify, as labgrid tags a reservation filters on (`rig run --place
     profile=dlt645-1p-money`): the place itself, meter profile, protocol, credit unit, card
@@ -106,8 +108,14 @@ class BenchHost:
         with LabClient(self.coordinator) as lab:
             while not wanted <= lab.exported_groups(self.name):
                 if self._exporter is not None and self._exporter.poll() is not None:
-                    raise RigError(f"labgrid-exporter {self.name} exited with "
-                                   f"{self._exporter.returncode}: see {self.log_file}")
+                    if self.exporter_starts >= START_ATTEMPTS:
+                        raise RigError(f"labgrid-exporter {self.name} exited with "
+                                       f"{self._exporter.returncode} ({self.exporter_starts} "
+                                       f"starts): see {self.log_file}")
+                    log.warning("exporter %s exited with %s while starting; starting it "
+                                "again", self.name, self._exporter.returncode)
+                    self._kill_exporter_group()
+                    self._start_exporter()
                 if time.monotonic() > deadline:
                     raise RigError(f"exporter {self.name} did not announce its places to "
                                    f"{self.coordinator} within {timeout_s:g} s: see "
@@ -131,7 +139,11 @@ class BenchHost:
                 [exporter_binary(), "--coordinator", self.coordinator, "--name", self.name,
                  "--hostname", self.hostname, str(self.resource_file)],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_terminate_with_parent)
+                preexec_fn=_terminate_with_parent,
+                # The exporter forks ser2net while gRPC's threads run; gRPC's fork handlers
+                # then break its poller ("epoll_wait error: Bad file descriptor", an abort).
+                # Its children exec at once, so they need no fork support.
+                env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"})
         self.exporter_starts += 1
         log.info("exporter %s started (pid %s)", self.name, self._exporter.pid)
 

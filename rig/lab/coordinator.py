@@ -20,6 +20,10 @@ from rig.errors import RigError
 from rig.extras import require
 
 T = TypeVar("T")
+# A bench host starts its exporter (fork + exec) while this client's gRPC threads run; gRPC's
+# fork handlers then only warn and can break its poller. Set before gRPC is first imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 DEFAULT_COORDINATOR = "127.0.0.1:20408"  # labgrid's default; $LG_COORDINATOR overrides it
 
 
