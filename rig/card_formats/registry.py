@@ -1,0 +1,43 @@
+"""Finding card formats: installed ones through the ``rig.card_formats`` entry point group
+(like pytest plugins), plus any registered at run time (a test's own format)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+
+from rig.card_formats.interface import CardFormat
+from rig.errors import ConfigError
+
+GROUP = "rig.card_formats"
+DEFAULT = "rigpp"
+
+_registered: dict[str, CardFormat] = {}
+
+
+def register(fmt: CardFormat) -> None:
+    """Add a format at run time (one not installed as an entry point)."""
+    _registered[fmt.name] = fmt
+
+
+def unregister(name: str) -> None:
+    _registered.pop(name, None)
+
+
+@cache
+def _installed() -> dict[str, CardFormat]:
+    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+
+
+def names() -> list[str]:
+    return sorted({*_installed(), *_registered})
+
+
+def card_format(name: str = DEFAULT, *, where: str = "[card] format") -> CardFormat:
+    """The format called ``name``; a ConfigError naming ``where`` it was asked for and the
+    formats installed when there is none."""
+    found = _registered.get(name) or _installed().get(name)
+    if found is None:
+        known = ", ".join(names()) or "none (reinstall rig)"
+        raise ConfigError(f"{where}: no card format {name!r} is installed (installed: {known})")
+    return found
