@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from rig.card import apdu as A
+from rig.card.atr import RIGPP_ATR
 from rig.card.keys import KEY_LEN, auth_cryptogram, internal_auth_cryptogram
 from rig.card.records import (
     CardInfo,
@@ -96,6 +97,8 @@ class CardApplication:
     `process` atomic, so two terminals (e.g. a PC/SC reader and the meter slot) can never
     interleave commands on one card.
     """
+
+    atr = RIGPP_ATR  # what the card answers a reader's reset with (rig.card.atr)
 
     def __init__(self, files: Mapping[int, bytes] | None = None,
                  rng: Callable[[int], bytes] = os.urandom) -> None:

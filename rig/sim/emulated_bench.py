@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from rig.card.application import CardApplication
 from rig.card.keys import DEFAULT_KEY_ENV, MasterKey, lab_test_key
 from rig.card.session import DirectTransport
+from rig.card_formats.interface import InsertionOutcome
+from rig.card_formats.registry import card_format
 from rig.clock import BenchClock
 from rig.profile import MeterProfile, with_address
-from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.control import ControlServer
 from rig.sim.emulated_printer import EmulatedPrinter, printer_control
 from rig.sim.meter_firmware import EmulatedMeter
@@ -82,6 +82,7 @@ class EmulatedBench:
         defect: str | None = None,
         host: str = "127.0.0.1",
         scpi_port: int = 0,
+        card_options: dict[str, str] | None = None,
     ) -> None:
         # Several emulated meters of one model on one billing centre need their own numbers.
         if address is not None:
@@ -96,7 +97,12 @@ class EmulatedBench:
 
             install(self.meter, defect)
         self.defect = defect
-        self.card = VirtualCard(CardApplication())
+        # A blank card of the meter's format; its options: the profile's, then the bench's
+        # writer options (a memory card answers the chosen reader dialect).
+        card = profile.card
+        fmt = card_format(card.format, where=f"meter profile {profile.name}: [card] format")
+        self.card_options = {**card.options, **(card_options or {})}
+        self.card = VirtualCard(fmt.blank_card(self.card_options), format_name=card.format)
         sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
         self.keypad = sts.keypad_for(self.world.engine) if sts else None
         self._slot = slot
