@@ -1,11 +1,11 @@
 """The toy card's file (128 bytes, one transparent file behind AID ``TOYCARD1``) and its
 readback record, which the billing centre reads through the ``toy-v1`` readback format.
 
-| bytes   | what                                                                   |
-|---------|------------------------------------------------------------------------|
-| 0-25    | header: ``TOY1``, kind (1 = user), serial (8), meter no (12 ASCII), key revision |
-| 32-55   | purchase: sequence u32, credit u32, unit u8, tariff version u16, price u32 (0.0001), key revision u8, MAC (8) |
-| 64-125  | readback record (62 bytes, below)                                      |
+- bytes 0-25, header: ``TOY1``, kind (1 = user), serial (8), meter no (12 ASCII), key
+  revision;
+- bytes 32-55, purchase: sequence u32, credit u32, unit u8, tariff version u16, price u32
+  (0.0001 a kWh), key revision u8, MAC (8) over meter no + those bytes;
+- bytes 64-125, readback record (62 bytes, ``encode_readback``).
 """
 
 from __future__ import annotations
