@@ -178,6 +178,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
     check_options(card_format(profile.card.format), config.card.writer_options(),
                   where="bench config [card] options")
     report = SafeStateReport()
+    apdu_trace = ApduTrace()  # the writer's exchanges, and an in-process meter slot's
     with contextlib.ExitStack() as stack:
         parts: dict[str, str] = {}
         if config.kind == "emulated":
@@ -189,7 +190,8 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
                 sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch,
                                     address=config.meter.address, master_key=master_key,
                                     defect=config.defect,
-                                    card_options=config.card.writer_options())
+                                    card_options=config.card.writer_options(),
+                                    apdu_trace=apdu_trace)
                 control_url = sim.start().control
                 stack.callback(report.closed.append, "emulated bench stopped")
                 stack.callback(sim.stop)
@@ -256,7 +258,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             config=config, profile=profile, clock=clock, meter=meter, load=load,
             reader=_card_reader(reader_name, stack), courier=courier,
             master_key=master_key, meter_transcript=transcript,
-            apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
+            apdu_trace=apdu_trace, parts=parts, sim=sim_link, scpi_log=scpi_log,
             serial_faults=proxy, meter_port=meter_port, meter_line=line, safe_report=report,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())
