@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from rig.bench.config import BenchConfig
+from rig.card_formats import registry
 from rig.card_formats.registry import names
-from rig.errors import ConfigError
+from rig.errors import CardError, ConfigError
 from rig.profile import load_profile, shipped_profiles
 from rig.report import record_schema
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
+from rig.sim.virtual_card import VirtualCard
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY_ATR = "3B8301544F59"  # make_atr(b"TOY") without its TCK
@@ -81,3 +83,21 @@ def test_the_prepaid_cycle_runs_on_the_toy_card(tmp_path: Path) -> None:
     (test,) = record.tests
     assert test.instruments is not None
     assert test.instruments.card_reader.atr.startswith(TOY_ATR)  # the toy card was written
+
+
+def test_a_saved_card_comes_back_as_a_card_of_its_format(tmp_path: Path) -> None:
+    """`rig sim` card persistence rebuilds a card through its format's card_from_dict; a
+    file naming a format that is not installed is one error naming the file."""
+    toy = registry.card_format("toycard")
+    card = toy.blank_card()
+    card.process(bytes.fromhex("00A4040008") + b"TOYCARD1")
+    card.process(bytes.fromhex("80D0000003") + b"abc")
+    path = tmp_path / "card.json"
+    VirtualCard(card, format_name="toycard").save(path)
+    restored = VirtualCard.load(path)
+    assert restored.format_name == "toycard" and restored.atr.hex().upper().startswith(TOY_ATR)
+    assert restored.app.to_dict() == card.to_dict()
+    path.write_text(path.read_text().replace('"toycard"', '"acme-sle"'))
+    with pytest.raises(CardError, match=r"virtual card file .*card\.json: card_format: no "
+                                        r"card format 'acme-sle' is installed"):
+        VirtualCard.load(path)
