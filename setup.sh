@@ -87,15 +87,12 @@ fi
 
 # 4. The virtual environment, reinstalled only when pyproject.toml changed.
 stamp=.venv/.rig-installed
-want=$(cat pyproject.toml tests/plugins/toycard/pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "creating .venv and installing rig (first run takes a minute or two)"
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[server,postgres,plots,printer,lab,test]'  # every extra
-    # The toy card format the suite proves the card-format boundary with: a package outside
-    # rig/, found only through its entry points (docs/card-formats.md).
-    .venv/bin/python -m pip install -q --no-deps -e tests/plugins/toycard
     echo "$want" > "$stamp"
 fi
 say "ready: pcscd with virtual readers, PostgreSQL $pg_ver on port $pg_port, .venv with rig $(.venv/bin/python -c 'import rig; print(rig.__version__)')"

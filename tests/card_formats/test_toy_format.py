@@ -1,8 +1,9 @@
-"""A card format written outside rig/ (tests/plugins/toycard, installed by ./setup.sh and
-found only through its entry points) runs the whole prepaid cycle: issue, vend, insert,
-consume, readback upload and a balanced reconciliation of a readback the centre verified.
-That is the card-format boundary: the station, the emulated meter, the virtual card and the
-centre's readback check take the format from the profile, and nothing in rig/ names it."""
+"""A card format written outside rig/ (tests/plugins/toycard, installed for these tests by
+the toy_installed fixture and found only through its entry points) runs the whole prepaid
+cycle: issue, vend, insert, consume, readback upload and a balanced reconciliation of a
+readback the centre verified. That is the card-format boundary: the station, the emulated
+meter, the virtual card and the centre's readback check take the format from the profile,
+and nothing in rig/ names it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from rig.scenarios.runner import run_prepaid_cycle
 from rig.sim.virtual_card import VirtualCard
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("toy_installed")
 TOY_ATR = "3B8301544F59"  # make_atr(b"TOY") without its TCK
 
 
@@ -41,7 +43,7 @@ def profile_with_card(tmp_path: Path, card: str, name: str = "toy-1p-money") -> 
 
 
 def test_the_toy_format_is_installed_and_rig_never_names_it() -> None:
-    assert "toycard" in names(), "run ./setup.sh: it installs tests/plugins/toycard"
+    assert "toycard" in names()
     found = subprocess.run(["grep", "-rIl", "toycard", str(ROOT / "rig")],
                            capture_output=True, text=True, check=False)
     assert found.stdout == "", f"rig/ names the toy format: {found.stdout}"
