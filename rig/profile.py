@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from rig.card_formats.registry import card_format, check_options
 from rig.errors import ConfigError
 from rig.meter.protocol_settings import Dlt645Settings, Iec62056Settings, SerialSettings, Strict
 from rig.meter.protocols import PROTOCOLS, MeterProtocol, protocol_named
@@ -254,8 +255,23 @@ class Metering(Strict):
 
 
 class CardSettings(Strict):
+    """The meter's card: which card format it reads (an installed ``rig.card_formats``
+    entry, docs/card-formats.md) with that format's options, and its key revision."""
+
+    format: str = "rigpp"
+    options: dict[str, str] = Field(default_factory=dict)
     application_version: Annotated[int, Field(ge=1, le=255)] = 1
     key_revision: Annotated[int, Field(ge=0, le=255)] = 1
+
+    @model_validator(mode="after")
+    def _format_installed(self) -> CardSettings:
+        """The format must be installed and know every option and value given."""
+        try:
+            fmt = card_format(self.format, where="card.format")
+            check_options(fmt, self.options, where="card.options")
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return self
 
 
 # Capabilities whose behaviour the profile must also configure.

@@ -24,6 +24,7 @@ from rig.bench.scpi_log import ScpiLog, record_scpi
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
 from rig.card.trace import ApduTrace
+from rig.card_formats.registry import card_format, check_options
 from rig.clock import BenchClock
 from rig.errors import ConfigError
 from rig.faults.serial_proxy import SerialFaultProxy, SerialFaults
@@ -63,6 +64,11 @@ class Bench:
     card_atr: str = ""  # the card's ATR (hex) as the writer last saw it
     safe_report: SafeStateReport = field(default_factory=SafeStateReport)
     _card_sessions: int = field(default=0, init=False, repr=False)  # powered card sessions
+
+    @property
+    def card_options(self) -> dict[str, str]:
+        """The card format's options on this bench: the profile's, then the writer's."""
+        return {**self.profile.card.options, **self.config.card.writer_options()}
 
     @property
     def instruments(self) -> dict[str, dict[str, object]]:
@@ -169,7 +175,10 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
     """Open every instrument of `config` (starting an emulated bench when asked)."""
     master_key = bench_master_key(config)  # refused before any instrument is touched
     profile = profile or load_profile(config.profile, config.profiles_dir)
+    check_options(card_format(profile.card.format), config.card.writer_options(),
+                  where="bench config [card] options")
     report = SafeStateReport()
+    apdu_trace = ApduTrace()  # the writer's exchanges, and an in-process meter slot's
     with contextlib.ExitStack() as stack:
         parts: dict[str, str] = {}
         if config.kind == "emulated":
@@ -180,7 +189,9 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
 
                 sim = EmulatedBench(profile, time_scale=config.time_scale, epoch=config.epoch,
                                     address=config.meter.address, master_key=master_key,
-                                    defect=config.defect)
+                                    defect=config.defect,
+                                    card_options=config.card.writer_options(),
+                                    apdu_trace=apdu_trace)
                 control_url = sim.start().control
                 stack.callback(report.closed.append, "emulated bench stopped")
                 stack.callback(sim.stop)
@@ -247,7 +258,7 @@ def open_bench(config: BenchConfig, *, profile: MeterProfile | None = None) -> I
             config=config, profile=profile, clock=clock, meter=meter, load=load,
             reader=_card_reader(reader_name, stack), courier=courier,
             master_key=master_key, meter_transcript=transcript,
-            apdu_trace=ApduTrace(), parts=parts, sim=sim_link, scpi_log=scpi_log,
+            apdu_trace=apdu_trace, parts=parts, sim=sim_link, scpi_log=scpi_log,
             serial_faults=proxy, meter_port=meter_port, meter_line=line, safe_report=report,
         )
         log.info("bench %s open at %s", config.station_id, datetime.now(UTC).isoformat())

@@ -57,6 +57,16 @@ class CardReader(_Strict):
         default=None, description="card actuator command; gets 'meter' or 'writer' as argument"
     )
     insert_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    dialect: str | None = Field(
+        default=None, description="the card writer's command dialect, for a card format "
+        "that drives its cards through reader pseudo-APDUs (its 'dialect' option)")
+    options: dict[str, str] = Field(
+        default_factory=dict, description="other card-writer options of the profile's card "
+        "format (docs/card-formats.md)")
+
+    def writer_options(self) -> dict[str, str]:
+        """The options this bench gives the card format's writer (and its virtual card)."""
+        return {**self.options, **({"dialect": self.dialect} if self.dialect else {})}
 
 
 class LoadResource(_Strict):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from rig.card import apdu as A
+from rig.card.atr import RIGPP_ATR
 from rig.card.keys import KEY_LEN, auth_cryptogram, internal_auth_cryptogram
 from rig.card.records import (
     CardInfo,
@@ -96,6 +97,8 @@ class CardApplication:
     `process` atomic, so two terminals (e.g. a PC/SC reader and the meter slot) can never
     interleave commands on one card.
     """
+
+    atr = RIGPP_ATR  # what the card answers a reader's reset with (rig.card.atr)
 
     def __init__(self, files: Mapping[int, bytes] | None = None,
                  rng: Callable[[int], bytes] = os.urandom) -> None:
@@ -335,6 +338,29 @@ class CardApplication:
         self.lifecycle = LCS_OPERATIONAL
         self.authenticated = None
         return _OK
+
+    # --- replaying a recorded trace (rig card replay, docs/card-formats.md) -------------------
+
+    def replay_secret(self, header: bytes, status_word: int) -> None:
+        """Put the card in the state a recorded, redacted exchange left it in, without its
+        secret data: a successful EXTERNAL AUTHENTICATE opens the key's access rights; a
+        secret UPDATE BINARY (key loading) fills the field with a stand-in of its length,
+        never the recorded key (so ACTIVATE finds keys loaded). Nothing else changes."""
+        if status_word != A.SW_OK or len(header) < 5:
+            return
+        with self._lock:
+            ins = header[1]
+            if ins == A.INS_EXTERNAL_AUTHENTICATE:
+                self.authenticated, self.last_challenge = header[3], None
+            elif ins == A.INS_UPDATE_BINARY and self._current_ef is not None:
+                offset = (header[2] << 8) | header[3]
+                self.write_ef(self._current_ef, b"\xa5" * header[4], offset)
+
+    @staticmethod
+    def volatile_response(command: bytes) -> bool:
+        """Is the response data to ``command`` random by design (GET CHALLENGE)? A replay
+        then compares its status word only."""
+        return len(command) >= 2 and command[1] == A.INS_GET_CHALLENGE
 
     _HANDLERS: ClassVar[dict[int, Callable[[CardApplication, int, int, bytes, int | None],
                                            bytes]]] = {

@@ -21,7 +21,6 @@ from rig.card.application import (
     FID_READBACK,
     FID_TARIFF,
     READBACK_SLOT,
-    CardApplication,
 )
 from rig.card.keys import KEY_LEN, auth_cryptogram, internal_auth_cryptogram
 from rig.card.records import CardInfo, PurchaseRecord, ReadbackRecord, TariffRecord, _Record
@@ -39,12 +38,17 @@ class ApduTransport(Protocol):
     def transmit(self, apdu: bytes) -> bytes: ...
 
 
+class _Processor(Protocol):
+    def process(self, apdu: bytes) -> bytes: ...
+
+
 class DirectTransport:
-    """In-process transport to a `CardApplication` (the emulated meter's card slot)."""
+    """In-process transport to a card (any format's virtual card: a `CardApplication` here),
+    as the emulated meter's card slot reaches it."""
 
     name = "direct"
 
-    def __init__(self, app: CardApplication, name: str = "direct") -> None:
+    def __init__(self, app: _Processor, name: str = "direct") -> None:
         self.app = app
         self.name = name
 

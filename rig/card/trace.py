@@ -2,15 +2,24 @@
 
 Redaction happens when an exchange is recorded, not when it is printed, so a secret never sits
 in a trace object that might later be pickled, attached to a report or dumped by a debugger.
+A trace is saved as JSON lines (docs/card-formats.md, "APDU traces"): a header line naming
+the card format, then one line per exchange, for ``rig card replay``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 from rig.card.apdu import SECRET_INS, describe
+from rig.errors import CardError
+
+TRACE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,82 @@ class TraceEntry:
             rsp = f"<redacted {self.response_redacted} bytes> {rsp}"
         return (f"{self.t:10.6f} {self.duration * 1000:7.3f}ms [{self.terminal}] {self.name}\n"
                 f"    >> {cmd}\n    << {rsp}")
+
+
+    @property
+    def redacted(self) -> bool:
+        return bool(self.command_redacted or self.response_redacted)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["command"], out["response"] = self.command.hex().upper(), self.response.hex().upper()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TraceEntry:
+        return cls(t=float(data["t"]), terminal=str(data["terminal"]), name=str(data["name"]),
+                   command=bytes.fromhex(data["command"]),
+                   response=bytes.fromhex(data["response"]),
+                   duration=float(data.get("duration", 0.0)),
+                   command_redacted=int(data.get("command_redacted", 0)),
+                   response_redacted=int(data.get("response_redacted", 0)))
+
+
+@dataclass(frozen=True)
+class SavedTrace:
+    """A trace read back from its file: the card format it was recorded with (and that
+    format's options) and the exchanges, in order."""
+
+    card_format: str
+    options: dict[str, str]
+    entries: list[TraceEntry]
+
+
+def load_trace(path: str | os.PathLike[str]) -> SavedTrace:
+    """Read a trace saved by :meth:`ApduTrace.save`; CardError naming the file and line."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise CardError(f"APDU trace {p}: cannot read ({e.strerror})") from None
+    entries: list[TraceEntry] = []
+    header: dict[str, Any] = {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not header:
+                if data.get("rig_apdu_trace") != TRACE_VERSION:
+                    raise ValueError("not an rig APDU trace header (rig_apdu_trace: 1)")
+                header = data
+            else:
+                entries.append(TraceEntry.from_json(data))
+        except (ValueError, KeyError, TypeError) as e:
+            raise CardError(f"APDU trace {p} line {n}: {e}") from None
+    if not header:
+        raise CardError(f"APDU trace {p}: empty file")
+    return SavedTrace(str(header.get("card_format", "rigpp")),
+                      {str(k): str(v) for k, v in header.get("options", {}).items()}, entries)
+
+
+class _Transport(Protocol):
+    def transmit(self, apdu: bytes) -> bytes: ...
+
+
+class TracedTransport:
+    """A transport that records every exchange it carries (redacted as ``ApduTrace.record``
+    redacts), for a terminal that traces nothing itself (the emulated meter's card slot)."""
+
+    def __init__(self, transport: _Transport, trace: ApduTrace, terminal: str) -> None:
+        self.transport, self.trace, self.name = transport, trace, terminal
+
+    def transmit(self, apdu: bytes) -> bytes:
+        started = time.monotonic()
+        response = self.transport.transmit(apdu)
+        self.trace.record(apdu, response, terminal=self.name, started=started,
+                          duration=time.monotonic() - started)
+        return response
 
 
 def _hex(b: bytes) -> str:
@@ -90,3 +175,15 @@ class ApduTrace:
     def to_text(self) -> str:
         with self._lock:
             return "\n".join(e.to_text() for e in self.entries)
+
+    def save(self, path: str | os.PathLike[str], *, card_format: str,
+             options: dict[str, str] | None = None) -> Path:
+        """Write the (already redacted) trace as JSON lines: a header naming the card format
+        and its options, then one exchange a line."""
+        header = {"rig_apdu_trace": TRACE_VERSION, "card_format": card_format,
+                  "options": options or {}}
+        with self._lock:
+            lines = [json.dumps(header), *(json.dumps(e.to_json()) for e in self.entries)]
+        target = Path(path)
+        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return target

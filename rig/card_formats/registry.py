@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from rig.card_formats.interface import CardFormat
 from rig.errors import ConfigError
+
+if TYPE_CHECKING:  # a profile names a format without importing the card driver beneath it
+    from rig.card_formats.interface import CardFormat
 
 GROUP = "rig.card_formats"
 DEFAULT = "rigpp"
@@ -41,3 +45,17 @@ def card_format(name: str = DEFAULT, *, where: str = "[card] format") -> CardFor
         known = ", ".join(names()) or "none (reinstall rig)"
         raise ConfigError(f"{where}: no card format {name!r} is installed (installed: {known})")
     return found
+
+
+def check_options(fmt: CardFormat, options: Mapping[str, str], *, where: str) -> None:
+    """A ConfigError naming ``where`` and the format's options if ``options`` names one the
+    format lacks or a value it does not offer."""
+    for name, value in options.items():
+        allowed = fmt.options.get(name)
+        if allowed is None:
+            known = ", ".join(sorted(fmt.options)) or "none"
+            raise ConfigError(f"{where}: card format {fmt.name!r} has no option {name!r} "
+                              f"(its options: {known})")
+        if value not in allowed:
+            raise ConfigError(f"{where}.{name}: {value!r} is not one of {', '.join(allowed)} "
+                              f"(card format {fmt.name!r})")

@@ -32,6 +32,8 @@ LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, me
                            "cashiers' web pages and its card writer."),
                "sts": ("rig.cli.sts:app", "STS tokens (IEC 62055-41): decoder keys, decode and "
                        "encode a 20-digit token."),
+               "card": ("rig.cli.card:app", "Card formats: list them, replay a saved APDU "
+                        "trace against a card or a meter."),
                "lab": ("rig.lab.cli:app", "A lab of many benches on labgrid: places, host, "
                        "recover, relay.")}
 app = typer.Typer(

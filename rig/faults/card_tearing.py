@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rig.card.apdu import INS_UPDATE_BINARY, CardRemovedError
-from rig.card.application import CardApplication
+from rig.card_formats.interface import VirtualCardApp
 from rig.errors import CardError
 from rig.faults.card_world import NOW, World, make_world
 
@@ -29,7 +29,7 @@ class TearingTransport:
     the APDU), "after" (the card executes it, the response is lost) or an int n (an UPDATE
     BINARY whose first n data bytes reach the EEPROM)."""
 
-    def __init__(self, app: CardApplication, cut: int, mode: TearMode) -> None:
+    def __init__(self, app: VirtualCardApp, cut: int, mode: TearMode) -> None:
         self.app, self.cut, self.mode = app, cut, mode
         self.count = 0
         self.torn = False
@@ -53,7 +53,7 @@ class TearingTransport:
 class CountingTransport:
     """Records every APDU of a complete session (the tear points are taken from it)."""
 
-    def __init__(self, app: CardApplication) -> None:
+    def __init__(self, app: VirtualCardApp) -> None:
         self.app = app
         self.apdus: list[bytes] = []
 

@@ -1,6 +1,7 @@
-"""In-process card world for card-fault campaigns and terminal/station tests: a real
-CardApplication, the real vending station and the real meter card terminal around a
-PrepaidEngine from the default profile.
+"""In-process card world for card-fault campaigns and terminal/station tests: a card
+format's real virtual card (RIGPP's CardApplication by default), the real vending station and
+the format's real meter card reader around a PrepaidEngine from the default profile, all
+found through the card-format registry.
 
 Only the billing centre is replaced, by `Ledger`, which records what the station reports
 (`mark_written`); the billing centre has its own tests. Lives in the package (not tests/)
@@ -12,21 +13,21 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
-from rig.card.application import CardApplication
 from rig.card.keys import (
     MasterKey,
     derive_meter_key,
-    derive_meter_readback_key,
     lab_readback_test_key,
     lab_test_key,
 )
 from rig.card.session import DirectTransport
+from rig.card_formats.interface import MasterKeys, MeterCardReader
+from rig.card_formats.registry import DEFAULT, card_format
 from rig.profile import load_profile
-from rig.sim.card_terminal import MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine
 from rig.station.vending_station import VendingStation
 
@@ -50,14 +51,11 @@ class Ledger:
 @dataclasses.dataclass
 class World:
     engine: PrepaidEngine
-    terminal: MeterCardTerminal
+    terminal: MeterCardReader
     station: VendingStation
-    card: CardApplication
+    card: Any  # the format's VirtualCardApp (RIGPP's CardApplication: EF-level campaigns)
     ledger: Ledger
-
-    @property
-    def meter_no(self) -> str:
-        return self.terminal.meter_no
+    meter_no: str
 
     def slot(self) -> DirectTransport:
         """A fresh insertion (power-on reset: nothing selected, no security state)."""
@@ -83,14 +81,18 @@ class World:
                                                            self.terminal.key_revision)
 
 
-def make_world(*, personalise: bool = True, master: MasterKey = MASTER) -> World:
+def make_world(*, personalise: bool = True, master: MasterKey = MASTER,
+               card_format_name: str = DEFAULT) -> World:
+    """The world; ``master`` is the key the meter was 'manufactured' with (the station
+    always holds MASTER: another one makes a meter of another issuer)."""
+    fmt = card_format(card_format_name)
     profile = load_profile()
     engine = PrepaidEngine(profile=profile)
     meter_no = profile.protocol.address
-    key = derive_meter_key(master, meter_no, profile.card.key_revision)
-    readback_key = derive_meter_readback_key(READBACK_MASTER, meter_no)
-    world = World(engine, MeterCardTerminal(engine, meter_no, key, readback_key=readback_key),
-                  VendingStation(Ledger(), MASTER), CardApplication(), Ledger())
+    terminal = fmt.meter_reader(engine, meter_no, MasterKeys(master, READBACK_MASTER),
+                                key_revision=profile.card.key_revision)
+    world = World(engine, terminal, VendingStation(Ledger(), MASTER, fmt=fmt),
+                  fmt.blank_card(), Ledger(), meter_no)
     world.station.billing = world.ledger
     if personalise:
         world.station.personalise(world.slot(), card_serial=SERIAL, meter_no=meter_no,

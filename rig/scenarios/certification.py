@@ -51,11 +51,12 @@ def buy_and_insert(s: BenchSteps, amount: Decimal = Decimal("30.00")) -> int:
     with s.record.step("readback agrees with receipt"):
         s.card_to_writer()
         readback = s.read_readback()
-        s.record.measure("readback last sequence", readback.last_sequence, equals=vend.sequence)
-        s.record.measure("readback cumulative purchase", readback.cumulative_purchase,
+        s.record.measure("readback last sequence", readback.fields["last_sequence"],
+                         equals=vend.sequence)
+        s.record.measure("readback cumulative purchase", readback.fields["cumulative_purchase"],
                          equals=vend.credit)
-        s.record.measure("readback remaining", readback.remaining, equals=vend.credit)
-        s.record.measure("readback relay open", readback.relay_open, equals=False,
+        s.record.measure("readback remaining", readback.fields["remaining"], equals=vend.credit)
+        s.record.measure("readback relay open", readback.fields["relay_open"], equals=False,
                          description="the relay was closed when the card collected it")
         result = s.upload_readback().reconciliation
         s.record.measure("reconciliation verdict", str(result.verdict), equals="balanced")
@@ -119,17 +120,17 @@ def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
             s.card_to_writer()
             uploaded = s.upload_readback()
             result = uploaded.reconciliation
-            s.record.measure(f"cycle {n} purchase count", uploaded.record.purchase_count,
-                             equals=n)
+            rb = uploaded.readback.fields
+            s.record.measure(f"cycle {n} purchase count", rb["purchase_count"], equals=n)
             measure_checks(s.record, result.checks, f"cycle {n} ",
                            {"conservation": p.credit.currency if expect.money(p) else "Wh"})
             s.record.measure(f"cycle {n} verdict", str(result.verdict), equals="balanced")
             if load_wh is not None:
                 load_now = _load_energy_wh(s)
                 assert load_now is not None
-                _energy_agrees(s, f"cycle {n}", uploaded.record.energy_wh - meter_wh,
+                _energy_agrees(s, f"cycle {n}", rb["energy_wh"] - meter_wh,
                                load_now - load_wh)
-                load_wh, meter_wh = load_now, uploaded.record.energy_wh
+                load_wh, meter_wh = load_now, rb["energy_wh"]
 
 
 def _load_energy_wh(s: BenchSteps) -> Decimal | None:

@@ -64,7 +64,8 @@ def tariff_change_at_effective_date(s: BenchSteps) -> None:
         s.record.measure("meter applied tariff 2", "tariff 2 applied" in delivery.meter_message,
                          equals=True)
         uploaded = s.settle()
-        s.record.measure("readback tariff version", uploaded.record.tariff_version, equals=2)
+        s.record.measure("readback tariff version", uploaded.readback.fields["tariff_version"],
+                         equals=2)
     if expect.money(p):
         _meter_charges(s, NEW_PRICE)
 

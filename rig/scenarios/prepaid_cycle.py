@@ -336,13 +336,13 @@ class PrepaidCycle:
     def reconcile(self) -> None:
         with self.record.step(PHASES[10]):
             readback = self.steps.read_readback()
-            self.record.measure("readback last sequence", readback.last_sequence,
+            self.record.measure("readback last sequence", readback.fields["last_sequence"],
                                 equals=self.result.vend_sequence)
-            self.record.measure("readback relay open", readback.relay_open, equals=True)
+            self.record.measure("readback relay open", readback.fields["relay_open"], equals=True)
         with self.record.step(PHASES[11]):
             uploaded = self.steps.upload_readback()
             result = uploaded.reconciliation
-            consumed_wh = uploaded.record.energy_wh - self._commissioning_wh
+            consumed_wh = uploaded.readback.fields["energy_wh"] - self._commissioning_wh
             self.result.energy_consumed_kwh = Decimal(consumed_wh) / 1000
             self.result.verdict = str(result.verdict)
             self.record.measure("energy consumed (meter readback)",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rig.bench.bench import open_bench
+from rig.bench.bench import Bench, open_bench
 from rig.bench.config import BenchConfig
 from rig.bench.safe_report import SafeStateReport, watts
 from rig.billing.audit_key import AuditConfig, AuditKey
@@ -29,6 +29,16 @@ class CycleRun:
     report: Path
     run_dir: Path
     error: BaseException | None = None
+
+
+APDU_TRACE = "apdu-trace.jsonl"
+
+
+def save_apdu_trace(bench: Bench, run_dir: Path) -> Path:
+    """The run's card exchanges (secrets already redacted) as ``apdu-trace.jsonl``, which
+    ``rig card replay`` checks a card or meter against (docs/card-formats.md)."""
+    return bench.apdu_trace.save(run_dir / APDU_TRACE, card_format=bench.profile.card.format,
+                                 options=bench.card_options)
 
 
 def new_run_dir(root: Path = Path("runs")) -> Path:
@@ -85,6 +95,7 @@ def run_prepaid_cycle(
                     cycle.run()
             finally:  # at the end: the card's ATR is known once the writer has seen it
                 record.context = bench_context(bench, billing_url=url, operator=operator)
+                save_apdu_trace(bench, run_dir)
     except BaseException as e:  # reported, then re-raised by the caller if it wants
         error = e
     finally:

@@ -23,10 +23,14 @@ from rig.bench.operator import OperatorConsole
 from rig.bench.safe_report import watts
 from rig.billing.service import BillingCentre, Conflict
 from rig.billing.types import VendResult
-from rig.card.application import KEY_STATION
-from rig.card.keys import derive_card_key
-from rig.card.records import CardType, PurchaseRecord, ReadbackRecord
-from rig.card.session import CardSession
+from rig.card_formats.interface import (
+    Attack,
+    CardKind,
+    CardReadback,
+    MasterKeys,
+    PurchaseOnCard,
+)
+from rig.card_formats.registry import card_format
 from rig.errors import RigError
 from rig.meter.client import (
     IEC_ALARM1,
@@ -200,8 +204,12 @@ class BenchSteps:
         self.billing = billing
         self.record = record
         self.meter = MeterView(bench)
-        self.station = VendingStation(billing, bench.master_key, trace=bench.apdu_trace)
         p = bench.profile
+        self.card_format = card_format(p.card.format,
+                                       where=f"meter profile {p.name}: [card] format")
+        self.station = VendingStation(billing, MasterKeys(bench.master_key),
+                                      fmt=self.card_format, options=bench.card_options,
+                                      trace=bench.apdu_trace)
         self.money = p.credit.unit is CreditKind.MONEY
         self.unit = p.credit.currency if self.money else "kWh"
         self.meter_no = p.protocol.address
@@ -280,7 +288,7 @@ class BenchSteps:
         with self.bench.card_at_writer() as conn:
             return self.station.write_vend(conn, vend).sequence
 
-    def read_readback(self) -> ReadbackRecord:
+    def read_readback(self) -> CardReadback:
         with self.bench.card_at_writer() as conn:
             return self.station.read_readback(conn)
 
@@ -312,30 +320,37 @@ class BenchSteps:
         self.card_to_writer()
         return self.upload_readback()
 
-    def personalise_as(self, card_type: CardType) -> None:
-        """Re-issue the card in the writer as another card type (same serial and keys)."""
+    def personalise_as(self, kind: CardKind) -> None:
+        """Re-issue the card in the writer as another card kind (same serial and keys)."""
         with self.bench.card_at_writer() as conn:
             self.station.personalise(conn, card_serial=self.card_serial,
                                      meter_no=self.meter_no,
                                      key_revision=self.bench.profile.card.key_revision,
-                                     card_type=card_type)
+                                     kind=kind)
 
-    def read_purchase(self) -> PurchaseRecord | None:
-        with self.bench.card_at_writer() as conn:
-            session = CardSession(conn, self.bench.apdu_trace)
-            session.select_application()
-            return session.read_purchase()
+    def lacks_kind(self, kind: CardKind) -> bool:
+        """True (and the record says so) if the meter's card format has no ``kind`` card:
+        what needs one is not applicable to this meter, a measured outcome, not a pass."""
+        if kind in self.card_format.kinds:
+            return False
+        with self.record.step(f"{kind.value} card"):
+            self.record.measure(f"{kind.value} card", f"not applicable: card format "
+                                f"{self.card_format.name!r} has no {kind.value} card")
+        return True
 
-    def write_raw_purchase(self, record: PurchaseRecord) -> None:
-        """Write `record` as it is (no signing): what a cloned writer holding the card key
-        but not the meter key could put on a card."""
+    def attack(self, name: str) -> Attack | None:
+        """The format's word on attack ``name`` (None: the format does not list it)."""
+        return next((a for a in self.card_format.attacks() if a.name == name), None)
+
+    def read_purchase(self) -> PurchaseOnCard | None:
         with self.bench.card_at_writer() as conn:
-            session = CardSession(conn, self.bench.apdu_trace)
-            session.select_application()
-            info = session.read_info()
-            key = derive_card_key(self.bench.master_key, info.card_serial, info.key_revision)
-            session.authenticate(KEY_STATION, key, info.card_serial)
-            session.write_purchase(record)
+            return self.station.read_purchase(conn)
+
+    def forge_purchase(self, genuine: PurchaseOnCard) -> None:
+        """Put on the card what a cloned writer without the meter's secrets could (the card
+        format's ``forged_purchase``: the genuine purchase with ten times the credit)."""
+        with self.bench.card_at_writer() as conn:
+            self.card_format.forged_purchase(self.station.writer, conn, genuine)
 
     def press_meter_key(self, key: str) -> bool:
         """The customer presses a meter key; True if the meter granted it. On a real bench

@@ -23,11 +23,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rig.card.records import ReadbackRecord
+from rig.card_formats.rigpp.meter import MeterCardTerminal
 from rig.errors import ConfigError
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
-from rig.sim.card_terminal import MeterCardTerminal
 from rig.sim.prepaid import PrepaidEngine, RelayReason
 
 if TYPE_CHECKING:
@@ -80,6 +80,11 @@ def _money(p: MeterProfile) -> bool:
 
 def _dlt645(p: MeterProfile) -> bool:
     return p.protocol.spec.wire is Wire.DLT645
+
+
+def _rigpp(p: MeterProfile) -> bool:
+    """The card-reader defects are wrong methods of RIGPP's reader: RIGPP meters only."""
+    return p.card.format == "rigpp"
 
 
 def _alarm1_reported(p: MeterProfile) -> bool:
@@ -335,7 +340,7 @@ class _ReplayApplied(MeterCardTerminal):
 
 class _ParametersIgnored(MeterCardTerminal):
     def threshold_levels(self, p: Any) -> dict[str, Decimal]:
-        t = self.engine.profile.thresholds
+        t = self.engine.thresholds_with()  # the levels the meter holds, unchanged
         return {"alarm1": t.alarm1, "alarm2": t.alarm2,
                 "overdraft_limit": t.overdraft_limit, "hoarding_limit": t.hoarding_limit}
 
@@ -371,6 +376,7 @@ class _WrongRelayState(_Readback):
 
 def _wrong_readback_key(meter: EmulatedMeter) -> None:
     t = meter.terminal
+    assert isinstance(t, MeterCardTerminal)
     t._readback_key = bytes(b ^ 0x5A for b in t._readback_key)
 
 
@@ -485,9 +491,9 @@ _CATALOGUE = (
     Defect("cumulative-purchase-not-kept", CYCLES, "cumulative purchase register holds only the "
            "last purchase", _engine(_CumulativeNotKept)),
     Defect("replay-applied-again", REPLAY, "a purchase already applied is credited again when "
-           "the same card is inserted", _terminal(_ReplayApplied)),
+           "the same card is inserted", _terminal(_ReplayApplied), _rigpp),
     Defect("card-for-another-meter-accepted", OTHER_METER, "a card bound to another meter is "
-           "accepted", _terminal(_AnyMeter)),
+           "accepted", _terminal(_AnyMeter), _rigpp),
     Defect("purchase-count-stuck", CYCLES, "purchase count stops at 1",
            _engine(_PurchaseCountStuck)),
     Defect("energy-fast", CYCLES, "energy integrated fast by twice the accuracy class",
@@ -495,20 +501,21 @@ _CATALOGUE = (
     Defect("energy-slow", CYCLES, "energy integrated slow by twice the accuracy class",
            _metering(-1)),
     Defect("readback-stale-energy", CYCLES, "readback reports the energy of the previous "
-           "readback", _terminal(_StaleEnergy)),
+           "readback", _terminal(_StaleEnergy), _rigpp),
     Defect("readback-wrong-last-sequence", BUY, "readback reports the sequence before the "
-           "last one applied", _terminal(_WrongLastSequence)),
+           "last one applied", _terminal(_WrongLastSequence), _rigpp),
     Defect("readback-wrong-relay-state", BUY, "readback reports the relay state inverted",
-           _terminal(_WrongRelayState)),
-    Defect("readback-mac-wrong", BUY, "readback MAC'd under a wrong key", _wrong_readback_key),
+           _terminal(_WrongRelayState), _rigpp),
+    Defect("readback-mac-wrong", BUY, "readback MAC'd under a wrong key", _wrong_readback_key,
+           _rigpp),
     Defect("mac-not-checked", MAC, "purchase and tariff MACs not verified",
-           _terminal(_MacNotChecked)),
+           _terminal(_MacNotChecked), _rigpp),
     Defect("hoarding-not-enforced", HOARDING, "purchases beyond the hoarding limit accepted",
            _engine(_HoardingIgnored)),
     Defect("hoarding-checks-balance-only", HOARDING, "hoarding limit compared with the balance "
            "before the purchase", _engine(_HoardingBalanceOnly)),
     Defect("parameter-card-ignored", PARAMETERS, "a parameter card's levels not applied",
-           _terminal(_ParametersIgnored)),
+           _terminal(_ParametersIgnored), _rigpp),
     Defect("parameter-levels-not-acted", PARAMETERS, "parameter levels shown in the registers "
            "but the alarms act at the factory levels", _factory_levels),
     Defect("tariff-not-applied", TARIFF, "a new tariff version on the card is ignored",

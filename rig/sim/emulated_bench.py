@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from rig.card.application import CardApplication
 from rig.card.keys import DEFAULT_KEY_ENV, MasterKey, lab_test_key
-from rig.card.session import DirectTransport
+from rig.card.session import ApduTransport, DirectTransport
+from rig.card.trace import ApduTrace, TracedTransport
+from rig.card_formats.interface import InsertionOutcome
+from rig.card_formats.registry import card_format
 from rig.clock import BenchClock
 from rig.profile import MeterProfile, with_address
-from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.control import ControlServer
 from rig.sim.emulated_printer import EmulatedPrinter, printer_control
 from rig.sim.meter_firmware import EmulatedMeter
@@ -82,6 +83,8 @@ class EmulatedBench:
         defect: str | None = None,
         host: str = "127.0.0.1",
         scpi_port: int = 0,
+        card_options: dict[str, str] | None = None,
+        apdu_trace: ApduTrace | None = None,
     ) -> None:
         # Several emulated meters of one model on one billing centre need their own numbers.
         if address is not None:
@@ -96,7 +99,13 @@ class EmulatedBench:
 
             install(self.meter, defect)
         self.defect = defect
-        self.card = VirtualCard(CardApplication())
+        # A blank card of the meter's format; its options: the profile's, then the bench's
+        # writer options (a memory card answers the chosen reader dialect).
+        card = profile.card
+        fmt = card_format(card.format, where=f"meter profile {profile.name}: [card] format")
+        self.card_options = {**card.options, **(card_options or {})}
+        self.apdu_trace = apdu_trace  # the meter slot's exchanges go here too, if given
+        self.card = VirtualCard(fmt.blank_card(self.card_options), format_name=card.format)
         sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
         self.keypad = sts.keypad_for(self.world.engine) if sts else None
         self._slot = slot
@@ -183,7 +192,10 @@ class EmulatedBench:
                 return None
             if to == "meter":
                 self.card.power()
-                self.last_insertion = self.meter.insert_card(DirectTransport(self.card.app))
+                slot: ApduTransport = DirectTransport(self.card.app, "meter")
+                if self.apdu_trace is not None:
+                    slot = TracedTransport(slot, self.apdu_trace, "meter")
+                self.last_insertion = self.meter.insert_card(slot)
                 return self.last_insertion
             return None
 

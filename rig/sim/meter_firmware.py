@@ -2,9 +2,10 @@
 
 It wraps the prepaid engine with the meter's two interfaces: the serial protocol the profile
 names (a DL/T 645 register bank here, or the IEC 62056-21 data bank of meter_firmware_iec)
-and the card slot (rig.sim.card_terminal, which verifies and applies a purchase and writes
-the readback). The same profile that a real meter model is certified against drives it, and
-it uses the same codecs as the rig, never its drivers.
+and the card slot (the card reader of the profile's card format, found through
+rig.card_formats.registry: it verifies and applies a purchase and writes the readback). The
+same profile that a real meter model is certified against drives it, and it uses the same
+codecs as the rig, never its drivers.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from rig.card.keys import MasterKey, derive_meter_key, derive_meter_readback_key, lab_readback_key
-from rig.card.records import ParameterRecord
+from rig.card.keys import MasterKey
 from rig.card.session import ApduTransport
+from rig.card_formats.interface import (
+    CardRefusal,
+    InsertionOutcome,
+    MasterKeys,
+    MeterCardReader,
+)
+from rig.card_formats.registry import card_format
 from rig.meter.card_errors import ILLEGAL
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import RelayCommand
@@ -27,7 +34,6 @@ from rig.meter.dlt645.frame import Frame, FrameParser, encode_frame
 from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
-from rig.sim.card_terminal import CardRefusal, InsertionOutcome, MeterCardTerminal
 from rig.sim.meter_firmware_iec import iec_responder
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.world import BenchWorld
@@ -88,13 +94,14 @@ class EmulatedMeter:
         self.partial_frames_discarded = 0  # for diagnostics and the fault tests
         self.profile: MeterProfile = world.profile
         self.meter_no = self.profile.protocol.address
-        self._key = derive_meter_key(master_key, self.meter_no, self.profile.card.key_revision)
-        # 'Manufactured' with its own readback key, from the centre's readback key service
-        # (default: the lab test readback key): the meter holds it, no vending station does.
-        readback_key = derive_meter_readback_key(readback_master or lab_readback_key(),
-                                                 self.meter_no)
-        self.terminal = MeterCardTerminal(self.engine, self.meter_no, self._key,
-                                          readback_key=readback_key)
+        # 'Manufactured' with its keys: the meter key, and its own readback key from the
+        # centre's readback key service (the format's default: the lab test readback key);
+        # the meter holds them, no vending station does.
+        card = self.profile.card
+        fmt = card_format(card.format, where=f"meter profile {self.profile.name}: [card] format")
+        self.terminal: MeterCardReader = fmt.meter_reader(
+            self.engine, self.meter_no, MasterKeys(master_key, readback_master),
+            key_revision=card.key_revision)
         self._serial_lock = threading.Lock()
         self._parser = FrameParser()
         self.powered = True
@@ -160,7 +167,6 @@ class EmulatedMeter:
 
     def nvm_image(self) -> bytes:
         """Everything that survives a power cycle, as the bytes an EEPROM would hold."""
-        t = self.terminal
         return nvm.dumps({
             "engine": nvm.engine_image(self.engine),
             "log": {f.name: nvm.encode_value(getattr(self.log, f.name), f"log.{f.name}")
@@ -168,12 +174,7 @@ class EmulatedMeter:
             _RECORDS: [di.encode_value(di.LAST_ABNORMAL_CARD_RECORD, r).hex()
                        for r in self.log.abnormal_cards],
             "clock_offset_s": nvm.encode_value(self.clock_offset.total_seconds(), "clock"),
-            "terminal": {
-                "key_revision": t.key_revision,
-                "key": t._key.hex(),
-                "last_clear_no": t.last_clear_no,
-                "parameters": t.parameters.to_bytes().hex() if t.parameters else None,
-            },
+            "terminal": self.terminal.nvm_state(),
         })
 
     def restore_nvm(self, raw: bytes) -> None:
@@ -185,12 +186,7 @@ class EmulatedMeter:
             for raw in image[_RECORDS])
         offset = nvm.decode_value(image["clock_offset_s"])
         self.clock_offset = timedelta(seconds=float(offset))  # type: ignore[arg-type]
-        term: dict[str, Any] = image["terminal"]
-        t = self.terminal
-        t.key_revision, t._key = term["key_revision"], bytes.fromhex(term["key"])
-        t.last_clear_no = term["last_clear_no"]
-        params = term["parameters"]
-        t.parameters = ParameterRecord.from_bytes(bytes.fromhex(params)) if params else None
+        self.terminal.restore_nvm_state(image["terminal"])
 
     def open_cover(self) -> None:
         """The terminal cover is lifted: a tamper event, counted and time-stamped. Without

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ValidationError
 
+from rig.card_formats.interface import ENERGY_WH, MONEY_CENTS
 from rig.profile import CreditKind, MeterProfile, Thresholds
 
 
@@ -297,8 +299,17 @@ class PrepaidEngine:
             else:
                 self.relay_reason = RelayReason.CREDIT_EXHAUSTED
 
-    # -- purchases -------------------------------------------------------------------
+    # -- purchases (the card reader's MeterWallet, rig.card_formats.interface) ----------
+    @property
+    def credit_unit(self) -> str:
+        """The card unit of this meter's credit: "money_cents" or "energy_wh"."""
+        return MONEY_CENTS if self._money else ENERGY_WH
+
     def credit_from_units(self, units: int) -> Decimal:
+        return self.profile.from_credit_units(units)
+
+    def from_units(self, units: int) -> Decimal:
+        """Integer card units as a level in the meter's unit (money or kWh)."""
         return self.profile.from_credit_units(units)
 
     def units(self, amount: Decimal) -> int:
@@ -355,6 +366,33 @@ class PrepaidEngine:
         self.tariff_version = version
         self.price_per_kwh = price_per_kwh
         return True
+
+    def clear_events(self) -> None:
+        """A clear card's command: the event counters start again from zero."""
+        self.events = EventLog()
+
+    def readback_values(self, at: datetime) -> dict[str, Any]:
+        """The usage data a card readback carries, named as the centre's ReadbackData names
+        its fields (credit values in card units)."""
+        ev = self.events
+        return {
+            "meter_no": self.profile.protocol.address,
+            "energy_wh": self.energy_wh,
+            "remaining": self.units(self.remaining),
+            "overdraft": self.units(self.overdraft),
+            "purchase_count": self.purchase_count,
+            "last_sequence": self.last_sequence,
+            "cumulative_purchase": self.units(self.cumulative_purchase),
+            "credit_unit": self.credit_unit,
+            "relay_open": not self.relay_closed,
+            "alarm_active": self.alarm1_active or self.alarm2_active,
+            "alarm_count": ev.alarm_count,
+            "cutoff_count": ev.cutoff_count,
+            "tamper_count": ev.tamper_count,
+            "power_down_count": ev.power_down_count,
+            "timestamp": at.replace(microsecond=0),
+            "tariff_version": self.tariff_version,
+        }
 
     # -- registers as displayed / read back --------------------------------------------
     @property

@@ -1,4 +1,5 @@
-"""The virtual IC card: a `CardApplication` served to pcscd through vsmartcard's vpcd driver.
+"""The virtual IC card: any card format's `VirtualCardApp` (rig.card_formats.interface)
+served to pcscd through vsmartcard's vpcd driver.
 
 The rig then reaches the card only through pyscard, exactly like a real card in a real writer.
 Wire format (vpcd): each message is a 2-byte big-endian length + payload; a 1-byte payload is a
@@ -17,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from rig.card.application import CardApplication
-from rig.errors import CardError
+from rig.card.atr import RIGPP_ATR, make_atr
+from rig.card_formats.interface import VirtualCardApp
+from rig.card_formats.registry import DEFAULT, card_format
+from rig.errors import CardError, ConfigError
 from rig.sim.vpcd import VpcdSlot, wait_until_reader_empty
 
 VPCD_POWER_OFF = 0x00
@@ -27,27 +30,22 @@ VPCD_RESET = 0x02
 VPCD_GET_ATR = 0x04
 
 
-def make_atr(historical: bytes) -> bytes:
-    """ATR offering T=1 only: TS=3B, T0=8K, TD1=01, historical bytes, TCK (XOR T0..last)."""
-    if len(historical) > 15:
-        raise ValueError("at most 15 historical bytes")
-    body = bytes([0x80 | len(historical), 0x01]) + historical
-    tck = 0
-    for b in body:
-        tck ^= b
-    return b"\x3b" + body + bytes([tck])
+DEFAULT_ATR = RIGPP_ATR  # a RIGPP card's; a VirtualCard takes its app's own
 
 
-DEFAULT_ATR = make_atr(b"RIGPP")
+__all__ = ["DEFAULT_ATR", "VirtualCard", "VpcdLink", "make_atr"]
 
 
 class VirtualCard:
-    """A card = its application + its ATR. The application's own lock makes each APDU, reset
-    and snapshot atomic, so any number of terminals can share the card."""
+    """A card = its application (of card format ``format_name``) + its ATR (the app's own
+    unless given). The application's own lock makes each APDU, reset and snapshot atomic, so
+    any number of terminals can share the card."""
 
-    def __init__(self, app: CardApplication, atr: bytes = DEFAULT_ATR) -> None:
+    def __init__(self, app: VirtualCardApp, atr: bytes | None = None, *,
+                 format_name: str = DEFAULT) -> None:
         self.app = app
-        self.atr = bytes(atr)
+        self.atr = bytes(app.atr if atr is None else atr)
+        self.format_name = format_name
 
     def power(self) -> None:
         self.app.reset()
@@ -61,7 +59,8 @@ class VirtualCard:
         """Write the card memory as JSON, atomically (temp file + rename) and readable by the
         owner only: the file holds the card's keys, like the card itself."""
         target = Path(path)
-        data = {"format": 1, "atr": self.atr.hex(), "card": self.app.to_dict()}
+        data = {"format": 1, "card_format": self.format_name, "atr": self.atr.hex(),
+                "card": self.app.to_dict()}
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -76,13 +75,20 @@ class VirtualCard:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> VirtualCard:
-        """Read a card saved by `save`; CardError naming the file and the problem."""
+        """Read a card saved by `save` (its card format's ``card_from_dict`` rebuilds it; a
+        file without a format name is a RIGPP card); CardError naming the file and the
+        problem."""
         p = Path(path)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
             if data.get("format") != 1:
                 raise ValueError(f"unknown format {data.get('format')!r}")
-            return cls(CardApplication.from_dict(data["card"]), bytes.fromhex(data["atr"]))
+            name = str(data.get("card_format", DEFAULT))
+            fmt = card_format(name, where=f"virtual card file {p}: card_format")
+            return cls(fmt.card_from_dict(data["card"]), bytes.fromhex(data["atr"]),
+                       format_name=name)
+        except ConfigError as exc:
+            raise CardError(str(exc)) from None
         except OSError as exc:
             raise CardError(f"virtual card file {p}: cannot read ({exc.strerror})") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -22,6 +22,7 @@ from rig.card.keys import (
 from rig.card.records import CardInfo, CardType
 from rig.card.session import CardSession, DirectTransport
 from rig.card.trace import ApduTrace
+from rig.card_formats.interface import CardKind
 from rig.faults.card_world import MASTER, NOW, OTHER_MASTER, SERIAL, make_world, registers
 
 
@@ -186,7 +187,7 @@ def test_meter_of_another_utility_cannot_write_readback() -> None:
     """A check card carries no MAC'd record, so only the readback key stops a foreign meter."""
     w = make_world(personalise=False, master=OTHER_MASTER)
     w.station.personalise(w.slot(), card_serial=SERIAL, meter_no=w.meter_no, key_revision=1,
-                          card_type=CardType.CHECK)
+                          kind=CardKind.CHECK)
     before = registers(w.engine)
     outcome = w.terminal.insert(w.slot(), NOW)
     assert not outcome.accepted

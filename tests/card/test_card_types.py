@@ -16,9 +16,11 @@ from rig.card.records import (
     ClearRecord,
     FriendlyPeriod,
     ParameterRecord,
+    ReadbackRecord,
     TariffRate,
 )
 from rig.card.session import CardSession
+from rig.card_formats.interface import CardKind
 from rig.errors import CardError
 from rig.faults.card_world import (
     MASTER,
@@ -35,7 +37,7 @@ from rig.sim.prepaid import EventLog
 def issue(card_type: CardType, key_revision: int = 1) -> World:
     w = make_world(personalise=False)
     w.station.personalise(w.slot(), card_serial=SERIAL, meter_no=w.meter_no,
-                          key_revision=key_revision, card_type=card_type)
+                          key_revision=key_revision, kind=CardKind[card_type.name])
     return w
 
 
@@ -51,7 +53,7 @@ def params(w: World, version: int = 1, rates: tuple[TariffRate, ...] | None = No
 
 def test_parameter_card_applies_tariff_and_records_the_rest_once() -> None:
     w = issue(CardType.PARAMETER)
-    rec = w.station.write_command(w.slot(), params(w))
+    rec = w.station.writer.write_command(w.slot(), params(w))
     assert ParameterRecord.from_bytes(rec.to_bytes()) == rec
     out = w.terminal.insert(w.slot(), NOW)
     assert out.accepted and out.card_type == "PARAMETER"
@@ -68,14 +70,14 @@ def test_parameter_card_applies_tariff_and_records_the_rest_once() -> None:
         "tariff_rates": [[0, "0.6120"]]}
     again = w.terminal.insert(w.slot(), NOW)
     assert "parameters 1 already applied" in again.message
-    readback = w.station.read_readback(w.slot())
+    readback = ReadbackRecord.from_bytes(w.station.read_readback(w.slot()).raw)
     assert readback.tariff_version == 7
 
 
 def test_parameter_card_with_inconsistent_levels_is_refused_unchanged() -> None:
     w = issue(CardType.PARAMETER)
     before = w.engine.profile.thresholds
-    w.station.write_command(w.slot(), replace(params(w), alarm1=200, alarm2=100,
+    w.station.writer.write_command(w.slot(), replace(params(w), alarm1=200, alarm2=100,
                                               hoarding_limit=150))  # hoarding below alarm1
     out = w.terminal.insert(w.slot(), NOW)
     assert not out.accepted and "hoarding_limit must be above alarm1" in out.message
@@ -85,7 +87,7 @@ def test_parameter_card_with_inconsistent_levels_is_refused_unchanged() -> None:
 def test_time_of_use_table_is_recorded_not_applied() -> None:
     w = issue(CardType.PARAMETER)
     rates = (TariffRate(0, Decimal("0.3")), TariffRate(8 * 60, Decimal("0.6")))
-    w.station.write_command(w.slot(), params(w, rates=rates))
+    w.station.writer.write_command(w.slot(), params(w, rates=rates))
     out = w.terminal.insert(w.slot(), NOW)
     assert "time-of-use table recorded, not applied" in out.message
     assert w.engine.tariff_version == 0 and w.terminal.parameters is not None
@@ -98,17 +100,19 @@ def test_check_card_collects_readback_without_credit() -> None:
     assert out.accepted and out.applied_sequence is None
     assert "usage data collected" in out.message
     assert registers(w.engine) == before
-    assert w.station.read_readback(w.slot()).verify(w.readback_mac_key()).meter_no == w.meter_no
+    readback = ReadbackRecord.from_bytes(w.station.read_readback(w.slot()).raw)
+    assert readback.verify(w.readback_mac_key()).meter_no == w.meter_no
 
 
 def test_clear_card_test_changes_nothing_clear_events_once() -> None:
     w = issue(CardType.CLEAR)
     w.engine.events.tamper_count = 2
     before = registers(w.engine)
-    w.station.write_command(w.slot(), ClearRecord(w.meter_no, 1, ClearAction.TEST, 1))
+    w.station.writer.write_command(w.slot(), ClearRecord(w.meter_no, 1, ClearAction.TEST, 1))
     assert "nothing changed" in w.terminal.insert(w.slot(), NOW).message
     assert registers(w.engine) == before
-    w.station.write_command(w.slot(), ClearRecord(w.meter_no, 2, ClearAction.CLEAR_EVENTS, 1))
+    w.station.writer.write_command(w.slot(),
+                                   ClearRecord(w.meter_no, 2, ClearAction.CLEAR_EVENTS, 1))
     assert "event counters cleared" in w.terminal.insert(w.slot(), NOW).message
     assert w.engine.events == EventLog()
     w.engine.events.tamper_count = 1
@@ -118,14 +122,14 @@ def test_clear_card_test_changes_nothing_clear_events_once() -> None:
 
 def test_key_change_card_then_only_rekeyed_cards_work() -> None:
     w = issue(CardType.KEY_CHANGE)
-    w.station.write_command(w.slot(), w.station.key_change(w.meter_no, 1, 2))
+    w.station.writer.write_command(w.slot(), w.station.writer.key_change(w.meter_no, 1, 2))
     out = w.terminal.insert(w.slot(), NOW)
     assert "meter key changed to revision 2" in out.message
     assert w.terminal.key_revision == 2
     # the readback on the key-change card is MAC'd at the new revision, under the meter's
     # own readback key: proof of the change that only the centre's key service can check
     keys = ReadbackKeyService(READBACK_MASTER)
-    readback = w.station.read_readback(w.slot())
+    readback = ReadbackRecord.from_bytes(w.station.read_readback(w.slot()).raw)
     readback.verify(keys.mac_key(w.meter_no, 2))
     for station_key in (keys.mac_key(w.meter_no, 1), derive_meter_key(MASTER, w.meter_no, 2)):
         with pytest.raises(MacError):
@@ -156,7 +160,7 @@ def test_wrong_record_for_card_type_is_refused() -> None:
     w = issue(CardType.PARAMETER)
     # a clear command on a parameter card: the station refuses to write it ...
     with pytest.raises(CardError, match="PARAMETER card, ClearRecord needs a CLEAR card"):
-        w.station.write_command(w.slot(), ClearRecord(w.meter_no, 1, ClearAction.TEST, 1))
+        w.station.writer.write_command(w.slot(), ClearRecord(w.meter_no, 1, ClearAction.TEST, 1))
     # ... and bytes put there anyway do not decode as parameters at the meter
     s = CardSession(w.slot())
     s.select_application()

@@ -11,10 +11,11 @@ import pytest
 from rig.card.application import FID_CARD_INFO, FID_PURCHASE
 from rig.card.records import CardInfo, CardType, CreditUnit, PurchaseRecord
 from rig.card.session import DirectTransport
+from rig.card_formats.interface import CardRefusal
+from rig.card_formats.rigpp.meter import NO_HEADER, NO_SERIAL
 from rig.faults.card_tearing import TearingTransport
 from rig.faults.card_world import NOW, OTHER_MASTER, SERIAL, World, make_world, registers
 from rig.meter.card_errors import ILLEGAL, CardErrorCode
-from rig.sim.card_terminal import NO_HEADER, NO_SERIAL, CardRefusal
 
 OTHER_METER = "000000009999"
 E = CardErrorCode

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from rig.bench.config import BenchConfig
+from rig.card.trace import load_trace
 from rig.profile import available_profiles
 from rig.report import record_schema
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
+from rig.sim.card_replay import replay_against_card
 
 
 @pytest.mark.bench
@@ -67,6 +69,14 @@ def test_full_prepaid_cycle(bench_config: BenchConfig, tmp_path: Path) -> None:
     assert {"meter serial transcript", "card APDU trace (secrets redacted)", "load SCPI log",
             "reconciliation evidence", "power, credit and relay over time"} <= \
         {e.name for e in test.evidence}
+    # The run's card session, saved as a trace, replays clean against a blank card of its
+    # format: a golden trace to check another card (or meter firmware) against.
+    trace = load_trace(tmp_path / "apdu-trace.jsonl")
+    assert trace.card_format == "rigpp" and trace.entries
+    if bench_config.kind == "emulated" and not bench_config.sim_control:
+        assert any(e.terminal == "meter" for e in trace.entries)  # the meter's slot too
+        report = replay_against_card(trace)
+        assert report.clean and report.skipped_secret > 0, report.to_text()
 
 
 @pytest.mark.bench

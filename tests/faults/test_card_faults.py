@@ -15,6 +15,7 @@ import pytest
 from rig.card.apdu import CardRemovedError
 from rig.card.pcsc import PcscReader
 from rig.card.records import CardType
+from rig.card_formats.interface import CardKind
 from rig.errors import CardError
 from rig.faults import card_corruption, card_tearing
 from rig.faults.card_world import MASTER, NOW, SERIAL, Ledger, make_world, registers
@@ -56,7 +57,7 @@ def test_corrupted_ef_contents_are_refused_or_applied_exactly_once() -> None:
 def test_wrong_card_type_gets_no_credit_anywhere(card_type: CardType) -> None:
     w = make_world(personalise=False)
     w.station.personalise(w.slot(), card_serial=SERIAL, meter_no=w.meter_no, key_revision=1,
-                          card_type=card_type)
+                          kind=CardKind[card_type.name])
     vend = w.vend(1, 2500)
     with pytest.raises(CardError, match=f"is a {card_type.name} card.*needs a USER card"):
         w.station.write_vend(w.slot(), vend)

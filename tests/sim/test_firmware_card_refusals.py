@@ -13,11 +13,11 @@ import pytest
 from rig.card.application import CardApplication
 from rig.card.keys import MasterKey
 from rig.card.session import DirectTransport
+from rig.card_formats.interface import InsertionOutcome
 from rig.meter.card_errors import CardErrorCode
 from rig.meter.client import CardRefusals
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import MeterAbnormalReply
-from rig.sim.card_terminal import InsertionOutcome
 from rig.sim.emulated_bench import lab_master_key
 from rig.station.vending_station import VendingStation
 

@@ -12,6 +12,7 @@ import pytest
 from rig.billing.types import CreditUnit as BillingCreditUnit
 from rig.billing.types import VendResult, VendStatus
 from rig.card.application import CardApplication
+from rig.card.records import ReadbackRecord
 from rig.card.session import DirectTransport
 from rig.meter.client import EventCounts
 from rig.meter.dlt645 import data_ids as di
@@ -157,7 +158,7 @@ def test_card_session_cut_by_power_failure_applies_the_purchase_once() -> None:
             assert second.accepted, second.message
             assert e.purchase_count == 1 and e.cumulative_purchase == Decimal("20.00")
             assert e.remaining == Decimal("20.00") and e.relay_closed
-            readback = station.read_readback(DirectTransport(card))
+            readback = ReadbackRecord.from_bytes(station.read_readback(DirectTransport(card)).raw)
             assert readback.last_sequence == 1 and readback.power_down_count == (
                 0 if first.accepted else 1)
         finally:

@@ -1,4 +1,8 @@
-"""The emulated meter's card terminal: what a prepaid meter does with an inserted card.
+"""RIGPP's meter side: what a prepaid meter does with an inserted RIGPP card.
+
+The emulated firmware (``rig.sim``) gets this reader from the format
+(``RIGPP.meter_reader``) and hands it the meter's registers as a
+``rig.card_formats.interface.MeterWallet``; nothing here knows the emulator.
 
 One insertion runs in three phases (docs/card-spec.md, "Meter session"):
 
@@ -15,6 +19,7 @@ One insertion runs in three phases (docs/card-spec.md, "Meter session"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +28,7 @@ from typing import Any
 from rig.card.apdu import CardRemovedError, MacError, RecordError, StatusWordError
 from rig.card.application import KEY_METER
 from rig.card.keys import derive_readback_key, derive_readback_mac_key, unwrap_key
+from rig.card.readback_format import record_from_fields
 from rig.card.records import (
     CardInfo,
     CardType,
@@ -36,47 +42,17 @@ from rig.card.records import (
     TariffRecord,
 )
 from rig.card.session import ApduTransport, CardSession
+from rig.card_formats.interface import (
+    MONEY_CENTS,
+    CardRefusal,
+    InsertionOutcome,
+    MeterWallet,
+)
 from rig.errors import CardError
 from rig.meter.card_errors import CardErrorCode
-from rig.profile import CreditKind
-from rig.sim.prepaid import EventLog, PrepaidEngine
 
 NO_SERIAL = "0" * 16  # the card serial of a card whose CARD_INFO could not be read
 NO_HEADER = bytes(5)
-
-
-@dataclass(frozen=True)
-class CardRefusal:
-    """Why the meter refused a card, as its abnormal card insertion record keeps it: the error
-    code, the card's serial, and the header (CLA INS P1 P2 P3) and status word of the card
-    command that failed (zeros when the refusal was the meter's own check, e.g. a MAC)."""
-
-    code: CardErrorCode
-    card_serial: str = NO_SERIAL
-    command_header: bytes = NO_HEADER
-    status_word: int = 0
-
-
-@dataclass(frozen=True)
-class InsertionOutcome:
-    """What the meter's display says after a card insertion."""
-
-    accepted: bool
-    applied_sequence: int | None
-    message: str
-    card_type: str = ""
-    parameters: dict[str, Any] | None = None  # a parameter card's set, as the meter recorded it
-    refusal: CardRefusal | None = None  # set when the terminal refused the card
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "accepted": self.accepted,
-            "applied_sequence": self.applied_sequence,
-            "message": self.message,
-            "card_type": self.card_type,
-            "parameters": self.parameters,
-            "refusal_code": None if self.refusal is None else int(self.refusal.code),
-        }
 
 
 class _Refused(Exception):
@@ -140,14 +116,13 @@ class MeterCardTerminal:
     friendly periods and the power limit are recorded here (the profile's stay in force).
     """
 
-    def __init__(self, engine: PrepaidEngine, meter_no: str, meter_key: bytes, *,
-                 readback_key: bytes, key_revision: int | None = None) -> None:
+    def __init__(self, engine: MeterWallet, meter_no: str, meter_key: bytes, *,
+                 readback_key: bytes, key_revision: int) -> None:
         self.engine = engine
         self.meter_no = meter_no
         self._key = meter_key
         self._readback_key = readback_key  # this meter's own, from the readback hierarchy
-        self.key_revision = (engine.profile.card.key_revision if key_revision is None
-                             else key_revision)
+        self.key_revision = key_revision
         self.parameters: ParameterRecord | None = None
         self.last_clear_no = 0
         self._serial = NO_SERIAL  # the serial of the card in the slot, once read
@@ -159,8 +134,23 @@ class MeterCardTerminal:
 
     @property
     def credit_unit(self) -> CreditUnit:
-        money = self.engine.profile.credit.unit is CreditKind.MONEY
+        money = self.engine.credit_unit == MONEY_CENTS
         return CreditUnit.MONEY_CENTS if money else CreditUnit.ENERGY_WH
+
+    # -- what survives a power cycle ---------------------------------------------------
+    def nvm_state(self) -> dict[str, Any]:
+        return {
+            "key_revision": self.key_revision,
+            "key": self._key.hex(),
+            "last_clear_no": self.last_clear_no,
+            "parameters": self.parameters.to_bytes().hex() if self.parameters else None,
+        }
+
+    def restore_nvm_state(self, state: Mapping[str, Any]) -> None:
+        self.key_revision, self._key = state["key_revision"], bytes.fromhex(state["key"])
+        self.last_clear_no = state["last_clear_no"]
+        params = state["parameters"]
+        self.parameters = ParameterRecord.from_bytes(bytes.fromhex(params)) if params else None
 
     def insert(self, transport: ApduTransport, now: datetime) -> InsertionOutcome:
         """Run one insertion session at bench time `now`."""
@@ -293,7 +283,7 @@ class MeterCardTerminal:
         parameter card's would be) are not applied and the outcome says why; the credit still
         is — a wrong alarm level must not cost the customer the purchase.
         """
-        units = self.engine.profile.from_credit_units
+        units = self.engine.from_units
         levels = {name: units(value) for name, value in
                   (("alarm1", tariff.alarm1), ("alarm2", tariff.alarm2)) if value}
         if levels:
@@ -336,7 +326,7 @@ class MeterCardTerminal:
     def threshold_levels(self, p: ParameterRecord) -> dict[str, Decimal]:
         """A parameter set's credit levels in the meter's unit (a hoarding limit of 0 = none:
         the largest credit a card can carry)."""
-        units = self.engine.profile.from_credit_units
+        units = self.engine.from_units
         return {"alarm1": units(p.alarm1), "alarm2": units(p.alarm2),
                 "overdraft_limit": units(p.overdraft_limit),
                 "hoarding_limit": units(p.hoarding_limit or 0xFFFFFFFF)}
@@ -398,7 +388,7 @@ class MeterCardTerminal:
             plan.messages.append(f"clear command {c.clear_no} already applied")
             return
         self.last_clear_no = c.clear_no
-        self.engine.events = EventLog()
+        self.engine.clear_events()
         plan.changed = True
         plan.messages.append(f"event counters cleared (clear command {c.clear_no})")
 
@@ -406,26 +396,9 @@ class MeterCardTerminal:
     def readback(self, at: datetime) -> ReadbackRecord:
         """The meter's usage data as an (unsigned) readback record; the session signs it
         under the meter key as the card's next readback generation."""
-        e = self.engine
-        ev = e.events
-        return ReadbackRecord(
-            meter_no=self.meter_no,
-            energy_wh=e.energy_wh,
-            remaining=e.units(e.remaining),
-            overdraft=e.units(e.overdraft),
-            purchase_count=e.purchase_count,
-            last_sequence=e.last_sequence,
-            cumulative_purchase=e.units(e.cumulative_purchase),
-            credit_unit=self.credit_unit,
-            relay_open=not e.relay_closed,
-            alarm_active=e.alarm1_active or e.alarm2_active,
-            alarm_count=ev.alarm_count,
-            cutoff_count=ev.cutoff_count,
-            tamper_count=ev.tamper_count,
-            power_down_count=ev.power_down_count,
-            timestamp=at.replace(microsecond=0),
-            tariff_version=e.tariff_version,
-        )
+        values = {**self.engine.readback_values(at), "meter_no": self.meter_no,
+                  "timestamp": at.replace(microsecond=0)}
+        return record_from_fields(values)
 
 
-__all__ = ["CardRefusal", "InsertionOutcome", "MeterCardTerminal", "parameters_summary"]
+__all__ = ["MeterCardTerminal", "parameters_summary"]

@@ -1,0 +1,76 @@
+"""The RIGPP card format object, registered as ``rigpp`` (pyproject.toml entry points): the
+reference plugin, built from rig's own card driver (``rig.card``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from rig.card.application import CardApplication
+from rig.card.keys import derive_meter_key, derive_meter_readback_key, lab_readback_key
+from rig.card.readback_format import RIG_V1
+from rig.card.session import ApduTransport
+from rig.card.trace import ApduTrace
+from rig.card_formats.interface import (
+    Attack,
+    CardKind,
+    KeySource,
+    MeterWallet,
+    PurchaseOnCard,
+    StationCardWriter,
+)
+from rig.card_formats.rigpp.meter import MeterCardTerminal
+from rig.card_formats.rigpp.station import RigppStationWriter
+from rig.errors import CardError
+
+FORGED_PURCHASE = "forged_purchase"
+
+
+class RigppFormat:
+    """RIGPP: purchases, tariffs and commands MAC'd under the meter key, readbacks under the
+    meter's readback key, mutual authentication with per-card keys."""
+
+    name = "rigpp"
+    description = "rig's reference CPU-card format (docs/card-spec.md)"
+    readback_format = RIG_V1.name
+    kinds = frozenset(CardKind)
+    options: Mapping[str, tuple[str, ...]] = {}
+
+    def station_writer(self, keys: KeySource, *, trace: ApduTrace | None = None,
+                       options: Mapping[str, str] | None = None) -> RigppStationWriter:
+        return RigppStationWriter(keys.master, trace=trace)
+
+    def meter_reader(self, wallet: MeterWallet, meter_no: str, keys: KeySource, *,
+                     key_revision: int) -> MeterCardTerminal:
+        """The meter 'manufactured' with its meter key and its own readback key (from the
+        centre's readback key service; default: the lab test readback master)."""
+        readback_master = keys.readback_master or lab_readback_key()
+        return MeterCardTerminal(
+            wallet, meter_no, derive_meter_key(keys.master, meter_no, key_revision),
+            readback_key=derive_meter_readback_key(readback_master, meter_no),
+            key_revision=key_revision)
+
+    def blank_card(self, options: Mapping[str, str] | None = None) -> CardApplication:
+        return CardApplication()
+
+    def card_from_dict(self, data: Mapping[str, Any]) -> CardApplication:
+        return CardApplication.from_dict(data)
+
+    def forged_purchase(self, writer: StationCardWriter, transport: ApduTransport,
+                        genuine: PurchaseOnCard) -> None:
+        """The card's purchase record with ten times the credit and its MAC left as it was:
+        a writer holding the card key (it can open the card) but not the meter key."""
+        if not isinstance(writer, RigppStationWriter):
+            raise TypeError(f"{type(writer).__name__} is not a RIGPP writer")
+        record = writer.raw_purchase(transport)
+        if record is None or record.sequence != genuine.sequence:
+            raise CardError(f"the card does not carry purchase {genuine.sequence} to forge")
+        writer.write_raw_purchase(transport, replace(record, credit=record.credit * 10))
+
+    def attacks(self) -> tuple[Attack, ...]:
+        return (Attack(FORGED_PURCHASE, True,
+                       "every purchase is MAC'd under the meter key, which no writer holds"),)
+
+
+RIGPP = RigppFormat()
