@@ -30,6 +30,11 @@ class VirtualSLE4442:
         self.atr = ATR
         self.front.power_on()
 
+    def in_reader(self, dialect: str) -> VirtualSLE4442:
+        """The same chip put into a reader of another dialect (issue on one writer, sell on
+        another)."""
+        return VirtualSLE4442(self.chip, dialect)
+
     def reset(self) -> None:
         """Power cycle: the PSC verification of the last session is lost."""
         self.front.power_on()

@@ -1,0 +1,275 @@
+"""The SLE 4442 format end to end in-process: the station writes through a reader dialect,
+the meter (the real prepaid engine) reads through the chip's native bus, with the rules of
+docs/card-formats/sle4442.md."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from rig.card.trace import ApduTrace
+from rig.card_formats import registry
+from rig.card_formats.interface import (
+    CardKind,
+    ClearCommand,
+    ParameterSet,
+    Purchase,
+    TariffRate,
+)
+from rig.card_formats.sle4442 import layout
+from rig.card_formats.sle4442.card import VirtualSLE4442
+from rig.card_formats.sle4442.chip import UPDATE_MAIN, verify_psc
+from rig.card_formats.sle4442.format import SLE4442
+from rig.card_formats.sle4442.psc import meter_psc
+from rig.errors import CardError, ConfigError
+from rig.meter.card_errors import CardErrorCode
+
+from .conftest import METER, Slot
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+SERIAL = "0123456789ABCDEF"
+
+
+def purchase(seq: int, credit: int = 10000, meter: str = METER, **kw) -> Purchase:
+    return Purchase(meter_no=meter, card_serial=SERIAL, sequence=seq, credit=credit,
+                    credit_unit="money_cents", tariff_version=kw.pop("tariff_version", 0),
+                    price_per_kwh=Decimal("0.5"), key_revision=1, **kw)
+
+
+def issue(keys, kind=CardKind.USER, meter=METER, dialect="acs") -> VirtualSLE4442:
+    card = SLE4442.blank_card({"dialect": "acs"})
+    SLE4442.station_writer(keys).personalise(Slot(card), card_serial=SERIAL, meter_no=meter,
+                                             key_revision=1, kind=kind)
+    return card.in_reader(dialect)
+
+
+def meter(wallet, keys, meter_no=METER):
+    return SLE4442.meter_reader(wallet, meter_no, keys, key_revision=1)
+
+
+def test_registered_under_its_entry_points() -> None:
+    from rig.billing.readback_format import format_for
+
+    assert registry.card_format("sle4442") is SLE4442
+    assert SLE4442.options["dialect"] == ("acs", "omnikey")
+    assert SLE4442.kinds == {CardKind.USER, CardKind.PARAMETER, CardKind.CHECK, CardKind.CLEAR}
+    raw = layout.ReadbackBlock(1, METER, layout.UnitCode.ENERGY_WH, False, False, 0, 0, 0, 0,
+                               0, 0, 0, 0, 0, 0, layout.EPOCH, 0).to_bytes()
+    assert format_for(raw).name == SLE4442.readback_format == "sle4442-v1"
+
+
+@pytest.mark.parametrize("dialect", ["acs", "omnikey"])
+def test_prepaid_cycle_purchase_count_rule_and_readback(keys, wallet, dialect) -> None:
+    card = issue(keys, dialect=dialect)
+    writer = SLE4442.station_writer(keys, options={"dialect": dialect})
+    assert writer.identify(Slot(card)).meter_no == METER
+    on_card = writer.write_purchase(Slot(card), purchase(1))
+    assert (on_card.sequence, on_card.credit) == (1, 10000)
+    reader = meter(wallet, keys)
+    out = reader.insert(card.native_bus(), NOW)
+    assert (out.accepted, out.applied_sequence, out.card_type) == (True, 1, "user")
+    assert wallet.engine.balance == Decimal("100.00")
+    again = reader.insert(card.native_bus(), NOW + timedelta(minutes=1))  # same count
+    assert again.accepted and again.applied_sequence is None
+    assert "no new credit" in again.message
+    assert wallet.engine.balance == Decimal("100.00")
+    rb = writer.read_readback(Slot(card))
+    assert (rb.fields["last_sequence"], rb.fields["remaining"]) == (1, 10000)
+    assert rb.fields["timestamp"] == NOW + timedelta(minutes=1)
+    writer.write_purchase(Slot(card), purchase(2, 500))
+    with pytest.raises(CardError, match="carries purchase 2 the meter has not applied"):
+        writer.write_purchase(Slot(card), purchase(3))
+    writer.write_purchase(Slot(card), purchase(2, 500))  # the same vend again: allowed
+    assert reader.insert(card.native_bus(), NOW).applied_sequence == 2
+    with pytest.raises(CardError, match="has applied purchase 2 already"):
+        writer.write_purchase(Slot(card), purchase(2, 500))
+    assert wallet.engine.balance == Decimal("105.00")
+
+
+def test_card_for_another_meter_is_refused_without_costing_a_psc_attempt(keys, wallet) -> None:
+    card = issue(keys, meter="000000002002")
+    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    assert not out.accepted
+    assert out.refusal is not None
+    assert (out.refusal.code, out.refusal.card_serial) == (
+        CardErrorCode.METER_NUMBER_MISMATCH, SERIAL)
+    assert card.chip.error_counter == 0b111
+
+
+def test_purchase_count_not_last_plus_one_is_refused_and_recorded_on_the_card(keys,
+                                                                              wallet) -> None:
+    card = issue(keys)
+    block = layout.PurchaseBlock(2, 10000, layout.UnitCode.MONEY_CENTS, 0, Decimal(0), 0, 0,
+                                 METER)  # count 2 while the meter is at 0
+    _raw_write(card, keys, layout.PURCHASE_AT, block.to_bytes())
+    reader = meter(wallet, keys)
+    out = reader.insert(card.native_bus(), NOW)
+    assert out.refusal is not None and out.refusal.code == CardErrorCode.PURCHASE_COUNT_ERROR
+    assert wallet.engine.balance == 0 and wallet.engine.purchase_count == 0
+    rb = layout.newest_readback(_slots(card))[1]
+    assert rb is not None and (rb.refusal_code, rb.refusal_count) == (17, 1)
+    assert reader.nvm_state()["refusal_code"] == 17
+
+
+def test_locked_card_is_refused(keys, wallet) -> None:
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
+    for _ in range(3):
+        card.reset()
+        card.process(bytes.fromhex("FFA4000001 06".replace(" ", "")))
+        card.process(bytes.fromhex("FF20000003 000000".replace(" ", "")))
+    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    assert out.refusal is not None
+    assert out.refusal.code == CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR
+    assert "locked" in out.message and wallet.engine.balance == 0
+
+
+def test_checksum_error_is_refused(keys, wallet) -> None:
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
+    card.chip.main[layout.PURCHASE_AT + 5] ^= 0x01  # one bit of the credit flipped
+    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    assert out.refusal is not None and out.refusal.code == CardErrorCode.CARD_FILE_FORMAT_ERROR
+    assert "checksum" in out.message and wallet.engine.balance == 0
+
+
+def test_hoarding_limit_refuses_the_purchase(keys, wallet) -> None:
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1, credit=1_000_000))
+    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    assert out.refusal is not None
+    assert out.refusal.code == CardErrorCode.HOARDING_LIMIT_EXCEEDED
+    assert wallet.engine.balance == 0
+
+
+def test_a_card_issued_at_another_key_revision_or_psc_is_refused(keys, wallet) -> None:
+    card = issue(keys)
+    reader = SLE4442.meter_reader(wallet, METER, keys, key_revision=2)
+    out = reader.insert(card.native_bus(), NOW)
+    assert out.refusal is not None and out.refusal.code == CardErrorCode.NOT_AUTHORISED
+    card.chip.psc = b"\x00\x00\x01"  # the right binding, another PSC (another utility)
+    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    assert out.refusal is not None
+    assert out.refusal.code == CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR
+
+
+def test_forged_purchase_is_not_resisted_as_the_format_says(keys, wallet) -> None:
+    assert {a.name: a.resisted for a in SLE4442.attacks()}["forged_purchase"] is False
+    card = issue(keys)
+    writer = SLE4442.station_writer(keys)
+    genuine = writer.write_purchase(Slot(card), purchase(1, 1000))
+    SLE4442.forged_purchase(writer, Slot(card), genuine)
+    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    assert out.accepted and wallet.engine.balance == Decimal("100.00")  # ten times 10.00
+
+
+def test_copied_card_works_and_a_replay_adds_nothing(keys, wallet) -> None:
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
+    copy = SLE4442.card_from_dict(card.to_dict())
+    reader = meter(wallet, keys)
+    assert reader.insert(copy.native_bus(), NOW).applied_sequence == 1
+    assert reader.insert(card.native_bus(), NOW).applied_sequence is None
+    assert wallet.engine.balance == Decimal("100.00")
+
+
+def test_omnikey_cannot_issue_and_says_so(keys) -> None:
+    card = SLE4442.blank_card({"dialect": "omnikey"})
+    writer = SLE4442.station_writer(keys, options={"dialect": "omnikey"})
+    with pytest.raises(CardError, match="CHANGE PSC is not a command of the omnikey dialect"):
+        writer.personalise(Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1)
+
+
+def test_personalise_freezes_the_identity_and_is_idempotent(keys) -> None:
+    card = issue(keys)
+    assert card.chip.protection == 0x0000000F  # bytes 4..31 frozen, 0..3 (ATR) left
+    assert card.chip.psc == meter_psc(keys, METER, 1)
+    again = SLE4442.station_writer(keys).personalise(
+        Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1)
+    assert again.card_serial == SERIAL
+    with pytest.raises(CardError, match="issued already"):
+        SLE4442.station_writer(keys).personalise(
+            Slot(card), card_serial=SERIAL, meter_no="000000002002", key_revision=1)
+
+
+def test_parameter_clear_and_check_cards(keys, wallet) -> None:
+    writer = SLE4442.station_writer(keys)
+    reader = meter(wallet, keys)
+    pcard = issue(keys, CardKind.PARAMETER)
+    writer.write_parameters(Slot(pcard), ParameterSet(
+        meter_no=METER, version=1, key_revision=1, alarm1=2000, alarm2=1000,
+        overdraft_limit=0, hoarding_limit=500000, power_limit_w=6000, tariff_version=2,
+        tariff_rates=(TariffRate(0, Decimal("0.6")),)))
+    out = reader.insert(pcard.native_bus(), NOW)
+    assert out.accepted and out.card_type == "parameter"
+    assert wallet.engine.profile.thresholds.alarm1 == Decimal("20.00")
+    assert wallet.engine.price_per_kwh == Decimal("0.6")
+    assert "already applied" in reader.insert(pcard.native_bus(), NOW).message
+    wallet.engine.events.tamper_count = 2
+    ccard = issue(keys, CardKind.CLEAR)
+    writer.write_clear(Slot(ccard), ClearCommand(METER, clear_no=1, key_revision=1))
+    assert reader.insert(ccard.native_bus(), NOW).accepted
+    assert wallet.engine.events.tamper_count == 0
+    kcard = issue(keys, CardKind.CHECK)
+    assert "check card" in reader.insert(kcard.native_bus(), NOW).message
+    assert writer.read_readback(Slot(kcard)).fields["tariff_version"] == 2
+    with pytest.raises(CardError, match="no key-change card"):
+        writer.write_key_change(Slot(kcard), METER, 1, 2)
+    with pytest.raises(CardError, match="is a check card, not a user card"):
+        writer.write_purchase(Slot(kcard), purchase(1))
+
+
+def test_readback_is_never_verified_by_the_centre(keys, wallet) -> None:
+    from rig.billing.readback_check import decode, verify_mac
+    from rig.billing.readback_keys import ReadbackKeyService
+
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
+    meter(wallet, keys).insert(card.native_bus(), NOW)
+    rb = SLE4442.station_writer(keys).read_readback(Slot(card))
+    data, raw = decode(None, rb.raw)
+    assert (data.meter_no, data.last_sequence, data.remaining) == (METER, 1, 10000)
+    check = verify_mac(raw, ReadbackKeyService.default(), 1)
+    assert not check.verified
+
+
+def test_trace_keeps_no_psc(keys) -> None:
+    trace = ApduTrace()
+    card = SLE4442.blank_card()
+    SLE4442.station_writer(keys, trace=trace).personalise(
+        Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1)
+    psc = meter_psc(keys, METER, 1)
+    text = trace.to_text()
+    assert "FF D2 00 01 03 <redacted 3 bytes>" in text
+    assert psc.hex(" ").upper() not in text
+    assert all(psc not in e.command for e in trace.entries)
+
+
+def test_bad_options_name_what_and_where() -> None:
+    with pytest.raises(ConfigError, match="no SLE 4442 reader dialect 'scm'"):
+        SLE4442.blank_card({"dialect": "scm"})
+    with pytest.raises(ConfigError, match="no option speed"):
+        SLE4442.station_writer(None, options={"speed": "fast"})  # type: ignore[arg-type]
+
+
+def test_meter_nvm_state_survives_a_power_cycle(keys, wallet) -> None:
+    reader = meter(wallet, keys)
+    reader.restore_nvm_state({"key_revision": 1, "parameters_version": 3,
+                              "last_clear_no": 2, "refusal_code": 11, "refusal_count": 4})
+    again = meter(wallet, keys)
+    again.restore_nvm_state(reader.nvm_state())
+    assert again.nvm_state() == reader.nvm_state()
+
+
+def _raw_write(card: VirtualSLE4442, keys, address: int, data: bytes) -> None:
+    bus = card.native_bus()
+    assert verify_psc(bus.command, meter_psc(keys, METER, 1)) == 7
+    for i, b in enumerate(data):
+        bus.command(UPDATE_MAIN, address + i, b)
+
+
+def _slots(card: VirtualSLE4442) -> tuple[bytes, bytes]:
+    m = bytes(card.chip.main)
+    a, b = layout.READBACK_SLOTS
+    return m[a:a + 64], m[b:b + 64]
+
