@@ -91,3 +91,17 @@ class NativeBus:
 
     def command(self, control: int, address: int, data: int = 0) -> bytes:
         return self.transmit(bytes([control, address, data]))
+
+
+class WriterSlot:
+    """The card in a card writer, in-process (tests, fault campaigns): the dialect's
+    pseudo-APDUs straight to the virtual reader. Inserting it powers the card up."""
+
+    name = "in-process writer"
+
+    def __init__(self, card: VirtualSLE4442) -> None:
+        self.card = card
+        card.reset()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return self.card.process(apdu)

@@ -68,11 +68,11 @@ def test_prepaid_cycle_purchase_count_rule_and_readback(keys, wallet, dialect) -
     reader = meter(wallet, keys)
     out = reader.insert(card.native_bus(), NOW)
     assert (out.accepted, out.applied_sequence, out.card_type) == (True, 1, "user")
-    assert wallet.engine.balance == Decimal("100.00")
+    assert wallet.balance == Decimal("100.00")
     again = reader.insert(card.native_bus(), NOW + timedelta(minutes=1))  # same count
     assert again.accepted and again.applied_sequence is None
     assert "no new credit" in again.message
-    assert wallet.engine.balance == Decimal("100.00")
+    assert wallet.balance == Decimal("100.00")
     rb = writer.read_readback(Slot(card))
     assert (rb.fields["last_sequence"], rb.fields["remaining"]) == (1, 10000)
     assert rb.fields["timestamp"] == NOW + timedelta(minutes=1)
@@ -83,7 +83,7 @@ def test_prepaid_cycle_purchase_count_rule_and_readback(keys, wallet, dialect) -
     assert reader.insert(card.native_bus(), NOW).applied_sequence == 2
     with pytest.raises(CardError, match="has applied purchase 2 already"):
         writer.write_purchase(Slot(card), purchase(2, 500))
-    assert wallet.engine.balance == Decimal("105.00")
+    assert wallet.balance == Decimal("105.00")
 
 
 def test_card_for_another_meter_is_refused_without_costing_a_psc_attempt(keys, wallet) -> None:
@@ -105,7 +105,7 @@ def test_purchase_count_not_last_plus_one_is_refused_and_recorded_on_the_card(ke
     reader = meter(wallet, keys)
     out = reader.insert(card.native_bus(), NOW)
     assert out.refusal is not None and out.refusal.code == CardErrorCode.PURCHASE_COUNT_ERROR
-    assert wallet.engine.balance == 0 and wallet.engine.purchase_count == 0
+    assert wallet.balance == 0 and wallet.purchase_count == 0
     rb = layout.newest_readback(_slots(card))[1]
     assert rb is not None and (rb.refusal_code, rb.refusal_count) == (17, 1)
     assert reader.nvm_state()["refusal_code"] == 17
@@ -121,7 +121,7 @@ def test_locked_card_is_refused(keys, wallet) -> None:
     out = meter(wallet, keys).insert(card.native_bus(), NOW)
     assert out.refusal is not None
     assert out.refusal.code == CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR
-    assert "locked" in out.message and wallet.engine.balance == 0
+    assert "locked" in out.message and wallet.balance == 0
 
 
 def test_checksum_error_is_refused(keys, wallet) -> None:
@@ -130,7 +130,7 @@ def test_checksum_error_is_refused(keys, wallet) -> None:
     card.chip.main[layout.PURCHASE_AT + 5] ^= 0x01  # one bit of the credit flipped
     out = meter(wallet, keys).insert(card.native_bus(), NOW)
     assert out.refusal is not None and out.refusal.code == CardErrorCode.CARD_FILE_FORMAT_ERROR
-    assert "checksum" in out.message and wallet.engine.balance == 0
+    assert "checksum" in out.message and wallet.balance == 0
 
 
 def test_hoarding_limit_refuses_the_purchase(keys, wallet) -> None:
@@ -139,7 +139,7 @@ def test_hoarding_limit_refuses_the_purchase(keys, wallet) -> None:
     out = meter(wallet, keys).insert(card.native_bus(), NOW)
     assert out.refusal is not None
     assert out.refusal.code == CardErrorCode.HOARDING_LIMIT_EXCEEDED
-    assert wallet.engine.balance == 0
+    assert wallet.balance == 0
 
 
 def test_a_card_issued_at_another_key_revision_or_psc_is_refused(keys, wallet) -> None:
@@ -160,7 +160,7 @@ def test_forged_purchase_is_not_resisted_as_the_format_says(keys, wallet) -> Non
     genuine = writer.write_purchase(Slot(card), purchase(1, 1000))
     SLE4442.forged_purchase(writer, Slot(card), genuine)
     out = meter(wallet, keys).insert(card.native_bus(), NOW)
-    assert out.accepted and wallet.engine.balance == Decimal("100.00")  # ten times 10.00
+    assert out.accepted and wallet.balance == Decimal("100.00")  # ten times 10.00
 
 
 def test_copied_card_works_and_a_replay_adds_nothing(keys, wallet) -> None:
@@ -170,7 +170,7 @@ def test_copied_card_works_and_a_replay_adds_nothing(keys, wallet) -> None:
     reader = meter(wallet, keys)
     assert reader.insert(copy.native_bus(), NOW).applied_sequence == 1
     assert reader.insert(card.native_bus(), NOW).applied_sequence is None
-    assert wallet.engine.balance == Decimal("100.00")
+    assert wallet.balance == Decimal("100.00")
 
 
 def test_omnikey_cannot_issue_and_says_so(keys) -> None:
@@ -202,14 +202,14 @@ def test_parameter_clear_and_check_cards(keys, wallet) -> None:
         tariff_rates=(TariffRate(0, Decimal("0.6")),)))
     out = reader.insert(pcard.native_bus(), NOW)
     assert out.accepted and out.card_type == "parameter"
-    assert wallet.engine.profile.thresholds.alarm1 == Decimal("20.00")
-    assert wallet.engine.price_per_kwh == Decimal("0.6")
+    assert wallet.profile.thresholds.alarm1 == Decimal("20.00")
+    assert wallet.price_per_kwh == Decimal("0.6")
     assert "already applied" in reader.insert(pcard.native_bus(), NOW).message
-    wallet.engine.events.tamper_count = 2
+    wallet.events.tamper_count = 2
     ccard = issue(keys, CardKind.CLEAR)
     writer.write_clear(Slot(ccard), ClearCommand(METER, clear_no=1, key_revision=1))
     assert reader.insert(ccard.native_bus(), NOW).accepted
-    assert wallet.engine.events.tamper_count == 0
+    assert wallet.events.tamper_count == 0
     kcard = issue(keys, CardKind.CHECK)
     assert "check card" in reader.insert(kcard.native_bus(), NOW).message
     assert writer.read_readback(Slot(kcard)).fields["tariff_version"] == 2
