@@ -85,6 +85,9 @@ class SLE4442Format:
             Attack("copied_card", False,
                    "every byte of the card is readable and a blank SLE 4442 takes any PSC: a "
                    "copy works in the meter exactly like the original"),
+            Attack("forged_readback", False,
+                   "a readback carries a CRC, not a MAC: anyone with the PSC writes any "
+                   "readback; the centre keeps every sle4442-v1 readback as unverified"),
             Attack("replayed_purchase", True,
                    "the meter adds credit only for purchase count = its last + 1: the same "
                    "purchase again (from the card or a copy) adds nothing"),
