@@ -273,3 +273,20 @@ def _slots(card: VirtualSLE4442) -> tuple[bytes, bytes]:
     a, b = layout.READBACK_SLOTS
     return m[a:a + 64], m[b:b + 64]
 
+
+
+def test_a_processor_card_in_a_memory_card_meter_is_a_card_reset_error(keys, wallet) -> None:
+    from rig.card.application import CardApplication
+    from rig.card.session import DirectTransport
+
+    out = meter(wallet, keys).insert(DirectTransport(CardApplication()), NOW)
+    assert out.refusal is not None and out.refusal.code == CardErrorCode.CARD_RESET_ERROR
+
+
+def test_the_meter_finds_the_chip_behind_a_slot_transport(keys, wallet) -> None:
+    from rig.card.session import DirectTransport
+
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
+    out = meter(wallet, keys).insert(DirectTransport(card), NOW)  # type: ignore[arg-type]
+    assert out.applied_sequence == 1

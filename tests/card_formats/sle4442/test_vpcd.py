@@ -3,13 +3,19 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from rig.card.pcsc import PcscConnection, PcscReader
+from rig.card_formats.interface import Purchase
 from rig.card_formats.sle4442.card import ATR, VirtualSLE4442
+from rig.card_formats.sle4442.format import SLE4442
 from rig.sim.virtual_card import VpcdLink
 from rig.sim.vpcd import SlotBusyError, claim_free_slot
+
+from .conftest import METER
 
 PSC = bytes.fromhex("5A1B2C")
 
@@ -111,3 +117,26 @@ def test_omnikey_dialect_through_pcscd(slot) -> None:
         assert x(conn, "FF 20 00 00 03 5A 1B 2C") == "69 83"
         assert x(conn, "FF D6 00 40 01 00") == "90 00"
         assert x(conn, "FF B0 00 40 02") == "AB CD 90 00"
+
+
+def test_station_issues_on_acs_and_sells_on_omnikey_through_pcscd_meter_reads_natively(
+        slot, keys, wallet) -> None:
+    """The vending office's writers are real PC/SC readers (pcscd + vpcd); the meter reads
+    the same chip on its own bus."""
+    card = SLE4442.blank_card({"dialect": "acs"})
+    with inserted(card, slot) as conn:
+        issued = SLE4442.station_writer(keys).personalise(
+            conn, card_serial="00000000000000A1", meter_no=METER, key_revision=1)
+    assert issued.meter_no == METER
+    card = card.in_reader("omnikey")  # the card taken to the sales counter's OMNIKEY writer
+    writer = SLE4442.station_writer(keys, options={"dialect": "omnikey"})
+    with inserted(card, slot) as conn:
+        writer.write_purchase(conn, Purchase(
+            meter_no=METER, card_serial=issued.card_serial, sequence=1, credit=2000,
+            credit_unit="money_cents", tariff_version=0, price_per_kwh=Decimal("0.5"),
+            key_revision=1))
+    out = SLE4442.meter_reader(wallet, METER, keys, key_revision=1).insert(
+        card.native_bus(), datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+    assert out.accepted and out.applied_sequence == 1
+    with inserted(card, slot) as conn:
+        assert writer.read_readback(conn).fields["remaining"] == 2000

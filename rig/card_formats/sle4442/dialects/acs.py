@@ -19,7 +19,6 @@ from rig.card_formats.sle4442.chip import (
 )
 from rig.card_formats.sle4442.dialects.base import (
     CLA,
-    SW_CLA,
     SW_CONDITIONS,
     SW_FUNCTION,
     SW_INS,
@@ -30,8 +29,10 @@ from rig.card_formats.sle4442.dialects.base import (
     MemoryCardClient,
     PscRefused,
     attempts_left,
-    check_span,
+    psc_apdu,
+    read_apdu,
     sw_bytes,
+    write_apdu,
 )
 from rig.errors import CardError
 
@@ -53,15 +54,11 @@ def select_card_type() -> bytes:
 
 
 def read(address: int, length: int) -> bytes:
-    check_span(address, length, f"{NAME}: READ_MEMORY_CARD")
-    return bytes([CLA, INS_READ, 0, address, length & 0xFF])
+    return read_apdu(INS_READ, address, length, f"{NAME}: READ_MEMORY_CARD")
 
 
 def write(address: int, data: bytes) -> bytes:
-    check_span(address, len(data), f"{NAME}: WRITE_MEMORY_CARD")
-    if len(data) > 0xFF:
-        raise CardError(f"{NAME}: WRITE_MEMORY_CARD: at most 255 bytes a command")
-    return bytes([CLA, INS_WRITE, 0, address, len(data)]) + data
+    return write_apdu(INS_WRITE, address, data, f"{NAME}: WRITE_MEMORY_CARD")
 
 
 def write_protection(address: int, data: bytes) -> bytes:
@@ -72,11 +69,11 @@ def write_protection(address: int, data: bytes) -> bytes:
 
 
 def present_psc(psc: bytes) -> bytes:
-    return bytes([CLA, INS_PRESENT_PSC, 0, 0, 3]) + _psc(psc)
+    return psc_apdu(INS_PRESENT_PSC, 0, psc, NAME)
 
 
 def change_psc(psc: bytes) -> bytes:
-    return bytes([CLA, INS_CHANGE_PSC, 0, 1, 3]) + _psc(psc)
+    return psc_apdu(INS_CHANGE_PSC, 1, psc, NAME)
 
 
 def read_error_counter() -> bytes:
@@ -85,12 +82,6 @@ def read_error_counter() -> bytes:
 
 def read_protection() -> bytes:
     return bytes([CLA, INS_READ_PROTECTION, 0, 0, 4])
-
-
-def _psc(psc: bytes) -> bytes:
-    if len(psc) != 3:
-        raise CardError(f"{NAME}: a PSC is 3 bytes, got {len(psc)}")
-    return bytes(psc)
 
 
 class AcsClient(MemoryCardClient):
@@ -149,13 +140,7 @@ class AcsFrontEnd(FrontEndBase):
         super().power_on()
         self.selected = False
 
-    def process(self, apdu: bytes) -> bytes:
-        if len(apdu) < 5:
-            return sw_bytes(SW_WRONG_LENGTH)
-        cla, ins, p1, p2, p3 = apdu[:5]
-        body = apdu[5:]
-        if cla != CLA:
-            return sw_bytes(SW_CLA)
+    def answer(self, ins: int, p1: int, p2: int, p3: int, body: bytes) -> bytes:
         handler = self._handlers.get(ins)
         if handler is None:
             return sw_bytes(SW_INS)
@@ -173,18 +158,10 @@ class AcsFrontEnd(FrontEndBase):
         return sw_bytes(SW_OK)
 
     def _on_read(self, p1: int, p2: int, p3: int, body: bytes) -> bytes:
-        length = p3 or 256
-        if body or p2 + length > 256:
-            return sw_bytes(SW_WRONG_P1P2 if not body else SW_WRONG_LENGTH)
-        return self._read(p2, length) + sw_bytes(SW_OK)
+        return self.answer_read(p2, p3, body)
 
     def _on_write(self, p1: int, p2: int, p3: int, body: bytes) -> bytes:
-        if p3 != len(body) or not body:
-            return sw_bytes(SW_WRONG_LENGTH)
-        if p2 + len(body) > 256:
-            return sw_bytes(SW_WRONG_P1P2)
-        self._write_bytes(p2, body)
-        return sw_bytes(SW_OK)
+        return self.answer_write(p2, p3, body)
 
     def _on_write_protection(self, p1: int, p2: int, p3: int, body: bytes) -> bytes:
         if p3 != len(body) or not body:

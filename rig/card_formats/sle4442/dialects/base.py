@@ -116,6 +116,27 @@ def check_span(address: int, length: int, what: str) -> None:
                         "256-byte main memory")
 
 
+def read_apdu(ins: int, address: int, length: int, what: str) -> bytes:
+    """``FF <ins> 00 <address> <length>`` (a length of 256 is sent as 00)."""
+    check_span(address, length, what)
+    return bytes([CLA, ins, 0, address, length & 0xFF])
+
+
+def write_apdu(ins: int, address: int, data: bytes, what: str) -> bytes:
+    """``FF <ins> 00 <address> <len> <data>``."""
+    check_span(address, len(data), what)
+    if len(data) > 0xFF:
+        raise CardError(f"{what}: at most 255 bytes a command")
+    return bytes([CLA, ins, 0, address, len(data)]) + data
+
+
+def psc_apdu(ins: int, p2: int, psc: bytes, dialect: str) -> bytes:
+    """``FF <ins> 00 <p2> 03 <PSC>``."""
+    if len(psc) != 3:
+        raise CardError(f"{dialect}: a PSC is 3 bytes, got {len(psc)}")
+    return bytes([CLA, ins, 0, p2, 3]) + bytes(psc)
+
+
 class ReaderFrontEnd(Protocol):
     """A virtual reader of one dialect in front of the chip."""
 
@@ -140,6 +161,35 @@ class FrontEndBase:
 
     def power_on(self) -> None:
         self.chip.power_on()
+
+    def process(self, apdu: bytes) -> bytes:
+        """Check the class and length, then the dialect's ``answer``."""
+        if len(apdu) < 5:
+            return sw_bytes(SW_WRONG_LENGTH)
+        if apdu[0] != CLA:
+            return sw_bytes(SW_CLA)
+        return self.answer(apdu[1], apdu[2], apdu[3], apdu[4], apdu[5:])
+
+    def answer(self, ins: int, p1: int, p2: int, p3: int, body: bytes) -> bytes:
+        raise NotImplementedError
+
+    def answer_read(self, address: int, p3: int, body: bytes) -> bytes:
+        """A read pseudo-APDU: ``p3`` bytes (0 = 256) from ``address``."""
+        length = p3 or 256
+        if body:
+            return sw_bytes(SW_WRONG_LENGTH)
+        if address + length > 256:
+            return sw_bytes(SW_WRONG_P1P2)
+        return self._read(address, length) + sw_bytes(SW_OK)
+
+    def answer_write(self, address: int, p3: int, body: bytes) -> bytes:
+        """A write pseudo-APDU: ``body`` (``p3`` bytes) at ``address``, byte by byte."""
+        if p3 != len(body) or not body:
+            return sw_bytes(SW_WRONG_LENGTH)
+        if address + len(body) > 256:
+            return sw_bytes(SW_WRONG_P1P2)
+        self._write_bytes(address, body)
+        return sw_bytes(SW_OK)
 
     def _write_bytes(self, address: int, data: bytes) -> None:
         for i, byte in enumerate(data):

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from rig.card_formats.sle4442.chip import EC_FULL
 from rig.card_formats.sle4442.dialects.base import (
-    CLA,
     SW_BLOCKED,
-    SW_CLA,
     SW_INS,
     SW_OK,
     SW_WRONG_LENGTH,
-    SW_WRONG_P1P2,
     FrontEndBase,
     MemoryCardClient,
     PscRefused,
     attempts_left,
-    check_span,
+    psc_apdu,
+    read_apdu,
     sw_bytes,
+    write_apdu,
 )
 from rig.errors import CardError
 
@@ -35,21 +34,15 @@ SW_VERIFY_FAILED = 0x63C0  # | attempts left (ISO 7816-4 "counter" form): rig's 
 
 
 def read_binary(address: int, length: int) -> bytes:
-    check_span(address, length, f"{NAME}: READ BINARY")
-    return bytes([CLA, INS_READ_BINARY, 0, address, length & 0xFF])
+    return read_apdu(INS_READ_BINARY, address, length, f"{NAME}: READ BINARY")
 
 
 def update_binary(address: int, data: bytes) -> bytes:
-    check_span(address, len(data), f"{NAME}: UPDATE BINARY")
-    if len(data) > 0xFF:
-        raise CardError(f"{NAME}: UPDATE BINARY: at most 255 bytes a command")
-    return bytes([CLA, INS_UPDATE_BINARY, 0, address, len(data)]) + data
+    return write_apdu(INS_UPDATE_BINARY, address, data, f"{NAME}: UPDATE BINARY")
 
 
 def verify(psc: bytes) -> bytes:
-    if len(psc) != 3:
-        raise CardError(f"{NAME}: a PSC is 3 bytes, got {len(psc)}")
-    return bytes([CLA, INS_VERIFY, 0, 0, 3]) + bytes(psc)
+    return psc_apdu(INS_VERIFY, 0, psc, NAME)
 
 
 class OmnikeyClient(MemoryCardClient):
@@ -83,27 +76,11 @@ class OmnikeyFrontEnd(FrontEndBase):
 
     name = NAME
 
-    def process(self, apdu: bytes) -> bytes:
-        if len(apdu) < 5:
-            return sw_bytes(SW_WRONG_LENGTH)
-        cla, ins, _p1, p2, p3 = apdu[:5]
-        body = apdu[5:]
-        if cla != CLA:
-            return sw_bytes(SW_CLA)
+    def answer(self, ins: int, p1: int, p2: int, p3: int, body: bytes) -> bytes:
         if ins == INS_READ_BINARY:
-            length = p3 or 256
-            if body:
-                return sw_bytes(SW_WRONG_LENGTH)
-            if p2 + length > 256:
-                return sw_bytes(SW_WRONG_P1P2)
-            return self._read(p2, length) + sw_bytes(SW_OK)
+            return self.answer_read(p2, p3, body)
         if ins == INS_UPDATE_BINARY:
-            if p3 != len(body) or not body:
-                return sw_bytes(SW_WRONG_LENGTH)
-            if p2 + len(body) > 256:
-                return sw_bytes(SW_WRONG_P1P2)
-            self._write_bytes(p2, body)
-            return sw_bytes(SW_OK)
+            return self.answer_write(p2, p3, body)
         if ins == INS_VERIFY:
             if p3 != 3 or len(body) != 3:
                 return sw_bytes(SW_WRONG_LENGTH)
