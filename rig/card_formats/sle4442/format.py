@@ -92,7 +92,7 @@ class SLE4442Format:
                    "the meter adds credit only for purchase count = its last + 1: the same "
                    "purchase again (from the card or a copy) adds nothing"),
             Attack("card_for_another_meter", True,
-                   "the identity block names the meter and is frozen by the protection bits; "
+                   "the identity block names the meter, and only the meter's PSC re-issues it; "
                    "the meter refuses a card naming another meter (before presenting its PSC)"),
         )
 

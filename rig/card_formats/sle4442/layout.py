@@ -19,7 +19,8 @@ from typing import ClassVar, TypeVar
 from rig.card.apdu import RecordError
 
 LAYOUT_VERSION = 1
-IDENTITY_AT, IDENTITY_SIZE = 0x04, 28  # write-protected once issued (bytes 4..31)
+IDENTITY_AT, IDENTITY_SIZE = 0x04, 28
+FROZEN_SIZE = 9  # the identity's layout version and card serial: write-protected at issue
 PURCHASE_AT = 0x20
 PARAMETERS_AT = 0x40
 CLEAR_AT = 0x60
@@ -125,11 +126,12 @@ class _Block:
 
 @dataclass(frozen=True)
 class Identity(_Block):
-    """Who the card is for; frozen by the protection bits when the card is issued."""
+    """Who the card is for. Its first 9 bytes (layout version, card serial) are frozen by
+    the protection bits at issue; kind, key revision and meter may be re-issued."""
 
     NAME: ClassVar[str] = "IDENTITY"
     SIZE: ClassVar[int] = IDENTITY_SIZE
-    _FMT: ClassVar[str] = ">BBBB8s6s8x"
+    _FMT: ClassVar[str] = ">B8sBBx6s8x"
 
     kind: CardKindCode
     key_revision: int
@@ -144,13 +146,13 @@ class Identity(_Block):
         if len(serial) != 8:
             raise RecordError(self.NAME, "card_serial", f"must be 16 hex digits, got "
                               f"{self.card_serial!r}")
-        return struct.pack(self._FMT, LAYOUT_VERSION, int(self.kind),
-                           _u(self.NAME, "key_revision", self.key_revision, 1), 0, serial,
+        return struct.pack(self._FMT, LAYOUT_VERSION, serial, int(self.kind),
+                           _u(self.NAME, "key_revision", self.key_revision, 1),
                            bcd_meter(self.NAME, self.meter_no))
 
     @classmethod
     def from_body(cls, body: bytes) -> Identity:
-        version, kind, rev, _, serial, meter = struct.unpack(cls._FMT, body)
+        version, serial, kind, rev, meter = struct.unpack(cls._FMT, body)
         if version != LAYOUT_VERSION:
             raise RecordError(cls.NAME, "version", f"layout {version}, this meter reads "
                               f"{LAYOUT_VERSION}")

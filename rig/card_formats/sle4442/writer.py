@@ -7,6 +7,7 @@ a PSC not verified), so the writer compares what it reads with what it wrote.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from rig.card.apdu import RecordError
@@ -104,8 +105,10 @@ class SLE4442Writer:
     # -- issue ------------------------------------------------------------------------
     def personalise(self, transport: ApduTransport, *, card_serial: str, meter_no: str,
                     key_revision: int, kind: CardKind = CardKind.USER) -> IssuedCard:
-        """Write the identity, set the meter's PSC and freeze the identity with the
-        protection bits. Running it again on a card it issued the same way is harmless."""
+        """Issue the card: write its identity, set the meter's PSC, and freeze the layout
+        version and card serial with the protection bits. A card issued before (same serial)
+        is re-issued — another kind, meter or key revision — with the PSC of its present
+        binding; a new meter erases the old meter's blocks. Running it again is harmless."""
         if kind not in KIND_CODES:
             raise CardError(f"the sle4442 format has no {kind.value} card")
         identity = layout.Identity(KIND_CODES[kind], key_revision, card_serial, meter_no)
@@ -115,28 +118,60 @@ class SLE4442Writer:
         if head[:4] != ATR_HEADER:
             raise CardError(f"{self.dialect}: not an SLE 4442 (memory starts "
                             f"{head[:4].hex(' ').upper()})")
-        on_card = head[layout.IDENTITY_AT:]
-        if on_card == encoded:  # issued already: just check it opens
-            self._unlock(client, identity)
-            return issued_card(identity)
-        if on_card != bytes([layout.ERASED]) * layout.IDENTITY_SIZE:
-            raise CardError(f"card is issued already (identity {on_card[:12].hex().upper()}"
-                            "...): a card is issued once")
-        psc = self._psc(meter_no, key_revision)
-        try:
-            client.present_psc(FACTORY_PSC)
-        except PscRefused:
-            client.present_psc(psc)  # a card whose issue was cut after the PSC change
-        client.change_psc(psc)
-        client.present_psc(psc)  # the new PSC works (and resets the error counter)
-        self._write_checked(client, layout.IDENTITY_AT, encoded, "personalise")
-        client.write_protection(layout.IDENTITY_AT, encoded)
-        frozen = client.read_protection()
-        mask = ((1 << layout.IDENTITY_SIZE) - 1) << layout.IDENTITY_AT
-        if frozen & mask:
-            raise CardError("personalise: the identity bytes did not get their protection "
-                            f"bits (protection memory {frozen:08X})")
+        raw = head[layout.IDENTITY_AT:]
+        new_psc = self._psc(meter_no, key_revision)
+        fresh = raw == bytes([layout.ERASED]) * layout.IDENTITY_SIZE
+        current = None if fresh else self._issued_as(raw, card_serial)
+        old = (FACTORY_PSC if fresh else new_psc if current is None
+               else self._psc(current.meter_no, current.key_revision))
+        needs = (["CHANGE PSC"] if old != new_psc else []) + (
+            ["WRITE PROTECTION"] if fresh else [])
+        lacking = [op for op in needs if not client.has(op)]
+        if lacking:  # refused before anything on the card changes
+            raise client.lacks(" and ".join(lacking))
+        opened = self._open_with(client, dict.fromkeys((old, new_psc)), card_serial)
+        if current is not None and current.meter_no != meter_no:
+            self._write_checked(client, layout.PURCHASE_AT,
+                                bytes([layout.ERASED]) * (0x100 - layout.PURCHASE_AT),
+                                "re-issue: erase the other meter's blocks")
+        if raw != encoded:
+            self._write_checked(client, layout.IDENTITY_AT, encoded, "personalise")
+        if opened != new_psc:
+            client.change_psc(new_psc)
+            client.present_psc(new_psc)  # the new PSC works (and resets the error counter)
+        if fresh:
+            frozen = encoded[:layout.FROZEN_SIZE]
+            client.write_protection(layout.IDENTITY_AT, frozen)
+            mask = ((1 << layout.FROZEN_SIZE) - 1) << layout.IDENTITY_AT
+            if client.read_protection() & mask:
+                raise CardError("personalise: the card serial did not get its protection bits")
         return issued_card(identity)
+
+    def _issued_as(self, raw: bytes, card_serial: str) -> layout.Identity | None:
+        """The identity on an issued card (None if torn), refusing another card serial."""
+        on_card = raw[1:layout.FROZEN_SIZE].hex().upper()
+        if on_card != card_serial.upper():
+            raise CardError(f"card serial {on_card} is frozen on this card: it cannot be "
+                            f"issued as {card_serial}")
+        try:
+            return layout.Identity.decode(raw)
+        except RecordError:
+            return None  # an issue cut mid-write: the new binding's PSC may open it
+
+    def _open_with(self, client: MemoryCardClient, pscs: Iterable[bytes],
+                   serial: str) -> bytes:
+        """Verify the first of ``pscs`` that opens the card and return it (a success restores
+        the attempts a wrong one cost)."""
+        refused: PscRefused | None = None
+        for psc in pscs:
+            try:
+                client.present_psc(psc)
+                return psc
+            except PscRefused as e:
+                refused = e
+                if e.attempts_left == 0:
+                    break
+        raise CardError(f"card {serial}: no PSC the station derives opens it ({refused})")
 
     def identify(self, transport: ApduTransport) -> IssuedCard:
         return issued_card(self._identity(self._client(transport)))

@@ -176,20 +176,48 @@ def test_copied_card_works_and_a_replay_adds_nothing(keys, wallet) -> None:
 def test_omnikey_cannot_issue_and_says_so(keys) -> None:
     card = SLE4442.blank_card({"dialect": "omnikey"})
     writer = SLE4442.station_writer(keys, options={"dialect": "omnikey"})
-    with pytest.raises(CardError, match="CHANGE PSC is not a command of the omnikey dialect"):
+    with pytest.raises(CardError,
+                       match="CHANGE PSC and WRITE PROTECTION: the omnikey dialect has no"):
         writer.personalise(Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1)
 
 
-def test_personalise_freezes_the_identity_and_is_idempotent(keys) -> None:
+def test_personalise_freezes_the_serial_and_is_idempotent(keys) -> None:
     card = issue(keys)
-    assert card.chip.protection == 0x0000000F  # bytes 4..31 frozen, 0..3 (ATR) left
+    assert card.chip.protection == 0xFFFFE00F  # bytes 4..12 (version, serial) frozen
     assert card.chip.psc == meter_psc(keys, METER, 1)
     again = SLE4442.station_writer(keys).personalise(
         Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1)
-    assert again.card_serial == SERIAL
-    with pytest.raises(CardError, match="issued already"):
+    assert again.card_serial == SERIAL and card.chip.error_counter == 0b111
+    with pytest.raises(CardError, match="card serial 0123456789ABCDEF is frozen"):
         SLE4442.station_writer(keys).personalise(
-            Slot(card), card_serial=SERIAL, meter_no="000000002002", key_revision=1)
+            Slot(card), card_serial="00000000000000FF", meter_no=METER, key_revision=1)
+
+
+def test_reissue_to_another_meter_moves_the_psc_and_erases_the_old_blocks(keys,
+                                                                           wallet) -> None:
+    card = issue(keys)
+    writer = SLE4442.station_writer(keys)
+    writer.write_purchase(Slot(card), purchase(1))
+    other = "000000002002"
+    writer.personalise(Slot(card), card_serial=SERIAL, meter_no=other, key_revision=1)
+    assert card.chip.psc == meter_psc(keys, other, 1)
+    assert writer.read_purchase(Slot(card)) is None
+    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    assert out.refusal is not None
+    assert out.refusal.code == CardErrorCode.METER_NUMBER_MISMATCH
+    writer.personalise(Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1,
+                       kind=CardKind.CHECK)  # and back, as a check card
+    assert meter(wallet, keys).insert(card.native_bus(), NOW).card_type == "check"
+
+
+def test_omnikey_reissues_as_another_kind_but_not_to_another_meter(keys) -> None:
+    card = issue(keys, dialect="omnikey")
+    writer = SLE4442.station_writer(keys, options={"dialect": "omnikey"})
+    assert writer.personalise(Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1,
+                              kind=CardKind.PARAMETER).kind is CardKind.PARAMETER
+    with pytest.raises(CardError, match="CHANGE PSC: the omnikey dialect has no such"):
+        writer.personalise(Slot(card), card_serial=SERIAL, meter_no="000000002002",
+                           key_revision=1)
 
 
 def test_parameter_clear_and_check_cards(keys, wallet) -> None:

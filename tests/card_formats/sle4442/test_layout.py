@@ -30,7 +30,7 @@ def test_crc16_is_ccitt_false_with_its_published_check_value() -> None:
 
 def test_identity_block_bytes() -> None:
     ident = Identity(CardKindCode.USER, 1, "0123456789ABCDEF", "000000001001")
-    body = h("01 01 01 00 01 23 45 67 89 AB CD EF 00 00 00 00 10 01") + bytes(8)
+    body = h("01 01 23 45 67 89 AB CD EF 01 01 00 00 00 00 00 10 01") + bytes(8)
     assert ident.to_bytes() == body + crc16(body).to_bytes(2, "big")
     assert Identity.decode(ident.to_bytes()) == ident
     assert len(ident.to_bytes()) == 28  # bytes 04h..1Fh

@@ -78,8 +78,14 @@ class MemoryCardClient:
                              f"(SW {sw:04X} {sw_meaning(sw)})")
         return err
 
+    def has(self, what: str) -> bool:
+        """Does this dialect have the operation ``what`` ("CHANGE PSC", "WRITE PROTECTION",
+        ...: the names its errors use)?"""
+        method = what.lower().replace(" ", "_")
+        return getattr(type(self), method) is not getattr(MemoryCardClient, method)
+
     def lacks(self, what: str) -> CardError:
-        return CardError(f"{self.name}: {what} is not a command of the {self.name} dialect "
+        return CardError(f"{self.name}: {what}: the {self.name} dialect has no such command "
                          "(docs/card-formats/sle4442.md, 'Reader dialects')")
 
     # the operations ---------------------------------------------------------------------
