@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from rig.card.keys import derive_meter_readback_key, lab_readback_key
 from rig.card.session import ApduTransport
 from rig.card.trace import ApduTrace
 from rig.card_formats.interface import (
@@ -49,8 +50,11 @@ class SLE4442Format:
 
     def meter_reader(self, wallet: MeterWallet, meter_no: str, keys: KeySource, *,
                      key_revision: int) -> SLE4442MeterReader:
-        return SLE4442MeterReader(wallet, meter_no, meter_psc(keys, meter_no, key_revision),
-                                  key_revision=key_revision)
+        readback_master = keys.readback_master or lab_readback_key()
+        return SLE4442MeterReader(
+            wallet, meter_no, meter_psc(keys, meter_no, key_revision),
+            readback_key=derive_meter_readback_key(readback_master, meter_no),
+            key_revision=key_revision)
 
     def blank_card(self, options: Mapping[str, str] | None = None) -> VirtualSLE4442:
         return VirtualSLE4442(dialect=self._dialect(options))
@@ -85,9 +89,10 @@ class SLE4442Format:
             Attack("copied_card", False,
                    "every byte of the card is readable and a blank SLE 4442 takes any PSC: a "
                    "copy works in the meter exactly like the original"),
-            Attack("forged_readback", False,
-                   "a readback carries a CRC, not a MAC: anyone with the PSC writes any "
-                   "readback; the centre keeps every sle4442-v1 readback as unverified"),
+            Attack("forged_readback", True,
+                   "the card has no keys, but the meter MACs its readback under its own "
+                   "readback key: a readback written with the PSC alone does not verify at "
+                   "the centre"),
             Attack("replayed_purchase", True,
                    "the meter adds credit only for purchase count = its last + 1: the same "
                    "purchase again (from the card or a copy) adds nothing"),

@@ -29,6 +29,7 @@ BLOCK_SIZE = 32
 CLEAR_SIZE = 16
 READBACK_SIZE = 64
 READBACK_TAG = 0x53  # "S"
+MAC_SIZE = 8
 PRICE_SCALE = Decimal("0.0001")  # prices in 1/10000 of the money unit per kWh
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 ERASED = 0xFF
@@ -254,12 +255,15 @@ class ClearBlock(_Block):
 
 @dataclass(frozen=True)
 class ReadbackBlock(_Block):
-    """What the meter writes back: its registers, and the last refusal of one of its cards.
-    The record the centre receives is these 64 bytes (``rig.readback_formats`` "sle4442-v1")."""
+    """What the meter writes back: its registers, the last refusal of one of its cards, and
+    the meter's own MAC over them (the card has no keys: the meter computes it under its
+    readback key). The record the centre receives is these 64 bytes (``rig.readback_formats``
+    "sle4442-v1")."""
 
     NAME: ClassVar[str] = "READBACK"
     SIZE: ClassVar[int] = READBACK_SIZE
-    _FMT: ClassVar[str] = ">BBH6sBBIIIIIIHHHHIHBH9x"
+    _FMT: ClassVar[str] = ">BBH6sBBIIIIIIHHHHIHBH8sx"
+    SIGNED: ClassVar[int] = 53  # the MAC covers bytes 0..52
 
     generation: int
     meter_no: str
@@ -280,6 +284,11 @@ class ReadbackBlock(_Block):
     tariff_version: int
     refusal_code: int = 0  # State Grid card error code of the last refusal (0 = none)
     refusal_count: int = 0
+    mac: bytes = bytes(MAC_SIZE)  # AES-CMAC/8 under the meter's readback MAC key
+
+    def signed(self) -> bytes:
+        """The bytes the meter's MAC covers."""
+        return self.body()[:self.SIGNED]
 
     def body(self) -> bytes:
         n = self.NAME
@@ -298,20 +307,26 @@ class ReadbackBlock(_Block):
                 "alarm_count", "cutoff_count", "tamper_count", "power_down_count")),
             _u(n, "timestamp", seconds, 4), _u(n, "tariff_version", self.tariff_version, 2),
             _u(n, "refusal_code", self.refusal_code, 1),
-            _u(n, "refusal_count", self.refusal_count, 2))
+            _u(n, "refusal_count", self.refusal_count, 2), _mac(self.mac))
 
     @classmethod
     def from_body(cls, body: bytes) -> ReadbackBlock:
         (tag, version, gen, meter, unit, flags, energy, remaining, overdraft, count, last,
-         cumulative, alarms, cutoffs, tampers, downs, seconds, tver, code,
-         refusals) = struct.unpack(cls._FMT, body)
+         cumulative, alarms, cutoffs, tampers, downs, seconds, tver, code, refusals,
+         tag_) = struct.unpack(cls._FMT, body)
         if tag != READBACK_TAG or version != LAYOUT_VERSION:
             raise RecordError(cls.NAME, "tag", f"{tag:02X}h {version:02X}h is not an SLE 4442 "
                               "readback of layout 1")
         return cls(gen, meter_from_bcd(cls.NAME, meter), _unit(cls.NAME, unit),
                    bool(flags & 1), bool(flags & 2), energy, remaining, overdraft, count, last,
                    cumulative, alarms, cutoffs, tampers, downs,
-                   EPOCH + timedelta(seconds=seconds), tver, code, refusals)
+                   EPOCH + timedelta(seconds=seconds), tver, code, refusals, tag_)
+
+
+def _mac(tag: bytes) -> bytes:
+    if len(tag) != MAC_SIZE:
+        raise RecordError(ReadbackBlock.NAME, "mac", f"{len(tag)} bytes, expected {MAC_SIZE}")
+    return tag
 
 
 def _unit(name: str, code: int) -> UnitCode:

@@ -1,11 +1,12 @@
 """The SLE 4442 format's readback record as the billing centre reads it (``sle4442-v1``).
 
-The record is the 64-byte READBACK block the meter wrote (docs/card-formats/sle4442.md). Its
-integrity check is a CRC-16, not a MAC: anyone who knows the meter's PSC, or who copies a
-card, can write a record with a valid CRC. So :meth:`SLE4442ReadbackFormat.mac_verifies`
-answers False for every record: the centre stores these readbacks as *unverified* — they
-report the meter's registers but confirm no vend and never reconcile as balanced on their own
-(docs/card-formats/sle4442.md, "What the centre can trust").
+The record is the 64-byte READBACK block the meter wrote (docs/card-formats/sle4442.md). The
+card has no cryptography and its CRC proves only that the block is whole; the record's MAC is
+the *meter's*: AES-CMAC/8 over bytes 0..52 under the meter's readback MAC key, derived (as
+for rig's own format) from the centre's readback master, the meter number and the key
+revision. So :meth:`SLE4442ReadbackFormat.mac_verifies` proves what it says — the meter
+holding that key wrote these values — and nothing about the card's purchase block: a forged
+purchase the meter applied shows in a verified readback as credit the centre never sold.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rig.card.keys import MasterKey, lab_readback_key, lab_readback_test_key
+from rig.card.apdu import RecordError
+from rig.card.keys import (
+    MasterKey,
+    derive_meter_readback_key,
+    derive_readback_mac_key,
+    lab_readback_key,
+    lab_readback_test_key,
+    mac_matches,
+)
 from rig.card_formats.sle4442 import layout
 
 
@@ -50,11 +59,15 @@ class SLE4442ReadbackFormat:
         return readback_fields(block)
 
     def mac_verifies(self, raw: bytes, mac_key: bytes) -> bool:
-        """Never: a CRC proves no origin, so no record of this format is verified."""
-        return False
+        """Did the meter holding ``mac_key`` write this record? (False for a malformed one.)"""
+        try:
+            block = layout.ReadbackBlock.decode(bytes(raw))
+        except RecordError:
+            return False
+        return block is not None and mac_matches(mac_key, block.signed(), block.mac)
 
-    def mac_key(self, master: Any, meter_no: str, key_revision: int) -> bytes:
-        return b""  # the format has no readback key
+    def mac_key(self, master: MasterKey, meter_no: str, key_revision: int) -> bytes:
+        return derive_readback_mac_key(derive_meter_readback_key(master, meter_no), key_revision)
 
     def load_master(self, path: str | os.PathLike[str]) -> MasterKey:
         return MasterKey.from_file(path)

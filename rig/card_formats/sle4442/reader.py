@@ -10,7 +10,7 @@ through a PC/SC reader. One insertion, as for every rig format:
    last + 1, hoarding limit), then the PSC. Nothing in the meter changes in this phase.
 2. **apply** — the purchase (once), a parameter set, a clear command.
 3. **readback** — into the older of the two readback slots, so a card pulled mid-write keeps
-   the previous readback.
+   the previous readback; MAC'd by the meter under its own readback key (the card has none).
 
 A refusal carries a State Grid card error code (docs/card-formats/sle4442.md lists which).
 """
@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from rig.card.apdu import CardRemovedError, RecordError
+from rig.card.keys import derive_readback_mac_key, mac
 from rig.card.session import ApduTransport
 from rig.card_formats.interface import CardRefusal, InsertionOutcome, MeterWallet
 from rig.card_formats.sle4442 import layout
@@ -96,10 +97,11 @@ class SLE4442MeterReader:
     """A ``MeterCardReader``: one card slot of one memory-card meter."""
 
     def __init__(self, wallet: MeterWallet, meter_no: str, psc: bytes, *,
-                 key_revision: int) -> None:
+                 readback_key: bytes, key_revision: int) -> None:
         self.wallet = wallet
         self.meter_no = meter_no
         self._psc = psc  # this meter's own, derived at manufacture
+        self._readback_key = readback_key  # this meter's, from the centre's readback master
         self.key_revision = key_revision
         self.parameters_version = 0
         self.last_clear_no = 0
@@ -305,8 +307,9 @@ class SLE4442MeterReader:
 
     # -- phase 3: readback --------------------------------------------------------------
     def readback(self, at: datetime, generation: int) -> layout.ReadbackBlock:
+        """The meter's registers as the next readback, MAC'd under its readback key."""
         v = self.wallet.readback_values(at)
-        return layout.ReadbackBlock(
+        block = layout.ReadbackBlock(
             generation=generation, meter_no=self.meter_no,
             unit=layout.UNITS[self.wallet.credit_unit], relay_open=bool(v["relay_open"]),
             alarm_active=bool(v["alarm_active"]), energy_wh=v["energy_wh"],
@@ -317,6 +320,8 @@ class SLE4442MeterReader:
             power_down_count=v["power_down_count"], timestamp=at.replace(microsecond=0),
             tariff_version=v["tariff_version"], refusal_code=self.refusal_code,
             refusal_count=self.refusal_count & 0xFFFF)
+        key = derive_readback_mac_key(self._readback_key, self.key_revision)
+        return replace(block, mac=mac(key, block.signed()))
 
     def _write_readback(self, bus: _Bus, memory: bytes, at: datetime) -> None:
         slots = tuple(memory[a:a + layout.READBACK_SIZE] for a in layout.READBACK_SLOTS)

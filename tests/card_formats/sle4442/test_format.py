@@ -2,6 +2,7 @@
 the meter (the real prepaid engine) reads through the chip's native bus, with the rules of
 docs/card-formats/sle4442.md."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -247,7 +248,8 @@ def test_parameter_clear_and_check_cards(keys, wallet) -> None:
         writer.write_purchase(Slot(kcard), purchase(1))
 
 
-def test_readback_is_never_verified_by_the_centre(keys, wallet) -> None:
+def test_the_centre_verifies_the_meters_readback_mac_and_not_a_forged_one(keys,
+                                                                          wallet) -> None:
     from rig.billing.readback_check import decode, verify_mac
     from rig.billing.readback_keys import ReadbackKeyService
 
@@ -257,8 +259,16 @@ def test_readback_is_never_verified_by_the_centre(keys, wallet) -> None:
     rb = SLE4442.station_writer(keys).read_readback(Slot(card))
     data, raw = decode(None, rb.raw)
     assert (data.meter_no, data.last_sequence, data.remaining) == (METER, 1, 10000)
-    check = verify_mac(raw, ReadbackKeyService.default(), 1)
-    assert not check.verified
+    centre = ReadbackKeyService.default()  # the lab readback test key the meter was made with
+    assert verify_mac(raw, centre, 1).verified
+    assert not verify_mac(raw, centre, 2).verified  # another key revision's key
+    block = layout.ReadbackBlock.decode(rb.raw)
+    assert block is not None
+    forged = replace(block, remaining=1_000_000).to_bytes()  # valid CRC, the PSC suffices
+    _, forged_raw = decode(None, forged)
+    assert layout.ReadbackBlock.decode(forged) is not None
+    assert not verify_mac(forged_raw, centre, 1).verified
+    assert {a.name: a.resisted for a in SLE4442.attacks()}["forged_readback"] is True
 
 
 def test_trace_keeps_no_psc(keys) -> None:

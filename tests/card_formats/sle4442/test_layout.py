@@ -64,14 +64,15 @@ def test_readback_block_bytes() -> None:
                       cumulative_purchase=10000, alarm_count=1, cutoff_count=0,
                       tamper_count=0, power_down_count=3,
                       timestamp=datetime(2026, 12, 3, 9, 0, 0, tzinfo=UTC), tariff_version=3,
-                      refusal_code=17, refusal_count=1)
+                      refusal_code=17, refusal_count=1, mac=h("0102030405060708"))
     seconds = int((r.timestamp - layout.EPOCH).total_seconds())
     body = (h("53 01 0005 000000001001 01 02 000004D2 0000223E 00000000 00000002 00000002"
               " 00002710 0001 0000 0000 0003") + seconds.to_bytes(4, "big")
-            + h("0003 11 0001") + bytes(9))
+            + h("0003 11 0001 0102030405060708 00"))
     assert r.to_bytes() == body + crc16(body).to_bytes(2, "big")
     assert ReadbackBlock.decode(r.to_bytes()) == r
     assert len(r.to_bytes()) == 64
+    assert r.signed() == body[:53]  # what the meter's MAC covers
 
 
 def test_erased_block_is_none_and_a_torn_one_a_checksum_error() -> None:
