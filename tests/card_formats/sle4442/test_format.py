@@ -328,3 +328,19 @@ def test_the_meter_finds_the_chip_behind_a_slot_transport(keys, wallet) -> None:
     SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
     out = meter(wallet, keys).insert(DirectTransport(card), NOW)  # type: ignore[arg-type]
     assert out.applied_sequence == 1
+
+
+def test_every_bit_flip_of_the_purchase_block_is_refused_and_changes_nothing(keys) -> None:
+    from .conftest import engine_wallet
+
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
+    saved = card.to_dict()
+    for bit in range(layout.BLOCK_SIZE * 8):
+        flipped = SLE4442.card_from_dict(saved)
+        flipped.chip.main[layout.PURCHASE_AT + bit // 8] ^= 1 << (bit % 8)
+        wallet = engine_wallet()
+        out = meter(wallet, keys).insert(flipped.native_bus(), NOW)
+        assert out.refusal is not None, bit
+        assert out.refusal.code == CardErrorCode.CARD_FILE_FORMAT_ERROR, bit
+        assert (wallet.balance, wallet.purchase_count) == (0, 0), bit

@@ -107,3 +107,14 @@ def test_newest_readback_skips_a_torn_slot_and_names_the_slot_to_write() -> None
     torn = rb(3)[:20] + rb(1)[20:]
     nxt, newest = layout.newest_readback((torn, rb(2)))
     assert (nxt, newest.generation if newest else None) == (0, 2)
+
+
+def test_the_generation_wraps_without_sticking_to_an_old_slot() -> None:
+    def rb(gen: int) -> bytes:
+        return ReadbackBlock(gen, "000000001001", UnitCode.ENERGY_WH, False, False, 0, 0, 0,
+                             0, 0, 0, 0, 0, 0, 0, layout.EPOCH, 0).to_bytes()
+
+    nxt, newest = layout.newest_readback((rb(0xFFFF), rb(0)))
+    assert (nxt, newest.generation if newest else None) == (0, 0)
+    nxt, newest = layout.newest_readback((rb(1), rb(0)))
+    assert (nxt, newest.generation if newest else None) == (1, 1)
