@@ -111,16 +111,15 @@ class SLE4442MeterReader:
     # -- one insertion ------------------------------------------------------------------
     def insert(self, transport: ApduTransport, now: datetime) -> InsertionOutcome:
         bus = _Bus(native_transport(transport))
-        serial = NO_SERIAL
         try:
             plan = self._check(bus)
         except _Refused as e:
             return self._refuse(bus, e, now)
         except CardRemovedError as e:
-            return self._refused(str(e), CardErrorCode.CARD_PULLED_EARLY, serial)
+            return self._refused(str(e), CardErrorCode.CARD_PULLED_EARLY, NO_SERIAL)
         except CardError as e:
             return self._refused(f"card error: {e}", CardErrorCode.CARD_COMMUNICATION_ERROR,
-                                 serial)
+                                 NO_SERIAL)
         card_type = KINDS[plan.identity.kind].value
         self._apply(plan, now)
         try:
@@ -336,7 +335,9 @@ class SLE4442MeterReader:
                 "refusal_count": self.refusal_count}
 
     def restore_nvm_state(self, state: Mapping[str, Any]) -> None:
-        self.key_revision = int(state.get("key_revision", self.key_revision))
+        """The meter's records back after a power cycle. Its key revision (with the PSC and
+        readback key derived for it) is the one it was made with: the format has no
+        key-change card."""
         self.parameters_version = int(state.get("parameters_version", 0))
         self.last_clear_no = int(state.get("last_clear_no", 0))
         self.refusal_code = int(state.get("refusal_code", 0))
