@@ -11,18 +11,11 @@ purchase the meter applied shows in a verified readback as credit the centre nev
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from rig.card.apdu import RecordError
-from rig.card.keys import (
-    MasterKey,
-    derive_meter_readback_key,
-    derive_readback_mac_key,
-    lab_readback_key,
-    lab_readback_test_key,
-    mac_matches,
-)
+from rig.card.keys import mac_matches
+from rig.card.readback_format import RigReadbackFormat
 from rig.card_formats.sle4442 import layout
 
 
@@ -41,8 +34,9 @@ def readback_fields(block: layout.ReadbackBlock) -> dict[str, Any]:
     }
 
 
-class SLE4442ReadbackFormat:
-    """Registered under ``rig.readback_formats`` as ``sle4442-v1``."""
+class SLE4442ReadbackFormat(RigReadbackFormat):
+    """Registered under ``rig.readback_formats`` as ``sle4442-v1``: its own record, rig's
+    readback key hierarchy (``mac_key``, the master's loading, the public test key)."""
 
     name = "sle4442-v1"
     record_size = layout.READBACK_SIZE
@@ -65,18 +59,6 @@ class SLE4442ReadbackFormat:
         except RecordError:
             return False
         return block is not None and mac_matches(mac_key, block.signed(), block.mac)
-
-    def mac_key(self, master: MasterKey, meter_no: str, key_revision: int) -> bytes:
-        return derive_readback_mac_key(derive_meter_readback_key(master, meter_no), key_revision)
-
-    def load_master(self, path: str | os.PathLike[str]) -> MasterKey:
-        return MasterKey.from_file(path)
-
-    def default_master(self) -> MasterKey:
-        return lab_readback_key()
-
-    def is_public_test_key(self, master: Any) -> bool:
-        return bool(master == lab_readback_test_key())
 
 
 SLE4442_V1 = SLE4442ReadbackFormat()
