@@ -1,0 +1,107 @@
+"""The virtual SLE 4442 card: the chip behind one reader dialect, plus the chip's own bus.
+
+On the emulated bench the vending station reaches it through vpcd with the dialect's
+pseudo-APDUs (:meth:`VirtualSLE4442.process`); the emulated meter reaches the chip directly
+through :class:`NativeBus`, as a real meter does on its 2-wire bus: no PC/SC reader between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rig.card.apdu import CardRemovedError
+from rig.card_formats.sle4442.chip import SLE4442Chip
+from rig.card_formats.sle4442.dialects import checked, front_end
+from rig.errors import CardError
+
+# The ATR a PC/SC reader reports for an SLE 4442: TS 3B, T0 04 (4 historical bytes) and the
+# chip's own 4-byte answer to reset A2 13 10 91 (docs/card-formats/sle4442.md, "ATR").
+ATR = bytes.fromhex("3B04A2131091")
+
+
+class VirtualSLE4442:
+    """A card on the emulated bench (a ``VirtualCardApp``): reset = power cycle."""
+
+    def __init__(self, chip: SLE4442Chip | None = None, dialect: str | None = None) -> None:
+        self.chip = chip or SLE4442Chip()
+        self.dialect = checked(dialect)
+        self.front = front_end(self.dialect, self.chip)
+        self.atr = ATR
+        self.front.power_on()
+
+    def in_reader(self, dialect: str) -> VirtualSLE4442:
+        """The same chip put into a reader of another dialect (issue on one writer, sell on
+        another)."""
+        return VirtualSLE4442(self.chip, dialect)
+
+    def reset(self) -> None:
+        """Power cycle: the PSC verification of the last session is lost."""
+        self.front.power_on()
+
+    power = reset  # what rig.sim.virtual_card.VpcdLink calls
+
+    def process(self, apdu: bytes) -> bytes:
+        return self.front.process(bytes(apdu))
+
+    def tear_after(self, count: int | None) -> None:
+        """Pull the card after ``count`` more main-memory bytes written (None = never)."""
+        self.front.tear_after = count
+
+    def native_bus(self) -> NativeBus:
+        """The chip's contacts, for the emulated meter's card slot (powers the chip up)."""
+        self.front.power_on()
+        return NativeBus(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": "sle4442", "dialect": self.dialect, "chip": self.chip.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VirtualSLE4442:
+        try:
+            if data.get("format") != "sle4442":
+                raise ValueError(f"not an SLE 4442 card (format {data.get('format')!r})")
+            return cls(SLE4442Chip.from_dict(data["chip"]), str(data.get("dialect", "acs")))
+        except (KeyError, ValueError, TypeError) as e:
+            raise CardError(f"virtual SLE 4442: not a saved card ({e})") from None
+
+
+class NativeBus:
+    """The meter side's transport: one native command (control, address, data) a
+    ``transmit``, answered with the bytes the chip clocks out (no status word: the chip has
+    none). A card pulled mid-write raises CardRemovedError, as a real slot's contact switch."""
+
+    name = "sle4442-native"
+
+    def __init__(self, card: VirtualSLE4442) -> None:
+        self.card = card
+
+    def transmit(self, command: bytes) -> bytes:
+        if len(command) != 3:
+            raise CardError(f"native SLE 4442 command is 3 bytes, got {len(command)}")
+        control, address, data = command
+        front = self.card.front
+        tear = front.tear_after
+        if control == 0x38 and tear is not None:  # UPDATE MAIN MEMORY, one byte
+            if tear == 0:
+                raise CardRemovedError(f"virtual SLE 4442 pulled before the update of byte "
+                                       f"{address}")
+            front.tear_after = tear - 1
+        return self.card.chip.command(control, address, data)
+
+    def command(self, control: int, address: int, data: int = 0) -> bytes:
+        return self.transmit(bytes([control, address, data]))
+
+
+class WriterSlot:
+    """The card in a card writer, in-process (tests, fault campaigns): the dialect's
+    pseudo-APDUs straight to the virtual reader. Inserting it powers the card up."""
+
+    name = "in-process writer"
+
+    def __init__(self, card: VirtualSLE4442) -> None:
+        self.card = card
+        card.reset()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return self.card.process(apdu)
