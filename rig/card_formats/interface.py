@@ -274,6 +274,14 @@ class VirtualCardApp(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+def meter_slot(card: VirtualCardApp) -> ApduTransport | None:
+    """The transport a meter's card slot talks to ``card`` through, if the card has its own
+    (a memory card's chip bus: a meter does not go through a PC/SC reader); None means the
+    meter sends the same commands a writer does. A card offers one with ``meter_slot()``."""
+    own = getattr(card, "meter_slot", None)
+    return own() if callable(own) else None
+
+
 @dataclass(frozen=True)
 class Attack:
     """An attack the certification suite tries with this format's cards, and whether the

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from rig.card.keys import DEFAULT_KEY_ENV, MasterKey, lab_test_key
 from rig.card.session import ApduTransport, DirectTransport
 from rig.card.trace import ApduTrace, TracedTransport
-from rig.card_formats.interface import InsertionOutcome
+from rig.card_formats.interface import InsertionOutcome, meter_slot
 from rig.card_formats.registry import card_format
 from rig.clock import BenchClock
 from rig.profile import MeterProfile, with_address
@@ -192,7 +192,8 @@ class EmulatedBench:
                 return None
             if to == "meter":
                 self.card.power()
-                slot: ApduTransport = DirectTransport(self.card.app, "meter")
+                slot: ApduTransport = (meter_slot(self.card.app)
+                                       or DirectTransport(self.card.app, "meter"))
                 if self.apdu_trace is not None:
                     slot = TracedTransport(slot, self.apdu_trace, "meter")
                 self.last_insertion = self.meter.insert_card(slot)

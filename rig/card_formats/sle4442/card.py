@@ -48,7 +48,7 @@ class VirtualSLE4442:
         """Pull the card after ``count`` more main-memory bytes written (None = never)."""
         self.front.tear_after = count
 
-    def native_bus(self) -> NativeBus:
+    def meter_slot(self) -> NativeBus:
         """The chip's contacts, for the emulated meter's card slot (powers the chip up)."""
         self.front.power_on()
         return NativeBus(self)

@@ -87,7 +87,7 @@ def native_transport(transport: Any) -> ApduTransport:
     virtual card a slot transport holds (``.app`` / ``.card``) or is."""
     for candidate in (transport, getattr(transport, "app", None),
                       getattr(transport, "card", None)):
-        native = getattr(candidate, "native_bus", None)
+        native = getattr(candidate, "meter_slot", None)
         if callable(native):
             return native()  # type: ignore[no-any-return]
     return transport  # type: ignore[no-any-return]

@@ -66,7 +66,7 @@ class _World:
     def insert(self, tear: int | None = None) -> None:
         self.card.tear_after(tear)
         try:
-            self.reader.insert(self.card.native_bus(), NOW + timedelta(minutes=1))
+            self.reader.insert(self.card.meter_slot(), NOW + timedelta(minutes=1))
         finally:
             self.card.tear_after(None)
 

@@ -67,10 +67,10 @@ def test_prepaid_cycle_purchase_count_rule_and_readback(keys, wallet, dialect) -
     on_card = writer.write_purchase(Slot(card), purchase(1))
     assert (on_card.sequence, on_card.credit) == (1, 10000)
     reader = meter(wallet, keys)
-    out = reader.insert(card.native_bus(), NOW)
+    out = reader.insert(card.meter_slot(), NOW)
     assert (out.accepted, out.applied_sequence, out.card_type) == (True, 1, "user")
     assert wallet.balance == Decimal("100.00")
-    again = reader.insert(card.native_bus(), NOW + timedelta(minutes=1))  # same count
+    again = reader.insert(card.meter_slot(), NOW + timedelta(minutes=1))  # same count
     assert again.accepted and again.applied_sequence is None
     assert "no new credit" in again.message
     assert wallet.balance == Decimal("100.00")
@@ -81,7 +81,7 @@ def test_prepaid_cycle_purchase_count_rule_and_readback(keys, wallet, dialect) -
     with pytest.raises(CardError, match="carries purchase 2 the meter has not applied"):
         writer.write_purchase(Slot(card), purchase(3))
     writer.write_purchase(Slot(card), purchase(2, 500))  # the same vend again: allowed
-    assert reader.insert(card.native_bus(), NOW).applied_sequence == 2
+    assert reader.insert(card.meter_slot(), NOW).applied_sequence == 2
     with pytest.raises(CardError, match="has applied purchase 2 already"):
         writer.write_purchase(Slot(card), purchase(2, 500))
     assert wallet.balance == Decimal("105.00")
@@ -89,7 +89,7 @@ def test_prepaid_cycle_purchase_count_rule_and_readback(keys, wallet, dialect) -
 
 def test_card_for_another_meter_is_refused_without_costing_a_psc_attempt(keys, wallet) -> None:
     card = issue(keys, meter="000000002002")
-    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    out = meter(wallet, keys).insert(card.meter_slot(), NOW)
     assert not out.accepted
     assert out.refusal is not None
     assert (out.refusal.code, out.refusal.card_serial) == (
@@ -104,7 +104,7 @@ def test_purchase_count_not_last_plus_one_is_refused_and_recorded_on_the_card(ke
                                  METER)  # count 2 while the meter is at 0
     _raw_write(card, keys, layout.PURCHASE_AT, block.to_bytes())
     reader = meter(wallet, keys)
-    out = reader.insert(card.native_bus(), NOW)
+    out = reader.insert(card.meter_slot(), NOW)
     assert out.refusal is not None and out.refusal.code == CardErrorCode.PURCHASE_COUNT_ERROR
     assert wallet.balance == 0 and wallet.purchase_count == 0
     rb = layout.newest_readback(_slots(card))[1]
@@ -119,7 +119,7 @@ def test_locked_card_is_refused(keys, wallet) -> None:
         card.reset()
         card.process(bytes.fromhex("FFA4000001 06".replace(" ", "")))
         card.process(bytes.fromhex("FF20000003 000000".replace(" ", "")))
-    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    out = meter(wallet, keys).insert(card.meter_slot(), NOW)
     assert out.refusal is not None
     assert out.refusal.code == CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR
     assert "locked" in out.message and wallet.balance == 0
@@ -129,7 +129,7 @@ def test_checksum_error_is_refused(keys, wallet) -> None:
     card = issue(keys)
     SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
     card.chip.main[layout.PURCHASE_AT + 5] ^= 0x01  # one bit of the credit flipped
-    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    out = meter(wallet, keys).insert(card.meter_slot(), NOW)
     assert out.refusal is not None and out.refusal.code == CardErrorCode.CARD_FILE_FORMAT_ERROR
     assert "checksum" in out.message and wallet.balance == 0
 
@@ -137,7 +137,7 @@ def test_checksum_error_is_refused(keys, wallet) -> None:
 def test_hoarding_limit_refuses_the_purchase(keys, wallet) -> None:
     card = issue(keys)
     SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1, credit=1_000_000))
-    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    out = meter(wallet, keys).insert(card.meter_slot(), NOW)
     assert out.refusal is not None
     assert out.refusal.code == CardErrorCode.HOARDING_LIMIT_EXCEEDED
     assert wallet.balance == 0
@@ -146,10 +146,10 @@ def test_hoarding_limit_refuses_the_purchase(keys, wallet) -> None:
 def test_a_card_issued_at_another_key_revision_or_psc_is_refused(keys, wallet) -> None:
     card = issue(keys)
     reader = SLE4442.meter_reader(wallet, METER, keys, key_revision=2)
-    out = reader.insert(card.native_bus(), NOW)
+    out = reader.insert(card.meter_slot(), NOW)
     assert out.refusal is not None and out.refusal.code == CardErrorCode.NOT_AUTHORISED
     card.chip.psc = b"\x00\x00\x01"  # the right binding, another PSC (another utility)
-    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    out = meter(wallet, keys).insert(card.meter_slot(), NOW)
     assert out.refusal is not None
     assert out.refusal.code == CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR
 
@@ -160,7 +160,7 @@ def test_forged_purchase_is_not_resisted_as_the_format_says(keys, wallet) -> Non
     writer = SLE4442.station_writer(keys)
     genuine = writer.write_purchase(Slot(card), purchase(1, 1000))
     SLE4442.forged_purchase(writer, Slot(card), genuine)
-    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    out = meter(wallet, keys).insert(card.meter_slot(), NOW)
     assert out.accepted and wallet.balance == Decimal("100.00")  # ten times 10.00
 
 
@@ -169,8 +169,8 @@ def test_copied_card_works_and_a_replay_adds_nothing(keys, wallet) -> None:
     SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
     copy = SLE4442.card_from_dict(card.to_dict())
     reader = meter(wallet, keys)
-    assert reader.insert(copy.native_bus(), NOW).applied_sequence == 1
-    assert reader.insert(card.native_bus(), NOW).applied_sequence is None
+    assert reader.insert(copy.meter_slot(), NOW).applied_sequence == 1
+    assert reader.insert(card.meter_slot(), NOW).applied_sequence is None
     assert wallet.balance == Decimal("100.00")
 
 
@@ -203,12 +203,12 @@ def test_reissue_to_another_meter_moves_the_psc_and_erases_the_old_blocks(keys,
     writer.personalise(Slot(card), card_serial=SERIAL, meter_no=other, key_revision=1)
     assert card.chip.psc == meter_psc(keys, other, 1)
     assert writer.read_purchase(Slot(card)) is None
-    out = meter(wallet, keys).insert(card.native_bus(), NOW)
+    out = meter(wallet, keys).insert(card.meter_slot(), NOW)
     assert out.refusal is not None
     assert out.refusal.code == CardErrorCode.METER_NUMBER_MISMATCH
     writer.personalise(Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1,
                        kind=CardKind.CHECK)  # and back, as a check card
-    assert meter(wallet, keys).insert(card.native_bus(), NOW).card_type == "check"
+    assert meter(wallet, keys).insert(card.meter_slot(), NOW).card_type == "check"
 
 
 def test_omnikey_reissues_as_another_kind_but_not_to_another_meter(keys) -> None:
@@ -229,18 +229,18 @@ def test_parameter_clear_and_check_cards(keys, wallet) -> None:
         meter_no=METER, version=1, key_revision=1, alarm1=2000, alarm2=1000,
         overdraft_limit=0, hoarding_limit=500000, power_limit_w=6000, tariff_version=2,
         tariff_rates=(TariffRate(0, Decimal("0.6")),)))
-    out = reader.insert(pcard.native_bus(), NOW)
+    out = reader.insert(pcard.meter_slot(), NOW)
     assert out.accepted and out.card_type == "parameter"
     assert wallet.profile.thresholds.alarm1 == Decimal("20.00")
     assert wallet.price_per_kwh == Decimal("0.6")
-    assert "already applied" in reader.insert(pcard.native_bus(), NOW).message
+    assert "already applied" in reader.insert(pcard.meter_slot(), NOW).message
     wallet.events.tamper_count = 2
     ccard = issue(keys, CardKind.CLEAR)
     writer.write_clear(Slot(ccard), ClearCommand(METER, clear_no=1, key_revision=1))
-    assert reader.insert(ccard.native_bus(), NOW).accepted
+    assert reader.insert(ccard.meter_slot(), NOW).accepted
     assert wallet.events.tamper_count == 0
     kcard = issue(keys, CardKind.CHECK)
-    assert "check card" in reader.insert(kcard.native_bus(), NOW).message
+    assert "check card" in reader.insert(kcard.meter_slot(), NOW).message
     assert writer.read_readback(Slot(kcard)).fields["tariff_version"] == 2
     with pytest.raises(CardError, match="no key-change card"):
         writer.write_key_change(Slot(kcard), METER, 1, 2)
@@ -255,7 +255,7 @@ def test_the_centre_verifies_the_meters_readback_mac_and_not_a_forged_one(keys,
 
     card = issue(keys)
     SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
-    meter(wallet, keys).insert(card.native_bus(), NOW)
+    meter(wallet, keys).insert(card.meter_slot(), NOW)
     rb = SLE4442.station_writer(keys).read_readback(Slot(card))
     data, raw = decode(None, rb.raw)
     assert (data.meter_no, data.last_sequence, data.remaining) == (METER, 1, 10000)
@@ -302,7 +302,7 @@ def test_meter_nvm_state_survives_a_power_cycle(keys, wallet) -> None:
 
 
 def _raw_write(card: VirtualSLE4442, keys, address: int, data: bytes) -> None:
-    bus = card.native_bus()
+    bus = card.meter_slot()
     assert verify_psc(bus.command, meter_psc(keys, METER, 1)) == 7
     for i, b in enumerate(data):
         bus.command(UPDATE_MAIN, address + i, b)
@@ -342,7 +342,7 @@ def test_every_bit_flip_of_the_purchase_block_is_refused_and_changes_nothing(key
         flipped = SLE4442.card_from_dict(saved)
         flipped.chip.main[layout.PURCHASE_AT + bit // 8] ^= 1 << (bit % 8)
         wallet = engine_wallet()
-        out = meter(wallet, keys).insert(flipped.native_bus(), NOW)
+        out = meter(wallet, keys).insert(flipped.meter_slot(), NOW)
         assert out.refusal is not None, bit
         assert out.refusal.code == CardErrorCode.CARD_FILE_FORMAT_ERROR, bit
         assert (wallet.balance, wallet.purchase_count) == (0, 0), bit

@@ -136,7 +136,7 @@ def test_station_issues_on_acs_and_sells_on_omnikey_through_pcscd_meter_reads_na
             credit_unit="money_cents", tariff_version=0, price_per_kwh=Decimal("0.5"),
             key_revision=1))
     out = SLE4442.meter_reader(wallet, METER, keys, key_revision=1).insert(
-        card.native_bus(), datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+        card.meter_slot(), datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
     assert out.accepted and out.applied_sequence == 1
     with inserted(card, slot) as conn:
         assert writer.read_readback(conn).fields["remaining"] == 2000
