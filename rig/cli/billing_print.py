@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rig.billing.display import Display
     from rig.billing.service import BillingCentre
     from rig.billing.types import VendResult
+    from rig.printer.escpos_cache import use_cache
     from rig.printer.station_printer import ReceiptPrinter
 
 PrinterOpt = Annotated[str | None, typer.Option(
@@ -43,6 +44,8 @@ def station_printer(centre: BillingCentre, url: str | None, code_page: str,
         raise fail(f"--paper-mm {paper_mm}: a receipt roll is 80 or 58 mm wide")
     paper: Literal[58, 80] = 58 if paper_mm == 58 else 80
     try:
+        require("printer", "escpos", "--printer")
+        use_cache()  # before escpos.printer reads its database
         require("printer", "escpos.printer", "--printer")
         return ReceiptPrinter(PrinterSettings(url=url, code_page=code_page, paper_mm=paper),
                               centre)
