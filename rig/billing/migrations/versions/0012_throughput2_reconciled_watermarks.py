@@ -57,9 +57,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_vends_meter_id_created_at"), "vends", ["meter_id", "created_at"],
                     unique=False)
     bind = op.get_bind()
-    rows = [_watermark(bind, meter_id, issued)
-            for meter_id, issued in bind.execute(sa.select(meters.c.id, meters.c.last_sequence))]
-    rows = [r for r in rows if r is not None]
+    rows = []
+    for meter in bind.execute(sa.select(meters.c.id, meters.c.last_sequence)):
+        row = _watermark(bind, meter.id, meter.last_sequence)
+        if row is not None:
+            rows.append(row)
     if rows:
         op.bulk_insert(sa.table(
             "reconciled_watermarks", sa.column("meter_id", sa.Integer),
@@ -83,12 +85,12 @@ def _watermark(bind: sa.Connection, meter_id: int, issued: int) -> dict[str, int
         top = min(top, first_unapplied - 1)
     if top <= 0:
         return None
-    credit, count = bind.execute(
+    totals = bind.execute(
         sa.select(sa.func.coalesce(sa.func.sum(vends.c.credit), 0), sa.func.count())
         .where(vends.c.meter_id == meter_id, vends.c.sequence <= top,
                vends.c.status != "reversed")).one()
     return {"meter_id": meter_id, "readback_id": verified.id, "last_sequence": top,
-            "applied_credit": int(credit), "applied_count": int(count)}
+            "applied_credit": int(totals[0]), "applied_count": int(totals[1])}
 
 
 def downgrade() -> None:
