@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from rig.billing.display import Display
     from rig.billing.service import BillingCentre
     from rig.billing.types import VendResult
-    from rig.printer.escpos_cache import use_cache
     from rig.printer.station_printer import ReceiptPrinter
 
 PrinterOpt = Annotated[str | None, typer.Option(
@@ -35,6 +34,7 @@ PaperOpt = Annotated[int, typer.Option("--paper-mm", help="paper width: 80 or 58
 def station_printer(centre: BillingCentre, url: str | None, code_page: str,
                     paper_mm: int) -> ReceiptPrinter | None:
     """The printer the options name (None without a URL); a bad option ends the command."""
+    from rig.printer.escpos_cache import use_cache
     from rig.printer.settings import PrinterSettings
     from rig.printer.station_printer import ReceiptPrinter
 
