@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -172,9 +171,7 @@ def vend_row(vends: int, chunk: int, folder: Path) -> dict[str, float]:
     centre = open_billing(f"sqlite:///{rig_db}")
     with centre.engine.connect() as conn:
         synchronous = int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
-    con = sqlite3.connect(sql_db, isolation_level=None)
-    for pragma in ("foreign_keys=ON", "journal_mode=WAL", f"synchronous={synchronous}"):
-        con.execute(f"PRAGMA {pragma}")
+    con = billing_vend.replay_connection(sql_db, synchronous)
     cur = con.cursor()
     rig, sql = Timing(), Timing()
 
@@ -184,13 +181,7 @@ def vend_row(vends: int, chunk: int, folder: Path) -> dict[str, float]:
                         station="ST-0", operator=loadgen.OPERATOR)
 
     def replay(first: int, last: int) -> None:
-        for statements in recorded[first:last]:
-            cur.execute("BEGIN IMMEDIATE")
-            for text, parameters, fetch in statements:
-                cur.execute(text, parameters)
-                if fetch:
-                    cur.fetchone()
-            cur.execute("COMMIT")
+        billing_vend.replay(cur, recorded[first:last])
 
     try:
         centre.vend(meters[0], loadgen.amount_for(0, 1), request_id="ST-0-warm-up",
