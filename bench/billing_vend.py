@@ -266,24 +266,35 @@ def driver_statements(template: Path, meters: list[str]) -> list[str]:
     return sent
 
 
+def replay_connection(db: Path, synchronous: int) -> sqlite3.Connection:
+    """A plain sqlite3 connection to ``db`` with the billing engine's pragmas."""
+    con = sqlite3.connect(db, isolation_level=None)
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", f"synchronous={synchronous}"):
+        con.execute(f"PRAGMA {pragma}")
+    return con
+
+
+def replay(cur: sqlite3.Cursor, sales: list[Statements]) -> None:
+    """Send the recorded statements of ``sales``, one transaction per sale."""
+    for statements in sales:
+        cur.execute("BEGIN IMMEDIATE")
+        for sql, parameters, fetch in statements:
+            cur.execute(sql, parameters)
+            if fetch:
+                cur.fetchone()
+        cur.execute("COMMIT")
+
+
 def sql_run(db: Path, recorded: list[Statements], synchronous: int, bare: Bare,
             chunk: int) -> tuple[float, float]:
     """Seconds spent replaying ``recorded`` on ``db`` with plain sqlite3 (one transaction per
     vend, the engine's pragmas), and in as many bare commits, chunk by chunk."""
-    con = sqlite3.connect(db, isolation_level=None)
-    for pragma in ("foreign_keys=ON", "journal_mode=WAL", f"synchronous={synchronous}"):
-        con.execute(f"PRAGMA {pragma}")
+    con = replay_connection(db, synchronous)
     cur = con.cursor()
     replaying = bare_s = 0.0
     for part in [recorded[k:k + chunk] for k in range(0, len(recorded), chunk)]:
         t0 = time.perf_counter()
-        for statements in part:
-            cur.execute("BEGIN IMMEDIATE")
-            for sql, parameters, fetch in statements:
-                cur.execute(sql, parameters)
-                if fetch:
-                    cur.fetchone()
-            cur.execute("COMMIT")
+        replay(cur, part)
         replaying += time.perf_counter() - t0
         bare_s += bare.time(len(part))
     con.close()

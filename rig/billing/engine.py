@@ -13,10 +13,8 @@ import threading
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +23,9 @@ from rig.billing.busy import busy_error
 from rig.billing.schema_template import seed_new_database
 from rig.billing.storage import check_supported, create_private_file, storage_error
 from rig.extras import require
+
+if TYPE_CHECKING:  # Alembic is imported where a migration runs, not by every centre opened
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///billing.sqlite"
 # Stations queue for the write lock (SQLite) or a meter's row lock (PostgreSQL); on a busy
@@ -42,6 +43,8 @@ def _package_dir() -> Path:
 
 def alembic_config(engine: Engine | None = None) -> Config:
     """Alembic config pointing at the packaged migrations (works from a wheel or a checkout)."""
+    from alembic.config import Config
+
     pkg = _package_dir()
     cfg = Config(str(pkg / "alembic.ini"))
     cfg.set_main_option("script_location", str(pkg / "migrations"))
@@ -114,11 +117,18 @@ def lock_wait_seconds(engine: Engine) -> float | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the packaged migrations up to ``revision`` on ``engine`` (``BillingBusy`` if another
-    station holds the database lock past the engine's wait limit)."""
+    station holds the database lock past the engine's wait limit).
+
+    A new SQLite file seeded from the migrated template is at head already (the template is
+    made by these very migration scripts, and named after their hash): no migration runs, and
+    Alembic is not even imported."""
     with _UPGRADE_LOCK:
         try:
-            if revision == "head":  # a new SQLite file: the migrated template's pages
-                seed_new_database(engine, _package_dir() / "migrations", _migrate_new)
+            if revision == "head" and seed_new_database(  # a new SQLite file: the template
+                    engine, _package_dir() / "migrations", _migrate_new):
+                return
+            from alembic import command
+
             command.upgrade(alembic_config(engine), revision)
         except DBAPIError as e:
             busy = busy_error(e, "opening (schema check/upgrade)",
@@ -132,6 +142,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def _migrate_new(url: str) -> None:
     """Run every migration on a new database (the template of rig.billing.schema_template)."""
+    from alembic import command
+
     engine = create_billing_engine(url)
     try:
         command.upgrade(alembic_config(engine), "head")

@@ -6,7 +6,9 @@ the accuracy class) slot in as further checks without touching storage.
 
 Formulas (all exact ``Decimal``/``int``; see docs/billing.md):
 
-* purchase total: ``Σ credit(applied vends) == readback.cumulative_purchase`` (exact)
+* purchase total: ``Σ credit(applied vends) == readback.cumulative_purchase`` (exact); the
+  applied vends are those up to the readback's last sequence, unreversed, counted as the
+  meter's settled watermark plus the vends after it (:mod:`rig.billing.watermark`)
 * purchase count: ``#applied vends == readback.purchase_count`` (exact)
 * conservation, money meter (cents):
   ``(E − E0) × price / 1000  ≈  (applied − remaining + overdraft) / 100``
@@ -26,6 +28,7 @@ from typing import Any
 
 from rig.billing.tariffs import CENT, WH_PER_KWH, energy_cost
 from rig.billing.types import Check, CreditUnit, ReadbackData, Verdict
+from rig.billing.watermark import Applied, Watermark
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,20 @@ class LedgerView:
     price_per_kwh: Decimal
     price_tariff_version: int
     previous_energy_wh: int | None
-    applied: tuple[tuple[int, int], ...]  # (sequence, credit) of vends with seq ≤ last_sequence
+    watermark: Watermark  # the meter's settled vends when the readback arrived
+    # (sequence, credit) of unreversed vends after the watermark up to the readback's last
+    # sequence; for a readback older than the watermark, those above its last sequence up to
+    # the watermark go in ``withdrawn`` instead.
+    applied_since: Applied
+    withdrawn: Applied = ()
     card_meter_no: str | None = None  # meter the presenting card is bound to, if known
+
+    @property
+    def applied_totals(self) -> tuple[int, int]:
+        """(credit, count) of the unreversed vends up to the readback's last sequence."""
+        if self.withdrawn:
+            return self.watermark.minus(self.withdrawn)
+        return self.watermark.plus(self.applied_since)
 
 
 @dataclass(frozen=True)
@@ -88,7 +103,7 @@ def reconcile(ledger: LedgerView, rb: ReadbackData) -> Outcome:
         0 <= rb.last_sequence <= ledger.last_issued_sequence,
     )
 
-    applied_credit = sum(credit for _, credit in ledger.applied)
+    applied_credit, applied_count = ledger.applied_totals
     check(
         "purchase_total",
         applied_credit,
@@ -98,10 +113,10 @@ def reconcile(ledger: LedgerView, rb: ReadbackData) -> Outcome:
     )
     check(
         "purchase_count",
-        len(ledger.applied),
+        applied_count,
         rb.purchase_count,
         0,
-        len(ledger.applied) == rb.purchase_count,
+        applied_count == rb.purchase_count,
     )
 
     floor_energy = (

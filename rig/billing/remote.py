@@ -15,12 +15,10 @@ The audit log then names the real actor of every change.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rig.billing import readback_check
@@ -54,8 +52,6 @@ from rig.extras import optional_module, require
 if TYPE_CHECKING:
     import httpx
 
-    from rig.billing.audit_key import AuditConfig
-    from rig.billing.centre import BillingCentre
     from rig.billing.protocol import BillingCentreProtocol
 else:
     httpx = optional_module("httpx")  # a served centre needs rig[server]
@@ -307,38 +303,3 @@ def _error(reply: httpx.Response, what: str, server: str) -> BillingError:
     by_status: dict[int, type[BillingError]] = {403: PermissionDenied, 404: NotFound,
                                                 409: Conflict}
     return by_status.get(reply.status_code, BillingError)(detail)
-
-
-TOKEN_ENV = "RIG_BILLING_TOKEN"
-
-
-def connect_billing(
-    url: str,
-    *,
-    token: str | None = None,
-    token_file: Path | None = None,
-    clock: Callable[[], datetime] | None = None,
-    audit: AuditConfig | None = None,
-) -> BillingCentre | RemoteBillingCentre:
-    """A billing centre by URL: ``http(s)://…`` is a served one, anything else a database
-    (``audit``: its audit key and anchor, default from the environment).
-
-    A served centre needs a token: ``token``, else the first line of ``token_file``, else
-    ``$RIG_BILLING_TOKEN`` (so a secret need not sit in a bench TOML). It keeps its own clock;
-    ``clock`` only drives a local database.
-    """
-    if not url.startswith(("http://", "https://")):
-        from rig.billing.centre import open_billing
-
-        return open_billing(url, clock=clock, audit=audit)
-    if token is None and token_file is not None:
-        try:
-            token = token_file.read_text().strip().splitlines()[0]
-        except (OSError, IndexError) as e:
-            raise BillingError(f"billing token file {token_file}: cannot read a token ({e})") \
-                from None
-    token = token or os.environ.get(TOKEN_ENV)
-    if not token:
-        raise BillingError(f"billing centre {url} needs an API token: set billing.token_file "
-                           f"in the bench config or ${TOKEN_ENV}")
-    return RemoteBillingCentre(url, token)

@@ -23,8 +23,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from rig.billing.storage import sqlite_path
-
-CACHE_ENV = "RIG_CACHE_DIR"
+from rig.user_cache import cache_dir
 
 
 def migrations_digest(migrations: Path) -> str:
@@ -34,14 +33,6 @@ def migrations_digest(migrations: Path) -> str:
                        and "__pycache__" not in p.parts):
         h.update(str(path.relative_to(migrations)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:32]
-
-
-def cache_dir() -> Path:
-    """$RIG_CACHE_DIR, else rig's folder in the user's cache ($XDG_CACHE_HOME or ~/.cache)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rig"
 
 
 def template_for(migrations: Path, migrate: Callable[[str], None]) -> Path:

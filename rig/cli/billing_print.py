@@ -34,6 +34,7 @@ PaperOpt = Annotated[int, typer.Option("--paper-mm", help="paper width: 80 or 58
 def station_printer(centre: BillingCentre, url: str | None, code_page: str,
                     paper_mm: int) -> ReceiptPrinter | None:
     """The printer the options name (None without a URL); a bad option ends the command."""
+    from rig.printer.escpos_cache import use_cache
     from rig.printer.settings import PrinterSettings
     from rig.printer.station_printer import ReceiptPrinter
 
@@ -43,6 +44,8 @@ def station_printer(centre: BillingCentre, url: str | None, code_page: str,
         raise fail(f"--paper-mm {paper_mm}: a receipt roll is 80 or 58 mm wide")
     paper: Literal[58, 80] = 58 if paper_mm == 58 else 80
     try:
+        require("printer", "escpos", "--printer")
+        use_cache()  # before escpos.printer reads its database
         require("printer", "escpos.printer", "--printer")
         return ReceiptPrinter(PrinterSettings(url=url, code_page=code_page, paper_mm=paper),
                               centre)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from rig.errors import RigError
 from rig.extras import MissingExtra, require
+from rig.printer.escpos_cache import use_cache
 from rig.printer.settings import PrinterSettings
 
 RAW_TCP_PORT = 9100
@@ -84,6 +85,8 @@ def open_escpos(settings: PrinterSettings) -> Any:
     if not url:
         raise PrinterFault("unconfigured", "no receipt printer is configured ([printer] url)")
     try:
+        require("printer", "escpos", "printing receipts")
+        use_cache()
         escpos = require("printer", "escpos.escpos", "printing receipts")
         printers = require("printer", "escpos.printer", "printing receipts")
         capabilities = require("printer", "escpos.capabilities", "printing receipts")

@@ -14,7 +14,7 @@ from rig.bench.bench import Bench, open_bench
 from rig.bench.config import BenchConfig
 from rig.bench.safe_report import SafeStateReport, watts
 from rig.billing.audit_key import AuditConfig, AuditKey
-from rig.billing.remote import connect_billing
+from rig.billing.connect import connect_billing
 from rig.profile import load_profile
 from rig.report.testrecord import bench_context
 from rig.report.writer import write_report

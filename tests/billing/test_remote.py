@@ -122,7 +122,7 @@ def test_an_administrator_client_acts_as_each_operator_with_its_own_token(
 
 def test_connect_billing_picks_local_or_served_and_finds_the_token(
         served, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rig.billing.remote import TOKEN_ENV, connect_billing
+    from rig.billing.connect import TOKEN_ENV, connect_billing
 
     url, env = served
     local = connect_billing(f"sqlite:///{tmp_path / 'other.sqlite'}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 
+from rig import user_cache
 from rig.billing import open_billing, schema_template
 from rig.billing.engine import _package_dir, alembic_config, create_billing_engine, upgrade
 
@@ -33,7 +34,7 @@ def _schema(path: Path) -> tuple[list[tuple[str, str, str, list[str]]], list[str
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
-    monkeypatch.setenv(schema_template.CACHE_ENV, str(folder))
+    monkeypatch.setenv(user_cache.CACHE_ENV, str(folder))
     return folder
 
 

@@ -58,3 +58,22 @@ def test_a_wrong_run_option_is_refused_before_the_heavy_imports() -> None:
     heavy, out = _heavy_imported("run", "--amount", "abc")
     assert {"sqlalchemy", "alembic", "matplotlib"}.isdisjoint(heavy)  # bench config: pyvisa
     assert "--amount 'abc': not an amount of money" in out
+
+
+def test_a_run_on_a_local_centre_imports_neither_alembic_nor_the_http_client() -> None:
+    """`rig run`'s modules and a new centre seeded from the migrated template: no migration
+    runs (Alembic is not imported) and the served centre's client and the REST API's schemas
+    stay out (a local database needs neither)."""
+    code = (
+        "import sys, tempfile, warnings; warnings.simplefilter('ignore')\n"
+        "import rig.scenarios.runner, rig.scenarios.prepaid_cycle\n"
+        "from rig.billing.connect import connect_billing\n"
+        "c = connect_billing(f'sqlite:///{tempfile.mkdtemp()}/b.sqlite')\n"
+        "c.register_station('DESK-1'); c.close()\n"
+        "print([m for m in ('alembic', 'rig.billing.remote', 'rig.billing.api.schemas', "
+        "'httpx') if m in sys.modules])")
+    # Twice: the first run may have to make the template (that one migrates).
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

@@ -10,7 +10,8 @@ import pytest
 
 from rig.bench.config import BillingSettings
 from rig.billing import VendStatus, open_billing
-from rig.billing.remote import RemoteBillingCentre, connect_billing
+from rig.billing.connect import connect_billing
+from rig.billing.remote import RemoteBillingCentre
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, PrepaidCycle
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import OPERATOR

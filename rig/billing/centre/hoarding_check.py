@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from rig.billing import hoarding, inputs
 from rig.billing import models as m
 from rig.billing.centre.errors import VendRefused
-from rig.billing.centre.lookup import UNAPPLIED
+from rig.billing.centre.lookup import unapplied_vends
 from rig.billing.types import CreditUnit
 from rig.errors import BillingError
 
@@ -28,8 +28,7 @@ def estimated_credit(s: Session, meter_id: int) -> int:
         select(m.Readback.remaining - m.Readback.overdraft)
         .where(m.Readback.meter_id == meter_id, m.Readback.mac_verified.is_(True))
         .order_by(m.Readback.id.desc()).limit(1))
-    unconfirmed = s.scalars(select(m.Vend.credit).where(
-        m.Vend.meter_id == meter_id, m.Vend.status.in_(UNAPPLIED)))
+    unconfirmed = s.scalars(select(m.Vend.credit).where(unapplied_vends(meter_id)))
     return hoarding.estimate(balance, unconfirmed)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rig.billing import inputs
@@ -18,6 +18,21 @@ from rig.errors import BillingError
 
 METER_NO = re.compile(r"[0-9]{12}")  # ASCII digits only (\d would take "１２")
 UNAPPLIED = (VendStatus.CREATED.value, VendStatus.WRITTEN.value)
+
+
+def settled_sequence(meter_id: Any) -> Any:
+    """The meter's settled watermark sequence as an SQL expression (0 without one): every
+    vend up to it is confirmed or reversed (:mod:`rig.billing.watermark`), so a search for
+    unapplied vends starts after it instead of scanning the meter's whole history."""
+    return (select(func.coalesce(func.max(m.ReconciledWatermark.last_sequence), 0))
+            .where(m.ReconciledWatermark.meter_id == meter_id)
+            .correlate_except(m.ReconciledWatermark).scalar_subquery())
+
+
+def unapplied_vends(meter_id: Any) -> Any:
+    """SQL condition: the meter's vends not yet applied (created or written)."""
+    return ((m.Vend.meter_id == meter_id) & (m.Vend.sequence > settled_sequence(meter_id))
+            & m.Vend.status.in_(UNAPPLIED))
 
 
 def enum_value(kind: Any, value: Any, what: str) -> Any:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rig.billing import models as m
-from rig.billing import readback_check
+from rig.billing import readback_check, watermark
 from rig.billing.centre import lookup
 from rig.billing.centre.errors import NotFound
 from rig.billing.centre.rows import reconciliation_result
@@ -27,6 +27,7 @@ from rig.billing.types import (
     VendStatus,
     Verdict,
 )
+from rig.billing.watermark import Applied, Watermark
 
 
 def readback_row(meter: m.Meter, d: ReadbackData, card_serial: str | None, raw: bytes | None,
@@ -82,13 +83,23 @@ class Readbacks:
             readback = readback_row(meter, data, card_serial, raw, now)
             s.add(readback)
             s.flush()
-            vends = s.scalars(select(m.Vend).where(m.Vend.meter_id == meter.id)
-                              .order_by(m.Vend.sequence)).all()
-            confirmed = self._confirm(s, vends, data, readback.id, now) if mac.verified else []
-            ledger = self._ledger_view(s, meter, vends, data, previous, card_serial, now)
+            start = watermark_of(s, meter.id)
+            after_start = self._after(s, meter.id, start, data.last_sequence)
+            confirmed = (self._confirm(s, after_start, readback.id, now)
+                         if mac.verified else [])
+            since = _unreversed(after_start)
+            withdrawn = _withdrawn(s, meter.id, start, data.last_sequence)
+            ledger = self._ledger_view(s, meter, start, since, withdrawn, data, previous,
+                                       card_serial, now)
             outcome = reconcile(ledger, data)
+            end = start
+            if mac.verified:
+                end = watermark.advanced(start, min(data.last_sequence, meter.last_sequence),
+                                         since, readback.id)
+                _store(s, meter.id, start, end)
             evidence = {**outcome.evidence, "confirmed_vend_ids": confirmed,
-                        "mac": mac.evidence(self.keys)}
+                        "mac": mac.evidence(self.keys),
+                        "watermark": watermark.evidence(start, since, withdrawn, end)}
             rec = m.Reconciliation(
                 meter_id=meter.id, readback_id=readback.id, verdict=outcome.verdict.value,
                 expected_purchase=outcome.expected_purchase,
@@ -106,12 +117,22 @@ class Readbacks:
                 verdict=outcome.verdict, checks=outcome.checks, evidence=evidence,
                 confirmed_vend_ids=tuple(confirmed), created_at=now)
 
-    def _confirm(self, s: Session, vends: Sequence[m.Vend],
-                 data: ReadbackData, readback_id: int, now: datetime) -> list[int]:
-        """Confirm the unapplied vends a verified readback shows applied; their ids."""
+    @staticmethod
+    def _after(s: Session, meter_id: int, start: Watermark, last_sequence: int) -> list[m.Vend]:
+        """The meter's vends after the watermark up to ``last_sequence``, in sequence order:
+        the only ones a readback can confirm (every vend up to the watermark is settled)."""
+        if last_sequence <= start.sequence:
+            return []
+        return list(s.scalars(select(m.Vend).where(
+            m.Vend.meter_id == meter_id, m.Vend.sequence > start.sequence,
+            m.Vend.sequence <= last_sequence).order_by(m.Vend.sequence)))
+
+    def _confirm(self, s: Session, vends: Sequence[m.Vend], readback_id: int,
+                 now: datetime) -> list[int]:
+        """Confirm the unapplied ``vends`` (those a verified readback shows applied); their ids."""
         confirmed: list[int] = []
         for v in vends:
-            if v.sequence <= data.last_sequence and v.status in lookup.UNAPPLIED:
+            if v.status in lookup.UNAPPLIED:
                 v.status = VendStatus.CONFIRMED.value
                 v.confirmed_at = now
                 v.confirmed_by_readback_id = readback_id
@@ -121,13 +142,10 @@ class Readbacks:
                                {"status": v.status, "readback_id": readback_id})
         return confirmed
 
-    def _ledger_view(self, s: Session, meter: m.Meter, vends: Sequence[m.Vend],
-                     data: ReadbackData, previous: m.Readback | None,
+    def _ledger_view(self, s: Session, meter: m.Meter, start: Watermark, since: Applied,
+                     withdrawn: Applied, data: ReadbackData, previous: m.Readback | None,
                      card_serial: str | None, now: datetime) -> LedgerView:
         """What the ledger says the meter should show, for :func:`reconcile`."""
-        applied = tuple((v.sequence, v.credit) for v in vends
-                        if v.sequence <= data.last_sequence
-                        and v.status != VendStatus.REVERSED.value)
         price_tariff = (
             s.scalar(select(m.Tariff).where(m.Tariff.code == meter.tariff.code,
                                             m.Tariff.version == data.tariff_version))
@@ -145,7 +163,8 @@ class Readbacks:
             price_per_kwh=price_tariff.price_per_kwh,
             price_tariff_version=price_tariff.version,
             previous_energy_wh=previous.energy_wh if previous is not None else None,
-            applied=applied, card_meter_no=card_meter_no,
+            watermark=start, applied_since=since, withdrawn=withdrawn,
+            card_meter_no=card_meter_no,
         )
 
     def latest_reconciliation(self, meter_no: str) -> ReconciliationResult | None:
@@ -165,3 +184,39 @@ class Readbacks:
                 .order_by(m.Reconciliation.id)
             ).all()
             return [reconciliation_result(rec, no) for rec, no in rows]
+
+
+def watermark_of(s: Session, meter_id: int) -> Watermark:
+    """The meter's stored watermark (no row: nothing settled yet)."""
+    row = s.get(m.ReconciledWatermark, meter_id)
+    if row is None:
+        return Watermark()
+    return Watermark(row.last_sequence, row.applied_credit, row.applied_count, row.readback_id)
+
+
+def _store(s: Session, meter_id: int, start: Watermark, end: Watermark) -> None:
+    if end == start:
+        return
+    assert end.readback_id is not None
+    row = s.get(m.ReconciledWatermark, meter_id)
+    if row is None:
+        row = m.ReconciledWatermark(meter_id=meter_id)
+        s.add(row)
+    row.readback_id, row.last_sequence = end.readback_id, end.sequence
+    row.applied_credit, row.applied_count = end.credit, end.count
+
+
+def _unreversed(vends: Sequence[m.Vend]) -> Applied:
+    return tuple((v.sequence, v.credit) for v in vends if v.status != VendStatus.REVERSED.value)
+
+
+def _withdrawn(s: Session, meter_id: int, start: Watermark, last_sequence: int) -> Applied:
+    """For a readback older than the watermark (a stale or replayed card record): the
+    unreversed vends above its last sequence up to the watermark, which it does not show."""
+    if last_sequence >= start.sequence:
+        return ()
+    return tuple((seq, credit) for seq, credit in s.execute(
+        select(m.Vend.sequence, m.Vend.credit).where(
+            m.Vend.meter_id == meter_id, m.Vend.sequence > max(last_sequence, 0),
+            m.Vend.sequence <= start.sequence, m.Vend.status != VendStatus.REVERSED.value)
+        .order_by(m.Vend.sequence)))

@@ -90,8 +90,8 @@ class VendLife:
         card = lookup.active_card(s, meter)
         if card is None:
             raise VendRefused("no_active_card", f"meter {meter.meter_no} has no active card")
-        pending = s.scalar(select(m.Vend).where(
-            m.Vend.meter_id == meter.id, m.Vend.status.in_(lookup.UNAPPLIED)).limit(1))
+        pending = s.scalar(select(m.Vend).where(lookup.unapplied_vends(meter.id))
+                           .order_by(m.Vend.sequence).limit(1))
         if pending is not None:
             raise VendRefused("unapplied_purchase",
                               f"card {card.card_serial} still carries purchase #{pending.sequence}")
@@ -204,9 +204,8 @@ class VendLife:
             except IntegrityError:
                 raise Conflict(f"card {new_card_serial} is already issued") from None
             moved = []
-            for v in s.scalars(select(m.Vend).where(
-                m.Vend.meter_id == meter.id, m.Vend.status.in_(lookup.UNAPPLIED)
-            ).order_by(m.Vend.sequence)):
+            for v in s.scalars(select(m.Vend).where(lookup.unapplied_vends(meter.id))
+                               .order_by(m.Vend.sequence)):
                 before_v = {"card": v.card.card_serial, "status": v.status}
                 v.card = new
                 v.status = VendStatus.CREATED.value

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -144,6 +145,9 @@ class Vend(Base):
         CheckConstraint("credit >= 0", name="credit"),
         CheckConstraint("sequence >= 1", name="sequence"),
         CheckConstraint(_in("tender", TENDERS), name="tender"),
+        # A sale's monthly sums (block tariffs, fixed charges) read this month's vends of
+        # its meter only, not the meter's whole history (migration 0012).
+        Index("ix_vends_meter_id_created_at", "meter_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -288,6 +292,28 @@ class Readback(Base):
     mac_verified: Mapped[bool]
     raw_hex: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReconciledWatermark(Base):
+    """How far a meter's vends are settled: every vend up to ``last_sequence`` is confirmed by
+    a verified readback or reversed, and neither ever changes again, so their totals are kept
+    here and a readback only looks at the vends after it (see :mod:`rig.billing.watermark`).
+    No row: nothing settled yet (sequence 0, totals 0)."""
+
+    __tablename__ = "reconciled_watermarks"
+    __table_args__ = (
+        CheckConstraint("last_sequence >= 0", name="last_sequence"),
+        CheckConstraint("applied_count >= 0 AND applied_count <= last_sequence",
+                        name="applied_count"),
+        CheckConstraint("applied_credit >= 0", name="applied_credit"),
+    )
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), primary_key=True)
+    # The verified readback that moved it here (the auditor's link back along the chain).
+    readback_id: Mapped[int] = mapped_column(ForeignKey("readbacks.id"))
+    last_sequence: Mapped[int]
+    applied_credit: Mapped[int] = mapped_column(BigInteger)  # Σ credit, unreversed vends ≤ it
+    applied_count: Mapped[int]  # how many unreversed vends ≤ it
 
 
 class Reconciliation(Base):

@@ -26,7 +26,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from rig.billing import models as m
-from rig.billing.centre.lookup import UNAPPLIED
+from rig.billing.centre.lookup import UNAPPLIED, settled_sequence
 from rig.billing.types import CardStatus, VendKind, VendStatus
 
 
@@ -66,8 +66,10 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
     station = select(m.Station.id).where(m.Station.code == bindparam("station"))
     operator = select(m.Operator.id).where(m.Operator.name == bindparam("operator"))
     active_card = (card.meter_id == meter.id) & (card.status == CardStatus.ACTIVE.value)
-    # Not ``in_()``: an expanding IN is re-rendered at every execution.
-    unapplied = (vend.meter_id == meter.id) & or_(*(vend.status == x for x in UNAPPLIED))
+    # Not ``in_()``: an expanding IN is re-rendered at every execution. Only vends after the
+    # settled watermark can be unapplied: the range on (meter_id, sequence) skips history.
+    unapplied = ((vend.meter_id == meter.id) & (vend.sequence > settled_sequence(meter.id))
+                 & or_(*(vend.status == x for x in UNAPPLIED)))
     columns: dict[str, Any] = {
         "meter_id": meter.id, "status": meter.status, "credit_unit": meter.credit_unit,
         "key_revision": meter.key_revision, "last_sequence": meter.last_sequence,
