@@ -14,7 +14,7 @@ import pytest
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
-from rig.billing.remote import connect_billing
+from rig.billing.connect import connect_billing
 from rig.card_formats import registry
 from rig.card_formats.interface import Attack, CardKind
 from rig.scenarios import certification_meter, certification_security

@@ -12,7 +12,7 @@ import pytest
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig, CardReader
-from rig.billing.remote import connect_billing
+from rig.billing.connect import connect_billing
 from rig.card_formats import registry
 from rig.errors import ConfigError
 from rig.scenarios.record import RunRecord
