@@ -117,6 +117,10 @@ class VendLife:
             if vend.status not in lookup.UNAPPLIED:
                 raise Conflict(f"vend {vend_id} is {vend.status}; only an unconfirmed vend "
                                "can be reversed")
+            if vend.card_id is None:
+                raise Conflict(f"vend {vend_id} was sold as an STS token, which its meter takes "
+                               "whenever it is typed: it cannot be taken back (a supervisor's "
+                               "clear-credit token empties the meter)")
             before = vend_result(vend)
             meter = s.scalar(select(m.Meter).where(m.Meter.id == vend.meter_id).with_for_update())
             assert meter is not None

@@ -64,6 +64,7 @@ from rig.billing.models.ledger import (
     Tariff,
     Vend,
 )
+from rig.billing.models.sts import STS_TOKEN_KINDS, ReadbackSource, StsMeter, StsToken
 
 __all__ = [
     "AGENT_ENTRY_KINDS",
@@ -78,6 +79,7 @@ __all__ = [
     "PAYMENT_STATUSES",
     "PRICE",
     "SESSION_STATUSES",
+    "STS_TOKEN_KINDS",
     "TARIFF_KINDS",
     "TENDERS",
     "VEND_KINDS",
@@ -104,8 +106,11 @@ __all__ = [
     "OperatorCredential",
     "ParameterChange",
     "Readback",
+    "ReadbackSource",
     "Reconciliation",
     "Station",
+    "StsMeter",
+    "StsToken",
     "Tariff",
     "UTCDateTime",
     "Vend",
