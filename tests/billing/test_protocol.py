@@ -32,8 +32,8 @@ LOCAL_ONLY = {
     "vend_pending_payments", "verify_audit_chain",
     # the STS desk (keypad meters): served by the API's /meters/{no}/sts and /sts routes and
     # `rig billing sts`; a bench's client sells tokens through vend() like any sale
-    "register_sts_meter", "sts_identity", "sts_key_change", "sts_management_token",
-    "sts_rollover", "sts_tokens",
+    "ingest_serial_readback", "register_sts_meter", "sts_identity", "sts_key_change",
+    "sts_management_token", "sts_rollover", "sts_tokens",
     # the facade's plumbing
     "now", "transaction",
 }

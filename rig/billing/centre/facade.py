@@ -32,6 +32,7 @@ from rig.billing.centre.queries import Queries
 from rig.billing.centre.readbacks import Readbacks
 from rig.billing.centre.registry import Registry
 from rig.billing.centre.sales.desk import Sales
+from rig.billing.centre.serial_readbacks import SerialReadbacks
 from rig.billing.centre.sts_desk import StsDesk
 from rig.billing.centre.uow import UnitOfWork
 from rig.billing.centre.vend_life import VendLife
@@ -101,6 +102,7 @@ class BillingCentre:
         self.cashier = CashierSessions(self.uow, self.access)
         self.agent_desk = AgentDesk(self.uow, self.access)
         self.readbacks = Readbacks(self.uow, readback_keys)
+        self.serial_readbacks = SerialReadbacks(self.uow)
         self.queries = Queries(self.uow)
         self.audit_desk = AuditDesk(self.uow)
 
@@ -218,6 +220,12 @@ class BillingCentre:
     def sts_rollover(self, supply_group: str, *,
                      operator: str) -> dict[str, list[StsTokenInfo]]:
         return self.sts.rollover(supply_group, operator=operator)
+
+    def ingest_serial_readback(self, data: ReadbackData, *,
+                               station: str) -> ReconciliationResult:
+        """A keypad meter's registers read over its serial port: stored as not MAC-protected
+        and reconciled with its token sales (:mod:`.serial_readbacks`)."""
+        return self.serial_readbacks.ingest(data, station=station)
 
     # -- tariffs and pricing (pricing.py) ------------------------------------------------------
 

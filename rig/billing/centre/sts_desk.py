@@ -12,6 +12,8 @@ locked by the sale; on SQLite the whole write is serialised). Tokens are stored 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +29,7 @@ from rig.billing.centre.errors import Conflict, NotFound, VendRefused
 from rig.billing.centre.uow import UnitOfWork
 from rig.billing.sts_keys import StsKeyService
 from rig.billing.types import CreditUnit, StsTokenInfo
-from rig.errors import BillingError
+from rig.errors import BillingError, ConfigError
 from rig.sts import amount as amount_field
 from rig.sts import token as tk
 from rig.sts import tokens
@@ -68,6 +70,15 @@ def _identity_audit(row: m.StsMeter, meter_no: str) -> dict[str, object]:
             "base_date": row.base_date}
 
 
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """An identity, value or key the STS codec refuses: the centre's refusal (its sentence)."""
+    try:
+        yield
+    except (StsError, ConfigError) as e:
+        raise BillingError(str(e)) from None
+
+
 @dataclass(frozen=True)
 class _Issued:
     row: m.StsToken
@@ -89,9 +100,10 @@ class StsDesk:
                  actor: str = "system") -> StsSection:
         """Give a registered meter its STS identity (an administrator's change, audited);
         its sales then produce tokens. The decoder key is derived when a token is made."""
-        ident = identity if isinstance(identity, StsSection) else identity_of(identity)
+        with _one_line():
+            ident = identity if isinstance(identity, StsSection) else identity_of(identity)
         try:
-            with self.uow.transaction("register_sts_meter") as s:
+            with _one_line(), self.uow.transaction("register_sts_meter") as s:
                 if actor != "system":
                     self.access.require_administrator(s, actor, "register a meter's STS identity")
                 meter = lookup.meter(s, meter_no, lock=True)
@@ -212,7 +224,7 @@ class StsDesk:
             field, shown = value, f"{value} W"
         else:
             field, shown = (0xFFFF if kind == "clear_credit" else 0), ""
-        with self.uow.transaction("sts_management") as s:
+        with _one_line(), self.uow.transaction("sts_management") as s:
             self.access.require_role(s, operator, f"issue an STS {kind} token")
             meter = lookup.meter(s, meter_no, lock=True)
             sts = self._sts(s, meter)
@@ -235,7 +247,7 @@ class StsDesk:
         the meter's current key, to the key of its new identity; the centre's record of the
         meter moves to it at once (tokens sold later are under the new key). ``rollover``:
         the new key starts the next base date (the TID roll-over remedy)."""
-        with self.uow.transaction("sts_key_change") as s:
+        with _one_line(), self.uow.transaction("sts_key_change") as s:
             self.access.require_role(s, operator, "issue STS key change tokens")
             meter = lookup.meter(s, meter_no, lock=True)
             return self._key_change(s, meter, operator=operator, key_revision=key_revision,
@@ -256,6 +268,10 @@ class StsDesk:
                 raise BillingError(f"meter {meter.meter_no}: base date {old.base_date} is the "
                                    "last one STS defines; no roll-over beyond it")
             base = later[0]
+            if tk.base_date(base) > self.uow.now():
+                raise BillingError(f"meter {meter.meter_no}: base date {base} starts "
+                                   f"{tk.base_date(base):%Y-%m-%d}; no token could be sold on "
+                                   "it before then, so the roll-over waits")
         changes = {k: v for k, v in (("key_revision", key_revision),
                                      ("tariff_index", tariff_index), ("key_type", key_type),
                                      ("supply_group", supply_group)) if v is not None}
@@ -265,13 +281,10 @@ class StsDesk:
             raise BillingError(f"meter {meter.meter_no}: the new key's identity is the old "
                                "one; change the key revision, tariff index, key type, supply "
                                "group or base date")
-        try:
-            digits = tokens.key_change_tokens(
-                self.keys.decoder_key(old), old.encryption, tokens.KeyChange(
-                    self.keys.decoder_key(new), new.key_revision, new.key_type,
-                    new.tariff_index, key_expiry, rollover, new.supply_group))
-        except StsError as e:
-            raise BillingError(f"meter {meter.meter_no}: {e}") from None
+        digits = tokens.key_change_tokens(
+            self.keys.decoder_key(old), old.encryption, tokens.KeyChange(
+                self.keys.decoder_key(new), new.key_revision, new.key_type,
+                new.tariff_index, key_expiry, rollover, new.supply_group))
         before = _identity_audit(sts, meter.meter_no)
         now = self.uow.now()
         rows = [m.StsToken(meter_id=meter.id, vend_id=None, kind="key_change", position=n,
@@ -294,17 +307,19 @@ class StsDesk:
     def rollover(self, supply_group: str, *, operator: str,
                  before_base_date: int | None = None) -> dict[str, list[StsTokenInfo]]:
         """The TID roll-over for a whole supply group: every meter of ``supply_group`` still on
-        an older base date (default: any but the newest) gets a key change set with the
-        roll-over flag and the next key revision; meter number → its tokens. One
+        an older base date gets a key change set with the
+        roll-over flag and the next key revision; meter number → its tokens. The default
+        ``before_base_date`` is the newest base date already begun (2014 until 2035). One
         transaction: all of the group or none."""
-        with self.uow.transaction("sts_rollover") as s:
+        with _one_line(), self.uow.transaction("sts_rollover") as s:
             self.access.require_role(s, operator, "roll a supply group over to a new base date")
             rows = s.execute(select(m.StsMeter, m.Meter).join(
                 m.Meter, m.Meter.id == m.StsMeter.meter_id).where(
                 m.StsMeter.supply_group == supply_group).order_by(m.Meter.meter_no)).all()
             if not rows:
                 raise NotFound(f"no STS meter in supply group {supply_group!r}")
-            limit = before_base_date or BASE_YEARS[-1]
+            now = self.uow.now()
+            limit = before_base_date or max(y for y in BASE_YEARS if tk.base_date(y) <= now)
             out: dict[str, list[StsTokenInfo]] = {}
             for sts, meter in rows:
                 if sts.base_date >= limit:
