@@ -6,11 +6,11 @@ it: a serial readback carries **no MAC**, so nothing vouches that the station re
 meter said. It is stored as received (``mac_verified`` false, like any readback the centre
 could not verify) with a ``readback_sources`` row saying where it came from, and its
 reconciliation replaces the ``mac_verified`` check by ``readback_source``, which records
-"serial, not MAC-protected": the verdict says whether the figures agree with the ledger, never
-that the meter wrote them. A keypad meter counts the tokens it accepted (purchase count) but
-not which: the vends it shows applied are taken to be its first ``purchase_count`` token sales
-in the order sold (a meter accepts tokens in any order; an older token typed late still counts
-once, and only the total is compared exactly).
+"serial: not MAC-protected" (a statement of trust, not a test): the verdict says whether the
+figures agree with the ledger, never that the meter wrote them. A keypad meter counts the
+tokens it accepted (purchase count) but not which: the vends it shows applied are taken to be
+its first ``purchase_count`` token sales in the order sold (a meter accepts tokens in any
+order; an older token typed late still counts once, and the total is compared exactly).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from rig.billing.types import (
 from rig.errors import BillingError
 
 SOURCE = "serial"
+TRUST = "serial: not MAC-protected"  # what the readback_source check records
 NOTE = ("read over the meter's serial port by the station: not MAC-protected, so it proves "
         "only what the station reported")
 
@@ -80,9 +81,8 @@ class SerialReadbacks:
                 price_tariff_version=tariff.version,
                 previous_energy_wh=previous.energy_wh if previous is not None else None,
                 applied=tuple((v.sequence, v.credit) for v in applied)), data)
-            checks = tuple(Check("readback_source", "card (MAC) or serial (no MAC)",
-                                 "serial: not MAC-protected", 0, True)
-                           if c.name == "mac_verified" else c for c in outcome.checks)
+            source = Check("readback_source", TRUST, TRUST, 0, True)  # the trust level, said
+            checks = tuple(source if c.name == "mac_verified" else c for c in outcome.checks)
             failed = [c.name for c in checks if not c.passed]
             verdict = Verdict.MISMATCH if failed else Verdict.BALANCED
             confirmed = []
@@ -98,9 +98,8 @@ class SerialReadbacks:
             evidence = {**outcome.evidence, "verdict": verdict.value, "failed": failed,
                         "checks": [c for c in outcome.evidence["checks"]
                                    if c["name"] != "mac_verified"]
-                        + [{"name": "readback_source", "expected": checks[0].expected,
-                            "actual": "serial: not MAC-protected", "tolerance": 0,
-                            "passed": True}],
+                        + [{"name": "readback_source", "expected": TRUST, "actual": TRUST,
+                            "tolerance": 0, "passed": True}],
                         "confirmed_vend_ids": confirmed,
                         "source": {"kind": SOURCE, "station": station,
                                    "mac_protected": False, "note": NOTE},
