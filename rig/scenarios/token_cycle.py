@@ -21,7 +21,13 @@ from rig.billing.service import BillingCentre
 from rig.billing.types import ReadbackData, VendResult
 from rig.errors import RigError
 from rig.scenarios.certification_printer import attach_printed_receipt
-from rig.scenarios.prepaid_cycle import PHASES, CycleParams, PrepaidCycle, record_reconciliation
+from rig.scenarios.prepaid_cycle import (
+    PHASES,
+    CycleParams,
+    CycleResult,
+    PrepaidCycle,
+    record_reconciliation,
+)
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps, attach_reconciliation
 from rig.sts.token import grouped
@@ -63,7 +69,7 @@ class TokenCycle(PrepaidCycle):
         self.steps = KeypadSteps(bench, billing, record)
         self.billing = billing
 
-    def run(self) -> object:
+    def run(self) -> CycleResult:
         try:
             self.register()
             vend = self.buy()

@@ -261,7 +261,7 @@ class StsDesk:
                     key_expiry: int) -> list[StsTokenInfo]:
         sts = self._sts(s, meter)
         old = identity_row(sts)
-        base = old.base_date
+        base: int = old.base_date
         if rollover:
             later = [y for y in BASE_YEARS if y > old.base_date]
             if not later:

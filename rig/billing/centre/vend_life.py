@@ -209,8 +209,10 @@ class VendLife:
                 raise Conflict(f"card {new_card_serial} is already issued") from None
             moved = []
             for v in s.scalars(select(m.Vend).where(
-                m.Vend.meter_id == meter.id, m.Vend.status.in_(lookup.UNAPPLIED)
+                m.Vend.meter_id == meter.id, m.Vend.status.in_(lookup.UNAPPLIED),
+                m.Vend.card_id.is_not(None),  # a token sale stays a token
             ).order_by(m.Vend.sequence)):
+                assert v.card is not None
                 before_v = {"card": v.card.card_serial, "status": v.status}
                 v.card = new
                 v.status = VendStatus.CREATED.value

@@ -4,9 +4,11 @@ by ``POST /vends`` like any sale: the reply's ``token`` holds the 20 digits."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from rig.billing.api.auth import Cashier, Centre, role
+from fastapi import APIRouter, Depends
+
+from rig.billing.api.auth import Cashier, Centre, require
 from rig.billing.api.schemas import ReadbackIn, ReconciliationOut
 from rig.billing.api.schemas.sts import (
     StsIdentityIn,
@@ -15,11 +17,13 @@ from rig.billing.api.schemas.sts import (
     StsManagementIn,
     StsTokenOut,
 )
-from rig.billing.types import OperatorRole, ReadbackData
+from rig.billing.types import OperatorInfo, OperatorRole, ReadbackData
 
 router = APIRouter(tags=["sts"])
-AdminSts = role(OperatorRole.ADMINISTRATOR, "registering a meter's STS identity")
-Supervisor = role(OperatorRole.SUPERVISOR, "issuing STS management tokens")
+AdminSts = Annotated[OperatorInfo, Depends(require(
+    OperatorRole.ADMINISTRATOR, "registering a meter's STS identity"))]
+Supervisor = Annotated[OperatorInfo, Depends(require(
+    OperatorRole.SUPERVISOR, "issuing STS management tokens"))]
 
 
 def _identity(ident: object) -> StsIdentityOut:

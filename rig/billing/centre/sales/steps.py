@@ -265,6 +265,7 @@ def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
     db.audit(audit.shape(at=sale.now, actor=req.operator, action="vend.create", entity="vend",
                          entity_id=vend_id, after=result), ctx.audit_head)
     if ctx.is_sts:
+        assert issue_token is not None
         return replace(result, token=issue_token(session, sale, vend_id))
     return result
 
