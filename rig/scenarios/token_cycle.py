@@ -20,7 +20,6 @@ from rig.bench.keypad import keypad_for
 from rig.billing.service import BillingCentre
 from rig.billing.types import ReadbackData, VendResult
 from rig.errors import RigError
-from rig.scenarios.certification_printer import attach_printed_receipt
 from rig.scenarios.prepaid_cycle import (
     PHASES,
     CycleParams,
@@ -72,7 +71,7 @@ class TokenCycle(PrepaidCycle):
     def run(self) -> CycleResult:
         try:
             self.register()
-            vend = self.buy()
+            vend = self.buy()  # the card cycle's "buy credit", with the token measured
             self.type_token(vend)
             self.consume_to_alarm()
             self.consume_to_cutoff()
@@ -94,19 +93,9 @@ class TokenCycle(PrepaidCycle):
             self.record.measure("STS PAN registered", ident.pan, equals=sts.pan)
             self.record.measure("STS base date", ident.base_date, equals=sts.base_date)
 
-    def buy(self) -> VendResult:
-        with self.record.step(TOKEN_PHASES[2]):
-            vend = self.steps.vend(self.params.amount)
-            self.result.credit_bought = self.steps.credit_of(vend)
-            self.result.vend_sequence = vend.sequence
-            self.record.measure("amount paid", vend.amount, self.bench.profile.credit.currency,
-                                equals=self.params.amount, basis="the amount asked for")
-            self.record.measure("credit bought", self.result.credit_bought, self.steps.unit)
-            token = vend.token or ""
-            self.record.measure("token digits", len(token), equals=20,
-                                description=grouped(token))
-            attach_printed_receipt(self.steps, vend)
-            return vend
+    def measure_medium(self, vend: VendResult) -> None:
+        token = vend.token or ""
+        self.record.measure("token digits", len(token), equals=20, description=grouped(token))
 
     def type_token(self, vend: VendResult) -> None:
         with self.record.step(TOKEN_PHASES[3]):

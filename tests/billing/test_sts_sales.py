@@ -32,6 +32,7 @@ from rig.sts import tokens
 from rig.sts.identity import StsSection
 from rig.sts.keys import Encryption
 from rig.sts.token import grouped
+from tests.billing.api_helpers import Clock
 
 METER = "000010020001"
 PAN = "600727000000000009"
@@ -39,17 +40,9 @@ PROFILE = "iec62056-1p-energy"
 NOW = datetime(2026, 3, 1, 12, 0, 20, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

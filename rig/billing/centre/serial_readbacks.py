@@ -23,6 +23,7 @@ from rig.billing import models as m
 from rig.billing.centre import lookup
 from rig.billing.centre.errors import NotFound
 from rig.billing.centre.readbacks import readback_row
+from rig.billing.centre.rows import reconciliation_result
 from rig.billing.centre.uow import UnitOfWork
 from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.types import (
@@ -105,19 +106,15 @@ class SerialReadbacks:
                                    "mac_protected": False, "note": NOTE},
                         "mac": {"verified_by_centre": False,
                                 "reason": "a serial readback carries no MAC"}}
-            rec = m.Reconciliation(
-                meter_id=meter.id, readback_id=readback.id, verdict=verdict.value,
-                expected_purchase=outcome.expected_purchase,
-                actual_purchase=outcome.actual_purchase,
-                expected_consumed=outcome.expected_consumed,
-                actual_consumed=outcome.actual_consumed, evidence=evidence, created_at=now)
+            figures = ("expected_purchase", "actual_purchase", "expected_consumed",
+                       "actual_consumed")
+            rec = m.Reconciliation(meter_id=meter.id, readback_id=readback.id,
+                                   verdict=verdict.value, evidence=evidence, created_at=now,
+                                   **{f: getattr(outcome, f) for f in figures})
             s.add(rec)
             s.flush()
             self.uow.audit(s, "station", "readback.ingest", "readback", readback.id, None,
                            {"meter_no": meter.meter_no, "verdict": verdict.value,
                             "reconciliation_id": rec.id, "confirmed_vend_ids": confirmed,
                             "mac_verified": False, "source": SOURCE, "station": station})
-            return ReconciliationResult(
-                reconciliation_id=rec.id, readback_id=readback.id, meter_no=meter.meter_no,
-                verdict=verdict, checks=checks, evidence=evidence,
-                confirmed_vend_ids=tuple(confirmed), created_at=now)
+            return reconciliation_result(rec, meter.meter_no)
