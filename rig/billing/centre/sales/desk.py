@@ -118,6 +118,8 @@ class Sales:
             if late is not None:
                 return replay(late, req)
             raise VendRefused("unknown_meter", f"meter {req.meter_no} is not registered")
+        if ctx.is_sts:
+            _ = db.session  # a token sale runs in the ORM: a direct one hands over right here
         steps.refuse_unsellable(db, req, ctx, self.limits)
         assert ctx.tariff_id is not None
         return steps.price(db, req, ctx, self._tariff(db, ctx.tariff_id), now, lock=lock)
