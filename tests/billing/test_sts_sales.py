@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -317,3 +317,51 @@ def test_the_api_serves_the_sts_desk_by_role(centre: BillingCentre) -> None:
         keys = client.post(f"/meters/{METER}/sts/key-change", headers=auth("sam"),
                            json={"key_revision": 3})
         assert keys.status_code == 201 and len(keys.json()) == 2
+        keypad, engine = keypad_meter()
+        assert keypad.enter(sold.json()["token"], NOW).accepted
+        body = {k: v for k, v in asdict(_serial(engine, 0)).items() if k != "mac_verified"}
+        body |= {"timestamp": NOW.isoformat(), "credit_unit": "energy_wh"}
+        read = client.post("/sts/readbacks?station=DESK-1", headers=auth("carol"), json=body)
+        assert read.status_code == 201, read.text
+        assert read.json()["verdict"] == "balanced"
+        assert client.post("/sts/readbacks?station=DESK-1", headers=auth("carol"),
+                           json=body | {"mac_verified": True}).status_code == 422
+
+
+def test_stations_selling_at_once_get_distinct_tids(billing_url: str, clock: Clock) -> None:
+    """Four stations sell to one keypad meter at the same instant (threads, separate
+    connections): every sale gets its own TID and every token is accepted once."""
+    import threading
+
+    with open_billing(billing_url, clock=clock,
+                      sts_keys=StsKeyService.public_test_keys()) as c:
+        c.register_operator("carol", "cashier")
+        for n in range(4):
+            c.register_station(f"DESK-{n}")
+        c.register_customer("Ada", "ACC-1")
+        c.create_tariff("RES", Decimal("0.1500"), datetime(2024, 1, 1, tzinfo=UTC))
+        register(c, METER)
+        c.register_sts_meter(METER, {"pan": PAN, "supply_group": "123456", "base_date": 2014})
+        errors: list[BaseException] = []
+
+        def station(n: int) -> None:
+            try:
+                for k in range(5):
+                    c.vend(METER, Decimal("5.00"), request_id=f"s{n}-{k}",
+                           station=f"DESK-{n}", operator="carol")
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=station, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        made = c.sts_tokens(METER)
+    tids = [t.tid for t in made]
+    assert len(made) == 20 and len(set(tids)) == 20  # all in the same minute of the clock
+    keypad, engine = keypad_meter()
+    assert all(keypad.enter(t.digits, NOW).result is TokenResult.ACCEPT
+               for t in sorted(made, key=lambda t: t.tid or 0))
+    assert engine.purchase_count == 20
