@@ -185,7 +185,8 @@ def _differ(out: list[str], what: str, pairs: dict[str, tuple[Any, Any]]) -> Non
 def _vends(s: Session, d: Derived, out: Comparison) -> None:
     rows = s.execute(select(m.Vend, m.Meter.meter_no, m.Card.card_serial)
                      .join(m.Meter, m.Meter.id == m.Vend.meter_id)
-                     .join(m.Card, m.Card.id == m.Vend.card_id).order_by(m.Vend.id)).all()
+                     .outerjoin(m.Card, m.Card.id == m.Vend.card_id)  # token sales: none
+                     .order_by(m.Vend.id)).all()
     left = dict(d.vends)
     for v, meter_no, card_serial in rows:
         what = f"vends row {v.id} (meter {meter_no} #{v.sequence})"
@@ -200,7 +201,7 @@ def _vends(s: Session, d: Derived, out: Comparison) -> None:
             "credit unit": (v.credit_unit, e["credit_unit"]),
             "request id": (v.request_id, e["request_id"]), "kind": (v.kind, e["kind"]),
             "tender": (v.tender, e["tender"]), "status": (v.status, e["status"]),
-            "card": (card_serial, e["card_serial"]),
+            "card": (card_serial or "", e["card_serial"]),
             "tariff version": (v.tariff_version, e["tariff_version"]),
             "price per kWh": (v.price_per_kwh, e["price_per_kwh"]),
             "reprints": (v.reprint_count, e["reprint_count"])})

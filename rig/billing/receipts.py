@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rig.billing.display import Display
 from rig.billing.types import VendResult
+from rig.sts.token import grouped
 
 WIDTH = 40
 LABEL = 24  # label column; the amount takes the rest of the line, right-aligned
@@ -23,8 +24,9 @@ def receipt_rows(v: VendResult, display: Display | None = None) -> list[tuple[st
     rows: list[tuple[str, bool]] = [("PREPAID ENERGY RECEIPT".center(WIDTH), True)]
     if v.reprint_count:
         rows.append((f"*** REPRINT {v.reprint_count} ***".center(WIDTH), True))
+    medium = f"card      {v.card_serial}" if v.token is None else "medium    STS token (keypad)"
     rows += [(t, False) for t in (
-        f"meter     {v.meter_no}", f"card      {v.card_serial}", f"purchase  #{v.sequence}",
+        f"meter     {v.meter_no}", medium, f"purchase  #{v.sequence}",
         f"date      {d.time(v.created_at, seconds=True)}",
         f"station   {v.station}  operator {v.operator}",
         f"tariff    {v.tariff_code} v{v.tariff_version} @ {d.money(v.price_per_kwh)}/kWh",
@@ -38,6 +40,9 @@ def receipt_rows(v: VendResult, display: Display | None = None) -> list[tuple[st
     rows += [("-" * WIDTH, False), (_priced("PAID", d.money(v.amount)), True),
              (f"credit    {d.credit(v.credit, v.credit_unit)}", True),
              (f"status    {d.status(v.status)}", False)]
+    if v.token is not None:  # what the customer types on the meter's keypad
+        rows += [("-" * WIDTH, False), ("TOKEN (type on the meter)".center(WIDTH), True),
+                 (grouped(v.token).center(WIDTH), True)]
     return rows
 
 

@@ -16,7 +16,7 @@ purchase (documented in docs/billing.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
@@ -54,8 +54,11 @@ def price_vend(
     fixed_due: Decimal = ZERO,
     debts: Sequence[DebtInfo] = (),
     at: datetime | None = None,
+    carry: Callable[[int], int] | None = None,
 ) -> Pricing:
-    """Price a payment of ``amount`` (currency, whole cents) on ``tariff``."""
+    """Price a payment of ``amount`` (currency, whole cents) on ``tariff``. ``carry``: the
+    most credit (≤ its argument) the medium can carry — an STS token's whole 0.1 kWh steps
+    and 14-bit mantissa; only that much is charged, the rest stays change."""
     if not isinstance(amount, Decimal):
         raise TypeError(f"amount must be Decimal, got {type(amount).__name__}")
     unit = CreditUnit(credit_unit)
@@ -95,14 +98,16 @@ def price_vend(
     budget = Decimal(int(left / CENT) * RATE_SCALE // (RATE_SCALE + rate_units)) * CENT
 
     if unit is CreditUnit.MONEY_CENTS:
-        credit = int(budget / CENT)
-        energy_charge = budget
+        credit = int(budget / CENT) if carry is None else carry(int(budget / CENT))
+        energy_charge = credit * CENT
         lines.append(ReceiptLine(
             "credit", budget,
             f"{budget} money credit (meter applies {tariff.price_per_kwh}/kWh, tariff "
             f"{tariff.code} v{tariff.version})"))
     else:
         steps = _energy_steps(tariff, month_energy_wh, budget, at)
+        if carry is not None:
+            steps = _trimmed(steps, carry(sum(wh for wh, _, _ in steps)))
         credit = sum(wh for wh, _, _ in steps)
         energy_charge = ZERO
         exact = Decimal(0)
@@ -124,7 +129,10 @@ def price_vend(
     if change_out < 0:  # cannot happen: budget × (1 + rates) ≤ left
         raise AssertionError(f"pricing overspent {amount}: change {change_out}")
     if change_out:
-        lines.append(ReceiptLine("change_out", change_out, "change kept for the next purchase"))
+        kept = "change kept for the next purchase"
+        if carry is not None:
+            kept += " (a token carries whole 0.1 kWh steps its 14-bit mantissa can count)"
+        lines.append(ReceiptLine("change_out", change_out, kept))
     return Pricing(
         credit=credit,
         components=tuple(lines),
@@ -168,6 +176,17 @@ def _energy_steps(
         if wh == affordable:
             break
     return steps or [(0, tariff.price_per_kwh, "none")]
+
+
+def _trimmed(steps: list[tuple[int, Decimal, str]],
+             total: int) -> list[tuple[int, Decimal, str]]:
+    """The first ``total`` Wh of ``steps`` (the cheapest blocks come first)."""
+    out: list[tuple[int, Decimal, str]] = []
+    for wh, price, label in steps:
+        take = min(wh, total - sum(w for w, _, _ in out))
+        if take > 0:
+            out.append((take, price, label))
+    return out or [(0, steps[0][1], steps[0][2])]
 
 
 def band_at(bands: Sequence[Band], local: datetime) -> Band:

@@ -235,6 +235,24 @@ class VendResult:
     parameters: dict[str, Any] | None = None  # queued meter parameters to write with this vend
     reprint_count: int = 0
     tender: str = "cash"  # cash at the desk | bank: paid by the customer's bank payments
+    token: str | None = None  # an STS keypad meter's 20-digit token (no card: card_serial "")
+
+
+@dataclass(frozen=True)
+class StsTokenInfo:
+    """One STS token the centre issued: what a receipt or a management slip prints. ``value``
+    is the amount carried (kWh) for credit, W for a power limit, else empty."""
+
+    token_id: int
+    meter_no: str
+    kind: str
+    digits: str
+    tid: int | None
+    base_date: int
+    value: str
+    issued_at: datetime
+    vend_id: int | None = None
+    position: int = 1  # a key change set's section
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,18 @@ from rig.cli.billing_print import (
 )
 from rig.cli.billing_report import report_app
 from rig.cli.billing_sessions import selling_station, session_app
+from rig.cli.billing_sts import (
+    BaseOpt,
+    DkgaOpt,
+    EaOpt,
+    KrnOpt,
+    KtOpt,
+    PanOpt,
+    SgcOpt,
+    TiOpt,
+    sts_app,
+    sts_identity_option,
+)
 from rig.cli.console import (
     IdleMinutes,
     InsecureCookies,
@@ -90,7 +102,8 @@ for sub, name in ((vends_app, "vends"), (customers_app, "customers"), (meters_ap
                   (cards_app, "cards"),
                   (tariffs_app, "tariffs"), (operators_app, "operators"),
                   (readback_app, "readback"), (audit_app, "audit"), (token_app, "token"),
-                  (report_app, "report"), (bank_app, "bank"), (session_app, "session")):
+                  (report_app, "report"), (bank_app, "bank"), (session_app, "session"),
+                  (sts_app, "sts")):
     app.add_typer(sub, name=name)
 
 out = table_console()
@@ -165,14 +178,23 @@ def meters_add(
     ] = None,
     db: Db = DEFAULT_URL,
     operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
+    sts_pan: PanOpt = None, sts_supply_group: SgcOpt = None, sts_tariff_index: TiOpt = None,
+    sts_key_revision: KrnOpt = None, sts_key_type: KtOpt = None, sts_dkga: DkgaOpt = None,
+    sts_encryption: EaOpt = None, sts_base_date: BaseOpt = None,
 ) -> None:
-    """Register a meter for a customer (administrator)."""
+    """Register a meter for a customer (administrator); with --sts-pan a keypad meter with
+    its STS identity (the rest from the options, else the profile's [sts] section): its
+    sales print tokens."""
     at = when(commissioned_at, "--commissioned-at")
     try:
         d = meter_defaults(profile, unit=unit, key_revision=key_revision,
                            hoarding_limit=hoarding_limit)
     except RegistrationError as e:
         raise fail(str(e)) from None
+    sts = sts_identity_option(
+        d.sts, pan=sts_pan, supply_group=sts_supply_group, tariff_index=sts_tariff_index,
+        key_revision=sts_key_revision, key_type=sts_key_type, dkga=sts_dkga,
+        encryption=sts_encryption, base_date=sts_base_date)
     with open_centre(db) as c:
         by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
                       doing="registering a meter")
@@ -181,6 +203,11 @@ def meters_add(
                                 key_revision=d.key_revision,
                                 commissioning_energy_wh=commissioning_wh, commissioned_at=at,
                                 hoarding_limit=d.hoarding_limit)
+        if sts is not None:
+            c.register_sts_meter(meter_no, sts, actor=by.name)
+    if sts is not None:
+        out.print(f"meter {meter_no}: STS PAN {sts.pan}, supply group {sts.supply_group}, "
+                  f"base date {sts.base_date}: its sales print tokens", highlight=False)
     out.print(f"meter {info.meter_no} registered for {info.customer_account} "
               f"(tariff {info.tariff_code}, credit in {info.credit_unit.value}, "
               f"key revision {d.key_revision}, hoarding limit {_limit(info.hoarding_limit)}; "
@@ -470,8 +497,12 @@ def vend(
         if receipts is not None:  # the sale stands whatever the printer does
             print_receipt(receipts, result, operator=by.name, display=display)
     out.print(receipt_text(result, display), highlight=False, markup=False, end="")
-    err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
-              f"{result.card_serial}", highlight=False)
+    if result.token is not None:
+        err.print(f"vend {result.vend_id} (request id {rid}): the customer types the token "
+                  f"on meter {result.meter_no}'s keypad", highlight=False)
+    else:
+        err.print(f"vend {result.vend_id} (request id {rid}): write it to card "
+                  f"{result.card_serial}", highlight=False)
 
 
 @app.command()

@@ -109,6 +109,10 @@ def run(
                                  "name or tags KEY=VALUE[,...]; --bench gives the rest "
                                  "(billing centre, operator)")
     ] = None,
+    medium: Annotated[
+        str, typer.Option(help="card (the IC card cycle) or token (an STS token typed on the "
+                          "keypad of a profile with an [sts] section, e.g. iec62056-1p-energy)")
+    ] = "card",
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
 
@@ -154,6 +158,11 @@ def run(
             where = f"{config.source}: " if config.source else ""
             raise _fail(f"{where}{_config_problems(e)}") from None
         meter_profile = load_profile(config.profile, config.profiles_dir)
+        if medium not in ("card", "token"):
+            raise RigError(f"--medium {medium!r}: card or token")
+        if medium == "token" and meter_profile.sts is None:
+            raise RigError(f"--medium token: profile {meter_profile.name!r} has no [sts] "
+                           "section, so its meter takes no tokens (docs/sts.md)")
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
@@ -164,6 +173,7 @@ def run(
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.purchase import purchase_warning, suitable_purchase
     from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
+    from rig.scenarios.token_cycle import TOKEN_PHASES
 
     price = CycleParams().price_per_kwh
     if paid is None:
@@ -175,11 +185,12 @@ def run(
     console.print(
         f"[bold]rig[/] prepaid cycle on a [bold]{config.kind}[/] bench, profile "
         f"[bold]{config.profile}[/], time scale {config.time_scale:g}×"
+        + (", credit as an STS token" if medium == "token" else "")
     )
-    with CycleProgress(console, PHASES) as progress:
+    with CycleProgress(console, TOKEN_PHASES if medium == "token" else PHASES) as progress:
         outcome = run_prepaid_cycle(
             config, params=params, run_dir=run_dir, db_url=db, observer=progress,
-            operator=operator,
+            operator=operator, medium=medium,
         )
     progress.print_summary(outcome.record.summary, outcome.report, result_out)
     if outcome.error is not None and not isinstance(outcome.error, AssertionError):

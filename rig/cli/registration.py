@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from rig.errors import ConfigError
 from rig.profile import CreditKind, MeterProfile, load_profile
+from rig.sts.identity import StsSection
 
 UNITS = {CreditKind.MONEY: "money_cents", CreditKind.ENERGY: "energy_wh"}
 _CARD_SERIAL = re.compile(r"[0-9A-Fa-f]{16}")
@@ -24,6 +25,7 @@ class MeterDefaults:
     key_revision: int
     hoarding_limit: int | None  # credit units (cents / Wh)
     source: str  # where they came from, for the confirmation line
+    sts: StsSection | None = None  # the profile's [sts] section: defaults for --sts-… options
 
 
 def meter_defaults(profile_name: str, *, unit: str | None, key_revision: int | None,
@@ -48,7 +50,7 @@ def meter_defaults(profile_name: str, *, unit: str | None, key_revision: int | N
     limit = hoarding_limit if hoarding_limit is not None else \
         profile.to_credit_units(profile.thresholds.hoarding_limit)
     revision = key_revision if key_revision is not None else profile.card.key_revision
-    return MeterDefaults(declared, revision, limit, f"profile {profile.name}")
+    return MeterDefaults(declared, revision, limit, f"profile {profile.name}", profile.sts)
 
 
 def card_serial(value: str) -> str:

@@ -91,6 +91,14 @@ class MeterClient(ABC):
     def energy_kwh(self) -> Decimal:
         return self._decimal("energy_total")
 
+    def purchase_count(self) -> int:
+        """Purchases the meter applied (a keypad meter: tokens it accepted)."""
+        return int(self._decimal("purchase_count"))
+
+    def cumulative_purchase(self) -> Decimal:
+        """Credit purchased in total, in the profile's unit."""
+        return self._decimal("cumulative_purchase")
+
     @abstractmethod
     def status(self) -> MeterStatus: ...
 

@@ -40,6 +40,7 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "sts old token is refused": RequirementLabels("tamper", "critical"),
     "sts token made for a different meter is refused": RequirementLabels("security", "blocker"),
     "sts key change then a token under the new key": RequirementLabels("security", "critical"),
+    "sts rollover to the next base date": RequirementLabels("security", "critical"),
 }
 
 

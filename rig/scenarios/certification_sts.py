@@ -15,8 +15,10 @@ from decimal import Decimal
 from rig.bench.keypad import Keypad, KeypadEntry, keypad_for
 from rig.profile import CreditKind
 from rig.scenarios.steps import BenchSteps
+from rig.sts import token as tk
 from rig.sts import tokens
 from rig.sts.identity import StsSection
+from rig.sts.keys import BASE_YEARS
 
 
 class _Vendor:
@@ -125,5 +127,46 @@ def sts_key_change_then_a_token_under_the_new_key(s: BenchSteps) -> None:
         _type(s, keypad.enter(v.credit(key=new_key)), "Accept")
         s.record.measure("remaining credit", s.meter.remaining(), s.unit,
                          equals=before + v.amount)
+    with s.record.step("a token under the old key"):
+        _refused(s, keypad, v.credit(), "CRC Err")
+
+
+def sts_rollover_to_the_next_base_date(s: BenchSteps) -> None:
+    """The TID roll-over remedy: with the TID memory full of tokens of the old base date, a
+    key change set with the roll-over flag (to the next key revision) moves the meter to the
+    next base date with an empty TID memory: a token under the new key counting minutes from
+    the new base date (a TID far below every remembered one, which a meter that kept its
+    memory would refuse as Old) adds its amount, the same token again is Used, and a token
+    under the old key is a CRC Err."""
+    v, keypad = _Vendor(s), keypad_for(s.bench.sim)
+    later = [y for y in BASE_YEARS if y > v.sts.base_date]
+    if not later:
+        raise ValueError(f"base date {v.sts.base_date} is the last: no roll-over beyond it")
+    new_krn = v.sts.key_revision % 9 + 1
+    new_sts = v.sts.model_copy(update={"key_revision": new_krn, "base_date": later[0]})
+    new_key = new_sts.lab_decoder_key()
+    change = tokens.KeyChange(new_key, new_krn, v.sts.key_type, v.sts.tariff_index,
+                              rollover=True, supply_group=v.sts.supply_group)
+    depth = v.sts.tid_memory
+    small = None if v.money else Decimal("0.1")
+    with s.record.step(f"fill the TID memory: {depth} tokens of base date {v.sts.base_date}"):
+        accepted = sum(keypad.enter(v.credit(amount=small)).display == "Accept"
+                       for _ in range(depth))
+        s.record.measure("tokens accepted", accepted, equals=depth)
+    with s.record.step(f"type the roll-over key change set to base date {later[0]}"):
+        shown = [keypad.enter(t).display
+                 for t in tokens.key_change_tokens(v.key, v.sts.encryption, change)]
+        s.record.measure("last section's display", shown[-1], equals="Accept")
+    # a TID counted from the new base date: its first hours
+    first = tokens.Issue(tk.base_date(later[0]) + timedelta(minutes=7), later[0], 5)
+    token = tokens.credit_token(new_key, v.sts.encryption, subclass=4 if v.money else 0,
+                                amount=v.amount, issue=first)
+    with s.record.step("a token of the new base date under the new key"):
+        before = s.meter.remaining()
+        _type(s, keypad.enter(token), "Accept")
+        s.record.measure("remaining credit", s.meter.remaining(), s.unit,
+                         equals=before + v.amount)
+    with s.record.step("the same token again"):
+        _refused(s, keypad, token, "Used")
     with s.record.step("a token under the old key"):
         _refused(s, keypad, v.credit(), "CRC Err")

@@ -140,8 +140,13 @@ class PrepaidCycle:
                                 equals=self.params.amount, basis="the amount asked for")
             self.record.measure("credit bought", self.result.credit_bought, self.steps.unit)
             self.record.measure("purchase sequence", vend.sequence, low=Decimal(1))
+            self.measure_medium(vend)
             attach_printed_receipt(self.steps, vend)  # the station's receipt (issue 29)
             return vend
+
+    def measure_medium(self, vend: VendResult) -> None:
+        """What carries the credit to the meter, measured as it is sold: the card cycle
+        writes it in the next phase; the token cycle measures the token here."""
 
     def write_purchase(self, vend: VendResult) -> None:
         with self.record.step(PHASES[3]):

@@ -15,11 +15,13 @@ from rig.bench.config import BenchConfig
 from rig.bench.safe_report import SafeStateReport, watts
 from rig.billing.audit_key import AuditConfig, AuditKey
 from rig.billing.connect import connect_billing
+from rig.errors import RigError
 from rig.profile import load_profile
 from rig.report.testrecord import bench_context
 from rig.report.writer import write_report
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, CycleResult, PrepaidCycle
 from rig.scenarios.record import Observer, RunRecord
+from rig.scenarios.token_cycle import TOKEN_PHASES, TokenCycle
 
 
 @dataclass
@@ -70,14 +72,21 @@ def run_prepaid_cycle(
     observer: Observer | None = None,
     use_allure: bool = False,
     operator: str | None = None,
+    medium: str = "card",
 ) -> CycleRun:
-    """Run one cycle; the report is written whatever happens (the error is returned)."""
+    """Run one cycle; the report is written whatever happens (the error is returned).
+    ``medium``: ``card`` (the IC card cycle) or ``token`` (an STS token typed on the keypad of
+    a profile with an ``[sts]`` section, :mod:`rig.scenarios.token_cycle`)."""
+    if medium not in ("card", "token"):
+        raise RigError(f"--medium {medium!r}: card or token")
     run_dir = run_dir or new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     profile = load_profile(config.profile, config.profiles_dir)
     url = db_url or config.billing.url or f"sqlite:///{(run_dir / 'billing.sqlite').resolve()}"
     audit = run_audit_config(run_dir) if not (db_url or config.billing.url) else None
-    record = RunRecord("prepaid cycle", identity={}, phases=PHASES, observer=observer,
+    token = medium == "token"
+    record = RunRecord("prepaid cycle" + (" with an STS token" if token else ""), identity={},
+                       phases=TOKEN_PHASES if token else PHASES, observer=observer,
                        use_allure=use_allure)
     cycle: PrepaidCycle | None = None
     error: BaseException | None = None
@@ -90,8 +99,9 @@ def run_prepaid_cycle(
                 # A database URL opens the ledger here; http(s):// is a served centre.
                 with connect_billing(url, token_file=config.billing.token_file,
                                      clock=bench.clock.now, audit=audit) as billing:
-                    cycle = PrepaidCycle(bench, billing, record,  # type: ignore[arg-type]
-                                         params)
+                    kind = TokenCycle if token else PrepaidCycle
+                    cycle = kind(bench, billing, record,  # type: ignore[arg-type]
+                                 params)
                     cycle.run()
             finally:  # at the end: the card's ATR is known once the writer has seen it
                 record.context = bench_context(bench, billing_url=url, operator=operator)

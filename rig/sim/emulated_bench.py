@@ -236,8 +236,11 @@ class EmulatedBench:
     # -- the meter's keypad (the customer at the meter) -------------------------------------
     def press_key(self, key: str) -> bool:
         """A key press on the meter; True if the meter granted what it asks for."""
-        if key != "emergency_credit":
-            raise ValueError(f"unknown meter key {key!r} (emergency_credit)")
+        if key not in ("emergency_credit", "acknowledge"):
+            raise ValueError(f"unknown meter key {key!r} (emergency_credit, acknowledge)")
         with self.world.lock:
             self.world.advance()
+            if key == "acknowledge":  # a keypad meter's customer clears an alarm-2 trip on
+                # its keypad, as a card insertion does on a card meter
+                return self.world.engine.card_inserted(self.clock.now())
             return self.world.engine.request_emergency_credit(self.clock.now())

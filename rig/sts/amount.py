@@ -41,3 +41,20 @@ def field_of(count: int) -> int:
 def representable(count: int) -> int:
     """The count a token for `count` steps actually carries."""
     return count_of(field_of(count))
+
+
+def field_at_most(count: int) -> int:
+    """The 16-bit field for the largest representable count not above `count`: what a sale
+    carries, so a token never gives more than was paid for (the standard's own rounding,
+    :func:`field_of`, rounds up)."""
+    if count < 0:
+        raise StsError(f"amount {count} steps: not negative")
+    count = min(count, MAX_COUNT)
+    exponent = max(e for e in range(4) if count >= _OFFSETS[e])
+    mantissa = min((count - _OFFSETS[exponent]) // 10**exponent, MANTISSA_MAX)
+    return (exponent << MANTISSA_BITS) | mantissa
+
+
+def carried_at_most(count: int) -> int:
+    """The largest count a token can carry that is not above `count`."""
+    return count_of(field_at_most(count))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from rig.sts.errors import StsError
 from rig.sts.keys import Encryption, MeterIdentity, dkga02, dkga04
 
 # The vending keys of the STS 531-1 compliance test set-up (tests/sts/vectors.py): public.
@@ -20,11 +21,27 @@ LAB_VENDING_KEY_DKGA04 = bytes.fromhex("abababababababab949494949494949401234567
 
 def _digits(count: int, what: str) -> AfterValidator:
     def check(value: str) -> str:
-        if len(value) != count or not value.isdigit():
+        if len(value) != count or not value.isascii() or not value.isdigit():
             raise ValueError(f"{value!r}: the {what} is {count} decimal digits (a string)")
         return value
 
     return AfterValidator(check)
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) check the MeterPAN's last digit makes (ISO/IEC 7812-1)."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _luhn(value: str) -> str:
+    if not luhn_ok(value):
+        raise ValueError(f"{value!r}: the MeterPAN's last digit is its Luhn check digit, and "
+                         "it does not match (a mistyped PAN or DRN)")
+    return value
 
 
 class StsSection(BaseModel):
@@ -33,7 +50,7 @@ class StsSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pan: Annotated[str, _digits(18, "MeterPAN")]
+    pan: Annotated[str, _digits(18, "MeterPAN"), AfterValidator(_luhn)]
     supply_group: Annotated[str, _digits(6, "supply group code")]
     tariff_index: Annotated[str, _digits(2, "tariff index")] = "01"
     key_revision: Annotated[int, Field(ge=1, le=9)] = 1
@@ -52,3 +69,15 @@ class StsSection(BaseModel):
         if self.dkga == "dkga02":
             return dkga02(LAB_VENDING_KEY_DKGA02, self.meter())
         return dkga04(LAB_VENDING_KEY_DKGA04, self.meter(), self.encryption, self.base_date)
+
+
+def identity_of(values: dict[str, object], where: str = "STS identity") -> StsSection:
+    """An STS identity entered at a desk (CLI, API, console), or one line naming the first
+    field at fault and why: the same rules as a profile's `[sts]` section."""
+    try:
+        return StsSection.model_validate(values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "?"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise StsError(f"{where}: {field}: {msg}") from None

@@ -52,6 +52,8 @@ WITHOUT_MUTANTS = {
         "keypad-meter defects are not catalogued yet (issue 27)",
     "sts key change then a token under the new key":
         "keypad-meter defects are not catalogued yet (issue 27)",
+    "sts rollover to the next base date":
+        "keypad-meter defects are not catalogued yet (issue 27)",
 }
 
 

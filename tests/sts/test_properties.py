@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rig.billing.centre.sts_desk import carried_wh
 from rig.sts import amount, sta, tokens
 from rig.sts import token as tk
 from rig.sts.errors import StsError, TokenCrcError
@@ -52,6 +53,34 @@ def test_amount_rounds_up_to_the_next_representable_count(count: int) -> None:
     field = amount.field_of(count)
     assert carried >= count
     assert field == 0 or amount.count_of(field - 1) < count  # the smallest that covers it
+
+
+def test_a_sale_rounds_down_to_the_largest_count_not_above_it_over_all_65536_values() -> None:
+    """Every representable count and its neighbours: a sale's token carries the count itself
+    when it can, else the largest representable one below it — never more than was paid."""
+    counts = [amount.count_of(f) for f in range(1 << 16)]
+    for f, c in enumerate(counts):
+        assert amount.field_at_most(c) == f
+        if c > 0:
+            assert amount.carried_at_most(c - 1) == counts[f - 1]  # the one below
+        if f + 1 < len(counts):
+            assert amount.carried_at_most(counts[f + 1] - 1) == c  # up to the next: this one
+    assert amount.carried_at_most(amount.MAX_COUNT + 5000) == amount.MAX_COUNT
+
+
+@given(st.integers(0, amount.MAX_COUNT + 10_000))
+def test_a_sale_never_carries_more_than_paid(count: int) -> None:
+    carried = amount.carried_at_most(count)
+    assert carried <= count
+    field = amount.field_at_most(count)
+    assert field == 0xFFFF or amount.count_of(field + 1) > count  # the largest that fits
+
+
+@given(st.integers(1, 10**9))
+def test_a_token_sale_carries_whole_steps_never_above_the_energy_paid_for(wh: int) -> None:
+    carried = carried_wh(wh)
+    assert carried <= wh and carried % 100 == 0
+    assert amount.representable(carried // 100) == carried // 100
 
 
 def test_amount_beyond_the_field_is_refused() -> None:

@@ -20,6 +20,7 @@ from rig.billing.api.routers import (
     meters,
     readbacks,
     sessions,
+    sts,
     tariffs,
     vends,
 )
@@ -77,6 +78,6 @@ def create_app(centre: BillingCentre, *,
         """Liveness without authentication (says nothing about the data)."""
         return {"status": "ok"}
 
-    for module in (customers, meters, tariffs, vends, sessions, readbacks, admin):
+    for module in (customers, meters, tariffs, vends, sessions, readbacks, admin, sts):
         app.include_router(module.router)
     return app

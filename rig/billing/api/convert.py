@@ -17,6 +17,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 from pydantic import BaseModel
 
 from rig.billing.api import schemas as s
+from rig.billing.api.schemas.sts import StsTokenOut
 from rig.billing.types import (
     Band,
     Block,
@@ -30,6 +31,7 @@ from rig.billing.types import (
     ReceiptLine,
     ReconciliationResult,
     StationInfo,
+    StsTokenInfo,
     TariffInfo,
     Tax,
     VendLimits,
@@ -56,6 +58,7 @@ REPLIES: dict[type[BaseModel], tuple[type[Any], frozenset[str]]] = {
     s.CheckOut: (Check, frozenset()),
     s.ReconciliationOut: (ReconciliationResult, frozenset({"failed"})),
     s.SessionOut: (CashierSessionInfo, frozenset()),
+    StsTokenOut: (StsTokenInfo, frozenset()),
 }
 
 

@@ -32,10 +32,13 @@ from rig.billing.centre.queries import Queries
 from rig.billing.centre.readbacks import Readbacks
 from rig.billing.centre.registry import Registry
 from rig.billing.centre.sales.desk import Sales
+from rig.billing.centre.serial_readbacks import SerialReadbacks
+from rig.billing.centre.sts_desk import StsDesk
 from rig.billing.centre.uow import UnitOfWork
 from rig.billing.centre.vend_life import VendLife
 from rig.billing.display import Display
 from rig.billing.readback_keys import ReadbackKeyService
+from rig.billing.sts_keys import StsKeyService
 from rig.billing.types import (
     ApiTokenInfo,
     Band,
@@ -56,6 +59,7 @@ from rig.billing.types import (
     ReadbackData,
     ReconciliationResult,
     StationInfo,
+    StsTokenInfo,
     TariffInfo,
     Tax,
     TokenHolder,
@@ -65,6 +69,7 @@ from rig.billing.types import (
 
 if TYPE_CHECKING:
     from rig.billing.protocol import BillingCentreProtocol
+    from rig.sts.identity import StsSection
 
 
 class BillingCentre:
@@ -78,6 +83,7 @@ class BillingCentre:
         clock: Callable[[], datetime] | None = None,
         audit_config: AuditConfig | None = None,
         readback_keys: ReadbackKeyService | None = None,
+        sts_keys: StsKeyService | None = None,
     ) -> None:
         self.uow = UnitOfWork(engine, clock=clock, audit_config=audit_config)
         self.engine = engine
@@ -88,12 +94,15 @@ class BillingCentre:
         self.access = Access(self.uow)
         self.registry = Registry(self.uow, self.access)
         self.tariff_book = Tariffs(self.uow, self.access)
-        self.sales = Sales(self.uow, self.tariff_book, self.limits)
+        # The STS vending keys (decoder keys are derived per token, never stored).
+        self.sts = StsDesk(self.uow, self.access, sts_keys or StsKeyService.default())
+        self.sales = Sales(self.uow, self.tariff_book, self.limits, self.sts)
         self.vend_life = VendLife(self.uow, self.access)
         self.meter_account = MeterAccount(self.uow, self.access)
         self.cashier = CashierSessions(self.uow, self.access)
         self.agent_desk = AgentDesk(self.uow, self.access)
         self.readbacks = Readbacks(self.uow, readback_keys)
+        self.serial_readbacks = SerialReadbacks(self.uow)
         self.queries = Queries(self.uow)
         self.audit_desk = AuditDesk(self.uow)
 
@@ -182,6 +191,41 @@ class BillingCentre:
         self, card_serial: str, status: CardStatus | str, *, actor: str = "system",
     ) -> CardInfo:
         return self.registry.set_card_status(card_serial, status, actor=actor)
+
+    # -- STS keypad meters and their tokens (sts_desk.py) ---------------------------------------
+
+    def register_sts_meter(self, meter_no: str, identity: StsSection | dict[str, object], *,
+                           actor: str = "system") -> StsSection:
+        return self.sts.register(meter_no, identity, actor=actor)
+
+    def sts_identity(self, meter_no: str) -> StsSection | None:
+        return self.sts.identity(meter_no)
+
+    def sts_tokens(self, meter_no: str) -> list[StsTokenInfo]:
+        return self.sts.tokens_of(meter_no)
+
+    def sts_management_token(self, meter_no: str, kind: str, value: int = 0, *,
+                             operator: str) -> StsTokenInfo:
+        return self.sts.management(meter_no, kind, value, operator=operator)
+
+    def sts_key_change(
+        self, meter_no: str, *, operator: str, key_revision: int | None = None,
+        tariff_index: str | None = None, key_type: int | None = None,
+        supply_group: str | None = None, rollover: bool = False,
+    ) -> list[StsTokenInfo]:
+        return self.sts.key_change(meter_no, operator=operator, key_revision=key_revision,
+                                   tariff_index=tariff_index, key_type=key_type,
+                                   supply_group=supply_group, rollover=rollover)
+
+    def sts_rollover(self, supply_group: str, *,
+                     operator: str) -> dict[str, list[StsTokenInfo]]:
+        return self.sts.rollover(supply_group, operator=operator)
+
+    def ingest_serial_readback(self, data: ReadbackData, *,
+                               station: str) -> ReconciliationResult:
+        """A keypad meter's registers read over its serial port: stored as not MAC-protected
+        and reconciled with its token sales (:mod:`.serial_readbacks`)."""
+        return self.serial_readbacks.ingest(data, station=station)
 
     # -- tariffs and pricing (pricing.py) ------------------------------------------------------
 

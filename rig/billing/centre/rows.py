@@ -106,11 +106,17 @@ def parameters_of(vend: m.Vend) -> dict[str, Any] | None:
 
 
 def vend_result(v: m.Vend, parameters: dict[str, Any] | None = None) -> VendResult:
+    """The vend as the station and the receipt see it; a token sale (no card) with its
+    token, read from ``sts_tokens`` so a reprint prints the very digits first printed."""
+    token = None
+    session = object_session(v)
+    if v.card_id is None and session is not None:
+        token = session.scalar(select(m.StsToken.digits).where(m.StsToken.vend_id == v.id))
     return VendResult(
         vend_id=v.id,
         request_id=v.request_id,
         meter_no=v.meter.meter_no,
-        card_serial=v.card.card_serial,
+        card_serial=v.card.card_serial if v.card is not None else "",
         sequence=v.sequence,
         credit=v.credit,
         credit_unit=CreditUnit(v.credit_unit),
@@ -130,6 +136,7 @@ def vend_result(v: m.Vend, parameters: dict[str, Any] | None = None) -> VendResu
         parameters=parameters,
         reprint_count=v.reprint_count,
         tender=v.tender,
+        token=token,
     )
 
 

@@ -117,6 +117,10 @@ class VendLife:
             if vend.status not in lookup.UNAPPLIED:
                 raise Conflict(f"vend {vend_id} is {vend.status}; only an unconfirmed vend "
                                "can be reversed")
+            if vend.card_id is None:
+                raise Conflict(f"vend {vend_id} was sold as an STS token, which its meter takes "
+                               "whenever it is typed: it cannot be taken back (a supervisor's "
+                               "clear-credit token empties the meter)")
             before = vend_result(vend)
             meter = s.scalar(select(m.Meter).where(m.Meter.id == vend.meter_id).with_for_update())
             assert meter is not None
@@ -204,8 +208,11 @@ class VendLife:
             except IntegrityError:
                 raise Conflict(f"card {new_card_serial} is already issued") from None
             moved = []
-            for v in s.scalars(select(m.Vend).where(lookup.unapplied_vends(meter.id))
-                               .order_by(m.Vend.sequence)):
+            for v in s.scalars(select(m.Vend).where(
+                lookup.unapplied_vends(meter.id),
+                m.Vend.card_id.is_not(None),  # a token sale stays a token
+            ).order_by(m.Vend.sequence)):
+                assert v.card is not None
                 before_v = {"card": v.card.card_serial, "status": v.status}
                 v.card = new
                 v.status = VendStatus.CREATED.value

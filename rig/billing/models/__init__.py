@@ -65,6 +65,7 @@ from rig.billing.models.ledger import (
     Tariff,
     Vend,
 )
+from rig.billing.models.sts import STS_TOKEN_KINDS, ReadbackSource, StsMeter, StsToken
 
 __all__ = [
     "AGENT_ENTRY_KINDS",
@@ -79,6 +80,7 @@ __all__ = [
     "PAYMENT_STATUSES",
     "PRICE",
     "SESSION_STATUSES",
+    "STS_TOKEN_KINDS",
     "TARIFF_KINDS",
     "TENDERS",
     "VEND_KINDS",
@@ -105,9 +107,12 @@ __all__ = [
     "OperatorCredential",
     "ParameterChange",
     "Readback",
+    "ReadbackSource",
     "ReconciledWatermark",
     "Reconciliation",
     "Station",
+    "StsMeter",
+    "StsToken",
     "Tariff",
     "UTCDateTime",
     "Vend",

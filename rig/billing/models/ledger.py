@@ -155,7 +155,8 @@ class Vend(Base):
     # Found by meter through uq_vends_meter_id_sequence (meter_id first); never looked up by
     # card. Every index is one more page for each sale to write (migration 0008).
     meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
-    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    # None: a token sale to an STS keypad meter (migration 0013): no card carries it.
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
     tariff_id: Mapped[int] = mapped_column(ForeignKey("tariffs.id"))
@@ -191,7 +192,7 @@ class Vend(Base):
     session_id: Mapped[int | None] = mapped_column(ForeignKey("cashier_sessions.id"), index=True)
 
     meter: Mapped[Meter] = relationship()
-    card: Mapped[Card] = relationship()
+    card: Mapped[Card | None] = relationship()
     station: Mapped[Station] = relationship()
     operator: Mapped[Operator] = relationship(foreign_keys=[operator_id])
     tariff: Mapped[Tariff] = relationship()

@@ -114,8 +114,11 @@ def confirm(request: Request, user: Anyone,
     except (FormError, BillingError) as e:
         return back(request, user, f"/meters/{meter_no}", e)
     d = c.display()
+    then = ("Give the customer the token for the meter's keypad." if vend.token is not None
+            else "Now write the card.")
     user.flash("ok", f"Sale recorded: {d.money(vend.amount)} paid, "
-                     f"{d.credit(vend.credit, vend.credit_unit)} to write. Now write the card.")
+                     f"{d.credit(vend.credit, vend.credit_unit)} to "
+                     f"{'type' if vend.token is not None else 'write'}. {then}")
     _print_receipt(request, user, vend)  # the station's receipt printer (issue 29)
     return redirect(request, f"/vends/{vend.vend_id}")
 
@@ -167,6 +170,10 @@ def write_card(request: Request, vend_id: int, user: Anyone,
                form: Form) -> Response:
     c = console(request)
     vend = c.centre.vend_by_id(vend_id)
+    if vend.token is not None:
+        return back(request, user, f"/vends/{vend_id}",
+                    "This sale is an STS token: the customer types it on the meter's keypad; "
+                    "there is no card to write.")
     if vend.status is not VendStatus.CREATED:
         return back(request, user, f"/vends/{vend_id}",
                     f"This sale is {vend.status.value}; there is nothing to write.")

@@ -124,3 +124,9 @@ def test_sts_token_made_for_a_different_meter_is_refused(steps: BenchSteps) -> N
 def test_sts_key_change_then_a_token_under_the_new_key(steps: BenchSteps) -> None:
     certification_sts.sts_key_change_then_a_token_under_the_new_key(steps)
     assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("sts")
+def test_sts_rollover_to_the_next_base_date(steps: BenchSteps) -> None:
+    certification_sts.sts_rollover_to_the_next_base_date(steps)
+    assert str(steps.record.outcome) == "pass"

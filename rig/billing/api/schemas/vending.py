@@ -67,6 +67,7 @@ class VendOut(_Out):
     parameters: dict[str, Any] | None
     reprint_count: int
     tender: str
+    token: str | None = None
 
 
 class ReplaceCardOut(BaseModel):

@@ -54,6 +54,7 @@ class VendContext:
     has_debts: bool
     has_parameters: bool
     readback_balance: int | None  # remaining − overdraft of the latest verified readback
+    is_sts: bool  # an STS keypad meter: the sale makes a token, no card is written
     audit_head: tuple[int, str, str | None] | None  # newest audit event's (seq, hash, key_id);
     # SQLite only
 
@@ -102,6 +103,8 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
         "readback_balance": select(readback.remaining - readback.overdraft)
         .where(readback.meter_id == meter.id, readback.mac_verified.is_(True))
         .order_by(readback.id.desc()).limit(1),
+        "is_sts": select(func.count()).select_from(m.StsMeter)
+        .where(m.StsMeter.meter_id == meter.id),
     }
     if with_audit_head:
         newest = select(m.AuditEvent.seq).order_by(m.AuditEvent.seq.desc()).limit(1)
@@ -126,7 +129,7 @@ def fetch(one: Callable[[Select[tuple[object, ...]], dict[str, Any]], dict[str, 
         return None
     seq, digest = values.pop("audit_seq", None), values.pop("audit_hash", None)
     key_id = values.pop("audit_key_id", None)
-    for flag in ("has_agent", "has_debts", "has_parameters"):
+    for flag in ("has_agent", "has_debts", "has_parameters", "is_sts"):
         values[flag] = bool(values[flag])
     values["unconfirmed_credit"] = int(values["unconfirmed_credit"])
     values["month_credit"] = int(values["month_credit"])

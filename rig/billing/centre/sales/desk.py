@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from rig.billing import models as m
 from rig.billing.centre import lookup
@@ -21,6 +22,7 @@ from rig.billing.centre.rows import parameters_of, vend_result
 from rig.billing.centre.sales import steps
 from rig.billing.centre.sales.direct import Direct
 from rig.billing.centre.sales.sale_db import DirectSale, NeedsSession, OrmSale, SaleDb
+from rig.billing.centre.sts_desk import StsDesk
 from rig.billing.centre.uow import UnitOfWork
 from rig.billing.types import TariffInfo, VendLimits, VendResult, VendStatus
 from rig.errors import BillingError
@@ -29,11 +31,13 @@ from rig.errors import BillingError
 class Sales:
     """Selling credit: checks, price, sequence allocation and the audit of every sale."""
 
-    def __init__(self, uow: UnitOfWork, tariffs: Tariffs, limits: VendLimits) -> None:
+    def __init__(self, uow: UnitOfWork, tariffs: Tariffs, limits: VendLimits,
+                 sts: StsDesk | None = None) -> None:
         self.uow = uow
         self.tariffs = tariffs
         self.limits = limits
         self.direct = Direct(uow.engine)
+        self.sts = sts  # makes the token of a sale to an STS keypad meter
 
     def vend(
         self,
@@ -94,7 +98,15 @@ class Sales:
         sale = self._priced(db, req, lock=True)
         if isinstance(sale, VendResult):
             return sale
-        return steps.record(db, sale, self.uow.audit)
+        return steps.record(db, sale, self.uow.audit, self._token)
+
+    def _token(self, s: Session, sale: steps.PricedSale, vend_id: int) -> str:
+        if self.sts is None:
+            raise VendRefused("sts_unavailable", f"meter {sale.request.meter_no} takes STS "
+                              "tokens and this centre has no STS desk")
+        return self.sts.issue_credit(
+            s, meter_id=sale.ctx.meter_id, meter_no=sale.request.meter_no, vend_id=vend_id,
+            credit_wh=sale.pricing.credit, actor=sale.request.operator, now=sale.now)
 
     def _priced(self, db: SaleDb, req: steps.SaleRequest, *,
                 lock: bool) -> steps.PricedSale | VendResult:
@@ -106,6 +118,8 @@ class Sales:
             if late is not None:
                 return replay(late, req)
             raise VendRefused("unknown_meter", f"meter {req.meter_no} is not registered")
+        if ctx.is_sts:
+            _ = db.session  # a token sale runs in the ORM: a direct one hands over right here
         steps.refuse_unsellable(db, req, ctx, self.limits)
         assert ctx.tariff_id is not None
         return steps.price(db, req, ctx, self._tariff(db, ctx.tariff_id), now, lock=lock)

@@ -12,7 +12,7 @@ up to :func:`price` and records nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -26,6 +26,7 @@ from rig.billing.centre.lookup import committed_meanwhile, pending_parameters
 from rig.billing.centre.rows import debt_info
 from rig.billing.centre.sales import context
 from rig.billing.centre.sales.sale_db import SaleDb
+from rig.billing.centre.sts_desk import carried_wh
 from rig.billing.tariffs import CENT, TariffError, price_vend
 from rig.billing.types import (
     CreditUnit,
@@ -51,6 +52,8 @@ _VEND_COLUMNS = (
 INSERT_VEND = insert(m.Vend).values({c: bindparam(c) for c in _VEND_COLUMNS}) \
     .returning(m.Vend.id)
 AuditFn = Callable[..., None]  # UnitOfWork.audit: queue an event in the sale's session
+# Makes an STS meter's credit token in the sale's session: (session, sale, vend id) → digits.
+TokenFn = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,9 @@ def refuse_unsellable(db: SaleDb, req: SaleRequest, ctx: context.VendContext,
     check_amount(req.amount, limits)
     if ctx.status != MeterStatus.ACTIVE.value:
         raise VendRefused("meter_blocked", f"meter {req.meter_no} is blocked")
-    if ctx.card_id is None:
+    if ctx.card_id is None and not ctx.is_sts:
         raise VendRefused("no_active_card", f"meter {req.meter_no} has no active card")
-    if ctx.pending_sequence is not None:
+    if ctx.pending_sequence is not None and not ctx.is_sts:  # tokens need no card trip
         pending = db.session.scalar(select(m.Vend).where(
             m.Vend.meter_id == ctx.meter_id, m.Vend.sequence == ctx.pending_sequence))
         assert pending is not None
@@ -170,7 +173,8 @@ def price(db: SaleDb, req: SaleRequest, ctx: context.VendContext, tariff: Tariff
             month_energy_wh=ctx.month_credit
             if ctx.credit_unit == CreditUnit.ENERGY_WH.value else 0,
             fixed_due=max(tariff.fixed_monthly - fixed_sold, Decimal(0)),
-            debts=[debt_info(d, req.meter_no) for d in debts], at=now)
+            debts=[debt_info(d, req.meter_no) for d in debts], at=now,
+            carry=carried_wh if ctx.is_sts else None)
     except TariffError as e:
         raise VendRefused("tariff_unusable", str(e)) from None
     if pricing.credit <= 0:
@@ -201,7 +205,8 @@ def result_of(db: SaleDb, sale: PricedSale, vend_id: int) -> VendResult:
     req, ctx, tariff = sale.request, sale.ctx, sale.tariff
     return VendResult(
         vend_id=vend_id, request_id=req.request_id, meter_no=req.meter_no,
-        card_serial=ctx.card_serial or "", sequence=ctx.last_sequence + 1,
+        card_serial="" if ctx.is_sts else ctx.card_serial or "",
+        sequence=ctx.last_sequence + 1,
         credit=sale.pricing.credit, credit_unit=CreditUnit(ctx.credit_unit), amount=req.amount,
         tariff_code=tariff.code, tariff_version=tariff.version,
         price_per_kwh=tariff.price_per_kwh, key_revision=ctx.key_revision,
@@ -213,17 +218,23 @@ def result_of(db: SaleDb, sale: PricedSale, vend_id: int) -> VendResult:
     )
 
 
-def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn) -> VendResult:
+def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
+           issue_token: TokenFn | None = None) -> VendResult:
     """Write the sale: advance the meter's sequence, insert the vend, draw the agent's float,
-    recover debts, and append the ``vend.create`` audit event last."""
+    recover debts, make an STS meter's token, and append the ``vend.create`` audit event
+    last (without the token's digits: a bearer credential, kept in ``sts_tokens`` only)."""
     req, ctx, pricing = sale.request, sale.ctx, sale.pricing
+    if ctx.is_sts:
+        assert issue_token is not None
+        session = db.session  # a token sale runs in the ORM (a direct one hands over here)
     sequence = ctx.last_sequence + 1
     db.execute(ADVANCE_METER, {"meter_id": ctx.meter_id, "sequence": sequence,
                                "change": pricing.change_out})
     receipt = [{"label": c.label, "amount": str(c.amount), "detail": c.detail}
                for c in pricing.components]
     inserted = db.one(INSERT_VEND, {
-        "request_id": req.request_id, "meter_id": ctx.meter_id, "card_id": ctx.card_id,
+        "request_id": req.request_id, "meter_id": ctx.meter_id,
+        "card_id": None if ctx.is_sts else ctx.card_id,
         "station_id": ctx.station_id, "operator_id": ctx.operator_id,
         "tariff_id": ctx.tariff_id, "amount": req.amount, "credit": pricing.credit,
         "credit_unit": ctx.credit_unit, "sequence": sequence,
@@ -253,6 +264,9 @@ def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn) -> VendResult:
     result = result_of(db, sale, vend_id)
     db.audit(audit.shape(at=sale.now, actor=req.operator, action="vend.create", entity="vend",
                          entity_id=vend_id, after=result), ctx.audit_head)
+    if ctx.is_sts:
+        assert issue_token is not None
+        return replace(result, token=issue_token(session, sale, vend_id))
     return result
 
 

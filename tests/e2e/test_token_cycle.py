@@ -1,0 +1,52 @@
+"""The prepaid cycle with an STS token instead of a card, on the keypad meter profile: the
+centre sells a token, the emulated meter takes it on its keypad, runs to the alarms and the
+cut-off, and its registers read over the serial port (a real pty) reconcile at the centre."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from rig.bench.config import BenchConfig
+from rig.billing import open_billing
+from rig.errors import RigError
+from rig.scenarios.prepaid_cycle import CycleParams
+from rig.scenarios.runner import run_prepaid_cycle
+from rig.scenarios.token_cycle import TOKEN_PHASES
+
+PROFILE = "iec62056-1p-energy"
+
+
+def test_the_prepaid_cycle_with_a_token(bench_config: BenchConfig, tmp_path: Path) -> None:
+    if bench_config.kind != "emulated":
+        pytest.skip("needs a keypad meter; a real one runs it with `rig run --medium token`")
+    config = bench_config.model_copy(update={"profile": PROFILE, "time_scale": 14400.0})
+    run = run_prepaid_cycle(config, params=CycleParams(amount=Decimal("20.00")),
+                            run_dir=tmp_path, medium="token")
+    if run.error is not None:
+        raise run.error
+    assert [s.name for s in run.record.steps] == TOKEN_PHASES
+    assert all(str(s.outcome) == "pass" for s in run.record.steps)
+    # 20.00 at 0.5283/kWh buys 37.857 kWh; the token carries whole 0.1 kWh steps: 37.8
+    assert run.result.credit_bought == Decimal("37.800")
+    assert run.result.cutoff_at is not None and run.result.verdict == "balanced"
+    measured = {m.name: m.value for s in run.record.steps for m in s.measurements}
+    assert measured["meter display"] == "Accept"
+    assert measured["reconcile: readback_source"] == "serial: not MAC-protected"
+    assert measured["readback source"] == "serial"
+    with open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}") as centre:
+        (vend,) = centre.vends_for_meter("000010020001")  # the profile's meter number
+        assert vend.token is not None and vend.card_serial == ""
+        assert str(vend.status) == "confirmed"  # by the serial readback
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["outcome"] == "pass" and "STS token" in report["name"]
+
+
+def test_a_profile_without_sts_takes_no_token(bench_config: BenchConfig, tmp_path: Path) -> None:
+    config = bench_config.model_copy(update={"profile": "dlt645-1p-money"})
+    run = run_prepaid_cycle(config, run_dir=tmp_path, medium="token")
+    assert isinstance(run.error, RigError) and "has no [sts] section" in str(run.error)
+    assert run.record.summary["safe state"].startswith("safe")
