@@ -26,7 +26,6 @@ from rig.billing.centre.readbacks import readback_row
 from rig.billing.centre.rows import reconciliation_result
 from rig.billing.centre.uow import UnitOfWork
 from rig.billing.reconcile import LedgerView, reconcile
-from rig.billing.watermark import Watermark
 from rig.billing.types import (
     Check,
     CreditUnit,
@@ -35,6 +34,7 @@ from rig.billing.types import (
     VendStatus,
     Verdict,
 )
+from rig.billing.watermark import Watermark
 from rig.errors import BillingError
 
 SOURCE = "serial"
