@@ -27,6 +27,7 @@ from rig.scenarios.cert_base import (
     outside_friendly_periods,
     trips_at_alarm2,
 )
+from rig.scenarios.meter_hands import supply_off, supply_on
 from rig.scenarios.steps import BenchSteps, MeterState
 
 
@@ -188,6 +189,10 @@ def cutoff_and_reconnection(s: BenchSteps) -> None:
         delivery = s.insert_into_meter()
         s.record.measure("card accepted", delivery.accepted, equals=True)
         s.record.measure("relay still open after the card alone", s.meter.state().relay_open,
+                         equals=True)
+        supply_off(s)  # a grid outage: the meter must come back as it was, open
+        supply_on(s)
+        s.record.measure("relay still open after a supply outage", s.meter.state().relay_open,
                          equals=True)
         s.record.measure("no energy counted while open", s.meter.energy_kwh(), "kWh",
                          equals=energy)

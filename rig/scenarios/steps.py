@@ -182,6 +182,10 @@ class MeterView:
         """Refused cards as the meter reports them over its protocol."""
         return self._client.card_refusals()
 
+    def tamper_count(self) -> int:
+        """Cover openings (tamper events) the meter counted, over its protocol."""
+        return self._client.event_counts().tamper
+
     def last_cutoff_or_none(self) -> datetime | None:
         return self._client.last_cutoff_time()
 

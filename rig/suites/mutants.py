@@ -183,7 +183,8 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
     ordered = stop_at_kill and defect is not None and not only
     target = (_ordered_tests(defect.requirement) if ordered and defect is not None
               else ["--pyargs", "rig.suites.certification"])
-    args = [sys.executable, "-m", "pytest", *target, "-c", str(ini), "--rootdir", str(out), "-q", "-p", "no:cacheprovider",
+    args = [sys.executable, "-m", "pytest", *target, "-c", str(ini), "--rootdir", str(out),
+            "-q", "-p", "no:cacheprovider",
             "-p", "no:randomly", "--no-header", "--tb=no",
             "--bench", str(bench), "--meter-profile", str(profile.source or profile.name),
             "--cert-dir", str(out)]

@@ -88,6 +88,23 @@ def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
     assert str(steps.record.outcome) == "pass"
 
 
+def test_power_failure_during_a_card_insertion(steps: BenchSteps) -> None:
+    if steps.bench.sim is None:
+        pytest.skip("times the supply cut to one card command: an emulated bench's card slot")
+    cert.SCENARIOS["power failure during a card insertion"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_power_failure_during_consumption(steps: BenchSteps) -> None:
+    cert.SCENARIOS["power failure during consumption"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_terminal_cover_opening_is_recorded(steps: BenchSteps) -> None:
+    cert.SCENARIOS["terminal cover opening is recorded"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
 def test_receipt_printer(steps: BenchSteps) -> None:
     if steps.bench.sim is None or steps.bench.printer is None:
         pytest.skip("reads the printed paper back from an emulated bench's printer")
