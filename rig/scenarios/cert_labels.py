@@ -38,6 +38,7 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "power failure during a card insertion": RequirementLabels("credit", "blocker"),
     "power failure during consumption": RequirementLabels("credit", "critical"),
     "terminal cover opening is recorded": RequirementLabels("tamper", "critical"),
+    "unknown register is answered with an error": RequirementLabels("security", "normal"),
     "sts credit token is accepted": RequirementLabels("credit", "critical"),
     "sts used token is refused": RequirementLabels("tamper", "blocker"),
     "sts old token is refused": RequirementLabels("tamper", "critical"),

@@ -153,4 +153,6 @@ SCENARIOS = {
         certification_supply.power_failure_during_a_card_insertion,
     "power failure during consumption": certification_supply.power_failure_during_consumption,
     "terminal cover opening is recorded": certification_supply.terminal_cover_opening_is_recorded,
+    "unknown register is answered with an error":
+        certification_meter.unknown_register_is_answered_with_an_error,
 }

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rig.card.records import ReadbackRecord
 from rig.errors import ConfigError
 from rig.meter.dlt645 import data_ids as di
+from rig.meter.dlt645.frame import ABNORMAL
 from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
 from rig.sim import nvm
@@ -137,6 +138,11 @@ class _UnpaidReclose(PrepaidEngine):
         if self._unpaid_reclose and self.relay_closed:
             return
         super()._check_events(at)
+
+    def _next_event_wh(self, at: datetime) -> int | None:
+        if self._unpaid_reclose and self.relay_closed:
+            return None  # nothing stops the supply now: it runs on until the next purchase
+        return super()._next_event_wh(at)
 
     def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
         self._unpaid_reclose = False
@@ -414,6 +420,31 @@ def _digit_off_values(values: Callable[[Any], dict[int, object]]) -> Callable[[A
     return wrong
 
 
+def _error_answer_missing(meter: EmulatedMeter) -> None:
+    """An abnormal reply is never sent (DL/T 645): the master waits out its timeout instead."""
+    from rig.sim.meter_firmware import EmulatedMeter as Reference
+
+    class Silent:
+        def __init__(self, server: Any) -> None:
+            self._server = server
+
+        def respond(self, frame: Any) -> Any:
+            reply = self._server.respond(frame)
+            return None if reply is not None and reply.control & ABNORMAL else reply
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._server, name)
+
+    class ErrorAnswerMissing(Reference):
+        def _new_serial_side(self) -> None:
+            super()._new_serial_side()
+            if self._responder is not None:
+                self._responder = Silent(self._responder)  # type: ignore[assignment]
+
+    meter.__class__ = ErrorAnswerMissing
+    meter._new_serial_side()
+
+
 def _relay_bit_stuck(meter: EmulatedMeter) -> None:
     """Status word 3 never shows the relay open (DL/T 645)."""
     from rig.sim.meter_firmware import EmulatedMeter as Reference
@@ -595,6 +626,7 @@ TARIFF = "tariff change at its effective date"
 CUT_IN_CARD = "power failure during a card insertion"
 CUT_IN_USE = "power failure during consumption"
 COVER = "terminal cover opening is recorded"
+PROTOCOL_ERROR = "unknown register is answered with an error"
 STS_CREDIT = "sts credit token is accepted"
 STS_USED = "sts used token is refused"
 STS_OLD = "sts old token is refused"
@@ -692,6 +724,9 @@ _CATALOGUE = (
            "digit high", _register_one_digit_off, _dlt645),
     Defect("relay-status-bit-stuck", CUTOFF, "DL/T 645 status word 3 never shows the relay "
            "open", _relay_bit_stuck, _dlt645),
+    Defect("error-answer-missing", PROTOCOL_ERROR, "DL/T 645 abnormal replies never sent (a "
+           "read of a register the meter lacks goes unanswered)", _error_answer_missing,
+           _dlt645),
     Defect("torn-write-loses-credit", CUT_IN_CARD, "a supply cut inside a card session saves "
            "the purchase's sequence but not its credit", _torn_write(
                "credit", "cumulative_purchase", "purchase_count")),

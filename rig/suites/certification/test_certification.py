@@ -105,6 +105,12 @@ def test_terminal_cover_opening_is_recorded(steps: BenchSteps) -> None:
     assert str(steps.record.outcome) == "pass"
 
 
+@pytest.mark.requires_capability("dlt645")
+def test_unknown_register_is_answered_with_an_error(steps: BenchSteps) -> None:
+    cert.SCENARIOS["unknown register is answered with an error"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
 def test_receipt_printer(steps: BenchSteps) -> None:
     if steps.bench.sim is None or steps.bench.printer is None:
         pytest.skip("reads the printed paper back from an emulated bench's printer")
