@@ -194,10 +194,13 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
     if ordered:
         args.append("--exitfirst")
         run.stopped_at_kill = True
-    with tempfile.TemporaryDirectory(prefix="rig-mutant-") as tmp:
-        env = {**os.environ, "TMPDIR": tmp}
-        done = subprocess.run(args, cwd=out, capture_output=True, text=True, env=env,
-                              check=False)
+    for _attempt in range(2):  # a run that crashed before judging anything is run again
+        with tempfile.TemporaryDirectory(prefix="rig-mutant-") as tmp:
+            env = {**os.environ, "TMPDIR": tmp}
+            done = subprocess.run(args, cwd=out, capture_output=True, text=True, env=env,
+                                  check=False)
+        if (out / "record.json").is_file():
+            break
     (out / "pytest.log").write_text(done.stdout + done.stderr, "utf-8")
     record = out / "record.json"
     if not record.is_file():
