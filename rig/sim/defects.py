@@ -331,6 +331,10 @@ class _TariffPriceKept(PrepaidEngine):
 
 
 # -- card terminal defects -------------------------------------------------------------------
+# MERGE NOTE: the card terminal (MeterCardTerminal, InsertionOutcome) is moving from
+# rig/sim/card_terminal.py to rig/card_formats/rigpp/meter.py (branch card-boundary). Every
+# defect that subclasses or patches it is in this block (and `_terminal` above, the imports at
+# the top): only their import changes at the merge.
 class _AnyMeter(MeterCardTerminal):
     def binds(self, meter_no: str) -> bool:
         return True

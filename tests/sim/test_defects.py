@@ -35,10 +35,10 @@ _SUITE = Path(importlib.util.find_spec("rig.suites.certification").origin).paren
 CERTIFIED = {name.replace("_", " ") for name in re.findall(
     r"^def test_(\w+)\(", (_SUITE / "test_certification.py").read_text("utf-8"), re.M)}
 
-# One mutant of each kind of part (engine, card terminal, readback, protocol), each killed by
-# its own requirement's scenario on the default profile.
+# One mutant of each kind of part (engine, card terminal, readback, protocol, non-volatile
+# memory at a supply cut), each killed by its own requirement's scenario on the default profile.
 SAMPLE = ("cutoff-late", "replay-applied-again", "readback-wrong-last-sequence",
-          "remaining-register-digit-high")
+          "remaining-register-digit-high", "torn-write-doubles-credit")
 
 
 # Certified requirements no meter defect is catalogued for yet, each with why: a new requirement

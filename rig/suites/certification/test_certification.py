@@ -11,7 +11,7 @@ import pytest
 
 from rig.extras import optional_module
 from rig.scenarios import certification as cert
-from rig.scenarios import certification_sts
+from rig.scenarios import certification_meter, certification_sts, certification_supply
 from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
 
@@ -91,23 +91,23 @@ def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
 def test_power_failure_during_a_card_insertion(steps: BenchSteps) -> None:
     if steps.bench.sim is None:
         pytest.skip("times the supply cut to one card command: an emulated bench's card slot")
-    cert.SCENARIOS["power failure during a card insertion"](steps)
+    certification_supply.power_failure_during_a_card_insertion(steps)
     assert str(steps.record.outcome) == "pass"
 
 
 def test_power_failure_during_consumption(steps: BenchSteps) -> None:
-    cert.SCENARIOS["power failure during consumption"](steps)
+    certification_supply.power_failure_during_consumption(steps)
     assert str(steps.record.outcome) == "pass"
 
 
 def test_terminal_cover_opening_is_recorded(steps: BenchSteps) -> None:
-    cert.SCENARIOS["terminal cover opening is recorded"](steps)
+    certification_supply.terminal_cover_opening_is_recorded(steps)
     assert str(steps.record.outcome) == "pass"
 
 
 @pytest.mark.requires_capability("dlt645")
 def test_unknown_register_is_answered_with_an_error(steps: BenchSteps) -> None:
-    cert.SCENARIOS["unknown register is answered with an error"](steps)
+    certification_meter.unknown_register_is_answered_with_an_error(steps)
     assert str(steps.record.outcome) == "pass"
 
 
