@@ -50,15 +50,15 @@ class CuttingTransport:
     def transmit(self, apdu: bytes) -> bytes:
         ins = apdu[1] if len(apdu) > 1 else -1
         if self._checked and self.moment == "during credit transfer":
-            raise SupplyCut("supply cut after the credit transfer, before the readback")
+            raise SupplyCut("supply cut during credit transfer (applied, readback not begun)")
         if self._checked and ins == INS_UPDATE_BINARY and self.moment == "during readback write":
             self.inner.transmit(_torn(apdu))
-            raise SupplyCut("supply cut during the readback write (card half written)")
+            raise SupplyCut("supply cut during readback write (the card half written)")
         reply = self.inner.transmit(apdu)
         if ins == INS_EXTERNAL_AUTHENTICATE and reply[-2:] == b"\x90\x00":
             self._checked = True
             if self.moment == "after check":
-                raise SupplyCut("supply cut after the card check, before the credit transfer")
+                raise SupplyCut("supply cut after check (nothing applied yet)")
         return reply
 
 
