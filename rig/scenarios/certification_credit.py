@@ -198,7 +198,9 @@ def cutoff_and_reconnection(s: BenchSteps) -> None:
                          equals=energy)
         s.load_off()  # the customer switches off before buying: registers then stand still
         s.settle()
-    small = (expected_debt + t.close_allowed) / 2
+    # credit after it halfway between the cut-off level and close-allowed (a purchase repays
+    # any emergency credit lent first): the window where only close-allowed keeps it open
+    small = expected_debt - (t.overdraft_limit - t.close_allowed) / 2
     if expect.amount_for(p, small, PRICE, up=False) >= s.billing.limits.minimum and small > 0:
         with s.record.step("purchase leaving credit at or below close-allowed"):
             owed = s.meter.overdraft()

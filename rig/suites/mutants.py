@@ -102,7 +102,7 @@ class KillMatrix:
 
     def killing_none(self) -> list[str]:
         """Scenarios (that ran on some mutant) that killed no mutant."""
-        ran = {r for m in self.mutants for r in m.outcomes}
+        ran = {r for m in self.mutants for r, o in m.outcomes.items() if o != "skipped"}
         return [r for r in self.scenarios if r in ran and r not in self.broken
                 and not any(m.cell(r) == KILLED for m in self.mutants)]
 
