@@ -8,14 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from rig.card.application import CardApplication
 from rig.card.session import CardSession, DirectTransport
 from rig.profile import load_profile
-from rig.sim.emulated_bench import EmulatedBench, lab_master_key
+from rig.sim.emulated_bench import EmulatedBench
 from rig.sim.supply_cut import CUT_MOMENTS
-from rig.station.vending_station import VendingStation
 
-from .test_firmware_events import SERIAL, _Ledger, _vend
+from .test_firmware_events import card_with_a_purchase
 from .test_firmware_protocols import Bench
 
 # after the cut and power-up: (purchase applied, readback slots the card has under the meter's key)
@@ -27,12 +25,7 @@ KEPT = {"after check": (False, 0), "during credit transfer": (True, 0),
 def test_cut_at_each_moment_applies_the_purchase_exactly_once(moment: str) -> None:
     b = Bench("dlt645-1p-money")
     try:
-        card = CardApplication()
-        station = VendingStation(_Ledger(), lab_master_key())  # type: ignore[arg-type]
-        station.personalise(DirectTransport(card), card_serial=SERIAL,
-                            meter_no=b.meter.meter_no, key_revision=1)
-        station.write_vend(DirectTransport(card), _vend(b.meter.meter_no, 1, 2_000))
-        card.reset()
+        card, station = card_with_a_purchase(b)
         b.meter.armed_cut = moment  # type: ignore[assignment]
         cut = b.meter.insert_card(DirectTransport(card))
         assert not cut.accepted and "power failed" in cut.message and moment in cut.message
