@@ -1,10 +1,12 @@
 """The mutant campaign's figures: how many known meter defects the certification suite kills.
 
 Run from the repo root: ``.venv/bin/python bench/mutants.py [--profile NAME]... [--jobs N]
-[--own-only] [--out DIR]``. For each profile (default: every shipped one) the certification
-suite runs on the reference meter and on every mutant meter that applies (rig.sim.defects),
-`--jobs` emulated benches at a time; `--own-only` runs each mutant against its own
-requirement's scenario only (the fast sample; the full matrix is the default).
+[--own-only | --full] [--out DIR]``. For each profile (default: every shipped one) the
+certification suite runs on the reference meter and on every mutant meter that applies
+(rig.sim.defects), `--jobs` emulated benches at a time. A mutant runs its own requirement's
+scenario first and stops at its first kill (the rest of its row is "not run after kill");
+`--full` runs every scenario on every mutant (the whole matrix, several times slower);
+`--own-only` runs each mutant against its own requirement's scenario only (the fast sample).
 Prints the survivors and, last, one line of flat JSON (name -> number) for CI to parse:
 mutants, killed, survived, mutation score (%), scenarios, scenarios killing none, wall time.
 """
@@ -30,6 +32,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="emulated benches at a time")
     ap.add_argument("--own-only", action="store_true",
                     help="each mutant against its own requirement's scenario only")
+    ap.add_argument("--full", action="store_true",
+                    help="every scenario on every mutant (no stop at the first kill)")
     ap.add_argument("--out", type=Path, default=None, help="keep the runs here")
     args = ap.parse_args()
     names = args.profile or available_profiles(None)
@@ -49,7 +53,7 @@ def main() -> None:
         profile = load_profile(name)
         print(f"{name}: certification suite on the reference meter and each mutant", flush=True)
         matrix = run_campaign(profile, out / name, jobs=args.jobs, own_only=args.own_only,
-                              progress=show)
+                              full=args.full, progress=show)
         data = matrix.to_dict()
         print(f"  score {data['mutation_score']:.1%}  survived: {data['survived'] or '-'}  "
               f"scenarios killing none: {data['scenarios_killing_none'] or '-'}  "
@@ -64,7 +68,7 @@ def main() -> None:
         figures[f"{name}_wall_s"] = round(matrix.wall_s, 1)
     score = totals["killed"] / totals["mutants"] if totals["mutants"] else 0.0
     print(json.dumps({**totals, "mutation_score_pct": round(100 * score, 1), **figures,
-                      "own_only": int(args.own_only),
+                      "own_only": int(args.own_only), "full": int(args.full),
                       "wall_s": round(time.monotonic() - started, 1)}))
 
 

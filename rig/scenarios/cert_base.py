@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from rig.bench.courier import Delivery
 from rig.errors import RigError
+from rig.load.driver import InstrumentError
 from rig.meter.card_errors import ILLEGAL, CardErrorCode, describe
 from rig.scenarios import expect
 from rig.scenarios.steps import BenchSteps, MeterState, Observed
@@ -185,3 +186,22 @@ def longest_free_hours(s: BenchSteps, days: int = 14) -> Decimal | None:
             best = max(best, change - at)
         at = change
     return Decimal(best.total_seconds() / 3600).quantize(Decimal("0.001"))
+
+
+def load_energy_wh(s: BenchSteps) -> Decimal | None:
+    """The load's own energy register (Wh), or None if this load model keeps none."""
+    try:
+        return s.bench.load.energy_wh()
+    except InstrumentError as e:
+        s.record.measure("load energy register", f"not available: {e}")
+        return None
+
+
+def energy_agrees(s: BenchSteps, label: str, meter_wh: int, load_wh: Decimal) -> None:
+    """Meter energy (readback, whole Wh) against the load's reading: the accuracy class,
+    plus the meter's 1 Wh resolution at each end."""
+    tolerance = (load_wh * expect.class_error(s.bench.profile)).quantize(Decimal("0.001")) + 2
+    s.record.measure(f"{label} meter energy vs load energy", Decimal(meter_wh) - load_wh, "Wh",
+                     low=-tolerance, high=tolerance,
+                     description=f"meter {meter_wh} Wh, load {load_wh} Wh, class "
+                                 f"{s.bench.profile.metering.accuracy_class}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from rig.load.driver import InstrumentError
 from rig.meter.card_errors import CardErrorCode
 from rig.scenarios import (
     certification_billing,
@@ -17,6 +16,7 @@ from rig.scenarios import (
     certification_meter,
     certification_printer,
     certification_security,
+    certification_supply,
     expect,
 )
 from rig.scenarios.cert_base import (
@@ -24,7 +24,9 @@ from rig.scenarios.cert_base import (
     Registers,
     clear_alarm2_trip,
     commission,
+    energy_agrees,
     insert_refused,
+    load_energy_wh,
     snapshot,
 )
 from rig.scenarios.reconcile_limits import measure_checks
@@ -101,7 +103,7 @@ def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
     counted agrees with what the load itself measured, within the meter's accuracy class."""
     p = s.bench.profile
     commission(s)
-    load_wh = _load_energy_wh(s)
+    load_wh = load_energy_wh(s)
     meter_wh = int(s.meter.energy_kwh() * 1000)
     for n in range(1, cycles + 1):
         amount = Decimal(5 * n) + Decimal("0.37")
@@ -126,30 +128,11 @@ def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
                            {"conservation": p.credit.currency if expect.money(p) else "Wh"})
             s.record.measure(f"cycle {n} verdict", str(result.verdict), equals="balanced")
             if load_wh is not None:
-                load_now = _load_energy_wh(s)
+                load_now = load_energy_wh(s)
                 assert load_now is not None
-                _energy_agrees(s, f"cycle {n}", rb["energy_wh"] - meter_wh,
+                energy_agrees(s, f"cycle {n}", rb["energy_wh"] - meter_wh,
                                load_now - load_wh)
                 load_wh, meter_wh = load_now, rb["energy_wh"]
-
-
-def _load_energy_wh(s: BenchSteps) -> Decimal | None:
-    """The load's own energy register (Wh), or None if this load model keeps none."""
-    try:
-        return s.bench.load.energy_wh()
-    except InstrumentError as e:
-        s.record.measure("load energy register", f"not available: {e}")
-        return None
-
-
-def _energy_agrees(s: BenchSteps, label: str, meter_wh: int, load_wh: Decimal) -> None:
-    """Meter energy (readback, whole Wh) against the load's reading: the accuracy class,
-    plus the meter's 1 Wh resolution at each end."""
-    tolerance = (load_wh * expect.class_error(s.bench.profile)).quantize(Decimal("0.001")) + 2
-    s.record.measure(f"{label} meter energy vs load energy", Decimal(meter_wh) - load_wh, "Wh",
-                     low=-tolerance, high=tolerance,
-                     description=f"meter {meter_wh} Wh, load {load_wh} Wh, class "
-                                 f"{s.bench.profile.metering.accuracy_class}")
 
 
 SCENARIOS = {
@@ -167,4 +150,10 @@ SCENARIOS = {
     "power-limit trip and recovery": certification_meter.power_limit_trip_and_recovery,
     "tariff change at its effective date": certification_billing.tariff_change_at_effective_date,
     "receipt printer": certification_printer.receipt_printer,
+    "power failure during a card insertion":
+        certification_supply.power_failure_during_a_card_insertion,
+    "power failure during consumption": certification_supply.power_failure_during_consumption,
+    "terminal cover opening is recorded": certification_supply.terminal_cover_opening_is_recorded,
+    "unknown register is answered with an error":
+        certification_meter.unknown_register_is_answered_with_an_error,
 }

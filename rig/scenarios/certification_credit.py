@@ -27,6 +27,7 @@ from rig.scenarios.cert_base import (
     outside_friendly_periods,
     trips_at_alarm2,
 )
+from rig.scenarios.meter_hands import supply_off, supply_on
 from rig.scenarios.steps import BenchSteps, MeterState
 
 
@@ -189,11 +190,17 @@ def cutoff_and_reconnection(s: BenchSteps) -> None:
         s.record.measure("card accepted", delivery.accepted, equals=True)
         s.record.measure("relay still open after the card alone", s.meter.state().relay_open,
                          equals=True)
+        supply_off(s)  # a grid outage: the meter must come back as it was, open
+        supply_on(s)
+        s.record.measure("relay still open after a supply outage", s.meter.state().relay_open,
+                         equals=True)
         s.record.measure("no energy counted while open", s.meter.energy_kwh(), "kWh",
                          equals=energy)
         s.load_off()  # the customer switches off before buying: registers then stand still
         s.settle()
-    small = (expected_debt + t.close_allowed) / 2
+    # credit after it halfway between the cut-off level and close-allowed (a purchase repays
+    # any emergency credit lent first): the window where only close-allowed keeps it open
+    small = expected_debt - (t.overdraft_limit - t.close_allowed) / 2
     if expect.amount_for(p, small, PRICE, up=False) >= s.billing.limits.minimum and small > 0:
         with s.record.step("purchase leaving credit at or below close-allowed"):
             owed = s.meter.overdraft()

@@ -1,4 +1,5 @@
-"""Certification scenarios of meter settings: parameter cards and the power-limit trip."""
+"""Certification scenarios of meter settings and protocol: parameter cards, the power-limit
+trip, and the error answer to a register the meter does not have."""
 
 from __future__ import annotations
 
@@ -141,3 +142,12 @@ def _elapsed_s(event: tuple[datetime, datetime],
                start: tuple[datetime, datetime]) -> tuple[Decimal, Decimal]:
     mid, half = expect.elapsed_h(event, start)
     return (mid * 3600).quantize(Decimal("0.1")), (half * 3600).quantize(Decimal("0.1"))
+
+
+def unknown_register_is_answered_with_an_error(s: BenchSteps) -> None:
+    """A read of a data identifier the meter does not have gets an abnormal reply with the
+    "no requested data" error bit (DL/T 645-2007, abnormal reply and error word), not silence
+    a master would wait out and retry, nor data."""
+    with s.record.step("read an unassigned data identifier"):
+        answer = s.meter.answer_to_unassigned_register()
+        s.record.measure("abnormal reply reasons", answer, equals="no requested data")

@@ -31,7 +31,7 @@ from rig.card_formats.interface import (
     PurchaseOnCard,
 )
 from rig.card_formats.registry import card_format
-from rig.errors import RigError
+from rig.errors import ProtocolError, RigError
 from rig.meter.client import (
     IEC_ALARM1,
     IEC_ALARM2,
@@ -42,7 +42,8 @@ from rig.meter.client import (
     IecMeterClient,
 )
 from rig.meter.dlt645 import data_ids as di
-from rig.meter.dlt645.client import Dlt645Client
+from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
+from rig.meter.serial_client import MeterTimeout
 from rig.profile import CreditKind
 from rig.report.plot import RunSeries
 from rig.scenarios.record import RunRecord
@@ -130,6 +131,9 @@ def agreed(read: Callable[[], T], what: str, attempts: int = 5) -> T:
     raise RigError(f"{what}: {attempts} reads never agreed twice in a row (last {last})")
 
 
+UNASSIGNED_DI = 0x0E000001  # no meter has it: DL/T 645-2007 assigns no DI3 0x0E
+
+
 class MeterView:
     """The meter as scenarios need it: semantic reads over whichever protocol it speaks."""
 
@@ -185,6 +189,26 @@ class MeterView:
     def card_refusals(self) -> CardRefusals:
         """Refused cards as the meter reports them over its protocol."""
         return self._client.card_refusals()
+
+    def answer_to_unassigned_register(self) -> str | None:
+        """What a DL/T 645 meter answers to a read of a data identifier no meter has (DI3 0x0E
+        is unassigned in DL/T 645-2007): its abnormal reply's reasons; None where the protocol
+        has no such answer here. A reply with data is a ProtocolError naming it."""
+        protocol = getattr(self._client, "protocol", None)
+        if not isinstance(protocol, Dlt645Client):
+            return None
+        try:
+            value = protocol.read_raw(UNASSIGNED_DI)
+        except MeterAbnormalReply as e:
+            return ", ".join(e.reasons)
+        except MeterTimeout as e:
+            return f"no answer ({e})"
+        raise ProtocolError(f"meter answered {value.hex()} to a read of the unassigned data "
+                            f"identifier {UNASSIGNED_DI:08X}")
+
+    def tamper_count(self) -> int:
+        """Cover openings (tamper events) the meter counted, over its protocol."""
+        return self._client.event_counts().tamper
 
     def last_cutoff_or_none(self) -> datetime | None:
         return self._client.last_cutoff_time()

@@ -26,12 +26,18 @@ from rig.card.records import ReadbackRecord
 from rig.card_formats.rigpp.meter import MeterCardTerminal
 from rig.errors import ConfigError
 from rig.meter.dlt645 import data_ids as di
+from rig.meter.dlt645.frame import ABNORMAL
 from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
+from rig.sim import nvm
 from rig.sim.prepaid import PrepaidEngine, RelayReason
+from rig.sim.sts_keypad import KeypadResult, StsKeypad, TokenResult
 
 if TYPE_CHECKING:
+    from rig.card.session import ApduTransport
+    from rig.card_formats.interface import InsertionOutcome
     from rig.sim.meter_firmware import EmulatedMeter
+    from rig.sts import token as tk
 
 TENTH = Decimal("0.1")
 
@@ -120,27 +126,39 @@ def _cutoff_shift(t: Thresholds) -> Decimal:
 
 
 # -- engine defects ------------------------------------------------------------------------
-class _RecloseWithoutCredit(PrepaidEngine):
-    """A card insertion recloses a relay opened for lack of credit, and the meter then keeps
-    it closed until the next purchase (the credit check is skipped after the reclose)."""
+class _UnpaidReclose(PrepaidEngine):
+    """Recloses a relay opened for lack of credit, and then keeps it closed until the next
+    purchase (the credit check is skipped after such a reclose)."""
 
     _unpaid_reclose: bool = False
 
-    def card_inserted(self, at: datetime) -> bool:
-        if not self.relay_closed and self.relay_reason is RelayReason.CREDIT_EXHAUSTED:
-            self._unpaid_reclose = True
-            self._close(at)
-            return True
-        return super().card_inserted(at)
+    def _reclose_unpaid(self, at: datetime) -> bool:
+        if self.relay_closed or self.relay_reason is not RelayReason.CREDIT_EXHAUSTED:
+            return False
+        self._unpaid_reclose = True
+        self._close(at)
+        return True
 
     def _check_events(self, at: datetime) -> None:
         if self._unpaid_reclose and self.relay_closed:
             return
         super()._check_events(at)
 
+    def _next_event_wh(self, at: datetime) -> int | None:
+        if self._unpaid_reclose and self.relay_closed:
+            return None  # nothing stops the supply now: it runs on until the next purchase
+        return super()._next_event_wh(at)
+
     def apply_purchase(self, sequence: int, units: int, at: datetime) -> None:
         self._unpaid_reclose = False
         super().apply_purchase(sequence, units, at)
+
+
+class _RecloseWithoutCredit(_UnpaidReclose):
+    """A card insertion recloses a relay opened for lack of credit."""
+
+    def card_inserted(self, at: datetime) -> bool:
+        return self._reclose_unpaid(at) or super().card_inserted(at)
 
 
 class _AlarmTripNotCleared(PrepaidEngine):
@@ -318,6 +336,8 @@ class _TariffPriceKept(PrepaidEngine):
 
 
 # -- card terminal defects -------------------------------------------------------------------
+# RIGPP's meter reader (rig.card_formats.rigpp.meter) with one wrong method each: they apply
+# to profiles whose [card] format is rigpp.
 class _AnyMeter(MeterCardTerminal):
     def binds(self, meter_no: str) -> bool:
         return True
@@ -408,6 +428,31 @@ def _digit_off_values(values: Callable[[Any], dict[int, object]]) -> Callable[[A
     return wrong
 
 
+def _error_answer_missing(meter: EmulatedMeter) -> None:
+    """An abnormal reply is never sent (DL/T 645): the master waits out its timeout instead."""
+    from rig.sim.meter_firmware import EmulatedMeter as Reference
+
+    class Silent:
+        def __init__(self, server: Any) -> None:
+            self._server = server
+
+        def respond(self, frame: Any) -> Any:
+            reply = self._server.respond(frame)
+            return None if reply is not None and reply.control & ABNORMAL else reply
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._server, name)
+
+    class ErrorAnswerMissing(Reference):
+        def _new_serial_side(self) -> None:
+            super()._new_serial_side()
+            if self._responder is not None:
+                self._responder = Silent(self._responder)  # type: ignore[assignment]
+
+    meter.__class__ = ErrorAnswerMissing
+    meter._new_serial_side()
+
+
 def _relay_bit_stuck(meter: EmulatedMeter) -> None:
     """Status word 3 never shows the relay open (DL/T 645)."""
     from rig.sim.meter_firmware import EmulatedMeter as Reference
@@ -417,6 +462,159 @@ def _relay_bit_stuck(meter: EmulatedMeter) -> None:
             return super().status_word_3() & ~(di.SW3_RELAY_OPEN | di.SW3_RELAY_COMMAND_OPEN)
 
     meter.__class__ = RelayBitStuck
+
+
+# -- supply and cover defects (the firmware's non-volatile memory and power-up) ------------------
+def _meter(make: Callable[[type[EmulatedMeter]], type[EmulatedMeter]]) -> Callable[
+        [EmulatedMeter], None]:
+    """Swap the meter's class for `make(reference class)` (imported late: the firmware module
+    imports this catalogue's users)."""
+    def install(meter: EmulatedMeter) -> None:
+        from rig.sim.meter_firmware import EmulatedMeter as Reference
+
+        meter.__class__ = make(Reference)
+    return install
+
+
+def _torn_write(*stale: str) -> Callable[[EmulatedMeter], None]:
+    """The meter commits a card session's registers to NVM only when the session ends: a
+    supply cut inside one saves the engine fields `stale` as they were before the card."""
+    def make(reference: type[EmulatedMeter]) -> type[EmulatedMeter]:
+        class TornWrite(reference):  # type: ignore[valid-type,misc]
+            _before: dict[str, object] | None = None
+
+            def insert_card(self, transport: ApduTransport) -> InsertionOutcome:
+                self._before = nvm.engine_image(self.engine)
+                try:
+                    return super().insert_card(transport)
+                finally:
+                    self._before = None
+
+            def nvm_image(self) -> bytes:
+                return _with_engine_fields(super().nvm_image(), self._before, stale)
+        return TornWrite
+    return _meter(make)
+
+
+def _with_engine_fields(raw: bytes, saved: dict[str, object] | None,
+                        names: tuple[str, ...]) -> bytes:
+    if saved is None:
+        return raw
+    image = nvm.loads(raw)
+    image["engine"].update({k: saved[k] for k in names})
+    return nvm.dumps(image)
+
+
+def _stale_credit_at_power_up(reference: type[EmulatedMeter]) -> type[EmulatedMeter]:
+    """The credit register is saved to NVM at card sessions only: a power-up brings back the
+    credit of the last card, undoing the consumption since."""
+    class StaleCredit(reference):  # type: ignore[valid-type,misc]
+        _at_card: dict[str, object] | None = None
+
+        def insert_card(self, transport: ApduTransport) -> InsertionOutcome:
+            outcome = super().insert_card(transport)
+            self._at_card = nvm.engine_image(self.engine)
+            return outcome
+
+        def nvm_image(self) -> bytes:
+            return _with_engine_fields(super().nvm_image(), self._at_card, ("credit",))
+    return StaleCredit
+
+
+def _cover_latch_lost(reference: type[EmulatedMeter]) -> type[EmulatedMeter]:
+    class CoverLatchLost(reference):  # type: ignore[valid-type,misc]
+        def _record_latched_cover(self) -> None:
+            self._cover_latch = None  # the switch's latch read and dropped at power-up
+    return CoverLatchLost
+
+
+def _cover_not_counted(reference: type[EmulatedMeter]) -> type[EmulatedMeter]:
+    class CoverNotCounted(reference):  # type: ignore[valid-type,misc]
+        def open_cover(self) -> None:
+            tampers = self.engine.events.tamper_count
+            super().open_cover()
+            if self.powered:
+                self.engine.events.tamper_count = tampers  # recorded, never counted
+    return CoverNotCounted
+
+
+class _RelayOpenAfterPowerUp(PrepaidEngine):
+    """Power-up leaves the relay open until the next card, whatever the credit."""
+
+    def resume(self, at: datetime) -> None:
+        super().resume(at)
+        if self.relay_closed:
+            self.relay_closed, self.relay_reason = False, RelayReason.ALARM2_TRIP
+
+
+class _RelayClosedAfterPowerUp(_UnpaidReclose):
+    """Power-up closes a relay opened for lack of credit."""
+
+    def resume(self, at: datetime) -> None:
+        super().resume(at)
+        self._reclose_unpaid(at)
+
+
+# -- keypad (STS) defects ---------------------------------------------------------------------
+def _keypad(cls: type[StsKeypad]) -> Callable[[EmulatedMeter], None]:
+    def install(meter: EmulatedMeter) -> None:
+        assert meter.keypad is not None  # applies only to a profile with [sts]
+        meter.keypad.__class__ = cls
+    return install
+
+
+def _sts(p: MeterProfile) -> bool:
+    return p.sts is not None
+
+
+class _UsedTokenAccepted(StsKeypad):
+    def _tid_refusal(self, tid: int) -> KeypadResult | None:
+        refused = super()._tid_refusal(tid)
+        return None if refused is not None and refused.result is TokenResult.USED else refused
+
+
+class _OldTokenAccepted(StsKeypad):
+    def _tid_refusal(self, tid: int) -> KeypadResult | None:
+        refused = super()._tid_refusal(tid)
+        return None if refused is not None and refused.result is TokenResult.OLD else refused
+
+
+class _TokenCreditedTwice(StsKeypad):
+    def _apply(self, decoded: tk.Decoded, at: datetime) -> KeypadResult:
+        result = super()._apply(decoded, at)
+        if result.accepted and result.credit is not None:
+            self.effects.credit(decoded.subclass, result.credit, at)
+        return result
+
+
+class _OldKeyKept(StsKeypad):
+    """After a key change the superseded decoder key still decrypts tokens."""
+
+    _superseded: bytes | None = None
+
+    def _install(self, sections: list[int]) -> None:
+        self._superseded = self.decoder_key
+        super()._install(sections)
+
+    def enter(self, typed: str, at: datetime) -> KeypadResult:
+        result = super().enter(typed, at)
+        if result.result is not TokenResult.CRC or self._superseded is None:
+            return result
+        current, self.decoder_key = self.decoder_key, self._superseded
+        try:
+            return super().enter(typed, at)
+        finally:
+            self.decoder_key = current
+
+
+class _CrcShownAsFormat(StsKeypad):
+    """A token that does not decrypt (another meter's, or a mistype) shows Format."""
+
+    def enter(self, typed: str, at: datetime) -> KeypadResult:
+        result = super().enter(typed, at)
+        if result.result is TokenResult.CRC:
+            return KeypadResult(TokenResult.FORMAT, result.detail)
+        return result
 
 
 # -- the catalogue -------------------------------------------------------------------------------
@@ -433,6 +631,15 @@ MAC = "forged mac is refused"
 HOARDING = "hoarding limit refusal"
 PARAMETERS = "parameter card changes thresholds"
 TARIFF = "tariff change at its effective date"
+CUT_IN_CARD = "power failure during a card insertion"
+CUT_IN_USE = "power failure during consumption"
+COVER = "terminal cover opening is recorded"
+PROTOCOL_ERROR = "unknown register is answered with an error"
+STS_CREDIT = "sts credit token is accepted"
+STS_USED = "sts used token is refused"
+STS_OLD = "sts old token is refused"
+STS_OTHER_METER = "sts token made for a different meter is refused"
+STS_KEY_CHANGE = "sts key change then a token under the new key"
 
 _CATALOGUE = (
     Defect("alarm1-early", ALARMS, "alarm 1 raised at 110 % of its level",
@@ -526,6 +733,36 @@ _CATALOGUE = (
            "digit high", _register_one_digit_off, _dlt645),
     Defect("relay-status-bit-stuck", CUTOFF, "DL/T 645 status word 3 never shows the relay "
            "open", _relay_bit_stuck, _dlt645),
+    Defect("error-answer-missing", PROTOCOL_ERROR, "DL/T 645 abnormal replies never sent (a "
+           "read of a register the meter lacks goes unanswered)", _error_answer_missing,
+           _dlt645),
+    Defect("torn-write-loses-credit", CUT_IN_CARD, "a supply cut inside a card session saves "
+           "the purchase's sequence but not its credit", _torn_write(
+               "credit", "cumulative_purchase", "purchase_count")),
+    Defect("torn-write-doubles-credit", CUT_IN_CARD, "a supply cut inside a card session saves "
+           "the purchase's credit but not its sequence (the card applies again)",
+           _torn_write("last_sequence")),
+    Defect("stale-credit-after-power-up", CUT_IN_USE, "power-up restores the credit of the last "
+           "card, undoing the consumption since", _meter(_stale_credit_at_power_up)),
+    Defect("relay-open-after-power-up", CUT_IN_USE, "power-up leaves the relay open until the "
+           "next card", _engine(_RelayOpenAfterPowerUp)),
+    Defect("relay-closed-after-power-up", CUTOFF, "power-up closes a relay opened for lack of "
+           "credit", _engine(_RelayClosedAfterPowerUp)),
+    Defect("tamper-not-latched", COVER, "a cover opening while the meter has no supply is not "
+           "recorded at power-up", _meter(_cover_latch_lost)),
+    Defect("tamper-not-counted", COVER, "a cover opening with supply is not counted",
+           _meter(_cover_not_counted)),
+    Defect("sts-used-token-accepted", STS_USED, "a token typed again is credited again",
+           _keypad(_UsedTokenAccepted), _sts),
+    Defect("sts-old-token-accepted", STS_OLD, "a token older than the TID memory is accepted",
+           _keypad(_OldTokenAccepted), _sts),
+    Defect("sts-credit-added-twice", STS_CREDIT, "each credit token adds its amount twice",
+           _keypad(_TokenCreditedTwice), _sts),
+    Defect("sts-old-key-accepted", STS_KEY_CHANGE, "after a key change the superseded decoder "
+           "key is still accepted", _keypad(_OldKeyKept), _sts),
+    Defect("sts-crc-error-shown-as-format", STS_OTHER_METER, "a token that does not decrypt "
+           "shows Format instead of CRC Err (the wrong refusal reason)",
+           _keypad(_CrcShownAsFormat), _sts),
 )
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in _CATALOGUE}

@@ -27,6 +27,7 @@ from rig.sim.meter_firmware import EmulatedMeter
 from rig.sim.pty_port import PtySerialEndpoint
 from rig.sim.scpi_server import ScpiServer
 from rig.sim.sts_keypad import StsMeterSetup, keypad_reply, lab_setup
+from rig.sim.supply_cut import cut_moment
 from rig.sim.virtual_card import VirtualCard, VpcdLink
 from rig.sim.vpcd import VpcdSlot, claim_free_slot
 from rig.sim.world import BenchWorld
@@ -94,6 +95,9 @@ class EmulatedBench:
         self.world = BenchWorld(profile, self.clock, noise=noise, seed=seed)
         self.meter = EmulatedMeter(self.world, master_key or lab_master_key(),
                                    readback_master=readback_master, wire_pacing=wire_pacing)
+        sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
+        self.keypad = sts.keypad_for(self.world.engine) if sts else None
+        self.meter.keypad = self.keypad
         if defect is not None:  # a mutant meter (rig.sim.defects): one known defect
             from rig.sim.defects import install
 
@@ -106,8 +110,6 @@ class EmulatedBench:
         self.card_options = {**card.options, **(card_options or {})}
         self.apdu_trace = apdu_trace  # the meter slot's exchanges go here too, if given
         self.card = VirtualCard(fmt.blank_card(self.card_options), format_name=card.format)
-        sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
-        self.keypad = sts.keypad_for(self.world.engine) if sts else None
         self._slot = slot
         self._link: VpcdLink | None = None
         self._pty = PtySerialEndpoint(self.meter.on_serial_bytes)
@@ -215,6 +217,10 @@ class EmulatedBench:
         if op == "meter_power":  # supply to the meter: a grid outage and its end
             if request.get("on", True):
                 self.meter.power_up()
+            elif request.get("during") is not None:  # at a moment of the next card session
+                self.meter.armed_cut = cut_moment(request["during"])
+                return {"ok": True, "powered": self.meter.powered,
+                        "armed": self.meter.armed_cut}
             else:
                 self.meter.power_down()
             return {"ok": True, "powered": self.meter.powered}

@@ -36,6 +36,8 @@ from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
 from rig.sim.meter_firmware_iec import iec_responder
 from rig.sim.prepaid import PrepaidEngine
+from rig.sim.sts_keypad import StsKeypad
+from rig.sim.supply_cut import CutMoment, CuttingTransport, SupplyCut
 from rig.sim.world import BenchWorld
 
 # Silence on the line after which a half-received frame is thrown away, as a real meter's UART
@@ -112,6 +114,8 @@ class EmulatedMeter:
         self._cover_latch: tuple[datetime | None, datetime | None] | None = None
         self._responder: _PowerGate | None = None
         self._iec: _PowerGate | None = None
+        self.armed_cut: CutMoment | None = None  # the supply fails then in the next card session
+        self.keypad: StsKeypad | None = None  # a keypad meter's STS token entry (the bench's)
         self._new_serial_side()
 
     def _new_serial_side(self) -> None:
@@ -309,9 +313,12 @@ class EmulatedMeter:
             self.world.advance()
             now = self.world.clock.now()
             before = (self.engine.remaining, self.engine.cumulative_purchase)
+            cut, self.armed_cut = self.armed_cut, None
+            if cut is not None:
+                transport = CuttingTransport(transport, cut)
             try:
                 outcome = self.terminal.insert(transport, now)
-            except PowerFailure as e:
+            except (PowerFailure, SupplyCut) as e:
                 self.power_down()
                 return InsertionOutcome(False, None, f"power failed during the card session "
                                                      f"({e})")

@@ -7,16 +7,25 @@ certification record; runs go in parallel (one process per bench, `jobs` at a ti
 reference meter runs first: a scenario that fails on it judges nothing, and the campaign says
 so instead of counting its failures as kills.
 
+A mutant runs its own requirement's scenario first and stops at its first kill (`pytest -x`
+over the suite's tests in that order): the score needs one kill, and most of a campaign's
+time was scenarios run on mutants already dead. The scenarios after the kill are
+`not run after kill`, honestly, never counted as kills or survivals; `full=True` runs every
+scenario on every mutant (the whole matrix).
+
 A cell of the matrix is `killed` (the test failed or errored on the mutant), `survived` (it
-passed), `not applicable` (the model lacks the capability the test needs) or `not run` (a
-sample run that ran only the defect's own requirement). The mutation score is killed /
-(killed + survived) over the mutants, a mutant counting as killed when any test kills it.
+passed), `not applicable` (the model lacks the capability the test needs), `not run after
+kill` or `not run` (a sample run that ran only the defect's own requirement). The mutation
+score is killed / (killed + survived) over the mutants, a mutant counting as killed when any
+test kills it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +41,7 @@ from rig.sim.defects import Defect, applicable
 
 REFERENCE = "reference"  # the meter without a defect
 KILLED, SURVIVED, NOT_APPLICABLE, NOT_RUN = "killed", "survived", "not applicable", "not run"
+AFTER_KILL = "not run after kill"
 _CELL = {"fail": KILLED, "error": KILLED, "pass": SURVIVED, "skipped": NOT_APPLICABLE}
 TIME_SCALE = 36000.0  # the certification suite's emulated time scale
 
@@ -47,10 +57,13 @@ class MutantRun:
     messages: dict[str, str] = field(default_factory=dict)
     record: str = ""  # its record.json
     error: str = ""  # the run itself failed (usage error, crash): nothing was judged
+    stopped_at_kill: bool = False  # the run stopped at its first kill (-x)
 
     def cell(self, requirement: str) -> str:
         outcome = self.outcomes.get(requirement)
-        return NOT_RUN if outcome is None else _CELL.get(outcome, KILLED)
+        if outcome is None:
+            return AFTER_KILL if self.stopped_at_kill and self.killed else NOT_RUN
+        return _CELL.get(outcome, KILLED)
 
     @property
     def killed(self) -> bool:
@@ -89,7 +102,7 @@ class KillMatrix:
 
     def killing_none(self) -> list[str]:
         """Scenarios (that ran on some mutant) that killed no mutant."""
-        ran = {r for m in self.mutants for r in m.outcomes}
+        ran = {r for m in self.mutants for r, o in m.outcomes.items() if o != "skipped"}
         return [r for r in self.scenarios if r in ran and r not in self.broken
                 and not any(m.cell(r) == KILLED for m in self.mutants)]
 
@@ -119,9 +132,38 @@ class KillMatrix:
         }
 
 
+# A certification run loads only the plugins the suite uses: the others' start-up and
+# hypothesis's terminal summary (which imports hypothesis) were a third of a short run's CPU.
+# Without pytest's logging plugin: it walks the logger registry while the suite's conftest
+# imports matplotlib in a thread, and under load that walk crashed runs ("dictionary changed
+# size during iteration") before any test ran.
+_LEAN_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+_PLUGINS = ("-p", "rig.pytest_plugin", "-p", "allure_pytest.plugin", "-p", "no:logging")
+
+
 def selector(requirement: str) -> str:
     """The pytest -k expression selecting one requirement's test."""
     return f"test_{requirement.replace(' ', '_')}"
+
+
+def suite_file() -> Path:
+    """The certification suite's test module (collected by path, so its order is ours)."""
+    spec = importlib.util.find_spec("rig.suites.certification")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).with_name("test_certification.py")
+
+
+def suite_requirements() -> list[str]:
+    """Every requirement the suite certifies, in the suite's own order."""
+    names = re.findall(r"^def test_(\w+)\(", suite_file().read_text("utf-8"), re.M)
+    return [n.replace("_", " ") for n in names]
+
+
+def _ordered_tests(first: str) -> list[str]:
+    """The suite's tests as node ids, `first`'s test first and the rest in suite order."""
+    path = suite_file()
+    order = sorted(suite_requirements(), key=lambda r: r != first)
+    return [f"{path}::{selector(r)}" for r in order]
 
 
 def _bench_toml(profile: MeterProfile, defect: str | None, profiles_dir: Path | None) -> str:
@@ -133,11 +175,18 @@ def _bench_toml(profile: MeterProfile, defect: str | None, profiles_dir: Path | 
     return "\n".join(lines) + "\n"
 
 
+def _judged(record: Path) -> bool:
+    """The run wrote a record with at least one test in it."""
+    return record.is_file() and bool(json.loads(record.read_text("utf-8")).get("tests"))
+
+
 def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *,
                       only: Iterable[str] | None = None,
-                      profiles_dir: Path | None = None) -> MutantRun:
+                      profiles_dir: Path | None = None,
+                      stop_at_kill: bool = False) -> MutantRun:
     """The certification suite on one (mutant) meter, in its own process; its record in
-    `out`."""
+    `out`. `stop_at_kill`: the defect's own requirement first, and stop at the first test
+    that fails (the rest are `not run after kill`)."""
     run = MutantRun(defect.name if defect else REFERENCE,
                     defect.requirement if defect else "", defect.what if defect else "")
     out.mkdir(parents=True, exist_ok=True)
@@ -145,18 +194,28 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
     bench.write_text(_bench_toml(profile, defect.name if defect else None, profiles_dir),
                      "utf-8")
     ini = Path(__file__).with_name("suite.ini")
-    args = [sys.executable, "-m", "pytest", "--pyargs", "rig.suites.certification",
-            "-c", str(ini), "--rootdir", str(out), "-q", "-p", "no:cacheprovider",
+    ordered = stop_at_kill and defect is not None and not only
+    target = (_ordered_tests(defect.requirement) if ordered and defect is not None
+              else ["--pyargs", "rig.suites.certification"])
+    args = [sys.executable, "-m", "pytest", *target, *_PLUGINS, "-c", str(ini),
+            "--rootdir", str(out),
+            "-q", "-p", "no:cacheprovider",
             "-p", "no:randomly", "--no-header", "--tb=no",
             "--bench", str(bench), "--meter-profile", str(profile.source or profile.name),
             "--cert-dir", str(out)]
     chosen = sorted(set(only or ()))
     if chosen:
         args += ["-k", " or ".join(selector(r) for r in chosen)]
-    with tempfile.TemporaryDirectory(prefix="rig-mutant-") as tmp:
-        env = {**os.environ, "TMPDIR": tmp}
-        done = subprocess.run(args, cwd=out, capture_output=True, text=True, env=env,
-                              check=False)
+    if ordered:
+        args.append("--exitfirst")
+        run.stopped_at_kill = True
+    for _attempt in range(2):  # a run that crashed before judging anything is run again
+        with tempfile.TemporaryDirectory(prefix="rig-mutant-") as tmp:
+            env = {**os.environ, "TMPDIR": tmp, **_LEAN_PYTEST}
+            done = subprocess.run(args, cwd=out, capture_output=True, text=True, env=env,
+                                  check=False)
+        if _judged(out / "record.json"):
+            break
     (out / "pytest.log").write_text(done.stdout + done.stderr, "utf-8")
     record = out / "record.json"
     if not record.is_file():
@@ -178,10 +237,12 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
 
 def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
                  defects: Iterable[Defect] | None = None, own_only: bool = False,
-                 profiles_dir: Path | None = None,
+                 full: bool = False, profiles_dir: Path | None = None,
                  progress: Callable[[MutantRun], None] | None = None) -> KillMatrix:
     """Run the reference meter, then every mutant, `jobs` benches at a time.
 
+    Each mutant runs its own requirement's scenario first and stops at its first kill;
+    `full`: every scenario on every mutant (the whole matrix, several times slower);
     `own_only`: each mutant runs only the scenario of its own requirement (a fast sample; the
     other cells are `not run`).
     """
@@ -196,7 +257,7 @@ def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
     def one(d: Defect) -> MutantRun:
         run = run_certification(profile, d, out / d.name,
                                 only={d.requirement} if own_only else None,
-                                profiles_dir=profiles_dir)
+                                profiles_dir=profiles_dir, stop_at_kill=not full)
         if progress:
             progress(run)
         return run

@@ -129,6 +129,17 @@ class FailingSlot:
         return self.inner.transmit(apdu)
 
 
+def card_with_a_purchase(b: Bench) -> tuple[CardApplication, VendingStation]:
+    """A card issued to `b`'s meter carrying purchase 1 of 20.00, reset as if just inserted."""
+    card = CardApplication()
+    station = VendingStation(_Ledger(), lab_master_key())  # type: ignore[arg-type]
+    station.personalise(DirectTransport(card), card_serial=SERIAL, meter_no=b.meter.meter_no,
+                        key_revision=1)
+    station.write_vend(DirectTransport(card), _vend(b.meter.meter_no, 1, 2_000))
+    card.reset()
+    return card, station
+
+
 def test_card_session_cut_by_power_failure_applies_the_purchase_once() -> None:
     """For every APDU of an insertion at which the supply can fail: after power-up and a second
     insertion the purchase is applied exactly once, and conservation holds."""
@@ -137,12 +148,7 @@ def test_card_session_cut_by_power_failure_applies_the_purchase_once() -> None:
     while apdus is None or k <= apdus:
         b = Bench("dlt645-1p-money")
         try:
-            card = CardApplication()
-            station = VendingStation(_Ledger(), lab_master_key())  # type: ignore[arg-type]
-            station.personalise(DirectTransport(card), card_serial=SERIAL,
-                                meter_no=b.meter.meter_no, key_revision=1)
-            station.write_vend(DirectTransport(card), _vend(b.meter.meter_no, 1, 2_000))
-            card.reset()
+            card, station = card_with_a_purchase(b)
             slot = FailingSlot(card, k)
             first = b.meter.insert_card(slot)
             if apdus is None and first.accepted:

@@ -11,7 +11,7 @@ import pytest
 
 from rig.extras import optional_module
 from rig.scenarios import certification as cert
-from rig.scenarios import certification_sts
+from rig.scenarios import certification_meter, certification_sts, certification_supply
 from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
 
@@ -85,6 +85,29 @@ def test_power_limit_trip_and_recovery(steps: BenchSteps) -> None:
 @pytest.mark.billing_on_bench_time  # the change takes effect at a bench instant
 def test_tariff_change_at_its_effective_date(steps: BenchSteps) -> None:
     cert.SCENARIOS["tariff change at its effective date"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_power_failure_during_a_card_insertion(steps: BenchSteps) -> None:
+    if steps.bench.sim is None:
+        pytest.skip("times the supply cut to one card command: an emulated bench's card slot")
+    certification_supply.power_failure_during_a_card_insertion(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_power_failure_during_consumption(steps: BenchSteps) -> None:
+    certification_supply.power_failure_during_consumption(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_terminal_cover_opening_is_recorded(steps: BenchSteps) -> None:
+    certification_supply.terminal_cover_opening_is_recorded(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+@pytest.mark.requires_capability("dlt645")
+def test_unknown_register_is_answered_with_an_error(steps: BenchSteps) -> None:
+    certification_meter.unknown_register_is_answered_with_an_error(steps)
     assert str(steps.record.outcome) == "pass"
 
 
