@@ -55,7 +55,8 @@ def test_an_unknown_format_names_the_profile_file_and_the_installed_ones(
     with pytest.raises(ConfigError) as e:
         load_profile(str(path))
     assert str(path) in str(e.value)
-    assert "no card format 'sle9999' is installed (installed: rigpp, sle4442, toycard" in str(e.value)
+    assert "no card format 'sle9999' is installed (installed: rigpp, sle4442, toycard" in \
+        str(e.value)
 
 
 def test_an_option_the_format_lacks_is_refused(tmp_path: Path) -> None:

@@ -139,10 +139,16 @@ class SLE4442Writer:
                     "meter; configure an issuing writer: [card] options issue_dialect = "
                     f"\"{dialects.ISSUING[0]}\" (on a real bench also issue_reader = its "
                     "PC/SC reader's name)") from None
-        with contextlib.ExitStack() as stack:
-            issuing = transport if self.issue_reader is None else stack.enter_context(
-                self._at_issuing_reader(self.issue_reader, card_serial))
-            return self._personalise(self._client(issuing, self.issue_dialect), identity)
+        if self.issue_reader is not None:
+            with self._at_issuing_reader(self.issue_reader, card_serial) as issuing:
+                return self._personalise(self._client(issuing, self.issue_dialect), identity)
+        try:  # the emulated card answers the issuing dialect in this writer; a real one not
+            client = self._client(transport, self.issue_dialect)
+        except CardError as e:
+            raise CardError(f"{self.issue_dialect}: the card did not answer the issuing "
+                            f"dialect in this {self.dialect} writer ({e}): on a real bench "
+                            "name the issuing writer's reader, [card] issue_reader") from None
+        return self._personalise(client, identity)
 
     @contextlib.contextmanager
     def _at_issuing_reader(self, reader: str, card_serial: str) -> Iterator[ApduTransport]:

@@ -68,6 +68,17 @@ def test_omnikey_station_issues_through_the_acs_issuing_writer_and_sells(
     assert writer.write_purchase(Slot(card), _purchase(meter_no=other)).meter_no == other
 
 
+def test_a_real_omnikey_reader_without_issue_reader_says_to_name_it(keys: MasterKeys) -> None:
+    """A card that answers only OMNIKEY (a real OMNIKEY reader: 6D 00 to ACS's select)."""
+    card = SLE4442.blank_card({"dialect": "omnikey"})
+    before = card.chip.to_dict()
+    writer = SLE4442.station_writer(keys, options=OMNIKEY_ISSUING)
+    with pytest.raises(CardError, match=r"^acs: the card did not answer the issuing dialect "
+                                        r"in this omnikey writer .*6D ?00.*issue_reader"):
+        writer.personalise(Slot(card), card_serial=SERIAL, meter_no=METER, key_revision=1)
+    assert card.chip.to_dict() == before
+
+
 def test_an_issuing_dialect_must_be_able_to_issue(keys: MasterKeys) -> None:
     with pytest.raises(ConfigError, match=r"issue_dialect: the omnikey dialect cannot issue a "
                                           r"card .*issuing dialects: acs"):
