@@ -60,13 +60,22 @@ class CardReader(_Strict):
     dialect: str | None = Field(
         default=None, description="the card writer's command dialect, for a card format "
         "that drives its cards through reader pseudo-APDUs (its 'dialect' option)")
+    issue_dialect: str | None = Field(
+        default=None, description="the issuing writer's dialect, where the card writer's "
+        "cannot issue a blank card (an OMNIKEY writer: issue_dialect = \"acs\"); the format's "
+        "'issue_dialect' option")
+    issue_reader: str | None = Field(
+        default=None, description="the issuing writer's PC/SC reader name or regex, on a real "
+        "bench (the format's 'issue_reader' option)")
     options: dict[str, str] = Field(
         default_factory=dict, description="other card-writer options of the profile's card "
         "format (docs/card-formats.md)")
 
     def writer_options(self) -> dict[str, str]:
         """The options this bench gives the card format's writer (and its virtual card)."""
-        return {**self.options, **({"dialect": self.dialect} if self.dialect else {})}
+        named = {"dialect": self.dialect, "issue_dialect": self.issue_dialect,
+                 "issue_reader": self.issue_reader}
+        return {**self.options, **{k: v for k, v in named.items() if v}}
 
 
 class LoadResource(_Strict):

@@ -63,7 +63,7 @@ def to_units(value: Decimal | int, scale: int) -> int:
         raise ValueError(f"money value {value} is not finite")
     # adjusted(): the power of ten of the leading digit, so 1E+999999 is never scaled or int()
     # and 1E-999999 never underflows to 0 when scaled
-    if value.adjusted() + scale > 18:
+    if value and value.adjusted() + scale > 18:  # a zero (0E+12) has no leading digit
         raise ValueError(f"money value {value} does not fit a 64-bit column at scale {scale}")
     if value and value.adjusted() < -scale:
         raise ValueError(f"money value {value} has more than {scale} decimal places")

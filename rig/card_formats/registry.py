@@ -56,6 +56,6 @@ def check_options(fmt: CardFormat, options: Mapping[str, str], *, where: str) ->
             known = ", ".join(sorted(fmt.options)) or "none"
             raise ConfigError(f"{where}: card format {fmt.name!r} has no option {name!r} "
                               f"(its options: {known})")
-        if value not in allowed:
+        if allowed and value not in allowed:  # an empty tuple: free text (a reader name)
             raise ConfigError(f"{where}.{name}: {value!r} is not one of {', '.join(allowed)} "
                               f"(card format {fmt.name!r})")

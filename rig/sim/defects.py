@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from rig.card.records import ReadbackRecord
 from rig.card_formats.rigpp.meter import MeterCardTerminal
+from rig.card_formats.sle4442.reader import SLE4442MeterReader
 from rig.errors import ConfigError
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.frame import ABNORMAL
 from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
+from rig.sim import memory_card_defects as mc
 from rig.sim import nvm
 from rig.sim.prepaid import PrepaidEngine, RelayReason
 from rig.sim.sts_keypad import KeypadResult, StsKeypad, TokenResult
@@ -93,6 +95,11 @@ def _rigpp(p: MeterProfile) -> bool:
     return p.card.format == "rigpp"
 
 
+def _sle4442(p: MeterProfile) -> bool:
+    """The memory-card defects are wrong methods of the SLE 4442 meter reader."""
+    return p.card.format == "sle4442"
+
+
 def _alarm1_reported(p: MeterProfile) -> bool:
     """Alarm 1 is visible on the meter's protocol (IEC 62056-21 status word); DL/T 645 status
     word 3 has no alarm-1 bit, so a DL/T 645 meter shows it only on its display."""
@@ -106,10 +113,16 @@ def _engine(cls: type[PrepaidEngine]) -> Callable[[EmulatedMeter], None]:
     return install
 
 
-def _terminal(cls: type[MeterCardTerminal]) -> Callable[[EmulatedMeter], None]:
+def _terminal(cls: type[MeterCardTerminal | SLE4442MeterReader]) -> Callable[[EmulatedMeter], None]:
     def install(meter: EmulatedMeter) -> None:
         meter.terminal.__class__ = cls
     return install
+
+
+def _sle4442_readback_key(meter: EmulatedMeter) -> None:
+    t = meter.terminal
+    assert isinstance(t, SLE4442MeterReader)
+    mc.wrong_readback_key(t)
 
 
 def _levels(**change: Callable[[Thresholds], object]) -> Callable[[EmulatedMeter], None]:
@@ -729,6 +742,21 @@ _CATALOGUE = (
            _engine(_TariffIgnored)),
     Defect("tariff-price-kept", TARIFF, "a new tariff version is accepted but the old price "
            "still charged", _engine(_TariffPriceKept), _money),
+    # memory-card meters (SLE 4442): the same requirements, broken in their own reader
+    Defect("sle4442-replay-applied-again", REPLAY, "a purchase count equal to the last applied "
+           "one is credited again", _terminal(mc.ReplayApplied), _sle4442),
+    Defect("sle4442-card-for-another-meter-accepted", OTHER_METER, "the meter number on the "
+           "card is not compared with the meter's", _terminal(mc.AnyMeter), _sle4442),
+    Defect("sle4442-parameter-card-ignored", PARAMETERS, "a parameter card's levels not "
+           "applied", _terminal(mc.ParametersIgnored), _sle4442),
+    Defect("sle4442-readback-stale-energy", CYCLES, "readback reports the energy of the "
+           "previous readback", _terminal(mc.StaleEnergy), _sle4442),
+    Defect("sle4442-readback-wrong-last-sequence", BUY, "readback reports the sequence before "
+           "the last one applied", _terminal(mc.WrongLastSequence), _sle4442),
+    Defect("sle4442-readback-wrong-relay-state", BUY, "readback reports the relay state "
+           "inverted", _terminal(mc.WrongRelayState), _sle4442),
+    Defect("sle4442-readback-mac-wrong", BUY, "readback MAC'd under a wrong key",
+           _sle4442_readback_key, _sle4442),
     Defect("remaining-register-digit-high", BUY, "DL/T 645 remaining-credit register one last "
            "digit high", _register_one_digit_off, _dlt645),
     Defect("relay-status-bit-stuck", CUTOFF, "DL/T 645 status word 3 never shows the relay "

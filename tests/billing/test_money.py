@@ -7,7 +7,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import DateTime, func, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -129,6 +129,7 @@ decimals = st.decimals(allow_nan=True, allow_infinity=True) | st.builds(
 
 
 @given(value=decimals, scale=st.sampled_from([2, 4, 7]))
+@example(value=Decimal("0E+12"), scale=7)  # zero with a large exponent is zero units
 def test_to_units_is_exact_or_refuses(value: Decimal, scale: int) -> None:
     """Whatever a Decimal holds: the exact count of units when it is a whole number of them
     within 64 bits, else ValueError — never a rounded or truncated count."""

@@ -109,3 +109,25 @@ def test_prepaid_cycle_on_every_profile(bench_config: BenchConfig, profile: str,
         raise run.error
     assert all(str(s.outcome) == "pass" for s in run.record.steps)
     assert run.result.cutoff_at is not None and run.result.verdict == "balanced"
+
+
+def test_prepaid_cycle_on_memory_card_with_omnikey_writer(bench_config: BenchConfig,
+                                                          tmp_path: Path) -> None:
+    """An OMNIKEY writer cannot issue an SLE 4442 card: the cycle issues it through the ACS
+    issuing writer the bench names and sells through the OMNIKEY one."""
+    if bench_config.kind != "emulated":
+        pytest.skip("the emulated memory-card meter and its card")
+    card = bench_config.card.model_copy(update={"dialect": "omnikey", "issue_dialect": "acs"})
+    config = bench_config.model_copy(update={"profile": "dlt645-1p-memory-card",
+                                             "time_scale": 14400.0, "card": card})
+    run = run_prepaid_cycle(config, params=CycleParams(amount=Decimal("20.00")),
+                            run_dir=tmp_path)
+    if run.error is not None:
+        raise run.error
+    assert run.result.cutoff_at is not None and run.result.verdict == "balanced"
+    trace = [json.loads(line) for line in
+             (tmp_path / "apdu-trace.jsonl").read_text("utf-8").splitlines()[1:]]
+    sent = {(e["terminal"].rpartition("[")[2].rstrip("]"), e["command"][:4].upper())
+            for e in trace if "command" in e}
+    assert ("acs", "FFA4") in sent  # issued through the ACS writer
+    assert ("omnikey", "FFD6") in sent  # the vend written through the OMNIKEY one

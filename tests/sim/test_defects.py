@@ -120,6 +120,18 @@ def test_fixed_mutant_sample_is_killed_by_its_own_scenarios(tmp_path: Path) -> N
     assert record.kill_matrix.killed == list(SAMPLE)
 
 
+@pytest.mark.bench
+def test_memory_card_mutant_is_killed_by_its_own_scenario(tmp_path: Path) -> None:
+    """The SLE 4442 meter's reader has its own mutants (a memory card's defences are not
+    RIGPP's): one of them, killed on the memory-card profile."""
+    name = "sle4442-replay-applied-again"
+    matrix = run_campaign(load_profile("dlt645-1p-memory-card"), tmp_path, jobs=1,
+                          own_only=True, defects=[DEFECTS[name]])
+    assert matrix.reference.error == "" and matrix.broken == []
+    (m,) = matrix.mutants
+    assert m.error == "" and m.cell(m.requirement) == KILLED, (m.defect, m.outcomes)
+
+
 @pytest.mark.mutant_campaign
 @pytest.mark.parametrize("profile", available_profiles())
 def test_whole_campaign_kills_every_mutant(profile: str, tmp_path: Path) -> None:

@@ -45,7 +45,8 @@ def test_cut_at_each_moment_applies_the_purchase_exactly_once(moment: str) -> No
         assert e.remaining == Decimal("20.00") and e.purchase_count == 1 and e.relay_closed
         card.reset()
         readback = station.read_readback(DirectTransport(card))
-        assert readback.last_sequence == 1 and readback.power_down_count == 1
+        assert readback.fields["last_sequence"] == 1
+        assert readback.fields["power_down_count"] == 1
     finally:
         b.close()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from rig.card.apdu import CardRemovedError
 from rig.card_formats.sle4442.chip import SLE4442Chip
-from rig.card_formats.sle4442.dialects import checked, front_end
+from rig.card_formats.sle4442.dialects import checked, front_end, issuing_select
 from rig.errors import CardError
 
 # The ATR a PC/SC reader reports for an SLE 4442: TS 3B, T0 04 (4 historical bytes) and the
@@ -23,10 +23,17 @@ ATR = bytes.fromhex("3B04A2131091")
 class VirtualSLE4442:
     """A card on the emulated bench (a ``VirtualCardApp``): reset = power cycle."""
 
-    def __init__(self, chip: SLE4442Chip | None = None, dialect: str | None = None) -> None:
+    def __init__(self, chip: SLE4442Chip | None = None, dialect: str | None = None, *,
+                 issue_dialect: str | None = None) -> None:
         self.chip = chip or SLE4442Chip()
         self.dialect = checked(dialect)
         self.front = front_end(self.dialect, self.chip)
+        # The issuing writer's dialect (None: the card is issued in its own writer). The
+        # emulated bench has one writer, so the card answers that dialect from the issuing
+        # client's first command until the next power cycle: the card moved to the issuing
+        # writer and back.
+        self.issue_dialect = None if issue_dialect is None else checked(issue_dialect)
+        self._issuing = False
         self.atr = ATR
         self.front.power_on()
 
@@ -36,13 +43,21 @@ class VirtualSLE4442:
         return VirtualSLE4442(self.chip, dialect)
 
     def reset(self) -> None:
-        """Power cycle: the PSC verification of the last session is lost."""
+        """Power cycle: the PSC verification of the last session is lost (and the card is
+        back in its own writer)."""
+        if self._issuing:
+            self.front, self._issuing = front_end(self.dialect, self.chip), False
         self.front.power_on()
 
     power = reset  # what rig.sim.virtual_card.VpcdLink calls
 
     def process(self, apdu: bytes) -> bytes:
-        return self.front.process(bytes(apdu))
+        apdu = bytes(apdu)
+        if self.issue_dialect is not None and not self._issuing and \
+                apdu == issuing_select(self.issue_dialect):
+            self.front, self._issuing = front_end(self.issue_dialect, self.chip), True
+            self.front.power_on()
+        return self.front.process(apdu)
 
     def tear_after(self, count: int | None) -> None:
         """Pull the card after ``count`` more main-memory bytes written (None = never)."""
@@ -54,14 +69,18 @@ class VirtualSLE4442:
         return NativeBus(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": "sle4442", "dialect": self.dialect, "chip": self.chip.to_dict()}
+        saved = {"format": "sle4442", "dialect": self.dialect, "chip": self.chip.to_dict()}
+        return saved if self.issue_dialect is None else {**saved,
+                                                         "issue_dialect": self.issue_dialect}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VirtualSLE4442:
         try:
             if data.get("format") != "sle4442":
                 raise ValueError(f"not an SLE 4442 card (format {data.get('format')!r})")
-            return cls(SLE4442Chip.from_dict(data["chip"]), str(data.get("dialect", "acs")))
+            issue = data.get("issue_dialect")
+            return cls(SLE4442Chip.from_dict(data["chip"]), str(data.get("dialect", "acs")),
+                       issue_dialect=None if issue is None else str(issue))
         except (KeyError, ValueError, TypeError) as e:
             raise CardError(f"virtual SLE 4442: not a saved card ({e})") from None
 

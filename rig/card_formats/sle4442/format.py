@@ -35,18 +35,26 @@ class SLE4442Format:
                    "single-phase prepaid meters read it; no cryptography")
     readback_format = "sle4442-v1"
     kinds = frozenset({CardKind.USER, CardKind.PARAMETER, CardKind.CHECK, CardKind.CLEAR})
-    options: Mapping[str, tuple[str, ...]] = {"dialect": dialects.DIALECTS}
+    # issue_dialect / issue_reader: the issuing writer, for a writer dialect that cannot issue
+    # a card (docs/card-formats/sle4442.md, "Issuing through another writer").
+    options: Mapping[str, tuple[str, ...]] = {"dialect": dialects.DIALECTS,
+                                              "issue_dialect": dialects.ISSUING,
+                                              "issue_reader": ()}
 
     def _dialect(self, options: Mapping[str, str] | None) -> str:
         unknown = set(options or {}) - set(self.options)
         if unknown:
             raise ConfigError(f"[card] options: the sle4442 format has no option "
-                              f"{', '.join(sorted(unknown))} (it has: dialect)")
+                              f"{', '.join(sorted(unknown))} (it has: "
+                              f"{', '.join(self.options)})")
         return dialects.checked((options or {}).get("dialect"))
 
     def station_writer(self, keys: KeySource, *, trace: ApduTrace | None = None,
                        options: Mapping[str, str] | None = None) -> SLE4442Writer:
-        return SLE4442Writer(keys, dialect=self._dialect(options), trace=trace)
+        dialect, options = self._dialect(options), options or {}
+        return SLE4442Writer(keys, dialect=dialect, trace=trace,
+                             issue_dialect=options.get("issue_dialect"),
+                             issue_reader=options.get("issue_reader"))
 
     def meter_reader(self, wallet: MeterWallet, meter_no: str, keys: KeySource, *,
                      key_revision: int) -> SLE4442MeterReader:
@@ -57,7 +65,10 @@ class SLE4442Format:
             key_revision=key_revision)
 
     def blank_card(self, options: Mapping[str, str] | None = None) -> VirtualSLE4442:
-        return VirtualSLE4442(dialect=self._dialect(options))
+        dialect = self._dialect(options)
+        issue = (options or {}).get("issue_dialect")
+        return VirtualSLE4442(dialect=dialect,
+                              issue_dialect=None if issue is None else dialects.issuing(issue))
 
     def card_from_dict(self, data: Mapping[str, Any]) -> VirtualSLE4442:
         return VirtualSLE4442.from_dict(data)

@@ -7,7 +7,9 @@ a PSC not verified), so the writer compares what it reads with what it wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from rig.card.apdu import RecordError
@@ -31,11 +33,18 @@ from rig.card_formats.sle4442.readback import readback_fields
 from rig.card_formats.sle4442.tracing import TracedTransport
 from rig.errors import CardError
 
+ISSUE_WAIT_S = 60.0  # how long the operator has to put the card in the issuing writer
+log = logging.getLogger(__name__)
+
 KIND_CODES = {CardKind.USER: layout.CardKindCode.USER,
               CardKind.PARAMETER: layout.CardKindCode.PARAMETER,
               CardKind.CHECK: layout.CardKindCode.CHECK,
               CardKind.CLEAR: layout.CardKindCode.CLEAR}
 KINDS = {code: kind for kind, code in KIND_CODES.items()}
+
+
+class IssuingWriterNeeded(CardError):
+    """The writer's dialect lacks what this issue needs (the operations named)."""
 
 
 def issued_card(identity: layout.Identity) -> IssuedCard:
@@ -47,16 +56,23 @@ class SLE4442Writer:
     """A ``StationCardWriter`` for SLE 4442 cards through one reader dialect."""
 
     def __init__(self, keys: KeySource, *, dialect: str | None = None,
-                 trace: ApduTrace | None = None) -> None:
+                 trace: ApduTrace | None = None, issue_dialect: str | None = None,
+                 issue_reader: str | None = None) -> None:
         self._keys = keys
         self.dialect = dialects.checked(dialect)
         self.trace = trace
+        # The issuing writer, for a dialect that cannot issue (OMNIKEY): its dialect, and on a
+        # real bench its PC/SC reader (none: the card answers it in this writer, as the
+        # emulated card does while it is issued).
+        self.issue_dialect = None if issue_dialect is None else dialects.issuing(issue_dialect)
+        self.issue_reader = issue_reader
 
     # -- plumbing ---------------------------------------------------------------------
-    def _client(self, transport: ApduTransport) -> MemoryCardClient:
+    def _client(self, transport: ApduTransport, dialect: str | None = None) -> MemoryCardClient:
+        dialect = dialect or self.dialect
         if self.trace is not None:
-            transport = TracedTransport(transport, self.trace, self.dialect)
-        client = dialects.client(self.dialect, transport)
+            transport = TracedTransport(transport, self.trace, dialect)
+        client = dialects.client(dialect, transport)
         client.select()
         return client
 
@@ -112,8 +128,41 @@ class SLE4442Writer:
         if kind not in KIND_CODES:
             raise CardError(f"the sle4442 format has no {kind.value} card")
         identity = layout.Identity(KIND_CODES[kind], key_revision, card_serial, meter_no)
-        encoded = identity.to_bytes()  # RecordError names a bad field before any write
-        client = self._client(transport)
+        identity.to_bytes()  # RecordError names a bad field before any write
+        try:
+            return self._personalise(self._client(transport), identity)
+        except IssuingWriterNeeded as lacking:
+            if self.issue_dialect is None:
+                raise CardError(
+                    f"{self.dialect}: {lacking}: the {self.dialect} dialect has no such "
+                    "command, so this writer cannot issue a blank card or move one to another "
+                    "meter; configure an issuing writer: [card] options issue_dialect = "
+                    f"\"{dialects.ISSUING[0]}\" (on a real bench also issue_reader = its "
+                    "PC/SC reader's name)") from None
+        if self.issue_reader is not None:
+            with self._at_issuing_reader(self.issue_reader, card_serial) as issuing:
+                return self._personalise(self._client(issuing, self.issue_dialect), identity)
+        try:  # the emulated card answers the issuing dialect in this writer; a real one not
+            client = self._client(transport, self.issue_dialect)
+        except CardError as e:
+            raise CardError(f"{self.issue_dialect}: the card did not answer the issuing "
+                            f"dialect in this {self.dialect} writer ({e}): on a real bench "
+                            "name the issuing writer's reader, [card] issue_reader") from None
+        return self._personalise(client, identity)
+
+    @contextlib.contextmanager
+    def _at_issuing_reader(self, reader: str, card_serial: str) -> Iterator[ApduTransport]:
+        """The card in the issuing writer's reader (the operator moves it there)."""
+        from rig.card.pcsc import PcscReader
+
+        log.warning("card %s: insert it in the issuing writer %r (%s) within %g s", card_serial,
+                    reader, self.issue_dialect, ISSUE_WAIT_S)
+        with PcscReader(reader).wait_for_card(ISSUE_WAIT_S) as conn:
+            yield conn
+
+    def _personalise(self, client: MemoryCardClient, identity: layout.Identity) -> IssuedCard:
+        card_serial, meter_no = identity.card_serial, identity.meter_no
+        key_revision, encoded = identity.key_revision, identity.to_bytes()
         head = client.read(0, layout.PURCHASE_AT)
         if head[:4] != ATR_HEADER:
             raise CardError(f"{self.dialect}: not an SLE 4442 (memory starts "
@@ -128,7 +177,7 @@ class SLE4442Writer:
             ["WRITE PROTECTION"] if fresh else [])
         lacking = [op for op in needs if not client.has(op)]
         if lacking:  # refused before anything on the card changes
-            raise client.lacks(" and ".join(lacking))
+            raise IssuingWriterNeeded(" and ".join(lacking))
         opened = self._open_with(client, dict.fromkeys((old, new_psc)), card_serial)
         if current is not None and current.meter_no != meter_no:
             self._write_checked(client, layout.PURCHASE_AT,

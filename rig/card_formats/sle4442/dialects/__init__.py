@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from rig.card.session import ApduTransport
 from rig.card_formats.sle4442.chip import SLE4442Chip
-from rig.card_formats.sle4442.dialects.acs import AcsClient, AcsFrontEnd
+from rig.card_formats.sle4442.dialects.acs import AcsClient, AcsFrontEnd, select_card_type
 from rig.card_formats.sle4442.dialects.base import MemoryCardClient, PscRefused, ReaderFrontEnd
 from rig.card_formats.sle4442.dialects.omnikey import OmnikeyClient, OmnikeyFrontEnd
 from rig.errors import ConfigError
 
 DIALECTS = ("acs", "omnikey")  # the first is the default
 _CLIENTS: dict[str, type[MemoryCardClient]] = {"acs": AcsClient, "omnikey": OmnikeyClient}
+# Those that set a PSC and protection bits: a blank card is issued through one of them.
+ISSUING = tuple(name for name, c in _CLIENTS.items()
+                if all(c.has(op) for op in ("CHANGE PSC", "WRITE PROTECTION")))
+_SELECTS = {"acs": select_card_type()}  # each issuing dialect's first command
 _FRONT_ENDS: dict[str, type[AcsFrontEnd] | type[OmnikeyFrontEnd]] = {
     "acs": AcsFrontEnd, "omnikey": OmnikeyFrontEnd}
 
@@ -28,6 +32,22 @@ def checked(name: str | None) -> str:
     return name
 
 
+def issuing(name: str) -> str:
+    """``name`` as an issuing writer's dialect: one that can set the PSC and the protection
+    bits (ConfigError naming those that can)."""
+    if checked(name) not in ISSUING:
+        raise ConfigError(f"[card] options issue_dialect: the {name} dialect cannot issue a "
+                          f"card (no CHANGE PSC, no WRITE PROTECTION); issuing dialects: "
+                          f"{', '.join(ISSUING)}")
+    return name
+
+
+def issuing_select(name: str) -> bytes:
+    """The command an issuing client of dialect ``name`` starts with (ACS: SELECT_CARD_TYPE):
+    the emulated card answers that dialect from it on (VirtualSLE4442.issue_dialect)."""
+    return _SELECTS[issuing(name)]
+
+
 def client(name: str | None, transport: ApduTransport) -> MemoryCardClient:
     return _CLIENTS[checked(name)](transport)
 
@@ -36,5 +56,5 @@ def front_end(name: str | None, chip: SLE4442Chip) -> ReaderFrontEnd:
     return _FRONT_ENDS[checked(name)](chip)
 
 
-__all__ = ["DIALECTS", "MemoryCardClient", "PscRefused", "ReaderFrontEnd", "checked",
-           "client", "front_end"]
+__all__ = ["DIALECTS", "ISSUING", "MemoryCardClient", "PscRefused", "ReaderFrontEnd", "checked",
+           "client", "front_end", "issuing", "issuing_select"]

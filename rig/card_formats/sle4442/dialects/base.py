@@ -78,11 +78,12 @@ class MemoryCardClient:
                              f"(SW {sw:04X} {sw_meaning(sw)})")
         return err
 
-    def has(self, what: str) -> bool:
+    @classmethod
+    def has(cls, what: str) -> bool:
         """Does this dialect have the operation ``what`` ("CHANGE PSC", "WRITE PROTECTION",
         ...: the names its errors use)?"""
         method = what.lower().replace(" ", "_")
-        return getattr(type(self), method) is not getattr(MemoryCardClient, method)
+        return getattr(cls, method) is not getattr(MemoryCardClient, method)
 
     def lacks(self, what: str) -> CardError:
         return CardError(f"{self.name}: {what}: the {self.name} dialect has no such command "
