@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,12 +116,17 @@ class TracedTransport:
 
     def __init__(self, transport: _Transport, trace: ApduTrace, terminal: str) -> None:
         self.transport, self.trace, self.name = transport, trace, terminal
+        # A transport whose commands are not APDUs (a memory card's chip bus) says itself
+        # which of them carry a secret: ``secret_command(command)`` -> bytes to keep, or None.
+        self._secret: Callable[[bytes], int | None] | None = getattr(
+            transport, "secret_command", None)
 
     def transmit(self, apdu: bytes) -> bytes:
         started = time.monotonic()
         response = self.transport.transmit(apdu)
+        keep = self._secret(apdu) if self._secret is not None else None
         self.trace.record(apdu, response, terminal=self.name, started=started,
-                          duration=time.monotonic() - started)
+                          duration=time.monotonic() - started, keep=keep)
         return response
 
 
@@ -146,15 +152,20 @@ class ApduTrace:
 
     def record(self, command: bytes, response: bytes, *, terminal: str = "",
                name: str | None = None, secret: bool = False, started: float | None = None,
-               duration: float = 0.0) -> TraceEntry:
+               duration: float = 0.0, keep: int | None = None) -> TraceEntry:
         """Store one exchange; ``secret`` (or an AUTHENTICATE INS) redacts both data fields.
+        ``keep``: a secret exchange that is not an APDU (no Lc, no status word): only the
+        command's first ``keep`` bytes are stored, the whole response is cut.
 
         ``started`` is a `time.monotonic()` value; default is now.
         """
         command, response = bytes(command), bytes(response)
         secret = secret or (len(command) >= 2 and command[1] in SECRET_INS)
         c_red = r_red = 0
-        if secret:
+        if keep is not None:
+            c_red, r_red = max(len(command) - keep, 0), len(response)
+            command, response = command[:keep], b""
+        elif secret:
             head, data, tail = _split_command(command)
             command, c_red = head + tail, len(data)
             if len(response) > 2:

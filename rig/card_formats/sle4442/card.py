@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rig.card.apdu import CardRemovedError
-from rig.card_formats.sle4442.chip import SLE4442Chip
+from rig.card_formats.sle4442.chip import (
+    COMPARE_VERIFICATION,
+    READ_SECURITY,
+    UPDATE_SECURITY,
+    SLE4442Chip,
+)
 from rig.card_formats.sle4442.dialects import checked, front_end, issuing_select
 from rig.errors import CardError
 
@@ -94,6 +99,19 @@ class NativeBus:
 
     def __init__(self, card: VirtualSLE4442) -> None:
         self.card = card
+
+    @staticmethod
+    def secret_command(command: bytes) -> int | None:
+        """The bytes of ``command`` a trace may keep, or None if the exchange holds no
+        secret. A PSC compared or written, and the security memory read (it shows the PSC
+        once the card is unlocked), keep their control and address bytes only."""
+        if len(command) != 3:
+            return None
+        control, address = command[0], command[1]
+        if control in (COMPARE_VERIFICATION, READ_SECURITY) or (
+                control == UPDATE_SECURITY and address != 0):  # address 0: the error counter
+            return 2
+        return None
 
     def transmit(self, command: bytes) -> bytes:
         if len(command) != 3:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from rig.card.trace import ApduTrace
+from rig.card.trace import ApduTrace, TracedTransport
 from rig.card_formats import registry
 from rig.card_formats.interface import (
     CardKind,
@@ -19,7 +19,12 @@ from rig.card_formats.interface import (
 )
 from rig.card_formats.sle4442 import layout
 from rig.card_formats.sle4442.card import VirtualSLE4442
-from rig.card_formats.sle4442.chip import UPDATE_MAIN, verify_psc
+from rig.card_formats.sle4442.chip import (
+    COMPARE_VERIFICATION,
+    UPDATE_MAIN,
+    UPDATE_SECURITY,
+    verify_psc,
+)
 from rig.card_formats.sle4442.format import SLE4442
 from rig.card_formats.sle4442.psc import meter_psc
 from rig.errors import CardError, ConfigError
@@ -281,6 +286,25 @@ def test_trace_keeps_no_psc(keys) -> None:
     assert "FF D2 00 01 03 <redacted 3 bytes>" in text
     assert psc.hex(" ").upper() not in text
     assert all(psc not in e.command for e in trace.entries)
+
+
+def test_meter_slot_trace_keeps_no_psc(keys, wallet) -> None:
+    """The meter's chip-bus exchanges go into the bench's APDU trace (and its saved file):
+    the PSC it compares and writes back, and the security memory it reads (which shows the
+    PSC once the card is unlocked), must not."""
+    card = issue(keys)
+    SLE4442.station_writer(keys).write_purchase(Slot(card), purchase(1))
+    trace = ApduTrace()
+    out = meter(wallet, keys).insert(TracedTransport(card.meter_slot(), trace, "meter"), NOW)
+    assert out.accepted and out.applied_sequence == 1
+    psc = meter_psc(keys, METER, 1)
+    compares = [e for e in trace.entries if e.command[:1] == bytes([COMPARE_VERIFICATION])]
+    assert [e.command for e in compares] == [b"\x33\x01", b"\x33\x02", b"\x33\x03"]
+    assert all(e.command_redacted == 1 for e in compares)
+    for e in trace.entries:
+        if e.command[0] in (COMPARE_VERIFICATION, UPDATE_SECURITY) and e.command[1] != 0:
+            assert len(e.command) == 2 and e.command_redacted == 1, e  # its PSC byte cut
+        assert psc not in e.command + e.response and psc[1:] not in e.response, e
 
 
 def test_bad_options_name_what_and_where() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
-from rig.billing.remote import connect_billing
+from rig.billing.connect import connect_billing
 from rig.card_formats.interface import MasterKeys, Purchase
 from rig.card_formats.sle4442.format import SLE4442
 from rig.errors import CardError, ConfigError
