@@ -141,7 +141,7 @@ def fresh_database(workdir: Path, n: int = 3) -> tuple[float, float]:
     migrated template (rig/billing/schema_template.py); medians, template already cached."""
     from alembic import command
 
-    from rig.billing.db import alembic_config, create_billing_engine, upgrade
+    from rig.billing.engine import alembic_config, create_billing_engine, upgrade
 
     def timed(name: str, ready: object) -> float:
         engine = create_billing_engine(f"sqlite:///{workdir / name}")

@@ -15,7 +15,8 @@ import socket
 from sqlalchemy import select
 
 from rig.billing import models as m
-from rig.billing.service import BillingCentre, NotFound
+from rig.billing.centre.errors import NotFound
+from rig.billing.centre.facade import BillingCentre
 
 
 def record_unauthenticated(centre: BillingCentre, operator: str, command: str) -> None:

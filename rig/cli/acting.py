@@ -25,8 +25,8 @@ from typing import Annotated
 
 import typer
 
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.roles import may, needs_words
-from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorRole
 from rig.billing.unauthenticated import record_unauthenticated
 from rig.cli.billing_open import EXIT_REFUSED, EXIT_USAGE, err, fail

@@ -23,7 +23,7 @@ import typer
 from rich.table import Table
 
 from rig.billing import inputs
-from rig.billing.db import DEFAULT_URL
+from rig.billing.engine import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import Band, Block, OperatorRole, Tax
 from rig.cli import table_console

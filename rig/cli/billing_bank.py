@@ -26,7 +26,7 @@ from rig.billing.bank import (
     register_mandate,
 )
 from rig.billing.currency import centre_currency, set_centre_currency
-from rig.billing.db import DEFAULT_URL
+from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import OperatorRole
 from rig.cli import table_console
 from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, who_acts

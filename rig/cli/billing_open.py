@@ -21,15 +21,10 @@ from rich.markup import escape
 
 from rig.billing import inputs
 from rig.billing.busy import EXIT_BUSY, BillingBusy
-from rig.billing.db import DEFAULT_LOCK_WAIT_S
+from rig.billing.centre.errors import Conflict, NotFound, PermissionDenied, VendRefused
+from rig.billing.centre.facade import BillingCentre
+from rig.billing.engine import DEFAULT_LOCK_WAIT_S
 from rig.billing.readback_keys import ReadbackKeyService
-from rig.billing.service import (
-    BillingCentre,
-    Conflict,
-    NotFound,
-    PermissionDenied,
-    VendRefused,
-)
 from rig.billing.storage import EXIT_STORAGE, BillingStorageError
 from rig.errors import RigError
 from rig.extras import MissingExtra

@@ -18,8 +18,8 @@ from rig.cli.billing_open import err, fail
 from rig.extras import MissingExtra, require
 
 if TYPE_CHECKING:
+    from rig.billing.centre.facade import BillingCentre
     from rig.billing.display import Display
-    from rig.billing.service import BillingCentre
     from rig.billing.types import VendResult
     from rig.printer.station_printer import ReceiptPrinter
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from rig.billing import reports
-from rig.billing.db import DEFAULT_URL
+from rig.billing.engine import DEFAULT_URL
 from rig.billing.reports import Report
 from rig.cli.billing_open import Db, err, fail, open_centre
 from rig.cli.billing_print import CodePageOpt, PaperOpt, PrinterOpt, station_printer

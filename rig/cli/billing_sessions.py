@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from rig.billing.db import DEFAULT_URL
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
+from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import CashierSessionInfo, OperatorRole
 from rig.cli import table_console
 from rig.cli.acting import Acting, AsOpt, OperatorOpt, TokenOpt, check_station, who_acts

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from rig.billing.db import DEFAULT_URL
+from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import OperatorRole, StsTokenInfo
 from rig.cli import table_console
 from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, who_acts

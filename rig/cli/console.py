@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rig.billing.db import DEFAULT_URL
+from rig.billing.engine import DEFAULT_URL
 from rig.cli.billing_open import (
     AuditAnchor,
     AuditKeyFile,
@@ -29,7 +29,7 @@ from rig.errors import RigError
 from rig.extras import MissingExtra, require
 
 if TYPE_CHECKING:
-    from rig.billing.service import BillingCentre
+    from rig.billing.centre.facade import BillingCentre
     from rig.printer.station_printer import ReceiptPrinter
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,

@@ -44,10 +44,10 @@ from typing import Any
 from sqlalchemy import Engine, Row, event, select
 from sqlalchemy.orm import Session
 
-from rig.billing import direct
 from rig.billing import models as m
 from rig.billing.busy import BillingBusy
-from rig.billing.db import open_billing
+from rig.billing.centre.opening import open_billing
+from rig.billing.centre.sales import direct
 from rig.errors import BillingError
 from rig.station import loadgen
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig, MeterPort, SerialFaultRates
-from rig.billing.db import open_billing
+from rig.billing.centre.opening import open_billing
 from rig.faults.serial_audit import forgeries
 from rig.faults.serial_proxy import FaultCounts, SerialFaultProxy, SerialFaults
 from rig.meter.protocols import Wire

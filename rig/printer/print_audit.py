@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from rig.billing import audit
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
 
 
 def record_print(centre: BillingCentre, vend_id: int, *, operator: str, printer: str,

@@ -22,8 +22,8 @@ from rig.printer.settings import PrinterSettings
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from rig.billing.centre.facade import BillingCentre
     from rig.billing.reports.model import Report
-    from rig.billing.service import BillingCentre
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import base64
 from decimal import Decimal
 from typing import Any
 
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import VendResult
 from rig.errors import RigError
 from rig.extras import optional_module

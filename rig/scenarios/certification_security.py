@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from rig.billing.service import VendRefused
+from rig.billing.centre.errors import VendRefused
 from rig.meter.card_errors import CardErrorCode
 from rig.scenarios import expect
 from rig.scenarios.cert_base import (

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from rig.bench.bench import Bench
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import ReconciliationResult, VendResult
 from rig.report.plot import attach_plot
 from rig.scenarios import expect

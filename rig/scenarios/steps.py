@@ -21,7 +21,8 @@ from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
 from rig.bench.operator import OperatorConsole
 from rig.bench.safe_report import watts
-from rig.billing.service import BillingCentre, Conflict
+from rig.billing.centre.errors import Conflict
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import VendResult
 from rig.card_formats.interface import (
     Attack,

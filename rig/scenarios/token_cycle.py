@@ -17,7 +17,7 @@ from decimal import Decimal
 from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
 from rig.bench.keypad import keypad_for
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import ReadbackData, VendResult
 from rig.errors import RigError
 from rig.scenarios.prepaid_cycle import (

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rig.billing.busy import BillingBusy
+from rig.billing.centre.errors import VendRefused
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.currency import set_centre_currency
-from rig.billing.service import BillingCentre, VendRefused
 from rig.billing.types import CreditUnit, ReadbackData, VendResult
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -110,7 +111,7 @@ def run_station(db_url: str, station: str, meters: list[str], steps: int, seed: 
                 bank: bool = True) -> list[tuple[str, int, str, str]]:
     """A station process/thread: ``steps`` presentations over ``meters`` in turn, from its own
     engine. Returns (meter, sequence, request id, tender) of each vend it made."""
-    from rig.billing.db import open_billing
+    from rig.billing.centre.opening import open_billing
 
     centre = open_billing(db_url)
     made: list[tuple[str, int, str, str]] = []

@@ -33,8 +33,8 @@ from rig.card_formats.interface import (
 from rig.card_formats.registry import card_format
 
 if TYPE_CHECKING:
+    from rig.billing.centre.facade import BillingCentre
     from rig.billing.remote import RemoteBillingCentre
-    from rig.billing.service import BillingCentre
 
 
 def readback_data(readback: CardReadback) -> ReadbackData:

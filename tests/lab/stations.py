@@ -14,7 +14,7 @@ from rig.billing.remote import RemoteBillingCentre
 from rig.station import loadgen
 
 if TYPE_CHECKING:
-    from rig.billing.service import BillingCentre
+    from rig.billing.centre.facade import BillingCentre
 
 Vend = tuple[str, int, str]  # meter, sequence, request id
 

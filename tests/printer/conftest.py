@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import VendResult
 from rig.printer.settings import PrinterSettings
 from rig.sim.emulated_printer import EmulatedPrinter

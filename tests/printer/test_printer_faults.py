@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.display import Display
-from rig.billing.service import BillingCentre
 from rig.billing.types import VendResult
 from rig.printer.escpos_receipt import vend_lines, vend_reference
 from rig.printer.settings import PrinterSettings

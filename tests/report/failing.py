@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from rig.billing.db import open_billing
+from rig.billing.centre.opening import open_billing
 from rig.billing.types import CreditUnit, ReadbackData, ReconciliationResult
 from rig.scenarios.prepaid_cycle import record_reconciliation
 from rig.scenarios.record import RunRecord

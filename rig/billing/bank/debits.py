@@ -23,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 from rig.billing import models as m
 from rig.billing.bank.sepa_charset import sepa_id, to_sepa
+from rig.billing.centre.errors import Conflict, NotFound
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.currency import require_currency
-from rig.billing.service import BillingCentre, Conflict, NotFound
 from rig.errors import BillingError
 
 PAIN_NS = "urn:iso:std:iso:20022:tech:xsd:pain.008.001.02"

@@ -14,7 +14,7 @@ Returns and reversals (a DBIT entry with ``RvslInd`` or a return reason in ``Rtr
 money for anybody: as a bank's back office does, each cancels the credit it undoes — found by
 EndToEndId, else by mandate and amount, else by remittance reference and amount — which is no
 longer vendable; if it was already vended, its amount becomes a debt on the meter, recovered
-from later purchases (``rig.billing.service.BillingCentre.add_debt``'s mechanism). Every
+from later purchases (``rig.billing.centre.facade.BillingCentre.add_debt``'s mechanism). Every
 return is listed with its reason code by the exceptions report. A statement in a currency
 other than the centre's (``rig.billing.currency``) is refused whole, naming the line.
 """
@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session
 from rig.billing import models as m
 from rig.billing.bank.read import read_statement
 from rig.billing.bank.statement import Entry, Statement, StatementError
+from rig.billing.centre.errors import Conflict, NotFound
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.currency import require_currency
-from rig.billing.service import BillingCentre, Conflict, NotFound
 from rig.errors import BillingError
 
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]*[A-Za-z0-9]|[A-Za-z0-9]")

@@ -1,6 +1,6 @@
 """Alembic environment for the billing centre.
 
-rig passes its own engine in ``config.attributes["engine"]`` (see ``rig.billing.db``); the CLI
+rig passes its own engine in ``config.attributes["engine"]`` (see ``rig.billing.engine``); the CLI
 falls back to ``-x url=...`` or ``sqlalchemy.url``. Logging config is deliberately not loaded
 from the ini when rig runs migrations, so opening a database never reconfigures the host's
 logging.

@@ -13,8 +13,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from rig.billing import models as m
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.reports.model import Cell, Chart, Report
-from rig.billing.service import BillingCentre
 
 ZERO = Decimal("0.00")
 

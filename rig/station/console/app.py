@@ -14,9 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from rig.billing.centre.errors import NotFound, PermissionDenied
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.display import display_locale, station_zone
 from rig.billing.security_headers import SecurityHeaders
-from rig.billing.service import BillingCentre, NotFound, PermissionDenied
 from rig.errors import BillingError
 from rig.printer.station_printer import ReceiptPrinter
 from rig.station.console import agents_pages, cashier, reports_pages, supervisor

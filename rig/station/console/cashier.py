@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from rig.billing.bank import payments
+from rig.billing.centre.errors import Conflict, NotFound, VendRefused
 from rig.billing.receipt_pdf import receipt_pdf
 from rig.billing.reports import cash_up
-from rig.billing.service import Conflict, NotFound, VendRefused
 from rig.billing.types import VendResult, VendStatus
 from rig.errors import BillingError
 from rig.station.console import queries

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 
 from rig.billing import models as m
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import CashierSessionInfo
 
 MAX_ROWS = 50

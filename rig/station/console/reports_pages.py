@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from rig.billing import reports
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.reports.model import Report
 from rig.billing.reports.render import cell_text, chart_png
-from rig.billing.service import BillingCentre
 from rig.station.console.forms import FormError
 from rig.station.console.sessions import ConsoleSession
 from rig.station.console.web import SUPERVISOR, console, render, require

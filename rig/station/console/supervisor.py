@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from rig.billing.centre.errors import VendRefused
 from rig.billing.reports import cash_up
-from rig.billing.service import VendRefused
 from rig.billing.types import VendStatus
 from rig.errors import BillingError
 from rig.station.console import queries

@@ -19,9 +19,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.currency import centre_currency
 from rig.billing.display import Display
-from rig.billing.service import BillingCentre
 from rig.billing.types import OperatorRole
 from rig.printer.station_printer import ReceiptPrinter
 from rig.station.console.forms import FormError, parse_body

@@ -6,7 +6,7 @@ what happened and what to do. Unknown codes fall back to the centre's own messag
 
 from __future__ import annotations
 
-from rig.billing.service import VendRefused
+from rig.billing.centre.errors import VendRefused
 
 REFUSALS: dict[str, str] = {
     "amount_invalid": "That amount cannot be sold: use whole cents (for example 20.50).",

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from rig.billing.service import BillingCentre
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import ReconciliationResult, VendResult
 from rig.card.apdu import CardRemovedError, NoCardError, NoReaderError
 from rig.card.keys import MasterKey

@@ -35,10 +35,11 @@ import pytest
 
 from rig.bench.bench import Bench, open_bench
 from rig.bench.config import BenchConfig
+from rig.billing.centre.errors import NotFound
+from rig.billing.centre.facade import BillingCentre
+from rig.billing.centre.opening import open_billing
 from rig.billing.connect import connect_billing
-from rig.billing.db import open_billing
 from rig.billing.remote import RemoteBillingCentre
-from rig.billing.service import BillingCentre, NotFound
 from rig.profile import MeterProfile, available_profiles, load_profile
 from rig.pytest_plugin import (
     RecordProperty,
