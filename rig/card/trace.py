@@ -114,19 +114,24 @@ class TracedTransport:
     """A transport that records every exchange it carries (redacted as ``ApduTrace.record``
     redacts), for a terminal that traces nothing itself (the emulated meter's card slot)."""
 
-    def __init__(self, transport: _Transport, trace: ApduTrace, terminal: str) -> None:
+    def __init__(self, transport: _Transport, trace: ApduTrace, terminal: str, *,
+                 secret: Callable[[bytes], bool] | None = None) -> None:
         self.transport, self.trace, self.name = transport, trace, terminal
-        # A transport whose commands are not APDUs (a memory card's chip bus) says itself
-        # which of them carry a secret: ``secret_command(command)`` -> bytes to keep, or None.
-        self._secret: Callable[[bytes], int | None] | None = getattr(
+        # ``secret(apdu)``: APDUs whose data fields are secret beyond the ISO ones (a memory
+        # card reader's PSC presentation). A transport whose commands are not APDUs (a memory
+        # card's chip bus) says itself which carry one: ``secret_command(command)`` -> the
+        # bytes to keep, or None.
+        self._secret_apdu = secret
+        self._secret_command: Callable[[bytes], int | None] | None = getattr(
             transport, "secret_command", None)
 
     def transmit(self, apdu: bytes) -> bytes:
         started = time.monotonic()
         response = self.transport.transmit(apdu)
-        keep = self._secret(apdu) if self._secret is not None else None
+        keep = self._secret_command(apdu) if self._secret_command is not None else None
+        secret = self._secret_apdu is not None and self._secret_apdu(apdu)
         self.trace.record(apdu, response, terminal=self.name, started=started,
-                          duration=time.monotonic() - started, keep=keep)
+                          duration=time.monotonic() - started, secret=secret, keep=keep)
         return response
 
 

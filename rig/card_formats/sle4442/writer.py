@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from rig.card.apdu import RecordError
 from rig.card.session import ApduTransport
-from rig.card.trace import ApduTrace
+from rig.card.trace import ApduTrace, TracedTransport
 from rig.card_formats.interface import (
     CardKind,
     CardReadback,
@@ -30,7 +30,6 @@ from rig.card_formats.sle4442.chip import ATR_HEADER, FACTORY_PSC
 from rig.card_formats.sle4442.dialects.base import MemoryCardClient, PscRefused
 from rig.card_formats.sle4442.psc import meter_psc
 from rig.card_formats.sle4442.readback import readback_fields
-from rig.card_formats.sle4442.tracing import TracedTransport
 from rig.errors import CardError
 
 ISSUE_WAIT_S = 60.0  # how long the operator has to put the card in the issuing writer
@@ -41,6 +40,13 @@ KIND_CODES = {CardKind.USER: layout.CardKindCode.USER,
               CardKind.CHECK: layout.CardKindCode.CHECK,
               CardKind.CLEAR: layout.CardKindCode.CLEAR}
 KINDS = {code: kind for kind, code in KIND_CODES.items()}
+
+
+PSC_INS = frozenset({0x20, 0xD2})  # PRESENT/VERIFY PSC, CHANGE PSC: their data is the PSC
+
+
+def _carries_psc(apdu: bytes) -> bool:
+    return len(apdu) > 1 and apdu[1] in PSC_INS
 
 
 class IssuingWriterNeeded(CardError):
@@ -71,7 +77,8 @@ class SLE4442Writer:
     def _client(self, transport: ApduTransport, dialect: str | None = None) -> MemoryCardClient:
         dialect = dialect or self.dialect
         if self.trace is not None:
-            transport = TracedTransport(transport, self.trace, dialect)
+            name = f"{getattr(transport, 'name', 'card')} [{dialect}]"
+            transport = TracedTransport(transport, self.trace, name, secret=_carries_psc)
         client = dialects.client(dialect, transport)
         client.select()
         return client
