@@ -30,6 +30,7 @@ from pydantic import (
 
 from rig.card_formats.registry import card_format, check_options
 from rig.errors import ConfigError
+from rig.esam.section import EsamSection
 from rig.meter.protocol_settings import Dlt645Settings, Iec62056Settings, SerialSettings, Strict
 from rig.meter.protocols import PROTOCOLS, MeterProtocol, protocol_named
 from rig.profile_names import DEFAULT_PROFILE, PROFILES_ENV
@@ -283,6 +284,7 @@ _CAPABILITY_NEEDS = {
     "overdraft": "thresholds.overdraft_limit above 0",
     "remote_relay_control": "protocol.dlt645.remote_relay_control = true",
     "sts": "an [sts] section",
+    "esam": "an [esam] section",
 }
 
 
@@ -302,6 +304,7 @@ class MeterProfile(Strict):
     metering: Metering = Metering()
     card: CardSettings = CardSettings()
     sts: StsSection | None = None  # a keypad meter's STS identity (docs/sts.md)
+    esam: EsamSection | None = None  # a secure access module in the meter (docs/esam.md)
     capabilities: frozenset[str] = frozenset()
     source: Path | None = Field(default=None, exclude=True)
 
@@ -336,6 +339,7 @@ class MeterProfile(Strict):
             "overdraft": t.overdraft_limit > 0,
             "remote_relay_control": bool(dlt and dlt.remote_relay_control),
             "sts": self.sts is not None,
+            "esam": self.esam is not None,
         }
         for cap, needs in _CAPABILITY_NEEDS.items():
             if cap in self.capabilities and not offered[cap]:

@@ -165,7 +165,7 @@ class InsertionOutcome:
 
 class KeySource(Protocol):
     """Where a format's keys come from: the lab's master keys, or a hardware key store behind
-    the same two attributes. Formats derive per-card/per-meter keys from these and never put
+    the same attributes. Formats derive per-card/per-meter keys from these and never put
     them (or anything derived) into a trace, log or record."""
 
     @property
@@ -174,13 +174,18 @@ class KeySource(Protocol):
     @property
     def readback_master(self) -> Any: ...  # the centre's readback master (meters only)
 
+    @property
+    def secure_module(self) -> Any: ...  # the meter's ESAM (rig.esam.esam.Esam), if it has one
+
 
 @dataclass(frozen=True)
 class MasterKeys:
-    """The plain :class:`KeySource`: master keys loaded from files or the environment."""
+    """The plain :class:`KeySource`: master keys loaded from files or the environment, and on
+    a meter with an ESAM (profile ``[esam]``) that module, which holds the meter's keys."""
 
     master: Any
     readback_master: Any = None
+    secure_module: Any = None
 
 
 class StationCardWriter(Protocol):

@@ -27,6 +27,8 @@ from rig.card_formats.interface import (
     MeterCardReader,
 )
 from rig.card_formats.registry import card_format
+from rig.esam.esam import Esam, commissioned
+from rig.esam.keys import LabKeyService
 from rig.meter.card_errors import ILLEGAL
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import RelayCommand
@@ -81,6 +83,17 @@ class MeterLog:
 _RECORDS = "abnormal_cards"  # the MeterLog field saved as record bytes, not as a scalar
 
 
+def commissioned_esam(profile: MeterProfile, master_key: MasterKey) -> Esam | None:
+    """The ESAM of a profile with ``[esam]``, in its key state (private keys from the lab's
+    key service, as the utility's encryption machine would give them); None without one."""
+    section = profile.esam
+    if section is None:
+        return None
+    return commissioned(profile.protocol.address, bytes.fromhex(section.serial),
+                        section.key_state, LabKeyService.from_master(master_key),
+                        identity_minutes=section.identity_minutes)
+
+
 class EmulatedMeter:
     """One emulated prepaid meter living in a bench world."""
 
@@ -100,9 +113,11 @@ class EmulatedMeter:
         # centre's readback key service (the format's default: the lab test readback key);
         # the meter holds them, no vending station does.
         card = self.profile.card
+        self.esam: Esam | None = commissioned_esam(self.profile, master_key)
         fmt = card_format(card.format, where=f"meter profile {self.profile.name}: [card] format")
         self.terminal: MeterCardReader = fmt.meter_reader(
-            self.engine, self.meter_no, MasterKeys(master_key, readback_master),
+            self.engine, self.meter_no,
+            MasterKeys(master_key, readback_master, secure_module=self.esam),
             key_revision=card.key_revision)
         self._serial_lock = threading.Lock()
         self._parser = FrameParser()
@@ -150,6 +165,8 @@ class EmulatedMeter:
             self.powered = False
             self.world.set_outage(True)
             nvm.wipe(self.engine, self.profile)
+            if self.esam is not None:
+                self.esam.end_identity()  # the session lives in RAM
             self.log = MeterLog()
             self.clock_offset = timedelta(0)
 
@@ -179,6 +196,7 @@ class EmulatedMeter:
                        for r in self.log.abnormal_cards],
             "clock_offset_s": nvm.encode_value(self.clock_offset.total_seconds(), "clock"),
             "terminal": self.terminal.nvm_state(),
+            "esam": None if self.esam is None else self.esam.to_image(),
         })
 
     def restore_nvm(self, raw: bytes) -> None:
@@ -191,6 +209,8 @@ class EmulatedMeter:
         offset = nvm.decode_value(image["clock_offset_s"])
         self.clock_offset = timedelta(seconds=float(offset))  # type: ignore[arg-type]
         self.terminal.restore_nvm_state(image["terminal"])
+        if self.esam is not None and image.get("esam") is not None:
+            self.esam.restore_image(image["esam"])
 
     def open_cover(self) -> None:
         """The terminal cover is lifted: a tamper event, counted and time-stamped. Without
