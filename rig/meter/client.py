@@ -33,7 +33,7 @@ IEC_FRIENDLY, IEC_POWER_TRIP = iec_status.ST_FRIENDLY, iec_status.ST_POWER_TRIP
 
 
 @dataclass(frozen=True)
-class MeterStatus:
+class StatusReading:
     """What the meter says about itself; None where its protocol cannot tell."""
 
     relay_open: bool
@@ -100,7 +100,7 @@ class MeterClient(ABC):
         return self._decimal("cumulative_purchase")
 
     @abstractmethod
-    def status(self) -> MeterStatus: ...
+    def status(self) -> StatusReading: ...
 
     @abstractmethod
     def last_cutoff_time(self) -> datetime | None:
@@ -143,9 +143,9 @@ class Dlt645MeterClient(MeterClient):
     def read_address(self) -> str:
         return self.protocol.read_address()
 
-    def status(self) -> MeterStatus:
+    def status(self) -> StatusReading:
         word = int(self.protocol.read(self._di("status")))
-        return MeterStatus(  # status word 3 has no alarm-1 bit: compare remaining credit
+        return StatusReading(  # status word 3 has no alarm-1 bit: compare remaining credit
             relay_open=bool(word & di.SW3_RELAY_OPEN), alarm1=None,
             alarm2=bool(word & di.SW3_PRE_TRIP_ALARM), emergency_active=None,
             friendly_period=None, power_trip=None, word=word)
@@ -234,14 +234,14 @@ class IecMeterClient(MeterClient):
     def read_address(self) -> str:
         return self._get("address").value
 
-    def status(self) -> MeterStatus:
+    def status(self) -> StatusReading:
         ds = self._get("status")
         try:
             word = int(ds.value, 16)
         except ValueError:
             raise ProtocolError(f"meter {self.profile.protocol.address}: status {ds} is not "
                                 "a hex word") from None
-        return MeterStatus(
+        return StatusReading(
             relay_open=bool(word & IEC_RELAY_OPEN), alarm1=bool(word & IEC_ALARM1),
             alarm2=bool(word & IEC_ALARM2), emergency_active=bool(word & IEC_EMERGENCY),
             friendly_period=bool(word & IEC_FRIENDLY), power_trip=bool(word & IEC_POWER_TRIP),

@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from rig.billing import agents, audit
-from rig.billing import models as m
 from rig.billing.audit_key import AuditConfig
 from rig.billing.centre.access import Access
 from rig.billing.centre.agent_desk import AgentDesk
@@ -46,7 +45,6 @@ from rig.billing.types import (
     CardInfo,
     CardStatus,
     CashierSessionInfo,
-    CreditUnit,
     CustomerInfo,
     DailySales,
     DebtInfo,
@@ -66,6 +64,7 @@ from rig.billing.types import (
     VendLimits,
     VendResult,
 )
+from rig.credit_unit import CreditUnit
 
 if TYPE_CHECKING:
     from rig.billing.protocol import BillingCentreProtocol
