@@ -41,7 +41,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Row, event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from rig.billing import models as m
@@ -291,7 +291,7 @@ def _check(centre: BillingCentre, vends: int,
             "bank_payments": len(paid), "bank_double_applied": _bank_double(rows, paid, vends)}
 
 
-def _bank_double(rows: Sequence[Row[Any]], paid: Sequence[Row[Any]], vends: int) -> int:
+def _bank_double(rows: Sequence[Any], paid: Sequence[Any], vends: int) -> int:
     """Payments not vended exactly once: missing, still pending, or not adding up to the bank
     vend they went into (a vend takes every payment pending for its meter)."""
     into: dict[int | None, Decimal] = defaultdict(Decimal)
