@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
+from rig.bench.serial_proxy import SerialFaults
 from rig.faults import card_corruption, card_tearing
 from rig.faults.api_fuzz import run_api_fuzz
 from rig.faults.billing_kill import run_kill_campaign
@@ -27,7 +28,6 @@ from rig.faults.card_tearing import Figures
 from rig.faults.instrument_campaign import CASES, run_instrument_case
 from rig.faults.serial_audit import checksum_escapes
 from rig.faults.serial_campaign import run_serial_case
-from rig.faults.serial_proxy import SerialFaults
 
 DLT645, IEC = "dlt645-1p-money", "iec62056-1p-energy"
 # class -> (meter profile, fault rates for a seed, description)

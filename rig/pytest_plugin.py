@@ -20,7 +20,7 @@ from rig.profile import DEFAULT_PROFILE, PROFILES_ENV, MeterProfile, load_profil
 
 if TYPE_CHECKING:
     from rig.bench.bench import Bench
-    from rig.scenarios.record import RunRecord
+    from rig.report.record import RunRecord
 
 _STARTED = pytest.StashKey[float]()
 

@@ -21,13 +21,13 @@ from rig.bench.courier import CardCourier, CommandCourier, EmulatedCourier, Prom
 from rig.bench.master_key import bench_master_key
 from rig.bench.safe_report import SafeStateReport
 from rig.bench.scpi_log import ScpiLog, record_scpi
+from rig.bench.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.card.keys import MasterKey
 from rig.card.pcsc import PcscConnection, PcscReader
 from rig.card.trace import ApduTrace
 from rig.card_formats.registry import card_format, check_options
 from rig.clock import BenchClock
 from rig.errors import ConfigError
-from rig.faults.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.load.driver import ElectronicLoad
 from rig.meter.client import MeterClient, open_meter
 from rig.meter.transcript import Transcript

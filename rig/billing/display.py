@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal
 
-from rig.billing.types import CreditUnit, VendStatus
+from rig.billing.types import VendStatus
+from rig.credit_unit import CreditUnit
 from rig.errors import BillingError
 
 TIME_ZONE_ENV = "RIG_TIME_ZONE"

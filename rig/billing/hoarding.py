@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rig.billing.types import CreditUnit
+from rig.credit_unit import CreditUnit
 
 UNIT_WORDS = {CreditUnit.MONEY_CENTS.value: "cents", CreditUnit.ENERGY_WH.value: "Wh"}
 

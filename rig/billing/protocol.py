@@ -20,7 +20,6 @@ from rig.billing.types import (
     Block,
     CardInfo,
     CashierSessionInfo,
-    CreditUnit,
     CustomerInfo,
     HoardingCheck,
     MeterInfo,
@@ -34,6 +33,7 @@ from rig.billing.types import (
     VendLimits,
     VendResult,
 )
+from rig.credit_unit import CreditUnit
 
 
 class BillingCentreProtocol(Protocol):

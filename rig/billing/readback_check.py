@@ -17,7 +17,8 @@ from typing import Any
 from rig.billing.models import to_utc
 from rig.billing.readback_format import ReadbackFormat, format_for
 from rig.billing.readback_keys import ReadbackKeyService
-from rig.billing.types import CreditUnit, ReadbackData
+from rig.billing.types import ReadbackData
+from rig.credit_unit import CreditUnit
 from rig.errors import BillingError, RigError
 
 _COMPARED = tuple(f.name for f in dataclasses.fields(ReadbackData) if f.name != "mac_verified")

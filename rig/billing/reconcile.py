@@ -27,8 +27,9 @@ from enum import Enum
 from typing import Any
 
 from rig.billing.tariffs import CENT, WH_PER_KWH, energy_cost
-from rig.billing.types import Check, CreditUnit, ReadbackData, Verdict
+from rig.billing.types import Check, ReadbackData, Verdict
 from rig.billing.watermark import Applied, Watermark
+from rig.credit_unit import CreditUnit
 
 
 @dataclass(frozen=True)

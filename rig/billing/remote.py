@@ -32,7 +32,6 @@ from rig.billing.types import (
     Block,
     CardInfo,
     CashierSessionInfo,
-    CreditUnit,
     CustomerInfo,
     HoardingCheck,
     MeterInfo,
@@ -46,6 +45,7 @@ from rig.billing.types import (
     VendLimits,
     VendResult,
 )
+from rig.credit_unit import CreditUnit
 from rig.errors import BillingError
 from rig.extras import optional_module, require
 

@@ -23,12 +23,12 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from rig.billing.types import (
     Band,
     Block,
-    CreditUnit,
     DebtInfo,
     Pricing,
     ReceiptLine,
     TariffInfo,
 )
+from rig.credit_unit import CreditUnit
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

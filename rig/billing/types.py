@@ -13,12 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-
-class CreditUnit(StrEnum):
-    """What one unit of credit on a card or meter register means."""
-
-    MONEY_CENTS = "money_cents"
-    ENERGY_WH = "energy_wh"
+from rig.credit_unit import CreditUnit  # the ledger's unit is rig's one CreditUnit
 
 
 class VendStatus(StrEnum):

@@ -22,10 +22,10 @@ from rig.billing.centre.facade import BillingCentre
 def record_unauthenticated(centre: BillingCentre, operator: str, command: str) -> None:
     """Audit that ``command`` runs as ``operator`` without authentication (NotFound if the
     operator is not registered: an unknown name acts for nobody)."""
-    with centre._tx() as s:
+    with centre.transaction("record an unauthenticated action") as s:
         row = s.scalar(select(m.Operator).where(m.Operator.name == operator))
         if row is None:
             raise NotFound(f"operator {operator!r} is not registered")
-        centre._audit(s, operator, "operator.unauthenticated", "operator", row.id, None, {
+        centre.uow.audit(s, operator, "operator.unauthenticated", "operator", row.id, None, {
             "operator": operator, "command": command, "authenticated": False,
             "os_user": getpass.getuser(), "host": socket.gethostname()})

@@ -23,18 +23,17 @@ from rig.card.keys import (
     lab_readback_key,
     lab_readback_test_key,
 )
-from rig.card.records import FORMAT_VERSION, CreditUnit, ReadbackRecord
+from rig.card.records import FORMAT_VERSION, ReadbackRecord
+from rig.credit_unit import CreditUnit
 
 FIELDS = tuple(f.name for f in dataclasses.fields(ReadbackRecord)
                if f.name not in ("readback_no", "mac"))
-_UNIT_NAMES = {CreditUnit.MONEY_CENTS: "money_cents", CreditUnit.ENERGY_WH: "energy_wh"}
-_UNITS = {name: unit for unit, name in _UNIT_NAMES.items()}
 
 
 def readback_fields(record: ReadbackRecord) -> dict[str, Any]:
     """The record's fields as plain values (the write generation and the MAC left out)."""
     out = {name: getattr(record, name) for name in FIELDS}
-    out["credit_unit"] = _UNIT_NAMES[record.credit_unit]
+    out["credit_unit"] = record.credit_unit.value
     return out
 
 
@@ -42,7 +41,7 @@ def record_from_fields(fields: Mapping[str, Any] | Any, *, readback_no: int = 1)
     """An unsigned record of ``fields`` (a mapping, or an object with those attributes)."""
     values: dict[str, Any] = {name: fields[name] if isinstance(fields, Mapping)
                               else getattr(fields, name) for name in FIELDS}
-    values["credit_unit"] = _UNITS[str(values["credit_unit"])]
+    values["credit_unit"] = CreditUnit(str(values["credit_unit"]))
     return ReadbackRecord(**values, readback_no=readback_no)
 
 

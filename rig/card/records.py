@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Self
 
 from rig.card.apdu import MacError, RecordError
 from rig.card.keys import MAC_LEN, mac, mac_matches
+from rig.credit_unit import CreditUnit
 
 FORMAT_VERSION = 1
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -35,9 +36,9 @@ class CardType(IntEnum):
     KEY_CHANGE = 5
 
 
-class CreditUnit(IntEnum):
-    MONEY_CENTS = 0  # credit counts 0.01 of the currency
-    ENERGY_WH = 1  # credit counts Wh
+# The byte that carries a CreditUnit in rig's card format (docs/card-spec.md).
+UNIT_CODES = {CreditUnit.MONEY_CENTS: 0, CreditUnit.ENERGY_WH: 1}
+_UNIT_OF_CODE = {code: unit for unit, code in UNIT_CODES.items()}
 
 
 # --- field helpers (all raise RecordError naming record and field) --------------------------
@@ -55,6 +56,15 @@ def _enum(rec: str, name: str, value: Any, enum: type[IntEnum]) -> IntEnum:
         return enum(value)
     except ValueError:
         raise RecordError(rec, name, f"{value!r} is not a valid {enum.__name__}") from None
+
+
+def _credit_unit(rec: str, name: str, value: Any) -> CreditUnit:
+    """A CreditUnit from itself or its byte on the card."""
+    if isinstance(value, CreditUnit):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value in _UNIT_OF_CODE:
+        return _UNIT_OF_CODE[value]
+    raise RecordError(rec, name, f"{value!r} is not a valid CreditUnit")
 
 
 def _meter_no(rec: str, value: Any) -> None:
@@ -202,14 +212,14 @@ class PurchaseRecord(_Record):
         _uint(self.NAME, "sequence", self.sequence, U32)
         _uint(self.NAME, "credit", self.credit, U32)
         object.__setattr__(self, "credit_unit",
-                           _enum(self.NAME, "credit_unit", self.credit_unit, CreditUnit))
+                           _credit_unit(self.NAME, "credit_unit", self.credit_unit))
         _uint(self.NAME, "tariff_version", self.tariff_version, U16)
         _uint(self.NAME, "key_revision", self.key_revision, U8)
         _mac_field(self.NAME, self.mac)
 
     def to_bytes(self) -> bytes:
         return self._FMT.pack(FORMAT_VERSION, bytes.fromhex(self.meter_no), self.sequence,
-                              self.credit, self.credit_unit, self.tariff_version,
+                              self.credit, UNIT_CODES[self.credit_unit], self.tariff_version,
                               self.key_revision, self.mac)
 
     @classmethod
@@ -322,7 +332,7 @@ class ReadbackRecord(_Record):
                      "power_down_count", "tariff_version"):
             _uint(n, name, getattr(self, name), U16)
         object.__setattr__(self, "credit_unit",
-                           _enum(n, "credit_unit", self.credit_unit, CreditUnit))
+                           _credit_unit(n, "credit_unit", self.credit_unit))
         for name in ("relay_open", "alarm_active"):
             if not isinstance(getattr(self, name), bool):
                 raise RecordError(n, name, "must be a bool")
@@ -342,8 +352,9 @@ class ReadbackRecord(_Record):
         return self._FMT.pack(
             FORMAT_VERSION, bytes.fromhex(self.meter_no), self.energy_wh, self.remaining,
             self.overdraft, self.purchase_count, self.last_sequence, self.cumulative_purchase,
-            self.credit_unit, flags, self.alarm_count, self.cutoff_count, self.tamper_count,
-            self.power_down_count, seconds, self.tariff_version, self.readback_no, self.mac)
+            UNIT_CODES[self.credit_unit], flags, self.alarm_count, self.cutoff_count,
+            self.tamper_count, self.power_down_count, seconds, self.tariff_version,
+            self.readback_no, self.mac)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ReadbackRecord:

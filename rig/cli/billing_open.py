@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from rig.billing import inputs
 from rig.billing.busy import EXIT_BUSY, BillingBusy
@@ -26,6 +28,7 @@ from rig.billing.centre.facade import BillingCentre
 from rig.billing.engine import DEFAULT_LOCK_WAIT_S
 from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.storage import EXIT_STORAGE, BillingStorageError
+from rig.cli import table_console
 from rig.errors import RigError
 from rig.extras import MissingExtra
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from rig.billing.audit_key import AuditConfig
 
 err = Console(stderr=True, soft_wrap=True)  # an error message is one line, for logs
+out = table_console()
 
 Db = Annotated[str, typer.Option("--db", envvar="RIG_BILLING_DB",
                                  help="billing database URL (SQLAlchemy)")]
@@ -60,6 +64,30 @@ def money(text: str, what: str, places: int = inputs.MONEY_PLACES,
         return inputs.parse_money(text, what, places=places, digits=digits)
     except inputs.InvalidInput as e:
         raise fail(str(e)) from None
+
+
+def price_option(text: str, what: str) -> Decimal:
+    return money(text, what, inputs.PRICE_PLACES, 6)
+
+
+def when(text: str | None, what: str) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{what} {text!r} is not an ISO 8601 date/time (e.g. 2024-01-01T00:00)") \
+            from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def table(title: str, columns: list[str], rows: Sequence[Sequence[object]]) -> None:
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*(str(v) for v in row))
+    out.print(t)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

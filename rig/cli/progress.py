@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rig.scenarios.record import Outcome, Step
+from rig.report.record import Outcome, Step
 
 _MARK = {
     Outcome.PENDING: ("·", "dim"),

@@ -17,11 +17,12 @@ from pathlib import Path
 from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from rig.billing import BillingCentre, CreditUnit, ReadbackData, audit, open_billing
+from rig.billing import BillingCentre, ReadbackData, audit, open_billing
 from rig.billing import models as m
 from rig.billing.audit_key import AuditConfig, AuditKey
 from rig.billing.bank import import_statement
 from rig.billing.currency import set_centre_currency
+from rig.credit_unit import CreditUnit
 from rig.sim.meter_readback import meter_readback
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -41,11 +41,12 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Row, event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from rig.billing import models as m
 from rig.billing.busy import BillingBusy
+from rig.billing.centre.facade import BillingCentre
 from rig.billing.centre.opening import open_billing
 from rig.billing.centre.sales import direct
 from rig.errors import BillingError
@@ -253,12 +254,12 @@ def run_kill_campaign(vends: int, db_url: str, seed: int, *, stations: int = 1,
             "restarts": sum(x.restarts for x in logs), **figures}
 
 
-def _check(centre: object, vends: int,
+def _check(centre: BillingCentre, vends: int,
            acks: dict[int, set[tuple[int, int]]]) -> dict[str, int]:
     """Count lost, duplicated, partial vends, answers that disagree with the ledger, sequence
     gaps and double-applied payments. ``acks`` maps a step to the (vend id, sequence) answers
     its station received."""
-    with centre._tx() as s:  # type: ignore[attr-defined]
+    with centre.uow.reading("check the ledger after the campaign") as s:
         rows = s.execute(select(m.Vend.id, m.Vend.request_id, m.Vend.meter_id, m.Vend.sequence,
                                 m.Vend.status, m.Vend.tender, m.Vend.amount)).all()
         audited = set(s.scalars(select(m.AuditEvent.entity_id).where(
@@ -290,7 +291,7 @@ def _check(centre: object, vends: int,
             "bank_payments": len(paid), "bank_double_applied": _bank_double(rows, paid, vends)}
 
 
-def _bank_double(rows: Sequence[Row[Any]], paid: Sequence[Row[Any]], vends: int) -> int:
+def _bank_double(rows: Sequence[Any], paid: Sequence[Any], vends: int) -> int:
     """Payments not vended exactly once: missing, still pending, or not adding up to the bank
     vend they went into (a vend takes every payment pending for its meter)."""
     into: dict[int | None, Decimal] = defaultdict(Decimal)

@@ -18,8 +18,8 @@ from pathlib import Path
 from rig.bench.config import BenchConfig
 from rig.errors import InstrumentError
 from rig.profile import DEFAULT_PROFILE, load_profile
+from rig.report.record import Step
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams
-from rig.scenarios.record import Step
 from rig.scenarios.runner import run_prepaid_cycle
 from rig.sim.emulated_bench import EmulatedBench
 from rig.sim.scpi_server import Fault, ScpiServer

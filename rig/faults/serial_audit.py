@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rig.faults.serial_proxy import LineNoise, SerialFaults
+from rig.bench.serial_proxy import LineNoise, SerialFaults
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.frame import Frame, FrameParser, encode_frame
 

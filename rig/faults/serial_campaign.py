@@ -17,13 +17,13 @@ from pathlib import Path
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig, MeterPort, SerialFaultRates
+from rig.bench.serial_proxy import FaultCounts, SerialFaultProxy, SerialFaults
 from rig.billing.centre.opening import open_billing
 from rig.faults.serial_audit import forgeries
-from rig.faults.serial_proxy import FaultCounts, SerialFaultProxy, SerialFaults
 from rig.meter.protocols import Wire
 from rig.profile import DEFAULT_PROFILE, load_profile
+from rig.report.record import RunRecord
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, PrepaidCycle
-from rig.scenarios.record import RunRecord
 from rig.sim.emulated_bench import EmulatedBench
 
 

@@ -3,7 +3,9 @@
 `open_meter(profile, port)` opens the profile's protocol (DL/T 645-2007 or IEC 62056-21 mode
 C) with its serial settings and register map, and answers in the profile's credit unit with
 exact Decimals. Scenarios never name a data identifier or an OBIS code; the protocol client
-stays reachable as `.protocol` for protocol-specific tests.
+stays reachable as `.protocol` for protocol-specific tests. The client knows a profile only as
+a :class:`MeterModel` (its protocol table and register map): the driver layer does not import
+``rig.profile``, which sits above it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
+from typing import Generic, Protocol, TypeVar
 
 from rig.errors import ProtocolError
 from rig.meter.card_errors import CardErrorCode
@@ -22,8 +25,9 @@ from rig.meter.dlt645.frame import ERR_NO_DATA
 from rig.meter.iec62056 import Iec62056Client
 from rig.meter.iec62056 import status as iec_status
 from rig.meter.iec62056.frames import DataSet
+from rig.meter.protocol_settings import SerialSettings, Strict
+from rig.meter.protocols import MeterProtocol
 from rig.meter.transcript import Transcript
-from rig.profile import MeterProfile
 
 # The IEC reference meter's status bits under the names scenarios use (one definition:
 # rig.meter.iec62056.status).
@@ -32,8 +36,34 @@ IEC_ALARM2, IEC_EMERGENCY = iec_status.ST_ALARM2, iec_status.ST_EMERGENCY
 IEC_FRIENDLY, IEC_POWER_TRIP = iec_status.ST_FRIENDLY, iec_status.ST_POWER_TRIP
 
 
+class ProtocolTable(Protocol):
+    """A meter's protocol as a profile's ``[protocol]`` table gives it."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def serial(self) -> SerialSettings: ...
+    @property
+    def spec(self) -> MeterProtocol: ...
+    @property
+    def own_settings(self) -> Strict: ...
+
+
+class MeterModel(Protocol):
+    """What the client reads of a meter profile (``rig.profile.MeterProfile`` is one): its
+    protocol and its register map (quantity → data identifier or OBIS code)."""
+
+    @property
+    def protocol(self) -> ProtocolTable: ...
+    @property
+    def register_map(self) -> dict[str, str]: ...
+
+
+M = TypeVar("M", bound=MeterModel)
+
+
 @dataclass(frozen=True)
-class MeterStatus:
+class StatusReading:
     """What the meter says about itself; None where its protocol cannot tell."""
 
     relay_open: bool
@@ -65,10 +95,10 @@ class CardRefusals:
     last_record: di.AbnormalCardRecord | None = None  # DL/T 645: the whole last record
 
 
-class MeterClient(ABC):
+class MeterClient(ABC, Generic[M]):
     """Semantic reads of one meter; a context manager that closes the port."""
 
-    def __init__(self, profile: MeterProfile, transcript: Transcript, tz: tzinfo | None) -> None:
+    def __init__(self, profile: M, transcript: Transcript, tz: tzinfo | None) -> None:
         self.profile = profile
         self.transcript = transcript
         self.tz = tz
@@ -100,7 +130,7 @@ class MeterClient(ABC):
         return self._decimal("cumulative_purchase")
 
     @abstractmethod
-    def status(self) -> MeterStatus: ...
+    def status(self) -> StatusReading: ...
 
     @abstractmethod
     def last_cutoff_time(self) -> datetime | None:
@@ -117,7 +147,7 @@ class MeterClient(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> MeterClient:
+    def __enter__(self) -> MeterClient[M]:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -128,8 +158,8 @@ class MeterClient(ABC):
         return moment.replace(tzinfo=self.tz) if self.tz is not None else moment
 
 
-class Dlt645MeterClient(MeterClient):
-    def __init__(self, profile: MeterProfile, protocol: Dlt645Client, transcript: Transcript,
+class Dlt645MeterClient(MeterClient[M]):
+    def __init__(self, profile: M, protocol: Dlt645Client, transcript: Transcript,
                  tz: tzinfo | None) -> None:
         super().__init__(profile, transcript, tz)
         self.protocol = protocol
@@ -143,9 +173,9 @@ class Dlt645MeterClient(MeterClient):
     def read_address(self) -> str:
         return self.protocol.read_address()
 
-    def status(self) -> MeterStatus:
+    def status(self) -> StatusReading:
         word = int(self.protocol.read(self._di("status")))
-        return MeterStatus(  # status word 3 has no alarm-1 bit: compare remaining credit
+        return StatusReading(  # status word 3 has no alarm-1 bit: compare remaining credit
             relay_open=bool(word & di.SW3_RELAY_OPEN), alarm1=None,
             alarm2=bool(word & di.SW3_PRE_TRIP_ALARM), emergency_active=None,
             friendly_period=None, power_trip=None, word=word)
@@ -204,10 +234,10 @@ class Dlt645MeterClient(MeterClient):
         self.protocol.close()
 
 
-class IecMeterClient(MeterClient):
+class IecMeterClient(MeterClient[M]):
     """Each read takes a fresh mode C readout: the meter's registers at that instant."""
 
-    def __init__(self, profile: MeterProfile, protocol: Iec62056Client, transcript: Transcript,
+    def __init__(self, profile: M, protocol: Iec62056Client, transcript: Transcript,
                  tz: tzinfo | None) -> None:
         super().__init__(profile, transcript, tz)
         self.protocol = protocol
@@ -234,14 +264,14 @@ class IecMeterClient(MeterClient):
     def read_address(self) -> str:
         return self._get("address").value
 
-    def status(self) -> MeterStatus:
+    def status(self) -> StatusReading:
         ds = self._get("status")
         try:
             word = int(ds.value, 16)
         except ValueError:
             raise ProtocolError(f"meter {self.profile.protocol.address}: status {ds} is not "
                                 "a hex word") from None
-        return MeterStatus(
+        return StatusReading(
             relay_open=bool(word & IEC_RELAY_OPEN), alarm1=bool(word & IEC_ALARM1),
             alarm2=bool(word & IEC_ALARM2), emergency_active=bool(word & IEC_EMERGENCY),
             friendly_period=bool(word & IEC_FRIENDLY), power_trip=bool(word & IEC_POWER_TRIP),
@@ -286,7 +316,7 @@ class IecMeterClient(MeterClient):
 
 
 def open_meter(
-    profile: MeterProfile,
+    profile: M,
     port: str,
     *,
     transcript: Transcript | None = None,
@@ -294,7 +324,7 @@ def open_meter(
     timeout_s: float | None = None,
     retries: int | None = None,
     tz: tzinfo | None = None,
-) -> MeterClient:
+) -> MeterClient[M]:
     """Open `port` (device path or pyserial URL) as the profile's meter.
 
     `parity` overrides the profile's (give "N" for a pty: an IEC client then puts the 7E1

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rig.report.record import RunRecord
 from rig.report.testrecord import build_record, save_evidence, test_entry, write_record
 from rig.report.writer import context_rows, header_rows, run_to_dict
-from rig.scenarios.record import RunRecord
 from rig.templating import templates
 
 

@@ -17,7 +17,7 @@ from rig.report.provenance import billing_description, operator_name, rig_softwa
 
 if TYPE_CHECKING:
     from rig.bench.bench import Bench
-    from rig.scenarios.record import Attachment, RunRecord
+    from rig.report.record import Attachment, RunRecord
 
 SCHEMA = "rig-test-record"
 SCHEMA_VERSION = 1

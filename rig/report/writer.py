@@ -30,6 +30,7 @@ from allure_commons.model2 import (
     TestStepResult,
 )
 
+from rig.report.record import Attachment, Measurement, Outcome, RunRecord
 from rig.report.testrecord import (
     build_record,
     local_time,
@@ -37,7 +38,6 @@ from rig.report.testrecord import (
     test_entry,
     write_record,
 )
-from rig.scenarios.record import Attachment, Measurement, Outcome, RunRecord
 from rig.templating import templates
 
 _STATUS = {Outcome.PASS: Status.PASSED, Outcome.FAIL: Status.FAILED,

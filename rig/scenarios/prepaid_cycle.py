@@ -16,11 +16,11 @@ from rig.bench.bench import Bench
 from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import ReconciliationResult, VendResult
 from rig.report.plot import attach_plot
+from rig.report.record import RunRecord
 from rig.scenarios import expect
 from rig.scenarios.cert_base import alarm1_seen, measure_timing
 from rig.scenarios.certification_printer import attach_printed_receipt
 from rig.scenarios.reconcile_limits import BASIS, measure_checks
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps, MeterState, Observed
 
 PHASES = [

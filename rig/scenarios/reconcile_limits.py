@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rig.billing.types import Check
-from rig.scenarios.record import Measurement, RunRecord, Value
+from rig.report.record import Measurement, RunRecord, Value
 
 BASIS = "reconciliation rule (docs/billing.md)"
 _UNITS = {"energy_monotonic": "Wh"}

@@ -17,10 +17,10 @@ from rig.billing.audit_key import AuditConfig, AuditKey
 from rig.billing.connect import connect_billing
 from rig.errors import RigError
 from rig.profile import load_profile
+from rig.report.record import Observer, RunRecord
 from rig.report.testrecord import bench_context
 from rig.report.writer import write_report
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, CycleResult, PrepaidCycle
-from rig.scenarios.record import Observer, RunRecord
 from rig.scenarios.token_cycle import TOKEN_PHASES, TokenCycle
 
 

@@ -47,7 +47,7 @@ from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
 from rig.meter.serial_client import MeterTimeout
 from rig.profile import CreditKind
 from rig.report.plot import RunSeries
-from rig.scenarios.record import RunRecord
+from rig.report.record import RunRecord
 from rig.station.vending_station import UploadedReadback, VendingStation
 
 OPERATOR = "rig-cashier"

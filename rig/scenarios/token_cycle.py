@@ -20,6 +20,7 @@ from rig.bench.keypad import keypad_for
 from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import ReadbackData, VendResult
 from rig.errors import RigError
+from rig.report.record import RunRecord
 from rig.scenarios.prepaid_cycle import (
     PHASES,
     CycleParams,
@@ -27,7 +28,6 @@ from rig.scenarios.prepaid_cycle import (
     PrepaidCycle,
     record_reconciliation,
 )
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps, attach_reconciliation
 from rig.sts.token import grouped
 

@@ -16,7 +16,8 @@ from rig.billing.busy import BillingBusy
 from rig.billing.centre.errors import VendRefused
 from rig.billing.centre.facade import BillingCentre
 from rig.billing.currency import set_centre_currency
-from rig.billing.types import CreditUnit, ReadbackData, VendResult
+from rig.billing.types import ReadbackData, VendResult
+from rig.credit_unit import CreditUnit
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 OPERATOR = "loadgen"

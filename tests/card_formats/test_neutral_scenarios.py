@@ -17,8 +17,8 @@ from rig.bench.config import BenchConfig
 from rig.billing.connect import connect_billing
 from rig.card_formats import registry
 from rig.card_formats.interface import Attack, CardKind
+from rig.report.record import RunRecord
 from rig.scenarios import certification_meter, certification_security
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 from tests.card_formats.test_toy_format import profile_with_card
 

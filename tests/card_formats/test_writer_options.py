@@ -15,7 +15,7 @@ from rig.bench.config import BenchConfig, CardReader
 from rig.billing.connect import connect_billing
 from rig.card_formats import registry
 from rig.errors import ConfigError
-from rig.scenarios.record import RunRecord
+from rig.report.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 from tests.card_formats.test_toy_format import profile_with_card
 

@@ -12,8 +12,8 @@ from rig.bench.config import BillingSettings
 from rig.billing import VendStatus, open_billing
 from rig.billing.connect import connect_billing
 from rig.billing.remote import RemoteBillingCentre
+from rig.report.record import RunRecord
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, PrepaidCycle
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import OPERATOR
 from tests.billing.live_server import serving
 

@@ -19,8 +19,8 @@ import pytest
 
 from rig.bench.config import BenchConfig
 from rig.profile import load_profile
+from rig.report.record import Step
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams
-from rig.scenarios.record import Step
 from rig.scenarios.runner import run_prepaid_cycle
 from rig.sim.emulated_bench import EmulatedBench
 

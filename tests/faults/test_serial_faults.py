@@ -10,11 +10,11 @@ import pytest
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig, SerialFaultRates
+from rig.bench.serial_proxy import SerialFaults
 from rig.clock import BenchClock
 from rig.errors import ConfigError, ProtocolError, RigError
 from rig.faults.serial_audit import checksum_escapes, forgeries
 from rig.faults.serial_campaign import run_serial_case
-from rig.faults.serial_proxy import SerialFaults
 from rig.meter.dlt645 import data_ids
 from rig.meter.dlt645.client import Dlt645Client
 from rig.meter.dlt645.frame import Frame, FrameParser, decode_frame, encode_frame

@@ -14,7 +14,7 @@ from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig, MeterPort
 from rig.errors import ConfigError
 from rig.profile import load_profile, with_address
-from rig.scenarios.record import RunRecord
+from rig.report.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 from rig.sim.emulated_bench import EmulatedBench
 from tests.lab.service import child_env

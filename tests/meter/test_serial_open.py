@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import serial
 
+from rig.bench.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.errors import ProtocolError
-from rig.faults.serial_proxy import SerialFaultProxy, SerialFaults
 from rig.meter.dlt645.client import Dlt645Client
 from rig.meter.serial_open import explain_open_failure, is_pseudo_terminal
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from rig.billing.centre.opening import open_billing
 from rig.billing.types import CreditUnit, ReadbackData, ReconciliationResult
+from rig.report.record import RunRecord
 from rig.scenarios.prepaid_cycle import record_reconciliation
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import attach_reconciliation
 from rig.sim.meter_readback import meter_readback
 

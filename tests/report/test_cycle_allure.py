@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from rig.report.provenance import billing_description
+from rig.report.record import RunRecord
 from rig.report.writer import write_allure
-from rig.scenarios.record import RunRecord
 
 
 def _run(directory: Path, *, profile: str, station: str, measured: Decimal) -> dict:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from rig.report.certification import result_from_record, write_run_record, write_summary
+from rig.report.record import RECORDED, UNSET, Measurement, RunRecord
 from rig.report.writer import write_report
-from rig.scenarios.record import RECORDED, UNSET, Measurement, RunRecord
 from tests.report.failing import COMMISSIONING_WH, READ_BACK_WH, failing_cycle_record
 
 REPO = Path(__file__).resolve().parents[2]

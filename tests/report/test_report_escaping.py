@@ -10,8 +10,8 @@ from pathlib import Path
 from rig.billing.reports.model import Report
 from rig.billing.reports.render import to_html
 from rig.report.certification import result_from_record, write_run_record, write_summary
+from rig.report.record import RunRecord
 from rig.report.writer import write_report
-from rig.scenarios.record import RunRecord
 
 EVIL = "<script>alert('pwned')</script>"
 SHOWN = "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"

@@ -23,8 +23,8 @@ def run_dir(tmp_path: Path) -> Path:
     """A run folder with real allure-results (from rig's own writer)."""
     from decimal import Decimal
 
+    from rig.report.record import RunRecord
     from rig.report.writer import write_allure
-    from rig.scenarios.record import RunRecord
 
     record = RunRecord("prepaid cycle", identity={"meter_profile": "dlt645-1p-money",
                                                   "station_id": "bench-1"})

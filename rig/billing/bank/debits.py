@@ -100,7 +100,7 @@ def register_mandate(
     if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(CENT):
         raise BillingError(f"mandate amount {amount!r} must be a positive Decimal in cents")
     try:
-        with centre._tx() as s:
+        with centre.transaction("register a debit mandate") as s:
             customer = s.scalar(select(m.Customer).where(m.Customer.account_no == account_no))
             if customer is None:
                 raise NotFound(f"no customer with account {account_no!r}")
@@ -112,7 +112,7 @@ def register_mandate(
             s.add(row)
             s.flush()
             info = _mandate_info(row)
-            centre._audit(s, actor, "mandate.register", "debit_mandate", row.id, None,
+            centre.uow.audit(s, actor, "mandate.register", "debit_mandate", row.id, None,
                           _audit_view(info))
             return info
     except IntegrityError:
@@ -122,14 +122,14 @@ def register_mandate(
 
 def set_mandate_active(centre: BillingCentre, mandate_ref: str, active: bool,
                        actor: str = "system") -> MandateInfo:
-    with centre._tx() as s:
+    with centre.transaction("change a debit mandate") as s:
         row = s.scalar(select(m.DebitMandate).where(m.DebitMandate.mandate_ref == mandate_ref))
         if row is None:
             raise NotFound(f"no mandate {mandate_ref!r}")
         before = _mandate_info(row)
         row.active = active
         after = _mandate_info(row)
-        centre._audit(s, actor, "mandate.active", "debit_mandate", row.id,
+        centre.uow.audit(s, actor, "mandate.active", "debit_mandate", row.id,
                       _audit_view(before), _audit_view(after))
         return after
 
@@ -149,7 +149,7 @@ def export_debits(
     if not BIC.match(creditor.bic):
         raise BillingError(f"creditor BIC {creditor.bic!r} is not 8 or 11 letters/digits")
     day = datetime(collection_date.year, collection_date.month, collection_date.day, tzinfo=UTC)
-    with centre._tx() as s:
+    with centre.transaction("export direct debits") as s:
         mandates = s.scalars(select(m.DebitMandate).where(m.DebitMandate.active.is_(True))
                              .order_by(m.DebitMandate.mandate_ref)).all()
         if not mandates:
@@ -170,7 +170,7 @@ def export_debits(
         s.flush()
         msg_id = "RIG-DD-{:%Y%m%d}-{}".format(collection_date, hashlib.sha256(
             "|".join(c.end_to_end_id for c in collections).encode()).hexdigest()[:12])
-        centre._audit(s, actor, "bank.debits_export", "direct_debit_run", msg_id, None, {
+        centre.uow.audit(s, actor, "bank.debits_export", "direct_debit_run", msg_id, None, {
             "collection_date": collection_date.isoformat(), "count": len(collections),
             "control_sum": sum((c.amount for c in collections), Decimal("0.00"))})
         created = centre.now()

@@ -118,7 +118,7 @@ def check_currency(st: Statement, currency: str) -> None:
 
 def _record(centre: BillingCentre, st: Statement, currency: str, actor: str,
             recovery_percent: Decimal) -> ImportResult:
-    with centre._tx() as s:
+    with centre.transaction("import a bank statement") as s:
         if s.scalar(select(m.BankStatement.id).where(m.BankStatement.sha256 == st.sha256)):
             refs = tuple(e.entry_ref for e in st.entries)
             return ImportResult(st.file_name, st.format, True, (), (), refs)
@@ -149,7 +149,7 @@ def _record(centre: BillingCentre, st: Statement, currency: str, actor: str,
             s.flush()
             info = _info(s, payment)
             (matched if payment.status == "pending" else unmatched).append(info)
-        centre._audit(s, actor, "bank.import", "bank_statement", row.id, None, {
+        centre.uow.audit(s, actor, "bank.import", "bank_statement", row.id, None, {
             "file": st.file_name, "format": st.format, "statement_id": st.statement_id,
             "sha256": st.sha256, "pending": [p.entry_ref for p in matched],
             "unmatched": [p.entry_ref for p in unmatched], "skipped": list(dups),
@@ -234,7 +234,7 @@ def _apply_return(centre: BillingCentre, s: Session, e: Entry, statement_id: int
     ret.reason = f"{e.source}: {what} of {original.entry_ref}, which {effect}"
     s.add(ret)
     s.flush()
-    centre._audit(s, actor, "bank.return", "bank_payment", original.id, asdict(before),
+    centre.uow.audit(s, actor, "bank.return", "bank_payment", original.id, asdict(before),
                   {**asdict(_info(s, original)), "return": e.entry_ref,
                    "return_code": e.return_code, "effect": effect})
     return ret
@@ -248,14 +248,14 @@ def _owe(centre: BillingCentre, s: Session, meter: m.Meter, payment: m.BankPayme
                     .where(m.Debt.meter_id == meter.id, m.Debt.outstanding > 0)
                     .order_by(m.Debt.id).limit(1))
     if debt is None:
-        return centre._record_debt(
+        return centre.meter_account.record_debt(
             s, meter, payment.amount, f"bank {what} of payment {payment.entry_ref}"[:200],
             recovery_percent=recovery_percent, recovery_fixed=Decimal("0.00"),
             actor=actor).debt_id
     before = {"principal": debt.principal, "outstanding": debt.outstanding}
     debt.principal += payment.amount
     debt.outstanding += payment.amount
-    centre._audit(s, actor, "debt.increase", "debt", debt.id, before, {
+    centre.uow.audit(s, actor, "debt.increase", "debt", debt.id, before, {
         "principal": debt.principal, "outstanding": debt.outstanding,
         "why": f"bank {what} of payment {payment.entry_ref}"})
     return debt.id
@@ -346,7 +346,7 @@ def _info(s: Session, p: m.BankPayment) -> PaymentInfo:
 def payments(centre: BillingCentre, status: str | None = None) -> list[PaymentInfo]:
     """Bank entries in import order, optionally of one status (pending, vended, unmatched,
     returned, applied)."""
-    with centre._tx() as s:
+    with centre.uow.reading("list bank payments") as s:
         q = select(m.BankPayment).order_by(m.BankPayment.id)
         if status is not None:
             q = q.where(m.BankPayment.status == status)
@@ -362,8 +362,8 @@ def assign_payment(centre: BillingCentre, entry_ref: str, meter_no: str, *, oper
     """
     if not note.strip():
         raise BillingError("assigning a payment needs a note saying why")
-    with centre._tx() as s:
-        centre._require_role(s, operator, "assign a bank payment")
+    with centre.transaction("assign a bank payment") as s:
+        centre.access.require_role(s, operator, "assign a bank payment")
         p = s.scalar(select(m.BankPayment).where(m.BankPayment.entry_ref == entry_ref))
         if p is None:
             raise NotFound(f"no bank payment {entry_ref!r}")
@@ -378,6 +378,6 @@ def assign_payment(centre: BillingCentre, entry_ref: str, meter_no: str, *, oper
         p.status, p.meter_id, p.customer_id = "pending", meter.id, meter.customer_id
         s.flush()
         after = _info(s, p)
-        centre._audit(s, operator, "bank.assign", "bank_payment", p.id, before,
+        centre.uow.audit(s, operator, "bank.assign", "bank_payment", p.id, before,
                       {**asdict(after), "note": note})
         return after

@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from rig.billing import agents, audit
-from rig.billing import models as m
 from rig.billing.audit_key import AuditConfig
 from rig.billing.centre.access import Access
 from rig.billing.centre.agent_desk import AgentDesk
@@ -46,7 +45,6 @@ from rig.billing.types import (
     CardInfo,
     CardStatus,
     CashierSessionInfo,
-    CreditUnit,
     CustomerInfo,
     DailySales,
     DebtInfo,
@@ -66,6 +64,7 @@ from rig.billing.types import (
     VendLimits,
     VendResult,
 )
+from rig.credit_unit import CreditUnit
 
 if TYPE_CHECKING:
     from rig.billing.protocol import BillingCentreProtocol
@@ -121,31 +120,12 @@ class BillingCentre:
         return self.uow.now()
 
     def transaction(self, operation: str) -> AbstractContextManager[Session]:
-        """One write transaction for a module beside the areas (bank, reports, currency);
-        ``operation`` is what a :class:`~rig.billing.BillingBusy` names."""
+        """One write transaction for a module beside the areas (bank, currency, the
+        unauthenticated-action record); ``operation`` is what a
+        :class:`~rig.billing.BillingBusy` names. Read-only modules (reports, the console's
+        lists) use ``uow.reading``; rules shared with an area use that area's service
+        (``access``, ``meter_account``)."""
         return self.uow.transaction(operation)
-
-    # Kept for the bank, reports and console modules until they call the names above.
-    def _tx(self, operation: str = "a billing transaction") -> AbstractContextManager[Session]:
-        return self.uow.transaction(operation)
-
-    def _audit(self, s: Session, actor: str, action: str, entity: str, entity_id: object,
-               before: Any, after: Any, *, head: audit.Head | None = None) -> None:
-        self.uow.audit(s, actor, action, entity, entity_id, before, after, head=head)
-
-    def _require_role(self, s: Session, name: str, what: str, *,
-                      allow_system: bool = False) -> m.Operator:
-        return self.access.require_role(s, name, what, allow_system=allow_system)
-
-    def _require_administrator(self, s: Session, name: str, what: str) -> m.Operator:
-        return self.access.require_administrator(s, name, what)
-
-    def _record_debt(self, s: Session, meter: m.Meter, principal: Decimal, description: str, *,
-                     recovery_percent: Decimal, recovery_fixed: Decimal,
-                     actor: str) -> DebtInfo:
-        return self.meter_account.record_debt(
-            s, meter, principal, description, recovery_percent=recovery_percent,
-            recovery_fixed=recovery_fixed, actor=actor)
 
     # -- customers, stations, meters, cards (registry.py) --------------------------------------
 

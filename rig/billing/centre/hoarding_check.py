@@ -10,7 +10,7 @@ from rig.billing import hoarding, inputs
 from rig.billing import models as m
 from rig.billing.centre.errors import VendRefused
 from rig.billing.centre.lookup import unapplied_vends
-from rig.billing.types import CreditUnit
+from rig.credit_unit import CreditUnit
 from rig.errors import BillingError
 
 

@@ -21,13 +21,13 @@ from rig.billing.models import to_utc
 from rig.billing.readback_keys import ReadbackKeyService
 from rig.billing.reconcile import LedgerView, reconcile
 from rig.billing.types import (
-    CreditUnit,
     ReadbackData,
     ReconciliationResult,
     VendStatus,
     Verdict,
 )
 from rig.billing.watermark import Applied, Watermark
+from rig.credit_unit import CreditUnit
 
 
 def readback_row(meter: m.Meter, d: ReadbackData, card_serial: str | None, raw: bytes | None,

@@ -18,13 +18,13 @@ from rig.billing.models import to_utc
 from rig.billing.types import (
     CardInfo,
     CardStatus,
-    CreditUnit,
     CustomerInfo,
     HoardingCheck,
     MeterInfo,
     MeterStatus,
     StationInfo,
 )
+from rig.credit_unit import CreditUnit
 from rig.errors import BillingError
 
 

@@ -18,7 +18,6 @@ from rig.billing.types import (
     CardStatus,
     CashierSessionInfo,
     Check,
-    CreditUnit,
     CustomerInfo,
     DebtInfo,
     MeterInfo,
@@ -34,6 +33,7 @@ from rig.billing.types import (
     VendStatus,
     Verdict,
 )
+from rig.credit_unit import CreditUnit
 
 
 def session_info(x: m.CashierSession) -> CashierSessionInfo:

@@ -20,13 +20,13 @@ from sqlalchemy.types import TypeDecorator
 from rig.billing.money import Money, Price
 from rig.billing.types import (
     CardStatus,
-    CreditUnit,
     MeterStatus,
     OperatorRole,
     VendKind,
     VendStatus,
     Verdict,
 )
+from rig.credit_unit import CreditUnit
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -39,7 +39,7 @@ def daily_sales(centre: BillingCentre, start: date, end: date) -> Report:
     """
     if end < start:
         raise ValueError(f"report period ends ({end}) before it starts ({start})")
-    with centre._tx() as s:
+    with centre.uow.reading("the daily sales report") as s:
         rows = s.execute(
             select(m.Vend.created_at, m.Vend.amount, m.Vend.tender, m.Vend.kind, m.Station.code)
             .join(m.Station, m.Station.id == m.Vend.station_id)
@@ -84,7 +84,7 @@ def cash_up(centre: BillingCentre, start: date | None = None, end: date | None =
     Expected cash = opening float + cash vends of the session that were not reversed (a
     reversed sale is handed back). Over/short = counted − expected, for closed sessions.
     """
-    with centre._tx() as s:
+    with centre.uow.reading("the cash-up report") as s:
         q = select(m.CashierSession).order_by(m.CashierSession.id)
         if start is not None:
             q = q.where(m.CashierSession.opened_at >= _day_start(start))
@@ -146,7 +146,7 @@ def consumption(centre: BillingCentre, start: date, end: date) -> Report:
     """
     first = _month_start(start.year, start.month)
     stop = _next_month(_month_start(end.year, end.month))
-    with centre._tx() as s:
+    with centre.uow.reading("the consumption report") as s:
         meters = s.execute(
             select(m.Meter.id, m.Meter.meter_no, m.Customer.account_no,
                    m.Meter.commissioning_energy_wh)
@@ -195,7 +195,7 @@ def consumption(centre: BillingCentre, start: date, end: date) -> Report:
 
 def arrears(centre: BillingCentre) -> Report:
     """Every debt: principal, recovered so far by vends, outstanding, and the recovery terms."""
-    with centre._tx() as s:
+    with centre.uow.reading("the arrears report") as s:
         rows = s.execute(
             select(m.Debt, m.Meter.meter_no, m.Customer.account_no, m.Customer.name)
             .join(m.Meter, m.Meter.id == m.Debt.meter_id)
@@ -261,7 +261,7 @@ def exceptions(centre: BillingCentre) -> Report:
 def _bank_returns(centre: BillingCentre) -> list[tuple[str, datetime, str | None, Decimal, str,
                                                        str | None]]:
     """(entry, booked, reason code, amount, what it did, meter) of every return/reversal."""
-    with centre._tx() as s:
+    with centre.uow.reading("the exceptions report") as s:
         rows = s.execute(
             select(m.BankPayment.entry_ref, m.BankPayment.booked_on, m.BankPayment.return_code,
                    m.BankPayment.amount, m.BankPayment.reason, m.Meter.meter_no)
@@ -278,7 +278,7 @@ def stale_meters(centre: BillingCentre, days: int, now: datetime | None = None) 
         raise ValueError(f"days must not be negative, got {days}")
     now = now or centre.now()
     cutoff = now - timedelta(days=days)
-    with centre._tx() as s:
+    with centre.uow.reading("the stale meters report") as s:
         meters = s.execute(
             select(m.Meter.id, m.Meter.meter_no, m.Customer.account_no, m.Customer.name,
                    m.Meter.commissioned_at)

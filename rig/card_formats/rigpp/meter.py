@@ -34,7 +34,6 @@ from rig.card.records import (
     CardType,
     ClearAction,
     ClearRecord,
-    CreditUnit,
     KeyChangeRecord,
     ParameterRecord,
     PurchaseRecord,
@@ -48,6 +47,7 @@ from rig.card_formats.interface import (
     InsertionOutcome,
     MeterWallet,
 )
+from rig.credit_unit import CreditUnit
 from rig.errors import CardError
 from rig.meter.card_errors import CardErrorCode
 

@@ -22,7 +22,6 @@ from rig.card.records import (
     CardType,
     ClearAction,
     ClearRecord,
-    CreditUnit,
     FriendlyPeriod,
     KeyChangeRecord,
     ParameterRecord,
@@ -42,6 +41,7 @@ from rig.card_formats.interface import (
     Purchase,
     PurchaseOnCard,
 )
+from rig.credit_unit import CreditUnit
 from rig.errors import CardError
 
 CommandRecord = ParameterRecord | ClearRecord | KeyChangeRecord

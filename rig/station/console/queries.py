@@ -49,7 +49,7 @@ def search(centre: BillingCentre, query: str) -> list[Hit]:
     """Customers / meters / cards whose name, account, address, meter number or card serial
     contains ``query`` (any case)."""
     like = f"%{query.strip().lower()}%"
-    with centre._tx() as s:
+    with centre.uow.reading("search customers") as s:
         rows = s.execute(
             select(m.Customer, m.Meter)
             .outerjoin(m.Meter, m.Meter.customer_id == m.Customer.id)
@@ -75,7 +75,7 @@ def search(centre: BillingCentre, query: str) -> list[Hit]:
 
 def customer_of(centre: BillingCentre, meter_no: str) -> tuple[str, str, str]:
     """(name, account, address) of the meter's customer."""
-    with centre._tx() as s:
+    with centre.uow.reading("look up a meter's customer") as s:
         c = s.scalar(select(m.Customer).join(m.Meter, m.Meter.customer_id == m.Customer.id)
                      .where(m.Meter.meter_no == meter_no))
         return (c.name, c.account_no, c.address) if c else ("", "", "")
@@ -83,7 +83,7 @@ def customer_of(centre: BillingCentre, meter_no: str) -> tuple[str, str, str]:
 
 def cards(centre: BillingCentre, meter_no: str) -> list[tuple[str, str, datetime]]:
     """(serial, status, issued_at) of every card the meter ever had, newest first."""
-    with centre._tx() as s:
+    with centre.uow.reading("list a meter's cards") as s:
         return [(c.card_serial, c.status, c.issued_at) for c in s.scalars(
             select(m.Card).join(m.Meter, m.Meter.id == m.Card.meter_id)
             .where(m.Meter.meter_no == meter_no).order_by(m.Card.id.desc()))]
@@ -92,7 +92,7 @@ def cards(centre: BillingCentre, meter_no: str) -> list[tuple[str, str, datetime
 def vends(centre: BillingCentre, *, statuses: tuple[str, ...] = (), meter_no: str | None = None,
           limit: int = MAX_ROWS) -> list[VendRow]:
     """Newest vends first, optionally only some statuses or one meter."""
-    with centre._tx() as s:
+    with centre.uow.reading("list vends") as s:
         q = (select(m.Vend, m.Meter.meter_no, m.Customer.name, m.Station.code, m.Operator.name)
              .join(m.Meter, m.Meter.id == m.Vend.meter_id)
              .join(m.Customer, m.Customer.id == m.Meter.customer_id)
@@ -108,7 +108,7 @@ def vends(centre: BillingCentre, *, statuses: tuple[str, ...] = (), meter_no: st
 
 
 def open_session(centre: BillingCentre, operator: str) -> CashierSessionInfo | None:
-    with centre._tx() as s:
+    with centre.uow.reading("look up an open cashier session") as s:
         row = s.scalar(select(m.CashierSession).join(m.Operator)
                        .where(m.Operator.name == operator, m.CashierSession.status == "open"))
         if row is None:
@@ -120,12 +120,12 @@ def open_session(centre: BillingCentre, operator: str) -> CashierSessionInfo | N
 
 def operators(centre: BillingCentre) -> list[tuple[str, str, bool]]:
     """(name, role, has a console password) of every operator."""
-    with centre._tx() as s:
+    with centre.uow.reading("list operators") as s:
         with_pw = set(s.scalars(select(m.OperatorCredential.operator_id)))
         return [(o.name, o.role, o.id in with_pw)
                 for o in s.scalars(select(m.Operator).order_by(m.Operator.name))]
 
 
 def stations(centre: BillingCentre) -> list[str]:
-    with centre._tx() as s:
+    with centre.uow.reading("list stations") as s:
         return list(s.scalars(select(m.Station.code).order_by(m.Station.code)))

@@ -50,9 +50,9 @@ from rig.pytest_plugin import (
 from rig.report.certification import result_from_record, save_result
 from rig.report.plot import attach_plot
 from rig.report.plot_warmup import import_pyplot_in_background
+from rig.report.record import RunRecord
 from rig.report.testrecord import bench_context
 from rig.scenarios.cert_labels import labels_for, requirement_link
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
 

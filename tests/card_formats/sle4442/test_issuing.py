@@ -17,8 +17,8 @@ from rig.billing.connect import connect_billing
 from rig.card_formats.interface import MasterKeys, Purchase
 from rig.card_formats.sle4442.format import SLE4442
 from rig.errors import CardError, ConfigError
+from rig.report.record import RunRecord
 from rig.scenarios import certification
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 
 from .conftest import METER, Slot
