@@ -21,6 +21,7 @@ from rig.billing import BillingCentre, CreditUnit, ReadbackData, open_billing
 from rig.billing import models as m
 from rig.billing.api import create_app
 from rig.billing.centre.errors import Conflict, PermissionDenied, VendRefused
+from rig.billing.remote import RemoteBillingCentre
 from rig.billing.sts_keys import StsKeyService
 from rig.billing.types import Verdict
 from rig.errors import BillingError
@@ -33,6 +34,7 @@ from rig.sts.identity import StsSection
 from rig.sts.keys import Encryption
 from rig.sts.token import grouped
 from tests.billing.api_helpers import Clock
+from tests.billing.live_server import serving
 
 METER = "000010020001"
 PAN = "600727000000000009"
@@ -365,3 +367,49 @@ def test_stations_selling_at_once_get_distinct_tids(billing_url: str, clock: Clo
     assert all(keypad.enter(t.digits, NOW).result is TokenResult.ACCEPT
                for t in sorted(made, key=lambda t: t.tid or 0))
     assert engine.purchase_count == 20
+
+
+def test_the_served_centres_client_runs_the_sts_desk(centre: BillingCentre) -> None:
+    """RemoteBillingCentre over a real uvicorn server: the same identities, tokens and
+    refusals as the local centre (what `rig run --medium token --billing-url` needs)."""
+    admin = centre.create_api_token("ann", actor="ann", stations=["DESK-1"]).secret
+    cashier = centre.create_api_token("carol", actor="ann", stations=["DESK-1"]).secret
+    register(centre, "000010020007")
+    with serving(centre) as url, RemoteBillingCentre(url, admin) as remote:
+        with pytest.raises(BillingError, match="pan: .*Luhn"):
+            remote.register_sts_meter("000010020007", {"pan": "000001000000000083",
+                                                       "supply_group": "123456"})
+        with pytest.raises(PermissionDenied):  # the server's rule: a supervisor may not
+            remote.register_sts_meter("000010020007", {"pan": "000001000000000082",
+                                                       "supply_group": "123456"}, actor="sam")
+        ident = remote.register_sts_meter("000010020007", {"pan": "000001000000000082",
+                                                           "supply_group": "123456"})
+        assert ident == centre.sts_identity("000010020007") == remote.sts_identity(
+            "000010020007")
+        assert remote.sts_identity("000010020001") == centre.sts_identity(METER)
+        with pytest.raises(Conflict):
+            remote.register_sts_meter("000010020007", ident)
+        limit = remote.sts_management_token(METER, "power_limit", 1000, operator="sam")
+        with pytest.raises(BillingError, match="a token carries 16384 W or 16394 W"):
+            remote.sts_management_token(METER, "power_limit", 16385, operator="sam")
+        centre.open_session("carol", "DESK-1")
+        sale = remote.vend(METER, Decimal("5.00"), request_id="rm-1", station="DESK-1",
+                           operator="carol")
+        change = remote.sts_key_change(METER, operator="sam", key_revision=2)
+        assert [t.position for t in change] == [1, 2]
+        assert remote.sts_tokens(METER) == centre.sts_tokens(METER)
+        moved = remote.sts_rollover("123456", operator="sam")  # the 1993 meter only
+        assert list(moved) == ["000010020007"] and len(moved["000010020007"]) == 2
+        assert remote.sts_identity("000010020007").base_date == 2014  # type: ignore[union-attr]
+        keypad, engine = keypad_meter()
+        for t in (limit.digits, sale.token or "", change[0].digits, change[1].digits):
+            assert keypad.enter(t, NOW).accepted
+        assert keypad.key_revision == 2
+        read = remote.ingest_serial_readback(_serial(engine, 0), station="DESK-1")
+        assert read.verdict is Verdict.BALANCED and read.confirmed_vend_ids == (sale.vend_id,)
+        assert read.evidence["source"]["mac_protected"] is False
+    with serving(centre) as url, RemoteBillingCentre(url, cashier) as remote:
+        with pytest.raises(PermissionDenied):
+            remote.sts_management_token(METER, "clear_tamper", operator="carol")
+        with pytest.raises(PermissionDenied):
+            remote.sts_tokens(METER)  # bearer credentials: supervisors only
