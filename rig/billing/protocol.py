@@ -29,10 +29,10 @@ from rig.billing.types import (
     ReadbackData,
     ReconciliationResult,
     StationInfo,
+    StsTokenInfo,
     TariffInfo,
     Tax,
     VendLimits,
-    StsTokenInfo,
     VendResult,
 )
 

@@ -376,7 +376,7 @@ def test_the_served_centres_client_runs_the_sts_desk(centre: BillingCentre) -> N
     cashier = centre.create_api_token("carol", actor="ann", stations=["DESK-1"]).secret
     register(centre, "000010020007")
     with serving(centre) as url, RemoteBillingCentre(url, admin) as remote:
-        with pytest.raises(BillingError, match="pan: .*Luhn"):
+        with pytest.raises(BillingError, match=r"pan: .*Luhn"):
             remote.register_sts_meter("000010020007", {"pan": "000001000000000083",
                                                        "supply_group": "123456"})
         with pytest.raises(PermissionDenied):  # the server's rule: a supervisor may not
