@@ -21,6 +21,7 @@ from rig.billing import BillingCentre, CreditUnit, ReadbackData, open_billing
 from rig.billing import models as m
 from rig.billing.api import create_app
 from rig.billing.centre.errors import Conflict, PermissionDenied, VendRefused
+from rig.billing.centre.sales import direct
 from rig.billing.remote import RemoteBillingCentre
 from rig.billing.sts_keys import StsKeyService
 from rig.billing.types import Verdict
@@ -413,3 +414,29 @@ def test_the_served_centres_client_runs_the_sts_desk(centre: BillingCentre) -> N
             remote.sts_management_token(METER, "clear_tamper", operator="carol")
         with pytest.raises(PermissionDenied):
             remote.sts_tokens(METER)  # bearer credentials: supervisors only
+
+
+def test_a_token_sale_takes_the_direct_path_and_a_debt_sale_the_orm(
+        centre: BillingCentre) -> None:
+    """A token sale is written as a card sale is (bench/sts_sales.py: the speed): straight on
+    the DBAPI connection, the STS row, its TID and the token in the sale's transaction, the
+    ``sts.credit`` event chained after ``vend.create``; a sale that needs the ORM (a debt to
+    recover) makes the same token there."""
+    sell(centre, "warm-up")  # a tariff version's first sale reads it through the ORM
+    seen: list[int] = []
+    direct.observe(centre.engine, lambda: seen.append(1))
+    sale = sell(centre, "r-1")
+    # context, meter, vend, STS row, its TID, the token, the two audit events; both sides of
+    # the commit. PostgreSQL also locks the meter row, takes the chain's lock, reads its head.
+    assert len(seen) == (13 if centre.engine.dialect.name == "postgresql" else 10)
+    assert sale.token == centre.sts_tokens(METER)[-1].digits
+    centre.add_debt(METER, Decimal("3.00"), "arrears", recovery_percent=Decimal("50"),
+                    operator="sam")
+    with_debt = sell(centre, "r-2", "10.00")
+    keypad, engine = keypad_meter()
+    for v in (sale, with_debt):
+        assert keypad.enter(v.token or "", NOW).result is TokenResult.ACCEPT
+    assert engine.remaining * 1000 == sale.credit + with_debt.credit
+    actions = [e.action for e in centre.audit_log() if e.action in ("vend.create", "sts.credit")]
+    assert actions == ["vend.create", "sts.credit"] * 3
+    assert centre.verify_audit_chain().ok

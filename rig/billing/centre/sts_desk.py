@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from rig.billing import audit
 from rig.billing import models as m
 from rig.billing.centre import lookup
 from rig.billing.centre.access import Access
@@ -35,7 +37,10 @@ from rig.sts import token as tk
 from rig.sts import tokens
 from rig.sts.errors import StsError
 from rig.sts.identity import StsSection, identity_of
-from rig.sts.keys import BASE_YEARS, Encryption
+from rig.sts.keys import BASE_YEARS
+
+if TYPE_CHECKING:
+    from rig.billing.centre.sales.sale_db import SaleDb
 
 WH_PER_STEP = 100  # an electricity credit token counts 0.1 kWh steps (IEC 62055-41)
 TID_MAX = (1 << tk.TID_BITS) - 1
@@ -49,12 +54,14 @@ def carried_wh(credit_wh: int) -> int:
     return amount_field.carried_at_most(credit_wh // WH_PER_STEP) * WH_PER_STEP
 
 
-def identity_row(row: m.StsMeter) -> StsSection:
-    return StsSection(pan=row.pan, supply_group=row.supply_group,
-                      tariff_index=row.tariff_index, key_revision=row.key_revision,
-                      key_type=row.key_type, dkga=row.dkga,  # type: ignore[arg-type]
-                      encryption=Encryption(row.encryption),
-                      base_date=row.base_date)  # type: ignore[arg-type]
+_IDENTITY = ("pan", "supply_group", "tariff_index", "key_revision", "key_type", "dkga",
+             "encryption", "base_date")
+
+
+def identity_row(row: m.StsMeter | dict[str, Any]) -> StsSection:
+    """The identity an ``sts_meters`` row (ORM object or Core row) holds."""
+    values = row if isinstance(row, dict) else {c: getattr(row, c) for c in _IDENTITY}
+    return StsSection.model_validate({c: values[c] for c in _IDENTITY})
 
 
 def token_info(t: m.StsToken, meter_no: str) -> StsTokenInfo:
@@ -68,6 +75,26 @@ def _identity_audit(row: m.StsMeter, meter_no: str) -> dict[str, object]:
             "tariff_index": row.tariff_index, "key_revision": row.key_revision,
             "key_type": row.key_type, "dkga": row.dkga, "encryption": row.encryption,
             "base_date": row.base_date}
+
+
+_AUDITED = ("kind", "tid", "base_date", "value", "vend_id", "position")
+
+
+def _token_audit(row: dict[str, Any], meter_no: str, key_id: str,
+                 public_test_key: bool) -> dict[str, object]:
+    """What the audit keeps of a token: what it is for, never its digits or key."""
+    return {"meter_no": meter_no, **{c: row[c] for c in _AUDITED},
+            "vending_key_id": key_id, "public_test_key": public_test_key}
+
+
+# A sale's token in Core statements, so that it runs on the direct path as a card sale does.
+_STS_ROW = select(*(getattr(m.StsMeter, c) for c in (*_IDENTITY, "last_tid"))) \
+    .where(m.StsMeter.meter_id == bindparam("sts_meter_id"))
+_ADVANCE_TID = update(m.StsMeter).where(m.StsMeter.meter_id == bindparam("sts_meter_id")) \
+    .values(last_tid=bindparam("tid"))
+_INSERT_TOKEN = insert(m.StsToken).values({c: bindparam(c) for c in (
+    "meter_id", "vend_id", "kind", "position", "base_date", "tid", "value", "digits", "actor",
+    "issued_at")}).returning(m.StsToken.id)
 
 
 @contextmanager
@@ -149,21 +176,10 @@ class StsDesk:
 
     def _issue(self, s: Session, sts: m.StsMeter, *, kind: str, subclass: int, value: int,
                shown: str, actor: str, now: datetime, vend_id: int | None) -> _Issued:
-        """A TID-carrying token: the next free minute as its TID, built, stored."""
+        """A TID-carrying management token: the next free minute as its TID, built, stored."""
         ident = identity_row(sts)
-        tid = max(self._minute(ident, now), sts.last_tid + 1)
-        if tid > TID_MAX:
-            raise VendRefused("sts_tid_exhausted", self._rollover_needed(ident))
-        issue = tokens.Issue(tk.issued_at_of(tid, ident.base_date), ident.base_date,
-                             secrets.randbelow(16))
-        key = self.keys.decoder_key(ident)
-        if kind == "credit":
-            digits = tokens.credit_token(key, ident.encryption, subclass=subclass,
-                                         amount=Decimal(value) * tokens.CREDIT_KINDS[0][2],
-                                         issue=issue)
-        else:
-            digits = tokens.management_token(key, ident.encryption, subclass=subclass,
-                                             value=value, issue=issue)
+        tid, digits = self._made(ident, sts.last_tid, now, kind=kind, subclass=subclass,
+                                 value=value)
         sts.last_tid = tid
         row = m.StsToken(meter_id=sts.meter_id, vend_id=vend_id, kind=kind, position=1,
                          base_date=ident.base_date, tid=tid, value=shown, digits=digits,
@@ -171,6 +187,23 @@ class StsDesk:
         s.add(row)
         s.flush()
         return _Issued(row, self.keys.public_test_key(ident.dkga), self.keys.key_id(ident.dkga))
+
+    def _made(self, ident: StsSection, last_tid: int, now: datetime, *, kind: str,
+              subclass: int, value: int) -> tuple[int, str]:
+        """The next TID after ``last_tid`` (the minute of ``now`` at the earliest) and the
+        token's 20 digits under the meter's decoder key (derived here and dropped)."""
+        tid = max(self._minute(ident, now), last_tid + 1)
+        if tid > TID_MAX:
+            raise VendRefused("sts_tid_exhausted", self._rollover_needed(ident))
+        issue = tokens.Issue(tk.issued_at_of(tid, ident.base_date), ident.base_date,
+                             secrets.randbelow(16))
+        key = self.keys.decoder_key(ident)
+        if kind == "credit":
+            return tid, tokens.credit_token(key, ident.encryption, subclass=subclass,
+                                            amount=Decimal(value) * tokens.CREDIT_KINDS[0][2],
+                                            issue=issue)
+        return tid, tokens.management_token(key, ident.encryption, subclass=subclass,
+                                            value=value, issue=issue)
 
     def _minute(self, ident: StsSection, now: datetime) -> int:
         minutes = int((now - tk.base_date(ident.base_date)).total_seconds() // 60)
@@ -184,27 +217,38 @@ class StsDesk:
                 f"{end}; move its supply group {ident.supply_group} to the next base date "
                 "(`rig billing sts rollover`) and have the key change tokens typed first")
 
-    def issue_credit(self, s: Session, *, meter_id: int, meter_no: str, vend_id: int,
-                     credit_wh: int, actor: str, now: datetime) -> str:
-        """The electricity credit token of a sale (in the sale's transaction): ``credit_wh``
-        is what pricing let the token carry (:func:`carried_wh`), exactly."""
-        sts = s.get(m.StsMeter, meter_id)
+    def issue_credit(self, db: SaleDb, *, meter_id: int, meter_no: str, vend_id: int,
+                     credit_wh: int, actor: str, now: datetime) -> tuple[str, dict[str, Any]]:
+        """The electricity credit token of a sale, in the sale's own transaction (direct or
+        ORM, :mod:`.sales.sale_db`): ``credit_wh`` is what pricing let the token carry
+        (:func:`carried_wh`), exactly. Returns the digits and the ``sts.credit`` audit event
+        (shaped, for the sale to append after its ``vend.create``)."""
+        sts = db.one(_STS_ROW, {"sts_meter_id": meter_id})
         assert sts is not None
         steps, rest = divmod(credit_wh, WH_PER_STEP)
         if rest or amount_field.carried_at_most(steps) != steps:
             raise AssertionError(f"credit {credit_wh} Wh is not what a token carries")
+        ident = identity_row(sts)
+        tid, digits = self._made(ident, sts["last_tid"], now, kind="credit", subclass=0,
+                                 value=steps)
+        db.execute(_ADVANCE_TID, {"sts_meter_id": meter_id, "tid": tid})
         kwh = str(Decimal(steps) * tokens.CREDIT_KINDS[0][2])
-        issued = self._issue(s, sts, kind="credit", subclass=0, value=steps, shown=kwh,
-                             actor=actor, now=now, vend_id=vend_id)
-        self._audit_token(s, issued, meter_no, actor)
-        return issued.row.digits
+        row = {"meter_id": meter_id, "vend_id": vend_id, "kind": "credit", "position": 1,
+               "base_date": ident.base_date, "tid": tid, "value": kwh, "digits": digits,
+               "actor": actor, "issued_at": now}
+        inserted = db.one(_INSERT_TOKEN, row)
+        assert inserted is not None
+        event = audit.shape(at=now, actor=actor, action="sts.credit", entity="sts_token",
+                            entity_id=inserted["id"], after=_token_audit(
+                                row, meter_no, self.keys.key_id(ident.dkga),
+                                self.keys.public_test_key(ident.dkga)))
+        return digits, event
 
     def _audit_token(self, s: Session, issued: _Issued, meter_no: str, actor: str) -> None:
         t = issued.row
-        self.uow.audit(s, actor, f"sts.{t.kind}", "sts_token", t.id, None, {
-            "meter_no": meter_no, "kind": t.kind, "tid": t.tid, "base_date": t.base_date,
-            "value": t.value, "vend_id": t.vend_id, "position": t.position,
-            "vending_key_id": issued.key_id, "public_test_key": issued.public_test_key})
+        self.uow.audit(s, actor, f"sts.{t.kind}", "sts_token", t.id, None, _token_audit(
+            {c: getattr(t, c) for c in _AUDITED}, meter_no, issued.key_id,
+            issued.public_test_key))
 
     def management(self, meter_no: str, kind: str, value: int = 0, *,
                    operator: str) -> StsTokenInfo:

@@ -3,7 +3,8 @@ cannot be sold, price it, then record it.
 
 The hot path of the centre, kept lean: one locked read of everything the checks need
 (:mod:`.context`), the tariff version from a per-centre cache (versions are append-only),
-then three writes (meter, vend, audit) with Core statements, and the result built from the
+then three writes (meter, vend, audit; an STS meter's token adds its TID and the token) with
+Core statements, and the result built from the
 values written rather than read back. Rare parts (debts, agents, queued parameters) use the
 ORM (``db.session``) only when the context says they exist. A price quote runs the same steps
 up to :func:`price` and records nothing.
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -52,8 +54,9 @@ _VEND_COLUMNS = (
 INSERT_VEND = insert(m.Vend).values({c: bindparam(c) for c in _VEND_COLUMNS}) \
     .returning(m.Vend.id)
 AuditFn = Callable[..., None]  # UnitOfWork.audit: queue an event in the sale's session
-# Makes an STS meter's credit token in the sale's session: (session, sale, vend id) → digits.
-TokenFn = Callable[..., str]
+# Makes an STS meter's credit token in the sale's transaction: (db, sale, vend id) → its digits
+# and its audit event (shaped).
+TokenFn = Callable[..., tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -221,12 +224,10 @@ def result_of(db: SaleDb, sale: PricedSale, vend_id: int) -> VendResult:
 def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
            issue_token: TokenFn | None = None) -> VendResult:
     """Write the sale: advance the meter's sequence, insert the vend, draw the agent's float,
-    recover debts, make an STS meter's token, and append the ``vend.create`` audit event
-    last (without the token's digits: a bearer credential, kept in ``sts_tokens`` only)."""
+    recover debts, make an STS meter's token, and append the ``vend.create`` (and ``sts.credit``)
+    audit events last (without the token's digits: a bearer credential, kept in ``sts_tokens``
+    only)."""
     req, ctx, pricing = sale.request, sale.ctx, sale.pricing
-    if ctx.is_sts:
-        assert issue_token is not None
-        session = db.session  # a token sale runs in the ORM (a direct one hands over here)
     sequence = ctx.last_sequence + 1
     db.execute(ADVANCE_METER, {"meter_id": ctx.meter_id, "sequence": sequence,
                                "change": pricing.change_out})
@@ -262,11 +263,14 @@ def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
         defer_audit(db.session, req.operator, "debt.recover", "debt", debt_id, None,
                     {"vend_id": vend_id, "amount": taken})
     result = result_of(db, sale, vend_id)
-    db.audit(audit.shape(at=sale.now, actor=req.operator, action="vend.create", entity="vend",
-                         entity_id=vend_id, after=result), ctx.audit_head)
-    if ctx.is_sts:
+    events = [audit.shape(at=sale.now, actor=req.operator, action="vend.create",
+                          entity="vend", entity_id=vend_id, after=result)]
+    if ctx.is_sts:  # the token in the same transaction, on the same (direct) path
         assert issue_token is not None
-        return replace(result, token=issue_token(session, sale, vend_id))
+        token, event = issue_token(db, sale, vend_id)
+        result = replace(result, token=token)
+        events.append(event)
+    db.audit(events, ctx.audit_head)
     return result
 
 
