@@ -4,8 +4,7 @@ cannot be sold, price it, then record it.
 The hot path of the centre, kept lean: one locked read of everything the checks need
 (:mod:`.context`), the tariff version from a per-centre cache (versions are append-only),
 then three writes (meter, vend, audit; an STS meter's token adds its TID and the token) with
-Core statements, and the result built from the
-values written rather than read back. Rare parts (debts, agents, queued parameters) use the
+Core statements, and the result built from the values written rather than read back. Rare parts (debts, agents, queued parameters) use the
 ORM (``db.session``) only when the context says they exist. A price quote runs the same steps
 up to :func:`price` and records nothing.
 """
