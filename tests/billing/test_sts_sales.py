@@ -440,3 +440,30 @@ def test_a_token_sale_takes_the_direct_path_and_a_debt_sale_the_orm(
     actions = [e.action for e in centre.audit_log() if e.action in ("vend.create", "sts.credit")]
     assert actions == ["vend.create", "sts.credit"] * 3
     assert centre.verify_audit_chain().ok
+
+
+def test_a_keypad_meters_hoarding_estimate_uses_its_serial_readback(
+        centre: BillingCentre) -> None:
+    """No card brings a keypad meter's balance back with a MAC: its serial readback's balance
+    is used, and the estimate says it is not MAC-protected. Without it, a token confirmed by
+    the readback would drop out of the estimate and the centre would sell what the meter
+    refuses (Overflow)."""
+    centre.set_hoarding_limit(METER, 50_000)  # Wh
+    first = sell(centre, "r-1", "3.00")  # 20 kWh at 0.15
+    assert first.credit == 20_000
+    assert centre.hoarding(METER).estimate == 20_000  # unconfirmed: no readback yet
+    assert "no readback yet" in centre.hoarding(METER).basis
+    keypad, engine = keypad_meter()
+    assert keypad.enter(first.token or "", NOW).accepted
+    engine.credit -= Decimal("1.5")  # the meter used 1.5 kWh
+    read = centre.ingest_serial_readback(_serial(engine, 1500), station="DESK-1")
+    assert read.confirmed_vend_ids == (first.vend_id,)
+    h = centre.hoarding(METER)
+    assert (h.estimate, h.room) == (18_500, 31_500)  # the meter's balance, the token in it
+    assert f"serial readback #{read.readback_id}" in h.basis and "not MAC-protected" in h.basis
+    with pytest.raises(VendRefused, match="serial one, not MAC-protected") as refused:
+        sell(centre, "r-2", "5.00")  # 33.3 kWh on top of 18.5 kWh: over 50 kWh
+    assert refused.value.reason == "hoarding_limit"
+    second = sell(centre, "r-3", "4.50")  # 30 kWh: 48.5 kWh in all, allowed
+    assert centre.hoarding(METER).estimate == 18_500 + second.credit
+    assert keypad.enter(second.token or "", NOW).accepted  # the meter takes it, as estimated

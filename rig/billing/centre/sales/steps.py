@@ -4,9 +4,9 @@ cannot be sold, price it, then record it.
 The hot path of the centre, kept lean: one locked read of everything the checks need
 (:mod:`.context`), the tariff version from a per-centre cache (versions are append-only),
 then three writes (meter, vend, audit; an STS meter's token adds its TID and the token) with
-Core statements, and the result built from the values written rather than read back. Rare parts (debts, agents, queued parameters) use the
-ORM (``db.session``) only when the context says they exist. A price quote runs the same steps
-up to :func:`price` and records nothing.
+Core statements, and the result built from the values written rather than read back. Rare
+parts (debts, agents, queued parameters) use the ORM (``db.session``) only when the context
+says they exist. A price quote runs the same steps up to :func:`price` and records nothing.
 """
 
 from __future__ import annotations
@@ -190,7 +190,8 @@ def price(db: SaleDb, req: SaleRequest, ctx: context.VendContext, tariff: Tariff
             f"at most {inputs.CREDIT_MAX}")
     refuse_over(req.meter_no, ctx.hoarding_limit,
                 hoarding.estimate(ctx.readback_balance, [ctx.unconfirmed_credit]),
-                pricing.credit, ctx.credit_unit)
+                pricing.credit, ctx.credit_unit,
+                hoarding.LATEST_SERIAL if ctx.is_sts else hoarding.LATEST)
     agent = None
     if req.tender == "cash" and ctx.has_agent:
         assert ctx.station_id is not None
