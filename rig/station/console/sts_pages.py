@@ -18,25 +18,17 @@ from pydantic import ValidationError
 
 from rig.billing.types import StsTokenInfo
 from rig.errors import BillingError
+from rig.station.console import web
 from rig.station.console.forms import FormError, required, whole_number
 from rig.station.console.sessions import ConsoleSession
-from rig.station.console.web import (
-    ADMINISTRATOR,
-    SUPERVISOR,
-    Form,
-    back,
-    console,
-    redirect,
-    render,
-    require,
-)
+from rig.station.console.web import Form, back, console, redirect, render
 from rig.sts.identity import StsSection
 from rig.sts.token import grouped
 
 router = APIRouter(prefix="/supervisor/sts")
-Supervisor = Annotated[ConsoleSession, Depends(require(SUPERVISOR, "issue STS tokens"))]
-Administrator = Annotated[ConsoleSession, Depends(require(
-    ADMINISTRATOR, "register a meter's STS identity"))]
+Supervisor = Annotated[ConsoleSession, Depends(web.require(web.SUPERVISOR, "issue STS tokens"))]
+Administrator = Annotated[ConsoleSession, Depends(web.require(
+    web.ADMINISTRATOR, "register a meter's STS identity"))]
 
 IDENTITY_FIELDS = ("pan", "supply_group", "tariff_index", "key_revision", "key_type", "dkga",
                    "encryption", "base_date")
