@@ -5,12 +5,14 @@ the cut-off, read the registers over the meter's serial port and reconcile.
 It is the card cycle (:mod:`rig.scenarios.prepaid_cycle`) with the card phases replaced: the
 consumption, alarm and cut-off phases are the same code, judged by the same predictions.
 Where a card meter is acknowledged with its card (an alarm-2 relay trip), a keypad meter is
-acknowledged on its keypad. The readback carries no MAC (there is no card): the record says
+acknowledged on its keypad. A money keypad meter takes a currency token and prices energy at
+its own rate (no card brings it a tariff): the cycle's tariff is that rate. The readback carries no MAC (there is no card): the record says
 so, and the centre's reconciliation judges its figures (docs/sts.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 from decimal import Decimal
 
@@ -63,6 +65,12 @@ class TokenCycle(PrepaidCycle):
                            "takes no tokens (docs/meter-profiles.md)")
         super().__init__(bench, billing, record, params)
         self.steps = KeypadSteps(bench, billing, record)
+        if self.steps.money:
+            # A currency token carries money, not a price, and no card brings the tariff: a
+            # money keypad meter prices energy at its own rate (the profile's), so the cycle
+            # sells on a tariff at that rate and predicts its alarms from it.
+            self.params = replace(self.params,
+                                  price_per_kwh=bench.profile.credit.factory_price_per_kwh)
         self.billing = billing
 
     def run(self) -> CycleResult:

@@ -467,3 +467,47 @@ def test_a_keypad_meters_hoarding_estimate_uses_its_serial_readback(
     second = sell(centre, "r-3", "4.50")  # 30 kWh: 48.5 kWh in all, allowed
     assert centre.hoarding(METER).estimate == 18_500 + second.credit
     assert keypad.enter(second.token or "", NOW).accepted  # the meter takes it, as estimated
+
+
+def test_a_money_meter_gets_a_currency_token_carrying_exactly_what_is_charged(
+        centre: BillingCentre) -> None:
+    """A currency token (class 0 subclass 4) for a money meter whose token step is a cent
+    (the profile dlt645-1p-money-sts): the same pricing, never more than paid — what the
+    14-bit mantissa cannot count stays change — and the emulated keypad meter takes exactly
+    the credit charged."""
+    profile = load_profile("dlt645-1p-money-sts")
+    assert profile.sts is not None and profile.sts.currency_step == Decimal("0.01")
+    meter_no = profile.protocol.address
+    register(centre, meter_no, CreditUnit.MONEY_CENTS)
+    centre.register_sts_meter(meter_no, profile.sts, actor="ann")
+    engine = PrepaidEngine(profile)
+    setup = lab_setup(profile)
+    assert setup is not None
+    keypad = setup.keypad_for(engine)
+
+    def buy(rid: str, amount: str):
+        return centre.vend(meter_no, Decimal(amount), request_id=rid, station="DESK-1",
+                           operator="carol")
+
+    small = buy("m-1", "20.00")  # 2000 steps: exact
+    assert (small.credit, small.token is not None) == (2000, True)
+    big = buy("m-2", "200.00")  # 20000 steps: above 16383 the mantissa counts tens
+    lines = {line.label: line.amount for line in big.receipt}
+    assert big.credit == 19994 and lines["credit"] == Decimal("199.94")
+    assert lines["change_out"] == Decimal("0.06")
+    assert sum(lines.values()) == Decimal("200.00")  # the receipt sums to what was paid
+    for sale, credit in ((small, "20.00"), (big, "199.94")):
+        typed = keypad.enter(sale.token or "", NOW)
+        assert typed.result is TokenResult.ACCEPT, typed
+        assert typed.credit == Decimal(sale.credit) * Decimal("0.00001")  # the token's unit
+    assert engine.remaining == Decimal("219.94")  # exactly the credit charged
+    (credit_token,) = [t for t in centre.sts_tokens(meter_no) if t.vend_id == big.vend_id]
+    assert credit_token.value == "199.94"
+    nxt = buy("m-3", "10.00")  # the change is spent on the next purchase
+    assert {line.label: line.amount for line in nxt.receipt}["change_in"] == Decimal("-0.06")
+    assert nxt.credit == 1006
+    # a money meter whose token step is not whole cents cannot take its tokens exactly
+    register(centre, "000010020004", CreditUnit.MONEY_CENTS)
+    with pytest.raises(BillingError, match="currency_step: .*whole cents"):
+        centre.register_sts_meter("000010020004", profile.sts.model_copy(update={
+            "pan": "000001000000000082", "currency_step": Decimal("0.00001")}), actor="ann")

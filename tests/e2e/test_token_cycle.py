@@ -86,3 +86,23 @@ def test_the_token_cycle_against_a_served_billing_centre(bench_config: BenchConf
         rec = centre.latest_reconciliation("000010020001")
         assert rec is not None and rec.evidence["source"]["kind"] == "serial"
         assert centre.verify_audit_chain().ok
+
+
+def test_the_prepaid_cycle_with_a_currency_token(bench_config: BenchConfig,
+                                                 tmp_path: Path) -> None:
+    """The money meter's cycle: a currency token (one step a cent) typed on its keypad, the
+    alarms and the cut-off in money, its registers read over DL/T 645 and reconciled."""
+    if bench_config.kind != "emulated":
+        pytest.skip("needs a keypad meter; a real one runs it with `rig run --medium token`")
+    config = bench_config.model_copy(update={"profile": "dlt645-1p-money-sts"})
+    run = run_prepaid_cycle(config, params=CycleParams(amount=Decimal("20.00")),
+                            run_dir=tmp_path, medium="token")
+    if run.error is not None:
+        raise run.error
+    assert all(str(s.outcome) == "pass" for s in run.record.steps), [
+        (s.name, str(s.outcome)) for s in run.record.steps]
+    assert run.result.credit_bought == Decimal("20.00")  # 2000 steps: carried exactly
+    assert run.result.cutoff_at is not None and run.result.verdict == "balanced"
+    with open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}") as centre:
+        (token,) = [t for t in centre.sts_tokens("000000001005") if t.kind == "credit"]
+        assert token.value == "20.00"

@@ -48,14 +48,30 @@ MANAGEMENT = {"power_limit": tokens.SET_POWER_LIMIT, "clear_credit": tokens.CLEA
               "clear_tamper": tokens.CLEAR_TAMPER}
 
 
+CURRENCY_SUBCLASS = 4  # class 0 subclass 4: electricity currency (IEC 62055-41, docs/sts.md)
+
+
 def carried_wh(credit_wh: int) -> int:
     """The most energy (Wh) an electricity token can carry without exceeding ``credit_wh``:
     whole 0.1 kWh steps, rounded down to what the 14-bit mantissa can express."""
-    return amount_field.carried_at_most(credit_wh // WH_PER_STEP) * WH_PER_STEP
+    return carried(credit_wh, WH_PER_STEP)
+
+
+def carried(credit: int, per_step: int) -> int:
+    """The most credit (card units: Wh or cents) a token whose one step is ``per_step`` units
+    can carry without exceeding ``credit``: rounded down to a count the mantissa expresses."""
+    return amount_field.carried_at_most(credit // per_step) * per_step
+
+
+def cents_per_step(currency_step: Decimal) -> int | None:
+    """One step of a currency token in whole cents, or None when it is not whole cents (the
+    meter's register keeps cents, so every amount the token carries must be whole cents)."""
+    cents = currency_step * 100
+    return int(cents) if cents == cents.to_integral_value() and cents >= 1 else None
 
 
 _IDENTITY = ("pan", "supply_group", "tariff_index", "key_revision", "key_type", "dkga",
-             "encryption", "base_date")
+             "encryption", "base_date", "currency_step")
 
 
 def identity_row(row: m.StsMeter | dict[str, Any]) -> StsSection:
@@ -74,7 +90,7 @@ def _identity_audit(row: m.StsMeter, meter_no: str) -> dict[str, object]:
     return {"meter_no": meter_no, "pan": row.pan, "supply_group": row.supply_group,
             "tariff_index": row.tariff_index, "key_revision": row.key_revision,
             "key_type": row.key_type, "dkga": row.dkga, "encryption": row.encryption,
-            "base_date": row.base_date}
+            "base_date": row.base_date, "currency_step": row.currency_step}
 
 
 _AUDITED = ("kind", "tid", "base_date", "value", "vend_id", "position")
@@ -134,11 +150,13 @@ class StsDesk:
                 if actor != "system":
                     self.access.require_administrator(s, actor, "register a meter's STS identity")
                 meter = lookup.meter(s, meter_no, lock=True)
-                if meter.credit_unit != CreditUnit.ENERGY_WH.value:
+                if meter.credit_unit == CreditUnit.MONEY_CENTS.value and \
+                        cents_per_step(ident.currency_step) is None:
                     raise BillingError(
-                        f"meter {meter_no} keeps money credit in whole cents; a currency token "
-                        "carries whole cents only below 0.16384 (docs/sts.md), so this centre "
-                        "sells STS tokens to energy meters (kWh tokens) only")
+                        f"STS identity: currency_step: meter {meter_no} keeps money credit in "
+                        f"whole cents and a currency token step of {ident.currency_step} "
+                        "carries whole cents only below 0.16384 (docs/sts.md); register the "
+                        "step the meter's maker gives (0.01: one step is a cent)")
                 if s.get(m.StsMeter, meter.id) is not None:
                     raise Conflict(f"meter {meter_no} already has an STS identity")
                 self.keys.decoder_key(ident)  # the centre must hold this DKGA's vending key
@@ -147,7 +165,8 @@ class StsDesk:
                                  tariff_index=ident.tariff_index,
                                  key_revision=ident.key_revision, key_type=ident.key_type,
                                  dkga=ident.dkga, encryption=ident.encryption.value,
-                                 base_date=ident.base_date, last_tid=-1)
+                                 base_date=ident.base_date, last_tid=-1,
+                                 currency_step=format(ident.currency_step, "f"))
                 s.add(row)
                 s.flush()
                 self.uow.audit(s, actor, "meter.sts_register", "meter", meter.id, None,
@@ -199,9 +218,9 @@ class StsDesk:
                              secrets.randbelow(16))
         key = self.keys.decoder_key(ident)
         if kind == "credit":
+            step = tokens.CREDIT_KINDS[subclass][2]
             return tid, tokens.credit_token(key, ident.encryption, subclass=subclass,
-                                            amount=Decimal(value) * tokens.CREDIT_KINDS[0][2],
-                                            issue=issue)
+                                            amount=Decimal(value) * step, issue=issue)
         return tid, tokens.management_token(key, ident.encryption, subclass=subclass,
                                             value=value, issue=issue)
 
@@ -218,24 +237,31 @@ class StsDesk:
                 "(`rig billing sts rollover`) and have the key change tokens typed first")
 
     def issue_credit(self, db: SaleDb, *, meter_id: int, meter_no: str, vend_id: int,
-                     credit_wh: int, actor: str, now: datetime) -> tuple[str, dict[str, Any]]:
-        """The electricity credit token of a sale, in the sale's own transaction (direct or
-        ORM, :mod:`.sales.sale_db`): ``credit_wh`` is what pricing let the token carry
-        (:func:`carried_wh`), exactly. Returns the digits and the ``sts.credit`` audit event
+                     credit: int, credit_unit: str, actor: str,
+                     now: datetime) -> tuple[str, dict[str, Any]]:
+        """The credit token of a sale, in the sale's own transaction (direct or ORM,
+        :mod:`.sales.sale_db`): an electricity token (subclass 0, 0.1 kWh steps) for an energy
+        meter, a currency token (subclass 4, steps of the meter's ``currency_step``) for a
+        money meter. ``credit`` (Wh or cents) is what pricing let the token carry
+        (:func:`carried`), exactly. Returns the digits and the ``sts.credit`` audit event
         (shaped, for the sale to append after its ``vend.create``)."""
         sts = db.one(_STS_ROW, {"sts_meter_id": meter_id})
         assert sts is not None
-        steps, rest = divmod(credit_wh, WH_PER_STEP)
-        if rest or amount_field.carried_at_most(steps) != steps:
-            raise AssertionError(f"credit {credit_wh} Wh is not what a token carries")
         ident = identity_row(sts)
-        tid, digits = self._made(ident, sts["last_tid"], now, kind="credit", subclass=0,
-                                 value=steps)
+        money = credit_unit == CreditUnit.MONEY_CENTS.value
+        per = cents_per_step(ident.currency_step) if money else WH_PER_STEP
+        assert per is not None  # registration refuses a money meter's fractional step
+        count, rest = divmod(credit, per)
+        if rest or amount_field.carried_at_most(count) != count:
+            raise AssertionError(f"credit {credit} is not what a token carries")
+        subclass = CURRENCY_SUBCLASS if money else 0
+        tid, digits = self._made(ident, sts["last_tid"], now, kind="credit", subclass=subclass,
+                                 value=count)
         db.execute(_ADVANCE_TID, {"sts_meter_id": meter_id, "tid": tid})
-        kwh = str(Decimal(steps) * tokens.CREDIT_KINDS[0][2])
+        shown = Decimal(count) * (ident.currency_step if money else tokens.CREDIT_KINDS[0][2])
         row = {"meter_id": meter_id, "vend_id": vend_id, "kind": "credit", "position": 1,
-               "base_date": ident.base_date, "tid": tid, "value": kwh, "digits": digits,
-               "actor": actor, "issued_at": now}
+               "base_date": ident.base_date, "tid": tid, "value": format(shown, "f"),
+               "digits": digits, "actor": actor, "issued_at": now}
         inserted = db.one(_INSERT_TOKEN, row)
         assert inserted is not None
         event = audit.shape(at=now, actor=actor, action="sts.credit", entity="sts_token",

@@ -107,7 +107,8 @@ class Sales:
                               "tokens and this centre has no STS desk")
         return self.sts.issue_credit(
             db, meter_id=sale.ctx.meter_id, meter_no=sale.request.meter_no, vend_id=vend_id,
-            credit_wh=sale.pricing.credit, actor=sale.request.operator, now=sale.now)
+            credit=sale.pricing.credit, credit_unit=sale.ctx.credit_unit,
+            actor=sale.request.operator, now=sale.now)
 
     def _priced(self, db: SaleDb, req: steps.SaleRequest, *,
                 lock: bool) -> steps.PricedSale | VendResult:

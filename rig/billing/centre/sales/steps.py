@@ -11,6 +11,7 @@ says they exist. A price quote runs the same steps up to :func:`price` and recor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from rig.billing.centre.lookup import committed_meanwhile, pending_parameters
 from rig.billing.centre.rows import debt_info
 from rig.billing.centre.sales import context
 from rig.billing.centre.sales.sale_db import SaleDb
-from rig.billing.centre.sts_desk import carried_wh
+from rig.billing.centre.sts_desk import WH_PER_STEP, carried, cents_per_step
 from rig.billing.tariffs import CENT, TariffError, price_vend
 from rig.billing.types import (
     CreditUnit,
@@ -176,7 +177,7 @@ def price(db: SaleDb, req: SaleRequest, ctx: context.VendContext, tariff: Tariff
             if ctx.credit_unit == CreditUnit.ENERGY_WH.value else 0,
             fixed_due=max(tariff.fixed_monthly - fixed_sold, Decimal(0)),
             debts=[debt_info(d, req.meter_no) for d in debts], at=now,
-            carry=carried_wh if ctx.is_sts else None)
+            carry=_token_carry(ctx))
     except TariffError as e:
         raise VendRefused("tariff_unusable", str(e)) from None
     if pricing.credit <= 0:
@@ -200,6 +201,16 @@ def price(db: SaleDb, req: SaleRequest, ctx: context.VendContext, tariff: Tariff
         except agents.FloatExceeded as e:
             raise VendRefused("agent_float_exceeded", str(e)) from None
     return PricedSale(req, ctx, tariff, pricing, debts, agent, now)
+
+
+def _token_carry(ctx: context.VendContext) -> Callable[[int], int] | None:
+    """What an STS meter's token carries of a credit (None: a card carries it all)."""
+    if ctx.sts_currency_step is None:
+        return None
+    per = WH_PER_STEP if ctx.credit_unit == CreditUnit.ENERGY_WH.value else \
+        cents_per_step(Decimal(ctx.sts_currency_step))
+    assert per is not None  # registration refuses a money meter's fractional step
+    return functools.partial(carried, per_step=per)
 
 
 def result_of(db: SaleDb, sale: PricedSale, vend_id: int) -> VendResult:
