@@ -6,8 +6,9 @@ It is the card cycle (:mod:`rig.scenarios.prepaid_cycle`) with the card phases r
 consumption, alarm and cut-off phases are the same code, judged by the same predictions.
 Where a card meter is acknowledged with its card (an alarm-2 relay trip), a keypad meter is
 acknowledged on its keypad. A money keypad meter takes a currency token and prices energy at
-its own rate (no card brings it a tariff): the cycle's tariff is that rate. The readback carries no MAC (there is no card): the record says
-so, and the centre's reconciliation judges its figures (docs/sts.md).
+its own rate (no card brings it a tariff): the cycle's tariff is that rate. The readback
+carries no MAC (there is no card): the record says so, and the centre's reconciliation judges
+its figures (docs/sts.md).
 """
 
 from __future__ import annotations
