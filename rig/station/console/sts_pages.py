@@ -31,10 +31,10 @@ Administrator = Annotated[ConsoleSession, Depends(web.require(
     web.ADMINISTRATOR, "register a meter's STS identity"))]
 
 IDENTITY_FIELDS = ("pan", "supply_group", "tariff_index", "key_revision", "key_type", "dkga",
-                   "encryption", "base_date")
+                   "encryption", "base_date", "currency_step")
 WHOLE = ("key_revision", "key_type", "base_date")  # typed as text, compared as numbers
 DEFAULTS = {"tariff_index": "01", "key_revision": "1", "key_type": "2", "dkga": "dkga02",
-            "encryption": "sta", "base_date": "2014"}
+            "encryption": "sta", "base_date": "2014", "currency_step": "0.00001"}
 KINDS = {"power_limit": "Set maximum power limit", "clear_credit": "Clear credit",
          "clear_tamper": "Clear tamper condition"}
 
