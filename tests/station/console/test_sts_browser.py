@@ -98,21 +98,23 @@ def test_register_then_management_and_key_change_tokens_the_meter_accepts(desk: 
     log_in(desk, "ada")
     d.get(f"{desk.url}/supervisor/sts")
     wait_text(d, "Register a keypad meter's STS identity")
-    # three bad fields: each named beside its box, the others and the typed values kept
+    # four bad fields: each named beside its box, the others and the typed values kept
     fill(d, {"meter_no": KEYPAD_METER, "pan": PAN[:-1] + "8", "supply_group": "12345",
-             "key_revision": "0"})
+             "key_revision": "0", "currency_step": "one cent"})
     d.find_element(By.ID, "register-sts").click()
     wait_text(d, "field(s) to correct")
-    shot(d, "STS identity with three bad fields")
+    shot(d, "STS identity with four bad fields")
     assert "Luhn check digit" in d.find_element(By.ID, "error-pan").text
     assert "supply group code is 6 decimal digits" in d.find_element(
         By.ID, "error-supply_group").text
     assert d.find_element(By.ID, "error-key_revision").text
+    assert d.find_element(By.ID, "error-currency_step").text
     assert not d.find_elements(By.ID, "error-tariff_index")
     assert d.find_element(By.ID, "sts-pan").get_attribute("value") == PAN[:-1] + "8"
     assert d.find_element(By.ID, "sts-pan").get_attribute("aria-invalid") == "true"
     assert desk.centre.sts_identity(KEYPAD_METER) is None  # nothing registered
-    fill(d, {"pan": PAN, "supply_group": "123456", "key_revision": "1", "base_date": "2014"})
+    fill(d, {"pan": PAN, "supply_group": "123456", "key_revision": "1", "base_date": "2014",
+             "currency_step": "0.00001"})
     d.find_element(By.ID, "register-sts").click()
     wait_text(d, "registered as a keypad meter")
     assert f"PAN {PAN}" in d.find_element(By.ID, "identity").text
