@@ -57,8 +57,8 @@ def test_a_profile_without_sts_takes_no_token(bench_config: BenchConfig, tmp_pat
 def test_the_token_cycle_against_a_served_billing_centre(bench_config: BenchConfig,
                                                          tmp_path: Path) -> None:
     """`rig run --medium token` against a served centre (the bench's `[billing] url`, or
-    `--db http://…`): the served centre's client registers
-    the STS identity, sells the token and takes the serial readback over the API."""
+    `--db http://…`): the served centre's client registers the STS identity, sells the token
+    and takes the serial readback over the API."""
     if bench_config.kind != "emulated":
         pytest.skip("needs a keypad meter; a real one runs it with `rig run --medium token`")
     db = f"sqlite:///{tmp_path / 'served.sqlite'}"
