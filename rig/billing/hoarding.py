@@ -4,7 +4,9 @@ A prepaid meter refuses a purchase that would take its balance above its hoardin
 the customer would then stand at the meter with a paid card it will not accept. A vending
 system therefore refuses the sale first, from what it knows about the meter:
 
-    estimate = balance of the latest readback whose MAC the centre verified (remaining −
+    estimate = balance of the latest readback whose MAC the centre verified — or, for a
+               keypad (STS) meter, which has no card to carry a MAC'd one, of its latest
+               serial readback, which nothing vouches for: the estimate says so — (remaining −
                overdraft; a meter in overdraft repays it from the next purchase, as the
                meter itself counts it)
              + credit of the vends no readback has confirmed yet (created or written)
@@ -34,13 +36,18 @@ def room(limit: int | None, estimated: int) -> int | None:
     return None if limit is None else max(limit - estimated, 0)
 
 
+LATEST = "latest readback plus vends not yet confirmed"
+# A keypad meter's balance may come from its serial readback, which no MAC protects.
+LATEST_SERIAL = ("latest readback — a keypad meter's serial one, not MAC-protected — plus vends "
+                 "not yet confirmed")
+
+
 def refusal(meter_no: str, limit: int | None, estimated: int, credit: int,
-            credit_unit: str) -> str | None:
+            credit_unit: str, basis: str = LATEST) -> str | None:
     """Why a vend of ``credit`` must be refused, or None when it fits under the limit."""
     if limit is None or estimated + credit <= limit:
         return None
     unit = UNIT_WORDS.get(credit_unit, credit_unit)
     return (f"meter {meter_no}: {credit} {unit} of credit would exceed its hoarding limit of "
-            f"{limit} {unit} (estimated credit on the meter {estimated} {unit}: latest "
-            "readback plus vends not yet confirmed); at most "
-            f"{room(limit, estimated)} {unit} can be vended now")
+            f"{limit} {unit} (estimated credit on the meter {estimated} {unit}: {basis}); "
+            f"at most {room(limit, estimated)} {unit} can be vended now")

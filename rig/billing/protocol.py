@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rig.billing.display import Display
 from rig.billing.types import (
@@ -28,12 +28,16 @@ from rig.billing.types import (
     ReadbackData,
     ReconciliationResult,
     StationInfo,
+    StsTokenInfo,
     TariffInfo,
     Tax,
     VendLimits,
     VendResult,
 )
 from rig.credit_unit import CreditUnit
+
+if TYPE_CHECKING:
+    from rig.sts.identity import StsSection
 
 
 class BillingCentreProtocol(Protocol):
@@ -112,3 +116,27 @@ class BillingCentreProtocol(Protocol):
                         raw: bytes | None = None) -> ReconciliationResult: ...
 
     def latest_reconciliation(self, meter_no: str) -> ReconciliationResult | None: ...
+
+    # -- STS keypad meters (docs/sts.md): a token sale is vend() like any sale ----------------
+
+    def register_sts_meter(self, meter_no: str, identity: StsSection | dict[str, object], *,
+                           actor: str = "system") -> StsSection: ...
+
+    def sts_identity(self, meter_no: str) -> StsSection | None: ...
+
+    def sts_tokens(self, meter_no: str) -> list[StsTokenInfo]: ...
+
+    def sts_management_token(self, meter_no: str, kind: str, value: int = 0, *,
+                             operator: str) -> StsTokenInfo: ...
+
+    def sts_key_change(
+        self, meter_no: str, *, operator: str, key_revision: int | None = None,
+        tariff_index: str | None = None, key_type: int | None = None,
+        supply_group: str | None = None, rollover: bool = False,
+    ) -> list[StsTokenInfo]: ...
+
+    def sts_rollover(self, supply_group: str, *,
+                     operator: str) -> dict[str, list[StsTokenInfo]]: ...
+
+    def ingest_serial_readback(self, data: ReadbackData, *,
+                               station: str) -> ReconciliationResult: ...

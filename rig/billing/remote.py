@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from rig.billing import readback_check
 from rig.billing.api import schemas as s
 from rig.billing.api.convert import parse
+from rig.billing.api.schemas.sts import StsIdentityOut, StsTokenOut
 from rig.billing.busy import BillingBusy
 from rig.billing.centre.errors import Conflict, NotFound, PermissionDenied, VendRefused
 from rig.billing.display import Display
@@ -40,6 +41,7 @@ from rig.billing.types import (
     ReadbackData,
     ReconciliationResult,
     StationInfo,
+    StsTokenInfo,
     TariffInfo,
     Tax,
     VendLimits,
@@ -48,6 +50,8 @@ from rig.billing.types import (
 from rig.credit_unit import CreditUnit
 from rig.errors import BillingError
 from rig.extras import optional_module, require
+from rig.sts.errors import StsError
+from rig.sts.identity import StsSection, identity_of
 
 if TYPE_CHECKING:
     import httpx
@@ -274,6 +278,58 @@ class RemoteBillingCentre:
         body = self._call("GET", f"/meters/{meter_no}/reconciliation")
         return None if body is None else parse(body, s.ReconciliationOut, ReconciliationResult)
 
+    # -- STS keypad meters (the API's /meters/{no}/sts and /sts routes) ---------------------------
+
+    def register_sts_meter(self, meter_no: str, identity: StsSection | dict[str, object], *,
+                           actor: str = "system") -> StsSection:
+        """Give the meter its STS identity (checked here with the profile's rules, so a bad
+        field is named before the request; the server checks it again)."""
+        ident = identity if isinstance(identity, StsSection) else _checked(identity)
+        body = ident.model_dump(mode="json", exclude={"tid_memory"})
+        return _identity(self._call("PUT", f"/meters/{meter_no}/sts", as_operator=actor,
+                                    json=body)) or ident
+
+    def sts_identity(self, meter_no: str) -> StsSection | None:
+        return _identity(self._call("GET", f"/meters/{meter_no}/sts"))
+
+    def sts_tokens(self, meter_no: str) -> list[StsTokenInfo]:
+        return [parse(t, StsTokenOut, StsTokenInfo)
+                for t in self._call("GET", f"/meters/{meter_no}/sts/tokens")]
+
+    def sts_management_token(self, meter_no: str, kind: str, value: int = 0, *,
+                             operator: str) -> StsTokenInfo:
+        return parse(self._call("POST", f"/meters/{meter_no}/sts/tokens", as_operator=operator,
+                                json={"kind": kind, "value": value}), StsTokenOut, StsTokenInfo)
+
+    def sts_key_change(
+        self, meter_no: str, *, operator: str, key_revision: int | None = None,
+        tariff_index: str | None = None, key_type: int | None = None,
+        supply_group: str | None = None, rollover: bool = False,
+    ) -> list[StsTokenInfo]:
+        body = self._call("POST", f"/meters/{meter_no}/sts/key-change", as_operator=operator,
+                          json={"key_revision": key_revision, "tariff_index": tariff_index,
+                                "key_type": key_type, "supply_group": supply_group,
+                                "rollover": rollover})
+        return [parse(t, StsTokenOut, StsTokenInfo) for t in body]
+
+    def sts_rollover(self, supply_group: str, *,
+                     operator: str) -> dict[str, list[StsTokenInfo]]:
+        body = self._call("POST", f"/sts/supply-groups/{supply_group}/rollover",
+                          as_operator=operator)
+        return {no: [parse(t, StsTokenOut, StsTokenInfo) for t in tokens]
+                for no, tokens in body.items()}
+
+    def ingest_serial_readback(self, data: ReadbackData, *,
+                               station: str) -> ReconciliationResult:
+        """A keypad meter's registers as the station read them over its serial port (no MAC:
+        the served centre stores it as not MAC-protected)."""
+        fields = {k: v for k, v in asdict(data).items() if k != "mac_verified"}
+        body = {**fields, "credit_unit": str(data.credit_unit),
+                "timestamp": data.timestamp.isoformat()}
+        return parse(self._call("POST", "/sts/readbacks", json=body,
+                                params={"station": station}),
+                     s.ReconciliationOut, ReconciliationResult)
+
 
 if TYPE_CHECKING:  # mypy proves the client offers everything the protocol promises
     _satisfies: Callable[..., BillingCentreProtocol] = RemoteBillingCentre
@@ -284,6 +340,21 @@ if TYPE_CHECKING:  # mypy proves the client offers everything the protocol promi
 
 def _vend(body: Any) -> VendResult:
     return parse(body, s.VendOut, VendResult)
+
+
+def _identity(body: Any) -> StsSection | None:
+    """An STS identity reply, checked by its schema and then by the identity's own rules."""
+    if body is None:
+        return None
+    return _checked(StsIdentityOut.model_validate(body).model_dump(), "served STS identity")
+
+
+def _checked(values: dict[str, object], where: str = "STS identity") -> StsSection:
+    """The identity, or the centre's one-line refusal naming the field (as a local one)."""
+    try:
+        return identity_of(values, where)
+    except StsError as e:
+        raise BillingError(str(e)) from None
 
 
 def _error(reply: httpx.Response, what: str, server: str) -> BillingError:

@@ -57,8 +57,8 @@ def price_vend(
     carry: Callable[[int], int] | None = None,
 ) -> Pricing:
     """Price a payment of ``amount`` (currency, whole cents) on ``tariff``. ``carry``: the
-    most credit (≤ its argument) the medium can carry — an STS token's whole 0.1 kWh steps
-    and 14-bit mantissa; only that much is charged, the rest stays change."""
+    most credit (≤ its argument) the medium can carry — an STS token's whole 0.1 kWh steps or
+    currency steps and its 14-bit mantissa; only that much is charged, the rest stays change."""
     if not isinstance(amount, Decimal):
         raise TypeError(f"amount must be Decimal, got {type(amount).__name__}")
     unit = CreditUnit(credit_unit)
@@ -101,8 +101,8 @@ def price_vend(
         credit = int(budget / CENT) if carry is None else carry(int(budget / CENT))
         energy_charge = credit * CENT
         lines.append(ReceiptLine(
-            "credit", budget,
-            f"{budget} money credit (meter applies {tariff.price_per_kwh}/kWh, tariff "
+            "credit", energy_charge,
+            f"{energy_charge} money credit (meter applies {tariff.price_per_kwh}/kWh, tariff "
             f"{tariff.code} v{tariff.version})"))
     else:
         steps = _energy_steps(tariff, month_energy_wh, budget, at)
@@ -131,7 +131,10 @@ def price_vend(
     if change_out:
         kept = "change kept for the next purchase"
         if carry is not None:
-            kept += " (a token carries whole 0.1 kWh steps its 14-bit mantissa can count)"
+            kept += (" (a token carries whole 0.1 kWh steps its 14-bit mantissa can count)"
+                     if unit is CreditUnit.ENERGY_WH else
+                     " (a currency token carries only the amounts its 14-bit mantissa can "
+                     "count)")
         lines.append(ReceiptLine("change_out", change_out, kept))
     return Pricing(
         credit=credit,

@@ -175,12 +175,15 @@ class HoardingCheck:
     """The centre's estimate of a meter's credit against its hoarding limit (credit units).
 
     ``estimate`` is the balance of the latest readback plus the credit of vends no readback has
-    confirmed yet; ``room`` is the most credit that can be vended now (None: no limit)."""
+    confirmed yet; ``room`` is the most credit that can be vended now (None: no limit);
+    ``basis`` says in words what the estimate rests on (a keypad meter's serial readback is not
+    MAC-protected)."""
 
     meter_no: str
     limit: int | None
     estimate: int
     room: int | None
+    basis: str = ""
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def identity(meter_no: str, db: Db = DEFAULT_URL) -> None:
     out.print(f"meter {meter_no}: PAN {ident.pan}, supply group {ident.supply_group}, tariff "
               f"index {ident.tariff_index}, KRN {ident.key_revision}, KT {ident.key_type}, "
               f"{ident.dkga.upper()} + {ident.encryption.value.upper()}, base date "
-              f"{ident.base_date}", highlight=False)
+              f"{ident.base_date}, currency token step {ident.currency_step}", highlight=False)
 
 
 @sts_app.command("tokens")

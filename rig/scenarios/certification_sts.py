@@ -31,9 +31,15 @@ class _Vendor:
         self.sts: StsSection = sts
         self.key = sts.lab_decoder_key()
         self.money = s.bench.profile.credit.unit is CreditKind.MONEY
-        # kWh tokens on an energy meter; currency tokens (whole cents exactly only below
-        # 0.16384, docs/sts.md) on a money meter
-        self.amount = Decimal("0.15") if self.money else Decimal("10.0")
+        # kWh tokens on an energy meter; currency tokens on a money meter: 0.15 of its currency
+        # in steps of its currency_step (whole cents exactly at any size with a cent step, only
+        # below 0.16384 with the base unit 1, docs/sts.md)
+        if self.money:
+            count = max(1, int(Decimal("0.15") / sts.currency_step))
+            self.amount = count * tokens.CREDIT_KINDS[4][2]  # in the token's base units
+            self.added = count * sts.currency_step  # on the meter, in its currency
+        else:
+            self.amount = self.added = Decimal("10.0")
         self._now = s.bench.now().replace(second=0, microsecond=0)
         self._minutes = 0
 
@@ -70,7 +76,7 @@ def sts_credit_token_is_accepted(s: BenchSteps) -> None:
         before = s.meter.remaining()
         _type(s, keypad.enter(v.credit()), "Accept")
         s.record.measure("remaining credit", s.meter.remaining(), s.unit,
-                         equals=before + v.amount)
+                         equals=before + v.added)
 
 
 def sts_used_token_is_refused(s: BenchSteps) -> None:
@@ -126,7 +132,7 @@ def sts_key_change_then_a_token_under_the_new_key(s: BenchSteps) -> None:
         before = s.meter.remaining()
         _type(s, keypad.enter(v.credit(key=new_key)), "Accept")
         s.record.measure("remaining credit", s.meter.remaining(), s.unit,
-                         equals=before + v.amount)
+                         equals=before + v.added)
     with s.record.step("a token under the old key"):
         _refused(s, keypad, v.credit(), "CRC Err")
 
@@ -165,7 +171,7 @@ def sts_rollover_to_the_next_base_date(s: BenchSteps) -> None:
         before = s.meter.remaining()
         _type(s, keypad.enter(token), "Accept")
         s.record.measure("remaining credit", s.meter.remaining(), s.unit,
-                         equals=before + v.amount)
+                         equals=before + v.added)
     with s.record.step("the same token again"):
         _refused(s, keypad, token, "Used")
     with s.record.step("a token under the old key"):

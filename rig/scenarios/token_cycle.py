@@ -5,12 +5,15 @@ the cut-off, read the registers over the meter's serial port and reconcile.
 It is the card cycle (:mod:`rig.scenarios.prepaid_cycle`) with the card phases replaced: the
 consumption, alarm and cut-off phases are the same code, judged by the same predictions.
 Where a card meter is acknowledged with its card (an alarm-2 relay trip), a keypad meter is
-acknowledged on its keypad. The readback carries no MAC (there is no card): the record says
-so, and the centre's reconciliation judges its figures (docs/sts.md).
+acknowledged on its keypad. A money keypad meter takes a currency token and prices energy at
+its own rate (no card brings it a tariff): the cycle's tariff is that rate. The readback
+carries no MAC (there is no card): the record says so, and the centre's reconciliation judges
+its figures (docs/sts.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 from decimal import Decimal
 
@@ -61,11 +64,14 @@ class TokenCycle(PrepaidCycle):
         if bench.profile.sts is None:
             raise RigError(f"profile {bench.profile.name!r} has no [sts] section: its meter "
                            "takes no tokens (docs/meter-profiles.md)")
-        if not hasattr(billing, "register_sts_meter"):
-            raise RigError("a token cycle needs a billing centre with its STS desk: a database "
-                           "URL (the served centre's client does not register STS meters yet)")
         super().__init__(bench, billing, record, params)
         self.steps = KeypadSteps(bench, billing, record)
+        if self.steps.money:
+            # A currency token carries money, not a price, and no card brings the tariff: a
+            # money keypad meter prices energy at its own rate (the profile's), so the cycle
+            # sells on a tariff at that rate and predicts its alarms from it.
+            self.params = replace(self.params,
+                                  price_per_kwh=bench.profile.credit.factory_price_per_kwh)
         self.billing = billing
 
     def run(self) -> CycleResult:

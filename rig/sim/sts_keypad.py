@@ -53,6 +53,8 @@ class TokenResult(StrEnum):
     OVERFLOW = "Overflow"
 
 
+CURRENCY_RESOLUTION = tokens.CREDIT_KINDS[4][2]  # 0.00001 base currency units per step
+
 @dataclass(frozen=True)
 class KeypadResult:
     """What the meter showed after one token, and what it did."""
@@ -193,15 +195,20 @@ class StsKeypad:
             self.tids.clear()
 
 
-def engine_effects(engine: PrepaidEngine) -> KeypadEffects:
+def engine_effects(engine: PrepaidEngine,
+                   currency_step: Decimal = CURRENCY_RESOLUTION) -> KeypadEffects:
     """Tokens into the prepaid engine: electricity kWh tokens (subclass 0) on an energy meter,
-    electricity currency tokens (subclass 4) on a money meter; credit is added exactly as a
-    card purchase is (emergency credit repaid first), a hoarding breach is an Overflow."""
+    electricity currency tokens (subclass 4) on a money meter, each of whose steps is worth
+    ``currency_step`` of its currency; credit is added exactly as a card purchase is
+    (emergency credit repaid first), a hoarding breach is an Overflow, an amount its
+    register (whole cents) cannot hold a Range error."""
     money = engine.profile.credit.unit is CreditKind.MONEY
 
     def credit(subclass: int, amount: Decimal, at: datetime) -> TokenResult | None:
         if subclass != (4 if money else 0):
             return TokenResult.FUNCTION
+        if money:  # the token's steps (of 0.00001 base units) in the meter's currency
+            amount = amount / CURRENCY_RESOLUTION * currency_step
         units = amount * (100 if money else 1000)  # card units: 0.01 money or 1 Wh
         if units != units.to_integral_value():
             return TokenResult.RANGE
@@ -239,9 +246,11 @@ class StsMeterSetup:
     tariff_index: str = "01"
     key_expiry: int = 255
     tid_memory: int = TID_MEMORY
+    currency_step: Decimal = Decimal("0.00001")  # a currency token's step, in the currency
 
     def keypad_for(self, engine: PrepaidEngine) -> StsKeypad:
-        return StsKeypad(self.decoder_key, self.encryption, engine_effects(engine),
+        return StsKeypad(self.decoder_key, self.encryption,
+                         engine_effects(engine, self.currency_step),
                          base_year=self.base_year, key_type=self.key_type,
                          key_revision=self.key_revision, tariff_index=self.tariff_index,
                          key_expiry=self.key_expiry, tids=deque(maxlen=self.tid_memory))
@@ -263,4 +272,5 @@ def lab_setup(profile: MeterProfile) -> StsMeterSetup | None:
     if sts is None:
         return None
     return StsMeterSetup(sts.lab_decoder_key(), sts.encryption, sts.base_date, sts.key_type,
-                         sts.key_revision, sts.tariff_index, tid_memory=sts.tid_memory)
+                         sts.key_revision, sts.tariff_index, tid_memory=sts.tid_memory,
+                         currency_step=sts.currency_step)

@@ -7,6 +7,7 @@ as public as rig's lab card key. A real meter's keys stay with its key service.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -59,6 +60,10 @@ class StsSection(BaseModel):
     encryption: Encryption = Encryption.STA
     base_date: Literal[1993, 2014, 2035] = 1993
     tid_memory: Annotated[int, Field(ge=1, le=1000)] = 50  # TIDs the meter remembers
+    # A currency token (class 0 subclass 4) counts steps of 0.00001 *base currency units*, a
+    # unit IEC 62055-41 leaves to the utility and the meter's maker: this is one step in the
+    # meter's own currency (0.00001: the base unit is the currency; 0.01: one step is a cent).
+    currency_step: Annotated[Decimal, Field(gt=0, le=1, decimal_places=5)] = Decimal("0.00001")
 
     def meter(self) -> MeterIdentity:
         return MeterIdentity(self.pan, self.supply_group, self.tariff_index,

@@ -30,10 +30,6 @@ LOCAL_ONLY = {
     "reconciliation_exceptions", "register_agent", "replace_card", "revoke_api_token",
     "set_card_status", "set_meter_status", "set_password", "stations", "top_up_agent",
     "vend_pending_payments", "verify_audit_chain",
-    # the STS desk (keypad meters): served by the API's /meters/{no}/sts and /sts routes and
-    # `rig billing sts`; a bench's client sells tokens through vend() like any sale
-    "ingest_serial_readback", "register_sts_meter", "sts_identity", "sts_key_change",
-    "sts_management_token", "sts_rollover", "sts_tokens",
     # the facade's plumbing
     "now", "transaction",
 }

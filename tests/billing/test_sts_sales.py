@@ -21,6 +21,8 @@ from rig.billing import BillingCentre, CreditUnit, ReadbackData, open_billing
 from rig.billing import models as m
 from rig.billing.api import create_app
 from rig.billing.centre.errors import Conflict, PermissionDenied, VendRefused
+from rig.billing.centre.sales import direct
+from rig.billing.remote import RemoteBillingCentre
 from rig.billing.sts_keys import StsKeyService
 from rig.billing.types import Verdict
 from rig.errors import BillingError
@@ -33,6 +35,7 @@ from rig.sts.identity import StsSection
 from rig.sts.keys import Encryption
 from rig.sts.token import grouped
 from tests.billing.api_helpers import Clock
+from tests.billing.live_server import serving
 
 METER = "000010020001"
 PAN = "600727000000000009"
@@ -365,3 +368,147 @@ def test_stations_selling_at_once_get_distinct_tids(billing_url: str, clock: Clo
     assert all(keypad.enter(t.digits, NOW).result is TokenResult.ACCEPT
                for t in sorted(made, key=lambda t: t.tid or 0))
     assert engine.purchase_count == 20
+
+
+def test_the_served_centres_client_runs_the_sts_desk(centre: BillingCentre) -> None:
+    """RemoteBillingCentre over a real uvicorn server: the same identities, tokens and
+    refusals as the local centre (what `rig run --medium token --billing-url` needs)."""
+    admin = centre.create_api_token("ann", actor="ann", stations=["DESK-1"]).secret
+    cashier = centre.create_api_token("carol", actor="ann", stations=["DESK-1"]).secret
+    register(centre, "000010020007")
+    with serving(centre) as url, RemoteBillingCentre(url, admin) as remote:
+        with pytest.raises(BillingError, match=r"pan: .*Luhn"):
+            remote.register_sts_meter("000010020007", {"pan": "000001000000000083",
+                                                       "supply_group": "123456"})
+        with pytest.raises(PermissionDenied):  # the server's rule: a supervisor may not
+            remote.register_sts_meter("000010020007", {"pan": "000001000000000082",
+                                                       "supply_group": "123456"}, actor="sam")
+        ident = remote.register_sts_meter("000010020007", {"pan": "000001000000000082",
+                                                           "supply_group": "123456"})
+        assert ident == centre.sts_identity("000010020007") == remote.sts_identity(
+            "000010020007")
+        assert remote.sts_identity("000010020001") == centre.sts_identity(METER)
+        with pytest.raises(Conflict):
+            remote.register_sts_meter("000010020007", ident)
+        limit = remote.sts_management_token(METER, "power_limit", 1000, operator="sam")
+        with pytest.raises(BillingError, match="a token carries 16384 W or 16394 W"):
+            remote.sts_management_token(METER, "power_limit", 16385, operator="sam")
+        centre.open_session("carol", "DESK-1")
+        sale = remote.vend(METER, Decimal("5.00"), request_id="rm-1", station="DESK-1",
+                           operator="carol")
+        change = remote.sts_key_change(METER, operator="sam", key_revision=2)
+        assert [t.position for t in change] == [1, 2]
+        assert remote.sts_tokens(METER) == centre.sts_tokens(METER)
+        moved = remote.sts_rollover("123456", operator="sam")  # the 1993 meter only
+        assert list(moved) == ["000010020007"] and len(moved["000010020007"]) == 2
+        assert remote.sts_identity("000010020007").base_date == 2014  # type: ignore[union-attr]
+        keypad, engine = keypad_meter()
+        for t in (limit.digits, sale.token or "", change[0].digits, change[1].digits):
+            assert keypad.enter(t, NOW).accepted
+        assert keypad.key_revision == 2
+        read = remote.ingest_serial_readback(_serial(engine, 0), station="DESK-1")
+        assert read.verdict is Verdict.BALANCED and read.confirmed_vend_ids == (sale.vend_id,)
+        assert read.evidence["source"]["mac_protected"] is False
+    with serving(centre) as url, RemoteBillingCentre(url, cashier) as remote:
+        with pytest.raises(PermissionDenied):
+            remote.sts_management_token(METER, "clear_tamper", operator="carol")
+        with pytest.raises(PermissionDenied):
+            remote.sts_tokens(METER)  # bearer credentials: supervisors only
+
+
+def test_a_token_sale_takes_the_direct_path_and_a_debt_sale_the_orm(
+        centre: BillingCentre) -> None:
+    """A token sale is written as a card sale is (bench/sts_sales.py: the speed): straight on
+    the DBAPI connection, the STS row, its TID and the token in the sale's transaction, the
+    ``sts.credit`` event chained after ``vend.create``; a sale that needs the ORM (a debt to
+    recover) makes the same token there."""
+    sell(centre, "warm-up")  # a tariff version's first sale reads it through the ORM
+    seen: list[int] = []
+    direct.observe(centre.engine, lambda: seen.append(1))
+    sale = sell(centre, "r-1")
+    # context, meter, vend, STS row, its TID, the token, the two audit events; both sides of
+    # the commit. PostgreSQL also locks the meter row, takes the chain's lock, reads its head.
+    assert len(seen) == (13 if centre.engine.dialect.name == "postgresql" else 10)
+    assert sale.token == centre.sts_tokens(METER)[-1].digits
+    centre.add_debt(METER, Decimal("3.00"), "arrears", recovery_percent=Decimal("50"),
+                    operator="sam")
+    with_debt = sell(centre, "r-2", "10.00")
+    keypad, engine = keypad_meter()
+    for v in (sale, with_debt):
+        assert keypad.enter(v.token or "", NOW).result is TokenResult.ACCEPT
+    assert engine.remaining * 1000 == sale.credit + with_debt.credit
+    actions = [e.action for e in centre.audit_log() if e.action in ("vend.create", "sts.credit")]
+    assert actions == ["vend.create", "sts.credit"] * 3
+    assert centre.verify_audit_chain().ok
+
+
+def test_a_keypad_meters_hoarding_estimate_uses_its_serial_readback(
+        centre: BillingCentre) -> None:
+    """No card brings a keypad meter's balance back with a MAC: its serial readback's balance
+    is used, and the estimate says it is not MAC-protected. Without it, a token confirmed by
+    the readback would drop out of the estimate and the centre would sell what the meter
+    refuses (Overflow)."""
+    centre.set_hoarding_limit(METER, 50_000)  # Wh
+    first = sell(centre, "r-1", "3.00")  # 20 kWh at 0.15
+    assert first.credit == 20_000
+    assert centre.hoarding(METER).estimate == 20_000  # unconfirmed: no readback yet
+    assert "no readback yet" in centre.hoarding(METER).basis
+    keypad, engine = keypad_meter()
+    assert keypad.enter(first.token or "", NOW).accepted
+    engine.credit -= Decimal("1.5")  # the meter used 1.5 kWh
+    read = centre.ingest_serial_readback(_serial(engine, 1500), station="DESK-1")
+    assert read.confirmed_vend_ids == (first.vend_id,)
+    h = centre.hoarding(METER)
+    assert (h.estimate, h.room) == (18_500, 31_500)  # the meter's balance, the token in it
+    assert f"serial readback #{read.readback_id}" in h.basis and "not MAC-protected" in h.basis
+    with pytest.raises(VendRefused, match="serial one, not MAC-protected") as refused:
+        sell(centre, "r-2", "5.00")  # 33.3 kWh on top of 18.5 kWh: over 50 kWh
+    assert refused.value.reason == "hoarding_limit"
+    second = sell(centre, "r-3", "4.50")  # 30 kWh: 48.5 kWh in all, allowed
+    assert centre.hoarding(METER).estimate == 18_500 + second.credit
+    assert keypad.enter(second.token or "", NOW).accepted  # the meter takes it, as estimated
+
+
+def test_a_money_meter_gets_a_currency_token_carrying_exactly_what_is_charged(
+        centre: BillingCentre) -> None:
+    """A currency token (class 0 subclass 4) for a money meter whose token step is a cent
+    (the profile dlt645-1p-money-sts): the same pricing, never more than paid — what the
+    14-bit mantissa cannot count stays change — and the emulated keypad meter takes exactly
+    the credit charged."""
+    profile = load_profile("dlt645-1p-money-sts")
+    assert profile.sts is not None and profile.sts.currency_step == Decimal("0.01")
+    meter_no = profile.protocol.address
+    register(centre, meter_no, CreditUnit.MONEY_CENTS)
+    centre.register_sts_meter(meter_no, profile.sts, actor="ann")
+    engine = PrepaidEngine(profile)
+    setup = lab_setup(profile)
+    assert setup is not None
+    keypad = setup.keypad_for(engine)
+
+    def buy(rid: str, amount: str):
+        return centre.vend(meter_no, Decimal(amount), request_id=rid, station="DESK-1",
+                           operator="carol")
+
+    small = buy("m-1", "20.00")  # 2000 steps: exact
+    assert (small.credit, small.token is not None) == (2000, True)
+    big = buy("m-2", "200.00")  # 20000 steps: above 16383 the mantissa counts tens
+    lines = {line.label: line.amount for line in big.receipt}
+    assert big.credit == 19994 and lines["credit"] == Decimal("199.94")
+    assert lines["change_out"] == Decimal("0.06")
+    assert sum(lines.values()) == Decimal("200.00")  # the receipt sums to what was paid
+    for sale, credit in ((small, "20.00"), (big, "199.94")):
+        before = engine.remaining
+        typed = keypad.enter(sale.token or "", NOW)
+        assert typed.result is TokenResult.ACCEPT, typed
+        assert typed.credit == Decimal(sale.credit) * Decimal("0.00001")  # the token's unit
+        assert engine.remaining - before == Decimal(credit)  # exactly the credit charged
+    (credit_token,) = [t for t in centre.sts_tokens(meter_no) if t.vend_id == big.vend_id]
+    assert credit_token.value == "199.94"
+    nxt = buy("m-3", "10.00")  # the change is spent on the next purchase
+    assert {line.label: line.amount for line in nxt.receipt}["change_in"] == Decimal("-0.06")
+    assert nxt.credit == 1006
+    # a money meter whose token step is not whole cents cannot take its tokens exactly
+    register(centre, "000010020004", CreditUnit.MONEY_CENTS)
+    with pytest.raises(BillingError, match=r"currency_step: .*whole cents"):
+        centre.register_sts_meter("000010020004", profile.sts.model_copy(update={
+            "pan": "000001000000000082", "currency_step": Decimal("0.00001")}), actor="ann")

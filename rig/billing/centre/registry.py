@@ -150,9 +150,9 @@ class Registry:
         can be vended now (see :mod:`rig.billing.hoarding`)."""
         with self.uow.transaction("hoarding") as s:
             meter = lookup.meter(s, meter_no)
-            estimated = hoarding_check.estimated_credit(s, meter.id)
+            estimated, basis = hoarding_check.estimate_of(s, meter.id)
             return HoardingCheck(meter_no, meter.hoarding_limit, estimated,
-                                 hoarding.room(meter.hoarding_limit, estimated))
+                                 hoarding.room(meter.hoarding_limit, estimated), basis)
 
     def issue_card(
         self, meter_no: str, card_serial: str, card_type: str = "customer", *,

@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from rig.billing import audit
 from rig.billing import models as m
 from rig.billing.centre import lookup
 from rig.billing.centre.access import Access
@@ -35,7 +37,10 @@ from rig.sts import token as tk
 from rig.sts import tokens
 from rig.sts.errors import StsError
 from rig.sts.identity import StsSection, identity_of
-from rig.sts.keys import BASE_YEARS, Encryption
+from rig.sts.keys import BASE_YEARS
+
+if TYPE_CHECKING:
+    from rig.billing.centre.sales.sale_db import SaleDb
 
 WH_PER_STEP = 100  # an electricity credit token counts 0.1 kWh steps (IEC 62055-41)
 TID_MAX = (1 << tk.TID_BITS) - 1
@@ -43,18 +48,36 @@ MANAGEMENT = {"power_limit": tokens.SET_POWER_LIMIT, "clear_credit": tokens.CLEA
               "clear_tamper": tokens.CLEAR_TAMPER}
 
 
+CURRENCY_SUBCLASS = 4  # class 0 subclass 4: electricity currency (IEC 62055-41, docs/sts.md)
+
+
 def carried_wh(credit_wh: int) -> int:
     """The most energy (Wh) an electricity token can carry without exceeding ``credit_wh``:
     whole 0.1 kWh steps, rounded down to what the 14-bit mantissa can express."""
-    return amount_field.carried_at_most(credit_wh // WH_PER_STEP) * WH_PER_STEP
+    return carried(credit_wh, WH_PER_STEP)
 
 
-def identity_row(row: m.StsMeter) -> StsSection:
-    return StsSection(pan=row.pan, supply_group=row.supply_group,
-                      tariff_index=row.tariff_index, key_revision=row.key_revision,
-                      key_type=row.key_type, dkga=row.dkga,  # type: ignore[arg-type]
-                      encryption=Encryption(row.encryption),
-                      base_date=row.base_date)  # type: ignore[arg-type]
+def carried(credit: int, per_step: int) -> int:
+    """The most credit (card units: Wh or cents) a token whose one step is ``per_step`` units
+    can carry without exceeding ``credit``: rounded down to a count the mantissa expresses."""
+    return amount_field.carried_at_most(credit // per_step) * per_step
+
+
+def cents_per_step(currency_step: Decimal) -> int | None:
+    """One step of a currency token in whole cents, or None when it is not whole cents (the
+    meter's register keeps cents, so every amount the token carries must be whole cents)."""
+    cents = currency_step * 100
+    return int(cents) if cents == cents.to_integral_value() and cents >= 1 else None
+
+
+_IDENTITY = ("pan", "supply_group", "tariff_index", "key_revision", "key_type", "dkga",
+             "encryption", "base_date", "currency_step")
+
+
+def identity_row(row: m.StsMeter | dict[str, Any]) -> StsSection:
+    """The identity an ``sts_meters`` row (ORM object or Core row) holds."""
+    values = row if isinstance(row, dict) else {c: getattr(row, c) for c in _IDENTITY}
+    return StsSection.model_validate({c: values[c] for c in _IDENTITY})
 
 
 def token_info(t: m.StsToken, meter_no: str) -> StsTokenInfo:
@@ -67,7 +90,27 @@ def _identity_audit(row: m.StsMeter, meter_no: str) -> dict[str, object]:
     return {"meter_no": meter_no, "pan": row.pan, "supply_group": row.supply_group,
             "tariff_index": row.tariff_index, "key_revision": row.key_revision,
             "key_type": row.key_type, "dkga": row.dkga, "encryption": row.encryption,
-            "base_date": row.base_date}
+            "base_date": row.base_date, "currency_step": row.currency_step}
+
+
+_AUDITED = ("kind", "tid", "base_date", "value", "vend_id", "position")
+
+
+def _token_audit(row: dict[str, Any], meter_no: str, key_id: str,
+                 public_test_key: bool) -> dict[str, object]:
+    """What the audit keeps of a token: what it is for, never its digits or key."""
+    return {"meter_no": meter_no, **{c: row[c] for c in _AUDITED},
+            "vending_key_id": key_id, "public_test_key": public_test_key}
+
+
+# A sale's token in Core statements, so that it runs on the direct path as a card sale does.
+_STS_ROW = select(*(getattr(m.StsMeter, c) for c in (*_IDENTITY, "last_tid"))) \
+    .where(m.StsMeter.meter_id == bindparam("sts_meter_id"))
+_ADVANCE_TID = update(m.StsMeter).where(m.StsMeter.meter_id == bindparam("sts_meter_id")) \
+    .values(last_tid=bindparam("tid"))
+_INSERT_TOKEN = insert(m.StsToken).values({c: bindparam(c) for c in (
+    "meter_id", "vend_id", "kind", "position", "base_date", "tid", "value", "digits", "actor",
+    "issued_at")}).returning(m.StsToken.id)
 
 
 @contextmanager
@@ -107,11 +150,13 @@ class StsDesk:
                 if actor != "system":
                     self.access.require_administrator(s, actor, "register a meter's STS identity")
                 meter = lookup.meter(s, meter_no, lock=True)
-                if meter.credit_unit != CreditUnit.ENERGY_WH.value:
+                if meter.credit_unit == CreditUnit.MONEY_CENTS.value and \
+                        cents_per_step(ident.currency_step) is None:
                     raise BillingError(
-                        f"meter {meter_no} keeps money credit in whole cents; a currency token "
-                        "carries whole cents only below 0.16384 (docs/sts.md), so this centre "
-                        "sells STS tokens to energy meters (kWh tokens) only")
+                        f"STS identity: currency_step: meter {meter_no} keeps money credit in "
+                        f"whole cents and a currency token step of {ident.currency_step} "
+                        "carries whole cents only below 0.16384 (docs/sts.md); register the "
+                        "step the meter's maker gives (0.01: one step is a cent)")
                 if s.get(m.StsMeter, meter.id) is not None:
                     raise Conflict(f"meter {meter_no} already has an STS identity")
                 self.keys.decoder_key(ident)  # the centre must hold this DKGA's vending key
@@ -120,7 +165,8 @@ class StsDesk:
                                  tariff_index=ident.tariff_index,
                                  key_revision=ident.key_revision, key_type=ident.key_type,
                                  dkga=ident.dkga, encryption=ident.encryption.value,
-                                 base_date=ident.base_date, last_tid=-1)
+                                 base_date=ident.base_date, last_tid=-1,
+                                 currency_step=format(ident.currency_step, "f"))
                 s.add(row)
                 s.flush()
                 self.uow.audit(s, actor, "meter.sts_register", "meter", meter.id, None,
@@ -149,21 +195,10 @@ class StsDesk:
 
     def _issue(self, s: Session, sts: m.StsMeter, *, kind: str, subclass: int, value: int,
                shown: str, actor: str, now: datetime, vend_id: int | None) -> _Issued:
-        """A TID-carrying token: the next free minute as its TID, built, stored."""
+        """A TID-carrying management token: the next free minute as its TID, built, stored."""
         ident = identity_row(sts)
-        tid = max(self._minute(ident, now), sts.last_tid + 1)
-        if tid > TID_MAX:
-            raise VendRefused("sts_tid_exhausted", self._rollover_needed(ident))
-        issue = tokens.Issue(tk.issued_at_of(tid, ident.base_date), ident.base_date,
-                             secrets.randbelow(16))
-        key = self.keys.decoder_key(ident)
-        if kind == "credit":
-            digits = tokens.credit_token(key, ident.encryption, subclass=subclass,
-                                         amount=Decimal(value) * tokens.CREDIT_KINDS[0][2],
-                                         issue=issue)
-        else:
-            digits = tokens.management_token(key, ident.encryption, subclass=subclass,
-                                             value=value, issue=issue)
+        tid, digits = self._made(ident, sts.last_tid, now, kind=kind, subclass=subclass,
+                                 value=value)
         sts.last_tid = tid
         row = m.StsToken(meter_id=sts.meter_id, vend_id=vend_id, kind=kind, position=1,
                          base_date=ident.base_date, tid=tid, value=shown, digits=digits,
@@ -171,6 +206,23 @@ class StsDesk:
         s.add(row)
         s.flush()
         return _Issued(row, self.keys.public_test_key(ident.dkga), self.keys.key_id(ident.dkga))
+
+    def _made(self, ident: StsSection, last_tid: int, now: datetime, *, kind: str,
+              subclass: int, value: int) -> tuple[int, str]:
+        """The next TID after ``last_tid`` (the minute of ``now`` at the earliest) and the
+        token's 20 digits under the meter's decoder key (derived here and dropped)."""
+        tid = max(self._minute(ident, now), last_tid + 1)
+        if tid > TID_MAX:
+            raise VendRefused("sts_tid_exhausted", self._rollover_needed(ident))
+        issue = tokens.Issue(tk.issued_at_of(tid, ident.base_date), ident.base_date,
+                             secrets.randbelow(16))
+        key = self.keys.decoder_key(ident)
+        if kind == "credit":
+            step = tokens.CREDIT_KINDS[subclass][2]
+            return tid, tokens.credit_token(key, ident.encryption, subclass=subclass,
+                                            amount=Decimal(value) * step, issue=issue)
+        return tid, tokens.management_token(key, ident.encryption, subclass=subclass,
+                                            value=value, issue=issue)
 
     def _minute(self, ident: StsSection, now: datetime) -> int:
         minutes = int((now - tk.base_date(ident.base_date)).total_seconds() // 60)
@@ -184,27 +236,45 @@ class StsDesk:
                 f"{end}; move its supply group {ident.supply_group} to the next base date "
                 "(`rig billing sts rollover`) and have the key change tokens typed first")
 
-    def issue_credit(self, s: Session, *, meter_id: int, meter_no: str, vend_id: int,
-                     credit_wh: int, actor: str, now: datetime) -> str:
-        """The electricity credit token of a sale (in the sale's transaction): ``credit_wh``
-        is what pricing let the token carry (:func:`carried_wh`), exactly."""
-        sts = s.get(m.StsMeter, meter_id)
+    def issue_credit(self, db: SaleDb, *, meter_id: int, meter_no: str, vend_id: int,
+                     credit: int, credit_unit: str, actor: str,
+                     now: datetime) -> tuple[str, dict[str, Any]]:
+        """The credit token of a sale, in the sale's own transaction (direct or ORM,
+        :mod:`.sales.sale_db`): an electricity token (subclass 0, 0.1 kWh steps) for an energy
+        meter, a currency token (subclass 4, steps of the meter's ``currency_step``) for a
+        money meter. ``credit`` (Wh or cents) is what pricing let the token carry
+        (:func:`carried`), exactly. Returns the digits and the ``sts.credit`` audit event
+        (shaped, for the sale to append after its ``vend.create``)."""
+        sts = db.one(_STS_ROW, {"sts_meter_id": meter_id})
         assert sts is not None
-        steps, rest = divmod(credit_wh, WH_PER_STEP)
-        if rest or amount_field.carried_at_most(steps) != steps:
-            raise AssertionError(f"credit {credit_wh} Wh is not what a token carries")
-        kwh = str(Decimal(steps) * tokens.CREDIT_KINDS[0][2])
-        issued = self._issue(s, sts, kind="credit", subclass=0, value=steps, shown=kwh,
-                             actor=actor, now=now, vend_id=vend_id)
-        self._audit_token(s, issued, meter_no, actor)
-        return issued.row.digits
+        ident = identity_row(sts)
+        money = credit_unit == CreditUnit.MONEY_CENTS.value
+        per = cents_per_step(ident.currency_step) if money else WH_PER_STEP
+        assert per is not None  # registration refuses a money meter's fractional step
+        count, rest = divmod(credit, per)
+        if rest or amount_field.carried_at_most(count) != count:
+            raise AssertionError(f"credit {credit} is not what a token carries")
+        subclass = CURRENCY_SUBCLASS if money else 0
+        tid, digits = self._made(ident, sts["last_tid"], now, kind="credit", subclass=subclass,
+                                 value=count)
+        db.execute(_ADVANCE_TID, {"sts_meter_id": meter_id, "tid": tid})
+        shown = Decimal(count) * (ident.currency_step if money else tokens.CREDIT_KINDS[0][2])
+        row = {"meter_id": meter_id, "vend_id": vend_id, "kind": "credit", "position": 1,
+               "base_date": ident.base_date, "tid": tid, "value": format(shown, "f"),
+               "digits": digits, "actor": actor, "issued_at": now}
+        inserted = db.one(_INSERT_TOKEN, row)
+        assert inserted is not None
+        event = audit.shape(at=now, actor=actor, action="sts.credit", entity="sts_token",
+                            entity_id=inserted["id"], after=_token_audit(
+                                row, meter_no, self.keys.key_id(ident.dkga),
+                                self.keys.public_test_key(ident.dkga)))
+        return digits, event
 
     def _audit_token(self, s: Session, issued: _Issued, meter_no: str, actor: str) -> None:
         t = issued.row
-        self.uow.audit(s, actor, f"sts.{t.kind}", "sts_token", t.id, None, {
-            "meter_no": meter_no, "kind": t.kind, "tid": t.tid, "base_date": t.base_date,
-            "value": t.value, "vend_id": t.vend_id, "position": t.position,
-            "vending_key_id": issued.key_id, "public_test_key": issued.public_test_key})
+        self.uow.audit(s, actor, f"sts.{t.kind}", "sts_token", t.id, None, _token_audit(
+            {c: getattr(t, c) for c in _AUDITED}, meter_no, issued.key_id,
+            issued.public_test_key))
 
     def management(self, meter_no: str, kind: str, value: int = 0, *,
                    operator: str) -> StsTokenInfo:

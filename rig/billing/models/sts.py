@@ -39,6 +39,9 @@ class StsMeter(Base):
     encryption: Mapped[str] = mapped_column(String(8))
     base_date: Mapped[int]
     last_tid: Mapped[int] = mapped_column(default=-1)  # -1: no token issued on this base date
+    # One step of a currency token in the meter's currency (decimal text; migration 0014)
+    currency_step: Mapped[str] = mapped_column(String(12), default="0.00001",
+                                               server_default="0.00001")
 
 
 class StsToken(Base):

@@ -20,7 +20,7 @@ from rig.billing.display import display_locale, station_zone
 from rig.billing.security_headers import SecurityHeaders
 from rig.errors import BillingError
 from rig.printer.station_printer import ReceiptPrinter
-from rig.station.console import agents_pages, cashier, reports_pages, supervisor
+from rig.station.console import agents_pages, cashier, reports_pages, sts_pages, supervisor
 from rig.station.console.forms import FormError, parse_body
 from rig.station.console.sessions import LoginThrottle, SessionStore
 from rig.station.console.web import (
@@ -72,7 +72,7 @@ def create_console_app(
     app.add_middleware(SecurityHeaders)
     _install_errors(app)
     _install_login(app)
-    for module in (cashier, supervisor, reports_pages, agents_pages):
+    for module in (cashier, supervisor, sts_pages, reports_pages, agents_pages):
         app.include_router(module.router)
     return app
 

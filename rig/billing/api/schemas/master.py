@@ -174,6 +174,7 @@ class HoardingOut(_Out):
     limit: int | None
     estimate: int
     room: int | None
+    basis: str = ""  # what the estimate rests on (a serial readback: not MAC-protected)
 
 
 class CardIn(_In):

@@ -8,6 +8,7 @@ same PAN with the same sentence. No field carries a key.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -26,6 +27,9 @@ class StsIdentityIn(_In):
     dkga: Literal["dkga02", "dkga04"] = "dkga02"
     encryption: Literal["sta", "dea", "misty1"] = "sta"
     base_date: Literal[1993, 2014, 2035] = 1993
+    currency_step: Decimal = Field(
+        default=Decimal("0.00001"), description="a currency token's step in the meter's "
+        "currency (a decimal string; 0.01 for a money meter whose token step is a cent)")
 
 
 class StsIdentityOut(_Out):
@@ -37,6 +41,7 @@ class StsIdentityOut(_Out):
     dkga: str
     encryption: str
     base_date: int
+    currency_step: Decimal
 
 
 class StsManagementIn(_In):

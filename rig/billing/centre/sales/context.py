@@ -26,6 +26,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from rig.billing import models as m
+from rig.billing.centre.hoarding_check import USABLE
 from rig.billing.centre.lookup import UNAPPLIED, settled_sequence
 from rig.billing.types import CardStatus, VendKind, VendStatus
 
@@ -53,8 +54,10 @@ class VendContext:
     month_credit: int  # credit of this month's sales (block tariffs count energy bought)
     has_debts: bool
     has_parameters: bool
-    readback_balance: int | None  # remaining − overdraft of the latest verified readback
+    readback_balance: int | None  # remaining − overdraft of the latest usable readback (MAC-
+    # verified, or a keypad meter's serial one: rig.billing.centre.hoarding_check.USABLE)
     is_sts: bool  # an STS keypad meter: the sale makes a token, no card is written
+    sts_currency_step: str | None  # its currency token's step (decimal text), if STS
     audit_head: tuple[int, str, str | None] | None  # newest audit event's (seq, hash, key_id);
     # SQLite only
 
@@ -101,9 +104,8 @@ def _statement(with_audit_head: bool) -> Select[tuple[object, ...]]:
         "has_parameters": select(func.count()).select_from(m.ParameterChange).where(
             m.ParameterChange.meter_id == meter.id, m.ParameterChange.status == "queued"),
         "readback_balance": select(readback.remaining - readback.overdraft)
-        .where(readback.meter_id == meter.id, readback.mac_verified.is_(True))
-        .order_by(readback.id.desc()).limit(1),
-        "is_sts": select(func.count()).select_from(m.StsMeter)
+        .where(readback.meter_id == meter.id, USABLE).order_by(readback.id.desc()).limit(1),
+        "sts_currency_step": select(m.StsMeter.currency_step)
         .where(m.StsMeter.meter_id == meter.id),
     }
     if with_audit_head:
@@ -129,8 +131,9 @@ def fetch(one: Callable[[Select[tuple[object, ...]], dict[str, Any]], dict[str, 
         return None
     seq, digest = values.pop("audit_seq", None), values.pop("audit_hash", None)
     key_id = values.pop("audit_key_id", None)
-    for flag in ("has_agent", "has_debts", "has_parameters", "is_sts"):
+    for flag in ("has_agent", "has_debts", "has_parameters"):
         values[flag] = bool(values[flag])
+    values["is_sts"] = values["sts_currency_step"] is not None
     values["unconfirmed_credit"] = int(values["unconfirmed_credit"])
     values["month_credit"] = int(values["month_credit"])
     return VendContext(**values,

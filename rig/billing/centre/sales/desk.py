@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from rig.billing import models as m
 from rig.billing.centre import lookup
@@ -100,13 +100,15 @@ class Sales:
             return sale
         return steps.record(db, sale, self.uow.audit, self._token)
 
-    def _token(self, s: Session, sale: steps.PricedSale, vend_id: int) -> str:
+    def _token(self, db: SaleDb, sale: steps.PricedSale,
+               vend_id: int) -> tuple[str, dict[str, Any]]:
         if self.sts is None:
             raise VendRefused("sts_unavailable", f"meter {sale.request.meter_no} takes STS "
                               "tokens and this centre has no STS desk")
         return self.sts.issue_credit(
-            s, meter_id=sale.ctx.meter_id, meter_no=sale.request.meter_no, vend_id=vend_id,
-            credit_wh=sale.pricing.credit, actor=sale.request.operator, now=sale.now)
+            db, meter_id=sale.ctx.meter_id, meter_no=sale.request.meter_no, vend_id=vend_id,
+            credit=sale.pricing.credit, credit_unit=sale.ctx.credit_unit,
+            actor=sale.request.operator, now=sale.now)
 
     def _priced(self, db: SaleDb, req: steps.SaleRequest, *,
                 lock: bool) -> steps.PricedSale | VendResult:
@@ -118,8 +120,6 @@ class Sales:
             if late is not None:
                 return replay(late, req)
             raise VendRefused("unknown_meter", f"meter {req.meter_no} is not registered")
-        if ctx.is_sts:
-            _ = db.session  # a token sale runs in the ORM: a direct one hands over right here
         steps.refuse_unsellable(db, req, ctx, self.limits)
         assert ctx.tariff_id is not None
         return steps.price(db, req, ctx, self._tariff(db, ctx.tariff_id), now, lock=lock)

@@ -32,8 +32,9 @@ class SaleDb(Protocol):
 
     def one(self, statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None: ...
 
-    def audit(self, event: dict[str, Any], head: audit.Head | None) -> None:
-        """Append ``event`` (:func:`rig.billing.audit.shape`) to the chain in this transaction."""
+    def audit(self, events: list[dict[str, Any]], head: audit.Head | None) -> None:
+        """Append ``events`` (:func:`rig.billing.audit.shape`) to the chain in this
+        transaction, in order, the first after ``head``."""
 
 
 class OrmSale:
@@ -53,8 +54,9 @@ class OrmSale:
         row = self._s.connection().execute(statement, values).first()
         return dict(row._mapping) if row is not None else None
 
-    def audit(self, event: dict[str, Any], head: audit.Head | None) -> None:
-        audit.enqueue(self._s, event, head)
+    def audit(self, events: list[dict[str, Any]], head: audit.Head | None) -> None:
+        for event in events:
+            audit.enqueue(self._s, event, head)
 
 
 class DirectSale:
@@ -77,6 +79,6 @@ class DirectSale:
     def one(self, statement: Executable, values: dict[str, Any]) -> dict[str, Any] | None:
         return self._tx.one(statement, values)
 
-    def audit(self, event: dict[str, Any], head: audit.Head | None) -> None:
-        self.appended = audit.append(self._tx.one, self._tx.execute, [event], head,
+    def audit(self, events: list[dict[str, Any]], head: audit.Head | None) -> None:
+        self.appended = audit.append(self._tx.one, self._tx.execute, events, head,
                                      postgres=self.postgres, key=self._key)

@@ -3,18 +3,20 @@ cannot be sold, price it, then record it.
 
 The hot path of the centre, kept lean: one locked read of everything the checks need
 (:mod:`.context`), the tariff version from a per-centre cache (versions are append-only),
-then three writes (meter, vend, audit) with Core statements, and the result built from the
-values written rather than read back. Rare parts (debts, agents, queued parameters) use the
-ORM (``db.session``) only when the context says they exist. A price quote runs the same steps
-up to :func:`price` and records nothing.
+then three writes (meter, vend, audit; an STS meter's token adds its TID and the token) with
+Core statements, and the result built from the values written rather than read back. Rare
+parts (debts, agents, queued parameters) use the ORM (``db.session``) only when the context
+says they exist. A price quote runs the same steps up to :func:`price` and records nothing.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -26,7 +28,7 @@ from rig.billing.centre.lookup import committed_meanwhile, pending_parameters
 from rig.billing.centre.rows import debt_info
 from rig.billing.centre.sales import context
 from rig.billing.centre.sales.sale_db import SaleDb
-from rig.billing.centre.sts_desk import carried_wh
+from rig.billing.centre.sts_desk import WH_PER_STEP, carried, cents_per_step
 from rig.billing.tariffs import CENT, TariffError, price_vend
 from rig.billing.types import (
     CreditUnit,
@@ -52,8 +54,9 @@ _VEND_COLUMNS = (
 INSERT_VEND = insert(m.Vend).values({c: bindparam(c) for c in _VEND_COLUMNS}) \
     .returning(m.Vend.id)
 AuditFn = Callable[..., None]  # UnitOfWork.audit: queue an event in the sale's session
-# Makes an STS meter's credit token in the sale's session: (session, sale, vend id) → digits.
-TokenFn = Callable[..., str]
+# Makes an STS meter's credit token in the sale's transaction: (db, sale, vend id) → its digits
+# and its audit event (shaped).
+TokenFn = Callable[..., tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def price(db: SaleDb, req: SaleRequest, ctx: context.VendContext, tariff: Tariff
             if ctx.credit_unit == CreditUnit.ENERGY_WH.value else 0,
             fixed_due=max(tariff.fixed_monthly - fixed_sold, Decimal(0)),
             debts=[debt_info(d, req.meter_no) for d in debts], at=now,
-            carry=carried_wh if ctx.is_sts else None)
+            carry=_token_carry(ctx))
     except TariffError as e:
         raise VendRefused("tariff_unusable", str(e)) from None
     if pricing.credit <= 0:
@@ -188,7 +191,8 @@ def price(db: SaleDb, req: SaleRequest, ctx: context.VendContext, tariff: Tariff
             f"at most {inputs.CREDIT_MAX}")
     refuse_over(req.meter_no, ctx.hoarding_limit,
                 hoarding.estimate(ctx.readback_balance, [ctx.unconfirmed_credit]),
-                pricing.credit, ctx.credit_unit)
+                pricing.credit, ctx.credit_unit,
+                hoarding.LATEST_SERIAL if ctx.is_sts else hoarding.LATEST)
     agent = None
     if req.tender == "cash" and ctx.has_agent:
         assert ctx.station_id is not None
@@ -197,6 +201,16 @@ def price(db: SaleDb, req: SaleRequest, ctx: context.VendContext, tariff: Tariff
         except agents.FloatExceeded as e:
             raise VendRefused("agent_float_exceeded", str(e)) from None
     return PricedSale(req, ctx, tariff, pricing, debts, agent, now)
+
+
+def _token_carry(ctx: context.VendContext) -> Callable[[int], int] | None:
+    """What an STS meter's token carries of a credit (None: a card carries it all)."""
+    if ctx.sts_currency_step is None:
+        return None
+    per = WH_PER_STEP if ctx.credit_unit == CreditUnit.ENERGY_WH.value else \
+        cents_per_step(Decimal(ctx.sts_currency_step))
+    assert per is not None  # registration refuses a money meter's fractional step
+    return functools.partial(carried, per_step=per)
 
 
 def result_of(db: SaleDb, sale: PricedSale, vend_id: int) -> VendResult:
@@ -221,12 +235,10 @@ def result_of(db: SaleDb, sale: PricedSale, vend_id: int) -> VendResult:
 def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
            issue_token: TokenFn | None = None) -> VendResult:
     """Write the sale: advance the meter's sequence, insert the vend, draw the agent's float,
-    recover debts, make an STS meter's token, and append the ``vend.create`` audit event
-    last (without the token's digits: a bearer credential, kept in ``sts_tokens`` only)."""
+    recover debts, make an STS meter's token, and append the ``vend.create`` (and ``sts.credit``)
+    audit events last (without the token's digits: a bearer credential, kept in ``sts_tokens``
+    only)."""
     req, ctx, pricing = sale.request, sale.ctx, sale.pricing
-    if ctx.is_sts:
-        assert issue_token is not None
-        session = db.session  # a token sale runs in the ORM (a direct one hands over here)
     sequence = ctx.last_sequence + 1
     db.execute(ADVANCE_METER, {"meter_id": ctx.meter_id, "sequence": sequence,
                                "change": pricing.change_out})
@@ -262,11 +274,14 @@ def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
         defer_audit(db.session, req.operator, "debt.recover", "debt", debt_id, None,
                     {"vend_id": vend_id, "amount": taken})
     result = result_of(db, sale, vend_id)
-    db.audit(audit.shape(at=sale.now, actor=req.operator, action="vend.create", entity="vend",
-                         entity_id=vend_id, after=result), ctx.audit_head)
-    if ctx.is_sts:
+    events = [audit.shape(at=sale.now, actor=req.operator, action="vend.create",
+                          entity="vend", entity_id=vend_id, after=result)]
+    if ctx.is_sts:  # the token in the same transaction, on the same (direct) path
         assert issue_token is not None
-        return replace(result, token=issue_token(session, sale, vend_id))
+        token, event = issue_token(db, sale, vend_id)
+        result = replace(result, token=token)
+        events.append(event)
+    db.audit(events, ctx.audit_head)
     return result
 
 
