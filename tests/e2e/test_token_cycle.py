@@ -68,10 +68,11 @@ def test_the_token_cycle_against_a_served_billing_centre(bench_config: BenchConf
         token_file.write_text(centre.create_api_token("bench-admin", actor="bench-admin").secret)
         with serving(centre) as url:
             # The served centre runs on the wall clock; the emulated bench's fast clock starts
-            # a day earlier, so the tariff it registers is in effect when it sells.
+            # 60 days earlier (a loaded machine's slow start runs it days ahead at 14400×), so
+            # the tariff it registers is in effect when it sells.
             config = bench_config.model_copy(update={
                 "profile": PROFILE, "time_scale": 14400.0,
-                "epoch": datetime.now(UTC) - timedelta(days=1),
+                "epoch": datetime.now(UTC) - timedelta(days=60),
                 "billing": BillingSettings(url=url, token_file=token_file)})
             run = run_prepaid_cycle(config, params=CycleParams(amount=Decimal("20.00")),
                                     run_dir=tmp_path / "run", medium="token")
