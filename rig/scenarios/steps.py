@@ -388,21 +388,33 @@ class BenchSteps:
 
     # -- the load and the meter while consuming -----------------------------------------
     def load_on(self, power_w: Decimal) -> datetime:
+        """Switch the load on at `power_w`; returns the bench instant just before.
+
+        The switch runs with the bench clock at real time (`Bench.clock_slowed`): every
+        prediction counts from this instant, and at 36000x a busy machine's second of SCPI
+        round trips would otherwise be ten bench hours of doubt about it."""
         b = self.bench
         b.load.set_power(power_w)
-        self.load_on_at = b.now()
-        b.load.input_on()
-        self.load_on_window = (self.load_on_at, b.now())
+        with b.clock_slowed():
+            self.load_on_at = b.now()
+            b.load.input_on()
+            self.load_on_window = (self.load_on_at, b.now())
         return self.load_on_at
 
     def set_power(self, power_w: Decimal) -> tuple[datetime, datetime]:
-        """Change the load's set point; returns the bench window the change took effect in."""
-        before = self.bench.now()
-        self.bench.load.set_power(power_w)
-        return before, self.bench.now()
+        """Change the load's set point; returns the bench window the change took effect in
+        (a window of real time: the change runs with the bench clock slowed, as in
+        `load_on`)."""
+        with self.bench.clock_slowed():
+            before = self.bench.now()
+            self.bench.load.set_power(power_w)
+            return before, self.bench.now()
 
     def load_off(self) -> None:
-        self.bench.load.input_off()
+        """Switch the load off, with the bench clock at real time (as `load_on`): the load
+        draws nothing more than the moment it takes, however busy the machine."""
+        with self.bench.clock_slowed():
+            self.bench.load.input_off()
 
     def hours_since_load_on(self, t: datetime | None = None) -> float:
         if self.load_on_at is None:
