@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -245,6 +245,9 @@ class BenchSteps:
         self.load_on_window: tuple[datetime, datetime] | None = None
         self._plot_t0: datetime | None = None
         self._vends = 0
+        # The widest bench-time gap between two polls of one wait (`wait_for`, `watch`): how
+        # late an event can be seen on this machine at this time scale.
+        self.longest_poll_gap = timedelta(0)
 
     # -- billing-centre side ---------------------------------------------------------
     def register(self, price_per_kwh: Decimal, customer: str = "Bench Customer") -> int:
@@ -444,6 +447,7 @@ class BenchSteps:
         sent_before = self.bench.now()
         while True:
             sent = self.bench.now()
+            self._poll_gap(sent_before, sent)
             state = self.meter.state()
             answered = self.bench.now()
             self._sample(state)
@@ -468,6 +472,9 @@ class BenchSteps:
                 return state
             time.sleep(poll_s)
 
+    def _poll_gap(self, earlier: datetime, later: datetime) -> None:
+        self.longest_poll_gap = max(self.longest_poll_gap, later - earlier)
+
     def _sample(self, state: MeterState) -> None:
         """One point of the run's plot (hours since the first point, so the axis never
         jumps back when the load is switched on again)."""
@@ -488,12 +495,16 @@ class BenchSteps:
         poll sent after it that does not see `done` fails the phase with a timeout verdict.
         """
         limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
+        previous: datetime | None = None
         while True:
-            sent = self.bench.now() if deadline is not None else None
+            sent = self.bench.now()
+            if previous is not None:
+                self._poll_gap(previous, sent)
+            previous = sent
             state = self.poll()
             if done(state) and done(confirmed := self.poll()):
                 return confirmed
-            if deadline is not None and sent is not None and sent > deadline[0]:
+            if deadline is not None and sent > deadline[0]:
                 raise PhaseOverrun(f"timeout: {what} not reached by "
                                    f"{deadline[0]:%Y-%m-%d %H:%M:%S} bench time: {deadline[1]}")
             if time.monotonic() > limit:
