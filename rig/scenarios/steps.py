@@ -224,6 +224,10 @@ class MeterView:
 class BenchSteps:
     """The steps, bound to one bench, one billing centre and one run record."""
 
+    # The widest bench-time gap between two polls of one wait (`wait_for`, `watch`): how
+    # late an event can be seen on this machine at this time scale.
+    longest_poll_gap = timedelta(0)
+
     def __init__(self, bench: Bench, billing: BillingCentre, record: RunRecord) -> None:
         self.bench = bench
         self.billing = billing
@@ -245,9 +249,6 @@ class BenchSteps:
         self.load_on_window: tuple[datetime, datetime] | None = None
         self._plot_t0: datetime | None = None
         self._vends = 0
-        # The widest bench-time gap between two polls of one wait (`wait_for`, `watch`): how
-        # late an event can be seen on this machine at this time scale.
-        self.longest_poll_gap = timedelta(0)
 
     # -- billing-centre side ---------------------------------------------------------
     def register(self, price_per_kwh: Decimal, customer: str = "Bench Customer") -> int:
