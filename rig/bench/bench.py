@@ -126,6 +126,25 @@ class Bench:
             finally:
                 self._card_sessions -= 1
 
+    @contextlib.contextmanager
+    def clock_slowed(self, scale: float = 1.0) -> Iterator[None]:
+        """The bench clock at `scale` inside the block, at its own scale again after it.
+
+        A step that must be over before some bench time (a vend before a tariff's effective
+        date) runs slowed instead of counting on an idle machine: at scale 1 a bench hour
+        lasts an hour of real time, whatever the load. Bench time never jumps (the emulated
+        bench rescales its clock and this side adopts the same span); a real bench, or one
+        already at or below `scale`, is left as it is."""
+        if self.sim is None or self.clock.scale <= scale:
+            yield
+            return
+        before = self.clock.scale
+        self.clock.adopt(self.sim.call("clock_scale", scale=scale)["clock"])
+        try:
+            yield
+        finally:
+            self.clock.adopt(self.sim.call("clock_scale", scale=before)["clock"])
+
     def safe_state(self) -> None:
         """Load input off (the card is powered only inside card_at_writer)."""
         self.load.safe_state()

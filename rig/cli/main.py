@@ -166,9 +166,6 @@ def run(
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
-    from rig.report.plot_warmup import import_pyplot_in_background
-
-    import_pyplot_in_background()  # overlaps the bench's waits, not the report at the end
     from rig.cli.progress import CycleProgress
     from rig.scenarios.prepaid_cycle import PHASES, CycleParams
     from rig.scenarios.purchase import purchase_warning, suitable_purchase

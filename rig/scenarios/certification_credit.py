@@ -119,7 +119,9 @@ def _alarm_level_on_slow_approach(s: BenchSteps, alarm: str, level: Decimal,
     a tenth of the level)."""
     p = s.bench.profile
     with s.record.step(f"credit above {alarm} again"):
-        room = level * APPROACH - s.meter.remaining()
+        # A purchase repays any overdraft first (a busy machine may have let the load run
+        # into it before it was switched off).
+        room = level * APPROACH - s.meter.remaining() + s.meter.overdraft()
         if room > 0:
             s.card_to_writer()
             _, delivery = s.buy(expect.amount_for(p, room, PRICE,

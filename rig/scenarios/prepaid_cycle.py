@@ -239,8 +239,13 @@ class PrepaidCycle:
                         f"resolution), plus {slack} h for polling")
 
     def _polling_slack(self) -> Decimal:
-        """Bench hours one poll round trip may take (half a second of wall time) plus 36 s."""
-        return Decimal(str(round(0.5 * self.bench.clock.scale / 3600, 3))) + Decimal("0.01")
+        """Bench hours by which polling may misplace an instant, plus 36 s: half a second of
+        wall time, or twice the widest gap between two polls seen so far in this run if that
+        is longer (a busy machine's polls are further apart in bench time; an alarm-2 trip's
+        pause is bracketed by two observations, each up to one gap late)."""
+        gap_h = self.steps.longest_poll_gap.total_seconds() / 3600
+        hours = max(0.5 * self.bench.clock.scale / 3600, 2 * gap_h)
+        return Decimal(str(round(hours, 3))) + Decimal("0.01")
 
     def _watch_confirmed(self, done: Callable[[MeterState], bool],
                          what: str) -> tuple[Observed, MeterState, datetime, datetime]:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -224,6 +224,10 @@ class MeterView:
 class BenchSteps:
     """The steps, bound to one bench, one billing centre and one run record."""
 
+    # The widest bench-time gap between two polls of one wait (`wait_for`, `watch`): how
+    # late an event can be seen on this machine at this time scale.
+    longest_poll_gap = timedelta(0)
+
     def __init__(self, bench: Bench, billing: BillingCentre, record: RunRecord) -> None:
         self.bench = bench
         self.billing = billing
@@ -388,21 +392,33 @@ class BenchSteps:
 
     # -- the load and the meter while consuming -----------------------------------------
     def load_on(self, power_w: Decimal) -> datetime:
+        """Switch the load on at `power_w`; returns the bench instant just before.
+
+        The switch runs with the bench clock at real time (`Bench.clock_slowed`): every
+        prediction counts from this instant, and at 36000x a busy machine's second of SCPI
+        round trips would otherwise be ten bench hours of doubt about it."""
         b = self.bench
         b.load.set_power(power_w)
-        self.load_on_at = b.now()
-        b.load.input_on()
-        self.load_on_window = (self.load_on_at, b.now())
+        with b.clock_slowed():
+            self.load_on_at = b.now()
+            b.load.input_on()
+            self.load_on_window = (self.load_on_at, b.now())
         return self.load_on_at
 
     def set_power(self, power_w: Decimal) -> tuple[datetime, datetime]:
-        """Change the load's set point; returns the bench window the change took effect in."""
-        before = self.bench.now()
-        self.bench.load.set_power(power_w)
-        return before, self.bench.now()
+        """Change the load's set point; returns the bench window the change took effect in
+        (a window of real time: the change runs with the bench clock slowed, as in
+        `load_on`)."""
+        with self.bench.clock_slowed():
+            before = self.bench.now()
+            self.bench.load.set_power(power_w)
+            return before, self.bench.now()
 
     def load_off(self) -> None:
-        self.bench.load.input_off()
+        """Switch the load off, with the bench clock at real time (as `load_on`): the load
+        draws nothing more than the moment it takes, however busy the machine."""
+        with self.bench.clock_slowed():
+            self.bench.load.input_off()
 
     def hours_since_load_on(self, t: datetime | None = None) -> float:
         if self.load_on_at is None:
@@ -432,6 +448,7 @@ class BenchSteps:
         sent_before = self.bench.now()
         while True:
             sent = self.bench.now()
+            self._poll_gap(sent_before, sent)
             state = self.meter.state()
             answered = self.bench.now()
             self._sample(state)
@@ -456,6 +473,9 @@ class BenchSteps:
                 return state
             time.sleep(poll_s)
 
+    def _poll_gap(self, earlier: datetime, later: datetime) -> None:
+        self.longest_poll_gap = max(self.longest_poll_gap, later - earlier)
+
     def _sample(self, state: MeterState) -> None:
         """One point of the run's plot (hours since the first point, so the axis never
         jumps back when the load is switched on again)."""
@@ -476,12 +496,16 @@ class BenchSteps:
         poll sent after it that does not see `done` fails the phase with a timeout verdict.
         """
         limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
+        previous: datetime | None = None
         while True:
-            sent = self.bench.now() if deadline is not None else None
+            sent = self.bench.now()
+            if previous is not None:
+                self._poll_gap(previous, sent)
+            previous = sent
             state = self.poll()
             if done(state) and done(confirmed := self.poll()):
                 return confirmed
-            if deadline is not None and sent is not None and sent > deadline[0]:
+            if deadline is not None and sent > deadline[0]:
                 raise PhaseOverrun(f"timeout: {what} not reached by "
                                    f"{deadline[0]:%Y-%m-%d %H:%M:%S} bench time: {deadline[1]}")
             if time.monotonic() > limit:

@@ -210,6 +210,9 @@ class EmulatedBench:
                     "clock": self.clock.to_dict()}
         if op == "clock":
             return {"ok": True, "clock": self.clock.to_dict()}
+        if op == "clock_scale":  # the rig slows the bench around a step bounded in bench time
+            self.rescale_clock(float(request.get("scale", 0)))
+            return {"ok": True, "clock": self.clock.to_dict()}
         if op == "move_card":
             outcome = self.move_card(request.get("to", ""))
             return {"ok": True, "place": self._card_place,
@@ -238,6 +241,16 @@ class EmulatedBench:
         if isinstance(op, str) and op.startswith("printer_"):  # paper, cover, what printed
             return printer_control(self.printer, op, request)
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    # -- the clock ---------------------------------------------------------------------
+    def rescale_clock(self, scale: float) -> None:
+        """Run the bench clock at `scale` from now on; the world is brought up to now first,
+        so what it integrated so far counts at the old rate and bench time does not jump."""
+        if not scale > 0:
+            raise ValueError(f"time scale must be positive, got {scale:g}")
+        with self.world.lock:
+            self.world.advance()
+            self.clock.rescale(scale)
 
     # -- the meter's keypad (the customer at the meter) -------------------------------------
     def press_key(self, key: str) -> bool:

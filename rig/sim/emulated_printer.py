@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
-import socketserver
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from rig.sim.escpos_parser import EscPosParser, PrintedReceipt
 from rig.sim.pty_port import PtySerialEndpoint
+from rig.sim.tcp_listener import TcpListener
 
 # DLE EOT status bytes: bits 1 and 4 are always set (Epson TM series).
 _FIXED_BITS = 0x12
@@ -53,8 +53,7 @@ class EmulatedPrinter:
         self.unknown: list[str] = []
         self._lock = threading.Lock()
         self._host = host
-        self._tcp: socketserver.ThreadingTCPServer | None = None
-        self._tcp_thread: threading.Thread | None = None
+        self._tcp: TcpListener | None = None
         self._pty_parser = self._new_parser()
         self._pty = PtySerialEndpoint(self._on_pty_bytes, name="printer")
         self.url = ""
@@ -118,43 +117,26 @@ class EmulatedPrinter:
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> tuple[str, str]:
         """Open both ports; (tcp://host:port, pty path)."""
-        outer = self
-
-        class _Conn(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                parser = outer._new_parser()
-                sock: socket.socket = self.request
-                while True:
-                    try:
-                        data = sock.recv(4096)
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    reply = outer._consume(parser, data)
-                    if reply:
-                        with contextlib.suppress(OSError):
-                            sock.sendall(reply)
-
-        class _Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._tcp = _Server((self._host, 0), _Conn)
-        port = self._tcp.server_address[1]
-        self._tcp_thread = threading.Thread(target=self._tcp.serve_forever,
-                                            name="sim-printer", daemon=True)
-        self._tcp_thread.start()
-        self.url = f"tcp://{self._host}:{port}"
+        self._tcp = TcpListener(self._serve_tcp, self._host, name="sim-printer")
+        self._tcp.start()
+        self.url = f"tcp://{self._host}:{self._tcp.port}"
         self.port_path = self._pty.start()
         return self.url, self.port_path
 
     def stop(self) -> None:
         if self._tcp is not None:
-            self._tcp.shutdown()
-            self._tcp.server_close()
+            self._tcp.stop()
             self._tcp = None
         self._pty.stop()
+
+    def _serve_tcp(self, sock: socket.socket) -> None:
+        """One network client's ESC/POS stream, with its own parser."""
+        parser = self._new_parser()
+        while data := sock.recv(4096):
+            reply = self._consume(parser, data)
+            if reply:
+                with contextlib.suppress(OSError):
+                    sock.sendall(reply)
 
 
 def printer_control(printer: EmulatedPrinter, op: str, request: dict[str, Any]) -> dict[str, Any]:

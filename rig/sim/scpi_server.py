@@ -11,7 +11,6 @@ The IEEE 488.2 common commands and status model (`*ESR?`, `*STB?`, `*ESE`, `*SRE
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import socket
@@ -24,6 +23,7 @@ from enum import StrEnum
 from rig.load.dialects import LoadMode
 from rig.sim.emulated_load import EmulatedLoad, ScpiError
 from rig.sim.scpi_status import OPC, StatusRegisters, event_of_error
+from rig.sim.tcp_listener import TcpListener
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,8 @@ class ScpiServer:
         self.host = host
         self._requested_port = port
         self.port = 0
-        self._listener: socket.socket | None = None
+        self._listener: TcpListener | None = None
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._clients: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._errors: deque[str] = deque()
         self.status = StatusRegisters()  # powers on with PON set in the event register
@@ -125,34 +123,18 @@ class ScpiServer:
 
     def start(self) -> ScpiServer:
         """Bind and listen; returns once clients can connect."""
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self._requested_port))
-        listener.listen(8)  # blocking accept(): stop() wakes it by shutting the listener down
-        self._listener = listener
-        self.port = listener.getsockname()[1]
         self._stop.clear()
-        self._spawn(self._accept_loop, "scpi-accept")
+        self._listener = TcpListener(self._serve, self.host, self._requested_port,
+                                     name="scpi")
+        self.port = self._listener.port
+        self._listener.start()
         return self
 
     def stop(self) -> None:
         """Close the listener and every client connection, then join all threads."""
         self._stop.set()
         if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
-        with self._lock:
-            clients = list(self._clients)
-        for conn in clients:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        current = threading.current_thread()
-        for thread in list(self._threads):
-            if thread is not current:
-                thread.join(timeout=5)
-        self._threads.clear()
-        if self._listener is not None:
-            self._listener.close()
+            self._listener.stop()
             self._listener = None
 
     def __enter__(self) -> ScpiServer:
@@ -161,28 +143,8 @@ class ScpiServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set():
-            try:
-                conn, peer = self._listener.accept()
-            except OSError:
-                return  # stop() shut the listener down
-            if self._stop.is_set():
-                conn.close()
-                return
-            conn.settimeout(None)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                self._clients.add(conn)
-            self._spawn(self._serve, f"scpi-client-{peer[1]}", conn)
-
     def _serve(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         quickack = getattr(socket, "TCP_QUICKACK", None)
         buffer = b""
         try:
@@ -208,10 +170,6 @@ class ScpiServer:
                         conn.sendall(reply.encode("ascii") + b"\n")
         except OSError:
             return
-        finally:
-            with self._lock:
-                self._clients.discard(conn)
-            conn.close()
 
     # ------------------------------------------------------------------ faults
     def inject_fault(

@@ -3,6 +3,7 @@ prepaid cycle still completes with the books balanced."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -175,8 +176,9 @@ def test_a_wait_is_not_ended_by_one_forged_poll() -> None:
     closed, opened = (MeterState(Decimal("5.00"), relay_open=flag, pre_trip_alarm=False)
                       for flag in (False, True))
     polls = iter([closed, opened, closed, closed, opened, opened])
-    steps = BenchSteps.__new__(BenchSteps)  # only wait_for's own needs: a clock and poll()
-    steps.bench = SimpleNamespace(clock=SimpleNamespace(scale=1.0))  # type: ignore[assignment]
+    steps = BenchSteps.__new__(BenchSteps)  # only wait_for's own needs: a clock, now() and poll()
+    steps.bench = SimpleNamespace(clock=SimpleNamespace(scale=1.0),  # type: ignore[assignment]
+                                  now=lambda: datetime.now(UTC))
     steps.poll = lambda: next(polls)  # type: ignore[method-assign]
     assert steps.wait_for(lambda m: m.relay_open, "cut-off", poll_s=0) is opened
     assert next(polls, None) is None  # it took the sixth poll, not the second

@@ -49,7 +49,6 @@ from rig.pytest_plugin import (
 )
 from rig.report.certification import result_from_record, save_result
 from rig.report.plot import attach_plot
-from rig.report.plot_warmup import import_pyplot_in_background
 from rig.report.record import RunRecord
 from rig.report.testrecord import bench_context
 from rig.scenarios.cert_labels import labels_for, requirement_link
@@ -72,7 +71,6 @@ CERT_EPOCH = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)  # a Wednesday 08:00: no fri
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    import_pyplot_in_background()  # the plots' matplotlib, while the first tests wait on pcscd
     config.addinivalue_line("markers", "emulated_time_scale(x): bench seconds per real second "
                             "for an in-process emulated bench (short meter delays)")
     config.addinivalue_line("markers", "billing_on_bench_time: the billing centre must keep "
