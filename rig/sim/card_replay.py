@@ -21,8 +21,9 @@ from typing import Any
 from rig.card.apdu import CardRemovedError
 from rig.card.keys import MasterKey
 from rig.card.trace import SavedTrace, TraceEntry
-from rig.card_formats.interface import MasterKeys, VirtualCardApp
+from rig.card_formats.interface import KeySource, MasterKeys, VirtualCardApp, meter_slot
 from rig.card_formats.registry import card_format
+from rig.errors import RigError
 from rig.profile import MeterProfile
 from rig.sim.prepaid import PrepaidEngine
 
@@ -43,9 +44,16 @@ class Difference:
     recorded: bytes  # the recorded response (card) or command (meter)
     replayed: bytes
     what: str  # "response" or "command"
+    native: bool = False  # a chip-bus exchange: the response has no status word
 
     def to_text(self) -> str:
-        if self.what == "response":
+        if self.what == "response" and self.native:
+            at = next((i for i, (a, b) in enumerate(zip(self.recorded, self.replayed,
+                                                        strict=False)) if a != b),
+                      min(len(self.recorded), len(self.replayed)))
+            detail = (f"recorded {len(self.recorded)} bytes, replayed "
+                      f"{len(self.replayed)}, first difference at byte {at}")
+        elif self.what == "response":
             detail = (f"recorded SW {_sw(self.recorded)}, replayed SW {_sw(self.replayed)}"
                       + ("" if self.recorded[-2:] != self.replayed[-2:]
                          or self.recorded == self.replayed else " (data differs)"))
@@ -62,6 +70,8 @@ class ReplayReport:
     exchanges: int = 0
     matched: int = 0
     skipped_secret: int = 0
+    lab_secret: int = 0  # redacted exchanges replayed with the replaying lab's own secret
+    bytes_not_compared: int = 0  # response bytes redacted in the trace
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -70,41 +80,80 @@ class ReplayReport:
 
     def to_text(self) -> str:
         lines = [d.to_text() for d in self.differences]
+        own = (f" ({self.lab_secret} with this lab's own secret in place of the redacted one)"
+               if self.lab_secret else "")
+        cut = (f"; {self.bytes_not_compared} response bytes redacted in the trace, not "
+               "compared" if self.bytes_not_compared else "")
         lines.append(f"replayed {self.exchanges} exchanges of a {self.card_format} trace "
-                     f"against the {self.against}: {self.matched} as recorded, "
-                     f"{len(self.differences)} differ, {self.skipped_secret} skipped (secret)")
+                     f"against the {self.against}: {self.matched} as recorded{own}, "
+                     f"{len(self.differences)} differ, {self.skipped_secret} skipped (secret)"
+                     f"{cut}")
         return "\n".join(lines)
 
 
-def replay_against_card(trace: SavedTrace, card: VirtualCardApp | None = None) -> ReplayReport:
+def _as_recorded(entry: TraceEntry, got: bytes, volatile: Any) -> bool:
+    """Does ``got`` answer as ``entry`` recorded? Redacted response bytes (the front of the
+    response: a cut data field before its status word, or a chip's whole answer) are not
+    compared, only their number; a volatile response (random by design) by status word and
+    length only."""
+    cut = entry.response_redacted
+    if len(got) != cut + len(entry.response):
+        return False
+    if got[cut:] == entry.response:
+        return True
+    return bool(volatile is not None and volatile(entry.command)
+                and got[-2:] == entry.response[-2:])
+
+
+def replay_against_card(trace: SavedTrace, card: VirtualCardApp | None = None, *,
+                        keys: KeySource | None = None) -> ReplayReport:
     """Send the trace's commands to ``card`` (default: a blank card of the trace's format);
-    a card moving to another terminal is powered anew, as it is when carried."""
+    a card moving to another terminal is powered anew, as it is when carried, and the meter's
+    exchanges go through the card's own meter slot where it has one (a memory card's chip
+    bus). ``keys``: the replaying lab's key source, for a card that makes a redacted
+    exchange whole with the lab's own secret (``replay_command``); never the trace's."""
     fmt = card_format(trace.card_format, where="APDU trace card_format")
     card = card if card is not None else fmt.blank_card(trace.options)
     report = ReplayReport("card", fmt.name)
     secret_hook = getattr(card, "replay_secret", None)
+    own_secret = getattr(card, "replay_command", None) if keys is not None else None
     volatile = getattr(card, "volatile_response", None)
     terminal: str | None = None
+    send, bus = card.process, None
     for step, entry in enumerate(trace.entries, 1):
         if entry.terminal != terminal:
             card.reset()
             terminal = entry.terminal
+            bus = meter_slot(card) if terminal == METER else None
+            send = bus.transmit if bus is not None else card.process
         report.exchanges += 1
-        if entry.redacted:
-            report.skipped_secret += 1
-            if secret_hook is not None:
-                secret_hook(entry.command[:5], int.from_bytes(entry.response[-2:], "big"))
+        command = entry.command
+        if entry.command_redacted:
+            whole = None if own_secret is None else own_secret(
+                entry.command, entry.response, keys, meter_side=terminal == METER)
+            if whole is None:
+                report.skipped_secret += 1
+                if secret_hook is not None:
+                    secret_hook(entry.command[:5], int.from_bytes(entry.response[-2:], "big"))
+                continue
+            command = whole
+            report.lab_secret += 1
+        elif entry.response_redacted and own_secret is None:
+            report.skipped_secret += 1  # a card without the hook: as before, never guessed
             continue
-        got = card.process(entry.command)
-        same = got == entry.response or (
-            volatile is not None and volatile(entry.command)
-            and got[-2:] == entry.response[-2:] and len(got) == len(entry.response))
-        if same:
+        got = send(command)
+        report.bytes_not_compared += entry.response_redacted
+        if _as_recorded(entry, got, volatile):
             report.matched += 1
         else:
             report.differences.append(Difference(step, entry.terminal, entry.name,
-                                                 entry.response, got, "response"))
+                                                 entry.response, got, "response",
+                                                 native=bus is not None))
     return report
+
+
+class ReplayError(RigError):
+    """The trace cannot be replayed this way (it lacks what the replay must send)."""
 
 
 class _RecordedCard:
@@ -125,6 +174,10 @@ class _RecordedCard:
                                                  b"", bytes(apdu), "command"))
             raise CardRemovedError("the recorded session ends here")
         step, entry = self._session[self._next]
+        if entry.response_redacted and len(entry.response) < 2:
+            raise ReplayError(f"step {step} [{METER}] {entry.name}: the trace keeps no answer "
+                              "to give the meter (a secret, cut whole): this trace replays "
+                              "against a card only")
         self._next += 1
         report.exchanges += 1
         if entry.command_redacted:  # the meter's secret (a cryptogram): never compared
