@@ -12,6 +12,7 @@ from typing import Any
 
 from rig.card.apdu import CardRemovedError
 from rig.card_formats.interface import KeySource
+from rig.card_formats.sle4442 import layout
 from rig.card_formats.sle4442.chip import (
     COMPARE_VERIFICATION,
     READ_MAIN,
@@ -76,6 +77,31 @@ class VirtualSLE4442:
             self.front, self._issuing = front_end(self.issue_dialect, self.chip), True
             self.front.power_on()
         return self.front.process(apdu)
+
+    def memory_regions(self) -> dict[str, tuple[int, int, bool]]:
+        """The card's data regions for the fault campaigns' bit flips: name -> (address,
+        size, whether the station writes it again when it re-issues a damaged card)."""
+        return {"identity": (layout.IDENTITY_AT, layout.IDENTITY_SIZE, True),
+                "purchase": (layout.PURCHASE_AT, layout.BLOCK_SIZE, True),
+                **{f"readback {name}": (at, layout.READBACK_SIZE, False)
+                   for name, at in zip("AB", layout.READBACK_SLOTS, strict=True)}}
+
+    def read_region(self, name: str) -> bytes:
+        at, size, _ = self.memory_regions()[name]
+        return bytes(self.chip.main[at:at + size])
+
+    def write_region(self, name: str, data: bytes) -> None:
+        """Put ``data`` into the region as EEPROM wear or the vending office's re-issue would:
+        past the PSC and the protection bits (a fault, not a command)."""
+        at, size, _ = self.memory_regions()[name]
+        if len(data) != size:
+            raise ValueError(f"region {name} is {size} bytes, got {len(data)}")
+        self.chip.main[at:at + size] = data
+
+    def writes_memory(self, apdu: bytes) -> bool:
+        """Is ``apdu`` this dialect's main-memory write (the chip takes it byte by byte, so a
+        pulled card keeps a prefix)? For the fault campaigns' tear points."""
+        return len(apdu) > 5 and apdu[0] == 0xFF and apdu[1] == self.front.write_ins
 
     def tear_after(self, count: int | None) -> None:
         """Pull the card after ``count`` more main-memory bytes written (None = never)."""
