@@ -20,6 +20,7 @@ from typing import Any
 
 from rig.card.apdu import CardRemovedError
 from rig.card.keys import MasterKey
+from rig.card.session import ApduTransport
 from rig.card.trace import SavedTrace, TraceEntry
 from rig.card_formats.interface import KeySource, MasterKeys, VirtualCardApp, meter_slot
 from rig.card_formats.registry import card_format
@@ -105,6 +106,41 @@ def _as_recorded(entry: TraceEntry, got: bytes, volatile: Any) -> bool:
                 and got[-2:] == entry.response[-2:])
 
 
+class _DrivenCard:
+    """A card driven by a trace's commands, as a replay sends them: powered anew whenever it
+    changes terminal, the meter's commands through its own meter slot where it has one (a
+    memory card's chip bus), a redacted secret made whole with the lab's own (``keys``)."""
+
+    def __init__(self, card: VirtualCardApp, keys: KeySource | None) -> None:
+        self.card, self.keys = card, keys
+        self.terminal: str | None = None
+        self.bus: ApduTransport | None = None
+        self._own = getattr(card, "replay_command", None) if keys is not None else None
+        self._secret_hook = getattr(card, "replay_secret", None)
+
+    def at(self, terminal: str) -> None:
+        if terminal != self.terminal:
+            self.card.reset()
+            self.terminal = terminal
+            self.bus = meter_slot(self.card) if terminal == METER else None
+
+    def send(self, command: bytes) -> bytes:
+        return self.bus.transmit(command) if self.bus is not None else self.card.process(command)
+
+    def command(self, entry: TraceEntry) -> tuple[bytes | None, bool]:
+        """What to send for ``entry`` (None: skipped as secret, the card's ``replay_secret``
+        told of it) and whether it carries the lab's own secret."""
+        if entry.command_redacted:
+            whole = None if self._own is None else self._own(
+                entry.command, entry.response, self.keys, meter_side=self.terminal == METER)
+            if whole is None and self._secret_hook is not None:
+                self._secret_hook(entry.command[:5], int.from_bytes(entry.response[-2:], "big"))
+            return whole, whole is not None
+        if entry.response_redacted and self._own is None:
+            return None, False  # a card without the hook: as before, never guessed
+        return entry.command, False
+
+
 def replay_against_card(trace: SavedTrace, card: VirtualCardApp | None = None, *,
                         keys: KeySource | None = None) -> ReplayReport:
     """Send the trace's commands to ``card`` (default: a blank card of the trace's format);
@@ -113,42 +149,25 @@ def replay_against_card(trace: SavedTrace, card: VirtualCardApp | None = None, *
     bus). ``keys``: the replaying lab's key source, for a card that makes a redacted
     exchange whole with the lab's own secret (``replay_command``); never the trace's."""
     fmt = card_format(trace.card_format, where="APDU trace card_format")
-    card = card if card is not None else fmt.blank_card(trace.options)
+    driven = _DrivenCard(card if card is not None else fmt.blank_card(trace.options), keys)
     report = ReplayReport("card", fmt.name)
-    secret_hook = getattr(card, "replay_secret", None)
-    own_secret = getattr(card, "replay_command", None) if keys is not None else None
-    volatile = getattr(card, "volatile_response", None)
-    terminal: str | None = None
-    send, bus = card.process, None
+    volatile = getattr(driven.card, "volatile_response", None)
     for step, entry in enumerate(trace.entries, 1):
-        if entry.terminal != terminal:
-            card.reset()
-            terminal = entry.terminal
-            bus = meter_slot(card) if terminal == METER else None
-            send = bus.transmit if bus is not None else card.process
+        driven.at(entry.terminal)
         report.exchanges += 1
-        command = entry.command
-        if entry.command_redacted:
-            whole = None if own_secret is None else own_secret(
-                entry.command, entry.response, keys, meter_side=terminal == METER)
-            if whole is None:
-                report.skipped_secret += 1
-                if secret_hook is not None:
-                    secret_hook(entry.command[:5], int.from_bytes(entry.response[-2:], "big"))
-                continue
-            command = whole
-            report.lab_secret += 1
-        elif entry.response_redacted and own_secret is None:
-            report.skipped_secret += 1  # a card without the hook: as before, never guessed
+        command, own = driven.command(entry)
+        if command is None:
+            report.skipped_secret += 1
             continue
-        got = send(command)
+        report.lab_secret += own
+        got = driven.send(command)
         report.bytes_not_compared += entry.response_redacted
         if _as_recorded(entry, got, volatile):
             report.matched += 1
         else:
             report.differences.append(Difference(step, entry.terminal, entry.name,
                                                  entry.response, got, "response",
-                                                 native=bus is not None))
+                                                 native=driven.bus is not None))
     return report
 
 
@@ -162,8 +181,10 @@ class _RecordedCard:
 
     name = METER
 
-    def __init__(self, session: list[tuple[int, TraceEntry]], report: ReplayReport) -> None:
+    def __init__(self, session: list[tuple[int, TraceEntry]], report: ReplayReport,
+                 shadow: _DrivenCard | None = None) -> None:
         self._session, self._report = session, report
+        self._shadow = shadow  # the card as the trace left it: answers what the trace cut
         self._next = 0
 
     def transmit(self, apdu: bytes) -> bytes:
@@ -174,10 +195,11 @@ class _RecordedCard:
                                                  b"", bytes(apdu), "command"))
             raise CardRemovedError("the recorded session ends here")
         step, entry = self._session[self._next]
-        if entry.response_redacted and len(entry.response) < 2:
+        live = self._shadow.send(bytes(apdu)) if self._shadow is not None else None
+        if entry.response_redacted and len(entry.response) < 2 and live is None:
             raise ReplayError(f"step {step} [{METER}] {entry.name}: the trace keeps no answer "
-                              "to give the meter (a secret, cut whole): this trace replays "
-                              "against a card only")
+                              "to give the meter (a secret, cut whole), and its card format "
+                              "cannot stand in for it: this trace replays against a card only")
         self._next += 1
         report.exchanges += 1
         if entry.command_redacted:  # the meter's secret (a cryptogram): never compared
@@ -187,7 +209,15 @@ class _RecordedCard:
         else:
             report.differences.append(Difference(step, METER, entry.name, entry.command,
                                                  bytes(apdu), "command"))
+        if entry.response_redacted and live is not None:
+            report.bytes_not_compared += entry.response_redacted
+            return live  # the card's own answer where the trace cut the recorded one
         return entry.response
+
+    @property
+    def used(self) -> int:
+        """How many recorded exchanges the meter went through."""
+        return self._next
 
     def finish(self) -> None:
         """Recorded commands the meter never sent are differences too."""
@@ -212,23 +242,47 @@ def meter_sessions(trace: SavedTrace) -> list[list[tuple[int, TraceEntry]]]:
 
 def replay_against_meter(trace: SavedTrace, profile: MeterProfile, master_key: MasterKey,
                          *, readback_master: MasterKey | None = None,
-                         engine: Any = None, at: datetime | None = None) -> ReplayReport:
+                         engine: Any = None, at: datetime | None = None,
+                         card_keys: KeySource | None = None) -> ReplayReport:
     """Insert each recorded meter session into a meter of ``profile`` (its card format's
     reader around ``engine``, default a new prepaid engine) and compare what it sends.
     Commands that carry the meter's registers (its readback) replay as recorded only from
-    a meter in the recorded state."""
+    a meter in the recorded state. Where the trace cut an answer whole (a memory card's
+    security memory), a card of the trace's format that can replay the lab's own secrets
+    (``replay_command``, with ``card_keys``: the replaying lab's station keys, default the
+    meter's), driven by every recorded command so far, answers instead."""
     fmt = card_format(profile.card.format,
                       where=f"meter profile {profile.name}: [card] format")
     if fmt.name != trace.card_format:
         raise ValueError(f"the trace is of card format {trace.card_format!r}, the meter of "
                          f"profile {profile.name} reads {fmt.name!r}")
     wallet = engine if engine is not None else PrepaidEngine(profile=profile)
-    reader = fmt.meter_reader(wallet, profile.protocol.address,
-                              MasterKeys(master_key, readback_master),
+    keys = MasterKeys(master_key, readback_master)
+    reader = fmt.meter_reader(wallet, profile.protocol.address, keys,
                               key_revision=profile.card.key_revision)
     report = ReplayReport("meter", fmt.name)
-    for session in meter_sessions(trace):
-        card = _RecordedCard(session, report)
-        reader.insert(card, at or datetime.now(UTC))
-        card.finish()
+    blank = fmt.blank_card(trace.options)
+    shadow = (_DrivenCard(blank, card_keys or keys) if hasattr(blank, "replay_command")
+              else None)
+    sessions = meter_sessions(trace)
+    first_steps = {session[0][0]: session for session in sessions}
+    for step, entry in enumerate(trace.entries, 1):
+        session = first_steps.get(step)
+        if entry.terminal != METER and shadow is not None:
+            shadow.at(entry.terminal)  # the writer's sessions shape the card the meter meets
+            command, _ = shadow.command(entry)
+            if command is not None:
+                shadow.send(command)
+        while session:  # a run of meter exchanges may hold several insertions in a row
+            if shadow is not None:
+                shadow.terminal = None  # a new insertion powers the card anew
+                shadow.at(METER)
+            card = _RecordedCard(session, report, shadow)
+            reader.insert(card, at or datetime.now(UTC))
+            rest = session[card.used:]
+            # the meter left early: another insertion if the rest starts as this one did
+            if not card.used or not rest or rest[0][1].command != session[0][1].command:
+                card.finish()
+                break
+            session = rest
     return report

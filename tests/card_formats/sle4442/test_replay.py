@@ -7,6 +7,7 @@ changed purchase byte, a locked card, a card under another issuer's keys) still 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,12 +16,16 @@ from typer.testing import CliRunner
 
 from rig.bench.config import BenchConfig
 from rig.card.keys import lab_test_key
+from rig.card.trace import ApduTrace, SavedTrace, TracedTransport
 from rig.card_formats.interface import MasterKeys
 from rig.card_formats.sle4442.format import SLE4442
 from rig.card_formats.sle4442.psc import meter_psc
 from rig.cli.main import app
+from rig.faults.card_world import MASTER, NOW, OTHER_MASTER, READBACK_MASTER, SERIAL, make_world
+from rig.profile import load_profile
 from rig.scenarios.prepaid_cycle import CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
+from rig.sim.card_replay import replay_against_meter
 from rig.sim.virtual_card import VirtualCard
 
 PROFILE = "dlt645-1p-memory-card"
@@ -108,8 +113,43 @@ def test_a_locked_card_differs_at_its_first_psc(run_trace: Path, tmp_path: Path)
     assert "INS 20: response differs: recorded SW 9007, replayed SW 9000" in first
 
 
-def test_a_memory_card_trace_says_it_cannot_be_replayed_against_a_meter(
+def test_a_memory_card_run_replays_against_a_meter_up_to_its_registers(
         run_trace: Path) -> None:
+    """Against a meter, the security memory's answers the trace cut come from a card of the
+    trace's format driven by the recorded commands (with this lab's PSC): the meter verifies
+    its PSC and goes on; only its readback, which carries its registers and the time, differs
+    from a meter not in the recorded state."""
     code, out = replay(str(run_trace), "--against", "meter", "--profile", PROFILE)
-    assert code == 2
-    assert "READ SECURITY MEMORY at 00h: the trace keeps no answer to give the meter" in out
+    assert code == 1, out
+    *differences, summary = out.strip().splitlines()
+    assert differences and all(re.search(r"\[meter\] UPDATE MAIN MEMORY at [89A-F][0-9A-F]h: "
+                                         r"command differs", d) for d in differences), out
+    assert "3 skipped (secret)" not in summary or "response bytes redacted" in summary
+
+
+def test_a_recorded_memory_card_cycle_replays_clean_against_a_meter_in_the_recorded_state(
+        ) -> None:
+    """Issue, vend, insert, read back, twice, in-process at a fixed time: the meter sessions
+    replay with no difference against a new meter of the same profile."""
+    w = make_world(personalise=False, card_format_name="sle4442")
+    trace = ApduTrace()
+    w.station.trace = trace
+    w.station.personalise(w.slot(), card_serial=SERIAL, meter_no=w.meter_no, key_revision=1)
+    for sequence, credit in ((1, 3000), (2, 1500)):
+        w.station.write_vend(w.slot(), w.vend(sequence, credit))
+        outcome = w.terminal.insert(TracedTransport(w.meter_slot(), trace, "meter"), NOW)
+        assert outcome.applied_sequence == sequence
+        w.station.read_readback(w.slot())
+    saved = SavedTrace("sle4442", {"dialect": "acs"}, trace.entries)
+    report = replay_against_meter(saved, load_profile(PROFILE), MASTER,
+                                  readback_master=READBACK_MASTER, at=NOW)
+    assert report.clean, report.to_text()
+    meter = [e for e in trace.entries if e.terminal == "meter"]
+    assert report.exchanges == len(meter) and report.skipped_secret == 6  # 3 compares x 2
+    assert report.bytes_not_compared == 4 * sum(e.command[:1] == b"\x31" for e in meter)
+    other = replay_against_meter(saved, load_profile(PROFILE), OTHER_MASTER,
+                                 readback_master=READBACK_MASTER, at=NOW,
+                                 card_keys=MasterKeys(MASTER))
+    assert not other.clean  # a meter of another issuer: its PSC does not open the card,
+    first = other.differences[0]  # so it leaves where the recorded meter wrote its readback
+    assert (first.name, first.replayed) == ("UPDATE MAIN MEMORY at 80h", b"")
