@@ -6,10 +6,14 @@ blank virtual card of the trace's format and each response compared with the rec
 Against a **meter**: the recorded card answers the emulated meter's card reader, session by
 session, and each command the meter sends is compared with the one recorded.
 
-Exchanges recorded redacted (keys, cryptograms) are never guessed: they are counted as
-"skipped (secret)". A card may offer two optional replay hooks (docs/card-formats.md):
-``replay_secret(header, status_word)`` puts it in the state a skipped exchange left it in,
-and ``volatile_response(command)`` names responses random by design, compared by status word.
+Exchanges recorded redacted (keys, cryptograms, a memory card's PSC) are never taken from
+the trace nor guessed. A card may offer optional replay hooks (docs/card-formats.md):
+``replay_command(recorded, response, keys, meter_side=)`` makes a redacted exchange whole with
+the replaying lab's own secret (SLE 4442: its PSC for the card's binding); otherwise the
+exchange is counted as "skipped (secret)", and ``replay_secret(header, status_word)`` puts
+the card in the state it left it in (RIGPP). ``volatile_response(command)`` names responses
+random by design, compared by status word. Response bytes the trace cut are counted, not
+compared.
 """
 
 from __future__ import annotations
