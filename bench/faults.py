@@ -94,16 +94,24 @@ def checksum_row(replies: int, out: dict[str, int]) -> Row:
     return ("serial_checksum", f.replies, None, None, note)  # a line count, not credit
 
 
+# The card formats the card campaigns run on (each through the format interface), and the
+# suffix of their JSON names: RIGPP's keep the names they had before formats were plugins.
+CARD_FORMATS = {"rigpp": "", "sle4442": "_sle4442"}
+
+
 def card_rows(out: dict[str, int]) -> list[Row]:
     rows: list[Row] = []
     campaigns: dict[str, tuple[Figures, str]] = {}
-    tearing = card_tearing.run_tearing_campaign()
-    campaigns["card_tearing_write"] = (tearing["purchase_write"],
-                                       "purchase write torn at every APDU boundary and prefix")
-    campaigns["card_tearing_meter"] = (tearing["meter_session"],
-                                       "meter apply/readback torn likewise")
-    campaigns["card_corruption"] = (card_corruption.run_corruption_campaign(),
-                                    "every bit of card info, tariff, purchase, readback EFs")
+    for fmt, suffix in CARD_FORMATS.items():
+        tearing = card_tearing.run_tearing_campaign(card_format_name=fmt)
+        campaigns[f"card_tearing_write{suffix}"] = (
+            tearing["purchase_write"],
+            f"{fmt}: purchase write torn at every exchange boundary and write prefix")
+        campaigns[f"card_tearing_meter{suffix}"] = (tearing["meter_session"],
+                                                    f"{fmt}: meter apply/readback torn likewise")
+        campaigns[f"card_corruption{suffix}"] = (
+            card_corruption.run_corruption_campaign(card_format_name=fmt),
+            f"{fmt}: every bit of every data region (EFs / memory blocks)")
     campaigns |= sle4442_tearing()
     for name, (f, what) in campaigns.items():
         out |= {f"{name}_cases": f.cases, f"{name}_lost": f.lost,
@@ -113,26 +121,22 @@ def card_rows(out: dict[str, int]) -> list[Row]:
 
 
 def sle4442_tearing() -> dict[str, tuple[Figures, str]]:
-    """The SLE 4442 memory-card format's writes cut after every byte, through the real prepaid
-    engine (once it is a MeterWallet: the card boundary gives it the protocol's methods)."""
+    """The SLE 4442 memory-card format's own campaign: its writes cut after every byte (both
+    dialects), through the real prepaid engine."""
     from rig.card_formats.sle4442 import tearing
     from rig.profile import load_profile
     from rig.sim.prepaid import PrepaidEngine
-
-    if not hasattr(PrepaidEngine, "readback_values"):
-        print("sle4442 tearing skipped: PrepaidEngine is not a MeterWallet yet", file=sys.stderr)
-        return {}
 
     def wallet() -> PrepaidEngine:
         return PrepaidEngine(load_profile(DLT645))
 
     out: dict[str, tuple[Figures, str]] = {}
     for dialect in ("acs", "omnikey"):
-        f = tearing.purchase_write_campaign(wallet, dialect)  # type: ignore[arg-type]
+        f = tearing.purchase_write_campaign(wallet, dialect)
         out[f"card_tearing_sle4442_{dialect}_write"] = (Figures(
             f.cases, f.lost, f.duplicated, f.unrecovered),
             f"SLE 4442 purchase block ({dialect}) torn after every byte")
-    f = tearing.readback_write_campaign(wallet)  # type: ignore[arg-type]
+    f = tearing.readback_write_campaign(wallet)
     out["card_tearing_sle4442_meter"] = (Figures(f.cases, f.lost, f.duplicated, f.unrecovered),
                                          "SLE 4442 meter readback torn after every byte")
     return out

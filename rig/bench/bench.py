@@ -67,8 +67,12 @@ class Bench:
 
     @property
     def card_options(self) -> dict[str, str]:
-        """The card format's options on this bench: the profile's, then the writer's."""
-        return {**self.profile.card.options, **self.config.card.writer_options()}
+        """The card format's options on this bench: the profile's, then the writer's (on an
+        emulated bench, issue_reader is the reader the bench made for the issuing writer)."""
+        options = {**self.profile.card.options, **self.config.card.writer_options()}
+        if options.get("issue_reader") and self.parts.get("issue_reader"):
+            options["issue_reader"] = self.parts["issue_reader"]
+        return options
 
     @property
     def instruments(self) -> dict[str, dict[str, object]]:

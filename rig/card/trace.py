@@ -124,6 +124,7 @@ class TracedTransport:
         self._secret_apdu = secret
         self._secret_command: Callable[[bytes], int | None] | None = getattr(
             transport, "secret_command", None)
+        self._describe: Callable[[bytes], str] | None = getattr(transport, "describe", None)
 
     def transmit(self, apdu: bytes) -> bytes:
         started = time.monotonic()
@@ -131,7 +132,8 @@ class TracedTransport:
         keep = self._secret_command(apdu) if self._secret_command is not None else None
         secret = self._secret_apdu is not None and self._secret_apdu(apdu)
         self.trace.record(apdu, response, terminal=self.name, started=started,
-                          duration=time.monotonic() - started, secret=secret, keep=keep)
+                          duration=time.monotonic() - started, secret=secret, keep=keep,
+                          name=None if self._describe is None else self._describe(apdu))
         return response
 
 

@@ -22,12 +22,15 @@ from rig.cli.billing_open import (
 )
 from rig.cli.billing_print import CodePageOpt, PaperOpt, station_printer
 from rig.cli.console import (
+    CardOptions,
     IdleMinutes,
     InsecureCookies,
     MasterKeyFile,
     MaxHours,
+    ProfilesDir,
     Reader,
     TimeZoneOpt,
+    card_options,
     console_asgi,
     require_server,
 )
@@ -42,6 +45,8 @@ def serve(
         help="also serve the vending console at /console/ for this vending station")] = None,
     reader: Reader = None,
     master_key_file: MasterKeyFile = None,
+    card_option: CardOptions = None,
+    profiles_dir: ProfilesDir = None,
     insecure_cookies: InsecureCookies = False,
     audit_key_file: AuditKeyFile = None,
     audit_anchor: AuditAnchor = None,
@@ -75,7 +80,8 @@ def serve(
                 c, station=console_station, reader=reader, master_key_file=master_key_file,
                 insecure_cookies=insecure_cookies, idle_minutes=session_idle_minutes,
                 max_hours=session_max_hours, time_zone=time_zone,
-                printer=station_printer(c, console_printer, code_page, paper_mm)))
+                printer=station_printer(c, console_printer, code_page, paper_mm),
+                writer_options=card_options(card_option), profiles_dir=profiles_dir))
             err.print(f"vending console on http://{host}:{port}/console/", highlight=False)
         err.print(f"billing centre API on http://{host}:{port} (docs: /docs)", highlight=False)
         with suppress(KeyboardInterrupt):

@@ -53,19 +53,35 @@ def replay(
     profile: Annotated[str | None, typer.Option(help="the meter's profile (--against meter)")]
     = None,
     profiles_dir: Annotated[Path | None, typer.Option(help="your meter profiles")] = None,
+    card: Annotated[Path | None, typer.Option(help="a saved virtual card (rig sim's card "
+                                              "file) to replay against instead of a blank "
+                                              "one (--against card)")] = None,
 ) -> None:
     """Replay the trace's commands and report each exchange that differs (step, command,
-    both status words); secret exchanges are skipped and counted, never guessed."""
+    both status words). A secret the trace redacted is presented as this lab's own (its
+    $RIG_MASTER_KEY, else the lab test key) where the card format can, else the exchange is
+    skipped and counted, never guessed."""
     from rig.card.trace import load_trace
+    from rig.card_formats.interface import MasterKeys
     from rig.sim import card_replay
+    from rig.sim.emulated_bench import lab_master_key
 
     try:
         trace = load_trace(trace_file)
         if against is Against.CARD:
-            report = card_replay.replay_against_card(trace)
+            app_ = None
+            if card is not None:
+                from rig.sim.virtual_card import VirtualCard
+
+                saved = VirtualCard.load(card)
+                if saved.format_name != trace.card_format:
+                    raise ValueError(f"card {card} is of card format {saved.format_name!r}, "
+                                     f"the trace of {trace.card_format!r}")
+                app_ = saved.app
+            report = card_replay.replay_against_card(trace, app_,
+                                                     keys=MasterKeys(lab_master_key()))
         else:
             from rig.profile import load_profile
-            from rig.sim.emulated_bench import lab_master_key
 
             meter = load_profile(profile or DEFAULT_PROFILE, profiles_dir)
             report = card_replay.replay_against_meter(trace, meter, lab_master_key())

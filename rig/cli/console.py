@@ -40,6 +40,11 @@ Reader = Annotated[str | None, typer.Option(
     help="the console station's card writer: PC/SC reader name or pattern")]
 MasterKeyFile = Annotated[Path | None, typer.Option(
     help="card master key for the writer (default: $RIG_MASTER_KEY)")]
+CardOptions = Annotated[list[str] | None, typer.Option(
+    "--card-option", help="the card writer's option KEY=VALUE, e.g. dialect=omnikey (repeat; "
+    "each card format gets those it has, docs/card-formats.md)")]
+ProfilesDir = Annotated[Path | None, typer.Option(
+    help="your meter profiles (the writer writes each meter's card in its profile's format)")]
 InsecureCookies = Annotated[bool, typer.Option(
     help="console session cookie over plain HTTP (loopback only)")]
 IdleMinutes = Annotated[int, typer.Option(
@@ -60,12 +65,26 @@ def require_server(command: str) -> None:
         raise fail(str(e)) from None
 
 
+def card_options(pairs: list[str] | None) -> dict[str, str]:
+    """``KEY=VALUE`` pairs as options (a one-line error naming a malformed one)."""
+    options: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise fail(f"--card-option {pair!r}: expected KEY=VALUE, e.g. dialect=omnikey")
+        options[key.strip()] = value.strip()
+    return options
+
+
 def console_asgi(centre: BillingCentre, *, station: str, reader: str | None,
                  master_key_file: Path | None, insecure_cookies: bool, idle_minutes: int,
                  max_hours: int, time_zone: str | None = None,
-                 printer: ReceiptPrinter | None = None) -> Any:
+                 printer: ReceiptPrinter | None = None,
+                 writer_options: dict[str, str] | None = None,
+                 profiles_dir: Path | None = None) -> Any:
     """The console app of ``station``; with ``reader``, its card writer holds the master key
-    (an unreadable key is a one-line error naming the reader)."""
+    and writes each meter's card in its profile's card format with ``writer_options`` (an
+    unreadable key or an option no format has is a one-line error naming the reader)."""
     from rig.card.keys import MasterKey
     from rig.station.console import PcscCardWriter, create_console_app
 
@@ -76,7 +95,11 @@ def console_asgi(centre: BillingCentre, *, station: str, reader: str | None,
                    else MasterKey.from_env())
         except RigError as e:
             raise fail(f"card writer {reader!r}: {e}") from None
-        writer = PcscCardWriter(centre, key, reader)
+        try:
+            writer = PcscCardWriter(centre, key, reader, card_options=writer_options,
+                                    profiles_dir=profiles_dir)
+        except RigError as e:
+            raise fail(str(e)) from None
     return create_console_app(centre, station=station, writer=writer,
                               secure_cookies=not insecure_cookies,
                               idle_timeout_s=idle_minutes * 60.0,
@@ -90,6 +113,8 @@ def serve(
     db: Db = DEFAULT_URL,
     reader: Reader = None,
     master_key_file: MasterKeyFile = None,
+    card_option: CardOptions = None,
+    profiles_dir: ProfilesDir = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     insecure_cookies: InsecureCookies = False,
@@ -112,7 +137,8 @@ def serve(
         app_ = console_asgi(c, station=station, reader=reader, master_key_file=master_key_file,
                             insecure_cookies=insecure_cookies,
                             idle_minutes=session_idle_minutes, max_hours=session_max_hours,
-                            time_zone=time_zone)
+                            time_zone=time_zone, writer_options=card_options(card_option),
+                            profiles_dir=profiles_dir)
         err.print(f"vending console of {station} on http://{host}:{port}/", highlight=False)
         with suppress(KeyboardInterrupt):  # the same cap on request bodies as the REST API
             uvicorn.run(BodyLimit(app_), host=host, port=port, log_level="info")

@@ -1,7 +1,7 @@
 """In-process card world for card-fault campaigns and terminal/station tests: a card
 format's real virtual card (RIGPP's CardApplication by default), the real vending station and
-the format's real meter card reader around a PrepaidEngine from the default profile, all
-found through the card-format registry.
+the format's real meter card reader around a PrepaidEngine from a profile of that format (the
+default profile for RIGPP), all found through the card-format registry.
 
 Only the billing centre is replaced, by `Ledger`, which records what the station reports
 (`mark_written`); the billing centre has its own tests. Lives in the package (not tests/)
@@ -24,10 +24,11 @@ from rig.card.keys import (
     lab_readback_test_key,
     lab_test_key,
 )
-from rig.card.session import DirectTransport
-from rig.card_formats.interface import MasterKeys, MeterCardReader
+from rig.card.session import ApduTransport, DirectTransport
+from rig.card_formats.interface import MasterKeys, MeterCardReader, meter_slot
 from rig.card_formats.registry import DEFAULT, card_format
-from rig.profile import load_profile
+from rig.errors import ConfigError
+from rig.profile import MeterProfile, available_profiles, load_profile
 from rig.sim.prepaid import PrepaidEngine
 from rig.station.vending_station import VendingStation
 
@@ -62,6 +63,12 @@ class World:
         self.card.reset()
         return DirectTransport(self.card)
 
+    def meter_slot(self) -> ApduTransport:
+        """A fresh insertion into the meter: the card's own meter slot if it has one (a memory
+        card's chip bus), else the same commands a writer sends."""
+        self.card.reset()
+        return meter_slot(self.card) or DirectTransport(self.card, "meter")
+
     def vend(self, sequence: int, credit: int, tariff_version: int = 1,
              price: Decimal = Decimal("0.5283")) -> VendResult:
         return VendResult(
@@ -81,18 +88,34 @@ class World:
                                                            self.terminal.key_revision)
 
 
+def profile_of_format(name: str) -> MeterProfile:
+    """The default profile if its meter reads card format ``name``, else the first shipped
+    (or the lab's) profile whose meter does."""
+    default = load_profile()
+    if default.card.format == name:
+        return default
+    for candidate in available_profiles():
+        profile = load_profile(candidate)
+        if profile.card.format == name:
+            return profile
+    raise ConfigError(f"no meter profile reads card format {name!r}")
+
+
 def make_world(*, personalise: bool = True, master: MasterKey = MASTER,
                card_format_name: str = DEFAULT) -> World:
     """The world; ``master`` is the key the meter was 'manufactured' with (the station
-    always holds MASTER: another one makes a meter of another issuer)."""
+    always holds MASTER: another one makes a meter of another issuer). The card, the
+    station's writer and the meter follow a profile of ``card_format_name`` (its options:
+    an SLE 4442 profile's reader dialect)."""
     fmt = card_format(card_format_name)
-    profile = load_profile()
+    profile = profile_of_format(fmt.name)
     engine = PrepaidEngine(profile=profile)
     meter_no = profile.protocol.address
     terminal = fmt.meter_reader(engine, meter_no, MasterKeys(master, READBACK_MASTER),
                                 key_revision=profile.card.key_revision)
-    world = World(engine, terminal, VendingStation(Ledger(), MASTER, fmt=fmt),
-                  fmt.blank_card(), Ledger(), meter_no)
+    options = dict(profile.card.options)
+    world = World(engine, terminal, VendingStation(Ledger(), MASTER, fmt=fmt, options=options),
+                  fmt.blank_card(options), Ledger(), meter_no)
     world.station.billing = world.ledger
     if personalise:
         world.station.personalise(world.slot(), card_serial=SERIAL, meter_no=meter_no,

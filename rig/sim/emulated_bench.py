@@ -20,6 +20,7 @@ from rig.card.trace import ApduTrace, TracedTransport
 from rig.card_formats.interface import InsertionOutcome, meter_slot
 from rig.card_formats.registry import card_format
 from rig.clock import BenchClock
+from rig.errors import ConfigError
 from rig.profile import MeterProfile, with_address
 from rig.sim.control import ControlServer
 from rig.sim.emulated_printer import EmulatedPrinter, printer_control
@@ -50,6 +51,7 @@ class BenchParts:
     time_scale: float
     printer: str = ""  # the receipt printer's raw TCP port (ESC/POS), tcp://host:port
     printer_port: str = ""  # the same printer on a pty (a serial receipt printer)
+    issue_reader: str = ""  # the issuing writer's PC/SC reader ([card] issue_reader asked)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,8 +112,14 @@ class EmulatedBench:
         self.card_options = {**card.options, **(card_options or {})}
         self.apdu_trace = apdu_trace  # the meter slot's exchanges go here too, if given
         self.card = VirtualCard(fmt.blank_card(self.card_options), format_name=card.format)
+        # [card] issue_reader: a second vpcd reader, the issuing writer, holding the same card
+        # (answering the issuing dialect) whenever the card is at the writers' desk.
+        self._issue_card = (self._issuing_view(fmt.name)
+                            if self.card_options.get("issue_reader") else None)
         self._slot = slot
         self._link: VpcdLink | None = None
+        self._issue_slot: VpcdSlot | None = None
+        self._issue_link: VpcdLink | None = None
         self._pty = PtySerialEndpoint(self.meter.on_serial_bytes)
         # `host`: where the load and the control channel listen (a lab's bench host serves
         # them to the network; the meter's pty and the card's reader stay on this machine).
@@ -123,6 +131,15 @@ class EmulatedBench:
         self.last_insertion: InsertionOutcome | None = None
         self.parts: BenchParts | None = None
 
+    def _issuing_view(self, format_name: str) -> VirtualCard:
+        """The card as the issuing writer's reader sees it: the same chip, the issuing dialect."""
+        in_reader = getattr(self.card.app, "in_reader", None)
+        dialect = self.card_options.get("issue_dialect")
+        if not callable(in_reader) or dialect is None:
+            raise ConfigError(f"[card] issue_reader: card format {format_name!r} with these "
+                              "options has no issuing writer (issue_dialect names its dialect)")
+        return VirtualCard(in_reader(dialect), format_name=format_name)
+
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> BenchParts:
         try:
@@ -131,6 +148,9 @@ class EmulatedBench:
                 slot.claim()
             self._slot = slot
             self._link = VpcdLink(self.card, slot)
+            if self._issue_card is not None:
+                self._issue_slot = claim_free_slot(wait_s=60.0)
+                self._issue_link = VpcdLink(self._issue_card, self._issue_slot)
             meter_port = self._pty.start()
             self._scpi.start()
             printer_url, printer_port = self.printer.start()
@@ -150,6 +170,7 @@ class EmulatedBench:
             time_scale=self.clock.scale,
             printer=printer_url,
             printer_port=printer_port,
+            issue_reader=self._issue_slot.reader_name if self._issue_slot else "",
         )
         return self.parts
 
@@ -165,9 +186,10 @@ class EmulatedBench:
         ):
             with contextlib.suppress(Exception):
                 stop()
-        if self._slot is not None:
-            self._slot.release()
-            self._slot = None
+        for held in (self._slot, self._issue_slot):
+            if held is not None:
+                held.release()
+        self._slot = self._issue_slot = None
 
     def __enter__(self) -> EmulatedBench:
         self.start()
@@ -178,8 +200,9 @@ class EmulatedBench:
 
     # -- the card courier --------------------------------------------------------------
     def _unplug_card(self) -> None:
-        if self._link is not None and self._link.inserted:
-            self._link.remove()
+        for link in (self._link, self._issue_link):
+            if link is not None and link.inserted:
+                link.remove()
 
     def move_card(self, to: CardPlace) -> InsertionOutcome | None:
         """Move the card; an insertion into the meter runs the meter's card session."""
@@ -191,6 +214,8 @@ class EmulatedBench:
             if to == "writer":
                 assert self._link is not None
                 self._link.insert()
+                if self._issue_link is not None:  # the issuing writer beside it
+                    self._issue_link.insert()
                 return None
             if to == "meter":
                 self.card.power()

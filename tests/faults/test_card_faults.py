@@ -32,8 +32,20 @@ def test_tearing_anywhere_loses_and_doubles_no_credit() -> None:
         assert (f.lost, f.duplicated, f.unrecovered) == (0, 0, 0), name
 
 
+def test_tearing_on_a_memory_card_loses_and_doubles_no_credit() -> None:
+    """The same campaign through the SLE 4442 format: the writer's purchase block torn after
+    every byte (a prefix of its write pseudo-APDU), the meter's chip-bus session at every
+    exchange (one byte a write: every byte of its 64-byte readback)."""
+    figures = card_tearing.run_tearing_campaign(card_format_name="sle4442")
+    write, meter = figures["purchase_write"], figures["meter_session"]
+    assert write.cases >= 2 * 31 and meter.cases >= 2 * 64
+    for name, f in figures.items():
+        assert (f.lost, f.duplicated, f.unrecovered) == (0, 0, 0), name
+
+
+@pytest.mark.parametrize("fmt", ["rigpp", "sle4442"])
 def test_the_tearing_books_see_a_meter_that_applies_a_purchase_twice(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
     applied = PrepaidEngine.apply_purchase
 
     def twice(self: PrepaidEngine, sequence: int, units: int, at: datetime) -> None:
@@ -42,13 +54,16 @@ def test_the_tearing_books_see_a_meter_that_applies_a_purchase_twice(
             applied(self, sequence, units, at)
 
     monkeypatch.setattr(PrepaidEngine, "apply_purchase", twice)
-    figures = card_tearing.run_tearing_campaign(stride=9)
+    figures = card_tearing.run_tearing_campaign(stride=9, card_format_name=fmt)
     assert figures["meter_session"].duplicated == figures["meter_session"].cases
 
 
-def test_corrupted_ef_contents_are_refused_or_applied_exactly_once() -> None:
-    figures = card_corruption.run_corruption_campaign(stride=7)  # every 7th bit of 4 EFs
-    assert figures.cases > 250
+@pytest.mark.parametrize(("fmt", "least"), [("rigpp", 250), ("sle4442", 200)])
+def test_corrupted_card_contents_are_refused_or_applied_exactly_once(fmt: str,
+                                                                     least: int) -> None:
+    """Every 7th bit of RIGPP's four EFs / an SLE 4442's identity, purchase and readbacks."""
+    figures = card_corruption.run_corruption_campaign(stride=7, card_format_name=fmt)
+    assert figures.cases > least
     assert (figures.lost, figures.duplicated, figures.unrecovered) == (0, 0, 0)
 
 

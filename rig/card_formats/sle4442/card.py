@@ -11,14 +11,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from rig.card.apdu import CardRemovedError
+from rig.card_formats.interface import KeySource
+from rig.card_formats.sle4442 import layout
 from rig.card_formats.sle4442.chip import (
     COMPARE_VERIFICATION,
+    READ_MAIN,
+    READ_PROTECTION,
     READ_SECURITY,
+    UPDATE_MAIN,
     UPDATE_SECURITY,
+    WRITE_PROTECTION,
     SLE4442Chip,
 )
 from rig.card_formats.sle4442.dialects import checked, front_end, issuing_select
+from rig.card_formats.sle4442.replay import native_command, writer_command
 from rig.errors import CardError
+
+# The data sheet's names of the native commands (docs/card-formats/sle4442.md, "The chip").
+NATIVE_NAMES = {READ_MAIN: "READ MAIN MEMORY", UPDATE_MAIN: "UPDATE MAIN MEMORY",
+                READ_PROTECTION: "READ PROTECTION MEMORY",
+                WRITE_PROTECTION: "WRITE PROTECTION MEMORY",
+                READ_SECURITY: "READ SECURITY MEMORY", UPDATE_SECURITY: "UPDATE SECURITY MEMORY",
+                COMPARE_VERIFICATION: "COMPARE VERIFICATION DATA"}
 
 # The ATR a PC/SC reader reports for an SLE 4442: TS 3B, T0 04 (4 historical bytes) and the
 # chip's own 4-byte answer to reset A2 13 10 91 (docs/card-formats/sle4442.md, "ATR").
@@ -64,6 +78,31 @@ class VirtualSLE4442:
             self.front.power_on()
         return self.front.process(apdu)
 
+    def memory_regions(self) -> dict[str, tuple[int, int, bool]]:
+        """The card's data regions for the fault campaigns' bit flips: name -> (address,
+        size, whether the station writes it again when it re-issues a damaged card)."""
+        return {"identity": (layout.IDENTITY_AT, layout.IDENTITY_SIZE, True),
+                "purchase": (layout.PURCHASE_AT, layout.BLOCK_SIZE, True),
+                **{f"readback {name}": (at, layout.READBACK_SIZE, False)
+                   for name, at in zip("AB", layout.READBACK_SLOTS, strict=True)}}
+
+    def read_region(self, name: str) -> bytes:
+        at, size, _ = self.memory_regions()[name]
+        return bytes(self.chip.main[at:at + size])
+
+    def write_region(self, name: str, data: bytes) -> None:
+        """Put ``data`` into the region as EEPROM wear or the vending office's re-issue would:
+        past the PSC and the protection bits (a fault, not a command)."""
+        at, size, _ = self.memory_regions()[name]
+        if len(data) != size:
+            raise ValueError(f"region {name} is {size} bytes, got {len(data)}")
+        self.chip.main[at:at + size] = data
+
+    def writes_memory(self, apdu: bytes) -> bool:
+        """Is ``apdu`` this dialect's main-memory write (the chip takes it byte by byte, so a
+        pulled card keeps a prefix)? For the fault campaigns' tear points."""
+        return len(apdu) > 5 and apdu[0] == 0xFF and apdu[1] == self.front.write_ins
+
     def tear_after(self, count: int | None) -> None:
         """Pull the card after ``count`` more main-memory bytes written (None = never)."""
         self.front.tear_after = count
@@ -72,6 +111,14 @@ class VirtualSLE4442:
         """The chip's contacts, for the emulated meter's card slot (powers the chip up)."""
         self.front.power_on()
         return NativeBus(self)
+
+    def replay_command(self, recorded: bytes, response: bytes, keys: KeySource, *,
+                       meter_side: bool) -> bytes | None:
+        """A redacted exchange of a saved trace made whole with the replaying lab's own PSC
+        (``rig card replay``, docs/card-formats.md): the command to send, or None to skip it."""
+        if meter_side:
+            return native_command(self.chip, recorded, keys)
+        return writer_command(self.chip, self.front.name, recorded, response, keys)
 
     def to_dict(self) -> dict[str, Any]:
         saved = {"format": "sle4442", "dialect": self.dialect, "chip": self.chip.to_dict()}
@@ -102,16 +149,25 @@ class NativeBus:
 
     @staticmethod
     def secret_command(command: bytes) -> int | None:
-        """The bytes of ``command`` a trace may keep, or None if the exchange holds no
-        secret. A PSC compared or written, and the security memory read (it shows the PSC
-        once the card is unlocked), keep their control and address bytes only."""
+        """The bytes of ``command`` a trace may keep (its answer is then cut whole), or None
+        if the exchange holds no secret. A PSC compared or written keeps its control and
+        address bytes only; the security memory read keeps its command, which carries no
+        secret, but not its answer (it shows the PSC once the card is unlocked)."""
         if len(command) != 3:
             return None
         control, address = command[0], command[1]
-        if control in (COMPARE_VERIFICATION, READ_SECURITY) or (
+        if control == READ_SECURITY:
+            return 3
+        if control == COMPARE_VERIFICATION or (
                 control == UPDATE_SECURITY and address != 0):  # address 0: the error counter
             return 2
         return None
+
+    @staticmethod
+    def describe(command: bytes) -> str:
+        """The command's name and address, for a trace (never its data: it may be a PSC)."""
+        name = NATIVE_NAMES.get(command[0], f"control {command[0]:02X}h") if command else "?"
+        return f"{name} at {command[1]:02X}h" if len(command) > 1 else name
 
     def transmit(self, command: bytes) -> bytes:
         if len(command) != 3:

@@ -270,17 +270,10 @@ class SLE4442Writer:
         on_card = self._purchase_block(client)
         readback = self._newest_readback(client)
         applied = readback.last_sequence if readback is not None else None
-        if applied is not None and purchase.sequence <= applied:
-            raise CardError(f"purchase {purchase.sequence}: meter {purchase.meter_no} has "
-                            f"applied purchase {applied} already")
-        if on_card is not None and on_card.sequence != purchase.sequence and (
-                applied is None or on_card.sequence > applied):
-            raise CardError(f"card {identity.card_serial} carries purchase {on_card.sequence}"
-                            " the meter has not applied yet: insert the card in the meter "
-                            "first")
-        if applied is not None and purchase.sequence != applied + 1:
-            raise CardError(f"purchase {purchase.sequence}: the meter takes only purchase "
-                            f"{applied + 1} next")
+        if on_card is None or on_card.sequence != purchase.sequence:
+            self._check_next(identity, purchase, on_card, applied)
+        # else: the same vend again (a retry after a torn write, or one whose confirmation
+        # was lost): the meter applies a purchase count once, so it adds nothing twice
         block = layout.PurchaseBlock(
             purchase.sequence, purchase.credit, layout.UNITS[purchase.credit_unit],
             purchase.tariff_version, purchase.price_per_kwh, purchase.alarm1, purchase.alarm2,
@@ -289,6 +282,22 @@ class SLE4442Writer:
         self._unlock(client, identity)
         self._write_checked(client, layout.PURCHASE_AT, encoded, "write purchase")
         return _on_card(block)
+
+    @staticmethod
+    def _check_next(identity: layout.Identity, purchase: Purchase,
+                    on_card: layout.PurchaseBlock | None, applied: int | None) -> None:
+        """A new vend must be the meter's next purchase count, on a card whose own purchase
+        the meter has applied."""
+        if applied is not None and purchase.sequence <= applied:
+            raise CardError(f"purchase {purchase.sequence}: meter {purchase.meter_no} has "
+                            f"applied purchase {applied} already")
+        if on_card is not None and (applied is None or on_card.sequence > applied):
+            raise CardError(f"card {identity.card_serial} carries purchase {on_card.sequence}"
+                            " the meter has not applied yet: insert the card in the meter "
+                            "first")
+        if applied is not None and purchase.sequence != applied + 1:
+            raise CardError(f"purchase {purchase.sequence}: the meter takes only purchase "
+                            f"{applied + 1} next")
 
     def write_parameters(self, transport: ApduTransport, parameters: ParameterSet) -> None:
         if len(parameters.tariff_rates) > 1 or parameters.friendly_periods:

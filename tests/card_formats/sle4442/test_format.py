@@ -87,8 +87,12 @@ def test_prepaid_cycle_purchase_count_rule_and_readback(keys, wallet, dialect) -
         writer.write_purchase(Slot(card), purchase(3))
     writer.write_purchase(Slot(card), purchase(2, 500))  # the same vend again: allowed
     assert reader.insert(card.meter_slot(), NOW).applied_sequence == 2
+    # the same vend again after the meter applied it (its confirmation was lost): written,
+    # and the meter adds nothing; an older one is refused
+    writer.write_purchase(Slot(card), purchase(2, 500))
+    assert reader.insert(card.meter_slot(), NOW).applied_sequence is None
     with pytest.raises(CardError, match="has applied purchase 2 already"):
-        writer.write_purchase(Slot(card), purchase(2, 500))
+        writer.write_purchase(Slot(card), purchase(1))
     assert wallet.balance == Decimal("105.00")
 
 

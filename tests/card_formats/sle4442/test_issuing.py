@@ -5,17 +5,20 @@ On the emulated bench the virtual card answers the issuing dialect while it is i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
 from rig.billing.connect import connect_billing
 from rig.card_formats.interface import MasterKeys, Purchase
 from rig.card_formats.sle4442.format import SLE4442
+from rig.cli.main import app
 from rig.errors import CardError, ConfigError
 from rig.report.record import RunRecord
 from rig.scenarios import certification
@@ -25,6 +28,9 @@ from .conftest import METER, Slot
 
 SERIAL = "00000000000000A1"
 OMNIKEY_ISSUING = {"dialect": "omnikey", "issue_dialect": "acs"}
+# A real bench's set-up: the ACS issuing writer is a second PC/SC reader (on the emulated
+# bench, a second vpcd reader holding the same card).
+ISSUE_READER = {**OMNIKEY_ISSUING, "issue_reader": "emulated"}
 
 
 def _purchase(sequence: int = 1, meter_no: str = METER) -> Purchase:
@@ -101,8 +107,10 @@ def memory_card_steps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
 
 
 @pytest.mark.bench
-@pytest.mark.parametrize("memory_card_steps", [{"dialect": "acs"}, OMNIKEY_ISSUING],
-                         ids=["acs", "omnikey-issuing-acs"], indirect=True)
+@pytest.mark.parametrize("memory_card_steps", [{"dialect": "acs"}, OMNIKEY_ISSUING,
+                                               ISSUE_READER],
+                         ids=["acs", "omnikey-issuing-acs", "omnikey-issue-reader"],
+                         indirect=True)
 def test_card_for_another_meter_scenario_passes_in_each_dialect(
         memory_card_steps: BenchSteps) -> None:
     """The suite's fastest scenario issues the card, sells and re-binds it to another meter:
@@ -119,3 +127,36 @@ def test_an_omnikey_bench_without_issuing_writer_fails_in_one_line(
     with pytest.raises(CardError, match=r"^omnikey: CHANGE PSC and WRITE PROTECTION: .*"
                                         r'issue_dialect = "acs"'):
         certification.card_for_another_meter_is_refused(memory_card_steps)
+
+
+@pytest.mark.bench
+def test_rig_run_issues_in_the_issuing_readers_writer_and_sells_in_the_omnikey_one(
+        tmp_path: Path, bench_config: BenchConfig) -> None:
+    """`rig run` on an OMNIKEY bench whose config names an issue_reader: the card is issued
+    through a second PC/SC reader in the ACS dialect (the code path of a real bench: the
+    writer waits for the card there) and sold through the OMNIKEY reader, which never hears
+    an ACS command; the cycle balances and its trace replays clean."""
+    if bench_config.kind != "emulated":
+        pytest.skip("the emulated memory-card meter and its card")
+    bench = tmp_path / "omnikey.toml"
+    bench.write_text('kind = "emulated"\nprofile = "dlt645-1p-memory-card"\n'
+                     'time_scale = 36000.0\n[card]\ndialect = "omnikey"\n'
+                     'issue_dialect = "acs"\nissue_reader = "emulated"\n', "utf-8")
+    run = CliRunner().invoke(app, ["run", "--bench", str(bench), "--out", str(tmp_path)])
+    assert run.exit_code == 0, run.output
+    [trace_file] = tmp_path.glob("prepaid-cycle-*/apdu-trace.jsonl")
+    header, *lines = trace_file.read_text("utf-8").splitlines()
+    issue_reader = json.loads(header)["options"]["issue_reader"]
+    used: dict[str, set[str]] = {}
+    for entry in map(json.loads, lines):
+        if entry["terminal"] != "meter":
+            reader, _, dialect = entry["terminal"].rpartition(" [")
+            used.setdefault(f"{reader} [{dialect}", set()).add(entry["command"][:4])
+    assert f"{issue_reader} [acs]" in used and "FFA4" in used[f"{issue_reader} [acs]"]
+    assert "FFD2" in used[f"{issue_reader} [acs]"]  # the PSC set in the issuing writer
+    selling = [t for t in used if t.endswith("[omnikey]")]
+    assert len(selling) == 1 and not selling[0].startswith(issue_reader)
+    assert "FFD6" in used[selling[0]]  # the vend written through the OMNIKEY reader
+    assert not any(t.endswith("[acs]") and not t.startswith(issue_reader) for t in used)
+    replay = CliRunner().invoke(app, ["card", "replay", str(trace_file)])
+    assert replay.exit_code == 0 and " 0 differ" in replay.output, replay.output

@@ -30,7 +30,7 @@ ROLES = {"carol": "cashier", "sam": "supervisor", "ada": "administrator"}
 
 
 def seed(centre: BillingCentre, *, meter_no: str = METER, card: str = CARD,
-         unit: str = "money_cents", commissioning_wh: int = 0) -> None:
+         unit: str = "money_cents", commissioning_wh: int = 0, profile: str = "p") -> None:
     centre.register_station(STATION)
     for name, role in ROLES.items():
         centre.register_operator(name, role)
@@ -38,7 +38,7 @@ def seed(centre: BillingCentre, *, meter_no: str = METER, card: str = CARD,
     centre.create_tariff("RES", Decimal("0.2500"), datetime(2024, 1, 1, tzinfo=UTC),
                          taxes=(Tax("VAT", Decimal("15")),), fixed_monthly=Decimal("2.00"))
     centre.register_customer("Grace Hopper", "ACC-1", "1 Harbour Road")
-    centre.register_meter(meter_no, customer_account="ACC-1", profile="p", credit_unit=unit,
+    centre.register_meter(meter_no, customer_account="ACC-1", profile=profile, credit_unit=unit,
                           tariff_code="RES", key_revision=1,
                           commissioning_energy_wh=commissioning_wh,
                           commissioned_at=datetime(2024, 1, 1, tzinfo=UTC))

@@ -65,7 +65,7 @@ def rig(meter_profile: MeterProfile, tmp_path_factory: pytest.TempPathFactory) -
     with EmulatedBench(meter_profile) as bench:
         meter_no, card = bench.meter.meter_no, uuid.uuid4().hex[:16].upper()
         seed(centre, meter_no=meter_no, card=card, unit=unit,
-             commissioning_wh=bench.meter.engine.energy_wh)
+             commissioning_wh=bench.meter.engine.energy_wh, profile=meter_profile.name)
         centre.register_customer("Alan Turing", "ACC-2")
         centre.register_meter(OTHER_METER, customer_account="ACC-2", profile="p",
                               credit_unit="money_cents", tariff_code="RES", key_revision=1,

@@ -75,6 +75,22 @@ def test_an_unreadable_writer_key_is_one_line_naming_the_reader(tmp_path: Path,
     assert "Traceback" not in run.stderr
 
 
+def test_bad_card_writer_options_are_one_line_each(tmp_path: Path, seeded_db: Path) -> None:
+    """--card-option KEY=VALUE: a malformed pair, and an option no installed card format
+    has, stop the console before it serves, in one line naming them."""
+    shutil.copyfile(seeded_db, tmp_path / "c.sqlite")
+    key = tmp_path / "master.key"
+    key.write_text(bytes(range(1, 17)).hex())
+    for option, says in (("dialect", "--card-option 'dialect': expected KEY=VALUE"),
+                         ("speed=fast", "no installed card format has the option speed")):
+        run = _rig("console", "serve", "--db", f"sqlite:///{tmp_path / 'c.sqlite'}",
+                   "--station", STATION, "--reader", "Virtual PCD 00 07",
+                   "--master-key-file", str(key), "--card-option", option,
+                   "--port", str(_free_port()))
+        assert run.returncode == 2, run.stderr
+        assert says in run.stderr and "Traceback" not in run.stderr
+
+
 def test_the_console_password_is_read_from_stdin_not_argv(tmp_path: Path,
                                                           seeded_db: Path) -> None:
     db = tmp_path / "cli.sqlite"

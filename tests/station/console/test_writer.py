@@ -44,7 +44,7 @@ def station(meter_profile: MeterProfile,
     unit = "money_cents" if meter_profile.credit.unit is CreditKind.MONEY else "energy_wh"
     with EmulatedBench(meter_profile) as bench:
         meter_no, card = bench.meter.meter_no, uuid.uuid4().hex[:16].upper()
-        seed(centre, meter_no=meter_no, card=card, unit=unit)
+        seed(centre, meter_no=meter_no, card=card, unit=unit, profile=meter_profile.name)
         centre.open_session("carol", STATION)
         assert bench.parts is not None
         writer = PcscCardWriter(centre, lab_master_key(), bench.parts.card_reader)
@@ -67,7 +67,7 @@ def test_no_card_then_card_pulled_mid_write_then_retry_writes_once(
     assert missing.value.retry
     station.bench.move_card("writer")
 
-    original = station.writer._station.write_vend
+    original = station.writer.station_for(station.meter_no).write_vend
     apdus = 0
 
     class PulledOut:
@@ -83,7 +83,7 @@ def test_no_card_then_card_pulled_mid_write_then_retry_writes_once(
                 station.bench.move_card("hand")
             return self.conn.transmit(apdu)
 
-    monkeypatch.setattr(station.writer._station, "write_vend",
+    monkeypatch.setattr(station.writer.station_for(station.meter_no), "write_vend",
                         lambda conn, v: original(PulledOut(conn), v))
     with pytest.raises(WriteProblem, match="Card removed — retry") as pulled:
         station.writer.write_vend(vend)
@@ -104,14 +104,36 @@ def test_no_card_then_card_pulled_mid_write_then_retry_writes_once(
 def test_a_card_of_another_meter_is_refused_without_retry(station: Station) -> None:
     station.bench.move_card("writer")
     other = "000000000077"
-    station.centre.register_meter(other, customer_account="ACC-1", profile="p",
-                                  credit_unit=station.centre.meter(station.meter_no).credit_unit,
+    mine = station.centre.meter(station.meter_no)
+    station.centre.register_meter(other, customer_account="ACC-1", profile=mine.profile,
+                                  credit_unit=mine.credit_unit,
                                   tariff_code="RES", key_revision=1, commissioning_energy_wh=0,
                                   commissioned_at=station.centre.now())
     station.centre.issue_card(other, "CARD-77")
     vend = station.centre.vend(other, Decimal("5.00"), request_id=uuid.uuid4().hex,
                                station=STATION, operator="carol")
     with pytest.raises(WriteProblem, match=r"The card was refused: .* bound to meter") as e:
+        station.writer.write_vend(vend)
+    assert not e.value.retry
+    assert station.centre.vend_by_id(vend.vend_id).status is VendStatus.CREATED
+
+
+def test_a_meter_whose_profile_the_station_lacks_is_not_written_in_a_guessed_format(
+        station: Station) -> None:
+    """The card format comes from the meter's registered profile: a profile this station
+    does not have is named, and no card is touched."""
+    station.bench.move_card("writer")
+    stranger = "000000000078"
+    mine = station.centre.meter(station.meter_no)
+    station.centre.register_meter(stranger, customer_account="ACC-1", profile="acme-9p",
+                                  credit_unit=mine.credit_unit, tariff_code="RES",
+                                  key_revision=1, commissioning_energy_wh=0,
+                                  commissioned_at=station.centre.now())
+    station.centre.issue_card(stranger, "CARD-78")
+    vend = station.centre.vend(stranger, Decimal("5.00"), request_id=uuid.uuid4().hex,
+                               station=STATION, operator="carol")
+    with pytest.raises(WriteProblem, match=r"cannot tell how to write meter 000000000078's "
+                                           r"card: meter profile 'acme-9p' not found") as e:
         station.writer.write_vend(vend)
     assert not e.value.retry
     assert station.centre.vend_by_id(vend.vend_id).status is VendStatus.CREATED

@@ -134,6 +134,7 @@ class AcsFrontEnd(FrontEndBase):
     As the manuals require, SELECT_CARD_TYPE must come first after power-on."""
 
     name = NAME
+    write_ins = INS_WRITE
     selected = False
 
     def power_on(self) -> None:

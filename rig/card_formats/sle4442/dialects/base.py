@@ -150,6 +150,7 @@ class ReaderFrontEnd(Protocol):
     name: str
     chip: SLE4442Chip
     tear_after: int | None
+    write_ins: int  # the INS of the dialect's main-memory write
 
     def power_on(self) -> None: ...
 
@@ -161,6 +162,7 @@ class FrontEndBase:
     dialect maps onto native commands."""
 
     name = "?"
+    write_ins = -1
 
     def __init__(self, chip: SLE4442Chip) -> None:
         self.chip = chip

@@ -75,6 +75,7 @@ class OmnikeyFrontEnd(FrontEndBase):
     """A virtual OMNIKEY reader holding a virtual SLE 4442."""
 
     name = NAME
+    write_ins = INS_UPDATE_BINARY
 
     def answer(self, ins: int, p1: int, p2: int, p3: int, body: bytes) -> bytes:
         if ins == INS_READ_BINARY:
