@@ -22,10 +22,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from rig.card.records import ReadbackRecord
+from rig.card.keys import unwrap_key
+from rig.card.records import KeyChangeRecord, ReadbackRecord
 from rig.card_formats.rigpp.meter import MeterCardTerminal
 from rig.card_formats.sle4442.reader import SLE4442MeterReader
 from rig.errors import ConfigError
+from rig.meter.card_errors import CardErrorCode
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.frame import ABNORMAL
 from rig.meter.protocols import Wire
@@ -407,6 +409,53 @@ class _WrongRelayState(_Readback):
         return replace(record, relay_open=not record.relay_open)
 
 
+class _KeyChangeUnchecked(MeterCardTerminal):
+    """A KEY_CHANGE card is trusted as read: its MAC, its old revision and the key wrap's
+    integrity check are not verified, so a key change signed under any key is installed."""
+
+    def _check_key_change(self, session: Any, plan: Any) -> None:
+        rec = session.read_command(KeyChangeRecord)
+        if rec is None:
+            super()._check_key_change(session, plan)
+            return
+        new_key = unwrap_key(self._key, rec.wrapped_key) or rec.wrapped_key[:len(self._key)]
+        plan.new_key = (rec.new_revision, new_key)
+
+
+class _KeyChangeNotApplied(MeterCardTerminal):
+    """A KEY_CHANGE card is checked and acknowledged, but the new key is never stored: the
+    meter stays at its old key revision."""
+
+    def _apply(self, plan: Any, now: datetime) -> None:
+        if plan.new_key is not None:
+            plan.new_key = None
+            plan.changed = True
+            plan.messages.append(f"meter key changed to revision {self.key_revision + 1}")
+        super()._apply(plan, now)
+
+
+class _SupersededKeyKept(MeterCardTerminal):
+    """After a key change the meter still accepts cards keyed for the superseded revision
+    (it retries a card it refused as not authorised under the old key)."""
+
+    _superseded: tuple[int, bytes] | None = None
+
+    def insert(self, transport: ApduTransport, now: datetime) -> InsertionOutcome:
+        before = (self.key_revision, self._key)
+        outcome = super().insert(transport, now)
+        if self.key_revision != before[0]:
+            self._superseded = before
+            return outcome
+        old, refusal = self._superseded, outcome.refusal
+        if old is None or refusal is None or refusal.code != CardErrorCode.NOT_AUTHORISED:
+            return outcome
+        self.key_revision, self._key = old
+        try:
+            return super().insert(transport, now)
+        finally:
+            self.key_revision, self._key = before
+
+
 def _wrong_readback_key(meter: EmulatedMeter) -> None:
     t = meter.terminal
     assert isinstance(t, MeterCardTerminal)
@@ -620,6 +669,17 @@ class _OldKeyKept(StsKeypad):
             self.decoder_key = current
 
 
+class _RolloverKeepsTids(StsKeypad):
+    """A roll-over key change moves the meter to the new key and base date but keeps the TID
+    memory of the old base date, so every token counted from the new base date is Old."""
+
+    def _install(self, sections: list[int]) -> None:
+        kept = list(self.tids)
+        super()._install(sections)
+        if not self.tids and kept:
+            self.tids.extend(kept)
+
+
 class _CrcShownAsFormat(StsKeypad):
     """A token that does not decrypt (another meter's, or a mistype) shows Format."""
 
@@ -653,6 +713,8 @@ STS_USED = "sts used token is refused"
 STS_OLD = "sts old token is refused"
 STS_OTHER_METER = "sts token made for a different meter is refused"
 STS_KEY_CHANGE = "sts key change then a token under the new key"
+STS_ROLLOVER = "sts rollover to the next base date"
+KEY_CHANGE = "key change card moves the meter to the next key revision"
 
 _CATALOGUE = (
     Defect("alarm1-early", ALARMS, "alarm 1 raised at 110 % of its level",
@@ -730,6 +792,13 @@ _CATALOGUE = (
            _rigpp),
     Defect("mac-not-checked", MAC, "purchase and tariff MACs not verified",
            _terminal(_MacNotChecked), _rigpp),
+    Defect("key-change-wrong-key-accepted", KEY_CHANGE, "a key change card signed under a key "
+           "that is not the meter's is installed (MAC, old revision and key wrap not checked)",
+           _terminal(_KeyChangeUnchecked), _rigpp),
+    Defect("key-change-not-applied", KEY_CHANGE, "a key change card is acknowledged but the "
+           "meter keeps its old key revision", _terminal(_KeyChangeNotApplied), _rigpp),
+    Defect("key-change-old-key-kept", KEY_CHANGE, "after a key change, cards keyed for the "
+           "superseded revision are still accepted", _terminal(_SupersededKeyKept), _rigpp),
     Defect("hoarding-not-enforced", HOARDING, "purchases beyond the hoarding limit accepted",
            _engine(_HoardingIgnored)),
     Defect("hoarding-checks-balance-only", HOARDING, "hoarding limit compared with the balance "
@@ -788,6 +857,9 @@ _CATALOGUE = (
            _keypad(_TokenCreditedTwice), _sts),
     Defect("sts-old-key-accepted", STS_KEY_CHANGE, "after a key change the superseded decoder "
            "key is still accepted", _keypad(_OldKeyKept), _sts),
+    Defect("sts-rollover-keeps-tid-memory", STS_ROLLOVER, "a roll-over key change keeps the "
+           "old base date's TID memory (new-base tokens refused as Old)",
+           _keypad(_RolloverKeepsTids), _sts),
     Defect("sts-crc-error-shown-as-format", STS_OTHER_METER, "a token that does not decrypt "
            "shows Format instead of CRC Err (the wrong refusal reason)",
            _keypad(_CrcShownAsFormat), _sts),
