@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rig.card.keys import unwrap_key
 from rig.card.records import KeyChangeRecord, ReadbackRecord
@@ -34,6 +34,8 @@ from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
 from rig.sim import memory_card_defects as mc
 from rig.sim import nvm
+from rig.sim.emulated_printer import EmulatedPrinter
+from rig.sim.escpos_parser import EscPosParser
 from rig.sim.prepaid import PrepaidEngine, RelayReason
 from rig.sim.sts_keypad import KeypadResult, StsKeypad, TokenResult
 
@@ -48,13 +50,15 @@ TENTH = Decimal("0.1")
 
 @dataclass(frozen=True)
 class Defect:
-    """One known defect: what the meter does wrong and the requirement that must catch it."""
+    """One known defect: what the meter (or the station's receipt printer on the bench, for
+    the one requirement that certifies it) does wrong and the requirement that must catch it."""
 
     name: str
     requirement: str  # the certification test (docs/certification.md) that must fail on it
     what: str
-    install: Callable[[EmulatedMeter], None]
+    install: Callable[[Any], None]  # given the part it breaks: the meter, or the printer
     applies: Callable[[MeterProfile], bool] = lambda p: True
+    part: str = "meter"  # "meter" | "printer"
 
 
 # -- profile predicates --------------------------------------------------------------------
@@ -690,6 +694,40 @@ class _CrcShownAsFormat(StsKeypad):
         return result
 
 
+# -- receipt printer defects (the vending station's printer on the bench) -------------------
+class _PaperEndNotReported(EmulatedPrinter):
+    """The paper-end sensor never reports: with the roll out the printer says it is ready and
+    what it is sent never reaches paper."""
+
+    def status_byte(self, n: int) -> int:
+        held = self.state
+        self.state = replace(held, paper_out=False)
+        try:
+            return super().status_byte(n)
+        finally:
+            self.state = held
+
+
+class _CutIgnoredParser(EscPosParser):
+    def _cut(self, how: Literal["full", "partial"]) -> None:
+        super()._cut(how)
+        self.receipts[-1].cut = None  # the paper fed on, never cut
+
+
+class _CutterIgnored(EmulatedPrinter):
+    """The cutter ignores GS V: receipts come out one long strip, never cut."""
+
+    def _new_parser(self) -> EscPosParser:
+        return _CutIgnoredParser(status=self.status_byte)
+
+
+def _printer(cls: type[EmulatedPrinter]) -> Callable[[EmulatedPrinter], None]:
+    def install(printer: EmulatedPrinter) -> None:
+        printer.__class__ = cls
+        printer._pty_parser = printer._new_parser()
+    return install
+
+
 # -- the catalogue -------------------------------------------------------------------------------
 ALARMS = "alarms at predicted times"
 CUTOFF = "cutoff and reconnection"
@@ -708,6 +746,7 @@ CUT_IN_CARD = "power failure during a card insertion"
 CUT_IN_USE = "power failure during consumption"
 COVER = "terminal cover opening is recorded"
 PROTOCOL_ERROR = "unknown register is answered with an error"
+PRINTER = "receipt printer"
 STS_CREDIT = "sts credit token is accepted"
 STS_USED = "sts used token is refused"
 STS_OLD = "sts old token is refused"
@@ -849,6 +888,11 @@ _CATALOGUE = (
            "recorded at power-up", _meter(_cover_latch_lost)),
     Defect("tamper-not-counted", COVER, "a cover opening with supply is not counted",
            _meter(_cover_not_counted)),
+    Defect("printer-paper-end-not-reported", PRINTER, "the receipt printer's paper-end "
+           "sensor never reports: with the roll out it answers ready and prints nothing",
+           _printer(_PaperEndNotReported), part="printer"),
+    Defect("printer-cutter-ignored", PRINTER, "the receipt printer never cuts the paper",
+           _printer(_CutterIgnored), part="printer"),
     Defect("sts-used-token-accepted", STS_USED, "a token typed again is credited again",
            _keypad(_UsedTokenAccepted), _sts),
     Defect("sts-old-token-accepted", STS_OLD, "a token older than the TID memory is accepted",
@@ -882,10 +926,16 @@ def applicable(profile: MeterProfile) -> list[Defect]:
     return [d for d in _CATALOGUE if d.applies(profile)]
 
 
-def install(meter: EmulatedMeter, name: str) -> None:
-    """Give `meter` the defect `name` (before the bench starts serving it)."""
+def install(meter: EmulatedMeter, name: str, printer: EmulatedPrinter | None = None) -> None:
+    """Give `meter` (or, for a printer defect, the bench's `printer`) the defect `name`
+    (before the bench starts serving it)."""
     entry = defect(name)
     if not entry.applies(meter.profile):
         raise ConfigError(f"meter defect {name!r} does not apply to profile "
                           f"{meter.profile.name!r} (it lacks what the defect breaks)")
+    if entry.part == "printer":
+        if printer is None:
+            raise ConfigError(f"defect {name!r} breaks the receipt printer: this bench has none")
+        entry.install(printer)
+        return
     entry.install(meter)
