@@ -324,14 +324,17 @@ def friendly_period(s: BenchSteps) -> None:
                        max_bench_hours=48)
         last_closed = seen.before
         s.record.measure("credit bought", credit, s.unit)
-        if last_closed is not None:
-            s.record.measure("overdraft reached with the relay closed", last_closed.overdraft,
-                             s.unit, low=t.overdraft_limit + expect.automatic_emergency(p)
-                             + expect.REGISTER_DIGIT,
-                             description="past the cut-off level: only the period kept it on")
-            if "relay_trip" in t.alarm2_actions:
-                s.record.measure("alarm 2 raised inside the period without a relay trip",
-                                 last_closed.pre_trip_alarm, equals=True)
+        # Read at the first poll that saw the relay open: nothing is counted after the
+        # cut-off, so this is the overdraft the period let the meter reach, whatever the
+        # polling rate (the last poll seen closed may be hours before the period's end).
+        s.record.measure("overdraft reached with the relay closed", seen.state.overdraft,
+                         s.unit, low=t.overdraft_limit + expect.automatic_emergency(p)
+                         + expect.REGISTER_DIGIT,
+                         description="past the cut-off level: only the period kept it on "
+                                     "(read when the relay was first seen open)")
+        if last_closed is not None and "relay_trip" in t.alarm2_actions:
+            s.record.measure("alarm 2 raised inside the period without a relay trip",
+                             last_closed.pre_trip_alarm, equals=True)
         s.record.measure("relay first seen open (bench time)",
                          seen.latest.isoformat(timespec="seconds"))
         record = s.meter.last_cutoff()
