@@ -337,11 +337,15 @@ def friendly_period(s: BenchSteps) -> None:
                              last_closed.pre_trip_alarm, equals=True)
         s.record.measure("relay first seen open (bench time)",
                          seen.latest.isoformat(timespec="seconds"))
-        record = s.meter.last_cutoff()
-        s.record.measure("cut-off at the period's end (meter trip record)",
-                         Decimal(str((record - end).total_seconds())), "s",
-                         low=Decimal(0), high=Decimal(RECORD_RESOLUTION.total_seconds()),
-                         description=f"period ends {end.isoformat()}; record "
-                                     f"{record.isoformat()}")
+        record = s.meter.last_cutoff_or_none()
+        if record is None:  # opened for another reason (an alarm-2 trip inside the period)
+            s.record.measure("cut-off recorded by the meter", False, equals=True,
+                             description=f"relay open, status {seen.state}")
+        else:
+            s.record.measure("cut-off at the period's end (meter trip record)",
+                             Decimal(str((record - end).total_seconds())), "s",
+                             low=Decimal(0), high=Decimal(RECORD_RESOLUTION.total_seconds()),
+                             description=f"period ends {end.isoformat()}; record "
+                                         f"{record.isoformat()}")
         measure_no_current(s)
         s.load_off()
