@@ -162,3 +162,17 @@ def test_cli_refuses_a_defect_in_one_line(args: list[str], says: str, tmp_path: 
     assert done.returncode != 0
     assert says in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_requirement_recorded_not_applicable_is_not_a_survival() -> None:
+    """A memory-card meter records the forged-purchase check as not applicable (its format
+    cannot resist it): in the kill matrix that is 'not applicable', never 'survived'."""
+    from rig.suites.mutants import _recorded_not_applicable
+
+    na = {"outcome": "pass", "measurements": [
+        {"name": "card accepted", "value": True},
+        {"name": "forged purchase", "value": "not applicable: card format 'sle4442': no MAC"}]}
+    assert _recorded_not_applicable(na)
+    assert not _recorded_not_applicable({**na, "outcome": "fail"})  # a kill stays a kill
+    assert not _recorded_not_applicable({"outcome": "pass", "measurements": [
+        {"name": "card accepted", "value": True}]})
