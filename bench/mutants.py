@@ -8,13 +8,16 @@ scenario first and stops at its first kill (the rest of its row is "not run afte
 `--full` runs every scenario on every mutant (the whole matrix, several times slower);
 `--own-only` runs each mutant against its own requirement's scenario only (the fast sample).
 Prints the survivors and, last, one line of flat JSON (name -> number) for CI to parse:
-mutants, killed, survived, mutation score (%), scenarios, scenarios killing none, wall time.
+mutants, killed, survived, mutation score (%), scenarios, scenarios killing none, wall time,
+and per profile its mutants, killed, score, scenarios killing none, wall time and the
+machine's 1-minute load average when it finished (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -64,8 +67,12 @@ def main() -> None:
         totals["scenarios"] += len(matrix.scenarios)
         totals["scenarios_killing_none"] += len(data["scenarios_killing_none"])
         totals["scenarios_failing_on_reference"] += len(matrix.broken)
+        figures[f"{name}_mutants"] = len(matrix.mutants)
+        figures[f"{name}_killed"] = len(matrix.killed)
         figures[f"{name}_score_pct"] = round(100 * matrix.score, 1)
+        figures[f"{name}_scenarios_killing_none"] = len(data["scenarios_killing_none"])
         figures[f"{name}_wall_s"] = round(matrix.wall_s, 1)
+        figures[f"{name}_load_avg_1m"] = round(os.getloadavg()[0], 1)  # how shared the run was
     score = totals["killed"] / totals["mutants"] if totals["mutants"] else 0.0
     print(json.dumps({**totals, "mutation_score_pct": round(100 * score, 1), **figures,
                       "own_only": int(args.own_only), "full": int(args.full),

@@ -69,7 +69,7 @@ Quantity = Literal[
     "address", "energy_total", "remaining_credit", "overdraft", "emergency_credit",
     "purchase_count", "cumulative_purchase", "status", "last_cutoff",
     "voltage", "current", "power", "clock", "power_down_count", "tamper_count",
-    "card_refusal_count", "last_card_refusal", "illegal_card_count",
+    "card_refusal_count", "last_card_refusal", "illegal_card_count", "last_card_refusal_reason",
 ]
 
 _CAPABILITY = re.compile(r"[a-z][a-z0-9_.-]*")

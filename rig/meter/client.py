@@ -304,12 +304,27 @@ class IecMeterClient(MeterClient[M]):
                            self._count("tamper_count", data))
 
     def card_refusals(self) -> CardRefusals:
-        """Count and time from one readout; mode C carries no reason code."""
+        """Count, time and (where the register map has `last_card_refusal_reason`) the card
+        error code of the last refusal, from one readout."""
         data = self.readout()
         illegal = self._count("illegal_card_count", data) \
             if "illegal_card_count" in self.registers else None
+        reason = self._reason(data) if "last_card_refusal_reason" in self.registers else None
         return CardRefusals(self._count("card_refusal_count", data),
-                            self._time("last_card_refusal", data), None, illegal)
+                            self._time("last_card_refusal", data), reason, illegal)
+
+    def _reason(self, data: dict[str, DataSet]) -> CardErrorCode | int | None:
+        """A card error code (rig.meter.card_errors); None if empty (no refusal yet)."""
+        value = self._get("last_card_refusal_reason", data).value
+        if not value:
+            return None
+        if not value.isdigit():
+            raise ProtocolError(f"meter {self.profile.protocol.address}: "
+                                f"last_card_refusal_reason {value!r} is not a card error code")
+        try:
+            return CardErrorCode(int(value))
+        except ValueError:  # a code of the maker's own: reported as the number
+            return int(value)
 
     def close(self) -> None:
         self.protocol.close()

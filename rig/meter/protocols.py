@@ -119,6 +119,7 @@ _IEC_DEFAULTS: dict[str, str] = {
     "voltage": "32.7.0", "current": "31.7.0", "power": "1.7.0", "clock": "0.9.1",
     "power_down_count": "C.7.0", "tamper_count": "C.54.1",
     "card_refusal_count": "C.55.1", "last_card_refusal": "C.55.2",
+    "last_card_refusal_reason": "C.55.3",
 }  # no illegal_card_count: a mode C readout of the reference model has none
 _OBIS = re.compile(r"(\d{1,3}-\d{1,3}:)?([0-9]{1,3}|[A-Z])\.[0-9]{1,3}(\.[0-9]{1,3})?(\*\d{1,3})?")
 

@@ -31,6 +31,8 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "friendly period": RequirementLabels("cut-off", "normal"),
     "forged mac is refused": RequirementLabels("security", "blocker"),
     "hoarding limit refusal": RequirementLabels("security", "critical"),
+    "key change card moves the meter to the next key revision":
+        RequirementLabels("security", "critical"),
     "parameter card changes thresholds": RequirementLabels("alarm", "normal"),
     "power limit trip and recovery": RequirementLabels("cut-off", "normal"),
     "tariff change at its effective date": RequirementLabels("billing", "critical"),

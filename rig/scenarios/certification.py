@@ -13,6 +13,7 @@ from rig.meter.card_errors import CardErrorCode
 from rig.scenarios import (
     certification_billing,
     certification_credit,
+    certification_keys,
     certification_meter,
     certification_printer,
     certification_security,
@@ -146,6 +147,8 @@ SCENARIOS = {
     "friendly period": certification_credit.friendly_period,
     "forged MAC is refused": certification_security.forged_mac_is_refused,
     "hoarding limit refusal": certification_security.hoarding_limit_refusal,
+    "key change card moves the meter to the next key revision":
+        certification_keys.key_change_card_moves_the_meter_to_the_next_key_revision,
     "parameter card changes thresholds": certification_meter.parameter_card_changes_thresholds,
     "power-limit trip and recovery": certification_meter.power_limit_trip_and_recovery,
     "tariff change at its effective date": certification_billing.tariff_change_at_effective_date,

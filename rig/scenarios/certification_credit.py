@@ -326,21 +326,28 @@ def friendly_period(s: BenchSteps) -> None:
                        max_bench_hours=48)
         last_closed = seen.before
         s.record.measure("credit bought", credit, s.unit)
-        if last_closed is not None:
-            s.record.measure("overdraft reached with the relay closed", last_closed.overdraft,
-                             s.unit, low=t.overdraft_limit + expect.automatic_emergency(p)
-                             + expect.REGISTER_DIGIT,
-                             description="past the cut-off level: only the period kept it on")
-            if "relay_trip" in t.alarm2_actions:
-                s.record.measure("alarm 2 raised inside the period without a relay trip",
-                                 last_closed.pre_trip_alarm, equals=True)
+        # Read at the first poll that saw the relay open: nothing is counted after the
+        # cut-off, so this is the overdraft the period let the meter reach, whatever the
+        # polling rate (the last poll seen closed may be hours before the period's end).
+        s.record.measure("overdraft reached with the relay closed", seen.state.overdraft,
+                         s.unit, low=t.overdraft_limit + expect.automatic_emergency(p)
+                         + expect.REGISTER_DIGIT,
+                         description="past the cut-off level: only the period kept it on "
+                                     "(read when the relay was first seen open)")
+        if last_closed is not None and "relay_trip" in t.alarm2_actions:
+            s.record.measure("alarm 2 raised inside the period without a relay trip",
+                             last_closed.pre_trip_alarm, equals=True)
         s.record.measure("relay first seen open (bench time)",
                          seen.latest.isoformat(timespec="seconds"))
-        record = s.meter.last_cutoff()
-        s.record.measure("cut-off at the period's end (meter trip record)",
-                         Decimal(str((record - end).total_seconds())), "s",
-                         low=Decimal(0), high=Decimal(RECORD_RESOLUTION.total_seconds()),
-                         description=f"period ends {end.isoformat()}; record "
-                                     f"{record.isoformat()}")
+        record = s.meter.last_cutoff_or_none()
+        if record is None:  # opened for another reason (an alarm-2 trip inside the period)
+            s.record.measure("cut-off recorded by the meter", False, equals=True,
+                             description=f"relay open, status {seen.state}")
+        else:
+            s.record.measure("cut-off at the period's end (meter trip record)",
+                             Decimal(str((record - end).total_seconds())), "s",
+                             low=Decimal(0), high=Decimal(RECORD_RESOLUTION.total_seconds()),
+                             description=f"period ends {end.isoformat()}; record "
+                                         f"{record.isoformat()}")
         measure_no_current(s)
         s.load_off()

@@ -20,18 +20,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from rig.card.records import ReadbackRecord
+from rig.card.keys import unwrap_key
+from rig.card.records import KeyChangeRecord, ReadbackRecord
 from rig.card_formats.rigpp.meter import MeterCardTerminal
 from rig.card_formats.sle4442.reader import SLE4442MeterReader
 from rig.errors import ConfigError
+from rig.meter.card_errors import CardErrorCode
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.frame import ABNORMAL
 from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
 from rig.sim import memory_card_defects as mc
 from rig.sim import nvm
+from rig.sim.emulated_printer import EmulatedPrinter
+from rig.sim.escpos_parser import EscPosParser
 from rig.sim.prepaid import PrepaidEngine, RelayReason
 from rig.sim.sts_keypad import KeypadResult, StsKeypad, TokenResult
 
@@ -46,13 +50,15 @@ TENTH = Decimal("0.1")
 
 @dataclass(frozen=True)
 class Defect:
-    """One known defect: what the meter does wrong and the requirement that must catch it."""
+    """One known defect: what the meter (or the station's receipt printer on the bench, for
+    the one requirement that certifies it) does wrong and the requirement that must catch it."""
 
     name: str
     requirement: str  # the certification test (docs/certification.md) that must fail on it
     what: str
-    install: Callable[[EmulatedMeter], None]
+    install: Callable[[Any], None]  # given the part it breaks: the meter, or the printer
     applies: Callable[[MeterProfile], bool] = lambda p: True
+    part: str = "meter"  # "meter" | "printer"
 
 
 # -- profile predicates --------------------------------------------------------------------
@@ -407,6 +413,53 @@ class _WrongRelayState(_Readback):
         return replace(record, relay_open=not record.relay_open)
 
 
+class _KeyChangeUnchecked(MeterCardTerminal):
+    """A KEY_CHANGE card is trusted as read: its MAC, its old revision and the key wrap's
+    integrity check are not verified, so a key change signed under any key is installed."""
+
+    def _check_key_change(self, session: Any, plan: Any) -> None:
+        rec = session.read_command(KeyChangeRecord)
+        if rec is None:
+            super()._check_key_change(session, plan)
+            return
+        new_key = unwrap_key(self._key, rec.wrapped_key) or rec.wrapped_key[:len(self._key)]
+        plan.new_key = (rec.new_revision, new_key)
+
+
+class _KeyChangeNotApplied(MeterCardTerminal):
+    """A KEY_CHANGE card is checked and acknowledged, but the new key is never stored: the
+    meter stays at its old key revision."""
+
+    def _apply(self, plan: Any, now: datetime) -> None:
+        if plan.new_key is not None:
+            plan.new_key = None
+            plan.changed = True
+            plan.messages.append(f"meter key changed to revision {self.key_revision + 1}")
+        super()._apply(plan, now)
+
+
+class _SupersededKeyKept(MeterCardTerminal):
+    """After a key change the meter still accepts cards keyed for the superseded revision
+    (it retries a card it refused as not authorised under the old key)."""
+
+    _superseded: tuple[int, bytes] | None = None
+
+    def insert(self, transport: ApduTransport, now: datetime) -> InsertionOutcome:
+        before = (self.key_revision, self._key)
+        outcome = super().insert(transport, now)
+        if self.key_revision != before[0]:
+            self._superseded = before
+            return outcome
+        old, refusal = self._superseded, outcome.refusal
+        if old is None or refusal is None or refusal.code != CardErrorCode.NOT_AUTHORISED:
+            return outcome
+        self.key_revision, self._key = old
+        try:
+            return super().insert(transport, now)
+        finally:
+            self.key_revision, self._key = before
+
+
 def _wrong_readback_key(meter: EmulatedMeter) -> None:
     t = meter.terminal
     assert isinstance(t, MeterCardTerminal)
@@ -620,6 +673,17 @@ class _OldKeyKept(StsKeypad):
             self.decoder_key = current
 
 
+class _RolloverKeepsTids(StsKeypad):
+    """A roll-over key change moves the meter to the new key and base date but keeps the TID
+    memory of the old base date, so every token counted from the new base date is Old."""
+
+    def _install(self, sections: list[int]) -> None:
+        kept = list(self.tids)
+        super()._install(sections)
+        if not self.tids and kept:
+            self.tids.extend(kept)
+
+
 class _CrcShownAsFormat(StsKeypad):
     """A token that does not decrypt (another meter's, or a mistype) shows Format."""
 
@@ -628,6 +692,40 @@ class _CrcShownAsFormat(StsKeypad):
         if result.result is TokenResult.CRC:
             return KeypadResult(TokenResult.FORMAT, result.detail)
         return result
+
+
+# -- receipt printer defects (the vending station's printer on the bench) -------------------
+class _PaperEndNotReported(EmulatedPrinter):
+    """The paper-end sensor never reports: with the roll out the printer says it is ready and
+    what it is sent never reaches paper."""
+
+    def status_byte(self, n: int) -> int:
+        held = self.state
+        self.state = replace(held, paper_out=False)
+        try:
+            return super().status_byte(n)
+        finally:
+            self.state = held
+
+
+class _CutIgnoredParser(EscPosParser):
+    def _cut(self, how: Literal["full", "partial"]) -> None:
+        super()._cut(how)
+        self.receipts[-1].cut = None  # the paper fed on, never cut
+
+
+class _CutterIgnored(EmulatedPrinter):
+    """The cutter ignores GS V: receipts come out one long strip, never cut."""
+
+    def _new_parser(self) -> EscPosParser:
+        return _CutIgnoredParser(status=self.status_byte)
+
+
+def _printer(cls: type[EmulatedPrinter]) -> Callable[[EmulatedPrinter], None]:
+    def install(printer: EmulatedPrinter) -> None:
+        printer.__class__ = cls
+        printer._pty_parser = printer._new_parser()
+    return install
 
 
 # -- the catalogue -------------------------------------------------------------------------------
@@ -648,11 +746,14 @@ CUT_IN_CARD = "power failure during a card insertion"
 CUT_IN_USE = "power failure during consumption"
 COVER = "terminal cover opening is recorded"
 PROTOCOL_ERROR = "unknown register is answered with an error"
+PRINTER = "receipt printer"
 STS_CREDIT = "sts credit token is accepted"
 STS_USED = "sts used token is refused"
 STS_OLD = "sts old token is refused"
 STS_OTHER_METER = "sts token made for a different meter is refused"
 STS_KEY_CHANGE = "sts key change then a token under the new key"
+STS_ROLLOVER = "sts rollover to the next base date"
+KEY_CHANGE = "key change card moves the meter to the next key revision"
 
 _CATALOGUE = (
     Defect("alarm1-early", ALARMS, "alarm 1 raised at 110 % of its level",
@@ -730,6 +831,13 @@ _CATALOGUE = (
            _rigpp),
     Defect("mac-not-checked", MAC, "purchase and tariff MACs not verified",
            _terminal(_MacNotChecked), _rigpp),
+    Defect("key-change-wrong-key-accepted", KEY_CHANGE, "a key change card signed under a key "
+           "that is not the meter's is installed (MAC, old revision and key wrap not checked)",
+           _terminal(_KeyChangeUnchecked), _rigpp),
+    Defect("key-change-not-applied", KEY_CHANGE, "a key change card is acknowledged but the "
+           "meter keeps its old key revision", _terminal(_KeyChangeNotApplied), _rigpp),
+    Defect("key-change-old-key-kept", KEY_CHANGE, "after a key change, cards keyed for the "
+           "superseded revision are still accepted", _terminal(_SupersededKeyKept), _rigpp),
     Defect("hoarding-not-enforced", HOARDING, "purchases beyond the hoarding limit accepted",
            _engine(_HoardingIgnored)),
     Defect("hoarding-checks-balance-only", HOARDING, "hoarding limit compared with the balance "
@@ -780,6 +888,11 @@ _CATALOGUE = (
            "recorded at power-up", _meter(_cover_latch_lost)),
     Defect("tamper-not-counted", COVER, "a cover opening with supply is not counted",
            _meter(_cover_not_counted)),
+    Defect("printer-paper-end-not-reported", PRINTER, "the receipt printer's paper-end "
+           "sensor never reports: with the roll out it answers ready and prints nothing",
+           _printer(_PaperEndNotReported), part="printer"),
+    Defect("printer-cutter-ignored", PRINTER, "the receipt printer never cuts the paper",
+           _printer(_CutterIgnored), part="printer"),
     Defect("sts-used-token-accepted", STS_USED, "a token typed again is credited again",
            _keypad(_UsedTokenAccepted), _sts),
     Defect("sts-old-token-accepted", STS_OLD, "a token older than the TID memory is accepted",
@@ -788,6 +901,9 @@ _CATALOGUE = (
            _keypad(_TokenCreditedTwice), _sts),
     Defect("sts-old-key-accepted", STS_KEY_CHANGE, "after a key change the superseded decoder "
            "key is still accepted", _keypad(_OldKeyKept), _sts),
+    Defect("sts-rollover-keeps-tid-memory", STS_ROLLOVER, "a roll-over key change keeps the "
+           "old base date's TID memory (new-base tokens refused as Old)",
+           _keypad(_RolloverKeepsTids), _sts),
     Defect("sts-crc-error-shown-as-format", STS_OTHER_METER, "a token that does not decrypt "
            "shows Format instead of CRC Err (the wrong refusal reason)",
            _keypad(_CrcShownAsFormat), _sts),
@@ -810,10 +926,16 @@ def applicable(profile: MeterProfile) -> list[Defect]:
     return [d for d in _CATALOGUE if d.applies(profile)]
 
 
-def install(meter: EmulatedMeter, name: str) -> None:
-    """Give `meter` the defect `name` (before the bench starts serving it)."""
+def install(meter: EmulatedMeter, name: str, printer: EmulatedPrinter | None = None) -> None:
+    """Give `meter` (or, for a printer defect, the bench's `printer`) the defect `name`
+    (before the bench starts serving it)."""
     entry = defect(name)
     if not entry.applies(meter.profile):
         raise ConfigError(f"meter defect {name!r} does not apply to profile "
                           f"{meter.profile.name!r} (it lacks what the defect breaks)")
+    if entry.part == "printer":
+        if printer is None:
+            raise ConfigError(f"defect {name!r} breaks the receipt printer: this bench has none")
+        entry.install(printer)
+        return
     entry.install(meter)

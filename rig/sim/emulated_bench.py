@@ -100,11 +100,6 @@ class EmulatedBench:
         sts = sts or lab_setup(profile)  # a profile with [sts]: a keypad meter
         self.keypad = sts.keypad_for(self.world.engine) if sts else None
         self.meter.keypad = self.keypad
-        if defect is not None:  # a mutant meter (rig.sim.defects): one known defect
-            from rig.sim.defects import install
-
-            install(self.meter, defect)
-        self.defect = defect
         # A blank card of the meter's format; its options: the profile's, then the bench's
         # writer options (a memory card answers the chosen reader dialect).
         card = profile.card
@@ -126,6 +121,11 @@ class EmulatedBench:
         self._scpi = ScpiServer(self.world.load, host=host, port=scpi_port)
         self._control = ControlServer(self._on_control, host=host)
         self.printer = EmulatedPrinter()  # the vending station's receipt printer
+        if defect is not None:  # a mutant meter (rig.sim.defects): one known defect
+            from rig.sim.defects import install
+
+            install(self.meter, defect, self.printer)
+        self.defect = defect
         self._card_place: CardPlace = "hand"
         self._card_lock = threading.Lock()
         self.last_insertion: InsertionOutcome | None = None

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
+from rig.meter.dlt645.data_types import AbnormalCardRecord
 from rig.meter.iec62056.frames import DataSet
 from rig.meter.iec62056.server import Iec62056Responder
 from rig.meter.iec62056.status import (
@@ -42,6 +43,8 @@ class _LogView(Protocol):
     def card_refusals(self) -> int: ...
     @property
     def last_card_refusal(self) -> datetime | None: ...
+    @property
+    def abnormal_cards(self) -> tuple[AbnormalCardRecord, ...]: ...
 
 
 class MeterView(Protocol):
@@ -68,6 +71,9 @@ LAST_COVER_OPEN = "C.54.2"  # YYMMDDhhmmss, empty if never
 LAST_POWER_DOWN = "C.54.3"  # YYMMDDhhmmss, empty if never
 CARD_REFUSALS = "C.55.1"  # manufacturer specific: card insertions refused
 LAST_CARD_REFUSAL = "C.55.2"  # YYMMDDhhmmss, empty if never
+# The last refusal's card error code (rig.meter.card_errors, two digits; empty if never): what
+# the meter's display shows for a refused card, so a lab can read why over the optical port.
+LAST_CARD_REFUSAL_REASON = "C.55.3"
 
 
 def _fixed(value: Decimal, decimals: int, width: int) -> str:
@@ -94,6 +100,10 @@ def status_word(meter: MeterView) -> int:
     if meter.log.cover_open_since is not None:
         word |= ST_COVER_OPEN
     return word
+
+
+def _last_reason(records: tuple[AbnormalCardRecord, ...]) -> str:
+    return f"{records[0].error:02d}" if records else ""
 
 
 class IecDataBank:
@@ -136,6 +146,7 @@ class IecDataBank:
             DataSet(LAST_POWER_DOWN, stamp(m.log.last_power_down)),
             DataSet(CARD_REFUSALS, f"{m.log.card_refusals:04d}"),
             DataSet(LAST_CARD_REFUSAL, stamp(m.log.last_card_refusal)),
+            DataSet(LAST_CARD_REFUSAL_REASON, _last_reason(m.log.abnormal_cards)),
         ]
 
     def read(self, address: str) -> DataSet:

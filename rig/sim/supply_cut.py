@@ -11,6 +11,10 @@ from the card slot, so the card terminal needs no switch for them:
 - `during readback write` — the UPDATE BINARY of the readback is torn: the card keeps the
   first half of the new bytes and the meter loses its supply.
 
+A memory card's meter speaks the chip's own 3-byte commands (control, address, data) to it,
+not APDUs: there the check ends with the PSC verified (the error counter read back full after
+the compare), and the readback write is torn after its first byte update.
+
 The firmware saves its registers and goes dark at the cut (`PowerFailure`); the bench's
 `meter_power` op with `on` restores it.
 """
@@ -21,6 +25,10 @@ from typing import Literal, get_args
 
 from rig.card.apdu import INS_EXTERNAL_AUTHENTICATE, INS_UPDATE_BINARY
 from rig.card.session import ApduTransport
+
+# SLE 4442 chip-bus control bytes (Infineon SLE 4442 data sheet): the memory-card session.
+_READ_SECURITY, _COMPARE_VERIFICATION, _UPDATE_MAIN = 0x31, 0x33, 0x38
+_EC_FULL = 0b111  # error counter after a verified PSC
 
 CutMoment = Literal["after check", "during credit transfer", "during readback write"]
 CUT_MOMENTS: tuple[CutMoment, ...] = get_args(CutMoment)
@@ -48,6 +56,8 @@ class CuttingTransport:
         self._checked = False  # the check phase's EXTERNAL AUTHENTICATE has been answered
 
     def transmit(self, apdu: bytes) -> bytes:
+        if len(apdu) == 3:  # a memory card's chip bus, not an APDU
+            return self._chip_command(apdu)
         ins = apdu[1] if len(apdu) > 1 else -1
         if self._checked and self.moment == "during credit transfer":
             raise SupplyCut("supply cut during credit transfer (applied, readback not begun)")
@@ -59,6 +69,25 @@ class CuttingTransport:
             self._checked = True
             if self.moment == "after check":
                 raise SupplyCut("supply cut after check (nothing applied yet)")
+        return reply
+
+
+    _compared = False  # the chip bus: a PSC compare has been sent
+
+    def _chip_command(self, command: bytes) -> bytes:
+        control = command[0]
+        if self._checked and self.moment == "during credit transfer":
+            raise SupplyCut("supply cut during credit transfer (applied, readback not begun)")
+        reply = self.inner.transmit(command)
+        if self._checked and control == _UPDATE_MAIN and self.moment == "during readback write":
+            raise SupplyCut("supply cut during readback write (its first byte written)")
+        if control == _COMPARE_VERIFICATION:
+            self._compared = True
+        elif control == _READ_SECURITY and self._compared and reply[:1] and \
+                reply[0] & _EC_FULL == _EC_FULL:
+            self._checked = True
+            if self.moment == "after check":
+                raise SupplyCut("supply cut after check (PSC verified, nothing applied yet)")
         return reply
 
 

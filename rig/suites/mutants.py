@@ -14,7 +14,8 @@ time was scenarios run on mutants already dead. The scenarios after the kill are
 scenario on every mutant (the whole matrix).
 
 A cell of the matrix is `killed` (the test failed or errored on the mutant), `survived` (it
-passed), `not applicable` (the model lacks the capability the test needs), `not run after
+passed), `not applicable` (the model lacks the capability the test needs, or the test recorded
+that its requirement does not apply to the meter's card format), `not run after
 kill` or `not run` (a sample run that ran only the defect's own requirement). The mutation
 score is killed / (killed + survived) over the mutants, a mutant counting as killed when any
 test kills it.
@@ -180,6 +181,14 @@ def _judged(record: Path) -> bool:
     return record.is_file() and bool(json.loads(record.read_text("utf-8")).get("tests"))
 
 
+def _recorded_not_applicable(test: dict[str, Any]) -> bool:
+    """A test that passed by recording that its requirement does not apply to the meter's card
+    format (a forgery it cannot resist, a card kind it lacks): not applicable, as a skip is,
+    never a survival."""
+    return test["outcome"] == "pass" and any(
+        str(m.get("value", "")).startswith("not applicable") for m in test.get("measurements", []))
+
+
 def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *,
                       only: Iterable[str] | None = None,
                       profiles_dir: Path | None = None,
@@ -229,7 +238,8 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
         run.error = "the certification run collected no test: " + \
             " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
     for test in tests:
-        run.outcomes[test["requirement"]] = test["outcome"]
+        run.outcomes[test["requirement"]] = "skipped" if _recorded_not_applicable(test) \
+            else test["outcome"]
         if test.get("message"):
             run.messages[test["requirement"]] = str(test["message"])[:300]
     return run

@@ -43,11 +43,7 @@ SAMPLE = ("cutoff-late", "replay-applied-again", "readback-wrong-last-sequence",
 
 # Certified requirements no meter defect is catalogued for yet, each with why: a new requirement
 # must get a mutant or a line here, or this test fails.
-WITHOUT_MUTANTS = {
-    "receipt printer": "the vending station's printer, not the meter",
-    "sts rollover to the next base date":
-        "no keypad-meter defect breaks the roll-over yet (issue 27)",
-}
+WITHOUT_MUTANTS: dict[str, str] = {}
 
 
 def test_catalogue_covers_every_certified_requirement() -> None:
@@ -63,6 +59,17 @@ def test_every_applicable_defect_installs(profile: str) -> None:
     for d in applicable(p):
         EmulatedBench(p, defect=d.name)  # swaps one part's class; nothing starts
     assert len(applicable(p)) >= 30
+
+
+def test_printer_defect_breaks_the_benchs_printer_not_the_meter() -> None:
+    p = load_profile("dlt645-1p-money")
+    reference, mutant = EmulatedBench(p), EmulatedBench(p, defect="printer-paper-end-not-reported")
+    assert type(mutant.meter) is type(reference.meter)
+    for bench in (reference, mutant):
+        bench.printer.set_state(paper_out=True)
+    assert reference.printer.status_byte(4) & 0x60  # the roll's end is reported...
+    assert not mutant.printer.status_byte(4) & 0x60  # ...not by the mutant's sensor
+    assert mutant.printer.state.paper_out  # whose roll is still out
 
 
 def test_defect_that_does_not_apply_is_refused_by_name() -> None:
@@ -155,3 +162,17 @@ def test_cli_refuses_a_defect_in_one_line(args: list[str], says: str, tmp_path: 
     assert done.returncode != 0
     assert says in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_requirement_recorded_not_applicable_is_not_a_survival() -> None:
+    """A memory-card meter records the forged-purchase check as not applicable (its format
+    cannot resist it): in the kill matrix that is 'not applicable', never 'survived'."""
+    from rig.suites.mutants import _recorded_not_applicable
+
+    na = {"outcome": "pass", "measurements": [
+        {"name": "card accepted", "value": True},
+        {"name": "forged purchase", "value": "not applicable: card format 'sle4442': no MAC"}]}
+    assert _recorded_not_applicable(na)
+    assert not _recorded_not_applicable({**na, "outcome": "fail"})  # a kill stays a kill
+    assert not _recorded_not_applicable({"outcome": "pass", "measurements": [
+        {"name": "card accepted", "value": True}]})

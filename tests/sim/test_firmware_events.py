@@ -14,6 +14,7 @@ from rig.billing.types import VendResult, VendStatus
 from rig.card.application import CardApplication
 from rig.card.records import ReadbackRecord
 from rig.card.session import DirectTransport
+from rig.meter.card_errors import CardErrorCode
 from rig.meter.client import EventCounts
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply, MeterTimeout, RelayCommand
@@ -270,6 +271,10 @@ def test_refused_card_changes_no_register_and_shows_in_the_readout() -> None:
         assert after.pop("C.55.1").value == "0001" and before.pop("C.55.1").value == "0000"
         assert after.pop("C.55.2").value == "260304090000"
         assert before.pop("C.55.2").value == ""
+        # why, as the card error code a lab reads over the optical port: meter number mismatch
+        assert after.pop("C.55.3").value == "11" and before.pop("C.55.3").value == ""
+        refusals = b.client.card_refusals()
+        assert refusals.count == 1 and refusals.last_reason is CardErrorCode.METER_NUMBER_MISMATCH
         before.pop("0.9.1"), after.pop("0.9.1")  # the clock moved; nothing else did
         assert after == before
     finally:

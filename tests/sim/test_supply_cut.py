@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 
 from rig.card.session import CardSession, DirectTransport
+from rig.card_formats.sle4442.card import VirtualSLE4442
+from rig.card_formats.sle4442.chip import EC_FULL, FACTORY_PSC, UPDATE_MAIN, verify_psc
 from rig.profile import load_profile
 from rig.sim.emulated_bench import EmulatedBench
-from rig.sim.supply_cut import CUT_MOMENTS
+from rig.sim.supply_cut import CUT_MOMENTS, CuttingTransport, SupplyCut
 
 from .test_firmware_events import card_with_a_purchase
 from .test_firmware_protocols import Bench
@@ -58,3 +60,24 @@ def test_bench_refuses_an_unknown_moment_naming_the_known_ones() -> None:
     assert str(refused.value) == "unknown supply cut moment 'at lunch' (one of: after check, " \
                                  "during credit transfer, during readback write)"
     assert bench.meter.powered and bench.meter.armed_cut is None
+
+
+@pytest.mark.parametrize("moment", CUT_MOMENTS)
+def test_cut_on_a_memory_cards_chip_bus_lands_at_the_same_moments(moment: str) -> None:
+    """A memory-card meter talks to the chip in its own 3-byte commands: the check ends with
+    the PSC verified, the credit transfer with the next command, and the readback write is
+    torn after its first byte."""
+    card = VirtualSLE4442()
+    cut = CuttingTransport(card.meter_slot(), moment)  # type: ignore[arg-type]
+
+    def bus(control: int, address: int, data: int = 0) -> bytes:
+        return cut.transmit(bytes([control, address, data]))
+
+    if moment == "after check":
+        with pytest.raises(SupplyCut, match="after check"):
+            verify_psc(bus, FACTORY_PSC)
+        return
+    assert verify_psc(bus, FACTORY_PSC) == EC_FULL  # the check: nothing cut yet
+    with pytest.raises(SupplyCut, match=moment):
+        bus(UPDATE_MAIN, 200, 0x55)
+    assert card.chip.main[200] == (0x55 if moment == "during readback write" else 0xFF)

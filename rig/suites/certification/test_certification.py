@@ -11,7 +11,12 @@ import pytest
 
 from rig.extras import optional_module
 from rig.scenarios import certification as cert
-from rig.scenarios import certification_meter, certification_sts, certification_supply
+from rig.scenarios import (
+    certification_keys,
+    certification_meter,
+    certification_sts,
+    certification_supply,
+)
 from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
 
@@ -62,6 +67,11 @@ def test_friendly_period(steps: BenchSteps) -> None:
 
 def test_forged_mac_is_refused(steps: BenchSteps) -> None:
     cert.SCENARIOS["forged MAC is refused"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_key_change_card_moves_the_meter_to_the_next_key_revision(steps: BenchSteps) -> None:
+    certification_keys.key_change_card_moves_the_meter_to_the_next_key_revision(steps)
     assert str(steps.record.outcome) == "pass"
 
 
