@@ -135,9 +135,8 @@ class KillMatrix:
 
 # A certification run loads only the plugins the suite uses: the others' start-up and
 # hypothesis's terminal summary (which imports hypothesis) were a third of a short run's CPU.
-# Without pytest's logging plugin: it walks the logger registry while the suite's conftest
-# imports matplotlib in a thread, and under load that walk crashed runs ("dictionary changed
-# size during iteration") before any test ran.
+# Without pytest's logging plugin too: the suite records through its own RunRecord, and
+# the plugin's walk of the logger registry costs start-up time for nothing.
 _LEAN_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 _PLUGINS = ("-p", "rig.pytest_plugin", "-p", "allure_pytest.plugin", "-p", "no:logging")
 
