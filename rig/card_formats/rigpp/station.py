@@ -50,7 +50,7 @@ _COMMAND_TYPES: dict[type, CardType] = {
     ClearRecord: CardType.CLEAR,
     KeyChangeRecord: CardType.KEY_CHANGE,
 }
-CARD_TYPES = {kind: CardType[kind.name] for kind in CardKind}
+CARD_TYPES = {kind: CardType[kind.name] for kind in CardKind if kind.name in CardType.__members__}
 KINDS = {card_type: kind for kind, card_type in CARD_TYPES.items()}
 
 
