@@ -100,7 +100,8 @@ class EsamCpuWriter:
     def _signed_info(self, serial: str, info: layout.CardInfo) -> layout.CardInfo:
         return replace(info, mac=office_mac(self.service, info.key_state, serial, info.signed()))
 
-    def _write_info(self, client: CardClient, serial: str, info: layout.CardInfo) -> None:
+    def write_info(self, client: CardClient, serial: str, info: layout.CardInfo) -> None:
+        """Write the card-information file with the office's MAC, and read it back."""
         data = self._signed_info(serial, info).to_bytes()
         self.authenticate(client, serial, info.key_state)
         client.update(layout.FID_INFO, data)
@@ -143,7 +144,7 @@ class EsamCpuWriter:
         info = layout.CardInfo(card_type, state, meter_no, customer)
         if same and old is not None:
             info = replace(old, card_type=card_type, key_state=state, customer_no=customer)
-        self._write_info(client, serial, info)
+        self.write_info(client, serial, info)
         if not same:
             self._empty(client, serial, state)
         return IssuedCard(serial, meter_no, kind, key_revision)
@@ -238,7 +239,7 @@ class EsamCpuWriter:
                       price_per_kwh=purchase.price_per_kwh, alarm1=purchase.alarm1,
                       alarm2=purchase.alarm2)
         new.signed()  # RecordError names a bad field before any write
-        self._write_info(client, serial, new)
+        self.write_info(client, serial, new)
         return _on_card(new)
 
     def write_raw_info(self, transport: ApduTransport, info: layout.CardInfo) -> None:
@@ -270,7 +271,7 @@ class EsamCpuWriter:
         card (the meter shows its state and changes nothing)."""
         client, serial, info = self._issued(transport, (CardKind.CLEAR,), command.meter_no)
         card_type = layout.CardType.TEST if command.test_only else layout.CardType.PRESET
-        self._write_info(client, serial, replace(info, card_type=card_type,
+        self.write_info(client, serial, replace(info, card_type=card_type,
                                                  command_no=command.clear_no))
 
     def write_key_change(self, transport: ApduTransport, meter_no: str, old_revision: int,
@@ -288,7 +289,7 @@ class EsamCpuWriter:
             key_id, new, factor, sealed_with=KeyId.MASTER_CONTROL, sealed_state=old,
             whole_master=key_id.for_cards)
             for key_id in sorted(KeyId, key=lambda k: k is KeyId.MASTER_CONTROL)]
-        self._write_info(client, serial, replace(info, command_no=new_revision))
+        self.write_info(client, serial, replace(info, command_no=new_revision))
         client.update(layout.FID_KEY_UPDATE, layout.key_update_file(packages))
 
     def read_readback(self, transport: ApduTransport) -> CardReadback:
