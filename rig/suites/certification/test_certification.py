@@ -111,6 +111,11 @@ def test_unknown_register_is_answered_with_an_error(steps: BenchSteps) -> None:
     assert str(steps.record.outcome) == "pass"
 
 
+def test_card_session_within_3_s(steps: BenchSteps) -> None:
+    cert.SCENARIOS["card session within 3 s"](steps)
+    assert str(steps.record.outcome) == "pass"
+
+
 def test_receipt_printer(steps: BenchSteps) -> None:
     if steps.bench.sim is None or steps.bench.printer is None:
         pytest.skip("reads the printed paper back from an emulated bench's printer")
