@@ -20,9 +20,9 @@ from typing import Any
 
 from rig.card.apdu import CardRemovedError
 from rig.card_formats.esam_cpu import layout
+from rig.errors import CardError
 from rig.esam import crypto
 from rig.esam.keys import KeyId, KeyState, card_factor, open_package, public_master
-from rig.errors import CardError
 
 # ATR: TS 3B, T0 68 (TB1, TC1, 8 historical bytes), TB1 00, TC1 00, historical "RIGESAM" 01.
 ATR = bytes.fromhex("3B680000") + b"RIGESAM\x01"
@@ -157,7 +157,8 @@ class VirtualEsamCpuCard:
                 le = raw[-1] or 256
         handler = {(CLA, INS_SELECT): self._select, (CLA, INS_READ): self._read,
                    (CLA_SM, INS_READ): self._read_mac, (CLA, INS_UPDATE): self._update,
-                   (CLA_SM, INS_UPDATE): self._update_mac, (CLA, INS_CHALLENGE): self._get_challenge,
+                   (CLA_SM, INS_UPDATE): self._update_mac,
+                   (CLA, INS_CHALLENGE): self._get_challenge,
                    (CLA, INS_EXTERNAL): self._external, (CLA, INS_INTERNAL): self._internal,
                    (CLA_KEY, INS_WRITE_KEY): self._write_key}.get((cla, ins))
         if handler is None:

@@ -20,6 +20,7 @@ from enum import IntEnum
 from typing import ClassVar
 
 from rig.card.apdu import RecordError
+from rig.card.readback_format import FIELDS as READBACK_FIELDS
 from rig.card_formats.interface import ENERGY_WH, MONEY_CENTS, CardKind
 from rig.esam.keys import KeyId, KeyState
 
@@ -323,17 +324,9 @@ class ReturnRecord:
 
 
 def readback_fields(record: ReturnRecord) -> dict[str, object]:
-    """The record's values, named as the centre's ``ReadbackData`` names them."""
-    return {
-        "meter_no": record.meter_no, "energy_wh": record.energy_wh,
-        "remaining": record.remaining, "overdraft": record.overdraft,
-        "purchase_count": record.purchase_count, "last_sequence": record.last_sequence,
-        "cumulative_purchase": record.cumulative_purchase, "credit_unit": record.credit_unit,
-        "relay_open": record.relay_open, "alarm_active": record.alarm_active,
-        "alarm_count": record.alarm_count, "cutoff_count": record.cutoff_count,
-        "tamper_count": record.tamper_count, "power_down_count": record.power_down_count,
-        "timestamp": record.timestamp, "tariff_version": record.tariff_version,
-    }
+    """The record's values, named as the centre's ``ReadbackData`` names them (the fields
+    of rig's own readback record, which the return-write record has under the same names)."""
+    return {name: getattr(record, name) for name in READBACK_FIELDS}
 
 
 def key_update_file(packages: list[bytes]) -> bytes:

@@ -25,9 +25,10 @@ from rig.card_formats.esam_cpu import layout
 from rig.card_formats.esam_cpu.apdus import CardClient, return_mac_input
 from rig.card_formats.esam_cpu.layout import CardType
 from rig.card_formats.interface import CardRefusal, InsertionOutcome, MeterWallet
+from rig.card_formats.meter_rules import apply_vend_alarms, parameter_levels
+from rig.errors import CardError
 from rig.esam.esam import WALLET_MAX, Esam, EsamError, EsamRefusal
 from rig.esam.keys import KeyId
-from rig.errors import CardError
 from rig.meter.card_errors import CardErrorCode
 
 NO_SERIAL = "0" * 16
@@ -301,10 +302,9 @@ class EsamCpuMeterReader:
         plan.packages = packages
 
     def _levels(self, p: layout.Parameters) -> dict[str, Decimal]:
-        units = self.wallet.from_units
-        return {"alarm1": units(p.alarm1), "alarm2": units(p.alarm2),
-                "overdraft_limit": units(p.overdraft_limit),
-                "hoarding_limit": units(p.hoarding_limit or 0xFFFFFFFF)}
+        return parameter_levels(self.wallet, alarm1=p.alarm1, alarm2=p.alarm2,
+                                overdraft_limit=p.overdraft_limit,
+                                hoarding_limit=p.hoarding_limit)
 
     # -- phase 2: apply -----------------------------------------------------------------
     def _apply(self, plan: Plan, now: datetime) -> None:
@@ -317,7 +317,7 @@ class EsamCpuMeterReader:
             w.apply_purchase(info.purchase_count, info.credit, now)
             plan.applied = info.purchase_count
             msgs.append(f"credit applied (purchase {info.purchase_count})")
-            self._vend_alarms(info, msgs)
+            apply_vend_alarms(w, info.alarm1, info.alarm2, msgs)
         if plan.bind:
             if self.bound_serial != plan.serial:
                 msgs.append(f"card {plan.serial} is now the account's card")
@@ -349,21 +349,6 @@ class EsamCpuMeterReader:
             msgs.append(f"keys updated: the ESAM is in the {self.esam.key_state.value} state")
         elif kind is CardType.CHECK:
             msgs.append("check card: running information collected")
-
-    def _vend_alarms(self, info: layout.CardInfo, msgs: list[str]) -> None:
-        """Alarm levels sent with a vend (0 = keep): applied with it, or not at all if the
-        meter's rules refuse them — a wrong level must not cost the customer the credit."""
-        levels = {name: self.wallet.from_units(v) for name, v in
-                  (("alarm1", info.alarm1), ("alarm2", info.alarm2)) if v}
-        if not levels:
-            return
-        try:
-            self.wallet.thresholds_with(**levels)
-        except ValueError as e:
-            msgs.append(f"alarm levels of the vend not applied: {e}")
-            return
-        self.wallet.set_thresholds(**levels)
-        msgs.append("alarm levels of the vend applied")
 
     # -- phase 3: return-write ----------------------------------------------------------
     def return_record(self, at: datetime, serial: str, generation: int) -> layout.ReturnRecord:

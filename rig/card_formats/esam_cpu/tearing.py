@@ -21,9 +21,9 @@ from rig.card.keys import lab_test_key
 from rig.card_formats.esam_cpu.card import CardSlot, VirtualEsamCpuCard
 from rig.card_formats.esam_cpu.format import ESAM_CPU
 from rig.card_formats.interface import MasterKeys, MeterWallet, Purchase
+from rig.errors import CardError
 from rig.esam.esam import commissioned
 from rig.esam.keys import KeyState, LabKeyService
-from rig.errors import CardError
 
 METER = "000000002025"
 SERIAL = "C9C0C9C0C9C0C901"

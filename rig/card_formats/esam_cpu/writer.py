@@ -29,8 +29,8 @@ from rig.card_formats.interface import (
     Purchase,
     PurchaseOnCard,
 )
-from rig.esam.keys import KeyId, KeyService, KeyState, LabKeyService, card_factor, meter_factor
 from rig.errors import CardError
+from rig.esam.keys import KeyId, KeyService, KeyState, LabKeyService, card_factor, meter_factor
 
 
 def key_service(keys: KeySource | Any) -> KeyService:

@@ -11,7 +11,12 @@ import pytest
 
 from rig.extras import optional_module
 from rig.scenarios import certification as cert
-from rig.scenarios import certification_meter, certification_sts, certification_supply
+from rig.scenarios import (
+    certification_card_timing,
+    certification_meter,
+    certification_sts,
+    certification_supply,
+)
 from rig.scenarios.certification_printer import receipt_printer
 from rig.scenarios.steps import BenchSteps
 
@@ -112,7 +117,7 @@ def test_unknown_register_is_answered_with_an_error(steps: BenchSteps) -> None:
 
 
 def test_card_session_within_3_s(steps: BenchSteps) -> None:
-    cert.SCENARIOS["card session within 3 s"](steps)
+    certification_card_timing.card_session_within_deadline(steps)
     assert str(steps.record.outcome) == "pass"
 
 

@@ -42,15 +42,15 @@ class Row:
     meter_state: KeyState = PRIVATE
 
 
-O, P, R = CardType.OPEN_ACCOUNT, CardType.PURCHASE, CardType.REPLACEMENT
+OA, P, R = CardType.OPEN_ACCOUNT, CardType.PURCHASE, CardType.REPLACEMENT
 TABLE = {
-    "open-account+1 empty": Row(0, CARD_A, O, 1, "empty", None, True, True),
-    "open-account=0 empty": Row(0, CARD_A, O, 0, "empty", None, False, True),
-    "open-account+1 written": Row(0, CARD_A, O, 1, "written", E.READBACK_FILE_NOT_EMPTY,
+    "open-account+1 empty": Row(0, CARD_A, OA, 1, "empty", None, True, True),
+    "open-account=0 empty": Row(0, CARD_A, OA, 0, "empty", None, False, True),
+    "open-account+1 written": Row(0, CARD_A, OA, 1, "written", E.READBACK_FILE_NOT_EMPTY,
                                   False, False),
-    "open-account+1 corrupt": Row(0, CARD_A, O, 1, "corrupt", E.READBACK_FILE_NOT_EMPTY,
+    "open-account+1 corrupt": Row(0, CARD_A, OA, 1, "corrupt", E.READBACK_FILE_NOT_EMPTY,
                                   False, False),
-    "open-account+2 empty": Row(0, CARD_A, O, 2, "empty", E.PURCHASE_COUNT_ERROR, False, True),
+    "open-account+2 empty": Row(0, CARD_A, OA, 2, "empty", E.PURCHASE_COUNT_ERROR, False, True),
     "purchase+1 no account": Row(0, CARD_A, P, 1, "empty",
                                  E.PURCHASE_CARD_ACCOUNT_NOT_OPENED, False, False),
     "replacement+1 no account": Row(0, CARD_B, R, 1, "empty",
@@ -69,10 +69,10 @@ TABLE = {
                                  False),
     "purchase+1 public card, private meter": Row(1, CARD_A, P, 1, "as left", E.NOT_AUTHORISED,
                                                  False, False, card_state="other"),
-    "open-account+1 public card, private meter": Row(0, CARD_A, O, 1, "empty",
+    "open-account+1 public card, private meter": Row(0, CARD_A, OA, 1, "empty",
                                                      E.NOT_AUTHORISED, False, False,
                                                      card_state="other"),
-    "open-account+1 private card, public meter": Row(0, CARD_A, O, 1, "empty",
+    "open-account+1 private card, public meter": Row(0, CARD_A, OA, 1, "empty",
                                                      E.NOT_AUTHORISED, False, False,
                                                      card_state="other", meter_state=PUBLIC),
     "purchase+1 public card, public meter": Row(1, CARD_A, P, 1, "as left", None, True, True,
@@ -183,7 +183,7 @@ def test_card_command_refusals_keep_header_and_status_word(cpu_bench: CpuBench) 
     b.issue(CARD_A)
     b.sell(1)
     card = b.cards[CARD_A]
-    state, key = card._keys[layout.CARD_KEYS[1]]
+    state, _ = card._keys[layout.CARD_KEYS[1]]
     card._keys[layout.CARD_KEYS[1]] = (state, bytes(16))  # another office's internal key
     assert not b.insert().accepted
     record = b.refusals().last_record
