@@ -170,8 +170,11 @@ def replay_against_meter(trace: SavedTrace, profile: MeterProfile, master_key: M
         raise ValueError(f"the trace is of card format {trace.card_format!r}, the meter of "
                          f"profile {profile.name} reads {fmt.name!r}")
     wallet = engine if engine is not None else PrepaidEngine(profile=profile)
+    from rig.sim.meter_firmware import commissioned_esam  # the meter's ESAM, if it has one
+
     reader = fmt.meter_reader(wallet, profile.protocol.address,
-                              MasterKeys(master_key, readback_master),
+                              MasterKeys(master_key, readback_master,
+                                         commissioned_esam(profile, master_key)),
                               key_revision=profile.card.key_revision)
     report = ReplayReport("meter", fmt.name)
     for session in meter_sessions(trace):
