@@ -113,6 +113,7 @@ def card_rows(out: dict[str, int]) -> list[Row]:
             card_corruption.run_corruption_campaign(card_format_name=fmt),
             f"{fmt}: every bit of every data region (EFs / memory blocks)")
     campaigns |= sle4442_tearing()
+    campaigns |= esam_cpu_tearing()
     for name, (f, what) in campaigns.items():
         out |= {f"{name}_cases": f.cases, f"{name}_lost": f.lost,
                 f"{name}_duplicated": f.duplicated, f"{name}_unrecovered": f.unrecovered}
@@ -139,6 +140,27 @@ def sle4442_tearing() -> dict[str, tuple[Figures, str]]:
     f = tearing.readback_write_campaign(wallet)
     out["card_tearing_sle4442_meter"] = (Figures(f.cases, f.lost, f.duplicated, f.unrecovered),
                                          "SLE 4442 meter readback torn after every byte")
+    return out
+
+
+def esam_cpu_tearing() -> dict[str, tuple[Figures, str]]:
+    """The esam-cpu format's sessions (station's purchase write, meter's insertion with its
+    ESAM) pulled before every command, through the real prepaid engine."""
+    from rig.card_formats.esam_cpu import tearing
+    from rig.profile import load_profile
+    from rig.sim.prepaid import PrepaidEngine
+
+    def wallet() -> PrepaidEngine:
+        return PrepaidEngine(load_profile("dlt645-1p-cpu-card"))
+
+    out: dict[str, tuple[Figures, str]] = {}
+    for name, campaign, what in (
+            ("write", tearing.purchase_write_campaign, "purchase write"),
+            ("meter", tearing.meter_session_campaign, "meter insertion (ESAM, return-write)")):
+        f = campaign(wallet)
+        out[f"card_tearing_esam_cpu_{name}"] = (
+            Figures(f.cases, f.lost, f.duplicated, f.unrecovered),
+            f"esam-cpu {what} pulled before every command")
     return out
 
 

@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _record_note(profile: MeterProfile) -> str:
+    """What a card format says every record of its runs must carry (esam-cpu: SM4 in place
+    of SM1), after the meter model."""
+    note = getattr(card_format(profile.card.format), "record_note", "")
+    return f" ({note})" if note else ""
+
+
 @dataclass
 class Bench:
     """Open instruments of one bench and the identity stamped on every record."""
@@ -110,7 +117,7 @@ class Bench:
             "bench_kind": self.config.kind,
             "dut_serial": self.config.dut.serial,
             "dut_firmware": self.config.dut.firmware or p.identity.firmware,
-            "meter_model": f"{p.identity.maker} {p.identity.model}",
+            "meter_model": f"{p.identity.maker} {p.identity.model}" + _record_note(p),
             "meter_profile": p.name,
             "profile_sha256": file_sha256(p.source),
             "meter_address": p.protocol.address,

@@ -39,6 +39,7 @@ class CardKind(StrEnum):
     CHECK = "check"  # collects the meter's usage data, changes nothing
     CLEAR = "clear"  # clears the meter's event counters (or, as a test card, shows state)
     KEY_CHANGE = "key_change"  # moves the meter to the next key revision
+    REPLACEMENT = "replacement"  # a reissued user card: the meter moves its binding to it
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "power failure during consumption": RequirementLabels("credit", "critical"),
     "terminal cover opening is recorded": RequirementLabels("tamper", "critical"),
     "unknown register is answered with an error": RequirementLabels("security", "normal"),
+    "card session within 3 s": RequirementLabels("credit", "normal"),
     "sts credit token is accepted": RequirementLabels("credit", "critical"),
     "sts used token is refused": RequirementLabels("tamper", "blocker"),
     "sts old token is refused": RequirementLabels("tamper", "critical"),

@@ -12,6 +12,7 @@ from decimal import Decimal
 from rig.meter.card_errors import CardErrorCode
 from rig.scenarios import (
     certification_billing,
+    certification_card_timing,
     certification_credit,
     certification_keys,
     certification_meter,
@@ -159,4 +160,5 @@ SCENARIOS = {
     "terminal cover opening is recorded": certification_supply.terminal_cover_opening_is_recorded,
     "unknown register is answered with an error":
         certification_meter.unknown_register_is_answered_with_an_error,
+    "card session within 3 s": certification_card_timing.card_session_within_deadline,
 }

@@ -30,6 +30,7 @@ from rig.card_formats.interface import KeySource, MasterKeys, VirtualCardApp, me
 from rig.card_formats.registry import card_format
 from rig.errors import RigError
 from rig.profile import MeterProfile
+from rig.sim.meter_firmware import commissioned_esam
 from rig.sim.prepaid import PrepaidEngine
 
 METER = "meter"  # the terminal name the emulated meter's card slot records under
@@ -261,7 +262,7 @@ def replay_against_meter(trace: SavedTrace, profile: MeterProfile, master_key: M
         raise ValueError(f"the trace is of card format {trace.card_format!r}, the meter of "
                          f"profile {profile.name} reads {fmt.name!r}")
     wallet = engine if engine is not None else PrepaidEngine(profile=profile)
-    keys = MasterKeys(master_key, readback_master)
+    keys = MasterKeys(master_key, readback_master, commissioned_esam(profile, master_key))
     reader = fmt.meter_reader(wallet, profile.protocol.address, keys,
                               key_revision=profile.card.key_revision)
     report = ReplayReport("meter", fmt.name)

@@ -16,6 +16,7 @@ metrology; a defect inside the declared tolerance is not one the standard asks t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -621,6 +622,29 @@ class _RelayClosedAfterPowerUp(_UnpaidReclose):
         self._reclose_unpaid(at)
 
 
+class _Stalling:
+    """A card slot that stalls after the card's first answer (slow firmware or slot)."""
+
+    STALL_S = 3.5  # past the 3 s card-session deadline
+
+    def __init__(self, transport: ApduTransport) -> None:
+        self._transport, self._answers = transport, 0
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if self._answers == 1:
+            time.sleep(self.STALL_S)
+        self._answers += 1
+        return self._transport.transmit(apdu)
+
+
+def _slow_card_session(reference: type[EmulatedMeter]) -> type[EmulatedMeter]:
+    """The meter's card session takes 3.5 s longer than the card needs."""
+    class SlowSession(reference):  # type: ignore[valid-type,misc]
+        def insert_card(self, transport: ApduTransport) -> InsertionOutcome:
+            return super().insert_card(_Stalling(transport))  # type: ignore[no-any-return]
+    return SlowSession
+
+
 # -- keypad (STS) defects ---------------------------------------------------------------------
 def _keypad(cls: type[StsKeypad]) -> Callable[[EmulatedMeter], None]:
     def install(meter: EmulatedMeter) -> None:
@@ -754,6 +778,7 @@ STS_OTHER_METER = "sts token made for a different meter is refused"
 STS_KEY_CHANGE = "sts key change then a token under the new key"
 STS_ROLLOVER = "sts rollover to the next base date"
 KEY_CHANGE = "key change card moves the meter to the next key revision"
+CARD_TIMING = "card session within 3 s"
 
 _CATALOGUE = (
     Defect("alarm1-early", ALARMS, "alarm 1 raised at 110 % of its level",
@@ -893,6 +918,9 @@ _CATALOGUE = (
            _printer(_PaperEndNotReported), part="printer"),
     Defect("printer-cutter-ignored", PRINTER, "the receipt printer never cuts the paper",
            _printer(_CutterIgnored), part="printer"),
+    Defect("card-session-slow", CARD_TIMING, "the meter's card session stalls 3.5 s after the "
+           "card's first answer (the customer pulls the card before it ends)",
+           _meter(_slow_card_session)),
     Defect("sts-used-token-accepted", STS_USED, "a token typed again is credited again",
            _keypad(_UsedTokenAccepted), _sts),
     Defect("sts-old-token-accepted", STS_OLD, "a token older than the TID memory is accepted",

@@ -18,8 +18,8 @@ from rig.errors import ConfigError
 from rig.profile import available_profiles, load_profile, profile_files
 
 REFERENCE = "DDSY-1P-IC (reference model)"
-SHIPPED = {"dlt645-1p-memory-card", "dlt645-1p-money", "dlt645-3p-power-limit",
-           "iec62056-1p-energy"}
+SHIPPED = {"dlt645-1p-cpu-card", "dlt645-1p-memory-card", "dlt645-1p-money",
+           "dlt645-3p-power-limit", "iec62056-1p-energy"}
 
 
 def user_profile(directory: Path, name: str, model: str) -> Path:

@@ -145,7 +145,8 @@ def test_record_json_holds_every_field(two_runs) -> None:
         profile = load_profile(test["profile"])
         dut = test["dut"]
         assert dut["profile"] == profile.name
-        assert dut["meter_model"] == f"{profile.identity.maker} {profile.identity.model}"
+        note = " (SM4 in place of SM1 (docs/esam.md))" if profile.card.format == "esam-cpu" else ""
+        assert dut["meter_model"] == f"{profile.identity.maker} {profile.identity.model}{note}"
         assert dut["firmware"] == profile.identity.firmware
         assert dut["serial"] == "EMULATED"
         assert re.fullmatch(r"\d{12}", dut["address"])

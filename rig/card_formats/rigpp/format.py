@@ -34,7 +34,7 @@ class RigppFormat:
     name = "rigpp"
     description = "rig's reference CPU-card format (docs/card-spec.md)"
     readback_format = RIG_V1.name
-    kinds = frozenset(CardKind)
+    kinds = frozenset(CardKind) - {CardKind.REPLACEMENT}  # a RIGPP card is re-issued instead
     options: Mapping[str, tuple[str, ...]] = {}
 
     def station_writer(self, keys: KeySource, *, trace: ApduTrace | None = None,

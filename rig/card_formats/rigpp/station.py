@@ -50,7 +50,8 @@ _COMMAND_TYPES: dict[type, CardType] = {
     ClearRecord: CardType.CLEAR,
     KeyChangeRecord: CardType.KEY_CHANGE,
 }
-CARD_TYPES = {kind: CardType[kind.name] for kind in CardKind}
+CARD_TYPES = {kind: CardType[kind.name] for kind in CardKind
+              if kind.name in CardType.__members__}  # a RIGPP card has no replacement kind
 KINDS = {card_type: kind for kind, card_type in CARD_TYPES.items()}
 
 
@@ -118,6 +119,9 @@ class RigppStationWriter:
         A card still in personalisation (or torn during it) is simply personalised again; an
         operational card is re-issued after authenticating with its current card key.
         """
+        if CardKind(kind) not in CARD_TYPES:
+            raise CardError(f"the rigpp format has no {CardKind(kind).value} card (re-issue a "
+                            "user card instead)")
         info = CardInfo(card_type=CARD_TYPES[CardKind(kind)], card_serial=card_serial,
                         meter_no=meter_no, key_revision=key_revision, issuer_id=self._issuer)
         session = self._session(transport)

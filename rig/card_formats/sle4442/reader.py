@@ -28,6 +28,7 @@ from rig.card.apdu import CardRemovedError, RecordError
 from rig.card.keys import derive_readback_mac_key, mac
 from rig.card.session import ApduTransport
 from rig.card_formats.interface import CardRefusal, InsertionOutcome, MeterWallet
+from rig.card_formats.meter_rules import apply_vend_alarms, parameter_levels
 from rig.card_formats.sle4442 import layout
 from rig.card_formats.sle4442.chip import (
     ATR_HEADER,
@@ -250,10 +251,9 @@ class SLE4442MeterReader:
         plan.clear = c
 
     def _levels(self, p: layout.ParameterBlock) -> dict[str, Decimal]:
-        units = self.wallet.from_units
-        return {"alarm1": units(p.alarm1), "alarm2": units(p.alarm2),
-                "overdraft_limit": units(p.overdraft_limit),
-                "hoarding_limit": units(p.hoarding_limit or 0xFFFFFFFF)}
+        return parameter_levels(self.wallet, alarm1=p.alarm1, alarm2=p.alarm2,
+                                overdraft_limit=p.overdraft_limit,
+                                hoarding_limit=p.hoarding_limit)
 
     # -- phase 2: apply -----------------------------------------------------------------
     def _apply(self, plan: _Plan, now: datetime) -> None:
@@ -265,7 +265,7 @@ class SLE4442MeterReader:
             w.apply_purchase(p.sequence, p.credit, now)
             plan.applied, plan.changed = p.sequence, True
             msgs.append(f"credit applied (purchase {p.sequence})")
-            self._vend_alarms(p, msgs)
+            apply_vend_alarms(w, p.alarm1, p.alarm2, msgs)
         if plan.parameters is not None:
             q = plan.parameters
             if q.version <= self.parameters_version:
@@ -288,21 +288,6 @@ class SLE4442MeterReader:
                 msgs.append(f"event counters cleared (clear command {c.clear_no})")
         if plan.identity.kind is layout.CardKindCode.CHECK:
             msgs.append("check card: usage data collected")
-
-    def _vend_alarms(self, p: layout.PurchaseBlock, msgs: list[str]) -> None:
-        """Alarm levels sent with a vend (0 = keep): applied with it, or not at all if the
-        meter's rules refuse them — a wrong level must not cost the customer the credit."""
-        levels = {name: self.wallet.from_units(v) for name, v in
-                  (("alarm1", p.alarm1), ("alarm2", p.alarm2)) if v}
-        if not levels:
-            return
-        try:
-            self.wallet.thresholds_with(**levels)
-        except ValueError as e:
-            msgs.append(f"alarm levels of the vend not applied: {e}")
-            return
-        self.wallet.set_thresholds(**levels)
-        msgs.append("alarm levels of the vend applied")
 
     # -- phase 3: readback --------------------------------------------------------------
     def readback(self, at: datetime, generation: int) -> layout.ReadbackBlock:

@@ -12,6 +12,7 @@ import pytest
 from rig.extras import optional_module
 from rig.scenarios import certification as cert
 from rig.scenarios import (
+    certification_card_timing,
     certification_keys,
     certification_meter,
     certification_sts,
@@ -118,6 +119,11 @@ def test_terminal_cover_opening_is_recorded(steps: BenchSteps) -> None:
 @pytest.mark.requires_capability("dlt645")
 def test_unknown_register_is_answered_with_an_error(steps: BenchSteps) -> None:
     certification_meter.unknown_register_is_answered_with_an_error(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_card_session_within_3_s(steps: BenchSteps) -> None:
+    certification_card_timing.card_session_within_deadline(steps)
     assert str(steps.record.outcome) == "pass"
 
 
