@@ -16,8 +16,8 @@ from rig.bench.bench import open_bench
 from rig.bench.config import BenchConfig
 from rig.billing.connect import connect_billing
 from rig.profile import load_profile
+from rig.report.record import RunRecord
 from rig.scenarios.certification_card_timing import card_session_within_deadline
-from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps
 from rig.sim.emulated_bench import EmulatedBench
 from rig.sim.vpcd import SlotBusyError
