@@ -110,8 +110,10 @@ def run(
                                  "(billing centre, operator)")
     ] = None,
     medium: Annotated[
-        str, typer.Option(help="card (the IC card cycle) or token (an STS token typed on the "
-                          "keypad of a profile with an [sts] section, e.g. iec62056-1p-energy)")
+        str, typer.Option(help="card (the IC card cycle), token (an STS token typed on the "
+                          "keypad of a profile with an [sts] section, e.g. iec62056-1p-energy) "
+                          "or remote (delivered over DL/T 645 to a profile with an [esam] "
+                          "section)")
     ] = "card",
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
@@ -158,11 +160,15 @@ def run(
             where = f"{config.source}: " if config.source else ""
             raise _fail(f"{where}{_config_problems(e)}") from None
         meter_profile = load_profile(config.profile, config.profiles_dir)
-        if medium not in ("card", "token"):
-            raise RigError(f"--medium {medium!r}: card or token")
+        if medium not in ("card", "token", "remote"):
+            raise RigError(f"--medium {medium!r}: card, token or remote")
         if medium == "token" and meter_profile.sts is None:
             raise RigError(f"--medium token: profile {meter_profile.name!r} has no [sts] "
                            "section, so its meter takes no tokens (docs/sts.md)")
+        if medium == "remote" and meter_profile.esam is None:
+            raise RigError(f"--medium remote: profile {meter_profile.name!r} has no [esam] "
+                           "section, so its meter has no ESAM to deliver to over DL/T 645 "
+                           "(docs/esam.md)")
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
@@ -185,7 +191,8 @@ def run(
     console.print(
         f"[bold]rig[/] prepaid cycle on a [bold]{config.kind}[/] bench, profile "
         f"[bold]{config.profile}[/], time scale {config.time_scale:g}×"
-        + (", credit as an STS token" if medium == "token" else "")
+        + {"token": ", credit as an STS token",
+           "remote": ", credit delivered over DL/T 645"}.get(medium, "")
     )
     with CycleProgress(console, TOKEN_PHASES if medium == "token" else PHASES) as progress:
         outcome = run_prepaid_cycle(

@@ -156,6 +156,17 @@ class MeterSecurity:
         e.purchase_count = e.last_sequence = 0
         e.cumulative_purchase = Decimal(0)
 
+    def write_plain(self, request: sec.PlainWriteRequest) -> None:
+        """The price file: the tariff a purchase is consumed at (an older version than the
+        meter's is acknowledged and changes nothing, as a card's is)."""
+        self._check(KeyId.REMOTE_PARAMETER, request.mac_input, request.mac)
+        if request.file_no != sec.FILE_PRICE or request.offset != 0 or len(request.data) != 8:
+            raise sec.SecurityError(sec.SERR_OTHER, f"file {request.file_no:02X} offset "
+                                    f"{request.offset}: only the 8-byte price file is written")
+        version = int.from_bytes(request.data[:4], "big")
+        price = Decimal(int.from_bytes(request.data[4:], "big")) / sec.PRICE_SCALE
+        self._m.engine.apply_tariff(version, price)
+
     # -- keys ----------------------------------------------------------------------------
     def update_keys(self, request: sec.KeyUpdateRequest) -> None:
         """Install each sealed key (all or none): the MAC under the current master-control

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 from rig.billing.types import VendResult
 from rig.errors import RigError
@@ -117,6 +118,17 @@ class RemoteSession:
         send(request, operator=self.operator)
         return request
 
+    def set_price(self, tariff_version: int, price_per_kwh: Decimal) -> None:
+        """The price file (070004FF): the tariff the meter consumes the purchase at."""
+        units = price_per_kwh * sec.PRICE_SCALE
+        if units != units.to_integral_value():
+            raise RemoteError(f"price {price_per_kwh}/kWh has more than 4 decimals")
+        data = sec.price_file(tariff_version, int(units))
+        draft = sec.PlainWriteRequest(sec.FILE_PRICE, 0, data, bytes(4))
+        self.client.write_plain(sec.PlainWriteRequest(
+            sec.FILE_PRICE, 0, data, self._mac(KeyId.REMOTE_PARAMETER, draft.mac_input)),
+            operator=self.operator)
+
     def initialise_wallet(self, preset: int) -> None:
         draft = sec.WalletInitRequest(preset, bytes(4), 0, bytes(4))
         self.client.initialise_wallet(sec.WalletInitRequest(
@@ -186,13 +198,15 @@ class RemoteDelivery:
                 self.key_state = s.state
 
     def deliver(self, vend: VendResult) -> Delivered:
-        """Open account or recharge with ``vend`` (purchase count = its sequence); a purchase
-        the purse already counts is left alone, so a repeated delivery credits nothing."""
+        """Write the price file, then open account or recharge with ``vend`` (purchase count =
+        its sequence); a purchase the purse already counts is left alone, so a repeated
+        delivery credits nothing."""
         customer = customer_of(vend.card_serial)
         with self.session() as s:
             purse = s.purse()
             if purse.purchase_count >= vend.sequence:
                 return Delivered(vend.sequence, "already applied", purse)
+            s.set_price(vend.tariff_version, vend.price_per_kwh)  # as a card carries it
             s.purchase(vend.credit, vend.sequence, customer, open_account=not purse.opened)
             after = s.purse()
         if after.purchase_count != vend.sequence:

@@ -130,3 +130,12 @@ def test_abnormal_reply_carries_the_two_byte_serr() -> None:
 def test_a_request_for_an_unknown_command_is_refused_before_the_line() -> None:
     with pytest.raises(ValueError, match="070099FF"):
         sec.request_data(0x070099FF, OP, b"")
+
+
+def test_plain_text_write_of_the_price_file() -> None:
+    data = sec.price_file(2, 5283)
+    req = sec.PlainWriteRequest(sec.FILE_PRICE, 0, data, bytes.fromhex("0A0B0C0D"))
+    assert req.mac_input == bytes.fromhex("05 0000 00000002 000014A3")
+    assert request_frame(sec.DI_WRITE_PLAIN, req.encode()) == expect_frame(
+        "03", "FF 04 00 07  00 00 00 00  05 00 00  A3 14 00 00 02 00 00 00  0D 0C 0B 0A")
+    assert sec.PlainWriteRequest.decode(req.encode()) == req

@@ -82,6 +82,8 @@ WITHOUT_SESSION: dict[str, Callable[[Dlt645Client], object]] = {
     "key update": lambda c: c.update_keys(
         sec.KeyUpdateRequest((sec.KeyRecord(bytes(32), 1, 9, 9),), MAC0)),
     "read-back": lambda c: c.read_back(sec.ReadbackTarget(0, 0, sec.FILE_PURSE)),
+    "price file": lambda c: c.write_plain(
+        sec.PlainWriteRequest(sec.FILE_PRICE, 0, sec.price_file(9, 1), MAC0)),
 }
 
 
@@ -209,3 +211,15 @@ def test_the_running_record_reads_back_for_the_centre_to_verify(bench: Bench) ->
     assert RIG_V1.mac_verifies(raw, centre.mac_key(bench.profile.protocol.address, 1))
     forged = raw[:10] + bytes([raw[10] ^ 1]) + raw[11:]
     assert not RIG_V1.mac_verifies(forged, centre.mac_key(bench.profile.protocol.address, 1))
+
+
+def test_the_price_file_sets_the_tariff_a_purchase_is_consumed_at(bench: Bench) -> None:
+    s = bench.office.authenticate()
+    s.set_price(2, Decimal("0.5283"))
+    e = bench.meter.engine
+    assert (e.tariff_version, e.price_per_kwh) == (2, Decimal("0.5283"))
+    s.set_price(1, Decimal("0.9999"))  # an older version changes nothing
+    assert (e.tariff_version, e.price_per_kwh) == (2, Decimal("0.5283"))
+    bench.minutes(6)
+    assert refused(lambda: s.set_price(3, Decimal("0.6"))) == sec.SERR_IDENTITY
+    assert e.tariff_version == 2

@@ -259,6 +259,11 @@ class Dlt645Client(SerialClient):
         """070301FF: one to four sealed keys and their MAC."""
         self._no_answer(sec.DI_KEY_UPDATE, request.encode(), operator)
 
+    def write_plain(self, request: sec.PlainWriteRequest, *,
+                    operator: bytes = DEFAULT_OPERATOR) -> None:
+        """070004FF: data into an ESAM file under a MAC (rig: the price file)."""
+        self._no_answer(sec.DI_WRITE_PLAIN, request.encode(), operator)
+
     def read_back(self, target: sec.ReadbackTarget, *,
                   operator: bytes = DEFAULT_OPERATOR) -> sec.ReadbackReply:
         """078001FF: ESAM data with the ESAM's MAC (the caller verifies it)."""

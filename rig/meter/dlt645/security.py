@@ -31,6 +31,7 @@ DI_IDENTITY_END = 0x070002FF  # authentication invalidation -> customer, remaini
 DI_OPEN_ACCOUNT = 0x070101FF  # remote open account: amount, count, MAC1, customer no, MAC2
 DI_RECHARGE = 0x070102FF  # remote recharge: same layout as open account
 DI_WALLET_INIT = 0x070103FF  # wallet initialisation: preset, MAC1, count, MAC2
+DI_WRITE_PLAIN = 0x070004FF  # write an ESAM file in plain text with MAC: file, offset, data
 DI_KEY_UPDATE = 0x070301FF  # key update: up to 4 × (key 32 + key info 4), MAC
 DI_READBACK = 0x078001FF  # data read-back with MAC: length, offset, file, directory
 
@@ -41,6 +42,7 @@ SECURITY_DIS = {
     DI_OPEN_ACCOUNT: "open account",
     DI_RECHARGE: "recharge",
     DI_WALLET_INIT: "wallet initialisation",
+    DI_WRITE_PLAIN: "plain-text write with MAC",
     DI_KEY_UPDATE: "key update",
     DI_READBACK: "data read-back with MAC",
 }
@@ -73,7 +75,9 @@ KEY_FIELD_LEN = 32  # a key-update record's key (rig: one sealed key package)
 MAX_KEY_RECORDS = 4
 DIRECTORY_APPLICATION = 0xDF01  # the ESAM application directory a read-back names
 FILE_PURSE = 0x0001  # remaining, purchase count, customer number
+FILE_PRICE = 0x05  # the current price file (rig: tariff version, price in 0.0001 units)
 FILE_RUNNING = 0x0007  # the meter's running information (rig: its readback record)
+PRICE_SCALE = 10_000
 
 
 def decode_serr(word: int) -> list[str]:
@@ -282,6 +286,36 @@ class WalletInitRequest:
     def decode(cls, body: bytes) -> WalletInitRequest:
         p, m1, n, m2 = _take(body, cls.SIZES, "wallet initialisation")
         return cls(int.from_bytes(p, "big"), m1, int.from_bytes(n, "big"), m2)
+
+
+@dataclass(frozen=True)
+class PlainWriteRequest:
+    """070004FF: data written into an ESAM file (file number, offset) under a MAC."""
+
+    file_no: int
+    offset: int
+    data: bytes
+    mac: bytes
+
+    @property
+    def mac_input(self) -> bytes:
+        return bytes([self.file_no]) + self.offset.to_bytes(2, "big") + self.data
+
+    def encode(self) -> bytes:
+        return (bytes([self.file_no]) + _wire(self.offset.to_bytes(2, "big"))
+                + _wire(self.data) + _wire(_fixed("MAC", self.mac, MAC_LEN)))
+
+    @classmethod
+    def decode(cls, body: bytes) -> PlainWriteRequest:
+        if len(body) < 3 + MAC_LEN:
+            raise ProtocolError(f"plain-text write: {len(body)} data bytes, too short")
+        return cls(body[0], int.from_bytes(body[1:3], "little"), body[3:-MAC_LEN][::-1],
+                   body[-MAC_LEN:][::-1])
+
+
+def price_file(tariff_version: int, price_units: int) -> bytes:
+    """The price file's content: tariff version, price per kWh in 0.0001 units."""
+    return _u32("tariff version", tariff_version) + _u32("price", price_units)
 
 
 @dataclass(frozen=True)

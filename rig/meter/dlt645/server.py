@@ -57,6 +57,8 @@ class SecurityBank(Protocol):
 
     def update_keys(self, request: sec.KeyUpdateRequest) -> None: ...
 
+    def write_plain(self, request: sec.PlainWriteRequest) -> None: ...
+
     def read_back(self, target: sec.ReadbackTarget) -> sec.ReadbackReply: ...
 
 
@@ -102,6 +104,9 @@ def _run_security(bank: SecurityBank, di: int, body: bytes) -> bytes:
         return b""
     if di == sec.DI_KEY_UPDATE:
         bank.update_keys(sec.KeyUpdateRequest.decode(body))
+        return b""
+    if di == sec.DI_WRITE_PLAIN:
+        bank.write_plain(sec.PlainWriteRequest.decode(body))
         return b""
     if di == sec.DI_READBACK:
         return bank.read_back(sec.ReadbackTarget.decode(body)).encode()
