@@ -11,6 +11,8 @@ not applicable, said as such (docs/esam.md, "Remote prepayment").
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
 from rig.billing.centre.facade import BillingCentre
@@ -19,13 +21,27 @@ from rig.billing.types import VendResult
 from rig.card_formats.interface import CardKind, CardReadback, PurchaseOnCard
 from rig.errors import RigError
 from rig.esam.keys import LabKeyService
-from rig.meter.dlt645.client import Dlt645Client
+from rig.meter.dlt645.client import Dlt645Client, SecurityRefused
 from rig.scenarios.record import RunRecord
 from rig.scenarios.steps import BenchSteps, attach_reconciliation
 from rig.station.remote_vend import RemoteDelivery, account_serial
 from rig.station.vending_station import UploadedReadback, readback_data
 
 NO_CARD = "remote delivery has no card"
+MEDIA = ("card", "remote")  # what the certification suite's --medium takes
+
+
+class NotApplicable(RigError):
+    """A step needs a card and the delivery is remote: the requirement does not apply (the
+    certification suite reports it skipped with this reason, as a missing capability)."""
+
+
+class NoCardStation:
+    """Where the card station would be: every card operation is not applicable."""
+
+    def __getattr__(self, name: str) -> object:
+        raise NotApplicable(f"the card station's {name.replace('_', ' ')}: not applicable: "
+                            f"{NO_CARD}")
 SM4_NOTE = ("remote delivery over DL/T 645 security commands (03H) to the meter's ESAM; "
             "SM4 stands in for the unpublished SM1 (docs/esam.md)")
 
@@ -35,7 +51,7 @@ def remote_delivery(bench: Bench) -> RemoteDelivery:
     from the bench master key, the key state the profile's ESAM was commissioned in."""
     p = bench.profile
     if p.esam is None:
-        raise RigError(f"--medium remote: profile {p.name!r} has no [esam] section, so its "
+        raise NotApplicable(f"--medium remote: profile {p.name!r} has no [esam] section, so its "
                        "meter has no ESAM to deliver to over DL/T 645 (docs/esam.md)")
     client = getattr(bench.meter, "protocol", None)
     if not isinstance(client, Dlt645Client):
@@ -52,6 +68,9 @@ class RemoteSteps(BenchSteps):
         self.delivery = remote_delivery(bench)
         self.customer_no = f"{int(self.tag, 16) % 10**12:012d}"
         self.card_serial = account_serial(self.customer_no)  # the account, where a card is
+        self.station = NoCardStation()  # type: ignore[assignment]
+        self._pending: VendResult | None = None  # written (sold), not yet applied
+        self._outcome: Delivery | None = None  # the last delivery, for the next "insertion"
         record.attach("delivery medium", SM4_NOTE + f"; key service: {self.delivery.keys.label}")
 
     def issue_card(self) -> str:
@@ -63,13 +82,47 @@ class RemoteSteps(BenchSteps):
         return self.meter_no
 
     def write_vend(self, vend: VendResult) -> int:
-        """Deliver ``vend`` over DL/T 645 (open account or recharge), then tell the centre."""
-        delivered = self.delivery.deliver(vend)
+        """Deliver ``vend`` over DL/T 645 (open account or recharge) and tell the centre.
+        A purchase the meter refuses stays pending, as a refused card keeps its purchase:
+        the next ``insert_into_meter`` delivers it again."""
+        self._pending = vend
+        self._outcome = self._deliver()
         self.billing.mark_written(vend.vend_id)
-        return delivered.sequence
+        return vend.sequence
+
+    def _deliver(self) -> Delivery:
+        vend = self._pending
+        if vend is None:
+            return Delivery("meter", f"{NO_CARD}: nothing pending to deliver")
+        try:
+            done = self.delivery.deliver(vend)
+        except SecurityRefused as e:
+            return Delivery("meter", f"refused over DL/T 645: {', '.join(e.reasons)}",
+                            accepted=False)
+        self._pending = None
+        applied = None if done.command == "already applied" else done.sequence
+        return Delivery("meter", done.message, applied_sequence=applied)
 
     def insert_into_meter(self, *, expect_accepted: bool = True) -> Delivery:
-        return Delivery("meter", f"{NO_CARD}: the purchase went over DL/T 645")
+        """What the last delivery did (a purchase the meter refused is delivered again);
+        a card the meter is meant to refuse has no remote counterpart."""
+        if not expect_accepted:
+            raise NotApplicable(f"inserting a card the meter may refuse: not applicable: "
+                                f"{NO_CARD}")
+        outcome, self._outcome = self._outcome, None
+        if outcome is None or not outcome.accepted:
+            outcome = self._deliver()
+        if not outcome.accepted:
+            raise RigError(f"the meter refused the remote purchase: {outcome.meter_message}")
+        return outcome
+
+    def buy(self, amount: Decimal) -> tuple[VendResult, Delivery]:
+        """Vend and deliver: the meter's refusal (its SERR reasons) is the delivery's."""
+        vend = self.vend(amount)
+        self.write_vend(vend)
+        outcome, self._outcome = self._outcome, None
+        assert outcome is not None
+        return vend, outcome
 
     def card_to_writer(self) -> None:
         """Nothing to carry: the readback is read over DL/T 645."""
@@ -91,10 +144,19 @@ class RemoteSteps(BenchSteps):
         return True
 
     def personalise_as(self, kind: CardKind) -> None:
-        raise RigError(f"{kind.value} card: not applicable: {NO_CARD}")
+        raise NotApplicable(f"{kind.value} card: not applicable: {NO_CARD}")
 
     def read_purchase(self) -> PurchaseOnCard | None:
-        raise RigError(f"reading the purchase off a card: not applicable: {NO_CARD}")
+        raise NotApplicable(f"reading the purchase off a card: not applicable: {NO_CARD}")
 
     def forge_purchase(self, genuine: PurchaseOnCard) -> None:
-        raise RigError(f"forging a card: not applicable: {NO_CARD}")
+        raise NotApplicable(f"forging a card: not applicable: {NO_CARD}")
+
+
+def bench_steps(bench: Bench, billing: BillingCentre, record: RunRecord,
+                medium: str = "card") -> BenchSteps:
+    """The steps of ``medium``: a card (BenchSteps) or remote delivery (RemoteSteps)."""
+    if medium not in MEDIA:
+        raise RigError(f"--medium {medium!r}: {' or '.join(MEDIA)}")
+    kind = RemoteSteps if medium == "remote" else BenchSteps
+    return kind(bench, billing, record)

@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
+from rig.billing.readback_format import format_for
 from rig.billing.types import VendResult
 from rig.errors import RigError
 from rig.esam.keys import KeyId, KeyService, KeyState, meter_factor
 from rig.meter.dlt645 import security as sec
-from rig.meter.dlt645.client import DEFAULT_OPERATOR, Dlt645Client
+from rig.meter.dlt645.client import DEFAULT_OPERATOR, Dlt645Client, SecurityRefused
 
+T = TypeVar("T")
 ACCOUNT_PREFIX = "0000"
 KEY_ORDER = tuple(sorted(KeyId, key=lambda k: k is KeyId.MASTER_CONTROL))  # master last
 
@@ -68,11 +71,21 @@ class Purse:
 
 @dataclass(frozen=True)
 class Delivered:
-    """What a delivery did: the purchase applied now, or found already applied."""
+    """What a delivery did: the purchase applied now, or found already applied; and the
+    tariff version the meter's running record shows after it."""
 
     sequence: int
     command: str  # "open account", "recharge" or "already applied"
     purse: Purse
+    tariff_version: int
+
+    @property
+    def message(self) -> str:
+        """What the delivery reports, as a meter's display would after a card."""
+        if self.command == "already applied":
+            return f"purchase #{self.sequence} already applied: nothing delivered"
+        return (f"{self.command} over DL/T 645: purchase #{self.sequence} applied, "
+                f"tariff {self.tariff_version} applied")
 
 
 class RemoteSession:
@@ -187,37 +200,62 @@ class RemoteDelivery:
     @contextmanager
     def session(self) -> Iterator[RemoteSession]:
         """An identity session, invalidated at the end however the block ends (a refused
-        command leaves no session open on the meter)."""
+        command leaves no session open on the meter; one that timed out is over anyway)."""
         s = self.authenticate()
         try:
             yield s
         finally:
+            self.key_state = s.state
             try:
                 s.end()
-            finally:
-                self.key_state = s.state
+            except SecurityRefused as e:
+                if not e.error_word & sec.SERR_IDENTITY:
+                    raise
+
+    def _retried(self, work: Callable[[], T]) -> T:
+        """``work`` again in a fresh session if the meter ended the first (its identity
+        validity ran out): each step of a delivery is safe to repeat."""
+        try:
+            return work()
+        except SecurityRefused as e:
+            if not e.error_word & sec.SERR_IDENTITY:
+                raise
+        return work()
 
     def deliver(self, vend: VendResult) -> Delivered:
         """Write the price file, then open account or recharge with ``vend`` (purchase count =
         its sequence); a purchase the purse already counts is left alone, so a repeated
         delivery credits nothing."""
         customer = customer_of(vend.card_serial)
-        with self.session() as s:
-            purse = s.purse()
-            if purse.purchase_count >= vend.sequence:
-                return Delivered(vend.sequence, "already applied", purse)
-            s.set_price(vend.tariff_version, vend.price_per_kwh)  # as a card carries it
-            s.purchase(vend.credit, vend.sequence, customer, open_account=not purse.opened)
-            after = s.purse()
-        if after.purchase_count != vend.sequence:
-            raise RemoteError(f"purchase #{vend.sequence}: the meter's purse counts "
-                              f"{after.purchase_count} after the recharge")
-        return Delivered(vend.sequence, "recharge" if purse.opened else "open account", after)
+
+        def deliver() -> Delivered:
+            with self.session() as s:
+                purse = s.purse()
+                command = "recharge" if purse.opened else "open account"
+                if purse.purchase_count >= vend.sequence:
+                    command = "already applied"
+                else:
+                    s.set_price(vend.tariff_version, vend.price_per_kwh)  # as a card does
+                    s.purchase(vend.credit, vend.sequence, customer,
+                               open_account=not purse.opened)
+                after = s.purse()
+                record = s.read_back(sec.FILE_RUNNING)
+            if after.purchase_count < vend.sequence:
+                raise RemoteError(f"purchase #{vend.sequence}: the meter's purse counts "
+                                  f"{after.purchase_count} after the {command}")
+            tariff = int(format_for(record).fields(record)["tariff_version"])
+            return Delivered(vend.sequence, command, after, tariff)
+
+        return self._retried(deliver)
 
     def running_record(self) -> bytes:
         """The meter's readback record, read back with the ESAM's MAC verified."""
-        with self.session() as s:
-            return s.read_back(sec.FILE_RUNNING)
+
+        def read() -> bytes:
+            with self.session() as s:
+                return s.read_back(sec.FILE_RUNNING)
+
+        return self._retried(read)
 
     def update_keys(self, to: KeyState) -> None:
         with self.session() as s:

@@ -105,8 +105,10 @@ def test_identity_authentication_with_the_wrong_keys_is_refused(bench: Bench) ->
 
 
 def test_the_session_times_out_in_bench_time(bench: Bench) -> None:
+    bench.minutes(60 * 23)  # the profile's 1440 minutes hold the first session this long
+    bench.office.authenticate().set_identity_validity(5)
     s = bench.office.authenticate()
-    bench.minutes(4.9)  # identity_minutes = 5 in the profile
+    bench.minutes(4.9)
     s.purchase(2000, 1, CUSTOMER, open_account=True)
     bench.minutes(0.2)
     assert refused(lambda: s.purchase(1000, 2, CUSTOMER, open_account=False)) \
@@ -220,6 +222,6 @@ def test_the_price_file_sets_the_tariff_a_purchase_is_consumed_at(bench: Bench) 
     assert (e.tariff_version, e.price_per_kwh) == (2, Decimal("0.5283"))
     s.set_price(1, Decimal("0.9999"))  # an older version changes nothing
     assert (e.tariff_version, e.price_per_kwh) == (2, Decimal("0.5283"))
-    bench.minutes(6)
+    bench.minutes(1441)  # past the profile's identity validity
     assert refused(lambda: s.set_price(3, Decimal("0.6"))) == sec.SERR_IDENTITY
     assert e.tariff_version == 2
