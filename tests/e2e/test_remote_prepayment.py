@@ -5,6 +5,9 @@ real pty, its running record read back with the ESAM's MAC and verified by the c
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,3 +56,36 @@ def test_a_profile_without_an_esam_has_no_remote_delivery(bench_config: BenchCon
     run = run_prepaid_cycle(config, run_dir=tmp_path, medium="remote")
     assert isinstance(run.error, RigError) and "has no [esam] section" in str(run.error)
     assert run.record.summary["safe state"].startswith("safe")
+
+
+def test_the_certification_suite_with_remote_delivery(tmp_path: Path) -> None:
+    """The unchanged certification scenarios on the ESAM meter, delivered over DL/T 645:
+    a purchase passes end to end; a requirement that needs a card is skipped, saying why."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rig.cli.main", "run", "--suite", "certification",
+         "--profile", PROFILE, "--profiles-dir", str(PROFILES), "--medium", "remote",
+         "--select", "buy_and_insert or another_meter", "--out", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (run_dir,) = tmp_path.glob("certification-*")
+    tests = {t["requirement"]: t for t in
+             json.loads((run_dir / "record.json").read_text())["tests"]}
+    assert tests["buy and insert"]["outcome"] == "pass"
+    another = tests["card for another meter is refused"]
+    assert another["outcome"] == "skipped"
+    assert another["message"] == ("the card station's personalise: not applicable: remote "
+                                  "delivery has no card")
+
+
+def test_remote_delivery_needs_an_esam_said_in_one_line(tmp_path: Path) -> None:
+    for extra in ([], ["--suite", "certification"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "rig.cli.main", "run", "--profile", "dlt645-1p-money",
+             "--medium", "remote", "--out", str(tmp_path), *extra],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "300"})
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert lines == ["error: --medium remote: profile 'dlt645-1p-money' has no [esam] "
+                         "section, so its meter has no ESAM to deliver to over DL/T 645 "
+                         "(docs/esam.md)"], done.stderr

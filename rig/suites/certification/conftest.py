@@ -203,8 +203,9 @@ def _outcome(node: pytest.Item) -> tuple[str, str]:
         return "error", "the test did not run to its end"
     if call.passed:
         return "pass", ""
-    if call.skipped:
-        return "skipped", str(call.longrepr)
+    if call.skipped:  # (file, line, "Skipped: why") for a skip raised in the test
+        why = call.longrepr[2] if isinstance(call.longrepr, tuple) else str(call.longrepr)
+        return "skipped", why.removeprefix("Skipped: ")
     crash = getattr(call.longrepr, "reprcrash", None)
     message = crash.message if crash is not None else str(call.longrepr)
     return ("fail" if "AssertionError" in message else "error"), message
