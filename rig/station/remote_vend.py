@@ -88,18 +88,18 @@ class Delivered:
                 f"tariff {self.tariff_version} applied")
 
 
+@dataclass
 class RemoteSession:
-    """One identity session with the meter's ESAM: every command's MACs under its random 2."""
+    """One identity session with the meter's ESAM: every command's MACs under its random 2
+    (``state``: the key state the office addresses the meter's keys in)."""
 
-    def __init__(self, client: Dlt645Client, keys: KeyService, state: KeyState,
-                 factor: bytes, rand2: bytes, esam_serial: bytes, operator: bytes) -> None:
-        self.client = client
-        self.keys = keys
-        self.state = state
-        self.factor = factor
-        self.rand2 = rand2
-        self.esam_serial = esam_serial
-        self.operator = operator
+    client: Dlt645Client
+    keys: KeyService
+    state: KeyState
+    factor: bytes
+    rand2: bytes
+    esam_serial: bytes
+    operator: bytes
 
     def _mac(self, key_id: KeyId, data: bytes, state: KeyState | None = None) -> bytes:
         return self.keys.mac(key_id, state or self.state, self.factor, data, self.rand2)

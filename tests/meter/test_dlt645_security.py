@@ -9,6 +9,7 @@ import pytest
 from rig.errors import ProtocolError
 from rig.meter.dlt645 import security as sec
 from rig.meter.dlt645.frame import Frame, decode_frame, encode_frame
+from rig.meter.dlt645.server import Dlt645Responder
 
 ADDR = "000000001365"
 ADDR_WIRE = "65 13 00 00 00 00"
@@ -139,3 +140,17 @@ def test_plain_text_write_of_the_price_file() -> None:
     assert request_frame(sec.DI_WRITE_PLAIN, req.encode()) == expect_frame(
         "03", "FF 04 00 07  00 00 00 00  05 00 00  A3 14 00 00 02 00 00 00  0D 0C 0B 0A")
     assert sec.PlainWriteRequest.decode(req.encode()) == req
+
+
+def test_a_meter_without_an_esam_or_a_bad_command_answers_other_error() -> None:
+    body = sec.IdentityRequest(bytes(8), bytes(8), bytes(8)).encode()
+    plain = Dlt645Responder(ADDR, object())  # type: ignore[arg-type]
+    reply = plain.respond(Frame(ADDR, 0x03, sec.request_data(sec.DI_IDENTITY, OP, body)))
+    assert reply is not None and (reply.control, reply.data) == (0xC3, bytes.fromhex("01 00"))
+    assert "no ESAM" in plain.errors[-1]
+    unknown = bytes.fromhex("FF 99 00 07") + OP
+    short = sec.request_data(sec.DI_RECHARGE, OP, bytes(21))
+    for data in (unknown, short):
+        plain.security = object()  # type: ignore[assignment]
+        reply = plain.respond(Frame(ADDR, 0x03, data))
+        assert reply is not None and (reply.control, reply.data) == (0xC3, bytes.fromhex("01 00"))

@@ -8,7 +8,8 @@ the emulator's pty loop is ``os.write(fd, responder.serve_stream(os.read(fd, 256
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from rig.meter.dlt645 import data_ids
 from rig.meter.dlt645 import security as sec
@@ -84,33 +85,28 @@ class RegisterBank(Protocol):
         ...
 
 
+_COMMANDS: dict[int, Callable[[SecurityBank, bytes], Any]] = {
+    sec.DI_IDENTITY: lambda b, body: b.identity(sec.IdentityRequest.decode(body)),
+    sec.DI_IDENTITY_VALIDITY:
+        lambda b, body: b.set_identity_validity(sec.ValidityRequest.decode(body)),
+    sec.DI_IDENTITY_END: lambda b, body: b.end_identity(),
+    sec.DI_OPEN_ACCOUNT: lambda b, body: b.open_account(sec.PurchaseRequest.decode(body)),
+    sec.DI_RECHARGE: lambda b, body: b.recharge(sec.PurchaseRequest.decode(body)),
+    sec.DI_WALLET_INIT:
+        lambda b, body: b.initialise_wallet(sec.WalletInitRequest.decode(body)),
+    sec.DI_KEY_UPDATE: lambda b, body: b.update_keys(sec.KeyUpdateRequest.decode(body)),
+    sec.DI_WRITE_PLAIN: lambda b, body: b.write_plain(sec.PlainWriteRequest.decode(body)),
+    sec.DI_READBACK: lambda b, body: b.read_back(sec.ReadbackTarget.decode(body)),
+}
+
+
 def _run_security(bank: SecurityBank, di: int, body: bytes) -> bytes:
-    """Decode the command ``di`` names, run it on ``bank``, encode its answer."""
-    if di == sec.DI_IDENTITY:
-        return bank.identity(sec.IdentityRequest.decode(body)).encode()
-    if di == sec.DI_IDENTITY_VALIDITY:
-        bank.set_identity_validity(sec.ValidityRequest.decode(body))
-        return b""
-    if di == sec.DI_IDENTITY_END:
-        return bank.end_identity().encode()
-    if di == sec.DI_OPEN_ACCOUNT:
-        bank.open_account(sec.PurchaseRequest.decode(body))
-        return b""
-    if di == sec.DI_RECHARGE:
-        bank.recharge(sec.PurchaseRequest.decode(body))
-        return b""
-    if di == sec.DI_WALLET_INIT:
-        bank.initialise_wallet(sec.WalletInitRequest.decode(body))
-        return b""
-    if di == sec.DI_KEY_UPDATE:
-        bank.update_keys(sec.KeyUpdateRequest.decode(body))
-        return b""
-    if di == sec.DI_WRITE_PLAIN:
-        bank.write_plain(sec.PlainWriteRequest.decode(body))
-        return b""
-    if di == sec.DI_READBACK:
-        return bank.read_back(sec.ReadbackTarget.decode(body)).encode()
-    raise sec.SecurityError(sec.SERR_OTHER, f"no security command {di:08X}")
+    """Decode the command ``di`` names, run it on ``bank``, encode its answer (if any)."""
+    command = _COMMANDS.get(di)
+    if command is None:
+        raise sec.SecurityError(sec.SERR_OTHER, f"no security command {di:08X}")
+    answer = command(bank, body)
+    return b"" if answer is None else bytes(answer.encode())
 
 
 def _error_bit(exc: Exception) -> int:
