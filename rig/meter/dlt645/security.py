@@ -18,8 +18,8 @@ MACs cover (fields most significant byte first, as the ESAM computes them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, fields
+from typing import ClassVar, Self
 
 from rig.errors import ProtocolError
 
@@ -145,40 +145,41 @@ def _bcd2(minutes: int) -> bytes:
     return bytes.fromhex(f"{minutes:04d}")
 
 
+class _ByteFields:
+    """A record of fixed-size byte strings (randoms, cryptograms, serials), each field sent
+    low byte first: ``SIZES`` in field order, ``WHAT`` names it in errors."""
+
+    SIZES: ClassVar[tuple[int, ...]]
+    WHAT: ClassVar[str]
+
+    def encode(self) -> bytes:
+        return b"".join(_wire(_fixed(f.name.replace("_", " "), getattr(self, f.name), n))
+                        for f, n in zip(fields(self), self.SIZES, strict=True))  # type: ignore[arg-type]
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        return cls(*_take(body, cls.SIZES, cls.WHAT))
+
+
 @dataclass(frozen=True)
-class IdentityRequest:
+class IdentityRequest(_ByteFields):
     """070000FF: the office's cryptogram on random 1, random 1, the meter's dispersion factor."""
 
     cipher1: bytes
     rand1: bytes
     factor: bytes
     SIZES: ClassVar[tuple[int, ...]] = (8, 8, 8)
-
-    def encode(self) -> bytes:
-        return b"".join(_wire(_fixed(n, v, 8)) for n, v in
-                        (("cipher 1", self.cipher1), ("random 1", self.rand1),
-                         ("dispersion factor", self.factor)))
-
-    @classmethod
-    def decode(cls, body: bytes) -> IdentityRequest:
-        return cls(*_take(body, cls.SIZES, "identity authentication"))
+    WHAT: ClassVar[str] = "identity authentication"
 
 
 @dataclass(frozen=True)
-class IdentityReply:
+class IdentityReply(_ByteFields):
     """The meter's answer: random 2 (the session's MAC vector) and the ESAM serial."""
 
     rand2: bytes
     esam_serial: bytes
     SIZES: ClassVar[tuple[int, ...]] = (4, 8)
-
-    def encode(self) -> bytes:
-        return _wire(_fixed("random 2", self.rand2, 4)) + _wire(
-            _fixed("ESAM serial", self.esam_serial, 8))
-
-    @classmethod
-    def decode(cls, body: bytes) -> IdentityReply:
-        return cls(*_take(body, cls.SIZES, "identity authentication reply"))
+    WHAT: ClassVar[str] = "identity authentication reply"
 
 
 @dataclass(frozen=True)
