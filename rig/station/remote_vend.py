@@ -3,8 +3,9 @@
 The same sale as a card's (the centre stays card-agnostic): instead of writing the purchase
 to a card, the office opens an identity session with the meter's ESAM through its key service
 (:class:`rig.esam.keys.KeyService`: rig's :class:`LabKeyService`, or a lab's encryption
-machine), reads the purse back with its MAC, and sends open account (the first purchase) or
-recharge with MACs only the key service can make. The purse read first makes a repeated
+machine), reads the purse back with its MAC, writes the price file (the tariff a card would
+carry) and sends open account (the first purchase) or recharge with MACs only the key service
+can make; a session the meter timed out is opened again. The purse read first makes a repeated
 delivery harmless: a purchase the meter already counts is not sent again. Reading the meter's
 running information back with the ESAM's MAC gives the centre a readback it verifies itself
 (the record inside is MAC'd under the meter's readback key, as a card's is), so the centre's
