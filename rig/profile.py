@@ -285,6 +285,7 @@ _CAPABILITY_NEEDS = {
     "remote_relay_control": "protocol.dlt645.remote_relay_control = true",
     "sts": "an [sts] section",
     "esam": "an [esam] section",
+    "remote_prepayment": "an [esam] section",  # DL/T 645 security commands (docs/esam.md)
 }
 
 
@@ -340,6 +341,7 @@ class MeterProfile(Strict):
             "remote_relay_control": bool(dlt and dlt.remote_relay_control),
             "sts": self.sts is not None,
             "esam": self.esam is not None,
+            "remote_prepayment": self.esam is not None,
         }
         for cap, needs in _CAPABILITY_NEEDS.items():
             if cap in self.capabilities and not offered[cap]:

@@ -34,6 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--profiles-dir", metavar="DIR", default=None,
                     help="your meter profiles, searched before rig's shipped ones "
                     f"(overrides the bench config's profiles_dir; also ${PROFILES_ENV})")
+    group.addoption("--medium", choices=("card", "remote"), default="card",
+                    help="how purchases reach the meter: card, or remote (DL/T 645 security "
+                    "commands to a profile's [esam]; card-only requirements are skipped as "
+                    "not applicable)")
     group.addoption("--cert-dir", metavar="DIR", default=None,
                     help="write per-requirement results, certification.html and record.json "
                     "here")

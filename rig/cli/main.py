@@ -110,8 +110,10 @@ def run(
                                  "(billing centre, operator)")
     ] = None,
     medium: Annotated[
-        str, typer.Option(help="card (the IC card cycle) or token (an STS token typed on the "
-                          "keypad of a profile with an [sts] section, e.g. iec62056-1p-energy)")
+        str, typer.Option(help="card (the IC card cycle), token (an STS token typed on the "
+                          "keypad of a profile with an [sts] section, e.g. iec62056-1p-energy) "
+                          "or remote (delivered over DL/T 645 to a profile with an [esam] "
+                          "section)")
     ] = "card",
 ) -> None:
     """Run one full prepaid cycle (default: on an emulated bench) and write its report.
@@ -130,7 +132,8 @@ def run(
             raise _fail("--time-scale does not apply to --suite: each certification test runs "
                         "at the time scale its requirement needs (an emulated bench) or at 1 "
                         "(a real bench)")
-        _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator)
+        _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator,
+                   medium=medium)
     # A wrong option is refused before the scenarios, the billing centre and matplotlib load.
     from pydantic import ValidationError
 
@@ -158,11 +161,15 @@ def run(
             where = f"{config.source}: " if config.source else ""
             raise _fail(f"{where}{_config_problems(e)}") from None
         meter_profile = load_profile(config.profile, config.profiles_dir)
-        if medium not in ("card", "token"):
-            raise RigError(f"--medium {medium!r}: card or token")
+        if medium not in ("card", "token", "remote"):
+            raise RigError(f"--medium {medium!r}: card, token or remote")
         if medium == "token" and meter_profile.sts is None:
             raise RigError(f"--medium token: profile {meter_profile.name!r} has no [sts] "
                            "section, so its meter takes no tokens (docs/sts.md)")
+        if medium == "remote" and meter_profile.esam is None:
+            raise RigError(f"--medium remote: profile {meter_profile.name!r} has no [esam] "
+                           "section, so its meter has no ESAM to deliver to over DL/T 645 "
+                           "(docs/esam.md)")
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
@@ -182,7 +189,8 @@ def run(
     console.print(
         f"[bold]rig[/] prepaid cycle on a [bold]{config.kind}[/] bench, profile "
         f"[bold]{config.profile}[/], time scale {config.time_scale:g}×"
-        + (", credit as an STS token" if medium == "token" else "")
+        + {"token": ", credit as an STS token",
+           "remote": ", credit delivered over DL/T 645"}.get(medium, "")
     )
     with CycleProgress(console, TOKEN_PHASES if medium == "token" else PHASES) as progress:
         outcome = run_prepaid_cycle(
@@ -199,7 +207,7 @@ def run(
 
 def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
                profiles_dir: Path | None, *, select: str | None = None,
-               operator: str | None = None) -> None:
+               operator: str | None = None, medium: str = "card") -> None:
     from rig.cli.suite import run_suite, suite_package
 
     if suite == "mutants":
@@ -208,16 +216,34 @@ def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
         suite_package(suite)
     except ValueError as e:
         raise _fail(str(e)) from None
+    if medium not in ("card", "remote"):
+        raise _fail(f"--medium {medium!r} with --suite: card or remote")
+    if medium == "remote" and profile is not None:
+        _needs_esam(profile, profiles_dir)
     run_dir = out / f"{suite}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]rig[/] {suite} suite → {run_dir}")
     code = run_suite(suite, run_dir.resolve(), console, bench=bench, profile=profile,
-                     profiles_dir=profiles_dir, select=select, operator=operator)
+                     profiles_dir=profiles_dir, select=select, operator=operator,
+                     medium=medium)
     console.print(f"JUnit XML: {run_dir / 'junit.xml'}")
     console.print(f"test record (JSON): {run_dir / 'record.json'}")
     console.print(f"Allure results: {run_dir / 'allure-results'}  (render: rig report {run_dir})")
     console.print(f"certification summary: [bold]{run_dir / 'certification.html'}[/]")
     raise typer.Exit(code)
+
+
+def _needs_esam(profile: str, profiles_dir: Path | None) -> None:
+    """--medium remote on one profile: it must have an ESAM, said in one line if not."""
+    from rig.profile import load_profile
+
+    try:
+        meter = load_profile(profile, profiles_dir.resolve() if profiles_dir else None)
+    except RigError as e:
+        raise _fail(str(e)) from None
+    if meter.esam is None:
+        raise _fail(f"--medium remote: profile {meter.name!r} has no [esam] section, so its "
+                    "meter has no ESAM to deliver to over DL/T 645 (docs/esam.md)")
 
 
 def _run_mutants(bench: Path | None, profile: str | None, out: Path,

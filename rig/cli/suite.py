@@ -81,7 +81,8 @@ def split_test_id(nodeid: str) -> tuple[str, str]:
 
 def run_suite(name: str, run_dir: Path, console: Console, *, bench: Path | None,
               profile: str | None, profiles_dir: Path | None = None,
-              select: str | None = None, operator: str | None = None) -> int:
+              select: str | None = None, operator: str | None = None,
+              medium: str = "card") -> int:
     """Run the installed suite with rig's own pytest settings (not the current folder's)."""
     with ExitStack() as stack:
         suite = stack.enter_context(as_file(files(suite_package(name))))
@@ -101,4 +102,6 @@ def run_suite(name: str, run_dir: Path, console: Console, *, bench: Path | None,
             args += ["-k", select]
         if operator:
             args += ["--operator", operator]
+        if medium != "card":
+            args += ["--medium", medium]
         return int(pytest.main(args, plugins=[_LiveSuite(console)]))

@@ -21,7 +21,12 @@ from rig.report.record import Observer, RunRecord
 from rig.report.testrecord import bench_context
 from rig.report.writer import write_report
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, CycleResult, PrepaidCycle
+from rig.scenarios.remote_steps import RemoteSteps
 from rig.scenarios.token_cycle import TOKEN_PHASES, TokenCycle
+
+MEDIA = ("card", "token", "remote")
+TITLES = {"card": "prepaid cycle", "token": "prepaid cycle with an STS token",
+          "remote": "prepaid cycle with remote delivery over DL/T 645"}
 
 
 @dataclass
@@ -75,17 +80,19 @@ def run_prepaid_cycle(
     medium: str = "card",
 ) -> CycleRun:
     """Run one cycle; the report is written whatever happens (the error is returned).
-    ``medium``: ``card`` (the IC card cycle) or ``token`` (an STS token typed on the keypad of
-    a profile with an ``[sts]`` section, :mod:`rig.scenarios.token_cycle`)."""
-    if medium not in ("card", "token"):
-        raise RigError(f"--medium {medium!r}: card or token")
+    ``medium``: ``card`` (the IC card cycle), ``token`` (an STS token typed on the keypad of
+    a profile with an ``[sts]`` section, :mod:`rig.scenarios.token_cycle`) or ``remote`` (the
+    card cycle delivered over DL/T 645 to a profile's ``[esam]``,
+    :mod:`rig.scenarios.remote_steps`)."""
+    if medium not in MEDIA:
+        raise RigError(f"--medium {medium!r}: card, token or remote")
     run_dir = run_dir or new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     profile = load_profile(config.profile, config.profiles_dir)
     url = db_url or config.billing.url or f"sqlite:///{(run_dir / 'billing.sqlite').resolve()}"
     audit = run_audit_config(run_dir) if not (db_url or config.billing.url) else None
     token = medium == "token"
-    record = RunRecord("prepaid cycle" + (" with an STS token" if token else ""), identity={},
+    record = RunRecord(TITLES[medium], identity={},
                        phases=TOKEN_PHASES if token else PHASES, observer=observer,
                        use_allure=use_allure)
     cycle: PrepaidCycle | None = None
@@ -102,6 +109,8 @@ def run_prepaid_cycle(
                     kind = TokenCycle if token else PrepaidCycle
                     cycle = kind(bench, billing, record,  # type: ignore[arg-type]
                                  params)
+                    if medium == "remote":  # the same scenario, another delivery below it
+                        cycle.steps = RemoteSteps(bench, billing, record)  # type: ignore[arg-type]
                     cycle.run()
             finally:  # at the end: the card's ATR is known once the writer has seen it
                 record.context = bench_context(bench, billing_url=url, operator=operator)

@@ -37,6 +37,7 @@ from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
 from rig.sim.meter_firmware_iec import iec_responder
+from rig.sim.meter_security import MeterSecurity
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.sts_keypad import StsKeypad
 from rig.sim.supply_cut import CutMoment, CuttingTransport, SupplyCut
@@ -114,6 +115,7 @@ class EmulatedMeter:
         # the meter holds them, no vending station does.
         card = self.profile.card
         self.esam: Esam | None = commissioned_esam(self.profile, master_key)
+        self._readback_master = readback_master  # the remote read-back MACs under it too
         fmt = card_format(card.format, where=f"meter profile {self.profile.name}: [card] format")
         self.terminal: MeterCardReader = fmt.meter_reader(
             self.engine, self.meter_no,
@@ -140,6 +142,8 @@ class EmulatedMeter:
         if p.spec.wire is Wire.DLT645:
             responder = p.spec.responder(self.meter_no, _Registers(self), p.serial,
                                          p.own_settings)
+            if self.esam is not None:  # remote prepayment: the security commands (03H)
+                responder.security = MeterSecurity(self, self.esam, self._readback_master)
             self._responder = _PowerGate(self, responder)
         else:
             self._iec = _PowerGate(self, iec_responder(self))

@@ -10,6 +10,7 @@ from rig.meter.dlt645.client import (
     MeterAbnormalReply,
     MeterTimeout,
     RelayCommand,
+    SecurityRefused,
     SerialPort,
 )
 from rig.meter.dlt645.data_ids import (
@@ -38,7 +39,7 @@ from rig.meter.dlt645.frame import (
     is_abnormal,
     is_reply,
 )
-from rig.meter.dlt645.server import Dlt645Responder, RegisterBank
+from rig.meter.dlt645.server import Dlt645Responder, RegisterBank, SecurityBank
 
 __all__ = [
     "BROADCAST_ADDRESS",
@@ -59,6 +60,8 @@ __all__ = [
     "MeterTimeout",
     "RegisterBank",
     "RelayCommand",
+    "SecurityBank",
+    "SecurityRefused",
     "SerialPort",
     "UnknownDataId",
     "decode_error_word",

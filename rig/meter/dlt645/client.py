@@ -13,6 +13,7 @@ from typing import Any
 
 from rig.errors import ProtocolError
 from rig.meter.dlt645 import data_ids
+from rig.meter.dlt645 import security as sec
 from rig.meter.dlt645.frame import (
     BROADCAST_ADDRESS,
     CONTROL_BROADCAST_TIME,
@@ -36,7 +37,7 @@ from rig.meter.serial_open import open_serial
 from rig.meter.transcript import Transcript
 
 __all__ = ["DEFAULT_OPERATOR", "DEFAULT_PASSWORD", "Dlt645Client", "MeterAbnormalReply",
-           "MeterTimeout", "RelayCommand", "SerialPort"]
+           "MeterTimeout", "RelayCommand", "SecurityRefused", "SerialPort"]
 
 DEFAULT_PASSWORD = b"\x02\x00\x00\x00"  # PA (level 02) + P0 P1 P2
 DEFAULT_OPERATOR = b"\x00\x00\x00\x00"  # C0..C3
@@ -65,6 +66,17 @@ class MeterAbnormalReply(ProtocolError):
         self.control = control
         self.di = di
         self.address = address
+
+
+class SecurityRefused(MeterAbnormalReply):
+    """The meter refused a security command (C3H): ``error_word`` is the 2-byte SERR and
+    ``reasons`` its bits (identity authentication failed, ESAM verification failed, ...)."""
+
+    def __init__(self, message: str, *, error_word: int, control: int, di: int | None,
+                 address: str) -> None:
+        super().__init__(message, error_word=error_word, control=control, di=di,
+                         address=address)
+        self.reasons = sec.decode_serr(error_word)
 
 
 def _di_text(di: int | None) -> str:
@@ -201,6 +213,69 @@ class Dlt645Client(SerialClient):
         )
         self._transact(self._target(), CONTROL_RELAY_CONTROL, payload, di=None)
 
+    # --- security commands (03H, rig.meter.dlt645.security; docs/esam.md) ------------------
+
+    def security(self, di: int, body: bytes = b"", *,
+                 operator: bytes = DEFAULT_OPERATOR) -> bytes:
+        """One security command: ``body`` sent after the DI and operator code, the reply's
+        data after the DI echo returned; SecurityRefused carries the SERR of a refusal."""
+        payload = sec.request_data(di, _check_4("operator", operator), body)
+        reply = self._transact(self._target(), sec.CONTROL_SECURITY, payload, di=di)
+        return self._strip_di(reply, di, payload[:4])
+
+    def identity_authenticate(self, request: sec.IdentityRequest, *,
+                              operator: bytes = DEFAULT_OPERATOR) -> sec.IdentityReply:
+        """070000FF: open an identity session; the meter's random 2 and ESAM serial."""
+        return sec.IdentityReply.decode(
+            self.security(sec.DI_IDENTITY, request.encode(), operator=operator))
+
+    def set_identity_validity(self, request: sec.ValidityRequest, *,
+                              operator: bytes = DEFAULT_OPERATOR) -> None:
+        """070001FF: how many minutes an identity authentication stays valid."""
+        self._no_answer(sec.DI_IDENTITY_VALIDITY, request.encode(), operator)
+
+    def end_identity(self, *, operator: bytes = DEFAULT_OPERATOR) -> sec.InvalidationReply:
+        """070002FF: end the identity session; the ESAM's customer, remaining, count, keys."""
+        return sec.InvalidationReply.decode(
+            self.security(sec.DI_IDENTITY_END, operator=operator))
+
+    def open_account(self, request: sec.PurchaseRequest, *,
+                     operator: bytes = DEFAULT_OPERATOR) -> None:
+        """070101FF: the first purchase, binding the customer number."""
+        self._no_answer(sec.DI_OPEN_ACCOUNT, request.encode(), operator)
+
+    def recharge(self, request: sec.PurchaseRequest, *,
+                 operator: bytes = DEFAULT_OPERATOR) -> None:
+        """070102FF: a purchase for the opened account."""
+        self._no_answer(sec.DI_RECHARGE, request.encode(), operator)
+
+    def initialise_wallet(self, request: sec.WalletInitRequest, *,
+                          operator: bytes = DEFAULT_OPERATOR) -> None:
+        """070103FF: the wallet back to a preset amount and purchase count 0."""
+        self._no_answer(sec.DI_WALLET_INIT, request.encode(), operator)
+
+    def update_keys(self, request: sec.KeyUpdateRequest, *,
+                    operator: bytes = DEFAULT_OPERATOR) -> None:
+        """070301FF: one to four sealed keys and their MAC."""
+        self._no_answer(sec.DI_KEY_UPDATE, request.encode(), operator)
+
+    def write_plain(self, request: sec.PlainWriteRequest, *,
+                    operator: bytes = DEFAULT_OPERATOR) -> None:
+        """070004FF: data into an ESAM file under a MAC (rig: the price file)."""
+        self._no_answer(sec.DI_WRITE_PLAIN, request.encode(), operator)
+
+    def read_back(self, target: sec.ReadbackTarget, *,
+                  operator: bytes = DEFAULT_OPERATOR) -> sec.ReadbackReply:
+        """078001FF: ESAM data with the ESAM's MAC (the caller verifies it)."""
+        return sec.ReadbackReply.decode(
+            self.security(sec.DI_READBACK, target.encode(), operator=operator))
+
+    def _no_answer(self, di: int, body: bytes, operator: bytes) -> None:
+        extra = self.security(di, body, operator=operator)
+        if extra:
+            raise ProtocolError(f"security command {di:08X}: reply carries unexpected data "
+                                f"{extra.hex(' ').upper()}")
+
     def broadcast_time(self, moment: dt.datetime) -> None:
         """0x08 to 999999999999 with ssmmhhDDMMYY; meters do not reply to broadcasts."""
         frame = Frame(BROADCAST_ADDRESS, CONTROL_BROADCAST_TIME, data_ids.datetime_to_wire(moment))
@@ -268,8 +343,9 @@ class Dlt645Client(SerialClient):
         elif reply.address != request.address:
             return False
         if reply.is_abnormal:  # an abnormal reply carries exactly its error word
-            return len(reply.data) == 1
-        reads = (CONTROL_READ_DATA, CONTROL_READ_FOLLOWUP)
+            return len(reply.data) == (2 if request.function_code == sec.CONTROL_SECURITY
+                                       else 1)
+        reads = (CONTROL_READ_DATA, CONTROL_READ_FOLLOWUP, sec.CONTROL_SECURITY)
         if request.function_code in reads:
             return reply.data[:4] == request.data[:4]
         return True
@@ -299,6 +375,12 @@ class Dlt645Client(SerialClient):
                 raise ProtocolError(f"{what}: reply from non-matching address {reply.address}")
         elif reply.address != request.address:
             raise ProtocolError(f"{what}: reply from another meter {reply.address}")
+        if reply.is_abnormal and request.function_code == sec.CONTROL_SECURITY:
+            serr = sec.serr_from(reply.data)
+            raise SecurityRefused(
+                f"{what}: refused, C={reply.control:02X} SERR {serr:04X} "
+                f"({', '.join(sec.decode_serr(serr))})",
+                error_word=serr, control=reply.control, di=di, address=request.address)
         if reply.is_abnormal:
             word = reply.data[0] if reply.data else 0
             reasons = ", ".join(decode_error_word(word))

@@ -8,9 +8,11 @@ the emulator's pty loop is ``os.write(fd, responder.serve_stream(os.read(fd, 256
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from rig.meter.dlt645 import data_ids
+from rig.meter.dlt645 import security as sec
 from rig.meter.dlt645.frame import (
     ABNORMAL,
     BROADCAST_ADDRESS,
@@ -37,6 +39,30 @@ from rig.meter.transcript import Transcript
 _READ_CHUNK = MAX_DATA_LENGTH - 4 - 1  # room for the DI echo and a follow-up sequence byte
 
 
+class SecurityBank(Protocol):
+    """What an ESAM meter offers to the security commands (control code 03, docs/esam.md).
+    Each method raises :class:`rig.meter.dlt645.security.SecurityError` with the SERR bits
+    of its refusal; anything else it raises is answered as "other error"."""
+
+    def identity(self, request: sec.IdentityRequest) -> sec.IdentityReply: ...
+
+    def set_identity_validity(self, request: sec.ValidityRequest) -> None: ...
+
+    def end_identity(self) -> sec.InvalidationReply: ...
+
+    def open_account(self, request: sec.PurchaseRequest) -> None: ...
+
+    def recharge(self, request: sec.PurchaseRequest) -> None: ...
+
+    def initialise_wallet(self, request: sec.WalletInitRequest) -> None: ...
+
+    def update_keys(self, request: sec.KeyUpdateRequest) -> None: ...
+
+    def write_plain(self, request: sec.PlainWriteRequest) -> None: ...
+
+    def read_back(self, target: sec.ReadbackTarget) -> sec.ReadbackReply: ...
+
+
 class RegisterBank(Protocol):
     """What a meter model offers to the protocol layer."""
 
@@ -59,6 +85,30 @@ class RegisterBank(Protocol):
         ...
 
 
+_COMMANDS: dict[int, Callable[[SecurityBank, bytes], Any]] = {
+    sec.DI_IDENTITY: lambda b, body: b.identity(sec.IdentityRequest.decode(body)),
+    sec.DI_IDENTITY_VALIDITY:
+        lambda b, body: b.set_identity_validity(sec.ValidityRequest.decode(body)),
+    sec.DI_IDENTITY_END: lambda b, body: b.end_identity(),
+    sec.DI_OPEN_ACCOUNT: lambda b, body: b.open_account(sec.PurchaseRequest.decode(body)),
+    sec.DI_RECHARGE: lambda b, body: b.recharge(sec.PurchaseRequest.decode(body)),
+    sec.DI_WALLET_INIT:
+        lambda b, body: b.initialise_wallet(sec.WalletInitRequest.decode(body)),
+    sec.DI_KEY_UPDATE: lambda b, body: b.update_keys(sec.KeyUpdateRequest.decode(body)),
+    sec.DI_WRITE_PLAIN: lambda b, body: b.write_plain(sec.PlainWriteRequest.decode(body)),
+    sec.DI_READBACK: lambda b, body: b.read_back(sec.ReadbackTarget.decode(body)),
+}
+
+
+def _run_security(bank: SecurityBank, di: int, body: bytes) -> bytes:
+    """Decode the command ``di`` names, run it on ``bank``, encode its answer (if any)."""
+    command = _COMMANDS.get(di)
+    if command is None:
+        raise sec.SecurityError(sec.SERR_OTHER, f"no security command {di:08X}")
+    answer = command(bank, body)
+    return b"" if answer is None else bytes(answer.encode())
+
+
 def _error_bit(exc: Exception) -> int:
     if isinstance(exc, PermissionError):
         return ERR_PASSWORD
@@ -77,7 +127,9 @@ class Dlt645Responder:
         *,
         preamble: int = 4,
         transcript: Transcript | None = None,
+        security: SecurityBank | None = None,
     ) -> None:
+        self.security = security  # an ESAM meter's security commands; None: it has none
         self.address = Frame(address, 0).address
         if "A" in self.address or self.address == BROADCAST_ADDRESS:
             raise ValueError(f"a meter needs a concrete address, not {address!r}")
@@ -136,7 +188,25 @@ class Dlt645Responder:
         if fn == CONTROL_BROADCAST_TIME:
             self._set_time(frame)
             return None
+        if fn == sec.CONTROL_SECURITY:
+            return self._security(data)
         return self._abnormal(fn, ERR_OTHER)
+
+    def _security(self, data: bytes) -> Frame:
+        """A security command (03H): normal reply DI + answer, or C3H with the SERR word."""
+        fn = sec.CONTROL_SECURITY
+        try:
+            di, _operator, body = sec.split_request(data)
+            if self.security is None:
+                raise sec.SecurityError(sec.SERR_OTHER, "this meter has no ESAM")
+            answer = _run_security(self.security, di, body)
+        except sec.SecurityError as e:
+            self.errors.append(f"C=03: {e}")
+            return Frame(self.address, DIR_REPLY | ABNORMAL | fn, sec.serr_bytes(e.serr))
+        except Exception as e:  # the meter answers whatever its ESAM side raised
+            self.errors.append(f"C=03: {type(e).__name__}: {e}")
+            return Frame(self.address, DIR_REPLY | ABNORMAL | fn, sec.serr_bytes(sec.SERR_OTHER))
+        return self._reply(fn, data[:4] + answer)
 
     def _read(self, data: bytes) -> Frame:
         if len(data) < 4:

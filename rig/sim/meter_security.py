@@ -1,0 +1,223 @@
+"""The emulated ESAM meter's side of the DL/T 645 security commands (remote prepayment).
+
+The firmware's :class:`rig.meter.dlt645.server.SecurityBank`: every command but identity
+authentication needs a valid identity session (refused with the identity bit after its
+timeout, in bench time); the ESAM checks the MACs and the customer; the meter applies a
+purchase with the card's rules — purchase count exactly one ahead (equal: a repeated recharge;
+otherwise a count error), the hoarding limit, the register's overflow — to its
+:class:`rig.sim.prepaid.PrepaidEngine`. Nothing here changes a register before every check
+has passed. The running-information file a read-back reaches is the meter's readback record
+(rig-v1, MAC'd under the meter's readback key), so the billing centre verifies it itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from rig.card.keys import (
+    MasterKey,
+    derive_meter_readback_key,
+    derive_readback_mac_key,
+    lab_readback_key,
+)
+from rig.card.readback_format import record_from_fields
+from rig.esam.esam import Esam, EsamError, EsamRefusal
+from rig.esam.keys import KeyId
+from rig.meter.dlt645 import security as sec
+
+if TYPE_CHECKING:
+    from rig.sim.meter_firmware import EmulatedMeter
+
+_SERR = {
+    EsamRefusal.IDENTITY: sec.SERR_IDENTITY,
+    EsamRefusal.NO_IDENTITY: sec.SERR_IDENTITY,
+    EsamRefusal.MAC: sec.SERR_ESAM,
+    EsamRefusal.AUTHENTICATION: sec.SERR_ESAM,
+    EsamRefusal.KEY_PACKAGE: sec.SERR_ESAM,
+    EsamRefusal.KEY_STATE: sec.SERR_ESAM,
+    EsamRefusal.CUSTOMER: sec.SERR_CUSTOMER,
+    EsamRefusal.NOT_OPENED: sec.SERR_CUSTOMER,  # no customer number to match yet
+    EsamRefusal.PURCHASE_COUNT: sec.SERR_RECHARGE_COUNT,
+    EsamRefusal.OVERFLOW: sec.SERR_HOARDING,
+}
+NO_CUSTOMER = "000000000000"
+
+
+def refusal(e: EsamError) -> sec.SecurityError:
+    return sec.SecurityError(_SERR[e.refusal], str(e))
+
+
+def key_info(esam: Esam) -> int:
+    """The key state information a meter reports: 1 once every key is private, else 0."""
+    return esam.key_state.code
+
+
+class MeterSecurity:
+    """The security commands of one emulated ESAM meter (the caller holds the world still)."""
+
+    def __init__(self, meter: EmulatedMeter, esam: Esam,
+                 readback_master: MasterKey | None = None) -> None:
+        self._m = meter
+        self.esam = esam
+        self._readback_key = derive_meter_readback_key(readback_master or lab_readback_key(),
+                                                       meter.meter_no)
+
+    def _now(self) -> datetime:
+        return self._m.world.clock.now()
+
+    def _check(self, key_id: KeyId, data: bytes, mac: bytes) -> None:
+        try:
+            self.esam.check_session_mac(key_id, data, mac, self._now())
+        except EsamError as e:
+            raise refusal(e) from None
+
+    # -- the session -------------------------------------------------------------------
+    def identity(self, request: sec.IdentityRequest) -> sec.IdentityReply:
+        try:
+            rand2, serial = self.esam.identity_authenticate(
+                request.cipher1, request.rand1, request.factor, self._now())
+        except EsamError as e:
+            raise refusal(e) from None
+        return sec.IdentityReply(rand2, serial)
+
+    def set_identity_validity(self, request: sec.ValidityRequest) -> None:
+        """From the next identity authentication on, it stays valid this many minutes."""
+        if not 1 <= request.minutes <= 1440:
+            raise sec.SecurityError(sec.SERR_OTHER, f"{request.minutes} minutes: 1 to 1440")
+        self._check(KeyId.REMOTE_PARAMETER, request.mac_input, request.mac)
+        self.esam.identity_minutes = request.minutes
+
+    def end_identity(self) -> sec.InvalidationReply:
+        self._check_session()
+        self.esam.end_identity()
+        w, e = self.esam.wallet, self._m.engine
+        return sec.InvalidationReply(w.customer_no or NO_CUSTOMER, e.units(e.remaining),
+                                     w.purchase_count, key_info(self.esam))
+
+    def _check_session(self) -> None:
+        if not self.esam.identity_valid(self._now()):
+            self.esam.end_identity()
+            raise sec.SecurityError(sec.SERR_IDENTITY, "no valid identity authentication")
+
+    # -- purchases ---------------------------------------------------------------------
+    def open_account(self, request: sec.PurchaseRequest) -> None:
+        self._purchase(request, open_account=True)
+
+    def recharge(self, request: sec.PurchaseRequest) -> None:
+        self._purchase(request, open_account=False)
+
+    def _purchase(self, request: sec.PurchaseRequest, *, open_account: bool) -> None:
+        self._check(KeyId.REMOTE_CONTROL, request.mac1_input, request.mac1)
+        self._check(KeyId.REMOTE_CONTROL, request.mac2_input, request.mac2)
+        w, e = self.esam.wallet, self._m.engine
+        if w.opened and w.customer_no != request.customer_no:
+            raise sec.SecurityError(sec.SERR_CUSTOMER, f"account of customer {w.customer_no}")
+        if not open_account and not w.opened:
+            raise sec.SecurityError(sec.SERR_CUSTOMER, "the account is not opened")
+        if request.purchase_count == w.purchase_count:
+            raise sec.SecurityError(sec.SERR_REPEATED_RECHARGE,
+                                    f"purchase {request.purchase_count} already applied")
+        if request.purchase_count != w.purchase_count + 1:
+            raise sec.SecurityError(sec.SERR_RECHARGE_COUNT,
+                                    f"meter at {w.purchase_count}, purchase "
+                                    f"{request.purchase_count}")
+        if e.would_hoard(request.amount):
+            raise sec.SecurityError(sec.SERR_HOARDING, "over the hoarding limit")
+        try:
+            self.esam.credit(request.amount, request.purchase_count, request.customer_no,
+                             open_account=open_account)
+        except EsamError as err:
+            raise refusal(err) from None
+        now = self._now()
+        before = e.remaining
+        e.apply_purchase(request.purchase_count, request.amount, now)
+        log = self._m.log
+        log.last_purchase_at = now
+        log.last_purchase_amount = e.credit_from_units(request.amount)
+        log.remaining_before_purchase = before
+        log.remaining_after_purchase = e.remaining
+
+    def initialise_wallet(self, request: sec.WalletInitRequest) -> None:
+        """The wallet (ESAM and registers) back to the preset, purchase count 0, unbound."""
+        self._check(KeyId.REMOTE_CONTROL, request.mac1_input, request.mac1)
+        self._check(KeyId.REMOTE_CONTROL, request.mac2_input, request.mac2)
+        if request.purchase_count != 0:
+            raise sec.SecurityError(sec.SERR_RECHARGE_COUNT,
+                                    "a wallet initialisation sets the purchase count to 0")
+        try:
+            self.esam.initialise_wallet(request.preset)
+        except EsamError as err:
+            raise refusal(err) from None
+        e = self._m.engine
+        preset = e.credit_from_units(request.preset)
+        e.credit, e.emergency_outstanding = preset, Decimal(0)
+        e.purchase_count = e.last_sequence = 0
+        e.cumulative_purchase = Decimal(0)
+
+    def write_plain(self, request: sec.PlainWriteRequest) -> None:
+        """The price file: the tariff a purchase is consumed at (an older version than the
+        meter's is acknowledged and changes nothing, as a card's is)."""
+        self._check(KeyId.REMOTE_PARAMETER, request.mac_input, request.mac)
+        if request.file_no != sec.FILE_PRICE or request.offset != 0 or len(request.data) != 8:
+            raise sec.SecurityError(sec.SERR_OTHER, f"file {request.file_no:02X} offset "
+                                    f"{request.offset}: only the 8-byte price file is written")
+        version = int.from_bytes(request.data[:4], "big")
+        price = Decimal(int.from_bytes(request.data[4:], "big")) / sec.PRICE_SCALE
+        self._m.engine.apply_tariff(version, price)
+
+    # -- keys ----------------------------------------------------------------------------
+    def update_keys(self, request: sec.KeyUpdateRequest) -> None:
+        """Install each sealed key (all or none): the MAC under the current master-control
+        key, each package opening under it and naming the slot and state its info says."""
+        self._check(KeyId.MASTER_CONTROL, request.mac_input, request.mac)
+        saved = self.esam.to_image()
+        try:
+            for record in request.records:
+                installed = self.esam.install_key(record.key)
+                state = self.esam.state_of(installed)
+                if installed.code != record.key_no or state.code != record.state:
+                    raise EsamError(EsamRefusal.KEY_PACKAGE,
+                                    f"key {record.key_no} state {record.state} carries "
+                                    f"{installed.value} {state.value}")
+        except EsamError as e:
+            self.esam.restore_image(saved)  # nothing half-installed (the session ends)
+            raise refusal(e) from None
+
+    # -- read-back -----------------------------------------------------------------------
+    def read_back(self, target: sec.ReadbackTarget) -> sec.ReadbackReply:
+        """The purse or running-information file (or a slice of it) with the ESAM's MAC."""
+        self._check_session()
+        if target.directory != sec.DIRECTORY_APPLICATION:
+            raise sec.SecurityError(sec.SERR_OTHER, f"no directory {target.directory:04X}")
+        if target.file_no == sec.FILE_PURSE:
+            content = self.purse()
+        elif target.file_no == sec.FILE_RUNNING:
+            content = self.running_record()
+        else:
+            raise sec.SecurityError(sec.SERR_OTHER, f"no file {target.file_no:04X}")
+        end = len(content) if target.length == 0 else target.offset + target.length
+        if end > len(content) or target.offset > len(content):
+            raise sec.SecurityError(sec.SERR_OTHER, f"file {target.file_no:04X} holds "
+                                    f"{len(content)} bytes")
+        data = content[target.offset:end]
+        try:
+            mac = self.esam.session_mac(KeyId.REMOTE_CONTROL, target.plain + data, self._now())
+        except EsamError as e:
+            raise refusal(e) from None
+        return sec.ReadbackReply(target, data, mac)
+
+    def purse(self) -> bytes:
+        """Remaining (credit units), purchase count, customer number (zeros: not opened)."""
+        w, e = self.esam.wallet, self._m.engine
+        return (e.units(e.remaining).to_bytes(4, "big") + w.purchase_count.to_bytes(4, "big")
+                + sec.customer_bytes(w.customer_no or NO_CUSTOMER))
+
+    def running_record(self) -> bytes:
+        """The meter's readback record now, MAC'd under its own readback key."""
+        m, now = self._m, self._now()
+        values = {**m.engine.readback_values(now), "meter_no": m.meter_no,
+                  "timestamp": now.replace(microsecond=0)}
+        key = derive_readback_mac_key(self._readback_key, m.terminal.key_revision)
+        return record_from_fields(values).sign(key).to_bytes()
