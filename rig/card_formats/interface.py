@@ -288,6 +288,14 @@ def meter_slot(card: VirtualCardApp) -> ApduTransport | None:
     return own() if callable(own) else None
 
 
+def key_revisions(fmt: object) -> range:
+    """The key revisions a format's cards and meters tell apart: a format offers its own
+    range as ``key_revisions`` (an ESAM's two key states are revisions 0 and 1); the default
+    is every revision a byte holds."""
+    own = getattr(fmt, "key_revisions", None)
+    return own if isinstance(own, range) else range(256)
+
+
 @dataclass(frozen=True)
 class Attack:
     """An attack the certification suite tries with this format's cards, and whether the

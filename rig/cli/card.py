@@ -34,7 +34,7 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("formats")
 def formats() -> None:
-    """The installed card formats (the values a profile's [card] format may take)."""
+    """The installed card formats (the values a profile's \\[card] format may take)."""
     from rig.card_formats.registry import card_format, names
 
     for name in names():

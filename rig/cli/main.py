@@ -111,8 +111,8 @@ def run(
     ] = None,
     medium: Annotated[
         str, typer.Option(help="card (the IC card cycle), token (an STS token typed on the "
-                          "keypad of a profile with an [sts] section, e.g. iec62056-1p-energy) "
-                          "or remote (delivered over DL/T 645 to a profile with an [esam] "
+                          "keypad of a profile with an \\[sts] section, e.g. iec62056-1p-energy) "
+                          "or remote (delivered over DL/T 645 to a profile with an \\[esam] "
                           "section)")
     ] = "card",
 ) -> None:

@@ -43,6 +43,8 @@ def key_change_card_moves_the_meter_to_the_next_key_revision(s: BenchSteps) -> N
         return
     old = s.bench.profile.card.key_revision
     new = old + 1
+    if s.lacks_key_revision(new + 1):  # the forged card below is signed for new + 1
+        return
     with s.record.step(f"a purchase under key revision {old}"):
         _, delivery = s.buy(Decimal("10.00"))
         s.record.measure("card accepted", delivery.accepted, equals=True)

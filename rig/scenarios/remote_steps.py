@@ -77,7 +77,7 @@ class RemoteSteps(BenchSteps):
         """Register the remote account for the meter, and open (and close) an identity
         session with its ESAM: the meter number the session was authenticated for."""
         self.billing.issue_card(self.meter_no, self.card_serial)
-        with self.delivery.session() as s:
+        with self.bench.clock_slowed(), self.delivery.session() as s:
             s.purse()
         return self.meter_no
 
@@ -95,7 +95,8 @@ class RemoteSteps(BenchSteps):
         if vend is None:
             return Delivery("meter", f"{NO_CARD}: nothing pending to deliver")
         try:
-            done = self.delivery.deliver(vend)
+            with self.bench.clock_slowed():  # the session and its timeout run in real time
+                done = self.delivery.deliver(vend)
         except SecurityRefused as e:
             return Delivery("meter", f"refused over DL/T 645: {', '.join(e.reasons)}",
                             accepted=False)
@@ -128,7 +129,8 @@ class RemoteSteps(BenchSteps):
         """Nothing to carry: the readback is read over DL/T 645."""
 
     def read_readback(self) -> CardReadback:
-        raw = self.delivery.running_record()
+        with self.bench.clock_slowed():
+            raw = self.delivery.running_record()
         return CardReadback(self.card_serial, raw, format_for(raw).fields(raw))
 
     def upload_readback(self) -> UploadedReadback:

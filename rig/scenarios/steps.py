@@ -30,6 +30,7 @@ from rig.card_formats.interface import (
     CardReadback,
     MasterKeys,
     PurchaseOnCard,
+    key_revisions,
 )
 from rig.card_formats.registry import card_format
 from rig.errors import ProtocolError, RigError
@@ -365,6 +366,18 @@ class BenchSteps:
         with self.record.step(f"{kind.value} card"):
             self.record.measure(f"{kind.value} card", f"not applicable: card format "
                                 f"{self.card_format.name!r} has no {kind.value} card")
+        return True
+
+    def lacks_key_revision(self, revision: int) -> bool:
+        """True (and the record says so) if the card format cannot tell key revision
+        ``revision`` from the others (an ESAM has two key states, not numbered revisions)."""
+        known = key_revisions(self.card_format)
+        if revision in known:
+            return False
+        with self.record.step(f"key revision {revision}"):
+            self.record.measure(f"key revision {revision}", f"not applicable: card format "
+                                f"{self.card_format.name!r} has key revisions "
+                                f"{known.start}..{known.stop - 1} only")
         return True
 
     def attack(self, name: str) -> Attack | None:

@@ -32,6 +32,7 @@ CRYPTO_NOTE = "SM4 in place of SM1 (docs/esam.md)"
 
 class EsamCpuFormat:
     name = "esam-cpu"
+    key_revisions = range(2)  # 0: the public key state, 1: the private one (docs/esam.md)
     description = ("ISO 7816 CPU user card read by a meter with an ESAM (State Grid style: "
                    "mutual authentication, MACs, return-write file); SM4 in place of SM1")
     readback_format = "esam-cpu-v1"
