@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rig.billing.centre.sts_desk import check_currency_step
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import OperatorRole
@@ -21,6 +22,7 @@ from rig.cli.billing_sts import (
     KtOpt,
     PanOpt,
     SgcOpt,
+    StepOpt,
     TiOpt,
     sts_identity_option,
 )
@@ -80,6 +82,7 @@ def meters_add(
     sts_pan: PanOpt = None, sts_supply_group: SgcOpt = None, sts_tariff_index: TiOpt = None,
     sts_key_revision: KrnOpt = None, sts_key_type: KtOpt = None, sts_dkga: DkgaOpt = None,
     sts_encryption: EaOpt = None, sts_base_date: BaseOpt = None,
+    sts_currency_step: StepOpt = None,
 ) -> None:
     """Register a meter for a customer (administrator); with --sts-pan a keypad meter with
     its STS identity (the rest from the options, else the profile's [sts] section): its
@@ -93,7 +96,12 @@ def meters_add(
     sts = sts_identity_option(
         d.sts, pan=sts_pan, supply_group=sts_supply_group, tariff_index=sts_tariff_index,
         key_revision=sts_key_revision, key_type=sts_key_type, dkga=sts_dkga,
-        encryption=sts_encryption, base_date=sts_base_date)
+        encryption=sts_encryption, base_date=sts_base_date, currency_step=sts_currency_step)
+    if sts is not None:
+        try:  # refused before the meter is registered: nothing half done
+            check_currency_step(meter_no, d.unit, sts)
+        except RigError as e:
+            raise fail(str(e)) from None
     with open_centre(db) as c:
         by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
                       doing="registering a meter")
@@ -158,6 +166,8 @@ def meters_hoarding(meter_no: str, db: Db = DEFAULT_URL) -> None:
     out.print(f"meter {meter_no}: hoarding limit {_limit(h.limit)}, estimated credit "
               f"{h.estimate} {unit}, can vend now {'any' if h.room is None else h.room}"
               f"{'' if h.room is None else ' ' + unit}")
+    if h.basis:
+        out.print(f"  basis: {h.basis}", highlight=False)
 
 
 @meters_app.command("status")

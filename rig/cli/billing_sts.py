@@ -33,6 +33,9 @@ KtOpt = Annotated[int | None, typer.Option("--sts-key-type", help="STS key type,
 DkgaOpt = Annotated[str | None, typer.Option("--sts-dkga", help="dkga02 | dkga04")]
 EaOpt = Annotated[str | None, typer.Option("--sts-encryption", help="sta | dea | misty1")]
 BaseOpt = Annotated[int | None, typer.Option("--sts-base-date", help="1993 | 2014 | 2035")]
+StepOpt = Annotated[str | None, typer.Option(
+    "--sts-currency-step", help="a money meter's currency token step in its currency "
+    "(0.00001 by default; a whole number of cents, e.g. 0.01, to be sold to)")]
 
 
 def sts_identity_option(profile: StsSection | None, *, pan: str | None, **given: object) \

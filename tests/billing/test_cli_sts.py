@@ -67,3 +67,21 @@ def test_a_keypad_meter_is_registered_sold_to_and_managed(tmp_path: Path) -> Non
     assert keys.exit_code == 0 and keys.stdout.count("key change KRN 3") == 2
     listed = _rig(db, "sts", "tokens", METER, "--as", "sam")
     assert listed.stdout.count(METER) == 4  # the sale, the limit, two key change sections
+
+
+def test_a_money_keypad_meter_takes_its_currency_step_from_the_command_line(
+        tmp_path: Path) -> None:
+    db = _ready(tmp_path)
+    base = ("meters", "add", METER, "--customer", "ACC-1", "--tariff", "RES", "--profile",
+            "dlt645-1p-money-sts", "--as", "ann", "--sts-pan", "600727000000000009")
+    fraction = _rig(db, *base, "--sts-currency-step", "0.001")
+    assert fraction.exit_code == 2 and "currency_step" in fraction.stderr, fraction.output
+    with open_billing(db) as c:
+        assert c.meters() == []  # nothing registered
+    done = _rig(db, *base, "--sts-currency-step", "0.01")
+    assert done.exit_code == 0, done.output
+    with open_billing(db) as c:
+        ident = c.sts_identity(METER)
+    assert ident is not None and str(ident.currency_step) == "0.01"
+    hoarding = _rig(db, "meters", "hoarding", METER)
+    assert hoarding.exit_code == 0 and "basis: no readback yet" in hoarding.stdout

@@ -63,6 +63,19 @@ def carried(credit: int, per_step: int) -> int:
     return amount_field.carried_at_most(credit // per_step) * per_step
 
 
+def check_currency_step(meter_no: str, credit_unit: str, ident: StsSection) -> None:
+    """A money meter keeps whole cents: its currency token step must be a whole number of
+    them (BillingError naming ``currency_step`` otherwise). Checked before anything is
+    registered, by every desk that registers one."""
+    if credit_unit == CreditUnit.MONEY_CENTS.value and \
+            cents_per_step(ident.currency_step) is None:
+        raise BillingError(
+            f"STS identity: currency_step: meter {meter_no} keeps money credit in "
+            f"whole cents and a currency token step of {ident.currency_step} "
+            "carries whole cents only below 0.16384 (docs/sts.md); register the "
+            "step the meter's maker gives (0.01: one step is a cent)")
+
+
 def cents_per_step(currency_step: Decimal) -> int | None:
     """One step of a currency token in whole cents, or None when it is not whole cents (the
     meter's register keeps cents, so every amount the token carries must be whole cents)."""
@@ -150,13 +163,7 @@ class StsDesk:
                 if actor != "system":
                     self.access.require_administrator(s, actor, "register a meter's STS identity")
                 meter = lookup.meter(s, meter_no, lock=True)
-                if meter.credit_unit == CreditUnit.MONEY_CENTS.value and \
-                        cents_per_step(ident.currency_step) is None:
-                    raise BillingError(
-                        f"STS identity: currency_step: meter {meter_no} keeps money credit in "
-                        f"whole cents and a currency token step of {ident.currency_step} "
-                        "carries whole cents only below 0.16384 (docs/sts.md); register the "
-                        "step the meter's maker gives (0.01: one step is a cent)")
+                check_currency_step(meter_no, meter.credit_unit, ident)
                 if s.get(m.StsMeter, meter.id) is not None:
                     raise Conflict(f"meter {meter_no} already has an STS identity")
                 self.keys.decoder_key(ident)  # the centre must hold this DKGA's vending key
