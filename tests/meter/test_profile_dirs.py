@@ -7,6 +7,7 @@ the profiles shipped inside the rig package.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from rig.profile import available_profiles, load_profile, profile_files
 
 REFERENCE = "DDSY-1P-IC (reference model)"
 SHIPPED = {"dlt645-1p-cpu-card", "dlt645-1p-memory-card", "dlt645-1p-money",
-           "dlt645-3p-power-limit", "iec62056-1p-energy"}
+           "dlt645-1p-money-sts", "dlt645-3p-power-limit", "iec62056-1p-energy"}
 
 
 def user_profile(directory: Path, name: str, model: str) -> Path:
@@ -100,7 +101,7 @@ def test_rig_profiles_lists_where_each_comes_from(tmp_path: Path) -> None:
         timeout=120, env=env | {"COLUMNS": "300"})
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
-    (mine,) = [line for line in lines if "dlt645-1p-money" in line]
+    (mine,) = [line for line in lines if re.search(r"dlt645-1p-money(?![-\w])", line)]
     assert "OVERRIDDEN" in mine and str(path) in mine
     (shipped,) = [line for line in lines if "iec62056-1p-energy" in line]
     assert "shipped with rig" in shipped

@@ -107,10 +107,11 @@ def test_protocol_neutral_client_reports_refusals(name: str) -> None:
         assert not insert(b, card_for("000099990001")).accepted
         seen = b.client.card_refusals()
         assert (seen.count, seen.last_at) == (1, datetime(2026, 3, 4, 9, tzinfo=UTC))
-        if dlt645:  # the record says why; a mode C readout of this model does not
-            assert seen.last_reason is CardErrorCode.METER_NUMBER_MISMATCH
+        # why: DL/T 645's abnormal-insertion record, IEC 62056-21's register C.55.3
+        assert seen.last_reason is CardErrorCode.METER_NUMBER_MISMATCH
+        if dlt645:
             assert seen.illegal == 0 and seen.last_record is not None
-        else:
-            assert (seen.last_reason, seen.illegal, seen.last_record) == (None, None, None)
+        else:  # a mode C readout of this model has no record and no illegal count
+            assert (seen.illegal, seen.last_record) == (None, None)
     finally:
         b.close()

@@ -6,6 +6,7 @@ meets when it configures the format wrongly."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -213,7 +214,7 @@ def test_a_labs_own_key_service_is_used_and_a_card_of_another_office_is_refused(
 def test_a_profile_without_an_esam_or_with_the_other_key_state_is_one_clear_error(
         tmp_path: Path) -> None:
     text = PROFILE_FILE.read_text(encoding="utf-8")
-    no_esam = text[:text.index("[esam]")].replace(', "esam"]', "]")
+    no_esam = re.sub(r',\s*"(esam|remote_prepayment)"', "", text[:text.index("[esam]")])
     path = tmp_path / "cpu-without-esam.toml"
     path.write_text(no_esam, encoding="utf-8")
     from rig.sim.emulated_bench import EmulatedBench
