@@ -383,7 +383,7 @@ class EmulatedMeter:
             word |= di.SW3_RELAY_OPEN | di.SW3_RELAY_COMMAND_OPEN
         if e.alarm2_active:
             word |= di.SW3_PRE_TRIP_ALARM
-        return word
+        return word | MeterSecurity.status_bits(self)  # keep-power (rig.sim.meter_remote_control)
 
 
 def _two_dp(value: Decimal) -> Decimal:

@@ -6,8 +6,9 @@ timeout, in bench time); the ESAM checks the MACs and the customer; the meter ap
 purchase with the card's rules — purchase count exactly one ahead (equal: a repeated recharge;
 otherwise a count error), the hoarding limit, the register's overflow — to its
 :class:`rig.sim.prepaid.PrepaidEngine`. Nothing here changes a register before every check
-has passed. The running-information file a read-back reaches is the meter's readback record
-(rig-v1, MAC'd under the meter's readback key), so the billing centre verifies it itself.
+has passed. The status query, the enciphered relay control and the running-information file
+a read-back reaches (the State Grid layout, MAC'd under the meter's readback key so the billing
+centre verifies it itself) are :mod:`rig.sim.meter_remote_control`'s.
 """
 
 from __future__ import annotations
@@ -16,16 +17,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from rig.card.keys import (
-    MasterKey,
-    derive_meter_readback_key,
-    derive_readback_mac_key,
-    lab_readback_key,
-)
-from rig.card.readback_format import record_from_fields
+from rig.card.keys import MasterKey, derive_meter_readback_key, lab_readback_key
 from rig.esam.esam import Esam, EsamError, EsamRefusal
 from rig.esam.keys import KeyId
 from rig.meter.dlt645 import security as sec
+from rig.sim.meter_remote_control import RemoteControlCommands
 
 if TYPE_CHECKING:
     from rig.sim.meter_firmware import EmulatedMeter
@@ -54,7 +50,7 @@ def key_info(esam: Esam) -> int:
     return esam.key_state.code
 
 
-class MeterSecurity:
+class MeterSecurity(RemoteControlCommands):
     """The security commands of one emulated ESAM meter (the caller holds the world still)."""
 
     def __init__(self, meter: EmulatedMeter, esam: Esam,
@@ -213,11 +209,3 @@ class MeterSecurity:
         w, e = self.esam.wallet, self._m.engine
         return (e.units(e.remaining).to_bytes(4, "big") + w.purchase_count.to_bytes(4, "big")
                 + sec.customer_bytes(w.customer_no or NO_CUSTOMER))
-
-    def running_record(self) -> bytes:
-        """The meter's readback record now, MAC'd under its own readback key."""
-        m, now = self._m, self._now()
-        values = {**m.engine.readback_values(now), "meter_no": m.meter_no,
-                  "timestamp": now.replace(microsecond=0)}
-        key = derive_readback_mac_key(self._readback_key, m.terminal.key_revision)
-        return record_from_fields(values).sign(key).to_bytes()

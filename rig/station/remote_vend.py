@@ -7,9 +7,11 @@ machine), reads the purse back with its MAC, writes the price file (the tariff a
 carry) and sends open account (the first purchase) or recharge with MACs only the key service
 can make; a session the meter timed out is opened again. The purse read first makes a repeated
 delivery harmless: a purchase the meter already counts is not sent again. Reading the meter's
-running information back with the ESAM's MAC gives the centre a readback it verifies itself
-(the record inside is MAC'd under the meter's readback key, as a card's is), so the centre's
-reconciliation is the card path's. Keys never leave the key service; records name its label.
+running information back with the ESAM's MAC (the State Grid layout, rig.esam.running_info)
+gives the centre a readback it verifies itself (the record is MAC'd under the meter's readback
+key, as a card's is), so the centre's reconciliation is the card path's. The status query and
+the enciphered relay control are rig.station.remote_control's. Keys never leave the key
+service; records name its label.
 
 At the centre the remote account stands where a card does: its 16-digit identifier is
 ``0000`` + the 12-digit customer number the ESAM binds at open account.
@@ -250,7 +252,9 @@ class RemoteDelivery:
         return self._retried(deliver)
 
     def running_record(self) -> bytes:
-        """The meter's readback record, read back with the ESAM's MAC verified."""
+        """File 0007 read back with the ESAM's MAC verified: the meter's running information
+        in the State Grid layout with rig's extension and readback MAC (``esam-running-v1``,
+        rig.esam.running_info), which the centre verifies and reconciles like a card's."""
 
         def read() -> bytes:
             with self.session() as s:

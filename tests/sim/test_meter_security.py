@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rig.billing.readback_keys import ReadbackKeyService
-from rig.card.readback_format import RIG_V1
 from rig.esam.keys import KeyState, LabKeyService
+from rig.esam.running_readback import ESAM_RUNNING_V1
 from rig.meter.dlt645 import security as sec
 from rig.meter.dlt645.client import Dlt645Client, SecurityRefused
 from rig.profile import load_profile
@@ -206,13 +206,17 @@ def test_a_key_update_under_keys_the_meter_lacks_installs_nothing(bench: Bench) 
 def test_the_running_record_reads_back_for_the_centre_to_verify(bench: Bench) -> None:
     opened(bench).end()
     raw = bench.office.running_record()
-    fields = RIG_V1.fields(raw)
+    assert raw[:4] == bytes.fromhex("68 11 00 2B")  # the State Grid running information first
+    fields = ESAM_RUNNING_V1.fields(raw)
     assert (fields["meter_no"], fields["purchase_count"], fields["last_sequence"],
             fields["remaining"]) == (bench.profile.protocol.address, 1, 1, 2000)
     centre = ReadbackKeyService.default()
-    assert RIG_V1.mac_verifies(raw, centre.mac_key(bench.profile.protocol.address, 1))
-    forged = raw[:10] + bytes([raw[10] ^ 1]) + raw[11:]
-    assert not RIG_V1.mac_verifies(forged, centre.mac_key(bench.profile.protocol.address, 1))
+    assert ESAM_RUNNING_V1.mac_verifies(raw, centre.mac_key(bench.profile.protocol.address, 1))
+    body = raw[:30] + bytes([raw[30] + 1]) + raw[31:47]  # one more purchase, checksum redone
+    forged = body + bytes([sum(body) & 0xFF]) + raw[48:]
+    assert ESAM_RUNNING_V1.fields(forged)["purchase_count"] == 2  # still a well-formed record
+    assert not ESAM_RUNNING_V1.mac_verifies(
+        forged, centre.mac_key(bench.profile.protocol.address, 1))
 
 
 def test_the_price_file_sets_the_tariff_a_purchase_is_consumed_at(bench: Bench) -> None:

@@ -270,6 +270,18 @@ class Dlt645Client(SerialClient):
         return sec.ReadbackReply.decode(
             self.security(sec.DI_READBACK, target.encode(), operator=operator))
 
+    def status_query(self, *, operator: bytes = DEFAULT_OPERATOR) -> sec.StatusReply:
+        """078102FF: the ESAM's remaining and purchase count (MAC'd), customer, key state."""
+        return sec.StatusReply.decode(self.security(sec.DI_STATUS, operator=operator))
+
+    def enciphered_relay_control(self, control: sec.EncipheredControl, *,
+                                 password: bytes = DEFAULT_PASSWORD,
+                                 operator: bytes = DEFAULT_OPERATOR) -> None:
+        """1C at password level 98H: the command enciphered and MAC'd in an identity session."""
+        payload = (sec.enciphered_password(_check_4("password", password))
+                   + _check_4("operator", operator) + control.encode())
+        self._transact(self._target(), CONTROL_RELAY_CONTROL, payload, di=None)
+
     def _no_answer(self, di: int, body: bytes, operator: bytes) -> None:
         extra = self.security(di, body, operator=operator)
         if extra:

@@ -34,6 +34,13 @@ from rig.meter.dlt645.security_codec import (
     u32,
     wire,
 )
+from rig.meter.dlt645.security_control import (
+    PASSWORD_LEVEL_CIPHER,
+    ControlCommand,
+    EncipheredControl,
+    StatusReply,
+    enciphered_password,
+)
 from rig.meter.dlt645.security_files import (
     KeyRecord,
     KeyUpdateRequest,
@@ -85,13 +92,15 @@ __all__ = [  # the names split out by job, still reachable as ``security.NAME``
     "CONTROL_SECURITY", "DIRECTORY_APPLICATION", "DI_IDENTITY", "DI_IDENTITY_END",
     "DI_IDENTITY_VALIDITY", "DI_KEY_UPDATE", "DI_OPEN_ACCOUNT", "DI_READBACK", "DI_RECHARGE",
     "DI_STATUS", "DI_WALLET_INIT", "DI_WRITE_PLAIN", "FILE_PRICE", "FILE_PURSE", "FILE_RUNNING",
-    "KEY_FIELD_LEN", "MAC_LEN", "MAX_KEY_RECORDS", "PRICE_SCALE", "SECURITY_DIS", "SERR_ADDRESS",
-    "SERR_CUSTOMER", "SERR_ESAM", "SERR_HOARDING", "SERR_IDENTITY", "SERR_OTHER", "SERR_REASONS",
-    "SERR_RECHARGE_COUNT", "SERR_REPEATED_RECHARGE", "SERR_SUSPENDED", "IdentityReply",
-    "IdentityRequest", "InvalidationReply", "KeyRecord", "KeyUpdateRequest", "PlainWriteRequest",
-    "PurchaseRequest", "ReadbackReply", "ReadbackTarget", "SecurityError", "ValidityRequest",
-    "WalletInitRequest", "customer_bytes", "customer_text", "decode_serr", "price_file",
-    "request_data", "serr_bytes", "serr_from", "split_request",
+    "KEY_FIELD_LEN", "MAC_LEN", "MAX_KEY_RECORDS", "PASSWORD_LEVEL_CIPHER", "PRICE_SCALE",
+    "SECURITY_DIS", "SERR_ADDRESS", "SERR_CUSTOMER", "SERR_ESAM", "SERR_HOARDING",
+    "SERR_IDENTITY", "SERR_OTHER", "SERR_REASONS", "SERR_RECHARGE_COUNT",
+    "SERR_REPEATED_RECHARGE", "SERR_SUSPENDED", "ControlCommand", "EncipheredControl",
+    "IdentityReply", "IdentityRequest", "InvalidationReply", "KeyRecord", "KeyUpdateRequest",
+    "PlainWriteRequest", "PurchaseRequest", "ReadbackReply", "ReadbackTarget", "SecurityError",
+    "StatusReply", "ValidityRequest", "WalletInitRequest", "customer_bytes", "customer_text",
+    "decode_serr", "enciphered_password", "price_file", "request_data", "serr_bytes", "serr_from",
+    "split_request"
 ]
 
 

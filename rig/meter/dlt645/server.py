@@ -62,6 +62,11 @@ class SecurityBank(Protocol):
 
     def read_back(self, target: sec.ReadbackTarget) -> sec.ReadbackReply: ...
 
+    def status(self) -> sec.StatusReply: ...
+
+    def remote_control(self, control: sec.EncipheredControl) -> None:
+        """1C at password level 98H (PermissionError: no session or a bad MAC)."""
+
 
 class RegisterBank(Protocol):
     """What a meter model offers to the protocol layer."""
@@ -97,7 +102,12 @@ _COMMANDS: dict[int, Callable[[SecurityBank, bytes], Any]] = {
     sec.DI_KEY_UPDATE: lambda b, body: b.update_keys(sec.KeyUpdateRequest.decode(body)),
     sec.DI_WRITE_PLAIN: lambda b, body: b.write_plain(sec.PlainWriteRequest.decode(body)),
     sec.DI_READBACK: lambda b, body: b.read_back(sec.ReadbackTarget.decode(body)),
+    sec.DI_STATUS: lambda b, body: b.status() if not body else _has_body("status query", body),
 }
+
+
+def _has_body(what: str, body: bytes) -> None:
+    raise sec.SecurityError(sec.SERR_OTHER, f"{what} takes no data, got {len(body)} bytes")
 
 
 def _run_security(bank: SecurityBank, di: int, body: bytes) -> bytes:
@@ -179,6 +189,8 @@ class Dlt645Responder:
             di = data_ids.di_from_bytes(data[:4])
             self.bank.write(di, data[12:], data[4:8], data[8:12])
             return self._reply(fn, b"")
+        if fn == CONTROL_RELAY_CONTROL and data[:1] == bytes([sec.PASSWORD_LEVEL_CIPHER]):
+            return self._enciphered_control(data)
         if fn == CONTROL_RELAY_CONTROL:
             if len(data) < 16:
                 raise ValueError(f"relay-control request too short ({len(data)} bytes)")
@@ -207,6 +219,13 @@ class Dlt645Responder:
             self.errors.append(f"C=03: {type(e).__name__}: {e}")
             return Frame(self.address, DIR_REPLY | ABNORMAL | fn, sec.serr_bytes(sec.SERR_OTHER))
         return self._reply(fn, data[:4] + answer)
+
+    def _enciphered_control(self, data: bytes) -> Frame:
+        """1C at level 98H: the ESAM side deciphers and checks the command after PA..C3."""
+        if self.security is None:
+            raise PermissionError("this meter has no ESAM to decipher the relay command")
+        self.security.remote_control(sec.EncipheredControl.decode(data[8:]))
+        return self._reply(CONTROL_RELAY_CONTROL, b"")
 
     def _read(self, data: bytes) -> Frame:
         if len(data) < 4:
