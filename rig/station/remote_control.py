@@ -44,7 +44,9 @@ def read_status(s: RemoteSession) -> MeterStatus:
                               "(not this meter's ESAM, or the data was changed)")
     if reply.key_info not in (0, 1):
         raise RemoteError(f"status query: key state {reply.key_info} is neither 0 nor 1")
-    word = int(s.client.read(di.STATUS_WORD_3))  # type: ignore[call-overload]
+    word = s.client.read(di.STATUS_WORD_3)
+    if not isinstance(word, int):
+        raise RemoteError(f"status word 3 read as {word!r}, not a status word")
     return MeterStatus(reply.remaining, reply.purchase_count, reply.customer_no,
                        (KeyState.PUBLIC, KeyState.PRIVATE)[reply.key_info],
                        bool(word & di.SW3_RELAY_OPEN), bool(word & di.SW3_KEEP_POWER))
