@@ -25,6 +25,7 @@ read-back with its key service.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -140,42 +141,42 @@ class AbnormalInsertion:
     status_word: int = 0
 
 
+# The centre's readback fields the State Grid part does not carry, in rig's extension's order.
+USAGE_FIELDS = ("energy_wh", "last_sequence", "cumulative_purchase", "credit_unit",
+                "relay_open", "alarm_active", "alarm_count", "cutoff_count", "tamper_count",
+                "power_down_count", "timestamp", "tariff_version")
+WALLET_FIELDS = ("meter_no", "remaining", "overdraft", "purchase_count")  # the State Grid part's
+_HEAD, _TAIL = ">BBIIIBB", ">HHHHIHB5sH"  # rig's extension: tag .. flags, counts .. SW1SW2
+
+
 @dataclass(frozen=True)
 class RunningRecord:
-    """What file 0007 holds on rig's meter: the State Grid part, rig's extension, the MAC."""
+    """What file 0007 holds on rig's meter: the State Grid part, rig's extension (``usage``,
+    the :data:`USAGE_FIELDS` values, and the last abnormal insertion), the readback MAC."""
 
     info: RunningInfo
-    energy_wh: int
-    last_sequence: int
-    cumulative_purchase: int
-    credit_unit: str
-    relay_open: bool
-    alarm_active: bool
-    alarm_count: int
-    cutoff_count: int
-    tamper_count: int
-    power_down_count: int
-    timestamp: datetime
-    tariff_version: int
+    usage: Mapping[str, Any]
     abnormal: AbnormalInsertion = field(default_factory=AbnormalInsertion)
     mac: bytes = bytes(MAC_LEN)
 
-    _EXT: ClassVar[str] = ">BBIIIBBHHHHIHB5sH"
+    _EXT: ClassVar[str] = _HEAD + _TAIL[1:]
     SIZE: ClassVar[int] = INFO_LEN + struct.calcsize(_EXT) + MAC_LEN
 
     def signed(self) -> bytes:
         """The bytes the readback MAC covers: everything before it."""
-        if self.credit_unit not in UNIT_CODES:
-            raise ValueError(f"running record credit unit {self.credit_unit!r}")
-        a = self.abnormal
-        seconds = int((self.timestamp - EPOCH).total_seconds())
+        u, a = self.usage, self.abnormal
+        missing = [name for name in USAGE_FIELDS if name not in u]
+        if missing or u["credit_unit"] not in UNIT_CODES:
+            raise ValueError(f"running record of meter {self.info.meter_no}: missing {missing} "
+                             f"or credit unit {u.get('credit_unit')!r}")
+        seconds = int((u["timestamp"] - EPOCH).total_seconds())
         try:
             ext = struct.pack(
-                self._EXT, EXTENSION_TAG, EXTENSION_VERSION, self.energy_wh, self.last_sequence,
-                self.cumulative_purchase, UNIT_CODES[self.credit_unit],
-                int(self.relay_open) | int(self.alarm_active) << 1, self.alarm_count,
-                self.cutoff_count, self.tamper_count, self.power_down_count, seconds,
-                self.tariff_version, a.code, a.command_header.ljust(5, b"\0")[:5], a.status_word)
+                self._EXT, EXTENSION_TAG, EXTENSION_VERSION,
+                *(u[n] for n in USAGE_FIELDS[:3]), UNIT_CODES[u["credit_unit"]],
+                int(u["relay_open"]) | int(u["alarm_active"]) << 1,
+                *(u[n] for n in USAGE_FIELDS[6:10]), seconds, u["tariff_version"],
+                a.code, a.command_header.ljust(5, b"\0")[:5], a.status_word)
         except struct.error as e:
             raise ValueError(f"running record of meter {self.info.meter_no}: {e}") from None
         return self.info.to_bytes() + ext
@@ -195,23 +196,22 @@ class RunningRecord:
         if len(raw) != cls.SIZE:
             raise RunningInfoError(f"running record: {len(raw)} bytes, expected {cls.SIZE}")
         info = RunningInfo.decode(raw[:INFO_LEN])
-        (tag, version, energy, last, cumulative, unit, flags, alarms, cutoffs, tampers, downs,
-         seconds, tariff, code, header, sw) = struct.unpack(cls._EXT, raw[INFO_LEN:-MAC_LEN])
+        middle = INFO_LEN + struct.calcsize(_HEAD)
+        (tag, version, *counts, unit, flags) = struct.unpack(_HEAD, raw[INFO_LEN:middle])
+        (*events, seconds, tariff, code, header, sw) = struct.unpack(_TAIL, raw[middle:-MAC_LEN])
         if (tag, version) != (EXTENSION_TAG, EXTENSION_VERSION):
             raise RunningInfoError(f"running record extension {tag:02X} {version:02X}: rig's "
                                    f"is {EXTENSION_TAG:02X} {EXTENSION_VERSION:02X}")
         if unit not in UNIT_NAMES:
             raise RunningInfoError(f"running record credit unit code {unit}")
-        return cls(info, energy, last, cumulative, UNIT_NAMES[unit], bool(flags & 1),
-                   bool(flags & 2), alarms, cutoffs, tampers, downs,
-                   EPOCH + timedelta(seconds=seconds), tariff,
-                   AbnormalInsertion(code, header, sw), raw[-MAC_LEN:])
+        usage = dict(zip(USAGE_FIELDS, (*counts, UNIT_NAMES[unit], bool(flags & 1),
+                                        bool(flags & 2), *events,
+                                        EPOCH + timedelta(seconds=seconds), tariff), strict=True))
+        return cls(info, usage, AbnormalInsertion(code, header, sw), raw[-MAC_LEN:])
 
     def readback_fields(self) -> dict[str, Any]:
         """The values the centre's reconciliation takes, named as ``ReadbackData`` names them:
         the wallet's from the State Grid part, the rest from rig's extension."""
-        i = self.info
-        out: dict[str, Any] = {"meter_no": i.meter_no, "remaining": i.remaining,
-                               "overdraft": i.overdraft, "purchase_count": i.purchase_count}
-        return {name: out[name] if name in out else getattr(self, name)
+        wallet = {name: getattr(self.info, name) for name in WALLET_FIELDS}
+        return {name: wallet[name] if name in wallet else self.usage[name]
                 for name in READBACK_FIELDS}

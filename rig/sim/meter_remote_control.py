@@ -22,7 +22,13 @@ from weakref import WeakKeyDictionary
 from rig.card.keys import derive_readback_mac_key
 from rig.esam.esam import Esam, EsamError
 from rig.esam.keys import KeyId
-from rig.esam.running_info import NO_CUSTOMER, AbnormalInsertion, RunningInfo, RunningRecord
+from rig.esam.running_info import (
+    NO_CUSTOMER,
+    USAGE_FIELDS,
+    AbnormalInsertion,
+    RunningInfo,
+    RunningRecord,
+)
 from rig.meter.dlt645 import security as sec
 from rig.meter.dlt645.client import RelayCommand
 from rig.meter.dlt645.data_ids import SW3_KEEP_POWER
@@ -122,10 +128,6 @@ class RemoteControlCommands:
                            m.meter_now())
         abnormal = (AbnormalInsertion() if last is None else
                     AbnormalInsertion(last.error, last.command_header, last.response_status))
-        record = RunningRecord(
-            info, v["energy_wh"], v["last_sequence"], v["cumulative_purchase"],
-            str(v["credit_unit"]), v["relay_open"], v["alarm_active"], v["alarm_count"],
-            v["cutoff_count"], v["tamper_count"], v["power_down_count"], v["timestamp"],
-            v["tariff_version"], abnormal)
+        record = RunningRecord(info, {name: v[name] for name in USAGE_FIELDS}, abnormal)
         key = derive_readback_mac_key(self._readback_key, m.terminal.key_revision)
         return record.sign(key).to_bytes()

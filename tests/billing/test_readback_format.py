@@ -105,11 +105,11 @@ def test_a_second_card_formats_forged_tag_is_not_believed(toy_centre) -> None:
 def test_a_record_of_no_known_size_names_every_formats_size(monkeypatch) -> None:
     monkeypatch.setitem(readback_format._registered, TOY.name, TOY)
     with pytest.raises(BillingError, match=r"raw_hex: a readback record is 57 or 64 or 74 or 80 "
-                                           r"bytes, got 10"):
+                                           r"or 95 bytes, got 10"):
         readback_format.format_for(bytes(10))
 
 
 def test_rigs_own_format_is_found_through_its_entry_point() -> None:
     assert readback_format.default_format() is RIG_V1
-    assert [f.name for f in readback_format._installed()] == ["esam-cpu-v1", "rig-v1",
-                                                              "sle4442-v1"]
+    assert [f.name for f in readback_format._installed()] == ["esam-cpu-v1", "esam-running-v1",
+                                                              "rig-v1", "sle4442-v1"]

@@ -10,6 +10,7 @@ import pytest
 
 from rig.billing.readback_format import format_for
 from rig.billing.readback_keys import ReadbackKeyService
+from rig.card.readback_format import FIELDS as READBACK_FIELDS
 from rig.esam.keys import KeyState
 from rig.esam.running_info import (
     AbnormalInsertion,
@@ -29,10 +30,14 @@ INFO_BYTES = bytes.fromhex(
     " 01 00 09 00  00 00 12  26 12 03 15 07")  # key information; illegal cards; written at
 
 
+USAGE = {"energy_wh": 123456, "last_sequence": 3, "cumulative_purchase": 6000,
+         "credit_unit": "money_cents", "relay_open": False, "alarm_active": True,
+         "alarm_count": 2, "cutoff_count": 1, "tamper_count": 0, "power_down_count": 4,
+         "timestamp": datetime(2026, 12, 3, 15, 7, 31, tzinfo=UTC), "tariff_version": 2}
+
+
 def record(info: RunningInfo = INFO) -> RunningRecord:
-    return RunningRecord(info, 123456, 3, 6000, "money_cents", False, True, 2, 1, 0, 4,
-                         datetime(2026, 12, 3, 15, 7, 31, tzinfo=UTC), 2,
-                         AbnormalInsertion(5, bytes.fromhex("0084000008"), 0x6988))
+    return RunningRecord(info, USAGE, AbnormalInsertion(5, bytes.fromhex("0084000008"), 0x6988))
 
 
 def test_the_state_grid_part_byte_by_byte() -> None:
@@ -66,12 +71,9 @@ def test_the_centre_reads_the_record_and_verifies_its_mac() -> None:
     assert raw[49:51] == bytes.fromhex("58 01")  # rig's extension after the State Grid part
     assert format_for(raw) is ESAM_RUNNING_V1
     fields = ESAM_RUNNING_V1.fields(raw)
-    assert fields == {
-        "meter_no": "000000001365", "energy_wh": 123456, "remaining": 2000, "overdraft": 150,
-        "purchase_count": 3, "last_sequence": 3, "cumulative_purchase": 6000,
-        "credit_unit": "money_cents", "relay_open": False, "alarm_active": True,
-        "alarm_count": 2, "cutoff_count": 1, "tamper_count": 0, "power_down_count": 4,
-        "timestamp": datetime(2026, 12, 3, 15, 7, 31, tzinfo=UTC), "tariff_version": 2}
+    assert fields == {"meter_no": "000000001365", "remaining": 2000, "overdraft": 150,
+                      "purchase_count": 3, **USAGE}
+    assert list(fields) == list(READBACK_FIELDS)  # every field the centre takes, no other
     assert RunningRecord.decode(raw).abnormal == AbnormalInsertion(
         5, bytes.fromhex("0084000008"), 0x6988)
     assert ESAM_RUNNING_V1.mac_verifies(raw, key)

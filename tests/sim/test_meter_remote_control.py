@@ -7,6 +7,7 @@ over DL/T 645 changing, a trip refused while the meter keeps power."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta
 
 import pytest
@@ -32,11 +33,8 @@ ERR_OTHER, ERR_UNAUTHORISED = 0x01, 0x04
 
 @pytest.fixture
 def bench() -> Iterator[Bench]:
-    b = Bench()
-    try:
+    with closing(Bench()) as b:
         yield b
-    finally:
-        b.close()
 
 
 def later(b: Bench, minutes: float = 5) -> datetime:
