@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,6 +16,7 @@ import pytest
 
 from rig.bench.config import BenchConfig
 from rig.billing import open_billing
+from rig.billing.readback_format import format_for
 from rig.errors import RigError
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
@@ -44,6 +46,10 @@ def test_the_prepaid_cycle_delivered_remotely(bench_config: BenchConfig,
         (vend,) = centre.vends_for_meter(METER)
         assert vend.card_serial.startswith("0000") and vend.token is None
         assert str(vend.status) == "confirmed"  # by the MAC-verified remote readback
+    with sqlite3.connect(tmp_path / "billing.sqlite") as db:
+        (raw_hex,) = db.execute("SELECT raw_hex FROM readbacks ORDER BY id DESC").fetchone()
+    assert format_for(bytes.fromhex(raw_hex)).name == "esam-running-v1"  # the meter's own
+    assert raw_hex.startswith("6811002b")  # State Grid running information, not rig's record
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["outcome"] == "pass" and "DL/T 645" in report["name"]
     (medium,) = [a for a in run.record.attachments if a.name == "delivery medium"]
