@@ -23,7 +23,7 @@ from rig.esam import command_set as cs
 from rig.esam import crypto
 from rig.esam.commands import EsamCommands
 from rig.esam.esam import Esam, EsamError, EsamRefusal, Wallet
-from rig.esam.keys import KeyId, KeyState
+from rig.esam.keys import KeyId, KeyState, card_factor
 
 ESAM_TERMINAL = "esam"  # the terminal name an ESAM's exchanges are traced under
 _STATES = (KeyState.PUBLIC, KeyState.PRIVATE)
@@ -174,13 +174,9 @@ class EsamLink:
     @staticmethod
     def _serial(card_serial: str) -> bytes:
         try:
-            raw = bytes.fromhex(card_serial)
-        except ValueError:
-            raw = b""
-        if len(raw) != cs.SERIAL_LEN:
-            raise EsamError(EsamRefusal.AUTHENTICATION, f"card serial {card_serial!r}: "
-                            "16 hex digits")
-        return raw
+            return card_factor(card_serial)
+        except crypto.CryptoError as e:
+            raise EsamError(EsamRefusal.AUTHENTICATION, str(e)) from None
 
     def _mac_head(self, card_serial: str, iv: bytes) -> bytes:
         return self._serial(card_serial) + bytes([len(iv)]) + iv

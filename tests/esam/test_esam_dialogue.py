@@ -23,20 +23,12 @@ from rig.esam.esam import Esam, EsamError, EsamRefusal
 from rig.esam.keys import KeyId, KeyState, LabKeyService, card_factor
 from rig.esam.link import ESAM_TERMINAL, EsamLink
 from rig.meter.card_errors import CardErrorCode as E
-from rig.profile import load_profile
 from rig.sim.card_replay import replay_against_card
 from rig.sim.emulated_bench import lab_master_key
 from rig.sim.virtual_card import VirtualCard, VpcdLink
-from rig.sim.vpcd import SlotBusyError, claim_free_slot
-from tests.card_formats.esam_cpu.conftest import CARD_A, PROFILE, CpuBench, public_profile
+from tests.card_formats.esam_cpu.conftest import CARD_A, CpuBench, public_profile
 
 CUSTOMER = "000000123456"
-
-
-@pytest.fixture
-def cpu_bench() -> Iterator[CpuBench]:
-    with CpuBench(load_profile(PROFILE)) as bench:
-        yield bench
 
 
 @pytest.mark.bench
@@ -115,18 +107,6 @@ def test_a_saved_runs_trace_shows_the_esam_dialogue_without_a_key(
     assert report.esam_exchanges == len(dialogue)
     assert f"{len(dialogue)} exchanges with the meter's ESAM not replayed" in report.to_text()
     assert all(d.terminal != ESAM_TERMINAL for d in report.differences)
-
-
-@pytest.fixture
-def slot() -> Iterator[Any]:
-    try:
-        s = claim_free_slot(wait_s=30)
-    except SlotBusyError as e:  # other benches hold every reader: contention
-        pytest.skip(str(e))
-    try:
-        yield s
-    finally:
-        s.release()
 
 
 def test_the_link_reaches_an_esam_behind_a_pcsc_reader(slot: Any) -> None:
