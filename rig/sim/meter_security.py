@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rig.card.keys import (
     MasterKey,
@@ -57,6 +57,19 @@ def key_info(esam: Esam | EsamLink) -> int:
     return esam.key_state.code
 
 
+class _BenchTrace:
+    """The APDU trace the bench gives the meter (``meter.esam_trace``), if any, looked up at
+    each exchange: the bench sets it after the firmware has started."""
+
+    def __init__(self, meter: EmulatedMeter) -> None:
+        self._m = meter
+
+    def record(self, command: bytes, response: bytes, **details: Any) -> None:
+        trace = self._m.esam_trace
+        if trace is not None:
+            trace.record(command, response, **details)
+
+
 class MeterSecurity:
     """The security commands of one emulated ESAM meter (the caller holds the world still)."""
 
@@ -64,7 +77,7 @@ class MeterSecurity:
                  readback_master: MasterKey | None = None) -> None:
         self._m = meter
         self.esam = esam  # the chip; the firmware reaches it only over its bus, ``link``
-        self.link = EsamLink.emulated(esam, clock=self._now)
+        self.link = EsamLink.emulated(esam, clock=self._now, trace=_BenchTrace(meter))
         self._readback_key = derive_meter_readback_key(readback_master or lab_readback_key(),
                                                        meter.meter_no)
 
