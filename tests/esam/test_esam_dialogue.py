@@ -23,7 +23,7 @@ from rig.esam.esam import Esam, EsamError, EsamRefusal
 from rig.esam.keys import KeyId, KeyState, LabKeyService, card_factor
 from rig.esam.link import ESAM_TERMINAL, EsamLink
 from rig.meter.card_errors import CardErrorCode as E
-from rig.sim.card_replay import replay_against_card
+from rig.sim.card_replay import meter_sessions, replay_against_card
 from rig.sim.emulated_bench import lab_master_key
 from rig.sim.virtual_card import VirtualCard, VpcdLink
 from tests.card_formats.esam_cpu.conftest import CARD_A, CpuBench, public_profile
@@ -107,6 +107,8 @@ def test_a_saved_runs_trace_shows_the_esam_dialogue_without_a_key(
     assert report.esam_exchanges == len(dialogue)
     assert f"{len(dialogue)} exchanges with the meter's ESAM not replayed" in report.to_text()
     assert all(d.terminal != ESAM_TERMINAL for d in report.differences)
+    # the ESAM dialogue inside an insertion does not cut it in pieces: two insertions
+    assert len(meter_sessions(load_trace(saved))) == 2
 
 
 def test_the_link_reaches_an_esam_behind_a_pcsc_reader(slot: Any) -> None:
