@@ -136,6 +136,10 @@ class EsamLink:
     def identity_minutes(self) -> int:
         return int.from_bytes(self._info()[18:20], "big")
 
+    @identity_minutes.setter
+    def identity_minutes(self, minutes: int) -> None:
+        self.set_identity_minutes(minutes)
+
     @property
     def wallet(self) -> Wallet:
         """A snapshot of the wallet file (the ESAM's, read now)."""

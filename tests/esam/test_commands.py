@@ -156,6 +156,9 @@ def test_the_identity_session_and_its_macs(bus: Bus) -> None:
         "80 F8 00 07 10 " + x(sealed) + " 00", x(b"trip") + " 90 00")
     assert bus.last(lambda: bus.link.set_identity_minutes(30)) == (
         "80 0A 00 00 02 00 1E", "90 00")
+    bus.link.identity_minutes = 45  # as Esam's attribute is set
+    assert bus.log[-1] == ("80 0A 00 00 02 00 2D", "90 00")
+    assert bus.esam.identity_minutes == bus.link.identity_minutes == 45
     assert bus.last(bus.link.end_identity) == ("80 0C 00 00", "90 00")
     assert bus.raw("80 0E 00 00") == "69 82"
 
