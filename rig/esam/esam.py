@@ -46,12 +46,19 @@ class EsamRefusal(StrEnum):
     PURCHASE_COUNT = "purchase count is not exactly one ahead"
     OVERFLOW = "the wallet would overflow"
     KEY_PACKAGE = "key package refused"
+    FAULT = "the ESAM failed or did not take the command"  # the meter's view of its bus
 
 
 class EsamError(Exception):
-    def __init__(self, refusal: EsamRefusal, detail: str = "") -> None:
+    """A refusal; over the chip bus (rig.esam.link) also the refused command's header
+    (CLA INS P1 P2 P3) and the ESAM's status word, for the abnormal-insertion record."""
+
+    def __init__(self, refusal: EsamRefusal, detail: str = "", *, header: bytes = b"",
+                 status_word: int = 0) -> None:
         super().__init__(f"ESAM: {refusal.value}" + (f" ({detail})" if detail else ""))
         self.refusal = refusal
+        self.header = header
+        self.status_word = status_word
 
 
 @dataclass

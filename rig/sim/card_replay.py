@@ -29,6 +29,7 @@ from rig.card.trace import SavedTrace, TraceEntry
 from rig.card_formats.interface import KeySource, MasterKeys, VirtualCardApp, meter_slot
 from rig.card_formats.registry import card_format
 from rig.errors import RigError
+from rig.esam.link import ESAM_TERMINAL
 from rig.profile import MeterProfile
 from rig.sim.meter_firmware import commissioned_esam
 from rig.sim.prepaid import PrepaidEngine
@@ -78,6 +79,7 @@ class ReplayReport:
     skipped_secret: int = 0
     lab_secret: int = 0  # redacted exchanges replayed with the replaying lab's own secret
     bytes_not_compared: int = 0  # response bytes redacted in the trace
+    esam_exchanges: int = 0  # the meter's dialogue with its own ESAM: shown, not replayed
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -93,7 +95,8 @@ class ReplayReport:
         lines.append(f"replayed {self.exchanges} exchanges of a {self.card_format} trace "
                      f"against the {self.against}: {self.matched} as recorded{own}, "
                      f"{len(self.differences)} differ, {self.skipped_secret} skipped (secret)"
-                     f"{cut}")
+                     f"{cut}" + (f"; {self.esam_exchanges} exchanges with the meter's ESAM "
+                                 "not replayed (its own chip)" if self.esam_exchanges else ""))
         return "\n".join(lines)
 
 
@@ -158,6 +161,9 @@ def replay_against_card(trace: SavedTrace, card: VirtualCardApp | None = None, *
     report = ReplayReport("card", fmt.name)
     volatile = getattr(driven.card, "volatile_response", None)
     for step, entry in enumerate(trace.entries, 1):
+        if entry.terminal == ESAM_TERMINAL:
+            report.esam_exchanges += 1
+            continue
         driven.at(entry.terminal)
         report.exchanges += 1
         command, own = driven.command(entry)
@@ -233,10 +239,13 @@ class _RecordedCard:
 
 
 def meter_sessions(trace: SavedTrace) -> list[list[tuple[int, TraceEntry]]]:
-    """The trace's meter insertions: runs of consecutive meter-slot exchanges."""
+    """The trace's meter insertions: runs of consecutive meter-slot exchanges (the meter's
+    ESAM dialogue between them is not the card's)."""
     sessions: list[list[tuple[int, TraceEntry]]] = []
     previous = ""
     for step, entry in enumerate(trace.entries, 1):
+        if entry.terminal == ESAM_TERMINAL:
+            continue
         if entry.terminal == METER:
             if previous != METER:
                 sessions.append([])
@@ -273,6 +282,9 @@ def replay_against_meter(trace: SavedTrace, profile: MeterProfile, master_key: M
     first_steps = {session[0][0]: session for session in sessions}
     for step, entry in enumerate(trace.entries, 1):
         session = first_steps.get(step)
+        if entry.terminal == ESAM_TERMINAL:
+            report.esam_exchanges += 1
+            continue
         if entry.terminal != METER and shadow is not None:
             shadow.at(entry.terminal)  # the writer's sessions shape the card the meter meets
             command, _ = shadow.command(entry)

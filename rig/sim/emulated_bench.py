@@ -106,6 +106,7 @@ class EmulatedBench:
         fmt = card_format(card.format, where=f"meter profile {profile.name}: [card] format")
         self.card_options = {**card.options, **(card_options or {})}
         self.apdu_trace = apdu_trace  # the meter slot's exchanges go here too, if given
+        self.meter.esam_trace = apdu_trace  # and its ESAM's dialogue in remote prepayment
         self.card = VirtualCard(fmt.blank_card(self.card_options), format_name=card.format)
         # [card] issue_reader: a second vpcd reader, the issuing writer, holding the same card
         # (answering the issuing dialect) whenever the card is at the writers' desk.

@@ -115,6 +115,7 @@ class EmulatedMeter:
         # the meter holds them, no vending station does.
         card = self.profile.card
         self.esam: Esam | None = commissioned_esam(self.profile, master_key)
+        self.esam_trace: Any = None  # an ApduTrace: the ESAM's remote dialogue, if traced
         self._readback_master = readback_master  # the remote read-back MACs under it too
         fmt = card_format(card.format, where=f"meter profile {self.profile.name}: [card] format")
         self.terminal: MeterCardReader = fmt.meter_reader(

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from rig.card.keys import derive_readback_mac_key
-from rig.esam.esam import Esam, EsamError
+from rig.esam.esam import EsamError
 from rig.esam.keys import KeyId
+from rig.esam.link import EsamLink
 from rig.esam.running_info import (
     NO_CUSTOMER,
     USAGE_FIELDS,
@@ -62,26 +63,25 @@ class RemoteControlCommands:
     """Status query (078102FF), enciphered relay control (1C at 98H), file 0007's content."""
 
     _m: EmulatedMeter
-    esam: Esam
+    link: EsamLink
     _readback_key: bytes
     status_bits = staticmethod(status_bits)  # for the firmware's status word 3
 
     def _session_now(self) -> datetime:
         """The bench time now, inside a valid identity session (SERR bit 3 if none)."""
-        now = self._m.world.clock.now()
-        if not self.esam.identity_valid(now):
-            self.esam.end_identity()
+        if not self.link.identity_valid():
+            self.link.end_identity()
             raise sec.SecurityError(sec.SERR_IDENTITY, "no valid identity authentication")
-        return now
+        return self._m.world.clock.now()
 
     def status(self) -> sec.StatusReply:
         """The ESAM's remaining amount and purchase count, each MAC'd, customer, key state."""
-        now = self._session_now()
-        w, e = self.esam.wallet, self._m.engine
+        self._session_now()
+        w, e = self.link.wallet, self._m.engine
         draft = sec.StatusReply(e.units(e.remaining), bytes(4), w.purchase_count, bytes(4),
-                                w.customer_no or NO_CUSTOMER, self.esam.key_state.code)
-        mac1 = self.esam.session_mac(KeyId.REMOTE_CONTROL, draft.remaining_input, now)
-        mac2 = self.esam.session_mac(KeyId.REMOTE_CONTROL, draft.count_input, now)
+                                w.customer_no or NO_CUSTOMER, self.link.key_state.code)
+        mac1 = self.link.session_mac(KeyId.REMOTE_CONTROL, draft.remaining_input)
+        mac2 = self.link.session_mac(KeyId.REMOTE_CONTROL, draft.count_input)
         return sec.StatusReply(draft.remaining, mac1, draft.purchase_count, mac2,
                                draft.customer_no, draft.key_info)
 
@@ -90,9 +90,8 @@ class RemoteControlCommands:
         check passed). PermissionError: no session or a bad MAC; ValueError: refused."""
         now = self._m.world.clock.now()
         try:
-            self.esam.check_session_mac(KeyId.REMOTE_CONTROL, control.mac_input, control.mac,
-                                        now)
-            block = self.esam.open_sealed(KeyId.REMOTE_CONTROL, control.cipher)
+            self.link.check_session_mac(KeyId.REMOTE_CONTROL, control.mac_input, control.mac)
+            block = self.link.open_sealed(KeyId.REMOTE_CONTROL, control.cipher)
         except EsamError as e:
             raise PermissionError(f"enciphered relay control: {e}") from None
         command = sec.ControlCommand.decode(block)
@@ -122,9 +121,9 @@ class RemoteControlCommands:
         now = m.world.clock.now()
         v = m.engine.readback_values(now)
         last = m.log.abnormal_cards[0] if m.log.abnormal_cards else None
-        info = RunningInfo(m.meter_no, self.esam.wallet.customer_no or NO_CUSTOMER,
+        info = RunningInfo(m.meter_no, self.link.wallet.customer_no or NO_CUSTOMER,
                            v["remaining"], v["purchase_count"], v["overdraft"],
-                           self.esam.key_state, len(KeyId), m.log.illegal_card_refusals,
+                           self.link.key_state, len(KeyId), m.log.illegal_card_refusals,
                            m.meter_now())
         abnormal = (AbnormalInsertion() if last is None else
                     AbnormalInsertion(last.error, last.command_header, last.response_status))

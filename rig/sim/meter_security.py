@@ -13,13 +13,15 @@ centre verifies it itself) are :mod:`rig.sim.meter_remote_control`'s.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rig.card.keys import MasterKey, derive_meter_readback_key, lab_readback_key
-from rig.esam.esam import Esam, EsamError, EsamRefusal
+from rig.esam.esam import Esam, EsamError, EsamRefusal, Wallet
 from rig.esam.keys import KeyId
+from rig.esam.link import EsamLink
 from rig.meter.dlt645 import security as sec
 from rig.sim.meter_remote_control import RemoteControlCommands
 
@@ -37,6 +39,7 @@ _SERR = {
     EsamRefusal.NOT_OPENED: sec.SERR_CUSTOMER,  # no customer number to match yet
     EsamRefusal.PURCHASE_COUNT: sec.SERR_RECHARGE_COUNT,
     EsamRefusal.OVERFLOW: sec.SERR_HOARDING,
+    EsamRefusal.FAULT: sec.SERR_ESAM,
 }
 NO_CUSTOMER = "000000000000"
 
@@ -45,9 +48,22 @@ def refusal(e: EsamError) -> sec.SecurityError:
     return sec.SecurityError(_SERR[e.refusal], str(e))
 
 
-def key_info(esam: Esam) -> int:
+def key_info(esam: Esam | EsamLink) -> int:
     """The key state information a meter reports: 1 once every key is private, else 0."""
     return esam.key_state.code
+
+
+class _BenchTrace:
+    """The APDU trace the bench gives the meter (``meter.esam_trace``), if any, looked up at
+    each exchange: the bench sets it after the firmware has started."""
+
+    def __init__(self, meter: EmulatedMeter) -> None:
+        self._m = meter
+
+    def record(self, command: bytes, response: bytes, **details: Any) -> None:
+        trace = self._m.esam_trace
+        if trace is not None:
+            trace.record(command, response, **details)
 
 
 class MeterSecurity(RemoteControlCommands):
@@ -56,7 +72,8 @@ class MeterSecurity(RemoteControlCommands):
     def __init__(self, meter: EmulatedMeter, esam: Esam,
                  readback_master: MasterKey | None = None) -> None:
         self._m = meter
-        self.esam = esam
+        self.esam = esam  # the chip; the firmware reaches it only over its bus, ``link``
+        self.link = EsamLink.emulated(esam, clock=self._now, trace=_BenchTrace(meter))
         self._readback_key = derive_meter_readback_key(readback_master or lab_readback_key(),
                                                        meter.meter_no)
 
@@ -65,15 +82,15 @@ class MeterSecurity(RemoteControlCommands):
 
     def _check(self, key_id: KeyId, data: bytes, mac: bytes) -> None:
         try:
-            self.esam.check_session_mac(key_id, data, mac, self._now())
+            self.link.check_session_mac(key_id, data, mac)
         except EsamError as e:
             raise refusal(e) from None
 
     # -- the session -------------------------------------------------------------------
     def identity(self, request: sec.IdentityRequest) -> sec.IdentityReply:
         try:
-            rand2, serial = self.esam.identity_authenticate(
-                request.cipher1, request.rand1, request.factor, self._now())
+            rand2, serial = self.link.identity_authenticate(
+                request.cipher1, request.rand1, request.factor)
         except EsamError as e:
             raise refusal(e) from None
         return sec.IdentityReply(rand2, serial)
@@ -83,19 +100,24 @@ class MeterSecurity(RemoteControlCommands):
         if not 1 <= request.minutes <= 1440:
             raise sec.SecurityError(sec.SERR_OTHER, f"{request.minutes} minutes: 1 to 1440")
         self._check(KeyId.REMOTE_PARAMETER, request.mac_input, request.mac)
-        self.esam.identity_minutes = request.minutes
+        self.link.set_identity_minutes(request.minutes)
 
     def end_identity(self) -> sec.InvalidationReply:
         self._check_session()
-        self.esam.end_identity()
-        w, e = self.esam.wallet, self._m.engine
-        return sec.InvalidationReply(w.customer_no or NO_CUSTOMER, e.units(e.remaining),
-                                     w.purchase_count, key_info(self.esam))
+        try:
+            self.link.end_identity()
+            w, e = self.link.wallet, self._m.engine
+            return sec.InvalidationReply(w.customer_no or NO_CUSTOMER, e.units(e.remaining),
+                                         w.purchase_count, key_info(self.link))
+        except EsamError as err:
+            raise refusal(err) from None
 
     def _check_session(self) -> None:
-        if not self.esam.identity_valid(self._now()):
-            self.esam.end_identity()
-            raise sec.SecurityError(sec.SERR_IDENTITY, "no valid identity authentication")
+        """The session holds, or SERR identity (the ESAM ended it)."""
+        try:
+            self.link.check_session()
+        except EsamError as e:
+            raise refusal(e) from None
 
     # -- purchases ---------------------------------------------------------------------
     def open_account(self, request: sec.PurchaseRequest) -> None:
@@ -107,7 +129,7 @@ class MeterSecurity(RemoteControlCommands):
     def _purchase(self, request: sec.PurchaseRequest, *, open_account: bool) -> None:
         self._check(KeyId.REMOTE_CONTROL, request.mac1_input, request.mac1)
         self._check(KeyId.REMOTE_CONTROL, request.mac2_input, request.mac2)
-        w, e = self.esam.wallet, self._m.engine
+        w, e = self._wallet(), self._m.engine
         if w.opened and w.customer_no != request.customer_no:
             raise sec.SecurityError(sec.SERR_CUSTOMER, f"account of customer {w.customer_no}")
         if not open_account and not w.opened:
@@ -122,7 +144,7 @@ class MeterSecurity(RemoteControlCommands):
         if e.would_hoard(request.amount):
             raise sec.SecurityError(sec.SERR_HOARDING, "over the hoarding limit")
         try:
-            self.esam.credit(request.amount, request.purchase_count, request.customer_no,
+            self.link.credit(request.amount, request.purchase_count, request.customer_no,
                              open_account=open_account)
         except EsamError as err:
             raise refusal(err) from None
@@ -143,7 +165,7 @@ class MeterSecurity(RemoteControlCommands):
             raise sec.SecurityError(sec.SERR_RECHARGE_COUNT,
                                     "a wallet initialisation sets the purchase count to 0")
         try:
-            self.esam.initialise_wallet(request.preset)
+            self.link.initialise_wallet(request.preset)
         except EsamError as err:
             raise refusal(err) from None
         e = self._m.engine
@@ -168,18 +190,22 @@ class MeterSecurity(RemoteControlCommands):
         """Install each sealed key (all or none): the MAC under the current master-control
         key, each package opening under it and naming the slot and state its info says."""
         self._check(KeyId.MASTER_CONTROL, request.mac_input, request.mac)
-        saved = self.esam.to_image()
-        try:
-            for record in request.records:
-                installed = self.esam.install_key(record.key)
-                state = self.esam.state_of(installed)
+        try:  # the ESAM stages them all, then installs them all
+            staged = self.link.stage_keys([record.key for record in request.records])
+            for record, (installed, state) in zip(request.records, staged, strict=True):
                 if installed.code != record.key_no or state.code != record.state:
                     raise EsamError(EsamRefusal.KEY_PACKAGE,
                                     f"key {record.key_no} state {record.state} carries "
                                     f"{installed.value} {state.value}")
+            if staged:
+                self.link.commit_keys()
         except EsamError as e:
-            self.esam.restore_image(saved)  # nothing half-installed (the session ends)
+            self._end_quietly()  # nothing installed, and the session ends
             raise refusal(e) from None
+
+    def _end_quietly(self) -> None:
+        with contextlib.suppress(EsamError):  # the refusal reported says more than this one
+            self.link.end_identity()
 
     # -- read-back -----------------------------------------------------------------------
     def read_back(self, target: sec.ReadbackTarget) -> sec.ReadbackReply:
@@ -199,13 +225,20 @@ class MeterSecurity(RemoteControlCommands):
                                     f"{len(content)} bytes")
         data = content[target.offset:end]
         try:
-            mac = self.esam.session_mac(KeyId.REMOTE_CONTROL, target.plain + data, self._now())
+            mac = self.link.session_mac(KeyId.REMOTE_CONTROL, target.plain + data)
         except EsamError as e:
             raise refusal(e) from None
         return sec.ReadbackReply(target, data, mac)
 
     def purse(self) -> bytes:
         """Remaining (credit units), purchase count, customer number (zeros: not opened)."""
-        w, e = self.esam.wallet, self._m.engine
+        w, e = self._wallet(), self._m.engine
         return (e.units(e.remaining).to_bytes(4, "big") + w.purchase_count.to_bytes(4, "big")
                 + sec.customer_bytes(w.customer_no or NO_CUSTOMER))
+
+    def _wallet(self) -> Wallet:
+        try:
+            return self.link.wallet
+        except EsamError as e:
+            raise refusal(e) from None
+

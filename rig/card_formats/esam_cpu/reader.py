@@ -29,6 +29,7 @@ from rig.card_formats.meter_rules import apply_vend_alarms, parameter_levels
 from rig.errors import CardError
 from rig.esam.esam import WALLET_MAX, Esam, EsamError, EsamRefusal
 from rig.esam.keys import KeyId
+from rig.esam.link import EsamLink
 from rig.meter.card_errors import CardErrorCode
 
 NO_SERIAL = "0" * 16
@@ -73,12 +74,13 @@ class EsamCpuMeterReader:
     """A ``MeterCardReader``: the card slot of one meter with an ESAM."""
 
     def __init__(self, wallet: MeterWallet, meter_no: str, esam: Esam, *,
-                 readback_key: bytes) -> None:
+                 readback_key: bytes, link: EsamLink | None = None) -> None:
         self.wallet = wallet
         self.meter_no = meter_no
-        self.esam = esam
+        self.esam = esam  # the chip; the firmware reaches it only over its bus, ``link``
+        self.link = link or EsamLink.emulated(esam)
         self._readback_key = readback_key  # this meter's, from the centre's readback master
-        self.key_revision = layout.revision_of(esam.key_state)
+        self.key_revision = layout.revision_of(self.link.key_state)
         self.bound_serial: str | None = None  # the account's card (set at open account)
         self.parameters_version = 0
         self.last_clear_no = 0
@@ -87,7 +89,9 @@ class EsamCpuMeterReader:
 
     # -- one insertion ------------------------------------------------------------------
     def insert(self, transport: ApduTransport, now: datetime) -> InsertionOutcome:
-        self.key_revision = layout.revision_of(self.esam.key_state)
+        trace = getattr(transport, "trace", None)  # a traced slot traces the ESAM beside it
+        self.link.trace = trace if hasattr(trace, "record") else None
+        self.key_revision = layout.revision_of(self.link.key_state)
         client = CardClient(transport)
         serial = NO_SERIAL
         try:
@@ -127,7 +131,7 @@ class EsamCpuMeterReader:
     def _try_return(self, client: CardClient, plan: Plan, now: datetime) -> None:
         try:
             self._write_return(client, plan, now)
-        except CardError as e:
+        except (CardError, EsamError) as e:
             plan.messages.append(f"card removed before the return-write ({e})")
         else:
             plan.messages.append("return-write file written")
@@ -141,12 +145,14 @@ class EsamCpuMeterReader:
             raise Refused(f"{what}: {e}", code, e.header, e.sw) from None
 
     def _esam_step(self, client: CardClient, step: Any, *args: Any) -> Any:
-        """Ask the ESAM; its refusal is filed against the last card command (answered 9000)."""
+        """Ask the ESAM; its refusal is filed with the ESAM command's header and status word
+        (a refusal without one: against the last card command, answered 9000)."""
         try:
             return step(*args)
         except EsamError as e:
+            header, sw = (e.header, e.status_word) if e.header else (client.last_header, OK_SW)
             raise Refused(str(e), ESAM_CODES.get(e.refusal, CardErrorCode.ESAM_ERROR),
-                          client.last_header, OK_SW) from None
+                          header, sw) from None
 
     # -- phase 1: check -----------------------------------------------------------------
     def _serial(self, client: CardClient) -> str:
@@ -165,16 +171,17 @@ class EsamCpuMeterReader:
         info = self._decode(layout.CardInfo, raw)
         if info is None:
             raise Refused("card not issued", CardErrorCode.CARD_NOT_ISSUED)
-        esam = self.esam
+        esam = self.link
         self._esam_step(client, esam.check_key_state, KeyId.CARD_PURCHASE, info.key_state)
-        challenge = esam.challenge(8)
+        challenge = self._esam_step(client, esam.challenge, 8)
         answer = step(CardErrorCode.AUTHENTICATION_ERROR, "internal authentication",
                       client.internal_authenticate, challenge)
         self._esam_step(client, esam.check_card, serial, challenge, answer)
         card_challenge = step(CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR,
                               "external authentication", client.get_challenge, 8)
         step(CardErrorCode.EXTERNAL_AUTHENTICATION_ERROR, "external authentication",
-             client.external_authenticate, esam.answer_card(serial, card_challenge))
+             client.external_authenticate,
+             self._esam_step(client, esam.answer_card, serial, card_challenge))
         signed = self._read_with_mac(client, serial, layout.FID_INFO)
         if signed != raw:
             raise Refused("card information changed between two reads",
@@ -210,20 +217,20 @@ class EsamCpuMeterReader:
                           CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
 
     def _read_with_mac(self, client: CardClient, serial: str, fid: int) -> bytes:
-        random = self.esam.challenge(4)
+        random = self._esam_step(client, self.link.challenge, 4)
         content, card_mac = self._card_step(CardErrorCode.MAC_ERROR, "read with MAC",
                                             client.read_with_mac, fid, random)
-        self._esam_step(client, self.esam.check_card_mac, KeyId.CARD_INTERNAL, serial,
+        self._esam_step(client, self.link.check_card_mac, KeyId.CARD_INTERNAL, serial,
                         content, random, card_mac)
         return bytes(content)
 
     def _office_mac(self, client: CardClient, serial: str, signed: bytes, given: bytes) -> None:
         factor = bytes.fromhex(serial)
-        self._esam_step(client, self.esam.check_card_mac, KeyId.CARD_PURCHASE, serial,
+        self._esam_step(client, self.link.check_card_mac, KeyId.CARD_PURCHASE, serial,
                         factor + signed, b"", given)
 
     def _check_user(self, plan: Plan, raw_return: bytes, now: datetime) -> None:
-        info, wallet, account = plan.info, self.wallet, self.esam.wallet
+        info, wallet, account = plan.info, self.wallet, self.link.wallet
         if info.credit_unit != wallet.credit_unit:
             raise Refused("purchase credit unit does not match the meter",
                           CardErrorCode.CARD_TYPE_ERROR)
@@ -296,9 +303,7 @@ class EsamCpuMeterReader:
             packages = layout.key_update_packages(raw)
         except RecordError as e:
             raise Refused(str(e), CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
-        trial = Esam.from_image(self.meter_no, self.esam.to_image())  # all or nothing
-        for package in packages:
-            self._esam_step(client, trial.install_key, package)
+        self._esam_step(client, self.link.stage_keys, packages)  # installed at apply, all
         plan.packages = packages
 
     def _levels(self, p: layout.Parameters) -> dict[str, Decimal]:
@@ -310,8 +315,8 @@ class EsamCpuMeterReader:
     def _apply(self, plan: Plan, now: datetime) -> None:
         info, w, msgs = plan.info, self.wallet, plan.messages
         if plan.credit:
-            self.esam.credit(info.credit, info.purchase_count, info.customer_no,
-                             open_account=not self.esam.wallet.opened)
+            self.link.credit(info.credit, info.purchase_count, info.customer_no,
+                             open_account=not self.link.wallet.opened)
             if info.tariff_version and w.apply_tariff(info.tariff_version, info.price_per_kwh):
                 msgs.append(f"tariff {info.tariff_version} applied")
             w.apply_purchase(info.purchase_count, info.credit, now)
@@ -343,10 +348,10 @@ class EsamCpuMeterReader:
                 self.last_clear_no = info.command_no
                 msgs.append(f"event counters cleared (preset card {info.command_no})")
         elif kind is CardType.KEY_UPDATE:
-            for package in plan.packages:
-                self.esam.install_key(package)
-            self.key_revision = layout.revision_of(self.esam.key_state)
-            msgs.append(f"keys updated: the ESAM is in the {self.esam.key_state.value} state")
+            state = (self.link.commit_keys() if plan.packages  # staged at the check
+                     else self.link.key_state)
+            self.key_revision = layout.revision_of(state)
+            msgs.append(f"keys updated: the ESAM is in the {state.value} state")
         elif kind is CardType.CHECK:
             msgs.append("check card: running information collected")
 
@@ -364,7 +369,7 @@ class EsamCpuMeterReader:
             cutoff_count=v["cutoff_count"], tamper_count=v["tamper_count"],
             power_down_count=v["power_down_count"], timestamp=at.replace(microsecond=0),
             tariff_version=v["tariff_version"], abnormal=self.last_abnormal,
-            refusal_count=self.refusal_count & 0xFFFF, key_state=self.esam.key_state)
+            refusal_count=self.refusal_count & 0xFFFF, key_state=self.link.key_state)
         key = derive_readback_mac_key(self._readback_key, self.key_revision)
         return replace(record, mac=mac(key, record.signed()))
 
@@ -373,7 +378,7 @@ class EsamCpuMeterReader:
         data = self.return_record(at, plan.serial, generation).to_bytes()
         client.select_ef(layout.FID_RETURN)
         challenge = client.get_challenge(8)
-        line_mac = self.esam.card_mac(KeyId.CARD_RETURN, plan.serial, return_mac_input(data),
+        line_mac = self.link.card_mac(KeyId.CARD_RETURN, plan.serial, return_mac_input(data),
                                       challenge)
         client.update_with_mac(layout.FID_RETURN, data, line_mac)
 

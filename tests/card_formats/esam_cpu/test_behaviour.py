@@ -178,7 +178,8 @@ def test_after_a_replacement_the_original_card_is_refused(cpu_bench: CpuBench) -
 @pytest.mark.bench
 def test_card_command_refusals_keep_header_and_status_word(cpu_bench: CpuBench) -> None:
     """A card whose internal authentication fails in the ESAM (the card keyed by another
-    office) is refused with code 5; the record keeps INTERNAL AUTHENTICATE's header."""
+    office) is refused with code 5; the record keeps the refusing ESAM command's header and
+    status word (VERIFY CARD, 6300), read over DL/T 645."""
     b = cpu_bench
     b.issue(CARD_A)
     b.sell(1)
@@ -189,8 +190,8 @@ def test_card_command_refusals_keep_header_and_status_word(cpu_bench: CpuBench) 
     record = b.refusals().last_record
     assert record is not None
     assert record.error == int(E.AUTHENTICATION_ERROR)
-    assert record.command_header == bytes.fromhex("0088000208")
-    assert record.response_status == 0x9000
+    assert record.command_header == bytes.fromhex("8088000018")
+    assert record.response_status == 0x6300
     assert record.card_serial == CARD_A
 
 

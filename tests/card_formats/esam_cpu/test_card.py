@@ -159,7 +159,12 @@ def test_keys_and_cryptograms_never_reach_a_trace() -> None:
     key_loads = [e for e in trace.entries if e.command[:2] == bytes.fromhex("84D4")]
     assert len(key_loads) == 4 and all(e.command_redacted == 32 for e in key_loads)
     auths = [e for e in trace.entries if e.command[1:2] in (b"\x82", b"\x88")]
-    assert len(auths) == 4 and all(e.command_redacted == 8 for e in auths)  # 2 writer, 2 meter
+    card_auths = [e for e in auths if e.terminal != "esam"]
+    assert len(card_auths) == 4 and all(e.command_redacted == 8 for e in card_auths)
+    # the meter's ESAM checked the card's answer and made its own: data cut, answer cut
+    esam = [(e.name, e.command_redacted, e.response_redacted) for e in auths
+            if e.terminal == "esam"]
+    assert esam == [("ESAM VERIFY CARD", 24, 0), ("ESAM ANSWER CARD", 16, 8)]
 
 
 def test_the_centre_verifies_the_meters_return_write_record() -> None:
@@ -206,7 +211,9 @@ def test_a_labs_own_key_service_is_used_and_a_card_of_another_office_is_refused(
                                 key_revision=1).insert(CardSlot(card), NOW)
     assert not out.accepted and out.refusal is not None
     assert out.refusal.code == 5  # internal authentication: not this utility's card
-    assert out.refusal.command_header == bytes.fromhex("0088000208")
+    # the ESAM's VERIFY CARD refused the card's answer: its header and status word
+    assert out.refusal.command_header == bytes.fromhex("8088000018")
+    assert out.refusal.status_word == 0x6300
     with pytest.raises(CardError, match="keyed private"):  # the public state's purchase
         writer.write_purchase(CardSlot(card), _purchase(key_revision=0))
 
