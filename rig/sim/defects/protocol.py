@@ -27,7 +27,7 @@ def _register_one_digit_off(meter: EmulatedMeter) -> None:
             if self._responder is not None:
                 bank = self._responder.bank
                 bank.__class__ = type("OneDigitOffRegisters", (type(bank),), {
-                    "_values": _digit_off_values(type(bank)._values)})
+                    "values": _digit_off_values(type(bank).values)})
 
     meter.__class__ = OneDigitOff
     meter._new_serial_side()
