@@ -66,42 +66,33 @@ def _measurements(load: EmulatedLoad, add: Add, *, power: str) -> None:
         add("MEASure[:SCALar]:ENERgy", lambda _: str(load.energy_reading()), query=True)
 
 
-def _scpi_tree(load: EmulatedLoad, add: Add) -> None:
-    """generic-scpi, rig-sim, ITECH IT8600: INPut, [SOURce:]FUNCtion, SCPI levels."""
-    add("INPut[:STATe]", lambda a: load.set_input(parse_bool(needs(a))), query=False)
-    add("INPut[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
-    for spec in ("[SOURce:]FUNCtion[:MODE]", "[SOURce:]MODE"):
-        add(spec, mode_setter(load), query=False)
-        add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
-    _levels(load, add, "[SOURce:]", "[:LEVel][:IMMediate][:AMPLitude]")
-    _measurements(load, add, power="MEASure[:SCALar]:POWer[:AC]")
+def _tree(state: str, modes: tuple[str, ...], prefix: str, level: str, power: str,
+          mode_numbers: dict[str, str] | None = None) -> Callable[[EmulatedLoad, Add], None]:
+    """A dialect's tree: the input ``state`` header, its ``modes`` headers (``mode_numbers``:
+    numeric aliases), set points ``prefix`` + node + ``level``, and the ``power`` reading."""
+    def build(load: EmulatedLoad, add: Add) -> None:
+        add(state, lambda a: load.set_input(parse_bool(needs(a))), query=False)
+        add(state, lambda _: "1" if load.input_on else "0", query=True)
+        for spec in modes:
+            add(spec, mode_setter(load, mode_numbers), query=False)
+            add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
+        _levels(load, add, prefix, level)
+        _measurements(load, add, power=power)
+    return build
 
 
-def _keysight_tree(load: EmulatedLoad, add: Add) -> None:
-    """Agilent/Keysight N3300A: MODE (FUNCtion alias), no POWer level, MEAS:...[:DC]?."""
-    add("INPut[:STATe]", lambda a: load.set_input(parse_bool(needs(a))), query=False)
-    add("INPut[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
-    for spec in ("MODE", "FUNCtion"):
-        add(spec, mode_setter(load), query=False)
-        add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
-    _levels(load, add, "", "[:LEVel][:IMMediate]")
-    _measurements(load, add, power="MEASure[:SCALar]:POWer[:DC]")
-
-
-def _chroma_tree(load: EmulatedLoad, add: Add) -> None:
-    """Chroma 63800: [LOAD:]STATe, [LOAD:]MODE (names or numbers), set points under LOAD."""
-    add("LOAD[:STATe]", lambda a: load.set_input(parse_bool(needs(a))), query=False)
-    add("LOAD[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
-    add("[LOAD:]MODE", mode_setter(load, _CHROMA_MODE_NUMBERS), query=False)
-    add("[LOAD:]MODE", lambda _: _MODE_REPLY[load.mode], query=True)
-    _levels(load, add, "[LOAD:]", "")
-    _measurements(load, add, power="MEASure[:SCALar]:POWer:REAL")
-
+# generic-scpi, rig-sim, ITECH IT8600: INPut, [SOURce:]FUNCtion, SCPI levels
+_SCPI = _tree("INPut[:STATe]", ("[SOURce:]FUNCtion[:MODE]", "[SOURce:]MODE"), "[SOURce:]",
+              "[:LEVel][:IMMediate][:AMPLitude]", "MEASure[:SCALar]:POWer[:AC]")
 
 TABLES: dict[str, Callable[[EmulatedLoad, Add], None]] = {
-    "rig-sim": _scpi_tree,
-    "generic-scpi": _scpi_tree,
-    "itech-it8600": _scpi_tree,
-    "keysight-n3300": _keysight_tree,
-    "chroma-63800": _chroma_tree,
+    "rig-sim": _SCPI,
+    "generic-scpi": _SCPI,
+    "itech-it8600": _SCPI,
+    # Agilent/Keysight N3300A: MODE (FUNCtion alias), no POWer level, MEAS:...[:DC]?
+    "keysight-n3300": _tree("INPut[:STATe]", ("MODE", "FUNCtion"), "", "[:LEVel][:IMMediate]",
+                            "MEASure[:SCALar]:POWer[:DC]"),
+    # Chroma 63800: [LOAD:]STATe, [LOAD:]MODE (names or numbers), set points under LOAD
+    "chroma-63800": _tree("LOAD[:STATe]", ("[LOAD:]MODE",), "[LOAD:]", "",
+                          "MEASure[:SCALar]:POWer:REAL", _CHROMA_MODE_NUMBERS),
 }
