@@ -14,7 +14,8 @@ the suite declares for the requirement (docs/certification.md, "How scenarios ju
 metrology; a defect inside the declared tolerance is not one the standard asks to catch.
 
 One module per family of what a meter gets wrong, each ending in its ``DEFECTS`` tuple;
-`registry.py` joins the families into the catalogue (a new family is one line there):
+`registry.py` joins the families into the catalogue (a new family is one line there;
+`entry.py` is the `Defect` type a family builds on):
 
 - `alarms_and_relay.py`   alarm levels, cut-off and reclosing, emergency credit, friendly
                           periods, the power limit (the prepaid engine's relay decisions)
@@ -29,7 +30,24 @@ One module per family of what a meter gets wrong, each ending in its ``DEFECTS``
 - `receipt_printer.py`    the station's receipt printer on the bench
 """
 
-from rig.sim.defects.defect import Defect
-from rig.sim.defects.registry import CATALOGUE, DEFECTS, applicable, defect, install
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rig.sim.defects.entry import Defect
+
+if TYPE_CHECKING:
+    from rig.sim.defects.registry import CATALOGUE, DEFECTS, applicable, defect, install
 
 __all__ = ["CATALOGUE", "DEFECTS", "Defect", "applicable", "defect", "install"]
+
+
+def __getattr__(name: str) -> Any:
+    """The catalogue's names, imported on first use: a family module outside this package
+    (``from rig.sim.defects import Defect``) then imports without a cycle, whichever of it
+    and the catalogue is imported first."""
+    if name in __all__:
+        from rig.sim.defects import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ from rig.sim.defects.applies_to import (
     overdraft,
     relay_trip,
 )
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 from rig.sim.defects.parts import Install, engine
 from rig.sim.defects.requirements import ALARMS, CUTOFF, EMERGENCY, FRIENDLY, POWER
 from rig.sim.prepaid import PrepaidEngine, RelayReason

@@ -19,7 +19,7 @@ from rig.card_formats.rigpp.meter import MeterCardTerminal
 from rig.meter.card_errors import CardErrorCode
 from rig.sim import memory_card_defects as mc
 from rig.sim.defects.applies_to import rigpp, sle4442
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 from rig.sim.defects.parts import meter, terminal
 from rig.sim.defects.requirements import (
     CARD_TIMING,

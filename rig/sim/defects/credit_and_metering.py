@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rig.profile import MeterProfile, Thresholds
 from rig.sim.defects.applies_to import money
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 from rig.sim.defects.parts import Install, engine
 from rig.sim.defects.requirements import BUY, CYCLES, HOARDING, PARAMETERS, TARIFF
 from rig.sim.prepaid import PrepaidEngine

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rig.meter.dlt645 import data_ids as di
 from rig.meter.dlt645.frame import ABNORMAL
 from rig.sim.defects.applies_to import dlt645
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 from rig.sim.defects.requirements import BUY, CUTOFF, PROTOCOL_ERROR
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Literal
 
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 from rig.sim.defects.requirements import PRINTER
 from rig.sim.emulated_printer import EmulatedPrinter
 from rig.sim.escpos_parser import EscPosParser

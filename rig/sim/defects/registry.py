@@ -22,7 +22,7 @@ from rig.sim.defects import (
     sts_tokens,
     supply_and_cover,
 )
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 
 if TYPE_CHECKING:
     from rig.sim.emulated_printer import EmulatedPrinter

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rig.sim.defects.applies_to import sts
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 from rig.sim.defects.parts import Install
 from rig.sim.defects.requirements import (
     STS_CREDIT,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from rig.sim import nvm
 from rig.sim.defects.alarms_and_relay import UnpaidReclose
-from rig.sim.defects.defect import Defect
+from rig.sim.defects.entry import Defect
 from rig.sim.defects.parts import engine, meter
 from rig.sim.defects.requirements import COVER, CUT_IN_CARD, CUT_IN_USE, CUTOFF
 from rig.sim.prepaid import PrepaidEngine, RelayReason
