@@ -2,25 +2,21 @@
 
 Scenarios (the prepaid cycle, the certification suite) compose these; each step works the
 same on an emulated and a real bench because it only uses the bench's instruments, the
-billing centre and the vending station.
+billing centre and the vending station. Here: the billing centre's side and carrying the
+card between writer and meter; the load and the polls while the meter consumes are
+consumption_steps.py's, the meter's reads meter_view.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
 
 from rig.bench.bench import Bench
 from rig.bench.courier import Delivery
 from rig.bench.operator import OperatorConsole
-from rig.bench.safe_report import watts
 from rig.billing.centre.errors import Conflict
 from rig.billing.centre.facade import BillingCentre
 from rig.billing.types import VendResult
@@ -33,82 +29,20 @@ from rig.card_formats.interface import (
     key_revisions,
 )
 from rig.card_formats.registry import card_format
-from rig.errors import ProtocolError, RigError
-from rig.meter.client import (
-    IEC_ALARM1,
-    IEC_ALARM2,
-    IEC_EMERGENCY,
-    IEC_POWER_TRIP,
-    IEC_RELAY_OPEN,
-    CardRefusals,
-    IecMeterClient,
-)
-from rig.meter.dlt645 import data_ids as di
-from rig.meter.dlt645.client import Dlt645Client, MeterAbnormalReply
-from rig.meter.serial_client import MeterTimeout
+from rig.errors import RigError
 from rig.profile import CreditKind
 from rig.report.plot import RunSeries
 from rig.report.record import RunRecord
+from rig.scenarios.consumption_steps import ConsumptionSteps, PhaseOverrun
+from rig.scenarios.meter_view import MeterState, MeterView, Observed, agreed
 from rig.station.vending_station import UploadedReadback, VendingStation
 
+# Re-exported: scenarios and tests know them as the steps' own.
+__all__ = ["ADMINISTRATOR", "OPERATOR", "BenchSteps", "MeterState", "MeterView", "Observed",
+           "PhaseOverrun", "agreed", "attach_reconciliation"]
+
 OPERATOR = "rig-cashier"
-
-
-class PhaseOverrun(AssertionError):
-    """A phase ran past the time its requirement allows: a fail verdict, not a bench error."""
 ADMINISTRATOR = "rig-administrator"  # issues parameter cards (the meter's limits)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class MeterState:
-    """One poll of the meter: what its display and status word say (None: the protocol
-    does not tell)."""
-
-    remaining: Decimal
-    relay_open: bool
-    pre_trip_alarm: bool
-    overdraft: Decimal = Decimal(0)
-    alarm1: bool | None = None
-    emergency: bool | None = None
-    power_trip: bool | None = None
-    remaining_before_status: Decimal | None = None  # the credit read before the status word
-
-    @property
-    def remaining_without_flags(self) -> Decimal:
-        """The credit as it stood when the status flags were not yet set (see state())."""
-        return self.remaining if self.remaining_before_status is None \
-            else self.remaining_before_status
-
-
-@dataclass(frozen=True)
-class Observed:
-    """When a polled condition became true: after `earliest`, no later than `latest`.
-
-    `earliest` is the bench instant the last poll that did not see it was sent, `latest` the
-    instant the first poll that saw it was answered; so the bracket holds on any machine,
-    a slow one only widens it.
-    """
-
-    state: MeterState
-    before: MeterState | None
-    earliest: datetime
-    latest: datetime
-
-    @property
-    def window(self) -> tuple[datetime, datetime]:
-        return self.earliest, self.latest
-
-
-# DL/T 645 parameter registers (alarm and limit levels) per credit unit.
-_DLT645_LEVELS = {
-    CreditKind.MONEY: {"alarm1": di.ALARM_AMOUNT_1, "alarm2": di.ALARM_AMOUNT_2,
-                       "overdraft_limit": di.OVERDRAFT_AMOUNT_LIMIT,
-                       "hoarding_limit": di.HOARDING_AMOUNT_LIMIT},
-    CreditKind.ENERGY: {"alarm1": di.ALARM_ENERGY_1, "alarm2": di.ALARM_ENERGY_2,
-                        "overdraft_limit": di.OVERDRAFT_ENERGY_LIMIT,
-                        "hoarding_limit": di.HOARDING_ENERGY_LIMIT},
-}
 
 
 def attach_reconciliation(record: RunRecord, evidence: dict[str, object]) -> None:
@@ -118,116 +52,9 @@ def attach_reconciliation(record: RunRecord, evidence: dict[str, object]) -> Non
                   "application/json")
 
 
-def agreed(read: Callable[[], T], what: str, attempts: int = 5) -> T:
-    """A value that two consecutive reads agree on, for values that must not move.
-
-    The frame checksum misses some double corruptions; two independent exchanges that agree
-    are what the rig takes before a serial value goes into the billing centre.
-    """
-    last = read()
-    for _ in range(attempts - 1):
-        again = read()
-        if again == last:
-            return again
-        last = again
-    raise RigError(f"{what}: {attempts} reads never agreed twice in a row (last {last})")
-
-
-UNASSIGNED_DI = 0x0E000001  # no meter has it: DL/T 645-2007 assigns no DI3 0x0E
-
-
-class MeterView:
-    """The meter as scenarios need it: semantic reads over whichever protocol it speaks."""
-
-    def __init__(self, bench: Bench) -> None:
-        self._client = bench.meter
-
-    def address(self) -> str:
-        return agreed(self._client.read_address, "meter address")
-
-    def energy_kwh(self) -> Decimal:
-        return self._client.energy_kwh()
-
-    def settled_energy_kwh(self) -> Decimal:
-        """The energy register while nothing draws power, confirmed by a second read."""
-        return agreed(self._client.energy_kwh, "energy register")
-
-    def remaining(self) -> Decimal:
-        return self._client.remaining_credit()
-
-    def overdraft(self) -> Decimal:
-        return self._client.overdraft()
-
-    def state(self) -> MeterState:
-        """One consistent poll: a single readout where the protocol has one (IEC 62056-21);
-        else the credit read on both sides of the status word, so a level seen with a flag
-        is judged by the read after it and one seen without it by the read before."""
-        c = self._client
-        if isinstance(c, IecMeterClient):
-            data = c.readout()
-            number = {q: Decimal(data[c.registers[q]].value)
-                      for q in ("remaining_credit", "overdraft")}
-            word = int(data[c.registers["status"]].value, 16)
-            return MeterState(number["remaining_credit"], bool(word & IEC_RELAY_OPEN),
-                              bool(word & IEC_ALARM2), number["overdraft"],
-                              bool(word & IEC_ALARM1), bool(word & IEC_EMERGENCY),
-                              bool(word & IEC_POWER_TRIP),
-                              remaining_before_status=number["remaining_credit"])
-        first = c.remaining_credit()
-        st = c.status()
-        remaining = c.remaining_credit()
-        return MeterState(remaining, st.relay_open, bool(st.alarm2), c.overdraft(), st.alarm1,
-                          st.emergency_active, st.power_trip, remaining_before_status=first)
-
-    def levels(self) -> dict[str, Decimal] | None:
-        """Alarm and limit levels as the meter's parameter registers say; None if its
-        protocol has no such registers (an IEC 62056-21 readout of this model)."""
-        protocol = getattr(self._client, "protocol", None)
-        if not isinstance(protocol, Dlt645Client):
-            return None
-        ids = _DLT645_LEVELS[self._client.profile.credit.unit]
-        return {name: Decimal(protocol.read(i)) for name, i in ids.items()}
-
-    def card_refusals(self) -> CardRefusals:
-        """Refused cards as the meter reports them over its protocol."""
-        return self._client.card_refusals()
-
-    def answer_to_unassigned_register(self) -> str | None:
-        """What a DL/T 645 meter answers to a read of a data identifier no meter has (DI3 0x0E
-        is unassigned in DL/T 645-2007): its abnormal reply's reasons; None where the protocol
-        has no such answer here. A reply with data is a ProtocolError naming it."""
-        protocol = getattr(self._client, "protocol", None)
-        if not isinstance(protocol, Dlt645Client):
-            return None
-        try:
-            value = protocol.read_raw(UNASSIGNED_DI)
-        except MeterAbnormalReply as e:
-            return ", ".join(e.reasons)
-        except MeterTimeout as e:
-            return f"no answer ({e})"
-        raise ProtocolError(f"meter answered {value.hex()} to a read of the unassigned data "
-                            f"identifier {UNASSIGNED_DI:08X}")
-
-    def tamper_count(self) -> int:
-        """Cover openings (tamper events) the meter counted, over its protocol."""
-        return self._client.event_counts().tamper
-
-    def last_cutoff_or_none(self) -> datetime | None:
-        return self._client.last_cutoff_time()
-
-    def last_cutoff(self) -> datetime:
-        trip = self._client.last_cutoff_time()
-        if trip is None:
-            raise RigError("the meter has no cut-off record")
-        return trip
-
-
-class BenchSteps:
-    """The steps, bound to one bench, one billing centre and one run record."""
-
-    # The widest bench-time gap between two polls of one wait (`wait_for`, `watch`): how
-    # late an event can be seen on this machine at this time scale.
-    longest_poll_gap = timedelta(0)
+class BenchSteps(ConsumptionSteps):
+    """The steps, bound to one bench, one billing centre and one run record (those while
+    the meter consumes in ConsumptionSteps, the meter's reads in MeterView)."""
 
     def __init__(self, bench: Bench, billing: BillingCentre, record: RunRecord) -> None:
         self.bench = bench
@@ -246,9 +73,8 @@ class BenchSteps:
         self.card_serial = uuid.uuid4().hex[:16].upper()
         self.tag = uuid.uuid4().hex[:8]
         self.series = RunSeries(self.unit)
-        self.load_on_at: datetime | None = None
-        self.load_on_window: tuple[datetime, datetime] | None = None
-        self._plot_t0: datetime | None = None
+        self.load_on_at = None
+        self.load_on_window = None
         self._vends = 0
 
     # -- billing-centre side ---------------------------------------------------------
@@ -403,124 +229,3 @@ class BenchSteps:
         return OperatorConsole().yes_no(f"press the {label} key on the meter",
                                         f"Press the {label} key on the meter: was it granted?")
 
-    # -- the load and the meter while consuming -----------------------------------------
-    def load_on(self, power_w: Decimal) -> datetime:
-        """Switch the load on at `power_w`; returns the bench instant just before.
-
-        The switch runs with the bench clock at real time (`Bench.clock_slowed`): every
-        prediction counts from this instant, and at 36000x a busy machine's second of SCPI
-        round trips would otherwise be ten bench hours of doubt about it."""
-        b = self.bench
-        b.load.set_power(power_w)
-        with b.clock_slowed():
-            self.load_on_at = b.now()
-            b.load.input_on()
-            self.load_on_window = (self.load_on_at, b.now())
-        return self.load_on_at
-
-    def set_power(self, power_w: Decimal) -> tuple[datetime, datetime]:
-        """Change the load's set point; returns the bench window the change took effect in
-        (a window of real time: the change runs with the bench clock slowed, as in
-        `load_on`)."""
-        with self.bench.clock_slowed():
-            before = self.bench.now()
-            self.bench.load.set_power(power_w)
-            return before, self.bench.now()
-
-    def load_off(self) -> None:
-        """Switch the load off, with the bench clock at real time (as `load_on`): the load
-        draws nothing more than the moment it takes, however busy the machine."""
-        with self.bench.clock_slowed():
-            self.bench.load.input_off()
-
-    def hours_since_load_on(self, t: datetime | None = None) -> float:
-        if self.load_on_at is None:
-            return 0.0
-        return ((t or self.bench.now()) - self.load_on_at).total_seconds() / 3600
-
-    def poll(self) -> MeterState:
-        state = self.meter.state()
-        power = self.bench.load.measure().power
-        self.series.add(self.hours_since_load_on(), state.remaining, power, state.relay_open)
-        self.record.reading(remaining=f"{state.remaining} {self.unit}",
-                            relay="open" if state.relay_open else "closed",
-                            power=watts(power, relay_open=state.relay_open),
-                            bench_time=self.bench.now().strftime("%Y-%m-%d %H:%M"))
-        return state
-
-    def watch(self, done: Callable[[MeterState], bool], what: str, *,
-              poll_s: float = 0.002, max_bench_hours: float = 200.0,
-              deadline: datetime | None = None, requirement: str = "") -> Observed:
-        """Poll until `done`, bracketing the bench instant it became true (see Observed).
-
-        Past `deadline` (bench time: the latest instant the requirement allows) the phase
-        fails with a timeout verdict naming `requirement`; `max_bench_hours` only guards
-        against a bench that stopped answering."""
-        limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
-        before: MeterState | None = None
-        sent_before = self.bench.now()
-        while True:
-            sent = self.bench.now()
-            self._poll_gap(sent_before, sent)
-            state = self.meter.state()
-            answered = self.bench.now()
-            self._sample(state)
-            if done(state):
-                return Observed(state, before, sent_before, answered)
-            before, sent_before = state, sent
-            # A poll sent after the deadline that still does not see it: the meter is late
-            # (a slow line delays the answer, not the instant the meter was asked about).
-            if deadline is not None and sent > deadline:
-                raise PhaseOverrun(f"timeout: {what} not reached by {deadline:%Y-%m-%d %H:%M:%S}"
-                                   f" bench time: {requirement}")
-            if time.monotonic() > limit:
-                raise RigError(f"{what} not reached within {max_bench_hours} bench hours")
-            time.sleep(poll_s)
-
-    def wait_until(self, at: datetime, *, poll_s: float = 0.002) -> MeterState:
-        """Let bench time pass until `at` (polling the meter for the record and the plot)."""
-        while True:
-            state = self.meter.state()
-            self._sample(state)
-            if self.bench.now() >= at:
-                return state
-            time.sleep(poll_s)
-
-    def _poll_gap(self, earlier: datetime, later: datetime) -> None:
-        self.longest_poll_gap = max(self.longest_poll_gap, later - earlier)
-
-    def _sample(self, state: MeterState) -> None:
-        """One point of the run's plot (hours since the first point, so the axis never
-        jumps back when the load is switched on again)."""
-        power = self.bench.load.measure().power
-        now = self.bench.now()
-        self._plot_t0 = self._plot_t0 or now
-        self.series.add((now - self._plot_t0).total_seconds() / 3600, state.remaining, power,
-                        state.relay_open)
-
-    def wait_for(self, done: Callable[[MeterState], bool], what: str, *,
-                 poll_s: float = 0.02, max_bench_hours: float = 200.0,
-                 deadline: tuple[datetime, str] | None = None) -> MeterState:
-        """Poll the meter until `done`; a clear error after `max_bench_hours` of bench time.
-
-        `done` must hold on two consecutive polls (the conditions waited for stay true once
-        reached): a corrupted reply that slipped past the frame checksum cannot end a wait.
-        `deadline` (the latest bench instant the requirement allows, and the requirement): a
-        poll sent after it that does not see `done` fails the phase with a timeout verdict.
-        """
-        limit = time.monotonic() + max_bench_hours * 3600 / self.bench.clock.scale
-        previous: datetime | None = None
-        while True:
-            sent = self.bench.now()
-            if previous is not None:
-                self._poll_gap(previous, sent)
-            previous = sent
-            state = self.poll()
-            if done(state) and done(confirmed := self.poll()):
-                return confirmed
-            if deadline is not None and sent > deadline[0]:
-                raise PhaseOverrun(f"timeout: {what} not reached by "
-                                   f"{deadline[0]:%Y-%m-%d %H:%M:%S} bench time: {deadline[1]}")
-            if time.monotonic() > limit:
-                raise RigError(f"{what} not reached within {max_bench_hours} bench hours")
-            time.sleep(poll_s)

@@ -1,11 +1,12 @@
 """Firmware of the emulated prepaid meter: protocol server and IC-card terminal.
 
 It wraps the prepaid engine with the meter's two interfaces: the serial protocol the profile
-names (a DL/T 645 register bank here, or the IEC 62056-21 data bank of meter_firmware_iec)
-and the card slot (the card reader of the profile's card format, found through
-rig.card_formats.registry: it verifies and applies a purchase and writes the readback). The
-same profile that a real meter model is certified against drives it, and it uses the same
-codecs as the rig, never its drivers.
+names (the DL/T 645 register bank of meter_registers, or the IEC 62056-21 data bank of
+meter_firmware_iec) and the card slot (meter_card_slot: the card reader of the profile's card
+format, found through rig.card_formats.registry, verifies and applies a purchase and writes
+the readback). Its supply, terminal cover and clock live here; what survives a power cycle is
+meter_nvm's image. The same profile that a real meter model is certified against drives it,
+and it uses the same codecs as the rig, never its drivers.
 """
 
 from __future__ import annotations
@@ -13,35 +14,33 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from rig.card.keys import MasterKey
 from rig.card.session import ApduTransport
-from rig.card_formats.interface import (
-    CardRefusal,
-    InsertionOutcome,
-    MasterKeys,
-    MeterCardReader,
-)
+from rig.card_formats.interface import InsertionOutcome, MasterKeys, MeterCardReader
 from rig.card_formats.registry import card_format
 from rig.esam.esam import Esam, commissioned
 from rig.esam.keys import LabKeyService
-from rig.meter.card_errors import ILLEGAL
 from rig.meter.dlt645 import data_ids as di
-from rig.meter.dlt645.client import RelayCommand
 from rig.meter.dlt645.frame import Frame, FrameParser, encode_frame
 from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile
 from rig.sim import nvm
+from rig.sim.meter_card_slot import PowerFailure, card_session
 from rig.sim.meter_firmware_iec import iec_responder
+from rig.sim.meter_nvm import MeterLog, meter_image, restore_meter_image
+from rig.sim.meter_registers import MeterRegisters
 from rig.sim.meter_security import MeterSecurity
 from rig.sim.prepaid import PrepaidEngine
 from rig.sim.sts_keypad import StsKeypad
-from rig.sim.supply_cut import CutMoment, CuttingTransport, SupplyCut
+from rig.sim.supply_cut import CutMoment
 from rig.sim.world import BenchWorld
+
+# Re-exported: callers know them as the firmware's (tests, the card replayer, the defects).
+__all__ = ["BROADCAST_TIME_LIMIT", "FRAME_GAP_S", "EmulatedMeter", "MeterLog", "PowerFailure",
+           "commissioned_esam"]
 
 # Silence on the line after which a half-received frame is thrown away, as a real meter's UART
 # driver does (DL/T 645 allows at most 500 ms between the bytes of one frame). Wall time, not
@@ -53,35 +52,6 @@ FRAME_GAP_S = 0.1
 
 
 BROADCAST_TIME_LIMIT = timedelta(minutes=5)  # a broadcast may move the clock this far at most
-
-
-class PowerFailure(Exception):
-    """The meter's supply failed in the middle of an operation (raised by a test's transport
-    or by a power-down during a card session); the firmware saves its registers and stops."""
-
-
-@dataclass
-class MeterLog:
-    """Records the firmware keeps beside the engine's event log (all non-volatile)."""
-
-    cover_open_since: datetime | None = None
-    last_cover_open: datetime | None = None
-    last_cover_close: datetime | None = None
-    last_power_down: datetime | None = None
-    last_power_up: datetime | None = None
-    last_purchase_at: datetime | None = None
-    last_purchase_amount: Decimal = Decimal(0)
-    remaining_before_purchase: Decimal = Decimal(0)
-    remaining_after_purchase: Decimal = Decimal(0)
-    last_broadcast_day: str = ""  # meter-clock date of the last accepted broadcast time
-    card_refusals: int = 0  # insertions refused (wrong meter, MAC, hoarding, unreadable...)
-    last_card_refusal: datetime | None = None
-    illegal_card_refusals: int = 0  # the refusals whose code is an illegal insertion
-    # The last ten abnormal card insertion records, newest first (kept in NVM as their bytes).
-    abnormal_cards: tuple[di.AbnormalCardRecord, ...] = ()
-
-
-_RECORDS = "abnormal_cards"  # the MeterLog field saved as record bytes, not as a scalar
 
 
 def commissioned_esam(profile: MeterProfile, master_key: MasterKey) -> Esam | None:
@@ -141,7 +111,7 @@ class EmulatedMeter:
         self._parser = FrameParser()
         p = self.profile.protocol
         if p.spec.wire is Wire.DLT645:
-            responder = p.spec.responder(self.meter_no, _Registers(self), p.serial,
+            responder = p.spec.responder(self.meter_no, MeterRegisters(self), p.serial,
                                          p.own_settings)
             if self.esam is not None:  # remote prepayment: the security commands (03H)
                 responder.security = MeterSecurity(self, self.esam, self._readback_master)
@@ -193,29 +163,10 @@ class EmulatedMeter:
 
     def nvm_image(self) -> bytes:
         """Everything that survives a power cycle, as the bytes an EEPROM would hold."""
-        return nvm.dumps({
-            "engine": nvm.engine_image(self.engine),
-            "log": {f.name: nvm.encode_value(getattr(self.log, f.name), f"log.{f.name}")
-                    for f in fields(self.log) if f.name != _RECORDS},
-            _RECORDS: [di.encode_value(di.LAST_ABNORMAL_CARD_RECORD, r).hex()
-                       for r in self.log.abnormal_cards],
-            "clock_offset_s": nvm.encode_value(self.clock_offset.total_seconds(), "clock"),
-            "terminal": self.terminal.nvm_state(),
-            "esam": None if self.esam is None else self.esam.to_image(),
-        })
+        return meter_image(self)
 
     def restore_nvm(self, raw: bytes) -> None:
-        image = nvm.loads(raw)
-        nvm.restore_engine(self.engine, image["engine"], self.profile)
-        self.log = MeterLog(**{k: nvm.decode_value(v) for k, v in image["log"].items()})
-        self.log.abnormal_cards = tuple(
-            di.decode_value(di.LAST_ABNORMAL_CARD_RECORD, bytes.fromhex(raw))
-            for raw in image[_RECORDS])
-        offset = nvm.decode_value(image["clock_offset_s"])
-        self.clock_offset = timedelta(seconds=float(offset))  # type: ignore[arg-type]
-        self.terminal.restore_nvm_state(image["terminal"])
-        if self.esam is not None and image.get("esam") is not None:
-            self.esam.restore_image(image["esam"])
+        restore_meter_image(self, raw)
 
     def open_cover(self) -> None:
         """The terminal cover is lifted: a tamper event, counted and time-stamped. Without
@@ -327,54 +278,8 @@ class EmulatedMeter:
 
     # -- card slot -------------------------------------------------------------------
     def insert_card(self, transport: ApduTransport) -> InsertionOutcome:
-        """A card was inserted: run the card terminal with the world held still.
-
-        An accepted card of this meter also clears an alarm-2 relay trip (the customer has
-        seen the warning); a refused card changes nothing.
-        """
-        with self.world.lock:
-            if not self.powered:
-                return InsertionOutcome(False, None, "meter has no supply: card not read")
-            self.world.advance()
-            now = self.world.clock.now()
-            before = (self.engine.remaining, self.engine.cumulative_purchase)
-            cut, self.armed_cut = self.armed_cut, None
-            if cut is not None:
-                transport = CuttingTransport(transport, cut)
-            try:
-                outcome = self.terminal.insert(transport, now)
-            except (PowerFailure, SupplyCut) as e:
-                self.power_down()
-                return InsertionOutcome(False, None, f"power failed during the card session "
-                                                     f"({e})")
-            if outcome.accepted:
-                self.engine.card_inserted(now)
-            else:
-                self.log.card_refusals += 1
-                self.log.last_card_refusal = now
-                if outcome.refusal is not None:
-                    self._record_abnormal_card(outcome.refusal, now)
-            if outcome.applied_sequence is not None:
-                self.log.last_purchase_at = now
-                self.log.last_purchase_amount = self.engine.cumulative_purchase - before[1]
-                self.log.remaining_before_purchase = before[0]
-                self.log.remaining_after_purchase = self.engine.remaining
-            return outcome
-
-    def _record_abnormal_card(self, refusal: CardRefusal, now: datetime) -> None:
-        """The abnormal card insertion record: the refusal and the registers it left as they
-        were, on the meter clock; the ten newest are kept."""
-        e = self.engine
-        record = di.AbnormalCardRecord(
-            at=self.on_meter_clock(now).strftime("%y%m%d%H%M%S"),
-            card_serial=refusal.card_serial, error=int(refusal.code),
-            command_header=refusal.command_header, response_status=refusal.status_word,
-            purchase_count=e.purchase_count, remaining=_two_dp(e.remaining),
-            forward_energy=_two_dp(e.energy_kwh), reverse_energy=Decimal(0))
-        log = self.log
-        log.abnormal_cards = (record, *log.abnormal_cards)[:di.ABNORMAL_CARD_RECORDS]
-        if refusal.code in ILLEGAL:
-            log.illegal_card_refusals += 1
+        """A card was inserted: one card session (rig.sim.meter_card_slot)."""
+        return card_session(self, transport)
 
     def status_word_3(self) -> int:
         e = self.engine
@@ -385,172 +290,6 @@ class EmulatedMeter:
         if e.alarm2_active:
             word |= di.SW3_PRE_TRIP_ALARM
         return word | MeterSecurity.status_bits(self)  # keep-power (rig.sim.meter_remote_control)
-
-
-def _two_dp(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-
-
-class _Registers:
-    """The DL/T 645 register bank of an emulated meter."""
-
-    def __init__(self, meter: EmulatedMeter) -> None:
-        self._m = meter
-
-    def _values(self) -> dict[int, object]:
-        m = self._m
-        e = m.engine
-        t = e.profile.thresholds  # live levels: parameter cards and writes change them
-        now = m.meter_now()
-        _, amps, watts = m.world.load.measure() if e.relay_closed else (Decimal(0),) * 3
-        log = m.log
-        ev = e.events
-        values: dict[int, object] = {
-            di.COMBINED_ACTIVE_TOTAL: _two_dp(e.energy_kwh),
-            di.FORWARD_ACTIVE_TOTAL: _two_dp(e.energy_kwh),
-            di.REVERSE_ACTIVE_TOTAL: Decimal(0),
-            di.PHASE_A_VOLTAGE: m.world.voltage.quantize(Decimal("0.1"), rounding=ROUND_DOWN),
-            di.PHASE_A_CURRENT: amps.quantize(Decimal("0.001"), rounding=ROUND_DOWN),
-            di.TOTAL_ACTIVE_POWER: (watts / 1000).quantize(Decimal("0.0001"),
-                                                           rounding=ROUND_DOWN),
-            di.DATE_WEEK: now,
-            di.TIME: now,
-            di.COMM_ADDRESS: m.meter_no,
-            di.METER_NUMBER: m.meter_no,
-            di.STATUS_WORD_3: m.status_word_3(),
-            di.POWER_DOWN_COUNT: ev.power_down_count,
-            di.COVER_OPEN_COUNT: ev.tamper_count,
-            di.ABNORMAL_CARD_COUNT: log.card_refusals,
-            di.ILLEGAL_CARD_COUNT: log.illegal_card_refusals,
-            **{di.LAST_ABNORMAL_CARD_RECORD + i: record
-               for i, record in enumerate(log.abnormal_cards)},
-        }
-        if ev.last_cutoff is not None:
-            values[di.LAST_TRIP_RECORD] = m.on_meter_clock(ev.last_cutoff)
-        if ev.last_reconnect is not None:
-            values[di.LAST_CLOSE_RECORD] = m.on_meter_clock(ev.last_reconnect)
-        if log.last_power_down is not None and log.last_power_up is not None:
-            values[di.LAST_POWER_DOWN_RECORD] = (m.on_meter_clock(log.last_power_down),
-                                                 m.on_meter_clock(log.last_power_up))
-        if log.last_cover_open is not None:
-            end = log.last_cover_close
-            values[di.LAST_COVER_OPEN_RECORD] = (m.on_meter_clock(log.last_cover_open),
-                                                 m.on_meter_clock(end) if end else None)
-        money = m.profile.credit.unit is CreditKind.MONEY
-        if log.last_purchase_at is not None:
-            values |= {
-                di.LAST_PURCHASE_DATE if money else di.LAST_PURCHASE_DATE_ENERGY:
-                    m.on_meter_clock(log.last_purchase_at),
-                di.LAST_PURCHASE_AMOUNT if money else di.LAST_PURCHASE_ENERGY:
-                    _two_dp(log.last_purchase_amount),
-                di.LAST_REMAINING_BEFORE_PURCHASE if money
-                else di.LAST_REMAINING_ENERGY_BEFORE_PURCHASE:
-                    _two_dp(log.remaining_before_purchase),
-                di.LAST_REMAINING_AFTER_PURCHASE if money
-                else di.LAST_REMAINING_ENERGY_AFTER_PURCHASE:
-                    _two_dp(log.remaining_after_purchase),
-            }
-        if money:
-            values |= {
-                di.REMAINING_AMOUNT: _two_dp(e.remaining),
-                di.OVERDRAFT_AMOUNT: _two_dp(e.overdraft),
-                di.LAST_PURCHASE_COUNT: e.purchase_count,
-                di.LAST_CUMULATIVE_PURCHASE_AMOUNT: _two_dp(e.cumulative_purchase),
-                di.ALARM_AMOUNT_1: t.alarm1,
-                di.ALARM_AMOUNT_2: t.alarm2,
-                di.OVERDRAFT_AMOUNT_LIMIT: t.overdraft_limit,
-                di.HOARDING_AMOUNT_LIMIT: t.hoarding_limit,
-                di.CLOSE_ALLOWED_AMOUNT_LIMIT: t.close_allowed,
-            }
-        else:
-            values |= {
-                di.REMAINING_ENERGY: _two_dp(e.remaining),
-                di.OVERDRAFT_ENERGY: _two_dp(e.overdraft),
-                di.LAST_PURCHASE_COUNT_ENERGY: e.purchase_count,
-                di.LAST_CUMULATIVE_PURCHASED_ENERGY: _two_dp(e.cumulative_purchase),
-                di.ALARM_ENERGY_1: t.alarm1,
-                di.ALARM_ENERGY_2: t.alarm2,
-                di.OVERDRAFT_ENERGY_LIMIT: t.overdraft_limit,
-                di.HOARDING_ENERGY_LIMIT: t.hoarding_limit,
-            }
-        return values
-
-    def read(self, data_id: int) -> bytes:
-        """Encode one register; an identifier this meter lacks raises KeyError (no data)."""
-        values = self._values()
-        if data_id not in values:
-            raise KeyError(data_id)
-        return di.encode_value(data_id, values[data_id])
-
-    def _check_password(self, password: bytes) -> None:
-        settings = self._m.profile.protocol.dlt645
-        if settings is None or password != bytes.fromhex(settings.password):
-            raise PermissionError("password does not match")
-
-    def write(self, data_id: int, data: bytes, password: bytes, operator: bytes) -> None:
-        """0x14 with the profile's password: the clock and the prepayment levels.
-
-        Other registers the meter has are read only (other error); unknown ones are no data.
-        Levels are validated as a profile's are, so a write that would break their order is
-        refused and changes nothing.
-        """
-        self._check_password(password)
-        m = self._m
-        value = di.decode_value(data_id, data)
-        if data_id == di.DATE_WEEK:
-            now = m.meter_now()
-            day = di.to_date(str(value))
-            m.set_meter_clock(now.replace(year=day.year, month=day.month, day=day.day),
-                              broadcast=False)
-            return
-        if data_id == di.TIME:
-            t = di.to_time(str(value))
-            now = m.meter_now()
-            m.set_meter_clock(now.replace(hour=t.hour, minute=t.minute, second=t.second,
-                                          microsecond=0), broadcast=False)
-            return
-        level = _LEVEL_IDS[m.profile.credit.unit].get(data_id)
-        if level is None:
-            if data_id in self._values():
-                raise ValueError(f"{data_id:08X} is read only")
-            raise KeyError(data_id)
-        m.engine.set_thresholds(**{level: value})
-
-    def relay_control(self, command: int, password: bytes, operator: bytes,
-                      valid_until: datetime | None = None) -> None:
-        """0x1C with the profile's password, if the profile enables remote relay control; a
-        command whose validity deadline has passed on the meter clock is refused."""
-        settings = self._m.profile.protocol.dlt645
-        if settings is None or not settings.remote_relay_control:
-            raise PermissionError("remote relay control is not enabled on this meter")
-        self._check_password(password)
-        e = self._m.engine
-        now = self._m.world.clock.now()
-        if valid_until is not None and valid_until < self._m.meter_now().replace(tzinfo=None):
-            raise ValueError(f"relay command expired at {valid_until:%Y-%m-%d %H:%M:%S}")
-        if command == RelayCommand.TRIP:
-            e.remote_relay(False, now)
-        elif command in (RelayCommand.CLOSE_ALLOWED, RelayCommand.CLOSE_DIRECT):
-            e.remote_relay(True, now)  # credit rules may still keep it open
-        else:
-            raise ValueError(f"relay command {command:02X} not supported")
-
-    def set_time(self, dt: datetime) -> None:
-        """Broadcast time sync (limits in EmulatedMeter.set_meter_clock)."""
-        self._m.set_meter_clock(dt, broadcast=True)
-
-
-_LEVEL_IDS: dict[CreditKind, dict[int, str]] = {
-    CreditKind.MONEY: {
-        di.ALARM_AMOUNT_1: "alarm1", di.ALARM_AMOUNT_2: "alarm2",
-        di.OVERDRAFT_AMOUNT_LIMIT: "overdraft_limit", di.HOARDING_AMOUNT_LIMIT: "hoarding_limit",
-        di.CLOSE_ALLOWED_AMOUNT_LIMIT: "close_allowed",
-    },
-    CreditKind.ENERGY: {
-        di.ALARM_ENERGY_1: "alarm1", di.ALARM_ENERGY_2: "alarm2",
-        di.OVERDRAFT_ENERGY_LIMIT: "overdraft_limit", di.HOARDING_ENERGY_LIMIT: "hoarding_limit",
-    },
-}
 
 
 class _PowerGate:

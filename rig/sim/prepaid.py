@@ -9,6 +9,8 @@ Two registers hold credit. `credit` is what the relay logic spends (it includes 
 credit on loan); `balance = credit - emergency_outstanding` is the customer's own money, and
 `remaining`/`overdraft` show it. So purchases = consumed + remaining - overdraft holds exactly,
 with or without emergency credit, and a billing centre never needs to know about the loan.
+How the registers read (balance, remaining, card units, a readback's values, the event
+counters) is credit_registers.py's, the base of PrepaidEngine.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
-from typing import Any
 
 from pydantic import ValidationError
 
-from rig.card_formats.interface import ENERGY_WH, MONEY_CENTS
-from rig.profile import CreditKind, MeterProfile, Thresholds
+from rig.profile import MeterProfile, Thresholds
+from rig.sim.credit_registers import CreditRegisters, EventLog
 
 
 class RelayReason(StrEnum):
@@ -40,30 +41,7 @@ _CREDIT_REASONS = (RelayReason.CREDIT_EXHAUSTED, RelayReason.ALARM2_TRIP)
 
 
 @dataclass
-class EventLog:
-    """Counters and last-occurrence times, as a meter's event records keep them."""
-
-    alarm1_count: int = 0
-    alarm2_count: int = 0
-    cutoff_count: int = 0
-    tamper_count: int = 0
-    power_down_count: int = 0
-    power_trip_count: int = 0
-    emergency_count: int = 0
-    last_alarm1: datetime | None = None
-    last_alarm2: datetime | None = None
-    last_cutoff: datetime | None = None
-    last_reconnect: datetime | None = None
-    last_power_trip: datetime | None = None
-    last_emergency: datetime | None = None
-
-    @property
-    def alarm_count(self) -> int:
-        return self.alarm1_count + self.alarm2_count
-
-
-@dataclass
-class PrepaidEngine:
+class PrepaidEngine(CreditRegisters):
     """Credit register and relay logic of one prepaid meter, per its profile."""
 
     profile: MeterProfile
@@ -88,10 +66,6 @@ class PrepaidEngine:
             self.price_per_kwh = self.profile.credit.factory_price_per_kwh
 
     # -- consumption -----------------------------------------------------------------
-    @property
-    def _money(self) -> bool:
-        return self.profile.credit.unit is CreditKind.MONEY
-
     @property
     def _cutoff_level(self) -> Decimal:
         return -self.acting_levels().overdraft_limit
@@ -300,23 +274,6 @@ class PrepaidEngine:
                 self.relay_reason = RelayReason.CREDIT_EXHAUSTED
 
     # -- purchases (the card reader's MeterWallet, rig.card_formats.interface) ----------
-    @property
-    def credit_unit(self) -> str:
-        """The card unit of this meter's credit: "money_cents" or "energy_wh"."""
-        return MONEY_CENTS if self._money else ENERGY_WH
-
-    def credit_from_units(self, units: int) -> Decimal:
-        return self.profile.from_credit_units(units)
-
-    def from_units(self, units: int) -> Decimal:
-        """Integer card units as a level in the meter's unit (money or kWh)."""
-        return self.profile.from_credit_units(units)
-
-    def units(self, amount: Decimal) -> int:
-        """Register value in card units, truncated toward zero (what a display shows)."""
-        scaled = amount * (100 if self._money else 1000)
-        return int(scaled.to_integral_value(rounding=ROUND_DOWN))
-
     def would_hoard(self, units: int) -> bool:
         return self.balance + self.credit_from_units(units) > self.acting_levels().hoarding_limit
 
@@ -367,55 +324,7 @@ class PrepaidEngine:
         self.price_per_kwh = price_per_kwh
         return True
 
-    def clear_events(self) -> None:
-        """A clear card's command: the event counters start again from zero."""
-        self.events = EventLog()
-
-    def readback_values(self, at: datetime) -> dict[str, Any]:
-        """The usage data a card readback carries, named as the centre's ReadbackData names
-        its fields (credit values in card units)."""
-        ev = self.events
-        return {
-            "meter_no": self.profile.protocol.address,
-            "energy_wh": self.energy_wh,
-            "remaining": self.units(self.remaining),
-            "overdraft": self.units(self.overdraft),
-            "purchase_count": self.purchase_count,
-            "last_sequence": self.last_sequence,
-            "cumulative_purchase": self.units(self.cumulative_purchase),
-            "credit_unit": self.credit_unit,
-            "relay_open": not self.relay_closed,
-            "alarm_active": self.alarm1_active or self.alarm2_active,
-            "alarm_count": ev.alarm_count,
-            "cutoff_count": ev.cutoff_count,
-            "tamper_count": ev.tamper_count,
-            "power_down_count": ev.power_down_count,
-            "timestamp": at.replace(microsecond=0),
-            "tariff_version": self.tariff_version,
-        }
-
-    # -- registers as displayed / read back --------------------------------------------
-    @property
-    def balance(self) -> Decimal:
-        """The customer's own credit: spendable credit less emergency credit on loan."""
-        return self.credit - self.emergency_outstanding
-
-    @property
-    def remaining(self) -> Decimal:
-        return max(self.balance, Decimal(0))
-
-    @property
-    def overdraft(self) -> Decimal:
-        return max(-self.balance, Decimal(0))
-
-    @property
-    def emergency_active(self) -> bool:
-        return self.emergency_outstanding > 0
-
-    @property
-    def energy_kwh(self) -> Decimal:
-        return Decimal(self.energy_wh) / 1000
-
+    # -- registers as displayed (the rest: CreditRegisters) ------------------------------
     def seconds_to_exhaustion(self, power_w: Decimal) -> float:
         """Bench seconds until cut-off at a constant power (for progress displays)."""
         wh = self._wh_until(self._cutoff_level)

@@ -7,6 +7,9 @@ is the one of the load's dialect (a Chroma answers ``LOAD ON``, a generic SCPI l
 each refuses the other's with -113), and a test can inject instrument faults (`Fault`).
 The IEEE 488.2 common commands and status model (`*ESR?`, `*STB?`, `*ESE`, `*SRE`, `*TST?`,
 `*OPC`, `*WAI`; see scpi_status.py) are the same for every dialect: 488.2 makes them mandatory.
+Here: the connections, faults, error queue and the dispatch of a program message; the
+dialects' command trees are scpi_commands.py's, header and number parsing scpi_parsing.py's,
+the instrument itself emulated_load.py.
 """
 
 from __future__ import annotations
@@ -16,12 +19,11 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
-from decimal import Decimal
 from enum import StrEnum
 
-from rig.load.dialects import LoadMode
 from rig.sim.emulated_load import EmulatedLoad, ScpiError
+from rig.sim.scpi_commands import TABLES
+from rig.sim.scpi_parsing import Handler, compile_header, no_arg, register_setter
 from rig.sim.scpi_status import OPC, StatusRegisters, event_of_error
 from rig.sim.tcp_listener import TcpListener
 
@@ -33,42 +35,6 @@ QUERY_CACHE_SIZE = 256
 _NO_ERROR = '0,"No error"'
 #: SCPI version the command tree follows (SYSTem:VERSion?, SCPI-1999 Vol. 2, 21.21)
 SCPI_VERSION = "1999.0"
-
-_Handler = Callable[[str | None], str | None]
-
-
-def _compile_header(spec: str) -> re.Pattern[str]:
-    """``[SOURce:]POWer[:LEVel]`` → regex accepting short/long forms of each node.
-
-    Upper-case letters of a node are its short form; brackets mark optional nodes.
-    """
-    parts: list[str] = []
-    for optional, node in re.findall(r"(\[?):?([*A-Za-z]+)\]?", spec):
-        short = "".join(c for c in node if not c.islower())
-        alt = re.escape(short) if short == node else f"(?:{re.escape(node)}|{re.escape(short)})"
-        sep = "" if node.startswith("*") else ":"
-        piece = f"{sep}{alt}"
-        parts.append(f"(?:{piece})?" if optional else piece)
-    pattern = "".join(parts)
-    return re.compile(f"^{pattern}$", re.IGNORECASE)
-
-
-def _parse_bool(arg: str) -> bool:
-    token = arg.strip().upper()
-    if token in ("ON", "1"):
-        return True
-    if token in ("OFF", "0"):
-        return False
-    raise ScpiError(-224, "Illegal parameter value")
-
-
-_MODE_TOKENS = {
-    "POW": LoadMode.CP, "POWER": LoadMode.CP, "CP": LoadMode.CP,
-    "CURR": LoadMode.CC, "CURRENT": LoadMode.CC, "CC": LoadMode.CC,
-    "RES": LoadMode.CR, "RESISTANCE": LoadMode.CR, "CR": LoadMode.CR,
-}
-_MODE_REPLY = {LoadMode.CP: "POW", LoadMode.CC: "CURR", LoadMode.CR: "RES"}
-_CHROMA_MODE_NUMBERS = {"0": "CURR", "1": "POW", "3": "RES"}  # 2 VOLT / 4.. RLC: not emulated
 
 
 class Fault(StrEnum):
@@ -95,9 +61,9 @@ class ScpiServer:
     ) -> None:
         self.load = load
         self.dialect = dialect or load.dialect
-        if self.dialect not in _TABLES:
+        if self.dialect not in TABLES:
             raise ValueError(f"no SCPI command tree for dialect {self.dialect!r}; "
-                             f"known: {', '.join(_TABLES)}")
+                             f"known: {', '.join(TABLES)}")
         self._fault: Fault | None = None
         self._fault_count = 0
         self._fault_error = (-300, "Device-specific error")
@@ -110,10 +76,10 @@ class ScpiServer:
         self._errors: deque[str] = deque()
         self.status = StatusRegisters()  # powers on with PON set in the event register
         self._message = threading.local()  # .pending: replies of this program message so far
-        self._takes_parameter: set[_Handler] = set()  # queries such as POW? MAX
-        self._commands: list[tuple[re.Pattern[str], bool, _Handler]] = []
-        self._resolved: dict[tuple[str, bool], _Handler] = {}
-        self._queries: dict[str, _Handler] = {}  # "MEAS:POW?" as sent -> handler
+        self._takes_parameter: set[Handler] = set()  # queries such as POW? MAX
+        self._commands: list[tuple[re.Pattern[str], bool, Handler]] = []
+        self._resolved: dict[tuple[str, bool], Handler] = {}
+        self._queries: dict[str, Handler] = {}  # "MEAS:POW?" as sent -> handler
         self._build_table()
 
     # ------------------------------------------------------------------ lifecycle
@@ -310,184 +276,27 @@ class ScpiServer:
         return handler(argument)
 
     def _build_table(self) -> None:
-        def add(spec: str, handler: _Handler, *, query: bool, parameter: bool = False) -> None:
+        def add(spec: str, handler: Handler, *, query: bool, parameter: bool = False) -> None:
             """`parameter`: a query that takes one (``POW? MAX``); others refuse it (-108)."""
-            self._commands.append((_compile_header(spec), query, handler))
+            self._commands.append((compile_header(spec), query, handler))
             if query and parameter:
                 self._takes_parameter.add(handler)
 
         status = self.status
         add("*IDN", lambda _: self.load.idn, query=True)
-        add("*RST", _no_arg(self.load.reset), query=False)  # status registers are kept (10.32)
-        add("*CLS", _no_arg(self._clear_status), query=False)
-        add("*OPC", _no_arg(lambda: status.event(OPC)), query=False)  # all commands finish at once
+        add("*RST", no_arg(self.load.reset), query=False)  # status registers are kept (10.32)
+        add("*CLS", no_arg(self._clear_status), query=False)
+        add("*OPC", no_arg(lambda: status.event(OPC)), query=False)  # all commands finish at once
         add("*OPC", lambda _: "1", query=True)
-        add("*WAI", _no_arg(lambda: None), query=False)  # nothing overlapped to wait for
+        add("*WAI", no_arg(lambda: None), query=False)  # nothing overlapped to wait for
         add("*TST", lambda _: "0", query=True)  # self-test passed
         add("*ESR", lambda _: str(status.read_esr()), query=True)
-        add("*ESE", _register_setter(lambda v: setattr(status, "ese", v)), query=False)
+        add("*ESE", register_setter(lambda v: setattr(status, "ese", v)), query=False)
         add("*ESE", lambda _: str(status.ese), query=True)
-        add("*SRE", _register_setter(lambda v: setattr(status, "sre", v & ~0x40)), query=False)
+        add("*SRE", register_setter(lambda v: setattr(status, "sre", v & ~0x40)), query=False)
         add("*SRE", lambda _: str(status.sre), query=True)
         add("*STB", lambda _: self._status_byte(), query=True)
         add("SYSTem:ERRor[:NEXT]", lambda _: self._pop_error(), query=True)
         add("SYSTem:ERRor:COUNt", lambda _: self._error_count(), query=True)
         add("SYSTem:VERSion", lambda _: SCPI_VERSION, query=True)
-        _TABLES[self.dialect](self.load, add)
-
-
-_Add = Callable[..., None]
-
-
-#: a decimal numeric program datum (IEEE 488.2 7.7.2) and an optional suffix (7.7.3)
-_NUMERIC = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)")
-#: suffix multipliers (IEEE 488.2 7.7.3.4 table 7-2): M is milli, MA mega
-_MULTIPLIERS = {"": Decimal(1), "K": Decimal(1000), "M": Decimal("0.001"),
-                "U": Decimal("0.000001"), "MA": Decimal(1_000_000)}
-
-
-def _number(arg: str | None, maximum: Decimal, unit: str, minimum: Decimal = Decimal(0)) -> Decimal:
-    """A set point: a number, MIN/MAX, or a number with a suffix in `unit` (``1.5KW``).
-
-    A suffix of another unit is -131 (invalid suffix), anything not a number -104.
-    """
-    if arg is None:
-        raise ScpiError(-109, "Missing parameter")
-    token = arg.strip().upper()
-    if token in ("MIN", "MINIMUM"):
-        return minimum
-    if token in ("MAX", "MAXIMUM"):
-        return maximum
-    match = _NUMERIC.fullmatch(token)
-    if match is None:
-        raise ScpiError(-104, "Data type error")
-    number, suffix = Decimal(match.group(1)), match.group(2)
-    if not suffix:
-        return number
-    if unit == "OHM" and suffix == "MOHM":  # 7.7.3.4: MOHM is mega-ohm, like MHZ
-        return number * _MULTIPLIERS["MA"]
-    multiplier = _MULTIPLIERS.get(suffix[: -len(unit)]) if suffix.endswith(unit) else None
-    if multiplier is None:
-        raise ScpiError(-131, "Invalid suffix")
-    return number * multiplier
-
-
-def _limit_query(minimum: Decimal, maximum: Decimal, current: Callable[[], Decimal]) -> _Handler:
-    """``POW?`` the set point, ``POW? MIN`` / ``POW? MAX`` the programmable limits."""
-    def query(arg: str | None) -> str:
-        if arg is None:
-            return str(current())
-        token = arg.strip().upper()
-        if token in ("MIN", "MINIMUM"):
-            return str(minimum)
-        if token in ("MAX", "MAXIMUM"):
-            return str(maximum)
-        raise ScpiError(-224, "Illegal parameter value")
-    return query
-
-
-def _register_setter(store: Callable[[int], None]) -> _Handler:
-    """``*ESE n`` / ``*SRE n``: 0-255, a non-integer rounded (IEEE 488.2 10.10, 10.34)."""
-    def setter(arg: str | None) -> None:
-        value = _number(arg, Decimal(255), "")
-        if not 0 <= value <= 255:
-            raise ScpiError(-222, "Data out of range")
-        store(int(value.to_integral_value()))
-    return setter
-
-
-def _needs(arg: str | None) -> str:
-    if arg is None:
-        raise ScpiError(-109, "Missing parameter")
-    return arg
-
-
-def _no_arg(action: Callable[[], object]) -> _Handler:
-    def handler(arg: str | None) -> None:
-        if arg is not None:
-            raise ScpiError(-108, "Parameter not allowed")
-        action()
-    return handler
-
-
-def _mode_setter(load: EmulatedLoad, aliases: dict[str, str] | None = None) -> _Handler:
-    def set_mode(arg: str | None) -> None:
-        token = _needs(arg).upper()
-        mode = _MODE_TOKENS.get((aliases or {}).get(token, token))
-        if mode is None or mode not in load.modes:
-            raise ScpiError(-224, "Illegal parameter value")
-        load.set_mode(mode)
-    return set_mode
-
-
-def _levels(load: EmulatedLoad, add: _Add, prefix: str, level: str) -> None:
-    """Set-point headers (``prefix`` + node + ``level``) for the modes this load offers."""
-    lim, zero = load.limits, Decimal(0)
-    if LoadMode.CP in load.modes:
-        add(f"{prefix}POWer{level}",
-            lambda a: load.set_power(_number(a, lim.max_power, "W")), query=False)
-        add(f"{prefix}POWer{level}",
-            _limit_query(zero, lim.max_power, lambda: load.power_setpoint),
-            query=True, parameter=True)
-    add(f"{prefix}CURRent{level}",
-        lambda a: load.set_current(_number(a, lim.max_current, "A")), query=False)
-    add(f"{prefix}CURRent{level}",
-        _limit_query(zero, lim.max_current, lambda: load.current_setpoint),
-        query=True, parameter=True)
-    add(f"{prefix}RESistance{level}",
-        lambda a: load.set_resistance(_number(a, lim.max_resistance, "OHM",
-                                              lim.min_resistance)), query=False)
-    add(f"{prefix}RESistance{level}",
-        _limit_query(lim.min_resistance, lim.max_resistance, lambda: load.resistance_setpoint),
-        query=True, parameter=True)
-
-
-def _measurements(load: EmulatedLoad, add: _Add, *, power: str) -> None:
-    add("MEASure[:SCALar]:VOLTage[:AC]", lambda _: str(load.reading(0)), query=True)
-    add("MEASure[:SCALar]:CURRent[:AC]", lambda _: str(load.reading(1)), query=True)
-    add(power, lambda _: str(load.reading(2)), query=True)
-    if load.model.pf_spec is not None:
-        add("MEASure[:SCALar]:POWer:PFACtor", lambda _: str(load.measure_pf()), query=True)
-    if load.model.energy:
-        add("MEASure[:SCALar]:ENERgy", lambda _: str(load.energy_reading()), query=True)
-
-
-def _scpi_tree(load: EmulatedLoad, add: _Add) -> None:
-    """generic-scpi, rig-sim, ITECH IT8600: INPut, [SOURce:]FUNCtion, SCPI levels."""
-    add("INPut[:STATe]", lambda a: load.set_input(_parse_bool(_needs(a))), query=False)
-    add("INPut[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
-    for spec in ("[SOURce:]FUNCtion[:MODE]", "[SOURce:]MODE"):
-        add(spec, _mode_setter(load), query=False)
-        add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
-    _levels(load, add, "[SOURce:]", "[:LEVel][:IMMediate][:AMPLitude]")
-    _measurements(load, add, power="MEASure[:SCALar]:POWer[:AC]")
-
-
-def _keysight_tree(load: EmulatedLoad, add: _Add) -> None:
-    """Agilent/Keysight N3300A: MODE (FUNCtion alias), no POWer level, MEAS:...[:DC]?."""
-    add("INPut[:STATe]", lambda a: load.set_input(_parse_bool(_needs(a))), query=False)
-    add("INPut[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
-    for spec in ("MODE", "FUNCtion"):
-        add(spec, _mode_setter(load), query=False)
-        add(spec, lambda _: _MODE_REPLY[load.mode], query=True)
-    _levels(load, add, "", "[:LEVel][:IMMediate]")
-    _measurements(load, add, power="MEASure[:SCALar]:POWer[:DC]")
-
-
-def _chroma_tree(load: EmulatedLoad, add: _Add) -> None:
-    """Chroma 63800: [LOAD:]STATe, [LOAD:]MODE (names or numbers), set points under LOAD."""
-    add("LOAD[:STATe]", lambda a: load.set_input(_parse_bool(_needs(a))), query=False)
-    add("LOAD[:STATe]", lambda _: "1" if load.input_on else "0", query=True)
-    add("[LOAD:]MODE", _mode_setter(load, _CHROMA_MODE_NUMBERS), query=False)
-    add("[LOAD:]MODE", lambda _: _MODE_REPLY[load.mode], query=True)
-    _levels(load, add, "[LOAD:]", "")
-    _measurements(load, add, power="MEASure[:SCALar]:POWer:REAL")
-
-
-_TABLES: dict[str, Callable[[EmulatedLoad, _Add], None]] = {
-    "rig-sim": _scpi_tree,
-    "generic-scpi": _scpi_tree,
-    "itech-it8600": _scpi_tree,
-    "keysight-n3300": _keysight_tree,
-    "chroma-63800": _chroma_tree,
-}
+        TABLES[self.dialect](self.load, add)
