@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from rig.card.keys import derive_readback_mac_key
-from rig.esam.esam import EsamError
-from rig.esam.keys import KeyId
-from rig.esam.link import EsamLink
-from rig.esam.running_info import (
+from rig.card_formats.running_info import (
     NO_CUSTOMER,
     USAGE_FIELDS,
     AbnormalInsertion,
     RunningInfo,
     RunningRecord,
 )
+from rig.esam.esam import EsamError
+from rig.esam.keys import KeyId
+from rig.esam.link import EsamLink
 from rig.meter.dlt645 import security as sec
 from rig.meter.dlt645.client import RelayCommand
 from rig.meter.dlt645.data_ids import SW3_KEEP_POWER
@@ -116,7 +116,7 @@ class RemoteControlCommands:
 
     def running_record(self) -> bytes:
         """File 0007: the State Grid running information and rig's extension, MAC'd under the
-        meter's readback key (rig.esam.running_info)."""
+        meter's readback key (rig.card_formats.running_info)."""
         m = self._m
         now = m.world.clock.now()
         v = m.engine.readback_values(now)

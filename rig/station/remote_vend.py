@@ -7,7 +7,7 @@ machine), reads the purse back with its MAC, writes the price file (the tariff a
 carry) and sends open account (the first purchase) or recharge with MACs only the key service
 can make; a session the meter timed out is opened again. The purse read first makes a repeated
 delivery harmless: a purchase the meter already counts is not sent again. Reading the meter's
-running information back with the ESAM's MAC (the State Grid layout, rig.esam.running_info)
+running information back with the ESAM's MAC (the State Grid layout, rig.card_formats.running_info)
 gives the centre a readback it verifies itself (the record is MAC'd under the meter's readback
 key, as a card's is), so the centre's reconciliation is the card path's. The status query and
 the enciphered relay control are rig.station.remote_control's. Keys never leave the key
@@ -254,7 +254,7 @@ class RemoteDelivery:
     def running_record(self) -> bytes:
         """File 0007 read back with the ESAM's MAC verified: the meter's running information
         in the State Grid layout with rig's extension and readback MAC (``esam-running-v1``,
-        rig.esam.running_info), which the centre verifies and reconciles like a card's."""
+        rig.card_formats.running_info), which the centre verifies and reconciles like a card's."""
 
         def read() -> bytes:
             with self.session() as s:

@@ -16,7 +16,6 @@ SPLIT_ELSEWHERE = frozenset({
     "rig/profile.py",
     "rig/load/driver.py",
     "rig/billing/centre/facade.py",
-    "rig/meter/dlt645/security.py",
 })
 
 

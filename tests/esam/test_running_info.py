@@ -11,14 +11,14 @@ import pytest
 from rig.billing.readback_format import format_for
 from rig.billing.readback_keys import ReadbackKeyService
 from rig.card.readback_format import FIELDS as READBACK_FIELDS
-from rig.esam.keys import KeyState
-from rig.esam.running_info import (
+from rig.card_formats.running_info import (
     AbnormalInsertion,
     RunningInfo,
     RunningInfoError,
     RunningRecord,
 )
-from rig.esam.running_readback import ESAM_RUNNING_V1
+from rig.card_formats.running_readback import ESAM_RUNNING_V1
+from rig.esam.keys import KeyState
 
 INFO = RunningInfo("000000001365", "000000123456", 2000, 3, 150, KeyState.PRIVATE, 9, 12,
                    datetime(2026, 12, 3, 15, 7))

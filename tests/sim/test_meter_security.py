@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rig.billing.readback_keys import ReadbackKeyService
+from rig.card_formats.running_readback import ESAM_RUNNING_V1
 from rig.esam.keys import KeyState, LabKeyService
-from rig.esam.running_readback import ESAM_RUNNING_V1
 from rig.meter.dlt645 import security as sec
 from rig.meter.dlt645.client import Dlt645Client, SecurityRefused
 from rig.profile import load_profile

@@ -40,5 +40,5 @@ MAX_KEY_RECORDS = 4
 DIRECTORY_APPLICATION = 0xDF01  # the ESAM application directory a read-back names
 FILE_PURSE = 0x0001  # remaining, purchase count, customer number
 FILE_PRICE = 0x05  # the current price file (rig: tariff version, price in 0.0001 units)
-FILE_RUNNING = 0x0007  # the meter's running information (rig.esam.running_info)
+FILE_RUNNING = 0x0007  # the meter's running information (rig.card_formats.running_info)
 PRICE_SCALE = 10_000

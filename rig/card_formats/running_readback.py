@@ -1,6 +1,6 @@
 """The meter's running information as the billing centre reads it (``esam-running-v1``).
 
-Remote delivery reads file 0007 back over DL/T 645 (:mod:`rig.esam.running_info`): the State
+Remote delivery reads file 0007 back over DL/T 645 (:mod:`rig.card_formats.running_info`): the State
 Grid running information, rig's extension and the meter's MAC under its readback key. The
 office has verified the ESAM's MAC on the read-back with its key service; the centre verifies
 the record's own MAC with its readback key, as for any card's readback, so a remote readback
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rig.card.readback_format import RigReadbackFormat
-from rig.esam.running_info import INFO_LEN, START, RunningInfoError, RunningRecord
+from rig.card_formats.running_info import INFO_LEN, START, RunningInfoError, RunningRecord
 
 
 class RunningReadbackFormat(RigReadbackFormat):
