@@ -35,6 +35,7 @@ from rig.meter.protocols import Wire
 from rig.profile import CreditKind, MeterProfile, Thresholds
 from rig.sim import memory_card_defects as mc
 from rig.sim import nvm
+from rig.sim.defects_esam import ENTRIES as ESAM_ENTRIES
 from rig.sim.emulated_printer import EmulatedPrinter
 from rig.sim.escpos_parser import EscPosParser
 from rig.sim.prepaid import PrepaidEngine, RelayReason
@@ -937,6 +938,7 @@ _CATALOGUE = (
            _keypad(_CrcShownAsFormat), _sts),
 )
 
+_CATALOGUE += tuple(Defect(*entry) for entry in ESAM_ENTRIES)  # rig/sim/defects_esam.py
 DEFECTS: dict[str, Defect] = {d.name: d for d in _CATALOGUE}
 
 
