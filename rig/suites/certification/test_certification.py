@@ -16,6 +16,7 @@ from rig.scenarios import (
     certification_key_state,
     certification_keys,
     certification_meter,
+    certification_purchase_count,
     certification_sts,
     certification_supply,
 )
@@ -79,6 +80,11 @@ def test_key_change_card_moves_the_meter_to_the_next_key_revision(steps: BenchSt
 
 def test_key_update_moves_the_meter_to_the_private_key_state(steps: BenchSteps) -> None:
     certification_key_state.key_update_moves_the_meter_to_the_private_key_state(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_purchase_two_ahead_is_refused_after_the_return_write(steps: BenchSteps) -> None:
+    certification_purchase_count.purchase_two_ahead_is_refused_after_the_return_write(steps)
     assert str(steps.record.outcome) == "pass"
 
 
