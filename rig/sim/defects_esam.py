@@ -10,6 +10,7 @@ requirement, what the meter does wrong, install, applies).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rig.card_formats.esam_cpu import layout
@@ -17,6 +18,7 @@ from rig.card_formats.esam_cpu.reader import EsamCpuMeterReader, Plan
 from rig.esam import crypto
 from rig.esam.esam import Esam, EsamError
 from rig.esam.keys import KeyId, KeyState
+from rig.meter.card_errors import CardErrorCode
 from rig.profile import MeterProfile
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ KEY_STATE = "key update moves the meter to the private key state"
 CYCLES = "reconciliation over several cycles"
 BUY = "buy and insert"
 MAC = "forged mac is refused"
+TWO_AHEAD = "purchase two ahead is refused after the return-write"
 
 
 def esam_cpu(p: MeterProfile) -> bool:
@@ -113,6 +116,27 @@ def _opens(esam: Esam, package: bytes) -> bool:
     return True
 
 
+class _TwoAheadCredited(EsamCpuMeterReader):
+    """A purchase two or more ahead of the meter's count is credited (the missing counts
+    skipped, in the ESAM too) instead of refused."""
+
+    def _check_user(self, plan: Plan, raw_return: bytes, now: datetime) -> None:
+        super()._check_user(plan, raw_return, now)
+        refusal = plan.refusal
+        if refusal is not None and refusal.code is CardErrorCode.PURCHASE_COUNT_ERROR:
+            plan.refusal, plan.credit = None, True
+            self.esam.wallet.purchase_count = plan.info.purchase_count - 1  # the gap skipped
+
+
+class _NoReturnBeforeCountRefusal(EsamCpuMeterReader):
+    """A purchase two ahead is refused without the running information written back first
+    (the office cannot see where the meter stands)."""
+
+    def _try_return(self, client: CardClient, plan: Plan, now: datetime) -> None:
+        if plan.refusal is None:
+            super()._try_return(client, plan, now)
+
+
 def _reader(cls: type[EsamCpuMeterReader]) -> Callable[[EmulatedMeter], None]:
     def install(meter: EmulatedMeter) -> None:
         meter.terminal.__class__ = cls
@@ -137,4 +161,9 @@ ENTRIES: tuple[Entry, ...] = (
     ("esam-office-mac-not-checked", MAC, "the office's MAC over the purchase file not "
      "verified: a purchase altered on the card is credited", _esam(_OfficeMacUnchecked),
      esam_cpu),
+    ("esam-purchase-two-ahead-credited", TWO_AHEAD, "a purchase two ahead of the meter's count "
+     "is credited instead of refused", _reader(_TwoAheadCredited), esam_cpu),
+    ("esam-no-return-write-before-count-refusal", TWO_AHEAD, "a purchase two ahead is refused "
+     "without the running information written to the card first",
+     _reader(_NoReturnBeforeCountRefusal), esam_cpu),
 )
