@@ -35,7 +35,7 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
         RequirementLabels("security", "critical"),
     "key update moves the meter to the private key state":
         RequirementLabels("security", "critical"),
-    "purchase two ahead is refused after the return-write":
+    "purchase two ahead is refused after the return write":
         RequirementLabels("tamper", "critical"),
     "parameter card changes thresholds": RequirementLabels("alarm", "normal"),
     "power limit trip and recovery": RequirementLabels("cut-off", "normal"),

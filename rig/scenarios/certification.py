@@ -154,7 +154,7 @@ SCENARIOS = {
         certification_keys.key_change_card_moves_the_meter_to_the_next_key_revision,
     "key update moves the meter to the private key state":
         certification_key_state.key_update_moves_the_meter_to_the_private_key_state,
-    "purchase two ahead is refused after the return-write":
+    "purchase two ahead is refused after the return write":
         certification_purchase_count.purchase_two_ahead_is_refused_after_the_return_write,
     "parameter card changes thresholds": certification_meter.parameter_card_changes_thresholds,
     "power-limit trip and recovery": certification_meter.power_limit_trip_and_recovery,

@@ -87,7 +87,9 @@ def _refused(s: BenchSteps, reason: CardErrorCode) -> None:
     s.card_to_writer()
 
 
-def _credited(s: BenchSteps, vend: VendResult) -> None:
+def credited(s: BenchSteps, vend: VendResult) -> None:
+    """Insert the card carrying ``vend`` (or deliver it): accepted, ``vend`` applied, the
+    remaining credit raised by exactly its credit."""
     before = s.meter.remaining()
     delivery = s.insert_into_meter(expect_accepted=False)
     s.record.measure("card accepted", delivery.accepted, equals=True,
@@ -108,19 +110,28 @@ def _collect(s: BenchSteps, revision: int, registered: int) -> None:
         s.upload_readback()
 
 
+def _card_purchase(s: BenchSteps, state: int) -> None:
+    """A sale for a meter in ``state``: its card keyed for the other state refused with the
+    key-state error, changing nothing; the same purchase keyed for ``state`` credited."""
+    other = PRIVATE if state == PUBLIC else PUBLIC
+    vend = s.vend(CREDIT)
+    with s.record.step(f"a meter in the {_name(state)} state refuses a {_name(other)}-state "
+                       "purchase card"):
+        _purchase_card(s, vend, other)
+        _refused(s, CardErrorCode.NOT_AUTHORISED)
+    with s.record.step(f"a meter in the {_name(state)} state accepts a {_name(state)}-state "
+                       "purchase card"):
+        _purchase_card(s, vend, state)
+        credited(s, vend)
+
+
 def _by_card(s: BenchSteps) -> None:
     registered = s.bench.profile.card.key_revision
     if registered != PUBLIC:
         with s.record.step("the office's key-update card restores the public (test) keys"):
             _key_update_card(s, PRIVATE, PRIVATE, PUBLIC)
             _accepted(s, "key-update card")
-    vend = s.vend(CREDIT)
-    with s.record.step("a meter in the public state refuses a private-state purchase card"):
-        _purchase_card(s, vend, PRIVATE)
-        _refused(s, CardErrorCode.NOT_AUTHORISED)
-    with s.record.step("a meter in the public state accepts a public-state purchase card"):
-        _purchase_card(s, vend, PUBLIC)
-        _credited(s, vend)
+    _card_purchase(s, PUBLIC)
     with s.record.step("a forged key-update card (keys sealed under a key that is not the "
                        "meter's) is refused"):
         _key_update_card(s, PUBLIC, PRIVATE, PRIVATE)
@@ -130,14 +141,8 @@ def _by_card(s: BenchSteps) -> None:
         _key_update_card(s, PUBLIC, PUBLIC, PRIVATE)
         _accepted(s, "key-update card")
         _collect(s, PRIVATE, registered)
-    vend = s.vend(CREDIT)
-    with s.record.step("a meter in the private state refuses a public-state purchase card"):
-        _purchase_card(s, vend, PUBLIC)
-        _refused(s, CardErrorCode.NOT_AUTHORISED)
-    with s.record.step("a meter in the private state accepts a private-state purchase card"):
-        _purchase_card(s, vend, PRIVATE)
-        _credited(s, vend)
-    _left_private(s, registered == PRIVATE)
+    _card_purchase(s, PRIVATE)
+    _left_private(s, registered == PRIVATE, _name(registered))
 
 
 # -- remote delivery ---------------------------------------------------------------------
@@ -183,18 +188,28 @@ def _key_update(s: RemoteSteps, to: KeyState) -> None:
     s.record.measure("registers unchanged", snapshot(s) == before, equals=True)
 
 
-def _by_remote(s: RemoteSteps) -> None:
-    registered = s.delivery.key_state
-    if registered is not KeyState.PUBLIC:
-        with s.record.step("the key update command restores the public (test) keys"):
-            _key_update(s, KeyState.PUBLIC)
+def _remote_purchase(s: RemoteSteps, state: KeyState) -> None:
+    """A sale delivered to a meter in ``state``: refused under the other state's keys (the
+    identity authentication fails), then credited under its own."""
+    other = KeyState.PRIVATE if state is KeyState.PUBLIC else KeyState.PUBLIC
     vend = s.vend(CREDIT)
     s.write_vend(vend)
-    with s.record.step("a meter in the public state refuses a recharge under private keys"):
-        _remote_refused(s, sec.SERR_IDENTITY, KeyState.PRIVATE)
-    with s.record.step("a meter in the public state accepts a recharge under public keys"):
-        _credited(s, vend)
-        s.settle()
+    with s.record.step(f"a meter in the {state.value} state refuses a recharge under "
+                       f"{other.value} keys"):
+        _remote_refused(s, sec.SERR_IDENTITY, other)
+    with s.record.step(f"a meter in the {state.value} state accepts a recharge under "
+                       f"{state.value} keys"):
+        credited(s, vend)
+        verdict = s.settle().reconciliation.verdict
+        s.record.measure("reconciliation verdict", str(verdict), equals="balanced")
+
+
+def _by_remote(s: RemoteSteps) -> None:
+    commissioned = s.delivery.key_state
+    if commissioned is not KeyState.PUBLIC:
+        with s.record.step("the key update command restores the public (test) keys"):
+            _key_update(s, KeyState.PUBLIC)
+    _remote_purchase(s, KeyState.PUBLIC)
     with s.record.step("a forged key update (sealed and MAC'd under a key that is not the "
                        "meter's) is refused"):
         before = snapshot(s)
@@ -204,24 +219,19 @@ def _by_remote(s: RemoteSteps) -> None:
         s.record.measure("registers unchanged", snapshot(s) == before, equals=True)
     with s.record.step("the key update command moves the meter to the private state"):
         _key_update(s, KeyState.PRIVATE)
-    vend = s.vend(CREDIT)
-    s.write_vend(vend)
-    with s.record.step("a meter in the private state refuses a recharge under public keys"):
-        _remote_refused(s, sec.SERR_IDENTITY, KeyState.PUBLIC)
-    with s.record.step("a meter in the private state accepts a recharge under private keys"):
-        _credited(s, vend)
-    _left_private(s, True)
+    _remote_purchase(s, KeyState.PRIVATE)
+    _left_private(s, False, commissioned.value)
 
 
-def _left_private(s: BenchSteps, settle: bool) -> None:
+def _left_private(s: BenchSteps, settle: bool, commissioned: str) -> None:
     with s.record.step("key state the meter is left in"):
         if settle:
             verdict = s.settle().reconciliation.verdict
             s.record.measure("reconciliation verdict", str(verdict), equals="balanced")
-        else:
-            s.record.measure("meter key state", "private", description="a meter commissioned "
-                             "public is left private: its registration at the centre must "
-                             "follow before it sells to it again")
+        s.record.measure("meter key state", "private", description=(
+            "its commissioned state" if commissioned == "private" else "commissioned public, "
+            "left private: its registration at the centre must follow before it sells to it "
+            "again"))
 
 
 def key_update_moves_the_meter_to_the_private_key_state(s: BenchSteps) -> None:

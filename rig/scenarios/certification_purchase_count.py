@@ -26,6 +26,7 @@ from decimal import Decimal
 from rig.card_formats.interface import CardKind, key_revisions
 from rig.meter.card_errors import CardErrorCode
 from rig.scenarios.cert_base import commission, insert_refused, snapshot
+from rig.scenarios.certification_key_state import credited
 from rig.scenarios.remote_steps import RemoteSteps
 from rig.scenarios.steps import BenchSteps
 
@@ -84,10 +85,6 @@ def purchase_two_ahead_is_refused_after_the_return_write(s: BenchSteps) -> None:
     with s.record.step("the genuine next purchase is applied once"):
         _rebind(s)  # the writer will not overwrite a purchase the meter has not applied
         s.write_vend(vend)
-        remaining = s.meter.remaining()
-        delivery = s.insert_into_meter()
-        s.record.measure("applied sequence", delivery.applied_sequence, equals=vend.sequence)
-        s.record.measure("remaining credit", s.meter.remaining(), s.unit,
-                         equals=remaining + s.credit_of(vend))
+        credited(s, vend)
         verdict = s.settle().reconciliation.verdict
         s.record.measure("reconciliation verdict", str(verdict), equals="balanced")

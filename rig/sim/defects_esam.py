@@ -29,7 +29,7 @@ KEY_STATE = "key update moves the meter to the private key state"
 CYCLES = "reconciliation over several cycles"
 BUY = "buy and insert"
 MAC = "forged mac is refused"
-TWO_AHEAD = "purchase two ahead is refused after the return-write"
+TWO_AHEAD = "purchase two ahead is refused after the return write"
 
 
 def esam_cpu(p: MeterProfile) -> bool:
