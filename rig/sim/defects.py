@@ -781,7 +781,7 @@ STS_ROLLOVER = "sts rollover to the next base date"
 KEY_CHANGE = "key change card moves the meter to the next key revision"
 CARD_TIMING = "card session within 3 s"
 
-_CATALOGUE = (
+_CATALOGUE: tuple[Defect, ...] = (
     Defect("alarm1-early", ALARMS, "alarm 1 raised at 110 % of its level",
            _levels(alarm1=lambda t: t.alarm1 * (1 + TENTH)), _alarm1_reported),
     Defect("alarm1-late", ALARMS, "alarm 1 raised at 90 % of its level",
