@@ -92,6 +92,15 @@ def test_refusals_are_the_recharges_the_meter_refuses(steps: RemoteSteps) -> Non
     assert "identity authentication failed" in refused.meter_message
     assert snapshot(s) == before
     assert s.meter.card_refusals().count == 2
+
+    # Re-issued for another customer of this meter: the recharge names that customer, which
+    # the ESAM's opened account refuses (SERR bit 4): the card's customer number mismatch.
+    s.station.personalise(None, card_serial=s.card_serial, meter_no=s.meter_no,
+                          key_revision=1, customer_no="123456789012")
+    refused = insert_refused(s, CardErrorCode.CUSTOMER_NUMBER_MISMATCH)
+    assert "customer number mismatch" in refused.meter_message
+    assert snapshot(s) == before
+    assert [r.serr for r in s.refusals][-1] == sec.SERR_CUSTOMER
     assert str(s.record.outcome) == "pass", [(st.name, st.error) for st in s.record.steps]
 
 
