@@ -33,6 +33,10 @@ REQUIREMENTS: dict[str, RequirementLabels] = {
     "hoarding limit refusal": RequirementLabels("security", "critical"),
     "key change card moves the meter to the next key revision":
         RequirementLabels("security", "critical"),
+    "key update moves the meter to the private key state":
+        RequirementLabels("security", "critical"),
+    "purchase two ahead is refused after the return write":
+        RequirementLabels("tamper", "critical"),
     "parameter card changes thresholds": RequirementLabels("alarm", "normal"),
     "power limit trip and recovery": RequirementLabels("cut-off", "normal"),
     "tariff change at its effective date": RequirementLabels("billing", "critical"),

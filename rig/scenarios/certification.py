@@ -14,9 +14,11 @@ from rig.scenarios import (
     certification_billing,
     certification_card_timing,
     certification_credit,
+    certification_key_state,
     certification_keys,
     certification_meter,
     certification_printer,
+    certification_purchase_count,
     certification_security,
     certification_supply,
     expect,
@@ -150,6 +152,10 @@ SCENARIOS = {
     "hoarding limit refusal": certification_security.hoarding_limit_refusal,
     "key change card moves the meter to the next key revision":
         certification_keys.key_change_card_moves_the_meter_to_the_next_key_revision,
+    "key update moves the meter to the private key state":
+        certification_key_state.key_update_moves_the_meter_to_the_private_key_state,
+    "purchase two ahead is refused after the return write":
+        certification_purchase_count.purchase_two_ahead_is_refused_after_the_return_write,
     "parameter card changes thresholds": certification_meter.parameter_card_changes_thresholds,
     "power-limit trip and recovery": certification_meter.power_limit_trip_and_recovery,
     "tariff change at its effective date": certification_billing.tariff_change_at_effective_date,

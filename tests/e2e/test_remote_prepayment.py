@@ -41,7 +41,10 @@ def test_the_prepaid_cycle_delivered_remotely(bench_config: BenchConfig,
     assert run.result.cutoff_at is not None and run.result.verdict == "balanced"
     measured = {m.name: m.value for s in run.record.steps for m in s.measurements}
     assert measured["readback MAC verified by the centre"] is True
-    assert "no card" in str(measured["meter display"])
+    shown = {s.name: m.value for s in run.record.steps for m in s.measurements
+             if m.name == "meter display"}
+    assert str(shown[PHASES[4]]).startswith("open account over DL/T 645: purchase #1 applied")
+    assert "refused over DL/T 645 as a repeated recharge" in str(shown[PHASES[9]])
     with open_billing(f"sqlite:///{tmp_path / 'billing.sqlite'}") as centre:
         (vend,) = centre.vends_for_meter(METER)
         assert vend.card_serial.startswith("0000") and vend.token is None
@@ -66,11 +69,12 @@ def test_a_profile_without_an_esam_has_no_remote_delivery(bench_config: BenchCon
 
 def test_the_certification_suite_with_remote_delivery(tmp_path: Path) -> None:
     """The unchanged certification scenarios on the ESAM meter, delivered over DL/T 645:
-    a purchase passes end to end; a requirement that needs a card is skipped, saying why."""
+    a purchase passes end to end; a purchase for another meter is refused over DL/T 645 (its
+    remote counterpart); a requirement that truly needs a card is skipped, saying why."""
     done = subprocess.run(
         [sys.executable, "-m", "rig.cli.main", "run", "--suite", "certification",
          "--profile", PROFILE, "--profiles-dir", str(PROFILES), "--medium", "remote",
-         "--select", "buy_and_insert or another_meter", "--out", str(tmp_path)],
+         "--select", "buy_and_insert or another_meter or forged", "--out", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (run_dir,) = tmp_path.glob("certification-*")
@@ -78,9 +82,14 @@ def test_the_certification_suite_with_remote_delivery(tmp_path: Path) -> None:
              json.loads((run_dir / "record.json").read_text())["tests"]}
     assert tests["buy and insert"]["outcome"] == "pass"
     another = tests["card for another meter is refused"]
-    assert another["outcome"] == "skipped"
-    assert another["message"] == ("the card station's personalise: not applicable: remote "
-                                  "delivery has no card")
+    assert another["outcome"] == "pass"
+    measured = {m["name"]: m["value"] for m in another["measurements"]}
+    assert measured["last refusal reason (card error code)"] == "11 meter number mismatch"
+    assert "identity authentication failed" in measured["meter display"]
+    forged = tests["forged mac is refused"]
+    assert forged["outcome"] == "skipped"
+    assert forged["message"] == ("reading the purchase off a card: not applicable: remote "
+                                 "delivery has no card")
 
 
 def test_remote_delivery_needs_an_esam_said_in_one_line(tmp_path: Path) -> None:

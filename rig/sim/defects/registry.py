@@ -16,6 +16,7 @@ from rig.sim.defects import (
     alarms_and_relay,
     card_terminal,
     credit_and_metering,
+    esam_meter,
     protocol,
     readback,
     receipt_printer,
@@ -37,6 +38,7 @@ CATALOGUE: tuple[Defect, ...] = (
     *supply_and_cover.DEFECTS,
     *receipt_printer.DEFECTS,
     *sts_tokens.DEFECTS,
+    *esam_meter.DEFECTS,
 )
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in CATALOGUE}

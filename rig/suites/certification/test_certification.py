@@ -13,8 +13,10 @@ from rig.extras import optional_module
 from rig.scenarios import certification as cert
 from rig.scenarios import (
     certification_card_timing,
+    certification_key_state,
     certification_keys,
     certification_meter,
+    certification_purchase_count,
     certification_sts,
     certification_supply,
 )
@@ -73,6 +75,16 @@ def test_forged_mac_is_refused(steps: BenchSteps) -> None:
 
 def test_key_change_card_moves_the_meter_to_the_next_key_revision(steps: BenchSteps) -> None:
     certification_keys.key_change_card_moves_the_meter_to_the_next_key_revision(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_key_update_moves_the_meter_to_the_private_key_state(steps: BenchSteps) -> None:
+    certification_key_state.key_update_moves_the_meter_to_the_private_key_state(steps)
+    assert str(steps.record.outcome) == "pass"
+
+
+def test_purchase_two_ahead_is_refused_after_the_return_write(steps: BenchSteps) -> None:
+    certification_purchase_count.purchase_two_ahead_is_refused_after_the_return_write(steps)
     assert str(steps.record.outcome) == "pass"
 
 
