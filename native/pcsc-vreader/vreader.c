@@ -309,9 +309,11 @@ static RESPONSECODE card_failed(struct reader *r)
 	return IFD_ICC_NOT_PRESENT;
 }
 
+/* A card to talk to: not one that failed, and not one that came in after a removal pcscd
+ * has not yet seen (the old session's commands must not reach the new card). */
 static int card_usable(struct reader *r)
 {
-	return r->card_fd >= 0 && !r->card_dead;
+	return r->card_fd >= 0 && !r->card_dead && !r->removal_unseen;
 }
 
 /* --- the IFD handler API ------------------------------------------------------------ */
@@ -570,7 +572,7 @@ RESPONSECODE IFDHICCPresence(DWORD Lun)
 		return IFD_COMMUNICATION_ERROR;
 	pthread_mutex_lock(&r->io);
 	if (r->has_event_thread && !pthread_equal(r->event_thread, pthread_self())) {
-		present = !r->removal_unseen && card_usable(r);
+		present = card_usable(r);
 	} else {
 		refresh(r);
 		present = !r->removal_unseen && r->card_fd >= 0;
