@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,13 +93,19 @@ static void wake_waiter(struct reader *r)
 	(void)n;
 }
 
-/* Latency on loopback: send each message in one segment, acknowledge each one at once. */
+/* Latency on loopback: send each message in one segment, acknowledge each one at once.
+ * A card that stays connected but never answers is mute after CARD_TIMEOUT_S: the exchange
+ * fails as if it had been pulled, instead of holding the station (and the reader) forever. */
+#define CARD_TIMEOUT_S 30
 static void tune_socket(int fd)
 {
+	struct timeval mute = { .tv_sec = CARD_TIMEOUT_S, .tv_usec = 0 };
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &mute, sizeof mute);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &mute, sizeof mute);
 }
 
 /* Close the card's socket (caller holds io). The removal is remembered if pcscd had seen
