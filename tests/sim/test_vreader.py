@@ -213,3 +213,48 @@ def test_pcscd_survives_a_card_process_killed_mid_apdu(slot: VpcdSlot) -> None:
     # pcscd and the reader carry on: the next card works
     with VpcdLink(VirtualCard(CardApplication()), slot), reader.wait_for_card(5) as conn:
         assert conn.transmit(select_aid().to_bytes()) == b"\x90\x00"
+
+
+def test_many_moves_on_four_readers_at_once() -> None:
+    """Four benches' cards inserted, used and pulled 50 times each at once, a third of them
+    pulled during a burst of APDUs: every card is seen and answers, and every pull ends its
+    session with "card removed", never another error or a hang."""
+    failures: list[str] = []
+    pulled_mid_burst: list[int] = []
+
+    def bench(seed: int) -> None:
+        slot = claim_free_slot(wait_s=60.0)
+        reader = PcscReader(slot.reader_name)
+        pulls = 0
+        try:
+            for i in range(50):
+                link = VpcdLink(VirtualCard(CardApplication()), slot)
+                try:
+                    link.insert()
+                    with reader.wait_for_card(5) as conn:
+                        assert conn.transmit(select_aid().to_bytes()) == b"\x90\x00"
+                        if (i + seed) % 3 == 0:
+                            puller = threading.Thread(target=link.remove)
+                            puller.start()
+                            try:
+                                for _ in range(200):
+                                    conn.transmit(select_aid().to_bytes())
+                            except CardRemovedError:
+                                pulls += 1
+                            puller.join()
+                except Exception as exc:
+                    failures.append(f"{slot.reader_name} move {i}: {type(exc).__name__}: {exc}")
+                finally:
+                    link.remove()
+        finally:
+            pulled_mid_burst.append(pulls)
+            slot.release()
+
+    benches = [threading.Thread(target=bench, args=(k,)) for k in range(4)]
+    for b in benches:
+        b.start()
+    for b in benches:
+        b.join(120)
+    assert not any(b.is_alive() for b in benches)
+    assert failures == []
+    assert sum(pulled_mid_burst) > 0  # the pulls did land during bursts
