@@ -115,7 +115,7 @@ def test_reader_lookup(slot: VpcdSlot) -> None:
         PcscReader("No Such Reader 42")
     assert slot.reader_name in str(ei.value)
     with pytest.raises(NoReaderError, match="ambiguous"):
-        PcscReader("Virtual PCD")
+        PcscReader(slot.reader_name.split()[0])  # "Virtual" or "rig": every driver has two+
 
 
 def test_no_card_times_out(slot: VpcdSlot) -> None:
