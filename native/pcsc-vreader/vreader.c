@@ -21,8 +21,9 @@
  * Threads: pcscd calls IFDHICCPresence and wait_for_change from the reader's event thread,
  * and power/transmit from client threads. `io` serialises every exchange with the card and
  * every change of a reader's state. Only the event thread closes a card socket (in
- * `refresh`); other threads, on a failed exchange, just shut it down, which wakes the event
- * thread's poll(), so no thread ever polls a descriptor another thread has closed.
+ * `refresh`; IFDHCloseChannel runs after pcscd has stopped that thread); other threads, on
+ * a failed exchange, just shut it down, which wakes the event thread's poll(), so no thread
+ * ever polls a descriptor another thread has closed.
  *
  * Written for rig from the IFD handler API (ifdhandler.h) and the wire protocol above.
  */
@@ -128,14 +129,16 @@ static void refresh(struct reader *r)
 	if (r->card_fd >= 0) {
 		char probe[256];
 		ssize_t n;
+		int unasked = 0;
 
 		if (r->card_dead)
 			drop_card(r);
 		/* No exchange is running (we hold io): readable now means EOF, an error, or
-		 * bytes the card sent unasked, which are dropped. */
+		 * bytes the card sent unasked, which are dropped (a card that never stops
+		 * sending them is out of step with its reader: it is treated as removed). */
 		while (r->card_fd >= 0) {
 			n = recv(r->card_fd, probe, sizeof probe, MSG_DONTWAIT);
-			if (n > 0)
+			if (n > 0 && ++unasked < 64)
 				continue;
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 				break;
