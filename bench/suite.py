@@ -3,14 +3,19 @@ card-move round trip against pcscd's own presence-change time, bench stop, CLI s
 `rig run`'s fixed overhead — each measured side by side with its floor in one run.
 
 Run from the repo root: ``.venv/bin/python bench/suite.py [--profile NAME] [-k EXPR]
-[--moves N]``. The suite runs on one worker per profile under bench/suite_probe.py, which
-times the simulated waits (the floor: real time spent letting bench time pass), the card
-moves and the bench start/stop of every test. Prints a table and, last, one flat JSON line.
+[--moves N]``; in a private pcscd with rig's own readers only:
+``sudo native/pcsc-vreader/private-pcscd.sh .venv/bin/python bench/suite.py``. The card round
+trip is timed on every virtual reader driver pcscd offers (rig's event-driven vreader,
+vsmartcard's polled vpcd), else against the polled figure in docs/throughput.md.
+The suite runs on one worker per profile under bench/suite_probe.py, which times the
+simulated waits (the floor: real time spent letting bench time pass), the card moves and the
+bench start/stop of every test. Prints a table and, last, one flat JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -19,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +34,10 @@ from rig.cli.options import MAX_TIME_SCALE  # noqa: E402
 from rig.profile import available_profiles  # noqa: E402
 
 GOAL_SUITE_X_FLOOR = 2.0
+# pcscd alone on vsmartcard's polled vpcd readers, docs/throughput.md's last measured figure:
+# the comparison where this machine's pcscd offers no vpcd readers to measure it side by side
+DOCS_POLLED_ROUND_TRIP_S = 0.804
+KIND_LABELS = {"vreader": "vreader (events)", "vpcd": "vpcd (polled)"}
 
 
 def suite_profile(profile: str, selection: str | None, workdir: Path) -> dict[str, float]:
@@ -57,9 +67,39 @@ def suite_profile(profile: str, selection: str | None, workdir: Path) -> dict[st
     return totals
 
 
-def raw_presence_round_trips(n: int) -> list[float]:
-    """pcscd alone: a virtual card pulled from a vpcd reader and put back, each change
-    waited for with SCardGetStatusChange (what any PC/SC program sees)."""
+@contextlib.contextmanager
+def readers_of(kind: str) -> Iterator[None]:
+    """Slots made inside use reader driver `kind` (RIG_READERS, rig/sim/vpcd.py)."""
+    from rig.sim.vpcd import READERS_ENV
+
+    before = os.environ.get(READERS_ENV)
+    os.environ[READERS_ENV] = kind
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(READERS_ENV, None)
+        else:
+            os.environ[READERS_ENV] = before
+
+
+def offered_reader_kinds() -> list[str]:
+    """The virtual reader drivers pcscd offers here, rig's own ("vreader") first."""
+    from rig.card.pcsc import list_readers
+    from rig.sim.vpcd import reader_name
+
+    present, kinds = set(list_readers()), []
+    for kind in ("vreader", "vpcd"):
+        with readers_of(kind):
+            if reader_name(0) in present:
+                kinds.append(kind)
+    return kinds
+
+
+def raw_presence_round_trips(n: int, kind: str) -> list[float]:
+    """pcscd alone: a virtual card pulled from a reader of driver `kind` ("vreader": rig's,
+    event-driven; "vpcd": vsmartcard's, polled) and put back, each change waited for with
+    SCardGetStatusChange (what any PC/SC program sees)."""
     from smartcard import scard as S
 
     from rig.card.application import CardApplication
@@ -78,7 +118,9 @@ def raw_presence_round_trips(n: int) -> list[float]:
             known = event & ~S.SCARD_STATE_CHANGED
 
     times: list[float] = []
-    with claim_free_slot(wait_s=60.0) as slot:
+    with readers_of(kind):
+        slot = claim_free_slot(wait_s=60.0)
+    with slot:
         link = VpcdLink(VirtualCard(CardApplication()), slot)
         _, ctx = S.SCardEstablishContext(S.SCARD_SCOPE_USER)
         try:
@@ -202,8 +244,13 @@ def main() -> None:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="rig-suite-bench-") as tmp:
         work = Path(tmp)
-        raw = raw_presence_round_trips(args.moves)
-        moves, starts, stops = rig_round_trips(args.moves)
+        kinds = offered_reader_kinds()
+        raw = {kind: raw_presence_round_trips(args.moves, kind) for kind in kinds}
+        moves, starts, stops = rig_round_trips(args.moves)  # the readers rig picks itself
+        polled_moves: list[float] = []
+        if "vpcd" in kinds and kinds[0] != "vpcd":
+            with readers_of("vpcd"):
+                polled_moves = rig_round_trips(args.moves)[0]
         py = command_wall([sys.executable, "-c", "pass"])
         rig = [sys.executable, "-m", "rig.cli.main"]
         helps, profs = command_wall([*rig, "--help"]), command_wall([*rig, "profiles"])
@@ -212,11 +259,24 @@ def main() -> None:
         suites = {} if args.no_suite else {
             p: suite_profile(p, args.selection, work)
             for p in (args.profile or available_profiles())}
-    raw_m, rig_m = statistics.median(raw), statistics.median(moves)
+    from rig.sim.vpcd import reader_kind
+
+    used = reader_kind()
+    rig_m = statistics.median(moves)
+    raw_m = statistics.median(raw[used])
+    polled_raw = statistics.median(raw["vpcd"]) if "vpcd" in raw else DOCS_POLLED_ROUND_TRIP_S
     print(f"{'card round trip writer → meter → writer':<48} {'median s':>9}")
-    print(f"  {'pcscd alone (remove, empty seen, insert, present seen)':<46} {raw_m:>9.3f}")
-    print(f"  {'rig: courier both ways + station has the card':<46} {rig_m:>9.3f}")
-    print(f"  {'ratio rig / pcscd':<46} {rig_m / raw_m:>9.2f}")
+    for kind, times in raw.items():
+        label = f"pcscd alone, {KIND_LABELS[kind]}"
+        print(f"  {label:<46} {statistics.median(times):>9.3f}")
+    if "vpcd" not in raw:
+        print(f"  {'pcscd alone, vpcd (polled), from the docs':<46} {polled_raw:>9.3f}")
+    print(f"  {'rig, courier + station, on ' + KIND_LABELS[used]:<46} {rig_m:>9.3f}")
+    if polled_moves:
+        print(f"  {'rig, courier + station, on ' + KIND_LABELS['vpcd']:<46} "
+              f"{statistics.median(polled_moves):>9.3f}")
+    print(f"  {'ratio rig / pcscd alone, same readers':<46} {rig_m / raw_m:>9.2f}")
+    print(f"  {'ratio rig / pcscd alone on vpcd (polled)':<46} {rig_m / polled_raw:>9.3f}")
     print(f"{'emulated bench':<48} {'median s':>9}")
     print(f"  {'start (incl. first card insert)':<46} {statistics.median(starts):>9.3f}")
     print(f"  {'stop':<46} {statistics.median(stops):>9.3f}")
@@ -230,9 +290,13 @@ def main() -> None:
     print(f"  {f'rig run --time-scale {MAX_TIME_SCALE}':<46} {run_wall:>9.3f} {run_cpu:>7.3f}")
     print(f"  {'  of which simulated time':<46} {run_sim:>9.3f}")
     print(f"  {'  fixed overhead (wall − simulated)':<46} {run_wall - run_sim:>9.3f}")
+    if polled_moves:
+        figures["card_round_trip_rig_polled_s"] = round(statistics.median(polled_moves), 3)
     figures.update({
         "card_round_trip_pcscd_s": round(raw_m, 3), "card_round_trip_rig_s": round(rig_m, 3),
         "card_round_trip_rig_per_pcscd": round(rig_m / raw_m, 2),
+        "card_round_trip_polled_pcscd_s": round(polled_raw, 3),
+        "card_round_trip_rig_per_polled_pcscd": round(rig_m / polled_raw, 3),
         "bench_start_s": round(statistics.median(starts), 3),
         "bench_stop_s": round(statistics.median(stops), 4),
         "fresh_db_migrated_s": round(db_migrated, 3), "fresh_db_seeded_s": round(db_seeded, 3),

@@ -1,8 +1,9 @@
 """The virtual IC card: any card format's `VirtualCardApp` (rig.card_formats.interface)
-served to pcscd through vsmartcard's vpcd driver.
+served to pcscd through a virtual reader driver: rig's own (native/pcsc-vreader) or
+vsmartcard's vpcd, whichever rig/sim/vpcd.py picked; both speak the same wire format.
 
 The rig then reaches the card only through pyscard, exactly like a real card in a real writer.
-Wire format (vpcd): each message is a 2-byte big-endian length + payload; a 1-byte payload is a
+Wire format: each message is a 2-byte big-endian length + payload; a 1-byte payload is a
 control code (00 power off, 01 power on, 02 reset, 04 get ATR), anything else is a C-APDU.
 """
 
@@ -131,7 +132,9 @@ def _frames(sock: socket.socket) -> Iterator[bytes]:
 
 
 class VpcdLink:
-    """Inserting the virtual card = connecting to vpcd's port; removing it = closing the socket."""
+    """Inserting the virtual card = connecting to its reader's port; removing it = closing
+    the socket. rig's own reader tells pcscd of either at once; vpcd's is seen at pcscd's
+    next presence poll (up to 400 ms)."""
 
     def __init__(self, card: VirtualCard, slot: VpcdSlot, host: str = "127.0.0.1") -> None:
         self.card = card
@@ -148,18 +151,22 @@ class VpcdLink:
         return t is not None and t.is_alive()
 
     def insert(self, timeout: float = 5.0) -> None:
-        """Connect to vpcd and serve the card in a daemon thread; returns once connected."""
+        """Connect to the reader and serve the card in a daemon thread; returns once
+        connected."""
         with self._state_lock:
             if self.inserted:
                 return
             # A card put back before pcscd noticed it was gone would land in a reader still
-            # holding the old, powered session, and its first APDU would fail.
+            # holding the old, powered session, and its first APDU would fail (vpcd; rig's
+            # own reader reports the removal first anyway, and pcscd sees it within
+            # milliseconds, so this wait costs one status request there).
             wait_until_reader_empty(self.slot.reader_name)
             try:
                 sock = socket.create_connection((self.host, self.slot.port), timeout=timeout)
             except OSError as exc:
                 raise CardError(f"cannot insert virtual card into {self.slot.reader_name!r}: "
-                                f"vpcd {self.host}:{self.slot.port} unreachable ({exc})") from None
+                                f"reader port {self.host}:{self.slot.port} unreachable "
+                                f"({exc})") from None
             sock.settimeout(None)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sock = sock

@@ -1,11 +1,19 @@
-"""vsmartcard vpcd slots: which TCP port feeds which PC/SC reader, and who owns it.
+"""Virtual card reader slots: which TCP port feeds which PC/SC reader, and who owns it.
 
-Debian's vpcd driver is one reader with two slots, "Virtual PCD 00 00" and "00 01", whose
-virtual cards connect to TCP 35963 and 35964. setup.sh adds three more readers for parallel
-benches ("rig vpcd K 00 0S" on 35963 + 2K + S, each from its own copy of the driver because
-the driver keeps its slots in globals). Slot i is port 35963 + i. Two benches on one machine
-must never share a reader, so a slot is claimed with an exclusive `flock` on a per-port lock
-file (released automatically if the process dies).
+Two reader drivers can serve rig's virtual cards; `RIG_READERS` picks one (`reader_kind`):
+
+- ``vreader``: rig's own driver (native/pcsc-vreader, installed by setup.sh). Eight
+  one-slot readers, "rig vreader K 0K 00" on TCP 35971 + K (`RIG_VREADER_BASE_PORT` moves
+  them, for a private pcscd). It tells pcscd of a card's arrival and departure at once, so
+  a card move costs milliseconds instead of pcscd's 400 ms presence polls.
+- ``vpcd``: Debian's vsmartcard driver, which pcscd polls. Its reader has two slots,
+  "Virtual PCD 00 00" and "00 01" on TCP 35963 and 35964; setup.sh adds three more readers
+  ("rig vpcd K 00 0S" on 35963 + 2K + S, each a copy of the driver, which keeps its slots in
+  globals). Slot i is port 35963 + i.
+- ``auto`` (the default): ``vreader`` when pcscd lists rig's readers, else ``vpcd``.
+
+Two benches on one machine must never share a reader, so a slot is claimed with an
+exclusive `flock` on a per-port lock file (released automatically if the process dies).
 """
 
 from __future__ import annotations
@@ -14,17 +22,71 @@ import fcntl
 import os
 import time
 from collections.abc import Sequence
+from functools import cache
 from types import TracebackType
 
-from rig.errors import CardError
+from rig.errors import CardError, ConfigError
 
+READERS_ENV = "RIG_READERS"
+VREADER_PORT_ENV = "RIG_VREADER_BASE_PORT"
 VPCD_BASE_PORT = 35963
-MAX_SLOTS = 8  # the Debian reader's two slots and setup.sh's three extra readers
+VREADER_BASE_PORT = 35971
+MAX_SLOTS = 8  # vreader: eight readers; vpcd: the Debian reader's two slots and three more
 LOCK_DIR = "/tmp"
+KINDS = ("auto", "vreader", "vpcd")
+
+
+def _vreader_name(index: int) -> str:
+    # pcscd numbers the readers sharing one driver library ("NN"), in load order
+    return f"rig vreader {index} {index:02X} 00"
+
+
+@cache
+def _pcscd_has_vreaders() -> bool:
+    """Whether pcscd lists rig's first reader (asked once per process)."""
+    try:
+        from smartcard.System import readers
+
+        return _vreader_name(0) in {str(r) for r in readers()}
+    except Exception:
+        return False
+
+
+def reader_kind() -> str:
+    """The reader driver rig's virtual cards use: "vreader" or "vpcd" (see module doc)."""
+    kind = os.environ.get(READERS_ENV, "auto").strip().lower() or "auto"
+    if kind not in KINDS:
+        raise ConfigError(f"{READERS_ENV}={kind!r}: expected one of {', '.join(KINDS)}")
+    if kind == "auto":
+        return "vreader" if _pcscd_has_vreaders() else "vpcd"
+    return kind
+
+
+def vreader_base_port() -> int:
+    """TCP port of rig vreader 0 (`RIG_VREADER_BASE_PORT`, else 35971)."""
+    raw = os.environ.get(VREADER_PORT_ENV, "").strip()
+    if not raw:
+        return VREADER_BASE_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 1024 <= port <= 65535 - MAX_SLOTS:
+        raise ConfigError(f"{VREADER_PORT_ENV}={raw!r}: expected a TCP port "
+                          f"1024..{65535 - MAX_SLOTS}")
+    return port
+
+
+def slot_port(index: int) -> int:
+    """TCP port the virtual card of slot `index` connects to."""
+    base = vreader_base_port() if reader_kind() == "vreader" else VPCD_BASE_PORT
+    return base + index
 
 
 def reader_name(index: int) -> str:
-    """PC/SC name of slot `index`: the Debian vpcd reader first, then setup.sh's readers."""
+    """PC/SC name of slot `index` for the reader driver in use."""
+    if reader_kind() == "vreader":
+        return _vreader_name(index)
     reader, slot = divmod(index, 2)
     return f"Virtual PCD 00 {slot:02d}" if reader == 0 else f"rig vpcd {reader} 00 {slot:02d}"
 
@@ -34,13 +96,13 @@ class SlotBusyError(CardError):
 
 
 class VpcdSlot:
-    """One vpcd reader slot: its TCP port, its PC/SC reader name and its ownership lock."""
+    """One virtual reader slot: its TCP port, its PC/SC reader name and its ownership lock."""
 
     def __init__(self, index: int) -> None:
         if not 0 <= index <= 99:
             raise ValueError(f"vpcd slot index {index} outside 0..99")
         self.index = index
-        self.port = VPCD_BASE_PORT + index
+        self.port = slot_port(index)
         self.reader_name = reader_name(index)
         self.lock_path = os.path.join(LOCK_DIR, f"rig-vpcd-{self.port}.lock")
         self._fd: int | None = None

@@ -47,6 +47,7 @@ def test_atr_is_valid_t1_with_historical_bytes() -> None:
 
 def test_slot_lock_is_exclusive(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr("rig.sim.vpcd.LOCK_DIR", str(tmp_path))
+    monkeypatch.setenv("RIG_READERS", "vpcd")  # rig's own readers: tests/sim/test_reader_slots.py
     a = VpcdSlot(0)
     assert (a.port, a.reader_name) == (35963, "Virtual PCD 00 00")
     assert (VpcdSlot(1).port, VpcdSlot(1).reader_name) == (35964, "Virtual PCD 00 01")
@@ -61,8 +62,10 @@ def test_slot_lock_is_exclusive(tmp_path, monkeypatch) -> None:
     VpcdSlot(0).claim().release()
 
 
-def test_slots_map_to_ports_and_reader_names() -> None:
-    """Slot i is port 35963 + i; the Debian reader's two slots first, then setup.sh's readers."""
+def test_slots_map_to_ports_and_reader_names(monkeypatch) -> None:
+    """On vpcd, slot i is port 35963 + i; the Debian reader's two slots first, then setup.sh's
+    readers (rig's own readers: tests/sim/test_reader_slots.py)."""
+    monkeypatch.setenv("RIG_READERS", "vpcd")
     names = [(VpcdSlot(i).port, VpcdSlot(i).reader_name) for i in (0, 1, 2, 5, 7)]
     assert names == [(35963, "Virtual PCD 00 00"), (35964, "Virtual PCD 00 01"),
                      (35965, "rig vpcd 1 00 00"), (35968, "rig vpcd 2 00 01"),
@@ -112,7 +115,7 @@ def test_reader_lookup(slot: VpcdSlot) -> None:
         PcscReader("No Such Reader 42")
     assert slot.reader_name in str(ei.value)
     with pytest.raises(NoReaderError, match="ambiguous"):
-        PcscReader("Virtual PCD")
+        PcscReader(slot.reader_name.split()[0])  # "Virtual" or "rig": every driver has two+
 
 
 def test_no_card_times_out(slot: VpcdSlot) -> None:

@@ -156,8 +156,9 @@ def test_record_json_holds_every_field(two_runs) -> None:
         inst = test["instruments"]
         assert len(inst["load"]["idn"].split(",")) == 4  # IEEE 488.2 *IDN? reply
         assert inst["load"]["resource"].startswith("TCPIP0::127.0.0.1::")
-        # a vsmartcard reader: Debian's own ("Virtual PCD …") or one setup.sh adds ("rig vpcd …")
-        assert inst["card_reader"]["name"].startswith(("Virtual PCD", "rig vpcd"))
+        # rig's own virtual reader ("rig vreader …") or a vsmartcard one: Debian's own
+        # ("Virtual PCD …") or one setup.sh adds ("rig vpcd …")
+        assert inst["card_reader"]["name"].startswith(("rig vreader", "Virtual PCD", "rig vpcd"))
         assert re.fullmatch(r"3B[0-9A-F]+", inst["card_reader"]["atr"])
         port = inst["meter_port"]
         assert port["port"].startswith("/dev/pts/")
