@@ -2,9 +2,10 @@
 
 The catalogue covers every certified requirement; a defect installs only where the model has
 what it breaks; a bench config names a defect or fails in one line. The fixed sample runs real
-certification runs (pytest in a subprocess, emulated benches on pcscd/vpcd, ptys, TCP) against
-a few mutants, one per kind of part they break: it fails when a scenario is weakened so that
-its own mutant survives, and when a scenario stops passing on the reference meter.
+certification runs (pytest in a forked child of a warm worker, emulated benches on pcscd/vpcd,
+ptys, TCP) against at least one mutant of every family of defects (rig.suites.mutant_sample):
+it fails when a scenario is weakened so that its own mutant survives, and when a scenario
+stops passing on the reference meter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rig.report import record_schema
 from rig.sim.defects import DEFECTS, applicable
 from rig.sim.emulated_bench import EmulatedBench
 from rig.sim.prepaid import PrepaidEngine
+from rig.suites.mutant_sample import SAMPLE, catalogue_families, sample_families, sample_for
 from rig.suites.mutants import KILLED, NOT_RUN, run_campaign
 
 # The certification suite's requirements, as its record names them (read from its source: the
@@ -34,12 +36,6 @@ from rig.suites.mutants import KILLED, NOT_RUN, run_campaign
 _SUITE = Path(importlib.util.find_spec("rig.suites.certification").origin).parent  # type: ignore
 CERTIFIED = {name.replace("_", " ") for name in re.findall(
     r"^def test_(\w+)\(", (_SUITE / "test_certification.py").read_text("utf-8"), re.M)}
-
-# One mutant of each kind of part (engine, card terminal, readback, protocol, non-volatile
-# memory at a supply cut), each killed by its own requirement's scenario on the default profile.
-SAMPLE = ("cutoff-late", "replay-applied-again", "readback-wrong-last-sequence",
-          "remaining-register-digit-high", "torn-write-doubles-credit")
-
 
 # Certified requirements no meter defect is catalogued for yet, each with why: a new requirement
 # must get a mutant or a line here, or this test fails.
@@ -108,23 +104,40 @@ def test_cutoff_defects_move_the_cut_off_but_not_the_levels_shown() -> None:
     assert early.profile.thresholds == reference.profile.thresholds  # registers show the same
 
 
+def test_ci_sample_holds_a_mutant_of_every_family() -> None:
+    """Every defect falls in a family, and the CI sample stands for each family at least once
+    with a mutant on a profile it applies to."""
+    assert not [f for f in catalogue_families() if f.startswith("(no family")], \
+        "a defect no family rule places: give it one in rig/suites/mutant_sample.py"
+    assert set(sample_families()) == catalogue_families()
+    for profile, name in SAMPLE:
+        assert DEFECTS[name].applies(load_profile(profile)), (profile, name)
+
+
 @pytest.mark.bench
-def test_fixed_mutant_sample_is_killed_by_its_own_scenarios(tmp_path: Path) -> None:
-    matrix = run_campaign(load_profile("dlt645-1p-money"), tmp_path, jobs=2, own_only=True,
-                          defects=[DEFECTS[n] for n in SAMPLE])
+@pytest.mark.parametrize("profile", sorted({p for p, _ in SAMPLE}))
+def test_ci_sample_is_killed_by_the_scenario_of_its_own_requirement(profile: str,
+                                                                     tmp_path: Path) -> None:
+    """The fixed sample (rig.suites.mutant_sample): each mutant runs only the scenario that
+    certifies its requirement, and that scenario must fail on it and pass on the reference
+    meter; no other scenario is credited with the kill."""
+    sample = sample_for(profile)
+    matrix = run_campaign(load_profile(profile), tmp_path, jobs=2, own_only=True,
+                          defects=sample)
     assert matrix.reference.error == ""
     assert matrix.broken == []
+    assert set(matrix.reference.outcomes) == {d.requirement for d in sample}
     for m in matrix.mutants:
         assert m.error == "", m.error
-        assert m.cell(m.requirement) == KILLED, (m.defect, m.outcomes)
-        others = set(matrix.scenarios) - {m.requirement}
-        assert {m.cell(r) for r in others} <= {NOT_RUN}
-    assert matrix.score == 1.0
+        assert m.cell(m.requirement) == KILLED, (m.defect, m.requirement, m.outcomes,
+                                                 m.messages)
+        assert {m.cell(r) for r in set(matrix.scenarios) - {m.requirement}} <= {NOT_RUN}
+    assert matrix.killed == [d.name for d in sample]
     assert (tmp_path / "kill-matrix.json").is_file()
     raw = (tmp_path / "record.json").read_text("utf-8")
     record = record_schema.TestRecord.model_validate_json(raw)
     assert record.kill_matrix is not None
-    assert record.kill_matrix.killed == list(SAMPLE)
+    assert record.kill_matrix.killed == [d.name for d in sample]
 
 
 @pytest.mark.bench
