@@ -167,6 +167,8 @@ def test_whole_campaign_kills_every_mutant(profile: str, tmp_path: Path) -> None
                                              "apply to profile 'dlt645-1p-money'"),
     (["run", "--suite", "mutants", "--bench", "lab.toml"], "error: --suite mutants runs on "
                                                            "emulated benches"),
+    (["run", "--suite", "mutants", "--profile", "dlt645-1p-money", "--select", "nope-*"],
+     "error: --select 'nope-*': no mutant of dlt645-1p-money has a name it matches"),
 ])
 def test_cli_refuses_a_defect_in_one_line(args: list[str], says: str, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "rig.cli.main", *args], cwd=tmp_path,
