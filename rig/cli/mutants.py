@@ -55,6 +55,9 @@ def run_mutants(run_dir: Path, console: Console, *, profile: str | None,
         console.print(matrix_table(matrix))
         ok = ok and not matrix.survived and not matrix.broken and \
             not any(m.error for m in matrix.mutants)
+        console.print(f"wall {matrix.wall_s:.0f} s, CPU {matrix.cpu_s:.0f} s "
+                      f"({len(matrix.mutants)} mutants and the reference meter, {jobs} benches "
+                      "at a time)")
         console.print(f"kill matrix: {run_dir / meter_profile.name / 'kill-matrix.json'}; "
                       f"record: {run_dir / meter_profile.name / 'record.json'}")
     return 0 if ok else 1

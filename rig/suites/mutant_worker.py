@@ -27,6 +27,7 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,7 @@ def _run_child(job: dict[str, Any]) -> int:
     """In the forked child: become the run (cwd, environment, output) and run pytest."""
     import pytest
 
+    signal.signal(signal.SIGINT, job.get("sigint", signal.default_int_handler))
     os.chdir(job["cwd"])
     os.environ.clear()
     os.environ.update(job["env"])
@@ -92,8 +94,8 @@ def _run_child(job: dict[str, Any]) -> int:
     return int(pytest.main(["-W", "ignore::pytest.PytestAssertRewriteWarning", *job["args"]]))
 
 
-def serve(requests: IO[str], answers: IO[str]) -> None:
-    """Answer jobs until the campaign closes stdin."""
+def serve(requests: IO[str], answers: IO[str], sigint: Any = signal.default_int_handler) -> None:
+    """Answer jobs until the campaign closes stdin; each run's Ctrl-C handler is `sigint`."""
     if threading.active_count() > 1:  # a fork would copy a lock some thread holds
         answers.write(json.dumps({"ready": False, "why": "an import started a thread"}) + "\n")
         answers.flush()
@@ -101,7 +103,7 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
     for line in requests:
-        job = json.loads(line)
+        job = {**json.loads(line), "sigint": sigint}
         pid = os.fork()
         if pid == 0:  # the child never returns into this loop
             code = 3
@@ -159,13 +161,19 @@ class Worker:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: each run stops itself and leaves its bench safe
+    # (pytest's KeyboardInterrupt), and the worker ends when the campaign closes its stdin. A
+    # run gets the campaign's own disposition (a campaign started with Ctrl-C ignored, as a
+    # background job is, has runs that ignore it too, as new interpreters would).
+    inherited = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm()
     # The imported modules' objects never die: moved out of the collector's sight, a child's
     # collections skip them (pytest collects garbage several times as it ends, which over the
     # whole imported heap cost ~0.3 s of CPU a run) and leave their memory pages shared with
     # the worker instead of copied.
     gc.freeze()
-    serve(sys.stdin, sys.stdout)
+    serve(sys.stdin, sys.stdout, inherited)
 
 
 if __name__ == "__main__":

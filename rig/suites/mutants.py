@@ -47,6 +47,7 @@ from rig.suites.mutant_worker import Worker
 REFERENCE = "reference"  # the meter without a defect
 KILLED, SURVIVED, NOT_APPLICABLE, NOT_RUN = "killed", "survived", "not applicable", "not run"
 AFTER_KILL = "not run after kill"
+INTERRUPTED = 2  # pytest's exit code for a run stopped by Ctrl-C
 _CELL = {"fail": KILLED, "error": KILLED, "pass": SURVIVED, "skipped": NOT_APPLICABLE}
 TIME_SCALE = 36000.0  # the certification suite's emulated time scale
 
@@ -244,9 +245,12 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
     for _attempt in range(2):  # a run that crashed before judging anything is run again
         code, cpu_s = _pytest(args, out, log, worker)
         run.cpu_s += cpu_s
-        if _judged(out / "record.json"):
+        if _judged(out / "record.json") or code == INTERRUPTED:
             break
     run.wall_s = time.monotonic() - started
+    if code == INTERRUPTED:  # Ctrl-C: the test stopped, the meter was not judged
+        run.error = "the run was interrupted (Ctrl-C): nothing judged"
+        return run
     record = out / "record.json"
     if not record.is_file():
         run.error = f"certification run wrote no record (exit {code}): " + _tail(log)
@@ -324,10 +328,13 @@ def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
             progress(run)
         return run
 
-    with ThreadPoolExecutor(max_workers=slots) as pool:
+    pool = ThreadPoolExecutor(max_workers=slots)
+    try:
         for w in pool.map(lambda _: Worker() if warm else None, range(slots)):
             workers.put(w)
         reference, *mutants = list(pool.map(one, [None, *chosen]))
+    finally:  # Ctrl-C: the runs under way stop on it themselves, the queued ones never start
+        pool.shutdown(wait=True, cancel_futures=True)
         while not workers.empty():
             w = workers.get()
             if w is not None:
