@@ -191,3 +191,25 @@ def test_a_requirement_recorded_not_applicable_is_not_a_survival() -> None:
     assert not _recorded_not_applicable({**na, "outcome": "fail"})  # a kill stays a kill
     assert not _recorded_not_applicable({"outcome": "pass", "measurements": [
         {"name": "card accepted", "value": True}]})
+
+
+def test_an_interrupted_run_is_not_a_kill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C stops a run mid-test: pytest records the test as failed and exits 2. That judged
+    nothing about the meter: an error, never a kill, and not run a second time."""
+    from rig.suites import mutants
+
+    calls: list[list[str]] = []
+
+    def interrupted(args: list[str], out: Path, log: Path, worker: object) -> tuple[int, float]:
+        calls.append(args)
+        (out / "record.json").write_text(
+            '{"tests": [{"requirement": "cutoff and reconnection", "outcome": "fail"}]}')
+        log.write_text("KeyboardInterrupt\n")
+        return mutants.INTERRUPTED, 0.1
+
+    monkeypatch.setattr(mutants, "_pytest", interrupted)
+    run = mutants.run_certification(load_profile("dlt645-1p-money"), DEFECTS["cutoff-late"],
+                                    tmp_path, stop_at_kill=True)
+    assert "interrupted" in run.error
+    assert not run.killed
+    assert len(calls) == 1
