@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 from pathlib import Path
 from typing import IO, Any
 
@@ -109,6 +110,8 @@ def serve(requests: IO[str], answers: IO[str], sigint: Any = signal.default_int_
             code = 3
             try:
                 code = _run_child(job)
+            except BaseException:  # said in the run's log, then exit 3
+                traceback.print_exc()
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -128,8 +131,10 @@ class Worker:
             stdout=subprocess.PIPE, text=True, env={**os.environ,
                                                     "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
         assert self.proc.stdout is not None
-        hello = self.proc.stdout.readline()
-        self.ready = bool(hello) and bool(json.loads(hello).get("ready"))
+        try:
+            self.ready = bool(json.loads(self.proc.stdout.readline()).get("ready"))
+        except ValueError:  # it died warming up: the campaign starts interpreters instead
+            self.ready = False
 
     def run(self, args: list[str], cwd: Path, env: dict[str, str],
             log: Path) -> tuple[int, float] | None:
@@ -167,13 +172,17 @@ def main() -> None:
     # background job is, has runs that ignore it too, as new interpreters would).
     inherited = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The answers go on a copy of stdout; anything an import prints goes to stderr instead.
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     warm()
     # The imported modules' objects never die: moved out of the collector's sight, a child's
     # collections skip them (pytest collects garbage several times as it ends, which over the
     # whole imported heap cost ~0.3 s of CPU a run) and leave their memory pages shared with
     # the worker instead of copied.
     gc.freeze()
-    serve(sys.stdin, sys.stdout, inherited)
+    serve(sys.stdin, answers, inherited)
 
 
 if __name__ == "__main__":
