@@ -173,6 +173,9 @@ class KillMatrix(_Closed):
     scenarios: list[str]
     reference: ReferenceRun
     scenarios_failing_on_reference: list[str]
+    reference_recheck: ReferenceRun | None = Field(
+        default=None, description="the scenarios that failed on the reference meter, run on "
+        "it again alone; one that passes there is not counted as failing")
     mutants: list[MutantRow]
     killed: list[str]
     survived: list[str]

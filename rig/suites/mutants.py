@@ -87,6 +87,7 @@ class KillMatrix:
     mutants: list[MutantRun]
     wall_s: float = 0.0
     cpu_s: float = 0.0  # CPU time of every run's processes (user + system)
+    recheck: MutantRun | None = None  # the reference's failed scenarios, run again alone
 
     @property
     def scenarios(self) -> list[str]:
@@ -94,8 +95,12 @@ class KillMatrix:
 
     @property
     def broken(self) -> list[str]:
-        """Scenarios that fail on the reference meter: they judge nothing."""
-        return [r for r, o in sorted(self.reference.outcomes.items()) if o in ("fail", "error")]
+        """Scenarios that fail on the reference meter (and on its recheck, where one ran):
+        they judge nothing."""
+        failed = [r for r, o in sorted(self.reference.outcomes.items()) if o in ("fail", "error")]
+        if self.recheck is None or self.recheck.error:
+            return failed
+        return [r for r in failed if self.recheck.outcomes.get(r) != "pass"]
 
     @property
     def killed(self) -> list[str]:
@@ -130,6 +135,10 @@ class KillMatrix:
                           "wall_s": round(self.reference.wall_s, 2),
                           "cpu_s": round(self.reference.cpu_s, 2)},
             "scenarios_failing_on_reference": self.broken,
+            "reference_recheck": None if self.recheck is None else {
+                "outcomes": self.recheck.outcomes, "record": self.recheck.record,
+                "error": self.recheck.error or None, "wall_s": round(self.recheck.wall_s, 2),
+                "cpu_s": round(self.recheck.cpu_s, 2)},
             "mutants": [{"defect": m.defect, "requirement": m.requirement, "what": m.what,
                          "killed": m.killed, "error": m.error or None, "record": m.record,
                          "wall_s": round(m.wall_s, 2), "cpu_s": round(m.cpu_s, 2),
@@ -333,6 +342,7 @@ def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
         for w in pool.map(lambda _: Worker() if warm else None, range(slots)):
             workers.put(w)
         reference, *mutants = list(pool.map(one, [None, *chosen]))
+        recheck = _recheck(profile, reference, out, profiles_dir, workers)
     finally:  # Ctrl-C: the runs under way stop on it themselves, the queued ones never start
         pool.shutdown(wait=True, cancel_futures=True)
         while not workers.empty():
@@ -340,9 +350,27 @@ def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
             if w is not None:
                 w.close()
     matrix = KillMatrix(profile.name, reference, mutants, time.monotonic() - started,
-                        cpu_s=_children_cpu_s() - cpu_before)
+                        cpu_s=_children_cpu_s() - cpu_before, recheck=recheck)
     write_matrix(matrix, out)
     return matrix
+
+
+def _recheck(profile: MeterProfile, reference: MutantRun, out: Path,
+             profiles_dir: Path | None, workers: queue.Queue[Worker | None]) -> MutantRun | None:
+    """The scenarios that failed on the reference meter, run on it once more with nothing else
+    of the campaign running (None when none failed). The reference shares the pool with the
+    mutants; on a loaded machine a timing scenario can fail there for the machine's sake. One
+    that passes alone judges the mutants; one that fails again judges nothing. Both runs are
+    in the matrix (`reference`, `reference_recheck`)."""
+    failed = {r for r, o in reference.outcomes.items() if o in ("fail", "error")}
+    if not failed or reference.error:
+        return None
+    worker = workers.get()
+    try:
+        return run_certification(profile, None, out / f"{REFERENCE}-recheck", only=failed,
+                                 profiles_dir=profiles_dir, worker=worker)
+    finally:
+        workers.put(worker)
 
 
 def _children_cpu_s() -> float:

@@ -213,3 +213,22 @@ def test_an_interrupted_run_is_not_a_kill(tmp_path: Path, monkeypatch: pytest.Mo
     assert "interrupted" in run.error
     assert not run.killed
     assert len(calls) == 1
+
+
+def test_a_scenario_failing_on_the_reference_judges_only_if_it_passes_alone() -> None:
+    """The reference meter shares the pool with the mutants; a scenario that failed there is
+    run on it again alone. Passing there, it judges the mutants; failing again, it is listed
+    as failing on the reference and its kills count for nothing."""
+    from rig.suites.mutants import KillMatrix, MutantRun
+
+    timing, other = "alarms at predicted times", "buy and insert"
+    reference = MutantRun("reference", "", "", outcomes={timing: "fail", other: "pass"})
+    mutant = MutantRun("alarm2-late", timing, "", outcomes={timing: "fail"})
+    passed = MutantRun("reference", "", "", outcomes={timing: "pass"})
+    failed = MutantRun("reference", "", "", outcomes={timing: "fail"})
+    assert KillMatrix("p", reference, [mutant]).broken == [timing]  # no recheck ran
+    assert KillMatrix("p", reference, [mutant], recheck=passed).broken == []
+    assert KillMatrix("p", reference, [mutant], recheck=failed).broken == [timing]
+    data = KillMatrix("p", reference, [mutant], recheck=passed).to_dict()
+    assert data["reference_recheck"]["outcomes"] == {timing: "pass"}
+    assert data["scenarios_failing_on_reference"] == []
