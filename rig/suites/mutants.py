@@ -2,10 +2,11 @@
 defect (rig.sim.defects), and the kill matrix it yields.
 
 Each run is the certification suite itself (`pytest --pyargs rig.suites.certification`) in
-its own process, on its own emulated bench whose config names the defect, with its own
-certification record; runs go in parallel (one process per bench, `jobs` at a time). The
-reference meter runs first: a scenario that fails on it judges nothing, and the campaign says
-so instead of counting its failures as kills.
+its own process (forked by a warm worker per bench slot, rig.suites.mutant_worker), on its own
+emulated bench whose config names the defect, with its own certification record; runs go in
+parallel, `jobs` at a time. The reference meter runs in the same pool: a scenario that fails
+on it, and again when run on it alone, judges nothing, and the campaign says so instead of
+counting its failures as kills.
 
 A mutant runs its own requirement's scenario first and stops at its first kill (`pytest -x`
 over the suite's tests in that order): the score needs one kill, and most of a campaign's
@@ -311,8 +312,9 @@ def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
     `own_only`: each mutant runs only the scenario of its own requirement (a fast sample; the
     other cells are `not run`). The reference run, the longest, goes first into the same
     pool rather than alone before it (it judges the scenarios once all runs are in, so it need
-    not hold the other bench idle). `warm`: each bench slot is a warm worker forking a child
-    per run (rig.suites.mutant_worker); `warm=False` starts a new interpreter per run.
+    not hold the other bench idle); a scenario that failed on it runs on it again alone
+    (`_recheck`). `warm`: each bench slot is a warm worker forking a child per run
+    (rig.suites.mutant_worker); `warm=False` starts a new interpreter per run.
     """
     started = time.monotonic()
     cpu_before = _children_cpu_s()
