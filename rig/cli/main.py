@@ -98,7 +98,8 @@ def run(
     select: Annotated[
         str | None, typer.Option("--select", "-k",
                                  help="with --suite: only tests matching this pytest -k "
-                                 "expression")
+                                 "expression; with --suite mutants: only the mutants named "
+                                 "(comma-separated names or shell patterns)")
     ] = None,
     operator: Annotated[
         str | None, typer.Option(help="who runs the test, for the record (default: "
@@ -211,7 +212,7 @@ def _run_suite(suite: str, bench: Path | None, profile: str | None, out: Path,
     from rig.cli.suite import run_suite, suite_package
 
     if suite == "mutants":
-        _run_mutants(bench, profile, out, profiles_dir)
+        _run_mutants(bench, profile, out, profiles_dir, select)
     try:
         suite_package(suite)
     except ValueError as e:
@@ -247,7 +248,7 @@ def _needs_esam(profile: str, profiles_dir: Path | None) -> None:
 
 
 def _run_mutants(bench: Path | None, profile: str | None, out: Path,
-                 profiles_dir: Path | None) -> None:
+                 profiles_dir: Path | None, select: str | None) -> None:
     from rig.cli.mutants import run_mutants
 
     if bench is not None:
@@ -256,7 +257,7 @@ def _run_mutants(bench: Path | None, profile: str | None, out: Path,
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]rig[/] mutants suite → {run_dir}")
     try:
-        code = run_mutants(run_dir.resolve(), console, profile=profile,
+        code = run_mutants(run_dir.resolve(), console, profile=profile, select=select,
                            profiles_dir=profiles_dir.resolve() if profiles_dir else None)
     except RigError as e:
         raise _fail(str(e)) from None

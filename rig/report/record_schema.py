@@ -141,7 +141,7 @@ class Totals(_Closed):
     skipped: int
 
 
-Cell = Literal["killed", "survived", "not applicable", "not run"]
+Cell = Literal["killed", "survived", "not applicable", "not run", "not run after kill"]
 
 
 class MutantRow(_Closed):
@@ -153,12 +153,17 @@ class MutantRow(_Closed):
     record: str = Field(description="that run's own record.json")
     cells: dict[str, Cell] = Field(description="scenario (requirement) -> verdict")
     messages: dict[str, str]
+    wall_s: float | None = Field(default=None, description="the run's wall time")
+    cpu_s: float | None = Field(default=None, description="its processes' CPU time "
+                                "(user + system)")
 
 
 class ReferenceRun(_Closed):
     outcomes: dict[str, Outcome]
     record: str
     error: str | None
+    wall_s: float | None = None
+    cpu_s: float | None = None
 
 
 class KillMatrix(_Closed):
@@ -168,6 +173,9 @@ class KillMatrix(_Closed):
     scenarios: list[str]
     reference: ReferenceRun
     scenarios_failing_on_reference: list[str]
+    reference_recheck: ReferenceRun | None = Field(
+        default=None, description="the scenarios that failed on the reference meter, run on "
+        "it again alone; one that passes there is not counted as failing")
     mutants: list[MutantRow]
     killed: list[str]
     survived: list[str]
@@ -175,6 +183,8 @@ class KillMatrix(_Closed):
     own_requirement_missed: list[str]
     scenarios_killing_none: list[str]
     wall_s: float
+    cpu_s: float | None = Field(default=None, description="CPU time of every run's processes "
+                                "(user + system), beside the wall time")
 
 
 class TestRecord(_Closed):

@@ -40,7 +40,11 @@ __all__ = ["PRICE", "SCENARIOS", "Registers", "commission", "snapshot"]
 
 
 def buy_and_insert(s: BenchSteps, amount: Decimal = Decimal("30.00")) -> int:
-    """Credit is applied exactly, and the receipt and the readback agree."""
+    """Credit is applied exactly, and the receipt and the readback agree.
+
+    Certifies IEC 62055-31:2022 5.8.1, 5.8.2, 5.4.1, Annex A; Q/GDW 1354-2013 Annex C
+    (rig.scenarios.cert_citations).
+    """
     commission(s)
     with s.record.step("buy and write card"):
         vend = s.vend(amount)
@@ -70,7 +74,11 @@ def buy_and_insert(s: BenchSteps, amount: Decimal = Decimal("30.00")) -> int:
 
 
 def replayed_card_is_not_applied_twice(s: BenchSteps) -> None:
-    """A card whose purchase the meter has applied adds nothing when inserted again."""
+    """A card whose purchase the meter has applied adds nothing when inserted again.
+
+    Certifies IEC 62055-31:2022 5.8.2, Annex A; Q/GDW 1354-2013 Annex C
+    (rig.scenarios.cert_citations).
+    """
     buy_and_insert(s)
     with s.record.step("insert the same card again"):
         before = snapshot(s)
@@ -83,7 +91,11 @@ def replayed_card_is_not_applied_twice(s: BenchSteps) -> None:
 
 def card_for_another_meter_is_refused(s: BenchSteps) -> None:
     """A card bound to another meter is refused, changes no register, and the meter reports
-    the refusal (meter number mismatch) over its protocol."""
+    the refusal (meter number mismatch) over its protocol.
+
+    Certifies IEC 62055-31:2022 5.8.2, 5.4.3, Annex A; Q/GDW 1354-2013 Annex C
+    (rig.scenarios.cert_citations).
+    """
     commission(s)
     with s.record.step("credit the card, then bind it to another meter"):
         vend = s.vend(Decimal("25.00"))
@@ -104,7 +116,11 @@ def card_for_another_meter_is_refused(s: BenchSteps) -> None:
 def reconciliation_over_cycles(s: BenchSteps, cycles: int = 3,
                                power_w: Decimal = Decimal(3000)) -> None:
     """Several buy → consume → readback cycles stay balanced, and the energy the meter
-    counted agrees with what the load itself measured, within the meter's accuracy class."""
+    counted agrees with what the load itself measured, within the meter's accuracy class.
+
+    Certifies IEC 62055-31:2022 5.4.1, 5.5, Annex A; IEC 62053-21
+    (rig.scenarios.cert_citations).
+    """
     p = s.bench.profile
     commission(s)
     load_wh = load_energy_wh(s)

@@ -26,7 +26,11 @@ def tariff_change_at_effective_date(s: BenchSteps) -> None:
 
     The announcement and the vend meant to precede the change run with the bench clock at
     real time (`Bench.clock_slowed`): six bench hours are then six real hours, so that vend
-    lands before the change however loaded the machine and however fast the bench runs."""
+    lands before the change however loaded the machine and however fast the bench runs.
+
+    Certifies IEC 62055-31:2022 3.6, Annex A; Q/GDW 1354-2013 clause 4
+    (rig.scenarios.cert_citations).
+    """
     p = s.bench.profile
     amount = Decimal("20.00")
     commission(s)

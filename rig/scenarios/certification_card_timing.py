@@ -39,7 +39,10 @@ def _meter_span(s: BenchSteps, first: int) -> Decimal | None:
 
 
 def card_session_within_deadline(s: BenchSteps) -> None:
-    """The station's write, the meter's session and the readback read each within 3 s."""
+    """The station's write, the meter's session and the readback read each within 3 s.
+
+    Certifies IEC 62055-31:2022 5.8.2; Q/GDW 1354-2013 Annex C (rig.scenarios.cert_citations).
+    """
     commission(s)
     with s.record.step("write a vend at the vending station"):
         vend = s.vend(Decimal("30.00"))

@@ -55,7 +55,11 @@ def _closed_while(s: BenchSteps, relay_open: bool, name: str) -> None:
 
 def alarms_at_predicted_times(s: BenchSteps) -> None:
     """Alarm 1 and alarm 2 come when load power and tariff say, each at its level; an
-    alarm-2 relay trip (where the profile has one) is cleared by inserting the card."""
+    alarm-2 relay trip (where the profile has one) is cleared by inserting the card.
+
+    Certifies IEC 62055-31:2022 5.4.3, 3.5, Annex A; Q/GDW 1354-2013 clause 4
+    (rig.scenarios.cert_citations).
+    """
     p, t = s.bench.profile, s.bench.profile.thresholds
     power = consumption_power(s)
     commission(s)
@@ -151,7 +155,11 @@ def _alarm_level_on_slow_approach(s: BenchSteps, alarm: str, level: Decimal,
 def cutoff_and_reconnection(s: BenchSteps) -> None:
     """Cut-off at exhaustion or at the overdraft limit (after any automatic emergency
     credit), when predicted; no reconnection without a purchase or with one that leaves
-    credit at or below close-allowed; reconnection after a purchase that lifts it above."""
+    credit at or below close-allowed; reconnection after a purchase that lifts it above.
+
+    Certifies IEC 62055-31:2022 3.5, 7.2.2, Annex A; Q/GDW 1354-2013 clause 4
+    (rig.scenarios.cert_citations).
+    """
     p, t = s.bench.profile, s.bench.profile.thresholds
     power = consumption_power(s)
     commission(s)
@@ -235,7 +243,11 @@ def cutoff_and_reconnection(s: BenchSteps) -> None:
 
 def emergency_credit(s: BenchSteps) -> None:
     """Emergency credit is lent as the profile says (on request at or below alarm 2, or
-    automatically at the cut-off), once, and repaid first from the next purchase."""
+    automatically at the cut-off), once, and repaid first from the next purchase.
+
+    Certifies IEC 62055-31:2022 5.4.3, 3.5, Annex A; Q/GDW 1354-2013 clause 4
+    (rig.scenarios.cert_citations).
+    """
     p, t = s.bench.profile, s.bench.profile.thresholds
     ec = p.emergency_credit
     assert ec is not None, "the test requires the emergency_credit capability"
@@ -306,7 +318,11 @@ def emergency_credit(s: BenchSteps) -> None:
 
 def friendly_period(s: BenchSteps) -> None:
     """Inside a friendly period the meter does not cut off (nor trip at alarm 2) however
-    far credit falls; it cuts off at the period's end."""
+    far credit falls; it cuts off at the period's end.
+
+    Certifies IEC 62055-31:2022 3.6, 3.5, Annex A; Q/GDW 1354-2013 clause 4
+    (rig.scenarios.cert_citations).
+    """
     p, t = s.bench.profile, s.bench.profile.thresholds
     power = consumption_power(s)
     commission(s)

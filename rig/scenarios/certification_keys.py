@@ -37,7 +37,10 @@ def _key_change_card(s: BenchSteps, card_revision: int, old: int, new: int) -> N
 def key_change_card_moves_the_meter_to_the_next_key_revision(s: BenchSteps) -> None:
     """A key change under a key that is not the meter's is refused and changes nothing; the
     genuine one takes effect: the superseded revision's cards are refused, the new one's
-    accepted."""
+    accepted.
+
+    Certifies IEC 62055-31:2022 5.8.2, Annex A; IEC 62055-41 (rig.scenarios.cert_citations).
+    """
     commission(s)
     if s.lacks_kind(CardKind.KEY_CHANGE):
         return

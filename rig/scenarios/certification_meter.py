@@ -24,7 +24,11 @@ from rig.scenarios.steps import ADMINISTRATOR, BenchSteps
 def parameter_card_changes_thresholds(s: BenchSteps) -> None:
     """A PARAMETER card moves the alarm and limit levels: the meter's parameter registers
     read them back (where its protocol has them), the alarms come at the new levels, and the
-    billing centre holds the new hoarding limit the card carries."""
+    billing centre holds the new hoarding limit the card carries.
+
+    Certifies IEC 62055-31:2022 5.8.2, 5.4.3, Annex A; Q/GDW 1354-2013 clause 4
+    (rig.scenarios.cert_citations).
+    """
     p, t = s.bench.profile, s.bench.profile.thresholds
     new = {"alarm1": t.alarm1 * 2, "alarm2": t.alarm2 * 2,
            "overdraft_limit": t.overdraft_limit + t.alarm2,
@@ -86,7 +90,10 @@ def parameter_card_changes_thresholds(s: BenchSteps) -> None:
 
 def power_limit_trip_and_recovery(s: BenchSteps) -> None:
     """Above the power limit the relay opens at once, stays open for the reconnection
-    delay, and recloses by itself once the load is back below the limit."""
+    delay, and recloses by itself once the load is back below the limit.
+
+    Certifies IEC 62055-31:2022 3.5; Q/GDW 1354-2013 clause 4 (rig.scenarios.cert_citations).
+    """
     p = s.bench.profile
     lim = p.power_limit
     assert lim is not None, "the test requires the power_limit capability"
@@ -147,7 +154,10 @@ def _elapsed_s(event: tuple[datetime, datetime],
 def unknown_register_is_answered_with_an_error(s: BenchSteps) -> None:
     """A read of a data identifier the meter does not have gets an abnormal reply with the
     "no requested data" error bit (DL/T 645-2007, abnormal reply and error word), not silence
-    a master would wait out and retry, nor data."""
+    a master would wait out and retry, nor data.
+
+    Certifies DL/T 645-2007; Q/GDW 1354-2013 clause 4 (rig.scenarios.cert_citations).
+    """
     with s.record.step("read an unassigned data identifier"):
         answer = s.meter.answer_to_unassigned_register()
         s.record.measure("abnormal reply reasons", answer, equals="no requested data")

@@ -36,7 +36,11 @@ def forged_mac_is_refused(s: BenchSteps) -> None:
     """A purchase altered by a writer without the meter's secrets (ten times the credit) is
     refused; no register changes and no readback is written; the genuine purchase is then
     applied once. A card format whose meter cannot resist it (a memory card has no
-    cryptography) is recorded as not applicable, with the format's reason."""
+    cryptography) is recorded as not applicable, with the format's reason.
+
+    Certifies IEC 62055-31:2022 5.8.2, Annex A; Q/GDW 1354-2013 Annex C
+    (rig.scenarios.cert_citations).
+    """
     commission(s)
     _first_purchase(s, Decimal("10.00"))
     attack = s.attack(FORGED_PURCHASE)
@@ -81,7 +85,10 @@ def hoarding_limit_refusal(s: BenchSteps) -> None:
 
     To put an over-limit purchase on the card the lab lifts the centre's limit for that one vend
     (an audited administrator change, restored at once): what a centre that does not know the
-    meter's limit would sell."""
+    meter's limit would sell.
+
+    Certifies IEC 62055-31:2022 5.8.2, Annex A (rig.scenarios.cert_citations).
+    """
     p, t = s.bench.profile, s.bench.profile.thresholds
     limit, largest = t.hoarding_limit, s.billing.limits.maximum
     centre_limit = p.to_credit_units(limit)

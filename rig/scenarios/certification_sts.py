@@ -70,7 +70,11 @@ def _refused(s: BenchSteps, keypad: Keypad, token: str, display: str) -> None:
 
 
 def sts_credit_token_is_accepted(s: BenchSteps) -> None:
-    """A credit token typed on the keypad adds exactly its amount."""
+    """A credit token typed on the keypad adds exactly its amount.
+
+    Certifies IEC 62055-31:2022 5.8.3, 5.4.3, Annex A; IEC 62055-41
+    (rig.scenarios.cert_citations).
+    """
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
     with s.record.step("type a credit token"):
         before = s.meter.remaining()
@@ -80,7 +84,11 @@ def sts_credit_token_is_accepted(s: BenchSteps) -> None:
 
 
 def sts_used_token_is_refused(s: BenchSteps) -> None:
-    """The same token typed again is refused as Used and adds nothing."""
+    """The same token typed again is refused as Used and adds nothing.
+
+    Certifies IEC 62055-31:2022 5.8.3, 5.4.3, Annex A; IEC 62055-41
+    (rig.scenarios.cert_citations).
+    """
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
     token = v.credit()
     with s.record.step("type a credit token"):
@@ -91,7 +99,11 @@ def sts_used_token_is_refused(s: BenchSteps) -> None:
 
 def sts_old_token_is_refused(s: BenchSteps) -> None:
     """With the meter's TID memory full (`[sts] tid_memory` tokens), a token older than all
-    of them is refused as Old."""
+    of them is refused as Old.
+
+    Certifies IEC 62055-31:2022 5.8.3, 5.4.3, Annex A; IEC 62055-41
+    (rig.scenarios.cert_citations).
+    """
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
     depth = v.sts.tid_memory
     small = None if v.money else Decimal("0.1")
@@ -105,7 +117,11 @@ def sts_old_token_is_refused(s: BenchSteps) -> None:
 
 
 def sts_token_made_for_a_different_meter_is_refused(s: BenchSteps) -> None:
-    """A token made for another meter's PAN does not decrypt here: a CRC error, no credit."""
+    """A token made for another meter's PAN does not decrypt here: a CRC error, no credit.
+
+    Certifies IEC 62055-31:2022 5.8.3, 5.4.3, Annex A; IEC 62055-41
+    (rig.scenarios.cert_citations).
+    """
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
     other_pan = ("000001000000000082" if v.sts.pan != "000001000000000082"
                  else "600727000000000009")
@@ -116,7 +132,10 @@ def sts_token_made_for_a_different_meter_is_refused(s: BenchSteps) -> None:
 
 def sts_key_change_then_a_token_under_the_new_key(s: BenchSteps) -> None:
     """A key change set (to the next key revision) takes effect: a token under the new key is
-    accepted, one under the old key is refused."""
+    accepted, one under the old key is refused.
+
+    Certifies IEC 62055-31:2022 5.8.3, Annex A; IEC 62055-41 (rig.scenarios.cert_citations).
+    """
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
     new_krn = v.sts.key_revision % 9 + 1
     new_sts = v.sts.model_copy(update={"key_revision": new_krn})
@@ -143,7 +162,10 @@ def sts_rollover_to_the_next_base_date(s: BenchSteps) -> None:
     next base date with an empty TID memory: a token under the new key counting minutes from
     the new base date (a TID far below every remembered one, which a meter that kept its
     memory would refuse as Old) adds its amount, the same token again is Used, and a token
-    under the old key is a CRC Err."""
+    under the old key is a CRC Err.
+
+    Certifies IEC 62055-31:2022 5.8.3, Annex A; IEC 62055-41 (rig.scenarios.cert_citations).
+    """
     v, keypad = _Vendor(s), keypad_for(s.bench.sim)
     later = [y for y in BASE_YEARS if y > v.sts.base_date]
     if not later:

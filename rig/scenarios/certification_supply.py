@@ -57,7 +57,11 @@ def power_failure_during_a_card_insertion(s: BenchSteps,
     """A supply cut after the card check, during the credit transfer and during the readback
     write: after power-up the purchase is applied whole or not at all, and after the card is
     inserted again exactly once (no credit lost or doubled), the relay closed and the
-    readback and the centre agree."""
+    readback and the centre agree.
+
+    Certifies IEC 62055-31:2022 7.2.2, 5.5, 5.8.2, Annex A; Q/GDW 1354-2013 Annex C
+    (rig.scenarios.cert_citations).
+    """
     commission(s)
     for moment in CUT_MOMENTS:
         with s.record.step(f"supply cut {moment}"):
@@ -90,7 +94,10 @@ def power_failure_during_consumption(s: BenchSteps, amount: Decimal = Decimal("3
     """The supply fails for a bench hour while the meter supplies the load: the load gets no
     current, the meter resumes with its relay closed and the load drawing again, and the
     credit it used is the cost of the energy it counted (the centre's conservation check),
-    which agrees with the load's own energy register."""
+    which agrees with the load's own energy register.
+
+    Certifies IEC 62055-31:2022 7.2.2, 5.5, 3.5; IEC 62053-21 (rig.scenarios.cert_citations).
+    """
     power = consumption_power(s)
     commission(s)
     with s.record.step("buy credit for many hours"):
@@ -131,7 +138,10 @@ def power_failure_during_consumption(s: BenchSteps, amount: Decimal = Decimal("3
 def terminal_cover_opening_is_recorded(s: BenchSteps) -> None:
     """Lifting the terminal cover is a tamper event the meter counts, with its supply on and
     also while it has none (the cover switch latches the opening; the meter records it at
-    power-up)."""
+    power-up).
+
+    Certifies Q/GDW 1354-2013 clause 4 (rig.scenarios.cert_citations).
+    """
     with s.record.step("cover lifted with the supply on"):
         before = s.meter.tamper_count()
         cover_open(s)

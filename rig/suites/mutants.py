@@ -2,10 +2,11 @@
 defect (rig.sim.defects), and the kill matrix it yields.
 
 Each run is the certification suite itself (`pytest --pyargs rig.suites.certification`) in
-its own process, on its own emulated bench whose config names the defect, with its own
-certification record; runs go in parallel (one process per bench, `jobs` at a time). The
-reference meter runs first: a scenario that fails on it judges nothing, and the campaign says
-so instead of counting its failures as kills.
+its own process (forked by a warm worker per bench slot, rig.suites.mutant_worker), on its own
+emulated bench whose config names the defect, with its own certification record; runs go in
+parallel, `jobs` at a time. The reference meter runs in the same pool: a scenario that fails
+on it, and again when run on it alone, judges nothing, and the campaign says so instead of
+counting its failures as kills.
 
 A mutant runs its own requirement's scenario first and stops at its first kill (`pytest -x`
 over the suite's tests in that order): the score needs one kill, and most of a campaign's
@@ -23,10 +24,13 @@ test kills it.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import os
+import queue
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,10 +43,12 @@ from typing import Any
 
 from rig.profile import MeterProfile
 from rig.sim.defects import Defect, applicable
+from rig.suites.mutant_worker import Worker
 
 REFERENCE = "reference"  # the meter without a defect
 KILLED, SURVIVED, NOT_APPLICABLE, NOT_RUN = "killed", "survived", "not applicable", "not run"
 AFTER_KILL = "not run after kill"
+INTERRUPTED = 2  # pytest's exit code for a run stopped by Ctrl-C
 _CELL = {"fail": KILLED, "error": KILLED, "pass": SURVIVED, "skipped": NOT_APPLICABLE}
 TIME_SCALE = 36000.0  # the certification suite's emulated time scale
 
@@ -59,6 +65,8 @@ class MutantRun:
     record: str = ""  # its record.json
     error: str = ""  # the run itself failed (usage error, crash): nothing was judged
     stopped_at_kill: bool = False  # the run stopped at its first kill (-x)
+    wall_s: float = 0.0  # the run's own wall time
+    cpu_s: float = 0.0  # and its processes' CPU time (user + system)
 
     def cell(self, requirement: str) -> str:
         outcome = self.outcomes.get(requirement)
@@ -79,6 +87,8 @@ class KillMatrix:
     reference: MutantRun
     mutants: list[MutantRun]
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of every run's processes (user + system)
+    recheck: MutantRun | None = None  # the reference's failed scenarios, run again alone
 
     @property
     def scenarios(self) -> list[str]:
@@ -86,8 +96,12 @@ class KillMatrix:
 
     @property
     def broken(self) -> list[str]:
-        """Scenarios that fail on the reference meter: they judge nothing."""
-        return [r for r, o in sorted(self.reference.outcomes.items()) if o in ("fail", "error")]
+        """Scenarios that fail on the reference meter (and on its recheck, where one ran):
+        they judge nothing."""
+        failed = [r for r, o in sorted(self.reference.outcomes.items()) if o in ("fail", "error")]
+        if self.recheck is None or self.recheck.error:
+            return failed
+        return [r for r in failed if self.recheck.outcomes.get(r) != "pass"]
 
     @property
     def killed(self) -> list[str]:
@@ -118,10 +132,17 @@ class KillMatrix:
             "profile": self.profile,
             "scenarios": self.scenarios,
             "reference": {"outcomes": self.reference.outcomes, "record": self.reference.record,
-                          "error": self.reference.error or None},
+                          "error": self.reference.error or None,
+                          "wall_s": round(self.reference.wall_s, 2),
+                          "cpu_s": round(self.reference.cpu_s, 2)},
             "scenarios_failing_on_reference": self.broken,
+            "reference_recheck": None if self.recheck is None else {
+                "outcomes": self.recheck.outcomes, "record": self.recheck.record,
+                "error": self.recheck.error or None, "wall_s": round(self.recheck.wall_s, 2),
+                "cpu_s": round(self.recheck.cpu_s, 2)},
             "mutants": [{"defect": m.defect, "requirement": m.requirement, "what": m.what,
                          "killed": m.killed, "error": m.error or None, "record": m.record,
+                         "wall_s": round(m.wall_s, 2), "cpu_s": round(m.cpu_s, 2),
                          "cells": {r: m.cell(r) for r in self.scenarios},
                          "messages": m.messages} for m in self.mutants],
             "killed": self.killed,
@@ -130,6 +151,7 @@ class KillMatrix:
             "own_requirement_missed": self.missed_own(),
             "scenarios_killing_none": self.killing_none(),
             "wall_s": round(self.wall_s, 1),
+            "cpu_s": round(self.cpu_s, 1),
         }
 
 
@@ -166,6 +188,16 @@ def _ordered_tests(first: str) -> list[str]:
     return [f"{path}::{selector(r)}" for r in order]
 
 
+def select_defects(profile: MeterProfile, select: str | None) -> list[Defect]:
+    """The mutants of `profile` whose names match `select`: comma-separated names or shell
+    patterns (``cutoff-*,replay-applied-again``); every applicable one without it."""
+    chosen = applicable(profile)
+    if not select:
+        return chosen
+    patterns = [p.strip() for p in select.split(",") if p.strip()]
+    return [d for d in chosen if any(fnmatch.fnmatchcase(d.name, p) for p in patterns)]
+
+
 def _bench_toml(profile: MeterProfile, defect: str | None, profiles_dir: Path | None) -> str:
     lines = ['kind = "emulated"', f"time_scale = {TIME_SCALE}"]
     if defect is not None:
@@ -191,10 +223,11 @@ def _recorded_not_applicable(test: dict[str, Any]) -> bool:
 def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *,
                       only: Iterable[str] | None = None,
                       profiles_dir: Path | None = None,
-                      stop_at_kill: bool = False) -> MutantRun:
-    """The certification suite on one (mutant) meter, in its own process; its record in
-    `out`. `stop_at_kill`: the defect's own requirement first, and stop at the first test
-    that fails (the rest are `not run after kill`)."""
+                      stop_at_kill: bool = False, worker: Worker | None = None) -> MutantRun:
+    """The certification suite on one (mutant) meter, in its own process (a child forked by
+    `worker`, else a new interpreter); its record in `out`. `stop_at_kill`: the defect's own
+    requirement first, and stop at the first test that fails (the rest are `not run after
+    kill`)."""
     run = MutantRun(defect.name if defect else REFERENCE,
                     defect.requirement if defect else "", defect.what if defect else "")
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +238,7 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
     ordered = stop_at_kill and defect is not None and not only
     target = (_ordered_tests(defect.requirement) if ordered and defect is not None
               else ["--pyargs", "rig.suites.certification"])
-    args = [sys.executable, "-m", "pytest", *target, *_PLUGINS, "-c", str(ini),
+    args = [*target, *_PLUGINS, "-c", str(ini),
             "--rootdir", str(out),
             "-q", "-p", "no:cacheprovider",
             "-p", "no:randomly", "--no-header", "--tb=no",
@@ -217,25 +250,25 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
     if ordered:
         args.append("--exitfirst")
         run.stopped_at_kill = True
+    log = out / "pytest.log"
+    started = time.monotonic()
     for _attempt in range(2):  # a run that crashed before judging anything is run again
-        with tempfile.TemporaryDirectory(prefix="rig-mutant-") as tmp:
-            env = {**os.environ, "TMPDIR": tmp, **_LEAN_PYTEST}
-            done = subprocess.run(args, cwd=out, capture_output=True, text=True, env=env,
-                                  check=False)
-        if _judged(out / "record.json"):
+        code, cpu_s = _pytest(args, out, log, worker)
+        run.cpu_s += cpu_s
+        if _judged(out / "record.json") or code == INTERRUPTED:
             break
-    (out / "pytest.log").write_text(done.stdout + done.stderr, "utf-8")
+    run.wall_s = time.monotonic() - started
+    if code == INTERRUPTED:  # Ctrl-C: the test stopped, the meter was not judged
+        run.error = "the run was interrupted (Ctrl-C): nothing judged"
+        return run
     record = out / "record.json"
     if not record.is_file():
-        tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-        run.error = f"certification run wrote no record (exit {done.returncode}): " + \
-            " | ".join(tail)
+        run.error = f"certification run wrote no record (exit {code}): " + _tail(log)
         return run
     run.record = str(record)
     tests = json.loads(record.read_text("utf-8"))["tests"]
     if not tests:
-        run.error = "the certification run collected no test: " + \
-            " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+        run.error = "the certification run collected no test: " + _tail(log)
     for test in tests:
         run.outcomes[test["requirement"]] = "skipped" if _recorded_not_applicable(test) \
             else test["outcome"]
@@ -244,38 +277,109 @@ def run_certification(profile: MeterProfile, defect: Defect | None, out: Path, *
     return run
 
 
+def _pytest(args: list[str], out: Path, log: Path, worker: Worker | None) -> tuple[int, float]:
+    """pytest `args` in `out` with its own TMPDIR: in a child of the warm `worker`, or (no
+    worker, or it is gone) in a new interpreter. Its output goes to `log`; returns its exit
+    code and CPU seconds (user + system, the process and its children)."""
+    with tempfile.TemporaryDirectory(prefix="rig-mutant-") as tmp:
+        env = {**os.environ, "TMPDIR": tmp, **_LEAN_PYTEST}
+        done = worker.run(args, out, env, log) if worker is not None else None
+        if done is None:
+            with log.open("wb") as sink:
+                proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=out,
+                                        stdout=sink, stderr=subprocess.STDOUT, env=env,
+                                        stdin=subprocess.DEVNULL)
+                _, status, usage = os.wait4(proc.pid, 0)  # its own CPU, whatever runs beside
+                proc.returncode = os.waitstatus_to_exitcode(status)
+            done = proc.returncode, usage.ru_utime + usage.ru_stime
+    return done
+
+
+def _tail(log: Path) -> str:
+    text = log.read_text("utf-8", errors="replace") if log.is_file() else ""
+    return " | ".join(text.strip().splitlines()[-3:])
+
+
 def run_campaign(profile: MeterProfile, out: Path, *, jobs: int = 2,
                  defects: Iterable[Defect] | None = None, own_only: bool = False,
                  full: bool = False, profiles_dir: Path | None = None,
-                 progress: Callable[[MutantRun], None] | None = None) -> KillMatrix:
-    """Run the reference meter, then every mutant, `jobs` benches at a time.
+                 progress: Callable[[MutantRun], None] | None = None,
+                 warm: bool = True) -> KillMatrix:
+    """Run the reference meter and every mutant, `jobs` benches at a time.
 
     Each mutant runs its own requirement's scenario first and stops at its first kill;
     `full`: every scenario on every mutant (the whole matrix, several times slower);
     `own_only`: each mutant runs only the scenario of its own requirement (a fast sample; the
-    other cells are `not run`).
+    other cells are `not run`). The reference run, the longest, goes first into the same
+    pool rather than alone before it (it judges the scenarios once all runs are in, so it need
+    not hold the other bench idle); a scenario that failed on it runs on it again alone
+    (`_recheck`). `warm`: each bench slot is a warm worker forking a child per run
+    (rig.suites.mutant_worker); `warm=False` starts a new interpreter per run.
     """
     started = time.monotonic()
+    cpu_before = _children_cpu_s()
     chosen = list(defects) if defects is not None else applicable(profile)
-    reference = run_certification(profile, None, out / REFERENCE,
-                                  only={d.requirement for d in chosen} if own_only else None,
-                                  profiles_dir=profiles_dir)
-    if progress:
-        progress(reference)
+    slots = max(1, jobs)
+    workers: queue.Queue[Worker | None] = queue.Queue()
 
-    def one(d: Defect) -> MutantRun:
-        run = run_certification(profile, d, out / d.name,
-                                only={d.requirement} if own_only else None,
-                                profiles_dir=profiles_dir, stop_at_kill=not full)
+    def one(d: Defect | None) -> MutantRun:
+        worker = workers.get()
+        try:
+            if d is None:
+                run = run_certification(
+                    profile, None, out / REFERENCE, profiles_dir=profiles_dir, worker=worker,
+                    only={m.requirement for m in chosen} if own_only else None)
+            else:
+                run = run_certification(profile, d, out / d.name, profiles_dir=profiles_dir,
+                                        only={d.requirement} if own_only else None,
+                                        stop_at_kill=not full, worker=worker)
+        finally:
+            workers.put(worker)
         if progress:
             progress(run)
         return run
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        mutants = list(pool.map(one, chosen))
-    matrix = KillMatrix(profile.name, reference, mutants, time.monotonic() - started)
+    pool = ThreadPoolExecutor(max_workers=slots)
+    try:
+        for w in pool.map(lambda _: Worker() if warm else None, range(slots)):
+            workers.put(w)
+        reference, *mutants = list(pool.map(one, [None, *chosen]))
+        recheck = _recheck(profile, reference, out, profiles_dir, workers)
+    finally:  # Ctrl-C: the runs under way stop on it themselves, the queued ones never start
+        pool.shutdown(wait=True, cancel_futures=True)
+        while not workers.empty():
+            w = workers.get()
+            if w is not None:
+                w.close()
+    matrix = KillMatrix(profile.name, reference, mutants, time.monotonic() - started,
+                        cpu_s=_children_cpu_s() - cpu_before, recheck=recheck)
     write_matrix(matrix, out)
     return matrix
+
+
+def _recheck(profile: MeterProfile, reference: MutantRun, out: Path,
+             profiles_dir: Path | None, workers: queue.Queue[Worker | None]) -> MutantRun | None:
+    """The scenarios that failed on the reference meter, run on it once more with nothing else
+    of the campaign running (None when none failed). The reference shares the pool with the
+    mutants; on a loaded machine a timing scenario can fail there for the machine's sake. One
+    that passes alone judges the mutants; one that fails again judges nothing. Both runs are
+    in the matrix (`reference`, `reference_recheck`)."""
+    failed = {r for r, o in reference.outcomes.items() if o in ("fail", "error")}
+    if not failed or reference.error:
+        return None
+    worker = workers.get()
+    try:
+        return run_certification(profile, None, out / f"{REFERENCE}-recheck", only=failed,
+                                 profiles_dir=profiles_dir, worker=worker)
+    finally:
+        workers.put(worker)
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's finished children and theirs: the
+    benches, pytest and the workers, once they are waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def write_matrix(matrix: KillMatrix, out: Path) -> Path:

@@ -2,9 +2,10 @@
 
 The catalogue covers every certified requirement; a defect installs only where the model has
 what it breaks; a bench config names a defect or fails in one line. The fixed sample runs real
-certification runs (pytest in a subprocess, emulated benches on pcscd/vpcd, ptys, TCP) against
-a few mutants, one per kind of part they break: it fails when a scenario is weakened so that
-its own mutant survives, and when a scenario stops passing on the reference meter.
+certification runs (pytest in a forked child of a warm worker, emulated benches on pcscd/vpcd,
+ptys, TCP) against at least one mutant of every family of defects (rig.suites.mutant_sample):
+it fails when a scenario is weakened so that its own mutant survives, and when a scenario
+stops passing on the reference meter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rig.report import record_schema
 from rig.sim.defects import DEFECTS, applicable
 from rig.sim.emulated_bench import EmulatedBench
 from rig.sim.prepaid import PrepaidEngine
+from rig.suites.mutant_sample import SAMPLE, catalogue_families, sample_families, sample_for
 from rig.suites.mutants import KILLED, NOT_RUN, run_campaign
 
 # The certification suite's requirements, as its record names them (read from its source: the
@@ -34,12 +36,6 @@ from rig.suites.mutants import KILLED, NOT_RUN, run_campaign
 _SUITE = Path(importlib.util.find_spec("rig.suites.certification").origin).parent  # type: ignore
 CERTIFIED = {name.replace("_", " ") for name in re.findall(
     r"^def test_(\w+)\(", (_SUITE / "test_certification.py").read_text("utf-8"), re.M)}
-
-# One mutant of each kind of part (engine, card terminal, readback, protocol, non-volatile
-# memory at a supply cut), each killed by its own requirement's scenario on the default profile.
-SAMPLE = ("cutoff-late", "replay-applied-again", "readback-wrong-last-sequence",
-          "remaining-register-digit-high", "torn-write-doubles-credit")
-
 
 # Certified requirements no meter defect is catalogued for yet, each with why: a new requirement
 # must get a mutant or a line here, or this test fails.
@@ -108,23 +104,40 @@ def test_cutoff_defects_move_the_cut_off_but_not_the_levels_shown() -> None:
     assert early.profile.thresholds == reference.profile.thresholds  # registers show the same
 
 
+def test_ci_sample_holds_a_mutant_of_every_family() -> None:
+    """Every defect falls in a family, and the CI sample stands for each family at least once
+    with a mutant on a profile it applies to."""
+    assert not [f for f in catalogue_families() if f.startswith("(no family")], \
+        "a defect no family rule places: give it one in rig/suites/mutant_sample.py"
+    assert set(sample_families()) == catalogue_families()
+    for profile, name in SAMPLE:
+        assert DEFECTS[name].applies(load_profile(profile)), (profile, name)
+
+
 @pytest.mark.bench
-def test_fixed_mutant_sample_is_killed_by_its_own_scenarios(tmp_path: Path) -> None:
-    matrix = run_campaign(load_profile("dlt645-1p-money"), tmp_path, jobs=2, own_only=True,
-                          defects=[DEFECTS[n] for n in SAMPLE])
+@pytest.mark.parametrize("profile", sorted({p for p, _ in SAMPLE}))
+def test_ci_sample_is_killed_by_the_scenario_of_its_own_requirement(profile: str,
+                                                                     tmp_path: Path) -> None:
+    """The fixed sample (rig.suites.mutant_sample): each mutant runs only the scenario that
+    certifies its requirement, and that scenario must fail on it and pass on the reference
+    meter; no other scenario is credited with the kill."""
+    sample = sample_for(profile)
+    matrix = run_campaign(load_profile(profile), tmp_path, jobs=2, own_only=True,
+                          defects=sample)
     assert matrix.reference.error == ""
     assert matrix.broken == []
+    assert set(matrix.reference.outcomes) == {d.requirement for d in sample}
     for m in matrix.mutants:
         assert m.error == "", m.error
-        assert m.cell(m.requirement) == KILLED, (m.defect, m.outcomes)
-        others = set(matrix.scenarios) - {m.requirement}
-        assert {m.cell(r) for r in others} <= {NOT_RUN}
-    assert matrix.score == 1.0
+        assert m.cell(m.requirement) == KILLED, (m.defect, m.requirement, m.outcomes,
+                                                 m.messages)
+        assert {m.cell(r) for r in set(matrix.scenarios) - {m.requirement}} <= {NOT_RUN}
+    assert matrix.killed == [d.name for d in sample]
     assert (tmp_path / "kill-matrix.json").is_file()
     raw = (tmp_path / "record.json").read_text("utf-8")
     record = record_schema.TestRecord.model_validate_json(raw)
     assert record.kill_matrix is not None
-    assert record.kill_matrix.killed == list(SAMPLE)
+    assert record.kill_matrix.killed == [d.name for d in sample]
 
 
 @pytest.mark.bench
@@ -154,6 +167,8 @@ def test_whole_campaign_kills_every_mutant(profile: str, tmp_path: Path) -> None
                                              "apply to profile 'dlt645-1p-money'"),
     (["run", "--suite", "mutants", "--bench", "lab.toml"], "error: --suite mutants runs on "
                                                            "emulated benches"),
+    (["run", "--suite", "mutants", "--profile", "dlt645-1p-money", "--select", "nope-*"],
+     "error: --select 'nope-*': no mutant of dlt645-1p-money has a name it matches"),
 ])
 def test_cli_refuses_a_defect_in_one_line(args: list[str], says: str, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "rig.cli.main", *args], cwd=tmp_path,
@@ -176,3 +191,44 @@ def test_a_requirement_recorded_not_applicable_is_not_a_survival() -> None:
     assert not _recorded_not_applicable({**na, "outcome": "fail"})  # a kill stays a kill
     assert not _recorded_not_applicable({"outcome": "pass", "measurements": [
         {"name": "card accepted", "value": True}]})
+
+
+def test_an_interrupted_run_is_not_a_kill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C stops a run mid-test: pytest records the test as failed and exits 2. That judged
+    nothing about the meter: an error, never a kill, and not run a second time."""
+    from rig.suites import mutants
+
+    calls: list[list[str]] = []
+
+    def interrupted(args: list[str], out: Path, log: Path, worker: object) -> tuple[int, float]:
+        calls.append(args)
+        (out / "record.json").write_text(
+            '{"tests": [{"requirement": "cutoff and reconnection", "outcome": "fail"}]}')
+        log.write_text("KeyboardInterrupt\n")
+        return mutants.INTERRUPTED, 0.1
+
+    monkeypatch.setattr(mutants, "_pytest", interrupted)
+    run = mutants.run_certification(load_profile("dlt645-1p-money"), DEFECTS["cutoff-late"],
+                                    tmp_path, stop_at_kill=True)
+    assert "interrupted" in run.error
+    assert not run.killed
+    assert len(calls) == 1
+
+
+def test_a_scenario_failing_on_the_reference_judges_only_if_it_passes_alone() -> None:
+    """The reference meter shares the pool with the mutants; a scenario that failed there is
+    run on it again alone. Passing there, it judges the mutants; failing again, it is listed
+    as failing on the reference and its kills count for nothing."""
+    from rig.suites.mutants import KillMatrix, MutantRun
+
+    timing, other = "alarms at predicted times", "buy and insert"
+    reference = MutantRun("reference", "", "", outcomes={timing: "fail", other: "pass"})
+    mutant = MutantRun("alarm2-late", timing, "", outcomes={timing: "fail"})
+    passed = MutantRun("reference", "", "", outcomes={timing: "pass"})
+    failed = MutantRun("reference", "", "", outcomes={timing: "fail"})
+    assert KillMatrix("p", reference, [mutant]).broken == [timing]  # no recheck ran
+    assert KillMatrix("p", reference, [mutant], recheck=passed).broken == []
+    assert KillMatrix("p", reference, [mutant], recheck=failed).broken == [timing]
+    data = KillMatrix("p", reference, [mutant], recheck=passed).to_dict()
+    assert data["reference_recheck"]["outcomes"] == {timing: "pass"}
+    assert data["scenarios_failing_on_reference"] == []
