@@ -71,6 +71,8 @@ CITATIONS: dict[str, tuple[Clause, ...]] = {
     "terminal cover opening is recorded": (QGDW,),
     "unknown register is answered with an error": (DLT645, QGDW),
     "card session within 3 s": (ACCEPTOR, QGDW_CARD),
+    "key update moves the meter to the private key state": (ACCEPTOR, ANNEX_A, QGDW_CARD),
+    "purchase two ahead is refused after the return write": (ACCEPTOR, ANNEX_A, QGDW_CARD),
     "sts credit token is accepted": (KEYPAD, INDICATORS, ANNEX_A, STS),
     "sts used token is refused": (KEYPAD, INDICATORS, ANNEX_A, STS),
     "sts old token is refused": (KEYPAD, INDICATORS, ANNEX_A, STS),

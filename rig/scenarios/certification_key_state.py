@@ -238,7 +238,10 @@ def key_update_moves_the_meter_to_the_private_key_state(s: BenchSteps) -> None:
     """In the public state a meter takes public-state purchases and refuses private-state ones;
     a genuine key update (card or DL/T 645 command) moves it to the private state, a forged
     one is refused and changes nothing; then public-state purchases are refused with the
-    key-state error and private-state ones accepted."""
+    key-state error and private-state ones accepted.
+
+    Certifies IEC 62055-31:2022 5.8.2, Annex A; Q/GDW 1354-2013 Annex C
+    (rig.scenarios.cert_citations)."""
     commission(s)
     if isinstance(s, RemoteSteps):
         _by_remote(s)

@@ -59,7 +59,10 @@ def _applies(s: BenchSteps) -> bool:
 def purchase_two_ahead_is_refused_after_the_return_write(s: BenchSteps) -> None:
     """A purchase two ahead of the meter's count: the running information written back, then
     refused with the purchase-count error and nothing credited; the genuine next purchase is
-    then applied once and the centre's reconciliation balances."""
+    then applied once and the centre's reconciliation balances.
+
+    Certifies IEC 62055-31:2022 5.8.2, Annex A; Q/GDW 1354-2013 Annex C
+    (rig.scenarios.cert_citations)."""
     commission(s)
     if not _applies(s):
         return

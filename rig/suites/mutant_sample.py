@@ -9,8 +9,8 @@ the whole campaign (minutes a profile). Each family is one kind of thing a meter
 
 from __future__ import annotations
 
-from rig.sim import defects as d
 from rig.sim.defects import DEFECTS, Defect
+from rig.sim.defects import requirements as d
 
 # Families by the requirement a defect breaks; the names below are exceptions to it.
 _BY_REQUIREMENT = {
@@ -49,6 +49,8 @@ def family(defect: Defect) -> str | None:
         return _BY_NAME[defect.name]
     if defect.name.startswith("sts-"):
         return "STS"
+    if defect.name.startswith("esam-"):
+        return "ESAM meter"
     if "readback-" in defect.name:
         return "readback"
     return _BY_REQUIREMENT.get(defect.requirement)
@@ -81,6 +83,7 @@ SAMPLE: tuple[tuple[str, str], ...] = (
     ("dlt645-3p-power-limit", "power-limit-low"),  # not-enforced waits out a bench hour
     ("iec62056-1p-energy", "card-for-another-meter-accepted"),
     ("iec62056-1p-energy", "sts-used-token-accepted"),
+    ("dlt645-1p-cpu-card", "esam-purchase-two-ahead-credited"),
 )
 
 

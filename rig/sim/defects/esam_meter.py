@@ -21,16 +21,12 @@ from rig.esam.keys import KeyId, KeyState
 from rig.meter.card_errors import CardErrorCode
 from rig.profile import MeterProfile
 from rig.sim.defects.entry import Defect
+from rig.sim.defects.requirements import BUY, CYCLES, KEY_STATE, MAC, TWO_AHEAD
 
 if TYPE_CHECKING:
     from rig.card_formats.esam_cpu.apdus import CardClient
     from rig.sim.meter_firmware import EmulatedMeter
 
-KEY_STATE = "key update moves the meter to the private key state"
-CYCLES = "reconciliation over several cycles"
-BUY = "buy and insert"
-MAC = "forged mac is refused"
-TWO_AHEAD = "purchase two ahead is refused after the return write"
 
 
 def esam_cpu(p: MeterProfile) -> bool:
