@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from rig.billing.centre.sts_desk import check_currency_step
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import OperatorRole
@@ -97,11 +96,6 @@ def meters_add(
         d.sts, pan=sts_pan, supply_group=sts_supply_group, tariff_index=sts_tariff_index,
         key_revision=sts_key_revision, key_type=sts_key_type, dkga=sts_dkga,
         encryption=sts_encryption, base_date=sts_base_date, currency_step=sts_currency_step)
-    if sts is not None:
-        try:  # refused before the meter is registered: nothing half done
-            check_currency_step(meter_no, d.unit, sts)
-        except RigError as e:
-            raise fail(str(e)) from None
     with open_centre(db) as c:
         by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
                       doing="registering a meter")
@@ -109,9 +103,7 @@ def meters_add(
                                 credit_unit=d.unit, tariff_code=tariff,
                                 key_revision=d.key_revision,
                                 commissioning_energy_wh=commissioning_wh, commissioned_at=at,
-                                hoarding_limit=d.hoarding_limit)
-        if sts is not None:
-            c.register_sts_meter(meter_no, sts, actor=by.name)
+                                hoarding_limit=d.hoarding_limit, sts=sts)
     if sts is not None:
         out.print(f"meter {meter_no}: STS PAN {sts.pan}, supply group {sts.supply_group}, "
                   f"base date {sts.base_date}: its sales print tokens", highlight=False)

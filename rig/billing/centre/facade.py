@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -32,7 +33,7 @@ from rig.billing.centre.readbacks import Readbacks
 from rig.billing.centre.registry import Registry
 from rig.billing.centre.sales.desk import Sales
 from rig.billing.centre.serial_readbacks import SerialReadbacks
-from rig.billing.centre.sts_desk import StsDesk
+from rig.billing.centre.sts_desk import StsDesk, checked_identity
 from rig.billing.centre.uow import UnitOfWork
 from rig.billing.centre.vend_life import VendLife
 from rig.billing.display import Display
@@ -141,12 +142,18 @@ class BillingCentre:
         self, meter_no: str, *, customer_account: str, profile: str, credit_unit: CreditUnit | str,
         tariff_code: str, key_revision: int, commissioning_energy_wh: int,
         commissioned_at: datetime, hoarding_limit: int | None = None, actor: str = "system",
+        sts: StsSection | dict[str, object] | None = None,
     ) -> MeterInfo:
+        """With ``sts``, a keypad meter and its STS identity in one transaction: an identity
+        the centre refuses leaves no meter registered."""
+        ident = None if sts is None else checked_identity(sts)
         return self.registry.register_meter(
             meter_no, customer_account=customer_account, profile=profile, credit_unit=credit_unit,
             tariff_code=tariff_code, key_revision=key_revision,
             commissioning_energy_wh=commissioning_energy_wh, commissioned_at=commissioned_at,
-            hoarding_limit=hoarding_limit, actor=actor)
+            hoarding_limit=hoarding_limit, actor=actor,
+            also=None if ident is None else partial(self.sts.attach, meter_no=meter_no,
+                                                    ident=ident, actor=actor))
 
     def set_meter_status(
         self, meter_no: str, status: MeterStatus | str, *, actor: str = "system",
