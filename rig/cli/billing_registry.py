@@ -11,7 +11,7 @@ import typer
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import OperatorRole
-from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, password_setter, who_acts
+from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, acting_on, password_setter
 from rig.cli.billing_open import Db, fail, open_centre, out, table, when
 from rig.cli.billing_sts import (
     BaseOpt,
@@ -42,9 +42,8 @@ def customers_add(name: str, account_no: str, db: Db = DEFAULT_URL,
     operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
                   ) -> None:
     """Register a customer account (administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering a customer")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering a customer") as (c, by):
         info = c.register_customer(name, account_no, address, actor=by.name)
     out.print(f"customer {info.account_no} ({info.name}) registered")
 
@@ -96,9 +95,8 @@ def meters_add(
         d.sts, pan=sts_pan, supply_group=sts_supply_group, tariff_index=sts_tariff_index,
         key_revision=sts_key_revision, key_type=sts_key_type, dkga=sts_dkga,
         encryption=sts_encryption, base_date=sts_base_date, currency_step=sts_currency_step)
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering a meter")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering a meter") as (c, by):
         info = c.register_meter(meter_no, actor=by.name, customer_account=customer, profile=profile,
                                 credit_unit=d.unit, tariff_code=tariff,
                                 key_revision=d.key_revision,
@@ -141,9 +139,8 @@ def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
         value = int(limit)
     else:
         raise fail(f"hoarding limit {limit!r} must be a whole number of credit units or 'none'")
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="changing a hoarding limit")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="changing a hoarding limit") as (c, by):
         info = c.set_hoarding_limit(meter_no, value, actor=by.name)
     out.print(f"meter {info.meter_no} hoarding limit {_limit(info.hoarding_limit)}")
 
@@ -167,9 +164,8 @@ def meters_status(meter_no: str, status: Annotated[str, typer.Argument(
         help="active | blocked")], db: Db = DEFAULT_URL,
         operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Block or unblock a meter (administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="blocking or unblocking a meter")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="blocking or unblocking a meter") as (c, by):
         info = c.set_meter_status(meter_no, status, actor=by.name)
     out.print(f"meter {info.meter_no} is {info.status.value}")
 
@@ -184,9 +180,8 @@ def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
         serial = checked_card_serial(card_serial)
     except RegistrationError as e:
         raise fail(str(e)) from None
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="issuing a card")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="issuing a card") as (c, by):
         info = c.issue_card(meter_no, serial, card_type, actor=by.name)
     out.print(f"card {info.card_serial} issued for meter {info.meter_no}")
 
@@ -196,9 +191,8 @@ def cards_status(card_serial: str, status: Annotated[str, typer.Argument(
         help="active | lost | replaced | blocked")], db: Db = DEFAULT_URL,
         operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Set a card's status (administrator; a lost or blocked card cannot be sold to)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="changing a card's status")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="changing a card's status") as (c, by):
         info = c.set_card_status(card_serial, status, actor=by.name)
     out.print(f"card {info.card_serial} is {info.status.value}")
 
@@ -214,9 +208,8 @@ def cards_replace(meter_no: str, new_card_serial: str,
         new_card_serial = checked_card_serial(new_card_serial)
     except RegistrationError as e:
         raise fail(str(e)) from None
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_,
-                      needs=OperatorRole.SUPERVISOR, doing="replacing a card")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing="replacing a card") as (c, by):
         card, moved = c.replace_card(meter_no, new_card_serial, operator=by.name,
                                      reason=reason)
     out.print(f"card {card.card_serial} issued for meter {card.meter_no}; "
@@ -229,9 +222,8 @@ def operators_add(name: str, role: Annotated[str, typer.Argument(
         operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Register an operator with a role (administrator; the first one, on a new centre, is
     registered by set-up and must be an administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering an operator")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering an operator") as (c, by):
         if by.how == "set-up" and role != OperatorRole.ADMINISTRATOR.value:
             raise fail("the first operator of a new centre must be an administrator (it "
                        "registers the others)")
@@ -268,8 +260,7 @@ def operators_list(db: Db = DEFAULT_URL) -> None:
 def operators_station(code: str, db: Db = DEFAULT_URL, operator: OperatorOpt = None,
                       token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Register a vending station (administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering a station")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering a station") as (c, by):
         info = c.register_station(code, actor=by.name)
     out.print(f"station {info.code} registered")
