@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 from rig.bench.serial_proxy import SerialFaults
+from rig.card_formats.tearing import TearingFigures
 from rig.faults import card_corruption, card_tearing
 from rig.faults.api_fuzz import run_api_fuzz
 from rig.faults.billing_kill import run_kill_campaign
-from rig.faults.card_tearing import Figures
 from rig.faults.instrument_campaign import CASES, run_instrument_case
 from rig.faults.serial_audit import checksum_escapes
 from rig.faults.serial_campaign import run_serial_case
@@ -101,7 +101,7 @@ CARD_FORMATS = {"rigpp": "", "sle4442": "_sle4442"}
 
 def card_rows(out: dict[str, int]) -> list[Row]:
     rows: list[Row] = []
-    campaigns: dict[str, tuple[Figures, str]] = {}
+    campaigns: dict[str, tuple[TearingFigures, str]] = {}
     for fmt, suffix in CARD_FORMATS.items():
         tearing = card_tearing.run_tearing_campaign(card_format_name=fmt)
         campaigns[f"card_tearing_write{suffix}"] = (
@@ -121,7 +121,7 @@ def card_rows(out: dict[str, int]) -> list[Row]:
     return rows
 
 
-def sle4442_tearing() -> dict[str, tuple[Figures, str]]:
+def sle4442_tearing() -> dict[str, tuple[TearingFigures, str]]:
     """The SLE 4442 memory-card format's own campaign: its writes cut after every byte (both
     dialects), through the real prepaid engine."""
     from rig.card_formats.sle4442 import tearing
@@ -131,19 +131,17 @@ def sle4442_tearing() -> dict[str, tuple[Figures, str]]:
     def wallet() -> PrepaidEngine:
         return PrepaidEngine(load_profile(DLT645))
 
-    out: dict[str, tuple[Figures, str]] = {}
+    out: dict[str, tuple[TearingFigures, str]] = {}
     for dialect in ("acs", "omnikey"):
-        f = tearing.purchase_write_campaign(wallet, dialect)
-        out[f"card_tearing_sle4442_{dialect}_write"] = (Figures(
-            f.cases, f.lost, f.duplicated, f.unrecovered),
+        out[f"card_tearing_sle4442_{dialect}_write"] = (
+            tearing.purchase_write_campaign(wallet, dialect),
             f"SLE 4442 purchase block ({dialect}) torn after every byte")
-    f = tearing.readback_write_campaign(wallet)
-    out["card_tearing_sle4442_meter"] = (Figures(f.cases, f.lost, f.duplicated, f.unrecovered),
+    out["card_tearing_sle4442_meter"] = (tearing.readback_write_campaign(wallet),
                                          "SLE 4442 meter readback torn after every byte")
     return out
 
 
-def esam_cpu_tearing() -> dict[str, tuple[Figures, str]]:
+def esam_cpu_tearing() -> dict[str, tuple[TearingFigures, str]]:
     """The esam-cpu format's sessions (station's purchase write, meter's insertion with its
     ESAM) pulled before every command, through the real prepaid engine."""
     from rig.card_formats.esam_cpu import tearing
@@ -153,14 +151,12 @@ def esam_cpu_tearing() -> dict[str, tuple[Figures, str]]:
     def wallet() -> PrepaidEngine:
         return PrepaidEngine(load_profile("dlt645-1p-cpu-card"))
 
-    out: dict[str, tuple[Figures, str]] = {}
+    out: dict[str, tuple[TearingFigures, str]] = {}
     for name, campaign, what in (
             ("write", tearing.purchase_write_campaign, "purchase write"),
             ("meter", tearing.meter_session_campaign, "meter insertion (ESAM, return-write)")):
-        f = campaign(wallet)
         out[f"card_tearing_esam_cpu_{name}"] = (
-            Figures(f.cases, f.lost, f.duplicated, f.unrecovered),
-            f"esam-cpu {what} pulled before every command")
+            campaign(wallet), f"esam-cpu {what} pulled before every command")
     return out
 
 

@@ -64,6 +64,7 @@ class BillingCentreProtocol(Protocol):
         credit_unit: CreditUnit | str, tariff_code: str, key_revision: int,
         commissioning_energy_wh: int, commissioned_at: datetime,
         hoarding_limit: int | None = None, actor: str = "system",
+        sts: StsSection | dict[str, object] | None = None,
     ) -> MeterInfo: ...
 
     def set_hoarding_limit(self, meter_no: str, hoarding_limit: int | None, *,

@@ -167,12 +167,15 @@ class RemoteBillingCentre:
         credit_unit: CreditUnit | str, tariff_code: str, key_revision: int,
         commissioning_energy_wh: int, commissioned_at: datetime,
         hoarding_limit: int | None = None, actor: str = "system",
+        sts: StsSection | dict[str, object] | None = None,
     ) -> MeterInfo:
+        """With ``sts`` a keypad meter and its identity, registered together or not at all."""
         return parse(self._call("POST", "/meters", as_operator=actor, json={
             "meter_no": meter_no, "customer_account": customer_account, "profile": profile,
             "credit_unit": str(credit_unit), "tariff_code": tariff_code,
             "key_revision": key_revision, "commissioning_energy_wh": commissioning_energy_wh,
-            "commissioned_at": commissioned_at.isoformat(), "hoarding_limit": hoarding_limit}),
+            "commissioned_at": commissioned_at.isoformat(), "hoarding_limit": hoarding_limit,
+            "sts": None if sts is None else _identity_body(sts)}),
             s.MeterOut, MeterInfo)
 
     def set_hoarding_limit(self, meter_no: str, hoarding_limit: int | None, *,
@@ -285,9 +288,8 @@ class RemoteBillingCentre:
         """Give the meter its STS identity (checked here with the profile's rules, so a bad
         field is named before the request; the server checks it again)."""
         ident = identity if isinstance(identity, StsSection) else _checked(identity)
-        body = ident.model_dump(mode="json", exclude={"tid_memory"})
         return _identity(self._call("PUT", f"/meters/{meter_no}/sts", as_operator=actor,
-                                    json=body)) or ident
+                                    json=_identity_body(ident))) or ident
 
     def sts_identity(self, meter_no: str) -> StsSection | None:
         return _identity(self._call("GET", f"/meters/{meter_no}/sts"))
@@ -347,6 +349,13 @@ def _identity(body: Any) -> StsSection | None:
     if body is None:
         return None
     return _checked(StsIdentityOut.model_validate(body).model_dump(), "served STS identity")
+
+
+def _identity_body(identity: StsSection | dict[str, object]) -> dict[str, Any]:
+    """The identity as the API takes it (checked here first, so a bad field is named before
+    the request; the server checks it again)."""
+    ident = identity if isinstance(identity, StsSection) else _checked(identity)
+    return ident.model_dump(mode="json", exclude={"tid_memory"})
 
 
 def _checked(values: dict[str, object], where: str = "STS identity") -> StsSection:

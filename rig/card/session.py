@@ -23,11 +23,11 @@ from rig.card.application import (
     READBACK_SLOT,
 )
 from rig.card.keys import KEY_LEN, auth_cryptogram, internal_auth_cryptogram
-from rig.card.records import CardInfo, PurchaseRecord, ReadbackRecord, TariffRecord, _Record
+from rig.card.records import CardInfo, CardRecord, PurchaseRecord, ReadbackRecord, TariffRecord
 from rig.card.trace import ApduTrace
 from rig.errors import CardError
 
-R = TypeVar("R", bound=_Record)
+R = TypeVar("R", bound=CardRecord)
 _SW_OK = A.SW_OK.to_bytes(2, "big")
 
 
@@ -158,7 +158,7 @@ class CardSession:
         """The COMMAND EF as the record its card type carries (Parameter/Clear/KeyChange)."""
         return self._read(FID_COMMAND, cls)
 
-    def write_command(self, rec: _Record) -> None:
+    def write_command(self, rec: CardRecord) -> None:
         self.write_ef(FID_COMMAND, rec.to_bytes())
 
     # --- records ----------------------------------------------------------------------------

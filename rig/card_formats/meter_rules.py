@@ -5,19 +5,33 @@ parameter set gives the wallet, and the alarm levels a vend carries (docs/card-f
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Protocol
 
 from rig.card_formats.interface import MeterWallet
 
 NO_HOARDING_LIMIT = 0xFFFFFFFF  # a hoarding limit of 0 on a card: none (the largest level)
 
 
-def parameter_levels(wallet: MeterWallet, *, alarm1: int, alarm2: int, overdraft_limit: int,
-                     hoarding_limit: int) -> dict[str, Decimal]:
-    """A parameter set's levels (card units) in the wallet's unit, for ``thresholds_with``."""
+class ParameterSet(Protocol):
+    """The credit levels of a parameter card's block or record, in card units."""
+
+    @property
+    def alarm1(self) -> int: ...
+    @property
+    def alarm2(self) -> int: ...
+    @property
+    def overdraft_limit(self) -> int: ...
+    @property
+    def hoarding_limit(self) -> int: ...  # 0: none
+
+
+def parameter_levels(wallet: MeterWallet, block: ParameterSet) -> dict[str, Decimal]:
+    """A parameter set's levels in the wallet's unit, for ``thresholds_with`` and
+    ``set_thresholds`` (a hoarding limit of 0 = none: the largest level a card can carry)."""
     units = wallet.from_units
-    return {"alarm1": units(alarm1), "alarm2": units(alarm2),
-            "overdraft_limit": units(overdraft_limit),
-            "hoarding_limit": units(hoarding_limit or NO_HOARDING_LIMIT)}
+    return {"alarm1": units(block.alarm1), "alarm2": units(block.alarm2),
+            "overdraft_limit": units(block.overdraft_limit),
+            "hoarding_limit": units(block.hoarding_limit or NO_HOARDING_LIMIT)}
 
 
 def apply_vend_alarms(wallet: MeterWallet, alarm1: int, alarm2: int,

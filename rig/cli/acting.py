@@ -20,6 +20,8 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -29,7 +31,7 @@ from rig.billing.centre.facade import BillingCentre
 from rig.billing.roles import may, needs_words
 from rig.billing.types import OperatorRole
 from rig.billing.unauthenticated import record_unauthenticated
-from rig.cli.billing_open import EXIT_REFUSED, EXIT_USAGE, err, fail
+from rig.cli.billing_open import EXIT_REFUSED, EXIT_USAGE, err, fail, open_centre
 
 OPERATOR_ENV = "RIG_BILLING_OPERATOR"
 PASSWORD_ENV = "RIG_BILLING_PASSWORD"
@@ -58,6 +60,15 @@ class Acting:
 
 
 SETUP = Acting("system", OperatorRole.ADMINISTRATOR, "set-up")
+
+
+@contextmanager
+def acting_on(db: str, operator: str | None, token: str | None, as_: str | None, *,
+              needs: OperatorRole, doing: str) -> Iterator[tuple[BillingCentre, Acting]]:
+    """The centre at ``db`` and the operator acting in it for ``doing`` (see :func:`who_acts`):
+    how every command that changes the ledger starts."""
+    with open_centre(db) as c:
+        yield c, who_acts(c, operator=operator, token=token, as_=as_, needs=needs, doing=doing)
 
 
 def who_acts(centre: BillingCentre, *, operator: str | None, token: str | None,

@@ -29,7 +29,7 @@ from rig.billing.currency import centre_currency, set_centre_currency
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import OperatorRole
 from rig.cli import table_console
-from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, who_acts
+from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, acting_on, who_acts
 from rig.cli.billing_open import Db, fail, open_centre
 from rig.cli.billing_report import parse_day
 
@@ -121,9 +121,8 @@ def assign(
     operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
 ) -> None:
     """Make an unmatched payment pending credit for a meter (supervisor)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_,
-                      needs=OperatorRole.SUPERVISOR, doing="assigning a bank payment")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing="assigning a bank payment") as (c, by):
         p = assign_payment(c, entry_ref, meter_no, operator=by.name, note=note)
     out.print(f"{p.entry_ref}: {p.amount} {p.currency} pending for meter {p.meter_no}")
 

@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 
-from rig.billing.centre.sts_desk import check_currency_step
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.hoarding import UNIT_WORDS
 from rig.billing.types import OperatorRole
-from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, password_setter, who_acts
+from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, acting_on, password_setter
 from rig.cli.billing_open import Db, fail, open_centre, out, table, when
 from rig.cli.billing_sts import (
     BaseOpt,
@@ -43,9 +42,8 @@ def customers_add(name: str, account_no: str, db: Db = DEFAULT_URL,
     operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None,
                   ) -> None:
     """Register a customer account (administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering a customer")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering a customer") as (c, by):
         info = c.register_customer(name, account_no, address, actor=by.name)
     out.print(f"customer {info.account_no} ({info.name}) registered")
 
@@ -97,21 +95,13 @@ def meters_add(
         d.sts, pan=sts_pan, supply_group=sts_supply_group, tariff_index=sts_tariff_index,
         key_revision=sts_key_revision, key_type=sts_key_type, dkga=sts_dkga,
         encryption=sts_encryption, base_date=sts_base_date, currency_step=sts_currency_step)
-    if sts is not None:
-        try:  # refused before the meter is registered: nothing half done
-            check_currency_step(meter_no, d.unit, sts)
-        except RigError as e:
-            raise fail(str(e)) from None
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering a meter")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering a meter") as (c, by):
         info = c.register_meter(meter_no, actor=by.name, customer_account=customer, profile=profile,
                                 credit_unit=d.unit, tariff_code=tariff,
                                 key_revision=d.key_revision,
                                 commissioning_energy_wh=commissioning_wh, commissioned_at=at,
-                                hoarding_limit=d.hoarding_limit)
-        if sts is not None:
-            c.register_sts_meter(meter_no, sts, actor=by.name)
+                                hoarding_limit=d.hoarding_limit, sts=sts)
     if sts is not None:
         out.print(f"meter {meter_no}: STS PAN {sts.pan}, supply group {sts.supply_group}, "
                   f"base date {sts.base_date}: its sales print tokens", highlight=False)
@@ -149,9 +139,8 @@ def meters_hoarding_limit(meter_no: str, limit: Annotated[str, typer.Argument(
         value = int(limit)
     else:
         raise fail(f"hoarding limit {limit!r} must be a whole number of credit units or 'none'")
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="changing a hoarding limit")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="changing a hoarding limit") as (c, by):
         info = c.set_hoarding_limit(meter_no, value, actor=by.name)
     out.print(f"meter {info.meter_no} hoarding limit {_limit(info.hoarding_limit)}")
 
@@ -175,9 +164,8 @@ def meters_status(meter_no: str, status: Annotated[str, typer.Argument(
         help="active | blocked")], db: Db = DEFAULT_URL,
         operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Block or unblock a meter (administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="blocking or unblocking a meter")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="blocking or unblocking a meter") as (c, by):
         info = c.set_meter_status(meter_no, status, actor=by.name)
     out.print(f"meter {info.meter_no} is {info.status.value}")
 
@@ -192,9 +180,8 @@ def cards_issue(meter_no: str, card_serial: str, db: Db = DEFAULT_URL,
         serial = checked_card_serial(card_serial)
     except RegistrationError as e:
         raise fail(str(e)) from None
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="issuing a card")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="issuing a card") as (c, by):
         info = c.issue_card(meter_no, serial, card_type, actor=by.name)
     out.print(f"card {info.card_serial} issued for meter {info.meter_no}")
 
@@ -204,9 +191,8 @@ def cards_status(card_serial: str, status: Annotated[str, typer.Argument(
         help="active | lost | replaced | blocked")], db: Db = DEFAULT_URL,
         operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Set a card's status (administrator; a lost or blocked card cannot be sold to)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="changing a card's status")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="changing a card's status") as (c, by):
         info = c.set_card_status(card_serial, status, actor=by.name)
     out.print(f"card {info.card_serial} is {info.status.value}")
 
@@ -222,9 +208,8 @@ def cards_replace(meter_no: str, new_card_serial: str,
         new_card_serial = checked_card_serial(new_card_serial)
     except RegistrationError as e:
         raise fail(str(e)) from None
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_,
-                      needs=OperatorRole.SUPERVISOR, doing="replacing a card")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing="replacing a card") as (c, by):
         card, moved = c.replace_card(meter_no, new_card_serial, operator=by.name,
                                      reason=reason)
     out.print(f"card {card.card_serial} issued for meter {card.meter_no}; "
@@ -237,9 +222,8 @@ def operators_add(name: str, role: Annotated[str, typer.Argument(
         operator: OperatorOpt = None, token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Register an operator with a role (administrator; the first one, on a new centre, is
     registered by set-up and must be an administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering an operator")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering an operator") as (c, by):
         if by.how == "set-up" and role != OperatorRole.ADMINISTRATOR.value:
             raise fail("the first operator of a new centre must be an administrator (it "
                        "registers the others)")
@@ -276,8 +260,7 @@ def operators_list(db: Db = DEFAULT_URL) -> None:
 def operators_station(code: str, db: Db = DEFAULT_URL, operator: OperatorOpt = None,
                       token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Register a vending station (administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="registering a station")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="registering a station") as (c, by):
         info = c.register_station(code, actor=by.name)
     out.print(f"station {info.code} registered")

@@ -18,7 +18,7 @@ from rig.billing.centre.facade import BillingCentre
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import CashierSessionInfo, OperatorRole
 from rig.cli import table_console
-from rig.cli.acting import Acting, AsOpt, OperatorOpt, TokenOpt, check_station, who_acts
+from rig.cli.acting import Acting, AsOpt, OperatorOpt, TokenOpt, acting_on, check_station
 from rig.cli.billing_open import EXIT_REFUSED, Db, fail, money, open_centre
 
 BACK_OFFICE = "BACK-OFFICE"
@@ -72,9 +72,8 @@ def session_open(
 ) -> None:
     """Open your cashier shift at a station: your sales belong to it until it is closed."""
     amount = money(opening_float, "--float")
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.CASHIER,
-                      doing="opening a cashier session")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.CASHIER,
+                   doing="opening a cashier session") as (c, by):
         check_station(by, station)
         _say_opened(c.open_session(by.name, station, amount))
 
@@ -88,9 +87,8 @@ def session_close(
 ) -> None:
     """Close a shift with the cash counted (yours; a supervisor may close anyone's)."""
     amount = money(counted, "--counted")
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.CASHIER,
-                      doing="closing a cashier session")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.CASHIER,
+                   doing="closing a cashier session") as (c, by):
         info = c.close_session(session_id, operator=by.name, counted_cash=amount)
     out.print(f"session {info.session_id} of {info.operator} at {info.station} closed with "
               f"{info.counted_cash} counted (see `rig billing report cash-up`)", highlight=False)

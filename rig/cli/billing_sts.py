@@ -13,7 +13,7 @@ import typer
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import OperatorRole, StsTokenInfo
 from rig.cli import table_console
-from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, who_acts
+from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, acting_on
 from rig.cli.billing_open import Db, err, fail, open_centre
 from rig.errors import RigError
 from rig.sts.identity import StsSection, identity_of
@@ -62,12 +62,6 @@ def _print_tokens(made: list[StsTokenInfo]) -> None:
         out.print(f"{grouped(t.digits)}   {what} ({tid}, meter {t.meter_no})", highlight=False)
 
 
-def _acting(c: object, operator: str | None, token: str | None, as_: str | None,
-            doing: str) -> str:
-    return who_acts(c, operator=operator, token=token, as_=as_,  # type: ignore[arg-type]
-                    needs=OperatorRole.SUPERVISOR, doing=doing).name
-
-
 @sts_app.command("identity")
 def identity(meter_no: str, db: Db = DEFAULT_URL) -> None:
     """A meter's STS identity (never its key)."""
@@ -85,8 +79,8 @@ def identity(meter_no: str, db: Db = DEFAULT_URL) -> None:
 def tokens_list(meter_no: str, db: Db = DEFAULT_URL, operator: OperatorOpt = None,
                 token: TokenOpt = None, as_: AsOpt = None) -> None:
     """Every token issued to the meter (supervisor: they are bearer credentials for it)."""
-    with open_centre(db) as c:
-        _acting(c, operator, token, as_, "listing a meter's STS tokens")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing="listing a meter's STS tokens") as (c, _):
         made = c.sts_tokens(meter_no)
     _print_tokens(made)
 
@@ -115,9 +109,9 @@ def clear_tamper(meter_no: str, db: Db = DEFAULT_URL, operator: OperatorOpt = No
 
 def _management(db: str, meter_no: str, kind: str, value: int, operator: str | None,
                 token: str | None, as_: str | None) -> None:
-    with open_centre(db) as c:
-        by = _acting(c, operator, token, as_, f"issuing an STS {kind} token")
-        made = c.sts_management_token(meter_no, kind, value, operator=by)
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing=f"issuing an STS {kind} token") as (c, by):
+        made = c.sts_management_token(meter_no, kind, value, operator=by.name)
     _print_tokens([made])
 
 
@@ -134,9 +128,9 @@ def key_change(
 ) -> None:
     """The decoder key change set (2 or 4 tokens, typed in order), under the meter's key; the
     centre sells under the new key from now on (supervisor; audited, no key shown)."""
-    with open_centre(db) as c:
-        by = _acting(c, operator, token, as_, "issuing STS key change tokens")
-        made = c.sts_key_change(meter_no, operator=by, key_revision=key_revision,
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing="issuing STS key change tokens") as (c, by):
+        made = c.sts_key_change(meter_no, operator=by.name, key_revision=key_revision,
                                 tariff_index=tariff_index, key_type=key_type,
                                 supply_group=supply_group, rollover=rollover)
     _print_tokens(made)
@@ -147,9 +141,9 @@ def rollover(supply_group: str, db: Db = DEFAULT_URL, operator: OperatorOpt = No
              token: TokenOpt = None, as_: AsOpt = None) -> None:
     """The TID roll-over for a whole supply group: a key change set with the roll-over flag
     (and the next KRN) for every meter of the group on an older base date."""
-    with open_centre(db) as c:
-        by = _acting(c, operator, token, as_, "rolling a supply group over")
-        made = c.sts_rollover(supply_group, operator=by)
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing="rolling a supply group over") as (c, by):
+        made = c.sts_rollover(supply_group, operator=by.name)
     for tokens in made.values():
         _print_tokens(tokens)
     err.print(f"{len(made)} meter(s) of supply group {supply_group} to roll over",

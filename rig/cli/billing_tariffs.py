@@ -10,7 +10,7 @@ import typer
 from rig.billing import inputs
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import Band, Block, OperatorRole, Tax
-from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, who_acts
+from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, acting_on
 from rig.cli.billing_open import Db, fail, money, open_centre, out, price_option, table, when
 
 tariffs_app = typer.Typer(no_args_is_help=True, help="Tariffs: add a version, list.")
@@ -73,9 +73,8 @@ def tariffs_add(
     blocks = tuple(_block(b) for b in block or [])
     bands = tuple(_band(b) for b in band or [])
     taxes = tuple(_tax(t) for t in tax or [])
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="adding a tariff")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="adding a tariff") as (c, by):
         info = c.create_tariff(code, price_d, at, version, kind=kind, blocks=blocks, bands=bands,
                                utc_offset_minutes=utc_offset_minutes, fixed_monthly=fixed,
                                taxes=taxes, actor=by.name)

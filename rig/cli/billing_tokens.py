@@ -9,7 +9,7 @@ import typer
 
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import OperatorRole
-from rig.cli.acting import ByOpt, OperatorOpt, TokenOpt, who_acts
+from rig.cli.acting import ByOpt, OperatorOpt, TokenOpt, acting_on
 from rig.cli.billing_open import Db, err, open_centre, out, table
 
 token_app = typer.Typer(no_args_is_help=True, help="REST API tokens: create, list, revoke.")
@@ -29,9 +29,8 @@ def token_create(
     operator: OperatorOpt = None, token: TokenOpt = None, as_: ByOpt = None,
 ) -> None:
     """Create an API token (administrator); the secret is printed once, alone on stdout."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="creating an API token")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="creating an API token") as (c, by):
         expires = c.now() + timedelta(days=expires_in_days) if expires_in_days else None
         issued = c.create_api_token(holder, actor=by.name, label=label, stations=station or (),
                                     expires_at=expires)
@@ -62,8 +61,7 @@ def token_list(db: Db = DEFAULT_URL) -> None:
 def token_revoke(token_id: int, db: Db = DEFAULT_URL, operator: OperatorOpt = None,
                  token: TokenOpt = None, as_: ByOpt = None) -> None:
     """Revoke an API token (administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_, needs=OperatorRole.ADMINISTRATOR,
-                      doing="revoking an API token")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.ADMINISTRATOR,
+                   doing="revoking an API token") as (c, by):
         c.revoke_api_token(token_id, actor=by.name)
     out.print(f"token {token_id} revoked")

@@ -9,7 +9,7 @@ import typer
 
 from rig.billing.engine import DEFAULT_URL
 from rig.billing.types import OperatorRole
-from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, who_acts
+from rig.cli.acting import AsOpt, OperatorOpt, TokenOpt, acting_on, who_acts
 from rig.cli.billing_open import Db, err, money, open_centre, out, table
 from rig.cli.billing_print import CodePageOpt, PaperOpt, PrinterOpt, print_receipt, station_printer
 from rig.cli.billing_sessions import selling_station
@@ -68,9 +68,8 @@ def reverse(vend_id: int,
             db: Db = DEFAULT_URL, operator: OperatorOpt = None, token: TokenOpt = None,
             as_: AsOpt = None) -> None:
     """Reverse a vend no readback has confirmed (supervisor or administrator)."""
-    with open_centre(db) as c:
-        by = who_acts(c, operator=operator, token=token, as_=as_,
-                      needs=OperatorRole.SUPERVISOR, doing="reversing a vend")
+    with acting_on(db, operator, token, as_, needs=OperatorRole.SUPERVISOR,
+                   doing="reversing a vend") as (c, by):
         result = c.reverse_vend(vend_id, operator=by.name, reason=reason)
     out.print(f"vend {result.vend_id} reversed (sequence {result.sequence} of meter "
               f"{result.meter_no} stays used)")

@@ -17,8 +17,9 @@ from typing import Any
 
 from rig.card.application import FID_CARD_INFO, FID_PURCHASE, FID_READBACK, FID_TARIFF
 from rig.card_formats.registry import DEFAULT
+from rig.card_formats.tearing import C1, C2, TearingFigures
 from rig.errors import CardError
-from rig.faults.card_tearing import C1, C2, Books, Figures, applied_units, prepared
+from rig.faults.card_tearing import Books, applied_units, count_case, prepared
 from rig.faults.card_world import NOW, registers
 
 # RIGPP's card (rig.card.application.CardApplication): its EFs, and whether the station
@@ -90,14 +91,15 @@ def corruption_case(region: str, byte: int, bit: int,
     return Books(C1 + C2, applied_units(w))
 
 
-def run_corruption_campaign(stride: int = 1, card_format_name: str = DEFAULT) -> Figures:
-    figures = Figures()
+def run_corruption_campaign(stride: int = 1,
+                            card_format_name: str = DEFAULT) -> TearingFigures:
+    figures = TearingFigures()
     for region, byte, bit in corruption_points(stride, card_format_name):
         try:
-            figures.add(corruption_case(region, byte, bit, card_format_name))
+            count_case(figures, corruption_case(region, byte, bit, card_format_name))
         except RegisterChanged:
-            figures.cases += 1
-            figures.duplicated += 1  # credit state moved without a valid purchase
+            # credit state moved without a valid purchase
+            figures.count(lost=False, duplicated=True, unrecovered=False)
         except CardError as e:
-            figures.add(e)
+            count_case(figures, e)
     return figures

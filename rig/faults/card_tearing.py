@@ -21,10 +21,9 @@ from typing import Any
 from rig.card.apdu import INS_UPDATE_BINARY, CardRemovedError
 from rig.card_formats.interface import VirtualCardApp
 from rig.card_formats.registry import DEFAULT
+from rig.card_formats.tearing import C1, C2, C3, TearingFigures
 from rig.errors import CardError
 from rig.faults.card_world import NOW, World, make_world
-
-C1, C2, C3 = 3000, 2500, 1200  # credit units (0.01 CNY) of vends 1, 2 and 3
 
 TearMode = str | int  # "before", "after" or the number of UPDATE BINARY data bytes written
 
@@ -166,22 +165,13 @@ def meter_tear_case(cut: int, mode: TearMode, card_format_name: str = DEFAULT) -
     return Books(C1 + C2 + C3, applied_units(w))
 
 
-@dataclass
-class Figures:
-    """Cases tried and how many ended with credit lost, applied twice, or not recovered."""
-
-    cases: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    unrecovered: int = 0  # recovery itself failed (an error a person could not get past)
-
-    def add(self, case: Books | CardError) -> None:
-        self.cases += 1
-        if isinstance(case, CardError):
-            self.unrecovered += 1
-            return
-        self.lost += case.lost > 0
-        self.duplicated += case.duplicated > 0
+def count_case(figures: TearingFigures, case: Books | CardError) -> None:
+    """Count one case: a CardError is a recovery that failed (an error a person could not
+    get past), else the books say whether credit was lost or applied twice."""
+    if isinstance(case, CardError):
+        figures.count(lost=False, duplicated=False, unrecovered=True)
+    else:
+        figures.count(lost=case.lost > 0, duplicated=case.duplicated > 0, unrecovered=False)
 
 
 def _run(case: Callable[..., Books], *args: Any, **kwargs: Any) -> Books | CardError:
@@ -192,15 +182,15 @@ def _run(case: Callable[..., Books], *args: Any, **kwargs: Any) -> Books | CardE
 
 
 def run_tearing_campaign(stride: int = 1,
-                         card_format_name: str = DEFAULT) -> dict[str, Figures]:
+                         card_format_name: str = DEFAULT) -> dict[str, TearingFigures]:
     """Every tear point (every `stride`-th) of both sessions on a card of ``card_format_name``:
     figures per session."""
-    station, meter = Figures(), Figures()
+    station, meter = TearingFigures(), TearingFigures()
     card = prepared(card_format_name).card
     for cut, mode in list(tear_points(station_write_apdus(card_format_name), card))[::stride]:
         for meter_first in (False, True):
-            station.add(_run(station_tear_case, cut, mode, meter_first=meter_first,
+            count_case(station, _run(station_tear_case, cut, mode, meter_first=meter_first,
                              card_format_name=card_format_name))
     for cut, mode in list(tear_points(meter_session_apdus(card_format_name), card))[::stride]:
-        meter.add(_run(meter_tear_case, cut, mode, card_format_name))
+        count_case(meter, _run(meter_tear_case, cut, mode, card_format_name))
     return {"purchase_write": station, "meter_session": meter}

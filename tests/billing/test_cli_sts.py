@@ -85,3 +85,23 @@ def test_a_money_keypad_meter_takes_its_currency_step_from_the_command_line(
     assert ident is not None and str(ident.currency_step) == "0.01"
     hoarding = _rig(db, "meters", "hoarding", METER)
     assert hoarding.exit_code == 0 and "basis: no readback yet" in hoarding.stdout
+
+
+def test_a_keypad_meter_whose_identity_is_refused_is_not_registered(tmp_path: Path) -> None:
+    """The meter and its STS identity are one unit of work: a PAN that is already another
+    meter's is refused after the meter row is written, and the meter goes with it."""
+    db = _ready(tmp_path)
+    assert _add(db, "--sts-pan", "600727000000000009").exit_code == 0
+    other = "000010020002"
+    taken = _rig(db, "meters", "add", other, "--customer", "ACC-1", "--tariff", "RES",
+                 "--profile", "iec62056-1p-energy", "--as", "ann",
+                 "--sts-pan", "600727000000000009")
+    assert taken.exit_code != 0 and "already registered to another meter" in taken.stderr
+    assert taken.stderr.strip().splitlines()[-1].startswith("error: STS PAN")  # one line
+    assert "Traceback" not in taken.stderr
+    with open_billing(db) as c:
+        assert [x.meter_no for x in c.meters()] == [METER]  # the second meter is not there
+    again = _rig(db, "meters", "add", other, "--customer", "ACC-1", "--tariff", "RES",
+                 "--profile", "iec62056-1p-energy", "--as", "ann",
+                 "--sts-pan", "600727000000000017")
+    assert again.exit_code == 0, again.output  # nothing half done stands in its way

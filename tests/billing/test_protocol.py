@@ -36,7 +36,13 @@ LOCAL_ONLY = {
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(member) for name, member in vars(cls).items()
+    """The public methods ``cls`` and its rig base classes define (the facade inherits its
+    plumbing from ``CentreAreas``)."""
+    members: dict[str, object] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith("rig."):
+            members.update(vars(klass))
+    return {name: inspect.signature(member) for name, member in members.items()
             if not name.startswith("_") and inspect.isfunction(member)}
 
 

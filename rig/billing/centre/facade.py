@@ -5,39 +5,23 @@ banners below name it; docs/billing.md, "Where things are decided", maps them). 
 and return plain values (:mod:`rig.billing.types`); ORM rows never escape a session. Refusals
 raise :class:`VendRefused` / :class:`BillingError` with a message for the operator.
 :class:`rig.billing.protocol.BillingCentreProtocol` is what a caller may rely on; a served
-centre (:class:`rig.billing.remote.RemoteBillingCentre`) offers the same.
+centre (:class:`rig.billing.remote.RemoteBillingCentre`) offers the same. The areas themselves
+and the plumbing they share are built in :mod:`rig.billing.centre.areas`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from rig.billing import agents, audit
 from rig.billing.audit_key import AuditConfig
-from rig.billing.centre.access import Access
-from rig.billing.centre.agent_desk import AgentDesk
-from rig.billing.centre.audit_desk import AuditDesk
-from rig.billing.centre.cashier import CashierSessions
-from rig.billing.centre.meter_account import MeterAccount
-from rig.billing.centre.pricing import Tariffs
-from rig.billing.centre.queries import Queries
-from rig.billing.centre.readbacks import Readbacks
-from rig.billing.centre.registry import Registry
-from rig.billing.centre.sales.desk import Sales
-from rig.billing.centre.serial_readbacks import SerialReadbacks
-from rig.billing.centre.sts_desk import StsDesk
-from rig.billing.centre.uow import UnitOfWork
-from rig.billing.centre.vend_life import VendLife
+from rig.billing.centre.areas import CentreAreas
+from rig.billing.centre.sts_desk import checked_identity
 from rig.billing.display import Display
-from rig.billing.readback_keys import ReadbackKeyService
-from rig.billing.sts_keys import StsKeyService
 from rig.billing.types import (
     ApiTokenInfo,
     Band,
@@ -61,7 +45,6 @@ from rig.billing.types import (
     TariffInfo,
     Tax,
     TokenHolder,
-    VendLimits,
     VendResult,
 )
 from rig.credit_unit import CreditUnit
@@ -71,61 +54,8 @@ if TYPE_CHECKING:
     from rig.sts.identity import StsSection
 
 
-class BillingCentre:
+class BillingCentre(CentreAreas):
     """The billing centre over one database. Build with :func:`rig.billing.open_billing`."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        limits: VendLimits | None = None,
-        clock: Callable[[], datetime] | None = None,
-        audit_config: AuditConfig | None = None,
-        readback_keys: ReadbackKeyService | None = None,
-        sts_keys: StsKeyService | None = None,
-    ) -> None:
-        self.uow = UnitOfWork(engine, clock=clock, audit_config=audit_config)
-        self.engine = engine
-        self.audit_config = self.uow.audit_config
-        # The key service that verifies readback MACs; None: every readback stays unverified.
-        self.readback_keys = readback_keys
-        self.limits = limits or VendLimits()
-        self.access = Access(self.uow)
-        self.registry = Registry(self.uow, self.access)
-        self.tariff_book = Tariffs(self.uow, self.access)
-        # The STS vending keys (decoder keys are derived per token, never stored).
-        self.sts = StsDesk(self.uow, self.access, sts_keys or StsKeyService.default())
-        self.sales = Sales(self.uow, self.tariff_book, self.limits, self.sts)
-        self.vend_life = VendLife(self.uow, self.access)
-        self.meter_account = MeterAccount(self.uow, self.access)
-        self.cashier = CashierSessions(self.uow, self.access)
-        self.agent_desk = AgentDesk(self.uow, self.access)
-        self.readbacks = Readbacks(self.uow, readback_keys)
-        self.serial_readbacks = SerialReadbacks(self.uow)
-        self.queries = Queries(self.uow)
-        self.audit_desk = AuditDesk(self.uow)
-
-    # -- plumbing -------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self.uow.close()
-
-    def __enter__(self) -> BillingCentre:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def now(self) -> datetime:
-        return self.uow.now()
-
-    def transaction(self, operation: str) -> AbstractContextManager[Session]:
-        """One write transaction for a module beside the areas (bank, currency, the
-        unauthenticated-action record); ``operation`` is what a
-        :class:`~rig.billing.BillingBusy` names. Read-only modules (reports, the console's
-        lists) use ``uow.reading``; rules shared with an area use that area's service
-        (``access``, ``meter_account``)."""
-        return self.uow.transaction(operation)
 
     # -- customers, stations, meters, cards (registry.py) --------------------------------------
 
@@ -141,12 +71,18 @@ class BillingCentre:
         self, meter_no: str, *, customer_account: str, profile: str, credit_unit: CreditUnit | str,
         tariff_code: str, key_revision: int, commissioning_energy_wh: int,
         commissioned_at: datetime, hoarding_limit: int | None = None, actor: str = "system",
+        sts: StsSection | dict[str, object] | None = None,
     ) -> MeterInfo:
+        """With ``sts``, a keypad meter and its STS identity in one transaction: an identity
+        the centre refuses leaves no meter registered."""
+        ident = None if sts is None else checked_identity(sts)
         return self.registry.register_meter(
             meter_no, customer_account=customer_account, profile=profile, credit_unit=credit_unit,
             tariff_code=tariff_code, key_revision=key_revision,
             commissioning_energy_wh=commissioning_energy_wh, commissioned_at=commissioned_at,
-            hoarding_limit=hoarding_limit, actor=actor)
+            hoarding_limit=hoarding_limit, actor=actor,
+            also=None if ident is None else partial(self.sts.attach, meter_no=meter_no,
+                                                    ident=ident, actor=actor))
 
     def set_meter_status(
         self, meter_no: str, status: MeterStatus | str, *, actor: str = "system",

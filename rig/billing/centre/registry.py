@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from rig.billing import hoarding, inputs
 from rig.billing import models as m
@@ -77,9 +79,12 @@ class Registry:
         commissioned_at: datetime,
         hoarding_limit: int | None = None,
         actor: str = "system",
+        also: Callable[[Session], object] | None = None,
     ) -> MeterInfo:
         """Register a meter. ``hoarding_limit`` (credit units of ``credit_unit``, as the meter
-        profile's) makes the centre refuse vends the meter would refuse; None: not checked."""
+        profile's) makes the centre refuse vends the meter would refuse; None: not checked.
+        ``also`` runs in the same transaction once the meter is written (e.g. its STS
+        identity): if it raises, the meter is not registered either."""
         if not isinstance(meter_no, str) or not lookup.METER_NO.fullmatch(meter_no):
             raise BillingError(f"meter number {meter_no!r} must be exactly 12 digits (0-9)")
         inputs.check_profile_name(profile)
@@ -112,6 +117,8 @@ class Registry:
                 s.flush()
                 info = meter_info(row)
                 self.uow.audit(s, actor, "meter.register", "meter", row.id, None, info)
+                if also is not None:
+                    also(s)
                 return info
         except IntegrityError:
             raise Conflict(f"meter {meter_no} is already registered") from None

@@ -76,6 +76,12 @@ def check_currency_step(meter_no: str, credit_unit: str, ident: StsSection) -> N
             "step the meter's maker gives (0.01: one step is a cent)")
 
 
+def checked_identity(identity: StsSection | dict[str, object]) -> StsSection:
+    """The identity checked with a profile's ``[sts]`` rules (BillingError naming the field)."""
+    with _one_line():
+        return identity if isinstance(identity, StsSection) else identity_of(identity)
+
+
 def cents_per_step(currency_step: Decimal) -> int | None:
     """One step of a currency token in whole cents, or None when it is not whole cents (the
     meter's register keeps cents, so every amount the token carries must be whole cents)."""
@@ -156,32 +162,36 @@ class StsDesk:
                  actor: str = "system") -> StsSection:
         """Give a registered meter its STS identity (an administrator's change, audited);
         its sales then produce tokens. The decoder key is derived when a token is made."""
+        ident = checked_identity(identity)
+        with _one_line(), self.uow.transaction("register_sts_meter") as s:
+            return self.attach(s, meter_no, ident, actor=actor)
+
+    def attach(self, s: Session, meter_no: str, ident: StsSection, *,
+               actor: str = "system") -> StsSection:
+        """Write the meter's STS identity in the caller's transaction ``s`` (the registry's,
+        when a keypad meter is registered with it: a refused identity leaves no meter)."""
         with _one_line():
-            ident = identity if isinstance(identity, StsSection) else identity_of(identity)
-        try:
-            with _one_line(), self.uow.transaction("register_sts_meter") as s:
-                if actor != "system":
-                    self.access.require_administrator(s, actor, "register a meter's STS identity")
-                meter = lookup.meter(s, meter_no, lock=True)
-                check_currency_step(meter_no, meter.credit_unit, ident)
-                if s.get(m.StsMeter, meter.id) is not None:
-                    raise Conflict(f"meter {meter_no} already has an STS identity")
-                self.keys.decoder_key(ident)  # the centre must hold this DKGA's vending key
-                row = m.StsMeter(meter_id=meter.id, pan=ident.pan,
-                                 supply_group=ident.supply_group,
-                                 tariff_index=ident.tariff_index,
-                                 key_revision=ident.key_revision, key_type=ident.key_type,
-                                 dkga=ident.dkga, encryption=ident.encryption.value,
-                                 base_date=ident.base_date, last_tid=-1,
-                                 currency_step=format(ident.currency_step, "f"))
-                s.add(row)
+            if actor != "system":
+                self.access.require_administrator(s, actor, "register a meter's STS identity")
+            meter = lookup.meter(s, meter_no, lock=True)
+            check_currency_step(meter_no, meter.credit_unit, ident)
+            if s.get(m.StsMeter, meter.id) is not None:
+                raise Conflict(f"meter {meter_no} already has an STS identity")
+            self.keys.decoder_key(ident)  # the centre must hold this DKGA's vending key
+            row = m.StsMeter(meter_id=meter.id, pan=ident.pan, supply_group=ident.supply_group,
+                             tariff_index=ident.tariff_index, key_revision=ident.key_revision,
+                             key_type=ident.key_type, dkga=ident.dkga,
+                             encryption=ident.encryption.value, base_date=ident.base_date,
+                             last_tid=-1, currency_step=format(ident.currency_step, "f"))
+            s.add(row)
+            try:
                 s.flush()
-                self.uow.audit(s, actor, "meter.sts_register", "meter", meter.id, None,
-                               _identity_audit(row, meter_no))
-                return ident
-        except IntegrityError:
-            raise Conflict(f"STS PAN {ident.pan} is already registered to another meter") \
-                from None
+            except IntegrityError:
+                raise Conflict(f"STS PAN {ident.pan} is already registered to another "
+                               "meter") from None
+            self.uow.audit(s, actor, "meter.sts_register", "meter", meter.id, None,
+                           _identity_audit(row, meter_no))
+            return ident
 
     def identity(self, meter_no: str) -> StsSection | None:
         """The meter's STS identity, or None for a card meter."""

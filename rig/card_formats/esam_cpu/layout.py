@@ -22,6 +22,7 @@ from typing import ClassVar
 from rig.card.apdu import RecordError
 from rig.card.readback_format import FIELDS as READBACK_FIELDS
 from rig.card_formats.interface import ENERGY_WH, MONEY_CENTS, CardKind
+from rig.card_formats.readback_registers import ReadbackRegisters
 from rig.esam.keys import KeyId, KeyState
 
 AID = bytes.fromhex("F0524947455341") + b"\x01"  # RID F0 (proprietary) + "RIGESA" + version 1
@@ -244,38 +245,21 @@ class AbnormalInsertion:
     status_word: int = 0
 
 
-@dataclass(frozen=True)
-class ReturnRecord:
-    """EF 0003, the return-write file: the meter's running information for the office.
-    Written by the meter with UPDATE BINARY with MAC (the card checks the meter's ESAM's
-    ``card-return`` MAC); the record's own MAC is the meter's readback MAC for the centre."""
+@dataclass(frozen=True, kw_only=True)
+class ReturnRecord(ReadbackRegisters):
+    """EF 0003, the return-write file: the meter's running information for the office (its
+    registers, :class:`ReadbackRegisters`, and this format's extras). Written by the meter
+    with UPDATE BINARY with MAC (the card checks the meter's ESAM's ``card-return`` MAC); the
+    record's own MAC is the meter's readback MAC for the centre."""
 
     NAME: ClassVar[str] = "RETURN-WRITE"
     SIZE: ClassVar[int] = 80
     _FMT: ClassVar[str] = ">BBH6s8sBBIIIIIIHHHHIHB5sHHB3x"  # 72 bytes, then the MAC (8)
 
-    generation: int
-    meter_no: str
     card_serial: str  # the card the meter wrote it to
     credit_unit: str
-    relay_open: bool
-    alarm_active: bool
-    energy_wh: int
-    remaining: int
-    overdraft: int
-    purchase_count: int
-    last_sequence: int
-    cumulative_purchase: int
-    alarm_count: int
-    cutoff_count: int
-    tamper_count: int
-    power_down_count: int
-    timestamp: datetime
-    tariff_version: int
     abnormal: AbnormalInsertion
-    refusal_count: int
     key_state: KeyState
-    mac: bytes = bytes(8)
 
     def signed(self) -> bytes:
         n = self.NAME
@@ -315,12 +299,13 @@ class ReturnRecord:
                               f"{LAYOUT_VERSION} return-write record")
         if state not in (0, 1):
             raise RecordError(cls.NAME, "key_state", f"{state:02X}h is neither 00 nor 01")
-        return cls(gen, from_bcd(cls.NAME, "meter_no", meter), serial.hex().upper(),
-                   unit_name(cls.NAME, unit), bool(flags & 1), bool(flags & 2), energy,
-                   remaining, overdraft, count, last, cumulative, alarms, cutoffs, tampers,
-                   downs, EPOCH + timedelta(seconds=seconds), tver,
-                   AbnormalInsertion(code, header, sw), refusals,
-                   (KeyState.PUBLIC, KeyState.PRIVATE)[state], body[72:80])
+        return cls(gen, from_bcd(cls.NAME, "meter_no", meter), bool(flags & 1),
+                   bool(flags & 2), energy, remaining, overdraft, count, last, cumulative,
+                   alarms, cutoffs, tampers, downs, EPOCH + timedelta(seconds=seconds), tver,
+                   refusals, body[72:80], card_serial=serial.hex().upper(),
+                   credit_unit=unit_name(cls.NAME, unit),
+                   abnormal=AbnormalInsertion(code, header, sw),
+                   key_state=(KeyState.PUBLIC, KeyState.PRIVATE)[state])
 
 
 def readback_fields(record: ReturnRecord) -> dict[str, object]:

@@ -291,7 +291,7 @@ class EsamCpuMeterReader:
             raise Refused(f"parameters are for meter {p.meter_no}",
                           CardErrorCode.METER_NUMBER_MISMATCH)
         try:
-            self.wallet.thresholds_with(**self._levels(p))
+            self.wallet.thresholds_with(**parameter_levels(self.wallet, p))
         except ValueError as e:
             raise Refused(str(e), CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
         plan.parameters = p
@@ -305,11 +305,6 @@ class EsamCpuMeterReader:
             raise Refused(str(e), CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
         self._esam_step(client, self.link.stage_keys, packages)  # installed at apply, all
         plan.packages = packages
-
-    def _levels(self, p: layout.Parameters) -> dict[str, Decimal]:
-        return parameter_levels(self.wallet, alarm1=p.alarm1, alarm2=p.alarm2,
-                                overdraft_limit=p.overdraft_limit,
-                                hoarding_limit=p.hoarding_limit)
 
     # -- phase 2: apply -----------------------------------------------------------------
     def _apply(self, plan: Plan, now: datetime) -> None:
@@ -332,7 +327,7 @@ class EsamCpuMeterReader:
             if q.version <= self.parameters_version:
                 msgs.append(f"parameters {q.version} already applied")
             else:
-                w.set_thresholds(**self._levels(q))
+                w.set_thresholds(**parameter_levels(w, q))
                 if q.tariff_version:
                     w.apply_tariff(q.tariff_version, q.price_per_kwh)
                 self.parameters_version = q.version

@@ -13,30 +13,19 @@ meter's ESAM wallet with its registers. Used by the tests and bench/faults.py; t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 from rig.card.keys import lab_test_key
 from rig.card_formats.esam_cpu.card import CardSlot, VirtualEsamCpuCard
 from rig.card_formats.esam_cpu.format import ESAM_CPU
-from rig.card_formats.interface import MasterKeys, MeterWallet, Purchase
+from rig.card_formats.interface import MasterKeys, MeterWallet
+from rig.card_formats.tearing import C1, C2, NOW, TearingFigures, tearing_vend, wallet_credit
 from rig.errors import CardError
 from rig.esam.esam import commissioned
 from rig.esam.keys import KeyState, LabKeyService
 
 METER = "000000002025"
 SERIAL = "C9C0C9C0C9C0C901"
-NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-C1, C2 = 3000, 2500  # credit units of vends 1 and 2
-
-
-@dataclass
-class Figures:
-    cases: int = 0
-    lost: int = 0  # cases that ended with less credit applied than sold
-    duplicated: int = 0  # cases that ended with more
-    unrecovered: int = 0  # cases whose return-write record never caught up with the meter
 
 
 class _Counting:
@@ -46,12 +35,6 @@ class _Counting:
     def transmit(self, apdu: bytes) -> bytes:
         self.count += 1
         return self.slot.transmit(apdu)
-
-
-def _vend(seq: int, credit: int) -> Purchase:
-    return Purchase(meter_no=METER, card_serial=SERIAL, sequence=seq, credit=credit,
-                    credit_unit="money_cents", tariff_version=0, price_per_kwh=Decimal(0),
-                    key_revision=1)
 
 
 class _World:
@@ -69,13 +52,9 @@ class _World:
         self.wallet = make_wallet()
         self.reader = ESAM_CPU.meter_reader(self.wallet, METER,
                                             MasterKeys(master, None, self.esam), key_revision=1)
-        self.start = self._credit()
-        self.writer.write_purchase(CardSlot(self.card), _vend(1, C1))
+        self.start = wallet_credit(self.wallet)
+        self.writer.write_purchase(CardSlot(self.card), tearing_vend(METER, SERIAL, 1, C1))
         self.insert()
-
-    def _credit(self) -> int:
-        values = self.wallet.readback_values(NOW)
-        return int(values["remaining"]) - int(values["overdraft"])
 
     def insert(self, tear: int | None = None) -> int:
         """One insertion (pulled before command ``tear``); returns the commands sent."""
@@ -92,28 +71,29 @@ class _World:
         slot = _Counting(self.card)
         self.card.tear_after = tear
         try:
-            self.writer.write_purchase(slot, _vend(2, C2))
+            self.writer.write_purchase(slot, tearing_vend(METER, SERIAL, 2, C2))
         except CardError:
             return None
         finally:
             self.card.tear_after = None
         return slot.count
 
-    def judge(self, figures: Figures) -> None:
-        applied = self._credit() - self.start
-        figures.cases += 1
-        figures.lost += applied < C1 + C2 or self.esam.wallet.total < C1 + C2
-        figures.duplicated += applied > C1 + C2 or self.esam.wallet.total > C1 + C2
+    def judge(self, figures: TearingFigures) -> None:
+        """Count the case: the registers and the ESAM wallet against the credit sold, and
+        the return-write record (unrecovered if it never caught up with the meter)."""
+        applied, esam = wallet_credit(self.wallet) - self.start, self.esam.wallet.total
         readback = self.writer.read_readback(CardSlot(self.card))
-        figures.unrecovered += readback.fields["last_sequence"] != 2
+        figures.count(lost=applied < C1 + C2 or esam < C1 + C2,
+                      duplicated=applied > C1 + C2 or esam > C1 + C2,
+                      unrecovered=readback.fields["last_sequence"] != 2)
 
 
-def purchase_write_campaign(make_wallet: Callable[[], MeterWallet]) -> Figures:
+def purchase_write_campaign(make_wallet: Callable[[], MeterWallet]) -> TearingFigures:
     """Vend 2's write pulled before each of its commands; the station writes it again (the
     centre was never told it was written), then the customer inserts the card, twice."""
     commands = _World(make_wallet).sell()
     assert commands is not None
-    figures = Figures()
+    figures = TearingFigures()
     for cut in range(commands):
         world = _World(make_wallet)
         if world.sell(tear=cut) is not None:
@@ -126,14 +106,14 @@ def purchase_write_campaign(make_wallet: Callable[[], MeterWallet]) -> Figures:
     return figures
 
 
-def meter_session_campaign(make_wallet: Callable[[], MeterWallet]) -> Figures:
+def meter_session_campaign(make_wallet: Callable[[], MeterWallet]) -> TearingFigures:
     """The meter's insertion after vend 2 pulled before each of its commands; the customer
     inserts the card again (the station refuses a third vend until the return-write record
     shows vend 2)."""
     world = _World(make_wallet)
     world.sell()
     commands = world.insert()
-    figures = Figures()
+    figures = TearingFigures()
     for cut in range(commands):
         world = _World(make_wallet)
         world.sell()

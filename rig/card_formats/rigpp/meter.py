@@ -47,6 +47,7 @@ from rig.card_formats.interface import (
     InsertionOutcome,
     MeterWallet,
 )
+from rig.card_formats.meter_rules import parameter_levels
 from rig.credit_unit import CreditUnit
 from rig.errors import CardError
 from rig.meter.card_errors import CardErrorCode
@@ -324,12 +325,8 @@ class MeterCardTerminal:
         plan.new_key = (rec.new_revision, new_key)
 
     def threshold_levels(self, p: ParameterRecord) -> dict[str, Decimal]:
-        """A parameter set's credit levels in the meter's unit (a hoarding limit of 0 = none:
-        the largest credit a card can carry)."""
-        units = self.engine.from_units
-        return {"alarm1": units(p.alarm1), "alarm2": units(p.alarm2),
-                "overdraft_limit": units(p.overdraft_limit),
-                "hoarding_limit": units(p.hoarding_limit or 0xFFFFFFFF)}
+        """A parameter set's credit levels in the meter's unit (a mutant meter overrides it)."""
+        return parameter_levels(self.engine, p)
 
     # -- phase 2: apply ----------------------------------------------------------------
     def _apply(self, plan: _Plan, now: datetime) -> None:

@@ -17,6 +17,7 @@ from enum import IntEnum
 from typing import ClassVar, TypeVar
 
 from rig.card.apdu import RecordError
+from rig.card_formats.readback_registers import ReadbackRegisters
 
 LAYOUT_VERSION = 1
 IDENTITY_AT, IDENTITY_SIZE = 0x04, 28
@@ -253,38 +254,20 @@ class ClearBlock(_Block):
             raise RecordError(cls.NAME, "action", f"{action:02X}h is no clear action") from None
 
 
-@dataclass(frozen=True)
-class ReadbackBlock(_Block):
-    """What the meter writes back: its registers, the last refusal of one of its cards, and
-    the meter's own MAC over them (the card has no keys: the meter computes it under its
-    readback key). The record the centre receives is these 64 bytes (``rig.readback_formats``
-    "sle4442-v1")."""
+@dataclass(frozen=True, kw_only=True)
+class ReadbackBlock(ReadbackRegisters, _Block):
+    """What the meter writes back: its registers (:class:`ReadbackRegisters`), the last
+    refusal of one of its cards, and the meter's own MAC over them (the card has no keys: the
+    meter computes it under its readback key). The record the centre receives is these 64
+    bytes (``rig.readback_formats`` "sle4442-v1")."""
 
     NAME: ClassVar[str] = "READBACK"
     SIZE: ClassVar[int] = READBACK_SIZE
     _FMT: ClassVar[str] = ">BBH6sBBIIIIIIHHHHIHBH8sx"
     SIGNED: ClassVar[int] = 53  # the MAC covers bytes 0..52
 
-    generation: int
-    meter_no: str
     unit: UnitCode
-    relay_open: bool
-    alarm_active: bool
-    energy_wh: int
-    remaining: int
-    overdraft: int
-    purchase_count: int
-    last_sequence: int
-    cumulative_purchase: int
-    alarm_count: int
-    cutoff_count: int
-    tamper_count: int
-    power_down_count: int
-    timestamp: datetime  # UTC, whole seconds
-    tariff_version: int
     refusal_code: int = 0  # State Grid card error code of the last refusal (0 = none)
-    refusal_count: int = 0
-    mac: bytes = bytes(MAC_SIZE)  # AES-CMAC/8 under the meter's readback MAC key
 
     def signed(self) -> bytes:
         """The bytes the meter's MAC covers."""
@@ -317,10 +300,10 @@ class ReadbackBlock(_Block):
         if tag != READBACK_TAG or version != LAYOUT_VERSION:
             raise RecordError(cls.NAME, "tag", f"{tag:02X}h {version:02X}h is not an SLE 4442 "
                               "readback of layout 1")
-        return cls(gen, meter_from_bcd(cls.NAME, meter), _unit(cls.NAME, unit),
-                   bool(flags & 1), bool(flags & 2), energy, remaining, overdraft, count, last,
-                   cumulative, alarms, cutoffs, tampers, downs,
-                   EPOCH + timedelta(seconds=seconds), tver, code, refusals, tag_)
+        return cls(gen, meter_from_bcd(cls.NAME, meter), bool(flags & 1), bool(flags & 2),
+                   energy, remaining, overdraft, count, last, cumulative, alarms, cutoffs,
+                   tampers, downs, EPOCH + timedelta(seconds=seconds), tver, refusals, tag_,
+                   unit=_unit(cls.NAME, unit), refusal_code=code)
 
 
 def _mac(tag: bytes) -> bytes:

@@ -21,7 +21,6 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from rig.card.apdu import CardRemovedError, RecordError
@@ -239,7 +238,7 @@ class SLE4442MeterReader:
             raise _Refused("parameter card carries no parameters",
                            CardErrorCode.CARD_FILE_FORMAT_ERROR)
         try:
-            self.wallet.thresholds_with(**self._levels(p))
+            self.wallet.thresholds_with(**parameter_levels(self.wallet, p))
         except ValueError as e:
             raise _Refused(str(e), CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
         plan.parameters = p
@@ -249,11 +248,6 @@ class SLE4442MeterReader:
         if c is None:
             raise _Refused("clear card carries no command", CardErrorCode.CARD_FILE_FORMAT_ERROR)
         plan.clear = c
-
-    def _levels(self, p: layout.ParameterBlock) -> dict[str, Decimal]:
-        return parameter_levels(self.wallet, alarm1=p.alarm1, alarm2=p.alarm2,
-                                overdraft_limit=p.overdraft_limit,
-                                hoarding_limit=p.hoarding_limit)
 
     # -- phase 2: apply -----------------------------------------------------------------
     def _apply(self, plan: _Plan, now: datetime) -> None:
@@ -271,7 +265,7 @@ class SLE4442MeterReader:
             if q.version <= self.parameters_version:
                 msgs.append(f"parameters {q.version} already applied")
             else:
-                w.set_thresholds(**self._levels(q))
+                w.set_thresholds(**parameter_levels(w, q))
                 if q.tariff_version:
                     w.apply_tariff(q.tariff_version, q.price_per_kwh)
                 self.parameters_version, plan.changed = q.version, True

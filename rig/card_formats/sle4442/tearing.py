@@ -11,35 +11,18 @@ bench/faults.py; the wallet (the meter's registers) comes from the caller.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 from rig.card.keys import lab_test_key
-from rig.card_formats.interface import MasterKeys, MeterWallet, Purchase
+from rig.card_formats.interface import MasterKeys, MeterWallet
 from rig.card_formats.sle4442 import layout
 from rig.card_formats.sle4442.card import WriterSlot
 from rig.card_formats.sle4442.format import SLE4442
+from rig.card_formats.tearing import C1, C2, NOW, TearingFigures, tearing_vend, wallet_credit
 from rig.errors import CardError
 
 METER = "000000001001"
 SERIAL = "5A4C453434343201"
-NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-C1, C2 = 3000, 2500  # credit units of vends 1 and 2
-
-
-@dataclass
-class Figures:
-    cases: int = 0
-    lost: int = 0  # cases that ended with less credit applied than sold
-    duplicated: int = 0  # cases that ended with more
-    unrecovered: int = 0  # cases whose readback never caught up with the meter
-
-
-def _vend(seq: int, credit: int) -> Purchase:
-    return Purchase(meter_no=METER, card_serial=SERIAL, sequence=seq, credit=credit,
-                    credit_unit="money_cents", tariff_version=0, price_per_kwh=Decimal(0),
-                    key_revision=1)
 
 
 class _World:
@@ -54,14 +37,9 @@ class _World:
         self.writer = SLE4442.station_writer(self.keys, options={"dialect": dialect})
         self.wallet = make_wallet()
         self.reader = SLE4442.meter_reader(self.wallet, METER, self.keys, key_revision=1)
-        self.start = self._credit()
-        self.writer.write_purchase(WriterSlot(self.card), _vend(1, C1))
+        self.start = wallet_credit(self.wallet)
+        self.writer.write_purchase(WriterSlot(self.card), tearing_vend(METER, SERIAL, 1, C1))
         self.insert()
-
-    def _credit(self) -> int:
-        """The customer's credit in card units (remaining less overdraft)."""
-        values = self.wallet.readback_values(NOW)
-        return int(values["remaining"]) - int(values["overdraft"])
 
     def insert(self, tear: int | None = None) -> None:
         self.card.tear_after(tear)
@@ -74,27 +52,27 @@ class _World:
         """Write vend 2; False if the card was pulled."""
         self.card.tear_after(tear)
         try:
-            self.writer.write_purchase(WriterSlot(self.card), _vend(2, C2))
+            self.writer.write_purchase(WriterSlot(self.card), tearing_vend(METER, SERIAL, 2, C2))
         except CardError:
             return False
         finally:
             self.card.tear_after(None)
         return True
 
-    def judge(self, figures: Figures) -> None:
-        applied = self._credit() - self.start
-        figures.cases += 1
-        figures.lost += applied < C1 + C2
-        figures.duplicated += applied > C1 + C2
+    def judge(self, figures: TearingFigures) -> None:
+        """Count the case: the registers against the credit sold, and the readback
+        (unrecovered if it never caught up with the meter)."""
+        applied = wallet_credit(self.wallet) - self.start
         readback = self.writer.read_readback(WriterSlot(self.card))
-        figures.unrecovered += readback.fields["last_sequence"] != 2
+        figures.count(lost=applied < C1 + C2, duplicated=applied > C1 + C2,
+                      unrecovered=readback.fields["last_sequence"] != 2)
 
 
 def purchase_write_campaign(make_wallet: Callable[[], MeterWallet],
-                            dialect: str = "acs") -> Figures:
+                            dialect: str = "acs") -> TearingFigures:
     """Vend 2's purchase block torn after 0..31 bytes; the station writes it again (the
     centre was never told it was written), then the customer inserts the card, twice."""
-    figures = Figures()
+    figures = TearingFigures()
     for cut in range(layout.BLOCK_SIZE):
         world = _World(make_wallet, dialect)
         if world.sell(tear=cut):
@@ -108,10 +86,10 @@ def purchase_write_campaign(make_wallet: Callable[[], MeterWallet],
 
 
 def readback_write_campaign(make_wallet: Callable[[], MeterWallet],
-                            dialect: str = "acs") -> Figures:
+                            dialect: str = "acs") -> TearingFigures:
     """The meter's readback after vend 2 torn after 0..63 bytes; the customer inserts the
     card again (the station refuses a third vend until the readback shows vend 2)."""
-    figures = Figures()
+    figures = TearingFigures()
     for cut in range(layout.READBACK_SIZE):
         world = _World(make_wallet, dialect)
         world.sell()

@@ -59,8 +59,8 @@ def test_registered_under_its_entry_points() -> None:
     assert registry.card_format("sle4442") is SLE4442
     assert SLE4442.options["dialect"] == ("acs", "omnikey")
     assert SLE4442.kinds == {CardKind.USER, CardKind.PARAMETER, CardKind.CHECK, CardKind.CLEAR}
-    raw = layout.ReadbackBlock(1, METER, layout.UnitCode.ENERGY_WH, False, False, 0, 0, 0, 0,
-                               0, 0, 0, 0, 0, 0, layout.EPOCH, 0).to_bytes()
+    raw = layout.ReadbackBlock(1, METER, False, False, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                               layout.EPOCH, 0, unit=layout.UnitCode.ENERGY_WH).to_bytes()
     assert format_for(raw).name == SLE4442.readback_format == "sle4442-v1"
 
 

@@ -96,8 +96,8 @@ def test_bad_fields_are_named() -> None:
 
 def test_newest_readback_skips_a_torn_slot_and_names_the_slot_to_write() -> None:
     def rb(gen: int) -> bytes:
-        return ReadbackBlock(gen, "000000001001", UnitCode.ENERGY_WH, False, False, 0, 0, 0,
-                             0, 0, 0, 0, 0, 0, 0, layout.EPOCH, 0).to_bytes()
+        return ReadbackBlock(gen, "000000001001", False, False, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                             layout.EPOCH, 0, unit=UnitCode.ENERGY_WH).to_bytes()
 
     erased = b"\xff" * 64
     assert layout.newest_readback((erased, erased)) == (0, None)
@@ -111,8 +111,8 @@ def test_newest_readback_skips_a_torn_slot_and_names_the_slot_to_write() -> None
 
 def test_the_generation_wraps_without_sticking_to_an_old_slot() -> None:
     def rb(gen: int) -> bytes:
-        return ReadbackBlock(gen, "000000001001", UnitCode.ENERGY_WH, False, False, 0, 0, 0,
-                             0, 0, 0, 0, 0, 0, 0, layout.EPOCH, 0).to_bytes()
+        return ReadbackBlock(gen, "000000001001", False, False, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                             layout.EPOCH, 0, unit=UnitCode.ENERGY_WH).to_bytes()
 
     nxt, newest = layout.newest_readback((rb(0xFFFF), rb(0)))
     assert (nxt, newest.generation if newest else None) == (0, 0)

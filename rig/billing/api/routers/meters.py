@@ -43,7 +43,8 @@ def register_meter(body: MeterIn, centre: Centre, op: AdminMeters) -> MeterOut:
         body.meter_no, customer_account=body.customer_account, profile=body.profile,
         credit_unit=body.credit_unit, tariff_code=body.tariff_code,
         key_revision=body.key_revision, commissioning_energy_wh=body.commissioning_energy_wh,
-        commissioned_at=body.commissioned_at, hoarding_limit=body.hoarding_limit, actor=op.name)
+        commissioned_at=body.commissioned_at, hoarding_limit=body.hoarding_limit, actor=op.name,
+        sts=None if body.sts is None else body.sts.model_dump())
     return MeterOut.model_validate(info)
 
 

@@ -29,6 +29,7 @@ from rig.billing.api.schemas.fields import (
     _In,
     _Out,
 )
+from rig.billing.api.schemas.sts import StsIdentityIn
 
 
 class CustomerIn(_In):
@@ -139,6 +140,9 @@ class MeterIn(_In):
     hoarding_limit: Annotated[int, Field(gt=0, le=inputs.CREDIT_MAX,
                                          description="credit units (u32); null: no check")] \
         | None = None
+    sts: StsIdentityIn | None = Field(
+        default=None, description="a keypad meter's STS identity, registered with the meter "
+        "in one transaction (a refused identity registers neither)")
 
 
 class MeterOut(_Out):
