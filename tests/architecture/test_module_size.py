@@ -9,16 +9,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 420  # lines per module
 
-# Being split on other branches while this test was written; the lead removes this list at
-# the merge of those splits (an entry that is back within the limit fails the second test).
-SPLIT_ELSEWHERE = frozenset({
-    "rig/card/records.py",
-    "rig/profile.py",
-    "rig/load/driver.py",
-    "rig/billing/centre/facade.py",
-})
-
-
 def lines(path: Path) -> int:
     return len(path.read_text(encoding="utf-8").splitlines())
 
@@ -34,15 +24,9 @@ def oversized(root: Path, exempt: frozenset[str] = frozenset()) -> list[str]:
 
 
 def test_no_module_of_rig_is_over_the_limit() -> None:
-    offenders = oversized(ROOT, SPLIT_ELSEWHERE)
+    offenders = oversized(ROOT)
     assert not offenders, (f"modules over {LIMIT} lines, split them by job "
                            f"(docs/architecture.md): {'; '.join(offenders)}")
-
-
-def test_every_exempt_module_is_still_over_the_limit() -> None:
-    stale = sorted(m for m in SPLIT_ELSEWHERE
-                   if not (ROOT / m).exists() or lines(ROOT / m) <= LIMIT)
-    assert not stale, f"split already: drop them from SPLIT_ELSEWHERE: {', '.join(stale)}"
 
 
 def test_an_oversized_module_is_named_with_its_line_count(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rig.billing.centre.sts_desk import carried_wh
+from rig.billing.centre.sts_amounts import carried_wh
 from rig.sts import amount, sta, tokens
 from rig.sts import token as tk
 from rig.sts.errors import StsError, TokenCrcError

@@ -28,7 +28,7 @@ from rig.billing.centre.lookup import committed_meanwhile, pending_parameters
 from rig.billing.centre.rows import debt_info
 from rig.billing.centre.sales import context
 from rig.billing.centre.sales.sale_db import SaleDb
-from rig.billing.centre.sts_desk import WH_PER_STEP, carried, cents_per_step
+from rig.billing.centre.sts_amounts import WH_PER_STEP, carried, cents_per_step
 from rig.billing.tariffs import CENT, TariffError, price_vend
 from rig.billing.types import (
     CreditUnit,
