@@ -325,7 +325,7 @@ def sim(
     json_: Annotated[bool, typer.Option("--json", help="first stdout line: parts as JSON")] = False,
     time_scale: Annotated[float, typer.Option(help="bench seconds per real second")] = 3600.0,
     reader: Annotated[
-        int | None, typer.Option(help="vpcd reader index (default: first free)")
+        int | None, typer.Option(help="virtual reader slot index (default: first free)")
     ] = None,
     wire_pacing: Annotated[
         bool, typer.Option(help="hold meter replies for their wire time at the profile's baud")
