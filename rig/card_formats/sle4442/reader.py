@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rig.card.apdu import CardRemovedError, RecordError
@@ -231,6 +232,11 @@ class SLE4442MeterReader:
                            CardErrorCode.HOARDING_LIMIT_EXCEEDED)
         plan.purchase = p
 
+    def _levels(self, block: layout.ParameterBlock) -> dict[str, Decimal]:
+        """The parameter card's levels in the wallet's unit: one method, so the firmware has
+        one place that reads them (a mutant meter that ignores the card overrides it)."""
+        return parameter_levels(self.wallet, block)
+
     def _check_parameters(self, plan: _Plan) -> None:
         p: layout.ParameterBlock | None = self._block(layout.ParameterBlock, plan,
                                                        layout.PARAMETERS_AT)
@@ -238,7 +244,7 @@ class SLE4442MeterReader:
             raise _Refused("parameter card carries no parameters",
                            CardErrorCode.CARD_FILE_FORMAT_ERROR)
         try:
-            self.wallet.thresholds_with(**parameter_levels(self.wallet, p))
+            self.wallet.thresholds_with(**self._levels(p))
         except ValueError as e:
             raise _Refused(str(e), CardErrorCode.CARD_FILE_FORMAT_ERROR) from None
         plan.parameters = p
@@ -265,7 +271,7 @@ class SLE4442MeterReader:
             if q.version <= self.parameters_version:
                 msgs.append(f"parameters {q.version} already applied")
             else:
-                w.set_thresholds(**parameter_levels(w, q))
+                w.set_thresholds(**self._levels(q))
                 if q.tariff_version:
                     w.apply_tariff(q.tariff_version, q.price_per_kwh)
                 self.parameters_version, plan.changed = q.version, True
