@@ -134,11 +134,13 @@ class EmulatedMeter:
         with self.world.lock:
             if not self.powered:
                 return
-            self.world.advance()
+            # The grid goes first (integrated up to this instant), then the registers are
+            # saved: energy the bench clock runs on while the image is written is no one's,
+            # not the load's alone (a loaded machine took milliseconds, minutes of bench time).
+            self.world.set_outage(True)
             self.log.last_power_down = self.world.clock.now()
             self._nvm = self.nvm_image()
             self.powered = False
-            self.world.set_outage(True)
             nvm.wipe(self.engine, self.profile)
             if self.esam is not None:
                 self.esam.end_identity()  # the session lives in RAM

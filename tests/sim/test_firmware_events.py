@@ -26,7 +26,7 @@ from rig.sim.emulated_bench import EmulatedBench, lab_master_key
 from rig.sim.meter_firmware import PowerFailure
 from rig.station.vending_station import VendingStation
 
-from .test_firmware_protocols import EPOCH, Bench
+from .test_firmware_protocols import EPOCH, Bench, H
 
 SERIAL = "C0FFEE0000000042"
 PASSWORD = bytes.fromhex("02000000")  # the money profile's
@@ -72,6 +72,29 @@ def test_iec_meter_shows_cover_and_power_failures_in_its_readout() -> None:
         assert int(values["C.5.0"], 16) & ST_COVER_OPEN
     finally:
         b.close()
+
+
+def test_energy_while_the_image_is_saved_is_neither_the_meters_nor_the_loads(
+        money: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The supply is cut before the registers are saved: bench time that passes while the
+    EEPROM image is written (milliseconds on a loaded machine, minutes of bench time at
+    36000x) draws nothing, so the meter's energy and the load's stay equal across the cut."""
+    e = money.meter.engine
+    e.apply_purchase(7, 5_000, money.clock.now())
+    money.load(2000)
+    money.hours(1)
+    saving = money.meter.nvm_image
+
+    def slow_image() -> bytes:
+        money.clock.t += 0.1 * H  # six bench minutes pass while the image is written
+        return saving()
+
+    monkeypatch.setattr(money.meter, "nvm_image", slow_image)
+    money.meter.power_down()
+    monkeypatch.undo()
+    money.meter.power_up()
+    money.hours(1)
+    assert e.energy_wh == money.world.load_energy_wh().quantize(Decimal(1)) == 4000
 
 
 def test_power_cycle_mid_consumption_keeps_every_register(money: Bench) -> None:
