@@ -9,16 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from rig.billing import open_billing
 from rig.billing.bank import Creditor, export_debits, payments, register_mandate
 from rig.billing.currency import set_centre_currency
+from rig.cli.main import app
 from tests.billing.ledger import T0, Clock, add_meter, readback
 
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite.*Decimal objects natively")
@@ -29,10 +30,13 @@ CREDITOR = Creditor("Prepaid Power Utility", "DE89370400440532013000", "COBADEFF
 
 
 def rig(db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The installed command, as an operator runs it."""
-    return subprocess.run([sys.executable, "-m", "rig.cli.main", "billing", *args, "--db", db],
-                          capture_output=True, text=True, timeout=120,
-                          env={"COLUMNS": "250", "PATH": "/usr/bin:/bin"})
+    """``rig billing ...`` as an operator types it, run in this process (a new interpreter per
+    command paid its imports, about 2 s each, 18 times here; the command as a subprocess is
+    test_cli_billing's test_rig_billing_as_a_subprocess_uses_the_env_database)."""
+    done = CliRunner().invoke(app, ["billing", *args, "--db", db],
+                              env={"COLUMNS": "250", "RIG_BILLING_PASSWORD": None,
+                                   "RIG_BILLING_TOKEN": None, "RIG_BILLING_OPERATOR": None})
+    return subprocess.CompletedProcess(args, done.exit_code, done.stdout, done.stderr)
 
 
 @pytest.fixture
