@@ -10,8 +10,10 @@ for every shared name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 READBACK_MAC_SIZE = 8  # AES-CMAC/8 under the meter's readback MAC key
 
@@ -38,3 +40,18 @@ class ReadbackRegisters:
     tariff_version: int
     refusal_count: int = 0  # insertions the meter refused
     mac: bytes = bytes(READBACK_MAC_SIZE)  # the meter's MAC, for the centre
+
+
+# The shared registers a meter wallet's ``readback_values()`` gives under these same names.
+_COUNTED = ("energy_wh", "remaining", "overdraft", "purchase_count", "last_sequence",
+            "cumulative_purchase", "alarm_count", "cutoff_count", "tamper_count",
+            "power_down_count", "tariff_version")
+
+
+def registers_now(values: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    """The shared registers of a record written at ``at``, from the wallet's
+    ``readback_values(at)``: every format's reader fills them alike and adds its own."""
+    return {"relay_open": bool(values["relay_open"]),
+            "alarm_active": bool(values["alarm_active"]),
+            **{name: values[name] for name in _COUNTED},
+            "timestamp": at.replace(microsecond=0)}

@@ -26,6 +26,7 @@ from rig.card_formats.esam_cpu.apdus import CardClient, return_mac_input
 from rig.card_formats.esam_cpu.layout import CardType
 from rig.card_formats.interface import CardRefusal, InsertionOutcome, MeterWallet
 from rig.card_formats.meter_rules import apply_vend_alarms, parameter_levels
+from rig.card_formats.readback_registers import registers_now
 from rig.errors import CardError
 from rig.esam.esam import WALLET_MAX, Esam, EsamError, EsamRefusal
 from rig.esam.keys import KeyId
@@ -353,17 +354,10 @@ class EsamCpuMeterReader:
     # -- phase 3: return-write ----------------------------------------------------------
     def return_record(self, at: datetime, serial: str, generation: int) -> layout.ReturnRecord:
         """The meter's running information, MAC'd under its readback key for the centre."""
-        v = self.wallet.readback_values(at)
         record = layout.ReturnRecord(
             generation=generation, meter_no=self.meter_no, card_serial=serial,
-            credit_unit=self.wallet.credit_unit, relay_open=bool(v["relay_open"]),
-            alarm_active=bool(v["alarm_active"]), energy_wh=v["energy_wh"],
-            remaining=v["remaining"], overdraft=v["overdraft"],
-            purchase_count=v["purchase_count"], last_sequence=v["last_sequence"],
-            cumulative_purchase=v["cumulative_purchase"], alarm_count=v["alarm_count"],
-            cutoff_count=v["cutoff_count"], tamper_count=v["tamper_count"],
-            power_down_count=v["power_down_count"], timestamp=at.replace(microsecond=0),
-            tariff_version=v["tariff_version"], abnormal=self.last_abnormal,
+            credit_unit=self.wallet.credit_unit,
+            **registers_now(self.wallet.readback_values(at), at), abnormal=self.last_abnormal,
             refusal_count=self.refusal_count & 0xFFFF, key_state=self.link.key_state)
         key = derive_readback_mac_key(self._readback_key, self.key_revision)
         return replace(record, mac=mac(key, record.signed()))

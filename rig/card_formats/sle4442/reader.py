@@ -29,6 +29,7 @@ from rig.card.keys import derive_readback_mac_key, mac
 from rig.card.session import ApduTransport
 from rig.card_formats.interface import CardRefusal, InsertionOutcome, MeterWallet
 from rig.card_formats.meter_rules import apply_vend_alarms, parameter_levels
+from rig.card_formats.readback_registers import registers_now
 from rig.card_formats.sle4442 import layout
 from rig.card_formats.sle4442.chip import (
     ATR_HEADER,
@@ -292,18 +293,11 @@ class SLE4442MeterReader:
     # -- phase 3: readback --------------------------------------------------------------
     def readback(self, at: datetime, generation: int) -> layout.ReadbackBlock:
         """The meter's registers as the next readback, MAC'd under its readback key."""
-        v = self.wallet.readback_values(at)
         block = layout.ReadbackBlock(
             generation=generation, meter_no=self.meter_no,
-            unit=layout.UNITS[self.wallet.credit_unit], relay_open=bool(v["relay_open"]),
-            alarm_active=bool(v["alarm_active"]), energy_wh=v["energy_wh"],
-            remaining=v["remaining"], overdraft=v["overdraft"],
-            purchase_count=v["purchase_count"], last_sequence=v["last_sequence"],
-            cumulative_purchase=v["cumulative_purchase"], alarm_count=v["alarm_count"],
-            cutoff_count=v["cutoff_count"], tamper_count=v["tamper_count"],
-            power_down_count=v["power_down_count"], timestamp=at.replace(microsecond=0),
-            tariff_version=v["tariff_version"], refusal_code=self.refusal_code,
-            refusal_count=self.refusal_count & 0xFFFF)
+            unit=layout.UNITS[self.wallet.credit_unit],
+            **registers_now(self.wallet.readback_values(at), at),
+            refusal_code=self.refusal_code, refusal_count=self.refusal_count & 0xFFFF)
         key = derive_readback_mac_key(self._readback_key, self.key_revision)
         return replace(block, mac=mac(key, block.signed()))
 
