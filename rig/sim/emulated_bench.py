@@ -179,7 +179,7 @@ class EmulatedBench:
         """Stop every part that started; safe to call twice and after a failed start."""
         for stop in (
             self._control.stop,
-            self._unplug_card,
+            self._unplug_card_at_stop,
             self.world.stop,
             self._scpi.stop,
             self._pty.stop,
@@ -200,10 +200,13 @@ class EmulatedBench:
         self.stop()
 
     # -- the card courier --------------------------------------------------------------
-    def _unplug_card(self) -> None:
+    def _unplug_card(self, *, until_seen: bool = True) -> None:
         for link in (self._link, self._issue_link):
             if link is not None and link.inserted:
-                link.remove()
+                link.remove(until_seen=until_seen)
+
+    def _unplug_card_at_stop(self) -> None:
+        self._unplug_card(until_seen=False)
 
     def move_card(self, to: CardPlace) -> InsertionOutcome | None:
         """Move the card; an insertion into the meter runs the meter's card session."""

@@ -176,8 +176,11 @@ class VpcdLink:
                 name=f"vicc-{self.slot.reader_name}")
             self._thread.start()
 
-    def remove(self) -> None:
-        """Pull the card: close the socket (the reader then reports no card) and join."""
+    def remove(self, *, until_seen: bool = True) -> None:
+        """Pull the card: close the socket, join, and (``until_seen``) return once pcscd
+        reports the reader empty, so that whoever asks PC/SC next (a writer waiting for a
+        card, a relay) finds the card gone rather than pcscd's still-powered session of it.
+        A bench that is stopping passes False: the next insert into the slot waits anyway."""
         with self._state_lock:
             sock, self._sock = self._sock, None
             thread, self._thread = self._thread, None
@@ -187,6 +190,8 @@ class VpcdLink:
                 sock.close()
             if thread is not None:
                 thread.join(timeout=5)
+            if sock is not None and until_seen:
+                wait_until_reader_empty(self.slot.reader_name)
 
     def __enter__(self) -> VpcdLink:
         self.insert()
@@ -194,7 +199,7 @@ class VpcdLink:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.remove()
+        self.remove(until_seen=exc is None)
 
     def _serve(self, sock: socket.socket) -> None:
         handle, send = self._handle, sock.sendall

@@ -99,6 +99,21 @@ def test_insert_and_remove_are_each_one_event(slot: VpcdSlot, ctx: int) -> None:
         link.remove()
 
 
+def test_a_removed_card_is_gone_to_pcsc_when_remove_returns(slot: VpcdSlot, ctx: int) -> None:
+    """The bench's card courier relies on this: right after a move to the hand, a writer or
+    relay asking PC/SC must find the reader empty, not pcscd's still-powered session."""
+    link = VpcdLink(VirtualCard(CardApplication()), slot)
+    try:
+        for _ in range(20):
+            link.insert()
+            with PcscReader(slot.reader_name).wait_for_card(5) as conn:
+                conn.transmit(select_aid().to_bytes())
+                link.remove()
+                assert _state(ctx, slot.reader_name) & S.SCARD_STATE_EMPTY
+    finally:
+        link.remove()
+
+
 def test_apdus_round_trip(slot: VpcdSlot) -> None:
     link = VpcdLink(VirtualCard(CardApplication()), slot)
     info = CardInfo(CardType.USER, "00000000000000A1", "123456789012", 1, 7)
