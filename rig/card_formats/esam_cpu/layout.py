@@ -21,6 +21,8 @@ from typing import ClassVar
 
 from rig.card.apdu import RecordError
 from rig.card.readback_format import FIELDS as READBACK_FIELDS
+from rig.card_formats.field_units import PRICE_SCALE, price_units
+from rig.card_formats.field_units import unsigned as _u
 from rig.card_formats.interface import ENERGY_WH, MONEY_CENTS, CardKind
 from rig.card_formats.readback_registers import ReadbackRegisters
 from rig.esam.keys import KeyId, KeyState
@@ -37,7 +39,6 @@ EF_SIZES = {FID_SERIAL: 8, FID_INFO: 64, FID_PARAMETERS: 48, FID_RETURN: 80,
 DF_FILES = (FID_INFO, FID_PARAMETERS, FID_RETURN, FID_KEY_UPDATE)
 CARD_KEYS = (KeyId.CARD_ISSUE, KeyId.CARD_INTERNAL, KeyId.CARD_EXTERNAL, KeyId.CARD_RETURN)
 OFFICE_MAC_LEN = 4
-PRICE_SCALE = Decimal("0.0001")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 RETURN_TAG = 0x52  # "R"
 LAYOUT_VERSION = 1
@@ -85,12 +86,6 @@ def revision_of(state: KeyState) -> int:
     return 0 if state is KeyState.PUBLIC else 1
 
 
-def _u(name: str, field: str, value: int, size: int) -> int:
-    if not 0 <= value < 1 << (8 * size):
-        raise RecordError(name, field, f"{value} outside 0..{(1 << (8 * size)) - 1}")
-    return value
-
-
 def bcd(name: str, field: str, digits: str) -> bytes:
     if len(digits) != 12 or not digits.isascii() or not digits.isdigit():
         raise RecordError(name, field, f"must be 12 decimal digits, got {digits!r}")
@@ -112,14 +107,6 @@ def serial_bytes(name: str, card_serial: str) -> bytes:
     if len(raw) != 8:
         raise RecordError(name, "card_serial", f"must be 16 hex digits, got {card_serial!r}")
     return raw
-
-
-def price_units(name: str, price: Decimal) -> int:
-    scaled = price / PRICE_SCALE
-    if scaled != scaled.to_integral_value() or not 0 <= scaled <= 0xFFFFFFFF:
-        raise RecordError(name, "price_per_kwh", f"{price} is not a whole number of "
-                          f"{PRICE_SCALE} within 4 bytes")
-    return int(scaled)
 
 
 def unit_name(name: str, code: int) -> str:

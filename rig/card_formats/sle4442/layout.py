@@ -17,6 +17,8 @@ from enum import IntEnum
 from typing import ClassVar, TypeVar
 
 from rig.card.apdu import RecordError
+from rig.card_formats.field_units import PRICE_SCALE, price_units
+from rig.card_formats.field_units import unsigned as _u
 from rig.card_formats.readback_registers import ReadbackRegisters
 
 LAYOUT_VERSION = 1
@@ -31,7 +33,6 @@ CLEAR_SIZE = 16
 READBACK_SIZE = 64
 READBACK_TAG = 0x53  # "S"
 MAC_SIZE = 8
-PRICE_SCALE = Decimal("0.0001")  # prices in 1/10000 of the money unit per kWh
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 ERASED = 0xFF
 
@@ -68,20 +69,6 @@ def meter_from_bcd(name: str, raw: bytes) -> str:
     if not text.isdigit():
         raise RecordError(name, "meter_no", f"{raw.hex(' ').upper()} is not BCD")
     return text
-
-
-def price_units(name: str, price: Decimal) -> int:
-    scaled = price / PRICE_SCALE
-    if scaled != scaled.to_integral_value() or not 0 <= scaled <= 0xFFFFFFFF:
-        raise RecordError(name, "price_per_kwh", f"{price} is not a whole number of "
-                          f"{PRICE_SCALE} within 4 bytes")
-    return int(scaled)
-
-
-def _u(name: str, field: str, value: int, size: int) -> int:
-    if not 0 <= value < 1 << (8 * size):
-        raise RecordError(name, field, f"{value} outside 0..{(1 << (8 * size)) - 1}")
-    return value
 
 
 def _seal(body: bytes) -> bytes:
