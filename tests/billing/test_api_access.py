@@ -58,7 +58,7 @@ def sale(request_id: str, station: str = STATION, amount: str = "10.00") -> dict
 
 def test_a_cashier_token_cannot_sell_at_a_station_it_is_not_bound_to(
         centre: BillingCentre, env: Seed) -> None:
-    with serving(centre) as url, httpx.Client(base_url=url) as http:
+    with serving(centre) as url, httpx.Client(timeout=60, base_url=url) as http:
         r = http.post("/vends", headers=env.auth("cashier"), json=sale("at-agent", AGENT_DESK))
         assert r.status_code == 403, r.text
         assert (f"may sell at {STATION}, not at station '{AGENT_DESK}'"
@@ -77,7 +77,7 @@ def test_a_cashier_sells_only_inside_a_session_open_at_that_station(
     centre.register_operator("dave", "cashier")
     dave = centre.create_api_token("dave", actor="ann", stations=[STATION, AGENT_DESK]).secret
     auth = {"Authorization": f"Bearer {dave}"}
-    with serving(centre) as url, httpx.Client(base_url=url, headers=auth) as http:
+    with serving(centre) as url, httpx.Client(timeout=60, base_url=url, headers=auth) as http:
         r = http.post("/vends", json=sale("no-session", AGENT_DESK))
         assert (r.status_code, r.json()["reason"]) == (422, "no_open_session")
         assert "no cashier session open at station 'AGENT-1'" in r.json()["detail"]
@@ -100,7 +100,7 @@ def test_a_cashier_sells_only_inside_a_session_open_at_that_station(
 
 def test_a_supervisor_sells_without_a_session_but_only_at_bound_stations(
         centre: BillingCentre, env: Seed) -> None:
-    with serving(centre) as url, httpx.Client(base_url=url,
+    with serving(centre) as url, httpx.Client(timeout=60, base_url=url,
                                               headers=env.auth("supervisor")) as http:
         assert http.post("/vends", json=sale("sam-1")).status_code == 201
         free = {"meter_no": METER, "credit": 100, "request_id": "free-1",
@@ -110,7 +110,7 @@ def test_a_supervisor_sells_without_a_session_but_only_at_bound_stations(
 
 def test_tokens_expire_and_unbound_tokens_cannot_sell(centre: BillingCentre, env: Seed,
                                                       now: Clock) -> None:
-    with serving(centre) as url, httpx.Client(base_url=url) as http:
+    with serving(centre) as url, httpx.Client(timeout=60, base_url=url) as http:
         admin = env.auth("administrator")
         r = http.post("/tokens", headers=admin, json={
             "operator": "sam", "stations": [STATION], "expires_in_s": 3600})
@@ -140,7 +140,7 @@ def test_tokens_expire_and_unbound_tokens_cannot_sell(centre: BillingCentre, env
 
 def test_api_replies_cannot_be_framed_and_docs_load_only_their_own_scripts(
         centre: BillingCentre, env: Seed) -> None:
-    with serving(centre) as url, httpx.Client(base_url=url) as http:
+    with serving(centre) as url, httpx.Client(timeout=60, base_url=url) as http:
         for path in ("/health", "/openapi.json", "/meters"):
             r = http.get(path, headers=env.auth("cashier"))
             assert r.headers["x-frame-options"] == "DENY", path

@@ -266,8 +266,9 @@ def test_bodies_within_the_limit_still_work(env: Seed, centre: BillingCentre) ->
     with serving(centre) as url:
         big_but_allowed = {"meter_no": METER, "amount": "10.00", "request_id": "r-pad",
                            "station": STATION, "pad": "x" * (DEFAULT_MAX_BODY_BYTES // 2)}
-        r = httpx.post(f"{url}/vends", json=big_but_allowed, headers=env.auth("cashier"))
+        r = httpx.post(f"{url}/vends", json=big_but_allowed, headers=env.auth("cashier"),
+                       timeout=60)
         assert r.status_code == 422 and "body.pad" in r.json()["detail"]  # read and parsed
-        r = httpx.post(f"{url}/vends", headers=env.auth("cashier"), json={
+        r = httpx.post(f"{url}/vends", timeout=60, headers=env.auth("cashier"), json={
             "meter_no": METER, "amount": "10.00", "request_id": "r-ok", "station": STATION})
         assert r.status_code == 201

@@ -33,7 +33,7 @@ def test_concurrent_retries_of_one_vend_over_http_make_one_vend(centre: BillingC
     env = seed(centre)
     body = {"meter_no": METER, "amount": "10.00", "request_id": "same", "station": STATION}
     with (serving(centre) as url,
-          httpx.Client(base_url=url, headers=env.auth("cashier")) as http,
+          httpx.Client(timeout=60, base_url=url, headers=env.auth("cashier")) as http,
           ThreadPoolExecutor(6) as pool):
         replies = list(pool.map(lambda _: http.post("/vends", json=body), range(6)))
     assert {r.status_code for r in replies} == {201}, [r.json() for r in replies]
@@ -46,7 +46,7 @@ def test_concurrent_retries_of_one_free_issue_make_one(centre: BillingCentre) ->
     body = {"meter_no": METER, "credit": 500, "request_id": "free-1", "station": STATION,
             "reason": "outage compensation"}
     with (serving(centre) as url,
-          httpx.Client(base_url=url, headers=env.auth("supervisor")) as http,
+          httpx.Client(timeout=60, base_url=url, headers=env.auth("supervisor")) as http,
           ThreadPoolExecutor(6) as pool):
         replies = list(pool.map(lambda _: http.post("/free-issues", json=body), range(6)))
     assert {r.status_code for r in replies} == {201}, [r.json() for r in replies]
@@ -56,7 +56,8 @@ def test_concurrent_retries_of_one_free_issue_make_one(centre: BillingCentre) ->
 
 def test_concurrent_different_vends_sell_once(centre: BillingCentre) -> None:
     env = seed(centre)
-    with serving(centre) as url, httpx.Client(base_url=url, headers=env.auth("cashier")) as http:
+    with serving(centre) as url, httpx.Client(base_url=url, headers=env.auth("cashier"),
+                                              timeout=60) as http:
         def buy(i: int) -> httpx.Response:
             return http.post("/vends", json={"meter_no": METER, "amount": "10.00",
                                              "request_id": f"desk-{i}", "station": STATION})
@@ -91,14 +92,14 @@ def test_rig_billing_serve_is_a_real_server(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{url}/health").status_code == 200:
+                if httpx.get(f"{url}/health", timeout=60).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "server did not come up"
             time.sleep(0.1)
-        with httpx.Client(base_url=url) as http:
+        with httpx.Client(timeout=60, base_url=url) as http:
             sold = http.post("/vends", headers=env.auth("cashier"), json={
                 "meter_no": METER, "amount": "20.00", "request_id": "tcp-1", "station": STATION})
             assert sold.status_code == 201, sold.text

@@ -140,7 +140,8 @@ def test_rest_api_answers_503_with_retry_after_and_remote_raises_busy(tmp_path: 
             body = {"meter_no": METER, "amount": "12.00", "request_id": "api-busy",
                     "station": STATION}
             with held_lock(url):
-                reply = httpx.post(f"{base}/vends", json=body, headers=env.auth("cashier"))
+                reply = httpx.post(f"{base}/vends", json=body, headers=env.auth("cashier"),
+                                   timeout=60)
                 with pytest.raises(BillingBusy) as busy:
                     remote.vend(METER, AMOUNT, request_id="api-busy", station=STATION,
                                 operator="carol")

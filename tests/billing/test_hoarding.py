@@ -206,10 +206,10 @@ def test_rest_and_remote_expose_set_and_refuse(tmp_path) -> None:
                 commissioned_at=T0, hoarding_limit=20_000)
             assert other.hoarding_limit == 20_000 == admin.meter(other.meter_no).hoarding_limit
             assert admin.meter(METER).hoarding_limit is None
-            denied = httpx.put(f"{url}/meters/{METER}/hoarding-limit",
+            denied = httpx.put(f"{url}/meters/{METER}/hoarding-limit", timeout=60,
                                json={"hoarding_limit": 1000}, headers=env.auth("supervisor"))
             assert denied.status_code == 403
-            bad = httpx.put(f"{url}/meters/{METER}/hoarding-limit",
+            bad = httpx.put(f"{url}/meters/{METER}/hoarding-limit", timeout=60,
                             json={"hoarding_limit": 0}, headers=env.auth("administrator"))
             assert bad.status_code == 422 and "hoarding_limit" in bad.json()["detail"]
             assert admin.set_hoarding_limit(METER, 1_000).hoarding_limit == 1_000

@@ -97,7 +97,8 @@ def test_a_mysql_url_says_which_databases_are_supported(tmp_path: Path) -> None:
 
 
 def vend_over_http(base: str, secret: str, request_id: str) -> httpx.Response:
-    return httpx.post(f"{base}/vends", headers={"Authorization": f"Bearer {secret}"}, json={
+    return httpx.post(f"{base}/vends", timeout=60,
+                      headers={"Authorization": f"Bearer {secret}"}, json={
         "meter_no": METER, "amount": "10.00", "request_id": request_id, "station": STATION})
 
 
@@ -133,7 +134,7 @@ def test_a_read_only_database_is_named(small_disk: Path, tmp_path: Path) -> None
         secret = c.create_api_token("carol", actor="ann", stations=[STATION]).secret
     with open_billing(f"sqlite:///file:{copy}?mode=ro&uri=true", clock=clock()) as c, \
             serving(c) as base:
-        me = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {secret}"})
+        me = httpx.get(f"{base}/me", timeout=60, headers={"Authorization": f"Bearer {secret}"})
         assert me.status_code == 200 and me.json()["name"] == "carol"
         r = vend_over_http(base, secret, "api-ro")
         assert r.status_code == 503, r.text

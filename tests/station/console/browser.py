@@ -15,6 +15,7 @@ import allure
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -79,6 +80,13 @@ def shot(driver: WebDriver, name: str) -> None:
 
 
 def text(driver: WebDriver) -> str:
+    """The page's visible text; read again if the page was replaced between finding its body
+    and reading it (a navigation still landing, as a wait loop polling a form's result sees)."""
+    for _ in range(20):
+        try:
+            return driver.find_element(By.TAG_NAME, "body").text
+        except StaleElementReferenceException:
+            continue
     return driver.find_element(By.TAG_NAME, "body").text
 
 

@@ -66,7 +66,7 @@ def test_a_parallel_burst_of_wrong_passwords_is_throttled(served, centre) -> Non
     assert codes.count(429) >= 195, sorted(set(codes))
     assert codes.count(401) <= 5
     assert codes[150] == 429
-    with httpx.Client(base_url=url) as client:
+    with httpx.Client(timeout=60, base_url=url) as client:
         assert attempt(client, "carol", PASSWORDS["carol"]) == 429  # still locked
     failed = [e for e in centre.audit_log("operator") if e.action == "operator.login_failed"]
     assert len(failed) <= 5
@@ -76,7 +76,7 @@ def test_a_flood_of_login_names_is_bounded_and_keeps_a_locked_name_locked(
         centre: BillingCentre) -> None:
     throttle = LoginThrottle(max_failures=3, lockout_s=300, max_names=20)
     app = create_console_app(centre, station=STATION, secure_cookies=False, throttle=throttle)
-    with serve(app) as url, httpx.Client(base_url=url) as client:
+    with serve(app) as url, httpx.Client(timeout=60, base_url=url) as client:
         assert [attempt(client, "carol", f"guess-{i}-xxxx") for i in range(3)] == [401] * 3
         for i in range(60):
             assert attempt(client, f"nobody-{i:03d}", "some-password") == 401
@@ -96,7 +96,7 @@ def test_every_refused_login_does_the_same_password_hash_work(
         return real(password, salt, n, r, p, dklen)
 
     monkeypatch.setattr(passwords, "_kdf", counted)
-    with httpx.Client(base_url=url) as client:
+    with httpx.Client(timeout=60, base_url=url) as client:
         for name, password in (("nobody", "whatever-1"), ("nopass", "whatever-1"),
                                ("carol", "whatever-1"), ("carol", "")):
             calls.clear()
@@ -108,7 +108,8 @@ def test_every_refused_login_does_the_same_password_hash_work(
 def test_a_password_change_ends_the_sessions_opened_with_the_old_one(served,
                                                                      centre) -> None:
     url, _ = served
-    with httpx.Client(base_url=url) as carol, httpx.Client(base_url=url) as ada:
+    with (httpx.Client(timeout=60, base_url=url) as carol,
+          httpx.Client(timeout=60, base_url=url) as ada):
         assert attempt(carol, "carol", PASSWORDS["carol"]) == 303
         assert carol.get("/").status_code == 200
         assert attempt(ada, "ada", PASSWORDS["ada"]) == 303
@@ -127,7 +128,7 @@ def test_a_busy_session_still_ends_at_its_absolute_lifetime(centre: BillingCentr
     app = create_console_app(centre, station=STATION, secure_cookies=False)
     app.state.console.store = SessionStore(idle_timeout_s=3600, max_age_s=8 * 3600,
                                            clock=lambda: now[0])
-    with serve(app) as url, httpx.Client(base_url=url) as client:
+    with serve(app) as url, httpx.Client(timeout=60, base_url=url) as client:
         assert attempt(client, "carol", PASSWORDS["carol"]) == 303
         for _ in range(15):  # used every half hour for seven and a half hours
             now[0] += 1800
@@ -145,7 +146,7 @@ def _sha256_sources(policy: str, directive: str) -> list[str]:
 
 def test_pages_cannot_be_framed_and_run_only_their_own_scripts(served) -> None:
     url, _ = served
-    with httpx.Client(base_url=url) as client:
+    with httpx.Client(timeout=60, base_url=url) as client:
         assert attempt(client, "carol", PASSWORDS["carol"]) == 303
         for path in ("/login", "/", "/session", "/nowhere"):
             r = client.get(path)

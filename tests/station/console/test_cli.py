@@ -45,7 +45,7 @@ def test_rig_console_serve_serves_one_stations_console(tmp_path: Path, seeded_db
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{url}/login").status_code == 200:
+                if httpx.get(f"{url}/login", timeout=60).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
