@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from rig.card.session import ApduTransport
-from rig.card.trace import ApduTrace
+if TYPE_CHECKING:  # a format's module imports the card driver where it talks to a card
+    from rig.card.session import ApduTransport
+    from rig.card.trace import ApduTrace
 
 MONEY_CENTS = "money_cents"
 ENERGY_WH = "energy_wh"
