@@ -24,9 +24,18 @@ from rig.profile_names import DEFAULT_PROFILE, PROFILES_ENV
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-# `rig billing` and `rig console` import SQLAlchemy, Alembic and matplotlib: only when a command
-# line names them.
-LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, meters, tariffs, "
+# Every command is built when a command line names it (rig.cli.lazy): `rig --help` builds none,
+# `rig profiles` only its own, and `rig billing` and `rig console` (SQLAlchemy, Alembic,
+# matplotlib) are imported only then. The summaries are the top-level help's lines.
+LAZY_GROUPS = {"run": ("rig.cli.main:commands", "Run one full prepaid cycle (default: on an "
+                       "emulated bench) and write its report."),
+               "report": ("rig.cli.main:commands", "Render a run's Allure report (Allure 3) "
+                          "and serve it on 127.0.0.1."),
+               "sim": ("rig.cli.main:commands", "Start an emulated bench and serve it until "
+                       "SIGINT/SIGTERM."),
+               "profiles": ("rig.cli.main:commands", "List the meter profiles (yours, then "
+                            "rig's shipped ones) and check each one."),
+               "billing": ("rig.cli.billing:app", "Billing centre: customers, meters, tariffs, "
                            "vends, readbacks, audit, API."),
                "console": ("rig.cli.console:app", "The vending console of one station: "
                            "cashiers' web pages and its card writer."),
@@ -42,6 +51,14 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Hardware-in-the-loop test rig for IC-card prepaid energy meters.",
 )
+commands = typer.Typer(add_completion=False)  # rig's own commands, each built when named
+
+
+@app.callback()
+def _top_level() -> None:
+    # No options of its own; typer needs a callback to make a group of an app whose commands
+    # are all lazy.
+    pass
 console = Console(stderr=True)  # progress and errors
 result_out = Console()  # the result summary and the report's path: `rig run > out.txt` has them
 
@@ -71,7 +88,7 @@ def _config_problems(e: ValidationError) -> str:
                      f"{str(err['msg']).removeprefix('Value error, ')}" for err in e.errors())
 
 
-@app.command()
+@commands.command()
 def run(
     bench: Annotated[
         Path | None, typer.Option(help="bench config TOML (default: emulated)")
@@ -264,7 +281,7 @@ def _run_mutants(bench: Path | None, profile: str | None, out: Path,
     raise typer.Exit(code)
 
 
-@app.command()
+@commands.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run folder (holding allure-results)")],
     serve: Annotated[bool, typer.Option(help="serve the report over HTTP until Ctrl-C "
@@ -319,7 +336,7 @@ def report(
     console.print("report server stopped")
 
 
-@app.command()
+@commands.command()
 def sim(
     profile: Annotated[str, typer.Option(help="meter profile name or path")] = DEFAULT_PROFILE,
     json_: Annotated[bool, typer.Option("--json", help="first stdout line: parts as JSON")] = False,
@@ -383,7 +400,7 @@ def sim(
     console.print("emulated bench stopped")
 
 
-@app.command()
+@commands.command()
 def profiles(profiles_dir: ProfilesDir = None) -> None:
     """List the meter profiles (yours, then rig's shipped ones) and check each one."""
     from rig.profile import load_profile, profile_dirs, profile_files
