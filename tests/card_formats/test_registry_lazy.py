@@ -19,9 +19,10 @@ from rig.meter.dlt645.client import Dlt645Client
 from rig.meter.iec62056.client import Iec62056Client
 from rig.meter.protocols import PROTOCOLS
 
-DRIVERS = ("rig.card", "rig.card.session", "rig.esam.esam", "rig.esam.crypto", "rig.sts.keys",
-           "rig.meter.dlt645.client", "rig.meter.iec62056.client", "cryptography", "smartcard",
-           "serial")
+# the card, ESAM, STS and meter drivers, and the interface's data classes
+DRIVERS = ("rig.card", "rig.card.session", "rig.card_formats.interface", "rig.esam.esam",
+           "rig.esam.crypto", "rig.sts.keys", "rig.meter.dlt645.client",
+           "rig.meter.iec62056.client", "cryptography", "smartcard", "serial")
 
 
 def _imported_after(code: str) -> dict[str, list[str]]:

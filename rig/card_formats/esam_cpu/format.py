@@ -10,14 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from rig.card_formats.interface import (
-    Attack,
-    CardKind,
-    KeySource,
-    MeterWallet,
-    PurchaseOnCard,
-    StationCardWriter,
-)
+from rig.card_formats.kinds import CardKind
 from rig.errors import CardError, ConfigError
 
 if TYPE_CHECKING:  # the card, the ESAM and their cryptography are imported where a card or
@@ -27,6 +20,13 @@ if TYPE_CHECKING:  # the card, the ESAM and their cryptography are imported wher
     from rig.card_formats.esam_cpu.card import VirtualEsamCpuCard
     from rig.card_formats.esam_cpu.reader import EsamCpuMeterReader
     from rig.card_formats.esam_cpu.writer import EsamCpuWriter
+    from rig.card_formats.interface import (
+        Attack,
+        KeySource,
+        MeterWallet,
+        PurchaseOnCard,
+        StationCardWriter,
+    )
 
 CRYPTO_NOTE = "SM4 in place of SM1 (docs/esam.md)"
 
@@ -95,6 +95,8 @@ class EsamCpuFormat:
         writer.write_raw_info(transport, replace(info, credit=info.credit * 10))
 
     def attacks(self) -> tuple[Attack, ...]:
+        from rig.card_formats.interface import Attack
+
         return (
             Attack("forged_purchase", True,
                    "the card-information file carries the office's MAC under card-purchase, "

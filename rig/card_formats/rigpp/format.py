@@ -7,14 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from rig.card_formats.interface import (
-    Attack,
-    CardKind,
-    KeySource,
-    MeterWallet,
-    PurchaseOnCard,
-    StationCardWriter,
-)
+from rig.card_formats.kinds import CardKind
 from rig.errors import CardError
 
 if TYPE_CHECKING:  # the card driver is imported where a card or meter is made: naming the
@@ -22,6 +15,13 @@ if TYPE_CHECKING:  # the card driver is imported where a card or meter is made: 
     from rig.card.application import CardApplication
     from rig.card.session import ApduTransport
     from rig.card.trace import ApduTrace
+    from rig.card_formats.interface import (
+        Attack,
+        KeySource,
+        MeterWallet,
+        PurchaseOnCard,
+        StationCardWriter,
+    )
     from rig.card_formats.rigpp.meter import MeterCardTerminal
     from rig.card_formats.rigpp.station import RigppStationWriter
 
@@ -81,6 +81,8 @@ class RigppFormat:
         writer.write_raw_purchase(transport, replace(record, credit=record.credit * 10))
 
     def attacks(self) -> tuple[Attack, ...]:
+        from rig.card_formats.interface import Attack
+
         return (Attack(FORGED_PURCHASE, True,
                        "every purchase is MAC'd under the meter key, which no writer holds"),)
 

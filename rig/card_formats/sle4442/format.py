@@ -10,14 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from rig.card_formats.interface import (
-    Attack,
-    CardKind,
-    KeySource,
-    MeterWallet,
-    PurchaseOnCard,
-    StationCardWriter,
-)
+from rig.card_formats.kinds import CardKind
 from rig.card_formats.sle4442 import dialect_names
 from rig.errors import CardError, ConfigError
 
@@ -25,6 +18,13 @@ if TYPE_CHECKING:  # the chip, dialects and card driver are imported where a car
     # made: naming the format (a profile's [card] section) does not load them
     from rig.card.session import ApduTransport
     from rig.card.trace import ApduTrace
+    from rig.card_formats.interface import (
+        Attack,
+        KeySource,
+        MeterWallet,
+        PurchaseOnCard,
+        StationCardWriter,
+    )
     from rig.card_formats.sle4442.card import VirtualSLE4442
     from rig.card_formats.sle4442.reader import SLE4442MeterReader
     from rig.card_formats.sle4442.writer import SLE4442Writer
@@ -105,6 +105,8 @@ class SLE4442Format:
         client.write(layout.PURCHASE_AT, replace(block, credit=genuine.credit * 10).to_bytes())
 
     def attacks(self) -> tuple[Attack, ...]:
+        from rig.card_formats.interface import Attack
+
         return (
             Attack("forged_purchase", False,
                    "a memory card has no cryptography: whoever knows the meter's PSC writes a "
