@@ -5,7 +5,10 @@ Run from the repo root: ``.venv/bin/python bench/cli_start.py [--repeat N] [--ba
 The three commands run in turn, N rounds (default 9), so a load that comes and goes touches
 each alike; each figure is the median and the minimum of its rounds, wall time (process start
 to exit) and CPU time (user + system: on a loaded machine the wall time waits for a core, the
-CPU time does not). ``--base DIR`` also times an older checkout's commands in the same rounds
+CPU time does not). Whether rig's modules start from cached bytecode is printed beside the
+figures: with PYTHONDONTWRITEBYTECODE set and no __pycache__ in the checkout (a fresh worktree)
+every start compiles each rig module it imports, which an installed rig never does. ``--base
+DIR`` also times an older checkout's commands in the same rounds
 (e.g. ``git worktree add /tmp/base f0c4eca``), run from DIR with DIR first on PYTHONPATH and
 this interpreter. bench/suite.py prints the same rows. Prints a table and, last, one flat JSON
 line.
@@ -14,6 +17,7 @@ line.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -79,6 +83,13 @@ def rig_commands(base: Path | None = None) -> dict[str, tuple[list[str], Path, d
     return commands
 
 
+def bytecode_cached(root: Path) -> bool:
+    """Does `rig/cli/main.py` under `root` start from a .pyc at least as new as its source?"""
+    source = root / "rig" / "cli" / "main.py"
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    return cached.exists() and cached.stat().st_mtime >= source.stat().st_mtime
+
+
 def print_rows(timed: dict[str, Timed]) -> None:
     print(f"{'command line':<48} {'wall s':>9} {'min':>7} {'CPU s':>7} {'min':>7}")
     for name, t in timed.items():
@@ -108,8 +119,11 @@ def main() -> None:
     timed = side_by_side(rig_commands(args.base.resolve() if args.base else None), args.repeat)
     print_rows(timed)
     load = max(load, os.getloadavg()[0])
-    print(f"load average (1 min) up to {load:.1f}; goal: wall ≤ {GOAL_S} s for each rig row")
-    print(json.dumps({**figures(timed), "load_avg_1m": round(load, 1)}))
+    cached = bytecode_cached(REPO)
+    print(f"load average (1 min) up to {load:.1f}; goal: wall ≤ {GOAL_S} s for each rig row; "
+          f"rig's bytecode {'cached' if cached else 'NOT cached (compiled at every start)'}")
+    print(json.dumps({**figures(timed), "load_avg_1m": round(load, 1),
+                      "rig_bytecode_cached": int(cached)}))
 
 
 if __name__ == "__main__":
