@@ -427,4 +427,7 @@ def profiles(profiles_dir: ProfilesDir = None) -> None:
 
 
 if __name__ == "__main__":
+    # `python -m rig.cli.main`: the lazy entries "rig.cli.main:commands" find this module
+    # instead of importing a second copy of it.
+    sys.modules.setdefault("rig.cli.main", sys.modules[__name__])
     app()
