@@ -18,7 +18,8 @@ import pytest
 import typer
 
 from rig.cli.lazy import load_entry
-from rig.cli.main import LAZY_GROUPS, app
+from rig.cli.main import app
+from rig.cli.top_level import LAZY_GROUPS
 
 HEAVY = ("sqlalchemy", "alembic", "matplotlib", "pyvisa", "fastapi", "smartcard", "serial",
          "cryptography", "rig.card", "rig.esam.esam", "rig.meter.dlt645", "rig.sim",
