@@ -30,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 
+from cli_start import rig_commands, side_by_side  # noqa: E402
+
 from rig.cli.options import MAX_TIME_SCALE  # noqa: E402
 from rig.profile import available_profiles  # noqa: E402
 
@@ -200,20 +202,6 @@ def fresh_database(workdir: Path, n: int = 3) -> tuple[float, float]:
     return statistics.median(migrated), statistics.median(seeded)
 
 
-def command_wall(args: list[str], repeat: int = 3) -> tuple[float, float]:
-    """Median wall time of a command (each run to its end) and its median CPU time (user +
-    system): on a loaded machine the wall time waits for a core, the CPU time does not."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        subprocess.run(args, cwd=REPO, capture_output=True, check=False)
-        walls.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
-
-
 def rig_run_overhead(workdir: Path) -> tuple[float, float, float]:
     """`rig run` at the maximum time scale: its wall time (process start to exit), the
     simulated waits in it, timed by bench/suite_probe.py, and its CPU time (on a loaded
@@ -251,9 +239,8 @@ def main() -> None:
         if "vpcd" in kinds and kinds[0] != "vpcd":
             with readers_of("vpcd"):
                 polled_moves = rig_round_trips(args.moves)[0]
-        py = command_wall([sys.executable, "-c", "pass"])
-        rig = [sys.executable, "-m", "rig.cli.main"]
-        helps, profs = command_wall([*rig, "--help"]), command_wall([*rig, "profiles"])
+        cli = side_by_side(rig_commands(), repeat=7)  # bench/cli_start.py: in turn, 7 rounds
+        py, helps, profs = ((t.wall, t.cpu) for t in cli.values())
         run_wall, run_sim, run_cpu = rig_run_overhead(work)
         db_migrated, db_seeded = fresh_database(work)
         suites = {} if args.no_suite else {

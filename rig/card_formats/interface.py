@@ -21,25 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from rig.card.session import ApduTransport
-from rig.card.trace import ApduTrace
+from rig.card_formats.kinds import CardKind
+
+if TYPE_CHECKING:  # a format's module imports the card driver where it talks to a card
+    from rig.card.session import ApduTransport
+    from rig.card.trace import ApduTrace
 
 MONEY_CENTS = "money_cents"
 ENERGY_WH = "energy_wh"
-
-
-class CardKind(StrEnum):
-    """What a card is for. A format may lack some kinds (``CardFormat.kinds`` says which)."""
-
-    USER = "user"  # the customer's card: purchases in, readbacks out
-    PARAMETER = "parameter"  # alarm levels, limits, friendly periods, tariff
-    CHECK = "check"  # collects the meter's usage data, changes nothing
-    CLEAR = "clear"  # clears the meter's event counters (or, as a test card, shows state)
-    KEY_CHANGE = "key_change"  # moves the meter to the next key revision
-    REPLACEMENT = "replacement"  # a reissued user card: the meter moves its binding to it
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """Finding card formats: installed ones through the ``rig.card_formats`` entry point group
-(like pytest plugins), plus any registered at run time (a test's own format)."""
+(like pytest plugins), plus any registered at run time (a test's own format).
+
+A format's entry point is loaded the first time that format is asked for, so listing the
+names or validating a profile that names one format does not import every installed one."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from rig.errors import ConfigError
@@ -28,13 +31,26 @@ def unregister(name: str) -> None:
     _registered.pop(name, None)
 
 
+class _Installed:
+    """The installed formats' entry points, each loaded when its format is first asked for."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, EntryPoint] = {ep.name: ep for ep in entry_points(group=GROUP)}
+        self._loaded: dict[str, CardFormat] = {}
+
+    def get(self, name: str) -> CardFormat | None:
+        if name not in self._loaded and name in self.entries:
+            self._loaded[name] = self.entries[name].load()
+        return self._loaded.get(name)
+
+
 @cache
-def _installed() -> dict[str, CardFormat]:
-    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+def _installed() -> _Installed:
+    return _Installed()
 
 
 def names() -> list[str]:
-    return sorted({*_installed(), *_registered})
+    return sorted({*_installed().entries, *_registered})
 
 
 def card_format(name: str = DEFAULT, *, where: str = "[card] format") -> CardFormat:

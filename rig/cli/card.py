@@ -19,7 +19,8 @@ from rig.errors import RigError
 from rig.profile_names import DEFAULT_PROFILE
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Card formats: list them, replay a saved APDU trace.")
+                  help="Card formats: list them, replay a saved APDU trace against a card or "
+                  "a meter.")
 
 
 class Against(StrEnum):

@@ -18,30 +18,27 @@ from rich.markup import escape
 
 from rig.cli import options
 from rig.cli.lazy import lazy_groups
+from rig.cli.top_level import LAZY_GROUPS
 from rig.errors import RigError
 from rig.profile_names import DEFAULT_PROFILE, PROFILES_ENV
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-# `rig billing` and `rig console` import SQLAlchemy, Alembic and matplotlib: only when a command
-# line names them.
-LAZY_GROUPS = {"billing": ("rig.cli.billing:app", "Billing centre: customers, meters, tariffs, "
-                           "vends, readbacks, audit, API."),
-               "console": ("rig.cli.console:app", "The vending console of one station: "
-                           "cashiers' web pages and its card writer."),
-               "sts": ("rig.cli.sts:app", "STS tokens (IEC 62055-41): decoder keys, decode and "
-                       "encode a 20-digit token."),
-               "card": ("rig.cli.card:app", "Card formats: list them, replay a saved APDU "
-                        "trace against a card or a meter."),
-               "lab": ("rig.lab.cli:app", "A lab of many benches on labgrid: places, host, "
-                       "recover, relay.")}
 app = typer.Typer(
     cls=lazy_groups(LAZY_GROUPS),
     add_completion=False,
     no_args_is_help=True,
     help="Hardware-in-the-loop test rig for IC-card prepaid energy meters.",
 )
+commands = typer.Typer(add_completion=False)  # rig's own commands, each built when named
+
+
+@app.callback()
+def _top_level() -> None:
+    # No options of its own; typer needs a callback to make a group of an app whose commands
+    # are all lazy.
+    pass
 console = Console(stderr=True)  # progress and errors
 result_out = Console()  # the result summary and the report's path: `rig run > out.txt` has them
 
@@ -71,7 +68,7 @@ def _config_problems(e: ValidationError) -> str:
                      f"{str(err['msg']).removeprefix('Value error, ')}" for err in e.errors())
 
 
-@app.command()
+@commands.command()
 def run(
     bench: Annotated[
         Path | None, typer.Option(help="bench config TOML (default: emulated)")
@@ -264,7 +261,7 @@ def _run_mutants(bench: Path | None, profile: str | None, out: Path,
     raise typer.Exit(code)
 
 
-@app.command()
+@commands.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run folder (holding allure-results)")],
     serve: Annotated[bool, typer.Option(help="serve the report over HTTP until Ctrl-C "
@@ -319,7 +316,7 @@ def report(
     console.print("report server stopped")
 
 
-@app.command()
+@commands.command()
 def sim(
     profile: Annotated[str, typer.Option(help="meter profile name or path")] = DEFAULT_PROFILE,
     json_: Annotated[bool, typer.Option("--json", help="first stdout line: parts as JSON")] = False,
@@ -383,7 +380,7 @@ def sim(
     console.print("emulated bench stopped")
 
 
-@app.command()
+@commands.command()
 def profiles(profiles_dir: ProfilesDir = None) -> None:
     """List the meter profiles (yours, then rig's shipped ones) and check each one."""
     from rig.profile import load_profile, profile_dirs, profile_files
@@ -410,4 +407,7 @@ def profiles(profiles_dir: ProfilesDir = None) -> None:
 
 
 if __name__ == "__main__":
+    # `python -m rig.cli.main`: the lazy entries "rig.cli.main:commands" find this module
+    # instead of importing a second copy of it.
+    sys.modules.setdefault("rig.cli.main", sys.modules[__name__])
     app()

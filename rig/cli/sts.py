@@ -18,7 +18,8 @@ import typer
 from rig.sts.keys import Encryption
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="STS tokens (IEC 62055-41): decoder keys, decode and encode by hand.")
+                  help="STS tokens (IEC 62055-41): decoder keys, decode and encode a "
+                  "20-digit token.")
 
 
 EncryptionOpt = Annotated[Encryption | None, typer.Option(

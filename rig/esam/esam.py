@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from rig.esam import crypto
+from rig.esam.commissioning import DEFAULT_IDENTITY_MINUTES
 from rig.esam.keys import (
     KeyId,
     KeyService,
@@ -31,7 +32,6 @@ from rig.esam.keys import (
 )
 
 WALLET_MAX = 99_999_999  # cents: 999,999.99, the register's largest value
-DEFAULT_IDENTITY_MINUTES = 5
 RAND2_LEN = 4
 
 

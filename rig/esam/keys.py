@@ -19,18 +19,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from rig.esam import crypto
+from rig.esam.commissioning import KeyState
 
 PUBLIC_KEY_SEED = b"rig ESAM public test keys (SM4 in place of SM1)"  # published: docs/esam.md
 PRIVATE_KEY_LABEL = b"rig ESAM private key/"
-
-
-class KeyState(StrEnum):
-    PUBLIC = "public"  # factory / test keys: every lab knows them
-    PRIVATE = "private"  # the utility's own keys
-
-    @property
-    def code(self) -> int:
-        return 0 if self is KeyState.PUBLIC else 1
 
 
 class KeyId(StrEnum):

@@ -11,8 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from rig.esam.esam import DEFAULT_IDENTITY_MINUTES
-from rig.esam.keys import KeyState
+from rig.esam.commissioning import DEFAULT_IDENTITY_MINUTES, KeyState
 
 
 class EsamSection(BaseModel):

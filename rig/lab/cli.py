@@ -26,7 +26,7 @@ from rig.bench.config import BenchConfig, load_bench_config
 from rig.errors import RigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="A lab of many bench machines on labgrid (docs/lab.md).")
+                  help="A lab of many benches on labgrid: places, host, recover, relay.")
 console = Console(stderr=True)
 Coordinator = Annotated[str | None, typer.Option(
     help="labgrid coordinator HOST:PORT (default: $LG_COORDINATOR, else 127.0.0.1:20408)")]

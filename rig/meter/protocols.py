@@ -5,24 +5,27 @@ codec, client and responder carry it), the profile fields it takes (address rule
 table, default register map, how a register identifier is checked), how the rig opens a
 client on a port and how an emulated meter answers. Nothing else compares kind strings; a
 new protocol on an existing wire (say a DL/T 645 remote-prepayment variant) is one entry.
+
+The registry names its codecs, clients and responders and imports them when a client is
+opened or a meter answers: validating a profile (`rig profiles`) reads only the entries.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rig.meter.dlt645 import data_ids
-from rig.meter.dlt645.client import Dlt645Client
-from rig.meter.dlt645.server import Dlt645Responder, RegisterBank
-from rig.meter.iec62056.client import Iec62056Client
-from rig.meter.iec62056.server import DataBank, Iec62056Responder
 from rig.meter.protocol_settings import Dlt645Settings, Iec62056Settings, SerialSettings, Strict
-from rig.meter.serial_client import SerialClient
-from rig.meter.transcript import Transcript
+
+if TYPE_CHECKING:
+    from rig.meter.dlt645.server import Dlt645Responder, RegisterBank
+    from rig.meter.iec62056.server import DataBank, Iec62056Responder
+    from rig.meter.serial_client import SerialClient
+    from rig.meter.transcript import Transcript
 
 
 class Wire(StrEnum):
@@ -53,9 +56,16 @@ class MeterProtocol:
     check_register: Callable[[str, str], None]  # (quantity, code) -> ValueError if wrong
     register_code: Callable[[str], str]  # an identifier as the map keeps it
     check_settings: Callable[[SerialSettings, Any], None]  # (serial, own settings) -> ValueError
-    client: type[SerialClient]
+    client_class: str  # "module:Class" of its client, imported on first use (`client`)
     connect: Connect
     responder: Callable[..., Any]  # (address, bank, serial, settings) -> the meter's side
+
+    @property
+    def client(self) -> type[SerialClient]:
+        """The protocol's client class (its module is imported here, not with the registry)."""
+        module, _, name = self.client_class.partition(":")
+        client: type[SerialClient] = getattr(importlib.import_module(module), name)
+        return client
 
 
 # -- DL/T 645-2007 ---------------------------------------------------------------------------
@@ -78,6 +88,8 @@ def _dlt645_registers(money: bool) -> dict[str, str]:
 
 
 def _check_data_id(quantity: str, code: str) -> None:
+    from rig.meter.dlt645 import data_ids
+
     if not re.fullmatch(r"[0-9A-Fa-f]{8}", code):
         raise ValueError(f"{quantity}: {code!r} is not an 8-hex-digit DL/T 645 data "
                          "identifier")
@@ -98,6 +110,8 @@ def _no_check(serial: SerialSettings, settings: Any) -> None:
 def _open_dlt645(port: str, serial: SerialSettings, settings: Any, address: str, *,
                  parity: str, timeout: float, retries: int,
                  transcript: Transcript) -> SerialClient:
+    from rig.meter.dlt645.client import Dlt645Client
+
     return Dlt645Client.open(
         port, baudrate=serial.baudrate, bytesize=8 if parity == "N" else serial.bytesize,
         parity=parity, stopbits=serial.stopbits, address=address, timeout=timeout,
@@ -106,6 +120,8 @@ def _open_dlt645(port: str, serial: SerialSettings, settings: Any, address: str,
 
 def _dlt645_responder(address: str, bank: RegisterBank, serial: SerialSettings,
                       settings: Dlt645Settings) -> Dlt645Responder:
+    from rig.meter.dlt645.server import Dlt645Responder
+
     return Dlt645Responder(address, bank)
 
 
@@ -138,6 +154,8 @@ def _check_iec62056(serial: SerialSettings, settings: Any) -> None:
 def _open_iec62056(port: str, serial: SerialSettings, settings: Any, address: str, *,
                    parity: str, timeout: float, retries: int,
                    transcript: Transcript) -> SerialClient:
+    from rig.meter.iec62056.client import Iec62056Client
+
     iec: Iec62056Settings = settings
     return Iec62056Client.open(
         port, baudrate=serial.baudrate, bytesize=serial.bytesize, parity=parity,
@@ -149,6 +167,8 @@ def _open_iec62056(port: str, serial: SerialSettings, settings: Any, address: st
 def _iec62056_responder(address: str, bank: DataBank, serial: SerialSettings,
                         settings: Iec62056Settings) -> Iec62056Responder:
     """A pty carries no parity: each session is answered in the form its sign-on came in."""
+    from rig.meter.iec62056.server import Iec62056Responder
+
     return Iec62056Responder(
         address, bank, manufacturer=settings.manufacturer, ident=settings.identification,
         password=settings.password, initial_baudrate=serial.baudrate,
@@ -163,7 +183,8 @@ PROTOCOLS: dict[str, MeterProtocol] = {p.kind: p for p in (
         settings=Dlt645Settings, address=_TWELVE_DIGITS,
         address_rule="a DL/T 645 address must be exactly 12 decimal digits",
         registers=_dlt645_registers, check_register=_check_data_id, register_code=str.upper,
-        check_settings=_no_check, client=Dlt645Client, connect=_open_dlt645,
+        check_settings=_no_check, client_class="rig.meter.dlt645.client:Dlt645Client",
+        connect=_open_dlt645,
         responder=_dlt645_responder),
     MeterProtocol(
         kind="iec62056-21", title="IEC 62056-21 mode C", wire=Wire.IEC62056,
@@ -172,7 +193,8 @@ PROTOCOLS: dict[str, MeterProtocol] = {p.kind: p for p in (
                      "bound to: exactly 12 decimal digits",
         registers=lambda money: _IEC_DEFAULTS, check_register=_check_obis,
         register_code=lambda code: code, check_settings=_check_iec62056,
-        client=Iec62056Client, connect=_open_iec62056, responder=_iec62056_responder),
+        client_class="rig.meter.iec62056.client:Iec62056Client",
+        connect=_open_iec62056, responder=_iec62056_responder),
 )}
 
 

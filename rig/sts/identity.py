@@ -8,12 +8,15 @@ as public as rig's lab card key. A real meter's keys stay with its key service.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from rig.sts.encryption import Encryption
 from rig.sts.errors import StsError
-from rig.sts.keys import Encryption, MeterIdentity, dkga02, dkga04
+
+if TYPE_CHECKING:  # the key derivations are imported when a key is derived
+    from rig.sts.keys import MeterIdentity
 
 # The vending keys of the STS 531-1 compliance test set-up (tests/sts/vectors.py): public.
 LAB_VENDING_KEY_DKGA02 = bytes.fromhex("abababababababab")
@@ -66,11 +69,15 @@ class StsSection(BaseModel):
     currency_step: Annotated[Decimal, Field(gt=0, le=1, decimal_places=5)] = Decimal("0.00001")
 
     def meter(self) -> MeterIdentity:
+        from rig.sts.keys import MeterIdentity
+
         return MeterIdentity(self.pan, self.supply_group, self.tariff_index,
                              self.key_revision, self.key_type)
 
     def lab_decoder_key(self) -> bytes:
         """The decoder key the lab vending key gives this meter (emulated benches only)."""
+        from rig.sts.keys import dkga02, dkga04
+
         if self.dkga == "dkga02":
             return dkga02(LAB_VENDING_KEY_DKGA02, self.meter())
         return dkga04(LAB_VENDING_KEY_DKGA04, self.meter(), self.encryption, self.base_date)

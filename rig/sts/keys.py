@@ -10,27 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from enum import StrEnum
 
 from rig.sts.des import des
+from rig.sts.encryption import Encryption
 from rig.sts.errors import StsError
-
-
-class Encryption(StrEnum):
-    """The encryption algorithm codes of the APDU (EA)."""
-
-    STA = "sta"  # EA07, 64-bit key
-    DEA = "dea"  # EA09, 64-bit key (deprecated by the 2018 edition)
-    MISTY1 = "misty1"  # EA11, 128-bit key
-
-    @property
-    def code(self) -> str:
-        return {"sta": "07", "dea": "09", "misty1": "11"}[self.value]
-
-    @property
-    def key_bytes(self) -> int:
-        return 16 if self is Encryption.MISTY1 else 8
-
 
 # Base dates of the token identifier (TID): 1993 (the original), 2014 and 2035 (2018 edition).
 BASE_YEARS = (1993, 2014, 2035)

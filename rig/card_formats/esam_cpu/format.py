@@ -8,24 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rig.card.keys import derive_meter_readback_key, lab_readback_key
-from rig.card.session import ApduTransport
-from rig.card.trace import ApduTrace
-from rig.card_formats.esam_cpu import layout
-from rig.card_formats.esam_cpu.card import VirtualEsamCpuCard
-from rig.card_formats.esam_cpu.reader import EsamCpuMeterReader
-from rig.card_formats.esam_cpu.writer import EsamCpuWriter
-from rig.card_formats.interface import (
-    Attack,
-    CardKind,
-    KeySource,
-    MeterWallet,
-    PurchaseOnCard,
-    StationCardWriter,
-)
+from rig.card_formats.kinds import CardKind
 from rig.errors import CardError, ConfigError
+
+if TYPE_CHECKING:  # the card, the ESAM and their cryptography are imported where a card or
+    # meter is made: naming the format (a profile's [card] section) does not load them
+    from rig.card.session import ApduTransport
+    from rig.card.trace import ApduTrace
+    from rig.card_formats.esam_cpu.card import VirtualEsamCpuCard
+    from rig.card_formats.esam_cpu.reader import EsamCpuMeterReader
+    from rig.card_formats.esam_cpu.writer import EsamCpuWriter
+    from rig.card_formats.interface import (
+        Attack,
+        KeySource,
+        MeterWallet,
+        PurchaseOnCard,
+        StationCardWriter,
+    )
 
 CRYPTO_NOTE = "SM4 in place of SM1 (docs/esam.md)"
 
@@ -43,12 +44,18 @@ class EsamCpuFormat:
 
     def station_writer(self, keys: KeySource, *, trace: ApduTrace | None = None,
                        options: Mapping[str, str] | None = None) -> EsamCpuWriter:
+        from rig.card_formats.esam_cpu.writer import EsamCpuWriter
+
         return EsamCpuWriter(keys, trace=trace)
 
     def meter_reader(self, wallet: MeterWallet, meter_no: str, keys: KeySource, *,
                      key_revision: int) -> EsamCpuMeterReader:
         """The meter's slot with its ESAM (``keys.secure_module``, from the profile's
         ``[esam]``) and its own readback key (default: the lab test readback master)."""
+        from rig.card.keys import derive_meter_readback_key, lab_readback_key
+        from rig.card_formats.esam_cpu import layout
+        from rig.card_formats.esam_cpu.reader import EsamCpuMeterReader
+
         esam = getattr(keys, "secure_module", None)
         if esam is None:
             raise ConfigError(f"meter {meter_no}: [card] format 'esam-cpu' needs the meter's "
@@ -64,9 +71,13 @@ class EsamCpuFormat:
                                                                          meter_no))
 
     def blank_card(self, options: Mapping[str, str] | None = None) -> VirtualEsamCpuCard:
+        from rig.card_formats.esam_cpu.card import VirtualEsamCpuCard
+
         return VirtualEsamCpuCard()
 
     def card_from_dict(self, data: Mapping[str, Any]) -> VirtualEsamCpuCard:
+        from rig.card_formats.esam_cpu.card import VirtualEsamCpuCard
+
         return VirtualEsamCpuCard.from_dict(data)
 
     def forged_purchase(self, writer: StationCardWriter, transport: ApduTransport,
@@ -74,6 +85,8 @@ class EsamCpuFormat:
         """A writer that can open the card's files (it holds ``card-external``) but not the
         office's ``card-purchase`` key: the genuine file with ten times the credit and the
         office's MAC left as it was."""
+        from rig.card_formats.esam_cpu.writer import EsamCpuWriter
+
         if not isinstance(writer, EsamCpuWriter):
             raise CardError("forged_purchase needs the esam-cpu format's own writer")
         _, serial, info = writer.open(transport)
@@ -82,6 +95,8 @@ class EsamCpuFormat:
         writer.write_raw_info(transport, replace(info, credit=info.credit * 10))
 
     def attacks(self) -> tuple[Attack, ...]:
+        from rig.card_formats.interface import Attack
+
         return (
             Attack("forged_purchase", True,
                    "the card-information file carries the office's MAC under card-purchase, "

@@ -5,24 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rig.card.application import CardApplication
-from rig.card.keys import derive_meter_key, derive_meter_readback_key, lab_readback_key
-from rig.card.readback_format import RIG_V1
-from rig.card.session import ApduTransport
-from rig.card.trace import ApduTrace
-from rig.card_formats.interface import (
-    Attack,
-    CardKind,
-    KeySource,
-    MeterWallet,
-    PurchaseOnCard,
-    StationCardWriter,
-)
-from rig.card_formats.rigpp.meter import MeterCardTerminal
-from rig.card_formats.rigpp.station import RigppStationWriter
+from rig.card_formats.kinds import CardKind
 from rig.errors import CardError
+
+if TYPE_CHECKING:  # the card driver is imported where a card or meter is made: naming the
+    # format (a profile's [card] section) does not load it
+    from rig.card.application import CardApplication
+    from rig.card.session import ApduTransport
+    from rig.card.trace import ApduTrace
+    from rig.card_formats.interface import (
+        Attack,
+        KeySource,
+        MeterWallet,
+        PurchaseOnCard,
+        StationCardWriter,
+    )
+    from rig.card_formats.rigpp.meter import MeterCardTerminal
+    from rig.card_formats.rigpp.station import RigppStationWriter
 
 FORGED_PURCHASE = "forged_purchase"
 
@@ -33,18 +34,23 @@ class RigppFormat:
 
     name = "rigpp"
     description = "rig's reference CPU-card format (docs/card-spec.md)"
-    readback_format = RIG_V1.name
+    readback_format = "rig-v1"  # rig.card.readback_format.RIG_V1's name
     kinds = frozenset(CardKind) - {CardKind.REPLACEMENT}  # a RIGPP card is re-issued instead
     options: Mapping[str, tuple[str, ...]] = {}
 
     def station_writer(self, keys: KeySource, *, trace: ApduTrace | None = None,
                        options: Mapping[str, str] | None = None) -> RigppStationWriter:
+        from rig.card_formats.rigpp.station import RigppStationWriter
+
         return RigppStationWriter(keys.master, trace=trace)
 
     def meter_reader(self, wallet: MeterWallet, meter_no: str, keys: KeySource, *,
                      key_revision: int) -> MeterCardTerminal:
         """The meter 'manufactured' with its meter key and its own readback key (from the
         centre's readback key service; default: the lab test readback master)."""
+        from rig.card.keys import derive_meter_key, derive_meter_readback_key, lab_readback_key
+        from rig.card_formats.rigpp.meter import MeterCardTerminal
+
         readback_master = keys.readback_master or lab_readback_key()
         return MeterCardTerminal(
             wallet, meter_no, derive_meter_key(keys.master, meter_no, key_revision),
@@ -52,15 +58,21 @@ class RigppFormat:
             key_revision=key_revision)
 
     def blank_card(self, options: Mapping[str, str] | None = None) -> CardApplication:
+        from rig.card.application import CardApplication
+
         return CardApplication()
 
     def card_from_dict(self, data: Mapping[str, Any]) -> CardApplication:
+        from rig.card.application import CardApplication
+
         return CardApplication.from_dict(data)
 
     def forged_purchase(self, writer: StationCardWriter, transport: ApduTransport,
                         genuine: PurchaseOnCard) -> None:
         """The card's purchase record with ten times the credit and its MAC left as it was:
         a writer holding the card key (it can open the card) but not the meter key."""
+        from rig.card_formats.rigpp.station import RigppStationWriter
+
         if not isinstance(writer, RigppStationWriter):
             raise TypeError(f"{type(writer).__name__} is not a RIGPP writer")
         record = writer.raw_purchase(transport)
@@ -69,6 +81,8 @@ class RigppFormat:
         writer.write_raw_purchase(transport, replace(record, credit=record.credit * 10))
 
     def attacks(self) -> tuple[Attack, ...]:
+        from rig.card_formats.interface import Attack
+
         return (Attack(FORGED_PURCHASE, True,
                        "every purchase is MAC'd under the meter key, which no writer holds"),)
 

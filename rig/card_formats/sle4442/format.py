@@ -8,25 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rig.card.keys import derive_meter_readback_key, lab_readback_key
-from rig.card.session import ApduTransport
-from rig.card.trace import ApduTrace
-from rig.card_formats.interface import (
-    Attack,
-    CardKind,
-    KeySource,
-    MeterWallet,
-    PurchaseOnCard,
-    StationCardWriter,
-)
-from rig.card_formats.sle4442 import dialects, layout
-from rig.card_formats.sle4442.card import VirtualSLE4442
-from rig.card_formats.sle4442.psc import meter_psc
-from rig.card_formats.sle4442.reader import SLE4442MeterReader
-from rig.card_formats.sle4442.writer import SLE4442Writer
+from rig.card_formats.kinds import CardKind
+from rig.card_formats.sle4442 import dialect_names
 from rig.errors import CardError, ConfigError
+
+if TYPE_CHECKING:  # the chip, dialects and card driver are imported where a card or meter is
+    # made: naming the format (a profile's [card] section) does not load them
+    from rig.card.session import ApduTransport
+    from rig.card.trace import ApduTrace
+    from rig.card_formats.interface import (
+        Attack,
+        KeySource,
+        MeterWallet,
+        PurchaseOnCard,
+        StationCardWriter,
+    )
+    from rig.card_formats.sle4442.card import VirtualSLE4442
+    from rig.card_formats.sle4442.reader import SLE4442MeterReader
+    from rig.card_formats.sle4442.writer import SLE4442Writer
 
 
 class SLE4442Format:
@@ -37,11 +38,13 @@ class SLE4442Format:
     kinds = frozenset({CardKind.USER, CardKind.PARAMETER, CardKind.CHECK, CardKind.CLEAR})
     # issue_dialect / issue_reader: the issuing writer, for a writer dialect that cannot issue
     # a card (docs/card-formats/sle4442.md, "Issuing through another writer").
-    options: Mapping[str, tuple[str, ...]] = {"dialect": dialects.DIALECTS,
-                                              "issue_dialect": dialects.ISSUING,
+    options: Mapping[str, tuple[str, ...]] = {"dialect": dialect_names.DIALECTS,
+                                              "issue_dialect": dialect_names.ISSUING,
                                               "issue_reader": ()}
 
     def _dialect(self, options: Mapping[str, str] | None) -> str:
+        from rig.card_formats.sle4442 import dialects
+
         unknown = set(options or {}) - set(self.options)
         if unknown:
             raise ConfigError(f"[card] options: the sle4442 format has no option "
@@ -51,6 +54,8 @@ class SLE4442Format:
 
     def station_writer(self, keys: KeySource, *, trace: ApduTrace | None = None,
                        options: Mapping[str, str] | None = None) -> SLE4442Writer:
+        from rig.card_formats.sle4442.writer import SLE4442Writer
+
         dialect, options = self._dialect(options), options or {}
         return SLE4442Writer(keys, dialect=dialect, trace=trace,
                              issue_dialect=options.get("issue_dialect"),
@@ -58,6 +63,10 @@ class SLE4442Format:
 
     def meter_reader(self, wallet: MeterWallet, meter_no: str, keys: KeySource, *,
                      key_revision: int) -> SLE4442MeterReader:
+        from rig.card.keys import derive_meter_readback_key, lab_readback_key
+        from rig.card_formats.sle4442.psc import meter_psc
+        from rig.card_formats.sle4442.reader import SLE4442MeterReader
+
         readback_master = keys.readback_master or lab_readback_key()
         return SLE4442MeterReader(
             wallet, meter_no, meter_psc(keys, meter_no, key_revision),
@@ -65,12 +74,17 @@ class SLE4442Format:
             key_revision=key_revision)
 
     def blank_card(self, options: Mapping[str, str] | None = None) -> VirtualSLE4442:
+        from rig.card_formats.sle4442 import dialects
+        from rig.card_formats.sle4442.card import VirtualSLE4442
+
         dialect = self._dialect(options)
         issue = (options or {}).get("issue_dialect")
         return VirtualSLE4442(dialect=dialect,
                               issue_dialect=None if issue is None else dialects.issuing(issue))
 
     def card_from_dict(self, data: Mapping[str, Any]) -> VirtualSLE4442:
+        from rig.card_formats.sle4442.card import VirtualSLE4442
+
         return VirtualSLE4442.from_dict(data)
 
     def forged_purchase(self, writer: StationCardWriter, transport: ApduTransport,
@@ -78,6 +92,9 @@ class SLE4442Format:
         """What a cloned writer does: it has the meter's PSC (read off any of the meter's
         cards' bus traffic, or off the meter) and writes the genuine purchase block again with
         ten times the credit and a fresh CRC. Nothing on the card can tell."""
+        from rig.card_formats.sle4442 import layout
+        from rig.card_formats.sle4442.writer import SLE4442Writer
+
         if not isinstance(writer, SLE4442Writer):
             raise CardError("forged_purchase needs the sle4442 format's own writer")
         client, identity = writer.open_card(transport)
@@ -88,6 +105,8 @@ class SLE4442Format:
         client.write(layout.PURCHASE_AT, replace(block, credit=genuine.credit * 10).to_bytes())
 
     def attacks(self) -> tuple[Attack, ...]:
+        from rig.card_formats.interface import Attack
+
         return (
             Attack("forged_purchase", False,
                    "a memory card has no cryptography: whoever knows the meter's PSC writes a "

@@ -128,3 +128,15 @@ def test_addresses_outside_the_memory_are_refused_before_sending() -> None:
         acs.read(0xF0, 0x20)
     with pytest.raises(CardError, match=r"only bytes 0\.\.31"):
         acs.write_protection(0x1F, h("00 00"))
+
+
+def test_the_issuing_dialects_named_are_those_whose_client_can_issue() -> None:
+    """A profile's options are checked against dialect_names, read without importing the
+    clients: its issuing dialects must be exactly those whose client sets a PSC and
+    protection bits."""
+    def can_issue(name: str) -> bool:
+        client = dialects.client(name, Recorder(VirtualSLE4442(dialect=name)))
+        return all(type(client).has(op) for op in dialects.ISSUING_COMMANDS)
+
+    assert tuple(n for n in dialects.DIALECTS if can_issue(n)) == dialects.ISSUING
+    assert dialects.ISSUING  # a blank card can be issued through some dialect

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from rig.card.session import ApduTransport
 from rig.card_formats.sle4442.chip import SLE4442Chip
+from rig.card_formats.sle4442.dialect_names import DIALECTS, ISSUING
 from rig.card_formats.sle4442.dialects.acs import AcsClient, AcsFrontEnd, select_card_type
 from rig.card_formats.sle4442.dialects.base import MemoryCardClient, PscRefused, ReaderFrontEnd
 from rig.card_formats.sle4442.dialects.omnikey import OmnikeyClient, OmnikeyFrontEnd
 from rig.errors import ConfigError
 
-DIALECTS = ("acs", "omnikey")  # the first is the default
 _CLIENTS: dict[str, type[MemoryCardClient]] = {"acs": AcsClient, "omnikey": OmnikeyClient}
-# Those that set a PSC and protection bits: a blank card is issued through one of them.
-ISSUING = tuple(name for name, c in _CLIENTS.items()
-                if all(c.has(op) for op in ("CHANGE PSC", "WRITE PROTECTION")))
+ISSUING_COMMANDS = ("CHANGE PSC", "WRITE PROTECTION")  # what an issuing dialect's client has
 _SELECTS = {"acs": select_card_type()}  # each issuing dialect's first command
 _FRONT_ENDS: dict[str, type[AcsFrontEnd] | type[OmnikeyFrontEnd]] = {
     "acs": AcsFrontEnd, "omnikey": OmnikeyFrontEnd}
