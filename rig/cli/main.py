@@ -135,6 +135,9 @@ def run(
                         "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator,
                    medium=medium)
+    from rig.cli import run_gc  # start-up builds objects for life: no collector over them
+
+    run_gc.pause_for_start_up()
     # A wrong option is refused before the scenarios, the billing centre and matplotlib load.
     from pydantic import ValidationError
 
@@ -193,6 +196,7 @@ def run(
         + {"token": ", credit as an STS token",
            "remote": ", credit delivered over DL/T 645"}.get(medium, "")
     )
+    run_gc.resume_for_the_run()
     with CycleProgress(console, TOKEN_PHASES if medium == "token" else PHASES) as progress:
         outcome = run_prepaid_cycle(
             config, params=params, run_dir=run_dir, db_url=db, observer=progress,
