@@ -13,6 +13,7 @@ folder that cannot be written only means compiling each time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import cache
 from importlib.resources import files
@@ -41,17 +42,13 @@ class CompiledTemplates(FileSystemBytecodeCache):
     folder or file that cannot be read or written is skipped (the template is compiled)."""
 
     def load_bytecode(self, bucket: Bucket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().load_bytecode(bucket)
-        except OSError:
-            pass
 
     def dump_bytecode(self, bucket: Bucket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             super().dump_bytecode(bucket)
-        except OSError:
-            pass
 
 
 @cache
