@@ -17,7 +17,7 @@ from pathlib import Path
 
 UNUSED_BY_A_RUN = ("numpy", "matplotlib", "alembic", "fastapi", "starlette", "uvicorn", "httpx",
                    "hypothesis", "pytest", "allure", "rig.billing.remote", "rig.billing.api",
-                   "rig.station.console", "rig.lab")
+                   "rig.station.console", "rig.station.remote_vend", "rig.lab")
 MARK = "RUN-PROCESS: "
 
 _PROBE = f"""
