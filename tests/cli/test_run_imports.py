@@ -51,24 +51,26 @@ def test_a_run_loads_nothing_it_does_not_use_and_collects_during_the_cycle(
     assert seen["collecting"] is True and int(seen["frozen"]) > 10_000  # type: ignore[call-overload]
 
 
+def printed_by(*lines: str) -> list[str]:
+    """What a new interpreter running `lines` prints, word by word."""
+    done = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True,
+                          text=True, timeout=60, check=True)
+    return done.stdout.split()
+
+
 def test_the_load_driver_leaves_numpy_out_of_pyvisa_but_importable() -> None:
-    code = ("import sys, rig.load.driver, pyvisa.util\n"
-            "print('numpy' in sys.modules, pyvisa.util.np is None)\n"
-            "import numpy\n"
-            "print(numpy.zeros(2).tolist())")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
-    assert done.stdout.split() == ["False", "True", "[0.0,", "0.0]"]
+    assert printed_by("import sys, rig.load.driver, pyvisa.util",
+                      "print('numpy' in sys.modules, pyvisa.util.np is None)",
+                      "import numpy",
+                      "print(numpy.zeros(2).tolist())") == ["False", "True", "[0.0,", "0.0]"]
 
 
 def test_start_up_pauses_the_collector_and_the_run_resumes_it() -> None:
-    code = ("import gc\n"
-            "from rig.cli import run_gc\n"
-            "run_gc.pause_for_start_up(); paused = gc.isenabled()\n"
-            "run_gc.resume_for_the_run()\n"
-            "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)\n"
-            "gc.disable(); run_gc.pause_for_start_up(); run_gc.resume_for_the_run()\n"
-            "print(gc.isenabled())  # a collector switched off by its owner stays off")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
-    assert done.stdout.split() == ["False", "True", "True", "False"]
+    assert printed_by("import gc",
+                      "from rig.cli import run_gc",
+                      "run_gc.pause_for_start_up(); paused = gc.isenabled()",
+                      "run_gc.resume_for_the_run()",
+                      "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)",
+                      "gc.disable(); run_gc.pause_for_start_up(); run_gc.resume_for_the_run()",
+                      "print(gc.isenabled())  # switched off by its owner: stays off",
+                      ) == ["False", "True", "True", "False"]
