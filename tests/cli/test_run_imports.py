@@ -67,10 +67,13 @@ def test_the_load_driver_leaves_numpy_out_of_pyvisa_but_importable() -> None:
 
 def test_start_up_pauses_the_collector_and_the_run_resumes_it() -> None:
     assert printed_by("import gc",
-                      "from rig.cli import run_gc",
-                      "run_gc.pause_for_start_up(); paused = gc.isenabled()",
-                      "run_gc.resume_for_the_run()",
+                      "from rig.cli.run_gc import start_up",
+                      "with start_up(): paused = gc.isenabled()",
                       "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)",
-                      "gc.disable(); run_gc.pause_for_start_up(); run_gc.resume_for_the_run()",
+                      "try:",
+                      "    with start_up(): import no_such_module_here",
+                      "except ImportError: print(gc.isenabled())  # a failed import: on",
+                      "gc.disable()",
+                      "with start_up(): pass",
                       "print(gc.isenabled())  # switched off by its owner: stays off",
-                      ) == ["False", "True", "True", "False"]
+                      ) == ["False", "True", "True", "True", "False"]
