@@ -262,9 +262,12 @@ def rig_run_overhead(workdir: Path, repeat: int = 3) -> dict[str, float]:
     return {k: statistics.median(r.get(k, 0.0) for r in rows) for k in keys}
 
 
-def print_run_row(py: tuple[float, float], run: dict[str, float]) -> None:
-    """The `rig run` row: wall, CPU, simulated time, overhead and its parts."""
+def print_floor(py: tuple[float, float]) -> None:
     print(f"  {'python -c pass (the floor)':<46} {py[0]:>9.3f} {py[1]:>7.3f}")
+
+
+def print_run_row(run: dict[str, float]) -> None:
+    """The `rig run` row: wall, CPU, simulated time, overhead and its parts."""
     print(f"  {f'rig run --time-scale {MAX_TIME_SCALE}':<46} {run['wall_s']:>9.3f} "
           f"{run['cpu_s']:>7.3f}")
     print(f"  {'  of which simulated time':<46} {run['simulated_wait_s']:>9.3f}")
@@ -293,7 +296,8 @@ def run_row_only(repeat: int) -> None:
         py = command_wall([sys.executable, "-c", "pass"])
         run = rig_run_overhead(Path(tmp), repeat)
     print(f"{'command line':<48} {'wall s':>9} {'CPU s':>7}   (load average {load:g})")
-    print_run_row(py, run)
+    print_floor(py)
+    print_run_row(run)
     print(json.dumps({"python_start_s": round(py[0], 3), **run_figures(run),
                       "load_average": load}))
 
@@ -353,9 +357,10 @@ def main() -> None:
     print(f"  {'every migration replayed':<46} {db_migrated:>9.3f}")
     print(f"  {'seeded from the migrated template':<46} {db_seeded:>9.3f}")
     print(f"{'command line':<48} {'wall s':>9} {'CPU s':>7}")
+    print_floor(py)
     print(f"  {'rig --help':<46} {helps[0]:>9.3f} {helps[1]:>7.3f}")
     print(f"  {'rig profiles':<46} {profs[0]:>9.3f} {profs[1]:>7.3f}")
-    print_run_row(py, run)
+    print_run_row(run)
     if polled_moves:
         figures["card_round_trip_rig_polled_s"] = round(statistics.median(polled_moves), 3)
     figures.update({
