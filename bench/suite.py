@@ -3,13 +3,16 @@ card-move round trip against pcscd's own presence-change time, bench stop, CLI s
 `rig run`'s fixed overhead — each measured side by side with its floor in one run.
 
 Run from the repo root: ``.venv/bin/python bench/suite.py [--profile NAME] [-k EXPR]
-[--moves N]``; in a private pcscd with rig's own readers only:
+[--moves N] [--run-only N]``; in a private pcscd with rig's own readers only:
 ``sudo native/pcsc-vreader/private-pcscd.sh .venv/bin/python bench/suite.py``. The card round
 trip is timed on every virtual reader driver pcscd offers (rig's event-driven vreader,
 vsmartcard's polled vpcd), else against the polled figure in docs/throughput.md.
 The suite runs on one worker per profile under bench/suite_probe.py, which times the
 simulated waits (the floor: real time spent letting bench time pass), the card moves and the
-bench start/stop of every test. Prints a table and, last, one flat JSON line.
+bench start/stop of every test. `rig run` runs under bench/run_probe.py, which splits its
+wall time into imports, bench, billing, cycle, receipt, report and simulated waits;
+``--run-only N`` measures that row alone (N runs). Prints a table and, last, one flat JSON
+line.
 """
 
 from __future__ import annotations
@@ -202,24 +205,103 @@ def fresh_database(workdir: Path, n: int = 3) -> tuple[float, float]:
     return statistics.median(migrated), statistics.median(seeded)
 
 
-def rig_run_overhead(workdir: Path) -> tuple[float, float, float]:
-    """`rig run` at the maximum time scale: its wall time (process start to exit), the
-    simulated waits in it, timed by bench/suite_probe.py, and its CPU time (on a loaded
-    machine the wall time mostly waits for a core)."""
+def command_wall(args: list[str], repeat: int = 3) -> tuple[float, float]:
+    """Median wall time of a command (each run to its end) and its median CPU time (user +
+    system): on a loaded machine the wall time waits for a core, the CPU time does not."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(args, cwd=REPO, capture_output=True, check=False)
+        walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+RUN_PARTS = (("imports_s", "imports"), ("bench_s", "bench start, open, close, stop"),
+             ("billing_open_s", "billing centre opened"), ("cycle_s", "the cycle's own work"),
+             ("receipt_s", "the printed receipt"), ("report_s", "report written"),
+             ("simulated_wait_s", "simulated waits"),
+             ("other_s", "the rest: command line, config, profile, exit"),
+             ("interpreter_s", "interpreter start and end"))
+
+
+def rig_run_overhead(workdir: Path, repeat: int = 3) -> dict[str, float]:
+    """`rig run` at the maximum time scale, under bench/run_probe.py: its wall time (process
+    start to exit), CPU time, and the main thread's time split into parts (the simulated
+    waits among them); medians of `repeat` runs after one run that warms the caches an
+    installed rig has (bytecode, the billing template, python-escpos' capabilities)."""
     out = workdir / "probe-rig-run.jsonl"
     env = dict(os.environ, RIG_SUITE_PROBE_OUT=str(out))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, str(REPO / "bench" / "suite_probe.py"), "run",
-                           "--time-scale", str(MAX_TIME_SCALE), "--out", str(workdir / "runs")],
-                          cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise RuntimeError(f"rig run failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    row = json.loads(out.read_text().splitlines()[-1])
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, float(row.get("simulated_wait_s", 0.0)), cpu
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # pip compiles an installed rig's bytecode
+    rows: list[dict[str, float]] = []
+    for i in range(repeat + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, str(REPO / "bench" / "run_probe.py"), "run",
+                               "--time-scale", str(MAX_TIME_SCALE),
+                               "--out", str(workdir / "runs")],
+                              cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            raise RuntimeError(f"rig run failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        if i == 0:
+            continue  # the warm-up
+        row = {k: float(v) for k, v in json.loads(out.read_text().splitlines()[-1]).items()
+               if k != "test"}
+        row["bench_s"] = sum(row.get(k, 0.0) for k in (
+            "bench_start_s", "bench_open_s", "bench_close_s", "bench_stop_s"))
+        row["billing_open_s"] = row.get("billing_open_s", 0.0) + row.get("billing_close_s", 0.0)
+        parts = sum(row.get(k, 0.0) for k, _ in RUN_PARTS[:-2])
+        row["other_s"] = row["main_s"] - parts
+        row["interpreter_s"] = wall - row["main_s"]
+        row["wall_s"] = wall
+        row["cpu_s"] = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        rows.append(row)
+    keys = {k for r in rows for k in r}
+    return {k: statistics.median(r.get(k, 0.0) for r in rows) for k in keys}
+
+
+def print_floor(py: tuple[float, float]) -> None:
+    print(f"  {'python -c pass (the floor)':<46} {py[0]:>9.3f} {py[1]:>7.3f}")
+
+
+def print_run_row(run: dict[str, float]) -> None:
+    """The `rig run` row: wall, CPU, simulated time, overhead and its parts."""
+    print(f"  {f'rig run --time-scale {MAX_TIME_SCALE}':<46} {run['wall_s']:>9.3f} "
+          f"{run['cpu_s']:>7.3f}")
+    print(f"  {'  of which simulated time':<46} {run['simulated_wait_s']:>9.3f}")
+    print(f"  {'  fixed overhead (wall − simulated)':<46} "
+          f"{run['wall_s'] - run['simulated_wait_s']:>9.3f}")
+    print(f"  {'  its wall time, part by part (main thread)':<46}")
+    for key, label in RUN_PARTS:
+        print(f"  {'    ' + label:<46} {run.get(key, 0.0):>9.3f}")
+
+
+def run_figures(run: dict[str, float]) -> dict[str, float]:
+    return {"rig_run_wall_s": round(run["wall_s"], 3),
+            "rig_run_overhead_s": round(run["wall_s"] - run["simulated_wait_s"], 3),
+            "rig_run_cpu_s": round(run["cpu_s"], 3),
+            **{f"rig_run_{key}": round(run.get(key, 0.0), 3) for key, _ in RUN_PARTS}}
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def run_row_only(repeat: int) -> None:
+    """`rig run`'s row alone (beside `python -c pass`), for working on its start-up."""
+    with tempfile.TemporaryDirectory(prefix="rig-suite-bench-") as tmp:
+        load = load_average()
+        py = command_wall([sys.executable, "-c", "pass"])
+        run = rig_run_overhead(Path(tmp), repeat)
+    print(f"{'command line':<48} {'wall s':>9} {'CPU s':>7}   (load average {load:g})")
+    print_floor(py)
+    print_run_row(run)
+    print(json.dumps({"python_start_s": round(py[0], 3), **run_figures(run),
+                      "load_average": load}))
 
 
 def main() -> None:
@@ -228,7 +310,12 @@ def main() -> None:
     parser.add_argument("-k", dest="selection", help="-k selection of the suite")
     parser.add_argument("--moves", type=int, default=6, help="card round trips to time")
     parser.add_argument("--no-suite", action="store_true", help="skip the suite runs")
+    parser.add_argument("--run-only", type=int, metavar="N", default=0,
+                        help="only `rig run`'s row, N runs (beside `python -c pass`)")
     args = parser.parse_args()
+    if args.run_only:
+        run_row_only(args.run_only)
+        return
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="rig-suite-bench-") as tmp:
         work = Path(tmp)
@@ -241,7 +328,7 @@ def main() -> None:
                 polled_moves = rig_round_trips(args.moves)[0]
         cli = side_by_side(rig_commands(), repeat=7)  # bench/cli_start.py: in turn, 7 rounds
         py, helps, profs = ((t.wall, t.cpu) for t in cli.values())
-        run_wall, run_sim, run_cpu = rig_run_overhead(work)
+        run = rig_run_overhead(work)
         db_migrated, db_seeded = fresh_database(work)
         suites = {} if args.no_suite else {
             p: suite_profile(p, args.selection, work)
@@ -271,12 +358,10 @@ def main() -> None:
     print(f"  {'every migration replayed':<46} {db_migrated:>9.3f}")
     print(f"  {'seeded from the migrated template':<46} {db_seeded:>9.3f}")
     print(f"{'command line':<48} {'wall s':>9} {'CPU s':>7}")
-    print(f"  {'python -c pass (the floor)':<46} {py[0]:>9.3f} {py[1]:>7.3f}")
+    print_floor(py)
     print(f"  {'rig --help':<46} {helps[0]:>9.3f} {helps[1]:>7.3f}")
     print(f"  {'rig profiles':<46} {profs[0]:>9.3f} {profs[1]:>7.3f}")
-    print(f"  {f'rig run --time-scale {MAX_TIME_SCALE}':<46} {run_wall:>9.3f} {run_cpu:>7.3f}")
-    print(f"  {'  of which simulated time':<46} {run_sim:>9.3f}")
-    print(f"  {'  fixed overhead (wall − simulated)':<46} {run_wall - run_sim:>9.3f}")
+    print_run_row(run)
     if polled_moves:
         figures["card_round_trip_rig_polled_s"] = round(statistics.median(polled_moves), 3)
     figures.update({
@@ -289,8 +374,8 @@ def main() -> None:
         "fresh_db_migrated_s": round(db_migrated, 3), "fresh_db_seeded_s": round(db_seeded, 3),
         "python_start_s": round(py[0], 3), "rig_help_s": round(helps[0], 3),
         "rig_help_cpu_s": round(helps[1], 3), "rig_profiles_s": round(profs[0], 3),
-        "rig_profiles_cpu_s": round(profs[1], 3), "rig_run_wall_s": round(run_wall, 3),
-        "rig_run_overhead_s": round(run_wall - run_sim, 3), "rig_run_cpu_s": round(run_cpu, 3),
+        "rig_profiles_cpu_s": round(profs[1], 3), **run_figures(run),
+        "load_average": load_average(),
     })
     if suites:
         print(f"{'certification suite, one worker':<30} {'tests':>5} {'wall s':>8} "

@@ -132,12 +132,15 @@ def run(
                         "(a real bench)")
         _run_suite(suite, bench, profile, out, profiles_dir, select=select, operator=operator,
                    medium=medium)
-    # A wrong option is refused before the scenarios, the billing centre and matplotlib load.
-    from pydantic import ValidationError
+    from rig.cli.run_gc import start_up  # what a run imports lives as long as the run
 
-    from rig.bench.config import BenchConfig, load_bench_config
-    from rig.bench.master_key import bench_master_key
-    from rig.profile import load_profile
+    # A wrong option is refused before the scenarios, the billing centre and matplotlib load.
+    with start_up():
+        from pydantic import ValidationError
+
+        from rig.bench.config import BenchConfig, load_bench_config
+        from rig.bench.master_key import bench_master_key
+        from rig.profile import load_profile
 
     _sigterm_as_interrupt()
     try:
@@ -171,11 +174,12 @@ def run(
         bench_master_key(config)  # a real bench without its own key stops here, in one line
     except (RigError, options.OptionError) as e:
         raise _fail(str(e)) from None
-    from rig.cli.progress import CycleProgress
-    from rig.scenarios.prepaid_cycle import PHASES, CycleParams
-    from rig.scenarios.purchase import purchase_warning, suitable_purchase
-    from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
-    from rig.scenarios.token_cycle import TOKEN_PHASES
+    with start_up():
+        from rig.cli.progress import CycleProgress
+        from rig.scenarios.prepaid_cycle import PHASES, CycleParams
+        from rig.scenarios.purchase import purchase_warning, suitable_purchase
+        from rig.scenarios.runner import new_run_dir, run_prepaid_cycle
+        from rig.scenarios.token_cycle import TOKEN_PHASES
 
     price = CycleParams().price_per_kwh
     if paid is None:

@@ -15,9 +15,6 @@ from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Self
 
-import pyvisa
-from pyvisa import constants
-
 from rig.errors import InstrumentError
 from rig.load.dialects import Dialect, LoadMode, get_dialect, match_dialect
 from rig.load.scpi_codec import (
@@ -29,6 +26,11 @@ from rig.load.scpi_codec import (
     format_number,
     parse_error,
 )
+from rig.load.visa_import import numpy_hidden
+
+with numpy_hidden():  # pyvisa would import numpy for binary blocks rig never reads
+    import pyvisa
+    from pyvisa import constants
 
 log = logging.getLogger(__name__)
 

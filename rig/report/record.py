@@ -15,7 +15,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-import allure
+# `allure` (the pytest plugin's API, with its pluggy hooks) is imported only by a record that
+# reports to Allure, i.e. under pytest: `rig run` writes its allure-results from the record
+# itself (writer.py) and needs none of it.
 
 
 class Outcome(StrEnum):
@@ -202,7 +204,7 @@ class RunRecord:
         self._current = step
         if self.observer:
             self.observer.step_started(step)
-        ctx = allure.step(name) if self.use_allure else contextlib.nullcontext()
+        ctx = _allure_step(name) if self.use_allure else contextlib.nullcontext()
         try:
             with ctx:
                 yield step
@@ -243,6 +245,8 @@ class RunRecord:
         att = Attachment(name, text, mime)
         (self._current.attachments if self._current else self.attachments).append(att)
         if self.use_allure:
+            import allure
+
             kind = allure.attachment_type.JSON if mime == "application/json" else \
                 allure.attachment_type.TEXT
             allure.attach(text, name=name, attachment_type=kind)
@@ -251,6 +255,8 @@ class RunRecord:
         att = Attachment(name, "", "image/png", png)
         (self._current.attachments if self._current else self.attachments).append(att)
         if self.use_allure:
+            import allure
+
             allure.attach(png, name=name, attachment_type=allure.attachment_type.PNG)
 
     def reading(self, **values: object) -> None:
@@ -276,11 +282,17 @@ class RunRecord:
         self.finished = time.time()
 
 
+def _allure_step(name: str) -> contextlib.AbstractContextManager[Any]:
+    import allure
+
+    return allure.step(name)
+
+
 def _allure_measurement_step(m: Measurement) -> None:
     """A measurement as an Allure step "name: value | limit | verdict" (failed when out of
     limits). A step, not a parameter: parameters make the test's history id, and a measured
     value must not change which test this is."""
-    with contextlib.suppress(MeasurementOutOfLimits), allure.step(f"{m.name}: {m.title()}"):
+    with contextlib.suppress(MeasurementOutOfLimits), _allure_step(f"{m.name}: {m.title()}"):
         if not m.passed:
             raise MeasurementOutOfLimits(f"{m.name} = {m.value} {m.unit}, limit "
                                          f"{m.limits_text()}")

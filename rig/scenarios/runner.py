@@ -21,7 +21,6 @@ from rig.report.record import Observer, RunRecord
 from rig.report.testrecord import bench_context
 from rig.report.writer import write_report
 from rig.scenarios.prepaid_cycle import PHASES, CycleParams, CycleResult, PrepaidCycle
-from rig.scenarios.remote_steps import RemoteSteps
 from rig.scenarios.token_cycle import TOKEN_PHASES, TokenCycle
 
 MEDIA = ("card", "token", "remote")
@@ -110,6 +109,10 @@ def run_prepaid_cycle(
                     cycle = kind(bench, billing, record,  # type: ignore[arg-type]
                                  params)
                     if medium == "remote":  # the same scenario, another delivery below it
+                        # imported here: a card run needs neither the ESAM's DL/T 645
+                        # security commands nor the remote vending station
+                        from rig.scenarios.remote_steps import RemoteSteps
+
                         cycle.steps = RemoteSteps(bench, billing, record)  # type: ignore[arg-type]
                     cycle.run()
             finally:  # at the end: the card's ATR is known once the writer has seen it
