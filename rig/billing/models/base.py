@@ -75,12 +75,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     """UTC as SQLite stores a ``DateTime`` (SQLAlchemy's storage format, always with six
-    decimals, so text order is time order), made by ``isoformat`` in C: a sale binds four."""
+    decimals, so text order is time order), made by ``isoformat`` in C: a sale binds four, three
+    of them its one instant (the context's "now", the vend, the audit event): the last one
+    made is kept (a datetime is immutable, and the pair is replaced whole)."""
+    global _LAST_UTC_TEXT
     if value is None:
         return None
+    last = _LAST_UTC_TEXT
+    if last[0] is value:
+        return last[1]
+    given = value
     if value.tzinfo is not UTC:
         value = to_utc(value)
-    return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+    text = value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+    _LAST_UTC_TEXT = (given, text)
+    return text
+
+
+_LAST_UTC_TEXT: tuple[datetime | None, str] = (None, "")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
