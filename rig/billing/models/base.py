@@ -75,24 +75,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     """UTC as SQLite stores a ``DateTime`` (SQLAlchemy's storage format, always with six
-    decimals, so text order is time order), made by ``isoformat`` in C: a sale binds four, three
-    of them its one instant (the context's "now", the vend, the audit event): the last one
-    made is kept (a datetime is immutable, and the pair is replaced whole)."""
-    global _LAST_UTC_TEXT
+    decimals, so text order is time order), made by ``isoformat`` in C. A sale binds four: its
+    one instant three times (the context's "now", the vend, the audit event) and the month's
+    start, so the last two made are kept (datetimes are immutable; the pairs are replaced
+    whole, so threads only ever miss)."""
+    global _RECENT_UTC_TEXT
     if value is None:
         return None
-    last = _LAST_UTC_TEXT
-    if last[0] is value:
-        return last[1]
+    recent = _RECENT_UTC_TEXT
+    if recent[0] is value:
+        return recent[1]
+    if recent[2] is value:
+        return recent[3]
     given = value
     if value.tzinfo is not UTC:
         value = to_utc(value)
     text = value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
-    _LAST_UTC_TEXT = (given, text)
+    _RECENT_UTC_TEXT = (given, text, recent[0], recent[1])
     return text
 
 
-_LAST_UTC_TEXT: tuple[datetime | None, str] = (None, "")
+_RECENT_UTC_TEXT: tuple[datetime | None, str, datetime | None, str] = (None, "", None, "")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
