@@ -56,6 +56,7 @@ INSERT_VEND = insert(m.Vend).values({c: bindparam(c) for c in _VEND_COLUMNS}) \
 # Enum values read on every sale, once here (an enum's ``.value`` is a property call).
 _ACTIVE, _CREATED, _SALE = MeterStatus.ACTIVE.value, VendStatus.CREATED.value, VendKind.SALE.value
 _ENERGY_WH = CreditUnit.ENERGY_WH.value
+_NONE = Decimal(0)
 _UNITS = {unit.value: unit for unit in CreditUnit}
 AuditFn = Callable[..., None]  # UnitOfWork.audit: queue an event in the sale's session
 # Makes an STS meter's credit token in the sale's transaction: (db, sale, vend id) → its digits
@@ -258,7 +259,8 @@ def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
         "status": _CREATED, "created_at": sale.now,
         "kind": _SALE, "energy_charge": pricing.energy_charge,
         "tax_total": pricing.tax_total, "fixed_charge": pricing.fixed_charge,
-        "debt_recovered": sum((a for _, a in pricing.debt_recovered), Decimal(0)),
+        "debt_recovered": sum((a for _, a in pricing.debt_recovered), Decimal(0))
+        if pricing.debt_recovered else _NONE,
         "change_in": pricing.change_in, "change_out": pricing.change_out,
         "tender": req.tender, "session_id": ctx.session_id, "reprint_count": 0,
         "reason": None,
