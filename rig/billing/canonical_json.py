@@ -12,7 +12,6 @@ character (``tests/billing/test_audit_hash.py``).
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
@@ -67,11 +66,16 @@ def _one(item: Any) -> str:
     return write(item) if write is not None else _any(item)
 
 
-@functools.cache
 def _keys(kind: type) -> tuple[tuple[str, str], ...]:
     """A dataclass's fields in the encoder's order (sorted), each with its written key."""
-    return tuple((name, f"{encode_basestring_ascii(name)}:")
-                 for name in sorted(f.name for f in fields(kind)))
+    keys = _KEYS.get(kind)
+    if keys is None:
+        keys = _KEYS[kind] = tuple((name, f"{encode_basestring_ascii(name)}:")
+                                   for name in sorted(f.name for f in fields(kind)))
+    return keys
+
+
+_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def _quoted(text: str) -> str:
