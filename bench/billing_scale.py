@@ -47,7 +47,7 @@ from rig.station import loadgen  # noqa: E402
 warnings.filterwarnings("ignore", message="Dialect sqlite.*Decimal objects natively")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 WH_PER_SALE = 50  # 1 cent at the bench tariff's 0.2000 per kWh: the meter stays exact
-GOAL_VEND_X_SQL = 1.5
+GOAL_VEND_X_SQL = billing_vend.GOAL_VEND_X_SQL
 
 
 class Clock:
@@ -159,45 +159,12 @@ def scale_rows(history: list[int], timed: int, folder: Path) -> dict[int, dict[s
 
 
 def vend_row(vends: int, chunk: int, folder: Path) -> dict[str, float]:
-    """rig's plain sale vs its own statements replayed by sqlite3, alternating chunks:
-    seconds (wall, CPU) of each side in all."""
+    """rig's plain sale vs its own statements replayed by sqlite3, alternating chunks
+    (:func:`billing_vend.side_by_side`): seconds (wall, CPU) of each side in all."""
     template = folder / "vend-template.sqlite"
     meters = billing_vend.prepared(f"sqlite:///{template}", 1, vends)
-    recorded = billing_vend.record_statements(template, meters)
-    rig_db, sql_db = folder / "vend-rig.sqlite", folder / "vend-sql.sqlite"
-    shutil.copyfile(template, rig_db)
-    shutil.copyfile(template, sql_db)
-    keepers = [billing_vend.steady_wal(rig_db), billing_vend.steady_wal(sql_db)]
-    centre = open_billing(f"sqlite:///{rig_db}")
-    with centre.engine.connect() as conn:
-        synchronous = int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
-    con = billing_vend.replay_connection(sql_db, synchronous)
-    cur = con.cursor()
-    rig, sql = Timing(), Timing()
-
-    def sell(first: int, last: int) -> None:
-        for i in range(first, last):
-            centre.vend(meters[i + 1], loadgen.amount_for(i, 1), request_id=f"ST-0-{i}",
-                        station="ST-0", operator=loadgen.OPERATOR)
-
-    def replay(first: int, last: int) -> None:
-        billing_vend.replay(cur, recorded[first:last])
-
-    try:
-        centre.vend(meters[0], loadgen.amount_for(0, 1), request_id="ST-0-warm-up",
-                    station="ST-0", operator=loadgen.OPERATOR)
-        for first in range(0, vends, chunk):
-            last = min(first + chunk, vends)
-            rig(sell, first, last)
-            sql(replay, first, last)
-    finally:
-        centre.close()
-        con.close()
-        for keeper in keepers:
-            keeper.close()
-    return {"rig_s": sum(rig.wall), "rig_cpu_s": sum(rig.cpu), "sql_s": sum(sql.wall),
-            "sql_cpu_s": sum(sql.cpu), "chunks_x": statistics.median(
-                r / s for r, s in zip(rig.wall, sql.wall, strict=True))}
+    return billing_vend.side_by_side(template, meters,
+                                     billing_vend.record_statements(template, meters), chunk)
 
 
 def main() -> None:

@@ -14,9 +14,12 @@ A shared disk's speed drifts within a second, so a 1-station run is cut into chu
 (four stations run as one chunk, see :func:`vend_run`). The row
 ``SQL alone`` replays, with plain ``sqlite3``, the exact statements and parameters the
 1-station run sent (recorded once from a centre): what a vend costs with no Python logic at
-all, so the distance between the two rows is the centre's own work. With a reachable
-PostgreSQL (``RIG_POSTGRES_URL`` or the lab default) the same vend runs go to a scratch
-database, beside bare PostgreSQL commits. Prints a table and, last, one flat JSON line.
+all, so the distance between the two rows is the centre's own work: ``vend_x_sql_1_station``
+is rig's sale over its SQL, each in bare commits of its own chunks, round by round (goal ≤
+1.5). With a reachable PostgreSQL (``RIG_POSTGRES_URL`` or the lab default) the same vend runs
+go to a scratch database, beside bare PostgreSQL commits, and the 1-station run's statements,
+recorded there, are replayed by plain psycopg on a database prepared alike
+(``pg_vend_x_sql_1_station``). Prints a table and, last, one flat JSON line.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from rig.station import loadgen
 
 warnings.filterwarnings("ignore", message="Dialect sqlite.*Decimal objects natively")
 BARRIER_TIMEOUT_S = 300.0
+GOAL_VEND_X_SQL = 1.5  # rig's sale / its own SQL replayed bare (issue 23)
 Statements = list[tuple[str, Any, bool]]  # (SQL, DBAPI parameters, fetch a row)
 
 
@@ -97,16 +101,21 @@ class BareSqlite:
         self._con.close()
 
 
+def _psycopg(url: str) -> Any:
+    """A plain psycopg connection to ``url`` (no SQLAlchemy)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password,
+                           dbname=u.database)
+
+
 class BarePostgres:
     """One-row insert commits on PostgreSQL (psycopg, no ORM)."""
 
     def __init__(self, url: str) -> None:
-        import psycopg
-        from sqlalchemy.engine import make_url
-
-        u = make_url(url)
-        self._con = psycopg.connect(host=u.host, port=u.port, user=u.username,
-                                    password=u.password, dbname=u.database)
+        self._con = _psycopg(url)
         self._con.execute("CREATE TABLE t (id SERIAL PRIMARY KEY, v TEXT)")
         self._con.commit()
         self._i = 0
@@ -218,6 +227,17 @@ def record_statements(template: Path, meters: list[str]) -> list[Statements]:
     from a centre selling on a copy of ``template``."""
     copy = template.with_name(template.stem + "-recording.sqlite")
     shutil.copyfile(template, copy)
+    try:
+        return record_sales(f"sqlite:///{copy}", meters)
+    finally:
+        copy.unlink()
+
+
+def record_sales(url: str, meters: list[str]) -> list[Statements]:
+    """The statements (SQL and DBAPI parameters) a 1-station run sends, vend by vend, recorded
+    from a centre selling at ``url`` (prepared by :func:`prepared`; sold to, so a scratch copy).
+    Each is recorded where the direct path hands it to the driver, after every conversion, so
+    the replay sends the very same values."""
     recorded: list[Statements] = []
     run = direct.DirectTransaction._run
 
@@ -227,7 +247,7 @@ def record_statements(template: Path, meters: list[str]) -> list[Statements]:
         recorded[-1].append((prepared.sql, prepared.parameters(values), fetch))
         run(tx, prepared, values)
 
-    with open_billing(f"sqlite:///{copy}") as centre:
+    with open_billing(url) as centre:
         centre.vend(meters[0], loadgen.amount_for(0, 1), request_id="ST-0-warm-up",
                     station="ST-0", operator=loadgen.OPERATOR)
         direct.DirectTransaction._run = recording  # type: ignore[method-assign]
@@ -238,7 +258,6 @@ def record_statements(template: Path, meters: list[str]) -> list[Statements]:
                             station="ST-0", operator=loadgen.OPERATOR)
         finally:
             direct.DirectTransaction._run = run  # type: ignore[method-assign]
-    copy.unlink()
     shapes = {tuple(sql for sql, _, _ in statements) for statements in recorded}
     if len(shapes) != 1 or not next(iter(shapes)):
         raise SystemExit("the recorded sales did not all take the direct path with the same "
@@ -301,9 +320,80 @@ def sql_run(db: Path, recorded: list[Statements], synchronous: int, bare: Bare,
     return replaying, bare_s
 
 
+def pg_sql_run(url: str, recorded: list[Statements], bare: Bare,
+               chunk: int) -> tuple[float, float]:
+    """Seconds spent replaying ``recorded`` with plain psycopg on the prepared database at
+    ``url`` (one transaction per vend), and in as many bare commits, chunk by chunk."""
+    con = _psycopg(url)
+    cur = con.cursor()
+    replaying = bare_s = 0.0
+    for part in [recorded[k:k + chunk] for k in range(0, len(recorded), chunk)]:
+        t0 = time.perf_counter()
+        for statements in part:
+            for sql, parameters, fetch in statements:
+                cur.execute(sql, parameters)
+                if fetch:
+                    cur.fetchone()
+            con.commit()
+        replaying += time.perf_counter() - t0
+        bare_s += bare.time(len(part))
+    con.close()
+    return replaying, bare_s
+
+
+def side_by_side(template: Path, meters: list[str], recorded: list[Statements],
+                 chunk: int) -> dict[str, float]:
+    """rig's plain sale (in this process) vs its own statements (``recorded`` from a copy of
+    ``template``) replayed by sqlite3, on two fresh copies of ``template``, in alternating
+    chunks of ``chunk`` sales: seconds (wall and CPU) of each side in all, and the median of
+    the chunks' ratios."""
+    vends = len(recorded)
+    rig_db = template.with_name(template.stem + "-rig.sqlite")
+    sql_db = template.with_name(template.stem + "-sql.sqlite")
+    shutil.copyfile(template, rig_db)
+    shutil.copyfile(template, sql_db)
+    keepers = [steady_wal(rig_db), steady_wal(sql_db)]
+    centre = open_billing(f"sqlite:///{rig_db}")
+    with centre.engine.connect() as conn:
+        synchronous = int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+    con = replay_connection(sql_db, synchronous)
+    cur = con.cursor()
+    rig: list[tuple[float, float]] = []  # (wall, CPU) of each chunk
+    sql: list[tuple[float, float]] = []
+
+    def timed(times: list[tuple[float, float]], first: int, last: int, sell: bool) -> None:
+        w, c = time.perf_counter(), time.process_time()
+        if sell:
+            for i in range(first, last):
+                centre.vend(meters[i + 1], loadgen.amount_for(i, 1), request_id=f"ST-0-{i}",
+                            station="ST-0", operator=loadgen.OPERATOR)
+        else:
+            replay(cur, recorded[first:last])
+        times.append((time.perf_counter() - w, time.process_time() - c))
+
+    try:
+        centre.vend(meters[0], loadgen.amount_for(0, 1), request_id="ST-0-warm-up",
+                    station="ST-0", operator=loadgen.OPERATOR)
+        for first in range(0, vends, chunk):
+            last = min(first + chunk, vends)
+            timed(rig, first, last, True)
+            timed(sql, first, last, False)
+    finally:
+        centre.close()
+        con.close()
+        for keeper in keepers:
+            keeper.close()
+        rig_db.unlink()
+        sql_db.unlink()
+    return {"rig_s": sum(w for w, _ in rig), "rig_cpu_s": sum(c for _, c in rig),
+            "sql_s": sum(w for w, _ in sql), "sql_cpu_s": sum(c for _, c in sql),
+            "chunks_x": statistics.median(r / s for (r, _), (s, _) in zip(rig, sql,
+                                                                            strict=True))}
+
+
 def _postgres(vends: int, chunk: int) -> dict[str, float]:
-    """The vend runs on a scratch PostgreSQL database, beside its bare commits (empty if no
-    PostgreSQL answers)."""
+    """The vend runs on a scratch PostgreSQL database, beside its bare commits, and the
+    1-station run's own statements replayed by psycopg (empty if no PostgreSQL answers)."""
     if reachable(postgres_url()) is not None:
         return {}
     figures: dict[str, float] = {}
@@ -320,6 +410,19 @@ def _postgres(vends: int, chunk: int) -> dict[str, float]:
         figures[f"pg_vends_per_s_{name}"] = round(vends / vending, 1)
         figures[f"pg_commits_per_vend_{name}"] = round(vending / bare_s, 2)
         figures[f"pg_bare_commits_per_s_{name}"] = round(vends / bare_s, 1)
+    with scratch_database(prefix="rig_bench_rec") as url:
+        recorded = record_sales(url, prepared(url, 1, vends))
+    with scratch_database(prefix="rig_bench_sql") as url, \
+            scratch_database(prefix="rig_bench_bare") as bare_url:
+        prepared(url, 1, vends)  # the same rows and ids as where the sales were recorded
+        bare = BarePostgres(bare_url)
+        try:
+            replaying, bare_s = pg_sql_run(url, recorded, bare, chunk)
+        finally:
+            bare.close()
+    figures["pg_sql_alone_commits_per_vend"] = round(replaying / bare_s, 2)
+    figures["pg_vend_x_sql_1_station"] = round(
+        figures["pg_commits_per_vend_1_station"] / (replaying / bare_s), 2)
     return figures
 
 
@@ -338,6 +441,7 @@ def main() -> None:
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="billing-vend-", dir=args.dir))
     rows: dict[str, list[tuple[float, float]]] = {"1": [], "4": [], "sql": []}  # (work, bare)
+    sides: list[dict[str, float]] = []  # rig's sale and its SQL side by side, per round
     lock_timeouts = 0
     try:
         with open_billing(f"sqlite:///{folder / 'probe.sqlite'}") as probe, \
@@ -362,11 +466,17 @@ def main() -> None:
                     rows[row].append((vending, bare_s))
                     lock_timeouts += timeouts
                 keeper.close()
+            sides.append(side_by_side(templates[1], meters[1], recorded, args.chunk))
         bare.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     pg = {} if args.no_postgres else _postgres(args.vends, args.chunk)
     median = {row: _median_run(runs) for row, runs in rows.items()}
+    # rig's sale against its own SQL replayed bare, side by side in alternating chunks, round
+    # by round: the goal is ≤ 1.5
+    vend_x_sql = [side["rig_s"] / side["sql_s"] for side in sides]
+    cpu_x_sql = [side["rig_cpu_s"] / side["sql_cpu_s"] for side in sides]
+    middle = sorted(sides, key=lambda side: side["rig_s"] / side["sql_s"])[len(sides) // 2]
     bare_rates = [args.vends / b for runs in rows.values() for _, b in runs]
     figures = {
         "bare_commits_per_s": round(statistics.median(bare_rates), 1),
@@ -377,6 +487,14 @@ def main() -> None:
         "commits_per_vend_1_station_max": round(max(w / b for w, b in rows["1"]), 2),
         "commits_per_vend_4_stations_max": round(max(w / b for w, b in rows["4"]), 2),
         "sql_alone_commits_per_vend": round(median["sql"][0] / median["sql"][1], 2),
+        "vend_x_sql": round(statistics.median(vend_x_sql), 2),
+        "vend_x_sql_max": round(max(vend_x_sql), 2),
+        "vend_x_sql_median_chunk": round(statistics.median(s["chunks_x"] for s in sides), 2),
+        "vend_cpu_x_sql": round(statistics.median(cpu_x_sql), 2),
+        "vend_ms": round(1000 * middle["rig_s"] / args.vends, 3),
+        "vend_cpu_ms": round(1000 * middle["rig_cpu_s"] / args.vends, 3),
+        "vend_sql_ms": round(1000 * middle["sql_s"] / args.vends, 3),
+        "vend_sql_cpu_ms": round(1000 * middle["sql_cpu_s"] / args.vends, 3),
         "lock_timeouts_4_stations": lock_timeouts,
         "sqlite_synchronous": synchronous,
         "driver_statements_per_plain_sale": len(traced),
@@ -395,6 +513,15 @@ def main() -> None:
         print(f"{'':<11} commits/vend   " + " ".join(f"{w / b:>7.2f}" for w, b in runs)
               + f"   median {w / b:.2f}"
               + ("" if row == "sql" else f" (goal ≤ 3: {'met' if w / b <= 3 else 'NOT met'})"))
+    print("rig's sale / its SQL replayed bare, side by side (per round): wall "
+          + " ".join(f"{x:.2f}" for x in vend_x_sql) + ", CPU "
+          + " ".join(f"{x:.2f}" for x in cpu_x_sql)
+          + f"; median {statistics.median(vend_x_sql):.2f} (goal ≤ {GOAL_VEND_X_SQL}: "
+          + ("met" if statistics.median(vend_x_sql) <= GOAL_VEND_X_SQL else "NOT met")
+          + f"); middle round: sale {1000 * middle['rig_s'] / args.vends:.3f} ms "
+          f"({1000 * middle['rig_cpu_s'] / args.vends:.3f} ms CPU), its SQL "
+          f"{1000 * middle['sql_s'] / args.vends:.3f} ms "
+          f"({1000 * middle['sql_cpu_s'] / args.vends:.3f} ms CPU)")
     print(f"a plain sale at the SQLite driver: {len(traced)} statements: "
           + ", ".join(" ".join(t.split()[:3]) for t in traced))
     print(f"4 stations: {lock_timeouts} lock wait(s) outlasted the lock wait (retried); "
@@ -403,7 +530,9 @@ def main() -> None:
         print("PostgreSQL: vends/s 1 station "
               f"{pg['pg_vends_per_s_1_station']:.1f} (= {pg['pg_commits_per_vend_1_station']:.2f} "
               f"bare PG commits), 4 stations {pg['pg_vends_per_s_4_stations']:.1f} "
-              f"(= {pg['pg_commits_per_vend_4_stations']:.2f})")
+              f"(= {pg['pg_commits_per_vend_4_stations']:.2f}); SQL alone (psycopg) "
+              f"{pg['pg_sql_alone_commits_per_vend']:.2f} bare PG commits: rig's sale "
+              f"{pg['pg_vend_x_sql_1_station']:.2f}x its SQL")
     else:
         print("PostgreSQL: not measured (" + ("--no-postgres" if args.no_postgres else
                                             str(reachable(postgres_url()))) + ")")

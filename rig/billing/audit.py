@@ -22,15 +22,11 @@ PostgreSQL, a transaction-scoped advisory lock taken just before commit (:func:`
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Executable, bindparam, insert, select, text
@@ -40,6 +36,7 @@ from sqlalchemy.types import TypeDecorator
 
 from rig.billing import models as m
 from rig.billing.audit_key import AuditKey
+from rig.billing.canonical_json import ENCODER, canonical_json
 from rig.billing.models import to_utc
 from rig.errors import BillingError
 
@@ -92,13 +89,6 @@ class ChainReport:
     key_id: str | None = None
 
 
-def canonical_json(value: Any) -> str:
-    """``value`` as the chain hashes and stores it: sorted keys, no spaces, ASCII only, and
-    Decimals as exact strings, datetimes ISO 8601, enums their value, dataclasses (nested ones
-    too) objects of their fields — never a float made of money."""
-    return _CANONICAL.encode(value)
-
-
 def event_hash(
     seq: int, at: datetime, actor: str, action: str, entity: str, entity_id: str,
     before: Any, after: Any, prev_hash: str, key: AuditKey | None = None,
@@ -116,7 +106,7 @@ def _digest(seq: int, at: datetime, actor: str, action: str, entity: str, entity
     # "entity_id", "prev", "seq"} (keys in sorted order), put together from the parts so
     # ``before``/``after`` — the bulk of it, and also what is stored — are serialised once.
     # tests/billing/test_audit_hash.py holds it to ``json.dumps(..., sort_keys=True)``.
-    js = _CANONICAL.encode
+    js = ENCODER.encode
     blob = (f'{{"action":{js(action)},"actor":{js(actor)},"after":{after_json},'
             f'"at":{js(to_utc(at).isoformat())},"before":{before_json},'
             f'"entity":{js(entity)},"entity_id":{js(entity_id)},'
@@ -206,24 +196,6 @@ def shape(*, at: datetime, actor: str, action: str, entity: str, entity_id: obje
             "after": canonical_json(after)}
 
 
-def _json_safe(value: Any) -> Any:
-    """What the encoder cannot write itself (see :func:`canonical_json`)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if is_dataclass(value) and not isinstance(value, type):
-        return {name: getattr(value, name) for name in _field_names(type(value))}
-    raise TypeError(f"an audit event cannot hold {type(value).__name__} {value!r}")
-
-
-@functools.cache
-def _field_names(kind: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(kind))
-
-
 class _JsonText(TypeDecorator[str]):
     """A JSON column's bind for a value that is already JSON text (written as it is)."""
 
@@ -234,8 +206,6 @@ class _JsonText(TypeDecorator[str]):
         return None
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                              default=_json_safe)
 _QUEUE = "rig.audit.pending"
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(m.AuditEvent.seq, m.AuditEvent.hash, m.AuditEvent.key_id) \

@@ -61,11 +61,14 @@ def to_units(value: Decimal | int, scale: int) -> int:
         value = Decimal(value)
     if not value.is_finite():
         raise ValueError(f"money value {value} is not finite")
+    if not value:  # a zero (0E+12) has no leading digit; a sale binds several (no tax, debt)
+        return 0
     # adjusted(): the power of ten of the leading digit, so 1E+999999 is never scaled or int()
     # and 1E-999999 never underflows to 0 when scaled
-    if value and value.adjusted() + scale > 18:  # a zero (0E+12) has no leading digit
+    leading = value.adjusted()
+    if leading + scale > 18:
         raise ValueError(f"money value {value} does not fit a 64-bit column at scale {scale}")
-    if value and value.adjusted() < -scale:
+    if leading < -scale:
         raise ValueError(f"money value {value} has more than {scale} decimal places")
     scaled = value.scaleb(scale)
     units = int(scaled)  # truncates: compared with ``scaled`` next

@@ -34,6 +34,7 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 WH_PER_KWH = 1000
 RATE_SCALE = 10**6  # percent with 4 decimals == fraction with 6
+_UNITS = {u.value: u for u in CreditUnit}  # a StrEnum member finds itself here too
 
 
 class TariffError(ValueError):
@@ -61,7 +62,7 @@ def price_vend(
     currency steps and its 14-bit mantissa; only that much is charged, the rest stays change."""
     if not isinstance(amount, Decimal):
         raise TypeError(f"amount must be Decimal, got {type(amount).__name__}")
-    unit = CreditUnit(credit_unit)
+    unit = _UNITS.get(credit_unit) or CreditUnit(credit_unit)  # a lookup, not an enum call
     if tariff.price_per_kwh <= 0:
         raise TariffError(
             f"tariff {tariff.code} v{tariff.version} has non-positive price {tariff.price_per_kwh}"
@@ -94,7 +95,7 @@ def price_vend(
         lines.append(ReceiptLine(
             "fixed", fixed, "fixed monthly charge" + (f" ({rest} still due)" if rest else "")))
 
-    rate_units = sum(int(t.rate_percent * 10**4) for t in tariff.taxes)
+    rate_units = sum(int(t.rate_percent * 10**4) for t in tariff.taxes) if tariff.taxes else 0
     budget = Decimal(int(left / CENT) * RATE_SCALE // (RATE_SCALE + rate_units)) * CENT
 
     if unit is CreditUnit.MONEY_CENTS:

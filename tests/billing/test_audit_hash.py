@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum
@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rig.billing import audit
-from rig.billing.types import CreditUnit
+from rig.billing.types import CreditUnit, ReceiptLine, VendKind, VendResult, VendStatus
 
 EVENT: dict[str, Any] = {
     "seq": 42,
@@ -101,3 +101,50 @@ def test_canonical_json_writes_money_as_exact_strings_and_dataclasses_as_objects
 def test_canonical_json_refuses_what_it_cannot_write_exactly() -> None:
     with pytest.raises(TypeError, match="cannot hold bytes"):
         audit.canonical_json({"key": b"\x00"})
+
+
+def _reference_json(value: Any) -> str:
+    """The canonical JSON as the encoder alone writes it (dataclasses handed over as dicts)."""
+    def safe(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, datetime | date):
+            return v.isoformat()
+        if isinstance(v, Enum):
+            return v.value
+        if is_dataclass(v) and not isinstance(v, type):
+            return {f.name: getattr(v, f.name) for f in fields(v)}
+        raise TypeError(type(v).__name__)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      default=safe)
+
+
+money = st.decimals(allow_nan=False, allow_infinity=False, places=2,
+                    min_value=Decimal("-1e15"), max_value=Decimal("1e15"))
+texts = st.text(max_size=12)  # any code point: escaped to ASCII alike
+lines = st.builds(ReceiptLine, texts, money, texts)
+results = st.builds(
+    VendResult, vend_id=st.integers(0, 2**62), request_id=texts, meter_no=texts,
+    card_serial=texts, sequence=st.integers(0, 2**31), credit=st.integers(-5, 2**40),
+    credit_unit=st.sampled_from(CreditUnit), amount=money, tariff_code=texts,
+    tariff_version=st.integers(1, 99), price_per_kwh=money, key_revision=st.integers(0, 9),
+    receipt=st.lists(lines, max_size=3).map(tuple), status=st.sampled_from(VendStatus),
+    station=texts, operator=texts,
+    created_at=st.datetimes(timezones=st.just(UTC)), kind=st.sampled_from(VendKind),
+    parameters=st.none() | st.dictionaries(texts, st.integers() | texts | st.none(),
+                                           max_size=3),
+    reprint_count=st.integers(0, 9), tender=texts, token=st.none() | texts)
+
+
+@given(results)
+def test_a_sales_result_is_written_as_the_encoder_alone_writes_it(result: VendResult) -> None:
+    assert audit.canonical_json(result) == _reference_json(result)
+
+
+@given(st.builds(Sale, money, st.sampled_from(CreditUnit), st.just(Colour.RED),
+                 st.datetimes(timezones=st.just(UTC)), st.dates(),
+                 st.lists(st.builds(Line, texts, money), max_size=3).map(tuple)))
+def test_any_dataclass_is_written_as_the_encoder_alone_writes_it(sale: Sale) -> None:
+    assert audit.canonical_json(sale) == _reference_json(sale)
+    assert audit.canonical_json({"sale": sale, "n": [1, sale]}) == _reference_json(
+        {"sale": sale, "n": [1, sale]})

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rig.billing import BillingCentre, VendRefused, VendResult, open_billing
 from rig.billing import models as m
-from rig.billing.centre.sales import direct
+from rig.billing.centre.sales import context, direct
 from rig.billing.centre.sales.direct import Direct, Prepared
 from tests.billing.ledger import T0, add_meter, buy
 
@@ -119,3 +119,21 @@ def test_a_refusal_on_the_direct_path_writes_nothing(centre: BillingCentre) -> N
                     operator="carol")
     assert len(centre.vends_for_meter(METER)) == 1
     assert centre.verify_audit_chain().ok
+
+
+def test_a_bind_used_in_several_places_gets_its_value_in_each(centre: BillingCentre) -> None:
+    # The sale's context names the station three times and the operator twice, and binds two
+    # instants: read directly, it is the row SQLAlchemy's own execution reads.
+    sell(centre, "r1")
+    statement = context._statement(centre.engine.dialect.name == "sqlite")
+    values = {"meter_no": METER, "request_id": "r1", "station": "DESK-1",
+              "operator": "carol", "now": T0 + timedelta(days=3, hours=10),
+              "month_start": T0 + timedelta(days=3)}
+    with centre.engine.connect() as conn:
+        orm = conn.execute(statement, values).one()._asdict()
+    with Direct(centre.engine).transaction() as tx:
+        got = tx.one(statement, values)
+    assert got == orm
+    assert got is not None and got["station_id"] is not None
+    assert got["operator_id"] is not None and got["existing_vend_id"] is not None
+    assert got["month_credit"] > 0  # the month's start bound where it belongs

@@ -75,12 +75,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     """UTC as SQLite stores a ``DateTime`` (SQLAlchemy's storage format, always with six
-    decimals, so text order is time order), made by ``isoformat`` in C: a sale binds four."""
+    decimals, so text order is time order), made by ``isoformat`` in C. A sale binds four: its
+    one instant three times (the context's "now", the vend, the audit event) and the month's
+    start, so the last two made are kept (datetimes are immutable; the pairs are replaced
+    whole, so threads only ever miss)."""
+    global _RECENT_UTC_TEXT
     if value is None:
         return None
+    recent = _RECENT_UTC_TEXT
+    if recent[0] is value:
+        return recent[1]
+    if recent[2] is value:
+        return recent[3]
+    given = value
     if value.tzinfo is not UTC:
         value = to_utc(value)
-    return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+    text = value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+    _RECENT_UTC_TEXT = (given, text, recent[0], recent[1])
+    return text
+
+
+_RECENT_UTC_TEXT: tuple[datetime | None, str, datetime | None, str] = (None, "", None, "")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

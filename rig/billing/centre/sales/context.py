@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
@@ -31,8 +30,10 @@ from rig.billing.centre.lookup import UNAPPLIED, settled_sequence
 from rig.billing.types import CardStatus, VendKind, VendStatus
 
 
-@dataclass(frozen=True)
-class VendContext:
+class VendContext(NamedTuple):
+    """Immutable; a named tuple, not a dataclass: made once per sale, from 26 values (a frozen
+    dataclass took 4-6 µs of a sale to set them one by one)."""
+
     meter_id: int
     status: str
     credit_unit: str

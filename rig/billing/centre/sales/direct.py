@@ -51,18 +51,29 @@ class Prepared:
         self._positional = compiled.positional
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
         assert names is not None
-        # (bind name, whether the caller gives it, its constant value, its conversion)
-        self._slots: list[tuple[str, bool, Any, Callable[[Any], Any] | None]] = []
-        for name in names:
+        # The DBAPI parameters with every constant bind (``status == "created"``) in place,
+        # converted once; per bind the caller gives: its name, conversion and first slot (a
+        # name the SQL uses twice is converted once and copied).
+        self._template: list[Any] = []
+        self._given: list[tuple[str, Callable[[Any], Any] | None, int]] = []
+        self._copies: list[tuple[int, int]] = []  # (slot, slot of the same name's value)
+        first: dict[str, int] = {}
+        for slot, name in enumerate(names):
             bind = compiled.binds[name]
             if bind.expanding:
                 raise ValueError(f"cannot prepare an expanding IN (bind {name!r}): {self.sql}")
             convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if bind.required:
-                self._slots.append((name, True, None, convert))
+            if name in first:
+                self._copies.append((slot, first[name]))
+                self._template.append(None)
+            elif bind.required:
+                first[name] = slot
+                self._given.append((name, convert, slot))
+                self._template.append(None)
             else:  # a constant: converted once
                 value = bind.effective_value
-                self._slots.append((name, False, convert(value) if convert else value, None))
+                self._template.append(convert(value) if convert else value)
+        self._names = names
         columns = list(getattr(statement, "exported_columns", ()))
         self.keys = [c.key for c in columns]
         self._results = [c.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -70,13 +81,15 @@ class Prepared:
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The DBAPI parameters for ``values`` (bind name → Python value)."""
-        converted = [
-            (convert(values[name]) if convert else values[name]) if given else constant
-            for name, given, constant, convert in self._slots
-        ]
+        converted = self._template.copy()
+        for name, convert, slot in self._given:
+            value = values[name]
+            converted[slot] = value if convert is None else convert(value)
+        for slot, same in self._copies:
+            converted[slot] = converted[same]
         if self._positional:
             return converted
-        return dict(zip((slot[0] for slot in self._slots), converted, strict=True))
+        return dict(zip(self._names, converted, strict=True))
 
     def row(self, raw: Sequence[Any]) -> dict[str, Any]:
         """A fetched row as ``{column key: Python value}``."""
@@ -87,9 +100,10 @@ class Prepared:
 class DirectTransaction:
     """One transaction on a pooled DBAPI connection (see :meth:`Direct.transaction`)."""
 
-    def __init__(self, cursor: Any, direct: Direct) -> None:
+    def __init__(self, cursor: Any, direct: Direct, observers: Sequence[Observer]) -> None:
         self._cursor = cursor
         self._direct = direct
+        self._observers = observers
 
     def execute(self, statement: Executable,
                 values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
@@ -111,7 +125,8 @@ class DirectTransaction:
             self._cursor.execute(prepared.sql, parameters)
         except self._direct.dbapi_error as e:
             raise self._direct.wrap(prepared.sql, parameters, e) from e
-        self._direct.notify()
+        for observer in self._observers:
+            observer()
 
 
 class Direct:
@@ -131,10 +146,6 @@ class Direct:
             hit = self._prepared[id(statement)] = (statement, Prepared(statement, self.dialect))
         return hit[1]
 
-    def notify(self) -> None:
-        for observer in _OBSERVERS.get(self.engine, ()):
-            observer()
-
     def wrap(self, sql: str | None, parameters: Any, e: Exception) -> BaseException:
         return DBAPIError.instance(sql, parameters, e, self.dbapi_error, dialect=self.dialect)
 
@@ -149,6 +160,7 @@ class Direct:
         followed another station's, and SQLite drops a connection's page cache whenever another
         connection has written, so every sale re-read its pages (0.5 ms more CPU a sale).
         """
+        observers = _OBSERVERS.get(self.engine, ())  # looked up once, not per statement
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
@@ -158,8 +170,9 @@ class Direct:
                 except self.dbapi_error as e:
                     raise self.wrap("BEGIN IMMEDIATE", (), e) from e
             try:
-                yield DirectTransaction(cursor, self)
-                self.notify()
+                yield DirectTransaction(cursor, self, observers)
+                for observer in observers:
+                    observer()
                 try:
                     raw.commit()
                 except self.dbapi_error as e:
@@ -170,6 +183,7 @@ class Direct:
                 except self.dbapi_error:  # a dead connection: the pool must not reuse it
                     raw.invalidate()
                 raise
-            self.notify()
+            for observer in observers:
+                observer()
         finally:
             raw.close()  # back to the pool
