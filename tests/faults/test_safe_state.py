@@ -95,11 +95,13 @@ def run_until_load_on(sim: EmulatedBench, tmp_path: Path) -> subprocess.Popen[st
     return proc
 
 
-def test_sigterm_of_a_run_switches_the_load_off(sim: EmulatedBench, tmp_path: Path) -> None:
+def test_sigterm_of_a_run_switches_the_load_off(attached_sim: EmulatedBench,
+                                                tmp_path: Path) -> None:
+    sim = attached_sim
     proc = run_until_load_on(sim, tmp_path)
     try:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 130
+        assert proc.wait(timeout=30) == 130, proc.communicate()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -41,7 +41,8 @@ def test_an_instrument_error_mid_consumption_reports_the_safe_state(
 
 
 def test_ctrl_c_during_consumption_prints_the_safe_state_and_final_readings(
-        sim: EmulatedBench, tmp_path: Path) -> None:
+        attached_sim: EmulatedBench, tmp_path: Path) -> None:
+    sim = attached_sim
     proc = run_until_load_on(sim, tmp_path)
     try:
         time.sleep(0.3)  # into the consumption phase, with the status line showing power
@@ -50,7 +51,7 @@ def test_ctrl_c_during_consumption_prints_the_safe_state_and_final_readings(
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, out + err
     flat = " ".join(out.replace("│", " ").split())
     assert "interrupted" in flat and "KeyboardInterrupt" not in out + err
     assert "safe: load input off (read back: off, 0.000 W)" in flat, out
