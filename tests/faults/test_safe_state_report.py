@@ -16,7 +16,7 @@ from rig.profile import load_profile
 from rig.scenarios.prepaid_cycle import CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
 from rig.sim.emulated_bench import EmulatedBench
-from tests.faults.test_safe_state import Interrupter, run_until_load_on
+from tests.faults.test_safe_state import Interrupter, ended, run_until_load_on
 
 
 @pytest.fixture
@@ -41,13 +41,12 @@ def test_an_instrument_error_mid_consumption_reports_the_safe_state(
 
 
 def test_ctrl_c_during_consumption_prints_the_safe_state_and_final_readings(
-        attached_sim: EmulatedBench, tmp_path: Path) -> None:
-    sim = attached_sim
+        sim: EmulatedBench, tmp_path: Path) -> None:
     proc = run_until_load_on(sim, tmp_path)
     try:
         time.sleep(0.3)  # into the consumption phase, with the status line showing power
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = ended(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
