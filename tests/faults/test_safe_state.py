@@ -96,7 +96,8 @@ def run_until_load_on(sim: EmulatedBench, tmp_path: Path) -> subprocess.Popen[st
     return proc
 
 
-def ended(proc: subprocess.Popen[str], within_s: float = 60) -> tuple[str, str]:
+def ended(proc: subprocess.Popen[str], context: str = "",
+          within_s: float = 60) -> tuple[str, str]:
     """The signalled run's stdout and stderr once it has ended; if it has not within
     `within_s`, where each of its threads is (faulthandler's dump on SIGABRT)."""
     try:
@@ -104,8 +105,8 @@ def ended(proc: subprocess.Popen[str], within_s: float = 60) -> tuple[str, str]:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGABRT)
         out, err = proc.communicate(timeout=30)
-        raise AssertionError(f"rig run still running {within_s:g} s after the signal:\n"
-                             f"{out[-2000:]}\n{err[-6000:]}") from None
+        raise AssertionError(f"rig run still running {within_s:g} s after the signal "
+                             f"{context}:\n{out[-2000:]}\n{err[-6000:]}") from None
 
 
 def test_sigterm_of_a_run_switches_the_load_off(sim: EmulatedBench, tmp_path: Path) -> None:
