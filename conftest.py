@@ -13,6 +13,9 @@ for _variable in ("RIG_PROFILES_DIR", "RIG_MASTER_KEY"):
 
 
 def pytest_configure(config):
+    from tests.cpu_usage import register
+
+    register(config)  # CPU time per test with RIG_TEST_CPU=PATH (tests/cpu_usage.py)
     config.addinivalue_line("markers", "mutant_campaign: the whole mutant campaign of a "
                             "profile (slow; runs only when selected with -m mutant_campaign)")
 

@@ -13,10 +13,14 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL, make_url
 
 from rig.errors import ConfigError
+
+if TYPE_CHECKING:
+    import psycopg  # optional (rig[postgres]): imported where used
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://rig:rig@127.0.0.1:5432/rig_billing"
 
@@ -29,6 +33,13 @@ def postgres_url() -> str:
 def _libpq(url: URL) -> dict[str, object]:
     return {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
             "password": url.password, "dbname": url.database, "connect_timeout": 5}
+
+
+def admin_connection(base: URL) -> psycopg.Connection[Any]:
+    """An autocommit connection to `base`'s database, for CREATE and DROP DATABASE."""
+    import psycopg
+
+    return psycopg.connect(**_libpq(base), autocommit=True)  # type: ignore[arg-type]
 
 
 def reachable(url: str | None = None) -> str | None:
@@ -45,17 +56,21 @@ def reachable(url: str | None = None) -> str | None:
 
 
 @contextlib.contextmanager
-def scratch_database(url: str | None = None, prefix: str = "rig_scratch") -> Iterator[str]:
-    """Create an empty database beside `url`'s, yield its URL, drop it on the way out."""
-    import psycopg
+def scratch_database(url: str | None = None, prefix: str = "rig_scratch",
+                     template: str | None = None) -> Iterator[str]:
+    """Create an empty database beside `url`'s (a copy of database `template` if given),
+    yield its URL, drop it on the way out."""
     from psycopg import sql
 
     base = make_url(url or postgres_url())
     if base.get_backend_name() != "postgresql":
         raise ConfigError(f"scratch databases need a postgresql URL, not {base.drivername!r}")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(**_libpq(base), autocommit=True) as admin:  # type: ignore[arg-type]
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with admin_connection(base) as admin:
+        admin.execute(create)
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -65,14 +80,13 @@ def scratch_database(url: str | None = None, prefix: str = "rig_scratch") -> Ite
 def _drop(base: URL, name: str, wait_s: float = 10.0) -> None:
     """Drop `name`, ending our own leftover sessions; an autovacuum worker (a superuser
     process we may not terminate) can hold it for a moment, so retry until it has gone."""
-    import psycopg
     from psycopg import errors, sql
 
     deadline = time.monotonic() + wait_s
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     while True:
         try:
-            with psycopg.connect(**_libpq(base), autocommit=True) as admin:  # type: ignore[arg-type]
+            with admin_connection(base) as admin:
                 admin.execute(drop)
             return
         except (errors.InsufficientPrivilege, errors.ObjectInUse):

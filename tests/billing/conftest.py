@@ -12,7 +12,8 @@ from tests.billing.postgres_db import scratch_postgres
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def billing_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty billing database URL: a SQLite file, or a scratch PostgreSQL database.
+    """A fresh billing database URL: a new SQLite file, or a scratch PostgreSQL database
+    cloned from the migrated template (no rows; tests/billing/postgres_db.py).
 
     Without a reachable PostgreSQL the PostgreSQL half is skipped on a workstation and fails
     under CI, where ./setup.sh must have started one.
@@ -20,6 +21,6 @@ def billing_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'billing.sqlite'}"
         return
-    with scratch_postgres("rig_test") as url:
+    with scratch_postgres("rig_test", migrated=True) as url:
         yield url
 

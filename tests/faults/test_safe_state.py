@@ -85,7 +85,8 @@ def run_until_load_on(sim: EmulatedBench, tmp_path: Path) -> subprocess.Popen[st
     proc = subprocess.Popen(
         [sys.executable, "-m", "rig.cli.main", "run", "--bench", str(bench), "--out",
          str(tmp_path), "--amount", "5000"], stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # SIGABRT: every thread's stack
     deadline = time.monotonic() + 60
     while not sim.world.load.input_on:
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -95,11 +96,25 @@ def run_until_load_on(sim: EmulatedBench, tmp_path: Path) -> subprocess.Popen[st
     return proc
 
 
+def ended(proc: subprocess.Popen[str], context: str = "",
+          within_s: float = 60) -> tuple[str, str]:
+    """The signalled run's stdout and stderr once it has ended; if it has not within
+    `within_s`, where each of its threads is (faulthandler's dump on SIGABRT)."""
+    try:
+        return proc.communicate(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=30)
+        raise AssertionError(f"rig run still running {within_s:g} s after the signal "
+                             f"{context}:\n{out[-2000:]}\n{err[-6000:]}") from None
+
+
 def test_sigterm_of_a_run_switches_the_load_off(sim: EmulatedBench, tmp_path: Path) -> None:
     proc = run_until_load_on(sim, tmp_path)
     try:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 130
+        out, err = ended(proc)
+        assert proc.returncode == 130, out + err
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -16,7 +16,7 @@ from rig.profile import load_profile
 from rig.scenarios.prepaid_cycle import CycleParams
 from rig.scenarios.runner import run_prepaid_cycle
 from rig.sim.emulated_bench import EmulatedBench
-from tests.faults.test_safe_state import Interrupter, run_until_load_on
+from tests.faults.test_safe_state import Interrupter, ended, run_until_load_on
 
 
 @pytest.fixture
@@ -45,12 +45,14 @@ def test_ctrl_c_during_consumption_prints_the_safe_state_and_final_readings(
     proc = run_until_load_on(sim, tmp_path)
     try:
         time.sleep(0.3)  # into the consumption phase, with the status line showing power
+        masks = [line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                 if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = ended(proc, f"signal masks before SIGINT: {masks}")
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, f"{masks}\n{out}{err}"
     flat = " ".join(out.replace("│", " ").split())
     assert "interrupted" in flat and "KeyboardInterrupt" not in out + err
     assert "safe: load input off (read back: off, 0.000 W)" in flat, out
