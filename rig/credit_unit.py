@@ -16,3 +16,8 @@ class CreditUnit(StrEnum):
 
     MONEY_CENTS = "money_cents"  # credit counts 0.01 of the currency
     ENERGY_WH = "energy_wh"  # credit counts Wh
+
+
+# name -> member: a dict lookup where a sale turns a stored name into the unit (calling the
+# enum costs several times as much); a member finds itself here too, being a str.
+CREDIT_UNITS: dict[str, CreditUnit] = {unit.value: unit for unit in CreditUnit}

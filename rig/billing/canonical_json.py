@@ -43,17 +43,13 @@ def json_safe(value: Any) -> Any:
 
 
 def _dataclass(value: Any) -> str:
-    parts = []
-    for name, key in _keys(type(value)):
-        item = getattr(value, name)
-        write = _WRITERS.get(type(item))
-        parts.append(key + (write(item) if write is not None else _any(item)))
-    return "{" + ",".join(parts) + "}"
+    return "{" + ",".join(key + _one(getattr(value, name)) for name, key in _keys(type(value))) \
+        + "}"
 
 
 def _any(item: Any) -> str:
     if isinstance(item, str):  # a StrEnum: its value, as the encoder writes a str subclass
-        return str(encode_basestring_ascii(item))
+        return _quoted(item)
     if is_dataclass(item) and not isinstance(item, type):
         return _dataclass(item)
     if type(item) is tuple or type(item) is list:

@@ -28,13 +28,12 @@ from rig.billing.types import (
     ReceiptLine,
     TariffInfo,
 )
-from rig.credit_unit import CreditUnit
+from rig.credit_unit import CREDIT_UNITS, CreditUnit
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 WH_PER_KWH = 1000
 RATE_SCALE = 10**6  # percent with 4 decimals == fraction with 6
-_UNITS = {u.value: u for u in CreditUnit}  # a StrEnum member finds itself here too
 
 
 class TariffError(ValueError):
@@ -62,7 +61,7 @@ def price_vend(
     currency steps and its 14-bit mantissa; only that much is charged, the rest stays change."""
     if not isinstance(amount, Decimal):
         raise TypeError(f"amount must be Decimal, got {type(amount).__name__}")
-    unit = _UNITS.get(credit_unit) or CreditUnit(credit_unit)  # a lookup, not an enum call
+    unit = CREDIT_UNITS.get(credit_unit) or CreditUnit(credit_unit)  # the call names a wrong one
     if tariff.price_per_kwh <= 0:
         raise TariffError(
             f"tariff {tariff.code} v{tariff.version} has non-positive price {tariff.price_per_kwh}"

@@ -30,6 +30,11 @@ Observer = Callable[[], None]
 _OBSERVERS: weakref.WeakKeyDictionary[Engine, list[Observer]] = weakref.WeakKeyDictionary()
 
 
+def _notify(observers: Sequence[Observer]) -> None:
+    for observer in observers:
+        observer()
+
+
 def observe(engine: Engine, observer: Observer) -> None:
     """Call ``observer`` after every direct statement, before each direct commit and after it
     (the points SQLAlchemy's ``after_cursor_execute``, ``commit`` and ``after_commit`` events
@@ -125,8 +130,7 @@ class DirectTransaction:
             self._cursor.execute(prepared.sql, parameters)
         except self._direct.dbapi_error as e:
             raise self._direct.wrap(prepared.sql, parameters, e) from e
-        for observer in self._observers:
-            observer()
+        _notify(self._observers)
 
 
 class Direct:
@@ -171,8 +175,7 @@ class Direct:
                     raise self.wrap("BEGIN IMMEDIATE", (), e) from e
             try:
                 yield DirectTransaction(cursor, self, observers)
-                for observer in observers:
-                    observer()
+                _notify(observers)
                 try:
                     raw.commit()
                 except self.dbapi_error as e:
@@ -183,7 +186,6 @@ class Direct:
                 except self.dbapi_error:  # a dead connection: the pool must not reuse it
                     raw.invalidate()
                 raise
-            for observer in observers:
-                observer()
+            _notify(observers)
         finally:
             raw.close()  # back to the pool

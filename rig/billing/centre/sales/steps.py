@@ -40,6 +40,7 @@ from rig.billing.types import (
     VendResult,
     VendStatus,
 )
+from rig.credit_unit import CREDIT_UNITS
 
 LOCK_METER = select(m.Meter.id).where(m.Meter.meter_no == bindparam("meter_no")) \
     .with_for_update()
@@ -57,7 +58,6 @@ INSERT_VEND = insert(m.Vend).values({c: bindparam(c) for c in _VEND_COLUMNS}) \
 _ACTIVE, _CREATED, _SALE = MeterStatus.ACTIVE.value, VendStatus.CREATED.value, VendKind.SALE.value
 _ENERGY_WH = CreditUnit.ENERGY_WH.value
 _NONE = Decimal(0)
-_UNITS = {unit.value: unit for unit in CreditUnit}
 AuditFn = Callable[..., None]  # UnitOfWork.audit: queue an event in the sale's session
 # Makes an STS meter's credit token in the sale's transaction: (db, sale, vend id) → its digits
 # and its audit event (shaped).
@@ -211,7 +211,7 @@ def _token_carry(ctx: context.VendContext) -> Callable[[int], int] | None:
     """What an STS meter's token carries of a credit (None: a card carries it all)."""
     if ctx.sts_currency_step is None:
         return None
-    per = WH_PER_STEP if ctx.credit_unit == CreditUnit.ENERGY_WH.value else \
+    per = WH_PER_STEP if ctx.credit_unit == _ENERGY_WH else \
         cents_per_step(Decimal(ctx.sts_currency_step))
     assert per is not None  # registration refuses a money meter's fractional step
     return functools.partial(carried, per_step=per)
@@ -225,7 +225,7 @@ def result_of(db: SaleDb, sale: PricedSale, vend_id: int) -> VendResult:
         vend_id=vend_id, request_id=req.request_id, meter_no=req.meter_no,
         card_serial="" if ctx.is_sts else ctx.card_serial or "",
         sequence=ctx.last_sequence + 1,
-        credit=sale.pricing.credit, credit_unit=_UNITS[ctx.credit_unit], amount=req.amount,
+        credit=sale.pricing.credit, credit_unit=CREDIT_UNITS[ctx.credit_unit], amount=req.amount,
         tariff_code=tariff.code, tariff_version=tariff.version,
         price_per_kwh=tariff.price_per_kwh, key_revision=ctx.key_revision,
         receipt=sale.pricing.components, status=VendStatus.CREATED, station=req.station,
