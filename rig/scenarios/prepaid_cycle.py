@@ -273,7 +273,11 @@ class PrepaidCycle:
             if "relay_trip" in t.alarm2_actions and state.remaining > 0:
                 # This meter trips at alarm 2 while credit is left; the customer acknowledges
                 # with the card, supply returns, and consumption goes on to the real cut-off.
-                tripped = self.bench.now()
+                # The relay opened at alarm 2, so the latest instant alarm 2 was seen bounds
+                # the trip within one poll. When this phase began polling does not: the time
+                # between the two phases is no poll gap, and at 14400x half a second of it is
+                # two bench hours of pause the prediction would miss.
+                tripped = self.result.alarm2_at or self.bench.now()
                 self.record.measure("credit left at the alarm-2 relay trip", state.remaining,
                                     s.unit, low=Decimal(0), high=t.alarm2)
                 s.insert_into_meter()
