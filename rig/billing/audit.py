@@ -29,15 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Executable, bindparam, insert, select, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Executable, bindparam, insert, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeDecorator
 
 from rig.billing import models as m
 from rig.billing.audit_key import AuditKey
-from rig.billing.canonical_json import ENCODER, canonical_json
-from rig.billing.models import to_utc
+from rig.billing.canonical_json import canonical_json
+from rig.billing.models import JsonText, to_utc
 from rig.errors import BillingError
 
 GENESIS = "0" * 64
@@ -106,7 +104,7 @@ def _digest(seq: int, at: datetime, actor: str, action: str, entity: str, entity
     # "entity_id", "prev", "seq"} (keys in sorted order), put together from the parts so
     # ``before``/``after`` — the bulk of it, and also what is stored — are serialised once.
     # tests/billing/test_audit_hash.py holds it to ``json.dumps(..., sort_keys=True)``.
-    js = ENCODER.encode
+    js = canonical_json
     blob = (f'{{"action":{js(action)},"actor":{js(actor)},"after":{after_json},'
             f'"at":{js(to_utc(at).isoformat())},"before":{before_json},'
             f'"entity":{js(entity)},"entity_id":{js(entity_id)},'
@@ -196,16 +194,6 @@ def shape(*, at: datetime, actor: str, action: str, entity: str, entity_id: obje
             "after": canonical_json(after)}
 
 
-class _JsonText(TypeDecorator[str]):
-    """A JSON column's bind for a value that is already JSON text (written as it is)."""
-
-    impl = JSON
-    cache_ok = True
-
-    def bind_processor(self, dialect: Dialect) -> None:
-        return None
-
-
 _QUEUE = "rig.audit.pending"
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(m.AuditEvent.seq, m.AuditEvent.hash, m.AuditEvent.key_id) \
@@ -213,7 +201,7 @@ _HEAD = select(m.AuditEvent.seq, m.AuditEvent.hash, m.AuditEvent.key_id) \
 _INSERT = insert(m.AuditEvent).values({
     **{name: bindparam(name) for name in ("seq", "at", "actor", "action", "entity", "entity_id",
                                           "prev_hash", "hash", "key_id")},
-    **{name: bindparam(name, type_=_JsonText()) for name in ("before", "after")}})
+    **{name: bindparam(name, type_=JsonText()) for name in ("before", "after")}})
 
 
 def verify_chain(s: Session, key: AuditKey | None,

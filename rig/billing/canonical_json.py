@@ -5,14 +5,17 @@ fields — never a float made of money.
 Every sale writes one such event, the sale's whole result (a dataclass of 22 fields), so a
 dataclass is written here field by field with the very functions ``json``'s C encoder uses for
 strings and integers, instead of being handed to the encoder as a dict made for it (the
-encoder then called back into Python for each Decimal, datetime and nested dataclass).
-Anything else goes through the encoder as before; both give the same text, character for
-character (``tests/billing/test_audit_hash.py``).
+encoder then called back into Python for each Decimal, datetime and nested dataclass). Each
+dataclass gets its own writer, generated once from its fields as :mod:`dataclasses` generates
+``__init__``: a field holding the type it declares is written inline, anything else by the
+general writer. Anything else goes through the encoder as before; all give the same text,
+character for character (``tests/billing/test_audit_hash.py``).
 """
 
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
@@ -24,9 +27,7 @@ from typing import Any
 
 def canonical_json(value: Any) -> str:
     """``value`` as the chain hashes and stores it (see the module's doc)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return _dataclass(value)
-    return ENCODER.encode(value)
+    return _one(value)
 
 
 def json_safe(value: Any) -> Any:
@@ -43,8 +44,46 @@ def json_safe(value: Any) -> Any:
 
 
 def _dataclass(value: Any) -> str:
-    return "{" + ",".join(key + _one(getattr(value, name)) for name, key in _keys(type(value))) \
-        + "}"
+    write = _DATACLASS_WRITERS.get(type(value))
+    if write is None:
+        write = _DATACLASS_WRITERS[type(value)] = _writer_of(type(value))
+    return write(value)
+
+
+# How a value of each type is written inline (``{x}``: the value), in a generated writer.
+_INLINE = {
+    str: "_quoted({x})", int: "_int({x})", Decimal: "'\"' + str({x}) + '\"'",
+    datetime: "'\"' + {x}.isoformat() + '\"'", date: "'\"' + {x}.isoformat() + '\"'",
+}
+
+
+def _writer_of(kind: type) -> Callable[[Any], str]:
+    """The writer of dataclass ``kind``: its fields in sorted order, each value written inline
+    when its type is exactly the field's declared one (or a str enum declared), else by
+    :func:`_one`."""
+    try:
+        hints = typing.get_type_hints(kind)
+    except (NameError, TypeError):  # a hint that cannot be resolved: every field by _one
+        hints = {}
+    namespace: dict[str, Any] = {"_quoted": _quoted, "_int": int.__repr__, "_one": _one}
+    lines, parts = ["def write(v):"], []
+    for i, (name, key) in enumerate(_keys(kind)):
+        x, hint = f"x{i}", hints.get(name)
+        inline = _INLINE.get(hint) if isinstance(hint, type) else None
+        if inline is None and isinstance(hint, type) and issubclass(hint, str):
+            inline = _INLINE[str]  # a str enum: its value, as the encoder writes a str
+        lines.append(f"    {x} = v.{name}")
+        separator = "{" if i == 0 else ","
+        if inline is None:
+            parts.append(f"{separator + key!r} + _one({x})")
+        else:
+            namespace[f"_t{i}"] = hint
+            parts.append(f"{separator + key!r} + ({inline.format(x=x)} if type({x}) is _t{i} "
+                         f"else _one({x}))")
+    lines.append("    return ''.join((" + ", ".join(parts) + ", '}'))" if parts
+                 else "    return '{}'")
+    exec("\n".join(lines), namespace)  # names are a dataclass's fields: identifiers
+    return typing.cast(Callable[[Any], str], namespace["write"])
 
 
 def _any(item: Any) -> str:
@@ -72,6 +111,7 @@ def _keys(kind: type) -> tuple[tuple[str, str], ...]:
 
 
 _KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
+_DATACLASS_WRITERS: dict[type, Callable[[Any], str]] = {}
 
 
 def _quoted(text: str) -> str:

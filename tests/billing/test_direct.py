@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from rig.billing import BillingCentre, VendRefused, VendResult, open_billing
@@ -137,3 +137,30 @@ def test_a_bind_used_in_several_places_gets_its_value_in_each(centre: BillingCen
     assert got is not None and got["station_id"] is not None
     assert got["operator_id"] is not None and got["existing_vend_id"] is not None
     assert got["month_credit"] > 0  # the month's start bound where it belongs
+
+
+def test_sqlite_sales_in_a_row_keep_one_connection_and_close_leaves_none_open(
+        billing_url: str) -> None:
+    if not billing_url.startswith("sqlite"):
+        pytest.skip("the connection is kept between sales on SQLite only")
+    c = open_billing(billing_url, clock=lambda: T0 + timedelta(days=3, hours=10))
+    opened, closed, checkouts = [], [], []
+    event.listen(c.engine, "connect", lambda dbapi, rec: opened.append(dbapi))
+    event.listen(c.engine, "close", lambda dbapi, rec: closed.append(dbapi))
+    event.listen(c.engine, "checkout", lambda dbapi, rec, proxy: checkouts.append(dbapi))
+    c.register_station("DESK-1")
+    c.register_operator("carol", "cashier")
+    c.create_tariff("RES", Decimal("0.1537"), T0)
+    add_meter(c, METER)
+    add_meter(c, OTHER)
+    add_meter(c, "000077770003")
+    sell(c, "r1")  # the first sales read the tariff and the audit head through the ORM
+    sell(c, "r2", meter_no=OTHER)
+    before = len(checkouts)
+    third = sell(c, "r3", meter_no="000077770003")
+    assert len(checkouts) == before  # the first sale's connection, kept: no pool round trip
+    with c.engine.connect() as conn:  # another connection sees what the kept one committed
+        seen = conn.execute(_READ_VEND, {"request_id": "r3"}).one()
+    assert seen.amount == Decimal("12.34") and third.sequence == 1
+    c.close()
+    assert opened and sorted(map(id, closed)) == sorted(map(id, opened))  # none left open

@@ -32,6 +32,7 @@ from rig.billing.models.base import (
     VEND_STATUSES,
     VERDICTS,
     Base,
+    JsonText,
     UTCDateTime,
     to_utc,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "Debt",
     "DebtRecovery",
     "DirectDebit",
+    "JsonText",
     "Meter",
     "Operator",
     "OperatorCredential",

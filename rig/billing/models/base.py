@@ -73,6 +73,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return _sqlite_utc_text
 
 
+class JsonText(TypeDecorator[str]):
+    """A JSON column's bind for a value that is already JSON text (written as it is): the
+    audit event's canonical JSON, a sale's receipt lines."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     """UTC as SQLite stores a ``DateTime`` (SQLAlchemy's storage format, always with six
     decimals, so text order is time order), made by ``isoformat`` in C. A sale binds four: its

@@ -15,12 +15,13 @@ as it sees the ORM's through SQLAlchemy's events.
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Engine, Executable
+from sqlalchemy import Engine, Executable, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
@@ -79,17 +80,30 @@ class Prepared:
                 value = bind.effective_value
                 self._template.append(convert(value) if convert else value)
         self._names = names
+        # The common case — every slot given, each name once, in order — takes the values in
+        # one C call (itemgetter) and converts only the slots that need it.
+        self._plain = len(self._given) == len(names) and not self._copies
+        given = [name for name, _, _ in self._given]
+        self._take = operator.itemgetter(*given) if len(given) > 1 else \
+            (lambda values: tuple(values[n] for n in given))
+        self._converting = [(slot, convert) for _, convert, slot in self._given if convert]
         columns = list(getattr(statement, "exported_columns", ()))
         self.keys = [c.key for c in columns]
-        self._results = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                         for c in columns]
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                      for c in columns]
+        self._results = [(key, convert) for key, convert in zip(self.keys, processors,
+                                                                 strict=True) if convert]
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The DBAPI parameters for ``values`` (bind name → Python value)."""
-        converted = self._template.copy()
-        for name, convert, slot in self._given:
-            value = values[name]
-            converted[slot] = value if convert is None else convert(value)
+        if self._plain:
+            converted = list(self._take(values))
+        else:
+            converted = self._template.copy()
+            for name, _, slot in self._given:
+                converted[slot] = values[name]
+        for slot, convert in self._converting:
+            converted[slot] = convert(converted[slot])
         for slot, same in self._copies:
             converted[slot] = converted[same]
         if self._positional:
@@ -98,8 +112,10 @@ class Prepared:
 
     def row(self, raw: Sequence[Any]) -> dict[str, Any]:
         """A fetched row as ``{column key: Python value}``."""
-        return {key: convert(value) if convert else value
-                for key, convert, value in zip(self.keys, self._results, raw, strict=True)}
+        row = dict(zip(self.keys, raw, strict=True))
+        for key, convert in self._results:
+            row[key] = convert(row[key])
+        return row
 
 
 class DirectTransaction:
@@ -114,7 +130,7 @@ class DirectTransaction:
                 values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
         """Run ``statement`` once per mapping of ``values`` (one mapping: once)."""
         prepared = self._direct.prepared(cast(ClauseElement, statement))
-        for each in [values] if isinstance(values, Mapping) else values:
+        for each in [values] if type(values) is dict or isinstance(values, Mapping) else values:
             self._run(prepared, each)
 
     def one(self, statement: Executable, values: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -142,6 +158,22 @@ class Direct:
         self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._sqlite = engine.dialect.name == "sqlite"
         self._prepared: dict[int, tuple[ClauseElement, Prepared]] = {}
+        # SQLite: the connection of the last committed transaction, kept checked out for the
+        # next one (the pool's checkout, its rollback-on-return and checkin cost a sale as much
+        # Python as its pricing); closed when the engine is disposed (the centre's close()).
+        self._kept: list[tuple[Any, Any, Any]] = []  # (pool's connection, DBAPI one, cursor)
+        # The engine's observers, the list observe() appends to (also after this is made).
+        self._observers = _OBSERVERS.setdefault(engine, [])
+        if self._sqlite:
+            event.listen(engine, "engine_disposed", self._close_kept)
+
+    def _close_kept(self, engine: Engine) -> None:
+        while True:
+            try:
+                raw, _, _ = self._kept.pop()
+            except IndexError:  # none, or taken by another thread meanwhile
+                return
+            raw.invalidate()  # its pool is gone: this closes the DBAPI connection
 
     def prepared(self, statement: ClauseElement) -> Prepared:
         # Keyed by identity: the hot path's statements are module constants, kept alive here.
@@ -164,28 +196,37 @@ class Direct:
         followed another station's, and SQLite drops a connection's page cache whenever another
         connection has written, so every sale re-read its pages (0.5 ms more CPU a sale).
         """
-        observers = _OBSERVERS.get(self.engine, ())  # looked up once, not per statement
-        raw = self.engine.raw_connection()
         try:
-            cursor = raw.cursor()
+            raw, dbapi, cursor = self._kept.pop()  # atomic: two threads never take the same one
+        except IndexError:
+            raw = self.engine.raw_connection()
+            dbapi = raw.driver_connection
+            cursor = dbapi.cursor()
+        keep = False
+        try:
             if self._sqlite:
                 try:
                     cursor.execute("BEGIN IMMEDIATE")
                 except self.dbapi_error as e:
                     raise self.wrap("BEGIN IMMEDIATE", (), e) from e
             try:
-                yield DirectTransaction(cursor, self, observers)
-                _notify(observers)
+                yield DirectTransaction(cursor, self, self._observers)
+                _notify(self._observers)
                 try:
-                    raw.commit()
+                    dbapi.commit()
                 except self.dbapi_error as e:
                     raise self.wrap("COMMIT", (), e) from e
             except BaseException:
                 try:
-                    raw.rollback()
+                    dbapi.rollback()
                 except self.dbapi_error:  # a dead connection: the pool must not reuse it
                     raw.invalidate()
                 raise
-            _notify(observers)
+            _notify(self._observers)
+            keep = self._sqlite and not self._kept  # committed: clean, ready for the next sale
         finally:
-            raw.close()  # back to the pool
+            if keep:
+                self._kept.append((raw, dbapi, cursor))
+            else:
+                cursor.close()
+                raw.close()  # back to the pool (reset by a rollback)

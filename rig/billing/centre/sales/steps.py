@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from rig.billing import agents, audit, hoarding, inputs
 from rig.billing import models as m
+from rig.billing.canonical_json import canonical_json
 from rig.billing.centre.errors import VendRefused
 from rig.billing.centre.hoarding_check import refuse_over
 from rig.billing.centre.lookup import committed_meanwhile, pending_parameters
@@ -52,8 +53,11 @@ _VEND_COLUMNS = (
     "receipt", "status", "created_at", "kind", "energy_charge", "tax_total", "fixed_charge",
     "debt_recovered", "change_in", "change_out", "tender", "session_id", "reprint_count",
     "reason")
-INSERT_VEND = insert(m.Vend).values({c: bindparam(c) for c in _VEND_COLUMNS}) \
-    .returning(m.Vend.id)
+# The receipt lines go in as their canonical JSON text (written once, in C mostly), not as a
+# list of dicts for the JSON type to dump.
+INSERT_VEND = insert(m.Vend).values(
+    {c: bindparam(c, type_=m.JsonText()) if c == "receipt" else bindparam(c)
+     for c in _VEND_COLUMNS}).returning(m.Vend.id)
 # Enum values read on every sale, once here (an enum's ``.value`` is a property call).
 _ACTIVE, _CREATED, _SALE = MeterStatus.ACTIVE.value, VendStatus.CREATED.value, VendKind.SALE.value
 _ENERGY_WH = CreditUnit.ENERGY_WH.value
@@ -107,6 +111,8 @@ def check_amount(amount: Decimal, limits: VendLimits) -> None:
 
 def exact_amount(amount: object) -> Decimal:
     """The amount as a Decimal; a float (or anything else) is refused before any lookup."""
+    if type(amount) is Decimal:
+        return amount
     if not isinstance(amount, Decimal | int) or isinstance(amount, bool):
         raise VendRefused(
             "amount_invalid", f"amount must be a Decimal, got {type(amount).__name__}")
@@ -246,8 +252,6 @@ def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
     sequence = ctx.last_sequence + 1
     db.execute(ADVANCE_METER, {"meter_id": ctx.meter_id, "sequence": sequence,
                                "change": pricing.change_out})
-    receipt = [{"label": c.label, "amount": str(c.amount), "detail": c.detail}
-               for c in pricing.components]
     inserted = db.one(INSERT_VEND, {
         "request_id": req.request_id, "meter_id": ctx.meter_id,
         "card_id": None if ctx.is_sts else ctx.card_id,
@@ -255,7 +259,7 @@ def record(db: SaleDb, sale: PricedSale, defer_audit: AuditFn,
         "tariff_id": ctx.tariff_id, "amount": req.amount, "credit": pricing.credit,
         "credit_unit": ctx.credit_unit, "sequence": sequence,
         "tariff_version": sale.tariff.version, "price_per_kwh": sale.tariff.price_per_kwh,
-        "key_revision": ctx.key_revision, "receipt": receipt,
+        "key_revision": ctx.key_revision, "receipt": canonical_json(pricing.components),
         "status": _CREATED, "created_at": sale.now,
         "kind": _SALE, "energy_charge": pricing.energy_charge,
         "tax_total": pricing.tax_total, "fixed_charge": pricing.fixed_charge,
