@@ -44,9 +44,9 @@ def json_safe(value: Any) -> Any:
 
 
 def _dataclass(value: Any) -> str:
-    write = _DATACLASS_WRITERS.get(type(value))
-    if write is None:
-        write = _DATACLASS_WRITERS[type(value)] = _writer_of(type(value))
+    write = _WRITERS.get(type(value))
+    if write is None:  # a dataclass first seen: its writer joins the table
+        write = _WRITERS[type(value)] = _writer_of(type(value))
     return write(value)
 
 
@@ -87,13 +87,17 @@ def _writer_of(kind: type) -> Callable[[Any], str]:
 
 
 def _any(item: Any) -> str:
+    """A value whose type has no writer in the table yet (or never will: dicts, floats)."""
     if isinstance(item, str):  # a StrEnum: its value, as the encoder writes a str subclass
+        _WRITERS[type(item)] = _quoted
         return _quoted(item)
     if is_dataclass(item) and not isinstance(item, type):
         return _dataclass(item)
-    if type(item) is tuple or type(item) is list:
-        return "[" + ",".join(_one(x) for x in item) + "]"
     return ENCODER.encode(item)
+
+
+def _array(items: tuple[Any, ...] | list[Any]) -> str:
+    return "[" + ",".join(map(_one, items)) + "]"
 
 
 def _one(item: Any) -> str:
@@ -111,17 +115,16 @@ def _keys(kind: type) -> tuple[tuple[str, str], ...]:
 
 
 _KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
-_DATACLASS_WRITERS: dict[type, Callable[[Any], str]] = {}
 
 
-def _quoted(text: str) -> str:
-    return str(encode_basestring_ascii(text))
+_quoted: Callable[[str], str] = encode_basestring_ascii  # a str as a JSON string, ASCII only
 
 
 _WRITERS: dict[type, Callable[[Any], str]] = {
     str: _quoted, int: int.__repr__, bool: lambda b: "true" if b else "false",
     type(None): lambda _: "null", Decimal: lambda d: _quoted(str(d)),
     datetime: lambda t: _quoted(t.isoformat()), date: lambda d: _quoted(d.isoformat()),
-}
+    tuple: _array, list: _array,
+}  # and each dataclass's generated writer, once written
 ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
                           default=json_safe)

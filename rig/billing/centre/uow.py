@@ -80,25 +80,6 @@ class UnitOfWork:
         if self.anchoring is not None:
             self.anchoring.appended(appended)
 
-    @contextmanager
-    def busy_as(self, operation: str) -> Iterator[None]:
-        """A lock wait that ran out, in the block, as :class:`BillingBusy` naming
-        ``operation``; a database that cannot store (read-only, full, I/O error, gone) as
-        :class:`~rig.billing.storage.BillingStorageError`; any other database error as it is."""
-        try:
-            yield
-        except DataError as e:  # e.g. NUL in text on PostgreSQL: nothing was written
-            said = (str(e.orig).strip().splitlines() or ["refused"])[0][:200]
-            raise inputs.InvalidInput(operation, f"the database cannot store a value of it "
-                                                 f"({said}); nothing was committed") from None
-        except DBAPIError as e:
-            busy = busy_error(e, operation, self.engine.url.render_as_string(hide_password=True),
-                              lock_wait_seconds(self.engine))
-            failed = busy or storage_error(e, operation, self.engine.url)
-            if failed is None:
-                raise
-            raise failed from e
-
     def audit(self, s: Session, actor: str, action: str, entity: str, entity_id: object,
               before: Any, after: Any, *, head: audit.Head | None = None) -> None:
         """Queue an audit event; the transaction appends it to the chain as it commits."""
@@ -109,3 +90,39 @@ class UnitOfWork:
         if self.anchoring is not None:
             self.anchoring.flush()
         self.engine.dispose()
+
+    def busy_as(self, operation: str) -> BusyAs:
+        """A lock wait that ran out, in the block, as :class:`BillingBusy` naming
+        ``operation``; a database that cannot store (read-only, full, I/O error, gone) as
+        :class:`~rig.billing.storage.BillingStorageError`; any other database error as it is."""
+        return BusyAs(self.engine, operation)
+
+
+class BusyAs:
+    """The context manager of :meth:`UnitOfWork.busy_as` (a class: entered on every sale)."""
+
+    __slots__ = ("_engine", "_operation")
+
+    def __init__(self, engine: Engine, operation: str) -> None:
+        self._engine = engine
+        self._operation = operation
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 _tb: object) -> None:
+        if error is None:
+            return
+        operation = self._operation
+        if isinstance(error, DataError):  # e.g. NUL in text on PostgreSQL: nothing was written
+            said = (str(error.orig).strip().splitlines() or ["refused"])[0][:200]
+            raise inputs.InvalidInput(operation, f"the database cannot store a value of it "
+                                                 f"({said}); nothing was committed") from None
+        if isinstance(error, DBAPIError):
+            engine = self._engine
+            busy = busy_error(error, operation, engine.url.render_as_string(hide_password=True),
+                              lock_wait_seconds(engine))
+            failed = busy or storage_error(error, operation, engine.url)
+            if failed is not None:
+                raise failed from error

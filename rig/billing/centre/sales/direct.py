@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import operator
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Engine, Executable, event
@@ -119,12 +118,69 @@ class Prepared:
 
 
 class DirectTransaction:
-    """One transaction on a pooled DBAPI connection (see :meth:`Direct.transaction`)."""
+    """One transaction on a DBAPI connection, as a context manager (see
+    :meth:`Direct.transaction`): begun on entry, committed on a normal exit, rolled back when
+    the block raises. A class, not a generator: a sale's two context managers were a few
+    microseconds of its Python."""
 
-    def __init__(self, cursor: Any, direct: Direct, observers: Sequence[Observer]) -> None:
-        self._cursor = cursor
+    def __init__(self, direct: Direct) -> None:
         self._direct = direct
-        self._observers = observers
+        self._observers = direct.observers
+        try:
+            # the connection kept from the last commit; pop() is atomic: two threads never
+            # take the same one
+            self._raw, self._dbapi, self._cursor = direct.kept.pop()
+        except IndexError:
+            self._raw = direct.engine.raw_connection()
+            self._dbapi = self._raw.driver_connection
+            assert self._dbapi is not None  # a checked-out connection has one
+            self._cursor = self._dbapi.cursor()
+
+    def __enter__(self) -> DirectTransaction:
+        if self._direct.sqlite:
+            try:
+                self._cursor.execute("BEGIN IMMEDIATE")
+            except BaseException as e:
+                self._release(keep=False)
+                if isinstance(e, self._direct.dbapi_error):
+                    raise self._direct.wrap("BEGIN IMMEDIATE", (), e) from e
+                raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 _tb: object) -> None:
+        committed = False
+        try:
+            if kind is None:
+                _notify(self._observers)
+                try:
+                    self._dbapi.commit()
+                except self._direct.dbapi_error as e:
+                    self._rollback()
+                    raise self._direct.wrap("COMMIT", (), e) from e
+                except BaseException:
+                    self._rollback()
+                    raise
+                committed = True
+                _notify(self._observers)
+            else:
+                self._rollback()
+        finally:
+            # committed: clean, ready for the next sale (SQLite keeps one such connection)
+            self._release(keep=committed and self._direct.sqlite and not self._direct.kept)
+
+    def _rollback(self) -> None:
+        try:
+            self._dbapi.rollback()
+        except self._direct.dbapi_error:  # a dead connection: the pool must not reuse it
+            self._raw.invalidate()
+
+    def _release(self, *, keep: bool) -> None:
+        if keep:
+            self._direct.kept.append((self._raw, self._dbapi, self._cursor))
+        else:
+            self._cursor.close()
+            self._raw.close()  # back to the pool (reset by a rollback)
 
     def execute(self, statement: Executable,
                 values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
@@ -156,21 +212,21 @@ class Direct:
         self.engine = engine
         self.dialect = engine.dialect
         self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
-        self._sqlite = engine.dialect.name == "sqlite"
+        self.sqlite = engine.dialect.name == "sqlite"
         self._prepared: dict[int, tuple[ClauseElement, Prepared]] = {}
         # SQLite: the connection of the last committed transaction, kept checked out for the
         # next one (the pool's checkout, its rollback-on-return and checkin cost a sale as much
         # Python as its pricing); closed when the engine is disposed (the centre's close()).
-        self._kept: list[tuple[Any, Any, Any]] = []  # (pool's connection, DBAPI one, cursor)
+        self.kept: list[tuple[Any, Any, Any]] = []  # (pool's connection, DBAPI one, cursor)
         # The engine's observers, the list observe() appends to (also after this is made).
-        self._observers = _OBSERVERS.setdefault(engine, [])
-        if self._sqlite:
+        self.observers = _OBSERVERS.setdefault(engine, [])
+        if self.sqlite:
             event.listen(engine, "engine_disposed", self._close_kept)
 
     def _close_kept(self, engine: Engine) -> None:
         while True:
             try:
-                raw, _, _ = self._kept.pop()
+                raw, _, _ = self.kept.pop()
             except IndexError:  # none, or taken by another thread meanwhile
                 return
             raw.invalidate()  # its pool is gone: this closes the DBAPI connection
@@ -185,10 +241,10 @@ class Direct:
     def wrap(self, sql: str | None, parameters: Any, e: Exception) -> BaseException:
         return DBAPIError.instance(sql, parameters, e, self.dbapi_error, dialect=self.dialect)
 
-    @contextmanager
-    def transaction(self) -> Iterator[DirectTransaction]:
-        """Commit if the block ends normally, roll back if it raises; SQLite takes the write
-        lock up front (``BEGIN IMMEDIATE``), as the engine's ORM transactions do.
+    def transaction(self) -> DirectTransaction:
+        """A transaction (``with direct.transaction() as tx:``): committed if the block ends
+        normally, rolled back if it raises; SQLite takes the write lock up front (``BEGIN
+        IMMEDIATE``), as the engine's ORM transactions do.
 
         Stations that find the lock taken wait in SQLite's busy handler, which sleeps (1, 2,
         5 ms ...) between looks. A queue on a lock file that passed the lock on at once was
@@ -196,37 +252,4 @@ class Direct:
         followed another station's, and SQLite drops a connection's page cache whenever another
         connection has written, so every sale re-read its pages (0.5 ms more CPU a sale).
         """
-        try:
-            raw, dbapi, cursor = self._kept.pop()  # atomic: two threads never take the same one
-        except IndexError:
-            raw = self.engine.raw_connection()
-            dbapi = raw.driver_connection
-            cursor = dbapi.cursor()
-        keep = False
-        try:
-            if self._sqlite:
-                try:
-                    cursor.execute("BEGIN IMMEDIATE")
-                except self.dbapi_error as e:
-                    raise self.wrap("BEGIN IMMEDIATE", (), e) from e
-            try:
-                yield DirectTransaction(cursor, self, self._observers)
-                _notify(self._observers)
-                try:
-                    dbapi.commit()
-                except self.dbapi_error as e:
-                    raise self.wrap("COMMIT", (), e) from e
-            except BaseException:
-                try:
-                    dbapi.rollback()
-                except self.dbapi_error:  # a dead connection: the pool must not reuse it
-                    raw.invalidate()
-                raise
-            _notify(self._observers)
-            keep = self._sqlite and not self._kept  # committed: clean, ready for the next sale
-        finally:
-            if keep:
-                self._kept.append((raw, dbapi, cursor))
-            else:
-                cursor.close()
-                raw.close()  # back to the pool (reset by a rollback)
+        return DirectTransaction(self)
