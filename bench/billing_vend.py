@@ -361,12 +361,16 @@ def side_by_side(template: Path, meters: list[str], recorded: list[Statements],
     rig: list[tuple[float, float]] = []  # (wall, CPU) of each chunk
     sql: list[tuple[float, float]] = []
 
+    # What the station asks, made before the clock starts: the figure is the sale's, not the
+    # load generator's.
+    asks = [(meters[i + 1], loadgen.amount_for(i, 1), f"ST-0-{i}") for i in range(vends)]
+
     def timed(times: list[tuple[float, float]], first: int, last: int, sell: bool) -> None:
         w, c = time.perf_counter(), time.process_time()
         if sell:
-            for i in range(first, last):
-                centre.vend(meters[i + 1], loadgen.amount_for(i, 1), request_id=f"ST-0-{i}",
-                            station="ST-0", operator=loadgen.OPERATOR)
+            for meter_no, amount, request_id in asks[first:last]:
+                centre.vend(meter_no, amount, request_id=request_id, station="ST-0",
+                            operator=loadgen.OPERATOR)
         else:
             replay(cur, recorded[first:last])
         times.append((time.perf_counter() - w, time.process_time() - c))
