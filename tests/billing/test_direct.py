@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select
@@ -164,3 +165,21 @@ def test_sqlite_sales_in_a_row_keep_one_connection_and_close_leaves_none_open(
     assert seen.amount == Decimal("12.34") and third.sequence == 1
     c.close()
     assert opened and sorted(map(id, closed)) == sorted(map(id, opened))  # none left open
+
+
+def test_the_sale_context_holds_each_read_column_under_its_own_name() -> None:
+    # fetch builds the context positionally (fast): a field out of order must not go unseen
+    plain = [f for f in context.VendContext._fields
+             if f not in ("has_agent", "has_debts", "has_parameters", "is_sts", "audit_head")]
+    flags = ("has_agent", "has_debts", "has_parameters")
+    for raised in (None, *flags):
+        row: dict[str, Any] = {name: 1000 + i for i, name in enumerate(plain)}
+        row.update({flag: int(flag == raised) for flag in flags})
+        row.update(audit_seq=7, audit_hash="h", audit_key_id="k")
+        ctx = context.fetch(lambda statement, values, row=row: dict(row), meter_no="m",
+                            request_id="r", station="s", operator="o", now=T0, month_start=T0,
+                            with_audit_head=True)
+        assert ctx is not None
+        assert {f: getattr(ctx, f) for f in plain} == {f: row[f] for f in plain}
+        assert [f for f in flags if getattr(ctx, f) is True] == ([raised] if raised else [])
+        assert ctx.is_sts and ctx.audit_head == (7, "h", "k")

@@ -42,6 +42,8 @@ PRICE = Price
 
 def to_utc(value: datetime) -> datetime:
     """Normalise a datetime to aware UTC; a naive value is taken to already be UTC."""
+    if value.tzinfo is UTC:  # already: no new datetime (every sale's clock reading)
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -183,10 +183,10 @@ class DirectTransaction:
             self._raw.close()  # back to the pool (reset by a rollback)
 
     def execute(self, statement: Executable,
-                values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+                values: Mapping[str, Any] | list[Mapping[str, Any]]) -> None:
         """Run ``statement`` once per mapping of ``values`` (one mapping: once)."""
         prepared = self._direct.prepared(cast(ClauseElement, statement))
-        for each in [values] if type(values) is dict or isinstance(values, Mapping) else values:
+        for each in values if isinstance(values, list) else [values]:
             self._run(prepared, each)
 
     def one(self, statement: Executable, values: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -300,4 +300,10 @@ def late_retry(db: SaleDb, req: SaleRequest) -> m.Vend | None:
 
 
 def _month_start(now: datetime) -> datetime:
-    return datetime(now.year, now.month, 1, tzinfo=UTC)
+    return _first_of_month(now.year, now.month)
+
+
+@functools.lru_cache(maxsize=4)
+def _first_of_month(year: int, month: int) -> datetime:
+    # One object per month: the SQLite column's text of it is then made once, not per sale.
+    return datetime(year, month, 1, tzinfo=UTC)
