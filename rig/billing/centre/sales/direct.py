@@ -154,7 +154,10 @@ class DirectTransaction:
             if kind is None:
                 _notify(self._observers)
                 try:
-                    self._dbapi.commit()
+                    if self._direct.sqlite:  # as it began: a statement the cursor has cached
+                        self._cursor.execute("COMMIT")
+                    else:
+                        self._dbapi.commit()
                 except self._direct.dbapi_error as e:
                     self._rollback()
                     raise self._direct.wrap("COMMIT", (), e) from e
