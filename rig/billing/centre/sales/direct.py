@@ -152,8 +152,8 @@ class DirectTransaction:
         committed = False
         try:
             if kind is None:
-                _notify(self._observers)
                 try:
+                    _notify(self._observers)
                     if self._direct.sqlite:  # as it began: a statement the cursor has cached
                         self._cursor.execute("COMMIT")
                     else:
