@@ -4,8 +4,10 @@ SQLAlchemy's ``Connection.execute`` spends 40-60 µs of Python on each statement
 context, result metadata, event dispatch) and a Session about as much again on each
 transaction. A sale is four statements; where a commit costs 0.2 ms that overhead was larger
 than the database's own work. Here each Core statement is compiled once per dialect — its SQL,
-the order of its parameters and its column types' own conversions — and then run on the
-pooled DBAPI cursor, so every statement still has one definition, written with SQLAlchemy.
+the order of its parameters and its column types' own conversions — and then run on a DBAPI
+cursor, so every statement still has one definition, written with SQLAlchemy. On SQLite the
+connection of the last committed transaction is kept for the next one instead of going back to
+the pool (see :class:`Direct`).
 
 Driver errors are re-raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``, ...):
 callers and :func:`rig.billing.busy.busy_error` treat both paths alike. Fault injection
