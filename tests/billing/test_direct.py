@@ -4,6 +4,7 @@ way the ORM does, and leave nothing behind when they fail or hand a sale over to
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -183,3 +184,30 @@ def test_the_sale_context_holds_each_read_column_under_its_own_name() -> None:
         assert {f: getattr(ctx, f) for f in plain} == {f: row[f] for f in plain}
         assert [f for f in flags if getattr(ctx, f) is True] == ([raised] if raised else [])
         assert ctx.is_sts and ctx.audit_head == (7, "h", "k")
+
+
+def test_sales_from_several_threads_on_one_centre_each_commit_once(billing_url: str) -> None:
+    # the kept connection is taken by one thread at a time: the others use the pool meanwhile
+    c = open_billing(billing_url, clock=lambda: T0 + timedelta(days=3, hours=10))
+    opened, closed = [], []
+    event.listen(c.engine, "connect", lambda dbapi, rec: opened.append(dbapi))
+    event.listen(c.engine, "close", lambda dbapi, rec: closed.append(dbapi))
+    c.register_station("DESK-1")
+    c.register_operator("carol", "cashier")
+    c.create_tariff("RES", Decimal("0.1537"), T0)
+    meters = [f"0000888800{i:02d}" for i in range(24)]
+    for no in meters:
+        add_meter(c, no)
+
+    def desk(k: int) -> list[VendResult]:
+        return [sell(c, f"t{k}-{no}", meter_no=no) for no in meters[k::4]]
+
+    with ThreadPoolExecutor(4) as pool:
+        sold = [v for made in pool.map(desk, range(4)) for v in made]
+    assert sorted(v.meter_no for v in sold) == meters
+    assert {v.sequence for v in sold} == {1}
+    assert len({v.vend_id for v in sold}) == 24
+    assert all([v.sequence for v in c.vends_for_meter(no)] == [1] for no in meters)
+    assert c.verify_audit_chain().ok
+    c.close()
+    assert opened and set(map(id, opened)) <= set(map(id, closed))  # none left open
