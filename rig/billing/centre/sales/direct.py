@@ -59,10 +59,12 @@ class Prepared:
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
         assert names is not None
         # The DBAPI parameters with every constant bind (``status == "created"``) in place,
-        # converted once; per bind the caller gives: its name, conversion and first slot (a
-        # name the SQL uses twice is converted once and copied).
+        # converted once; the names the caller gives, their first slots and the conversions of
+        # those slots (a name the SQL uses twice is converted once and copied).
         self._template: list[Any] = []
-        self._given: list[tuple[str, Callable[[Any], Any] | None, int]] = []
+        given: list[str] = []
+        self._slots: list[int] = []  # of the given names, in order
+        self._converting: list[tuple[int, Callable[[Any], Any]]] = []
         self._copies: list[tuple[int, int]] = []  # (slot, slot of the same name's value)
         first: dict[str, int] = {}
         for slot, name in enumerate(names):
@@ -75,19 +77,20 @@ class Prepared:
                 self._template.append(None)
             elif bind.required:
                 first[name] = slot
-                self._given.append((name, convert, slot))
+                given.append(name)
+                self._slots.append(slot)
+                if convert is not None:
+                    self._converting.append((slot, convert))
                 self._template.append(None)
             else:  # a constant: converted once
                 value = bind.effective_value
                 self._template.append(convert(value) if convert else value)
         self._names = names
-        # The common case — every slot given, each name once, in order — takes the values in
-        # one C call (itemgetter) and converts only the slots that need it.
-        self._plain = len(self._given) == len(names) and not self._copies
-        given = [name for name, _, _ in self._given]
+        # The given values are taken in one C call (itemgetter); in the common case — every
+        # slot given, each name once, in order — they are the parameters as they come.
+        self._plain = len(given) == len(names) and not self._copies
         self._take = operator.itemgetter(*given) if len(given) > 1 else \
             (lambda values: tuple(values[n] for n in given))
-        self._converting = [(slot, convert) for _, convert, slot in self._given if convert]
         columns = list(getattr(statement, "exported_columns", ()))
         self.keys = [c.key for c in columns]
         processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -97,12 +100,13 @@ class Prepared:
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The DBAPI parameters for ``values`` (bind name → Python value)."""
+        taken = self._take(values)
         if self._plain:
-            converted = list(self._take(values))
+            converted = list(taken)
         else:
             converted = self._template.copy()
-            for name, _, slot in self._given:
-                converted[slot] = values[name]
+            for slot, value in zip(self._slots, taken, strict=True):
+                converted[slot] = value
         for slot, convert in self._converting:
             converted[slot] = convert(converted[slot])
         for slot, same in self._copies:
